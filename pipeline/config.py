@@ -1,0 +1,45 @@
+"""Default paths and the one reading of params.yaml.
+
+Stage entry points take paths as arguments; the defaults live here only. ``params.yaml`` is read
+once per entry point and the values are passed down.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.errors import PipelineError
+
+PARAMS = Path("params.yaml")
+
+RAW = Path("raw")
+RAW_SURVEY = RAW / "survey.sav"
+RAW_COMMUNITIES = RAW / "communities.csv"
+RAW_TRANSCRIPTS = RAW / "transcripts"
+RAW_TRUTH = RAW / "truth"
+
+PROCESSED = Path("processed")
+REPORTS = Path("reports")
+METRICS = Path("metrics")
+
+
+def load_params(path: str | Path = PARAMS) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        params = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PipelineError(f"{path}: parameter file not found", hint="run from the project root") from None
+    except yaml.YAMLError as exc:
+        raise PipelineError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+    if not isinstance(params, dict):
+        raise PipelineError(f"{path}: expected a mapping of stage sections")
+    return params
+
+
+def section(params: dict[str, Any], name: str) -> dict[str, Any]:
+    try:
+        return params[name]
+    except KeyError:
+        raise PipelineError(f"params.yaml: no section '{name}'", hint="see the README for its keys") from None

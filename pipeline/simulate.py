@@ -1,0 +1,561 @@
+"""The synthetic demo study: communities, a resident survey and interview transcripts with known truth.
+
+Data-generating process (documented in the README, parameters in ``params.yaml: simulate``):
+
+1. Communities: ``n_communities`` spread evenly over the cities; community type, minority share
+   (Beta around the city's share), governance model, number of social organisations, points
+   scheme and size are drawn independently except where stated in params.
+2. Residents: about ``respondents_per_community`` adults per community with background
+   variables (ethnicity drawn from the community's minority share). Latent traits follow the
+   structural equations in ``simulate.latent`` (evaluated in order), each with a community
+   random intercept whose variance gives the configured residual intraclass correlation.
+3. Items of every instrument scale: ``y* = intercept + loading * trait + N(0, 1)`` cut at the
+   thresholds; reverse-keyed items load negatively. An intercept shift for one group on one
+   item plants non-invariance (off by default).
+4. Design weights: inverse probability of a PPS community draw times the within-community
+   draw, post-stratified to the city x ethnicity population margins.
+5. Data problems planted at the configured rates (duplicates, speeders, straight-liners,
+   failed attention checks, age-rule violations, out-of-range codes, full-width digits,
+   item nonresponse that depends on age and education (MAR), routing skips).
+
+The stage is pure functions plus :func:`main`, which reads params and writes ``raw/``.
+Analysis stages must never read ``raw/truth``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyreadstat
+
+from pipeline import config
+from pipeline.errors import PipelineError, run_cli
+from pipeline.files import atomic_dir, atomic_path, write_csv, write_json
+from pipeline.instrument import Instrument, load_instrument
+
+# Streams of the seed: changing one part of the study does not change the others.
+STREAM_SURVEY = 1
+STREAM_TRANSCRIPTS = 2
+
+FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+@dataclass
+class SurveyStudy:
+    """The generated survey with its truth."""
+
+    communities: pd.DataFrame
+    survey: pd.DataFrame          # as written to the .sav (codes, missing codes, problems)
+    latent: pd.DataFrame          # record id, community, latent traits (truth)
+    problems: pd.DataFrame        # record id, problem, kind (planted / incidental), detail
+    truth: dict[str, Any]         # true parameters and derived estimands
+
+
+# --------------------------------------------------------------------------------------------
+# communities
+# --------------------------------------------------------------------------------------------
+def simulate_communities(cfg: dict[str, Any], rng: np.random.Generator) -> pd.DataFrame:
+    """One row per community with the community variables of the design."""
+    cities = list(cfg["cities"])
+    n = int(cfg["n_communities"])
+    ccfg = cfg["community"]
+    city = np.repeat(cities, [n // len(cities) + (i < n % len(cities)) for i in range(len(cities))])
+    types = np.array([int(k) for k in ccfg["comm_type_probs"]])
+    probs = np.array([float(v) for v in ccfg["comm_type_probs"].values()])
+    comm_type = rng.choice(types, size=n, p=probs / probs.sum())
+    base_share = np.array([cfg["cities"][c]["hui"] + cfg["cities"][c]["other"] for c in city])
+    mean_share = np.clip(base_share + ccfg["resettlement_minority_boost"] * (comm_type == 1), 0.02, 0.95)
+    conc = float(ccfg["minority_concentration"])
+    minority_share = rng.beta(mean_share * conc, (1 - mean_share) * conc)
+    gov_model = (rng.random(n) < ccfg["gov_model_prob"]).astype(int)
+    lam = np.where(gov_model == 1, ccfg["social_orgs_mean"][1], ccfg["social_orgs_mean"][0])
+    n_orgs = rng.poisson(lam)
+    points = (rng.random(n) < ccfg["points_scheme_prob"]).astype(int)
+    lo, hi = ccfg["households"]
+    households = rng.integers(lo, hi + 1, size=n)
+    return pd.DataFrame(
+        {
+            "comm_id": [f"C{i + 1:03d}" for i in range(n)],
+            "city": city,
+            "comm_type": comm_type,
+            "minority_share": np.round(minority_share, 3),
+            "gov_model": gov_model,
+            "n_social_orgs": n_orgs,
+            "points_scheme": points,
+            "n_households": households,
+        }
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# residents
+# --------------------------------------------------------------------------------------------
+def _ordinal(ystar: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    return (np.searchsorted(thresholds, ystar) + 1).astype(float)
+
+
+def _zscore(x: np.ndarray, mean: float, sd: float) -> np.ndarray:
+    return (x - mean) / sd
+
+
+def evaluate_terms(terms: dict[str, float], frame: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """Linear predictor of ``terms`` ("a:b" is the product a*b) over the columns in ``frame``."""
+    out = np.zeros(n)
+    for term, coef in terms.items():
+        value = np.ones(n)
+        for part in str(term).split(":"):
+            if part not in frame:
+                raise PipelineError(
+                    f"params.yaml: simulate.latent names '{part}', which the generator does not know",
+                    hint=f"use one of {sorted(frame)}",
+                )
+            value = value * frame[part]
+        out = out + float(coef) * value
+    return out
+
+
+def simulate_residents(
+    communities: pd.DataFrame, cfg: dict[str, Any], instrument: Instrument, rng: np.random.Generator
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Clean resident data (before problems and missingness), latent traits, and the truth."""
+    lo, hi = cfg["respondents_per_community"]
+    sizes = rng.integers(lo, hi + 1, size=len(communities))
+    ci = np.repeat(np.arange(len(communities)), sizes)
+    n = len(ci)
+    comm = communities.iloc[ci].reset_index(drop=True)
+    survey_year = int(instrument.study.get("survey_year", 2025))
+
+    # -- background -----------------------------------------------------------------------
+    share = comm["minority_share"].to_numpy()
+    u = rng.random(n)
+    city_other = np.array([cfg["cities"][c]["other"] for c in comm["city"]])
+    city_min = np.array([cfg["cities"][c]["hui"] + cfg["cities"][c]["other"] for c in comm["city"]])
+    p_other = share * city_other / city_min
+    ethnicity = np.where(u < share - p_other, 2, np.where(u < share, 3, 1))
+    female = (rng.random(n) < 0.52).astype(int)
+    age = np.clip(np.round(18 + rng.gamma(4.0, 7.0, size=n)), 18, 88).astype(int)
+    birthday_passed = rng.random(n) < 0.5
+    birth_year = survey_year - age - (~birthday_passed).astype(int)
+    edu_latent = 0.9 - 0.03 * (age - 45) + rng.normal(0, 1, n)
+    education = np.clip(np.round(3.6 + 1.1 * edu_latent), 1, 7)
+    resettled = (rng.random(n) < np.where(comm["comm_type"].to_numpy() == 1, 0.55, 0.06)).astype(int)
+    hukou = np.where(rng.random(n) < 0.8, 1, 2)
+    years = np.clip(np.round(rng.gamma(2.0, 4.0, size=n)), 0, age - 16)
+    income = np.clip(np.round(2.6 + 0.5 * (education - 3.6) + rng.normal(0, 1.1, n)), 1, 6)
+    p_party = np.clip(0.05 + 0.04 * (education - 3), 0.02, 0.4)
+    pol_u = rng.random(n)
+    political = np.where(pol_u < p_party, 1, np.where((pol_u < p_party + 0.12) & (age < 35), 2, 3))
+    occupation = np.where(age >= 60, np.where(rng.random(n) < 0.8, 7, 8), rng.integers(1, 9, size=n))
+    occupation = np.where((age < 60) & (occupation == 7), 6, occupation)
+    prior_part = (rng.random(n) < 0.30 + 0.10 * (political == 1)).astype(int)
+    hh_size = 1 + rng.poisson(2.2, size=n)
+
+    frame: dict[str, np.ndarray] = {
+        "gov_model": comm["gov_model"].to_numpy(float),
+        "points_scheme": comm["points_scheme"].to_numpy(float),
+        "interspersed": (comm["comm_type"].to_numpy() == 1).astype(float),
+        "minority_share": share,
+        "n_orgs_z": _zscore(comm["n_social_orgs"].to_numpy(float), 2.7, 1.8),
+        "hui": (ethnicity == 2).astype(float),
+        "other_eth": (ethnicity == 3).astype(float),
+        "female": female.astype(float),
+        "age_z": _zscore(age.astype(float), 45.0, 15.0),
+        "education_z": _zscore(education, 3.6, 1.3),
+        "years_z": _zscore(years, 8.0, 6.0),
+        "income_z": _zscore(income, 2.6, 1.2),
+        "party_member": (political == 1).astype(float),
+        "resettled": resettled.astype(float),
+        "prior_part": prior_part.astype(float),
+        "prior_nonpart": 1.0 - prior_part,
+    }
+
+    # -- latent traits --------------------------------------------------------------------
+    latent = {}
+    truth_latent = {}
+    for trait, spec in cfg["latent"].items():
+        sd = float(spec.get("residual_sd", 1.0))
+        icc = float(spec.get("icc", 0.0))
+        tau = sd * np.sqrt(icc / (1.0 - icc)) if icc > 0 else 0.0
+        u_c = rng.normal(0.0, tau, size=len(communities))
+        resid = rng.normal(0.0, sd, n)
+        eta = evaluate_terms(spec.get("terms", {}), frame, n) + u_c[ci] + resid
+        latent[trait] = eta
+        latent[f"{trait}__u"] = u_c[ci]
+        latent[f"{trait}__e"] = resid
+        frame[trait] = eta
+        truth_latent[trait] = {
+            "terms": {str(k): float(v) for k, v in spec.get("terms", {}).items()},
+            "residual_sd": sd,
+            "community_sd": float(tau),
+            "icc": icc,
+        }
+
+    # -- items ------------------------------------------------------------------------------
+    icfg = cfg["items"]
+    thresholds = np.asarray(icfg["thresholds"], dtype=float)
+    ni = cfg.get("noninvariance") or {}
+    items: dict[str, np.ndarray] = {}
+    truth_items = {}
+    group_var = instrument.role("group")
+    groups = {"ethnicity": ethnicity}
+    for scale in instrument.scales.values():
+        if scale.name not in latent:
+            raise PipelineError(
+                f"params.yaml: simulate.latent has no trait for the instrument's scale '{scale.name}'",
+                hint="add an equation for it",
+            )
+        eta = latent[scale.name]
+        for item in scale.items:
+            spec = {**icfg["default"], **(icfg.get("by_item", {}).get(item) or {})}
+            loading = float(spec["loading"]) * (-1.0 if item in scale.reverse else 1.0)
+            intercept = float(spec["intercept"])
+            ystar = intercept + loading * eta + rng.normal(0.0, 1.0, n)
+            if ni.get("item") == item and float(ni.get("shift", 0.0)) != 0.0:
+                ystar = ystar + float(ni["shift"]) * (groups[group_var] == int(ni["group_value"]))
+            items[item] = _ordinal(ystar, thresholds)
+            truth_items[item] = {"scale": scale.name, "loading": loading, "intercept": intercept}
+
+    # governance behaviour items and routing
+    p_knows = 1 / (1 + np.exp(-(-0.6 + 1.2 * frame["gov_model"] + 0.5 * latent["participation"])))
+    knows = (rng.random(n) < p_knows).astype(float)
+    p_raised = 1 / (1 + np.exp(-(-1.0 + 0.6 * latent["participation"])))
+    raised = (rng.random(n) < p_raised).astype(float)
+    resp_u = rng.random(n) + 0.15 * frame["gov_model"]
+    response = np.where(raised == 1, np.where(resp_u < 0.25, 1.0, np.where(resp_u < 0.55, 2.0, 3.0)), -1.0)
+    p_enrol = 1 / (1 + np.exp(-(-0.4 + 0.8 * latent["participation"])))
+    enrolled = np.where(frame["points_scheme"] == 1, (rng.random(n) < p_enrol).astype(float), -1.0)
+    attention = instrument.attention_check or {}
+
+    data = {
+        "resp_id": None,  # assigned below
+        "comm_id": comm["comm_id"].to_numpy(),
+        "gender": np.where(female == 1, 2.0, 1.0),
+        "birth_year": birth_year.astype(float),
+        "age": age.astype(float),
+        "ethnicity": ethnicity.astype(float),
+        "education": education,
+        "hukou": hukou.astype(float),
+        "years_in_comm": years,
+        "income": income,
+        "political": political.astype(float),
+        "resettled": resettled.astype(float),
+        "occupation": occupation.astype(float),
+        "prior_part": prior_part.astype(float),
+        "hh_size_text": np.array([str(h) for h in hh_size], dtype=object),
+        "D1": knows,
+        "D4": raised,
+        "D5": response,
+        "D6": enrolled,
+        **items,
+    }
+    if attention:
+        data[attention["variable"]] = np.full(n, float(attention["correct"]))
+    df = pd.DataFrame({k: v for k, v in data.items() if v is not None})
+    df.insert(0, "resp_id", [f"R{i + 1:06d}" for i in range(n)])
+    lat = pd.DataFrame({"resp_id": df["resp_id"], "comm_id": df["comm_id"], **latent})
+    truth = {"latent": truth_latent, "items": truth_items, "thresholds": thresholds.tolist(),
+             "noninvariance": ni, "hh_size": hh_size}
+    return df, lat, truth
+
+
+# --------------------------------------------------------------------------------------------
+# weights
+# --------------------------------------------------------------------------------------------
+def design_weights(df: pd.DataFrame, communities: pd.DataFrame, cfg: dict[str, Any]) -> np.ndarray:
+    """PPS community draw x simple random draw of adults, post-stratified to city x ethnicity."""
+    comm = communities.set_index("comm_id")
+    per_city = communities.groupby("city").size()
+    city_hh = {c: v["population"] / cfg["persons_per_household"] for c, v in cfg["cities"].items()}
+    c_of = df["comm_id"].map(comm["city"])
+    hh = df["comm_id"].map(comm["n_households"]).to_numpy(float)
+    pi_c = np.minimum(1.0, per_city.reindex(c_of).to_numpy() * hh / c_of.map(city_hh).to_numpy(float))
+    n_c = df.groupby("comm_id")["comm_id"].transform("size").to_numpy(float)
+    adults = hh * (cfg["persons_per_household"] - 0.8)
+    w = 1.0 / (pi_c * n_c / adults)
+    eth_key = {1: None, 2: "hui", 3: "other"}
+    pop = []
+    for city, eth in zip(c_of, df["ethnicity"].astype(int)):
+        spec = cfg["cities"][city]
+        share = 1.0 - spec["hui"] - spec["other"] if eth_key[eth] is None else spec[eth_key[eth]]
+        pop.append(spec["population"] * share)
+    cell = c_of.astype(str) + "|" + df["ethnicity"].astype(int).astype(str)
+    total_w = pd.Series(w).groupby(cell.to_numpy()).transform("sum").to_numpy()
+    return w * np.asarray(pop) / total_w
+
+
+# --------------------------------------------------------------------------------------------
+# problems
+# --------------------------------------------------------------------------------------------
+def _pick(rng: np.random.Generator, candidates: np.ndarray, rate: float, n_total: int) -> np.ndarray:
+    k = min(len(candidates), int(round(rate * n_total)))
+    return np.sort(rng.choice(candidates, size=k, replace=False)) if k else np.array([], dtype=int)
+
+
+def plant_problems(
+    df: pd.DataFrame, cfg: dict[str, Any], instrument: Instrument, rng: np.random.Generator,
+    fieldwork: tuple[pd.Timestamp, int], hh_size: np.ndarray,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Add paradata and plant the data problems; returns (survey, problems truth, out-of-range truth)."""
+    df = df.copy()
+    n = len(df)
+    pcfg = cfg["problems"]
+    survey_year = int(instrument.study.get("survey_year", 2025))
+    attention = instrument.attention_check or {}
+    grid = list(instrument.straightlining_grid)
+    scale_items = instrument.scale_items
+    records: list[tuple[str, str, str, str]] = []  # resp_id, problem, kind, detail
+
+    # paradata --------------------------------------------------------------------------------
+    start, days = fieldwork
+    comm_codes, comm_index = np.unique(df["comm_id"], return_inverse=True)
+    comm_day = rng.integers(0, max(1, days - 7), size=len(comm_codes))
+    day = comm_day[comm_index] + rng.integers(0, 7, size=n)
+    secs = rng.integers(8 * 3600, 20 * 3600, size=n)
+    df["submit_time"] = start + pd.to_timedelta(day, unit="D") + pd.to_timedelta(secs, unit="s")
+    median = float(cfg["duration_median_sec"])
+    df["duration_sec"] = np.round(median * np.exp(rng.normal(0, cfg["duration_sigma"], n)))
+    # each community is interviewed by one of its city's interviewers
+    k_int = int(cfg["n_interviewers_per_city"])
+    cities = list(cfg["cities"])
+    city_idx = df["city"].map({c: i for i, c in enumerate(cities)}).to_numpy()
+    df["interviewer_id"] = (city_idx * k_int + rng.integers(0, k_int, size=len(comm_codes))[comm_index] + 1).astype(float)
+    df = df.drop(columns=["city"])
+
+    pool = np.arange(n)
+    # speeders: very short duration and random answers
+    speeders = _pick(rng, pool, pcfg["speeder"], n)
+    lo, hi = pcfg["speeder_fraction"]
+    df.loc[speeders, "duration_sec"] = np.round(median * rng.uniform(lo, hi, size=len(speeders)))
+    for item in scale_items + ([attention["variable"]] if attention else []):
+        codes = instrument.variables[item].valid_codes
+        df.loc[speeders, item] = rng.choice(codes, size=len(speeders)).astype(float)
+    records += [(df.at[i, "resp_id"], "speeder", "planted", "") for i in speeders]
+
+    rest = np.setdiff1d(pool, speeders)
+    # straight-liners: one value over the whole grid (and the attention check)
+    liners = _pick(rng, rest, pcfg["straightline"], n)
+    value = rng.integers(1, 6, size=len(liners)).astype(float)
+    for item in grid + ([attention["variable"]] if attention else []):
+        df.loc[liners, item] = value
+    records += [(df.at[i, "resp_id"], "straightline", "planted", "") for i in liners]
+    rest = np.setdiff1d(rest, liners)
+
+    # failed attention checks
+    if attention:
+        failers = _pick(rng, rest, pcfg["attention"], n)
+        wrong = [c for c in instrument.variables[attention["variable"]].valid_codes if c != attention["correct"]]
+        df.loc[failers, attention["variable"]] = rng.choice(wrong, size=len(failers)).astype(float)
+        rest = np.setdiff1d(rest, failers)
+
+    # age rule: birth year inconsistent with the stated age, or under 18
+    agers = _pick(rng, rest, pcfg["age_rule"], n)
+    half = len(agers) // 2
+    shift = rng.integers(5, 21, size=half) * rng.choice([-1, 1], size=half)
+    df.loc[agers[:half], "birth_year"] = df.loc[agers[:half], "birth_year"] + shift
+    young = rng.integers(14, 18, size=len(agers) - half).astype(float)
+    df.loc[agers[half:], "age"] = young
+    df.loc[agers[half:], "birth_year"] = survey_year - young
+    records += [(df.at[i, "resp_id"], "age_rule", "planted", "") for i in agers]
+
+    # item nonresponse (MAR on age and education), not for the attention check or routed items
+    nr = cfg["item_nonresponse"]
+    age_z = (df["age"].to_numpy(float) - 45.0) / 15.0
+    low_edu = (df["education"].to_numpy(float) <= 2).astype(float)
+    lin = nr["base"] + nr["age"] * age_z + nr["low_edu"] * low_edu
+    for item in scale_items + ["income"]:
+        p = 1 / (1 + np.exp(-(lin + (nr["income_extra"] if item == "income" else 0.0))))
+        hit = rng.random(n) < p
+        if item in grid:
+            hit[liners] = False
+        refused = rng.random(n) < nr["refused_share"]
+        codes = np.where(refused, 99.0, 98.0)
+        df.loc[hit, item] = codes[hit]
+
+    # out-of-range codes on one scale item
+    oor = _pick(rng, pool, pcfg["out_of_range"], n)
+    oor_rows = []
+    for i in oor:
+        item = scale_items[int(rng.integers(len(scale_items)))]
+        code = float(rng.choice([0, 6, 7, 9]))
+        df.at[i, item] = code
+        oor_rows.append((df.at[i, "resp_id"], item, code))
+
+    # full-width digits and padding in the free-text household size
+    fw = _pick(rng, pool, pcfg["fullwidth"], n)
+    styles = rng.integers(0, 3, size=len(fw))
+    for i, style in zip(fw, styles):
+        text = str(int(hh_size[i])).translate(FULLWIDTH)
+        df.at[i, "hh_size_text"] = [text, f" {text}人 ", f"{text}口人"][style]
+    normal = np.setdiff1d(pool, fw)
+    pad = normal[rng.random(len(normal)) < 0.05]
+    for i in pad:
+        df.at[i, "hh_size_text"] = f"{int(hh_size[i])}人"
+
+    # duplicate submissions: a later, slightly edited copy of an earlier respondent
+    dups = _pick(rng, pool, pcfg["duplicate"], n)
+    copies = df.loc[dups].copy()
+    copies["submit_time"] = copies["submit_time"] + pd.to_timedelta(rng.integers(600, 3 * 86400, size=len(dups)), unit="s")
+    copies["duration_sec"] = np.round(median * np.exp(rng.normal(0, cfg["duration_sigma"], len(dups))))
+    for j, idx in enumerate(copies.index):
+        item = scale_items[int(rng.integers(len(scale_items)))]
+        if item not in grid and copies.at[idx, item] in (1.0, 2.0, 3.0, 4.0, 5.0):
+            copies.at[idx, item] = float(rng.integers(1, 6))
+    copies["_dup"] = True
+    df["_dup"] = False
+    df = pd.concat([df, copies], ignore_index=True)
+    df = df.sort_values(["submit_time", "resp_id", "_dup"], kind="stable").reset_index(drop=True)
+    df.insert(0, "serial", np.arange(1, len(df) + 1, dtype=float))
+
+    # truth per submission (serial): planted problems carry over from respondent to its rows,
+    # except that a duplicate copy has a normal duration (so it is not a speeder).
+    by_resp: dict[str, list[tuple[str, str]]] = {}
+    for rid, problem, kind, detail in records:
+        by_resp.setdefault(rid, []).append((problem, kind))
+    rows = []
+    for serial, rid, dup in zip(df["serial"], df["resp_id"], df["_dup"]):
+        if dup:
+            rows.append((int(serial), rid, "duplicate", "planted"))
+        for problem, kind in by_resp.get(rid, []):
+            if dup and problem == "speeder":
+                continue
+            rows.append((int(serial), rid, problem, kind if not dup else "incidental"))
+    if attention:
+        failed = df[attention["variable"]] != float(attention["correct"])
+        for serial, rid in zip(df.loc[failed, "serial"], df.loc[failed, "resp_id"]):
+            planted = rid not in by_resp or all(p[0] != "speeder" and p[0] != "straightline" for p in by_resp[rid])
+            rows.append((int(serial), rid, "attention", "planted" if planted else "incidental"))
+    grid_values = df[grid].to_numpy(float)
+    answered = np.isin(grid_values, [1, 2, 3, 4, 5])
+    constant = answered.all(axis=1) & (np.nanmax(grid_values, axis=1) == np.nanmin(grid_values, axis=1))
+    liner_ids = {r[0] for r in records if r[1] == "straightline"}
+    for serial, rid in zip(df.loc[constant, "serial"], df.loc[constant, "resp_id"]):
+        if rid not in liner_ids:
+            rows.append((int(serial), rid, "straightline", "incidental"))
+    problems = (
+        pd.DataFrame(rows, columns=["serial", "resp_id", "problem", "kind"])
+        .drop_duplicates(["serial", "problem"])
+        .sort_values(["serial", "problem"])
+        .reset_index(drop=True)
+    )
+    serial_of = df.loc[~df["_dup"]].set_index("resp_id")["serial"]
+    oor_df = pd.DataFrame(oor_rows, columns=["resp_id", "variable", "code"])
+    oor_df.insert(0, "serial", oor_df["resp_id"].map(serial_of).astype(int))
+    oor_df = oor_df.sort_values(["serial", "variable"]).reset_index(drop=True)
+    df = df.drop(columns=["_dup"])
+    return df, problems, oor_df
+
+
+def simulate_survey(cfg: dict[str, Any], instrument: Instrument, rng: np.random.Generator) -> SurveyStudy:
+    """The whole survey part of the demo study, in memory."""
+    communities = simulate_communities(cfg, rng)
+    clean, latent, truth = simulate_residents(communities, cfg, instrument, rng)
+    hh_size = truth.pop("hh_size")
+    clean["design_weight"] = np.round(design_weights(clean, communities, cfg), 4)
+    clean["city"] = clean["comm_id"].map(communities.set_index("comm_id")["city"])
+    fieldwork = (pd.Timestamp(cfg["fieldwork_start"]), int(cfg["fieldwork_days"]))
+    survey, problems, oor = plant_problems(clean, cfg, instrument, rng, fieldwork, hh_size)
+    order = [v for v in instrument.variables if v in survey.columns]
+    extra = [c for c in survey.columns if c not in order]
+    if extra:
+        raise PipelineError(f"simulate: generated columns {extra} are not in the instrument")
+    survey = survey[order]
+    latent = latent.merge(survey[["serial", "resp_id"]].drop_duplicates("resp_id"), on="resp_id")
+    truth = {
+        **truth,
+        "n_communities": int(len(communities)),
+        "n_respondents": int(len(clean)),
+        "n_submissions": int(len(survey)),
+        "indirect_gov_part_identity": float(
+            cfg["latent"]["participation"]["terms"].get("gov_model", 0.0)
+            * cfg["latent"]["identity"]["terms"].get("participation", 0.0)
+        ),
+        "out_of_range": oor.to_dict(orient="records"),
+    }
+    return SurveyStudy(communities=communities, survey=survey, latent=latent, problems=problems, truth=truth)
+
+
+# --------------------------------------------------------------------------------------------
+# writing
+# --------------------------------------------------------------------------------------------
+SAV_DATE = b"01 Jan 25"
+SAV_TIME = b"00:00:00"
+
+
+def write_sav(df: pd.DataFrame, instrument: Instrument, path: Path, lang: str = "zh") -> None:
+    """Write an SPSS file with labels, value labels and the missing codes declared user-missing.
+
+    The SPSS header carries the creation date and time; they are set to a fixed value so the
+    same data give the same bytes.
+    """
+    labels = {}
+    value_labels = {}
+    missing = {}
+    measure = {}
+    miss_labels = {float(c): spec.get(lang, spec["reason"]) for c, spec in instrument.missing_codes.items()}
+    for name in df.columns:
+        var = instrument.variables[name]
+        labels[name] = var.label_in(lang)
+        if var.type in ("categorical", "ordinal", "numeric"):
+            if var.values:
+                value_labels[name] = {**{float(c): t for c, t in var.value_labels(lang).items()}, **miss_labels}
+            missing[name] = [float(c) for c in instrument.missing_code_values][:3]
+            measure[name] = {"categorical": "nominal", "ordinal": "ordinal", "numeric": "scale"}[var.type]
+    with atomic_path(path) as tmp:
+        pyreadstat.write_sav(
+            df, tmp, column_labels=labels, variable_value_labels=value_labels,
+            missing_ranges=missing, variable_measure=measure,
+            file_label=str(instrument.study.get("id", ""))[:64],
+        )
+        data = bytearray(tmp.read_bytes())
+        if data[:4] != b"$FL2":
+            raise PipelineError(f"{path}: pyreadstat wrote an unexpected header")
+        data[92:101] = SAV_DATE
+        data[101:109] = SAV_TIME
+        tmp.write_bytes(bytes(data))
+
+
+def write_study(study: SurveyStudy, corpus: Any, raw: Path, instrument: Instrument, seed: int) -> None:
+    """Write raw/ (survey, communities, transcripts) and raw/truth/."""
+    from pipeline.simulate_transcripts import write_corpus
+
+    raw.mkdir(parents=True, exist_ok=True)
+    write_csv(raw / "communities.csv", study.communities)
+    write_sav(study.survey, instrument, raw / "survey.sav")
+    with atomic_dir(raw / "truth") as truth_dir, atomic_dir(raw / "transcripts") as tr_dir:
+        write_json(truth_dir / "survey_truth.json", {"seed": seed, **study.truth})
+        write_csv(truth_dir / "survey_problems.csv", study.problems)
+        latent = study.latent.copy()
+        for col in latent.columns:
+            if latent[col].dtype.kind == "f":
+                latent[col] = latent[col].round(6)
+        write_csv(truth_dir / "survey_latent.csv", latent)
+        write_corpus(corpus, tr_dir, truth_dir)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="pipeline simulate", description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default=str(config.PARAMS))
+    parser.add_argument("--raw", default=str(config.RAW))
+    args = parser.parse_args(argv)
+    params = config.load_params(args.params)
+    seed = int(params["seed"])
+    cfg = config.section(params, "simulate")
+    instrument = load_instrument(params["instrument"])
+    study = simulate_survey(cfg, instrument, np.random.default_rng([seed, STREAM_SURVEY]))
+
+    from pipeline.simulate_transcripts import load_bank, simulate_transcripts
+
+    bank = load_bank(Path(cfg["transcripts"].get("bank", "config/transcript_bank.yaml")))
+    corpus = simulate_transcripts(study.communities, cfg["transcripts"], np.random.default_rng([seed, STREAM_TRANSCRIPTS]), bank)
+    write_study(study, corpus, Path(args.raw), instrument, seed)
+    summary = {"communities": len(study.communities), "submissions": len(study.survey)}
+    print(json.dumps(summary, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))

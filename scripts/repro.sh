@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Set up the pinned environment in .venv and run the pipeline (`dvc repro`) on the demo study.
+# Usage: bash scripts/repro.sh            (from the project root, on Debian with Python 3.11)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3.11}
+if ! command -v "$PY" >/dev/null 2>&1; then
+  echo "error: $PY not found; install Python 3.11 (Debian: apt-get install python3.11)" >&2
+  exit 2
+fi
+if [ ! -x .venv/bin/python ]; then
+  if ! "$PY" -m venv .venv 2>/dev/null; then
+    # Debian splits venv out of the interpreter package.
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3.11-venv
+      rm -rf .venv && "$PY" -m venv .venv
+    else
+      echo "error: '$PY -m venv' failed; install python3.11-venv" >&2
+      exit 2
+    fi
+  fi
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.lock
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+# Reproducible defaults for every stage (see README, "Determinism").
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONHASHSEED=0
+.venv/bin/dvc repro

@@ -1,0 +1,85 @@
+"""The instrument loader: the demo questionnaire, a different toy questionnaire, and bad files."""
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from pipeline.errors import PipelineError
+from pipeline.instrument import load_instrument
+
+TOY = """
+study: {id: toy, survey_year: 2024}
+roles: {id: pid, community: school}
+missing_codes:
+  -9: {reason: refused, en: refused}
+value_sets:
+  agree4: {1: disagree, 2: rather disagree, 3: rather agree, 4: agree}
+variables:
+  - {name: pid, type: string, required: true, label: Pupil}
+  - {name: school, type: string, required: true, label: School}
+  - {name: W1, type: ordinal, values: agree4, label: I feel happy}
+  - {name: W2, type: ordinal, values: agree4, label: I feel calm}
+  - {name: W3, type: ordinal, values: agree4, label: I feel alone}
+  - {name: hours, type: numeric, range: [0, 24], label: Hours of sleep}
+scales:
+  wellbeing: {items: [W1, W2, W3], reverse: [W3], min_items: 2}
+"""
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "instrument.yaml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def test_demo_instrument(instrument):
+    assert instrument.role("id") == "resp_id"
+    assert instrument.role("community") == "comm_id"
+    assert set(instrument.scales) >= {"participation", "identity", "contact", "embeddedness"}
+    assert instrument.scales["identity"].reverse == ("F6",)
+    assert instrument.scales["participation"].reverse == ("E6",)
+    assert instrument.missing_reason(98) == "dont_know"
+    assert instrument.missing_reason(-1) == "skipped"
+    assert instrument.variables["F1"].value_labels("en")[4] == "agree"
+    assert instrument.variables["F1"].value_labels("zh")[4] == "比较同意"
+    assert instrument.attention_check == {"variable": "F7", "correct": 4}
+    assert all(v in instrument.variables for v in instrument.straightlining_grid)
+    assert instrument.variables["duration_sec"].is_valid(300)
+    assert not instrument.variables["F1"].is_valid(6)
+    assert set(instrument.community_variables) >= {"gov_model", "comm_type", "points_scheme"}
+
+
+def test_toy_instrument_is_read_the_same_way(tmp_path):
+    toy = load_instrument(_write(tmp_path, TOY))
+    assert toy.role("id") == "pid" and toy.role("community") == "school"
+    assert toy.scales["wellbeing"].items == ("W1", "W2", "W3")
+    assert toy.variables["W3"].value_labels("en") == {1: "disagree", 2: "rather disagree", 3: "rather agree", 4: "agree"}
+    assert toy.variables["W1"].label_in("zh") == "I feel happy"
+    assert toy.missing_reason(-9) == "refused" and toy.missing_reason(98) is None
+    assert toy.attention_check is None and toy.straightlining_grid == ()
+    assert toy.required == ["pid", "school"]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (("type: ordinal, values: agree4, label: I feel calm", "type: likert, label: I feel calm"), "type 'likert'"),
+        (("items: [W1, W2, W3]", "items: [W1, W2, W9]"), "'W9'"),
+        (("roles: {id: pid, community: school}", "roles: {community: school}"), "roles.id"),
+        (("values: agree4, label: I feel happy", "values: agree5, label: I feel happy"), "agree5"),
+        (("reverse: [W3]", "reverse: [hours]"), "reverses items"),
+    ],
+)
+def test_bad_instrument_names_the_problem(tmp_path, change, message):
+    path = _write(tmp_path, TOY.replace(*change))
+    with pytest.raises(PipelineError, match=message) as err:
+        load_instrument(path)
+    assert str(path) in str(err.value)
+
+
+def test_missing_and_broken_files(tmp_path):
+    with pytest.raises(PipelineError, match="not found"):
+        load_instrument(tmp_path / "nope.yaml")
+    with pytest.raises(PipelineError, match="not valid YAML"):
+        load_instrument(_write(tmp_path, "variables: [\n"))
