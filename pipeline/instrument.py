@@ -100,6 +100,18 @@ class Instrument:
         return {name: v.label_in(lang) for name, v in self.variables.items()}
 
 
+LANGUAGES = {"zh", "en"}
+
+
+def _check_label(label: Any, where: str) -> None:
+    """A label is {zh, en}; any other key means YAML split a label at an unquoted comma."""
+    if not isinstance(label, dict) or not set(label) <= LANGUAGES or not all(isinstance(v, str) for v in label.values()):
+        raise PipelineError(
+            f"{where}: label {label!r} is not a mapping of zh/en to text",
+            hint="quote labels that contain a comma or a colon",
+        )
+
+
 def _values(spec: Any, value_sets: dict[str, Any], where: str) -> dict[int, dict[str, str]]:
     if spec is None:
         return {}
@@ -109,7 +121,9 @@ def _values(spec: Any, value_sets: dict[str, Any], where: str) -> dict[int, dict
         spec = value_sets[spec]
     out: dict[int, dict[str, str]] = {}
     for code, lab in spec.items():
-        out[int(code)] = lab if isinstance(lab, dict) else {"zh": str(lab), "en": str(lab)}
+        lab = lab if isinstance(lab, dict) else {"zh": str(lab), "en": str(lab)}
+        _check_label(lab, f"{where}: value {code}")
+        out[int(code)] = lab
     return out
 
 
@@ -126,6 +140,7 @@ def _variable(raw: dict[str, Any], value_sets: dict[str, Any], where: str) -> Va
     label = raw.get("label") or {"en": name}
     if isinstance(label, str):
         label = {"zh": label, "en": label}
+    _check_label(label, f"{where}: variable '{name}'")
     rng = raw.get("range")
     return Variable(
         name=name,
@@ -185,6 +200,7 @@ def load_instrument(path: str | Path) -> Instrument:
         if not set(reverse) <= set(items):
             raise PipelineError(f"{path}: scale '{name}' reverses items that are not in it")
         label = spec.get("label") or {"en": name}
+        _check_label(label, f"{path}: scale '{name}'")
         scales[name] = Scale(
             name=name,
             label=dict(label),

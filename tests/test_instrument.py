@@ -83,3 +83,9 @@ def test_missing_and_broken_files(tmp_path):
         load_instrument(tmp_path / "nope.yaml")
     with pytest.raises(PipelineError, match="not valid YAML"):
         load_instrument(_write(tmp_path, "variables: [\n"))
+
+
+def test_label_cut_at_an_unquoted_comma_is_caught(tmp_path):
+    text = TOY.replace("label: I feel calm}", "label: {en: calm, rested}}")
+    with pytest.raises(PipelineError, match="quote labels"):
+        load_instrument(_write(tmp_path, text))
