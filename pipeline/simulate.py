@@ -119,6 +119,20 @@ def evaluate_terms(terms: dict[str, float], frame: dict[str, np.ndarray], n: int
     return out
 
 
+def trait_order(latent: dict[str, Any]) -> list[str]:
+    """Traits in an order where each comes after the traits its equation uses (config order on ties)."""
+    needs = {t: {p for term in spec.get("terms", {}) for p in str(term).split(":") if p in latent and p != t}
+             for t, spec in latent.items()}
+    order: list[str] = []
+    while len(order) < len(latent):
+        ready = [t for t in latent if t not in order and needs[t] <= set(order)]
+        if not ready:
+            cycle = sorted(t for t in latent if t not in order)
+            raise PipelineError(f"params.yaml: simulate.latent equations of {cycle} depend on each other in a cycle")
+        order.append(ready[0])
+    return order
+
+
 def simulate_residents(
     communities: pd.DataFrame, cfg: dict[str, Any], instrument: Instrument, rng: np.random.Generator
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
@@ -177,7 +191,8 @@ def simulate_residents(
     # -- latent traits --------------------------------------------------------------------
     latent = {}
     truth_latent = {}
-    for trait, spec in cfg["latent"].items():
+    for trait in trait_order(cfg["latent"]):
+        spec = cfg["latent"][trait]
         sd = float(spec.get("residual_sd", 1.0))
         icc = float(spec.get("icc", 0.0))
         tau = sd * np.sqrt(icc / (1.0 - icc)) if icc > 0 else 0.0

@@ -202,3 +202,19 @@ def test_unknown_term_is_a_clear_error(params, instrument):
     cfg["latent"]["identity"]["terms"]["no_such_thing"] = 1.0
     with pytest.raises(PipelineError, match="no_such_thing"):
         simulate_survey(cfg, instrument, np.random.default_rng(0))
+
+
+def test_equations_are_evaluated_in_dependency_order(params, instrument):
+    """The order of the latent equations in params.yaml does not matter, a cycle is an error."""
+    from pipeline.errors import PipelineError
+    from pipeline.simulate import trait_order
+
+    latent = params["simulate"]["latent"]
+    reordered = dict(reversed(list(latent.items())))
+    order = trait_order(reordered)
+    assert order.index("contact") < order.index("identity")
+    assert order.index("participation") < order.index("identity")
+    assert order.index("governance") < order.index("participation")
+    cyclic = {"a": {"terms": {"b": 1.0}}, "b": {"terms": {"a": 1.0}}}
+    with pytest.raises(PipelineError, match="cycle"):
+        trait_order(cyclic)

@@ -1,0 +1,1169 @@
+"""Synthetic interview transcripts of the demo study, with their truth.
+
+The transcripts imitate the study's semi-structured interviews (README, STUDY.md): one file per
+interview, a header (interview id, community id, role, date, sometimes the interviewee's name),
+then alternating interviewer questions and respondent answers under one of three speaker
+conventions (问：/答：, 访谈者：/受访者：, or the respondent's name). Files are UTF-8, UTF-8 with
+BOM, GBK or .docx, and carry fake personal data (names, mobile and landline numbers, 18-digit
+ID numbers with valid check digits, addresses) at configured rates.
+
+Data-generating process (rates and sizes in ``params.yaml: simulate.transcripts``; words,
+sentences and formats in ``config/transcript_bank.yaml``):
+
+1. Interviews are spread over the communities, get a role, a date, a file format/encoding, a
+   speaker convention and a header style.
+2. Each interview's expected theme mixture is ``softmax(log base + shifts)``, where the shifts
+   depend on the community (``gov_model``, ``comm_type``, ``points_scheme``, minority share,
+   number of social organisations) and the role; the interview's own mixture is a Dirichlet
+   draw around it. Each thematic respondent turn has one main theme drawn from that mixture;
+   most of its sentences are of that theme, some are neutral fillers (theme 0), some belong to
+   another theme. Sentences of a theme come in variants (stances, e.g. participation barriers
+   vs enablers) whose mixture is shifted by the same covariates.
+3. Personal-data carrier sentences are planted in thematic turns; names also appear in some
+   headers and as speaker labels.
+
+Truth (``raw/truth``): ``transcript_interviews.csv`` (one row per file), ``transcript_pii.csv``
+(every planted personal-data span as character offset/length into the decoded text),
+``transcript_units.csv`` (every respondent sentence with its theme and offsets) and
+``transcript_theme_effects.json`` (the planted shifts and the expected theme shares they imply).
+Decoded text means: a .txt file decoded with its encoding (BOM stripped), a .docx file's
+paragraphs joined with "\\n" (see :func:`decode_transcript`). Analysis stages never read truth.
+
+Randomness comes only from the ``rng`` passed in; .docx files are written as a minimal
+WordprocessingML package with fixed zip timestamps and stored (uncompressed) members, so the
+same inputs give the same bytes on any machine.
+"""
+from __future__ import annotations
+
+import bisect
+import io
+import math
+import re
+import zipfile
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from pipeline.errors import PipelineError
+from pipeline.files import write_bytes, write_csv, write_json
+
+PII_TYPES = ("name", "mobile", "landline", "id_number", "address")
+PII_SLOTS = {"name": "name", "name_informal": "name", "self_name": "name", "mobile": "mobile",
+             "landline": "landline", "id_number": "id_number", "address": "address"}
+FILE_KINDS = ("utf-8", "utf-8-sig", "gbk", "docx")
+CONVENTIONS = ("qa", "interviewer_respondent", "named")
+TURN_KINDS = ("consent", "intro", "thematic", "probe", "closing")
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK = "10X98765432"
+SLOT_RE = re.compile(r"\{([^{}]+)\}")
+FILE_RE = re.compile(r"^I\d+\.(txt|docx)$")
+EXAMPLE = "params.yaml: simulate.transcripts and the README"
+
+INTERVIEW_COLUMNS = ["interview_id", "comm_id", "role", "role_label", "date", "file", "encoding", "format",
+                     "convention", "header_style", "gbk_fallback", "n_turns", "n_chars"]
+PII_COLUMNS = ["interview_id", "file", "offset", "length", "type", "value", "context"]
+UNIT_COLUMNS = ["interview_id", "turn", "sentence", "theme", "text_start", "text_length", "turn_theme",
+                "turn_kind", "variant"]
+
+
+@dataclass
+class TranscriptCorpus:
+    """The generated transcript files (relative name, bytes) and their truth tables."""
+
+    files: list[tuple[str, bytes]]
+    interviews: pd.DataFrame      # INTERVIEW_COLUMNS
+    pii: pd.DataFrame             # PII_COLUMNS; offsets are character offsets into the decoded text
+    units: pd.DataFrame           # UNIT_COLUMNS; one row per respondent sentence
+    theme_effects: dict[str, Any]  # planted mixture shifts and the expected shares they imply
+
+
+# --------------------------------------------------------------------------------------------
+# small helpers
+# --------------------------------------------------------------------------------------------
+def id_check_digit(first17: str) -> str:
+    """ISO 7064 MOD 11-2 check character of a resident ID number's first 17 digits."""
+    return ID_CHECK[sum(int(c) * w for c, w in zip(first17, ID_WEIGHTS)) % 11]
+
+
+def valid_id_number(value: str) -> bool:
+    value = value.upper()
+    return bool(re.fullmatch(r"\d{17}[\dX]", value)) and id_check_digit(value[:17]) == value[17]
+
+
+def decode_transcript(name: str, data: bytes, encoding: str | None = None) -> str:
+    """The decoded text of a transcript file: .docx paragraphs joined with "\\n"; a .txt decoded
+    with ``encoding`` if given, else by BOM / UTF-8 / GBK detection (BOM stripped)."""
+    if name.lower().endswith(".docx"):
+        import docx
+
+        return "\n".join(p.text for p in docx.Document(io.BytesIO(data)).paragraphs)
+    if encoding is None:
+        if data.startswith(b"\xef\xbb\xbf"):
+            encoding = "utf-8-sig"
+        else:
+            try:
+                return data.decode("utf-8")
+            except UnicodeDecodeError:
+                encoding = "gbk"
+    return data.decode(encoding)
+
+
+def _compile(text: str) -> tuple[str, ...]:
+    """Template text -> (literal, slot, literal, slot, ..., literal)."""
+    return tuple(SLOT_RE.split(text))
+
+
+def _lvl(value: Any) -> str:
+    """A covariate level as the string used in params keys (0, 1, "resident")."""
+    if isinstance(value, (bool, np.bool_)):
+        return str(int(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+class _Stream:
+    """Uniform draws from a Generator, buffered (fast scalar draws, still one seeded stream)."""
+
+    __slots__ = ("rng", "buf", "i", "block")
+
+    def __init__(self, rng: np.random.Generator, block: int = 256):
+        self.rng = rng
+        self.block = block
+        self.buf: list[float] = []
+        self.i = 0
+
+    def u(self) -> float:
+        if self.i >= len(self.buf):
+            self.buf = self.rng.random(self.block).tolist()
+            self.i = 0
+        v = self.buf[self.i]
+        self.i += 1
+        return v
+
+    def below(self, n: int) -> int:
+        return min(int(self.u() * n), n - 1)
+
+    def pick(self, seq):
+        return seq[self.below(len(seq))]
+
+    def between(self, lo: int, hi: int) -> int:
+        """Integer uniform on [lo, hi]."""
+        return lo + self.below(hi - lo + 1)
+
+    def weighted(self, cum: list[float]) -> int:
+        return min(bisect.bisect_right(cum, self.u() * cum[-1]), len(cum) - 1)
+
+    def poisson(self, lam: float) -> int:
+        """Poisson by inversion (small means)."""
+        if lam <= 0:
+            return 0
+        u = self.u()
+        k, p = 0, math.exp(-lam)
+        c = p
+        while u > c and k < 1000:
+            k += 1
+            p *= lam / k
+            c += p
+        return k
+
+
+def _cum(weights) -> list[float]:
+    return np.cumsum(np.asarray(weights, dtype=float)).tolist()
+
+
+# --------------------------------------------------------------------------------------------
+# the bank
+# --------------------------------------------------------------------------------------------
+def load_bank(path: Path) -> dict:
+    """Read and check ``config/transcript_bank.yaml``; returns the bank as a dict."""
+    path = Path(path)
+    try:
+        bank = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PipelineError(f"{path}: transcript bank not found", hint="run from the project root") from None
+    except yaml.YAMLError as exc:
+        raise PipelineError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+    _check_bank(bank, str(path))
+    return bank
+
+
+def _template_text(t: Any, where: str) -> str:
+    if isinstance(t, str):
+        return t
+    if isinstance(t, dict) and isinstance(t.get("t"), str):
+        if t.get("who", "any") not in ("any", "staff", "resident"):
+            raise PipelineError(f"{where}: 'who' must be staff or resident, not {t.get('who')!r}")
+        return t["t"]
+    raise PipelineError(f"{where}: a template must be a string or a mapping with 't'")
+
+
+def _check_bank(bank: Any, where: str) -> None:
+    if not isinstance(bank, dict):
+        raise PipelineError(f"{where}: expected a mapping")
+    for key in ("themes", "fillers", "discourse_prefixes", "annotations", "probes", "opening", "pii_carriers",
+                "slots", "header", "speakers", "roles", "staff_roles", "people", "mobile_prefixes", "cities",
+                "addresses"):
+        if key not in bank:
+            raise PipelineError(f"{where}: no '{key}' section", hint="see the comments at the top of the bank")
+    slots = bank["slots"]
+    texts: list[tuple[str, str]] = []
+    for tid, spec in bank["themes"].items():
+        if not isinstance(tid, int) or tid < 1:
+            raise PipelineError(f"{where}: theme ids must be positive integers, not {tid!r}")
+        for key in ("zh", "en", "questions", "sentences"):
+            if not spec.get(key):
+                raise PipelineError(f"{where}: theme {tid} has no '{key}'")
+        texts += [(f"themes.{tid}.questions", q) for q in spec["questions"]]
+        for variant, lst in spec["sentences"].items():
+            if not lst:
+                raise PipelineError(f"{where}: theme {tid} variant '{variant}' has no sentences")
+            texts += [(f"themes.{tid}.sentences.{variant}", _template_text(t, f"{where}: themes.{tid}.{variant}"))
+                      for t in lst]
+    texts += [("fillers", t) for t in bank["fillers"]] + [("probes", t) for t in bank["probes"]]
+    op = bank["opening"]
+    for part in ("consent", "closing"):
+        texts += [(f"opening.{part}", t) for t in op[part]["questions"] + op[part]["answers"]]
+    for kind in ("questions", "answers"):
+        for role in bank["roles"]:
+            lst = op["intro"][kind].get(role)
+            if not lst:
+                raise PipelineError(f"{where}: opening.intro.{kind} has nothing for role '{role}'")
+            texts += [(f"opening.intro.{kind}.{role}", t) for t in lst]
+    for c in bank["pii_carriers"]:
+        text = _template_text(c, f"{where}: pii_carriers")
+        if not any(s.split("#")[0] in PII_SLOTS for s in SLOT_RE.findall(text)):
+            raise PipelineError(f"{where}: pii carrier without a personal-data slot: {text}")
+        texts.append(("pii_carriers", text))
+    for origin, text in texts:
+        for slot in SLOT_RE.findall(text):
+            base = slot.split("#")[0]
+            if base not in slots and base not in PII_SLOTS:
+                raise PipelineError(f"{where}: {origin} uses slot '{{{slot}}}', which has no filler list",
+                                    hint="add it under slots")
+    for name, lst in slots.items():
+        if not lst:
+            raise PipelineError(f"{where}: slot '{name}' has no fillers")
+    for typ in PII_TYPES:
+        if not any(PII_SLOTS.get(s.split("#")[0]) == typ for c in bank["pii_carriers"]
+                   for s in SLOT_RE.findall(_template_text(c, where))):
+            raise PipelineError(f"{where}: no pii carrier plants a '{typ}'")
+    for typ in PII_TYPES:
+        if not any({PII_SLOTS[s.split("#")[0]] for s in SLOT_RE.findall(_template_text(c, where))
+                    if s.split("#")[0] in PII_SLOTS} == {typ} for c in bank["pii_carriers"]):
+            raise PipelineError(f"{where}: no pii carrier plants a '{typ}' alone",
+                                hint="each type needs a carrier with only that type, so its rate can be met")
+    for prefix in bank["mobile_prefixes"]:
+        if not re.fullmatch(r"1[3-9]\d", str(prefix)):
+            raise PipelineError(f"{where}: mobile prefix {prefix!r} is not 1[3-9]x")
+    for city, spec in bank["cities"].items():
+        for code in spec["id_regions"]:
+            if not re.fullmatch(r"64\d{4}", str(code)):
+                raise PipelineError(f"{where}: ID region code {code!r} of {city} is not a Ningxia code (64xxxx)")
+
+
+def realisable_sentences(bank: dict, theme: int, cap: int = 100_000) -> set[str]:
+    """All distinct sentences theme ``theme``'s templates can realise (at most ``cap``)."""
+    import itertools
+
+    out: set[str] = set()
+    slots = bank["slots"]
+    for lst in bank["themes"][theme]["sentences"].values():
+        for t in lst:
+            parts = _compile(_template_text(t, "bank"))
+            names = list(dict.fromkeys(parts[1::2]))
+            choices = [list(dict.fromkeys(slots[n.split("#")[0]])) for n in names]
+            for combo in itertools.product(*choices):
+                fill = dict(zip(names, combo))
+                out.add("".join(p if i % 2 == 0 else fill[p] for i, p in enumerate(parts)))
+                if len(out) >= cap:
+                    return out
+    return out
+
+
+class _Bank:
+    """The bank compiled for fast realisation."""
+
+    def __init__(self, bank: dict, roles: list[str]):
+        self.raw = bank
+        self.theme_ids = sorted(int(t) for t in bank["themes"])
+        self.slots = {k: list(v) for k, v in bank["slots"].items()}
+        self.staff_roles = set(bank["staff_roles"])
+        self.questions = {t: [_compile(q) for q in bank["themes"][t]["questions"]] for t in self.theme_ids}
+        self.variants = {t: list(bank["themes"][t]["sentences"]) for t in self.theme_ids}
+        self.sentences: dict[tuple[int, str, str], list[tuple[str, ...]]] = {}
+        for t in self.theme_ids:
+            for v, lst in bank["themes"][t]["sentences"].items():
+                for group in ("staff", "resident"):
+                    sel = [_compile(_template_text(x, "bank")) for x in lst
+                           if isinstance(x, str) or x.get("who", "any") in ("any", group)]
+                    self.sentences[(t, v, group)] = sel or [_compile(_template_text(x, "bank")) for x in lst]
+        self.fillers = [_compile(x) for x in bank["fillers"]]
+        self.prefixes = list(bank["discourse_prefixes"])
+        self.annotations = list(bank["annotations"])
+        self.probes = [_compile(x) for x in bank["probes"]]
+        op = bank["opening"]
+        self.consent = ([_compile(x) for x in op["consent"]["questions"]], [_compile(x) for x in op["consent"]["answers"]])
+        self.closing = ([_compile(x) for x in op["closing"]["questions"]], [_compile(x) for x in op["closing"]["answers"]])
+        self.intro = {r: ([_compile(x) for x in op["intro"]["questions"][r]], [_compile(x) for x in op["intro"]["answers"][r]])
+                      for r in roles}
+        self.carriers = []
+        self.carriers_by_type: dict[str, list[int]] = {t: [] for t in PII_TYPES}
+        self.carrier_types: list[set[str]] = []
+        for c in bank["pii_carriers"]:
+            parts = _compile(_template_text(c, "bank"))
+            theme = int(c.get("theme", 0)) if isinstance(c, dict) else 0
+            self.carriers.append((parts, theme))
+            types = {PII_SLOTS[s.split("#")[0]] for s in parts[1::2] if s.split("#")[0] in PII_SLOTS}
+            self.carrier_types.append(types)
+            for typ in types:
+                self.carriers_by_type[typ].append(len(self.carriers) - 1)
+        hdr = bank["header"]
+        self.header_styles = {k: [_compile(x) for x in v] for k, v in hdr["styles"].items()}
+        self.name_lines = [_compile(x) for x in hdr["name_line"]]
+        self.date_formats = dict(hdr["date_formats"])
+        self.speakers = bank["speakers"]
+        self.role_labels = {r: list(v) for r, v in bank["roles"].items()}
+        ppl = bank["people"]
+        self.surnames = list(ppl["surnames"])
+        self.surname_cum = _cum(list(ppl["surnames"].values()))
+        self.given = {"female": list(ppl["given"]["female"]), "male": list(ppl["given"]["male"])}
+        self.informal = ppl["informal"]
+        self.label_titles = ppl["label_titles"]
+        self.mobile_prefixes = [str(p) for p in bank["mobile_prefixes"]]
+        self.cities = bank["cities"]
+        self.addresses = bank["addresses"]
+        self.address_formats = [_compile(x) for x in bank["addresses"]["formats"]]
+
+
+# --------------------------------------------------------------------------------------------
+# params
+# --------------------------------------------------------------------------------------------
+def _need(params: dict, key: str, where: str = "simulate.transcripts") -> Any:
+    if not isinstance(params, dict) or key not in params:
+        raise PipelineError(f"params.yaml: {where}.{key} is missing", hint=f"see {EXAMPLE}")
+    return params[key]
+
+
+def _shares(spec: Any, where: str, allowed: tuple[str, ...] | list[str] | None = None) -> tuple[list[str], np.ndarray]:
+    if not isinstance(spec, dict) or not spec:
+        raise PipelineError(f"params.yaml: {where} must be a mapping of shares", hint=f"see {EXAMPLE}")
+    keys = [str(k) for k in spec]
+    if allowed is not None:
+        unknown = [k for k in keys if k not in allowed]
+        if unknown:
+            raise PipelineError(f"params.yaml: {where} has unknown keys {unknown}", hint=f"use {list(allowed)}")
+    p = np.array([float(v) for v in spec.values()])
+    if (p < 0).any() or p.sum() <= 0:
+        raise PipelineError(f"params.yaml: {where} shares must be non-negative and not all zero")
+    return keys, p / p.sum()
+
+
+def _rate(value: Any, where: str) -> float:
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise PipelineError(f"params.yaml: {where} must be a rate in [0, 1], not {value}")
+    return value
+
+
+def _mixture_spec(spec: dict, keys: list, key_of, where: str) -> dict:
+    """Normalise a mixture spec (base, shifts, slopes) to keys ``keys`` (themes or variants)."""
+    base_raw = _need(spec, "base", where)
+    base = {key_of(k): float(v) for k, v in base_raw.items()}
+    missing = [k for k in keys if k not in base]
+    extra = [k for k in base if k not in keys]
+    if missing or extra:
+        raise PipelineError(f"params.yaml: {where}.base must give a weight for each of {keys}",
+                            hint=f"missing {missing}, unknown {extra}")
+    if any(v <= 0 for v in base.values()):
+        raise PipelineError(f"params.yaml: {where}.base weights must be positive")
+    shifts = {}
+    for factor, levels in (spec.get("shifts") or {}).items():
+        shifts[str(factor)] = {}
+        for level, eff in (levels or {}).items():
+            eff = {key_of(k): float(v) for k, v in (eff or {}).items()}
+            bad = [k for k in eff if k not in keys]
+            if bad:
+                raise PipelineError(f"params.yaml: {where}.shifts.{factor}.{level} names unknown {bad}")
+            shifts[str(factor)][_lvl(level)] = eff
+    slopes = {}
+    for factor, sl in (spec.get("slopes") or {}).items():
+        eff = {key_of(k): float(v) for k, v in (_need(sl, "effects", f"{where}.slopes.{factor}") or {}).items()}
+        bad = [k for k in eff if k not in keys]
+        if bad:
+            raise PipelineError(f"params.yaml: {where}.slopes.{factor} names unknown {bad}")
+        slopes[str(factor)] = {"center": float(_need(sl, "center", f"{where}.slopes.{factor}")), "effects": eff}
+    return {"keys": list(keys), "base": base, "shifts": shifts, "slopes": slopes}
+
+
+def _log_weights(mix: dict, cov: dict) -> np.ndarray:
+    keys = mix["keys"]
+    idx = {k: i for i, k in enumerate(keys)}
+    lw = np.log(np.array([mix["base"][k] for k in keys]))
+    for factor, levels in mix["shifts"].items():
+        for k, s in levels.get(_lvl(cov[factor]), {}).items():
+            lw[idx[k]] += s
+    for factor, sl in mix["slopes"].items():
+        x = float(cov[factor]) - sl["center"]
+        for k, b in sl["effects"].items():
+            lw[idx[k]] += b * x
+    return lw
+
+
+def _softmax(lw: np.ndarray) -> np.ndarray:
+    e = np.exp(lw - lw.max())
+    return e / e.sum()
+
+
+class _Config:
+    """``simulate.transcripts`` checked and normalised."""
+
+    def __init__(self, params: dict, bank: _Bank):
+        p = params
+        self.n = int(_need(p, "n_interviews"))
+        if self.n < 1:
+            raise PipelineError("params.yaml: simulate.transcripts.n_interviews must be at least 1")
+        self.assignment = str(_need(p, "assignment"))
+        if self.assignment not in ("balanced", "random"):
+            raise PipelineError("params.yaml: simulate.transcripts.assignment must be balanced or random")
+        self.start = date.fromisoformat(str(_need(p, "fieldwork_start")))
+        self.days = int(_need(p, "fieldwork_days"))
+        self.roles, self.role_p = _shares(_need(p, "roles"), "simulate.transcripts.roles", list(bank.role_labels))
+        self.turns = tuple(int(x) for x in _need(p, "turns"))
+        self.probe = _rate(_need(p, "probe_rate"), "probe_rate")
+        op = _need(p, "opening")
+        self.opening = {k: _rate(_need(op, k, "simulate.transcripts.opening"), f"opening.{k}")
+                        for k in ("consent", "intro", "closing")}
+        self.intro_sentences = tuple(int(x) for x in _need(p, "intro_sentences"))
+        spt = _need(p, "sentences_per_turn")
+        self.spt_mean = float(_need(spt, "mean", "simulate.transcripts.sentences_per_turn"))
+        self.spt_min = int(_need(spt, "min", "simulate.transcripts.sentences_per_turn"))
+        self.spt_max = int(_need(spt, "max", "simulate.transcripts.sentences_per_turn"))
+        if not (1 <= self.spt_min <= self.spt_max) or self.turns[0] < 1 or self.turns[0] > self.turns[1]:
+            raise PipelineError("params.yaml: simulate.transcripts turns / sentences_per_turn ranges are invalid")
+        mix_keys, mix_p = _shares(_need(p, "sentence_mix"), "simulate.transcripts.sentence_mix",
+                                  ("main", "filler", "other"))
+        m = dict(zip(mix_keys, mix_p))
+        self.c_main = m.get("main", 0.0)
+        self.c_filler = self.c_main + m.get("filler", 0.0)
+        self.fresh_tries = int(_need(p, "repeat_avoidance_tries"))
+        if self.fresh_tries < 1:
+            raise PipelineError("params.yaml: simulate.transcripts.repeat_avoidance_tries must be at least 1")
+        tm = _need(p, "theme_mixture")
+        self.theme_mix = _mixture_spec(tm, bank.theme_ids, int, "simulate.transcripts.theme_mixture")
+        self.concentration = float(_need(tm, "interview_concentration", "simulate.transcripts.theme_mixture"))
+        if self.concentration <= 0:
+            raise PipelineError("params.yaml: theme_mixture.interview_concentration must be positive")
+        self.variant_mix: dict[int, dict] = {}
+        for t, spec in (_need(p, "variants") or {}).items():
+            t = int(t)
+            if t not in bank.variants:
+                raise PipelineError(f"params.yaml: simulate.transcripts.variants names unknown theme {t}")
+            self.variant_mix[t] = _mixture_spec(spec, bank.variants[t], str, f"simulate.transcripts.variants.{t}")
+        for t in bank.theme_ids:   # themes without a variant spec: variants weighted by their number of templates
+            if t not in self.variant_mix:
+                raw = bank.raw["themes"][t]["sentences"]
+                self.variant_mix[t] = {"keys": bank.variants[t], "base": {v: float(len(raw[v])) for v in bank.variants[t]},
+                                       "shifts": {}, "slopes": {}}
+        self.kinds, self.kind_p = _shares(_need(p, "files"), "simulate.transcripts.files", FILE_KINDS)
+        self.conventions, self.conv_p = _shares(_need(p, "conventions"), "simulate.transcripts.conventions", CONVENTIONS)
+        self.named_title = _rate(_need(p, "named_label_title"), "named_label_title")
+        self.header_styles, self.header_p = _shares(_need(p, "header_styles"), "simulate.transcripts.header_styles",
+                                                    list(bank.header_styles))
+        self.date_formats, self.date_p = _shares(_need(p, "date_formats"), "simulate.transcripts.date_formats",
+                                                 list(bank.date_formats))
+        self.name_line = _rate(_need(p, "header_name_line"), "header_name_line")
+        noise = _need(p, "noise")
+        self.noise = {k: _rate(_need(noise, k, "simulate.transcripts.noise"), f"noise.{k}")
+                      for k in ("halfwidth_colon", "blank_line_between_turns", "annotation", "comma_join",
+                                "discourse_prefix", "paragraph_split", "docx_run_split")}
+        pii = _need(p, "pii")
+        rates = _need(pii, "rates", "simulate.transcripts.pii")
+        self.pii_rates = {}
+        for typ in PII_TYPES:
+            spec = _need(rates, typ, "simulate.transcripts.pii.rates")
+            self.pii_rates[typ] = (_rate(_need(spec, "p", f"pii.rates.{typ}"), f"pii.rates.{typ}.p"),
+                                   float(_need(spec, "extra", f"pii.rates.{typ}")))
+        self.female = _rate(_need(pii, "female", "simulate.transcripts.pii"), "pii.female")
+        self.given_two = _rate(_need(pii, "given_two_chars", "simulate.transcripts.pii"), "pii.given_two_chars")
+        self.informal_prefix = _rate(_need(pii, "informal_prefix", "simulate.transcripts.pii"), "pii.informal_prefix")
+        self.age = tuple(int(x) for x in _need(pii, "age", "simulate.transcripts.pii"))
+        self.mobile_formats, mp = _shares(_need(pii, "mobile_formats", "simulate.transcripts.pii"),
+                                          "pii.mobile_formats", ("plain", "spaced", "dashed"))
+        self.mobile_cum = _cum(mp)
+        self.landline_formats, lp = _shares(_need(pii, "landline_formats", "simulate.transcripts.pii"),
+                                            "pii.landline_formats", ("dash", "space", "paren"))
+        self.landline_cum = _cum(lp)
+        self.id_lower_x = _rate(_need(pii, "id_lowercase_x", "simulate.transcripts.pii"), "pii.id_lowercase_x")
+
+
+# --------------------------------------------------------------------------------------------
+# text building
+# --------------------------------------------------------------------------------------------
+class _Doc:
+    """Lines of runs (text, bold), with the character offset of everything added."""
+
+    __slots__ = ("lines", "cur", "start", "length")
+
+    def __init__(self):
+        self.lines: list[list[tuple[str, bool]]] = []
+        self.cur: list[tuple[str, bool]] | None = None
+        self.start = 0
+        self.length = 0
+
+    def line(self) -> None:
+        if self.cur is not None:
+            self.start += self.length + 1
+        self.cur = []
+        self.lines.append(self.cur)
+        self.length = 0
+
+    def add(self, text: str, bold: bool = False) -> int:
+        off = self.start + self.length
+        if text:
+            self.cur.append((text, bold))
+            self.length += len(text)
+        return off
+
+    def text(self) -> str:
+        return "\n".join("".join(t for t, _ in line) for line in self.lines)
+
+
+class _Person:
+    __slots__ = ("surname", "given", "female")
+
+    def __init__(self, surname: str, given: str, female: bool):
+        self.surname, self.given, self.female = surname, given, female
+
+    @property
+    def full(self) -> str:
+        return self.surname + self.given
+
+
+class _Interview:
+    """Generates one interview from its plan and its own random stream."""
+
+    def __init__(self, bank: _Bank, cfg: _Config, plan: dict, rng: np.random.Generator):
+        self.B, self.cfg, self.plan = bank, cfg, plan
+        self.S = _Stream(rng)
+        self.doc = _Doc()
+        self.pii: list[tuple[int, int, str, str, str]] = []     # offset, length, type, value, context
+        self.units: list[tuple] = []
+        self.city = plan["city"]
+        if self.city not in bank.cities:
+            raise PipelineError(f"config/transcript_bank.yaml: no 'cities' entry for {self.city}",
+                                hint="add its area code, districts and ID region codes")
+        self.group = "staff" if plan["role"] in bank.staff_roles else "resident"
+        self.respondent = self.person()
+        self.used: set[tuple[str, ...]] = set()
+
+    # -- fake personal data ---------------------------------------------------------------
+    def person(self) -> _Person:
+        S, B = self.S, self.B
+        female = S.u() < self.cfg.female
+        chars = B.given["female" if female else "male"]
+        surname = B.surnames[S.weighted(B.surname_cum)]
+        given = S.pick(chars) + (S.pick(chars) if S.u() < self.cfg.given_two else "")
+        return _Person(surname, given, female)
+
+    def informal(self, p: _Person) -> str:
+        S, inf = self.S, self.B.informal
+        if S.u() < self.cfg.informal_prefix:
+            return S.pick(inf["prefix"]) + p.surname
+        return p.surname + S.pick(inf["female"] if p.female else inf["male"])
+
+    def digits(self, n: int, first: str = "0123456789") -> str:
+        return self.S.pick(first) + "".join(str(self.S.below(10)) for _ in range(n - 1))
+
+    def mobile(self) -> str:
+        S = self.S
+        num = S.pick(self.B.mobile_prefixes) + self.digits(8)
+        fmt = self.cfg.mobile_formats[S.weighted(self.cfg.mobile_cum)]
+        if fmt == "spaced":
+            return f"{num[:3]} {num[3:7]} {num[7:]}"
+        if fmt == "dashed":
+            return f"{num[:3]}-{num[3:7]}-{num[7:]}"
+        return num
+
+    def landline(self) -> str:
+        area = str(self.B.cities[self.city]["area_code"])
+        local = self.digits(7, "2345678")
+        fmt = self.cfg.landline_formats[self.S.weighted(self.cfg.landline_cum)]
+        return {"dash": f"{area}-{local}", "space": f"{area} {local}", "paren": f"（{area}）{local}"}[fmt]
+
+    def id_number(self) -> str:
+        S, cfg = self.S, self.cfg
+        region = str(S.pick(self.B.cities[self.city]["id_regions"]))
+        age = S.between(cfg.age[0], cfg.age[1])
+        born = self.plan["date"] - timedelta(days=int(age * 365.25) + S.below(365))
+        male = S.u() >= cfg.female
+        seq = f"{S.below(100):02d}{S.below(5) * 2 + (1 if male else 0)}"
+        first17 = f"{region}{born:%Y%m%d}{seq}"
+        check = id_check_digit(first17)
+        if check == "X" and S.u() < cfg.id_lower_x:
+            check = "x"
+        return first17 + check
+
+    def address(self) -> str:
+        S, B = self.S, self.B
+        spec = B.cities[self.city]
+        nums = B.addresses["numbers"]
+        district = S.pick(list(spec["districts"]))
+        floor = S.between(*nums["floor"])
+        fields = {
+            "city": self.city, "district": district,
+            "community": S.pick(spec["districts"][district]["communities"]),
+            "road": S.pick(spec["roads"]), "road_no": str(S.between(*nums["road_no"])),
+            "xiaoqu": S.pick(B.addresses["xiaoqu"]),
+            "building": str(S.between(*nums["building"])), "unit": str(S.between(*nums["unit"])),
+            "floor": str(floor), "room": f"{floor}{S.between(*nums['door']):02d}",
+            "side": S.pick(B.addresses["sides"]),
+        }
+        parts = S.pick(B.address_formats)
+        return "".join(p if i % 2 == 0 else fields[p] for i, p in enumerate(parts))
+
+    # -- realising templates ----------------------------------------------------------------
+    def realise(self, parts: tuple[str, ...]) -> tuple[str, list[tuple[int, int, str, str]]]:
+        """Fill a template; returns the text and its personal-data spans (relative offsets)."""
+        out: list[str] = []
+        spans: list[tuple[int, int, str, str]] = []
+        cache: dict[str, str] = {}
+        pos = 0
+        for i, p in enumerate(parts):
+            if i % 2 == 0:
+                out.append(p)
+                pos += len(p)
+                continue
+            base = p.split("#")[0]
+            if p in cache:
+                v = cache[p]
+            elif base in PII_SLOTS:
+                v = self.pii_value(base)
+            else:
+                v = self.S.pick(self.B.slots[base])
+            cache[p] = v
+            if base in PII_SLOTS:
+                spans.append((pos, len(v), PII_SLOTS[base], v))
+            out.append(v)
+            pos += len(v)
+        return "".join(out), spans
+
+    def pii_value(self, slot: str) -> str:
+        if slot == "name":
+            return self.person().full
+        if slot == "name_informal":
+            return self.informal(self.person())
+        if slot == "self_name":
+            return self.respondent.full
+        return getattr(self, slot)()
+
+    # -- the file ---------------------------------------------------------------------------
+    def build(self) -> None:
+        S, B, cfg, plan, doc = self.S, self.B, self.cfg, self.plan, self.doc
+        # header
+        d = plan["date"]
+        fields = {"interview_id": plan["interview_id"], "comm_id": plan["comm_id"], "role": plan["role_label"],
+                  "date": B.date_formats[plan["date_format"]].format(y=d.year, m=d.month, d=d.day),
+                  "city": self.city}
+        for parts in B.header_styles[plan["header_style"]]:
+            doc.line()
+            doc.add("".join(p if i % 2 == 0 else fields[p] for i, p in enumerate(parts)))
+        if plan["name_line"]:
+            doc.line()
+            parts = S.pick(B.name_lines)
+            for i, p in enumerate(parts):
+                if i % 2 == 0:
+                    doc.add(p)
+                else:
+                    off = doc.add(self.respondent.full)
+                    self.pii.append((off, len(self.respondent.full), "name", self.respondent.full, "header"))
+        doc.line()
+        # speaker labels
+        colon = ":" if plan["halfwidth"] else "："
+        conv = plan["convention"]
+        if conv == "named":
+            q_label = S.pick(B.speakers["named"]["interviewer"])
+            titles = (B.label_titles.get(plan["role"]) or {}).get("female" if self.respondent.female else "male") or []
+            if titles and S.u() < cfg.named_title:
+                a_label = self.respondent.surname + S.pick(titles)
+            else:
+                a_label = self.respondent.full
+        else:
+            q_label, a_label = B.speakers[conv]["interviewer"], B.speakers[conv]["respondent"]
+        self.labels = (q_label, a_label, colon, conv == "named")
+
+        turns = self.plan_turns()
+        carriers = self.plan_carriers(turns)
+        for r, (kind, theme) in enumerate(turns):
+            if r > 0 and plan["blank"]:
+                doc.line()
+            self.turn(r, kind, theme, carriers.get(r, []))
+
+    def plan_turns(self) -> list[tuple[str, int]]:
+        S, cfg = self.S, self.cfg
+        turns: list[tuple[str, int]] = []
+        if S.u() < cfg.opening["consent"]:
+            turns.append(("consent", 0))
+        if S.u() < cfg.opening["intro"]:
+            turns.append(("intro", 0))
+        prev = None
+        for _ in range(S.between(*cfg.turns)):
+            if prev is not None and S.u() < cfg.probe:
+                turns.append(("probe", prev))
+            else:
+                prev = self.B.theme_ids[S.weighted(self.plan["theta_cum"])]
+                turns.append(("thematic", prev))
+        if S.u() < cfg.opening["closing"]:
+            turns.append(("closing", 0))
+        return turns
+
+    def plan_carriers(self, turns) -> dict[int, list[int]]:
+        S = self.S
+        slots = [r for r, (k, _) in enumerate(turns) if k in ("thematic", "probe")]
+        out: dict[int, list[int]] = {}
+        drawn = {typ: 1 + S.poisson(extra) for typ, (p, extra) in self.cfg.pii_rates.items() if S.u() < p}
+        for typ, count in drawn.items():
+            # only carriers whose personal-data types were all drawn, so each type's rate is its p
+            allowed = [c for c in self.B.carriers_by_type[typ] if self.B.carrier_types[c] <= drawn.keys()]
+            for _ in range(count):
+                out.setdefault(S.pick(slots), []).append(S.pick(allowed))
+        return out
+
+    def question_line(self, parts) -> None:
+        q_label, _, colon, _ = self.labels
+        self.doc.line()
+        self.doc.add(q_label + colon, bold=True)
+        text, _ = self.realise(parts)
+        self.doc.add(text)
+
+    def answer_start(self) -> None:
+        _, a_label, colon, named = self.labels
+        self.doc.line()
+        off = self.doc.add(a_label, bold=True)
+        if named:
+            self.pii.append((off, len(a_label), "name", a_label, "speaker"))
+        self.doc.add(colon, bold=True)
+
+    def turn(self, r: int, kind: str, theme: int, carriers: list[int]) -> None:
+        S, B, cfg = self.S, self.B, self.cfg
+        role = self.plan["role"]
+        if kind in ("consent", "closing", "intro"):
+            qs, ans = {"consent": B.consent, "closing": B.closing}.get(kind) or B.intro[role]
+            self.question_line(S.pick(qs))
+            if kind == "intro":
+                k = min(len(ans), S.between(*cfg.intro_sentences))
+                order = list(range(len(ans)))
+                chosen = [order.pop(S.below(len(order))) for _ in range(k)]
+                entries = [(0, "", ans[j], None) for j in chosen]
+            else:
+                entries = [(0, "", S.pick(ans), None)]
+            self.answer(r, kind, 0, entries)
+            return
+        self.question_line(S.pick(B.probes) if kind == "probe" else S.pick(B.questions[theme]))
+        n = min(cfg.spt_max, max(cfg.spt_min, 1 + S.poisson(cfg.spt_mean - 1)))
+        plan: list[list] = []   # [theme, carrier index or None]
+        for _ in range(n):
+            u = S.u()
+            if u < cfg.c_main:
+                plan.append([theme, None])
+            elif u < cfg.c_filler:
+                plan.append([0, None])
+            else:
+                plan.append([self.other_theme(theme), None])
+        for c in carriers:
+            plan.insert(S.below(len(plan) + 1), [B.carriers[c][1], c])
+        self.enforce_main(plan, theme)
+        main_variant = self.variant(theme)
+        entries = []
+        for th, c in plan:
+            if c is not None:
+                entries.append((th, "pii", B.carriers[c][0], c))
+            elif th == 0:
+                entries.append((0, "", self.fresh(B.fillers), None))
+            else:
+                v = main_variant if th == theme else self.variant(th)
+                entries.append((th, v, self.fresh(B.sentences[(th, v, self.group)]), None))
+        self.answer(r, kind, theme, entries)
+
+    def fresh(self, templates: list[tuple[str, ...]]) -> tuple[str, ...]:
+        """A template not yet used in this interview if one turns up within a few draws."""
+        for _ in range(self.cfg.fresh_tries):
+            t = self.S.pick(templates)
+            if t not in self.used:
+                break
+        self.used.add(t)
+        return t
+
+    def other_theme(self, main: int) -> int:
+        ids = self.B.theme_ids
+        if len(ids) == 1:
+            return main
+        for _ in range(50):
+            t = ids[self.S.weighted(self.plan["theta_cum"])]
+            if t != main:
+                return t
+        return self.S.pick([t for t in ids if t != main])
+
+    def enforce_main(self, plan: list[list], main: int) -> None:
+        """Make the main theme the strict plurality of the turn's sentence labels."""
+        while True:
+            counts: dict[int, int] = {}
+            for th, _ in plan:
+                counts[th] = counts.get(th, 0) + 1
+            rivals = {k: v for k, v in counts.items() if k != main}
+            top = max(rivals.values(), default=0)
+            if counts.get(main, 0) > top:
+                return
+            label = min(k for k, v in rivals.items() if v == top)
+            cand = [i for i, (th, c) in enumerate(plan) if c is None and th == label]
+            cand = cand or [i for i, (th, c) in enumerate(plan) if c is None and th != main]
+            if cand:
+                plan[self.S.pick(cand)][0] = main
+            else:
+                plan.insert(self.S.below(len(plan) + 1), [main, None])
+
+    def variant(self, theme: int) -> str:
+        names, cum = self.plan["variant_cum"][theme]
+        return names[self.S.weighted(cum)] if len(names) > 1 else names[0]
+
+    def answer(self, r: int, kind: str, turn_theme: int, entries: list[tuple]) -> None:
+        S, B, noise, doc = self.S, self.B, self.cfg.noise, self.doc
+        self.answer_start()
+        last = len(entries) - 1
+        for j, (th, variant, parts, carrier) in enumerate(entries):
+            text, spans = self.realise(parts)
+            if S.u() < noise["discourse_prefix"]:
+                pre = S.pick(B.prefixes)
+                text = pre + text
+                spans = [(o + len(pre), n, t, v) for o, n, t, v in spans]
+            if j < last and text.endswith("。") and S.u() < noise["comma_join"]:
+                text = text[:-1] + "，"
+            off = doc.add(text)
+            self.units.append((r, j, th, off, len(text), turn_theme, kind, variant))
+            for o, n, t, v in spans:
+                self.pii.append((off + o, n, t, v, "body"))
+            if S.u() < noise["annotation"]:
+                doc.add(S.pick(B.annotations))
+            if j < last and S.u() < noise["paragraph_split"]:
+                doc.line()
+
+
+# --------------------------------------------------------------------------------------------
+# .docx
+# --------------------------------------------------------------------------------------------
+_W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+_XML = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_CONTENT_TYPES = (
+    _XML + '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/word/document.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/>'
+    '<Override PartName="/word/styles.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.styles+xml"/>'
+    '<Override PartName="/docProps/core.xml" ContentType="application/vnd.openxmlformats-package.core-properties+xml"/>'
+    '<Override PartName="/docProps/app.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.extended-properties+xml"/>'
+    '</Types>'
+)
+_RELS = (
+    _XML + '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
+    'Target="word/document.xml"/>'
+    '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties" '
+    'Target="docProps/core.xml"/>'
+    '<Relationship Id="rId3" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/extended-properties" '
+    'Target="docProps/app.xml"/>'
+    '</Relationships>'
+)
+_DOC_RELS = (
+    _XML + '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" '
+    'Target="styles.xml"/></Relationships>'
+)
+_STYLES = (
+    _XML + f'<w:styles xmlns:w="{_W}"><w:docDefaults><w:rPrDefault><w:rPr>'
+    '<w:rFonts w:ascii="Times New Roman" w:hAnsi="Times New Roman" w:eastAsia="宋体" w:cs="Times New Roman"/>'
+    '<w:sz w:val="24"/><w:lang w:val="en-US" w:eastAsia="zh-CN"/></w:rPr></w:rPrDefault>'
+    '<w:pPrDefault><w:pPr><w:spacing w:after="0" w:line="360" w:lineRule="auto"/></w:pPr></w:pPrDefault>'
+    '</w:docDefaults><w:style w:type="paragraph" w:default="1" w:styleId="Normal"><w:name w:val="Normal"/>'
+    '<w:qFormat/></w:style></w:styles>'
+)
+_APP = (
+    _XML + '<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">'
+    '<Application>Microsoft Office Word</Application></Properties>'
+)
+_SECT = ('<w:sectPr><w:pgSz w:w="11906" w:h="16838"/><w:pgMar w:top="1440" w:right="1800" w:bottom="1440" '
+         'w:left="1800" w:header="851" w:footer="992" w:gutter="0"/></w:sectPr>')
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def docx_bytes(paragraphs: list[list[tuple[str, bool]]], title: str, created: date) -> bytes:
+    """A minimal WordprocessingML package (opens in Word and python-docx) with reproducible bytes:
+    fixed member order, timestamps and attributes, stored (uncompressed) members, and core
+    properties dated ``created``."""
+    body = []
+    for runs in paragraphs:
+        if not runs:
+            body.append("<w:p/>")
+            continue
+        rs = "".join(
+            "<w:r>" + ("<w:rPr><w:b/></w:rPr>" if bold else "") + f'<w:t xml:space="preserve">{_esc(t)}</w:t></w:r>'
+            for t, bold in runs
+        )
+        body.append(f"<w:p>{rs}</w:p>")
+    document = _XML + f'<w:document xmlns:w="{_W}"><w:body>{"".join(body)}{_SECT}</w:body></w:document>'
+    stamp = f"{created.isoformat()}T00:00:00Z"
+    core = (
+        _XML + '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        f"<dc:title>{_esc(title)}</dc:title><dc:creator>访谈组</dc:creator><cp:revision>1</cp:revision>"
+        f'<dcterms:created xsi:type="dcterms:W3CDTF">{stamp}</dcterms:created>'
+        f'<dcterms:modified xsi:type="dcterms:W3CDTF">{stamp}</dcterms:modified></cp:coreProperties>'
+    )
+    members = [("[Content_Types].xml", _CONTENT_TYPES), ("_rels/.rels", _RELS), ("docProps/app.xml", _APP),
+               ("docProps/core.xml", core), ("word/_rels/document.xml.rels", _DOC_RELS),
+               ("word/document.xml", document), ("word/styles.xml", _STYLES)]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as z:
+        for name, text in members:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_STORED
+            info.create_system = 0
+            info.external_attr = 0
+            z.writestr(info, text.encode("utf-8"))
+    return buf.getvalue()
+
+
+def _split_runs(lines: list[list[tuple[str, bool]]], S: _Stream, rate: float) -> list[list[tuple[str, bool]]]:
+    out = []
+    for runs in lines:
+        new = []
+        for t, bold in runs:
+            if len(t) > 1 and S.u() < rate:
+                k = 1 + S.below(len(t) - 1)
+                new += [(t[:k], bold), (t[k:], bold)]
+            else:
+                new.append((t, bold))
+        out.append(new)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the corpus
+# --------------------------------------------------------------------------------------------
+def _covariates(communities: pd.DataFrame, comm_idx: np.ndarray, roles: list[str]) -> list[dict]:
+    rows = communities.to_dict(orient="records")
+    return [{**rows[c], "role": r} for c, r in zip(comm_idx, roles)]
+
+
+def _check_factors(mix: dict, cov: dict, where: str) -> None:
+    for factor in list(mix["shifts"]) + list(mix["slopes"]):
+        if factor not in cov:
+            raise PipelineError(f"params.yaml: {where} names '{factor}', which is neither a community column nor role",
+                                hint=f"use one of {sorted(cov)}")
+
+
+def simulate_transcripts(communities: pd.DataFrame, params: dict, rng: np.random.Generator, bank: dict) -> TranscriptCorpus:
+    """Generate the interview corpus of the demo study in memory (see the module docstring)."""
+    need = ["comm_id", "city", "comm_type", "minority_share", "gov_model", "n_social_orgs", "points_scheme",
+            "n_households"]
+    missing = [c for c in need if c not in communities.columns]
+    if missing:
+        raise PipelineError(f"simulate_transcripts: communities lack columns {missing}")
+    if communities.empty:
+        raise PipelineError("simulate_transcripts: no communities")
+    B = _Bank(bank, list(bank["roles"]))
+    cfg = _Config(params, B)
+    n, n_comm = cfg.n, len(communities)
+
+    # -- interview-level design (one vectorised draw each, in a fixed order) ----------------
+    if cfg.assignment == "balanced":
+        reps = -(-n // n_comm)
+        comm_idx = np.concatenate([rng.permutation(n_comm) for _ in range(reps)])[:n]
+        comm_idx = comm_idx[rng.permutation(n)]
+    else:
+        comm_idx = rng.integers(0, n_comm, size=n)
+    role_idx = rng.choice(len(cfg.roles), size=n, p=cfg.role_p)
+    day = np.sort(rng.integers(0, max(1, cfg.days), size=n))
+    kind_idx = rng.choice(len(cfg.kinds), size=n, p=cfg.kind_p)
+    conv_idx = rng.choice(len(cfg.conventions), size=n, p=cfg.conv_p)
+    header_idx = rng.choice(len(cfg.header_styles), size=n, p=cfg.header_p)
+    datefmt_idx = rng.choice(len(cfg.date_formats), size=n, p=cfg.date_p)
+    name_line = rng.random(n) < cfg.name_line
+    halfwidth = rng.random(n) < cfg.noise["halfwidth_colon"]
+    blank = rng.random(n) < cfg.noise["blank_line_between_turns"]
+    roles = [cfg.roles[i] for i in role_idx]
+    covs = _covariates(communities, comm_idx, roles)
+    _check_factors(cfg.theme_mix, covs[0], "simulate.transcripts.theme_mixture")
+    for t, mix in cfg.variant_mix.items():
+        _check_factors(mix, covs[0], f"simulate.transcripts.variants.{t}")
+    expected = np.array([_softmax(_log_weights(cfg.theme_mix, c)) for c in covs])
+    gam = rng.gamma(np.maximum(cfg.concentration * expected, 1e-6))
+    theta = gam / gam.sum(axis=1, keepdims=True)
+    seeds = rng.integers(0, np.iinfo(np.int64).max, size=n, dtype=np.int64)
+    label_idx = rng.random(n)
+
+    width = max(3, len(str(n)))
+    files: list[tuple[str, bytes]] = []
+    inter_rows, pii_rows, unit_rows = [], [], []
+    for k in range(n):
+        cov = covs[k]
+        role = roles[k]
+        iid = f"I{k + 1:0{width}d}"
+        kind = cfg.kinds[kind_idx[k]]
+        labels = B.role_labels[role]
+        plan = {
+            "interview_id": iid, "comm_id": str(cov["comm_id"]), "city": str(cov["city"]), "role": role,
+            "role_label": labels[min(int(label_idx[k] * len(labels)), len(labels) - 1)],
+            "date": cfg.start + timedelta(days=int(day[k])), "convention": cfg.conventions[conv_idx[k]],
+            "header_style": cfg.header_styles[header_idx[k]], "date_format": cfg.date_formats[datefmt_idx[k]],
+            "name_line": bool(name_line[k]), "halfwidth": bool(halfwidth[k]), "blank": bool(blank[k]),
+            "theta_cum": _cum(theta[k]),
+            "variant_cum": {t: (mix["keys"], _cum(_softmax(_log_weights(mix, cov))))
+                            for t, mix in cfg.variant_mix.items()},
+        }
+        iv = _Interview(B, cfg, plan, np.random.default_rng(int(seeds[k])))
+        iv.build()
+        text = iv.doc.text()
+        fallback = False
+        if kind == "docx":
+            name, fmt, enc = f"{iid}.docx", "docx", "utf-8"
+            runs = _split_runs(iv.doc.lines, iv.S, cfg.noise["docx_run_split"])
+            data = docx_bytes(runs, f"访谈记录 {iid}", plan["date"])
+        else:
+            name, fmt, enc = f"{iid}.txt", "txt", kind
+            body = text + "\n"
+            if enc == "gbk":
+                try:
+                    data = body.encode("gbk")
+                except UnicodeEncodeError:
+                    enc, fallback = "utf-8", True
+                    data = body.encode("utf-8")
+            else:
+                data = body.encode(enc)
+        files.append((name, data))
+        inter_rows.append((iid, plan["comm_id"], role, plan["role_label"], plan["date"].isoformat(), name, enc, fmt,
+                           plan["convention"], plan["header_style"], fallback,
+                           sum(1 for u in iv.units if u[1] == 0), len(text) + (fmt == "txt")))
+        for off, length, typ, value, ctx in iv.pii:
+            pii_rows.append((iid, name, off, length, typ, value, ctx))
+        for u in iv.units:
+            unit_rows.append((iid, *u))
+
+    interviews = pd.DataFrame(inter_rows, columns=INTERVIEW_COLUMNS)
+    pii = pd.DataFrame(pii_rows, columns=PII_COLUMNS).sort_values(["interview_id", "offset"], kind="stable")
+    units = pd.DataFrame(unit_rows, columns=UNIT_COLUMNS)
+    effects = _theme_effects(B, cfg, covs, expected)
+    return TranscriptCorpus(files=files, interviews=interviews, pii=pii.reset_index(drop=True), units=units,
+                            theme_effects=effects)
+
+
+def _theme_effects(B: _Bank, cfg: _Config, covs: list[dict], expected: np.ndarray) -> dict[str, Any]:
+    """Planted shifts and the expected shares they imply: for each factor and level, the mean over
+    the drawn interviews of the expected mixture with that factor set to that level (other
+    covariates as drawn), and the contrast of each level with the others."""
+
+    def r6(x: float) -> float:
+        return round(float(x), 6)
+
+    def shares(mix: dict, factor: str, level: str) -> np.ndarray:
+        rows = []
+        for c in covs:
+            c2 = dict(c)
+            c2[factor] = level if factor == "role" else float(level) if "." in level else int(level)
+            rows.append(_softmax(_log_weights(mix, c2)))
+        return np.mean(rows, axis=0)
+
+    def analyse(mix: dict, key_name: str) -> tuple[dict, list[dict]]:
+        out, contrasts = {}, []
+        for factor, levels_spec in mix["shifts"].items():
+            observed = [_lvl(c[factor]) for c in covs]
+            freq = {lv: observed.count(lv) for lv in set(observed)}
+            levels = sorted(set(levels_spec) | set(freq), key=lambda s: (len(s), s))
+            if factor == "role":
+                levels = sorted(set(levels) | set(cfg.roles))
+            table = {lv: shares(mix, factor, lv) for lv in levels}
+            out[factor] = {lv: {str(k): r6(v) for k, v in zip(mix["keys"], table[lv])} for lv in levels}
+            planted = {k for lv in levels_spec.values() for k, s in lv.items() if s != 0}
+            if len(levels) < 2:
+                continue
+            pairs = [(levels[1], [levels[0]])] if len(levels) == 2 else [(lv, [o for o in levels if o != lv]) for lv in levels]
+            for lv, ref in pairs:
+                w = np.array([freq.get(o, 0) for o in ref], dtype=float)
+                w = w if w.sum() > 0 else np.ones(len(ref))
+                rest = sum(wi * table[o] for wi, o in zip(w, ref)) / w.sum()
+                for i, key in enumerate(mix["keys"]):
+                    diff = table[lv][i] - rest[i]
+                    contrasts.append({"factor": factor, "level": lv, "reference": ref if len(ref) > 1 else ref[0],
+                                      key_name: key, "difference": r6(diff), "sign": int(np.sign(round(diff, 6))),
+                                      "planted": key in planted})
+        return out, contrasts
+
+    theme_share, theme_contrasts = analyse(cfg.theme_mix, "theme")
+    variants = {}
+    for t, mix in cfg.variant_mix.items():
+        if len(mix["keys"]) < 2 or not mix["shifts"]:
+            continue
+        share, contrasts = analyse(mix, "variant")
+        for c in contrasts:
+            c["theme"] = t
+        variants[str(t)] = {"keys": mix["keys"], "base": {k: r6(v) for k, v in mix["base"].items()},
+                            "shifts": {f: {lv: {k: r6(v) for k, v in e.items()} for lv, e in lvls.items()}
+                                       for f, lvls in mix["shifts"].items()},
+                            "expected_share": share, "contrasts": contrasts}
+
+    tm = cfg.theme_mix
+    return {
+        "unit": ("expected share of thematic respondent turns by main theme (units.turn_theme of turn_kind "
+                 "thematic/probe), before the interview-level Dirichlet draw; variant shares are of a theme's "
+                 "sentences (units.variant)"),
+        "themes": {str(t): {"zh": B.raw["themes"][t]["zh"], "en": B.raw["themes"][t]["en"]} for t in B.theme_ids},
+        "theme_mixture": {
+            "base": {str(k): r6(v) for k, v in tm["base"].items()},
+            "shifts": {f: {lv: {str(k): r6(v) for k, v in e.items()} for lv, e in lvls.items()}
+                       for f, lvls in tm["shifts"].items()},
+            "slopes": {f: {"center": r6(s["center"]), "effects": {str(k): r6(v) for k, v in s["effects"].items()}}
+                       for f, s in tm["slopes"].items()},
+            "interview_concentration": r6(cfg.concentration),
+        },
+        "expected_share_overall": {str(k): r6(v) for k, v in zip(tm["keys"], expected.mean(axis=0))},
+        "expected_share": theme_share,
+        "contrasts": theme_contrasts,
+        "variants": variants,
+    }
+
+
+def write_corpus(corpus: TranscriptCorpus, transcripts_dir: Path, truth_dir: Path) -> None:
+    """Write the transcript files and the truth tables; each file is written atomically.
+
+    Transcript files of an earlier run (I*.txt / I*.docx) that are not in this corpus are removed
+    from ``transcripts_dir``; other files there are left alone.
+    """
+    transcripts_dir, truth_dir = Path(transcripts_dir), Path(truth_dir)
+    transcripts_dir.mkdir(parents=True, exist_ok=True)
+    truth_dir.mkdir(parents=True, exist_ok=True)
+    names = {name for name, _ in corpus.files}
+    for name, data in sorted(corpus.files):
+        write_bytes(transcripts_dir / name, data)
+    for old in sorted(transcripts_dir.iterdir()):
+        if FILE_RE.match(old.name) and old.name not in names:
+            old.unlink()
+    write_csv(truth_dir / "transcript_interviews.csv",
+              corpus.interviews.sort_values("interview_id", kind="stable").reset_index(drop=True))
+    write_csv(truth_dir / "transcript_pii.csv",
+              corpus.pii.sort_values(["interview_id", "offset", "length"], kind="stable").reset_index(drop=True))
+    write_csv(truth_dir / "transcript_units.csv",
+              corpus.units.sort_values(["interview_id", "turn", "sentence"], kind="stable").reset_index(drop=True))
+    write_json(truth_dir / "transcript_theme_effects.json", corpus.theme_effects)
