@@ -1,14 +1,23 @@
 """``python -m pipeline <stage> [options]``: run one stage of the pipeline."""
 from __future__ import annotations
 
-import importlib
-import sys
+import os
+
+# One BLAS/OpenMP thread per process: results that depend on the summation order (NMF, factor
+# models) are then the same on every machine, and parallel work goes through processes instead.
+# Set before numpy is imported by any stage.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import importlib  # noqa: E402
+import sys  # noqa: E402
 
 from pipeline.errors import run_cli
 
 STAGES = {
     "simulate": "pipeline.simulate",
     "survey": "pipeline.survey",
+    "measurement": "pipeline.measurement",
 }
 
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import pytest  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+threadpool_limits(1)  # numpy may already be loaded by a plugin: limit BLAS threads at run time too
 
 ROOT = Path(__file__).resolve().parents[1]
 os.chdir(ROOT)
@@ -22,3 +28,40 @@ def instrument(params):
     from pipeline.instrument import load_instrument
 
     return load_instrument(ROOT / params["instrument"])
+
+
+def _merge(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def run_study(workdir: Path, overrides: dict | None = None, stages: tuple[str, ...] = ("simulate", "survey")) -> Path:
+    """Run the pipeline's stages, in order, on a study in ``workdir`` (the demo study with
+    ``overrides`` merged into params.yaml), the way dvc.yaml runs them. Returns ``workdir``."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    params = _merge(params, overrides or {})
+    params["instrument"] = str(ROOT / params["instrument"])
+    params["simulate"]["transcripts"]["bank"] = str(ROOT / params["simulate"]["transcripts"]["bank"])
+    workdir.mkdir(parents=True, exist_ok=True)
+    pfile = workdir / "params.yaml"
+    pfile.write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    raw, processed, reports, metrics = (workdir / d for d in ("raw", "processed", "reports", "metrics"))
+    commands = {
+        "simulate": ["--raw", raw],
+        "survey": ["--input", raw / "survey.sav", "--communities", raw / "communities.csv", "--processed", processed,
+                   "--reports", reports, "--metrics", metrics / "survey.json"],
+        "measurement": ["--survey", processed / "survey_clean.parquet", "--communities", raw / "communities.csv",
+                        "--processed", processed, "--metrics", metrics / "measurement.json"],
+    }
+    for stage in stages:
+        cmd = [sys.executable, "-m", "pipeline", stage, "--params", str(pfile), *map(str, commands[stage])]
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        assert proc.returncode == 0, f"{stage} failed:\n{proc.stderr[-3000:]}"
+    return workdir

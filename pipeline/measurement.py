@@ -1,0 +1,267 @@
+"""Measurement stage: indices, reliability, the confirmatory factor model and invariance.
+
+Reads the cleaned survey (``processed/survey_clean.parquet``) and the community file, and writes
+
+- ``processed/indices.parquet``: pseudonymous id, community, scale scores (raw and z), the
+  covariates the models need (``params.yaml: measurement.covariates``) and the community
+  variables;
+- ``processed/measurement/``: tidy tables for the report (reliability per scale, items with
+  alpha-if-deleted and corrected item-total correlations, CFA fit, loadings with CR and AVE,
+  discriminant validity, invariance steps, correlations of the indices);
+- ``metrics/measurement.json``: the key numbers.
+
+Every scale, item and group comes from the instrument and ``params.yaml: measurement``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline import config
+from pipeline.cfa import composite_reliability, fit_cfa, fornell_larcker, htmt, measurement_invariance
+from pipeline.errors import PipelineError, run_cli
+from pipeline.files import atomic_dir, write_json, write_parquet
+from pipeline.instrument import Instrument, load_instrument
+from pipeline.reliability import cluster_bootstrap, cronbach_alpha, omega_total
+from pipeline.scoring import keyed_items, score_scales
+
+RELIABILITY_COLUMNS = [
+    "scale", "n_items", "n", "raw_alpha", "std_alpha", "average_r", "alpha_low", "alpha_high",
+    "omega_total", "omega_low", "omega_high", "n_boot", "status", "message",
+]
+
+
+def build_indices(
+    clean: pd.DataFrame, communities: pd.DataFrame, instrument: Instrument, cfg: dict[str, Any]
+) -> pd.DataFrame:
+    """One row per analysed respondent: ids, scale scores, covariates, community variables."""
+    id_var, comm_var = instrument.role("id"), instrument.role("community")
+    scales = list(cfg.get("scales") or instrument.scales)
+    covariates = [c for c in cfg.get("covariates", []) if c not in (id_var, comm_var)]
+    missing = [c for c in covariates if c not in clean.columns]
+    if missing:
+        raise PipelineError(f"measurement.covariates {missing} are not in the cleaned survey", hint="check params.yaml")
+    scores = score_scales(clean, instrument, scales)
+    out = pd.concat([clean[[id_var, comm_var]].reset_index(drop=True),
+                     scores.reset_index(drop=True),
+                     clean[covariates].reset_index(drop=True)], axis=1)
+    comm_id = instrument.community_id or comm_var
+    comm_cols = [c for c in cfg.get("community_covariates", []) if c != comm_id]
+    unknown = [c for c in comm_cols if c not in communities.columns]
+    if unknown:
+        raise PipelineError(f"measurement.community_covariates {unknown} are not in the community file")
+    comm = communities[[comm_id, *comm_cols]].rename(columns={comm_id: comm_var})
+    comm[comm_var] = comm[comm_var].astype(str)
+    out[comm_var] = out[comm_var].astype(str)
+    merged = out.merge(comm, on=comm_var, how="left", validate="many_to_one")
+    unmatched = merged.loc[merged[comm_cols].isna().all(axis=1), comm_var].unique() if comm_cols else []
+    if len(unmatched):
+        raise PipelineError(f"communities {sorted(unmatched)[:5]} are in the survey but not in the community file")
+    return merged
+
+
+def item_frame(clean: pd.DataFrame, instrument: Instrument, scale: str) -> pd.DataFrame:
+    """The reverse-keyed items of one scale, as the reliability and factor models use them."""
+    return keyed_items(clean, instrument, instrument.scales[scale])
+
+
+def correlations(indices: pd.DataFrame, scales: list[str]) -> pd.DataFrame:
+    """Pairwise Pearson correlations of the scale scores with two-sided p-values and N (long form)."""
+    from scipy import stats
+
+    rows = []
+    for i, a in enumerate(scales):
+        for b in scales[i + 1:]:
+            pair = indices[[a, b]].dropna()
+            n = len(pair)
+            if n < 3 or pair[a].nunique() < 2 or pair[b].nunique() < 2:
+                rows.append({"var1": a, "var2": b, "r": np.nan, "p": np.nan, "n": n, "status": "too few cases"})
+                continue
+            r, p = stats.pearsonr(pair[a], pair[b])
+            rows.append({"var1": a, "var2": b, "r": float(r), "p": float(p), "n": n, "status": "ok"})
+    return pd.DataFrame(rows, columns=["var1", "var2", "r", "p", "n", "status"])
+
+
+def reliability_tables(
+    clean: pd.DataFrame, instrument: Instrument, scales: list[str], cfg: dict[str, Any], rng: np.random.Generator
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per scale: alpha (psych's conventions), omega total, cluster-bootstrap intervals; per item:
+    mean, SD, corrected item-total correlation, alpha if deleted and the one-factor loading."""
+    comm = clean[instrument.role("community")].astype(str).reset_index(drop=True)
+    level = float(cfg.get("level", 0.95))
+    reps = int(cfg.get("bootstrap_replications", 500))
+    use = cfg.get("omega_use", "complete")
+    scale_rows, item_rows = [], []
+    for name in scales:
+        scale = instrument.scales[name]
+        items = item_frame(clean, instrument, name).reset_index(drop=True)
+        alpha = cronbach_alpha(items)
+        omega = omega_total(items, use=use)
+        row = {"scale": name, "n_items": len(scale.items), "n": int(items.notna().any(axis=1).sum()),
+               "raw_alpha": alpha.raw_alpha, "std_alpha": alpha.std_alpha, "average_r": alpha.average_r,
+               "omega_total": omega.omega_total, "n_boot": 0}
+        problems = [f"{what}: {res.message}" for what, res in (("alpha", alpha), ("omega", omega)) if res.status != "ok"]
+        if reps > 0 and alpha.status == "ok":
+            boot = cluster_bootstrap(items, comm, rng=rng, n_replications=reps, level=level,
+                                     statistics=("alpha", "omega") if omega.status == "ok" else ("alpha",),
+                                     omega_use=use)
+            for stat, interval in boot.intervals.items():
+                row[f"{stat}_low"], row[f"{stat}_high"] = interval.lower, interval.upper
+                if interval.status != "ok":
+                    problems.append(f"{stat} bootstrap: {interval.message}")
+            row["n_boot"] = reps
+        row["status"] = "ok" if not problems else "flagged"
+        row["message"] = "; ".join(problems)
+        scale_rows.append(row)
+        stats, drop = alpha.item_stats, alpha.alpha_drop
+        for item in scale.items:
+            var = instrument.variables[item]
+            item_rows.append({
+                "scale": name, "item": item, "label_zh": var.label.get("zh", ""), "label_en": var.label.get("en", ""),
+                "reverse": item in scale.reverse,
+                "n": _get(stats, item, "n"), "mean": _get(stats, item, "mean"), "sd": _get(stats, item, "sd"),
+                "r_drop": _get(stats, item, "r_drop"), "alpha_if_deleted": _get(drop, item, "raw_alpha"),
+                "omega_loading": float(omega.std_loadings.get(item, np.nan)) if len(omega.std_loadings) else np.nan,
+            })
+    return (pd.DataFrame(scale_rows).reindex(columns=RELIABILITY_COLUMNS), pd.DataFrame(item_rows))
+
+
+def _get(frame: pd.DataFrame, item: str, column: str) -> float:
+    try:
+        return float(frame.at[item, column])
+    except (KeyError, ValueError, TypeError):
+        return float("nan")
+
+
+FIT_COLUMNS = ["model", "status", "message", "n", "npar", "chisq", "df", "pvalue", "cfi", "tli", "rmsea",
+               "rmsea_ci_lower", "rmsea_ci_upper", "srmr", "aic", "bic"]
+
+# Streams of the seed used by this stage (see simulate.py for the generator's).
+STREAM_BOOTSTRAP = 11
+
+
+def _factors(instrument: Instrument, scales: list[str]) -> dict[str, list[str]]:
+    return {name: list(instrument.scales[name].items) for name in scales}
+
+
+def _fit_row(name: str, res) -> dict[str, Any]:
+    fit = res.fit
+    return {"model": name, "status": res.status, "message": res.message, "n": int(sum(res.n_by_group.values())),
+            "npar": fit.get("npar"), "chisq": fit.get("chisq"), "df": fit.get("df"), "pvalue": fit.get("pvalue"),
+            "cfi": fit.get("cfi"), "tli": fit.get("tli"), "rmsea": fit.get("rmsea"),
+            "rmsea_ci_lower": fit.get("rmsea.ci.lower"), "rmsea_ci_upper": fit.get("rmsea.ci.upper"),
+            "srmr": fit.get("srmr"), "aic": fit.get("aic"), "bic": fit.get("bic")}
+
+
+def cfa_tables(clean: pd.DataFrame, instrument: Instrument, scales: list[str]) -> dict[str, pd.DataFrame]:
+    """The multi-scale CFA: fit, standardised loadings, CR/AVE, Fornell-Larcker and HTMT."""
+    factors = _factors(instrument, scales)
+    items = pd.concat([item_frame(clean, instrument, s) for s in scales], axis=1)
+    res = fit_cfa(items, factors)
+    est = res.estimates
+    loadings = est[est["op"] == "=~"][["lhs", "rhs", "est", "se", "z", "pvalue", "std_all"]].rename(
+        columns={"lhs": "factor", "rhs": "item"}).reset_index(drop=True)
+    validity = composite_reliability(res).drop(columns="group")
+    fl = fornell_larcker(res).drop(columns="group")
+    ht = htmt(items.corr(), factors)
+    ht_long = [{"factor1": a, "factor2": b, "htmt": float(ht.at[a, b])}
+               for i, a in enumerate(ht.index) for b in ht.columns[i + 1:]]
+    discriminant = fl.merge(pd.DataFrame(ht_long), on=["factor1", "factor2"], how="left")
+    return {"cfa_fit": pd.DataFrame([_fit_row("measurement", res)], columns=FIT_COLUMNS),
+            "cfa_loadings": loadings, "cfa_validity": validity, "cfa_discriminant": discriminant}
+
+
+def invariance_tables(clean: pd.DataFrame, instrument: Instrument, cfg: dict[str, Any]) -> dict[str, Any]:
+    """Configural, metric, scalar and (if needed) partial scalar invariance across the groups."""
+    group_var = instrument.role("group")
+    if not group_var:
+        raise PipelineError(f"{instrument.path}: roles.group is not set", hint="name the variable whose groups are compared")
+    scales = list(cfg["scales"])
+    codes = [float(c) for c in cfg["groups"]]
+    labels = instrument.variables[group_var].value_labels("en")
+    keep = clean[group_var].isin(codes)
+    items = pd.concat([item_frame(clean.loc[keep], instrument, s) for s in scales], axis=1)
+    items["_group"] = clean.loc[keep, group_var].map(lambda c: labels.get(int(c), str(int(c)))).to_numpy()
+    items = items.sort_values("_group", kind="stable", key=lambda g: g.map({labels.get(int(c), str(int(c))): i
+                                                                             for i, c in enumerate(codes)}))
+    result = measurement_invariance(
+        items, _factors(instrument, scales), "_group",
+        delta_cfi=float(cfg["max_delta_cfi"]), delta_rmsea=float(cfg["max_delta_rmsea"]),
+        max_free_intercepts=int(cfg["max_free_intercepts"]), min_group_n=int(cfg["min_group_size"]),
+    )
+    table = result.table.copy()
+    table.insert(0, "group_variable", group_var)
+    table["groups"] = " vs ".join(labels.get(int(c), str(int(c))) for c in codes)
+    return {"invariance": table, "invariance_search": result.search.copy(), "level": result.level,
+            "freed_intercepts": list(result.freed_intercepts), "status": result.status, "message": result.message}
+
+
+def measure(
+    clean: pd.DataFrame, communities: pd.DataFrame, instrument: Instrument, cfg: dict[str, Any], seed: int
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, Any]]:
+    """The whole stage in memory: (indices, tables, metrics)."""
+    scales = list(cfg.get("scales") or instrument.scales)
+    indices = build_indices(clean, communities, instrument, cfg)
+    rng = np.random.default_rng([seed, STREAM_BOOTSTRAP])
+    reliability, items = reliability_tables(clean, instrument, scales, cfg.get("reliability", {}), rng)
+    tables: dict[str, pd.DataFrame] = {"reliability": reliability, "items": items}
+    tables.update(cfa_tables(clean, instrument, list(cfg["cfa"]["scales"])))
+    inv = invariance_tables(clean, instrument, cfg["invariance"])
+    tables["invariance"] = inv["invariance"]
+    tables["invariance_search"] = inv["invariance_search"]
+    tables["correlations"] = correlations(indices, scales)
+    fit = tables["cfa_fit"].iloc[0]
+    metrics: dict[str, Any] = {
+        "n_indexed": int(len(indices)),
+        **{f"alpha_{r.scale}": _round(r.raw_alpha) for r in reliability.itertuples()},
+        **{f"omega_{r.scale}": _round(r.omega_total) for r in reliability.itertuples()},
+        "cfa_cfi": _round(fit["cfi"]), "cfa_tli": _round(fit["tli"]), "cfa_rmsea": _round(fit["rmsea"]),
+        "cfa_srmr": _round(fit["srmr"]), "cfa_status": fit["status"],
+        "invariance_level": inv["level"], "invariance_freed": ",".join(inv["freed_intercepts"]),
+    }
+    return indices, tables, metrics
+
+
+def _round(x: Any) -> float | None:
+    return None if x is None or not np.isfinite(float(x)) else round(float(x), 4)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="pipeline measurement", description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default=str(config.PARAMS))
+    parser.add_argument("--survey", default=str(config.PROCESSED / "survey_clean.parquet"))
+    parser.add_argument("--communities", default=str(config.RAW_COMMUNITIES))
+    parser.add_argument("--processed", default=str(config.PROCESSED))
+    parser.add_argument("--metrics", default=str(config.METRICS / "measurement.json"))
+    args = parser.parse_args(argv)
+    params = config.load_params(args.params)
+    cfg = config.section(params, "measurement")
+    instrument = load_instrument(params["instrument"])
+    try:
+        clean = pd.read_parquet(args.survey)
+    except (FileNotFoundError, OSError, ValueError) as exc:
+        raise PipelineError(f"{args.survey}: cannot read the cleaned survey ({exc.__class__.__name__})",
+                            hint="run the survey stage first (dvc repro survey)") from None
+    try:
+        communities = pd.read_csv(args.communities, dtype={instrument.community_id or instrument.role("community"): str})
+    except (FileNotFoundError, OSError, ValueError) as exc:
+        raise PipelineError(f"{args.communities}: cannot read the community file ({exc.__class__.__name__})") from None
+    if clean.empty:
+        raise PipelineError(f"{args.survey}: no analysed respondents", hint="check the survey stage's sample flow")
+    indices, tables, metrics = measure(clean, communities, instrument, cfg, int(params["seed"]))
+    processed = Path(args.processed)
+    with atomic_dir(processed / "measurement") as out:
+        for name, table in tables.items():
+            table.to_csv(out / f"{name}.csv", index=False, lineterminator="\n", float_format="%.10g")
+    write_parquet(processed / "indices.parquet", indices)
+    write_json(args.metrics, metrics)
+    print(json.dumps(metrics, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))
