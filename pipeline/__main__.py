@@ -18,6 +18,7 @@ STAGES = {
     "simulate": "pipeline.simulate",
     "survey": "pipeline.survey",
     "measurement": "pipeline.measurement",
+    "models": "pipeline.models",
 }
 
 

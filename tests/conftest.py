@@ -59,6 +59,8 @@ def run_study(workdir: Path, overrides: dict | None = None, stages: tuple[str, .
                    "--reports", reports, "--metrics", metrics / "survey.json"],
         "measurement": ["--survey", processed / "survey_clean.parquet", "--communities", raw / "communities.csv",
                         "--processed", processed, "--metrics", metrics / "measurement.json"],
+        "models": ["--indices", processed / "indices.parquet", "--out", processed / "models",
+                   "--metrics", metrics / "models.json"],
     }
     for stage in stages:
         cmd = [sys.executable, "-m", "pipeline", stage, "--params", str(pfile), *map(str, commands[stage])]

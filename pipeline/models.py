@@ -1,0 +1,218 @@
+"""Models stage: the regressions of participation and identity as configured in ``params.yaml: models``.
+
+Reads ``processed/indices.parquet`` (the measurement stage's scores, covariates and community
+variables), derives the variables named in ``models.derived`` and fits every model in
+``models.specs`` with :mod:`pipeline.estimators` (OLS with community-clustered CR1 errors,
+random-intercept models, ordered and binary logit, weighted). Also: multiple imputation of the
+models in ``models.imputed`` (pooled by Rubin's rules beside the complete-case fit), the
+mediation of H3 with a community bootstrap, the null-model intraclass correlations with the
+likelihood-ratio test against a single-level model, and predictions for the interaction plot.
+
+Results are data (``processed/models/``): ``coefficients.csv`` (tidy rows of every model,
+including the pooled MI fits as model ``<id>_mi``), ``fits.csv`` (one row per model),
+``components.csv`` (variance components), ``mediation.csv``, ``icc.csv``, ``predictions.csv``,
+``hypotheses.csv`` (each hypothesis read off its model) and ``metrics/models.json``. The report
+stage renders them; no number is formatted here.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline import config
+from pipeline.errors import PipelineError, run_cli
+from pipeline.estimators import (
+    coefficient_table,
+    fit_imputed,
+    fit_model,
+    fit_table,
+    icc,
+    lrt_random_intercept,
+    mediation,
+    predict_grid,
+)
+from pipeline.files import atomic_dir, write_json
+
+STREAM_MEDIATION = 21
+STREAM_IMPUTATION = 22
+
+
+def derive(data: pd.DataFrame, derived: dict[str, str]) -> pd.DataFrame:
+    """New columns from pandas expressions over existing ones (booleans become 0/1)."""
+    out = data.copy()
+    for name, expr in (derived or {}).items():
+        try:
+            value = out.eval(str(expr), engine="python")
+        except Exception as exc:  # pandas raises many types for a bad expression
+            raise PipelineError(
+                f"params.yaml: models.derived.{name} = '{expr}' cannot be computed ({exc.__class__.__name__}: {exc})",
+                hint="use column names of processed/indices.parquet",
+            ) from None
+        if pd.api.types.is_bool_dtype(value):
+            value = value.astype(float)
+        out[name] = value
+    return out
+
+
+def expand_specs(cfg: dict[str, Any]) -> list[dict[str, Any]]:
+    """The model specifications with ``{controls}`` filled in and the default cluster set."""
+    specs = []
+    seen = set()
+    for raw in cfg.get("specs") or []:
+        spec = dict(raw)
+        if spec.get("id") in seen:
+            raise PipelineError(f"params.yaml: models.specs has two models with id '{spec.get('id')}'")
+        seen.add(spec.get("id"))
+        spec["formula"] = str(spec.get("formula", "")).replace("{controls}", str(cfg.get("controls", "1")))
+        if spec.get("covariance") in ("cluster", "cluster_hc0") and not spec.get("cluster"):
+            spec["cluster"] = cfg.get("cluster")
+        specs.append(spec)
+    if not specs:
+        raise PipelineError("params.yaml: models.specs is empty", hint="configure at least one model")
+    return specs
+
+
+def _mediation_table(cfg: dict[str, Any], data: pd.DataFrame, cluster: str | None, seed: int) -> pd.DataFrame:
+    med = cfg.get("mediation")
+    if not med:
+        return pd.DataFrame()
+    res = mediation(
+        data, med["x"], med["m"], med["y"], covariates=list(med.get("covariates") or []),
+        cluster=med.get("cluster", cluster), n_boot=int(med.get("n_boot", 1000)),
+        rng=np.random.default_rng([seed, STREAM_MEDIATION]), model_id=str(med.get("id", "mediation")),
+    )
+    table = res.effects.copy()
+    for key, value in res.info.items():
+        if key not in table.columns:
+            table[key] = ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+    return table
+
+
+def _icc_table(cfg: dict[str, Any], data: pd.DataFrame, cluster: str, controls: str) -> pd.DataFrame:
+    rows = []
+    for outcome in cfg.get("icc") or []:
+        null = icc(data, outcome, cluster)
+        lrt = lrt_random_intercept({"id": f"{outcome}_lrt", "formula": f"{outcome} ~ 1", "estimator": "mixed",
+                                    "random": cluster}, data)
+        rows.append({"outcome": outcome, **{f"icc_{k}": v for k, v in null.items()},
+                     **{f"lrt_{k}": v for k, v in lrt.items()}})
+    return pd.DataFrame(rows)
+
+
+def hypothesis_table(cfg: dict[str, Any], coefficients: pd.DataFrame, med: pd.DataFrame) -> pd.DataFrame:
+    """Each hypothesis with the estimate, interval and p-value it is read off."""
+    rows = []
+    for hyp, where in (cfg.get("hypotheses") or {}).items():
+        if "mediation" in where:
+            hit = med[med["effect"] == where["mediation"]] if len(med) else med
+            if not len(hit):
+                raise PipelineError(f"params.yaml: models.hypotheses.{hyp} names mediation effect '{where['mediation']}', which was not estimated")
+            r = hit.iloc[0]
+            rows.append({"hypothesis": hyp, "model": r.get("model", "mediation"), "term": where["mediation"],
+                         "estimate": r["estimate"], "std_error": r.get("boot_se", np.nan), "p_value": np.nan,
+                         "conf_low": r["conf_low"], "conf_high": r["conf_high"], "source": "bootstrap"})
+            continue
+        hit = coefficients[(coefficients["model"] == where["model"]) & (coefficients["term"] == where["term"])]
+        if not len(hit):
+            raise PipelineError(f"params.yaml: models.hypotheses.{hyp} names term '{where['term']}' of model "
+                                f"'{where['model']}', which has no such coefficient",
+                                hint="see processed/models/coefficients.csv for the term names")
+        r = hit.iloc[0]
+        rows.append({"hypothesis": hyp, "model": where["model"], "term": where["term"], "estimate": r["estimate"],
+                     "std_error": r["std_error"], "p_value": r["p_value"], "conf_low": r["conf_low"],
+                     "conf_high": r["conf_high"], "source": r["cov_type"]})
+    return pd.DataFrame(rows)
+
+
+def fit_all(data: pd.DataFrame, cfg: dict[str, Any], seed: int) -> dict[str, pd.DataFrame]:
+    """Every configured estimate, as tables."""
+    data = derive(data, cfg.get("derived") or {})
+    specs = expand_specs(cfg)
+    results = {spec["id"]: fit_model(spec, data) for spec in specs}
+    coefficients = coefficient_table(list(results.values()))
+    fits = fit_table(list(results.values()))
+    fits.insert(1, "table", [spec.get("table", "") for spec in specs])
+    components = pd.concat([r.components for r in results.values()], ignore_index=True)
+
+    mi_coefs, mi_fits = [], []
+    mi_cfg = cfg.get("mi") or {}
+    for k, model_id in enumerate(cfg.get("imputed") or []):
+        spec = next((s for s in specs if s["id"] == model_id), None)
+        if spec is None:
+            raise PipelineError(f"params.yaml: models.imputed names '{model_id}', which is not in models.specs")
+        mi = fit_imputed(spec, data, m=int(mi_cfg.get("m", 20)), seed=np.random.SeedSequence([seed, STREAM_IMPUTATION, k]),
+                         n_iter=int(mi_cfg.get("n_iter", 10)), donors=int(mi_cfg.get("donors", 5)),
+                         auxiliary=list(mi_cfg.get("auxiliary") or []))
+        pooled = mi.pooled.copy()
+        pooled["model"] = f"{model_id}_mi"
+        mi_coefs.append(pooled)
+        mi_fits.append({**mi.fit, "model": f"{model_id}_mi", "table": "robustness"})
+    pooled_all = pd.concat(mi_coefs, ignore_index=True) if mi_coefs else pd.DataFrame()
+    if mi_fits:
+        fits = pd.concat([fits, pd.DataFrame(mi_fits)], ignore_index=True)
+
+    med = _mediation_table(cfg, data, cfg.get("cluster"), seed)
+    iccs = _icc_table(cfg, data, cfg["cluster"], str(cfg.get("controls", "1")))
+    pred_cfg = cfg.get("predictions")
+    predictions = pd.DataFrame()
+    if pred_cfg:
+        if pred_cfg["model"] not in results:
+            raise PipelineError(f"params.yaml: models.predictions.model '{pred_cfg['model']}' is not in models.specs")
+        predictions = predict_grid(results[pred_cfg["model"]], data, pred_cfg["grid"])
+    hypotheses = hypothesis_table(cfg, coefficients, med)
+    return {"coefficients": coefficients, "mi_pooled": pooled_all, "fits": fits, "components": components,
+            "mediation": med, "icc": iccs, "predictions": predictions, "hypotheses": hypotheses}
+
+
+def key_metrics(tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for r in tables["hypotheses"].itertuples():
+        out[f"{r.hypothesis}_estimate"] = _round(r.estimate)
+        out[f"{r.hypothesis}_conf_low"] = _round(r.conf_low)
+        out[f"{r.hypothesis}_conf_high"] = _round(r.conf_high)
+    for r in tables["icc"].itertuples():
+        out[f"icc_{r.outcome}"] = _round(r.icc_icc)
+    fits = tables["fits"]
+    out["models_flagged"] = int((fits["status"].astype(str) != "ok").sum())
+    out["n_models"] = int(len(fits))
+    return out
+
+
+def _round(x: Any) -> float | None:
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return None
+    return round(x, 4) if np.isfinite(x) else None
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="pipeline models", description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default=str(config.PARAMS))
+    parser.add_argument("--indices", default=str(config.PROCESSED / "indices.parquet"))
+    parser.add_argument("--out", default=str(config.PROCESSED / "models"))
+    parser.add_argument("--metrics", default=str(config.METRICS / "models.json"))
+    args = parser.parse_args(argv)
+    params = config.load_params(args.params)
+    cfg = config.section(params, "models")
+    try:
+        data = pd.read_parquet(args.indices)
+    except (FileNotFoundError, OSError, ValueError) as exc:
+        raise PipelineError(f"{args.indices}: cannot read the indices ({exc.__class__.__name__})",
+                            hint="run the measurement stage first (dvc repro measurement)") from None
+    tables = fit_all(data, cfg, int(params["seed"]))
+    metrics = key_metrics(tables)
+    with atomic_dir(Path(args.out)) as out:
+        for name, table in tables.items():
+            table.to_csv(out / f"{name}.csv", index=False, lineterminator="\n", float_format="%.10g")
+    write_json(args.metrics, metrics)
+    print(json.dumps(metrics, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))
