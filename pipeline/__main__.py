@@ -19,6 +19,7 @@ STAGES = {
     "survey": "pipeline.survey",
     "measurement": "pipeline.measurement",
     "models": "pipeline.models",
+    "recovery": "pipeline.recovery",
 }
 
 
