@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -227,6 +228,14 @@ def measure(
     return indices, tables, metrics
 
 
+def flagged_lines(tables: dict[str, pd.DataFrame]) -> list[str]:
+    """One log line per scale, model or invariance step that is not plainly ok."""
+    lines = [f"scale '{r.scale}' flagged: {r.message}" for r in tables["reliability"].itertuples() if r.status != "ok"]
+    lines += [f"CFA {r.model}: {r.status} ({r.message})" for r in tables["cfa_fit"].itertuples() if r.status != "ok"]
+    lines += [f"invariance step {r.model}: {r.status}" for r in tables["invariance"].itertuples() if r.status != "ok"]
+    return lines
+
+
 def _round(x: Any) -> float | None:
     return None if x is None or not np.isfinite(float(x)) else round(float(x), 4)
 
@@ -254,6 +263,8 @@ def main(argv: list[str] | None = None) -> None:
     if clean.empty:
         raise PipelineError(f"{args.survey}: no analysed respondents", hint="check the survey stage's sample flow")
     indices, tables, metrics = measure(clean, communities, instrument, cfg, int(params["seed"]))
+    for line in flagged_lines(tables):
+        print(f"measurement: {line}", file=sys.stderr)
     processed = Path(args.processed)
     with atomic_dir(processed / "measurement") as out:
         for name, table in tables.items():

@@ -130,3 +130,24 @@ def test_missing_survey_is_a_clear_error(tmp_path):
     code = run_cli(lambda: main(["--survey", str(tmp_path / "nope.parquet"), "--processed", str(tmp_path / "p")]))
     assert code == 2
     assert not (tmp_path / "p").exists()
+
+
+def test_too_small_group_is_reported_in_the_invariance_table(params, instrument):
+    """A group below min_group_size: the steps are listed with their status, no crash."""
+    from pipeline.measurement import flagged_lines, invariance_tables
+
+    rng = np.random.default_rng(1)
+    n = 400
+    eta = rng.normal(size=n)
+    df = pd.DataFrame({f"F{i}": np.clip(np.round(3 + eta + rng.normal(size=n)), 1, 5) for i in range(1, 7)})
+    df["F6"] = 6 - df["F6"]
+    for i in range(1, 7):
+        df[f"E{i}"] = np.clip(np.round(3 + rng.normal(size=n)), 1, 5)
+    df["ethnicity"] = np.where(np.arange(n) < 390, 1.0, 2.0)   # only 10 Hui respondents
+    cfg = {**params["measurement"]["invariance"], "min_group_size": 50}
+    inv = invariance_tables(df, instrument, cfg)
+    assert inv["level"] == "none"
+    assert (inv["invariance"]["status"] != "ok").any()
+    tables = {"reliability": pd.DataFrame(columns=["scale", "status", "message"]),
+              "cfa_fit": pd.DataFrame(columns=["model", "status", "message"]), "invariance": inv["invariance"]}
+    assert any("invariance step" in line for line in flagged_lines(tables))
