@@ -1384,11 +1384,50 @@ def _mediation_coefs(Xa: np.ndarray, Xb: np.ndarray, m: np.ndarray, y: np.ndarra
     return np.array([coef_a[1, 0], coef_b[2], coef_b[1], coef_a[1, 1]])
 
 
-def _mediation_replicates(Xa, Xb, m, y, cluster_rows, draws) -> np.ndarray:
-    out = np.empty((len(draws), 4))
-    for r, draw in enumerate(draws):
-        rows = np.concatenate([cluster_rows[g] for g in draw])
-        out[r] = _mediation_coefs(Xa, Xb, m, y, rows)
+def _cluster_crossproducts(Xb: np.ndarray, y: np.ndarray, codes: np.ndarray, n_units: int) -> np.ndarray:
+    """Per resampling unit g, the cross-product matrix Z_g'Z_g of Z = [Xb | y] (flattened).
+
+    A cluster bootstrap replicate of any OLS fit on columns of Z is then exact from
+    sum_g w_g Z_g'Z_g, with w_g the number of times unit g was drawn: no refit over the rows."""
+    Z = np.column_stack((Xb, y))
+    q = Z.shape[1]
+    out = np.zeros((n_units, q * q))
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(n_units + 1))
+    for g in range(n_units):
+        Zg = Z[order[bounds[g]:bounds[g + 1]]]
+        out[g] = (Zg.T @ Zg).ravel()
+    return out
+
+
+def _ols_from_cross(M: np.ndarray, design: list[int], target: int) -> np.ndarray | None:
+    A = M[np.ix_(design, design)]
+    if np.linalg.matrix_rank(A) < len(design):
+        return None
+    return np.linalg.solve(A, M[design, target])
+
+
+def _mediation_replicates(units: np.ndarray, draws: np.ndarray, k: int, grouped: bool) -> np.ndarray:
+    """(a, b, c', c) for each row of ``draws`` (unit indices). ``units`` holds the clusters'
+    flattened cross products (``grouped``) or the rows of Z themselves (individual resampling).
+    Columns of Z: 0 intercept, 1 x, 2 m, 3..k-1 covariates, k y."""
+    n_units = units.shape[0]
+    q = k + 1
+    cols_a = [0, 1] + list(range(3, k))
+    cols_b = list(range(k))
+    out = np.full((len(draws), 4), np.nan)
+    for r in range(len(draws)):
+        counts = np.bincount(draws[r], minlength=n_units).astype(float)
+        if grouped:
+            M = (counts @ units).reshape(q, q)
+        else:
+            M = (units * counts[:, None]).T @ units
+        fa_m = _ols_from_cross(M, cols_a, 2)
+        fa_y = _ols_from_cross(M, cols_a, k)
+        fb = _ols_from_cross(M, cols_b, k)
+        if fa_m is None or fa_y is None or fb is None:
+            continue
+        out[r] = (fa_m[1], fb[2], fb[1], fa_y[1])
     return out
 
 
@@ -1465,19 +1504,21 @@ def mediation(data: pd.DataFrame, x: str, m: str, y: str, covariates: Sequence[s
     se = [coef_se(Xa, mv, 1), coef_se(Xb, yv, 2), coef_se(Xb, yv, 1), coef_se(Xa, yv, 1)]
 
     n_units = G if G is not None else n
-    cluster_rows = [np.flatnonzero(codes == g) for g in range(n_units)] if G is not None else \
-        [np.array([i]) for i in range(n)]
     draws = gen.integers(0, n_units, size=(n_boot, n_units))
+    # Resample clusters through their cross products: exact for OLS, and the cost of a replicate
+    # no longer grows with the number of respondents.
+    grouped = G is not None
+    units = _cluster_crossproducts(Xb, yv, codes, n_units) if grouped else np.column_stack((Xb, yv))
+    k = Xb.shape[1]
     if n_jobs == 1 and backend is None:
-        boot = _mediation_replicates(Xa, Xb, mv, yv, cluster_rows, draws)
+        boot = _mediation_replicates(units, draws, k, grouped)
     else:
         from joblib import Parallel, delayed
 
         workers = n_jobs if n_jobs > 0 else (os.cpu_count() or 1)
         chunks = np.array_split(draws, 4 * workers)
         parts = Parallel(n_jobs=n_jobs, backend=backend)(
-            delayed(_mediation_replicates)(Xa, Xb, mv, yv, cluster_rows, chunk)
-            for chunk in chunks if len(chunk))
+            delayed(_mediation_replicates)(units, chunk, k, grouped) for chunk in chunks if len(chunk))
         boot = np.vstack(parts)
     ok = np.all(np.isfinite(boot), axis=1)
     n_failed = int((~ok).sum())
@@ -1603,9 +1644,28 @@ def _pmm(X: np.ndarray, y: np.ndarray, miss: np.ndarray, donors: int,
     return yo[order[pick]]
 
 
+def _impute_chain(gen: np.random.Generator, numeric: dict[str, np.ndarray], miss: dict[str, np.ndarray],
+                  order: list[str], nominal_block: np.ndarray, n_iter: int, donors: int) -> dict[str, np.ndarray]:
+    """One chain of chained equations: the completed values of the imputed variables."""
+    n = len(nominal_block)
+    current = {name: v.copy() for name, v in numeric.items()}
+    for name in order:
+        observed = current[name][~miss[name]]
+        current[name][miss[name]] = gen.choice(observed, size=int(miss[name].sum()))
+    for _ in range(n_iter):
+        for name in order:
+            others = [current[o] for o in numeric if o != name]
+            X = np.column_stack([np.ones(n), *others, nominal_block])
+            sd = X[:, 1:].std(axis=0)
+            keep = np.concatenate(([True], sd > 0))
+            X = X[:, keep]
+            current[name][miss[name]] = _pmm(X, current[name], miss[name], donors, gen)
+    return {name: current[name] for name in order}
+
+
 def impute_chained(data: pd.DataFrame, variables: Sequence[str], m: int = 20, *,
                    seed: np.random.Generator | int | np.random.SeedSequence,
-                   n_iter: int = 10, donors: int = 5) -> list[pd.DataFrame]:
+                   n_iter: int = 10, donors: int = 5, n_jobs: int = 1) -> list[pd.DataFrame]:
     """``m`` completed copies of ``data`` by chained equations with predictive mean matching.
 
     Every variable in ``variables`` predicts every other; those with missing values are imputed,
@@ -1613,7 +1673,8 @@ def impute_chained(data: pd.DataFrame, variables: Sequence[str], m: int = 20, *,
     values. Numeric, boolean and ordered categorical variables are imputed (PMM keeps observed
     values only, so codes stay codes); unordered categorical variables may be predictors when
     complete. Each imputation is its own chain with its own child of ``seed`` (SeedSequence
-    spawning), so the result depends on the seed only. Other columns are copied unchanged.
+    spawning), so the result depends on the seed only, not on ``n_jobs`` (chains run in that
+    many joblib worker processes). Other columns are copied unchanged.
 
     An own loop rather than statsmodels' MICEData, which drops rows missing every variable
     (renumbering the rest) and has no ordered categoricals; the algorithm is mice's ``pmm``
@@ -1660,20 +1721,16 @@ def impute_chained(data: pd.DataFrame, variables: Sequence[str], m: int = 20, *,
             raise PipelineError(f"imputation: variable {name!r} has no observed value")
     order = sorted((v for v in numeric if miss[v].any()), key=lambda v: miss[v].sum())
     nominal_block = np.column_stack(nominal) if nominal else np.empty((n, 0))
+    gens = _spawn(seed, m, "multiple imputation")
+    if n_jobs == 1:
+        chains = [_impute_chain(gen, numeric, miss, order, nominal_block, n_iter, donors) for gen in gens]
+    else:
+        from joblib import Parallel, delayed
+
+        chains = Parallel(n_jobs=n_jobs)(
+            delayed(_impute_chain)(gen, numeric, miss, order, nominal_block, n_iter, donors) for gen in gens)
     completed = []
-    for gen in _spawn(seed, m, "multiple imputation"):
-        current = {name: v.copy() for name, v in numeric.items()}
-        for name in order:
-            observed = current[name][~miss[name]]
-            current[name][miss[name]] = gen.choice(observed, size=int(miss[name].sum()))
-        for _ in range(n_iter):
-            for name in order:
-                others = [current[o] for o in numeric if o != name]
-                X = np.column_stack([np.ones(n), *others, nominal_block])
-                sd = X[:, 1:].std(axis=0)
-                keep = np.concatenate(([True], sd > 0))
-                X = X[:, keep]
-                current[name][miss[name]] = _pmm(X, current[name], miss[name], donors, gen)
+    for current in chains:
         out = data.copy()
         for name in order:
             values = current[name]
@@ -1710,7 +1767,7 @@ class MIResult:
 
 def fit_imputed(spec: Mapping[str, Any] | ModelSpec, data: pd.DataFrame, *, m: int = 20,
                 seed: np.random.Generator | int | np.random.SeedSequence, n_iter: int = 10,
-                donors: int = 5, auxiliary: Sequence[str] = ()) -> MIResult:
+                donors: int = 5, auxiliary: Sequence[str] = (), n_jobs: int = 1) -> MIResult:
     """Multiple imputation of item nonresponse: impute the model's variables (outcome, formula
     variables, random slopes) plus ``auxiliary`` ones by :func:`impute_chained`, fit ``spec``
     to each completed dataset, pool with :func:`pool_rubin`, and fit the complete-case model
@@ -1736,7 +1793,7 @@ def fit_imputed(spec: Mapping[str, Any] | ModelSpec, data: pd.DataFrame, *, m: i
         cc_note = None
     except PipelineError as exc:
         complete_case, cc_note = None, f"complete-case fit failed: {exc.message}"
-    completed = impute_chained(data, variables, m, seed=seed, n_iter=n_iter, donors=donors)
+    completed = impute_chained(data, variables, m, seed=seed, n_iter=n_iter, donors=donors, n_jobs=n_jobs)
     fits = [fit_model(spec, d) for d in completed]
     terms = list(fits[0].params.index)
     for j, f in enumerate(fits):

@@ -147,7 +147,7 @@ def fit_all(data: pd.DataFrame, cfg: dict[str, Any], seed: int) -> dict[str, pd.
             raise PipelineError(f"params.yaml: models.imputed names '{model_id}', which is not in models.specs")
         mi = fit_imputed(spec, data, m=int(mi_cfg.get("m", 20)), seed=np.random.SeedSequence([seed, STREAM_IMPUTATION, k]),
                          n_iter=int(mi_cfg.get("n_iter", 10)), donors=int(mi_cfg.get("donors", 5)),
-                         auxiliary=list(mi_cfg.get("auxiliary") or []))
+                         auxiliary=list(mi_cfg.get("auxiliary") or []), n_jobs=int(mi_cfg.get("n_jobs", 1)))
         pooled = mi.pooled.copy()
         pooled["model"] = f"{model_id}_mi"
         mi_coefs.append(pooled)

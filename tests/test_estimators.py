@@ -513,3 +513,39 @@ def test_few_clusters_are_flagged():
     few = STUDY[STUDY["comm_id"] < 8]
     res = fit_model({"id": "few", "formula": "identity ~ contact", "cluster": "comm_id"}, few)
     assert "few clusters (G=8)" in res.status and res.fit["t_df"] == 7
+
+
+def test_cluster_bootstrap_replicate_equals_a_refit_on_the_resampled_rows():
+    """The mediation bootstrap refits through cluster cross products; check one replicate
+    against OLS on the stacked rows of the drawn clusters."""
+    from pipeline.estimators import _mediation_coefs, mediation
+
+    rng = np.random.default_rng(0)
+    n, g = 1500, np.repeat(np.arange(30), 50)
+    x = rng.normal(size=30)[g]
+    m = 0.5 * x + rng.normal(size=n)
+    c = rng.normal(size=n)
+    y = 0.3 * m + 0.2 * x + 0.1 * c + rng.normal(size=n)
+    d = pd.DataFrame({"x": x, "m": m, "y": y, "c": c, "g": g})
+    res = mediation(d, "x", "m", "y", ["c"], cluster="g", n_boot=20, rng=5)
+    draws = np.random.default_rng(5).integers(0, 30, size=(20, 30))
+    Xa = np.column_stack([np.ones(n), x, c])
+    Xb = np.column_stack([np.ones(n), x, m, c])
+    for r in (0, 7):
+        rows = np.concatenate([np.flatnonzero(g == k) for k in draws[r]])
+        np.testing.assert_allclose(res.draws.iloc[r].to_numpy(), _mediation_coefs(Xa, Xb, m, y, rows), rtol=1e-9)
+
+
+def test_imputation_does_not_depend_on_the_number_of_workers():
+    from pipeline.estimators import impute_chained
+
+    rng = np.random.default_rng(3)
+    n = 300
+    d = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    d["c"] = d["a"] + rng.normal(size=n)
+    d.loc[rng.random(n) < 0.2, "c"] = np.nan
+    d.loc[rng.random(n) < 0.1, "a"] = np.nan
+    one = impute_chained(d, ["a", "b", "c"], m=4, seed=11, n_iter=3, n_jobs=1)
+    two = impute_chained(d, ["a", "b", "c"], m=4, seed=11, n_iter=3, n_jobs=2)
+    for x, y in zip(one, two):
+        pd.testing.assert_frame_equal(x, y)
