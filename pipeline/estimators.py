@@ -12,11 +12,13 @@ A model is a dict (one entry of the models YAML)::
     outcome: identity                     # optional when the formula has a left-hand side
     family: linear                        # linear | ordered_logit | binary_logit
     estimator: ols                        # ols | wls | mixed (linear); ml (the logits)
-    covariance: cluster                   # classical | hc0 | hc1 | cluster | cluster_hc0 | model
+    covariance: cluster                   # classical | hc0 | hc1 | cluster | cluster_hc0 |
+                                          # cluster_cr2 | model
     cluster: comm_id
     weights: design_weight                # with weight_kind: survey | precision | frequency
     random: {group: comm_id, slopes: [contact]}   # estimator mixed; or just "comm_id"
     reml: true                            # estimator mixed
+    df_method: z                          # estimator mixed: z | between_within
     standardize: false
     outcome_levels: [1, 2, 3, 4, 5]       # ordered_logit, when the order is not in the data
     conf_level: 0.95
@@ -40,10 +42,21 @@ Conventions (each checked against R in ``tests/test_estimators_reference.py``)
   ``regress, vce(cluster)`` compute it: G/(G-1) * (n-1)/(n-k) times the clustered meat, for
   every family (n observations, k parameters including ordered-logit thresholds).
   ``cluster_hc0`` applies G/(G-1) only: ``vcovCL(type = "HC0")``, which is what Stata's
-  ``logit``/``ologit, vce(cluster)`` report. A mixed model's covariance is ``model``.
+  ``logit``/``ologit, vce(cluster)`` report. ``cluster_cr2`` (family linear: OLS/WLS, not with
+  frequency weights) is the bias-reduced linearisation CR2 of Bell & McCaffrey (2002) and
+  Pustejovsky & Tipton (2018) exactly as ``clubSandwich::vcovCR(lm, cluster, type = "CR2")``
+  computes it (working model W = the weights, target I; see :func:`cr2`); it corrects CR1's
+  downward bias for cluster-level regressors. A mixed model's covariance is ``model``.
 * **Inference.** OLS/WLS: t with n-k degrees of freedom (classical, hc0, hc1) or G-1 (cluster,
-  cluster_hc0: Stata's convention, and statsmodels'). Mixed models and the logits: normal (z).
-  ``fit["t_df"]`` holds the degrees of freedom (None for z).
+  cluster_hc0: Stata's convention, and statsmodels'); cluster_cr2: t with each coefficient's
+  Satterthwaite df, as ``clubSandwich::coef_test(test = "Satterthwaite")`` and ``conf_int``.
+  Mixed models: normal (z) by default; ``df_method: between_within`` gives t with the
+  between-within df of each fixed effect (:func:`between_within_df`: a term constant within
+  every group, the intercept included, gets G - p_b with p_b such terms; a term varying within
+  some group gets N - G - p_w with p_w such terms). The logits: normal (z). The coefficient
+  table's ``df`` column holds each term's degrees of freedom (NaN for z); ``fit["t_df"]`` holds
+  the model's (None for z; the smallest term df where they differ by term, which
+  :func:`predict_grid` and :func:`fit_imputed` use as a conservative common value).
 * **Weights.** ``weight_kind: survey`` (the default; design weights): point estimates are
   weighted (WLS; weighted pseudo-maximum likelihood for the logits) and the covariance must be
   robust (hc0/hc1/cluster): this is Stata's ``[pweight=w], vce(cluster c)`` and R's
@@ -106,24 +119,26 @@ from pipeline.errors import PipelineError
 
 FAMILIES = ("linear", "ordered_logit", "binary_logit")
 ESTIMATORS = {"linear": ("ols", "wls", "mixed"), "ordered_logit": ("ml",), "binary_logit": ("ml",)}
-COVARIANCES = ("classical", "hc0", "hc1", "cluster", "cluster_hc0", "model")
-ROBUST_COVARIANCES = ("hc0", "hc1", "cluster", "cluster_hc0")
+COVARIANCES = ("classical", "hc0", "hc1", "cluster", "cluster_hc0", "cluster_cr2", "model")
+ROBUST_COVARIANCES = ("hc0", "hc1", "cluster", "cluster_hc0", "cluster_cr2")
+CLUSTER_COVARIANCES = ("cluster", "cluster_hc0", "cluster_cr2")
+DF_METHODS = ("z", "between_within")
 WEIGHT_KINDS = ("survey", "precision", "frequency")
 ANNOTATION_KEYS = ("label", "description", "hypothesis", "notes", "table")
 SPEC_KEYS = ("id", "outcome", "formula", "family", "estimator", "covariance", "cluster", "weights",
              "weight_kind", "random", "reml", "standardize", "outcome_levels", "conf_level",
-             "max_iter") + ANNOTATION_KEYS
+             "max_iter", "df_method") + ANNOTATION_KEYS
 
-COEF_COLUMNS = ("model", "term", "estimate", "std_error", "statistic", "p_value", "conf_low",
-                "conf_high", "cov_type")
+COEF_COLUMNS = ("model", "term", "estimate", "std_error", "statistic", "df", "p_value",
+                "conf_low", "conf_high", "cov_type")
 COMPONENT_COLUMNS = ("model", "group", "kind", "term1", "term2", "estimate")
 FIT_FIELDS = ("model", "label", "hypothesis", "outcome", "formula", "family", "estimator",
               "cov_type", "cluster", "n_clusters", "weights", "weight_kind", "n_obs", "n_dropped",
               "n_groups", "reml", "standardized", "r2", "adj_r2", "pseudo_r2", "loglik",
               "n_params", "aic", "bic", "sigma", "icc", "var_intercept", "residual_var", "t_df",
               "optimizer", "converged", "status")
-POOLED_COLUMNS = COEF_COLUMNS + ("within_var", "between_var", "total_var", "df", "riv", "lambda",
-                                 "fmi", "m")
+POOLED_COLUMNS = COEF_COLUMNS + ("within_var", "between_var", "total_var", "riv", "lambda", "fmi",
+                                 "m")  # "df" (Barnard-Rubin) is among COEF_COLUMNS
 MEDIATION_COLUMNS = ("model", "effect", "estimate", "std_error", "boot_se", "conf_low",
                      "conf_high", "ci_method", "cov_type")
 
@@ -165,6 +180,7 @@ class ModelSpec:
     outcome_levels: tuple | None = None
     conf_level: float = 0.95
     max_iter: int | None = None
+    df_method: str | None = None  # mixed models: z | between_within (None otherwise)
     annotations: tuple[tuple[str, Any], ...] = ()
 
     @property
@@ -314,11 +330,30 @@ def parse_spec(spec: Mapping[str, Any] | ModelSpec) -> ModelSpec:
     else:
         if covariance == "model":
             covariance = "classical"
-        if covariance in ("cluster", "cluster_hc0") and not cluster:
-            raise _err(model_id, f"covariance {covariance} needs a cluster variable")
-        if cluster and covariance not in ("cluster", "cluster_hc0"):
+        if covariance in CLUSTER_COVARIANCES and not cluster:
+            raise _err(model_id, f"covariance {covariance} needs a cluster variable",
+                       "name it with cluster: <variable>, e.g. cluster: comm_id")
+        if cluster and covariance not in CLUSTER_COVARIANCES:
             raise _err(model_id, f"cluster {cluster!r} is set but covariance is {covariance!r}",
                        "set covariance: cluster, or remove cluster")
+    if covariance == "cluster_cr2":
+        if family != "linear":
+            raise _err(model_id, f"covariance cluster_cr2 is only available for family linear "
+                       f"(estimators ols and wls), not {family}",
+                       "use covariance: cluster (CR1) for the logits")
+        if weights and weight_kind == "frequency":
+            raise _err(model_id, "covariance cluster_cr2 is not available with frequency weights",
+                       "use covariance: cluster, or weight_kind: survey / precision")
+    df_method = spec.get("df_method")
+    if estimator == "mixed":
+        df_method = "z" if df_method is None else df_method
+        if df_method not in DF_METHODS:
+            raise _err(model_id, f"unknown df_method {df_method!r}",
+                       f"use one of {', '.join(DF_METHODS)}")
+    elif df_method is not None:
+        raise _err(model_id, f"df_method is only used by estimator mixed, not {estimator}",
+                   "for OLS/WLS the degrees of freedom follow the covariance (cluster_cr2: "
+                   "Satterthwaite)")
     if weights and weight_kind == "survey" and covariance not in ROBUST_COVARIANCES:
         raise _err(model_id, "survey weights need a robust covariance",
                    "set covariance: cluster (or hc1); use weight_kind: precision for "
@@ -353,7 +388,7 @@ def parse_spec(spec: Mapping[str, Any] | ModelSpec) -> ModelSpec:
         reml=_bool(model_id, "reml", spec.get("reml", True)),
         standardize=_bool(model_id, "standardize", spec.get("standardize", False)),
         outcome_levels=outcome_levels, conf_level=float(conf_level), max_iter=max_iter,
-        annotations=tuple((k, spec[k]) for k in ANNOTATION_KEYS if k in spec),
+        df_method=df_method, annotations=tuple((k, spec[k]) for k in ANNOTATION_KEYS if k in spec),
     )
 
 
@@ -674,22 +709,88 @@ def sandwich(bread: np.ndarray, scores: np.ndarray, kind: str,
     return (V + V.T) / 2
 
 
+def _sym_power(a: np.ndarray, power: float, tol: float = 1e-12) -> np.ndarray:
+    """Symmetric matrix power by eigendecomposition, eigenvalues at or below ``tol`` set to zero
+    (clubSandwich's ``matrix_power``: a generalised inverse square root when I - H_jj is
+    singular)."""
+    values, vectors = np.linalg.eigh((a + a.T) / 2)
+    keep = values > tol
+    scaled = np.zeros_like(values)
+    scaled[keep] = values[keep] ** power
+    return (vectors * scaled) @ vectors.T
+
+
+def cr2(X: np.ndarray, resid: np.ndarray, clusters: np.ndarray,
+        weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """CR2 (bias-reduced linearisation) covariance of OLS/WLS coefficients and the
+    Satterthwaite degrees of freedom of each coefficient, as ``clubSandwich::vcovCR(type =
+    "CR2")`` and ``coef_test(test = "Satterthwaite")`` compute them for an ``lm`` (Bell &
+    McCaffrey 2002; Pustejovsky & Tipton 2018).
+
+    Working model: W = diag(w) (w scaled to mean 1; 1 without weights), target Phi = I (for an
+    unweighted fit this is clubSandwich's inverse-variance case; with weights its default
+    ``target = NULL``). With B = (X'WX)^-1 and, per cluster j,
+    ``G_j = I - H_jj - H_jj' + X_j B (sum_l X_l'W_l^2 X_l) B X_j'`` (H_jj = X_j B X_j'W_j;
+    G_j = I - H_jj without weights), A_j = G_j^(-1/2) (generalised) and E_j = X_j'W_j A_j:
+    V = B (sum_j E_j e_j e_j'E_j') B. The Satterthwaite df of coefficient i is
+    tr(P_i)^2 / ||P_i||_F^2 with P_i the J x J matrix of clubSandwich's ``get_P_array``.
+    """
+    X = np.asarray(X, dtype=float)
+    e = np.asarray(resid, dtype=float)
+    n, p = X.shape
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float) / np.mean(weights)
+    codes, G = _cluster_codes(clusters)
+    order = np.argsort(codes, kind="stable")
+    groups = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1)
+    B = np.linalg.inv(X.T @ (X * w[:, None]))
+    B = (B + B.T) / 2
+    Omega = B @ (X.T @ (X * (w ** 2)[:, None])) @ B
+    E_list = []
+    for rows in groups:
+        Xj, wj = X[rows], w[rows]
+        XBX = Xj @ B @ Xj.T
+        H = XBX * wj[None, :]  # X_j B X_j' W_j
+        Gj = np.eye(len(rows)) - H - H.T + Xj @ Omega @ Xj.T
+        E_list.append((Xj * wj[:, None]).T @ _sym_power(Gj, -0.5))  # p x n_j
+    comps = np.column_stack([E @ e[rows] for E, rows in zip(E_list, groups)])  # p x J
+    V = B @ (comps @ comps.T) @ B
+    V = (V + V.T) / 2
+    # Satterthwaite: for coefficient i and clusters j, l with a_j = row i of B E_j,
+    # r_j = X_j'a_j, s_j = X_j'W_j a_j:
+    # P_i[j, l] = r_j'Omega r_l - r_j'B s_l - s_j'B r_l (+ a_j'a_j on the diagonal)
+    ME = [B @ E for E in E_list]
+    df = np.empty(p)
+    for i in range(p):
+        R = np.vstack([X[rows].T @ me[i] for me, rows in zip(ME, groups)])  # J x p
+        S = np.vstack([X[rows].T @ (w[rows] * me[i]) for me, rows in zip(ME, groups)])
+        RBS = R @ B @ S.T
+        P = R @ Omega @ R.T - RBS - RBS.T
+        P[np.diag_indices(G)] += np.array([me[i] @ me[i] for me in ME])
+        df[i] = np.trace(P) ** 2 / np.sum(P ** 2)
+    return V, df
+
+
 def _coef_table(model_id: str, params: pd.Series, V: np.ndarray, cov_type: str,
-                t_df: float | None, level: float) -> pd.DataFrame:
+                t_df: float | np.ndarray | None, level: float) -> pd.DataFrame:
+    """Tidy coefficient rows. ``t_df``: None for normal (z) inference, one number for t with
+    that many degrees of freedom for every term, or one number per term (Satterthwaite,
+    between-within); the ``df`` column holds it (NaN for z)."""
     est = params.to_numpy(float)
     with np.errstate(invalid="ignore"):
         se = np.sqrt(np.diag(V))
         stat = est / se
     if t_df is None:
+        df = np.full(len(est), np.nan)
         p = 2 * stats.norm.sf(np.abs(stat))
         q = stats.norm.ppf(0.5 + level / 2)
     else:
-        p = 2 * stats.t.sf(np.abs(stat), t_df)
-        q = stats.t.ppf(0.5 + level / 2, t_df)
+        df = np.broadcast_to(np.asarray(t_df, dtype=float), est.shape).copy()
+        p = 2 * stats.t.sf(np.abs(stat), df)
+        q = stats.t.ppf(0.5 + level / 2, df)
     return pd.DataFrame({
         "model": model_id, "term": list(params.index), "estimate": est, "std_error": se,
-        "statistic": stat, "p_value": p, "conf_low": est - q * se, "conf_high": est + q * se,
-        "cov_type": cov_type,
+        "statistic": stat, "df": df, "p_value": p, "conf_low": est - q * se,
+        "conf_high": est + q * se, "cov_type": cov_type,
     }, columns=list(COEF_COLUMNS))
 
 
@@ -732,8 +833,13 @@ def _robust_or_classical(spec: ModelSpec, bread: np.ndarray, scores: np.ndarray,
         raise _err(spec.id, f"cluster {spec.cluster!r} has a single value in the estimation "
                    "sample", "a cluster-robust variance needs at least two clusters")
     if G < FEW_CLUSTERS:
-        flags.append(f"few clusters (G={G}): cluster-robust standard errors are unreliable")
-    return sandwich(bread, scores, spec.covariance, clusters), G
+        if spec.covariance == "cluster_cr2":
+            flags.append(f"few clusters (G={G}): CR2 with Satterthwaite df is the small-sample "
+                         "correction; check the df column (df below about 4 is not trustworthy)")
+        else:
+            flags.append(f"few clusters (G={G}): cluster-robust standard errors are unreliable")
+    kind = "cluster" if spec.covariance == "cluster_cr2" else spec.covariance  # CR2: _fit_linear
+    return sandwich(bread, scores, kind, clusters), G
 
 
 # ---------------------------------------------------------------------------------------------
@@ -825,7 +931,7 @@ def _weights(spec: ModelSpec, frame: pd.DataFrame) -> np.ndarray | None:
 
 
 def _result(spec: ModelSpec, mf: _Frame, design_info: Any, params: pd.Series, V: np.ndarray,
-            t_df: float | None, fit: dict, components: pd.DataFrame | None = None,
+            t_df: float | np.ndarray | None, fit: dict, components: pd.DataFrame | None = None,
             levels: tuple = (), drop_intercept: bool = False) -> ModelResult:
     names = list(params.index)
     return ModelResult(
@@ -858,6 +964,10 @@ def _fit_linear(spec: ModelSpec, mf: _Frame) -> ModelResult:
     V, G = _robust_or_classical(spec, bread, scores, np.asarray(res.cov_params()), clusters,
                                 flags)
     t_df = (G - 1) if G is not None else (n - k)
+    term_df: float | np.ndarray = t_df
+    if spec.covariance == "cluster_cr2":
+        V, term_df = cr2(Xv, resid, clusters, w)
+        t_df = float(np.min(term_df))
     survey = spec.weights is not None and spec.weight_kind == "survey"
     llf = np.nan if survey else float(res.llf)
     fit = _fit_row(
@@ -866,7 +976,7 @@ def _fit_linear(spec: ModelSpec, mf: _Frame) -> ModelResult:
         aic=-2 * llf + 2 * (k + 1), bic=-2 * llf + math.log(n) * (k + 1),
         sigma=float(np.sqrt(res.scale)), t_df=t_df, converged=True, status=_status(flags))
     params = pd.Series(res.params, index=X.columns)
-    return _result(spec, mf, X.design_info, params, V, t_df, fit)
+    return _result(spec, mf, X.design_info, params, V, term_df, fit)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -942,13 +1052,45 @@ def _fit_mixed(spec: ModelSpec, mf: _Frame) -> ModelResult:
     rows.append((spec.id, "Residual", "residual", None, None, scale))
     components = pd.DataFrame(rows, columns=list(COMPONENT_COLUMNS))
     tau2 = float(cov_re[0, 0])
+    term_df = None
+    if spec.df_method == "between_within":
+        term_df = between_within_df(spec.id, X, groups)
     fit = _fit_row(
         spec, n_obs=n, n_dropped=mf.n_dropped, n_groups=n_groups, loglik=llf,
+        t_df=None if term_df is None else float(np.min(term_df)),
         n_params=n_params, aic=-2 * llf + 2 * n_params, bic=-2 * llf + math.log(n) * n_params,
         sigma=math.sqrt(scale) if scale > 0 else np.nan,
         icc=tau2 / (tau2 + scale) if q == 1 else np.nan, var_intercept=tau2,
         residual_var=scale, optimizer=optimizer, converged=converged, status=_status(flags))
-    return _result(spec, mf, X.design_info, params, V, None, fit, components)
+    return _result(spec, mf, X.design_info, params, V, term_df, fit, components)
+
+
+def between_within_df(model_id: str, X: pd.DataFrame, groups: np.ndarray) -> np.ndarray:
+    """Between-within denominator degrees of freedom of each fixed effect (Schluchter & Elashoff
+    1990; the partition behind SAS ``ddfm=betwithin``), column by column.
+
+    A design column is *between* when it is constant within every group (the intercept and
+    group-level variables), else *within* (it varies inside at least one group; an interaction
+    of a group-level and an individual-level variable is within). With G groups, N rows, p_b
+    between and p_w within columns: between columns get G - p_b, within columns N - G - p_w.
+    Unlike SAS, the within df are not further split by subject-by-effect interactions of
+    classification effects: every dummy column counts as one parameter.
+    """
+    values = X.to_numpy(float)
+    codes, G = _cluster_codes(groups)
+    frame = pd.DataFrame(values)
+    spread = (frame.groupby(codes).max() - frame.groupby(codes).min()).to_numpy().max(axis=0)
+    scale = np.abs(values).max(axis=0)
+    within = spread > 1e-10 * np.where(scale > 0, scale, 1.0)
+    n = values.shape[0]
+    p_w = int(within.sum())
+    p_b = len(within) - p_w
+    df_b, df_w = G - p_b, n - G - p_w
+    if (p_b and df_b < 1) or (p_w and df_w < 1):
+        raise _err(model_id, f"between-within degrees of freedom are not positive (G={G} groups, "
+                   f"{p_b} between-group terms: {df_b}; N={n} rows, {p_w} within-group terms: "
+                   f"{df_w})", "use df_method: z, or fewer terms")
+    return np.where(within, float(df_w), float(df_b))
 
 
 def _gls_vcov(X: np.ndarray, Z: np.ndarray, groups: np.ndarray, cov_re: np.ndarray,

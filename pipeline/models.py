@@ -69,7 +69,7 @@ def expand_specs(cfg: dict[str, Any]) -> list[dict[str, Any]]:
             raise PipelineError(f"params.yaml: models.specs has two models with id '{spec.get('id')}'")
         seen.add(spec.get("id"))
         spec["formula"] = str(spec.get("formula", "")).replace("{controls}", str(cfg.get("controls", "1")))
-        if spec.get("covariance") in ("cluster", "cluster_hc0") and not spec.get("cluster"):
+        if str(spec.get("covariance", "")).startswith("cluster") and not spec.get("cluster"):
             spec["cluster"] = cfg.get("cluster")
         specs.append(spec)
     if not specs:

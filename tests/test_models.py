@@ -34,7 +34,11 @@ def test_every_configured_model_is_fitted_and_ok(demo, params):
     assert fits.loc["P1", "n_clusters"] == 60
     assert fits.loc["P3", "n_groups"] == 60 and 0 < fits.loc["P3", "icc"] < 0.5
     coef = _t(demo, "coefficients")
-    assert set(coef.loc[coef["model"] == "P2", "cov_type"]) == {"cluster"}
+    assert set(coef.loc[coef["model"] == "P2", "cov_type"]) == {"cluster_cr2"}
+    assert set(coef.loc[coef["model"] == "R1", "cov_type"]) == {"cluster"}
+    # community-level terms of the random-intercept model get between-community df
+    p3 = coef[coef["model"] == "P3"].set_index("term")
+    assert p3.at["gov_model", "df"] < 60 < p3.at["female", "df"]
     assert set(coef.loc[coef["model"] == "P3", "cov_type"]) == {"model"}
     assert (coef["conf_low"] <= coef["estimate"]).all() and (coef["estimate"] <= coef["conf_high"]).all()
     # ordered logit carries polr-style thresholds
