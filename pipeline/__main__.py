@@ -17,6 +17,7 @@ from pipeline.errors import run_cli
 STAGES = {
     "simulate": "pipeline.simulate",
     "survey": "pipeline.survey",
+    "transcripts": "pipeline.transcripts",
     "measurement": "pipeline.measurement",
     "models": "pipeline.models",
     "recovery": "pipeline.recovery",

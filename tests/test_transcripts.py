@@ -1,0 +1,514 @@
+"""The transcripts stage: decoding, parsing, redaction quality against planted personal data,
+placeholders, segmentation (cache, engines, dictionary audit) and bad input.
+
+The redaction corpus is generated here, in a temporary folder, by the demo study's generator
+(``simulate_transcripts``) with a seed of its own, so the test does not depend on the repo's raw/.
+"""
+from __future__ import annotations
+
+import copy
+import io
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from pipeline import transcripts as T
+from pipeline.errors import PipelineError, run_cli
+from pipeline.simulate import STREAM_TRANSCRIPTS, simulate_communities
+from pipeline.simulate_transcripts import load_bank, simulate_transcripts, write_corpus
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = 20240607                        # not the demo study's seed
+N_INTERVIEWS = 150
+NUMBER_TYPES = ("mobile", "landline", "id_number")
+NAME_TYPES = ("name", "address")
+HAS_RJIEBA = T.resolve_engine("auto") == "rjieba"
+
+
+# --------------------------------------------------------------------------------------------
+# fixtures
+# --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def project_params():
+    return yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def rules(project_params):
+    cfg = project_params["transcripts"]
+    return T.load_rules(ROOT / cfg["config"], ROOT / cfg["stopwords"])
+
+
+@pytest.fixture(scope="module")
+def words(project_params, tmp_path_factory):
+    cfg = project_params["transcripts"]
+    return T.resolve_userdict(ROOT / cfg["userdict"], str(ROOT / cfg["jieba_cache"]))
+
+
+@pytest.fixture(scope="module")
+def ctx(rules, words, project_params):
+    spec = T.segmenter_spec(T.resolve_engine("auto"), words, str(ROOT / project_params["transcripts"]["jieba_cache"]))
+    return T.Context(rules=rules, spec=spec, settings=T.Settings(n_jobs=1), communities=None, communities_name="")
+
+
+@pytest.fixture(scope="module")
+def seg_lex(ctx):
+    seg, lex, _ = T._state(ctx)
+    return seg, lex
+
+
+@pytest.fixture(scope="module")
+def corpus_dir(project_params, tmp_path_factory):
+    """A demo-style study of 150 interviews: raw/transcripts, raw/communities.csv, raw/truth."""
+    cfg = copy.deepcopy(project_params["simulate"])
+    cfg["transcripts"]["n_interviews"] = N_INTERVIEWS
+    comm = simulate_communities(cfg, np.random.default_rng([SEED, 1]))
+    corpus = simulate_transcripts(comm, cfg["transcripts"], np.random.default_rng([SEED, STREAM_TRANSCRIPTS]),
+                                  load_bank(ROOT / cfg["transcripts"]["bank"]))
+    raw = tmp_path_factory.mktemp("study") / "raw"
+    raw.mkdir()
+    comm.to_csv(raw / "communities.csv", index=False)
+    write_corpus(corpus, raw / "transcripts", raw / "truth")
+    return raw
+
+
+def params_file(tmp: Path, project_params: dict, **overrides) -> Path:
+    params = copy.deepcopy(project_params)
+    params["transcripts"] = {**params["transcripts"], "n_jobs": 1, "cache_dir": str(tmp / "cache"), **overrides}
+    path = tmp / f"params_{len(list(tmp.glob('params_*.yaml')))}.yaml"
+    path.write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def run_stage(tmp: Path, params: Path, transcripts: Path, communities: Path | str = "", manifest: Path | str = "",
+              out: str = "out") -> int:
+    argv = ["--params", str(params), "--transcripts", str(transcripts), "--communities", str(communities),
+            "--manifest", str(manifest), "--out", str(tmp / out / "transcripts"),
+            "--metrics", str(tmp / out / "metrics.json")]
+    return run_cli(lambda: T.main(argv))
+
+
+@pytest.fixture(scope="module")
+def stage_run(corpus_dir, project_params, tmp_path_factory):
+    """The stage run on the generated study (twice, the second from the token cache)."""
+    tmp = tmp_path_factory.mktemp("run")
+    params = params_file(tmp, project_params)
+    assert run_stage(tmp, params, corpus_dir / "transcripts", corpus_dir / "communities.csv", out="a") == 0
+    assert run_stage(tmp, params, corpus_dir / "transcripts", corpus_dir / "communities.csv", out="b") == 0
+    return tmp
+
+
+def write(folder: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+HEADER = "访谈编号：T01\n社区编号：C001\n受访者身份：居民\n访谈日期：2025-07-01\n\n"
+BODY = "问：您在这个小区住了多长时间了？\n答：我在这儿住了十来年了。邻居都挺好的。\n"
+
+
+# --------------------------------------------------------------------------------------------
+# decoding
+# --------------------------------------------------------------------------------------------
+def test_decoding_of_every_encoding_and_docx():
+    text = HEADER + BODY
+    assert T.decode_transcript("a.txt", text.encode("utf-8")).encoding == "utf-8"
+    bom = T.decode_transcript("a.txt", b"\xef\xbb\xbf" + text.encode("utf-8"))
+    assert bom.encoding == "utf-8-sig" and bom.text == text
+    gbk = T.decode_transcript("a.txt", text.encode("gbk"))
+    assert gbk.encoding == "gbk" and gbk.text == text
+    rare = text.replace("邻居", "邻居䶮𠮷")             # characters outside GBK, inside GB18030
+    gb = T.decode_transcript("a.txt", rare.encode("gb18030"))
+    assert gb.encoding == "gb18030" and gb.text == rare
+    assert T.decode_transcript("a.txt", ("\r\n".join(text.split("\n"))).encode("utf-8")).text == text
+    assert T.decode_transcript("a.txt", "问：电话１３８".encode("utf-8")).text == "问：电话138"   # full-width digits
+
+    import docx
+
+    doc = docx.Document()
+    for line in text.split("\n"):
+        doc.add_paragraph(line)
+    buf = io.BytesIO()
+    doc.save(buf)
+    d = T.decode_transcript("a.docx", buf.getvalue())
+    assert d.format == "docx" and d.text.startswith("访谈编号：T01\n社区编号：C001")
+
+
+@pytest.mark.parametrize("data, code", [
+    ("我在这儿住了十来年了，邻居都挺好的。".encode("utf-8")[:-4] + b"\xff\xfe" + "好的。".encode("utf-8"), "undecodable"),
+    ("我在這兒住了十來年了，鄰居都挺好的，大家互相幫忙。".encode("big5"), "undecodable"),
+    (b"\x00\x01\x02\x03binary\x00\x00\x00\x04\x05", "undecodable"),
+    (b"", "empty"),
+    ("  \n\n　\n".encode("utf-8"), "empty"),
+])
+def test_undecodable_text_is_refused_not_garbled(data, code):
+    with pytest.raises(T.Unusable) as info:
+        T.decode_transcript("bad.txt", data)
+    assert info.value.code == code
+
+
+def test_unsupported_and_broken_files_are_refused():
+    with pytest.raises(T.Unusable) as info:
+        T.decode_transcript("old.doc", b"\xd0\xcf\x11\xe0")
+    assert info.value.code == "unsupported_format" and ".docx" in info.value.reason
+    with pytest.raises(T.Unusable) as info:
+        T.decode_transcript("broken.docx", b"PK\x03\x04 not really a zip")
+    assert info.value.code == "unreadable_docx"
+
+
+# --------------------------------------------------------------------------------------------
+# header and turns
+# --------------------------------------------------------------------------------------------
+def test_parse_qa_and_interviewer_respondent_conventions(rules):
+    text = ("宁夏多民族互嵌式社区访谈记录\n编号：T02　社区：C003（吴忠）　身份：社区居民\n时间：2025年6月9日\n受访者姓名：马玉兰\n\n"
+            "访谈者:您好，可以开始吗？\n受访者：可以。（笑）\n\n访谈者：社区有议事会吗？\n受访者：有的。\n"
+            "一个月开一回。\n问：那后来呢？\n答：后来就好了。\n")
+    p = T.parse_transcript(text, rules)
+    assert p.fields == {"interview_id": "T02", "comm_id": "C003（吴忠）", "role": "社区居民", "date": "2025年6月9日"}
+    assert T.clean_comm_id(p.fields["comm_id"], rules) == "C003"
+    assert T.parse_date(p.fields["date"], rules) == "2025-06-09"
+    assert T.role_code(p.fields["role"], rules) == "resident"
+    assert [text[s:e] for s, e in p.name_spans] == ["马玉兰"]
+    assert [t.speaker for t in p.turns] == ["interviewer", "respondent"] * 3
+    continued = p.turns[3]
+    assert [text[s:e] for s, e in continued.pieces] == ["有的。", "一个月开一回。"]     # a line without a label
+    assert p.turns[0].label == "访谈者" and text[slice(*p.turns[0].pieces[0])] == "您好，可以开始吗？"  # half-width colon
+
+
+def test_parse_named_speakers_and_first_speaker_rule(rules):
+    text = HEADER + "调研员：您好。\n马成军：行，没问题。\n调研员：说说社区吧。\n马成军：社区挺好：大家都熟。\n"
+    p = T.parse_transcript(text, rules)
+    assert p.named_labels == {"马成军"}
+    assert [t.speaker for t in p.turns] == ["interviewer", "respondent", "interviewer", "respondent"]
+    assert text[slice(*p.turns[3].pieces[0])] == "社区挺好：大家都熟。"
+    # named speakers only: the first one is the interviewer
+    text = HEADER + "张老师：您好。\n李书记：您好。\n张老师：说说吧。\n李书记：好的。\n"
+    p = T.parse_transcript(text, rules)
+    assert [t.speaker for t in p.turns] == ["interviewer", "respondent"] * 2
+    # a colon in speech used once is not a speaker
+    text = HEADER + "问：您怎么看？\n答：我说：这个事情得商量。\n我的意思：大家一起来。\n"
+    p = T.parse_transcript(text, rules)
+    assert len(p.turns) == 2 and len(p.turns[1].pieces) == 2
+
+
+def test_units_have_stable_ids_and_questions_stay_apart(rules, seg_lex):
+    text = HEADER + ("问：您家几口人？\n答：我家四口人。老伴在家（笑），娃娃在外头打工！\n"
+                     "问：还有呢？\n答：没了。\n问：最后一个问题？\n")
+    p = T.parse_transcript(text, rules)
+    spans = T.find_pii(text, p, rules, seg_lex[0].cut(text), seg_lex[1])
+    built = T.build_units(text, p, spans, T.placeholders(text, spans, rules), rules, "sentence")
+    assert [(u[0], u[1], u[3]) for u in built.units] == [
+        (1, 1, "我家四口人。"), (1, 2, "老伴在家，娃娃在外头打工！"), (2, 1, "没了。")]
+    assert [q[3] for q in built.questions] == ["您家几口人？", "还有呢？", "最后一个问题？"]
+    assert [q[1] for q in built.questions] == [1, 2, 0]          # the respondent turn a question precedes
+    assert not any("？" in u[3] for u in built.units)
+    turns = T.build_units(text, p, spans, [], rules, "turn")
+    assert [(u[0], u[1]) for u in turns.units] == [(1, 0), (2, 0)]
+
+
+def test_stage_output_is_deterministic(stage_run):
+    a, b = stage_run / "a" / "transcripts", stage_run / "b" / "transcripts"
+    names = sorted(p.name for p in a.iterdir())
+    assert names == sorted(T.OUTPUTS.values())
+    for name in names:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    units = pd.read_parquet(a / "units.parquet")
+    assert units["unit_id"].is_unique
+    assert (units["unit_id"] == units["interview_id"] + ":" + units["turn"].astype(str) + ":"
+            + units["sentence"].astype(str)).all()
+    assert list(units.columns) == T.UNIT_COLUMNS
+
+
+# --------------------------------------------------------------------------------------------
+# redaction against the planted personal data
+# --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def redaction_quality(corpus_dir, rules, seg_lex):
+    """Per type: planted spans fully covered by a redacted span, and redacted spans that overlap
+    a planted one (precision)."""
+    seg, lex = seg_lex
+    pii = pd.read_csv(corpus_dir / "truth" / "transcript_pii.csv", dtype={"value": str})
+    found, total, tp, fp = (dict.fromkeys(T.PII_TYPES, 0) for _ in range(4))
+    for path in sorted((corpus_dir / "transcripts").iterdir()):
+        text = T.decode_transcript(path.name, path.read_bytes()).text
+        p = T.parse_transcript(text, rules)
+        spans = T.find_pii(text, p, rules, seg.cut(text), lex)
+        planted = [(r.offset, r.offset + r.length, r.type) for r in pii[pii["file"] == path.name].itertuples()]
+        for s, e, typ in planted:
+            assert text[s:e] == pii[(pii["file"] == path.name) & (pii["offset"] == s)]["value"].iloc[0]
+            total[typ] += 1
+            found[typ] += any(sp.start <= s and sp.end >= e for sp in spans)
+        for sp in spans:
+            hit = any(sp.start < e and sp.end > s for s, e, _ in planted)
+            tp[sp.type] += hit
+            fp[sp.type] += not hit
+    return {t: {"planted": total[t], "recall": found[t] / total[t] if total[t] else None,
+                "precision": tp[t] / (tp[t] + fp[t]) if tp[t] + fp[t] else None} for t in T.PII_TYPES}
+
+
+def test_redaction_recall_and_precision_per_type(redaction_quality):
+    q = redaction_quality
+    for typ in NUMBER_TYPES + NAME_TYPES:
+        assert q[typ]["planted"] >= 10, f"too few planted {typ} spans to judge ({q[typ]['planted']})"
+    for typ in NUMBER_TYPES:
+        assert q[typ]["recall"] >= 0.99, (typ, q[typ])
+    for typ in NAME_TYPES:
+        assert q[typ]["recall"] >= 0.90, (typ, q[typ])
+    for typ in NUMBER_TYPES + NAME_TYPES:
+        assert q[typ]["precision"] >= 0.90, (typ, q[typ])
+
+
+def test_redacted_outputs_hold_no_planted_value(stage_run, corpus_dir):
+    """The stage's outputs: a planted value no longer appears, its placeholder is there instead."""
+    out = stage_run / "a" / "transcripts"
+    pii = pd.read_csv(corpus_dir / "truth" / "transcript_pii.csv", dtype={"value": str})
+    units = pd.read_parquet(out / "units.parquet")
+    questions = pd.read_parquet(out / "questions.parquet")
+    csvs = [(out / n).read_text(encoding="utf-8") for n in T.OUTPUTS.values() if n.endswith(".csv")]
+    text = "\n".join([*units["text"], *units["tokens"], *units["speaker"], *questions["text"], *csvs])
+    leaked = sorted({v for v in pii["value"] if v in text})
+    assert len(leaked) <= 0.01 * pii["value"].nunique(), leaked
+    for label in ("姓名", "手机号", "地址"):
+        assert f"[{label}1]" in text
+    log = pd.read_csv(out / "redaction_log.csv")
+    assert list(log.columns) == ["file", "interview_id", "type", "count"] and (log["count"] > 0).all()
+    metrics = json.loads((stage_run / "a" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["redactions"] == log["count"].sum() and metrics["interviews"] == N_INTERVIEWS
+
+
+def test_placeholders_are_consistent_within_an_interview(rules, seg_lex):
+    text = HEADER + ("问：您好。\n答：我们网格员叫马玉兰，电话13895012345。有事找马玉兰就行，"
+                     "她的号是138 9501 2345。老马家就住幸福家园12栋3单元502室，李书记也知道。\n"
+                     "问：还有谁？\n答：还有王建国，电话13700001111，马玉兰也常去。\n")
+    p = T.parse_transcript(text, rules)
+    spans = T.find_pii(text, p, rules, seg_lex[0].cut(text), seg_lex[1])
+    marks = T.placeholders(text, spans, rules)
+    by_value: dict[str, set[str]] = {}
+    for sp, mark in zip(spans, marks):
+        by_value.setdefault(T._value_key(text[sp.start:sp.end], sp.type), set()).add(mark)
+    assert by_value["马玉兰"] == {"[姓名1]"} and by_value["王建国"] == {"[姓名4]"}
+    assert by_value["13895012345"] == {"[手机号1]"} and by_value["13700001111"] == {"[手机号2]"}
+    assert by_value["幸福家园12栋3单元502室"] == {"[地址1]"}
+    assert {"老马", "李书记"} <= set(by_value)
+    built = T.build_units(text, p, spans, marks, rules, "sentence")
+    joined = "".join(u[3] for u in built.units)
+    assert "马玉兰" not in joined and "138" not in joined and joined.count("[姓名1]") == 3
+
+
+def test_ordinary_words_are_not_names(rules, seg_lex):
+    text = HEADER + ("问：您怎么看？\n答：我马上就去，杨树底下凉快。我们从海原搬下来的，高兴得很。"
+                     "或者哥哥去也行，小时候老师管得严，我和阿姨说了，张罗活动的是网格员。\n")
+    p = T.parse_transcript(text, rules)
+    spans = T.find_pii(text, p, rules, seg_lex[0].cut(text), seg_lex[1])
+    assert [text[s.start:s.end] for s in spans] == []
+
+
+def test_id_numbers_need_a_valid_check_digit(rules, seg_lex):
+    good = "64010419800101123" + T.id_check_digit("64010419800101123")
+    bad = good[:17] + ("0" if good[17] != "0" else "1")
+    assert T.valid_id_number(good) and not T.valid_id_number(bad)
+    x17 = next(f"6401041980010{i:04d}" for i in range(10000) if T.id_check_digit(f"6401041980010{i:04d}") == "X")
+    assert T.valid_id_number(x17 + "x") and T.valid_id_number(x17 + "X")
+    text = HEADER + f"问：身份证？\n答：我的是{good}，他的是{bad}，还有{x17}x。\n"
+    p = T.parse_transcript(text, rules)
+    spans = T.find_pii(text, p, rules, seg_lex[0].cut(text), seg_lex[1])
+    kinds = {text[s.start:s.end]: s.type for s in spans}
+    assert kinds == {good: "id_number", bad: "long_number", x17 + "x": "id_number"}
+
+
+def test_header_name_roster_and_file_name_are_redacted(tmp_path, project_params):
+    folder = tmp_path / "in"
+    write(folder, "马玉兰访谈.txt", "访谈编号：T01\n社区编号：C001\n受访者身份：居民\n访谈日期：2025-07-01\n姓名：马玉兰\n\n"
+          "问：您好。\n答：你好，我是马玉兰。这事要问祁有福。\n")
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("file,names\n马玉兰访谈.txt,祁有福\n", encoding="utf-8")
+    params = params_file(tmp_path, project_params)
+    assert run_stage(tmp_path, params, folder, manifest=manifest) == 0
+    out = tmp_path / "out" / "transcripts"
+    everything = "".join(p.read_text(encoding="utf-8") for p in out.glob("*.csv"))
+    everything += pd.read_parquet(out / "units.parquet").to_csv()
+    assert "马玉兰" not in everything and "祁有福" not in everything
+    assert pd.read_csv(out / "interviews.csv")["file"].tolist() == ["[姓名1]访谈.txt"]
+
+
+# --------------------------------------------------------------------------------------------
+# segmentation
+# --------------------------------------------------------------------------------------------
+def test_dictionary_audit_finds_the_user_terms(stage_run):
+    audit = pd.read_csv(stage_run / "a" / "transcripts" / "dictionary_audit.csv")
+    assert list(audit.columns) == ["term", "tag", "freq", "occurrences", "single_token", "split"]
+    found = audit[audit["occurrences"] > 0].set_index("term")
+    for term in ("网格员", "插花式安置", "闽宁协作", "石榴籽议事会", "社区贡献积分", "回汉一家亲"):
+        assert term in found.index, term
+        assert found.loc[term, "single_token"] == found.loc[term, "occurrences"], term
+    assert (audit["split"] == audit["occurrences"] - audit["single_token"]).all()
+    units = pd.read_parquet(stage_run / "a" / "transcripts" / "units.parquet")
+    assert units["tokens"].str.split(" ").explode().isin(["网格员", "插花式安置"]).sum() > 0
+
+
+def test_second_run_reads_tokens_from_the_cache(corpus_dir, ctx, tmp_path):
+    files = T.list_transcripts(corpus_dir / "transcripts")[:20]
+    c = T.Context(rules=ctx.rules, spec=ctx.spec, settings=T.Settings(n_jobs=1, cache_dir=str(tmp_path / "cache")),
+                  communities=None, communities_name="")
+    seg = T._state(c)[0]
+    before = seg.calls
+    first = T.process_corpus(files, c)
+    assert first.stats["segmented_units"] == len(first.units) + first.metrics["units_below_min_tokens"] > 0
+    assert seg.calls - before == first.stats["segmented_units"]
+    calls = seg.calls
+    second = T.process_corpus(files, c)
+    assert seg.calls == calls, "the second run called the segmenter"
+    assert second.stats == {"segmented_units": 0, "cached_interviews": 20}
+    pd.testing.assert_frame_equal(first.units, second.units)
+    # a changed dictionary is another cache
+    other = T.Context(rules=ctx.rules, spec=T.segmenter_spec(ctx.spec.engine, ctx.spec.words[:-1], ctx.spec.jieba_cache),
+                      settings=c.settings, communities=None, communities_name="")
+    assert T.process_corpus(files[:2], other).stats["segmented_units"] > 0
+
+
+def test_tokens_cover_the_text_and_keep_placeholders_whole(seg_lex, rules):
+    seg = seg_lex[0]
+    text = "网格员[姓名1]说，互嵌式社区要铸牢中华民族共同体意识，电话[手机号2]。2025-06-09 QQ群 3.5%"
+    toks = seg.segment(text, rules.placeholder_re)
+    assert "".join(toks) == text
+    assert {"[姓名1]", "[手机号2]", "网格员", "互嵌式社区", "铸牢中华民族共同体意识"} <= set(toks)
+    content = T.content_tokens(toks, rules)
+    assert "[姓名1]" not in content and "，" not in content and "2025" not in content and "说" not in content
+
+
+def _chinese(text: str, tokens: list[str], placeholder_re: re.Pattern) -> list[str]:
+    """Tokens with a Chinese character, leaving out those inside a placeholder."""
+    inside = {i for m in placeholder_re.finditer(text) for i in range(m.start(), m.end())}
+    out, pos = [], 0
+    for t in tokens:
+        if T.HAN_JIEBA.search(t) and pos not in inside:
+            out.append(t)
+        pos += len(t)
+    return out
+
+
+@pytest.mark.skipif(not HAS_RJIEBA, reason="rjieba is not installed")
+def test_rjieba_gives_jiebas_tokens_on_the_corpus(stage_run, words, rules, project_params):
+    """Every unit and question of the generated corpus, and tricky strings: rjieba's tokens are
+    the stage's jieba tokens, and their Chinese tokens are those of a plain ``jieba.lcut`` with
+    the same user dictionary."""
+    cache = str(ROOT / project_params["transcripts"]["jieba_cache"])
+    fast = T.Segmenter(T.segmenter_spec("rjieba", words, cache))
+    slow = T.Segmenter(T.segmenter_spec("jieba", words, cache))
+    plain = T._jieba_tokenizer(cache)
+    plain.load_userdict(str(ROOT / project_params["transcripts"]["userdict"]))
+    units = pd.read_parquet(stage_run / "a" / "transcripts" / "units.parquet")
+    questions = pd.read_parquet(stage_run / "a" / "transcripts" / "questions.parquet")
+    tricky = ["2025-06-09访谈", "QQ群和微信群", "3.5%的人", "A股T恤卡拉OK", "电话12345热线", "e-mail: a_b@c.cn",
+              "  空格\t和\n换行", "䶮字和𠮷字", "１２３全角", "……！？", "网格员小马说：“好。”", "[姓名1]说[地址2]。"]
+    texts = [*units["text"], *questions["text"], *tricky]
+    assert len(texts) > 3000
+    rx = rules.placeholder_re
+    differ = [t for t in texts if fast.segment(t, rx) != slow.segment(t, rx)]
+    assert differ == []
+    assert [t for t in texts if _chinese(t, plain.lcut(t), rx) != _chinese(t, fast.segment(t, rx), rx)] == []
+    # the shortcut that skips re-splitting gives what re-splitting would
+    assert [t for t in texts if T.normalise_tokens(fast.segment(t, rx)) != fast.segment(t, rx)] == []
+    # the stage cuts an interview's units in one call: the same tokens as one by one
+    for _, group in units.groupby("interview_id"):
+        batch = list(group["text"])
+        assert fast.segment_many(batch, rx) == [slow.segment(t, rx) for t in batch]
+
+
+@pytest.mark.skipif(not HAS_RJIEBA, reason="rjieba is not installed")
+def test_engines_give_the_same_outputs(corpus_dir, project_params, tmp_path):
+    files = corpus_dir / "transcripts"
+    for engine in ("jieba", "rjieba"):
+        params = params_file(tmp_path, project_params, engine=engine, cache_dir=None)
+        assert run_stage(tmp_path, params, files, out=engine) == 0
+    for name in T.OUTPUTS.values():
+        assert (tmp_path / "jieba" / "transcripts" / name).read_bytes() == \
+               (tmp_path / "rjieba" / "transcripts" / name).read_bytes(), name
+
+
+# --------------------------------------------------------------------------------------------
+# bad input
+# --------------------------------------------------------------------------------------------
+@pytest.fixture()
+def bad_folder(tmp_path):
+    folder = tmp_path / "bad"
+    write(folder, "ok.txt", HEADER + BODY)
+    write(folder, "empty.txt", "")
+    write(folder, "blank.txt", "\n\n  \n")
+    write(folder, "no_answers.txt", HEADER + "问：您好？\n问：在吗？\n")
+    write(folder, "no_turns.txt", HEADER + "这是一段没有说话人标记的文字。\n")
+    write(folder, "unknown_comm.txt", HEADER.replace("C001", "C999").replace("T01", "T02") + BODY)
+    write(folder, "no_id.txt", HEADER.replace("访谈编号：T01\n", "") + BODY)
+    write(folder, "zz_dup.txt", HEADER + BODY)                   # same interview id as ok.txt, later in file order
+    write(folder, "garbled.txt", "訪談編號：T03\n社區編號：C001\n\n問：您好，在這兒住了多久？\n答：十來年了，鄰居都很好。\n", "big5")
+    (folder / "damaged.txt").write_bytes((HEADER + BODY).encode("utf-8")[:-7] + b"\xff" + "好。\n".encode("utf-8"))
+    write(folder, "old.doc", "x")
+    communities = tmp_path / "communities.csv"
+    communities.write_text("comm_id,city\nC001,银川\n", encoding="utf-8")
+    return folder, communities
+
+
+def test_bad_files_are_listed_with_their_reason(bad_folder, tmp_path, project_params):
+    folder, communities = bad_folder
+    params = params_file(tmp_path, project_params)
+    assert run_stage(tmp_path, params, folder, communities) == 0
+    skipped = pd.read_csv(tmp_path / "out" / "transcripts" / "skipped.csv").set_index("file")
+    assert skipped["reason_code"].to_dict() == {
+        "blank.txt": "empty", "damaged.txt": "undecodable", "zz_dup.txt": "duplicate_interview_id", "empty.txt": "empty",
+        "garbled.txt": "undecodable", "no_answers.txt": "no_respondent_turns", "no_id.txt": "no_interview_id",
+        "no_turns.txt": "no_respondent_turns", "old.doc": "unsupported_format", "unknown_comm.txt": "unknown_community",
+    }
+    assert "C999" in skipped.loc["unknown_comm.txt", "reason"] and "ok.txt" in skipped.loc["zz_dup.txt", "reason"]
+    interviews = pd.read_csv(tmp_path / "out" / "transcripts" / "interviews.csv")
+    assert interviews["file"].tolist() == ["ok.txt"]
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["files"] == 11 and metrics["interviews"] == 1 and metrics["skipped"] == 10
+
+
+def test_empty_skip_table_still_has_its_header(tmp_path, project_params):
+    folder = tmp_path / "one"
+    write(folder, "ok.txt", HEADER + BODY)
+    assert run_stage(tmp_path, params_file(tmp_path, project_params), folder) == 0
+    assert (tmp_path / "out" / "transcripts" / "skipped.csv").read_text(encoding="utf-8") == "file,reason_code,reason\n"
+
+
+def test_strict_mode_stops_with_one_message_and_no_output(bad_folder, tmp_path, project_params, capsys):
+    folder, communities = bad_folder
+    params = params_file(tmp_path, project_params, strict=True)
+    code = run_stage(tmp_path, params, folder, communities)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = [ln for ln in err.strip().splitlines() if ln.startswith("error: ")]
+    assert len(lines) == 1 and "Traceback" not in err and "strict" in lines[0]
+    assert "blank.txt" in lines[0] and "9 more" in lines[0]
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*"))
+
+
+def test_errors_name_files_never_values(tmp_path, project_params, capsys):
+    folder = tmp_path / "named"
+    write(folder, "马玉兰.txt", HEADER.replace("C001", "C999") + "问：您好？\n答：我叫马玉兰，电话13895012345。\n")
+    communities = tmp_path / "communities.csv"
+    communities.write_text("comm_id\nC001\n", encoding="utf-8")
+    code = run_stage(tmp_path, params_file(tmp_path, project_params, strict=True), folder, communities)
+    err = capsys.readouterr().err
+    assert code == 2 and "C999" in err and "马玉兰" not in err and "13895012345" not in err
+
+
+def test_bad_parameters_are_clear_errors(tmp_path, project_params, capsys):
+    folder = tmp_path / "one"
+    write(folder, "ok.txt", HEADER + BODY)
+    for overrides, words in (({"unit": "paragraph"}, "unit"), ({"engine": "spacy"}, "engine"),
+                             ({"typo_key": 1}, "typo_key")):
+        assert run_stage(tmp_path, params_file(tmp_path, project_params, **overrides), folder) == 2
+        assert words in capsys.readouterr().err
+    with pytest.raises(PipelineError, match="listed twice"):
+        dup = tmp_path / "dict.txt"
+        dup.write_text("网格员 n\n网格员 n\n", encoding="utf-8")
+        T.resolve_userdict(dup, str(ROOT / project_params["transcripts"]["jieba_cache"]))
