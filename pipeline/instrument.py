@@ -14,6 +14,9 @@ import yaml
 
 from pipeline.errors import PipelineError
 
+# Full-width ASCII (Ｃ０１２, the ideographic space) as typed in Chinese exports -> plain ASCII.
+FULLWIDTH_TO_ASCII = {0xFF01 + i: 0x21 + i for i in range(94)} | {0x3000: 0x20}
+
 VARIABLE_TYPES = {"categorical", "ordinal", "numeric", "string", "datetime"}
 ROLE_KEYS = ("id", "record", "community", "weight", "duration", "submitted", "interviewer", "group")
 
@@ -235,3 +238,22 @@ def load_instrument(path: str | Path) -> Instrument:
         community_id=comm.get("id"),
         community_variables=comm_vars,
     )
+
+
+def read_community_ids(path: str | Path, instrument: Instrument) -> set[str]:
+    """The community ids of the community file, in the column the instrument names
+    (``communities.id``, else the community role), full-width digits normalised."""
+    import pandas as pd
+
+    path = Path(path)
+    column = instrument.community_id or instrument.role("community")
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise PipelineError(f"{path}: community file not found", hint="pass --communities '' to skip the check") from None
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeError) as exc:
+        raise PipelineError(f"{path}: not a readable CSV file ({exc.__class__.__name__})") from None
+    if column not in df.columns:
+        raise PipelineError(f"{path}: no column '{column}' (the instrument's communities.id)",
+                            hint=f"columns are {list(df.columns)[:10]}")
+    return {v.translate(FULLWIDTH_TO_ASCII).strip() for v in df[column]}

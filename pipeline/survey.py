@@ -82,7 +82,7 @@ import pyreadstat
 from pipeline import config
 from pipeline.errors import PipelineError, run_cli
 from pipeline.files import atomic_path, write_bytes, write_csv, write_json, write_parquet, write_text
-from pipeline.instrument import Instrument, Variable, load_instrument
+from pipeline.instrument import FULLWIDTH_TO_ASCII, Instrument, Variable, load_instrument, read_community_ids
 
 RULES = ("duplicate", "speeder", "straightline", "attention", "age_rule")
 RULE_LABELS = {
@@ -101,7 +101,6 @@ SOFT_REASONS = {
 BLANK = {"en": "blank in the file (system-missing)", "zh": "空白（系统缺失）"}
 PARADATA_ROLES = ("id", "record", "community", "weight", "duration", "submitted", "interviewer")
 FORMATS = {".sav": "sav", ".zsav": "sav", ".dta": "dta", ".csv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx"}
-FULLWIDTH_TO_ASCII = {0xFF01 + i: 0x21 + i for i in range(94)} | {0x3000: 0x20}
 NUMBER_IN_TEXT = r"^(\d+(?:\.\d+)?)\s*[^\d\s.]{0,6}$"
 NUM_SUFFIX = "_num"
 LANGS = ("zh", "en")
@@ -1210,16 +1209,7 @@ def write_outputs(result: SurveyResult, processed: Path, reports: Path, metrics:
 
 def read_communities(path: Path, instrument: Instrument) -> tuple[str, set[str]]:
     """The community file's name and its community ids."""
-    column = instrument.community_id or instrument.role("community")
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise PipelineError(f"{path}: community file not found", hint="pass --communities '' to skip the check") from None
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeError) as exc:
-        raise PipelineError(f"{path}: not a readable CSV file ({_first_line(exc)})") from None
-    if column not in df.columns:
-        raise PipelineError(f"{path}: no column '{column}' (communities.id)", hint=f"columns are {_preview(df.columns)}")
-    return str(path), {v.translate(FULLWIDTH_TO_ASCII).strip() for v in df[column]}
+    return str(path), read_community_ids(path, instrument)
 
 
 def main(argv: list[str] | None = None) -> None:

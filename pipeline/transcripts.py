@@ -78,6 +78,7 @@ import yaml
 from pipeline import config
 from pipeline.errors import PipelineError, run_cli
 from pipeline.files import atomic_dir, atomic_path, write_bytes, write_csv, write_parquet
+from pipeline.instrument import load_instrument, read_community_ids
 
 PII_TYPES = ("name", "mobile", "landline", "id_number", "email", "address", "long_number")
 ENGINES = ("jieba", "rjieba", "auto")
@@ -1564,17 +1565,6 @@ def settings_from(cfg: dict[str, Any]) -> Settings:
     return s
 
 
-def read_communities(path: Path) -> frozenset[str]:
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise PipelineError(f"{path}: community file not found", hint="pass --communities '' to skip the check") from None
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeError) as exc:
-        raise PipelineError(f"{path}: not a readable CSV file ({exc.__class__.__name__})") from None
-    if "comm_id" not in df.columns:
-        raise PipelineError(f"{path}: no column 'comm_id'", hint=f"columns are {list(df.columns)[:10]}")
-    return frozenset(v.translate(FULLWIDTH_ALNUM).strip() for v in df["comm_id"])
-
 
 ROSTER_SPLIT = re.compile(r"[;；,，、|/\s]+")
 
@@ -1607,7 +1597,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--params", default=str(config.PARAMS))
     parser.add_argument("--transcripts", default=str(config.RAW_TRANSCRIPTS), help="folder of .txt / .docx transcripts")
     parser.add_argument("--communities", default=str(config.RAW_COMMUNITIES),
-                        help="community file whose comm_id values the transcripts' must be in ('' to skip)")
+                        help="community file whose ids (the instrument's communities.id) the transcripts' must be in ('' to skip)")
     parser.add_argument("--manifest", default="", help="optional CSV: file, interview_id, comm_id, role, date, names")
     parser.add_argument("--out", default=str(OUT_DIR))
     parser.add_argument("--metrics", default=str(METRICS_FILE))
@@ -1620,7 +1610,8 @@ def main(argv: list[str] | None = None) -> None:
     jieba_cache = str(cfg.get("jieba_cache", ".cache/jieba.cache"))
     words = resolve_userdict(cfg.get("userdict", "config/userdict.txt"), jieba_cache)
     spec = segmenter_spec(engine, words, jieba_cache)
-    communities = read_communities(Path(args.communities)) if args.communities else None
+    instrument = load_instrument(params["instrument"])
+    communities = frozenset(read_community_ids(args.communities, instrument)) if args.communities else None
     manifest = read_manifest(Path(args.manifest)) if args.manifest else None
     ctx = Context(rules=rules, spec=spec, settings=settings, communities=communities,
                   communities_name=Path(args.communities).name if args.communities else "")
