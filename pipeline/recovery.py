@@ -46,7 +46,8 @@ def analysed_indices(params: dict[str, Any], instrument: Instrument, rng: np.ran
     raw = SurveyFile(path=Path("simulated.sav"), format="sav", encoding=None, frame=study.survey)
     key = str(params["survey"].get("demo_key", "recovery")).encode("utf-8")
     cleaned = clean_survey(raw, instrument, params["survey"], key)
-    comm = study.communities.astype({"comm_id": str})
+    comm_id = instrument.community_id or instrument.role("community")
+    comm = study.communities.astype({comm_id: str})
     return build_indices(cleaned.clean, comm, instrument, params["measurement"])
 
 
