@@ -1907,6 +1907,28 @@ class MIResult:
     missing: pd.DataFrame
 
 
+@dataclass(frozen=True)
+class _ImputationFit:
+    """What pooling needs from one completed-data fit (picklable, unlike a ModelResult)."""
+
+    params: pd.Series
+    vcov: pd.DataFrame
+    fit: dict[str, Any]
+    coefficients: pd.DataFrame
+
+    @property
+    def status(self) -> str:
+        return self.fit["status"]
+
+    @classmethod
+    def of(cls, result: "ModelResult") -> "_ImputationFit":
+        return cls(result.params, result.vcov, result.fit, result.coefficients)
+
+
+def _fit_for_pooling(spec: ModelSpec, data: pd.DataFrame) -> _ImputationFit:
+    return _ImputationFit.of(fit_model(spec, data))
+
+
 def fit_imputed(spec: Mapping[str, Any] | ModelSpec, data: pd.DataFrame, *, m: int = 20,
                 seed: np.random.Generator | int | np.random.SeedSequence, n_iter: int = 10,
                 donors: int = 5, auxiliary: Sequence[str] = (), n_jobs: int = 1) -> MIResult:
@@ -1936,7 +1958,12 @@ def fit_imputed(spec: Mapping[str, Any] | ModelSpec, data: pd.DataFrame, *, m: i
     except PipelineError as exc:
         complete_case, cc_note = None, f"complete-case fit failed: {exc.message}"
     completed = impute_chained(data, variables, m, seed=seed, n_iter=n_iter, donors=donors, n_jobs=n_jobs)
-    fits = [fit_model(spec, d) for d in completed]
+    if n_jobs == 1:
+        fits = [_ImputationFit.of(fit_model(spec, d)) for d in completed]
+    else:
+        from joblib import Parallel, delayed
+
+        fits = Parallel(n_jobs=n_jobs)(delayed(_fit_for_pooling)(spec, d) for d in completed)
     terms = list(fits[0].params.index)
     for j, f in enumerate(fits):
         if list(f.params.index) != terms:

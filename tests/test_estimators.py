@@ -549,3 +549,17 @@ def test_imputation_does_not_depend_on_the_number_of_workers():
     two = impute_chained(d, ["a", "b", "c"], m=4, seed=11, n_iter=3, n_jobs=2)
     for x, y in zip(one, two):
         pd.testing.assert_frame_equal(x, y)
+
+
+def test_pooled_fit_does_not_depend_on_the_number_of_workers():
+    from pipeline.estimators import fit_imputed
+
+    rng = np.random.default_rng(8)
+    n = 400
+    d = pd.DataFrame({"x": rng.normal(size=n), "z": rng.normal(size=n), "g": np.repeat(np.arange(40), 10)})
+    d["y"] = 0.5 * d["x"] + 0.2 * d["z"] + rng.normal(size=n)
+    d.loc[rng.random(n) < 0.2, "x"] = np.nan
+    spec = {"id": "mi", "formula": "y ~ x + z", "covariance": "cluster_cr2", "cluster": "g"}
+    one = fit_imputed(spec, d, m=4, seed=2, n_iter=3, n_jobs=1)
+    two = fit_imputed(spec, d, m=4, seed=2, n_iter=3, n_jobs=2)
+    pd.testing.assert_frame_equal(one.pooled, two.pooled)
