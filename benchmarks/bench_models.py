@@ -38,7 +38,7 @@ def main() -> None:
     r = measured([sys.executable, "-m", "pipeline", "models", "--params", str(pfile), "--indices",
                   str(work / "indices.parquet"), "--out", str(work / "models"), "--metrics", str(work / "models.json")])
     print(f"Machine: {machine()}\n")
-    print(f"Benchmark indices: {len(indices):,} respondents in {indices['comm_id'].nunique():,} communities "
+    print(f"Benchmark indices: {len(indices):,} respondents in {indices[instrument.role('community')].nunique():,} communities "
           f"(built in {prep:.0f} s, not timed)\n")
     print("| step | wall time (s) | peak memory (MB) |\n|---|---|---|")
     print(f"| models stage (all default models, MI m = 20, mediation 1,000 resamples) | {r['seconds']} | {r['peak_mb']} |")

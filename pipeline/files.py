@@ -1,4 +1,5 @@
-"""Writing outputs so that a failure never leaves a partial file behind.
+"""Reading inputs with errors a researcher can act on, and writing outputs so that a failure
+never leaves a partial file behind.
 
 Every file is written to a temporary name in the target directory and renamed into place;
 a directory of outputs is built in a temporary sibling and swapped in whole.
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from pipeline.errors import PipelineError
 
 
 @contextmanager
@@ -82,3 +85,15 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def read_csv_strings(path: str | Path, what: str, missing_hint: str) -> pd.DataFrame:
+    """A small CSV input (community file, manifest) as strings; a clear error if it is missing
+    or unreadable."""
+    path = Path(path)
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise PipelineError(f"{path}: {what} not found", hint=missing_hint) from None
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeError) as exc:
+        raise PipelineError(f"{path}: not a readable CSV file ({exc.__class__.__name__})") from None

@@ -243,16 +243,11 @@ def load_instrument(path: str | Path) -> Instrument:
 def read_community_ids(path: str | Path, instrument: Instrument) -> set[str]:
     """The community ids of the community file, in the column the instrument names
     (``communities.id``, else the community role), full-width digits normalised."""
-    import pandas as pd
+    from pipeline.files import read_csv_strings
 
     path = Path(path)
     column = instrument.community_id or instrument.role("community")
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise PipelineError(f"{path}: community file not found", hint="pass --communities '' to skip the check") from None
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeError) as exc:
-        raise PipelineError(f"{path}: not a readable CSV file ({exc.__class__.__name__})") from None
+    df = read_csv_strings(path, "community file", "pass --communities '' to skip the check")
     if column not in df.columns:
         raise PipelineError(f"{path}: no column '{column}' (the instrument's communities.id)",
                             hint=f"columns are {list(df.columns)[:10]}")

@@ -77,7 +77,7 @@ import yaml
 
 from pipeline import config
 from pipeline.errors import PipelineError, run_cli
-from pipeline.files import atomic_dir, atomic_path, write_bytes, write_csv, write_parquet
+from pipeline.files import atomic_dir, atomic_path, read_csv_strings, write_bytes, write_csv, write_parquet
 from pipeline.instrument import load_instrument, read_community_ids
 
 PII_TYPES = ("name", "mobile", "landline", "id_number", "email", "address", "long_number")
@@ -1572,12 +1572,7 @@ ROSTER_SPLIT = re.compile(r"[;；,，、|/\s]+")
 def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
     """An optional manifest CSV: ``file`` and any of interview_id, comm_id, role, date, names
     (a roster of the people named in that interview, separated by ; or 、)."""
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise PipelineError(f"{path}: manifest not found", hint="check --manifest, or leave it out") from None
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeError) as exc:
-        raise PipelineError(f"{path}: not a readable CSV file ({exc.__class__.__name__})") from None
+    df = read_csv_strings(path, "manifest", "check --manifest, or leave it out")
     if "file" not in df.columns:
         raise PipelineError(f"{path}: no column 'file'", hint="the manifest needs file and any of interview_id, comm_id, role, date, names")
     dup = df["file"][df["file"].duplicated()]
