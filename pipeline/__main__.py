@@ -10,7 +10,12 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import importlib  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
 import sys  # noqa: E402
+import time  # noqa: E402
+from datetime import datetime, timezone  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 from pipeline.errors import run_cli
 
@@ -30,7 +35,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"usage: python -m pipeline {{{','.join(STAGES)}}} [options]", file=sys.stderr)
         return 0 if argv and argv[0] in {"-h", "--help"} else 2
     module = importlib.import_module(STAGES[argv[0]])
-    return run_cli(lambda: module.main(argv[1:]))
+    started = time.time()
+    code = run_cli(lambda: module.main(argv[1:]))
+    if code == 0:
+        record_timing(argv[0], started, time.time() - started)
+    return code
+
+
+def record_timing(stage: str, started: float, seconds: float) -> None:
+    """Keep this run's wall time and peak memory (this process or its largest worker) of ``stage`` for the provenance file (``reports/provenance.json``).
+    Times live only there: a stage's tracked outputs never hold a time, so reruns are
+    byte-identical. The folder is ``$PIPELINE_TIMINGS`` or ``.cache/timings`` (git-ignored)."""
+    folder = Path(os.environ.get("PIPELINE_TIMINGS", ".cache/timings"))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.fromtimestamp(started, tz=timezone.utc).isoformat(timespec="seconds")
+        peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                   resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+        (folder / f"{stage}.json").write_text(json.dumps({"stage": stage, "started": stamp,
+                                                         "seconds": round(seconds, 2),
+                                                         "peak_mb": round(peak, 1)}) + "\n")
+    except OSError:  # a read-only checkout still runs; provenance then says "not recorded"
+        pass
 
 
 if __name__ == "__main__":

@@ -1,0 +1,116 @@
+"""Provenance of a report: what made it, from what, with which settings.
+
+Two parts, kept apart on purpose:
+
+* :func:`reproducible_part` — package versions, parameters, the seed and the input hashes that
+  ``dvc.lock`` recorded. The same inputs and environment give the same values, so the report's
+  provenance appendix (inside the tracked ``report.html``/``report.docx``) is byte-identical on
+  every rerun.
+* :func:`run_part` — the git commit, the machine, when each stage ran and how long it took. These
+  change with every run or commit; they go only to ``reports/provenance.json``, which is not a
+  tracked DVC output (a tracked file that holds a time would make ``dvc.lock`` change on every
+  run) and which the determinism test skips.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+
+def lock_packages(lock: Path) -> list[str]:
+    """Package names pinned in the requirements lock (``name==version`` lines)."""
+    names = []
+    for line in lock.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "==" in line:
+            names.append(line.split("==", 1)[0].strip())
+    return sorted(set(names), key=str.lower)
+
+
+def package_versions(names: list[str]) -> dict[str, str]:
+    """Installed version of each package (``"not installed"`` where it is missing)."""
+    out = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def dvc_lock_hashes(lock: Path) -> dict[str, dict[str, str]]:
+    """Per stage, the md5 of every dependency and output that ``dvc.lock`` recorded."""
+    if not lock.exists():
+        return {}
+    data = yaml.safe_load(lock.read_text(encoding="utf-8")) or {}
+    out: dict[str, dict[str, str]] = {}
+    for stage, entry in sorted((data.get("stages") or {}).items()):
+        files = {}
+        for kind in ("deps", "outs"):
+            for item in entry.get(kind) or []:
+                files[item["path"]] = item.get("md5", "")
+        out[stage] = files
+    return out
+
+
+def params_digest(params: Mapping[str, Any]) -> str:
+    text = json.dumps(params, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def reproducible_part(params: Mapping[str, Any], lock: Path, dvc_lock: Path,
+                      stages: list[str]) -> dict[str, Any]:
+    """The part of the provenance that is the same on every rerun (see the module docstring).
+    ``stages``: the stages whose input hashes to report (those upstream of the report)."""
+    hashes = dvc_lock_hashes(dvc_lock)
+    return {
+        "python": platform.python_version(),
+        "packages": package_versions(lock_packages(lock)) if lock.exists() else {},
+        "seed": params.get("seed"),
+        "params_sha256": params_digest(params),
+        "params": params,
+        "inputs": {stage: hashes.get(stage, {}) for stage in stages},
+    }
+
+
+def git_commit(root: Path) -> dict[str, Any]:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": "unknown", "dirty": None}
+    return {"commit": commit or "unknown", "dirty": bool(dirty) if commit else None}
+
+
+def stage_timings(folder: Path, stages: list[str]) -> dict[str, Any]:
+    out = {}
+    for stage in stages:
+        path = folder / f"{stage}.json"
+        try:
+            out[stage] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            out[stage] = "not recorded in this checkout (the stage ran elsewhere or was restored from the cache)"
+    return out
+
+
+def run_part(root: Path, timings: Path, stages: list[str]) -> dict[str, Any]:
+    """The run-specific part (commit, machine, times): for provenance.json only."""
+    return {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "git": git_commit(root),
+        "machine": {"platform": platform.platform(), "processor": platform.machine(),
+                    "cpus": os.cpu_count(), "python_executable": sys.executable},
+        "stage_times": stage_timings(timings, stages),
+    }
