@@ -179,9 +179,11 @@ def read_survey(path: str | Path, fmt: str = "auto", encoding: str | None = None
         )
     try:
         if fmt == "csv":
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding or "utf-8-sig")
+            # header=None: pandas would rename a repeated column ("q1.1") and, when every row has
+            # one field more than the header, silently take the first column as the index
+            df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding or "utf-8-sig", header=None)
         else:
-            df = pd.read_excel(path, sheet_name=sheet, dtype=str, keep_default_na=False, engine="openpyxl")
+            df = pd.read_excel(path, sheet_name=sheet, dtype=str, keep_default_na=False, engine="openpyxl", header=None)
     except (UnicodeError, LookupError) as exc:
         raise _encoding_error(path, exc) from None
     except pd.errors.EmptyDataError:
@@ -190,8 +192,33 @@ def read_survey(path: str | Path, fmt: str = "auto", encoding: str | None = None
         raise PipelineError(f"{path}: not a well-formed CSV file ({_first_line(exc)})", hint="re-export it") from None
     except (ValueError, KeyError, OSError, zipfile.BadZipFile) as exc:
         raise PipelineError(f"{path}: not a readable {fmt} file ({_first_line(exc)})", hint="re-export it") from None
+    df = _header_row(df)
     df = df.replace("", np.nan) if len(df) else df
     return SurveyFile(path=path, format=fmt, encoding=encoding or ("utf-8" if fmt == "csv" else None), frame=df)
+
+
+def _header_row(df: pd.DataFrame) -> pd.DataFrame:
+    """The first row of a text table as its column names, kept as written (a repeated name stays
+    repeated, so that the check stops on it). A column without a name is dropped when it is empty
+    throughout (Excel's formatted empty columns), else named ``Unnamed: <i>`` as pandas does."""
+    if len(df) == 0:
+        return df
+    names = ["" if pd.isna(v) else str(v) for v in df.iloc[0]]
+    body = df.iloc[1:].reset_index(drop=True)
+    body.columns = range(body.shape[1])
+    keep, columns = [], []
+    for i, name in enumerate(names):
+        if not name.strip():
+            col = body[i]
+            if not (col.isna() | (col.astype(str).str.strip() == "")).all():
+                keep.append(i)
+                columns.append(f"Unnamed: {i}")
+            continue
+        keep.append(i)
+        columns.append(name)
+    body = body[keep]
+    body.columns = columns
+    return body
 
 
 def _first_line(exc: BaseException) -> str:
@@ -249,9 +276,6 @@ def check_survey(
     df = raw.frame
     if len(df) == 0:
         raise PipelineError(f"{path}: the file has no data rows", hint="re-export the survey data")
-    dupes = sorted({str(c) for c in df.columns if list(df.columns).count(c) > 1})
-    if dupes:
-        raise PipelineError(f"{path}: columns {dupes} occur more than once", hint="each variable needs one column")
     rename = {str(k): str(v) for k, v in (cfg.get("rename") or {}).items()}
     df = df.rename(columns=rename)
     roles = _roles_needed(instrument)
@@ -268,6 +292,11 @@ def check_survey(
                 hint="export it with the data, map the file's column in params.yaml: survey.rename, "
                 "or correct config/instrument.yaml",
             )
+    # after the id check: a file without a header row repeats data values as names; after the
+    # renaming: two columns mapped to one variable are a repeat too
+    dupes = sorted({str(c) for c in df.columns if list(df.columns).count(c) > 1})
+    if dupes:
+        raise PipelineError(f"{path}: columns {_preview(dupes)} occur more than once", hint="each variable needs one column")
     required = [name for name in instrument.required + [roles["community"]] if name not in df.columns]
     if required:
         raise PipelineError(
@@ -442,11 +471,21 @@ def _typed(s: pd.Series, var: Variable, instrument: Instrument, path: Path) -> t
 
 def _all_bad(bad: pd.Series, text: pd.Series, var: Variable, path: Path) -> None:
     if bad.any() and bad.sum() == text.notna().sum() - (text == "").sum():
-        example = text[bad].iloc[0]
+        example = _safe_example(text[bad].iloc[0])
         raise PipelineError(
-            f"{path}: variable '{var.name}' should be {var.type} but none of its values is (e.g. {example!r})",
+            f"{path}: variable '{var.name}' should be {var.type} but none of its values is (e.g. {example})",
             hint="check the column mapping (params.yaml: survey.rename) or the variable's type in the instrument",
         )
+
+
+SAFE_EXAMPLE = re.compile(r"[A-Za-z][A-Za-z /._-]{0,11}")
+
+
+def _safe_example(value: str) -> str:
+    """A cell value for an error message only when it is a short word such as 'unknown' or 'NA';
+    anything else (an id, a name, a number, a long text) may be personal data and is described."""
+    value = str(value)
+    return repr(value) if SAFE_EXAMPLE.fullmatch(value) else f"a text of {len(value)} character(s)"
 
 
 def _number_text(v: Any) -> Any:
@@ -468,6 +507,9 @@ def _record(typed: pd.Series, var: Variable, path: Path) -> pd.Series:
         values = typed.to_numpy(float)
         if not np.all(np.isfinite(values)) or not np.all(values == np.round(values)):
             raise PipelineError(f"{path}: the record variable '{name}' has non-integer values", hint="use whole numbers")
+        if np.any(np.abs(values) > 2**53):  # beyond exact integers in a float (and int64 casts wrap)
+            raise PipelineError(f"{path}: the record variable '{name}' has values too large to be record numbers "
+                                f"(over {2**53})", hint="number the submissions 1, 2, 3 ...")
         typed = pd.Series(values.astype("int64"), index=typed.index, name=name)
     repeated = typed[typed.duplicated(keep=False)]
     if len(repeated):
