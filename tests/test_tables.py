@@ -1,0 +1,310 @@
+"""Publication tables: every number shown equals its tidy source; every format renders; Word
+tables are three-line tables; small cells are withheld; zh/en labels; byte-identical output."""
+from __future__ import annotations
+
+import dataclasses
+import io
+import re
+import zipfile
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline import render, tables
+from pipeline.errors import PipelineError
+from pipeline.render import Cell, Row, Table
+
+ROOT = Path(__file__).resolve().parents[1]
+PROCESSED = ROOT / "processed"
+DEMO_INPUTS = ("sample_flow.csv", "survey_clean.parquet", "survey_missing.parquet", "indices.parquet",
+               "measurement/items.csv", "models/coefficients.csv", "models/fits.csv")
+
+
+@pytest.fixture(scope="module")
+def demo(params, instrument):
+    if not all((PROCESSED / f).exists() for f in DEMO_INPUTS):
+        pytest.skip("processed/ outputs of the demo study not there: run `dvc repro` first")
+    settings = tables.settings_from_params(params)
+    results = tables.derive_results(tables.load_results(PROCESSED), instrument, settings)
+    return results, settings
+
+
+@pytest.fixture(scope="module")
+def built(demo, instrument):
+    results, settings = demo
+    return {lang: tables.build_tables(results, instrument, {**settings, "lang": lang}) for lang in ("en", "zh")}
+
+
+def _by_key(ts):
+    return {t.key: t for t in ts}
+
+
+# -- numbers ---------------------------------------------------------------------------------------
+def test_every_number_shown_equals_its_tidy_source(demo, built, instrument):
+    results, settings = demo
+    ci = tables.build_tables(results, instrument, {**settings, "uncertainty": "ci"})
+    checked = 0
+    for ts in (built["en"], built["zh"], ci):
+        for t in ts:
+            assert tables.check_numbers(t, results, settings["stars"]) == [], t.key
+            checked += sum(len(c.sources) for c in t.cells())
+    assert checked > 1500
+    keys = {t.key for t in built["en"] if not t.skipped}
+    assert {"table01_sample_flow", "table02_sample_characteristics", "table04_measurement_items",
+            "table09_participation_models", "table10_identity_models", "table11_robustness"} <= keys
+
+
+def test_the_checker_catches_a_wrong_number_stars_and_a_stale_source(demo, built):
+    results, settings = demo
+    t = _by_key(built["en"])["table09_participation_models"]
+    i, j = next((i, j) for i, r in enumerate(t.rows) for j, c in enumerate(r.cells) if c.stars is not None and c.text.endswith("***"))
+    cell = t.rows[i].cells[j]
+
+    def with_cell(new: Cell) -> Table:
+        cells = list(t.rows[i].cells)
+        cells[j] = new
+        rows = list(t.rows)
+        rows[i] = Row(tuple(cells))
+        return dataclasses.replace(t, rows=tuple(rows))
+
+    value = cell.sources[0].value
+    off = dataclasses.replace(cell, text=tables.fmt(value + 0.002, 3) + "***")
+    assert any("shows" in p for p in tables.check_numbers(with_cell(off), results))
+    fewer = dataclasses.replace(cell, text=cell.text[:-1])
+    assert any("stars" in p for p in tables.check_numbers(with_cell(fewer), results))
+    unsourced = Cell("0.123")
+    assert any("without a source" in p for p in tables.check_numbers(with_cell(unsourced), results))
+    stale = dict(results)
+    coefs = results["models/coefficients.csv"].copy()
+    coefs["estimate"] = coefs["estimate"] + 0.01
+    stale["models/coefficients.csv"] = coefs
+    assert tables.check_numbers(t, stale)
+
+
+def test_regression_tables_have_the_statistics_and_the_covariance_notes(built, demo):
+    results, _ = demo
+    t = _by_key(built["en"])["table09_participation_models"]
+    assert [c.text for c in t.header[1]] == ["", "P1", "P2", "P3"]
+    assert t.header[0][1].text == "Community participation" and t.header[0][1].span == 3
+    labels = [r.cells[0].text for r in t.rows if r.panel is None]
+    for stat in ("N", "Communities", "R²", "ICC", "AIC", "Var(community intercept)", "Var(residual)"):
+        assert stat in labels
+    assert labels[-14:][0] != "Constant" and "Constant" in labels
+    notes = " ".join(t.notes)
+    assert "* p < 0.05, ** p < 0.01, *** p < 0.001" in notes
+    assert "CR2" in notes and "Satterthwaite" in notes and "between-within" in notes
+    # the df range in the note is read from the results, not written in code
+    cr2 = results["models/coefficients.csv"].query("model in ['P1', 'P2']")["df"]
+    assert f"({cr2.min():.1f}–{cr2.max():.1f})" in notes
+    rob = _by_key(built["en"])["table11_robustness"]
+    assert {"R1", "R2", "R3", "I2", "I2_mi"} == {c.text for c in rob.header[1]} - {""}
+    assert any(r.panel == "Cut points" for r in rob.rows)
+    assert "Rubin" in " ".join(rob.notes) and "CR1" in " ".join(rob.notes)
+
+
+# -- formats ---------------------------------------------------------------------------------------
+class _Balance(HTMLParser):
+    VOID = {"br", "hr", "img", "meta", "col"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.tags, self.errors = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack.pop() != tag:
+            self.errors.append(tag)
+
+
+def test_every_format_renders(built):
+    for t in built["en"] + built["zh"]:
+        tex = render.latex(t)
+        assert tex.count(r"\begin{table}") == 1 and r"\end{threeparttable}" in tex
+        if t.rows:
+            assert tex.count(r"\toprule") == 1 and tex.count(r"\midrule") == 1 and tex.count(r"\bottomrule") == 1
+            for line in tex.splitlines():
+                if line.endswith(r"\\") and not line.startswith(r"\multicolumn{" + str(t.n_columns)):
+                    assert line.count(" & ") + sum(int(x) - 1 for x in re.findall(r"\\multicolumn\{(\d+)\}", line)) \
+                        == t.n_columns - 1, line
+        frag = render.html_fragment(t, 1)
+        p = _Balance()
+        p.feed(frag)
+        assert p.errors == [] and p.stack == [] and "table" in p.tags, t.key
+        md = render.markdown(t)
+        if t.rows:
+            table_lines = [line for line in md.splitlines() if line.startswith("|")]
+            assert len(table_lines) == len(t.rows) + 2
+            assert all(line.replace("\\|", "").count("|") == t.n_columns + 1 for line in table_lines)
+            csv_rows = pd.read_csv(io.StringIO(render.csv_text(t)), dtype=str, keep_default_na=False, header=None)
+            assert csv_rows.shape == (len(t.rows) + 1, t.n_columns)
+            body = [r for r in t.rows if r.panel is None]
+            assert list(csv_rows.iloc[1 + t.rows.index(body[0])]) == [c.text for c in body[0].cells]
+        else:
+            assert t.skipped and t.skipped in md and t.skipped in frag
+
+
+def test_latex_escapes_and_minus_signs():
+    t = Table("table99_x", "A & B_1 50%", ((render.HeaderCell("a"), render.HeaderCell("b")),),
+              (Row((Cell("x_1 & y"), Cell("-0.5"))),), ("note #1 <5",))
+    tex = render.latex(t)
+    assert r"A \& B\_1 50\%" in tex and r"x\_1 \& y & $-$0.5 \\" in tex and r"note \#1 \textless{}5" in tex
+
+
+# -- Word ------------------------------------------------------------------------------------------
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+def _borders(el):
+    return {b.tag.replace(W, ""): (b.get(f"{W}val"), b.get(f"{W}sz")) for b in el} if el is not None else {}
+
+
+def test_word_tables_are_three_line_tables(built, tmp_path):
+    import docx
+
+    t = _by_key(built["zh"])["table09_participation_models"]
+    path = render.write_table(t, tmp_path, formats=("docx",))[0]
+    doc = docx.Document(str(path))
+    assert len(doc.tables) == 1
+    tbl = doc.tables[0]._tbl
+    tbl_borders = _borders(tbl.tblPr.find(f"{W}tblBorders"))
+    assert tbl_borders == {"top": ("single", "12"), "bottom": ("single", "12"), "left": ("nil", None),
+                           "right": ("nil", None), "insideH": ("nil", None), "insideV": ("nil", None)}
+    n_header = len(t.header)
+    for i, tr in enumerate(tbl.findall(f"{W}tr")):
+        for tc in tr.findall(f"{W}tc"):
+            tc_pr = tc.find(f"{W}tcPr")
+            cell_borders = _borders(tc_pr.find(f"{W}tcBorders") if tc_pr is not None else None)
+            if i == n_header - 1:
+                assert cell_borders == {"bottom": ("single", "6")}
+            else:
+                assert cell_borders == {}, (i, cell_borders)
+    assert doc.paragraphs[0].text.startswith("表9")
+    texts = [c.text for c in doc.tables[0].rows[n_header].cells]
+    assert texts == [c.text for c in t.rows[0].cells]
+
+
+def test_rerendering_is_byte_identical(built, tmp_path):
+    t = _by_key(built["en"])["table02_sample_characteristics"]
+    a = render.write_table(t, tmp_path / "a")
+    b = render.write_table(t, tmp_path / "b")
+    assert [p.suffix for p in a] == [".csv", ".md", ".html", ".tex", ".docx"]
+    for x, y in zip(a, b):
+        assert x.read_bytes() == y.read_bytes(), x.name
+    z = zipfile.ZipFile(a[-1])
+    assert {i.date_time for i in z.infolist()} == {render.FIXED_ZIP_TIME}
+    assert b"2000-01-01T00:00:00Z" in z.read("docProps/core.xml")
+    with pytest.raises(PipelineError, match="unknown table formats"):
+        render.write_table(t, tmp_path, formats=("pdf",))
+
+
+# -- suppression -----------------------------------------------------------------------------------
+def _lines_never_reveal_one_hidden_cell(char: pd.DataFrame) -> None:
+    for _, sub in char[char["level"] != ""].groupby("variable"):
+        for key in ("level", "group"):
+            for _, line in sub.groupby(key):
+                assert line["suppressed"].sum() != 1, line
+
+
+def test_small_cells_are_withheld_with_their_complements(instrument):
+    rng = np.random.default_rng(1)
+    n = 200
+    clean = pd.DataFrame({"serial": np.arange(n), "ethnicity": [1.0] * 120 + [2.0] * 77 + [3.0] * 3,
+                          "gender": rng.choice([1.0, 2.0], n), "age": rng.uniform(18, 80, n),
+                          "education": [1.0] * 2 + [3.0] * 98 + [4.0] * 100})
+    settings = {**tables.DEFAULTS, "characteristics": ["gender", "education", "age"], "min_cell": 5}
+    char, tests = tables.sample_characteristics(clean, None, instrument, settings)
+    small = char[(char["n"] > 0) & (char["n"] < 5)]
+    assert len(small) and small["suppressed"].all()
+    assert char.loc[(char["variable"] == "age") & (char["group"] == "3"), "suppressed"].item()
+    _lines_never_reveal_one_hidden_cell(char)
+    assert set(tests["test"]) == {"chi2", "anova"}
+    results = {"derived/sample_characteristics": char, "derived/sample_tests": tests}
+    t = tables.table_sample_characteristics(results, instrument, settings, "table02_x")
+    shown = [c for c in t.cells() if c.suppressed]
+    assert shown and all(c.text in ("<5", "·", "n<5") and not c.sources for c in shown)
+    assert tables.check_numbers(t, results) == []
+    assert any("fewer than 5" in n for n in t.notes)
+    # a higher threshold withholds more
+    char10, _ = tables.sample_characteristics(clean, None, instrument, {**settings, "min_cell": 10})
+    assert char10["suppressed"].sum() >= char["suppressed"].sum()
+
+
+def test_demo_sample_characteristics_reveal_no_small_cell(demo, built):
+    results, settings = demo
+    char = results["derived/sample_characteristics"]
+    assert char.loc[(char["n"] > 0) & (char["n"] < settings["min_cell"]), "suppressed"].all()
+    _lines_never_reveal_one_hidden_cell(char)
+    t = _by_key(built["en"])["table02_sample_characteristics"]
+    assert any(c.suppressed for c in t.cells())
+
+
+# -- languages -------------------------------------------------------------------------------------
+def test_one_parameter_switches_labels_between_chinese_and_english(built, instrument):
+    en, zh = _by_key(built["en"]), _by_key(built["zh"])
+    assert en["table09_participation_models"].caption == "Models of community participation"
+    assert zh["table09_participation_models"].caption == "社区参与的回归模型"
+    labels_en = {r.cells[0].text for r in en["table10_identity_models"].rows if r.panel is None}
+    labels_zh = {r.cells[0].text for r in zh["table10_identity_models"].rows if r.panel is None}
+    assert instrument.scales["contact"].label["en"] in labels_en and instrument.scales["contact"].label["zh"] in labels_zh
+    assert "女性" in labels_zh and "Female" in labels_en
+    items_zh = render.csv_text(zh["table04_measurement_items"])
+    assert instrument.variables["F1"].label["zh"] in items_zh and instrument.variables["F1"].label["en"] not in items_zh
+    # the numbers do not change with the language
+    num_en = [c.text for c in en["table10_identity_models"].cells() if c.sources]
+    num_zh = [c.text for c in zh["table10_identity_models"].cells() if c.sources]
+    assert num_en == num_zh
+
+
+def test_bad_settings_are_clear_errors(params):
+    with pytest.raises(PipelineError, match="report.lang"):
+        tables.settings_from_params({**params, "report": {**params["report"], "lang": "fr"}})
+    with pytest.raises(PipelineError, match="report.stars"):
+        tables.settings_from_params({**params, "report": {**params["report"], "stars": [0.001, 0.05]}})
+
+
+# -- topics and coding (their stages are new): schemas, and skipping when absent -------------------
+def test_topic_and_coding_tables_from_their_schemas(instrument):
+    results = {
+        "topics/topics.csv": pd.DataFrame({"topic": [1, 2], "label": ["邻里互助", "议事协商"], "prevalence": [0.61, 0.39]}),
+        "topics/topic_words.csv": pd.DataFrame({"topic": [1, 1, 2, 2], "rank": [1, 1, 1, 1],
+                                                "word": ["邻居", "帮忙", "议事", "开会"], "weight": [0.1, 0.2, 0.3, 0.4],
+                                                "kind": ["top", "frex", "top", "frex"]}),
+        "topics/k_selection.csv": pd.DataFrame({"model": ["nmf", "nmf"], "k": [5, 8], "coherence_npmi": [0.11, 0.13],
+                                                "exclusivity": [0.7, 0.8], "stability": [0.9, 0.85],
+                                                "perplexity": [np.nan, np.nan], "chosen": [False, True]}),
+        "coding/frequencies.csv": pd.DataFrame({"dimension": ["role", "role", "comm_type", "comm_type"],
+                                                "level": ["resident", "committee", 1, 2], "theme": [1, 1, 1, 1],
+                                                "units": [100, 50, 80, 70], "coded": [12, 3, 9, 6],
+                                                "share": [0.12, 0.06, 0.1125, 0.0857]}),
+        "coding/agreement.csv": pd.DataFrame({"theme": ["1", "overall"], "n": [200, 200], "kappa": [0.81, np.nan],
+                                              "kappa_ci_low": [0.7, np.nan], "kappa_ci_high": [0.9, np.nan],
+                                              "precision": [0.9, np.nan], "recall": [0.8, np.nan], "f1": [0.85, np.nan],
+                                              "alpha": [np.nan, 0.79]}),
+    }
+    settings = {**tables.DEFAULTS, "lang": "zh", "role_labels": {"resident": {"zh": "居民", "en": "Resident"}},
+                "themes": {1: {"zh": "空间互嵌", "en": "spatial embedding"}}}
+    built = {t.key: t for t in tables.build_tables(results, instrument, settings)}
+    for key in ("table14_topics", "table15_k_selection", "table16_theme_frequencies", "table17_coder_agreement"):
+        assert built[key].skipped is None and built[key].rows, key
+        assert tables.check_numbers(built[key], results) == [], key
+    assert "61.0" in render.csv_text(built["table14_topics"]) and "邻居" in render.csv_text(built["table14_topics"])
+    freq = render.csv_text(built["table16_theme_frequencies"])
+    assert "空间互嵌" in freq and "居民" in freq and "插花式安置/移民安置区" in freq and "12.0 (12)" in freq
+    assert "0.790" in render.csv_text(built["table17_coder_agreement"])
+    # the regression and survey tables are skipped, with what to run
+    assert "run the models stage" in built["table09_participation_models"].skipped
+    assert "run the survey stage" in built["table01_sample_flow"].skipped
+
+
+def test_a_skipped_table_still_renders_in_every_format(instrument, tmp_path):
+    t = tables.table_topics({}, instrument, tables.DEFAULTS, "table14_topics")
+    assert t.skipped and "processed/topics/topics.csv" in t.skipped
+    paths = render.write_table(t, tmp_path)
+    assert all(p.stat().st_size > 0 for p in paths)
