@@ -26,6 +26,9 @@ STAGES = {
     "measurement": "pipeline.measurement",
     "models": "pipeline.models",
     "recovery": "pipeline.recovery",
+    "topics": "pipeline.topics",
+    "coding": "pipeline.coding",
+    "report": "pipeline.report",
 }
 
 

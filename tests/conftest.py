@@ -61,9 +61,21 @@ def run_study(workdir: Path, overrides: dict | None = None, stages: tuple[str, .
                         "--processed", processed, "--metrics", metrics / "measurement.json"],
         "models": ["--indices", processed / "indices.parquet", "--out", processed / "models",
                    "--metrics", metrics / "models.json"],
+        "transcripts": ["--transcripts", raw / "transcripts", "--communities", raw / "communities.csv",
+                        "--out", processed / "transcripts", "--metrics", metrics / "transcripts.json"],
+        "topics": ["--units", processed / "transcripts" / "units.parquet", "--communities", raw / "communities.csv",
+                   "--truth", raw / "truth", "--out", processed / "topics", "--metrics", metrics / "topics.json"],
+        "coding": ["--units", processed / "transcripts" / "units.parquet",
+                   "--questions", processed / "transcripts" / "questions.parquet", "--communities", raw / "communities.csv",
+                   "--truth", raw / "truth", "--out", processed / "coding", "--metrics", metrics / "coding.json"],
+        "report": ["--processed", processed, "--communities", raw / "communities.csv",
+                   "--joint", ROOT / "config" / "joint_display.yaml", "--codebook", ROOT / "config" / "codebook.yaml",
+                   "--reports", reports, "--out", processed / "report", "--metrics", metrics / "report.json",
+                   "--dvc-lock", workdir / "dvc.lock", "--timings", workdir / "timings"],
     }
+    env = {**os.environ, "PIPELINE_TIMINGS": str(workdir / "timings")}   # not the repository's .cache
     for stage in stages:
         cmd = [sys.executable, "-m", "pipeline", stage, "--params", str(pfile), *map(str, commands[stage])]
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
         assert proc.returncode == 0, f"{stage} failed:\n{proc.stderr[-3000:]}"
     return workdir
