@@ -106,6 +106,7 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -116,6 +117,7 @@ from scipy import optimize, special, stats
 from statsmodels.miscmodels.ordinal_model import OrderedModel
 
 from pipeline.errors import PipelineError
+from pipeline.parallel import ParallelSettings, as_settings, run_tasks
 
 FAMILIES = ("linear", "ordered_logit", "binary_logit")
 ESTIMATORS = {"linear": ("ols", "wls", "mixed"), "ordered_logit": ("ml",), "binary_logit": ("ml",)}
@@ -1807,7 +1809,8 @@ def _impute_chain(gen: np.random.Generator, numeric: dict[str, np.ndarray], miss
 
 def impute_chained(data: pd.DataFrame, variables: Sequence[str], m: int = 20, *,
                    seed: np.random.Generator | int | np.random.SeedSequence,
-                   n_iter: int = 10, donors: int = 5, n_jobs: int = 1) -> list[pd.DataFrame]:
+                   n_iter: int = 10, donors: int = 5, n_jobs: int = 1,
+                   parallel: ParallelSettings | None = None) -> list[pd.DataFrame]:
     """``m`` completed copies of ``data`` by chained equations with predictive mean matching.
 
     Every variable in ``variables`` predicts every other; those with missing values are imputed,
@@ -1816,7 +1819,8 @@ def impute_chained(data: pd.DataFrame, variables: Sequence[str], m: int = 20, *,
     values only, so codes stay codes); unordered categorical variables may be predictors when
     complete. Each imputation is its own chain with its own child of ``seed`` (SeedSequence
     spawning), so the result depends on the seed only, not on ``n_jobs`` (chains run in that
-    many joblib worker processes). Other columns are copied unchanged.
+    many local worker processes) nor on ``parallel`` (:mod:`pipeline.parallel` settings, e.g. a
+    Dask cluster; they replace ``n_jobs`` when given). Other columns are copied unchanged.
 
     An own loop rather than statsmodels' MICEData, which drops rows missing every variable
     (renumbering the rest) and has no ordered categoricals; the algorithm is mice's ``pmm``
@@ -1864,13 +1868,9 @@ def impute_chained(data: pd.DataFrame, variables: Sequence[str], m: int = 20, *,
     order = sorted((v for v in numeric if miss[v].any()), key=lambda v: miss[v].sum())
     nominal_block = np.column_stack(nominal) if nominal else np.empty((n, 0))
     gens = _spawn(seed, m, "multiple imputation")
-    if n_jobs == 1:
-        chains = [_impute_chain(gen, numeric, miss, order, nominal_block, n_iter, donors) for gen in gens]
-    else:
-        from joblib import Parallel, delayed
-
-        chains = Parallel(n_jobs=n_jobs)(
-            delayed(_impute_chain)(gen, numeric, miss, order, nominal_block, n_iter, donors) for gen in gens)
+    chain = partial(_impute_chain, numeric=numeric, miss=miss, order=order, nominal_block=nominal_block,
+                    n_iter=n_iter, donors=donors)
+    chains = run_tasks(chain, gens, parallel if parallel is not None else as_settings(n_jobs))
     completed = []
     for current in chains:
         out = data.copy()
@@ -1931,7 +1931,8 @@ def _fit_for_pooling(spec: ModelSpec, data: pd.DataFrame) -> _ImputationFit:
 
 def fit_imputed(spec: Mapping[str, Any] | ModelSpec, data: pd.DataFrame, *, m: int = 20,
                 seed: np.random.Generator | int | np.random.SeedSequence, n_iter: int = 10,
-                donors: int = 5, auxiliary: Sequence[str] = (), n_jobs: int = 1) -> MIResult:
+                donors: int = 5, auxiliary: Sequence[str] = (), n_jobs: int = 1,
+                parallel: ParallelSettings | None = None) -> MIResult:
     """Multiple imputation of item nonresponse: impute the model's variables (outcome, formula
     variables, random slopes) plus ``auxiliary`` ones by :func:`impute_chained`, fit ``spec``
     to each completed dataset, pool with :func:`pool_rubin`, and fit the complete-case model
@@ -1940,7 +1941,9 @@ def fit_imputed(spec: Mapping[str, Any] | ModelSpec, data: pd.DataFrame, *, m: i
     Cluster, grouping and weight variables must be complete and are not imputation predictors.
     Interactions and transformations are computed from the imputed variables when each model is
     fitted ("impute, then transform"). The complete-data degrees of freedom for Barnard-Rubin are
-    the model's t degrees of freedom, else n - k (as mice uses df.residual).
+    the model's t degrees of freedom, else n - k (as mice uses df.residual). The chains and the
+    completed-data fits run on ``n_jobs`` local processes, or where ``parallel`` says
+    (:mod:`pipeline.parallel`); the result is the same.
     """
     spec = parse_spec(spec)
     if not isinstance(data, pd.DataFrame):
@@ -1957,13 +1960,9 @@ def fit_imputed(spec: Mapping[str, Any] | ModelSpec, data: pd.DataFrame, *, m: i
         cc_note = None
     except PipelineError as exc:
         complete_case, cc_note = None, f"complete-case fit failed: {exc.message}"
-    completed = impute_chained(data, variables, m, seed=seed, n_iter=n_iter, donors=donors, n_jobs=n_jobs)
-    if n_jobs == 1:
-        fits = [_ImputationFit.of(fit_model(spec, d)) for d in completed]
-    else:
-        from joblib import Parallel, delayed
-
-        fits = Parallel(n_jobs=n_jobs)(delayed(_fit_for_pooling)(spec, d) for d in completed)
+    settings = parallel if parallel is not None else as_settings(n_jobs)
+    completed = impute_chained(data, variables, m, seed=seed, n_iter=n_iter, donors=donors, parallel=settings)
+    fits = run_tasks(partial(_fit_for_pooling, spec), completed, settings)
     terms = list(fits[0].params.index)
     for j, f in enumerate(fits):
         if list(f.params.index) != terms:

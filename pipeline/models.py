@@ -37,6 +37,7 @@ from pipeline.estimators import (
     predict_grid,
 )
 from pipeline.files import atomic_dir, write_json
+from pipeline.parallel import ParallelSettings, from_params
 
 STREAM_MEDIATION = 21
 STREAM_IMPUTATION = 22
@@ -129,7 +130,8 @@ def hypothesis_table(cfg: dict[str, Any], coefficients: pd.DataFrame, med: pd.Da
     return pd.DataFrame(rows)
 
 
-def fit_all(data: pd.DataFrame, cfg: dict[str, Any], seed: int) -> dict[str, pd.DataFrame]:
+def fit_all(data: pd.DataFrame, cfg: dict[str, Any], seed: int,
+            parallel: ParallelSettings | None = None) -> dict[str, pd.DataFrame]:
     """Every configured estimate, as tables."""
     data = derive(data, cfg.get("derived") or {})
     specs = expand_specs(cfg)
@@ -147,7 +149,8 @@ def fit_all(data: pd.DataFrame, cfg: dict[str, Any], seed: int) -> dict[str, pd.
             raise PipelineError(f"params.yaml: models.imputed names '{model_id}', which is not in models.specs")
         mi = fit_imputed(spec, data, m=int(mi_cfg.get("m", 20)), seed=np.random.SeedSequence([seed, STREAM_IMPUTATION, k]),
                          n_iter=int(mi_cfg.get("n_iter", 10)), donors=int(mi_cfg.get("donors", 5)),
-                         auxiliary=list(mi_cfg.get("auxiliary") or []), n_jobs=int(mi_cfg.get("n_jobs", 1)))
+                         auxiliary=list(mi_cfg.get("auxiliary") or []), n_jobs=int(mi_cfg.get("n_jobs", 1)),
+                         parallel=parallel)
         pooled = mi.pooled.copy()
         pooled["model"] = f"{model_id}_mi"
         mi_coefs.append(pooled)
@@ -205,7 +208,9 @@ def main(argv: list[str] | None = None) -> None:
     except (FileNotFoundError, OSError, ValueError) as exc:
         raise PipelineError(f"{args.indices}: cannot read the indices ({exc.__class__.__name__})",
                             hint="run the measurement stage first (dvc repro measurement)") from None
-    tables = fit_all(data, cfg, int(params["seed"]))
+    # where the imputation chains run (params.yaml: parallel; the results are the same anywhere)
+    mi_jobs = int((cfg.get("mi") or {}).get("n_jobs", 1))
+    tables = fit_all(data, cfg, int(params["seed"]), from_params(params, n_jobs=mi_jobs))
     metrics = key_metrics(tables)
     with atomic_dir(Path(args.out)) as out:
         for name, table in tables.items():

@@ -1,6 +1,7 @@
 """Recovery study: do the default models recover what the generator planted?
 
     python -m pipeline recovery --replications 200 --n-jobs 2 --out benchmarks/RECOVERY.md
+    python -m pipeline recovery --scheduler tcp://HOST:8786 ...   # on a Dask cluster (docs/cluster.md)
 
 Draws ``R`` replications of the demo study from the generator (seeds ``[seed, 1000 + r]``),
 runs each through the same code as the pipeline (survey cleaning, indices, the configured
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import copy
+import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,7 @@ from pipeline.files import write_text
 from pipeline.instrument import Instrument, load_instrument
 from pipeline.measurement import build_indices
 from pipeline.models import derive, expand_specs
+from pipeline.parallel import ParallelSettings, describe, from_params, run_tasks
 from pipeline.simulate import simulate_survey
 from pipeline.survey import SurveyFile, clean_survey
 
@@ -120,13 +124,13 @@ def summarise(draws: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
     }).reset_index()
 
 
-def run(params: dict[str, Any], instrument: Instrument, replications: int, n_jobs: int = 1,
-        backend: str = "loky") -> tuple[pd.DataFrame, pd.DataFrame]:
-    from joblib import Parallel, delayed
-
-    draws = Parallel(n_jobs=n_jobs, backend=backend)(
-        delayed(one_replication)(r, params, instrument) for r in range(replications))
-    draws = pd.concat(draws, ignore_index=True)
+def run(params: dict[str, Any], instrument: Instrument, replications: int,
+        parallel: ParallelSettings | int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Summary and every replication's estimates. ``parallel``: where the replications run
+    (:mod:`pipeline.parallel`; an integer is a number of local processes). Replication r draws
+    from its own seed ``[seed, 1000 + r]``, so the result is the same on any backend."""
+    task = partial(one_replication, params=params, instrument=instrument)
+    draws = pd.concat(run_tasks(task, range(replications), parallel), ignore_index=True)
     return summarise(draws, population_values(params, instrument)), draws
 
 
@@ -155,7 +159,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="pipeline recovery", description=__doc__.splitlines()[0])
     parser.add_argument("--params", default=str(config.PARAMS))
     parser.add_argument("--replications", type=int, default=None)
-    parser.add_argument("--n-jobs", type=int, default=1)
+    parser.add_argument("--n-jobs", type=int, default=None,
+                        help="local worker processes (default: params.yaml parallel.n_jobs)")
+    parser.add_argument("--backend", choices=["auto", "loky", "dask"], default=None,
+                        help="default: params.yaml parallel.backend (dask when a scheduler is given)")
+    parser.add_argument("--scheduler", default=None,
+                        help="Dask scheduler address, e.g. tcp://HOST:8786 (docs/cluster.md); default: params.yaml parallel.scheduler")
     parser.add_argument("--out", default=None, help="write the Markdown table here (default: print it)")
     parser.add_argument("--draws", default=None, help="also write every replication's estimates (CSV)")
     args = parser.parse_args(argv)
@@ -163,8 +172,11 @@ def main(argv: list[str] | None = None) -> None:
     config.section(params, "recovery")
     instrument = load_instrument(params["instrument"])
     reps = int(args.replications or params["recovery"].get("replications", 200))
+    backend = args.backend or ("dask" if args.scheduler else None)   # --scheduler alone means that cluster
+    parallel = from_params(params, n_jobs=args.n_jobs, backend=backend, scheduler=args.scheduler)
+    print(f"recovery: {reps} replications on {describe(parallel)}", file=sys.stderr)
     start = time.perf_counter()
-    summary, draws = run(params, instrument, reps, args.n_jobs)
+    summary, draws = run(params, instrument, reps, parallel)
     text = render(summary, reps, time.perf_counter() - start)
     if args.out:
         write_text(args.out, text)

@@ -69,6 +69,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,7 @@ from pipeline import config
 from pipeline.errors import PipelineError, run_cli
 from pipeline.files import atomic_dir, atomic_path, read_csv_strings, write_bytes, write_csv, write_parquet
 from pipeline.instrument import load_instrument, read_community_ids
+from pipeline.parallel import ParallelSettings, as_settings, from_params, iter_tasks
 
 PII_TYPES = ("name", "mobile", "landline", "id_number", "email", "address", "long_number")
 ENGINES = ("jieba", "rjieba", "auto")
@@ -1326,16 +1328,25 @@ def safe_name(name: str, values: dict[str, str], rules: Rules, seg: Segmenter, l
     """A file name with personal data replaced: the interview's redacted values, and whatever
     the detectors find in the name itself (transcripts are often named after the interviewee)."""
     stem, suffix = (name[: -len(Path(name).suffix)], Path(name).suffix) if Path(name).suffix else (name, "")
+    return safe_value(stem, values, rules, seg, lexicon) + suffix
+
+
+def safe_value(text: str, values: dict[str, str], rules: Rules, seg: Segmenter, lexicon: Lexicon,
+               keep: tuple[str, ...] = ()) -> str:
+    """``text`` (a file name's stem, a kept header value) with personal data replaced: the
+    interview's redacted values, and whatever the detectors (but the types in ``keep``) find in it."""
+    if not text:
+        return text
     for value in sorted(values, key=lambda v: (-len(v), v)):
         if len(value) >= 2:
-            stem = stem.replace(value, values[value])
+            text = text.replace(value, values[value])
     empty = Parsed({}, {}, (), (), frozenset(), "")
-    spans = find_pii(stem, empty, rules, seg.cut(stem), lexicon)
-    spans = [sp for sp in spans if not rules.placeholder_re.search(stem[sp.start:sp.end])]
+    spans = find_pii(text, empty, rules, seg.cut(text), lexicon)
+    spans = [sp for sp in spans if sp.type not in keep and not rules.placeholder_re.search(text[sp.start:sp.end])]
     if spans:
         marks = [rules.placeholder.format(label=rules.placeholder_labels[sp.type], n="") for sp in spans]
-        stem = redact(stem, 0, len(stem), spans, marks)
-    return stem + suffix
+        text = redact(text, 0, len(text), spans, marks)
+    return text
 
 
 def process_transcript(name: str, data: bytes, meta: dict[str, Any], ctx: Context) -> Outcome:
@@ -1355,9 +1366,13 @@ def process_transcript(name: str, data: bytes, meta: dict[str, Any], ctx: Contex
     file = safe_name(name, values, rules, seg, lexicon)
 
     fields = parsed.fields
-    iid = str(meta.get("interview_id") or fields.get("interview_id", "")).strip()
-    comm = clean_comm_id(str(meta.get("comm_id") or fields.get("comm_id", "")), rules)
-    role_label = str(meta.get("role") or fields.get("role", "")).strip()
+    # The kept header values are written out (ids, skip reasons, role_label): personal data in
+    # them is redacted like the file name; a long number is an id here (20250609001), not data.
+    iid = safe_value(str(meta.get("interview_id") or fields.get("interview_id", "")).strip(), values, rules, seg,
+                     lexicon, keep=("long_number",))
+    comm = safe_value(clean_comm_id(str(meta.get("comm_id") or fields.get("comm_id", "")), rules), values, rules, seg,
+                      lexicon, keep=("long_number",))
+    role_label = safe_value(str(meta.get("role") or fields.get("role", "")).strip(), values, rules, seg, lexicon)
     when = parse_date(str(meta.get("date") or fields.get("date", "")), rules)
     n_resp = sum(1 for t in parsed.turns if t.speaker == "respondent")
     if not parsed.turns or n_resp == 0:
@@ -1444,8 +1459,9 @@ def list_transcripts(folder: Path) -> list[Path]:
 
 
 def process_corpus(files: list[Path], ctx: Context, manifest: dict[str, dict[str, Any]] | None = None,
-                   progress: bool | None = None) -> CorpusResult:
-    """Every transcript through :func:`process_transcript` (in parallel on long runs), then the
+                   progress: bool | None = None, parallel: ParallelSettings | None = None) -> CorpusResult:
+    """Every transcript through :func:`process_transcript` (in parallel on long runs: batches of
+    files on ``parallel``, default ``settings.n_jobs`` local processes; the same result), then the
     tables. With ``strict``, the first unusable file stops it with a :class:`PipelineError`."""
     settings = ctx.settings
     manifest = manifest or {}
@@ -1459,10 +1475,9 @@ def process_corpus(files: list[Path], ctx: Context, manifest: dict[str, dict[str
     from tqdm import tqdm
 
     with tqdm(total=len(items), desc="transcripts", unit="file", disable=not show, file=sys.stderr) as bar:
-        if settings.n_jobs > 1 and len(items) >= settings.parallel_min_files and len(batches) > 1:
-            from joblib import Parallel, delayed
-
-            runs = Parallel(n_jobs=settings.n_jobs, return_as="generator")(delayed(_run_batch)(b, ctx) for b in batches)
+        par = parallel if parallel is not None else as_settings(settings.n_jobs)
+        if par.parallel and len(items) >= settings.parallel_min_files and len(batches) > 1:
+            runs = iter_tasks(partial(_run_batch, ctx=ctx), batches, par, batch_size=1)   # in file order
         else:
             runs = (_run_batch(b, ctx) for b in batches)
         for batch in runs:
@@ -1611,7 +1626,7 @@ def main(argv: list[str] | None = None) -> None:
     ctx = Context(rules=rules, spec=spec, settings=settings, communities=communities,
                   communities_name=Path(args.communities).name if args.communities else "")
     files = list_transcripts(Path(args.transcripts))
-    result = process_corpus(files, ctx, manifest)
+    result = process_corpus(files, ctx, manifest, parallel=from_params(params, n_jobs=settings.n_jobs))
     write_outputs(result, Path(args.out), Path(args.metrics))
     if len(result.skipped):
         print(f"transcripts: {len(result.skipped)} file(s) skipped, see {Path(args.out) / OUTPUTS['skipped']}", file=sys.stderr)

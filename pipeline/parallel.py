@@ -1,0 +1,255 @@
+"""One way to run embarrassingly parallel work: local processes, or a Dask cluster.
+
+The pipeline's independent tasks (replications of the recovery study, imputation chains and
+their fits, batches of transcripts, bootstrap replications) all go through :func:`run_tasks`
+(or :func:`iter_tasks`), which hands them to joblib with the backend from
+``params.yaml: parallel``:
+
+``loky``  (the default) worker processes on this machine; ``n_jobs: 1`` runs in this process.
+``dask``  the workers of a running Dask distributed cluster, at ``parallel.scheduler``
+          (``tcp://host:8786``; see docs/cluster.md). Needs the optional packages ``dask`` and
+          ``distributed`` here and on every worker.
+
+Results never depend on the backend or on ``n_jobs``: a task gets everything it needs,
+including its random stream, from its arguments (seeds keyed by the task's index, see
+:func:`task_seeds`, never by the worker), and results come back in task order. Every task runs
+with BLAS/OpenMP at one thread, in whatever process or machine runs it, so sums are taken in the
+same order everywhere.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeVar
+
+import numpy as np
+
+from pipeline.errors import PipelineError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+BACKENDS = ("auto", "loky", "dask")
+KEYS = ("backend", "scheduler", "n_jobs", "connect_timeout")
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+INSTALL_HINT = ("pip install dask==2026.8.0 distributed==2026.8.0 (here and on every worker), "
+                "or set params.yaml: parallel.backend: loky")
+
+
+@dataclass(frozen=True)
+class ParallelSettings:
+    """``params.yaml: parallel`` as the computation needs it.
+
+    ``backend``: ``loky`` or ``dask`` (``auto`` in params: dask when a scheduler is given).
+    ``n_jobs``: loky worker processes (1: in this process; -1: all cores); with dask the
+    cluster's worker threads set the concurrency and ``n_jobs`` is not used.
+    ``scheduler``: the Dask scheduler's address. ``connect_timeout``: seconds to reach it.
+    """
+
+    backend: str = "loky"
+    n_jobs: int = 1
+    scheduler: str | None = None
+    connect_timeout: float = 30.0
+
+    @property
+    def in_process(self) -> bool:
+        """True when tasks run one after another in this process (loky with one job)."""
+        return self.backend == "loky" and self.n_jobs == 1
+
+    @property
+    def parallel(self) -> bool:
+        return not self.in_process
+
+
+def settings_from(cfg: Mapping[str, Any] | None, *, n_jobs: int | None = None, backend: str | None = None,
+                  scheduler: str | None = None) -> ParallelSettings:
+    """Validate ``params.yaml: parallel`` (``None``: the defaults, local processes).
+
+    Keyword arguments override the section: ``n_jobs`` a stage's own worker count (e.g.
+    ``transcripts.n_jobs``), ``backend`` and ``scheduler`` a command-line choice."""
+    cfg = dict(cfg or {})
+    unknown = sorted(set(cfg) - set(KEYS))
+    if unknown:
+        raise PipelineError(f"params.yaml: parallel has unknown keys {unknown}", hint=f"use {list(KEYS)}")
+    name = str(backend if backend is not None else cfg.get("backend") or "auto").lower()
+    address = scheduler if scheduler is not None else cfg.get("scheduler")
+    address = str(address).strip() if address not in (None, "") else None
+    if name not in BACKENDS:
+        raise PipelineError(f"params.yaml: parallel.backend '{name}' is unknown", hint="use loky (local processes) or dask")
+    if name == "auto":
+        name = "dask" if address else "loky"
+    if name == "loky" and address:
+        raise PipelineError(f"params.yaml: parallel.scheduler is {address!r} but parallel.backend is loky",
+                            hint="set backend: dask to use the cluster, or scheduler: null to run locally")
+    jobs = n_jobs if n_jobs is not None else cfg.get("n_jobs", 1)
+    try:
+        jobs = int(jobs)
+        timeout = float(cfg.get("connect_timeout", 30))
+    except (TypeError, ValueError):
+        raise PipelineError("params.yaml: parallel.n_jobs must be an integer and connect_timeout a number "
+                            f"(got {jobs!r}, {cfg.get('connect_timeout')!r})") from None
+    if jobs == 0 or jobs < -1:
+        raise PipelineError(f"params.yaml: n_jobs must be a positive number of processes or -1 (all cores), not {jobs}")
+    if timeout <= 0:
+        raise PipelineError(f"params.yaml: parallel.connect_timeout must be positive, not {timeout}")
+    return ParallelSettings(backend=name, n_jobs=jobs, scheduler=address, connect_timeout=timeout)
+
+
+def from_params(params: Mapping[str, Any], *, n_jobs: int | None = None, backend: str | None = None,
+                scheduler: str | None = None) -> ParallelSettings:
+    """:func:`settings_from` on ``params["parallel"]`` (a missing section means local processes)."""
+    return settings_from(params.get("parallel"), n_jobs=n_jobs, backend=backend, scheduler=scheduler)
+
+
+def as_settings(value: ParallelSettings | int | None) -> ParallelSettings:
+    """A :class:`ParallelSettings` from settings or a plain local ``n_jobs`` (``None``: 1)."""
+    if isinstance(value, ParallelSettings):
+        return value
+    if value is None:
+        return ParallelSettings()
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return settings_from(None, n_jobs=int(value), backend="loky")
+    raise PipelineError(f"parallel settings must be ParallelSettings or an integer n_jobs, not {value!r}")
+
+
+def task_seeds(seed: int | np.random.SeedSequence, n: int) -> list[np.random.SeedSequence]:
+    """Independent seeds of ``n`` tasks, the i-th keyed by the task index i (SeedSequence
+    spawning), so a task draws the same numbers whichever worker runs it."""
+    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(int(seed))
+    return root.spawn(int(n))
+
+
+# --------------------------------------------------------------------------------------------
+# one thread per task
+# --------------------------------------------------------------------------------------------
+def _one_thread() -> None:
+    """BLAS/OpenMP at one thread in this (worker) process: the variables for libraries loaded
+    later, threadpoolctl for those already loaded. Not undone: workers exist for this work."""
+    for var in THREAD_VARS:
+        os.environ[var] = "1"
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
+def _call_one_thread(func: Callable[..., R], task: Any) -> R:
+    _one_thread()
+    return func(task)
+
+
+def blas_threads(_task: Any = None) -> dict[str, Any]:
+    """What a task sees of its threads: the largest BLAS/OpenMP pool and the variables. A task
+    function for checking a backend's workers (``run_tasks(blas_threads, range(4), s)``)."""
+    from threadpoolctl import threadpool_info
+
+    pools = [p["num_threads"] for p in threadpool_info()]
+    return {"pid": os.getpid(), "max_threads": max(pools) if pools else 1,
+            **{var: os.environ.get(var) for var in THREAD_VARS}}
+
+
+# --------------------------------------------------------------------------------------------
+# the backends
+# --------------------------------------------------------------------------------------------
+@contextmanager
+def dask_client(settings: ParallelSettings) -> Iterator[Any]:
+    """A ``distributed.Client`` connected to ``settings.scheduler``, closed afterwards."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise PipelineError("params.yaml: parallel.backend is dask, but the packages dask and distributed "
+                            "are not installed", hint=INSTALL_HINT) from None
+    if not settings.scheduler:
+        raise PipelineError("params.yaml: parallel.backend is dask, but parallel.scheduler (the address of a "
+                            "running Dask scheduler) is not set",
+                            hint="start one with `dask scheduler` and set scheduler: tcp://HOST:8786 "
+                                 "(docs/cluster.md), or use backend: loky")
+    try:
+        client = Client(settings.scheduler, timeout=settings.connect_timeout, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise PipelineError(f"params.yaml: parallel.scheduler {settings.scheduler}: no Dask scheduler could be "
+                            f"reached within {settings.connect_timeout:g} s ({exc.__class__.__name__})",
+                            hint="check that `dask scheduler` runs there and the port is open (docs/cluster.md)") from None
+    try:
+        try:
+            client.register_plugin(_one_thread_plugin(), name="pipeline-one-blas-thread")
+        except Exception as exc:  # a worker that cannot import the pipeline, say
+            raise PipelineError(f"parallel.scheduler {settings.scheduler}: the Dask workers could not be set up "
+                                f"({exc.__class__.__name__}: {exc})",
+                                hint="install the project and its locked packages on every worker (docs/cluster.md)") from exc
+        yield client
+    finally:
+        client.close()
+
+
+def _one_thread_plugin() -> Any:
+    """A Dask worker plugin that sets one BLAS thread in each worker, present and future.
+    Run on the worker's main thread: OpenBLAS ignores a change made from a task's thread."""
+    from distributed import WorkerPlugin
+
+    class OneBlasThread(WorkerPlugin):
+        def setup(self, worker: Any) -> None:
+            _one_thread()
+
+    return OneBlasThread()
+
+
+def _joblib_parallel(settings: ParallelSettings, client: Any, n_tasks: int, batch_size: int | str):
+    from joblib import Parallel, parallel_config
+
+    if settings.backend == "dask":
+        config = parallel_config(backend="dask", client=client)
+        n_jobs = -1
+    else:
+        config = nullcontext()
+        n_jobs = settings.n_jobs if settings.n_jobs > 0 else (os.cpu_count() or 1)
+        n_jobs = min(n_jobs, n_tasks)
+    return config, partial(Parallel, n_jobs=n_jobs, backend=None if settings.backend == "dask" else "loky",
+                           batch_size=batch_size, return_as="generator")
+
+
+def iter_tasks(func: Callable[[T], R], tasks: Iterable[T], settings: ParallelSettings | int | None = None,
+               *, batch_size: int | str = "auto") -> Iterator[R]:
+    """``func(task)`` for every task, yielded in task order as they are done.
+
+    ``func`` must be picklable (a module-level function, or ``functools.partial`` of one with
+    the shared arguments) and take everything it needs from its arguments. With loky and
+    ``n_jobs: 1`` (or a single task) the tasks run here, one after another. Exceptions in a
+    task are raised here, a :class:`PipelineError` as itself."""
+    settings = as_settings(settings)
+    tasks = list(tasks)
+    if not tasks:
+        return
+    if settings.backend == "loky" and (settings.n_jobs == 1 or len(tasks) == 1):
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):
+            for task in tasks:
+                yield func(task)
+        return
+    client_cm = dask_client(settings) if settings.backend == "dask" else nullcontext()
+    with client_cm as client:
+        config, make = _joblib_parallel(settings, client, len(tasks), batch_size)
+        from joblib import delayed
+
+        with config:
+            call = delayed(_call_one_thread)
+            yield from make()(call(func, task) for task in tasks)
+
+
+def run_tasks(func: Callable[[T], R], tasks: Iterable[T], settings: ParallelSettings | int | None = None,
+              *, batch_size: int | str = "auto") -> list[R]:
+    """The list ``[func(task) for task in tasks]``, computed by the configured backend
+    (see :func:`iter_tasks`); the same list whatever the backend and ``n_jobs``."""
+    return list(iter_tasks(func, tasks, settings, batch_size=batch_size))
+
+
+def describe(settings: ParallelSettings) -> str:
+    """One line for logs: where the tasks run."""
+    if settings.backend == "dask":
+        return f"dask cluster at {settings.scheduler}"
+    if settings.n_jobs == 1:
+        return "this process"
+    return f"{settings.n_jobs if settings.n_jobs > 0 else os.cpu_count()} local processes (loky)"
