@@ -446,7 +446,7 @@ def topic_prevalence_plot(prevalence: pd.DataFrame, factor: str = "gov_model", l
     topics = list(dict.fromkeys(rows["topic"]))
     levels = list(dict.fromkeys(rows["level"]))
     t_labels, l_labels = _code_labels(topic_labels), _code_labels(level_labels)
-    fig, rc = _figure(6.0, 0.32 * len(topics) * max(1, len(levels) / 2) + 1.5, font)
+    fig, rc = _figure(7.5, 0.32 * len(topics) * max(1, len(levels) / 2) + 1.5, font)
     with matplotlib.rc_context(rc):
         ax = fig.add_subplot()
         step = 0.7 / max(len(levels), 1)
@@ -465,7 +465,7 @@ def topic_prevalence_plot(prevalence: pd.DataFrame, factor: str = "gov_model", l
         ax.set_ylim(-0.6, len(topics) - 0.4)
         ax.set_xlabel(text("prevalence", lang))
         ax.set_title(text("prevalence_by", lang, factor=_lower_first(factor_title or factor, lang)))
-        ax.legend(title=factor_title or factor, frameon=False, loc="best")
+        ax.legend(title=factor_title or factor, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig
 
 

@@ -245,8 +245,11 @@ def build_figures(results: Mapping[str, pd.DataFrame], processed: Path, instrume
 
     def prevalence():
         topics = results.get("topics/topics.csv")
-        labels = ({int(t): str(lab) for t, lab in zip(topics["topic"], topics["label"])}
-                  if topics is not None and "label" in topics.columns else None)
+        labels = None
+        if topics is not None and "label" in topics.columns:   # prevalence names topics "T1", topics.csv 1
+            labels = {}
+            for t, lab in zip(topics["topic"], topics["label"]):
+                labels[t] = labels[f"T{t}"] = str(lab)
         return F.topic_prevalence_plot(results["topics/prevalence_levels.csv"], factor, lang,
                                        L["variables"].get(factor, factor), L["values"].get(factor), labels)
     add("fig05_topic_prevalence", prevalence, ["topics/prevalence_levels.csv"])
