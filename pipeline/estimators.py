@@ -66,7 +66,11 @@ Conventions (each checked against R in ``tests/test_estimators_reference.py``)
   integer counts; rows are repeated w times before fitting (n is the sum of the weights), which
   is R's ``polr(weights = Freq)`` for the classical variance and the right unit for robust ones.
   Mixed models take no weights.
-* **Mixed models** (statsmodels MixedLM, BFGS with gtol 1e-10; when BFGS stops short, as it
+* **Mixed models.** A random-intercept model is fitted as lme4 does, by its exact profiled
+  deviance in the one parameter theta = tau/sigma, from group sums (bounded Brent search, the
+  boundary theta = 0 checked): no per-group loop (0.06 s of estimation for 165,000 respondents
+  in 2,000 communities; lme4 takes 2 s). Random slopes:
+  (statsmodels MixedLM, BFGS with gtol 1e-10; when BFGS stops short, as it
   does near a boundary or on precision loss, Powell continues from its end point; never
   L-BFGS, which reports convergence with an infinite log-likelihood on the REML null model of
   sleepstudy). The end point must have a profile score below 1e-2, else the fit is flagged.
@@ -993,9 +997,11 @@ def _fit_mixed(spec: ModelSpec, mf: _Frame) -> ModelResult:
                      index=frame.index)
     _check_rank(spec.id, Z, "random-effects design")
     groups = frame[spec.group].to_numpy()
-    _, n_groups = _cluster_codes(groups)
+    codes, n_groups = _cluster_codes(groups)
     if n_groups < 2:
         raise _err(spec.id, f"grouping variable {spec.group!r} has a single value")
+    if not spec.slopes:
+        return _fit_random_intercept(spec, mf, X, y, codes, n_groups, groups)
     model = sm.MixedLM(y, X, groups=groups, exog_re=Z)
     flags: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
@@ -1064,6 +1070,92 @@ def _fit_mixed(spec: ModelSpec, mf: _Frame) -> ModelResult:
         sigma=math.sqrt(scale) if scale > 0 else np.nan,
         icc=tau2 / (tau2 + scale) if q == 1 else np.nan, var_intercept=tau2,
         residual_var=scale, optimizer=optimizer, converged=converged, status=_status(flags))
+    return _result(spec, mf, X.design_info, params, V, term_df, fit, components)
+
+
+def _ri_profile(s: float, parts: tuple, n: int, p: int, reml: bool) -> tuple[float, np.ndarray, float, np.ndarray]:
+    """Profiled deviance of a random-intercept model at the relative standard deviation
+    ``s`` = tau/sigma (lme4's theta), from group sums only: with w_j = s^2 / (1 + n_j s^2),
+    X'V*^-1 X = X'X - sum_j w_j x_j x_j' (x_j the group's column sums), likewise X'V*^-1 y and
+    y'V*^-1 y; log|V*| = sum_j log(1 + n_j s^2). Returns the deviance (-2 log-likelihood, REML
+    criterion for REML, both as lme4 reports them), beta, the penalised residual sum of squares
+    and the Cholesky factor of X'V*^-1 X."""
+    XtX, Xty, yty, n_j, Sx, Sy = parts
+    theta = s * s
+    w = theta / (1.0 + n_j * theta)
+    A = XtX - (Sx * w[:, None]).T @ Sx
+    b = Xty - Sx.T @ (w * Sy)
+    L = np.linalg.cholesky(A)
+    z = np.linalg.solve(L, b)
+    beta = np.linalg.solve(L.T, z)
+    r = float(yty - np.sum(w * Sy * Sy) - z @ z)
+    logdet_v = float(np.sum(np.log1p(n_j * theta)))
+    if reml:
+        dof = n - p
+        dev = dof * (1 + math.log(2 * math.pi * r / dof)) + logdet_v + 2 * float(np.sum(np.log(np.diag(L))))
+    else:
+        dev = n * (1 + math.log(2 * math.pi * r / n)) + logdet_v
+    return dev, beta, r, L
+
+
+def _fit_random_intercept(spec: ModelSpec, mf: _Frame, X: pd.DataFrame, y: np.ndarray, codes: np.ndarray,
+                          n_groups: int, groups: np.ndarray) -> ModelResult:
+    """A random-intercept model (no random slopes) by its exact one-dimensional profiled
+    likelihood, as lme4 fits it: the fixed effects and the residual variance are profiled out,
+    the deviance is a function of theta = tau/sigma alone and is computed from group sums
+    (:func:`_ri_profile`), and theta is found by bounded Brent search (boundary theta = 0 checked).
+    The same numbers as statsmodels' MixedLM at its optimum (log-likelihood to 1e-12, fixed
+    effects to 1e-10; tested) in a fraction of the time: no per-group loop."""
+    Xv = X.to_numpy(float)
+    n, k = Xv.shape
+    n_j = np.bincount(codes, minlength=n_groups).astype(float)
+    Sx = np.zeros((n_groups, k))
+    np.add.at(Sx, codes, Xv)
+    Sy = np.bincount(codes, weights=y, minlength=n_groups)
+    parts = (Xv.T @ Xv, Xv.T @ y, float(y @ y), n_j, Sx, Sy)
+
+    def deviance(s: float) -> float:
+        return _ri_profile(s, parts, n, k, spec.reml)[0]
+
+    try:
+        hi, res = 10.0, None
+        for _ in range(6):   # widen the search while the optimum sits at the upper bound
+            res = optimize.minimize_scalar(deviance, bounds=(0.0, hi), method="bounded",
+                                           options={"xatol": 1e-12, "maxiter": spec.max_iter or 2000})
+            if res.x < 0.99 * hi:
+                break
+            hi *= 10
+        s_hat = float(res.x)
+        if deviance(0.0) <= res.fun:
+            s_hat = 0.0
+        dev, beta, r, L = _ri_profile(s_hat, parts, n, k, spec.reml)
+    except np.linalg.LinAlgError as exc:
+        raise _err(spec.id, f"the mixed model could not be fitted ({exc})",
+                   "check the fixed-effects design for collinear columns") from None
+    flags: list[str] = []
+    converged = bool(res.success and np.isfinite(dev) and r > 0 and s_hat < 0.99 * hi)
+    if not converged:
+        flags.append("not converged: the optimiser stopped before the maximum; do not report "
+                     "these numbers (simplify the random part or rescale predictors)")
+    if s_hat < _SINGULAR_THETA:
+        flags.append("boundary (singular) fit: a random-effect variance or correlation is "
+                     "at the edge of its range; consider dropping that random term")
+    scale = r / (n - k if spec.reml else n)
+    tau2 = s_hat * s_hat * scale
+    llf = -dev / 2
+    params = pd.Series(beta, index=list(X.columns))
+    V = scale * np.linalg.inv(L @ L.T)
+    n_params = k + 2
+    components = pd.DataFrame([(spec.id, spec.group, "var", "Intercept", None, tau2),
+                               (spec.id, "Residual", "residual", None, None, scale)],
+                              columns=list(COMPONENT_COLUMNS))
+    term_df = between_within_df(spec.id, X, groups) if spec.df_method == "between_within" else None
+    fit = _fit_row(
+        spec, n_obs=n, n_dropped=mf.n_dropped, n_groups=n_groups, loglik=llf,
+        t_df=None if term_df is None else float(np.min(term_df)),
+        n_params=n_params, aic=-2 * llf + 2 * n_params, bic=-2 * llf + math.log(n) * n_params,
+        sigma=math.sqrt(scale) if scale > 0 else np.nan, icc=tau2 / (tau2 + scale), var_intercept=tau2,
+        residual_var=scale, optimizer="profiled-brent", converged=converged, status=_status(flags))
     return _result(spec, mf, X.design_info, params, V, term_df, fit, components)
 
 

@@ -563,3 +563,31 @@ def test_pooled_fit_does_not_depend_on_the_number_of_workers():
     one = fit_imputed(spec, d, m=4, seed=2, n_iter=3, n_jobs=1)
     two = fit_imputed(spec, d, m=4, seed=2, n_iter=3, n_jobs=2)
     pd.testing.assert_frame_equal(one.pooled, two.pooled)
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_random_intercept_profile_equals_statsmodels_mixedlm(reml):
+    """The random-intercept fast path (profiled deviance from group sums) lands on the same
+    optimum as statsmodels' MixedLM: log-likelihood, fixed effects, variances, covariance."""
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(11)
+    G, n = 80, 2400
+    g = rng.integers(0, G, n)
+    df = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n),
+                       "z": (rng.random(G) < 0.4).astype(float)[g], "g": g})
+    df["y"] = 1 + 0.3 * df.x1 - 0.2 * df.x2 + 0.5 * df.z + rng.normal(0, 0.6, G)[g] + rng.normal(size=n)
+    res = fit_model({"id": "ri", "formula": "y ~ x1 + x2 + z", "estimator": "mixed", "random": "g",
+                     "reml": reml}, df)
+    assert res.fit["optimizer"] == "profiled-brent" and res.fit["status"] == "ok"
+    X = sm.add_constant(df[["x1", "x2", "z"]])
+    ref = sm.MixedLM(df["y"], X, groups=df["g"]).fit(reml=reml, method=["bfgs"], gtol=1e-10)
+    assert res.fit["loglik"] == pytest.approx(ref.llf, rel=1e-10)
+    np.testing.assert_allclose(res.params.to_numpy(), ref.fe_params.to_numpy(), rtol=1e-7, atol=1e-9)
+    assert res.fit["var_intercept"] == pytest.approx(float(np.asarray(ref.cov_re)[0, 0]), rel=1e-5)
+    assert res.fit["residual_var"] == pytest.approx(ref.scale, rel=1e-6)
+    # lme4's covariance of the fixed effects, (X'V^-1 X)^-1 at the estimates (the general path's)
+    from pipeline.estimators import _gls_vcov
+
+    V = _gls_vcov(X.to_numpy(float), np.ones((len(df), 1)), df["g"].to_numpy(), np.asarray(ref.cov_re), ref.scale)
+    np.testing.assert_allclose(res.vcov, V, rtol=1e-5)
