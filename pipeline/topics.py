@@ -61,6 +61,7 @@ CRITERIA = ("coherence_npmi", "exclusivity", "stability", "neg_perplexity")
 STREAM_SPLIT = 71       # SeedSequence stream of the held-out split
 STREAM_FIT = 72         # ... of the model fits (run r gets spawn key r)
 STREAM_SUBSAMPLE = 73   # ... of the documents each seed run is fitted on
+STREAM_GRID = 74        # ... of the documents the K grid is evaluated on (grid_max_docs)
 OUT_DIR = config.PROCESSED / "topics"
 METRICS_FILE = config.METRICS / "topics.json"
 FLOAT_FORMAT = "%.10g"
@@ -98,6 +99,7 @@ class Settings:
     nmf_init: str = "nndsvda"
     nmf_loss: str = "kullback-leibler"
     subsample: float = 0.8
+    grid_max_docs: int | None = 5000
     nmf_max_iter: int = 500
     nmf_tol: float = 1e-4
     dmm_alpha: float = 0.1
@@ -139,7 +141,7 @@ def parse_settings(section: Mapping[str, Any]) -> Settings:
     """Check ``params.yaml: topics`` and return :class:`Settings` (clear errors for bad keys)."""
     s = dict(section or {})
     known = {"unit", "window", "min_doc_tokens", "vocabulary", "models", "k_grid", "seeds", "holdout",
-             "min_docs_per_topic", "subsample", "top_n", "dmm", "lda", "nmf", "selection", "frex_weight", "n_words",
+             "min_docs_per_topic", "subsample", "grid_max_docs", "top_n", "dmm", "lda", "nmf", "selection", "frex_weight", "n_words",
              "n_exemplars", "prevalence", "labels", "n_jobs"}
     unknown = sorted(set(s) - known)
     if unknown:
@@ -193,7 +195,9 @@ def parse_settings(section: Mapping[str, Any]) -> Settings:
         lda_max_iter=_int(lda.get("max_iter", 50), "lda.max_iter", 1),
         lda_doc_topic_prior=lda.get("doc_topic_prior"), lda_topic_word_prior=lda.get("topic_word_prior"),
         nmf_init=nmf.get("init", "nndsvda"), nmf_loss=nmf.get("loss", "kullback-leibler"),
-        subsample=_num(s.get("subsample", 0.8), "subsample", 0.1, 1.0), nmf_max_iter=_int(nmf.get("max_iter", 500), "nmf.max_iter", 1),
+        subsample=_num(s.get("subsample", 0.8), "subsample", 0.1, 1.0),
+        grid_max_docs=None if s.get("grid_max_docs") is None else _int(s["grid_max_docs"], "grid_max_docs", 100),
+        nmf_max_iter=_int(nmf.get("max_iter", 500), "nmf.max_iter", 1),
         nmf_tol=float(nmf.get("tol", 1e-4)),
         dmm_alpha=_num(dmm.get("alpha", 0.1), "dmm.alpha", 1e-6, 1e6), dmm_beta=_num(dmm.get("beta", 0.1), "dmm.beta", 1e-6, 1e6),
         dmm_n_iter=_int(dmm.get("n_iter", 30), "dmm.n_iter", 1),
@@ -302,6 +306,20 @@ def split_holdout(n_docs: int, holdout: float, seed: int) -> tuple[np.ndarray, n
     perm = rng.permutation(n_docs)
     n_test = int(round(holdout * n_docs))
     return np.sort(perm[n_test:]), np.sort(perm[:n_test])
+
+
+def cap_documents(train: np.ndarray, test: np.ndarray, max_docs: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``max_docs`` training documents for the K grid (and held-out documents in the
+    same proportion), a seeded sample; the chosen model is then fitted on every document. On a
+    large corpus the grid's many fits are what costs: their evidence (coherence, exclusivity,
+    stability, perplexity) is already stable on a few thousand documents. A corpus within the
+    cap is used whole, so its results do not depend on the cap."""
+    if max_docs is None or len(train) <= max_docs:
+        return train, test
+    rng = np.random.default_rng(np.random.SeedSequence([seed, STREAM_GRID]))
+    n_test = int(round(len(test) * max_docs / len(train)))
+    return (np.sort(rng.choice(train, size=max_docs, replace=False)),
+            np.sort(rng.choice(test, size=n_test, replace=False)))
 
 
 def run_seed(seed: int, run: int) -> int:
@@ -559,6 +577,7 @@ def evaluate_grid(corpus: Corpus, settings: Settings, seed: int) -> pd.DataFrame
     held-out documents, mean over runs). Results do not depend on ``n_jobs``."""
     X = corpus.counts
     train, test = split_holdout(X.shape[0], settings.holdout, seed)
+    train, test = cap_documents(train, test, settings.grid_max_docs, seed)
     check_grid(settings.k_grid, len(train), X.shape[1], settings.min_docs_per_topic)
     X_train, X_test = X[train], X[test]
     tasks = [(m, k, r) for m in settings.models for k in settings.k_grid for r in range(settings.seeds)]

@@ -329,3 +329,17 @@ def test_demo_recovers_planted_themes(demo):
     m = json.loads((demo / "metrics" / "topics.json").read_text(encoding="utf-8"))["alignment"]
     assert m["one_to_one"] and m["purity"] >= 0.80
     assert m["gov_model_signs_agree"] == m["gov_model_signs_planted"]
+
+
+def test_grid_document_cap_is_a_seeded_sample_and_a_no_op_within_the_cap():
+    from pipeline.topics import cap_documents
+
+    train, test = np.arange(0, 8000, 2), np.arange(1, 2000, 2)
+    same = cap_documents(train, test, 5000, seed=1)
+    assert same[0] is train and same[1] is test
+    a = cap_documents(train, test, 1000, seed=1)
+    b = cap_documents(train, test, 1000, seed=1)
+    assert len(a[0]) == 1000 and len(a[1]) == 250
+    assert set(a[0]) <= set(train) and set(a[1]) <= set(test) and (np.diff(a[0]) > 0).all()
+    assert all((x == y).all() for x, y in zip(a, b))
+    assert not (cap_documents(train, test, 1000, seed=2)[0] == a[0]).all()
