@@ -533,8 +533,8 @@ def render(res: dict[str, Any], command: str) -> str:
         if "ratio" in mix:
             lines += [f"Mixed model {mix['model']} (`{mix['formula']}`, REML {mix['reml']}; {mix['n_obs']:,} complete "
                       f"cases in {mix['n_groups']:,} groups, one CSV read by both), shortest of {mix['repeats']} fits after a "
-                      f"warm-up: `pipeline.estimators.fit_model` {mix['python_s']:.3f} s (statsmodels MixedLM plus the "
-                      f"model-based covariance and between-within df; all: {mix['python_all']}), `lme4::lmer` "
+                      f"warm-up: `pipeline.estimators.fit_model` {mix['python_s']:.3f} s (the whole call: design "
+                      f"matrix, the profiled random-intercept fit, covariance and between-within df; all: {mix['python_all']}), `lme4::lmer` "
                       f"{mix['r_s']:.3f} s ({mix['r_version']}; all: {mix['r_all']}). Ratio {mix['ratio']:.2f}. Largest "
                       f"differences: fixed effects {mix['max_diff_fixef']:.1e}, standard errors {mix['max_diff_se']:.1e}, "
                       f"variance components {mix['max_diff_var']:.1e}, REML log-likelihood {mix['diff_loglik']:.1e}.", ""]

@@ -260,7 +260,7 @@ def build_figures(results: Mapping[str, pd.DataFrame], processed: Path, instrume
 
 
 # -- the report documents ----------------------------------------------------------------------
-REPORT_CSS = """body { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif;
+REPORT_CSS = """body { font-family: "Report CJK", "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif;
   max-width: 60em; margin: 2em auto; padding: 0 1em; line-height: 1.5; color: #111; }
 h1 { font-size: 1.6em; } h2 { font-size: 1.3em; margin-top: 2em; border-bottom: 1px solid #999; }
 figure { margin: 1.5em 0; } figure svg { max-width: 100%; height: auto; }
@@ -268,6 +268,34 @@ figcaption { font-weight: bold; margin-top: 0.3em; }
 nav ol { columns: 2; } .missing { color: #a00; }
 section.prov td { font-family: monospace; font-size: 85%; word-break: break-all; }
 """
+
+def embedded_font_css(text: str) -> str:
+    """An ``@font-face`` rule carrying the project's CJK font (the pinned Noto Sans CJK SC, see
+    :mod:`pipeline.figures`) cut down to the characters ``text`` uses, as a data URL: the page
+    then shows its Chinese in the same face on any machine without fetching a font. Byte-identical
+    on reruns (fontTools keeps the font's own timestamps: ``recalcTimestamp=False``)."""
+    import base64
+
+    from fontTools import subset
+    from fontTools.ttLib import TTCollection, TTFont
+
+    path = F.default_font_path()
+    F.use_cjk_font()   # checks the file's SHA-256, with a clear error if the font is missing
+    faces = [f["name"].getDebugName(1) for f in TTCollection(str(path)).fonts]
+    font = TTFont(str(path), fontNumber=faces.index(F.FONT_FAMILY), recalcTimestamp=False, lazy=False)
+    options = subset.Options()
+    options.hinting = False
+    options.layout_features = ["*"]
+    options.name_IDs = ["*"]
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(text="".join(sorted(set(text))))
+    subsetter.subset(font)
+    buf = io.BytesIO()
+    font.save(buf)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return ('@font-face { font-family: "Report CJK"; font-style: normal; font-weight: 400;\n'
+            f'  src: url(data:font/otf;base64,{data}) format("opentype"); }}\n')
+
 
 _SVG_PROLOGUE = re.compile(r"^\s*(<\?xml[^>]*\?>\s*)?(<!DOCTYPE[^>]*>\s*)?", re.S)
 
@@ -332,7 +360,9 @@ def report_html(lang: str, table_list: Sequence[render.Table], figs: Sequence[Fi
     parts.append(f'<section id="sec-provenance" class="prov"><h2>{html.escape(TEXT["sections"]["provenance"][lang])}</h2>')
     parts.append(render.html_fragment(provenance_table(prov, lang)))
     parts.append("</section>\n</body>\n</html>\n")
-    return "\n".join(parts)
+    page = "\n".join(parts)
+    visible = html.unescape(re.sub(r"<svg.*?</svg>|<[^>]+>", "", page, flags=re.S))
+    return page.replace("<style>\n", "<style>\n" + embedded_font_css(visible), 1)
 
 
 def report_docx(lang: str, table_list: Sequence[render.Table], figs: Sequence[FigureOut],

@@ -94,7 +94,9 @@ def test_html_report_is_self_contained(studies):
     outside = [r for r in parser.refs if not r[2].startswith(("#", "data:"))]
     assert not outside, outside[:5]
     assert not ({"script", "link", "iframe", "img", "object", "embed"} & parser.tags)
-    assert "@import" not in page and not re.search(r"url\((?!#)", page)
+    assert "@import" not in page and not re.search(r"url\((?!#|data:)", page)
+    # the Chinese text has its font inside the page (a subset of the pinned Noto Sans CJK SC)
+    assert re.search(r'@font-face \{ font-family: "Report CJK";[^}]*url\(data:font/otf;base64,', page)
     assert page.count("<svg") == 6 and page.count('<table class="three-line"') == 19  # 18 + provenance
     assert "<!DOCTYPE svg" not in page
 
