@@ -817,23 +817,31 @@ def read_communities(path: str | Path, columns: Sequence[str]) -> pd.DataFrame:
 # alignment with the planted themes (demo study)
 # --------------------------------------------------------------------------------------------
 def doc_themes(docs: pd.DataFrame, truth_units: pd.DataFrame) -> pd.Series:
-    """Each document's planted theme: the truth file's units joined on interview, turn and
-    sentence (the truth numbers turns and sentences from 0, unit ids from 1), the majority
-    sentence theme of the document's units (ties: the turn's main theme, then the smaller)."""
-    t = truth_units.assign(unit_id=truth_units["interview_id"].astype(str) + ":" + (truth_units["turn"] + 1).astype(str)
-                           + ":" + (truth_units["sentence"] + 1).astype(str))
+    """Each document's planted theme. A document that is one respondent turn gets the turn's
+    planted main theme (``turn_theme``; turns are numbered from 0 in the truth, from 1 in unit
+    ids, and line up one to one). A window of sentences gets the majority theme of its sentences
+    (ties: the first turn's main theme, then the smaller) -- sentence numbers line up less well,
+    since the transcripts stage joins run-on sentences (see pipeline/coding.py for an alignment
+    by sentence lengths)."""
+    t = truth_units.assign(turn_key=truth_units["interview_id"].astype(str) + ":" + (truth_units["turn"] + 1).astype(str))
+    t = t.assign(unit_id=t["turn_key"] + ":" + (t["sentence"] + 1).astype(str))
     theme = dict(zip(t["unit_id"], t["theme"].astype(int)))
-    turn_theme = dict(zip(t["unit_id"], t["turn_theme"].astype(int)))
+    turn_theme = dict(zip(t["turn_key"], t["turn_theme"].astype(int)))
     out = []
     for ids in docs["unit_ids"]:
         units = ids.split(";")
+        turns = {u.rsplit(":", 1)[0] for u in units}
+        first_turn = units[0].rsplit(":", 1)[0]
+        if len(turns) == 1:
+            out.append(turn_theme.get(first_turn, -1))
+            continue
         vals = [theme[u] for u in units if u in theme]
         if not vals:
             out.append(-1)
             continue
         counts = pd.Series(vals).value_counts()
         best = counts[counts == counts.max()].index.tolist()
-        main = turn_theme.get(units[0], -1)
+        main = turn_theme.get(first_turn, -1)
         out.append(main if main in best else min(best))
     return pd.Series(out, index=docs.index, name="theme")
 
