@@ -44,7 +44,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 from scipy.stats import norm
 
 from pipeline import config
@@ -170,12 +169,7 @@ def parse_codebook(raw: Any, path: str | Path = "codebook") -> Codebook:
 
 def load_codebook(path: str | Path) -> Codebook:
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PipelineError(f"{path}: codebook not found", hint="set coding.codebook in params.yaml") from None
-    except yaml.YAMLError as exc:
-        raise PipelineError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+    raw = config.read_yaml(path, "codebook", "set coding.codebook in params.yaml")
     return parse_codebook(raw, path)
 
 

@@ -25,14 +25,23 @@ REPORTS = Path("reports")
 METRICS = Path("metrics")
 
 
-def load_params(path: str | Path = PARAMS) -> dict[str, Any]:
+def read_yaml(path: str | Path, what: str, hint: str | None = None) -> Any:
+    """A YAML file's content; one clear error (file, what it is, what to do) if it is missing,
+    unreadable or not YAML. Every configuration file of the pipeline is read through here."""
     path = Path(path)
     try:
-        params = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise PipelineError(f"{path}: parameter file not found", hint="run from the project root") from None
+        raise PipelineError(f"{path}: {what} not found", hint=hint) from None
+    except UnicodeDecodeError:
+        raise PipelineError(f"{path}: {what} is not UTF-8 text", hint="save it as UTF-8") from None
     except yaml.YAMLError as exc:
         raise PipelineError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+
+
+def load_params(path: str | Path = PARAMS) -> dict[str, Any]:
+    path = Path(path)
+    params = read_yaml(path, "parameter file", "run from the project root")
     if not isinstance(params, dict):
         raise PipelineError(f"{path}: expected a mapping of stage sections")
     return params

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from pipeline.errors import PipelineError
+from pipeline.config import read_yaml
 
 # Full-width ASCII (Ｃ０１２, the ideographic space) as typed in Chinese exports -> plain ASCII.
 FULLWIDTH_TO_ASCII = {0xFF01 + i: 0x21 + i for i in range(94)} | {0x3000: 0x20}
@@ -160,12 +160,7 @@ def _variable(raw: dict[str, Any], value_sets: dict[str, Any], where: str) -> Va
 def load_instrument(path: str | Path) -> Instrument:
     """Read and check an instrument YAML file."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PipelineError(f"{path}: instrument file not found", hint="check params.yaml: instrument") from None
-    except yaml.YAMLError as exc:
-        raise PipelineError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+    raw = read_yaml(path, "instrument file", "check params.yaml: instrument")
     if not isinstance(raw, dict) or "variables" not in raw:
         raise PipelineError(f"{path}: no 'variables' list", hint="see config/instrument.yaml for the format")
 

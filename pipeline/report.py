@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import pandas as pd
-import yaml
 
 from pipeline import figures as F
 from pipeline import render, tables
-from pipeline.config import load_params, section
+from pipeline.coding import load_codebook
+from pipeline.config import load_params, read_yaml, section
 from pipeline.errors import PipelineError
 from pipeline.files import atomic_dir, write_bytes, write_csv, write_json, write_text
 from pipeline.instrument import load_instrument
@@ -112,20 +112,10 @@ class FigureOut:
 
 
 # -- inputs ------------------------------------------------------------------------------------
-def read_codebook_themes(path: Path) -> dict[int, dict[str, str]]:
-    """Theme id -> {"code", "zh", "en"} from the coding stage's codebook YAML."""
-    try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise PipelineError(f"{path}: not readable ({exc.__class__.__name__})") from None
-    out = {}
-    for theme in spec.get("themes") or []:
-        name = theme.get("name") or {}
-        out[int(theme["id"])] = {"code": str(theme["code"]), "zh": str(name.get("zh", theme["code"])),
-                                 "en": str(name.get("en", theme["code"]))}
-    if not out:
-        raise PipelineError(f"{path}: no themes")
-    return out
+def codebook_themes(path: Path) -> dict[int, dict[str, str]]:
+    """Theme id -> {"code", "zh", "en"} from the coding stage's codebook (read and checked by
+    :func:`pipeline.coding.load_codebook`)."""
+    return {t.id: {"code": t.code, "zh": t.zh, "en": t.en} for t in load_codebook(path).themes}
 
 
 def coded_units(processed: Path, communities: pd.DataFrame, themes: Mapping[int, Mapping[str, str]]) -> pd.DataFrame | None:
@@ -408,7 +398,7 @@ def make_report(params: Mapping[str, Any], processed: Path, communities_path: Pa
     settings = tables.settings_from_params(params)
     lang = settings["lang"]
     instrument = load_instrument(params["instrument"])
-    themes = read_codebook_themes(codebook_path) if codebook_path.exists() else {}
+    themes = codebook_themes(codebook_path) if codebook_path.exists() else {}
     settings = {**settings, "themes": {i: {"zh": t["zh"], "en": t["en"]} for i, t in themes.items()},
                 "figures": cfg.get("figures") or {}}
 
@@ -421,7 +411,7 @@ def make_report(params: Mapping[str, Any], processed: Path, communities_path: Pa
     codes = coded_units(processed, communities, themes) if themes else None
     joint = None
     if codes is not None and "models/hypotheses.csv" in results:
-        rows = parse_rows(yaml.safe_load(joint_path.read_text(encoding="utf-8")), str(joint_path),
+        rows = parse_rows(read_yaml(joint_path, "joint-display configuration"), str(joint_path),
                           list(params["models"]["hypotheses"]), list(themes))
         joint = joint_display(rows, results["models/hypotheses.csv"], codes,
                               {i: t["code"] for i, t in themes.items()}, {i: t[lang] for i, t in themes.items()},

@@ -47,9 +47,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from pipeline.errors import PipelineError
+from pipeline.config import read_yaml
 from pipeline.files import write_bytes, write_csv, write_json
 
 PII_TYPES = ("name", "mobile", "landline", "id_number", "address")
@@ -185,12 +185,7 @@ def _cum(weights) -> list[float]:
 def load_bank(path: Path) -> dict:
     """Read and check ``config/transcript_bank.yaml``; returns the bank as a dict."""
     path = Path(path)
-    try:
-        bank = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PipelineError(f"{path}: transcript bank not found", hint="run from the project root") from None
-    except yaml.YAMLError as exc:
-        raise PipelineError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+    bank = read_yaml(path, "transcript bank", "run from the project root")
     _check_bank(bank, str(path))
     return bank
 

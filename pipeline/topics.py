@@ -45,7 +45,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import patsy
-import yaml
 from scipy import sparse
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import rankdata
@@ -647,12 +646,7 @@ def read_labels(path: str | Path | None, k: int) -> dict[int, str]:
     if path is None:
         return {}
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PipelineError(f"{path}: topic labels file not found", hint="set topics.labels to null or create it") from None
-    except yaml.YAMLError as exc:
-        raise PipelineError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+    raw = config.read_yaml(path, "topic labels file", "set topics.labels to null or create it")
     if raw is None:
         return {}
     if not isinstance(raw, dict):

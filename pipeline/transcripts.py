@@ -74,7 +74,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from pipeline import config
 from pipeline.errors import PipelineError, run_cli
@@ -211,12 +210,7 @@ def load_rules(path: str | Path, stopwords_path: str | Path) -> Rules:
     """Read ``config/transcripts.yaml`` (and the lists it names) into :class:`Rules`."""
     path = Path(path)
     where = str(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PipelineError(f"{path}: transcripts configuration not found", hint="check params.yaml: transcripts.config") from None
-    except yaml.YAMLError as exc:
-        raise PipelineError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+    raw = config.read_yaml(path, "transcripts configuration", "check params.yaml: transcripts.config")
     header = _cfg_need(raw, "header", where)
     fields = _cfg_need(header, "fields", f"{where}: header")
     field_of: dict[str, str] = {}
