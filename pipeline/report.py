@@ -199,6 +199,10 @@ def build_figures(results: Mapping[str, pd.DataFrame], processed: Path, instrume
     lang = settings["lang"]
     cfg = settings.get("figures") or {}
     L = F.figure_labels(instrument, lang, params["models"].get("derived"))
+    # the tables' labels of derived model terms (params.yaml: report.term_labels) win, so a term
+    # reads the same in Table 9 and in Figure 3 (an interaction is labelled part by part)
+    own = {k: v[lang] for k, v in (settings.get("term_labels") or {}).items() if isinstance(v, Mapping) and lang in v}
+    L = {**L, "terms": {**L["terms"], **own}}
     caps = {k: v[lang] for k, v in TEXT["figures"].items()}
     out: list[FigureOut] = []
 
