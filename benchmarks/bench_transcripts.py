@@ -119,6 +119,19 @@ def chinese_tokens(text: str, tokens: list[str], placeholder_re: re.Pattern) -> 
     return out
 
 
+def units_throughput(units_path: Path, tcfg: dict) -> tuple[dict, T.SegmenterSpec, int]:
+    """:func:`throughput` on the redacted units of a transcripts-stage output, with the stage's
+    own settings (``params.yaml: transcripts``); returns the numbers, the segmenter spec and the
+    number of interviews."""
+    rules = T.load_rules(tcfg["config"], tcfg["stopwords"])
+    words = T.resolve_userdict(tcfg["userdict"], tcfg["jieba_cache"])
+    spec = T.segmenter_spec(T.resolve_engine(tcfg.get("engine", "auto")), words, tcfg["jieba_cache"])
+    units = pd.read_parquet(units_path, columns=["interview_id", "text"])
+    groups = [list(g) for _, g in units.groupby("interview_id", sort=True)["text"]]
+    del units
+    return throughput(groups, Path(tcfg["userdict"]), spec, rules, int(tcfg.get("n_jobs", 2))), spec, len(groups)
+
+
 def throughput(groups: list[list[str]], userdict: Path, spec: T.SegmenterSpec, rules: T.Rules, n_jobs: int) -> dict:
     """``groups``: the unit texts of each interview. The stage's segmenter over ``n_jobs``
     processes first (while this process holds little), then in one process, then plain jieba."""
@@ -199,13 +212,7 @@ def main() -> None:
                for n in T.OUTPUTS.values())
 
     tcfg = params["transcripts"]
-    rules = T.load_rules(tcfg["config"], tcfg["stopwords"])
-    words = T.resolve_userdict(tcfg["userdict"], tcfg["jieba_cache"])
-    spec = T.segmenter_spec(T.resolve_engine(tcfg.get("engine", "auto")), words, tcfg["jieba_cache"])
-    units = pd.read_parquet(WORK / "out1" / "transcripts" / "units.parquet", columns=["interview_id", "text"])
-    groups = [list(g) for _, g in units.groupby("interview_id", sort=True)["text"]]
-    del units
-    tp = throughput(groups, Path(tcfg["userdict"]), spec, rules, int(tcfg.get("n_jobs", 2)))
+    tp, spec, _ = units_throughput(WORK / "out1" / "transcripts" / "units.parquet", tcfg)
 
     print(f"Machine: {machine()}\n")
     print(f"Input: {n_files:,} transcripts ({size_mb:.0f} MB; UTF-8, GBK, BOM and .docx as in the demo study) over "

@@ -319,22 +319,14 @@ def ratios(clone: Path, mixed_model: str | None, repeats: int, scratch: Path) ->
 # the ratios (run inside the child process, cwd = the clone)
 
 def segmentation_ratio(clone: Path) -> dict[str, Any]:
-    from pipeline import transcripts as T
-    import pandas as pd
     import yaml
 
     import bench_transcripts as B          # the clone's benchmarks/bench_transcripts.py
 
     tcfg = yaml.safe_load((clone / "params.yaml").read_text(encoding="utf-8"))["transcripts"]
-    rules = T.load_rules(tcfg["config"], tcfg["stopwords"])
-    words = T.resolve_userdict(tcfg["userdict"], tcfg["jieba_cache"])
-    spec = T.segmenter_spec(T.resolve_engine(tcfg.get("engine", "auto")), words, tcfg["jieba_cache"])
-    units = pd.read_parquet(clone / "processed" / "transcripts" / "units.parquet", columns=["interview_id", "text"])
-    groups = [list(g) for _, g in units.groupby("interview_id", sort=True)["text"]]
-    del units
     n_jobs = int(tcfg.get("n_jobs", 2))
-    tp = B.throughput(groups, Path(tcfg["userdict"]), spec, rules, n_jobs)
-    return {**tp, "engine": spec.engine, "n_jobs": n_jobs, "interviews": len(groups),
+    tp, spec, n_interviews = B.units_throughput(clone / "processed" / "transcripts" / "units.parquet", tcfg)
+    return {**tp, "engine": spec.engine, "n_jobs": n_jobs, "interviews": n_interviews,
             "x_one": tp["plain_s"] / tp["one_s"], "x_par": tp["plain_s"] / tp["par_s"]}
 
 

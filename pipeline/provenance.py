@@ -69,9 +69,10 @@ def params_digest(params: Mapping[str, Any]) -> str:
 
 
 def reproducible_part(params: Mapping[str, Any], lock: Path, dvc_lock: Path,
-                      stages: list[str]) -> dict[str, Any]:
-    """The part of the provenance that is the same on every rerun (see the module docstring).
-    ``stages``: the stages whose input hashes to report (those upstream of the report)."""
+                      exclude: tuple[str, ...] = ("report",)) -> dict[str, Any]:
+    """The part of the provenance that is the same on every rerun (see the module docstring):
+    the input and output hashes of every stage in ``dvc.lock`` but those in ``exclude`` (the
+    report itself, whose entry is written after it)."""
     hashes = dvc_lock_hashes(dvc_lock)
     return {
         "python": platform.python_version(),
@@ -79,7 +80,7 @@ def reproducible_part(params: Mapping[str, Any], lock: Path, dvc_lock: Path,
         "seed": params.get("seed"),
         "params_sha256": params_digest(params),
         "params": params,
-        "inputs": {stage: hashes.get(stage, {}) for stage in stages},
+        "inputs": {stage: files for stage, files in hashes.items() if stage not in exclude},
     }
 
 
@@ -94,23 +95,24 @@ def git_commit(root: Path) -> dict[str, Any]:
     return {"commit": commit or "unknown", "dirty": bool(dirty) if commit else None}
 
 
-def stage_timings(folder: Path, stages: list[str]) -> dict[str, Any]:
+def stage_timings(folder: Path) -> dict[str, Any]:
+    """The last recorded run of every stage in ``folder`` (``<stage>.json``, written by
+    ``python -m pipeline``); stages restored from DVC's cache or run elsewhere have none."""
     out = {}
-    for stage in stages:
-        path = folder / f"{stage}.json"
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
-            out[stage] = json.loads(path.read_text(encoding="utf-8"))
+            out[path.stem] = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            out[stage] = "not recorded in this checkout (the stage ran elsewhere or was restored from the cache)"
+            out[path.stem] = "unreadable"
     return out
 
 
-def run_part(root: Path, timings: Path, stages: list[str]) -> dict[str, Any]:
+def run_part(root: Path, timings: Path) -> dict[str, Any]:
     """The run-specific part (commit, machine, times): for provenance.json only."""
     return {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "git": git_commit(root),
         "machine": {"platform": platform.platform(), "processor": platform.machine(),
                     "cpus": os.cpu_count(), "python_executable": sys.executable},
-        "stage_times": stage_timings(timings, stages),
+        "stage_times": stage_timings(timings),
     }

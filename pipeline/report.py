@@ -41,11 +41,7 @@ from pipeline.instrument import load_instrument
 from pipeline.joint import joint_display, parse_rows
 from pipeline.provenance import reproducible_part, run_part
 
-UPSTREAM = ("simulate", "survey", "measurement", "models", "transcripts", "topics", "coding")
-
 TEXT = {
-    "title": {"zh": "多民族互嵌式社区：居民参与与共同体认同（演示研究）",
-              "en": "Multi-ethnic embedded communities: participation and shared identity (demo study)"},
     "figure": {"zh": "图{n}", "en": "Figure {n}."},
     "sections": {
         "sample": {"zh": "样本", "en": "Sample"},
@@ -61,6 +57,7 @@ TEXT = {
                           "主题占比差（95% CI）", "判定"],
                    "en": ["Hypothesis (model, term)", "Theme", "Contrast", "Quotes", "Quantitative result (95% CI)",
                           "Theme share (contrast / reference)", "Difference in theme share (95% CI)", "Verdict"]},
+    "bootstrap": {"zh": "自助法", "en": "bootstrap"},
     "verdicts": {"zh": {"convergent": "一致", "divergent": "分歧", "complementary": "互补", "inconclusive": "不确定"},
                  "en": {"convergent": "convergent", "divergent": "divergent", "complementary": "complementary",
                         "inconclusive": "inconclusive"}},
@@ -76,13 +73,13 @@ TEXT = {
                "other direction: divergent; one supports and the other is silent: complementary; both silent: "
                "inconclusive. Quotes are redacted text; unit ids in brackets."),
     },
-    "figures": {
+    "figures": {   # {group}, {x}, {by}, {outcome}, {factor}: labels from the instrument
         "fig01_sample_flow": {"zh": "样本流程：原始提交、按原因排除与分析样本", "en": "Sample flow: submissions, exclusions by reason, analysed sample"},
-        "fig02_index_distributions": {"zh": "各指数按民族的分布", "en": "Index distributions by ethnicity"},
+        "fig02_index_distributions": {"zh": "各指数按{group}的分布", "en": "Index distributions by {group}"},
         "fig03_coefficients": {"zh": "假设检验的系数图（95%置信区间）", "en": "Coefficients of the hypotheses with 95% intervals"},
-        "fig04_interaction": {"zh": "交往与社区类型的交互作用（预测值及95%区间）",
-                              "en": "Contact by community type: predicted identity with 95% intervals"},
-        "fig05_topic_prevalence": {"zh": "主题按治理模式的流行度（95%区间）", "en": "Topic prevalence by governance model with 95% intervals"},
+        "fig04_interaction": {"zh": "{x}与{by}的交互作用：{outcome}预测值及95%区间",
+                              "en": "{x} by {by}: predicted {outcome} with 95% intervals"},
+        "fig05_topic_prevalence": {"zh": "主题按{factor}的流行度（95%区间）", "en": "Topic prevalence by {factor} with 95% intervals"},
         "fig06_k_selection": {"zh": "主题数K的选择：一致性、排他性、稳定性与困惑度",
                               "en": "Choosing K: coherence, exclusivity, stability and perplexity"},
     },
@@ -186,24 +183,43 @@ def joint_table(joint: pd.DataFrame, lang: str, factor_labels: Mapping[str, str]
 
 
 # -- figures -----------------------------------------------------------------------------------
-def model_labels(fits: pd.DataFrame, lang: str) -> dict[str, str]:
+def model_labels(fits: pd.DataFrame, hypotheses: pd.DataFrame, lang: str) -> dict[str, str]:
+    """The legend of the coefficient plot: each model by its estimator; a hypothesis read off a
+    bootstrap (the mediation) rather than a fitted model by its source."""
     names = {"ols": "OLS", "wls": "WLS", "mixed": {"zh": "随机截距", "en": "random intercept"}[lang],
              "ml": "ML"}
     out = {str(m): names.get(str(e), str(e)) for m, e in zip(fits["model"], fits["estimator"])}
-    out.setdefault("H3_mediation", {"zh": "自助法", "en": "bootstrap"}[lang])
+    for model, source in zip(hypotheses["model"], hypotheses["source"]):
+        out.setdefault(str(model), TEXT["bootstrap"][lang] if source == "bootstrap" else str(source))
     return out
 
 
-def build_figures(results: Mapping[str, pd.DataFrame], processed: Path, instrument: Any, params: Mapping[str, Any],
+def build_figures(results: Mapping[str, pd.DataFrame], instrument: Any, params: Mapping[str, Any],
                   settings: Mapping[str, Any]) -> list[FigureOut]:
+    """The six figures, with captions from the study's own labels; a figure whose input is
+    absent is listed with what is missing."""
     lang = settings["lang"]
     cfg = settings.get("figures") or {}
+
+    def need(key: str) -> Any:
+        if key not in cfg:
+            raise PipelineError(f"params.yaml: report.figures has no '{key}'", "see the comments of the report section")
+        return cfg[key]
+
     L = F.figure_labels(instrument, lang, params["models"].get("derived"))
     # the tables' labels of derived model terms (params.yaml: report.term_labels) win, so a term
     # reads the same in Table 9 and in Figure 3 (an interaction is labelled part by part)
     own = {k: v[lang] for k, v in (settings.get("term_labels") or {}).items() if isinstance(v, Mapping) and lang in v}
     L = {**L, "terms": {**L["terms"], **own}}
-    caps = {k: v[lang] for k, v in TEXT["figures"].items()}
+    group, factor = need("index_group"), need("topic_factor")
+    prediction = params["models"].get("predictions") or {}
+    grid = list(prediction.get("grid") or {})
+    x, by = (grid + [None, None])[:2]
+    fits = results.get("models/fits.csv")
+    outcome = (fits.loc[fits["model"] == prediction.get("model"), "outcome"].tolist() + [""])[0] if fits is not None else ""
+    words = {"group": L["variables"].get(group, group), "factor": L["variables"].get(factor, factor),
+             "x": L["terms"].get(x, x), "by": L["terms"].get(by, by), "outcome": L["scales"].get(outcome, outcome)}
+    caps = {k: v[lang].format(**words) for k, v in TEXT["figures"].items()}
     out: list[FigureOut] = []
 
     def add(key: str, make, needs: Sequence[str]) -> None:
@@ -215,27 +231,20 @@ def build_figures(results: Mapping[str, pd.DataFrame], processed: Path, instrume
         out.append(FigureOut(key, caps[key], F.figure_bytes(fig, "png"), F.figure_bytes(fig, "svg")))
 
     add("fig01_sample_flow", lambda: F.sample_flow_plot(results["sample_flow.csv"], lang), ["sample_flow.csv"])
-    group = cfg.get("index_group", "ethnicity")
     add("fig02_index_distributions",
         lambda: F.index_distributions(results["indices.parquet"], L["scales"], group, L["values"].get(group),
-                                      lang, L["variables"].get(group, group)), ["indices.parquet"])
+                                      lang, words["group"]), ["indices.parquet"])
 
     def coefficients():
         rows = F.hypothesis_rows(results["models/hypotheses.csv"], results["models/coefficients.csv"],
                                  cfg.get("coefficient_alternatives") or {})
-        return F.coefficient_plot(rows, lang, L["terms"], model_labels(results["models/fits.csv"], lang))
+        return F.coefficient_plot(rows, lang, L["terms"], model_labels(results["models/fits.csv"],
+                                                                      results["models/hypotheses.csv"], lang))
     add("fig03_coefficients", coefficients, ["models/hypotheses.csv", "models/coefficients.csv", "models/fits.csv"])
-
-    grid = list((params["models"].get("predictions") or {}).get("grid") or {})
-
-    def interaction():
-        x, by = grid[0], grid[1]
-        outcome = cfg.get("interaction_outcome", "identity")
-        return F.interaction_plot(results["models/predictions.csv"], x, by, lang, L["terms"].get(x, x),
-                                  L["scales"].get(outcome, outcome), L["terms"].get(by, by), L["values"].get(by))
-    add("fig04_interaction", interaction, ["models/predictions.csv"] if len(grid) >= 2 else ["models.predictions.grid"])
-
-    factor = cfg.get("topic_factor", "gov_model")
+    add("fig04_interaction",
+        lambda: F.interaction_plot(results["models/predictions.csv"], x, by, lang, words["x"], words["outcome"],
+                                   words["by"], L["values"].get(by)),
+        ["models/predictions.csv", "models/fits.csv"] if by is not None else ["models.predictions.grid (two variables)"])
 
     def prevalence():
         topics = results.get("topics/topics.csv")
@@ -244,11 +253,11 @@ def build_figures(results: Mapping[str, pd.DataFrame], processed: Path, instrume
             labels = {}
             for t, lab in zip(topics["topic"], topics["label"]):
                 labels[t] = labels[f"T{t}"] = str(lab)
-        return F.topic_prevalence_plot(results["topics/prevalence_levels.csv"], factor, lang,
-                                       L["variables"].get(factor, factor), L["values"].get(factor), labels)
+        return F.topic_prevalence_plot(results["topics/prevalence_levels.csv"], factor, lang, words["factor"],
+                                       L["values"].get(factor), labels)
     add("fig05_topic_prevalence", prevalence, ["topics/prevalence_levels.csv"])
-    add("fig06_k_selection", lambda: F.k_selection_plot(results["topics/k_selection.csv"], lang,
-                                                        {"lda": "LDA", "nmf": "NMF"}),
+    k_sel = results.get("topics/k_selection.csv")
+    add("fig06_k_selection", lambda: F.k_selection_plot(k_sel, lang, {m: str(m).upper() for m in k_sel["model"]}),
         ["topics/k_selection.csv"])
     return out
 
@@ -324,16 +333,16 @@ def provenance_table(prov: Mapping[str, Any], lang: str) -> render.Table:
                         notes=(TEXT["prov_intro"][lang],), label_columns=2, lang=lang)
 
 
-def report_html(lang: str, table_list: Sequence[render.Table], figs: Sequence[FigureOut],
+def report_html(lang: str, title: Mapping[str, str], table_list: Sequence[render.Table], figs: Sequence[FigureOut],
                 prov: Mapping[str, Any]) -> str:
     by_prefix = {t.key.split("_", 1)[0]: t for t in table_list}
     fig_by_key = {f.key: f for f in figs}
     numbers = {f.key: i for i, f in enumerate(figs, start=1)}
     parts = [f'<!DOCTYPE html>\n<html lang="{"zh-CN" if lang == "zh" else "en"}">\n<head>\n<meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
-             f"<title>{html.escape(TEXT['title'][lang])}</title>",
+             f"<title>{html.escape(title[lang])}</title>",
              f"<style>\n{REPORT_CSS}{render.HTML_CSS}\n</style>\n</head>\n<body>",
-             f"<h1>{html.escape(TEXT['title'][lang])}</h1>", "<nav><ol>"]
+             f"<h1>{html.escape(title[lang])}</h1>", "<nav><ol>"]
     for name, _, _ in SECTIONS + (("provenance", (), ()),):
         parts.append(f'<li><a href="#sec-{name}">{html.escape(TEXT["sections"][name][lang])}</a></li>')
     parts.append("</ol></nav>")
@@ -359,7 +368,7 @@ def report_html(lang: str, table_list: Sequence[render.Table], figs: Sequence[Fi
     return page.replace("<style>\n", "<style>\n" + embedded_font_css(visible), 1)
 
 
-def report_docx(lang: str, table_list: Sequence[render.Table], figs: Sequence[FigureOut],
+def report_docx(lang: str, title: Mapping[str, str], table_list: Sequence[render.Table], figs: Sequence[FigureOut],
                 prov: Mapping[str, Any]) -> bytes:
     from docx import Document
     from docx.shared import Inches, Pt
@@ -372,7 +381,7 @@ def report_docx(lang: str, table_list: Sequence[render.Table], figs: Sequence[Fi
     rfonts = rpr.find("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}rFonts")
     if rfonts is not None:  # East Asian text in the same face
         rfonts.set("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia", "Noto Sans CJK SC")
-    doc.add_heading(TEXT["title"][lang], level=0)
+    doc.add_heading(title[lang], level=0)
     by_prefix = {t.key.split("_", 1)[0]: t for t in table_list}
     fig_by_key = {f.key: f for f in figs}
     numbers = {f.key: i for i, f in enumerate(figs, start=1)}
@@ -399,6 +408,9 @@ def make_report(params: Mapping[str, Any], processed: Path, communities_path: Pa
                 codebook_path: Path, lock: Path, dvc_lock: Path) -> dict[str, Any]:
     """Everything the stage writes, in memory (nothing is written here)."""
     cfg = section(dict(params), "report")
+    title = cfg.get("title")
+    if not isinstance(title, Mapping) or not all(isinstance(title.get(k), str) for k in ("zh", "en")):
+        raise PipelineError("params.yaml: report.title must give the report's title as {zh: ..., en: ...}")
     settings = tables.settings_from_params(params)
     lang = settings["lang"]
     instrument = load_instrument(params["instrument"])
@@ -431,10 +443,10 @@ def make_report(params: Mapping[str, Any], processed: Path, communities_path: Pa
         raise PipelineError(f"{len(problems)} number(s) in the tables differ from their tidy sources: {problems[:5]}",
                             "this is a bug in the table builders: report it")
 
-    figs = build_figures(results, processed, instrument, params, settings)
-    prov = reproducible_part(dict(params), lock, dvc_lock, [s for s in UPSTREAM])
+    figs = build_figures(results, instrument, params, settings)
+    prov = reproducible_part(dict(params), lock, dvc_lock)
     derived = {k.split("/", 1)[1]: v for k, v in results.items() if k.startswith("derived/")}
-    return {"tables": table_list, "figures": figs, "provenance": prov, "derived": derived, "lang": lang,
+    return {"tables": table_list, "figures": figs, "provenance": prov, "derived": derived, "lang": lang, "title": title,
             "formats": settings.get("formats", render.FORMATS), "joint": joint}
 
 
@@ -450,8 +462,8 @@ def metrics_of(made: Mapping[str, Any]) -> dict[str, Any]:
 
 def write_report(made: Mapping[str, Any], reports: Path, processed_out: Path, metrics_path: Path) -> None:
     """Write every output; the documents are rendered first, so a failure writes nothing."""
-    page = report_html(made["lang"], made["tables"], made["figures"], made["provenance"])
-    document = report_docx(made["lang"], made["tables"], made["figures"], made["provenance"])
+    page = report_html(made["lang"], made["title"], made["tables"], made["figures"], made["provenance"])
+    document = report_docx(made["lang"], made["title"], made["tables"], made["figures"], made["provenance"])
     with atomic_dir(reports / "tables") as tdir, atomic_dir(reports / "figures") as fdir, \
             atomic_dir(processed_out) as pdir:
         for t in made["tables"]:
@@ -489,6 +501,6 @@ def main(argv: list[str] | None = None) -> None:
     reports = Path(args.reports)
     write_report(made, reports, Path(args.out), Path(args.metrics))
     timings = Path(args.timings or os.environ.get("PIPELINE_TIMINGS", ".cache/timings"))
-    prov = {**made["provenance"], **run_part(Path("."), timings, list(UPSTREAM))}
+    prov = {**made["provenance"], **run_part(Path("."), timings)}
     prov["stage_times"]["report"] = {"seconds": round(time.time() - started, 2), "note": "until provenance.json"}
     write_json(Path(args.provenance or reports / "provenance.json"), prov)

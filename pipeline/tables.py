@@ -122,8 +122,7 @@ TEXT: dict[str, dict[str, str]] = {
     "correlations": {"en": "Descriptive statistics and correlations of the indices", "zh": "指数的描述统计与相关"},
     "corr_note": {"en": "Pearson correlations, pairwise complete cases (N {nmin}–{nmax}).",
                   "zh": "Pearson相关，成对删除（N {nmin}–{nmax}）。"},
-    "participation_models": {"en": "Models of community participation", "zh": "社区参与的回归模型"},
-    "identity_models": {"en": "Models of shared identity", "zh": "共同体认同的回归模型"},
+    "models_of": {"en": "Models of {y}", "zh": "{y}的回归模型"},
     "robustness_models": {"en": "Robustness checks", "zh": "稳健性检验"},
     "cut_points": {"en": "Cut points", "zh": "切点"},
     "model_stats": {"en": "Model statistics", "zh": "模型统计量"},
@@ -975,15 +974,27 @@ def covariance_notes(results: Results, models: Sequence[str], instrument: Instru
     return notes
 
 
-def _models_table(name: str, caption_key: str) -> Callable[..., Table]:
+def _models_table(name: str, caption_key: str | None = None) -> Callable[..., Table]:
+    """The regression table of the models whose spec says ``table: <name>``. Its caption is
+    ``caption_key``'s text, or "Models of <outcome>" with the instrument's label of the models'
+    common outcome."""
     def build(results: Results, instrument: Instrument, settings: Mapping[str, Any], key: str) -> Table:
         lang = settings["lang"]
-        cap = _t(caption_key, lang)
         if _need(results, ["models/fits.csv", "models/coefficients.csv"]):
-            return _absent(key, cap, "processed/models/", "run the models stage", lang)
+            return _absent(key, _t(caption_key or "models_of", lang, y=name), "processed/models/",
+                           "run the models stage", lang)
         models = _model_columns(results, name)
         if not models:
-            return _absent(key, cap, f"models with table '{name}'", "params.yaml models.specs", lang)
+            return _absent(key, _t(caption_key or "models_of", lang, y=name), f"models with table '{name}'",
+                           "params.yaml models.specs", lang)
+        outcomes = {str(_fit_row(results, m[:-3] if m.endswith("_mi") else m)["outcome"]) for m in models}
+        if caption_key is None and len(outcomes) == 1:
+            (outcome,) = outcomes
+            scale = instrument.scales.get(outcome)
+            label = scale.label.get(lang, outcome) if scale is not None else outcome
+            cap = _t("models_of", lang, y=label[:1].lower() + label[1:] if lang == "en" else label)
+        else:
+            cap = _t(caption_key or "models_of", lang, y=name)
         return regression_table(results, instrument, settings, key, cap, models)
     build.__name__ = f"table_{name}_models"
     return build
@@ -1185,8 +1196,8 @@ BUILDERS: tuple[tuple[str, Callable[..., Table]], ...] = (
     ("table06_cfa_fit", table_cfa_fit),
     ("table07_invariance", table_invariance),
     ("table08_correlations", table_correlations),
-    ("table09_participation_models", _models_table("participation", "participation_models")),
-    ("table10_identity_models", _models_table("identity", "identity_models")),
+    ("table09_participation_models", _models_table("participation")),
+    ("table10_identity_models", _models_table("identity")),
     ("table11_robustness", _models_table("robustness", "robustness_models")),
     ("table12_mediation", table_mediation),
     ("table13_icc", table_icc),
