@@ -113,7 +113,7 @@ OUTPUTS = {
 UNIT_COLUMNS = ["unit_id", "interview_id", "comm_id", "role", "date", "turn", "sentence", "speaker", "text",
                 "tokens", "n_tokens"]
 QUESTION_COLUMNS = ["question_id", "interview_id", "comm_id", "role", "date", "question", "before_turn", "speaker",
-                    "text"]
+                    "text", "tokens", "n_tokens"]
 INTERVIEW_COLUMNS = ["interview_id", "file", "comm_id", "role", "role_label", "date", "encoding", "format",
                      "convention", "n_turns", "n_questions", "n_units", "n_tokens", "n_redactions"]
 SKIP_COLUMNS = ["file", "reason_code", "reason"]
@@ -1291,7 +1291,7 @@ class Outcome:
     redactions: dict[str, int] = field(default_factory=dict)
     audit: dict[str, list[int]] = field(default_factory=dict)
     skip: tuple[str, str] | None = None        # (code, reason)
-    segmented: int = 0                         # units segmented now (not read from the cache)
+    segmented: int = 0                         # units and questions segmented now (not read from the cache)
     below_min: int = 0
 
 
@@ -1383,13 +1383,18 @@ def process_transcript(name: str, data: bytes, meta: dict[str, Any], ctx: Contex
 
     built = build_units(text, parsed, spans, marks, rules, settings.unit)
     texts = [u[3] for u in built.units]
+    qtexts = [q[3] for q in built.questions]
     cache = TokenCache(settings.cache_dir, ctx.spec.key)
-    tokens = cache.get(texts)
     segmented = 0
-    if tokens is None:
-        tokens = seg.segment_many(texts, rules.placeholder_re)
-        segmented = len(texts)
-        cache.put(texts, tokens)
+    all_tokens = []
+    for batch in (texts, qtexts):             # respondent units, then the interviewer's questions
+        got = cache.get(batch)
+        if got is None:
+            got = seg.segment_many(batch, rules.placeholder_re)
+            segmented += len(batch)
+            cache.put(batch, got)
+        all_tokens.append(got)
+    tokens, qtokens = all_tokens
     role = role_code(role_label, rules) if role_label else "other"
     units, below, n_tok = [], 0, 0
     for (turn, sentence, speaker, utext), toks in zip(built.units, tokens):
@@ -1400,8 +1405,10 @@ def process_transcript(name: str, data: bytes, meta: dict[str, Any], ctx: Contex
         n_tok += len(content)
         units.append((f"{iid}:{turn}:{sentence}", iid, comm, role, when, turn, sentence, speaker, utext,
                       " ".join(content), len(content)))
-    questions = [(f"{iid}:q{q}", iid, comm, role, when, q, before, speaker, qtext)
-                 for q, before, speaker, qtext in built.questions]
+    questions = []
+    for (q, before, speaker, qtext), toks in zip(built.questions, qtokens):
+        content = content_tokens(toks, rules)
+        questions.append((f"{iid}:q{q}", iid, comm, role, when, q, before, speaker, qtext, " ".join(content), len(content)))
     counts = Counter(sp.type for sp in spans)
     interview = {
         "interview_id": iid, "file": file, "comm_id": comm, "role": role, "role_label": role_label, "date": when,

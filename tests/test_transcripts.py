@@ -272,7 +272,7 @@ def test_redacted_outputs_hold_no_planted_value(stage_run, corpus_dir):
     units = pd.read_parquet(out / "units.parquet")
     questions = pd.read_parquet(out / "questions.parquet")
     csvs = [(out / n).read_text(encoding="utf-8") for n in T.OUTPUTS.values() if n.endswith(".csv")]
-    text = "\n".join([*units["text"], *units["tokens"], *units["speaker"], *questions["text"], *csvs])
+    text = "\n".join([*units["text"], *units["tokens"], *units["speaker"], *questions["text"], *questions["tokens"], *csvs])
     leaked = sorted({v for v in pii["value"] if v in text})
     assert len(leaked) <= 0.01 * pii["value"].nunique(), leaked
     for label in ("姓名", "手机号", "地址"):
@@ -360,13 +360,16 @@ def test_second_run_reads_tokens_from_the_cache(corpus_dir, ctx, tmp_path):
     seg = T._state(c)[0]
     before = seg.calls
     first = T.process_corpus(files, c)
-    assert first.stats["segmented_units"] == len(first.units) + first.metrics["units_below_min_tokens"] > 0
+    # units (kept or below the token minimum) and the interviewer's questions, each segmented once
+    assert first.stats["segmented_units"] == (len(first.units) + first.metrics["units_below_min_tokens"]
+                                              + len(first.questions)) > len(first.questions) > 0
     assert seg.calls - before == first.stats["segmented_units"]
     calls = seg.calls
     second = T.process_corpus(files, c)
     assert seg.calls == calls, "the second run called the segmenter"
     assert second.stats == {"segmented_units": 0, "cached_interviews": 20}
     pd.testing.assert_frame_equal(first.units, second.units)
+    pd.testing.assert_frame_equal(first.questions, second.questions)
     # a changed dictionary is another cache
     other = T.Context(rules=ctx.rules, spec=T.segmenter_spec(ctx.spec.engine, ctx.spec.words[:-1], ctx.spec.jieba_cache),
                       settings=c.settings, communities=None, communities_name="")
