@@ -3,8 +3,10 @@
 Steps (pure functions; :func:`main` only reads and writes; docs/topics.md has the details):
 
 1. :func:`build_documents` joins the respondent units of ``processed/transcripts/units.parquet``
-   into documents: ``unit: turn`` (a respondent turn's sentences, the default: one main theme
-   per turn) or ``unit: window`` (runs of ``window`` consecutive sentences of one interview).
+   into documents: ``unit: exchange`` (the default: a respondent turn's sentences together with
+   the interviewer's question before it, from ``questions.parquet``; one main theme per turn),
+   ``unit: turn`` (the respondent's sentences only) or ``unit: window`` (runs of ``window``
+   consecutive sentences of one interview).
 2. :func:`vectorize`: a scikit-learn ``CountVectorizer`` over the transcripts stage's content
    tokens (``analyzer=str.split``, so jieba's Chinese words are kept whole), with the
    vocabulary rules of ``params.yaml: topics.vocabulary``. Documents with fewer than
@@ -55,7 +57,7 @@ from pipeline.estimators import fit_model, formula_variables
 from pipeline.files import atomic_dir, read_csv_strings, write_json
 
 MODELS = ("dmm", "lda", "nmf")
-UNITS = ("turn", "window")
+UNITS = ("exchange", "turn", "window")
 CRITERIA = ("coherence_npmi", "exclusivity", "stability", "neg_perplexity")
 STREAM_SPLIT = 71       # SeedSequence stream of the held-out split
 STREAM_FIT = 72         # ... of the model fits (run r gets spawn key r)
@@ -79,7 +81,7 @@ LEVEL_COLUMNS = ["topic", "factor", "level", "estimate", "se", "ci_low", "ci_hig
 class Settings:
     """``params.yaml: topics`` checked (see the comments there for each key)."""
 
-    unit: str = "turn"
+    unit: str = "exchange"
     window: int = 3
     min_doc_tokens: int = 1
     min_df: float = 3
@@ -104,6 +106,8 @@ class Settings:
     dmm_alpha: float = 0.1
     dmm_beta: float = 0.1
     dmm_n_iter: int = 30
+    dmm_restarts: int = 1
+    dmm_split_merge: int = 0
     criteria: tuple[str, ...] = ("coherence_npmi", "exclusivity", "stability")
     min_stability: float = 0.8
     fixed_model: str | None = None
@@ -145,7 +149,7 @@ def parse_settings(section: Mapping[str, Any]) -> Settings:
     unknown = sorted(set(s) - known)
     if unknown:
         raise _bad(unknown[0], f"is not a known key (known: {sorted(known)})")
-    unit = s.get("unit", "turn")
+    unit = s.get("unit", "exchange")
     if unit not in UNITS:
         raise _bad("unit", f"must be one of {UNITS}, not {unit!r}")
     voc = dict(s.get("vocabulary") or {})
@@ -162,9 +166,9 @@ def parse_settings(section: Mapping[str, Any]) -> Settings:
         raise _bad("k_grid", f"must be a list of integers >= 2, not {grid!r}")
     lda = dict(s.get("lda") or {})
     dmm = dict(s.get("dmm") or {})
-    unknown_dmm = sorted(set(dmm) - {"alpha", "beta", "n_iter"})
+    unknown_dmm = sorted(set(dmm) - {"alpha", "beta", "n_iter", "restarts", "split_merge"})
     if unknown_dmm:
-        raise _bad(f"dmm.{unknown_dmm[0]}", "is not a known key (known: alpha, beta, n_iter)")
+        raise _bad(f"dmm.{unknown_dmm[0]}", "is not a known key (known: alpha, beta, n_iter, restarts, split_merge)")
     nmf = dict(s.get("nmf") or {})
     if nmf.get("loss", "kullback-leibler") not in ("frobenius", "kullback-leibler"):
         raise _bad("nmf.loss", f"must be frobenius or kullback-leibler, not {nmf.get('loss')!r}")
@@ -200,6 +204,8 @@ def parse_settings(section: Mapping[str, Any]) -> Settings:
         nmf_tol=float(nmf.get("tol", 1e-4)),
         dmm_alpha=_num(dmm.get("alpha", 0.1), "dmm.alpha", 1e-6, 1e6), dmm_beta=_num(dmm.get("beta", 0.1), "dmm.beta", 1e-6, 1e6),
         dmm_n_iter=_int(dmm.get("n_iter", 30), "dmm.n_iter", 1),
+        dmm_restarts=_int(dmm.get("restarts", 1), "dmm.restarts", 1),
+        dmm_split_merge=_int(dmm.get("split_merge", 0), "dmm.split_merge", 0),
         criteria=criteria, min_stability=_num(sel.get("min_stability", 0.8), "selection.min_stability", 0.0, 1.0),
         fixed_model=fixed_model, fixed_k=fixed_k,
         frex_weight=_num(s.get("frex_weight", 0.5), "frex_weight", 0.0, 1.0),
@@ -214,13 +220,22 @@ def parse_settings(section: Mapping[str, Any]) -> Settings:
 # --------------------------------------------------------------------------------------------
 # documents and vocabulary
 # --------------------------------------------------------------------------------------------
-def build_documents(units: pd.DataFrame, unit: str = "turn", window: int = 3) -> pd.DataFrame:
-    """Documents from respondent units: one per respondent turn (``turn``) or per run of
-    ``window`` consecutive sentences of one interview (``window``; the last run may be shorter).
+def build_documents(units: pd.DataFrame, unit: str = "exchange", window: int = 3,
+                    questions: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Documents from respondent units: one per respondent turn (``turn``), one per respondent
+    turn with the interviewer's question(s) before it (``exchange``: the question's content
+    tokens come first; its text is kept apart in ``question``), or one per run of ``window``
+    consecutive sentences of one interview (``window``; the last run may be shorter).
 
-    Returns doc_id (``I001:3`` for a turn, ``I001:w2`` for a window), unit_ids (";"-joined),
-    interview_id, comm_id, role, text (the redacted sentences joined), tokens (space-joined),
-    n_units, in interview and unit order. ``units`` is not changed.
+    ``exchange`` is the question-answer pair of semi-structured interviews: the guide's question
+    says what the answer is about (a short answer such as "对，就是这样" gets its subject from
+    it), the way the coding stage reads a turn in the context of its question. It needs
+    ``questions`` (the transcripts stage's ``questions.parquet`` with ``tokens``).
+
+    Returns doc_id (``I001:3`` for a turn or an exchange, ``I001:w2`` for a window), unit_ids
+    (";"-joined), question_ids (";"-joined, exchange only, else ""), interview_id, comm_id, role,
+    text (the redacted sentences joined), question (the redacted question text, exchange only),
+    tokens (space-joined), n_units, in interview and unit order. ``units`` is not changed.
     """
     missing = [c for c in UNIT_COLUMNS if c not in units.columns]
     if missing:
@@ -230,24 +245,56 @@ def build_documents(units: pd.DataFrame, unit: str = "turn", window: int = 3) ->
         raise PipelineError(f"topics.unit must be one of {UNITS}, not {unit!r}")
     u = units.sort_values(["interview_id", "turn", "sentence"], kind="stable").reset_index(drop=True)
     u = u.assign(tokens=u["tokens"].fillna("").astype(str), text=u["text"].fillna("").astype(str))
-    if unit == "turn":
-        key = u["interview_id"] + ":" + u["turn"].astype(int).astype(str)
-    else:
+    if unit == "window":
         pos = u.groupby("interview_id", sort=False).cumcount() // window
         key = u["interview_id"] + ":w" + (pos + 1).astype(str)
+    else:
+        key = u["interview_id"] + ":" + u["turn"].astype(int).astype(str)
     u = u.assign(doc_id=key)
     g = u.groupby("doc_id", sort=False)
     docs = pd.DataFrame({
         "doc_id": g["doc_id"].first(),
         "unit_ids": g["unit_id"].agg(";".join),
+        "question_ids": "",
         "interview_id": g["interview_id"].first(),
         "comm_id": g["comm_id"].first(),
         "role": g["role"].first(),
         "text": g["text"].agg("".join),
+        "question": "",
         "tokens": g["tokens"].agg(lambda t: " ".join(x for x in t if x)),
         "n_units": g.size(),
     }).reset_index(drop=True)
+    if unit == "exchange":
+        q = _question_frame(questions)
+        q = q.assign(doc_id=q["interview_id"].astype(str) + ":" + q["before_turn"].astype(int).astype(str))
+        qg = q.sort_values(["interview_id", "question"], kind="stable").groupby("doc_id", sort=False)
+        qdocs = pd.DataFrame({"question_ids": qg["question_id"].agg(";".join), "question": qg["text"].agg("".join),
+                              "q_tokens": qg["tokens"].agg(lambda t: " ".join(x for x in t if x))})
+        m = docs[["doc_id"]].join(qdocs, on="doc_id")
+        has = m["question_ids"].notna().to_numpy()
+        docs.loc[has, "question_ids"] = m.loc[has, "question_ids"].to_numpy()
+        docs.loc[has, "question"] = m.loc[has, "question"].to_numpy()
+        docs["tokens"] = [f"{qt} {t}".strip() if isinstance(qt, str) and qt else t
+                          for qt, t in zip(m["q_tokens"], docs["tokens"])]
     return docs
+
+
+QUESTION_COLUMNS = ("question_id", "interview_id", "question", "before_turn", "text", "tokens")
+
+
+def _question_frame(questions: pd.DataFrame | None) -> pd.DataFrame:
+    if questions is None:
+        raise PipelineError("topics.unit: exchange needs the interviewer's questions",
+                            hint="pass --questions processed/transcripts/questions.parquet, or set topics.unit: turn")
+    missing = [c for c in QUESTION_COLUMNS if c not in questions.columns]
+    if missing:
+        raise PipelineError(f"questions: columns {missing} are missing",
+                            hint="pass processed/transcripts/questions.parquet of the transcripts stage "
+                                 "(rerun it: questions carry tokens since this version)")
+    q = questions[list(QUESTION_COLUMNS)].copy()
+    q["text"] = q["text"].fillna("").astype(str)
+    q["tokens"] = q["tokens"].fillna("").astype(str)
+    return q[q["before_turn"].astype(int) > 0]
 
 
 @dataclass(frozen=True)
@@ -380,29 +427,138 @@ def fit_topics(X: sparse.spmatrix, model: str, k: int, random_state: int, settin
             W = nmf.fit_transform(tfidf)
         return TopicFit(model, k, _normalise_rows(nmf.components_), _normalise_rows(W))
     if model == "dmm":
-        tw, pi, _ = fit_dmm(X, k, random_state, settings.dmm_alpha, settings.dmm_beta, settings.dmm_n_iter)
+        tw, pi, _ = fit_dmm(X, k, random_state, settings.dmm_alpha, settings.dmm_beta, settings.dmm_n_iter,
+                            settings.dmm_split_merge)
         perp = dmm_perplexity(X_test, tw, pi) if X_test is not None and X_test.shape[0] else float("nan")
         return TopicFit(model, k, tw, dmm_responsibilities(X, tw, pi), perp)
     raise PipelineError(f"topics.models: unknown model {model!r}", hint=f"use {MODELS}")
 
 
+class _DMMState:
+    """Sufficient statistics of a DMM assignment: documents per topic (m), word counts per topic
+    (nkw), tokens per topic (nk)."""
+
+    def __init__(self, k: int, V: int):
+        self.m, self.nkw, self.nk = np.zeros(k), np.zeros((k, V)), np.zeros(k)
+
+    def add(self, t: int, w: np.ndarray, c: np.ndarray, nd: float, sign: float = 1.0) -> None:
+        self.m[t] += sign
+        self.nkw[t, w] += sign * c
+        self.nk[t] += sign * nd
+
+
+def _gibbs_sweeps(docs: Sequence[int], z: np.ndarray, st: _DMMState, words, counts, ones, length, alpha: float,
+                  beta: float, n_sweeps: int, rng: np.random.Generator) -> None:
+    """``n_sweeps`` collapsed Gibbs sweeps over ``docs`` (in order), updating ``z`` and ``st``."""
+    from scipy.special import gammaln
+
+    vb = st.nkw.shape[1] * beta
+    k = len(st.m)
+    for _ in range(n_sweeps):
+        u = rng.random(len(docs))
+        for i, d in enumerate(docs):
+            w, c, old, nd = words[d], counts[d], z[d], length[d]
+            st.add(old, w, c, nd, -1.0)
+            sub = st.nkw[:, w] + beta
+            word_part = np.log(sub).sum(axis=1) if ones[d] else (gammaln(sub + c) - gammaln(sub)).sum(axis=1)
+            logp = np.log(st.m + alpha) + word_part - (gammaln(st.nk + vb + nd) - gammaln(st.nk + vb))
+            p = np.exp(logp - logp.max())
+            cum = np.cumsum(p)
+            new = min(int(np.searchsorted(cum, u[i] * cum[-1], side="right")), k - 1)
+            z[d] = new
+            st.add(new, w, c, nd)
+
+
+def _topic_score(m: np.ndarray, nkw: np.ndarray, nk: np.ndarray, alpha: float, beta: float) -> np.ndarray:
+    """Each topic's term of the collapsed log joint (0 for an empty topic):
+    log G(m + a) - log G(a) + log G(V b) - log G(n + V b) + sum_w [log G(n_w + b) - log G(b)]."""
+    from scipy.special import gammaln
+
+    V = nkw.shape[-1]
+    return (gammaln(m + alpha) - gammaln(alpha) + gammaln(V * beta) - gammaln(nk + V * beta)
+            + (gammaln(nkw + beta) - gammaln(beta)).sum(axis=-1))
+
+
+def _split_merge(z: np.ndarray, st: _DMMState, words, counts, ones, length, alpha: float, beta: float,
+                 rng: np.random.Generator, split_sweeps: int = 10) -> bool:
+    """One greedy split-merge move at fixed K: merge the pair of topics and split the topic (into
+    two, by a restricted two-topic Gibbs run on its documents) whose combined change of the
+    collapsed log joint is largest; an empty topic can take a split without a merge. Applied only
+    when it raises the log joint. Returns whether a move was made.
+
+    Gibbs sampling changes one document at a time and cannot leave a mode in which two real
+    clusters share a topic while another real cluster is split in two (moving the documents one
+    by one lowers the probability on the way): the sampler "gets stuck". Split-merge moves (Jain
+    & Neal 2004) change many documents at once; this greedy version climbs to a better mode."""
+    k, V = st.nkw.shape
+    score = _topic_score(st.m, st.nkw, st.nk, alpha, beta)
+    # splits: the best two-way split of every topic with two or more documents
+    split_gain = np.full(k, -np.inf)
+    splits: dict[int, np.ndarray] = {}
+    for t in range(k):
+        docs = np.flatnonzero(z == t)
+        if len(docs) < 2:
+            continue
+        sub = _DMMState(2, V)
+        zz = np.zeros(len(z), dtype=int)
+        zz[docs] = rng.integers(0, 2, size=len(docs))
+        for d in docs:
+            sub.add(zz[d], words[d], counts[d], length[d])
+        _gibbs_sweeps(docs, zz, sub, words, counts, ones, length, alpha, beta, split_sweeps, rng)
+        if sub.m.min() == 0:
+            continue
+        split_gain[t] = _topic_score(sub.m, sub.nkw, sub.nk, alpha, beta).sum() - score[t]
+        splits[t] = docs[zz[docs] == 1]
+    # merges: every pair; an empty topic is a free slot (gain 0)
+    best = (0.0, None, None, None)            # (gain, keep, emptied, split topic)
+    empty = [t for t in range(k) if st.m[t] == 0]
+    for t in splits:
+        if empty and split_gain[t] > best[0] + 1e-9:
+            best = (split_gain[t], None, empty[0], t)
+    for a in range(k):
+        for b in range(a + 1, k):
+            if st.m[a] == 0 or st.m[b] == 0:
+                continue
+            merged = _topic_score(st.m[a] + st.m[b], st.nkw[a] + st.nkw[b], st.nk[a] + st.nk[b], alpha, beta)
+            g_merge = float(merged - score[a] - score[b])
+            for t in splits:
+                if t in (a, b):
+                    continue
+                if g_merge + split_gain[t] > best[0] + 1e-9:
+                    best = (g_merge + split_gain[t], a, b, t)
+    gain, keep, freed, t = best
+    if t is None:
+        return False
+    if keep is not None:                      # merge: the documents of `freed` join `keep`
+        for d in np.flatnonzero(z == freed):
+            st.add(freed, words[d], counts[d], length[d], -1.0)
+            st.add(keep, words[d], counts[d], length[d])
+            z[d] = keep
+    for d in splits[t]:                       # split: one half of t moves to the freed topic
+        st.add(t, words[d], counts[d], length[d], -1.0)
+        st.add(freed, words[d], counts[d], length[d])
+        z[d] = freed
+    return True
+
+
 def fit_dmm(X: sparse.spmatrix, k: int, random_state: int, alpha: float = 0.1, beta: float = 0.1,
-            n_iter: int = 30) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            n_iter: int = 30, split_merge: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Dirichlet multinomial mixture for short texts by collapsed Gibbs sampling (GSDMM, Yin &
     Wang 2014): every document has ONE topic z_d; pi ~ Dirichlet(alpha), phi_k ~ Dirichlet(beta).
 
     Start: z_d uniform at random; then ``n_iter`` sweeps over the documents in order, each z_d
     drawn from p(z_d = k | z_-d, words) proportional to
     (m_k + alpha) prod_w prod_{j<c_dw} (n_kw + beta + j) / prod_{i<N_d} (n_k + V beta + i)
-    (counts without document d; all K topics at once). The random numbers come from
-    ``numpy.random.default_rng(random_state)`` only, so a fit is reproducible to the bit.
+    (counts without document d; all K topics at once). Then up to ``split_merge`` rounds of one
+    greedy split-merge move (:func:`_split_merge`, taken only if it raises the collapsed log
+    joint) followed by ``max(2, n_iter // 4)`` sweeps; the rounds stop at the first round without
+    a move. The random numbers come from ``numpy.random.default_rng(random_state)`` only, so a fit
+    is reproducible to the bit.
 
     Returns the topic-word distributions phi_kw = (n_kw + beta) / (n_k + V beta) (K x V), the
     topic shares pi_k = (m_k + alpha) / (D + K alpha) and the last assignments z (0-based).
     A topic left with no document keeps the flat phi = 1/V.
     """
-    from scipy.special import gammaln
-
     X = sparse.csr_matrix(X)
     n, V = X.shape
     rng = np.random.default_rng(random_state)
@@ -411,32 +567,63 @@ def fit_dmm(X: sparse.spmatrix, k: int, random_state: int, alpha: float = 0.1, b
     ones = [bool((c == 1).all()) for c in counts]
     length = np.asarray(X.sum(axis=1), dtype=float).ravel()
     z = rng.integers(0, k, size=n)
+    st = _DMMState(k, V)
+    for d in range(n):
+        st.add(z[d], words[d], counts[d], length[d])
+    order = range(n)
+    _gibbs_sweeps(order, z, st, words, counts, ones, length, alpha, beta, n_iter, rng)
+    for _ in range(split_merge):
+        if not _split_merge(z, st, words, counts, ones, length, alpha, beta, rng):
+            break
+        _gibbs_sweeps(order, z, st, words, counts, ones, length, alpha, beta, max(2, n_iter // 4), rng)
+    phi = (st.nkw + beta) / (st.nk[:, None] + V * beta)
+    pi = (st.m + alpha) / (n + k * alpha)
+    return phi, pi, z
+
+
+def dmm_log_posterior(X: sparse.spmatrix, z: np.ndarray, k: int, alpha: float, beta: float) -> float:
+    """The collapsed log joint log p(z, w | alpha, beta) of a DMM assignment ``z`` (0-based):
+    log p(z) = log G(K a) - log G(D + K a) + sum_k [log G(m_k + a) - log G(a)] and
+    log p(w | z) = sum_k [log G(V b) - log G(n_k + V b) + sum_w (log G(n_kw + b) - log G(b))]
+    (Yin & Wang 2014; the multinomial coefficients are constant in z). Used to pick the best of
+    several Gibbs chains: GSDMM chains get stuck in different local modes."""
+    from scipy.special import gammaln
+
+    X = sparse.coo_matrix(X)
+    n, V = X.shape
+    z = np.asarray(z, dtype=int)
     m = np.bincount(z, minlength=k).astype(float)
     nkw = np.zeros((k, V))
-    for d in range(n):
-        nkw[z[d], words[d]] += counts[d]
+    np.add.at(nkw, (z[X.row], X.col), X.data.astype(float))
     nk = nkw.sum(axis=1)
-    vb = V * beta
-    for _ in range(n_iter):
-        u = rng.random(n)
-        for d in range(n):
-            w, c, old, nd = words[d], counts[d], z[d], length[d]
-            m[old] -= 1
-            nkw[old, w] -= c
-            nk[old] -= nd
-            sub = nkw[:, w] + beta
-            word_part = np.log(sub).sum(axis=1) if ones[d] else (gammaln(sub + c) - gammaln(sub)).sum(axis=1)
-            logp = np.log(m + alpha) + word_part - (gammaln(nk + vb + nd) - gammaln(nk + vb))
-            p = np.exp(logp - logp.max())
-            cum = np.cumsum(p)
-            new = min(int(np.searchsorted(cum, u[d] * cum[-1], side="right")), k - 1)
-            z[d] = new
-            m[new] += 1
-            nkw[new, w] += c
-            nk[new] += nd
-    phi = (nkw + beta) / (nk[:, None] + vb)
-    pi = (m + alpha) / (n + k * alpha)
-    return phi, pi, z
+    log_z = gammaln(k * alpha) - gammaln(n + k * alpha) + float((gammaln(m + alpha) - gammaln(alpha)).sum())
+    log_w = float((gammaln(V * beta) - gammaln(nk + V * beta)).sum() + (gammaln(nkw + beta) - gammaln(beta)).sum())
+    return float(log_z + log_w)
+
+
+def fit_final(X: sparse.spmatrix, model: str, k: int, seed: int, settings: Settings) -> tuple[TopicFit, pd.DataFrame]:
+    """The chosen (model, K) fitted on all documents. DMM: ``dmm.restarts`` Gibbs chains (random
+    state :func:`run_seed` (seed, r) for chain r), the one with the largest collapsed log joint
+    (:func:`dmm_log_posterior`) kept; ties to the first chain. LDA and NMF: one fit (seed run 0).
+    Returns the fit and one row per chain (chain, random_state, log_posterior, n_topics_used,
+    chosen)."""
+    if model != "dmm":
+        fit = fit_topics(X, model, k, run_seed(seed, 0), settings)
+        return fit, pd.DataFrame([{"chain": 1, "random_state": run_seed(seed, 0), "log_posterior": float("nan"),
+                                   "n_topics_used": k, "chosen": True}])
+    rows, best = [], None
+    for r in range(settings.dmm_restarts):
+        state = run_seed(seed, r)
+        tw, pi, z = fit_dmm(X, k, state, settings.dmm_alpha, settings.dmm_beta, settings.dmm_n_iter,
+                            settings.dmm_split_merge)
+        lp = dmm_log_posterior(X, z, k, settings.dmm_alpha, settings.dmm_beta)
+        rows.append({"chain": r + 1, "random_state": state, "log_posterior": lp,
+                     "n_topics_used": int(np.count_nonzero(np.bincount(z, minlength=k))), "chosen": False})
+        if best is None or lp > best[0]:
+            best = (lp, r, tw, pi)
+    _, r, tw, pi = best
+    rows[r]["chosen"] = True
+    return TopicFit(model, k, tw, dmm_responsibilities(X, tw, pi)), pd.DataFrame(rows)
 
 
 def _dmm_log_joint(X: sparse.spmatrix, topic_word: np.ndarray, pi: np.ndarray) -> np.ndarray:
@@ -620,9 +807,12 @@ def select_model(table: pd.DataFrame, settings: Settings) -> pd.DataFrame:
         zc = (crit[c] - vals.mean()) / sd if sd > 0 else crit[c] * 0.0
         z.append(zc.fillna(0.0))
     t["score"] = np.where(t["eligible"], np.mean(z, axis=0), np.nan)
-    cand = t[t["eligible"]]
+    # A forced model or K is taken even when its runs are less stable than min_stability (the
+    # table still shows them as not eligible); otherwise only eligible rows compete.
+    forced = settings.fixed_model is not None or settings.fixed_k is not None
+    cand = t if forced else t[t["eligible"]]
     if settings.fixed_model is not None:
-        cand = t[t["model"] == settings.fixed_model]
+        cand = cand[cand["model"] == settings.fixed_model]
     if settings.fixed_k is not None:
         cand = cand[cand["k"] == settings.fixed_k]
     order = {m: i for i, m in enumerate(settings.models)}
@@ -715,7 +905,8 @@ def doc_topic_frame(corpus: Corpus, fit: TopicFit) -> pd.DataFrame:
 def exemplars(corpus: Corpus, fit: TopicFit, n: int = 3) -> pd.DataFrame:
     """The ``n`` documents loading highest on each topic, preferring distinct interviews (a
     second document of an interview only when fewer than ``n`` interviews are left): topic,
-    rank, doc_id, unit_ids, interview_id, loading, text (redacted)."""
+    rank, doc_id, unit_ids, interview_id, loading, text (redacted), question (the interviewer's
+    question before it, redacted; exchange documents only)."""
     rows = []
     docs = corpus.docs
     for t in range(fit.k):
@@ -736,8 +927,10 @@ def exemplars(corpus: Corpus, fit: TopicFit, n: int = 3) -> pd.DataFrame:
         for r, i in enumerate(picked):
             rows.append({"topic": t + 1, "rank": r + 1, "doc_id": docs["doc_id"].iat[i],
                          "unit_ids": docs["unit_ids"].iat[i], "interview_id": docs["interview_id"].iat[i],
-                         "loading": float(fit.doc_topic[i, t]), "text": docs["text"].iat[i]})
-    return pd.DataFrame(rows, columns=["topic", "rank", "doc_id", "unit_ids", "interview_id", "loading", "text"])
+                         "loading": float(fit.doc_topic[i, t]), "text": docs["text"].iat[i],
+                         "question": docs["question"].iat[i] if "question" in docs else ""})
+    return pd.DataFrame(rows, columns=["topic", "rank", "doc_id", "unit_ids", "interview_id", "loading", "text",
+                                       "question"])
 
 
 # --------------------------------------------------------------------------------------------
@@ -840,6 +1033,42 @@ def doc_themes(docs: pd.DataFrame, truth_units: pd.DataFrame) -> pd.Series:
     return pd.Series(out, index=docs.index, name="theme")
 
 
+def doc_stances(docs: pd.DataFrame, truth_units: pd.DataFrame) -> pd.Series:
+    """Each turn document's planted (theme, stance) class as ``"theme:variant"``: the turn's main
+    theme and the variant most of its sentences of that theme carry (ties: first in sentence
+    order; a theme planted without variants has the one variant ``general``). Documents that are
+    not one turn, or whose turn has no sentence of its main theme, get "". The demo generator
+    plants four themes with two stances each (raw/truth: transcript_theme_effects.json,
+    ``variants``), each with its own wording."""
+    t = truth_units[truth_units["theme"] == truth_units["turn_theme"]]
+    t = t.assign(turn_key=t["interview_id"].astype(str) + ":" + (t["turn"] + 1).astype(str),
+                 variant=t["variant"].astype(str))
+    main: dict[str, str] = {}
+    for key, g in t.groupby("turn_key", sort=False):
+        seq = g["variant"].tolist()
+        counts = {x: seq.count(x) for x in seq}
+        v = next(x for x in seq if counts[x] == max(counts.values()))
+        main[key] = f"{int(g['turn_theme'].iat[0])}:{v}"
+    out = []
+    for ids in docs["unit_ids"]:
+        turns = {u.rsplit(":", 1)[0] for u in ids.split(";")}
+        out.append(main.get(next(iter(turns)), "") if len(turns) == 1 else "")
+    return pd.Series(out, index=docs.index, name="stance")
+
+
+def align_stances(topic: np.ndarray, stance: np.ndarray, k: int, classes: Sequence[str]) -> dict:
+    """One-to-one (Hungarian) and many-to-one purity of the topics against the planted
+    (theme, stance) classes ``classes`` (documents of other classes left out)."""
+    mask = np.isin(stance, list(classes))
+    tab = pd.crosstab(pd.Categorical(topic[mask], categories=range(1, k + 1)),
+                      pd.Categorical(stance[mask], categories=list(classes)), dropna=False).to_numpy()
+    rows, cols = linear_sum_assignment(-tab)
+    total = tab.sum()
+    return {"n_classes": len(classes), "n_docs": int(total),
+            "purity": float(tab[rows, cols].sum() / total) if total else float("nan"),
+            "majority_purity": float(tab.max(axis=1).sum() / total) if total else float("nan")}
+
+
 def align_topics(topic: np.ndarray, theme: np.ndarray, k: int, themes: Sequence[int]) -> tuple[pd.DataFrame, dict]:
     """Match topics 1..k one to one with ``themes`` (Hungarian, maximising the documents on the
     diagonal of the topic x theme contingency table of argmax topics; only documents with a
@@ -848,7 +1077,7 @@ def align_topics(topic: np.ndarray, theme: np.ndarray, k: int, themes: Sequence[
     Returns per topic: topic, n_docs, theme (matched; 0 when unmatched), majority_theme, n_match,
     purity (n_match / n_docs); and a summary: purity (documents on the matched diagonal over all
     themed documents), majority_purity (classic purity: every topic to its majority theme),
-    matched (topics whose matched theme is also their majority theme), one_to_one (K equals the
+    matched (topics whose matched theme is also their majority theme), bijective (K equals the
     number of themes and every theme is the majority of exactly one topic), themes_recovered
     (themes that are the majority theme of at least one topic). With K > the number of themes,
     K - 9 topics stay unmatched and their documents count as misses in ``purity``.
@@ -874,7 +1103,7 @@ def align_topics(topic: np.ndarray, theme: np.ndarray, k: int, themes: Sequence[
         "purity": float(out["n_match"].sum() / total) if total else float("nan"),
         "majority_purity": float(tab.max(axis=1).sum() / total) if total else float("nan"),
         "matched": int(((out["theme"] == out["majority_theme"]) & (out["theme"] > 0)).sum()),
-        "one_to_one": bool(k == len(themes) and sorted(majors) == sorted(themes)),
+        "bijective": bool(k == len(themes) and sorted(majors) == sorted(themes)),
         "themes_recovered": int(len(set(majors) & set(themes))),
         "n_docs_themed": int(total),
     }
@@ -918,20 +1147,61 @@ def sign_agreement(levels: pd.DataFrame, alignment: pd.DataFrame, contrasts: Seq
                  "share_agree": float(out["agree"].mean()) if len(out) else float("nan")}
 
 
+def stance_sign_agreement(levels: pd.DataFrame, topic: np.ndarray, stance: np.ndarray, effects: Mapping[str, Any],
+                          factor: str = "gov_model") -> tuple[pd.DataFrame, dict]:
+    """Topics that carry one stance of a theme planted with stances: each topic's majority
+    (theme, stance) class (:func:`doc_stances`) is compared, when the generator planted a
+    ``factor`` shift of that stance (``planted: true`` in the truth's ``variants`` contrasts),
+    with the planted difference of the stance's expected share of turns,
+    share(theme | level) x share(stance | theme, level) - the same at the reference level
+    (both from the truth's expected shares), and the topic's estimated difference of average
+    predicted proportions. Returns one row per such topic and a summary."""
+    variants = effects.get("variants") or {}
+    theme_share = (effects.get("expected_share") or {}).get(factor) or {}
+    rows = []
+    for t in range(1, int(topic.max(initial=0)) + 1):
+        cls = [c for c in stance[topic == t] if c]
+        if not cls:
+            continue
+        major = max(sorted(set(cls)), key=cls.count)
+        th, var = major.split(":", 1)
+        spec = variants.get(th)
+        if not spec:
+            continue
+        for c in spec.get("contrasts", []):
+            if c.get("factor") != factor or c.get("variant") != var or not c.get("planted"):
+                continue
+            lv, ref = str(c["level"]), str(c["reference"])
+            vshare = spec["expected_share"][factor]
+            planted = theme_share[lv][th] * vshare[lv][var] - theme_share[ref][th] * vshare[ref][var]
+            est = levels[(levels["topic"] == f"T{t}") & (levels["factor"] == factor)].set_index("level")["estimate"]
+            diff = float(est[lv] - est[ref]) if lv in est.index and ref in est.index else float("nan")
+            rows.append({"mapping": "stance", "factor": factor, "level": lv, "reference": ref, "theme": int(th),
+                         "stance": var, "topics": str(t), "planted_sign": int(np.sign(planted)),
+                         "planted_difference": planted, "estimated_difference": diff,
+                         "agree": bool(np.sign(diff) == np.sign(planted))})
+    out = pd.DataFrame(rows, columns=["mapping", "factor", "level", "reference", "theme", "stance", "topics",
+                                      "planted_sign", "planted_difference", "estimated_difference", "agree"])
+    return out, {"n_planted": len(out), "n_agree": int(out["agree"].sum())}
+
+
 # --------------------------------------------------------------------------------------------
 # the stage
 # --------------------------------------------------------------------------------------------
 def run_topics(units: pd.DataFrame, communities: pd.DataFrame, settings: Settings, seed: int,
-               labels_path: str | Path | None = None, truth: Mapping[str, Any] | None = None) -> tuple[dict[str, pd.DataFrame], dict]:
+               labels_path: str | Path | None = None, truth: Mapping[str, Any] | None = None,
+               questions: pd.DataFrame | None = None) -> tuple[dict[str, pd.DataFrame], dict]:
     """The whole stage as one pure function: returns the output tables and the metrics.
+    ``questions``: the interviewer's questions (needed for ``unit: exchange``).
     ``truth`` (demo only): {"units": transcript_units.csv, "effects": transcript_theme_effects.json}."""
-    docs = build_documents(units, settings.unit, settings.window)
+    docs = build_documents(units, settings.unit, settings.window, questions)
     corpus = vectorize(docs, settings.min_df, settings.max_df, settings.max_features, settings.stopwords,
                        settings.min_doc_tokens)
     grid = select_model(evaluate_grid(corpus, settings, seed), settings)
     chosen = grid[grid["chosen"]].iloc[0]
     model, k = str(chosen["model"]), int(chosen["k"])
-    fit = order_by_prevalence(fit_topics(corpus.counts, model, k, run_seed(seed, 0), settings))
+    fit, chains = fit_final(corpus.counts, model, k, seed, settings)
+    fit = order_by_prevalence(fit)
     labels = read_labels(labels_path, k)
     words = topic_words(fit, corpus.vocab, settings.n_words, settings.frex_weight)
     top = top_word_indices(fit.topic_word, settings.top_n)
@@ -953,9 +1223,12 @@ def run_topics(units: pd.DataFrame, communities: pd.DataFrame, settings: Setting
         "coherence_npmi": float(coh.mean()), "exclusivity": float(exc.mean()),
         "stability": float(chosen["stability"]),
         "perplexity": None if math.isnan(chosen["perplexity"]) else float(chosen["perplexity"]),
-        "n_fits": int(grid["n_seeds"].sum()) + 1,
+        "n_fits": int(grid["n_seeds"].sum()) + len(chains),
+        "final_chains": int(len(chains)),
+        "final_log_posterior": None if chains["log_posterior"].isna().all()
+        else float(chains.loc[chains["chosen"], "log_posterior"].iloc[0]),
     }
-    tables: dict[str, pd.DataFrame] = {"k_selection": grid, "topic_words": words}
+    tables: dict[str, pd.DataFrame] = {"k_selection": grid, "topic_words": words, "final_chains": chains}
     alignment = None
     if truth is not None:
         dthemes = doc_themes(corpus.docs, truth["units"]).to_numpy()
@@ -966,8 +1239,15 @@ def run_topics(units: pd.DataFrame, communities: pd.DataFrame, settings: Setting
         alignment["theme_label"] = alignment["theme"].map(names).fillna("")
         signs, sign_summary = sign_agreement(levels, alignment, truth["effects"]["contrasts"])
         signs_m, sign_summary_m = sign_agreement(levels, alignment, truth["effects"]["contrasts"], mapping="many_to_one")
+        stances = doc_stances(corpus.docs, truth["units"]).to_numpy()
+        classes = sorted({c for c in stances if c and int(c.split(":")[0]) in theme_ids
+                          and c.split(":")[1] not in ("pii", "nan")}, key=lambda c: (int(c.split(":")[0]), c))
+        summary["stances"] = align_stances(dt["topic"].to_numpy(), stances, k, classes)
+        stance_signs, stance_summary = stance_sign_agreement(levels, dt["topic"].to_numpy(), stances, truth["effects"])
+        summary["stances"].update({"gov_model_signs_agree": stance_summary["n_agree"],
+                                   "gov_model_signs_planted": stance_summary["n_planted"]})
         tables["alignment"] = alignment
-        tables["sign_agreement"] = pd.concat([signs, signs_m], ignore_index=True)
+        tables["sign_agreement"] = pd.concat([signs, signs_m, stance_signs], ignore_index=True)
         metrics["alignment"] = {**summary, "gov_model_signs_agree": sign_summary["n_agree"],
                                 "gov_model_signs_planted": sign_summary["n_planted"],
                                 "gov_model_signs_agree_themes": sorted(int(t) for t in signs.loc[signs["agree"], "theme"]),
@@ -983,11 +1263,11 @@ def run_topics(units: pd.DataFrame, communities: pd.DataFrame, settings: Setting
     return tables, metrics
 
 
-def read_units(path: str | Path) -> pd.DataFrame:
+def read_units(path: str | Path, what: str = "transcript units") -> pd.DataFrame:
     try:
         return pd.read_parquet(path)
     except (FileNotFoundError, OSError, ValueError) as exc:
-        raise PipelineError(f"{path}: cannot read the transcript units ({exc.__class__.__name__})",
+        raise PipelineError(f"{path}: cannot read the {what} ({exc.__class__.__name__})",
                             hint="run the transcripts stage first (dvc repro transcripts)") from None
 
 
@@ -1006,6 +1286,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="pipeline topics", description=__doc__.splitlines()[0])
     parser.add_argument("--params", default=str(config.PARAMS))
     parser.add_argument("--units", default=str(config.PROCESSED / "transcripts" / "units.parquet"))
+    parser.add_argument("--questions", default=str(config.PROCESSED / "transcripts" / "questions.parquet"),
+                        help="interviewer questions (unit: exchange); '' to leave them out")
     parser.add_argument("--communities", default=str(config.RAW_COMMUNITIES))
     parser.add_argument("--truth", default="", help="demo study only: raw/truth, for the alignment with planted themes")
     parser.add_argument("--out", default=str(OUT_DIR))
@@ -1014,11 +1296,12 @@ def main(argv: list[str] | None = None) -> None:
     params = config.load_params(args.params)
     settings = parse_settings(config.section(params, "topics"))
     units = read_units(args.units)
+    questions = read_units(args.questions, "interviewer questions") if args.questions and settings.unit == "exchange" else None
     covars = [c for c in dict.fromkeys([*formula_variables(settings.formula), *settings.factors, settings.cluster])
               if c not in DOC_COLUMNS]
     communities = read_communities(args.communities, covars)
     tables, metrics = run_topics(units, communities, settings, int(params["seed"]), settings.labels,
-                                 read_truth(args.truth))
+                                 read_truth(args.truth), questions)
     with atomic_dir(Path(args.out)) as out:
         for name, table in tables.items():
             if name == "doc_topics":
