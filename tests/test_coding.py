@@ -335,3 +335,39 @@ def test_cli_reports_a_bad_sheet_in_one_line(demo, tmp_path):
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2 and "no column for theme(s)" in proc.stderr and "Traceback" not in proc.stderr
     assert not out.exists()
+
+
+def test_a_filled_sample_sheet_is_used_and_its_folder_is_a_stage_dependency(demo, tmp_path):
+    """The loop real studies use: the stage's blank sheet, filled in (here with the planted codes
+    of its units) and put in raw/coding/, is read when coding.human_codes names it; raw/coding is
+    a dependency of the coding stage, so a new sheet there reruns the stage under dvc."""
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    assert "raw/coding" in stages["coding"]["deps"] and (ROOT / "raw" / "coding" / "README.md").is_file()
+    sheet = pd.read_csv(demo / "processed" / "coding" / "coder_sample.csv", keep_default_na=False, dtype=str)
+    codes = pd.read_parquet(demo / "processed" / "coding" / "codes.parquet")
+    themes = [c for c in sheet.columns if c not in ("unit_id", "interview_id", "role", "text", "coder", "notes")]
+    machine = codes.set_index("unit_id").loc[sheet["unit_id"], themes]
+    filled = sheet.copy()
+    filled[themes] = machine.to_numpy().astype(int).astype(str)
+    filled.loc[filled.index[0], themes[0]] = str(1 - int(filled.loc[filled.index[0], themes[0]]))   # one disagreement
+    filled.loc[filled.index[-1], themes] = ""                                                       # not coded yet
+    path = tmp_path / "raw" / "coding" / "human_codes.csv"
+    path.parent.mkdir(parents=True)
+    filled.to_csv(path, index=False)
+    params = yaml.safe_load((demo / "params.yaml").read_text(encoding="utf-8"))
+    params["coding"]["human_codes"] = str(path)
+    pfile = tmp_path / "params.yaml"
+    pfile.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
+    out = tmp_path / "coding"
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "coding", "--params", str(pfile),
+                           "--units", str(demo / "processed" / "transcripts" / "units.parquet"),
+                           "--questions", str(demo / "processed" / "transcripts" / "questions.parquet"),
+                           "--communities", str(demo / "raw" / "communities.csv"),
+                           "--out", str(out), "--metrics", str(tmp_path / "m.json")],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    agreement = pd.read_csv(out / "agreement.csv").set_index("theme")
+    assert agreement.loc[themes[0], "n"] == len(sheet) - 1                  # the blank row is left out
+    assert agreement.loc[themes[0], "kappa"] < 1
+    assert (agreement.drop(index=[themes[0], "overall"])["kappa"].dropna() == 1).all()
+    assert json.loads((tmp_path / "m.json").read_text(encoding="utf-8"))["human_codes"] == str(path)
