@@ -63,6 +63,7 @@ STREAM_SPLIT = 71       # SeedSequence stream of the held-out split
 STREAM_FIT = 72         # ... of the model fits (run r gets spawn key r)
 STREAM_SUBSAMPLE = 73   # ... of the documents each seed run is fitted on
 STREAM_GRID = 74        # ... of the documents the K grid is evaluated on (grid_max_docs)
+STREAM_CHAINS = 75      # ... of the documents the final DMM chains run on (dmm.chain_max_docs)
 OUT_DIR = config.PROCESSED / "topics"
 METRICS_FILE = config.METRICS / "topics.json"
 FLOAT_FORMAT = "%.10g"
@@ -108,6 +109,7 @@ class Settings:
     dmm_n_iter: int = 30
     dmm_restarts: int = 1
     dmm_split_merge: int = 0
+    dmm_chain_max_docs: int | None = None
     criteria: tuple[str, ...] = ("coherence_npmi", "exclusivity", "stability")
     min_stability: float = 0.8
     fixed_model: str | None = None
@@ -166,9 +168,10 @@ def parse_settings(section: Mapping[str, Any]) -> Settings:
         raise _bad("k_grid", f"must be a list of integers >= 2, not {grid!r}")
     lda = dict(s.get("lda") or {})
     dmm = dict(s.get("dmm") or {})
-    unknown_dmm = sorted(set(dmm) - {"alpha", "beta", "n_iter", "restarts", "split_merge"})
+    dmm_keys = ("alpha", "beta", "n_iter", "split_merge", "restarts", "chain_max_docs")
+    unknown_dmm = sorted(set(dmm) - set(dmm_keys))
     if unknown_dmm:
-        raise _bad(f"dmm.{unknown_dmm[0]}", "is not a known key (known: alpha, beta, n_iter, restarts, split_merge)")
+        raise _bad(f"dmm.{unknown_dmm[0]}", f"is not a known key (known: {', '.join(dmm_keys)})")
     nmf = dict(s.get("nmf") or {})
     if nmf.get("loss", "kullback-leibler") not in ("frobenius", "kullback-leibler"):
         raise _bad("nmf.loss", f"must be frobenius or kullback-leibler, not {nmf.get('loss')!r}")
@@ -206,6 +209,8 @@ def parse_settings(section: Mapping[str, Any]) -> Settings:
         dmm_n_iter=_int(dmm.get("n_iter", 30), "dmm.n_iter", 1),
         dmm_restarts=_int(dmm.get("restarts", 1), "dmm.restarts", 1),
         dmm_split_merge=_int(dmm.get("split_merge", 0), "dmm.split_merge", 0),
+        dmm_chain_max_docs=None if dmm.get("chain_max_docs") is None
+        else _int(dmm["chain_max_docs"], "dmm.chain_max_docs", 100),
         criteria=criteria, min_stability=_num(sel.get("min_stability", 0.8), "selection.min_stability", 0.0, 1.0),
         fixed_model=fixed_model, fixed_k=fixed_k,
         frex_weight=_num(s.get("frex_weight", 0.5), "frex_weight", 0.0, 1.0),
@@ -542,11 +547,12 @@ def _split_merge(z: np.ndarray, st: _DMMState, words, counts, ones, length, alph
 
 
 def fit_dmm(X: sparse.spmatrix, k: int, random_state: int, alpha: float = 0.1, beta: float = 0.1,
-            n_iter: int = 30, split_merge: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            n_iter: int = 30, split_merge: int = 0,
+            init: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Dirichlet multinomial mixture for short texts by collapsed Gibbs sampling (GSDMM, Yin &
     Wang 2014): every document has ONE topic z_d; pi ~ Dirichlet(alpha), phi_k ~ Dirichlet(beta).
 
-    Start: z_d uniform at random; then ``n_iter`` sweeps over the documents in order, each z_d
+    Start: z_d uniform at random (or ``init``, 0-based topics); then ``n_iter`` sweeps over the documents in order, each z_d
     drawn from p(z_d = k | z_-d, words) proportional to
     (m_k + alpha) prod_w prod_{j<c_dw} (n_kw + beta + j) / prod_{i<N_d} (n_k + V beta + i)
     (counts without document d; all K topics at once). Then up to ``split_merge`` rounds of one
@@ -566,7 +572,7 @@ def fit_dmm(X: sparse.spmatrix, k: int, random_state: int, alpha: float = 0.1, b
     counts = [X.data[X.indptr[d]:X.indptr[d + 1]].astype(float) for d in range(n)]
     ones = [bool((c == 1).all()) for c in counts]
     length = np.asarray(X.sum(axis=1), dtype=float).ravel()
-    z = rng.integers(0, k, size=n)
+    z = rng.integers(0, k, size=n) if init is None else np.asarray(init, dtype=np.int64).copy()
     st = _DMMState(k, V)
     for d in range(n):
         st.add(z[d], words[d], counts[d], length[d])
@@ -601,28 +607,53 @@ def dmm_log_posterior(X: sparse.spmatrix, z: np.ndarray, k: int, alpha: float, b
     return float(log_z + log_w)
 
 
+def _dmm_chain(X: sparse.spmatrix, k: int, state: int, settings: Settings) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    tw, pi, z = fit_dmm(X, k, state, settings.dmm_alpha, settings.dmm_beta, settings.dmm_n_iter,
+                        settings.dmm_split_merge)
+    return tw, pi, z, dmm_log_posterior(X, z, k, settings.dmm_alpha, settings.dmm_beta)
+
+
 def fit_final(X: sparse.spmatrix, model: str, k: int, seed: int, settings: Settings) -> tuple[TopicFit, pd.DataFrame]:
-    """The chosen (model, K) fitted on all documents. DMM: ``dmm.restarts`` Gibbs chains (random
-    state :func:`run_seed` (seed, r) for chain r), the one with the largest collapsed log joint
-    (:func:`dmm_log_posterior`) kept; ties to the first chain. LDA and NMF: one fit (seed run 0).
-    Returns the fit and one row per chain (chain, random_state, log_posterior, n_topics_used,
-    chosen)."""
+    """The chosen (model, K) fitted on all documents. DMM: ``dmm.restarts`` Gibbs chains with
+    split-merge moves (random state :func:`run_seed` (seed, r) for chain r; run in
+    ``n_jobs`` processes, same results for any n_jobs), the one with the largest collapsed log
+    joint (:func:`dmm_log_posterior`) kept; ties to the first chain. On a corpus larger than
+    ``dmm.chain_max_docs`` the chains run on a seeded sample of that many documents (finding the
+    mode is what costs, and the sample's topics are those of the corpus); every document then
+    starts at its most probable topic under the kept chain's phi and pi, and ``dmm.n_iter``
+    plain Gibbs sweeps run over the whole corpus. LDA and NMF: one fit (seed run 0).
+    Returns the fit and one row per chain (chain, random_state, n_docs, log_posterior,
+    n_topics_used, chosen; a last row ``chain`` = 0 for the whole-corpus sweeps after a sample)."""
     if model != "dmm":
         fit = fit_topics(X, model, k, run_seed(seed, 0), settings)
-        return fit, pd.DataFrame([{"chain": 1, "random_state": run_seed(seed, 0), "log_posterior": float("nan"),
-                                   "n_topics_used": k, "chosen": True}])
-    rows, best = [], None
-    for r in range(settings.dmm_restarts):
-        state = run_seed(seed, r)
-        tw, pi, z = fit_dmm(X, k, state, settings.dmm_alpha, settings.dmm_beta, settings.dmm_n_iter,
-                            settings.dmm_split_merge)
-        lp = dmm_log_posterior(X, z, k, settings.dmm_alpha, settings.dmm_beta)
-        rows.append({"chain": r + 1, "random_state": state, "log_posterior": lp,
-                     "n_topics_used": int(np.count_nonzero(np.bincount(z, minlength=k))), "chosen": False})
-        if best is None or lp > best[0]:
-            best = (lp, r, tw, pi)
-    _, r, tw, pi = best
-    rows[r]["chosen"] = True
+        return fit, pd.DataFrame([{"chain": 1, "random_state": run_seed(seed, 0), "n_docs": X.shape[0],
+                                   "log_posterior": float("nan"), "n_topics_used": k, "chosen": True}])
+    n = X.shape[0]
+    sample = None
+    if settings.dmm_chain_max_docs is not None and n > settings.dmm_chain_max_docs:
+        rng = np.random.default_rng(np.random.SeedSequence([seed, STREAM_CHAINS]))
+        sample = np.sort(rng.choice(n, size=settings.dmm_chain_max_docs, replace=False))
+    Xc = X if sample is None else X[sample]
+    states = [run_seed(seed, r) for r in range(settings.dmm_restarts)]
+    if settings.n_jobs > 1 and len(states) > 1:
+        from joblib import Parallel, delayed
+
+        fits = Parallel(n_jobs=min(settings.n_jobs, len(states)))(delayed(_dmm_chain)(Xc, k, st, settings) for st in states)
+    else:
+        fits = [_dmm_chain(Xc, k, st, settings) for st in states]
+    rows = [{"chain": r + 1, "random_state": st, "n_docs": Xc.shape[0], "log_posterior": f[3],
+             "n_topics_used": int(np.count_nonzero(np.bincount(f[2], minlength=k))), "chosen": False}
+            for r, (st, f) in enumerate(zip(states, fits))]
+    best = max(range(len(fits)), key=lambda r: (fits[r][3], -r))
+    rows[best]["chosen"] = True
+    tw, pi = fits[best][0], fits[best][1]
+    if sample is not None:
+        start = _dmm_log_joint(X, tw, pi).argmax(axis=1)
+        state = run_seed(seed, settings.dmm_restarts)
+        tw, pi, z = fit_dmm(X, k, state, settings.dmm_alpha, settings.dmm_beta, settings.dmm_n_iter, 0, init=start)
+        rows.append({"chain": 0, "random_state": state, "n_docs": n,
+                     "log_posterior": dmm_log_posterior(X, z, k, settings.dmm_alpha, settings.dmm_beta),
+                     "n_topics_used": int(np.count_nonzero(np.bincount(z, minlength=k))), "chosen": True})
     return TopicFit(model, k, tw, dmm_responsibilities(X, tw, pi)), pd.DataFrame(rows)
 
 
@@ -1226,7 +1257,7 @@ def run_topics(units: pd.DataFrame, communities: pd.DataFrame, settings: Setting
         "n_fits": int(grid["n_seeds"].sum()) + len(chains),
         "final_chains": int(len(chains)),
         "final_log_posterior": None if chains["log_posterior"].isna().all()
-        else float(chains.loc[chains["chosen"], "log_posterior"].iloc[0]),
+        else float(chains.loc[chains["chosen"], "log_posterior"].iloc[-1]),   # the whole corpus's
     }
     tables: dict[str, pd.DataFrame] = {"k_selection": grid, "topic_words": words, "final_chains": chains}
     alignment = None

@@ -2,6 +2,8 @@
 one end-to-end run on the demo study."""
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import math
 from pathlib import Path
@@ -346,6 +348,26 @@ def test_dmm_log_posterior_and_restarts():
     np.testing.assert_array_equal(fit.topic_word, tw)
     one, one_chain = T.fit_final(X, "dmm", k, 11, T.Settings(dmm_n_iter=3, dmm_restarts=1))
     assert len(one_chain) == 1 and one_chain["random_state"].item() == chains["random_state"].iat[0]
+
+
+def test_final_chains_on_a_sample_then_the_whole_corpus():
+    """Above dmm.chain_max_docs the chains run on a seeded sample and the kept chain's topics
+    start Gibbs sweeps over every document; the planted clusters come out, and the chains give
+    the same bits in one or two processes."""
+    X, truth = _planted_corpus(seed=8, n_docs=300)
+    s = T.Settings(dmm_n_iter=5, dmm_split_merge=5, dmm_restarts=2, dmm_chain_max_docs=120)
+    fit, chains = T.fit_final(X, "dmm", 4, 3, s)
+    assert chains["chain"].tolist() == [1, 2, 0] and chains["n_docs"].tolist() == [120, 120, 300]
+    assert chains["chosen"].tolist().count(True) == 2 and chains["chosen"].iat[-1]
+    assert fit.doc_topic.shape == (300, 4)
+    tab = pd.crosstab(fit.doc_topic.argmax(axis=1), truth).to_numpy()
+    assert tab.max(axis=1).sum() == 300 and tab.shape == (4, 4)
+    fit2, chains2 = T.fit_final(X, "dmm", 4, 3, dataclasses.replace(s, n_jobs=2))
+    np.testing.assert_array_equal(fit.topic_word, fit2.topic_word)
+    pd.testing.assert_frame_equal(chains, chains2)
+    # within the cap: the chains run on every document and no whole-corpus row is added
+    _, small = T.fit_final(X, "dmm", 4, 3, dataclasses.replace(s, dmm_chain_max_docs=300))
+    assert small["chain"].tolist() == [1, 2] and (small["n_docs"] == 300).all()
 
 
 def test_window_documents():
