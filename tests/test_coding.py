@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -305,14 +306,26 @@ def test_demo_frequencies_recover_planted_gov_model_signs(demo):
     assert (overall["interviews_with_theme"] <= overall["interviews"]).all()
 
 
-def test_demo_rerun_is_byte_identical(demo, tmp_path):
-    p = demo / "params.yaml"
-    cmd = [sys.executable, "-m", "pipeline", "coding", "--params", str(p),
+def _run_cli(demo: Path, tmp_path: Path, human_codes: str | None = None, truth: bool = False) -> subprocess.CompletedProcess:
+    """The coding stage as dvc runs it, on the demo's transcripts, writing to tmp_path/coding and
+    tmp_path/m.json; ``human_codes`` overrides coding.human_codes in a copy of its params."""
+    pfile = demo / "params.yaml"
+    if human_codes is not None:
+        params = yaml.safe_load(pfile.read_text(encoding="utf-8"))
+        params["coding"]["human_codes"] = human_codes
+        pfile = tmp_path / "params.yaml"
+        pfile.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
+    cmd = [sys.executable, "-m", "pipeline", "coding", "--params", str(pfile),
            "--units", str(demo / "processed" / "transcripts" / "units.parquet"),
            "--questions", str(demo / "processed" / "transcripts" / "questions.parquet"),
-           "--communities", str(demo / "raw" / "communities.csv"), "--truth", str(demo / "raw" / "truth"),
-           "--out", str(tmp_path / "coding"), "--metrics", str(tmp_path / "coding.json")]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+           "--communities", str(demo / "raw" / "communities.csv"),
+           *(["--truth", str(demo / "raw" / "truth")] if truth else []),
+           "--out", str(tmp_path / "coding"), "--metrics", str(tmp_path / "m.json")]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+
+
+def test_demo_rerun_is_byte_identical(demo, tmp_path):
+    proc = _run_cli(demo, tmp_path, truth=True)
     assert proc.returncode == 0, proc.stderr
     first = demo / "processed" / "coding"
     for f in sorted(first.iterdir()):
@@ -320,27 +333,18 @@ def test_demo_rerun_is_byte_identical(demo, tmp_path):
 
 
 def test_cli_reports_a_bad_sheet_in_one_line(demo, tmp_path):
-    params = yaml.safe_load((demo / "params.yaml").read_text(encoding="utf-8"))
     sheet = tmp_path / "human.csv"
     sheet.write_text("unit_id,SPACE\nI001:1:1,1\n", encoding="utf-8")
-    params["coding"]["human_codes"] = str(sheet)
-    pfile = tmp_path / "params.yaml"
-    pfile.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
-    out = tmp_path / "coding"
-    proc = subprocess.run([sys.executable, "-m", "pipeline", "coding", "--params", str(pfile),
-                           "--units", str(demo / "processed" / "transcripts" / "units.parquet"),
-                           "--questions", str(demo / "processed" / "transcripts" / "questions.parquet"),
-                           "--communities", str(demo / "raw" / "communities.csv"),
-                           "--out", str(out), "--metrics", str(tmp_path / "m.json")],
-                          cwd=ROOT, capture_output=True, text=True)
+    proc = _run_cli(demo, tmp_path, human_codes=str(sheet))
     assert proc.returncode == 2 and "no column for theme(s)" in proc.stderr and "Traceback" not in proc.stderr
-    assert not out.exists()
+    assert not (tmp_path / "coding").exists()
 
 
 def test_a_filled_sample_sheet_is_used_and_its_folder_is_a_stage_dependency(demo, tmp_path):
-    """The loop real studies use: the stage's blank sheet, filled in (here with the planted codes
-    of its units) and put in raw/coding/, is read when coding.human_codes names it; raw/coding is
-    a dependency of the coding stage, so a new sheet there reruns the stage under dvc."""
+    """The loop real studies use: the stage's blank sheet, filled in (here with the machine codes
+    of its units, one changed, one row left blank) and put in raw/coding/, is read when
+    coding.human_codes names it; raw/coding is a dependency of the coding stage, so a new sheet
+    there reruns the stage under dvc."""
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
     assert "raw/coding" in stages["coding"]["deps"] and (ROOT / "raw" / "coding" / "README.md").is_file()
     sheet = pd.read_csv(demo / "processed" / "coding" / "coder_sample.csv", keep_default_na=False, dtype=str)
@@ -354,17 +358,8 @@ def test_a_filled_sample_sheet_is_used_and_its_folder_is_a_stage_dependency(demo
     path = tmp_path / "raw" / "coding" / "human_codes.csv"
     path.parent.mkdir(parents=True)
     filled.to_csv(path, index=False)
-    params = yaml.safe_load((demo / "params.yaml").read_text(encoding="utf-8"))
-    params["coding"]["human_codes"] = str(path)
-    pfile = tmp_path / "params.yaml"
-    pfile.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
+    proc = _run_cli(demo, tmp_path, human_codes=str(path))
     out = tmp_path / "coding"
-    proc = subprocess.run([sys.executable, "-m", "pipeline", "coding", "--params", str(pfile),
-                           "--units", str(demo / "processed" / "transcripts" / "units.parquet"),
-                           "--questions", str(demo / "processed" / "transcripts" / "questions.parquet"),
-                           "--communities", str(demo / "raw" / "communities.csv"),
-                           "--out", str(out), "--metrics", str(tmp_path / "m.json")],
-                          cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     agreement = pd.read_csv(out / "agreement.csv").set_index("theme")
     assert agreement.loc[themes[0], "n"] == len(sheet) - 1                  # the blank row is left out
