@@ -1047,7 +1047,7 @@ def table_icc(results: Results, instrument: Instrument, settings: Mapping[str, A
     return Table(key, cap, _header(head), tuple(rows), (_t("icc_note", lang),), lang=lang)
 
 
-# -- builders: topics and coding (stages in progress; skipped with a note when absent) -------------
+# -- builders: topics and coding (skipped with a note when their outputs are absent) -------------
 def _label_col(df: pd.DataFrame, lang: str) -> str | None:
     for c in (f"label_{lang}", "label", "label_en", "label_zh"):
         if c in df.columns:
