@@ -1255,7 +1255,7 @@ def run_topics(units: pd.DataFrame, communities: pd.DataFrame, settings: Setting
         "stability": float(chosen["stability"]),
         "perplexity": None if math.isnan(chosen["perplexity"]) else float(chosen["perplexity"]),
         "n_fits": int(grid["n_seeds"].sum()) + len(chains),
-        "final_chains": int(len(chains)),
+        "final_chains": int((chains["chain"] > 0).sum()),
         "final_log_posterior": None if chains["log_posterior"].isna().all()
         else float(chains.loc[chains["chosen"], "log_posterior"].iloc[-1]),   # the whole corpus's
     }
