@@ -90,12 +90,14 @@ TEXT = {
     "prov_cols": {"zh": ["项目", "值"], "en": ["Item", "Value"]},
 }
 
+# The report's sections and their figures; which tables go in a section comes with the tables
+# (pipeline.tables.table_sections: the model tables follow params.yaml models.specs).
 SECTIONS = (
-    ("sample", ("table01", "table02", "table03"), ("fig01_sample_flow",)),
-    ("measurement", ("table04", "table05", "table06", "table07", "table08"), ("fig02_index_distributions",)),
-    ("models", ("table09", "table10", "table11", "table12", "table13"), ("fig03_coefficients", "fig04_interaction")),
-    ("qualitative", ("table14", "table15", "table16", "table17"), ("fig05_topic_prevalence", "fig06_k_selection")),
-    ("joint", ("table18",), ()),
+    ("sample", ("fig01_sample_flow",)),
+    ("measurement", ("fig02_index_distributions",)),
+    ("models", ("fig03_coefficients", "fig04_interaction")),
+    ("qualitative", ("fig05_topic_prevalence", "fig06_k_selection")),
+    ("joint", ()),
 )
 
 
@@ -145,7 +147,8 @@ def _fmt(x: float, d: int = 3) -> str:
 
 
 def joint_table(joint: pd.DataFrame, lang: str, factor_labels: Mapping[str, str],
-                value_labels: Mapping[str, Mapping[Any, str]], decimals: int = 3) -> render.Table:
+                value_labels: Mapping[str, Mapping[Any, str]], decimals: int = 3,
+                key: str = "table18_joint_display") -> render.Table:
     """The joint display as a publication table; every number links to
     ``derived/joint_display`` (written to processed/report/joint_display.csv). The text columns
     (hypothesis, theme, contrast, quotes) come first, the numbers after them, the verdict last."""
@@ -177,7 +180,7 @@ def joint_table(joint: pd.DataFrame, lang: str, factor_labels: Mapping[str, str]
             cell(("share_level", r.share_level), ("share_reference", r.share_reference), template="{} / {}"),
             cell(("difference", r.difference), ("diff_low", r.diff_low), ("diff_high", r.diff_high), template="{} [{}, {}]"),
             render.Cell(TEXT["verdicts"][lang][r.verdict]))))
-    return render.Table(key="table18_joint_display", caption=TEXT["joint_caption"][lang],
+    return render.Table(key=key, caption=TEXT["joint_caption"][lang],
                         header=((*(render.HeaderCell(c) for c in cols),),), rows=tuple(rows),
                         notes=(TEXT["joint_note"][lang],), label_columns=4, lang=lang)
 
@@ -333,9 +336,16 @@ def provenance_table(prov: Mapping[str, Any], lang: str) -> render.Table:
                         notes=(TEXT["prov_intro"][lang],), label_columns=2, lang=lang)
 
 
+def _by_section(table_list: Sequence[render.Table], sections: Mapping[str, str]) -> dict[str, list[render.Table]]:
+    out: dict[str, list[render.Table]] = {name: [] for name, _ in SECTIONS}
+    for t in table_list:
+        out[sections[t.key]].append(t)
+    return out
+
+
 def report_html(lang: str, title: Mapping[str, str], table_list: Sequence[render.Table], figs: Sequence[FigureOut],
-                prov: Mapping[str, Any]) -> str:
-    by_prefix = {t.key.split("_", 1)[0]: t for t in table_list}
+                prov: Mapping[str, Any], sections: Mapping[str, str]) -> str:
+    by_section = _by_section(table_list, sections)
     fig_by_key = {f.key: f for f in figs}
     numbers = {f.key: i for i, f in enumerate(figs, start=1)}
     parts = [f'<!DOCTYPE html>\n<html lang="{"zh-CN" if lang == "zh" else "en"}">\n<head>\n<meta charset="utf-8">',
@@ -343,14 +353,13 @@ def report_html(lang: str, title: Mapping[str, str], table_list: Sequence[render
              f"<title>{html.escape(title[lang])}</title>",
              f"<style>\n{REPORT_CSS}{render.HTML_CSS}\n</style>\n</head>\n<body>",
              f"<h1>{html.escape(title[lang])}</h1>", "<nav><ol>"]
-    for name, _, _ in SECTIONS + (("provenance", (), ()),):
+    for name, _ in SECTIONS + (("provenance", ()),):
         parts.append(f'<li><a href="#sec-{name}">{html.escape(TEXT["sections"][name][lang])}</a></li>')
     parts.append("</ol></nav>")
-    for name, table_keys, fig_keys in SECTIONS:
+    for name, fig_keys in SECTIONS:
         parts.append(f'<section id="sec-{name}"><h2>{html.escape(TEXT["sections"][name][lang])}</h2>')
-        for prefix in table_keys:
-            if prefix in by_prefix:
-                parts.append(render.html_fragment(by_prefix[prefix]))
+        for t in by_section[name]:
+            parts.append(render.html_fragment(t))
         for key in fig_keys:
             f = fig_by_key[key]
             cap = f"{TEXT['figure'][lang].format(n=numbers[key])} {f.caption}"
@@ -369,7 +378,7 @@ def report_html(lang: str, title: Mapping[str, str], table_list: Sequence[render
 
 
 def report_docx(lang: str, title: Mapping[str, str], table_list: Sequence[render.Table], figs: Sequence[FigureOut],
-                prov: Mapping[str, Any]) -> bytes:
+                prov: Mapping[str, Any], sections: Mapping[str, str]) -> bytes:
     from docx import Document
     from docx.shared import Inches, Pt
 
@@ -382,14 +391,13 @@ def report_docx(lang: str, title: Mapping[str, str], table_list: Sequence[render
     if rfonts is not None:  # East Asian text in the same face
         rfonts.set("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia", "Noto Sans CJK SC")
     doc.add_heading(title[lang], level=0)
-    by_prefix = {t.key.split("_", 1)[0]: t for t in table_list}
+    by_section = _by_section(table_list, sections)
     fig_by_key = {f.key: f for f in figs}
     numbers = {f.key: i for i, f in enumerate(figs, start=1)}
-    for name, table_keys, fig_keys in SECTIONS:
+    for name, fig_keys in SECTIONS:
         doc.add_heading(TEXT["sections"][name][lang], level=1)
-        for prefix in table_keys:
-            if prefix in by_prefix:
-                render.add_to_docx(doc, by_prefix[prefix])
+        for t in by_section[name]:
+            render.add_to_docx(doc, t)
         for key in fig_keys:
             f = fig_by_key[key]
             cap = f"{TEXT['figure'][lang].format(n=numbers[key])} {f.caption}"
@@ -435,9 +443,12 @@ def make_report(params: Mapping[str, Any], processed: Path, communities_path: Pa
         results["derived/joint_display"] = joint
 
     table_list = tables.build_tables(results, instrument, settings)
+    sections = tables.table_sections(results)
     if joint is not None:
         L = F.figure_labels(instrument, lang, params["models"].get("derived"))
-        table_list.append(joint_table(joint, lang, L["variables"], L["values"], settings["decimals"]["coef"]))
+        key = f"table{len(table_list) + 1:02d}_joint_display"
+        table_list.append(joint_table(joint, lang, L["variables"], L["values"], settings["decimals"]["coef"], key))
+        sections[key] = "joint"
     problems = [p for t in table_list for p in tables.check_numbers(t, results, settings["stars"])]
     if problems:
         raise PipelineError(f"{len(problems)} number(s) in the tables differ from their tidy sources: {problems[:5]}",
@@ -446,7 +457,8 @@ def make_report(params: Mapping[str, Any], processed: Path, communities_path: Pa
     figs = build_figures(results, instrument, params, settings)
     prov = reproducible_part(dict(params), lock, dvc_lock)
     derived = {k.split("/", 1)[1]: v for k, v in results.items() if k.startswith("derived/")}
-    return {"tables": table_list, "figures": figs, "provenance": prov, "derived": derived, "lang": lang, "title": title,
+    return {"tables": table_list, "sections": sections, "figures": figs, "provenance": prov, "derived": derived,
+            "lang": lang, "title": title,
             "formats": settings.get("formats", render.FORMATS), "joint": joint}
 
 
@@ -462,8 +474,9 @@ def metrics_of(made: Mapping[str, Any]) -> dict[str, Any]:
 
 def write_report(made: Mapping[str, Any], reports: Path, processed_out: Path, metrics_path: Path) -> None:
     """Write every output; the documents are rendered first, so a failure writes nothing."""
-    page = report_html(made["lang"], made["title"], made["tables"], made["figures"], made["provenance"])
-    document = report_docx(made["lang"], made["title"], made["tables"], made["figures"], made["provenance"])
+    page = report_html(made["lang"], made["title"], made["tables"], made["figures"], made["provenance"], made["sections"])
+    document = report_docx(made["lang"], made["title"], made["tables"], made["figures"], made["provenance"],
+                           made["sections"])
     with atomic_dir(reports / "tables") as tdir, atomic_dir(reports / "figures") as fdir, \
             atomic_dir(processed_out) as pdir:
         for t in made["tables"]:

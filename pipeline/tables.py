@@ -39,11 +39,13 @@ DEFAULTS: dict[str, Any] = {
     "term_labels": {},
     "role_labels": {},
     "themes": {},
+    "model_tables": {},           # captions of the model tables by `table` group: {group: {zh, en}}
 }
 
 # Fixed wording of the tables (not study knowledge): one entry per phrase, both languages.
 TEXT: dict[str, dict[str, str]] = {
     "sample_flow": {"en": "Sample flow", "zh": "样本流程"},
+    "regression_models": {"en": "Regression models", "zh": "回归模型"},
     "step": {"en": "Step", "zh": "步骤"},
     "flagged": {"en": "Flagged", "zh": "标记"},
     "excluded": {"en": "Excluded", "zh": "剔除"},
@@ -123,7 +125,6 @@ TEXT: dict[str, dict[str, str]] = {
     "corr_note": {"en": "Pearson correlations, pairwise complete cases (N {nmin}–{nmax}).",
                   "zh": "Pearson相关，成对删除（N {nmin}–{nmax}）。"},
     "models_of": {"en": "Models of {y}", "zh": "{y}的回归模型"},
-    "robustness_models": {"en": "Robustness checks", "zh": "稳健性检验"},
     "cut_points": {"en": "Cut points", "zh": "切点"},
     "model_stats": {"en": "Model statistics", "zh": "模型统计量"},
     "intercept": {"en": "Constant", "zh": "常数项"},
@@ -772,20 +773,17 @@ def table_correlations(results: Results, instrument: Instrument, settings: Mappi
 
 # -- builders: models ------------------------------------------------------------------------------
 def _model_columns(results: Results, table: str) -> list[str]:
+    """The models of one table, in spec order; a pooled imputation fit (``<id>_mi``) sits beside
+    its complete-case fit, and models of the same outcome side by side (stable)."""
     fits = results["models/fits.csv"]
-    ids = list(fits.loc[fits["table"] == table, "model"])
-    if table == "robustness":   # an imputed model sits beside its complete-case fit
-        out = []
-        for m in ids:
-            if m.endswith("_mi") and m[:-3] in set(fits["model"]):
-                out += [m[:-3], m]
-            else:
-                out.append(m)
-        out = list(dict.fromkeys(out))
-        outcome = {m: _fit_row(results, m[:-3] if m.endswith("_mi") else m)["outcome"] for m in out}
-        first = {o: i for i, o in reversed(list(enumerate(outcome[m] for m in out)))}
-        return sorted(out, key=lambda m: first[outcome[m]])   # same outcome side by side (stable)
-    return ids
+    ids = list(fits.loc[fits["table"].astype(str) == table, "model"])
+    out = []
+    for m in ids:
+        out += [m[:-3], m] if m.endswith("_mi") and m[:-3] in set(fits["model"]) else [m]
+    out = list(dict.fromkeys(out))
+    outcome = {m: str(_fit_row(results, m[:-3] if m.endswith("_mi") else m)["outcome"]) for m in out}
+    first = {o: i for i, o in reversed(list(enumerate(outcome[m] for m in out)))}
+    return sorted(out, key=lambda m: first[outcome[m]])
 
 
 def _fit_row(results: Results, model: str) -> pd.Series:
@@ -974,27 +972,26 @@ def covariance_notes(results: Results, models: Sequence[str], instrument: Instru
     return notes
 
 
-def _models_table(name: str, caption_key: str | None = None) -> Callable[..., Table]:
+def _models_table(name: str) -> Callable[..., Table]:
     """The regression table of the models whose spec says ``table: <name>``. Its caption is
-    ``caption_key``'s text, or "Models of <outcome>" with the instrument's label of the models'
-    common outcome."""
+    ``params.yaml: report.model_tables.<name>`` ({zh, en}) when given, else "Models of <outcome>"
+    with the instrument's label of the models' common outcome, else "Models: <name>"."""
     def build(results: Results, instrument: Instrument, settings: Mapping[str, Any], key: str) -> Table:
         lang = settings["lang"]
+        given = (settings.get("model_tables") or {}).get(name)
+        fallback = given[lang] if isinstance(given, Mapping) and lang in given else _t("models_of", lang, y=name)
         if _need(results, ["models/fits.csv", "models/coefficients.csv"]):
-            return _absent(key, _t(caption_key or "models_of", lang, y=name), "processed/models/",
-                           "run the models stage", lang)
+            return _absent(key, fallback, "processed/models/", "run the models stage", lang)
         models = _model_columns(results, name)
         if not models:
-            return _absent(key, _t(caption_key or "models_of", lang, y=name), f"models with table '{name}'",
-                           "params.yaml models.specs", lang)
+            return _absent(key, fallback, f"models with table '{name}'", "params.yaml models.specs", lang)
         outcomes = {str(_fit_row(results, m[:-3] if m.endswith("_mi") else m)["outcome"]) for m in models}
-        if caption_key is None and len(outcomes) == 1:
+        cap = fallback
+        if not isinstance(given, Mapping) and len(outcomes) == 1:
             (outcome,) = outcomes
             scale = instrument.scales.get(outcome)
             label = scale.label.get(lang, outcome) if scale is not None else outcome
             cap = _t("models_of", lang, y=label[:1].lower() + label[1:] if lang == "en" else label)
-        else:
-            cap = _t(caption_key or "models_of", lang, y=name)
         return regression_table(results, instrument, settings, key, cap, models)
     build.__name__ = f"table_{name}_models"
     return build
@@ -1187,32 +1184,75 @@ def table_agreement(results: Results, instrument: Instrument, settings: Mapping[
 
 
 # -- all tables ----------------------------------------------------------------------------------
-BUILDERS: tuple[tuple[str, Callable[..., Table]], ...] = (
-    ("table01_sample_flow", table_sample_flow),
-    ("table02_sample_characteristics", table_sample_characteristics),
-    ("table03_codebook", table_codebook),
-    ("table04_measurement_items", table_measurement_items),
-    ("table05_reliability", table_reliability),
-    ("table06_cfa_fit", table_cfa_fit),
-    ("table07_invariance", table_invariance),
-    ("table08_correlations", table_correlations),
-    ("table09_participation_models", _models_table("participation")),
-    ("table10_identity_models", _models_table("identity")),
-    ("table11_robustness", _models_table("robustness", "robustness_models")),
-    ("table12_mediation", table_mediation),
-    ("table13_icc", table_icc),
-    ("table14_topics", table_topics),
-    ("table15_k_selection", table_k_selection),
-    ("table16_theme_frequencies", table_theme_frequencies),
-    ("table17_coder_agreement", table_agreement),
+# The report's tables in order: (section, name, builder). MODEL_TABLES stands for one regression
+# table per `table` group of params.yaml models.specs (in the order the groups first appear in
+# processed/models/fits.csv). Tables are numbered in this order: key "table<NN>_<name>".
+MODEL_TABLES = "<model tables>"
+BUILDERS: tuple[tuple[str, str, Callable[..., Table] | None], ...] = (
+    ("sample", "sample_flow", table_sample_flow),
+    ("sample", "sample_characteristics", table_sample_characteristics),
+    ("sample", "codebook", table_codebook),
+    ("measurement", "measurement_items", table_measurement_items),
+    ("measurement", "reliability", table_reliability),
+    ("measurement", "cfa_fit", table_cfa_fit),
+    ("measurement", "invariance", table_invariance),
+    ("measurement", "correlations", table_correlations),
+    ("models", MODEL_TABLES, None),
+    ("models", "mediation", table_mediation),
+    ("models", "icc", table_icc),
+    ("qualitative", "topics", table_topics),
+    ("qualitative", "k_selection", table_k_selection),
+    ("qualitative", "theme_frequencies", table_theme_frequencies),
+    ("qualitative", "coder_agreement", table_agreement),
 )
+_GROUP = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
+
+
+def model_groups(results: Results) -> list[str]:
+    """The ``table`` groups of the fitted models, in the order they first appear (none when the
+    models stage has not run)."""
+    fits = results.get("models/fits.csv")
+    if fits is None or "table" not in fits.columns:
+        return []
+    groups = [str(g) for g in dict.fromkeys(fits["table"].dropna().astype(str)) if str(g).strip()]
+    bad = [g for g in groups if not _GROUP.fullmatch(g)]
+    if bad:
+        raise PipelineError(f"params.yaml: models.specs table '{bad[0]}' cannot name a table file",
+                            "use letters, digits, _ and - (the caption goes in report.model_tables)")
+    return groups
+
+
+def table_models_absent(results: Results, instrument: Instrument, settings: Mapping[str, Any], key: str) -> Table:
+    """Stands for the model tables when there are none: says what to run."""
+    lang = settings["lang"]
+    if _need(results, ["models/fits.csv", "models/coefficients.csv"]):
+        return _absent(key, _t("regression_models", lang), "processed/models/", "run the models stage", lang)
+    return _absent(key, _t("regression_models", lang), "models with a table group", "params.yaml models.specs", lang)
+
+
+def table_plan(results: Results) -> list[tuple[str, str, Callable[..., Table]]]:
+    """(section, key, builder) of every table, numbered in report order."""
+    plan: list[tuple[str, str, Callable[..., Table]]] = []
+    for section, name, build in BUILDERS:
+        if build is None:
+            groups = model_groups(results)
+            plan += [(section, f"{g}_models", _models_table(g)) for g in groups] or [
+                (section, "models", table_models_absent)]
+        else:
+            plan.append((section, name, build))
+    return [(section, f"table{i:02d}_{name}", build) for i, (section, name, build) in enumerate(plan, start=1)]
 
 
 def build_tables(results: Results, instrument: Instrument, settings: Mapping[str, Any]) -> list[Table]:
     """Every table, in report order; a table whose input is absent comes back with ``skipped``
     set (its note says what to run). ``results`` should have passed through derive_results."""
     settings = {**DEFAULTS, **settings, "decimals": {**DEFAULTS["decimals"], **(settings.get("decimals") or {})}}
-    return [build(results, instrument, settings, key) for key, build in BUILDERS]
+    return [build(results, instrument, settings, key) for _, key, build in table_plan(results)]
+
+
+def table_sections(results: Results) -> dict[str, str]:
+    """Table key -> report section (sample, measurement, models, qualitative)."""
+    return {key: section for section, key, _ in table_plan(results)}
 
 
 # -- the check: every number shown equals its tidy source ----------------------------------------

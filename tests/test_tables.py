@@ -54,7 +54,7 @@ def test_every_number_shown_equals_its_tidy_source(demo, built, instrument):
     assert checked > 1500
     keys = {t.key for t in built["en"] if not t.skipped}
     assert {"table01_sample_flow", "table02_sample_characteristics", "table04_measurement_items",
-            "table09_participation_models", "table10_identity_models", "table11_robustness"} <= keys
+            "table09_participation_models", "table10_identity_models", "table11_robustness_models"} <= keys
 
 
 def test_the_checker_catches_a_wrong_number_stars_and_a_stale_source(demo, built):
@@ -99,7 +99,8 @@ def test_regression_tables_have_the_statistics_and_the_covariance_notes(built, d
     # the df range in the note is read from the results, not written in code
     cr2 = results["models/coefficients.csv"].query("model in ['P1', 'P2']")["df"]
     assert f"({cr2.min():.1f}–{cr2.max():.1f})" in notes
-    rob = _by_key(built["en"])["table11_robustness"]
+    rob = _by_key(built["en"])["table11_robustness_models"]
+    assert rob.caption == "Robustness checks"          # params.yaml report.model_tables
     assert {"R1", "R2", "R3", "I2", "I2_mi"} == {c.text for c in rob.header[1]} - {""}
     assert any(r.panel == "Cut points" for r in rob.rows)
     assert "Rubin" in " ".join(rob.notes) and "CR1" in " ".join(rob.notes)
@@ -291,16 +292,48 @@ def test_topic_and_coding_tables_from_their_schemas(instrument):
     settings = {**tables.DEFAULTS, "lang": "zh", "role_labels": {"resident": {"zh": "居民", "en": "Resident"}},
                 "themes": {1: {"zh": "空间互嵌", "en": "spatial embedding"}}}
     built = {t.key: t for t in tables.build_tables(results, instrument, settings)}
-    for key in ("table14_topics", "table15_k_selection", "table16_theme_frequencies", "table17_coder_agreement"):
-        assert built[key].skipped is None and built[key].rows, key
-        assert tables.check_numbers(built[key], results) == [], key
-    assert "61.0" in render.csv_text(built["table14_topics"]) and "邻居" in render.csv_text(built["table14_topics"])
-    freq = render.csv_text(built["table16_theme_frequencies"])
+    # without the models stage one placeholder stands for the model tables and says what to run;
+    # the later tables are numbered after it
+    assert built["table09_models"].skipped and "run the models stage" in built["table09_models"].skipped
+    assert built["table09_models"].caption == "回归模型"
+    assert list(built)[9:] == ["table10_mediation", "table11_icc", "table12_topics", "table13_k_selection",
+                               "table14_theme_frequencies", "table15_coder_agreement"]
+    named = {k.split("_", 1)[1]: t for k, t in built.items()}
+    for name in ("topics", "k_selection", "theme_frequencies", "coder_agreement"):
+        assert named[name].skipped is None and named[name].rows, name
+        assert tables.check_numbers(named[name], results) == [], name
+    assert "61.0" in render.csv_text(named["topics"]) and "邻居" in render.csv_text(named["topics"])
+    freq = render.csv_text(named["theme_frequencies"])
     assert "空间互嵌" in freq and "居民" in freq and "插花式安置/移民安置区" in freq and "12.0 (12)" in freq
-    assert "0.790" in render.csv_text(built["table17_coder_agreement"])
-    # the regression and survey tables are skipped, with what to run
-    assert "run the models stage" in built["table09_participation_models"].skipped
+    assert "0.790" in render.csv_text(named["coder_agreement"])
     assert "run the survey stage" in built["table01_sample_flow"].skipped
+
+
+def test_model_tables_follow_the_specs_table_groups(demo, instrument):
+    """A study whose specs use other table groups gets one regression table per group, in the
+    order the groups first appear, captioned from report.model_tables (else by the outcome), and
+    the later tables are numbered after them; a group that cannot name a file is an error."""
+    results, settings = demo
+    fits = results["models/fits.csv"].copy()
+    fits["table"] = fits["table"].map({"participation": "main", "identity": "main", "robustness": "checks"})
+    other = {**results, "models/fits.csv": fits}
+    s = {**settings, "lang": "en", "model_tables": {"main": {"zh": "主要模型", "en": "Main models"}}}
+    built = tables.build_tables(other, instrument, s)
+    keys = [t.key for t in built]
+    assert keys[8:11] == ["table09_main_models", "table10_checks_models", "table11_mediation"]
+    main = built[8]
+    assert main.caption == "Main models"
+    assert {"P1", "P2", "P3", "I1", "I2", "I3"} == {c.text for c in main.header[1]} - {""}
+    checks = built[9]
+    assert checks.caption == "Models of checks"                  # several outcomes, no caption given
+    assert {"R1", "R2", "R3", "I2", "I2_mi"} == {c.text for c in checks.header[1]} - {""}   # I2 beside I2_mi
+    for t in built:
+        assert tables.check_numbers(t, other, settings["stars"]) == [], t.key
+    sections = tables.table_sections(other)
+    assert sections["table09_main_models"] == sections["table11_mediation"] == "models"
+    bad = fits.assign(table=fits["table"].replace("checks", "稳健性"))
+    with pytest.raises(PipelineError, match="table '稳健性' cannot name a table file"):
+        tables.build_tables({**results, "models/fits.csv": bad}, instrument, s)
 
 
 def test_a_skipped_table_still_renders_in_every_format(instrument, tmp_path):
