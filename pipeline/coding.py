@@ -48,7 +48,7 @@ from scipy.stats import norm
 
 from pipeline import config
 from pipeline.errors import PipelineError, run_cli
-from pipeline.files import atomic_dir, read_csv_strings, write_json
+from pipeline.files import atomic_dir, read_community_columns, read_csv_strings, read_stage_parquet, write_json
 
 OUT_DIR = config.PROCESSED / "coding"
 METRICS_FILE = config.METRICS / "coding.json"
@@ -758,24 +758,11 @@ def run_coding(units: pd.DataFrame, codebook: Codebook, settings: Settings, seed
 
 
 def read_parquet(path: str | Path, what: str) -> pd.DataFrame:
-    try:
-        return pd.read_parquet(path)
-    except (FileNotFoundError, OSError, ValueError) as exc:
-        raise PipelineError(f"{path}: cannot read the {what} ({exc.__class__.__name__})",
-                            hint="run the transcripts stage first (dvc repro transcripts)") from None
+    return read_stage_parquet(path, what, "run the transcripts stage first (dvc repro transcripts)")
 
 
 def read_communities(path: str | Path, columns: Sequence[str]) -> pd.DataFrame:
-    df = read_csv_strings(path, "community file", "pass the community file of the study (raw/communities.csv)")
-    lacking = [c for c in ["comm_id", *columns] if c not in df.columns]
-    if lacking:
-        raise PipelineError(f"{path}: no column(s) {lacking} for coding.covariates", hint=f"columns are {list(df.columns)}")
-    out = df[["comm_id", *columns]].copy()
-    for c in columns:
-        num = pd.to_numeric(out[c], errors="coerce")
-        if num.notna().all():
-            out[c] = num.astype(int) if (num == num.round()).all() else num
-    return out
+    return read_community_columns(path, list(columns), "coding.covariates")
 
 
 def resolve_human(settings: Settings, truth_dir: str | Path | None, units: pd.DataFrame,

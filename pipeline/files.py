@@ -97,3 +97,26 @@ def read_csv_strings(path: str | Path, what: str, missing_hint: str) -> pd.DataF
         raise PipelineError(f"{path}: {what} not found", hint=missing_hint) from None
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeError) as exc:
         raise PipelineError(f"{path}: not a readable CSV file ({exc.__class__.__name__})") from None
+
+
+def read_stage_parquet(path: str | Path, what: str, hint: str) -> pd.DataFrame:
+    """An earlier stage's parquet output; a clear error naming the file if it cannot be read."""
+    try:
+        return pd.read_parquet(path)
+    except (FileNotFoundError, OSError, ValueError) as exc:
+        raise PipelineError(f"{path}: cannot read the {what} ({exc.__class__.__name__})", hint=hint) from None
+
+
+def read_community_columns(path: str | Path, columns: list[str] | tuple[str, ...], purpose: str) -> pd.DataFrame:
+    """comm_id and ``columns`` of the study's community file, numbers as numbers (integers when
+    whole); a missing column is an error naming the file, the columns and ``purpose``."""
+    df = read_csv_strings(path, "community file", "pass the community file of the study (raw/communities.csv)")
+    missing = [c for c in ["comm_id", *columns] if c not in df.columns]
+    if missing:
+        raise PipelineError(f"{path}: no column(s) {missing} for {purpose}", hint=f"columns are {list(df.columns)}")
+    out = df[list(dict.fromkeys(["comm_id", *columns]))].copy()
+    for c in columns:
+        num = pd.to_numeric(out[c], errors="coerce")
+        if num.notna().all():
+            out[c] = num.astype(int) if (num == num.round()).all() else num
+    return out

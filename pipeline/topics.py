@@ -54,7 +54,7 @@ from scipy.stats import rankdata
 from pipeline import config
 from pipeline.errors import PipelineError, run_cli
 from pipeline.estimators import fit_model, formula_variables
-from pipeline.files import atomic_dir, read_csv_strings, write_json
+from pipeline.files import atomic_dir, read_community_columns, read_stage_parquet, write_json
 
 MODELS = ("dmm", "lda", "nmf")
 UNITS = ("exchange", "turn", "window")
@@ -1018,17 +1018,7 @@ def prevalence_effects(data: pd.DataFrame, outcomes: Sequence[str], rhs: str, fa
 
 def read_communities(path: str | Path, columns: Sequence[str]) -> pd.DataFrame:
     """The community file's columns needed by the prevalence formula, numbers as numbers."""
-    df = read_csv_strings(path, "community file", "pass the community file of the study (raw/communities.csv)")
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise PipelineError(f"{path}: no column(s) {missing} for topics.prevalence",
-                            hint=f"columns are {list(df.columns)}")
-    out = df[list(dict.fromkeys(["comm_id", *columns]))].copy()
-    for c in columns:
-        num = pd.to_numeric(out[c], errors="coerce")
-        if num.notna().all():
-            out[c] = num.astype(int) if (num == num.round()).all() else num
-    return out
+    return read_community_columns(path, list(columns), "topics.prevalence")
 
 
 # --------------------------------------------------------------------------------------------
@@ -1295,11 +1285,7 @@ def run_topics(units: pd.DataFrame, communities: pd.DataFrame, settings: Setting
 
 
 def read_units(path: str | Path, what: str = "transcript units") -> pd.DataFrame:
-    try:
-        return pd.read_parquet(path)
-    except (FileNotFoundError, OSError, ValueError) as exc:
-        raise PipelineError(f"{path}: cannot read the {what} ({exc.__class__.__name__})",
-                            hint="run the transcripts stage first (dvc repro transcripts)") from None
+    return read_stage_parquet(path, what, "run the transcripts stage first (dvc repro transcripts)")
 
 
 def read_truth(path: str | Path | None) -> dict[str, Any] | None:
