@@ -416,7 +416,7 @@ def test_bad_settings():
 # the stage: determinism on a small corpus, and the demo study
 # --------------------------------------------------------------------------------------------
 SMALL = {"k_grid": [3, 4], "seeds": 2, "models": ["dmm", "lda", "nmf"], "lda": {"max_iter": 10},
-         "dmm": {"n_iter": 5, "restarts": 2}, "n_jobs": 1,
+         "dmm": {"n_iter": 5, "restarts": 2, "split_merge": 3}, "n_jobs": 1,
          "vocabulary": {"min_df": 2, "max_df": 0.3}}
 
 
