@@ -32,7 +32,6 @@ Outputs (``processed/coding/``, built in a temporary folder and swapped in whole
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import re
@@ -48,7 +47,7 @@ from scipy.stats import norm
 
 from pipeline import config
 from pipeline.errors import PipelineError, run_cli
-from pipeline.files import atomic_dir, read_community_columns, read_csv_strings, read_stage_parquet, write_json
+from pipeline.files import atomic_dir, read_community_columns, read_csv_strings, read_transcript_output, write_json
 
 OUT_DIR = config.PROCESSED / "coding"
 METRICS_FILE = config.METRICS / "coding.json"
@@ -195,8 +194,8 @@ class Settings:
     min_tokens: int = 2
     question_weight: float = 1.0
     human_codes: str | None = "truth"
-    dimensions: tuple[str, ...] = ("role", "comm_type", "gov_model")
-    covariates: tuple[str, ...] = ("city", "comm_type", "minority_share", "gov_model", "n_social_orgs", "points_scheme")
+    dimensions: tuple[str, ...] = ()   # frequencies by these columns besides overall (study variables: params.yaml)
+    covariates: tuple[str, ...] = ()   # community columns joined to the codes (params.yaml: coding.covariates)
     replications: int = 1000
     level: float = 0.95
     sample_size: int = 200
@@ -757,10 +756,6 @@ def run_coding(units: pd.DataFrame, codebook: Codebook, settings: Settings, seed
     return tables, metrics
 
 
-def read_parquet(path: str | Path, what: str) -> pd.DataFrame:
-    return read_stage_parquet(path, what, "run the transcripts stage first (dvc repro transcripts)")
-
-
 def read_communities(path: str | Path, columns: Sequence[str]) -> pd.DataFrame:
     return read_community_columns(path, list(columns), "coding.covariates")
 
@@ -817,21 +812,15 @@ def _fix_xlsx_times(path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="pipeline coding", description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default=str(config.PARAMS))
-    parser.add_argument("--units", default=str(config.PROCESSED / "transcripts" / "units.parquet"))
-    parser.add_argument("--questions", default=str(config.PROCESSED / "transcripts" / "questions.parquet"),
-                        help="interviewer questions (context rule); '' to leave them out")
-    parser.add_argument("--communities", default=str(config.RAW_COMMUNITIES))
-    parser.add_argument("--truth", default="", help="demo study only: raw/truth, used when coding.human_codes is 'truth'")
-    parser.add_argument("--out", default=str(OUT_DIR))
-    parser.add_argument("--metrics", default=str(METRICS_FILE))
+    parser = config.transcript_stage_parser("pipeline coding", __doc__.splitlines()[0], OUT_DIR, METRICS_FILE,
+                                            "interviewer questions (context rule)",
+                                            "used when coding.human_codes is 'truth'")
     args = parser.parse_args(argv)
     params = config.load_params(args.params)
     settings = parse_settings(config.section(params, "coding"))
     codebook = load_codebook(settings.codebook)
-    units = read_parquet(args.units, "transcript units")
-    questions = read_parquet(args.questions, "interviewer questions") if args.questions else None
+    units = read_transcript_output(args.units, "transcript units")
+    questions = read_transcript_output(args.questions, "interviewer questions") if args.questions else None
     communities = read_communities(args.communities, settings.covariates) if settings.covariates else None
     human = resolve_human(settings, args.truth, units, codebook)
     tables, metrics = run_coding(units, codebook, settings, int(params["seed"]), questions, communities, human)

@@ -120,3 +120,8 @@ def read_community_columns(path: str | Path, columns: list[str] | tuple[str, ...
         if num.notna().all():
             out[c] = num.astype(int) if (num == num.round()).all() else num
     return out
+
+
+def read_transcript_output(path: str | Path, what: str) -> pd.DataFrame:
+    """units.parquet or questions.parquet of the transcripts stage."""
+    return read_stage_parquet(path, what, "run the transcripts stage first (dvc repro transcripts)")

@@ -26,7 +26,8 @@ Steps (pure functions; :func:`main` only reads and writes; docs/topics.md has th
    and average predicted proportions by level with 95 % intervals).
 6. Demo study only (``--truth``): :func:`align_topics` matches topics to the planted themes one
    to one (Hungarian on the topic x theme contingency table) and reports purity;
-   :func:`sign_agreement` compares the gov_model prevalence effects with the planted signs.
+   :func:`sign_agreement` compares the prevalence effects of every factor in ``prevalence.factors``
+   that the truth plants a level-vs-level contrast for (gov_model on the demo) with the planted signs.
 
 Outputs (``processed/topics/``, built in a temporary folder and swapped in whole):
 ``k_selection.csv``, ``topic_words.csv``, ``topics.csv``, ``doc_topics.parquet``,
@@ -35,7 +36,6 @@ Outputs (``processed/topics/``, built in a temporary folder and swapped in whole
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -54,7 +54,7 @@ from scipy.stats import rankdata
 from pipeline import config
 from pipeline.errors import PipelineError, run_cli
 from pipeline.estimators import fit_model, formula_variables
-from pipeline.files import atomic_dir, read_community_columns, read_stage_parquet, write_json
+from pipeline.files import atomic_dir, read_community_columns, read_transcript_output, write_json
 
 MODELS = ("dmm", "lda", "nmf")
 UNITS = ("exchange", "turn", "window")
@@ -117,10 +117,10 @@ class Settings:
     frex_weight: float = 0.5
     n_words: int = 10
     n_exemplars: int = 3
-    formula: str = "C(role) + gov_model + C(comm_type) + points_scheme"
+    formula: str = "1"                 # prevalence covariates (params.yaml: topics.prevalence.formula); "1": overall only
     covariance: str = "cluster"
     cluster: str = "comm_id"
-    factors: tuple[str, ...] = ("gov_model", "comm_type", "role")
+    factors: tuple[str, ...] = ()      # factors of the predicted prevalence by level (study variables: params.yaml)
     conf_level: float = 0.95
     labels: str | None = None
     n_jobs: int = 1
@@ -1024,6 +1024,11 @@ def read_communities(path: str | Path, columns: Sequence[str]) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 # alignment with the planted themes (demo study)
 # --------------------------------------------------------------------------------------------
+def _truth_turn_keys(truth_units: pd.DataFrame) -> pd.Series:
+    """The unit-id turn key (``I001:3``) of each truth sentence: truth turns count from 0."""
+    return truth_units["interview_id"].astype(str) + ":" + (truth_units["turn"] + 1).astype(str)
+
+
 def doc_themes(docs: pd.DataFrame, truth_units: pd.DataFrame) -> pd.Series:
     """Each document's planted theme. A document that is one respondent turn gets the turn's
     planted main theme (``turn_theme``; turns are numbered from 0 in the truth, from 1 in unit
@@ -1031,7 +1036,7 @@ def doc_themes(docs: pd.DataFrame, truth_units: pd.DataFrame) -> pd.Series:
     (ties: the first turn's main theme, then the smaller) -- sentence numbers line up less well,
     since the transcripts stage joins run-on sentences (see pipeline/coding.py for an alignment
     by sentence lengths)."""
-    t = truth_units.assign(turn_key=truth_units["interview_id"].astype(str) + ":" + (truth_units["turn"] + 1).astype(str))
+    t = truth_units.assign(turn_key=_truth_turn_keys(truth_units))
     t = t.assign(unit_id=t["turn_key"] + ":" + (t["sentence"] + 1).astype(str))
     theme = dict(zip(t["unit_id"], t["theme"].astype(int)))
     turn_theme = dict(zip(t["turn_key"], t["turn_theme"].astype(int)))
@@ -1062,8 +1067,7 @@ def doc_stances(docs: pd.DataFrame, truth_units: pd.DataFrame) -> pd.Series:
     plants four themes with two stances each (raw/truth: transcript_theme_effects.json,
     ``variants``), each with its own wording."""
     t = truth_units[truth_units["theme"] == truth_units["turn_theme"]]
-    t = t.assign(turn_key=t["interview_id"].astype(str) + ":" + (t["turn"] + 1).astype(str),
-                 variant=t["variant"].astype(str))
+    t = t.assign(turn_key=_truth_turn_keys(t), variant=t["variant"].astype(str))
     main: dict[str, str] = {}
     for key, g in t.groupby("turn_key", sort=False):
         seq = g["variant"].tolist()
@@ -1132,7 +1136,7 @@ def align_topics(topic: np.ndarray, theme: np.ndarray, k: int, themes: Sequence[
 
 
 def sign_agreement(levels: pd.DataFrame, alignment: pd.DataFrame, contrasts: Sequence[Mapping[str, Any]],
-                   factor: str = "gov_model", mapping: str = "one_to_one") -> tuple[pd.DataFrame, dict]:
+                   factor: str, mapping: str = "one_to_one") -> tuple[pd.DataFrame, dict]:
     """Compare the planted prevalence contrasts of ``factor`` (``planted: true`` entries of the
     truth's contrasts, level vs a single reference level) with the estimated difference of
     average predicted proportions of each theme's topics: ``mapping="one_to_one"``, the one
@@ -1169,7 +1173,7 @@ def sign_agreement(levels: pd.DataFrame, alignment: pd.DataFrame, contrasts: Seq
 
 
 def stance_sign_agreement(levels: pd.DataFrame, topic: np.ndarray, stance: np.ndarray, effects: Mapping[str, Any],
-                          factor: str = "gov_model") -> tuple[pd.DataFrame, dict]:
+                          factor: str) -> tuple[pd.DataFrame, dict]:
     """Topics that carry one stance of a theme planted with stances: each topic's majority
     (theme, stance) class (:func:`doc_stances`) is compared, when the generator planted a
     ``factor`` shift of that stance (``planted: true`` in the truth's ``variants`` contrasts),
@@ -1190,7 +1194,8 @@ def stance_sign_agreement(levels: pd.DataFrame, topic: np.ndarray, stance: np.nd
         if not spec:
             continue
         for c in spec.get("contrasts", []):
-            if c.get("factor") != factor or c.get("variant") != var or not c.get("planted"):
+            if (c.get("factor") != factor or c.get("variant") != var or not c.get("planted")
+                    or isinstance(c.get("reference"), list)):
                 continue
             lv, ref = str(c["level"]), str(c["reference"])
             vshare = spec["expected_share"][factor]
@@ -1258,23 +1263,30 @@ def run_topics(units: pd.DataFrame, communities: pd.DataFrame, settings: Setting
         names = {int(t): v.get("en", str(t)) if isinstance(v, dict) else str(v)
                  for t, v in truth["effects"]["themes"].items()}
         alignment["theme_label"] = alignment["theme"].map(names).fillna("")
-        signs, sign_summary = sign_agreement(levels, alignment, truth["effects"]["contrasts"])
-        signs_m, sign_summary_m = sign_agreement(levels, alignment, truth["effects"]["contrasts"], mapping="many_to_one")
         stances = doc_stances(corpus.docs, truth["units"]).to_numpy()
         classes = sorted({c for c in stances if c and int(c.split(":")[0]) in theme_ids
                           and c.split(":")[1] not in ("pii", "nan")}, key=lambda c: (int(c.split(":")[0]), c))
         summary["stances"] = align_stances(dt["topic"].to_numpy(), stances, k, classes)
-        stance_signs, stance_summary = stance_sign_agreement(levels, dt["topic"].to_numpy(), stances, truth["effects"])
-        summary["stances"].update({"gov_model_signs_agree": stance_summary["n_agree"],
-                                   "gov_model_signs_planted": stance_summary["n_planted"]})
+        # planted signs of every prevalence factor the truth plants a level-vs-level contrast for
+        contrasts = truth["effects"]["contrasts"]
+        checked = [f for f in settings.factors if any(c.get("factor") == f and c.get("planted")
+                                                      and not isinstance(c.get("reference"), list) for c in contrasts)]
+        frames = []
+        for f in checked:
+            signs, one = sign_agreement(levels, alignment, contrasts, f)
+            signs_m, many = sign_agreement(levels, alignment, contrasts, f, mapping="many_to_one")
+            stance_signs, st = stance_sign_agreement(levels, dt["topic"].to_numpy(), stances, truth["effects"], f)
+            frames += [signs, signs_m, stance_signs]
+            summary["stances"].update({f"{f}_signs_agree": st["n_agree"], f"{f}_signs_planted": st["n_planted"]})
+            summary.update({f"{f}_signs_agree": one["n_agree"], f"{f}_signs_planted": one["n_planted"],
+                            f"{f}_signs_agree_themes": sorted(int(t) for t in signs.loc[signs["agree"], "theme"]),
+                            f"{f}_signs_agree_many_to_one": many["n_agree"],
+                            f"{f}_signs_agree_themes_many_to_one":
+                                sorted(int(t) for t in signs_m.loc[signs_m["agree"], "theme"])})
         tables["alignment"] = alignment
-        tables["sign_agreement"] = pd.concat([signs, signs_m, stance_signs], ignore_index=True)
-        metrics["alignment"] = {**summary, "gov_model_signs_agree": sign_summary["n_agree"],
-                                "gov_model_signs_planted": sign_summary["n_planted"],
-                                "gov_model_signs_agree_themes": sorted(int(t) for t in signs.loc[signs["agree"], "theme"]),
-                                "gov_model_signs_agree_many_to_one": sign_summary_m["n_agree"],
-                                "gov_model_signs_agree_themes_many_to_one":
-                                    sorted(int(t) for t in signs_m.loc[signs_m["agree"], "theme"])}
+        if frames:
+            tables["sign_agreement"] = pd.concat(frames, ignore_index=True)
+        metrics["alignment"] = summary
     tables["topics"] = topic_table(fit, words, labels, coh, exc, alignment)
     tables["doc_topics"] = dt
     tables["exemplars"] = exemplars(corpus, fit, settings.n_exemplars)
@@ -1282,10 +1294,6 @@ def run_topics(units: pd.DataFrame, communities: pd.DataFrame, settings: Setting
     tables["prevalence_levels"] = levels
     tables["flagged_docs"] = corpus.flagged
     return tables, metrics
-
-
-def read_units(path: str | Path, what: str = "transcript units") -> pd.DataFrame:
-    return read_stage_parquet(path, what, "run the transcripts stage first (dvc repro transcripts)")
 
 
 def read_truth(path: str | Path | None) -> dict[str, Any] | None:
@@ -1300,20 +1308,15 @@ def read_truth(path: str | Path | None) -> dict[str, Any] | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="pipeline topics", description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default=str(config.PARAMS))
-    parser.add_argument("--units", default=str(config.PROCESSED / "transcripts" / "units.parquet"))
-    parser.add_argument("--questions", default=str(config.PROCESSED / "transcripts" / "questions.parquet"),
-                        help="interviewer questions (unit: exchange); '' to leave them out")
-    parser.add_argument("--communities", default=str(config.RAW_COMMUNITIES))
-    parser.add_argument("--truth", default="", help="demo study only: raw/truth, for the alignment with planted themes")
-    parser.add_argument("--out", default=str(OUT_DIR))
-    parser.add_argument("--metrics", default=str(METRICS_FILE))
+    parser = config.transcript_stage_parser("pipeline topics", __doc__.splitlines()[0], OUT_DIR, METRICS_FILE,
+                                            "interviewer questions (unit: exchange)",
+                                            "for the alignment with planted themes")
     args = parser.parse_args(argv)
     params = config.load_params(args.params)
     settings = parse_settings(config.section(params, "topics"))
-    units = read_units(args.units)
-    questions = read_units(args.questions, "interviewer questions") if args.questions and settings.unit == "exchange" else None
+    units = read_transcript_output(args.units, "transcript units")
+    questions = (read_transcript_output(args.questions, "interviewer questions")
+                 if args.questions and settings.unit == "exchange" else None)
     covars = [c for c in dict.fromkeys([*formula_variables(settings.formula), *settings.factors, settings.cluster])
               if c not in DOC_COLUMNS]
     communities = read_communities(args.communities, covars)

@@ -98,11 +98,11 @@ def test_sign_agreement_uses_the_matched_topics():
     contrasts = [{"factor": "gov_model", "level": "1", "reference": "0", "theme": 2, "sign": 1, "planted": True},
                  {"factor": "gov_model", "level": "1", "reference": "0", "theme": 4, "sign": -1, "planted": True},
                  {"factor": "gov_model", "level": "1", "reference": "0", "theme": 5, "sign": 1, "planted": False}]
-    rows, summary = T.sign_agreement(levels, alignment, contrasts)
+    rows, summary = T.sign_agreement(levels, alignment, contrasts, "gov_model")
     assert rows.set_index("theme")["estimated_difference"].to_dict() == pytest.approx({2: -0.05, 4: 0.1})
     assert summary == {"n_planted": 2, "n_agree": 0, "share_agree": 0.0}
     # many to one: theme 2 is the majority of topics 2 and 3 -> -0.05 + 0.1
-    rows, summary = T.sign_agreement(levels, alignment, contrasts, mapping="many_to_one")
+    rows, summary = T.sign_agreement(levels, alignment, contrasts, "gov_model", mapping="many_to_one")
     assert rows.set_index("theme")["estimated_difference"].to_dict() == pytest.approx({2: 0.05, 4: 0.1})
     assert rows.set_index("theme")["topics"].to_dict() == {2: "2;3", 4: "1"} and summary["n_agree"] == 1
 
@@ -129,7 +129,7 @@ def test_stances_and_their_planted_signs():
                            "estimate": [0.10, 0.05, 0.06, 0.08], "se": 0.01, "ci_low": 0, "ci_high": 1})
     topic = np.array([1, 1, 2, 2, 2])
     stance = np.array(["4:barrier", "4:barrier", "4:enabler", "4:enabler", "4:barrier"])
-    rows, summary = T.stance_sign_agreement(levels, topic, stance, effects)
+    rows, summary = T.stance_sign_agreement(levels, topic, stance, effects, "gov_model")
     # barrier: 0.1 x 0.3 - 0.2 x 0.6 = -0.09; enabler: 0.1 x 0.7 - 0.2 x 0.4 = -0.01 (the theme falls
     # faster than the stance's share rises), so topic 2's rise of +0.02 disagrees
     assert rows["stance"].tolist() == ["barrier", "enabler"] and rows["topics"].tolist() == ["1", "2"]
@@ -137,9 +137,13 @@ def test_stances_and_their_planted_signs():
     assert rows["agree"].tolist() == [True, False] and summary == {"n_planted": 2, "n_agree": 1}
     assert T.align_stances(topic, stance, 2, ["4:barrier", "4:enabler"]) == {
         "n_classes": 2, "n_docs": 5, "purity": pytest.approx(0.8), "majority_purity": pytest.approx(0.8)}
+    # a contrast against several reference levels (level vs the rest) is not compared either
+    effects["variants"]["4"]["contrasts"].append({"factor": "gov_model", "level": "1", "reference": ["0", "2"],
+                                                  "variant": "barrier", "planted": True, "sign": -1})
+    assert T.stance_sign_agreement(levels, topic, stance, effects, "gov_model")[1] == {"n_planted": 2, "n_agree": 1}
     # a stance without a planted contrast is not compared
     effects["variants"]["4"]["contrasts"][1]["planted"] = False
-    assert T.stance_sign_agreement(levels, topic, stance, effects)[1] == {"n_planted": 1, "n_agree": 1}
+    assert T.stance_sign_agreement(levels, topic, stance, effects, "gov_model")[1] == {"n_planted": 1, "n_agree": 1}
 
 
 def _planted_corpus(seed=3, n_docs=240, k=4, words_per_topic=15, doc_len=12):
