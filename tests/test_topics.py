@@ -227,6 +227,12 @@ def test_prevalence_se_equals_statsmodels_cluster():
     assert lv.loc["1", "estimate"] - lv.loc["0", "estimate"] == pytest.approx(ref.params["gov_model"])
     assert lv.loc["1", "ci_low"] < lv.loc["1", "estimate"] < lv.loc["1", "ci_high"]
     assert set(levels[levels["factor"] == "role"]["level"]) == {"resident", "grid_worker", "committee"}
+    # the neutral default (no study variables in code): intercept only, the mean proportion
+    s = T.parse_settings({})
+    assert (s.formula, s.factors) == ("1", ())
+    only, no_levels = T.prevalence_effects(data, ["T1"], s.formula, s.factors)
+    assert only["term"].tolist() == ["Intercept"] and no_levels.empty
+    assert only["estimate"].item() == pytest.approx(data["T1"].mean(), rel=1e-12)
 
 
 # --------------------------------------------------------------------------------------------
