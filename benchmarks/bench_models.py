@@ -20,9 +20,9 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
-    from pipeline.config import load_params
-    from pipeline.instrument import load_instrument
-    from pipeline.recovery import analysed_indices
+    from pipeline.core.config import load_params
+    from pipeline.core.instrument import load_instrument
+    from pipeline.demo.recovery import analysed_indices
 
     work = ROOT / "benchmarks" / "work" / "models"
     shutil.rmtree(work, ignore_errors=True)

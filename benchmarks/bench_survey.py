@@ -23,8 +23,8 @@ from common import ROOT, benchmark_params, machine, measured
 
 sys.path.insert(0, str(ROOT))
 
-from pipeline.instrument import load_instrument  # noqa: E402
-from pipeline.simulate import STREAM_SURVEY, simulate_survey, write_sav  # noqa: E402
+from pipeline.core.instrument import load_instrument  # noqa: E402
+from pipeline.demo.simulate import STREAM_SURVEY, simulate_survey, write_sav  # noqa: E402
 
 
 def main() -> None:

@@ -17,18 +17,18 @@ import time  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from pipeline.errors import run_cli
+from pipeline.core.errors import run_cli
 
 STAGES = {
-    "simulate": "pipeline.simulate",
-    "survey": "pipeline.survey",
-    "transcripts": "pipeline.transcripts",
-    "measurement": "pipeline.measurement",
-    "models": "pipeline.models",
-    "recovery": "pipeline.recovery",
-    "topics": "pipeline.topics",
-    "coding": "pipeline.coding",
-    "report": "pipeline.report",
+    "simulate": "pipeline.demo.simulate",
+    "survey": "pipeline.stages.survey",
+    "transcripts": "pipeline.stages.transcripts",
+    "measurement": "pipeline.stages.measurement",
+    "models": "pipeline.stages.models",
+    "recovery": "pipeline.demo.recovery",
+    "topics": "pipeline.stages.topics",
+    "coding": "pipeline.stages.coding",
+    "report": "pipeline.stages.report",
 }
 
 

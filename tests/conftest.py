@@ -18,14 +18,14 @@ os.chdir(ROOT)
 
 @pytest.fixture(scope="session")
 def params():
-    from pipeline.config import load_params
+    from pipeline.core.config import load_params
 
     return load_params(ROOT / "params.yaml")
 
 
 @pytest.fixture(scope="session")
 def instrument(params):
-    from pipeline.instrument import load_instrument
+    from pipeline.core.instrument import load_instrument
 
     return load_instrument(ROOT / params["instrument"])
 

@@ -1,4 +1,4 @@
-"""pipeline.cfa against lavaan 0.6-14 (tests/reference/lavaan_cfa.R -> lavaan_cfa.json) on lavaan's
+"""pipeline.stats.cfa against lavaan 0.6-14 (tests/reference/lavaan_cfa.R -> lavaan_cfa.json) on lavaan's
 HolzingerSwineford1939 data, plus simulation, invariance search and degenerate-input checks.
 
 Tolerances: 1e-4 relative for everything that comes out of the optimiser (estimates, SEs,
@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline import cfa
-from pipeline.errors import PipelineError
+from pipeline.stats import cfa
+from pipeline.core.errors import PipelineError
 
 REF_DIR = Path(__file__).resolve().parent / "reference"
 REF = json.loads((REF_DIR / "lavaan_cfa.json").read_text())

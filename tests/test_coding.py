@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from conftest import ROOT, run_study
-from pipeline import coding as C
-from pipeline.errors import PipelineError
+from pipeline.stages import coding as C
+from pipeline.core.errors import PipelineError
 
 REF = ROOT / "tests" / "reference"
 CODEBOOK = ROOT / "config" / "codebook.yaml"

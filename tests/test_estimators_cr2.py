@@ -19,8 +19,8 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats
 
-from pipeline.errors import PipelineError
-from pipeline.estimators import COEF_COLUMNS, POOLED_COLUMNS, between_within_df, fit_model
+from pipeline.core.errors import PipelineError
+from pipeline.stats.estimators import COEF_COLUMNS, POOLED_COLUMNS, between_within_df, fit_model
 
 REF_DIR = Path(__file__).resolve().parent / "reference"
 REF = json.loads((REF_DIR / "cr2_reference.json").read_text(encoding="utf-8"))

@@ -14,8 +14,8 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from conftest import ROOT
-from pipeline import figures as F
-from pipeline.errors import PipelineError
+from pipeline.render import figures as F
+from pipeline.core.errors import PipelineError
 
 # -- small frames of the shapes the stages write (numbers from the demo study) ---------------
 HYPOTHESES = pd.DataFrame({

@@ -35,8 +35,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from fixtures.toy_survey import ROOT, TOY_PARAMS, output_files, run_stage, toy_survey
-from pipeline import survey
-from pipeline.instrument import load_instrument
+from pipeline.stages import survey
+from pipeline.core.instrument import load_instrument
 
 INSTRUMENT = load_instrument(ROOT / "tests" / "fixtures" / "toy_instrument.yaml")
 ORDINAL = [n for n, v in INSTRUMENT.variables.items() if v.type == "ordinal"]

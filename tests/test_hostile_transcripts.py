@@ -26,8 +26,8 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from pipeline import transcripts as T
-from pipeline.errors import run_cli
+from pipeline.stages import transcripts as T
+from pipeline.core.errors import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 REASON_CODES = {"undecodable", "empty", "unsupported_format", "unreadable_docx", "no_respondent_turns",

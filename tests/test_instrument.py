@@ -5,8 +5,8 @@ import textwrap
 
 import pytest
 
-from pipeline.errors import PipelineError
-from pipeline.instrument import load_instrument
+from pipeline.core.errors import PipelineError
+from pipeline.core.instrument import load_instrument
 
 TOY = """
 study: {id: toy, survey_year: 2024}

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline.errors import PipelineError
-from pipeline.joint import (direction, joint_display, parse_rows, pick_quotes, theme_contrast,
+from pipeline.core.errors import PipelineError
+from pipeline.render.joint import (direction, joint_display, parse_rows, pick_quotes, theme_contrast,
                             verdict)
 from tests.conftest import ROOT
 

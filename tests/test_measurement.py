@@ -108,7 +108,7 @@ def test_correlations_have_the_planted_signs(demo):
 
 def test_degenerate_scale_is_reported_not_a_crash(instrument):
     """A constant item and a two-item scale come back flagged in the table."""
-    from pipeline.measurement import reliability_tables
+    from pipeline.stages.measurement import reliability_tables
 
     rng = np.random.default_rng(0)
     n = 300
@@ -124,8 +124,8 @@ def test_degenerate_scale_is_reported_not_a_crash(instrument):
 
 
 def test_missing_survey_is_a_clear_error(tmp_path):
-    from pipeline.errors import run_cli
-    from pipeline.measurement import main
+    from pipeline.core.errors import run_cli
+    from pipeline.stages.measurement import main
 
     code = run_cli(lambda: main(["--survey", str(tmp_path / "nope.parquet"), "--processed", str(tmp_path / "p")]))
     assert code == 2
@@ -134,7 +134,7 @@ def test_missing_survey_is_a_clear_error(tmp_path):
 
 def test_too_small_group_is_reported_in_the_invariance_table(params, instrument):
     """A group below min_group_size: the steps are listed with their status, no crash."""
-    from pipeline.measurement import flagged_lines, invariance_tables
+    from pipeline.stages.measurement import flagged_lines, invariance_tables
 
     rng = np.random.default_rng(1)
     n = 400

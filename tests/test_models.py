@@ -47,9 +47,9 @@ def test_every_configured_model_is_fitted_and_ok(demo, params):
 
 def test_stage_numbers_equal_a_direct_fit(demo):
     """The stage passes the configured spec to the estimator unchanged."""
-    from pipeline.config import load_params
-    from pipeline.estimators import fit_model
-    from pipeline.models import derive, expand_specs
+    from pipeline.core.config import load_params
+    from pipeline.stats.estimators import fit_model
+    from pipeline.stages.models import derive, expand_specs
 
     cfg = load_params(demo / "params.yaml")["models"]
     data = derive(pd.read_parquet(demo / "processed" / "indices.parquet"), cfg["derived"])
@@ -126,8 +126,8 @@ def test_bad_model_is_a_clear_error_without_output(demo, tmp_path, change, words
 
 
 def test_bad_derived_expression_names_it(demo):
-    from pipeline.errors import PipelineError
-    from pipeline.models import derive
+    from pipeline.core.errors import PipelineError
+    from pipeline.stages.models import derive
 
     with pytest.raises(PipelineError, match="models.derived.oops"):
         derive(pd.DataFrame({"a": [1, 2]}), {"oops": "b + 1"})

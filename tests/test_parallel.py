@@ -1,4 +1,4 @@
-"""pipeline.parallel: the same results on every backend (in process, loky, a local Dask
+"""pipeline.core.parallel: the same results on every backend (in process, loky, a local Dask
 cluster), one BLAS thread in every worker, and clear errors when the cluster is not there."""
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline.errors import PipelineError
-from pipeline.parallel import (ParallelSettings, blas_threads, from_params, iter_tasks, run_tasks, settings_from,
+from pipeline.core.errors import PipelineError
+from pipeline.core.parallel import (ParallelSettings, blas_threads, from_params, iter_tasks, run_tasks, settings_from,
                                task_seeds)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -173,7 +173,7 @@ def test_workers_run_blas_at_one_thread():
 # the pipeline's parallel work
 # ---------------------------------------------------------------------------------------------
 def test_multiple_imputation_same_on_dask(dask):
-    from pipeline.estimators import fit_imputed
+    from pipeline.stats.estimators import fit_imputed
 
     rng = np.random.default_rng(4)
     n = 300
@@ -189,7 +189,7 @@ def test_multiple_imputation_same_on_dask(dask):
 
 
 def test_transcript_segmentation_same_on_dask(dask, params):
-    import pipeline.transcripts as T
+    import pipeline.stages.transcripts as T
 
     cfg = params["transcripts"]
     rules = T.load_rules(ROOT / cfg["config"], ROOT / cfg["stopwords"])
@@ -217,7 +217,7 @@ def _tiny_recovery(params: dict) -> dict:
 
 def test_recovery_same_in_process_loky_and_on_a_dask_cluster(params, instrument, cluster, tmp_path):
     """A team's cluster run (the command line against a scheduler) gives the local draws."""
-    from pipeline.recovery import one_replication, run
+    from pipeline.demo.recovery import one_replication, run
 
     p = _tiny_recovery(params)
     reps = p["recovery"]["replications"]

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.recovery import estimates, one_replication, render, summarise
+from pipeline.demo.recovery import estimates, one_replication, render, summarise
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_summary_arithmetic():
 
 
 def test_unknown_target_is_a_clear_error(small_params, instrument):
-    from pipeline.errors import PipelineError
+    from pipeline.core.errors import PipelineError
 
     import copy
 

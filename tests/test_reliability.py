@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline import reliability as rel
-from pipeline.errors import PipelineError
+from pipeline.stats import reliability as rel
+from pipeline.core.errors import PipelineError
 
 REF_DIR = Path(__file__).resolve().parent / "reference"
 REF = json.loads((REF_DIR / "psych_reliability.json").read_text(encoding="utf-8"))

@@ -14,9 +14,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline import render, tables
-from pipeline.config import load_params
-from pipeline.report import make_report
+from pipeline.render import table as render
+from pipeline.render import tables
+from pipeline.core.config import load_params
+from pipeline.stages.report import make_report
 from tests.conftest import ROOT, run_study
 
 ALL_STAGES = ("simulate", "survey", "measurement", "models", "transcripts", "topics", "coding", "report")

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.errors import PipelineError
-from pipeline.scoring import keyed_items, score_scales
+from pipeline.core.errors import PipelineError
+from pipeline.stats.scoring import keyed_items, score_scales
 
 
 def test_hand_computed_scores(instrument):

@@ -10,7 +10,7 @@ import pyreadstat
 import pytest
 import statsmodels.formula.api as smf
 
-from pipeline.simulate import simulate_survey, write_sav
+from pipeline.demo.simulate import simulate_survey, write_sav
 
 MISSING = (-1.0, 98.0, 99.0)
 
@@ -196,7 +196,7 @@ def test_noninvariance_switch(params, instrument):
 
 
 def test_unknown_term_is_a_clear_error(params, instrument):
-    from pipeline.errors import PipelineError
+    from pipeline.core.errors import PipelineError
 
     cfg = copy.deepcopy(params["simulate"])
     cfg["latent"]["identity"]["terms"]["no_such_thing"] = 1.0
@@ -206,8 +206,8 @@ def test_unknown_term_is_a_clear_error(params, instrument):
 
 def test_equations_are_evaluated_in_dependency_order(params, instrument):
     """The order of the latent equations in params.yaml does not matter, a cycle is an error."""
-    from pipeline.errors import PipelineError
-    from pipeline.simulate import trait_order
+    from pipeline.core.errors import PipelineError
+    from pipeline.demo.simulate import trait_order
 
     latent = params["simulate"]["latent"]
     reordered = dict(reversed(list(latent.items())))

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline.errors import PipelineError
-from pipeline.simulate_transcripts import (
+from pipeline.core.errors import PipelineError
+from pipeline.demo.simulate_transcripts import (
     PII_TYPES,
     decode_transcript,
     id_check_digit,

@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fixtures.toy_survey import TOY_INSTRUMENT, TOY_PARAMS, output_files, run_stage, toy_survey
-from pipeline import survey
-from pipeline.errors import PipelineError
-from pipeline.instrument import load_instrument
-from pipeline.simulate import simulate_survey, write_sav
+from pipeline.stages import survey
+from pipeline.core.errors import PipelineError
+from pipeline.core.instrument import load_instrument
+from pipeline.demo.simulate import simulate_survey, write_sav
 
 MIN_PRECISION = MIN_RECALL = 0.95
 

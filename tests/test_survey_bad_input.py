@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 
 from fixtures.toy_survey import ROOT, output_files, params_file, run_stage, to_legacy_encoding
-from pipeline import survey
-from pipeline.simulate import simulate_survey, write_sav
+from pipeline.stages import survey
+from pipeline.demo.simulate import simulate_survey, write_sav
 
 
 @pytest.fixture(scope="module", autouse=True)

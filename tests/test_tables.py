@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import render, tables
-from pipeline.errors import PipelineError
-from pipeline.render import Cell, Row, Table
+from pipeline.render import table as render
+from pipeline.render import tables
+from pipeline.core.errors import PipelineError
+from pipeline.render.table import Cell, Row, Table
 
 ROOT = Path(__file__).resolve().parents[1]
 PROCESSED = ROOT / "processed"

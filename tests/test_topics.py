@@ -14,8 +14,8 @@ import pytest
 import yaml
 from scipy import sparse
 
-from pipeline import topics as T
-from pipeline.errors import PipelineError
+from pipeline.stages import topics as T
+from pipeline.core.errors import PipelineError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -525,7 +525,7 @@ def test_demo_recovers_planted_themes(demo):
 
 
 def test_grid_document_cap_is_a_seeded_sample_and_a_no_op_within_the_cap():
-    from pipeline.topics import cap_documents
+    from pipeline.stages.topics import cap_documents
 
     train, test = np.arange(0, 8000, 2), np.arange(1, 2000, 2)
     same = cap_documents(train, test, 5000, seed=1)

@@ -17,10 +17,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline import transcripts as T
-from pipeline.errors import PipelineError, run_cli
-from pipeline.simulate import STREAM_TRANSCRIPTS, simulate_communities
-from pipeline.simulate_transcripts import load_bank, simulate_transcripts, write_corpus
+from pipeline.stages import transcripts as T
+from pipeline.core.errors import PipelineError, run_cli
+from pipeline.demo.simulate import STREAM_TRANSCRIPTS, simulate_communities
+from pipeline.demo.simulate_transcripts import load_bank, simulate_transcripts, write_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20240607                        # not the demo study's seed

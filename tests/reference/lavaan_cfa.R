@@ -1,4 +1,4 @@
-# Reference values for pipeline/cfa.py (tests/test_cfa.py), computed with lavaan.
+# Reference values for pipeline/stats/cfa.py (tests/test_cfa.py), computed with lavaan.
 #
 #   Rscript tests/reference/lavaan_cfa.R      (run from the repository root)
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env Rscript
-# Reference numbers for pipeline/reliability.py, computed with R's psych and lavaan.
+# Reference numbers for pipeline/stats/reliability.py, computed with R's psych and lavaan.
 #
 # Run from the repository root:   Rscript tests/reference/psych_reliability.R
 # Writes tests/reference/data/bfi.csv (the data subset) and tests/reference/psych_reliability.json.

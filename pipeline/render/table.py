@@ -4,7 +4,7 @@
 A :class:`Table` holds display text only, but every number it shows keeps a link
 (:class:`Source`) to the tidy result it came from (file, row selector, column, raw value), so a
 test can check that each number shown equals its source rounded to the shown decimals
-(:func:`pipeline.tables.check_numbers`). Nothing here computes a statistic.
+(:func:`pipeline.render.tables.check_numbers`). Nothing here computes a statistic.
 
 Output is byte-deterministic: the Word file carries a fixed creation time and fixed zip entry
 dates, and no format embeds the time of the run.
@@ -21,8 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
-from pipeline.errors import PipelineError
-from pipeline.files import write_bytes, write_text
+from pipeline.core.errors import PipelineError
+from pipeline.core.files import write_bytes, write_text
 
 FORMATS = ("csv", "md", "html", "tex", "docx")
 

@@ -2,7 +2,7 @@
 from a one-factor ML model, and cluster (community) bootstrap intervals for both.
 
 Pure functions over a :class:`pandas.DataFrame` of item scores, one column per item, already
-reverse-keyed by the caller (see :func:`pipeline.scoring.keyed_items`); NaN is a missing answer.
+reverse-keyed by the caller (see :func:`pipeline.stats.scoring.keyed_items`); NaN is a missing answer.
 Nothing here reads or writes files.
 
 Degenerate input (one item, an item with no answers or no variance, too few cases, a
@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 
 STATUS_OK = "ok"
 STATUS_TOO_FEW_ITEMS = "too_few_items"  # alpha needs 2 items

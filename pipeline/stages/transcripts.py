@@ -75,11 +75,11 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline import config
-from pipeline.errors import PipelineError, run_cli
-from pipeline.files import atomic_dir, atomic_path, read_csv_strings, write_bytes, write_csv, write_parquet
-from pipeline.instrument import load_instrument, read_community_ids
-from pipeline.parallel import ParallelSettings, as_settings, from_params, iter_tasks
+from pipeline.core import config
+from pipeline.core.errors import PipelineError, run_cli
+from pipeline.core.files import atomic_dir, atomic_path, read_csv_strings, write_bytes, write_csv, write_parquet
+from pipeline.core.instrument import load_instrument, read_community_ids
+from pipeline.core.parallel import ParallelSettings, as_settings, from_params, iter_tasks
 
 PII_TYPES = ("name", "mobile", "landline", "id_number", "email", "address", "long_number")
 ENGINES = ("jieba", "rjieba", "auto")

@@ -2,7 +2,7 @@
 
 Reads ``processed/indices.parquet`` (the measurement stage's scores, covariates and community
 variables), derives the variables named in ``models.derived`` and fits every model in
-``models.specs`` with :mod:`pipeline.estimators` (OLS with community-clustered CR1 errors,
+``models.specs`` with :mod:`pipeline.stats.estimators` (OLS with community-clustered CR1 errors,
 random-intercept models, ordered and binary logit, weighted). Also: multiple imputation of the
 models in ``models.imputed`` (pooled by Rubin's rules beside the complete-case fit), the
 mediation of H3 with a community bootstrap, the null-model intraclass correlations with the
@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline import config
-from pipeline.errors import PipelineError, run_cli
-from pipeline.estimators import (
+from pipeline.core import config
+from pipeline.core.errors import PipelineError, run_cli
+from pipeline.stats.estimators import (
     coefficient_table,
     fit_imputed,
     fit_model,
@@ -36,8 +36,8 @@ from pipeline.estimators import (
     mediation,
     predict_grid,
 )
-from pipeline.files import atomic_dir, write_json
-from pipeline.parallel import ParallelSettings, from_params
+from pipeline.core.files import atomic_dir, write_json
+from pipeline.core.parallel import ParallelSettings, from_params
 
 STREAM_MEDIATION = 21
 STREAM_IMPUTATION = 22

@@ -79,10 +79,10 @@ import numpy as np
 import pandas as pd
 import pyreadstat
 
-from pipeline import config
-from pipeline.errors import PipelineError, run_cli
-from pipeline.files import atomic_path, write_bytes, write_csv, write_json, write_parquet, write_text
-from pipeline.instrument import FULLWIDTH_TO_ASCII, Instrument, Variable, load_instrument, read_community_ids
+from pipeline.core import config
+from pipeline.core.errors import PipelineError, run_cli
+from pipeline.core.files import atomic_path, write_bytes, write_csv, write_json, write_parquet, write_text
+from pipeline.core.instrument import FULLWIDTH_TO_ASCII, Instrument, Variable, load_instrument, read_community_ids
 
 RULES = ("duplicate", "speeder", "straightline", "attention", "age_rule")
 RULE_LABELS = {

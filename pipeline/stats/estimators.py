@@ -120,8 +120,8 @@ import statsmodels.api as sm
 from scipy import optimize, special, stats
 from statsmodels.miscmodels.ordinal_model import OrderedModel
 
-from pipeline.errors import PipelineError
-from pipeline.parallel import ParallelSettings, as_settings, run_tasks
+from pipeline.core.errors import PipelineError
+from pipeline.core.parallel import ParallelSettings, as_settings, run_tasks
 
 FAMILIES = ("linear", "ordered_logit", "binary_logit")
 ESTIMATORS = {"linear": ("ols", "wls", "mixed"), "ordered_logit": ("ml",), "binary_logit": ("ml",)}
@@ -1911,7 +1911,7 @@ def impute_chained(data: pd.DataFrame, variables: Sequence[str], m: int = 20, *,
     values only, so codes stay codes); unordered categorical variables may be predictors when
     complete. Each imputation is its own chain with its own child of ``seed`` (SeedSequence
     spawning), so the result depends on the seed only, not on ``n_jobs`` (chains run in that
-    many local worker processes) nor on ``parallel`` (:mod:`pipeline.parallel` settings, e.g. a
+    many local worker processes) nor on ``parallel`` (:mod:`pipeline.core.parallel` settings, e.g. a
     Dask cluster; they replace ``n_jobs`` when given). Other columns are copied unchanged.
 
     An own loop rather than statsmodels' MICEData, which drops rows missing every variable
@@ -2035,7 +2035,7 @@ def fit_imputed(spec: Mapping[str, Any] | ModelSpec, data: pd.DataFrame, *, m: i
     fitted ("impute, then transform"). The complete-data degrees of freedom for Barnard-Rubin are
     the model's t degrees of freedom, else n - k (as mice uses df.residual). The chains and the
     completed-data fits run on ``n_jobs`` local processes, or where ``parallel`` says
-    (:mod:`pipeline.parallel`); the result is the same.
+    (:mod:`pipeline.core.parallel`); the result is the same.
     """
     spec = parse_spec(spec)
     if not isinstance(data, pd.DataFrame):

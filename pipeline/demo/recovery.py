@@ -26,16 +26,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline import config
-from pipeline.errors import PipelineError, run_cli
-from pipeline.estimators import fit_model, mediation
-from pipeline.files import write_text
-from pipeline.instrument import Instrument, load_instrument
-from pipeline.measurement import build_indices
-from pipeline.models import derive, expand_specs
-from pipeline.parallel import ParallelSettings, describe, from_params, run_tasks
-from pipeline.simulate import simulate_survey
-from pipeline.survey import SurveyFile, clean_survey
+from pipeline.core import config
+from pipeline.core.errors import PipelineError, run_cli
+from pipeline.stats.estimators import fit_model, mediation
+from pipeline.core.files import write_text
+from pipeline.core.instrument import Instrument, load_instrument
+from pipeline.stages.measurement import build_indices
+from pipeline.stages.models import derive, expand_specs
+from pipeline.core.parallel import ParallelSettings, describe, from_params, run_tasks
+from pipeline.demo.simulate import simulate_survey
+from pipeline.stages.survey import SurveyFile, clean_survey
 
 STREAM_REPLICATION = 1000
 STREAM_POPULATION = 999
@@ -127,7 +127,7 @@ def summarise(draws: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
 def run(params: dict[str, Any], instrument: Instrument, replications: int,
         parallel: ParallelSettings | int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Summary and every replication's estimates. ``parallel``: where the replications run
-    (:mod:`pipeline.parallel`; an integer is a number of local processes). Replication r draws
+    (:mod:`pipeline.core.parallel`; an integer is a number of local processes). Replication r draws
     from its own seed ``[seed, 1000 + r]``, so the result is the same on any backend."""
     task = partial(one_replication, params=params, instrument=instrument)
     draws = pd.concat(run_tasks(task, range(replications), parallel), ignore_index=True)

@@ -4,7 +4,7 @@
 under ``processed/`` (``"models/coefficients.csv"``); ``derive_results`` adds the few tidy frames
 the tables compute themselves (sample characteristics by group with their tests, index
 descriptives, the codebook summary) under ``"derived/..."``; ``build_tables`` turns them into
-:class:`pipeline.render.Table` objects, one builder per table; ``check_numbers`` checks that every
+:class:`pipeline.render.table.Table` objects, one builder per table; ``check_numbers`` checks that every
 number a table shows equals its tidy source rounded to the shown decimals.
 
 Labels come from the instrument (zh or en by ``settings["lang"]``), term labels of derived model
@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from pipeline.errors import PipelineError
-from pipeline.instrument import Instrument
-from pipeline.render import Cell, HeaderCell, Row, Source, Table
+from pipeline.core.errors import PipelineError
+from pipeline.core.instrument import Instrument
+from pipeline.render.table import Cell, HeaderCell, Row, Source, Table
 
 Results = Mapping[str, pd.DataFrame]
 

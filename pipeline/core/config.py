@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 
 PARAMS = Path("params.yaml")
 

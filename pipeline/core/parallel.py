@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 
 T = TypeVar("T")
 R = TypeVar("R")

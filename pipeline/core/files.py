@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 
 
 @contextmanager

@@ -45,9 +45,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from pipeline import config
-from pipeline.errors import PipelineError, run_cli
-from pipeline.files import atomic_dir, read_community_columns, read_csv_strings, read_transcript_output, write_json
+from pipeline.core import config
+from pipeline.core.errors import PipelineError, run_cli
+from pipeline.core.files import atomic_dir, read_community_columns, read_csv_strings, read_transcript_output, write_json
 
 OUT_DIR = config.PROCESSED / "coding"
 METRICS_FILE = config.METRICS / "coding.json"

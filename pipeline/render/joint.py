@@ -20,8 +20,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import PipelineError
-from pipeline.estimators import fit_model
+from pipeline.core.errors import PipelineError
+from pipeline.stats.estimators import fit_model
 
 VERDICTS = ("convergent", "divergent", "complementary", "inconclusive")
 ROW_KEYS = {"hypothesis", "theme", "factor", "level", "reference", "expect", "claim"}

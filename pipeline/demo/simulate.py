@@ -33,10 +33,10 @@ import numpy as np
 import pandas as pd
 import pyreadstat
 
-from pipeline import config
-from pipeline.errors import PipelineError, run_cli
-from pipeline.files import atomic_dir, atomic_path, write_csv, write_json
-from pipeline.instrument import Instrument, load_instrument
+from pipeline.core import config
+from pipeline.core.errors import PipelineError, run_cli
+from pipeline.core.files import atomic_dir, atomic_path, write_csv, write_json
+from pipeline.core.instrument import Instrument, load_instrument
 
 # Streams of the seed: changing one part of the study does not change the others.
 STREAM_SURVEY = 1
@@ -536,7 +536,7 @@ def write_sav(df: pd.DataFrame, instrument: Instrument, path: Path, lang: str = 
 
 def write_study(study: SurveyStudy, corpus: Any, raw: Path, instrument: Instrument, seed: int) -> None:
     """Write raw/ (survey, communities, transcripts) and raw/truth/."""
-    from pipeline.simulate_transcripts import write_corpus
+    from pipeline.demo.simulate_transcripts import write_corpus
 
     raw.mkdir(parents=True, exist_ok=True)
     write_csv(raw / "communities.csv", study.communities)
@@ -563,7 +563,7 @@ def main(argv: list[str] | None = None) -> None:
     instrument = load_instrument(params["instrument"])
     study = simulate_survey(cfg, instrument, np.random.default_rng([seed, STREAM_SURVEY]))
 
-    from pipeline.simulate_transcripts import load_bank, simulate_transcripts
+    from pipeline.demo.simulate_transcripts import load_bank, simulate_transcripts
 
     bank = load_bank(Path(cfg["transcripts"].get("bank", "config/transcript_bank.yaml")))
     corpus = simulate_transcripts(study.communities, cfg["transcripts"], np.random.default_rng([seed, STREAM_TRANSCRIPTS]), bank)

@@ -23,13 +23,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline import config
-from pipeline.cfa import composite_reliability, fit_cfa, fornell_larcker, htmt, measurement_invariance
-from pipeline.errors import PipelineError, run_cli
-from pipeline.files import atomic_dir, write_json, write_parquet
-from pipeline.instrument import Instrument, load_instrument
-from pipeline.reliability import cluster_bootstrap, cronbach_alpha, omega_total
-from pipeline.scoring import keyed_items, score_scales
+from pipeline.core import config
+from pipeline.stats.cfa import composite_reliability, fit_cfa, fornell_larcker, htmt, measurement_invariance
+from pipeline.core.errors import PipelineError, run_cli
+from pipeline.core.files import atomic_dir, write_json, write_parquet
+from pipeline.core.instrument import Instrument, load_instrument
+from pipeline.stats.reliability import cluster_bootstrap, cronbach_alpha, omega_total
+from pipeline.stats.scoring import keyed_items, score_scales
 
 RELIABILITY_COLUMNS = [
     "scale", "n_items", "n", "raw_alpha", "std_alpha", "average_r", "alpha_low", "alpha_high",

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import PipelineError
-from pipeline.instrument import Instrument, Scale
+from pipeline.core.errors import PipelineError
+from pipeline.core.instrument import Instrument, Scale
 
 
 def keyed_items(df: pd.DataFrame, instrument: Instrument, scale: Scale) -> pd.DataFrame:

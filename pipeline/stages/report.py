@@ -1,9 +1,9 @@
 """Stage ``report``: publication tables, figures, the joint display and one self-contained report.
 
 Everything here is assembly: the numbers come from the tidy outputs of the earlier stages
-(``processed/``), the tables from :mod:`pipeline.tables` (one renderer, :mod:`pipeline.render`,
-for every format), the figures from :mod:`pipeline.figures`, the joint display from
-:mod:`pipeline.joint`. Outputs:
+(``processed/``), the tables from :mod:`pipeline.render.tables` (one renderer, :mod:`pipeline.render.table`,
+for every format), the figures from :mod:`pipeline.render.figures`, the joint display from
+:mod:`pipeline.render.joint`. Outputs:
 
 * ``reports/tables/<table>.{csv,md,html,tex,docx}`` — every table in every format;
 * ``reports/figures/<figure>.{png,svg}`` — PNG at 300 dpi and SVG (text as paths);
@@ -15,7 +15,7 @@ for every format), the figures from :mod:`pipeline.figures`, the joint display f
   not a tracked output (it holds times); the tracked report carries its reproducible part.
 
 Before anything is written, every table's numbers are checked against their tidy sources
-(:func:`pipeline.tables.check_numbers`); a mismatch stops the stage.
+(:func:`pipeline.render.tables.check_numbers`); a mismatch stops the stage.
 """
 from __future__ import annotations
 
@@ -31,15 +31,16 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from pipeline import figures as F
-from pipeline import render, tables
-from pipeline.coding import load_codebook
-from pipeline.config import load_params, read_yaml, section
-from pipeline.errors import PipelineError
-from pipeline.files import atomic_dir, write_bytes, write_csv, write_json, write_text
-from pipeline.instrument import load_instrument
-from pipeline.joint import joint_display, parse_rows
-from pipeline.provenance import reproducible_part, run_part
+from pipeline.render import figures as F
+from pipeline.render import table as render
+from pipeline.render import tables
+from pipeline.stages.coding import load_codebook
+from pipeline.core.config import load_params, read_yaml, section
+from pipeline.core.errors import PipelineError
+from pipeline.core.files import atomic_dir, write_bytes, write_csv, write_json, write_text
+from pipeline.core.instrument import load_instrument
+from pipeline.render.joint import joint_display, parse_rows
+from pipeline.core.provenance import reproducible_part, run_part
 
 TEXT = {
     "figure": {"zh": "图{n}", "en": "Figure {n}."},
@@ -113,7 +114,7 @@ class FigureOut:
 # -- inputs ------------------------------------------------------------------------------------
 def codebook_themes(path: Path) -> dict[int, dict[str, str]]:
     """Theme id -> {"code", "zh", "en"} from the coding stage's codebook (read and checked by
-    :func:`pipeline.coding.load_codebook`)."""
+    :func:`pipeline.stages.coding.load_codebook`)."""
     return {t.id: {"code": t.code, "zh": t.zh, "en": t.en} for t in load_codebook(path).themes}
 
 
@@ -277,7 +278,7 @@ section.prov td { font-family: monospace; font-size: 85%; word-break: break-all;
 
 def embedded_font_css(text: str) -> str:
     """An ``@font-face`` rule carrying the project's CJK font (the pinned Noto Sans CJK SC, see
-    :mod:`pipeline.figures`) cut down to the characters ``text`` uses, as a data URL: the page
+    :mod:`pipeline.render.figures`) cut down to the characters ``text`` uses, as a data URL: the page
     then shows its Chinese in the same face on any machine without fetching a font. Byte-identical
     on reruns (fontTools keeps the font's own timestamps: ``recalcTimestamp=False``)."""
     import base64

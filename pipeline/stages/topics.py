@@ -22,7 +22,7 @@ Steps (pure functions; :func:`main` only reads and writes; docs/topics.md has th
 5. The chosen model is refitted on all documents (first seed). Topics are numbered by overall
    prevalence (largest first). :func:`topic_words` (top and FREX words), :func:`topic_table`,
    :func:`exemplars`, :func:`prevalence_effects` (each topic's document proportion regressed on
-   the covariates with community-clustered errors through :func:`pipeline.estimators.fit_model`,
+   the covariates with community-clustered errors through :func:`pipeline.stats.estimators.fit_model`,
    and average predicted proportions by level with 95 % intervals).
 6. Demo study only (``--truth``): :func:`align_topics` matches topics to the planted themes one
    to one (Hungarian on the topic x theme contingency table) and reports purity;
@@ -51,10 +51,10 @@ from scipy import sparse
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import rankdata
 
-from pipeline import config
-from pipeline.errors import PipelineError, run_cli
-from pipeline.estimators import fit_model, formula_variables
-from pipeline.files import atomic_dir, read_community_columns, read_transcript_output, write_json
+from pipeline.core import config
+from pipeline.core.errors import PipelineError, run_cli
+from pipeline.stats.estimators import fit_model, formula_variables
+from pipeline.core.files import atomic_dir, read_community_columns, read_transcript_output, write_json
 
 MODELS = ("dmm", "lda", "nmf")
 UNITS = ("exchange", "turn", "window")
@@ -975,7 +975,7 @@ def prevalence_effects(data: pd.DataFrame, outcomes: Sequence[str], rhs: str, fa
                        covariance: str = "cluster", cluster: str = "comm_id",
                        conf_level: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Regress each topic's document proportion on ``rhs`` (OLS, ``covariance`` clustered by
-    ``cluster``, through :func:`pipeline.estimators.fit_model`), as stm's ``estimateEffect``
+    ``cluster``, through :func:`pipeline.stats.estimators.fit_model`), as stm's ``estimateEffect``
     with the point estimates of the proportions (no composition uncertainty).
 
     Returns the tidy coefficients (topic, term, estimate, se, statistic, df, p, ci_low,
@@ -1034,7 +1034,7 @@ def doc_themes(docs: pd.DataFrame, truth_units: pd.DataFrame) -> pd.Series:
     planted main theme (``turn_theme``; turns are numbered from 0 in the truth, from 1 in unit
     ids, and line up one to one). A window of sentences gets the majority theme of its sentences
     (ties: the first turn's main theme, then the smaller) -- sentence numbers line up less well,
-    since the transcripts stage joins run-on sentences (see pipeline/coding.py for an alignment
+    since the transcripts stage joins run-on sentences (see pipeline/stages/coding.py for an alignment
     by sentence lengths)."""
     t = truth_units.assign(turn_key=_truth_turn_keys(truth_units))
     t = t.assign(unit_id=t["turn_key"] + ":" + (t["sentence"] + 1).astype(str))

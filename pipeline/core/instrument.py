@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 
-from pipeline.errors import PipelineError
-from pipeline.config import read_yaml
+from pipeline.core.errors import PipelineError
+from pipeline.core.config import read_yaml
 
 # Full-width ASCII (Ｃ０１２, the ideographic space) as typed in Chinese exports -> plain ASCII.
 FULLWIDTH_TO_ASCII = {0xFF01 + i: 0x21 + i for i in range(94)} | {0x3000: 0x20}
@@ -238,7 +238,7 @@ def load_instrument(path: str | Path) -> Instrument:
 def read_community_ids(path: str | Path, instrument: Instrument) -> set[str]:
     """The community ids of the community file, in the column the instrument names
     (``communities.id``, else the community role), full-width digits normalised."""
-    from pipeline.files import read_csv_strings
+    from pipeline.core.files import read_csv_strings
 
     path = Path(path)
     column = instrument.community_id or instrument.role("community")

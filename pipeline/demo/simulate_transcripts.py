@@ -48,9 +48,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import PipelineError
-from pipeline.config import read_yaml
-from pipeline.files import write_bytes, write_csv, write_json
+from pipeline.core.errors import PipelineError
+from pipeline.core.config import read_yaml
+from pipeline.core.files import write_bytes, write_csv, write_json
 
 PII_TYPES = ("name", "mobile", "landline", "id_number", "address")
 PII_SLOTS = {"name": "name", "name_informal": "name", "self_name": "name", "mobile": "mobile",

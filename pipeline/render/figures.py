@@ -32,8 +32,8 @@ import pandas as pd
 from matplotlib import font_manager, ft2font
 from matplotlib.figure import Figure  # a Figure, not pyplot: nothing global, no display needed
 
-from pipeline.errors import PipelineError
-from pipeline.files import write_bytes
+from pipeline.core.errors import PipelineError
+from pipeline.core.files import write_bytes
 
 # -- the font ------------------------------------------------------------------------------
 FONT_PACKAGE = "noto_cjk_sans_otc"          # PyPI noto-cjk-sans-otc==0.0.1 (requirements.lock)

@@ -71,7 +71,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, optimize, stats
 
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 
 STATUS_OK = "ok"
 STATUS_NOT_IDENTIFIED = "not_identified"  # a factor with one indicator, df < 0, singular information
