@@ -43,7 +43,8 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline import transcripts as T  # noqa: E402
 from pipeline.demo.simulate import STREAM_TRANSCRIPTS, simulate_communities  # noqa: E402
-from pipeline.demo.simulate_transcripts import load_bank, simulate_transcripts, write_corpus  # noqa: E402
+from pipeline.demo.simulate_transcripts import simulate_transcripts, write_corpus  # noqa: E402
+from pipeline.demo.transcript_bank import load_bank  # noqa: E402
 
 HAN = re.compile(r"[\u4e00-\u9fd5]")
 WORK = ROOT / "benchmarks" / "work" / "transcripts"

@@ -51,7 +51,8 @@ def test_stage_writes_raw_and_is_deterministic(tmp_path):
 
 def test_default_study_has_gbk_and_docx_transcripts(params):
     """The configured study (80 interviews) has both legacy formats of the real fieldwork."""
-    from pipeline.demo.simulate_transcripts import load_bank, simulate_transcripts
+    from pipeline.demo.simulate_transcripts import simulate_transcripts
+    from pipeline.demo.transcript_bank import load_bank
     from pipeline.demo.simulate import STREAM_TRANSCRIPTS, simulate_communities
     import numpy as np
 

@@ -16,15 +16,13 @@ import yaml
 
 from pipeline.core.errors import PipelineError
 from pipeline.demo.simulate_transcripts import (
-    PII_TYPES,
     decode_transcript,
     id_check_digit,
-    load_bank,
-    realisable_sentences,
     simulate_transcripts,
     valid_id_number,
     write_corpus,
 )
+from pipeline.demo.transcript_bank import PII_TYPES, load_bank, realisable_sentences
 
 ROOT = Path(__file__).resolve().parents[1]
 BANK_PATH = ROOT / "config" / "transcript_bank.yaml"

@@ -16,7 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fixtures.toy_survey import TOY_INSTRUMENT, TOY_PARAMS, output_files, run_stage, toy_survey
-from pipeline.stages import survey
+from pipeline.survey.clean import clean_schema
+from pipeline.survey.exclusions import RULES, sample_flow
+from pipeline.survey.missing import id_key, normalise_text, pseudonymise
+from pipeline.survey.read import read_survey
 from pipeline.core.errors import PipelineError
 from pipeline.core.instrument import load_instrument
 from pipeline.demo.simulate import simulate_survey, write_sav
@@ -64,7 +67,7 @@ def _pr(found: set, truth: set) -> tuple[float, float]:
 # --------------------------------------------------------------------------------------------
 # the rules against the planted truth
 # --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("rule", survey.RULES)
+@pytest.mark.parametrize("rule", RULES)
 def test_rule_finds_planted_problems(demo, rule):
     study, _ = demo
     excl = pd.read_csv(_out(demo, "exclusions.csv"))
@@ -109,9 +112,9 @@ def test_flow_adds_up_and_every_record_is_analysed_or_excluded(demo):
     clean = pd.read_parquet(_out(demo, "survey_clean.parquet"))
     metrics = json.loads(_out(demo, "survey.json").read_text(encoding="utf-8"))
     raw = len(study.survey)
-    assert flow["rule"].tolist() == ["raw", *survey.RULES, "analysed"]
+    assert flow["rule"].tolist() == ["raw", *RULES, "analysed"]
     assert flow["remaining"].iloc[0] == raw
-    steps = flow[flow["rule"].isin(survey.RULES)]
+    steps = flow[flow["rule"].isin(RULES)]
     assert (steps["remaining"].to_numpy() == raw - steps["excluded"].cumsum().to_numpy()).all()
     assert flow["remaining"].iloc[-1] == len(clean) == metrics["analysed"]
     excluded = set(excl["serial"])
@@ -121,11 +124,11 @@ def test_flow_adds_up_and_every_record_is_analysed_or_excluded(demo):
     # listed under every rule, counted once under the first in the documented order
     counted = excl[excl["counted"]]
     assert counted["serial"].is_unique and set(counted["serial"]) == excluded
-    order = {r: i for i, r in enumerate(survey.RULES)}
+    order = {r: i for i, r in enumerate(RULES)}
     first = excl.assign(o=excl["rule"].map(order)).sort_values(["serial", "o"]).drop_duplicates("serial")
     assert (first.set_index("serial")["rule"] == counted.set_index("serial")["rule"]).all()
     assert (excl.groupby("serial").size() > 1).any(), "some submissions break several rules"
-    for rule in survey.RULES:
+    for rule in RULES:
         assert metrics[f"excluded_{rule}"] == int(steps.loc[steps["rule"] == rule, "excluded"].iloc[0])
         assert metrics[f"flagged_{rule}"] == int((excl["rule"] == rule).sum())
 
@@ -151,16 +154,16 @@ def test_no_raw_id_in_any_output(demo):
 
 def test_pseudonyms_are_keyed(demo, params):
     frame = pd.DataFrame({"resp_id": ["R000001", "R000002", "R000001"]})
-    demo_key, source = survey.id_key(params["survey"], environ={})
+    demo_key, source = id_key(params["survey"], environ={})
     assert source == "demo"
-    a = survey.pseudonymise(frame, "resp_id", demo_key)
-    b = survey.pseudonymise(frame, "resp_id", b"another key")
+    a = pseudonymise(frame, "resp_id", demo_key)
+    b = pseudonymise(frame, "resp_id", b"another key")
     assert a["resp_id"].iloc[0] == a["resp_id"].iloc[2] != a["resp_id"].iloc[1]
     assert not set(a["resp_id"]) & set(b["resp_id"])
-    assert survey.id_key(params["survey"], environ={"PIPELINE_ID_KEY": "s3cret"}) == (b"s3cret", "env")
+    assert id_key(params["survey"], environ={"PIPELINE_ID_KEY": "s3cret"}) == (b"s3cret", "env")
     no_demo = {k: v for k, v in params["survey"].items() if k != "demo_key"} | {"id_key_file": "no/such/file"}
     with pytest.raises(PipelineError, match="PIPELINE_ID_KEY"):
-        survey.id_key(no_demo, environ={})
+        id_key(no_demo, environ={})
 
 
 def test_missing_values_keep_their_reason(demo, instrument):
@@ -225,7 +228,7 @@ def test_labels_sidecar_has_every_variable(demo, instrument):
 
 def test_clean_data_meet_the_contract(demo, instrument):
     clean = pd.read_parquet(_out(demo, "survey_clean.parquet"))
-    schema = survey.clean_schema(instrument, list(clean.columns))
+    schema = clean_schema(instrument, list(clean.columns))
     schema.validate(clean)
     assert clean["serial"].dtype == "int64" and clean["submit_time"].dtype == "datetime64[us]"
     broken = clean.copy()
@@ -236,7 +239,7 @@ def test_clean_data_meet_the_contract(demo, instrument):
 
 def test_sav_round_trip_keeps_labels_and_missing_codes(demo, instrument):
     study, tmp = demo
-    raw = survey.read_survey(tmp / "survey.sav")
+    raw = read_survey(tmp / "survey.sav")
     assert raw.format == "sav"
     assert raw.labels["F2"] == instrument.variables["F2"].label["zh"]
     assert raw.value_labels["ethnicity"][2.0] == "回族" and raw.value_labels["F1"][99.0] == "拒绝回答"
@@ -316,7 +319,7 @@ def test_toy_instrument_end_to_end(tmp_path):
     excl = pd.read_csv(processed / "exclusions.csv")
     assert list(excl.columns) == ["row_no", "person", "rule", "counted", "detail"]
     person_of = df.set_index("row_no")["person"]
-    for rule in survey.RULES:
+    for rule in RULES:
         rows = excl[excl["rule"] == rule]["row_no"].astype(float)
         assert set(rows.map(person_of)) == truth[rule], rule
     later = df[df["person"].isin(truth["duplicate"])].groupby("person")["row_no"].max()
@@ -346,16 +349,16 @@ def test_toy_instrument_end_to_end(tmp_path):
 # properties
 # --------------------------------------------------------------------------------------------
 @settings(max_examples=60, deadline=None)
-@given(st.integers(1, 40), st.lists(st.tuples(st.integers(1, 40), st.sampled_from(survey.RULES)), max_size=80))
+@given(st.integers(1, 40), st.lists(st.tuples(st.integers(1, 40), st.sampled_from(RULES)), max_size=80))
 def test_flow_counts_each_record_once_under_its_first_rule(n, flags):
     flags = [(r, rule) for r, rule in set(flags) if r <= n]
-    order = {rule: i for i, rule in enumerate(survey.RULES)}
+    order = {rule: i for i, rule in enumerate(RULES)}
     excl = pd.DataFrame(sorted(flags, key=lambda f: (f[0], order[f[1]])), columns=["rec", "rule"])
-    flow, listed = survey.sample_flow(n, excl.assign(detail=""), "rec")
+    flow, listed = sample_flow(n, excl.assign(detail=""), "rec")
     excluded = {r for r, _ in flags}
     assert flow["remaining"].iloc[-1] == n - len(excluded)
-    assert flow.loc[flow["rule"].isin(survey.RULES), "excluded"].sum() == len(excluded)
-    for rule in survey.RULES:
+    assert flow.loc[flow["rule"].isin(RULES), "excluded"].sum() == len(excluded)
+    for rule in RULES:
         first = {r for r in excluded if min((order[x] for rr, x in flags if rr == r)) == order[rule]}
         assert flow.loc[flow["rule"] == rule, "excluded"].iloc[0] == len(first)
         assert flow.loc[flow["rule"] == rule, "flagged"].iloc[0] == sum(1 for _, x in flags if x == rule)
@@ -368,7 +371,7 @@ def test_flow_counts_each_record_once_under_its_first_rule(n, flags):
 def test_normalised_text_has_no_full_width_or_padding(values):
     toy = load_instrument(TOY_INSTRUMENT)
     frame = pd.DataFrame({"notes": pd.Series(values, dtype="str")})
-    out, _ = survey.normalise_text(frame, toy)
+    out, _ = normalise_text(frame, toy)
     for before, after in zip(frame["notes"], out["notes"]):
         if isinstance(after, str):
             assert after == after.strip() and after != "" and "  " not in after

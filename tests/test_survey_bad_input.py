@@ -17,6 +17,7 @@ import pytest
 
 from fixtures.toy_survey import ROOT, output_files, params_file, run_stage, to_legacy_encoding
 from pipeline.stages import survey
+from pipeline.survey.read import read_survey
 from pipeline.demo.simulate import simulate_survey, write_sav
 
 
@@ -193,7 +194,7 @@ def test_gbk_sav_read_with_the_encoding_option(utf8_run, tmp_path, capsys):
     path.write_bytes(to_legacy_encoding((utf8_run / "survey.sav").read_bytes(), codepage=1252))
     assert "性别".encode("gbk") in path.read_bytes() and "性别".encode("utf-8") not in path.read_bytes()
     _fails(capsys, tmp_path, path, "garbled", "survey.encoding: GBK")
-    raw = survey.read_survey(path, encoding="GBK")
+    raw = read_survey(path, encoding="GBK")
     assert raw.labels["gender"] == "性别" and raw.value_labels["ethnicity"][2.0] == "回族"
     params = params_file(tmp_path, encoding="GBK")
     assert run_stage(tmp_path / "gbk", path, params=params) == 0
@@ -207,7 +208,7 @@ def test_gbk_sav_read_with_the_encoding_option(utf8_run, tmp_path, capsys):
 def test_gbk_sav_declared_as_code_page_936_reads_without_the_option(utf8_run, tmp_path):
     path = tmp_path / "legacy936.sav"
     path.write_bytes(to_legacy_encoding((utf8_run / "survey.sav").read_bytes(), codepage=936))
-    raw = survey.read_survey(path)
+    raw = read_survey(path)
     assert raw.labels["F1"] == "作为中华民族的一员感到自豪"
     assert run_stage(tmp_path / "out", path) == 0
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out" / "processed" / "survey_clean.parquet"),

@@ -20,7 +20,8 @@ import yaml
 from pipeline.stages import transcripts as T
 from pipeline.core.errors import PipelineError, run_cli
 from pipeline.demo.simulate import STREAM_TRANSCRIPTS, simulate_communities
-from pipeline.demo.simulate_transcripts import load_bank, simulate_transcripts, write_corpus
+from pipeline.demo.simulate_transcripts import simulate_transcripts, write_corpus
+from pipeline.demo.transcript_bank import load_bank
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20240607                        # not the demo study's seed

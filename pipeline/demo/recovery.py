@@ -35,7 +35,8 @@ from pipeline.stages.measurement import build_indices
 from pipeline.stages.models import derive, expand_specs
 from pipeline.core.parallel import ParallelSettings, describe, from_params, run_tasks
 from pipeline.demo.simulate import simulate_survey
-from pipeline.stages.survey import SurveyFile, clean_survey
+from pipeline.survey.clean import clean_survey
+from pipeline.survey.read import SurveyFile
 
 STREAM_REPLICATION = 1000
 STREAM_POPULATION = 999

@@ -563,7 +563,8 @@ def main(argv: list[str] | None = None) -> None:
     instrument = load_instrument(params["instrument"])
     study = simulate_survey(cfg, instrument, np.random.default_rng([seed, STREAM_SURVEY]))
 
-    from pipeline.demo.simulate_transcripts import load_bank, simulate_transcripts
+    from pipeline.demo.simulate_transcripts import simulate_transcripts
+    from pipeline.demo.transcript_bank import load_bank
 
     bank = load_bank(Path(cfg["transcripts"].get("bank", "config/transcript_bank.yaml")))
     corpus = simulate_transcripts(study.communities, cfg["transcripts"], np.random.default_rng([seed, STREAM_TRANSCRIPTS]), bank)

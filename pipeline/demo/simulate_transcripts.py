@@ -32,6 +32,10 @@ paragraphs joined with "\\n" (see :func:`decode_transcript`). Analysis stages ne
 Randomness comes only from the ``rng`` passed in; .docx files are written as a minimal
 WordprocessingML package with fixed zip timestamps and stored (uncompressed) members, so the
 same inputs give the same bytes on any machine.
+
+The bank is read, checked and compiled in :mod:`pipeline.demo.transcript_bank`, the parameters in
+:mod:`pipeline.demo.transcript_config`, and .docx packages are built by
+:mod:`pipeline.demo.transcript_docx`.
 """
 from __future__ import annotations
 
@@ -39,9 +43,8 @@ import bisect
 import io
 import math
 import re
-import zipfile
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,20 +52,15 @@ import numpy as np
 import pandas as pd
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.config import read_yaml
 from pipeline.core.files import write_bytes, write_csv, write_json
+from pipeline.demo.transcript_bank import PII_SLOTS, _Bank, _cum
+from pipeline.demo.transcript_config import _Config, _lvl, _log_weights, _softmax
+from pipeline.demo.transcript_docx import docx_bytes
 
-PII_TYPES = ("name", "mobile", "landline", "id_number", "address")
-PII_SLOTS = {"name": "name", "name_informal": "name", "self_name": "name", "mobile": "mobile",
-             "landline": "landline", "id_number": "id_number", "address": "address"}
-FILE_KINDS = ("utf-8", "utf-8-sig", "gbk", "docx")
-CONVENTIONS = ("qa", "interviewer_respondent", "named")
 TURN_KINDS = ("consent", "intro", "thematic", "probe", "closing")
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
-SLOT_RE = re.compile(r"\{([^{}]+)\}")
 FILE_RE = re.compile(r"^I\d+\.(txt|docx)$")
-EXAMPLE = "params.yaml: simulate.transcripts and the README"
 
 INTERVIEW_COLUMNS = ["interview_id", "comm_id", "role", "role_label", "date", "file", "encoding", "format",
                      "convention", "header_style", "gbk_fallback", "n_turns", "n_chars"]
@@ -113,22 +111,6 @@ def decode_transcript(name: str, data: bytes, encoding: str | None = None) -> st
     return data.decode(encoding)
 
 
-def _compile(text: str) -> tuple[str, ...]:
-    """Template text -> (literal, slot, literal, slot, ..., literal)."""
-    return tuple(SLOT_RE.split(text))
-
-
-def _lvl(value: Any) -> str:
-    """A covariate level as the string used in params keys (0, 1, "resident")."""
-    if isinstance(value, (bool, np.bool_)):
-        return str(int(value))
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
-
-
 class _Stream:
     """Uniform draws from a Generator, buffered (fast scalar draws, still one seeded stream)."""
 
@@ -173,330 +155,6 @@ class _Stream:
             p *= lam / k
             c += p
         return k
-
-
-def _cum(weights) -> list[float]:
-    return np.cumsum(np.asarray(weights, dtype=float)).tolist()
-
-
-# --------------------------------------------------------------------------------------------
-# the bank
-# --------------------------------------------------------------------------------------------
-def load_bank(path: Path) -> dict:
-    """Read and check ``config/transcript_bank.yaml``; returns the bank as a dict."""
-    path = Path(path)
-    bank = read_yaml(path, "transcript bank", "run from the project root")
-    _check_bank(bank, str(path))
-    return bank
-
-
-def _template_text(t: Any, where: str) -> str:
-    if isinstance(t, str):
-        return t
-    if isinstance(t, dict) and isinstance(t.get("t"), str):
-        if t.get("who", "any") not in ("any", "staff", "resident"):
-            raise PipelineError(f"{where}: 'who' must be staff or resident, not {t.get('who')!r}")
-        return t["t"]
-    raise PipelineError(f"{where}: a template must be a string or a mapping with 't'")
-
-
-def _check_bank(bank: Any, where: str) -> None:
-    if not isinstance(bank, dict):
-        raise PipelineError(f"{where}: expected a mapping")
-    for key in ("themes", "fillers", "discourse_prefixes", "annotations", "probes", "opening", "pii_carriers",
-                "slots", "header", "speakers", "roles", "staff_roles", "people", "mobile_prefixes", "cities",
-                "addresses"):
-        if key not in bank:
-            raise PipelineError(f"{where}: no '{key}' section", hint="see the comments at the top of the bank")
-    slots = bank["slots"]
-    texts: list[tuple[str, str]] = []
-    for tid, spec in bank["themes"].items():
-        if not isinstance(tid, int) or tid < 1:
-            raise PipelineError(f"{where}: theme ids must be positive integers, not {tid!r}")
-        for key in ("zh", "en", "questions", "sentences"):
-            if not spec.get(key):
-                raise PipelineError(f"{where}: theme {tid} has no '{key}'")
-        texts += [(f"themes.{tid}.questions", q) for q in spec["questions"]]
-        for variant, lst in spec["sentences"].items():
-            if not lst:
-                raise PipelineError(f"{where}: theme {tid} variant '{variant}' has no sentences")
-            texts += [(f"themes.{tid}.sentences.{variant}", _template_text(t, f"{where}: themes.{tid}.{variant}"))
-                      for t in lst]
-    texts += [("fillers", t) for t in bank["fillers"]] + [("probes", t) for t in bank["probes"]]
-    op = bank["opening"]
-    for part in ("consent", "closing"):
-        texts += [(f"opening.{part}", t) for t in op[part]["questions"] + op[part]["answers"]]
-    for kind in ("questions", "answers"):
-        for role in bank["roles"]:
-            lst = op["intro"][kind].get(role)
-            if not lst:
-                raise PipelineError(f"{where}: opening.intro.{kind} has nothing for role '{role}'")
-            texts += [(f"opening.intro.{kind}.{role}", t) for t in lst]
-    for c in bank["pii_carriers"]:
-        text = _template_text(c, f"{where}: pii_carriers")
-        if not any(s.split("#")[0] in PII_SLOTS for s in SLOT_RE.findall(text)):
-            raise PipelineError(f"{where}: pii carrier without a personal-data slot: {text}")
-        texts.append(("pii_carriers", text))
-    for origin, text in texts:
-        for slot in SLOT_RE.findall(text):
-            base = slot.split("#")[0]
-            if base not in slots and base not in PII_SLOTS:
-                raise PipelineError(f"{where}: {origin} uses slot '{{{slot}}}', which has no filler list",
-                                    hint="add it under slots")
-    for name, lst in slots.items():
-        if not lst:
-            raise PipelineError(f"{where}: slot '{name}' has no fillers")
-    for typ in PII_TYPES:
-        if not any(PII_SLOTS.get(s.split("#")[0]) == typ for c in bank["pii_carriers"]
-                   for s in SLOT_RE.findall(_template_text(c, where))):
-            raise PipelineError(f"{where}: no pii carrier plants a '{typ}'")
-    for typ in PII_TYPES:
-        if not any({PII_SLOTS[s.split("#")[0]] for s in SLOT_RE.findall(_template_text(c, where))
-                    if s.split("#")[0] in PII_SLOTS} == {typ} for c in bank["pii_carriers"]):
-            raise PipelineError(f"{where}: no pii carrier plants a '{typ}' alone",
-                                hint="each type needs a carrier with only that type, so its rate can be met")
-    for prefix in bank["mobile_prefixes"]:
-        if not re.fullmatch(r"1[3-9]\d", str(prefix)):
-            raise PipelineError(f"{where}: mobile prefix {prefix!r} is not 1[3-9]x")
-    for city, spec in bank["cities"].items():
-        for code in spec["id_regions"]:
-            if not re.fullmatch(r"64\d{4}", str(code)):
-                raise PipelineError(f"{where}: ID region code {code!r} of {city} is not a Ningxia code (64xxxx)")
-
-
-def realisable_sentences(bank: dict, theme: int, cap: int = 100_000) -> set[str]:
-    """All distinct sentences theme ``theme``'s templates can realise (at most ``cap``)."""
-    import itertools
-
-    out: set[str] = set()
-    slots = bank["slots"]
-    for lst in bank["themes"][theme]["sentences"].values():
-        for t in lst:
-            parts = _compile(_template_text(t, "bank"))
-            names = list(dict.fromkeys(parts[1::2]))
-            choices = [list(dict.fromkeys(slots[n.split("#")[0]])) for n in names]
-            for combo in itertools.product(*choices):
-                fill = dict(zip(names, combo))
-                out.add("".join(p if i % 2 == 0 else fill[p] for i, p in enumerate(parts)))
-                if len(out) >= cap:
-                    return out
-    return out
-
-
-class _Bank:
-    """The bank compiled for fast realisation."""
-
-    def __init__(self, bank: dict, roles: list[str]):
-        self.raw = bank
-        self.theme_ids = sorted(int(t) for t in bank["themes"])
-        self.slots = {k: list(v) for k, v in bank["slots"].items()}
-        self.staff_roles = set(bank["staff_roles"])
-        self.questions = {t: [_compile(q) for q in bank["themes"][t]["questions"]] for t in self.theme_ids}
-        self.variants = {t: list(bank["themes"][t]["sentences"]) for t in self.theme_ids}
-        self.sentences: dict[tuple[int, str, str], list[tuple[str, ...]]] = {}
-        for t in self.theme_ids:
-            for v, lst in bank["themes"][t]["sentences"].items():
-                for group in ("staff", "resident"):
-                    sel = [_compile(_template_text(x, "bank")) for x in lst
-                           if isinstance(x, str) or x.get("who", "any") in ("any", group)]
-                    self.sentences[(t, v, group)] = sel or [_compile(_template_text(x, "bank")) for x in lst]
-        self.fillers = [_compile(x) for x in bank["fillers"]]
-        self.prefixes = list(bank["discourse_prefixes"])
-        self.annotations = list(bank["annotations"])
-        self.probes = [_compile(x) for x in bank["probes"]]
-        op = bank["opening"]
-        self.consent = ([_compile(x) for x in op["consent"]["questions"]], [_compile(x) for x in op["consent"]["answers"]])
-        self.closing = ([_compile(x) for x in op["closing"]["questions"]], [_compile(x) for x in op["closing"]["answers"]])
-        self.intro = {r: ([_compile(x) for x in op["intro"]["questions"][r]], [_compile(x) for x in op["intro"]["answers"][r]])
-                      for r in roles}
-        self.carriers = []
-        self.carriers_by_type: dict[str, list[int]] = {t: [] for t in PII_TYPES}
-        self.carrier_types: list[set[str]] = []
-        for c in bank["pii_carriers"]:
-            parts = _compile(_template_text(c, "bank"))
-            theme = int(c.get("theme", 0)) if isinstance(c, dict) else 0
-            self.carriers.append((parts, theme))
-            types = {PII_SLOTS[s.split("#")[0]] for s in parts[1::2] if s.split("#")[0] in PII_SLOTS}
-            self.carrier_types.append(types)
-            for typ in types:
-                self.carriers_by_type[typ].append(len(self.carriers) - 1)
-        hdr = bank["header"]
-        self.header_styles = {k: [_compile(x) for x in v] for k, v in hdr["styles"].items()}
-        self.name_lines = [_compile(x) for x in hdr["name_line"]]
-        self.date_formats = dict(hdr["date_formats"])
-        self.speakers = bank["speakers"]
-        self.role_labels = {r: list(v) for r, v in bank["roles"].items()}
-        ppl = bank["people"]
-        self.surnames = list(ppl["surnames"])
-        self.surname_cum = _cum(list(ppl["surnames"].values()))
-        self.given = {"female": list(ppl["given"]["female"]), "male": list(ppl["given"]["male"])}
-        self.informal = ppl["informal"]
-        self.label_titles = ppl["label_titles"]
-        self.mobile_prefixes = [str(p) for p in bank["mobile_prefixes"]]
-        self.cities = bank["cities"]
-        self.addresses = bank["addresses"]
-        self.address_formats = [_compile(x) for x in bank["addresses"]["formats"]]
-
-
-# --------------------------------------------------------------------------------------------
-# params
-# --------------------------------------------------------------------------------------------
-def _need(params: dict, key: str, where: str = "simulate.transcripts") -> Any:
-    if not isinstance(params, dict) or key not in params:
-        raise PipelineError(f"params.yaml: {where}.{key} is missing", hint=f"see {EXAMPLE}")
-    return params[key]
-
-
-def _shares(spec: Any, where: str, allowed: tuple[str, ...] | list[str] | None = None) -> tuple[list[str], np.ndarray]:
-    if not isinstance(spec, dict) or not spec:
-        raise PipelineError(f"params.yaml: {where} must be a mapping of shares", hint=f"see {EXAMPLE}")
-    keys = [str(k) for k in spec]
-    if allowed is not None:
-        unknown = [k for k in keys if k not in allowed]
-        if unknown:
-            raise PipelineError(f"params.yaml: {where} has unknown keys {unknown}", hint=f"use {list(allowed)}")
-    p = np.array([float(v) for v in spec.values()])
-    if (p < 0).any() or p.sum() <= 0:
-        raise PipelineError(f"params.yaml: {where} shares must be non-negative and not all zero")
-    return keys, p / p.sum()
-
-
-def _rate(value: Any, where: str) -> float:
-    value = float(value)
-    if not 0.0 <= value <= 1.0:
-        raise PipelineError(f"params.yaml: {where} must be a rate in [0, 1], not {value}")
-    return value
-
-
-def _mixture_spec(spec: dict, keys: list, key_of, where: str) -> dict:
-    """Normalise a mixture spec (base, shifts, slopes) to keys ``keys`` (themes or variants)."""
-    base_raw = _need(spec, "base", where)
-    base = {key_of(k): float(v) for k, v in base_raw.items()}
-    missing = [k for k in keys if k not in base]
-    extra = [k for k in base if k not in keys]
-    if missing or extra:
-        raise PipelineError(f"params.yaml: {where}.base must give a weight for each of {keys}",
-                            hint=f"missing {missing}, unknown {extra}")
-    if any(v <= 0 for v in base.values()):
-        raise PipelineError(f"params.yaml: {where}.base weights must be positive")
-    shifts = {}
-    for factor, levels in (spec.get("shifts") or {}).items():
-        shifts[str(factor)] = {}
-        for level, eff in (levels or {}).items():
-            eff = {key_of(k): float(v) for k, v in (eff or {}).items()}
-            bad = [k for k in eff if k not in keys]
-            if bad:
-                raise PipelineError(f"params.yaml: {where}.shifts.{factor}.{level} names unknown {bad}")
-            shifts[str(factor)][_lvl(level)] = eff
-    slopes = {}
-    for factor, sl in (spec.get("slopes") or {}).items():
-        eff = {key_of(k): float(v) for k, v in (_need(sl, "effects", f"{where}.slopes.{factor}") or {}).items()}
-        bad = [k for k in eff if k not in keys]
-        if bad:
-            raise PipelineError(f"params.yaml: {where}.slopes.{factor} names unknown {bad}")
-        slopes[str(factor)] = {"center": float(_need(sl, "center", f"{where}.slopes.{factor}")), "effects": eff}
-    return {"keys": list(keys), "base": base, "shifts": shifts, "slopes": slopes}
-
-
-def _log_weights(mix: dict, cov: dict) -> np.ndarray:
-    keys = mix["keys"]
-    idx = {k: i for i, k in enumerate(keys)}
-    lw = np.log(np.array([mix["base"][k] for k in keys]))
-    for factor, levels in mix["shifts"].items():
-        for k, s in levels.get(_lvl(cov[factor]), {}).items():
-            lw[idx[k]] += s
-    for factor, sl in mix["slopes"].items():
-        x = float(cov[factor]) - sl["center"]
-        for k, b in sl["effects"].items():
-            lw[idx[k]] += b * x
-    return lw
-
-
-def _softmax(lw: np.ndarray) -> np.ndarray:
-    e = np.exp(lw - lw.max())
-    return e / e.sum()
-
-
-class _Config:
-    """``simulate.transcripts`` checked and normalised."""
-
-    def __init__(self, params: dict, bank: _Bank):
-        p = params
-        self.n = int(_need(p, "n_interviews"))
-        if self.n < 1:
-            raise PipelineError("params.yaml: simulate.transcripts.n_interviews must be at least 1")
-        self.assignment = str(_need(p, "assignment"))
-        if self.assignment not in ("balanced", "random"):
-            raise PipelineError("params.yaml: simulate.transcripts.assignment must be balanced or random")
-        self.start = date.fromisoformat(str(_need(p, "fieldwork_start")))
-        self.days = int(_need(p, "fieldwork_days"))
-        self.roles, self.role_p = _shares(_need(p, "roles"), "simulate.transcripts.roles", list(bank.role_labels))
-        self.turns = tuple(int(x) for x in _need(p, "turns"))
-        self.probe = _rate(_need(p, "probe_rate"), "probe_rate")
-        op = _need(p, "opening")
-        self.opening = {k: _rate(_need(op, k, "simulate.transcripts.opening"), f"opening.{k}")
-                        for k in ("consent", "intro", "closing")}
-        self.intro_sentences = tuple(int(x) for x in _need(p, "intro_sentences"))
-        spt = _need(p, "sentences_per_turn")
-        self.spt_mean = float(_need(spt, "mean", "simulate.transcripts.sentences_per_turn"))
-        self.spt_min = int(_need(spt, "min", "simulate.transcripts.sentences_per_turn"))
-        self.spt_max = int(_need(spt, "max", "simulate.transcripts.sentences_per_turn"))
-        if not (1 <= self.spt_min <= self.spt_max) or self.turns[0] < 1 or self.turns[0] > self.turns[1]:
-            raise PipelineError("params.yaml: simulate.transcripts turns / sentences_per_turn ranges are invalid")
-        mix_keys, mix_p = _shares(_need(p, "sentence_mix"), "simulate.transcripts.sentence_mix",
-                                  ("main", "filler", "other"))
-        m = dict(zip(mix_keys, mix_p))
-        self.c_main = m.get("main", 0.0)
-        self.c_filler = self.c_main + m.get("filler", 0.0)
-        self.fresh_tries = int(_need(p, "repeat_avoidance_tries"))
-        if self.fresh_tries < 1:
-            raise PipelineError("params.yaml: simulate.transcripts.repeat_avoidance_tries must be at least 1")
-        tm = _need(p, "theme_mixture")
-        self.theme_mix = _mixture_spec(tm, bank.theme_ids, int, "simulate.transcripts.theme_mixture")
-        self.concentration = float(_need(tm, "interview_concentration", "simulate.transcripts.theme_mixture"))
-        if self.concentration <= 0:
-            raise PipelineError("params.yaml: theme_mixture.interview_concentration must be positive")
-        self.variant_mix: dict[int, dict] = {}
-        for t, spec in (_need(p, "variants") or {}).items():
-            t = int(t)
-            if t not in bank.variants:
-                raise PipelineError(f"params.yaml: simulate.transcripts.variants names unknown theme {t}")
-            self.variant_mix[t] = _mixture_spec(spec, bank.variants[t], str, f"simulate.transcripts.variants.{t}")
-        for t in bank.theme_ids:   # themes without a variant spec: variants weighted by their number of templates
-            if t not in self.variant_mix:
-                raw = bank.raw["themes"][t]["sentences"]
-                self.variant_mix[t] = {"keys": bank.variants[t], "base": {v: float(len(raw[v])) for v in bank.variants[t]},
-                                       "shifts": {}, "slopes": {}}
-        self.kinds, self.kind_p = _shares(_need(p, "files"), "simulate.transcripts.files", FILE_KINDS)
-        self.conventions, self.conv_p = _shares(_need(p, "conventions"), "simulate.transcripts.conventions", CONVENTIONS)
-        self.named_title = _rate(_need(p, "named_label_title"), "named_label_title")
-        self.header_styles, self.header_p = _shares(_need(p, "header_styles"), "simulate.transcripts.header_styles",
-                                                    list(bank.header_styles))
-        self.date_formats, self.date_p = _shares(_need(p, "date_formats"), "simulate.transcripts.date_formats",
-                                                 list(bank.date_formats))
-        self.name_line = _rate(_need(p, "header_name_line"), "header_name_line")
-        noise = _need(p, "noise")
-        self.noise = {k: _rate(_need(noise, k, "simulate.transcripts.noise"), f"noise.{k}")
-                      for k in ("halfwidth_colon", "blank_line_between_turns", "annotation", "comma_join",
-                                "discourse_prefix", "paragraph_split", "docx_run_split")}
-        pii = _need(p, "pii")
-        rates = _need(pii, "rates", "simulate.transcripts.pii")
-        self.pii_rates = {}
-        for typ in PII_TYPES:
-            spec = _need(rates, typ, "simulate.transcripts.pii.rates")
-            self.pii_rates[typ] = (_rate(_need(spec, "p", f"pii.rates.{typ}"), f"pii.rates.{typ}.p"),
-                                   float(_need(spec, "extra", f"pii.rates.{typ}")))
-        self.female = _rate(_need(pii, "female", "simulate.transcripts.pii"), "pii.female")
-        self.given_two = _rate(_need(pii, "given_two_chars", "simulate.transcripts.pii"), "pii.given_two_chars")
-        self.informal_prefix = _rate(_need(pii, "informal_prefix", "simulate.transcripts.pii"), "pii.informal_prefix")
-        self.age = tuple(int(x) for x in _need(pii, "age", "simulate.transcripts.pii"))
-        self.mobile_formats, mp = _shares(_need(pii, "mobile_formats", "simulate.transcripts.pii"),
-                                          "pii.mobile_formats", ("plain", "spaced", "dashed"))
-        self.mobile_cum = _cum(mp)
-        self.landline_formats, lp = _shares(_need(pii, "landline_formats", "simulate.transcripts.pii"),
-                                            "pii.landline_formats", ("dash", "space", "paren"))
-        self.landline_cum = _cum(lp)
-        self.id_lower_x = _rate(_need(pii, "id_lowercase_x", "simulate.transcripts.pii"), "pii.id_lowercase_x")
 
 
 # --------------------------------------------------------------------------------------------
@@ -851,96 +509,8 @@ class _Interview:
 
 
 # --------------------------------------------------------------------------------------------
-# .docx
+# .docx runs
 # --------------------------------------------------------------------------------------------
-_W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
-_XML = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-_CONTENT_TYPES = (
-    _XML + '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-    '<Default Extension="xml" ContentType="application/xml"/>'
-    '<Override PartName="/word/document.xml" '
-    'ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/>'
-    '<Override PartName="/word/styles.xml" '
-    'ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.styles+xml"/>'
-    '<Override PartName="/docProps/core.xml" ContentType="application/vnd.openxmlformats-package.core-properties+xml"/>'
-    '<Override PartName="/docProps/app.xml" '
-    'ContentType="application/vnd.openxmlformats-officedocument.extended-properties+xml"/>'
-    '</Types>'
-)
-_RELS = (
-    _XML + '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
-    'Target="word/document.xml"/>'
-    '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties" '
-    'Target="docProps/core.xml"/>'
-    '<Relationship Id="rId3" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/extended-properties" '
-    'Target="docProps/app.xml"/>'
-    '</Relationships>'
-)
-_DOC_RELS = (
-    _XML + '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" '
-    'Target="styles.xml"/></Relationships>'
-)
-_STYLES = (
-    _XML + f'<w:styles xmlns:w="{_W}"><w:docDefaults><w:rPrDefault><w:rPr>'
-    '<w:rFonts w:ascii="Times New Roman" w:hAnsi="Times New Roman" w:eastAsia="宋体" w:cs="Times New Roman"/>'
-    '<w:sz w:val="24"/><w:lang w:val="en-US" w:eastAsia="zh-CN"/></w:rPr></w:rPrDefault>'
-    '<w:pPrDefault><w:pPr><w:spacing w:after="0" w:line="360" w:lineRule="auto"/></w:pPr></w:pPrDefault>'
-    '</w:docDefaults><w:style w:type="paragraph" w:default="1" w:styleId="Normal"><w:name w:val="Normal"/>'
-    '<w:qFormat/></w:style></w:styles>'
-)
-_APP = (
-    _XML + '<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">'
-    '<Application>Microsoft Office Word</Application></Properties>'
-)
-_SECT = ('<w:sectPr><w:pgSz w:w="11906" w:h="16838"/><w:pgMar w:top="1440" w:right="1800" w:bottom="1440" '
-         'w:left="1800" w:header="851" w:footer="992" w:gutter="0"/></w:sectPr>')
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def docx_bytes(paragraphs: list[list[tuple[str, bool]]], title: str, created: date) -> bytes:
-    """A minimal WordprocessingML package (opens in Word and python-docx) with reproducible bytes:
-    fixed member order, timestamps and attributes, stored (uncompressed) members, and core
-    properties dated ``created``."""
-    body = []
-    for runs in paragraphs:
-        if not runs:
-            body.append("<w:p/>")
-            continue
-        rs = "".join(
-            "<w:r>" + ("<w:rPr><w:b/></w:rPr>" if bold else "") + f'<w:t xml:space="preserve">{_esc(t)}</w:t></w:r>'
-            for t, bold in runs
-        )
-        body.append(f"<w:p>{rs}</w:p>")
-    document = _XML + f'<w:document xmlns:w="{_W}"><w:body>{"".join(body)}{_SECT}</w:body></w:document>'
-    stamp = f"{created.isoformat()}T00:00:00Z"
-    core = (
-        _XML + '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
-        'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
-        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
-        f"<dc:title>{_esc(title)}</dc:title><dc:creator>访谈组</dc:creator><cp:revision>1</cp:revision>"
-        f'<dcterms:created xsi:type="dcterms:W3CDTF">{stamp}</dcterms:created>'
-        f'<dcterms:modified xsi:type="dcterms:W3CDTF">{stamp}</dcterms:modified></cp:coreProperties>'
-    )
-    members = [("[Content_Types].xml", _CONTENT_TYPES), ("_rels/.rels", _RELS), ("docProps/app.xml", _APP),
-               ("docProps/core.xml", core), ("word/_rels/document.xml.rels", _DOC_RELS),
-               ("word/document.xml", document), ("word/styles.xml", _STYLES)]
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as z:
-        for name, text in members:
-            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_STORED
-            info.create_system = 0
-            info.external_attr = 0
-            z.writestr(info, text.encode("utf-8"))
-    return buf.getvalue()
-
-
 def _split_runs(lines: list[list[tuple[str, bool]]], S: _Stream, rate: float) -> list[list[tuple[str, bool]]]:
     out = []
     for runs in lines:
