@@ -334,7 +334,9 @@ def mixed_ratio(clone: Path, model_id: str | None, repeats: int, scratch: Path) 
     import pandas as pd
 
     from pipeline.core.config import load_params
-    from pipeline.stats.estimators import fit_model, formula_variables, parse_spec
+    from pipeline.stats.fit import fit_model
+    from pipeline.stats.frame import formula_variables
+    from pipeline.stats.spec import parse_spec
     from pipeline.stages.models import derive, expand_specs
 
     rscript = shutil.which("Rscript")

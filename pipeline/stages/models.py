@@ -26,16 +26,12 @@ import pandas as pd
 
 from pipeline.core import config
 from pipeline.core.errors import PipelineError, run_cli
-from pipeline.stats.estimators import (
-    coefficient_table,
-    fit_imputed,
-    fit_model,
-    fit_table,
-    icc,
-    lrt_random_intercept,
-    mediation,
-    predict_grid,
-)
+from pipeline.stats.fit import fit_model
+from pipeline.stats.imputation import fit_imputed
+from pipeline.stats.mediation import mediation
+from pipeline.stats.multilevel import icc, lrt_random_intercept
+from pipeline.stats.predict import predict_grid
+from pipeline.stats.results import coefficient_table, fit_table
 from pipeline.core.files import atomic_dir, write_json
 from pipeline.core.parallel import ParallelSettings, from_params
 

@@ -53,7 +53,8 @@ from scipy.stats import rankdata
 
 from pipeline.core import config
 from pipeline.core.errors import PipelineError, run_cli
-from pipeline.stats.estimators import fit_model, formula_variables
+from pipeline.stats.fit import fit_model
+from pipeline.stats.frame import formula_variables
 from pipeline.core.files import atomic_dir, read_community_columns, read_transcript_output, write_json
 
 MODELS = ("dmm", "lda", "nmf")
