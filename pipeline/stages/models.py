@@ -2,7 +2,7 @@
 
 Reads ``processed/indices.parquet`` (the measurement stage's scores, covariates and community
 variables), derives the variables named in ``models.derived`` and fits every model in
-``models.specs`` with :mod:`pipeline.stats.estimators` (OLS with community-clustered CR1 errors,
+``models.specs`` with :mod:`pipeline.stats.fit` (OLS with community-clustered CR1 errors,
 random-intercept models, ordered and binary logit, weighted). Also: multiple imputation of the
 models in ``models.imputed`` (pooled by Rubin's rules beside the complete-case fit), the
 mediation of H3 with a community bootstrap, the null-model intraclass correlations with the
