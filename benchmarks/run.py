@@ -31,7 +31,7 @@ For each study it
    segmentation of ``processed/transcripts/units.parquet`` by the stage's segmenter against a
    plain single-process ``jieba.lcut`` loop (``bench_transcripts.throughput``; target >= 10x)
    and the first mixed model of ``params.yaml: models.specs`` (``--mixed-model`` picks
-   another) fitted by ``pipeline.stats.estimators.fit_model`` against ``lme4::lmer`` in
+   another) fitted by ``pipeline.stats.fit.fit_model`` against ``lme4::lmer`` in
    ``Rscript benchmarks/lme4_timing.R`` on the same complete cases written to a CSV, same
    REML setting, shortest of ``--repeats`` fits after one warm-up fit in each (target:
    within 2x; estimates must agree to ~1e-4). Skipped, with the reason, without Rscript/lme4.
@@ -334,7 +334,9 @@ def mixed_ratio(clone: Path, model_id: str | None, repeats: int, scratch: Path) 
     import pandas as pd
 
     from pipeline.core.config import load_params
-    from pipeline.stats.estimators import fit_model, formula_variables, parse_spec
+    from pipeline.stats.fit import fit_model
+    from pipeline.stats.frame import formula_variables
+    from pipeline.stats.spec import parse_spec
     from pipeline.stages.models import derive, expand_specs
 
     rscript = shutil.which("Rscript")
@@ -525,7 +527,7 @@ def render(res: dict[str, Any], command: str) -> str:
         if "ratio" in mix:
             lines += [f"Mixed model {mix['model']} (`{mix['formula']}`, REML {mix['reml']}; {mix['n_obs']:,} complete "
                       f"cases in {mix['n_groups']:,} groups, one CSV read by both), shortest of {mix['repeats']} fits after a "
-                      f"warm-up: `pipeline.stats.estimators.fit_model` {mix['python_s']:.3f} s (the whole call: design "
+                      f"warm-up: `pipeline.stats.fit.fit_model` {mix['python_s']:.3f} s (the whole call: design "
                       f"matrix, the profiled random-intercept fit, covariance and between-within df; all: {mix['python_all']}), `lme4::lmer` "
                       f"{mix['r_s']:.3f} s ({mix['r_version']}; all: {mix['r_all']}). Ratio {mix['ratio']:.2f}. Largest "
                       f"differences: fixed effects {mix['max_diff_fixef']:.1e}, standard errors {mix['max_diff_se']:.1e}, "

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.stats import cfa
+from pipeline.stats import cfa, cfa_measures, cfa_model, invariance, validity
 from pipeline.core.errors import PipelineError
 
 REF_DIR = Path(__file__).resolve().parent / "reference"
@@ -116,7 +116,7 @@ def test_fit_measures_match_lavaan(fits, name):
 def test_estimates_match_lavaan(fits, name):
     res, ref = fits[name], REF["models"][name]
     est = res.estimates
-    assert list(est.columns) == list(cfa.ESTIMATE_COLUMNS)
+    assert list(est.columns) == list(cfa_measures.ESTIMATE_COLUMNS)
     assert len(est) == len(ref["estimates"])
     keyed = est.set_index(["lhs", "op", "rhs", "group"])
     assert keyed.index.is_unique
@@ -151,7 +151,7 @@ def test_equality_constraints_share_parameters(fits):
 def test_lr_test_matches_lavTestLRT(fits):
     ref = {r["model"]: r for r in REF["lrt_configural_metric_scalar"]}
     for restricted, general in (("metric", "configural"), ("scalar", "metric")):
-        t = cfa.lr_test(fits[restricted], fits[general])
+        t = invariance.lr_test(fits[restricted], fits[general])
         r = ref[restricted]
         assert t["df_diff"] == r["df_diff"]
         assert _close(t["chisq_diff"], r["chisq_diff"], RTOL)
@@ -160,7 +160,7 @@ def test_lr_test_matches_lavTestLRT(fits):
 
 
 def test_composite_reliability_and_ave(fits):
-    rel = cfa.composite_reliability(fits["three_factor"]).set_index("factor")
+    rel = validity.composite_reliability(fits["three_factor"]).set_index("factor")
     for r in REF["cr_ave_three_factor"]:
         assert _close(rel.loc[r["factor"], "cr"], r["cr"], RTOL)
         assert _close(rel.loc[r["factor"], "ave"], r["ave"], RTOL)
@@ -168,7 +168,7 @@ def test_composite_reliability_and_ave(fits):
 
 
 def test_fornell_larcker(fits):
-    fl = cfa.fornell_larcker(fits["three_factor"])
+    fl = validity.fornell_larcker(fits["three_factor"])
     assert len(fl) == 3
     ref = {(e["lhs"], e["rhs"]): e["std_all"] for e in REF["models"]["three_factor"]["estimates"]
            if e["op"] == "~~" and e["lhs"] != e["rhs"] and e["lhs"] in F3}
@@ -182,7 +182,7 @@ def test_fornell_larcker(fits):
 def test_htmt_from_correlation_matrix(hs):
     corr = pd.DataFrame(REF["htmt"]["correlation"], index=ITEMS, columns=ITEMS)
     np.testing.assert_allclose(hs[ITEMS].corr().to_numpy(), corr.to_numpy(), rtol=RTOL_CLOSED)
-    h = cfa.htmt(corr, F3)
+    h = validity.htmt(corr, F3)
     assert list(h.index) == REF["htmt"]["factors"]
     np.testing.assert_allclose(h.to_numpy(), np.array(REF["htmt"]["matrix"]), rtol=RTOL_CLOSED)
     # by hand for one pair
@@ -191,18 +191,18 @@ def test_htmt_from_correlation_matrix(hs):
     mono = [r.loc[F3[f], F3[f]].to_numpy()[np.triu_indices(3, 1)].mean() for f in ("visual", "speed")]
     assert h.loc["visual", "speed"] == pytest.approx(hetero / math.sqrt(mono[0] * mono[1]), rel=1e-12)
     # a single-item factor has no monotrait correlations
-    assert np.isnan(cfa.htmt(corr, {"a": ["x1"], "b": ["x2", "x3"]}).loc["a", "b"])
+    assert np.isnan(validity.htmt(corr, {"a": ["x1"], "b": ["x2", "x3"]}).loc["a", "b"])
 
 
 def test_gradient_is_the_derivative_of_fmin(hs):
     """The analytic gradient against central differences, at a point away from the optimum."""
-    indicators, items = cfa._normalise_factors(F3)
+    indicators, items = cfa_model._normalise_factors(F3)
     labels, blocks, _ = cfa._prepare(hs, items, "school")
     covs = [np.cov(b.T, bias=True) for b in blocks]
-    mom = cfa._Moments(tuple(covs), tuple(b.mean(axis=0) for b in blocks), tuple(len(b) for b in blocks),
+    mom = cfa_model._Moments(tuple(covs), tuple(b.mean(axis=0) for b in blocks), tuple(len(b) for b in blocks),
                        tuple(float(np.linalg.slogdet(c)[1]) for c in covs))
-    spec = cfa._build_spec(indicators, items, len(labels), True, SCALAR, ("x3",))
-    obj = cfa._Objective(cfa._Model(spec), mom)
+    spec = cfa_model._build_spec(indicators, items, len(labels), True, SCALAR, ("x3",))
+    obj = cfa_model._Objective(cfa_model._Model(spec), mom)
     x = cfa._start_values(spec, mom) * 1.05 + 0.01
     g = obj.jac(x)
     h = 1e-6
@@ -226,7 +226,7 @@ def test_gradient_is_the_derivative_of_fmin(hs):
 
 
 def test_measurement_invariance_on_holzinger_swineford(hs):
-    inv = cfa.measurement_invariance(hs, F3, "school", max_free_intercepts=3)
+    inv = invariance.measurement_invariance(hs, F3, "school", max_free_intercepts=3)
     assert inv.ok
     tab = inv.table.set_index("model")
     for name in ("configural", "metric", "scalar"):
@@ -251,13 +251,13 @@ def test_measurement_invariance_on_holzinger_swineford(hs):
 
 def test_invariance_decision_parameters(hs):
     # with max_free_intercepts=1 the search stops after x3 and scalar invariance is rejected
-    inv = cfa.measurement_invariance(hs, F3, "school", max_free_intercepts=1)
+    inv = invariance.measurement_invariance(hs, F3, "school", max_free_intercepts=1)
     assert inv.level == "metric" and inv.freed_intercepts == ("x3",)
     # a loose CFI rule accepts scalar invariance outright
-    inv = cfa.measurement_invariance(hs, F3, "school", delta_cfi=0.05)
+    inv = invariance.measurement_invariance(hs, F3, "school", delta_cfi=0.05)
     assert inv.level == "scalar" and inv.freed_intercepts == ()
     # ... unless the likelihood-ratio test is also required
-    inv = cfa.measurement_invariance(hs, F3, "school", delta_cfi=0.05, lrt_alpha=0.05, max_free_intercepts=0)
+    inv = invariance.measurement_invariance(hs, F3, "school", delta_cfi=0.05, lrt_alpha=0.05, max_free_intercepts=0)
     assert inv.level == "metric"
 
 
@@ -313,7 +313,7 @@ def test_recovers_known_loadings():
 
 def test_partial_invariance_finds_planted_intercept_shift():
     data, *_ = _simulate(shift={6: 0.8}, seed=0)  # item b3 shifted in group 2
-    inv = cfa.measurement_invariance(data, FSIM, "grp")
+    inv = invariance.measurement_invariance(data, FSIM, "grp")
     assert inv.ok
     tab = inv.table.set_index("model")
     assert tab.loc["metric", "holds"] and not tab.loc["scalar", "holds"]
@@ -328,7 +328,7 @@ def test_partial_invariance_finds_planted_intercept_shift():
 
 def test_invariance_holds_without_a_shift():
     data, *_ = _simulate(seed=1)
-    inv = cfa.measurement_invariance(data, FSIM, "grp")
+    inv = invariance.measurement_invariance(data, FSIM, "grp")
     assert inv.level == "scalar" and inv.freed_intercepts == ()
     assert inv.search.empty
 
@@ -358,7 +358,7 @@ def test_ml_is_scale_invariant(scale, item):
 def _assert_flagged(res: cfa.CFAResult, status: str) -> None:
     assert res.status == status, (res.status, res.message)
     assert not res.ok and res.message
-    assert all(np.isnan(res.fit[k]) for k in cfa.FIT_MEASURES)
+    assert all(np.isnan(res.fit[k]) for k in cfa_measures.FIT_MEASURES)
     assert np.isnan(res["cfi"])
 
 
@@ -366,7 +366,7 @@ def test_one_indicator_factor_is_flagged(hs):
     res = cfa.fit_cfa(hs, {"visual": ["x1", "x2", "x3"], "lonely": ["x4"]})
     _assert_flagged(res, cfa.STATUS_NOT_IDENTIFIED)
     assert "lonely" in res.message
-    assert cfa.composite_reliability(res)["cr"].isna().all()
+    assert validity.composite_reliability(res)["cr"].isna().all()
 
 
 def test_two_indicator_single_factor_is_flagged(hs):
@@ -391,7 +391,7 @@ def test_tiny_group_is_flagged(hs):
     res = cfa.fit_cfa(d, F3, group="school")
     _assert_flagged(res, cfa.STATUS_TOO_FEW_CASES)
     assert res.n_by_group["tiny"] == 5
-    inv = cfa.measurement_invariance(d, F3, "school")
+    inv = invariance.measurement_invariance(d, F3, "school")
     assert inv.status == cfa.STATUS_TOO_FEW_CASES and inv.level == "none" and not inv.ok
     # a configurable minimum
     _assert_flagged(cfa.fit_cfa(hs, F3, group="school", min_group_n=200), cfa.STATUS_TOO_FEW_CASES)

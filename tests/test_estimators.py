@@ -1,6 +1,7 @@
-"""pipeline.stats.estimators beyond the R references: Rubin's rules, multiple imputation, mediation,
-predictions, conventions that are properties (weights' scale, CR1 with one row per cluster),
-and bad input that must fail loudly or be flagged. All data are simulated here, seeded."""
+"""The estimation library (pipeline.stats.fit and the modules beside it) beyond the R references:
+Rubin's rules, multiple imputation, mediation, predictions, conventions that are properties
+(weights' scale, CR1 with one row per cluster), and bad input that must fail loudly or be flagged.
+All data are simulated here, seeded."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,10 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.core.errors import PipelineError
-from pipeline.stats.estimators import (
-    COEF_COLUMNS, FIT_FIELDS, POOLED_COLUMNS, fit_imputed, fit_model, impute_chained, mediation,
-    parse_spec, pool_rubin, predict_grid, sandwich,
-)
+from pipeline.stats.covariance import COEF_COLUMNS, FIT_FIELDS, sandwich
+from pipeline.stats.fit import fit_model
+from pipeline.stats.imputation import POOLED_COLUMNS, fit_imputed, impute_chained, pool_rubin
+from pipeline.stats.mediation import mediation
+from pipeline.stats.predict import predict_grid
+from pipeline.stats.spec import parse_spec
 
 COMM_TYPES = ["interspersed", "mixed_public", "commercial", "old"]
 
@@ -357,7 +360,7 @@ def test_every_model_gives_the_same_table_shapes(spec):
 
 
 def test_mixed_random_slope_components_and_lrt_shape():
-    from pipeline.stats.estimators import icc, lrt_random_intercept
+    from pipeline.stats.multilevel import icc, lrt_random_intercept
 
     res = fit_model({"id": "rs", "formula": "identity ~ contact", "estimator": "mixed",
                      "random": {"group": "comm_id", "slopes": ["contact"]}}, STUDY)
@@ -518,7 +521,7 @@ def test_few_clusters_are_flagged():
 def test_cluster_bootstrap_replicate_equals_a_refit_on_the_resampled_rows():
     """The mediation bootstrap refits through cluster cross products; check one replicate
     against OLS on the stacked rows of the drawn clusters."""
-    from pipeline.stats.estimators import _mediation_coefs, mediation
+    from pipeline.stats.mediation import _mediation_coefs, mediation
 
     rng = np.random.default_rng(0)
     n, g = 1500, np.repeat(np.arange(30), 50)
@@ -537,7 +540,7 @@ def test_cluster_bootstrap_replicate_equals_a_refit_on_the_resampled_rows():
 
 
 def test_imputation_does_not_depend_on_the_number_of_workers():
-    from pipeline.stats.estimators import impute_chained
+    from pipeline.stats.imputation import impute_chained
 
     rng = np.random.default_rng(3)
     n = 300
@@ -552,7 +555,7 @@ def test_imputation_does_not_depend_on_the_number_of_workers():
 
 
 def test_pooled_fit_does_not_depend_on_the_number_of_workers():
-    from pipeline.stats.estimators import fit_imputed
+    from pipeline.stats.imputation import fit_imputed
 
     rng = np.random.default_rng(8)
     n = 400
@@ -587,7 +590,7 @@ def test_random_intercept_profile_equals_statsmodels_mixedlm(reml):
     assert res.fit["var_intercept"] == pytest.approx(float(np.asarray(ref.cov_re)[0, 0]), rel=1e-5)
     assert res.fit["residual_var"] == pytest.approx(ref.scale, rel=1e-6)
     # lme4's covariance of the fixed effects, (X'V^-1 X)^-1 at the estimates (the general path's)
-    from pipeline.stats.estimators import _gls_vcov
+    from pipeline.stats.mixed import _gls_vcov
 
     V = _gls_vcov(X.to_numpy(float), np.ones((len(df), 1)), df["g"].to_numpy(), np.asarray(ref.cov_re), ref.scale)
     np.testing.assert_allclose(res.vcov, V, rtol=1e-5)

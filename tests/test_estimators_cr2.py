@@ -20,7 +20,10 @@ import statsmodels.api as sm
 from scipy import stats
 
 from pipeline.core.errors import PipelineError
-from pipeline.stats.estimators import COEF_COLUMNS, POOLED_COLUMNS, between_within_df, fit_model
+from pipeline.stats.covariance import COEF_COLUMNS
+from pipeline.stats.fit import fit_model
+from pipeline.stats.imputation import POOLED_COLUMNS
+from pipeline.stats.mixed import between_within_df
 
 REF_DIR = Path(__file__).resolve().parent / "reference"
 REF = json.loads((REF_DIR / "cr2_reference.json").read_text(encoding="utf-8"))

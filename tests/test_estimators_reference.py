@@ -1,5 +1,6 @@
-"""pipeline.stats.estimators against R: the numbers in tests/reference/models_reference.json
-(lme4 1.1-31, sandwich 3.0-2, MASS 7.3-58; see tests/reference/models_reference.R).
+"""The estimation library (pipeline.stats.fit and the modules beside it) against R: the numbers in
+tests/reference/models_reference.json (lme4 1.1-31, sandwich 3.0-2, MASS 7.3-58; see
+tests/reference/models_reference.R).
 
 Tolerances are relative: 1e-6 for OLS/WLS (closed form), 1e-4 for iterative fits (mixed models,
 polr, glm), whose optimisers stop at different points in R and in Python.
@@ -13,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.stats.estimators import fit_model, icc, lrt_random_intercept
+from pipeline.stats.fit import fit_model
+from pipeline.stats.multilevel import icc, lrt_random_intercept
 
 REF_DIR = Path(__file__).resolve().parent / "reference"
 REF = json.loads((REF_DIR / "models_reference.json").read_text(encoding="utf-8"))
@@ -318,7 +320,7 @@ def test_polr_from_an_ordered_categorical_outcome():
 
 
 def test_predict_grid_linear_interaction_matches_predict_lm():
-    from pipeline.stats.estimators import predict_grid
+    from pipeline.stats.predict import predict_grid
 
     ref = EXTRA["predict_lm"]
     res = fit_model({"id": "lm_int", "formula": "bwt ~ age * race + smoke"}, BW)
@@ -334,7 +336,7 @@ def test_predict_grid_linear_interaction_matches_predict_lm():
 
 
 def test_predict_grid_logit_matches_predict_glm():
-    from pipeline.stats.estimators import predict_grid
+    from pipeline.stats.predict import predict_grid
 
     ref = EXTRA["predict_glm"]
     res = fit_model({"id": "glm_int", "formula": "low ~ age * smoke + lwt",

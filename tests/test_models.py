@@ -48,7 +48,7 @@ def test_every_configured_model_is_fitted_and_ok(demo, params):
 def test_stage_numbers_equal_a_direct_fit(demo):
     """The stage passes the configured spec to the estimator unchanged."""
     from pipeline.core.config import load_params
-    from pipeline.stats.estimators import fit_model
+    from pipeline.stats.fit import fit_model
     from pipeline.stages.models import derive, expand_specs
 
     cfg = load_params(demo / "params.yaml")["models"]

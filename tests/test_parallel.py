@@ -173,7 +173,7 @@ def test_workers_run_blas_at_one_thread():
 # the pipeline's parallel work
 # ---------------------------------------------------------------------------------------------
 def test_multiple_imputation_same_on_dask(dask):
-    from pipeline.stats.estimators import fit_imputed
+    from pipeline.stats.imputation import fit_imputed
 
     rng = np.random.default_rng(4)
     n = 300

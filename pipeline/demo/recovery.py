@@ -28,7 +28,8 @@ import pandas as pd
 
 from pipeline.core import config
 from pipeline.core.errors import PipelineError, run_cli
-from pipeline.stats.estimators import fit_model, mediation
+from pipeline.stats.fit import fit_model
+from pipeline.stats.mediation import mediation
 from pipeline.core.files import write_text
 from pipeline.core.instrument import Instrument, load_instrument
 from pipeline.stages.measurement import build_indices

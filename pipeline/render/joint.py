@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.core.errors import PipelineError
-from pipeline.stats.estimators import fit_model
+from pipeline.stats.fit import fit_model
 
 VERDICTS = ("convergent", "divergent", "complementary", "inconclusive")
 ROW_KEYS = {"hypothesis", "theme", "factor", "level", "reference", "expect", "claim"}

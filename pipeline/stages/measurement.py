@@ -24,7 +24,9 @@ import numpy as np
 import pandas as pd
 
 from pipeline.core import config
-from pipeline.stats.cfa import composite_reliability, fit_cfa, fornell_larcker, htmt, measurement_invariance
+from pipeline.stats.cfa import fit_cfa
+from pipeline.stats.invariance import measurement_invariance
+from pipeline.stats.validity import composite_reliability, fornell_larcker, htmt
 from pipeline.core.errors import PipelineError, run_cli
 from pipeline.core.files import atomic_dir, write_json, write_parquet
 from pipeline.core.instrument import Instrument, load_instrument

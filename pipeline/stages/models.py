@@ -2,7 +2,7 @@
 
 Reads ``processed/indices.parquet`` (the measurement stage's scores, covariates and community
 variables), derives the variables named in ``models.derived`` and fits every model in
-``models.specs`` with :mod:`pipeline.stats.estimators` (OLS with community-clustered CR1 errors,
+``models.specs`` with :mod:`pipeline.stats.fit` (OLS with community-clustered CR1 errors,
 random-intercept models, ordered and binary logit, weighted). Also: multiple imputation of the
 models in ``models.imputed`` (pooled by Rubin's rules beside the complete-case fit), the
 mediation of H3 with a community bootstrap, the null-model intraclass correlations with the
@@ -26,16 +26,12 @@ import pandas as pd
 
 from pipeline.core import config
 from pipeline.core.errors import PipelineError, run_cli
-from pipeline.stats.estimators import (
-    coefficient_table,
-    fit_imputed,
-    fit_model,
-    fit_table,
-    icc,
-    lrt_random_intercept,
-    mediation,
-    predict_grid,
-)
+from pipeline.stats.fit import fit_model
+from pipeline.stats.imputation import fit_imputed
+from pipeline.stats.mediation import mediation
+from pipeline.stats.multilevel import icc, lrt_random_intercept
+from pipeline.stats.predict import predict_grid
+from pipeline.stats.results import coefficient_table, fit_table
 from pipeline.core.files import atomic_dir, write_json
 from pipeline.core.parallel import ParallelSettings, from_params
 

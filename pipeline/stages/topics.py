@@ -22,7 +22,7 @@ Steps (pure functions; :func:`main` only reads and writes; docs/topics.md has th
 5. The chosen model is refitted on all documents (first seed). Topics are numbered by overall
    prevalence (largest first). :func:`topic_words` (top and FREX words), :func:`topic_table`,
    :func:`exemplars`, :func:`prevalence_effects` (each topic's document proportion regressed on
-   the covariates with community-clustered errors through :func:`pipeline.stats.estimators.fit_model`,
+   the covariates with community-clustered errors through :func:`pipeline.stats.fit.fit_model`,
    and average predicted proportions by level with 95 % intervals).
 6. Demo study only (``--truth``): :func:`align_topics` matches topics to the planted themes one
    to one (Hungarian on the topic x theme contingency table) and reports purity;
@@ -53,7 +53,8 @@ from scipy.stats import rankdata
 
 from pipeline.core import config
 from pipeline.core.errors import PipelineError, run_cli
-from pipeline.stats.estimators import fit_model, formula_variables
+from pipeline.stats.fit import fit_model
+from pipeline.stats.frame import formula_variables
 from pipeline.core.files import atomic_dir, read_community_columns, read_transcript_output, write_json
 
 MODELS = ("dmm", "lda", "nmf")
@@ -975,7 +976,7 @@ def prevalence_effects(data: pd.DataFrame, outcomes: Sequence[str], rhs: str, fa
                        covariance: str = "cluster", cluster: str = "comm_id",
                        conf_level: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Regress each topic's document proportion on ``rhs`` (OLS, ``covariance`` clustered by
-    ``cluster``, through :func:`pipeline.stats.estimators.fit_model`), as stm's ``estimateEffect``
+    ``cluster``, through :func:`pipeline.stats.fit.fit_model`), as stm's ``estimateEffect``
     with the point estimates of the proportions (no composition uncertainty).
 
     Returns the tidy coefficients (topic, term, estimate, se, statistic, df, p, ci_low,

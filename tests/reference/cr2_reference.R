@@ -1,5 +1,5 @@
 #!/usr/bin/env Rscript
-# Reference numbers for covariance: cluster_cr2 in pipeline/stats/estimators.py: the CR2 (bias-reduced
+# Reference numbers for covariance: cluster_cr2 in pipeline/stats/covariance.py: the CR2 (bias-reduced
 # linearisation) cluster-robust covariance and Satterthwaite degrees of freedom of clubSandwich
 # (Pustejovsky & Tipton 2018, J Bus Econ Stat 36:672-683) for lm fits (OLS and WLS).
 # The Python tests (tests/test_estimators_cr2.py) read only the JSON and the CSVs.

@@ -1,5 +1,5 @@
 #!/usr/bin/env Rscript
-# More reference numbers for pipeline/stats/estimators.py, beyond models_reference.R: a mixed model
+# More reference numbers for pipeline/stats/fit.py and its modules, beyond models_reference.R: a mixed model
 # whose random-intercept variance is estimated at zero (lme4's boundary / singular fit), survey-
 # weighted logit and ordered logit with cluster-robust variances, predictions with confidence
 # intervals, and standardised coefficients. The Python tests read only the JSON and the CSVs.

@@ -1,0 +1,310 @@
+"""From a specification and a DataFrame to the numbers a fit needs: the formula's variables, the
+estimation sample (listwise deletion, frequency weights expanded, standardisation), the outcome,
+the design matrix with its rank check, and the weights. Conventions: :mod:`pipeline.stats.fit`."""
+from __future__ import annotations
+
+import ast
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import patsy
+
+from pipeline.core.errors import PipelineError
+from pipeline.stats.spec import ModelSpec, _err
+
+_RANK_TOL = 1e-9  # singular value of the unit-norm design below which a column is redundant
+_FORMULA_ENV = patsy.EvalEnvironment([{"np": np}])
+_NOT_VARIABLES = {"np", "numpy", "C", "I", "Q", "Treatment", "Sum", "Diff", "Helmert", "Poly",
+                  "center", "standardize", "scale", "True", "False", "None"}
+
+
+# ---------------------------------------------------------------------------------------------
+# formula variables and the model frame
+
+
+class _NameCollector(ast.NodeVisitor):
+    """Variable names in one patsy factor: names that are not called and Q("...") strings."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def visit_Call(self, node: ast.Call) -> None:
+        if (isinstance(node.func, ast.Name) and node.func.id == "Q" and node.args
+                and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            self.names.append(node.args[0].value)
+            return
+        for arg in node.args:
+            self.visit(arg)
+        for kw in node.keywords:
+            self.visit(kw.value)
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:  # np.pi and the like
+        return
+
+    def visit_Name(self, node: ast.Name) -> None:
+        self.names.append(node.id)
+
+
+def _rhs_desc(model_id: str, rhs: str) -> patsy.ModelDesc:
+    try:
+        return patsy.ModelDesc.from_formula(rhs)
+    except patsy.PatsyError as exc:
+        raise _err(model_id, f"cannot parse the formula's right-hand side {rhs!r}: {exc.message}")
+
+
+def formula_variables(rhs: str, columns: Sequence[str] = (), model_id: str = "?") -> list[str]:
+    """The data variables a right-hand side uses, in order of appearance.
+
+    Names that are called (``np.log``, ``C``) are functions; patsy's helpers and ``np`` are
+    not variables unless ``columns`` has a column of that name.
+    """
+    desc = _rhs_desc(model_id, rhs)
+    columns = set(columns)
+    found: list[str] = []
+    for term in desc.rhs_termlist:
+        for factor in term.factors:
+            collector = _NameCollector()
+            try:
+                collector.visit(ast.parse(factor.code, mode="eval"))
+            except SyntaxError:
+                raise _err(model_id, f"cannot parse the term {factor.code!r}") from None
+            for name in collector.names:
+                if name in _NOT_VARIABLES and name not in columns:
+                    continue
+                if name not in found:
+                    found.append(name)
+    return found
+
+
+def _missing_column(model_id: str, role: str, name: str, columns: Sequence[str],
+                    where: str = "") -> PipelineError:
+    close = difflib.get_close_matches(name, [str(c) for c in columns], n=3)
+    hint = f"did you mean {', '.join(repr(c) for c in close)}?" if close else \
+        "check the spelling against the codebook"
+    return _err(model_id, f"{role} {name!r}{where} is not a column of the data", hint)
+
+
+def _row_ids(index: pd.Index, n: int = 5) -> str:
+    ids = [str(i) for i in index[:n]]
+    return ", ".join(ids) + (", ..." if len(index) > n else "")
+
+
+@dataclass(frozen=True)
+class _Frame:
+    frame: pd.DataFrame  # the estimation sample (frequency weights expanded, standardised)
+    raw: pd.DataFrame  # the estimation sample in original units, one row per data row
+    rhs_vars: tuple[str, ...]
+    n_dropped: int
+    standardization: dict[str, tuple[float, float]]
+
+
+def _model_frame(spec: ModelSpec, data: pd.DataFrame) -> _Frame:
+    if not isinstance(data, pd.DataFrame):
+        raise _err(spec.id, f"data must be a pandas DataFrame, not {type(data).__name__}")
+    if not data.index.is_unique:
+        raise _err(spec.id, "the data's index has duplicate labels",
+                   "reset the index (rows are identified by it in the results)")
+    columns = list(data.columns)
+    if spec.outcome not in columns:
+        raise _missing_column(spec.id, "outcome", spec.outcome, columns)
+    rhs_vars = formula_variables(spec.rhs, columns, spec.id)
+    for name in rhs_vars:
+        if name not in columns:
+            raise _missing_column(spec.id, "variable", name, columns, " (in the formula)")
+    for role, name in (("cluster variable", spec.cluster), ("weights variable", spec.weights),
+                       ("grouping variable", spec.group)):
+        if name is not None and name not in columns:
+            raise _missing_column(spec.id, role, name, columns)
+    for name in spec.slopes:
+        if name not in columns:
+            raise _missing_column(spec.id, "random slope", name, columns)
+    needed = list(dict.fromkeys([spec.outcome, *rhs_vars, *spec.slopes]))
+    design = [c for c in (spec.cluster, spec.weights, spec.group) if c is not None]
+    used = list(dict.fromkeys(needed + design))
+    dup = [c for c in used if columns.count(c) > 1]
+    if dup:
+        raise _err(spec.id, f"the data has more than one column named {dup[0]!r}")
+    frame = data.loc[:, used].copy()
+    for name in design:
+        bad = frame.index[frame[name].isna()]
+        if len(bad):
+            raise _err(spec.id, f"{len(bad)} row(s) have no value of {name!r} (rows "
+                       f"{_row_ids(bad)})", "a design variable must be complete; fix it in the "
+                       "survey stage or drop those rows before modelling")
+    complete = frame[needed].notna().all(axis=1)
+    n_dropped = int((~complete).sum())
+    frame = frame.loc[complete]
+    if frame.empty:
+        raise _err(spec.id, f"no row has all of {needed}", "check the missing-value coding")
+    for name in frame.columns:
+        if isinstance(frame[name].dtype, pd.CategoricalDtype):
+            frame[name] = frame[name].cat.remove_unused_categories()
+    if spec.slopes:
+        for name in spec.slopes:
+            if not _is_numeric(frame[name]):
+                raise _err(spec.id, f"random slope {name!r} must be numeric")
+    if spec.weights is not None:
+        w = frame[spec.weights]
+        if not _is_numeric(w) or not np.all(np.isfinite(w.to_numpy(float))):
+            raise _err(spec.id, f"weights {spec.weights!r} must be finite numbers")
+        w = w.to_numpy(float)
+        if spec.weight_kind == "frequency":
+            if np.any(w < 0) or np.any(w != np.round(w)):
+                raise _err(spec.id, f"frequency weights {spec.weights!r} must be non-negative "
+                           "integers", "use weight_kind: survey for design weights")
+            frame = frame.loc[w > 0]
+        elif np.any(w <= 0):
+            bad = frame.index[w <= 0]
+            raise _err(spec.id, f"weights {spec.weights!r} are not positive in {len(bad)} row(s) "
+                       f"(rows {_row_ids(bad)})")
+    raw = frame
+    if spec.weights is not None and spec.weight_kind == "frequency":
+        counts = frame[spec.weights].to_numpy(float).astype(int)
+        frame = frame.loc[frame.index.repeat(counts)]
+    standardization: dict[str, tuple[float, float]] = {}
+    if spec.standardize:
+        frame = frame.copy()
+        to_scale = [v for v in rhs_vars if _is_scalable(frame[v])]
+        if spec.family == "linear" and _is_scalable(frame[spec.outcome]):
+            to_scale = [spec.outcome] + to_scale
+        for name in to_scale:
+            values = frame[name].to_numpy(float)
+            mean, sd = float(values.mean()), float(values.std(ddof=1))
+            if sd > 0:
+                frame[name] = (values - mean) / sd
+                standardization[name] = (mean, sd)
+    return _Frame(frame=frame, raw=raw, rhs_vars=tuple(rhs_vars), n_dropped=n_dropped,
+                  standardization=standardization)
+
+
+def _is_numeric(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series)
+
+
+def _is_scalable(series: pd.Series) -> bool:
+    return _is_numeric(series) and series.nunique() > 2
+
+
+# ---------------------------------------------------------------------------------------------
+# outcome and design matrices
+
+
+def _outcome(spec: ModelSpec, frame: pd.DataFrame) -> tuple[np.ndarray, tuple]:
+    """The outcome as floats (linear, binary) or category codes 0..K-1 (ordered), and levels."""
+    y = frame[spec.outcome]
+    if spec.family == "linear":
+        if not (_is_numeric(y) or pd.api.types.is_bool_dtype(y.dtype)):
+            raise _err(spec.id, f"outcome {spec.outcome!r} of a linear model must be numeric "
+                       f"(it is {y.dtype})")
+        return y.to_numpy(float), ()
+    if spec.family == "binary_logit":
+        if pd.api.types.is_bool_dtype(y.dtype):
+            values = y.to_numpy(float)
+        elif _is_numeric(y):
+            values = y.to_numpy(float)
+        else:
+            values = None
+        found = sorted(pd.unique(y))
+        if values is None or not set(np.unique(values)) <= {0.0, 1.0}:
+            raise _err(spec.id, f"outcome {spec.outcome!r} of a binary logit must be 0/1; it has "
+                       f"values {found[:6]}", "recode it to 0/1 in the scoring stage")
+        if len(np.unique(values)) < 2:
+            raise _err(spec.id, f"outcome {spec.outcome!r} takes only the value {found[0]!r} in "
+                       "the estimation sample", "a logit needs both outcomes")
+        return values, (0, 1)
+    # ordered logit
+    if spec.outcome_levels is not None:
+        order = list(spec.outcome_levels)
+        unknown = sorted({v for v in pd.unique(y)} - set(order), key=str)
+        if unknown:
+            raise _err(spec.id, f"outcome {spec.outcome!r} has value(s) {unknown[:5]} not in "
+                       f"outcome_levels {order}")
+    elif isinstance(y.dtype, pd.CategoricalDtype) and y.dtype.ordered:
+        order = list(y.cat.categories)
+    elif _is_numeric(y):
+        order = sorted(pd.unique(y))
+    else:
+        raise _err(spec.id, f"the order of the categories of {spec.outcome!r} is unknown",
+                   "give outcome_levels: [lowest, ..., highest], or make it numeric or an "
+                   "ordered categorical")
+    values = y.astype(object) if isinstance(y.dtype, pd.CategoricalDtype) else y
+    present = set(pd.unique(values))
+    levels = tuple(v for v in order if v in present)
+    if len(levels) < 2:
+        raise _err(spec.id, f"outcome {spec.outcome!r} has fewer than two categories in the "
+                   "estimation sample")
+    codes = pd.Series(values).map({v: i for i, v in enumerate(levels)}).to_numpy(int)
+    return codes, tuple(_label(v) for v in levels)
+
+
+def _label(value: Any) -> Any:
+    """A category as a plain Python value for names and JSON (4.0 -> 4)."""
+    value = value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _design(spec: ModelSpec, frame: pd.DataFrame, rhs: str | None = None) -> pd.DataFrame:
+    rhs = spec.rhs if rhs is None else rhs
+    try:
+        X = patsy.dmatrix(rhs, frame, eval_env=_FORMULA_ENV, NA_action="raise",
+                          return_type="dataframe")
+    except patsy.PatsyError as exc:
+        raise _err(spec.id, f"cannot build the design matrix of {rhs!r}: {exc.message}") from None
+    for info in X.design_info.factor_infos.values():
+        if info.type == "categorical" and len(info.categories) < 2:
+            level = info.categories[0] if info.categories else None
+            raise _err(spec.id, f"factor {info.factor.name()!r} has only one level ({level!r}) in "
+                       "the estimation sample", "drop it from the formula or check the filter")
+    values = X.to_numpy(float)
+    bad = [c for c, ok in zip(X.columns, np.isfinite(values).all(axis=0)) if not ok]
+    if bad:
+        raise _err(spec.id, f"design column(s) {bad} have infinite values",
+                   "check transformations such as np.log of zero")
+    _check_rank(spec.id, X)
+    return X
+
+
+def _check_rank(model_id: str, X: pd.DataFrame, what: str = "design matrix") -> None:
+    """Raise naming the columns that are linear combinations of earlier ones."""
+    values = np.ascontiguousarray(X.to_numpy(float))
+    norms = np.linalg.norm(values, axis=0)
+    zero = [c for c, nrm in zip(X.columns, norms) if nrm == 0]
+    if zero:
+        raise _err(model_id, f"the {what} is singular: column(s) {zero} are zero in every row "
+                   "used", "drop the term or check the coding")
+    if values.shape[0] < values.shape[1]:
+        raise _err(model_id, f"{values.shape[0]} rows for {values.shape[1]} parameters",
+                   "the estimation sample is too small for this formula")
+    R = np.linalg.qr(values / norms, mode="r")
+    redundant, rank = [], 0
+    for j in range(R.shape[1]):
+        r = np.linalg.matrix_rank(R[:, : j + 1], tol=_RANK_TOL)
+        if r == rank:
+            redundant.append(X.columns[j])
+        rank = r
+    if redundant:
+        verb = "is a linear combination" if len(redundant) == 1 else "are linear combinations"
+        raise _err(model_id, f"the {what} is singular: {redundant} {verb}"
+                   " of the columns before (a constant variable, a variable that duplicates "
+                   "another, or dummies that add up to the intercept)",
+                   "drop or recode the variable(s) named")
+
+
+def _design_ordered(spec: ModelSpec, frame: pd.DataFrame) -> pd.DataFrame:
+    desc = _rhs_desc(spec.id, spec.rhs)
+    if patsy.INTERCEPT not in desc.rhs_termlist:
+        raise _err(spec.id, "an ordered logit's thresholds take the intercept's place; write the "
+                   "formula without '- 1' / '0 +'")
+    return _design(spec, frame)
+
+
+def _weights(spec: ModelSpec, frame: pd.DataFrame) -> np.ndarray | None:
+    if spec.weights is None or spec.weight_kind == "frequency":
+        return None
+    return frame[spec.weights].to_numpy(float)

@@ -1,0 +1,76 @@
+"""Binary logit (statsmodels GLM Binomial) with a separation check before fitting.
+Conventions: :mod:`pipeline.stats.fit`."""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import optimize
+
+from pipeline.stats.covariance import _fit_row, _robust_or_classical, _status
+from pipeline.stats.frame import _design, _Frame, _outcome, _weights
+from pipeline.stats.results import ModelResult, _result
+from pipeline.stats.spec import ModelSpec, _err
+
+
+def separation_check(X: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+    """A direction b with (2y-1) x'b >= 0 for every row and > 0 for some ((quasi-)complete
+    separation: the logit MLE does not exist), or None. Linear programme of Konis (2007)."""
+    s = 2 * np.asarray(y, dtype=float) - 1
+    A = np.asarray(X, dtype=float) * s[:, None]
+    scale = np.abs(A).max(axis=0)
+    scale[scale == 0] = 1
+    A = A / scale
+    n, k = A.shape
+    res = optimize.linprog(-A.sum(axis=0), A_ub=-A, b_ub=np.zeros(n), bounds=[(-1, 1)] * k,
+                           method="highs")
+    if res.status != 0 or -res.fun <= 1e-6 * max(1.0, n ** 0.5):
+        return None
+    return res.x / scale
+
+
+def _fit_logit(spec: ModelSpec, mf: _Frame) -> ModelResult:
+    frame = mf.frame
+    y, _ = _outcome(spec, frame)
+    X = _design(spec, frame)
+    Xv = np.ascontiguousarray(X.to_numpy(float))
+    w = _weights(spec, frame)
+    n, k = Xv.shape
+    direction = separation_check(Xv, y)
+    if direction is not None:
+        big = np.abs(direction) > 1e-6 * np.abs(direction).max()
+        terms = [c for c, b in zip(X.columns, big) if b and c != "Intercept"] or list(X.columns)
+        raise _err(spec.id, f"the outcome {spec.outcome!r} is perfectly (or quasi-perfectly) "
+                   f"separated by {terms}: maximum-likelihood estimates do not exist",
+                   "drop or collapse the term(s) named, or use a penalised (Firth) logit")
+    flags: list[str] = []
+    glm = sm.GLM(y, Xv, family=sm.families.Binomial(), var_weights=w)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = glm.fit(tol=1e-12, maxiter=spec.max_iter or 100)
+    converged = bool(res.converged) and bool(np.all(np.isfinite(res.params)))
+    if not converged:
+        flags.append("not converged: IRLS stopped before the maximum; do not report these "
+                     "numbers")
+    mu = np.asarray(res.fittedvalues, dtype=float)
+    if np.any((mu < 1e-10) | (mu > 1 - 1e-10)) or \
+            any("separation" in str(c.message).lower() for c in caught):
+        flags.append("fitted probabilities numerically 0 or 1 occurred")
+    bread = np.asarray(res.normalized_cov_params, dtype=float)
+    wts = np.ones(n) if w is None else w
+    scores = Xv * (wts * (y - mu))[:, None]
+    clusters = frame[spec.cluster].to_numpy() if spec.cluster else None
+    V, G = _robust_or_classical(spec, bread, scores, bread, clusters, flags)
+    survey = spec.weights is not None and spec.weight_kind == "survey"
+    llf = float(res.llf)
+    ll_report = np.nan if survey else llf
+    fit = _fit_row(
+        spec, n_obs=n, n_dropped=mf.n_dropped, n_clusters=G,
+        pseudo_r2=1 - llf / float(res.llnull), loglik=ll_report, n_params=k,
+        aic=-2 * ll_report + 2 * k, bic=-2 * ll_report + math.log(n) * k, optimizer="irls",
+        converged=converged, status=_status(flags))
+    params = pd.Series(np.asarray(res.params, dtype=float), index=X.columns)
+    return _result(spec, mf, X.design_info, params, V, None, fit)

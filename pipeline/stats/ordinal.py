@@ -1,0 +1,154 @@
+"""Ordered logit (statsmodels OrderedModel) reported in MASS::polr's parameterisation, with the
+analytic score and the information in polr's parameters. Conventions: :mod:`pipeline.stats.fit`."""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import special
+from statsmodels.miscmodels.ordinal_model import OrderedModel
+
+from pipeline.stats.covariance import _fit_row, _robust_or_classical, _status
+from pipeline.stats.frame import _design_ordered, _Frame, _outcome, _weights
+from pipeline.stats.results import ModelResult, _result
+from pipeline.stats.spec import ModelSpec
+
+_ORDERED_GTOL = 1e-8
+_ORDERED_SCORE_TOL = 1e-5  # mean absolute score at an accepted ordered-logit optimum
+
+
+def _polr_parts(theta: np.ndarray, X: np.ndarray, y: np.ndarray, k: int):
+    """Probabilities and cdf/pdf pieces of polr's logit P(y <= j) = zeta_j - x'beta."""
+    beta, zeta = theta[:k], theta[k:]
+    eta = X @ beta
+    cuts = np.concatenate(([-np.inf], zeta, [np.inf]))
+    upper = cuts[y + 1] - eta
+    lower = cuts[y] - eta
+    Fu, Fl = special.expit(upper), special.expit(lower)
+    # F(u) - F(l) = S(l) - S(u): use the tail that does not cancel
+    p = np.where(lower > 0, special.expit(-lower) - special.expit(-upper), Fu - Fl)
+    return p, Fu * (1 - Fu), Fl * (1 - Fl)
+
+
+def _polr_loglik_obs(theta, X, y, k):
+    p, _, _ = _polr_parts(theta, X, y, k)
+    return np.log(np.maximum(p, 1e-300))
+
+
+def _polr_score_obs(theta: np.ndarray, X: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
+    """Per-observation score in polr's parameterisation (beta, zeta)."""
+    p, fu, fl = _polr_parts(theta, X, y, k)
+    p = np.maximum(p, 1e-300)
+    n, n_cuts = len(y), len(theta) - k
+    scores = np.empty((n, k + n_cuts))
+    scores[:, :k] = -X * ((fu - fl) / p)[:, None]
+    s_zeta = np.zeros((n, n_cuts))
+    rows = np.arange(n)
+    up = y < n_cuts
+    s_zeta[rows[up], y[up]] += fu[up] / p[up]
+    lo = y > 0
+    s_zeta[rows[lo], y[lo] - 1] -= fl[lo] / p[lo]
+    scores[:, k:] = s_zeta
+    return scores
+
+
+def _to_polr(theta_sm: np.ndarray, k: int) -> np.ndarray:
+    """statsmodels' (beta, first cut, log increments) to polr's (beta, cut points)."""
+    t = theta_sm[k:]
+    return np.concatenate((theta_sm[:k], np.cumsum(np.concatenate((t[:1], np.exp(t[1:]))))))
+
+
+def _numeric_jacobian(f, x: np.ndarray) -> np.ndarray:
+    cols = []
+    for j in range(len(x)):
+        h = 1e-5 * max(1.0, abs(x[j]))
+        e = np.zeros_like(x)
+        e[j] = h
+        cols.append((f(x + e) - f(x - e)) / (2 * h))
+    J = np.column_stack(cols)
+    return (J + J.T) / 2
+
+
+class _OrderedLogit(OrderedModel):
+    """OrderedModel (distr="logit") with case weights and the analytic score."""
+
+    def __init__(self, endog, exog, case_weights, **kwds):
+        self.case_weights = np.asarray(case_weights, dtype=float)
+        super().__init__(endog, exog, distr="logit", **kwds)
+
+    def loglikeobs(self, params):
+        return self.case_weights * _polr_loglik_obs(_to_polr(np.asarray(params), self.k_vars),
+                                                     self.exog, self.endog, self.k_vars)
+
+    def score_obs(self, params):
+        params = np.asarray(params)
+        k = self.k_vars
+        s = self.case_weights[:, None] * _polr_score_obs(_to_polr(params, k), self.exog,
+                                                         self.endog, k)
+        # chain rule: zeta_j = t_0 + sum_{i=1..j} exp(t_i)
+        s_cuts = np.cumsum(s[:, k:][:, ::-1], axis=1)[:, ::-1]
+        s_cuts[:, 1:] *= np.exp(params[k + 1:])
+        return np.column_stack((s[:, :k], s_cuts))
+
+    def score(self, params):
+        return self.score_obs(params).sum(axis=0)
+
+
+def _fit_ordered(spec: ModelSpec, mf: _Frame) -> ModelResult:
+    frame = mf.frame
+    y, levels = _outcome(spec, frame)
+    X_full = _design_ordered(spec, frame)
+    X = X_full.drop(columns="Intercept")
+    Xv = np.ascontiguousarray(X.to_numpy(float))
+    w = _weights(spec, frame)
+    wts = np.ones(len(y)) if w is None else w
+    n, k = Xv.shape
+    model = _OrderedLogit(y, Xv, wts)
+    flags: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = model.fit(method="bfgs", maxiter=spec.max_iter or 1000, disp=False,
+                        gtol=_ORDERED_GTOL, skip_hessian=True)
+    theta = _to_polr(np.asarray(res.params, dtype=float), k)
+
+    def total_score(th):
+        return (wts[:, None] * _polr_score_obs(th, Xv, y, k)).sum(axis=0)
+
+    scores = wts[:, None] * _polr_score_obs(theta, Xv, y, k)
+    converged = bool(np.all(np.isfinite(theta))) and bool(
+        float(np.abs(scores.sum(axis=0)).max()) / wts.sum() < _ORDERED_SCORE_TOL)
+    if not converged:
+        flags.append("not converged: the score is not zero at the estimates; do not report "
+                     "these numbers")
+    info = -_numeric_jacobian(total_score, theta)
+    try:
+        np.linalg.cholesky(info)
+        bread = np.linalg.inv(info)
+    except np.linalg.LinAlgError:
+        flags.append("the information matrix is not positive definite (separation or an "
+                     "empty category?): standard errors are not available")
+        bread = np.full_like(info, np.nan)
+    n_par = len(theta)
+    clusters = frame[spec.cluster].to_numpy() if spec.cluster else None
+    V, G = _robust_or_classical(spec, bread, scores, bread, clusters, flags)
+    with np.errstate(invalid="ignore"):
+        se = np.sqrt(np.diag(V))
+    if np.nanmax(np.abs(theta[:k]), initial=0) > 20 or np.nanmax(se, initial=0) > 100:
+        flags.append("very large estimates or standard errors: possible (quasi-)separation of "
+                     "the outcome by a predictor")
+    names = list(X.columns) + [f"{levels[j]}|{levels[j + 1]}" for j in range(len(levels) - 1)]
+    counts = np.bincount(y, weights=wts, minlength=len(levels))
+    llnull = float(np.sum(counts * np.log(counts / counts.sum())))
+    llf = float(np.sum(wts * _polr_loglik_obs(theta, Xv, y, k)))
+    survey = spec.weights is not None and spec.weight_kind == "survey"
+    ll_report = np.nan if survey else llf
+    fit = _fit_row(
+        spec, n_obs=n, n_dropped=mf.n_dropped, n_clusters=G, pseudo_r2=1 - llf / llnull,
+        loglik=ll_report, n_params=n_par, aic=-2 * ll_report + 2 * n_par,
+        bic=-2 * ll_report + math.log(n) * n_par, optimizer="bfgs", converged=converged,
+        status=_status(flags))
+    params = pd.Series(theta, index=names)
+    return _result(spec, mf, X_full.design_info, params, V, None, fit, levels=levels,
+                   drop_intercept=True)
