@@ -28,6 +28,7 @@ STAGES = {
     "recovery": "pipeline.demo.recovery",
     "topics": "pipeline.stages.topics",
     "coding": "pipeline.stages.coding",
+    "integrate": "pipeline.stages.integrate",
     "report": "pipeline.stages.report",
 }
 

@@ -15,6 +15,7 @@ from PIL import Image
 
 from conftest import ROOT
 from pipeline.render import figures as F
+from pipeline.render import locale
 from pipeline.core.errors import PipelineError
 
 # -- small frames of the shapes the stages write (numbers from the demo study) ---------------
@@ -95,7 +96,7 @@ def build(name: str, lang: str, labels: dict, data: dict | None = None) -> Figur
     L = labels[lang]
     if name == "coefficients":
         rows = F.hypothesis_rows(d["hypotheses"], d["coefficients"], {"I2": ["I3", "R2"], "P2": ["P3"]})
-        ri, boot = ("随机截距", "自助法") if lang == "zh" else ("random intercept", "bootstrap")
+        ri, boot = locale.text("report.random_intercept", lang), locale.text("report.bootstrap", lang)
         return F.coefficient_plot(rows, lang, L["terms"], {"I2": "OLS", "P2": "OLS", "I3": ri, "P3": ri,
                                                            "R2": "WLS", "H3_mediation": boot})
     if name == "indices":
@@ -270,3 +271,35 @@ def test_figures_render_from_the_demo_outputs(name, labels):
         pytest.skip("processed/ outputs of the demo study not there: run `dvc repro` first")
     data = {k: pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p) for k, p in paths.items()}
     render_strict(build(name, "zh", labels, data))
+
+
+# -- the words of the figures, tables and report ---------------------------------------------------
+def _leaves(tree, path=()):
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            yield from _leaves(value, (*path, key))
+    elif isinstance(tree, list):
+        for i, value in enumerate(tree):
+            yield from _leaves(value, (*path, i))
+    else:
+        yield path, tree
+
+
+def test_every_language_has_the_same_phrases_with_the_same_fields():
+    """pipeline/render/locale/<lang>.yaml: the same keys in every language, each phrase with the
+    same {fields}, so switching report.lang can neither miss a phrase nor a value."""
+    import string
+
+    files = sorted(p.stem for p in locale.FOLDER.glob("*.yaml"))
+    assert files == sorted(F.LANGS)
+    leaves = {lang: dict(_leaves(locale.phrases_of(lang))) for lang in F.LANGS}
+    zh, en = leaves["zh"], leaves["en"]
+    assert set(zh) == set(en) and len(zh) > 180
+    for key in zh:
+        assert isinstance(zh[key], str) and zh[key].strip(), key
+        fields = [{f for _, f, _, _ in string.Formatter().parse(leaves[lang][key]) if f} for lang in ("zh", "en")]
+        assert fields[0] == fields[1], key
+    assert locale.text("tables.characteristics", "en", group="ethnicity") == "Sample characteristics by ethnicity"
+    assert locale.text("report.verdicts", "zh")["convergent"] == "一致"
+    with pytest.raises(PipelineError, match="no locale file"):
+        locale.text("tables.total", "fr")

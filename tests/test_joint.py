@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from pipeline.core.errors import PipelineError
-from pipeline.render.joint import (direction, joint_display, parse_rows, pick_quotes, theme_contrast,
-                            verdict)
+from pipeline.stats.joint import (direction, joint_display, parse_rows, pick_quotes, theme_contrast,
+                                  verdict)
 from tests.conftest import ROOT
 
 

@@ -1,10 +1,13 @@
-"""The report stage end to end on a small study, run twice: every table in every format, a
-self-contained HTML, three-line Word tables, Chinese figures, numbers equal to their tidy
-sources, and byte-identical outputs of two clean runs (the determinism promise of issue 9)."""
+"""The integrate and report stages end to end on a small study, run twice: every table in every
+format, a self-contained HTML, three-line Word tables, Chinese figures, numbers equal to their
+tidy sources, and byte-identical outputs of two clean runs (the determinism promise of issue 9)."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
@@ -15,12 +18,14 @@ import pytest
 import yaml
 
 from pipeline.render import table as render
-from pipeline.render import tables
 from pipeline.core.config import load_params
+from pipeline.render.tables.check import check_numbers
+from pipeline.render.tables.results import load_results
+from pipeline.stages.integrate import integrate
 from pipeline.stages.report import make_report
 from tests.conftest import ROOT, run_study
 
-ALL_STAGES = ("simulate", "survey", "measurement", "models", "transcripts", "topics", "coding", "report")
+EARLIER_STAGES = ("simulate", "survey", "measurement", "models", "transcripts", "topics", "coding")
 # A small study: every stage runs, with fewer respondents, interviews and resamples.
 SMALL = {
     "simulate": {"n_communities": 14, "transcripts": {"n_interviews": 30}},
@@ -32,12 +37,32 @@ SMALL = {
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 
+def _run_study(workdir: Path) -> Path:
+    """The earlier stages by ``run_study``, then integrate and report the way dvc.yaml runs them."""
+    run_study(workdir, SMALL, EARLIER_STAGES)
+    processed, config = workdir / "processed", ROOT / "config"
+    commands = {
+        "integrate": ["--processed", processed, "--communities", workdir / "raw" / "communities.csv",
+                      "--joint", config / "joint_display.yaml", "--codebook", config / "codebook.yaml",
+                      "--out", processed / "integrate"],
+        "report": ["--processed", processed, "--codebook", config / "codebook.yaml", "--reports", workdir / "reports",
+                   "--metrics", workdir / "metrics" / "report.json", "--dvc-lock", workdir / "dvc.lock",
+                   "--timings", workdir / "timings"],
+    }
+    env = {**os.environ, "PIPELINE_TIMINGS": str(workdir / "timings")}   # not the repository's .cache
+    for stage, args in commands.items():
+        cmd = [sys.executable, "-m", "pipeline", stage, "--params", str(workdir / "params.yaml"), *map(str, args)]
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+        assert proc.returncode == 0, f"{stage} failed:\n{proc.stderr[-3000:]}"
+    return workdir
+
+
 @pytest.fixture(scope="module")
 def studies(tmp_path_factory):
     """Two clean runs of the whole pipeline on the same small study, side by side."""
     dirs = [tmp_path_factory.mktemp(name) for name in ("run_a", "run_b")]
     with ThreadPoolExecutor(2) as pool:
-        return list(pool.map(lambda d: run_study(d, SMALL, ALL_STAGES), dirs))
+        return list(pool.map(_run_study, dirs))
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -157,31 +182,20 @@ def test_figures_show_chinese_text(studies):
 
 def test_numbers_in_every_table_equal_the_tidy_results_on_disk(studies):
     """Rebuild the tables from the study's files, check every number against the tidy results
-    as written to disk (the stages' outputs and the report's own processed/report frames), and
-    check that the table files written are exactly these tables."""
+    as written to disk (the stages' outputs, the integrate stage's processed/integrate frames
+    among them), and check that the table files written are exactly these tables."""
     root = studies[0]
     params = load_params(root / "params.yaml")
-    made = make_report(params, root / "processed", root / "raw" / "communities.csv",
-                       ROOT / "config" / "joint_display.yaml", ROOT / "config" / "codebook.yaml",
-                       ROOT / "requirements.lock", root / "dvc.lock")
-    on_disk = tables.load_results(root / "processed")
+    made = make_report(params, root / "processed", ROOT / "config" / "codebook.yaml", ROOT / "requirements.lock",
+                       root / "dvc.lock")
+    on_disk = load_results(root / "processed")
     for rel in ("models/hypotheses.csv", "models/predictions.csv"):
         on_disk[rel] = pd.read_csv(root / "processed" / rel)
-    for path in (root / "processed" / "report").glob("*.csv"):
-        frame = pd.read_csv(path)
-        mine = made["derived"][path.stem]   # the frame the stage used: read its text columns as text
-        text_cols = [c for c in mine.columns if not pd.api.types.is_numeric_dtype(mine[c])]
-        if text_cols:
-            frame = pd.read_csv(path, dtype={c: str for c in text_cols})
-            for c in text_cols:   # CSV cannot tell an empty label from a missing one
-                if (mine[c] == "").any():
-                    frame[c] = frame[c].fillna("")
-        on_disk[f"derived/{path.stem}"] = frame
     assert len(made["tables"]) == 18
     checked = 0
     for t in made["tables"]:
         assert t.skipped is None, t.key
-        problems = tables.check_numbers(t, on_disk, params["report"]["stars"])
+        problems = check_numbers(t, on_disk, params["report"]["stars"])
         assert not problems, problems[:5]
         checked += sum(len(c.sources) for c in t.cells())
         written = (root / "reports" / "tables" / f"{t.key}.csv").read_text(encoding="utf-8")
@@ -189,8 +203,28 @@ def test_numbers_in_every_table_equal_the_tidy_results_on_disk(studies):
     assert checked > 500
 
 
+def test_the_report_reads_the_frames_the_integrate_stage_computed(studies):
+    """processed/integrate/ holds one file per frame of the integrate stage, and the report's
+    reader gives back the stage's frames: text as written, numbers as the same floats."""
+    root = studies[0]
+    params = load_params(root / "params.yaml")
+    frames = integrate(params, root / "processed", root / "raw" / "communities.csv",
+                       ROOT / "config" / "joint_display.yaml", ROOT / "config" / "codebook.yaml")
+    assert sorted(frames) == ["codebook", "index_descriptives", "joint_display", "sample_characteristics",
+                              "sample_tests"]
+    assert sorted(p.name for p in (root / "processed" / "integrate").iterdir()) == sorted(f"{n}.csv" for n in frames)
+    on_disk = load_results(root / "processed")
+    for name, frame in frames.items():
+        read = on_disk[f"integrate/{name}.csv"]
+        pd.testing.assert_frame_equal(read, frame, check_dtype=False, check_exact=True)
+        text_cols = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])
+                     and not pd.api.types.is_bool_dtype(frame[c])]
+        for c in text_cols:
+            assert read[c].tolist() == frame[c].tolist(), (name, c)
+
+
 def test_joint_display_rows_follow_the_configuration(studies):
-    joint = pd.read_csv(studies[0] / "processed" / "report" / "joint_display.csv")
+    joint = pd.read_csv(studies[0] / "processed" / "integrate" / "joint_display.csv")
     config = yaml.safe_load((ROOT / "config" / "joint_display.yaml").read_text(encoding="utf-8"))
     assert list(joint["hypothesis"]) == [r["hypothesis"] for r in config["rows"]]
     assert set(joint["verdict"]) <= {"convergent", "divergent", "complementary", "inconclusive"}

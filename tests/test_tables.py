@@ -14,29 +14,36 @@ import pandas as pd
 import pytest
 
 from pipeline.render import table as render
-from pipeline.render import tables
 from pipeline.core.errors import PipelineError
+from pipeline.core.files import write_csv
 from pipeline.render.table import Cell, Row, Table
+from pipeline.render.tables.cells import fmt
+from pipeline.render.tables.check import check_numbers
+from pipeline.render.tables.plan import build_tables, table_sections
+from pipeline.render.tables.results import load_results
+from pipeline.render.tables.settings import DEFAULTS, settings_from_params
+from pipeline.render.tables.survey import table_sample_characteristics
+from pipeline.render.tables.text import table_topics
+from pipeline.stats.describe import sample_characteristics
 
 ROOT = Path(__file__).resolve().parents[1]
 PROCESSED = ROOT / "processed"
-DEMO_INPUTS = ("sample_flow.csv", "survey_clean.parquet", "survey_missing.parquet", "indices.parquet",
-               "measurement/items.csv", "models/coefficients.csv", "models/fits.csv")
+DEMO_INPUTS = ("sample_flow.csv", "indices.parquet", "measurement/items.csv", "models/coefficients.csv",
+               "models/fits.csv", "integrate/sample_characteristics.csv", "integrate/codebook.csv")
 
 
 @pytest.fixture(scope="module")
 def demo(params, instrument):
     if not all((PROCESSED / f).exists() for f in DEMO_INPUTS):
         pytest.skip("processed/ outputs of the demo study not there: run `dvc repro` first")
-    settings = tables.settings_from_params(params)
-    results = tables.derive_results(tables.load_results(PROCESSED), instrument, settings)
-    return results, settings
+    settings = settings_from_params(params)
+    return load_results(PROCESSED), settings
 
 
 @pytest.fixture(scope="module")
 def built(demo, instrument):
     results, settings = demo
-    return {lang: tables.build_tables(results, instrument, {**settings, "lang": lang}) for lang in ("en", "zh")}
+    return {lang: build_tables(results, instrument, {**settings, "lang": lang}) for lang in ("en", "zh")}
 
 
 def _by_key(ts):
@@ -46,11 +53,11 @@ def _by_key(ts):
 # -- numbers ---------------------------------------------------------------------------------------
 def test_every_number_shown_equals_its_tidy_source(demo, built, instrument):
     results, settings = demo
-    ci = tables.build_tables(results, instrument, {**settings, "uncertainty": "ci"})
+    ci = build_tables(results, instrument, {**settings, "uncertainty": "ci"})
     checked = 0
     for ts in (built["en"], built["zh"], ci):
         for t in ts:
-            assert tables.check_numbers(t, results, settings["stars"]) == [], t.key
+            assert check_numbers(t, results, settings["stars"]) == [], t.key
             checked += sum(len(c.sources) for c in t.cells())
     assert checked > 1500
     keys = {t.key for t in built["en"] if not t.skipped}
@@ -72,17 +79,17 @@ def test_the_checker_catches_a_wrong_number_stars_and_a_stale_source(demo, built
         return dataclasses.replace(t, rows=tuple(rows))
 
     value = cell.sources[0].value
-    off = dataclasses.replace(cell, text=tables.fmt(value + 0.002, 3) + "***")
-    assert any("shows" in p for p in tables.check_numbers(with_cell(off), results))
+    off = dataclasses.replace(cell, text=fmt(value + 0.002, 3) + "***")
+    assert any("shows" in p for p in check_numbers(with_cell(off), results))
     fewer = dataclasses.replace(cell, text=cell.text[:-1])
-    assert any("stars" in p for p in tables.check_numbers(with_cell(fewer), results))
+    assert any("stars" in p for p in check_numbers(with_cell(fewer), results))
     unsourced = Cell("0.123")
-    assert any("without a source" in p for p in tables.check_numbers(with_cell(unsourced), results))
+    assert any("without a source" in p for p in check_numbers(with_cell(unsourced), results))
     stale = dict(results)
     coefs = results["models/coefficients.csv"].copy()
     coefs["estimate"] = coefs["estimate"] + 0.01
     stale["models/coefficients.csv"] = coefs
-    assert tables.check_numbers(t, stale)
+    assert check_numbers(t, stale)
 
 
 def test_regression_tables_have_the_statistics_and_the_covariance_notes(built, demo):
@@ -220,27 +227,52 @@ def test_small_cells_are_withheld_with_their_complements(instrument):
     clean = pd.DataFrame({"serial": np.arange(n), "ethnicity": [1.0] * 120 + [2.0] * 77 + [3.0] * 3,
                           "gender": rng.choice([1.0, 2.0], n), "age": rng.uniform(18, 80, n),
                           "education": [1.0] * 2 + [3.0] * 98 + [4.0] * 100})
-    settings = {**tables.DEFAULTS, "characteristics": ["gender", "education", "age"], "min_cell": 5}
-    char, tests = tables.sample_characteristics(clean, None, instrument, settings)
+    settings = {**DEFAULTS, "characteristics": ["gender", "education", "age"], "min_cell": 5}
+    char, tests = sample_characteristics(clean, None, instrument, settings)
     small = char[(char["n"] > 0) & (char["n"] < 5)]
     assert len(small) and small["suppressed"].all()
     assert char.loc[(char["variable"] == "age") & (char["group"] == "3"), "suppressed"].item()
     _lines_never_reveal_one_hidden_cell(char)
     assert set(tests["test"]) == {"chi2", "anova"}
-    results = {"derived/sample_characteristics": char, "derived/sample_tests": tests}
-    t = tables.table_sample_characteristics(results, instrument, settings, "table02_x")
+    results = {"integrate/sample_characteristics.csv": char, "integrate/sample_tests.csv": tests}
+    t = table_sample_characteristics(results, instrument, settings, "table02_x")
     shown = [c for c in t.cells() if c.suppressed]
     assert shown and all(c.text in ("<5", "·", "n<5") and not c.sources for c in shown)
-    assert tables.check_numbers(t, results) == []
+    assert check_numbers(t, results) == []
     assert any("fewer than 5" in n for n in t.notes)
     # a higher threshold withholds more
-    char10, _ = tables.sample_characteristics(clean, None, instrument, {**settings, "min_cell": 10})
+    char10, _ = sample_characteristics(clean, None, instrument, {**settings, "min_cell": 10})
     assert char10["suppressed"].sum() >= char["suppressed"].sum()
+
+
+def test_the_integrate_frames_are_read_back_as_the_stage_made_them(instrument, tmp_path):
+    """The tables read processed/integrate/*.csv: the text columns come back as text as written
+    (a level "1" stays "1", the empty level of a numeric variable stays ""), the numbers as the
+    same floats, so a table from the files is the table from the stage's frames."""
+    rng = np.random.default_rng(2)
+    n = 120
+    clean = pd.DataFrame({"serial": np.arange(n), "ethnicity": rng.choice([1.0, 2.0], n),
+                          "gender": rng.choice([1.0, 2.0], n), "age": rng.uniform(18, 80, n)})
+    settings = {**DEFAULTS, "characteristics": ["gender", "age"], "min_cell": 5}
+    char, tests = sample_characteristics(clean, None, instrument, settings)
+    for name, frame in (("sample_characteristics", char), ("sample_tests", tests)):
+        write_csv(tmp_path / "integrate" / f"{name}.csv", frame)
+    back = load_results(tmp_path)
+    for name, frame in (("sample_characteristics", char), ("sample_tests", tests)):
+        read = back[f"integrate/{name}.csv"]
+        pd.testing.assert_frame_equal(read, frame, check_dtype=False, check_exact=True)
+        for col in ("variable", "level", "group", "test"):
+            if col in frame:
+                assert read[col].tolist() == frame[col].tolist(), col
+    assert "" in set(back["integrate/sample_characteristics.csv"]["level"])
+    results = {f"integrate/{name}.csv": frame for name, frame in (("sample_characteristics", char), ("sample_tests", tests))}
+    made = table_sample_characteristics(results, instrument, settings, "table02_x")
+    assert made == table_sample_characteristics(back, instrument, settings, "table02_x")
 
 
 def test_demo_sample_characteristics_reveal_no_small_cell(demo, built):
     results, settings = demo
-    char = results["derived/sample_characteristics"]
+    char = results["integrate/sample_characteristics.csv"]
     assert char.loc[(char["n"] > 0) & (char["n"] < settings["min_cell"]), "suppressed"].all()
     _lines_never_reveal_one_hidden_cell(char)
     t = _by_key(built["en"])["table02_sample_characteristics"]
@@ -266,9 +298,9 @@ def test_one_parameter_switches_labels_between_chinese_and_english(built, instru
 
 def test_bad_settings_are_clear_errors(params):
     with pytest.raises(PipelineError, match="report.lang"):
-        tables.settings_from_params({**params, "report": {**params["report"], "lang": "fr"}})
+        settings_from_params({**params, "report": {**params["report"], "lang": "fr"}})
     with pytest.raises(PipelineError, match="report.stars"):
-        tables.settings_from_params({**params, "report": {**params["report"], "stars": [0.001, 0.05]}})
+        settings_from_params({**params, "report": {**params["report"], "stars": [0.001, 0.05]}})
 
 
 # -- topics and coding (their stages are new): schemas, and skipping when absent -------------------
@@ -290,9 +322,9 @@ def test_topic_and_coding_tables_from_their_schemas(instrument):
                                               "precision": [0.9, np.nan], "recall": [0.8, np.nan], "f1": [0.85, np.nan],
                                               "alpha": [np.nan, 0.79]}),
     }
-    settings = {**tables.DEFAULTS, "lang": "zh", "role_labels": {"resident": {"zh": "居民", "en": "Resident"}},
+    settings = {**DEFAULTS, "lang": "zh", "role_labels": {"resident": {"zh": "居民", "en": "Resident"}},
                 "themes": {1: {"zh": "空间互嵌", "en": "spatial embedding"}}}
-    built = {t.key: t for t in tables.build_tables(results, instrument, settings)}
+    built = {t.key: t for t in build_tables(results, instrument, settings)}
     # without the models stage one placeholder stands for the model tables and says what to run;
     # the later tables are numbered after it
     assert built["table09_models"].skipped and "run the models stage" in built["table09_models"].skipped
@@ -302,7 +334,7 @@ def test_topic_and_coding_tables_from_their_schemas(instrument):
     named = {k.split("_", 1)[1]: t for k, t in built.items()}
     for name in ("topics", "k_selection", "theme_frequencies", "coder_agreement"):
         assert named[name].skipped is None and named[name].rows, name
-        assert tables.check_numbers(named[name], results) == [], name
+        assert check_numbers(named[name], results) == [], name
     assert "61.0" in render.csv_text(named["topics"]) and "邻居" in render.csv_text(named["topics"])
     freq = render.csv_text(named["theme_frequencies"])
     assert "空间互嵌" in freq and "居民" in freq and "插花式安置/移民安置区" in freq and "12.0 (12)" in freq
@@ -319,7 +351,7 @@ def test_model_tables_follow_the_specs_table_groups(demo, instrument):
     fits["table"] = fits["table"].map({"participation": "main", "identity": "main", "robustness": "checks"})
     other = {**results, "models/fits.csv": fits}
     s = {**settings, "lang": "en", "model_tables": {"main": {"zh": "主要模型", "en": "Main models"}}}
-    built = tables.build_tables(other, instrument, s)
+    built = build_tables(other, instrument, s)
     keys = [t.key for t in built]
     assert keys[8:11] == ["table09_main_models", "table10_checks_models", "table11_mediation"]
     main = built[8]
@@ -329,16 +361,16 @@ def test_model_tables_follow_the_specs_table_groups(demo, instrument):
     assert checks.caption == "Models of checks"                  # several outcomes, no caption given
     assert {"R1", "R2", "R3", "I2", "I2_mi"} == {c.text for c in checks.header[1]} - {""}   # I2 beside I2_mi
     for t in built:
-        assert tables.check_numbers(t, other, settings["stars"]) == [], t.key
-    sections = tables.table_sections(other)
+        assert check_numbers(t, other, settings["stars"]) == [], t.key
+    sections = table_sections(other)
     assert sections["table09_main_models"] == sections["table11_mediation"] == "models"
     bad = fits.assign(table=fits["table"].replace("checks", "稳健性"))
     with pytest.raises(PipelineError, match="table '稳健性' cannot name a table file"):
-        tables.build_tables({**results, "models/fits.csv": bad}, instrument, s)
+        build_tables({**results, "models/fits.csv": bad}, instrument, s)
 
 
 def test_a_skipped_table_still_renders_in_every_format(instrument, tmp_path):
-    t = tables.table_topics({}, instrument, tables.DEFAULTS, "table14_topics")
+    t = table_topics({}, instrument, DEFAULTS, "table14_topics")
     assert t.skipped and "processed/topics/topics.csv" in t.skipped
     paths = render.write_table(t, tmp_path)
     assert all(p.stat().st_size > 0 for p in paths)

@@ -10,9 +10,10 @@ The figure functions are pure: they read the frames they are given, never modify
 nothing and return a :class:`matplotlib.figure.Figure` (not registered with pyplot). Titles
 and axis labels are in Chinese (``lang="zh"``) or English (``"en"``); study labels (scales,
 variables, value labels) come from the instrument through :func:`figure_labels`, the few words
-of the figures themselves from :data:`TEXT`. :func:`save_figure` writes ``stem.png`` (300 dpi)
-and ``stem.svg`` (text as paths, so it renders without the font) atomically, byte-identical on
-every run: no dates or software versions in the metadata, a fixed SVG hash salt.
+of the figures themselves from :mod:`pipeline.render.locale`. :func:`save_figure` writes
+``stem.png`` (300 dpi) and ``stem.svg`` (text as paths, so it renders without the font)
+atomically, byte-identical on every run: no dates or software versions in the metadata, a fixed
+SVG hash salt.
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from matplotlib.figure import Figure  # a Figure, not pyplot: nothing global, no
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import write_bytes
+from pipeline.render import locale
 
 # -- the font ------------------------------------------------------------------------------
 FONT_PACKAGE = "noto_cjk_sans_otc"          # PyPI noto-cjk-sans-otc==0.0.1 (requirements.lock)
@@ -56,33 +58,6 @@ SAVE_RC = {
 }
 METADATA = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None}}
 
-# The figures' own words (study labels come from the instrument).
-TEXT: dict[str, dict[str, str]] = {
-    "estimate_ci": {"zh": "估计值及95%置信区间", "en": "Estimate and 95% confidence interval"},
-    "hypotheses": {"zh": "研究假设检验", "en": "Tests of the hypotheses"},
-    "model": {"zh": "模型", "en": "Model"},
-    "density": {"zh": "密度", "en": "Density"},
-    "index_by_group": {"zh": "各指数按{group}的分布", "en": "Index distributions by {group}"},
-    "interaction": {"zh": "{x}与{by}的交互作用", "en": "Interaction of {x} and {by}"},
-    "predicted": {"zh": "{y}预测值（95%置信区间）", "en": "Predicted {y} (95% CI)"},
-    "prevalence": {"zh": "主题比重（95%置信区间）", "en": "Topic prevalence (95% CI)"},
-    "prevalence_by": {"zh": "各主题按{factor}的比重", "en": "Topic prevalence by {factor}"},
-    "topic": {"zh": "主题", "en": "Topic"},
-    "k_selection": {"zh": "主题数K的选择", "en": "Choice of the number of topics K"},
-    "k": {"zh": "主题数 K", "en": "Number of topics K"},
-    "chosen": {"zh": "选定的K", "en": "chosen K"},
-    "coherence_npmi": {"zh": "语义一致性（NPMI）", "en": "Coherence (NPMI)"},
-    "exclusivity": {"zh": "排他性", "en": "Exclusivity"},
-    "stability": {"zh": "稳定性", "en": "Stability"},
-    "perplexity": {"zh": "困惑度", "en": "Perplexity"},
-    "sample_flow": {"zh": "样本流程", "en": "Sample flow"},
-    "flagged": {"zh": "标记", "en": "flagged"},
-    "other_of": {"zh": "其他{var}", "en": "other {var}"},
-    "not": {"zh": "非：", "en": "not "},
-    "indirect": {"zh": "间接效应", "en": "indirect effect"},
-    "direct": {"zh": "直接效应", "en": "direct effect"},
-    "total": {"zh": "总效应", "en": "total effect"},
-}
 K_METRICS = ("coherence_npmi", "exclusivity", "stability", "perplexity")
 TIMES = " × "
 WRAP = {"zh": 16, "en": 32}   # characters per line of a long tick label
@@ -90,8 +65,8 @@ PALETTE = ("#1f5f8b", "#c2512f", "#3b8b4f", "#7a5195", "#b8860b", "#5f6b73")
 
 
 def text(key: str, lang: str, **fmt: str) -> str:
-    """One of the figures' own words in ``lang``."""
-    return TEXT[key][_lang(lang)].format(**fmt)
+    """One of the figures' own words in ``lang`` (:mod:`pipeline.render.locale`, section ``figures``)."""
+    return locale.text(f"figures.{key}", _lang(lang), **fmt)
 
 
 def _lang(lang: str) -> str:
@@ -498,7 +473,7 @@ def k_selection_plot(selection: pd.DataFrame, lang: str = "zh", model_labels: Ma
                 chosen = sub[sub["chosen"].astype(bool)]
                 ax.scatter(chosen["k"].to_numpy(dtype=float), chosen[metric].to_numpy(dtype=float), s=90,
                            facecolor="none", edgecolor=color, linewidth=1.4, zorder=3)
-            ax.set_title(text(metric, lang) if metric in TEXT else metric)
+            ax.set_title(text(metric, lang) if metric in locale.phrases("figures", lang) else metric)
             ax.set_xlabel(text("k", lang))
             ax.xaxis.get_major_locator().set_params(integer=True)
         for ax in axes[len(shown):]:
@@ -541,8 +516,7 @@ def sample_flow_plot(flow: pd.DataFrame, lang: str = "zh", font: str | Path | No
             y = n - i
             note = f"n = {int(row.excluded):,}"
             if int(row.flagged) != int(row.excluded):
-                note += f"（{text('flagged', lang)} {int(row.flagged):,}）" if lang == "zh" \
-                    else f" ({text('flagged', lang)} {int(row.flagged):,})"
+                note += text("flagged_count", lang, flagged=text("flagged", lang), n=f"{int(row.flagged):,}")
             ax.annotate("", xy=(0.49, y), xytext=(0.25, y),
                         arrowprops={"arrowstyle": "-|>", "color": "#c2512f", "linewidth": 1.0})
             ax.text(0.5, y, f"{getattr(row, label_col)}\n{note}", ha="left", va="center", bbox=side, linespacing=1.4)

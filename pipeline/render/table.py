@@ -4,7 +4,7 @@
 A :class:`Table` holds display text only, but every number it shows keeps a link
 (:class:`Source`) to the tidy result it came from (file, row selector, column, raw value), so a
 test can check that each number shown equals its source rounded to the shown decimals
-(:func:`pipeline.render.tables.check_numbers`). Nothing here computes a statistic.
+(:func:`pipeline.render.tables.check.check_numbers`). Nothing here computes a statistic.
 
 Output is byte-deterministic: the Word file carries a fixed creation time and fixed zip entry
 dates, and no format embeds the time of the run.
@@ -23,6 +23,7 @@ from typing import Any, Sequence
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import write_bytes, write_text
+from pipeline.render import locale
 
 FORMATS = ("csv", "md", "html", "tex", "docx")
 
@@ -48,9 +49,9 @@ div.table-notes { font-size: 90%; margin-bottom: 1.5em; }"""
 @dataclass(frozen=True)
 class Source:
     """Where a displayed number comes from: ``file`` is the results key (a path under
-    ``processed/`` such as ``models/coefficients.csv``, or ``derived/...`` for a tidy frame the
-    table builders compute), ``row`` selects one row by column values, ``column`` is the column,
-    ``value`` the raw value, ``scale`` what it is multiplied by for display (100 for a percent)."""
+    ``processed/`` such as ``models/coefficients.csv`` or ``integrate/joint_display.csv``),
+    ``row`` selects one row by column values, ``column`` is the column, ``value`` the raw value,
+    ``scale`` what it is multiplied by for display (100 for a percent)."""
 
     file: str
     row: tuple[tuple[str, Any], ...]
@@ -147,7 +148,7 @@ def table_number(table: Table) -> int | None:
 def _title(table: Table, number: int | None) -> str:
     if number is None:
         return table.caption
-    return f"表{number}　{table.caption}" if table.lang == "zh" else f"Table {number}. {table.caption}"
+    return locale.text("tables.table_title", table.lang, number=number, caption=table.caption)
 
 
 def _notes(table: Table) -> list[str]:

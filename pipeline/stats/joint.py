@@ -1,4 +1,4 @@
-"""The joint display of the convergent mixed-methods design (report stage).
+"""The joint display of the convergent mixed-methods design (integrate stage).
 
 One row per hypothesis/theme pair of ``config/joint_display.yaml``: the quantitative strand is
 the hypothesis' estimate and interval (``processed/models/hypotheses.csv``); the qualitative

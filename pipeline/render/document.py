@@ -1,0 +1,266 @@
+"""The report as documents: its figures with their captions, one self-contained HTML page and a
+Word file with the same sections, tables, figures and provenance appendix (report stage).
+
+Everything here is layout: the tables come from :mod:`pipeline.render.tables`, the figures from
+:mod:`pipeline.render.figures`, the words from :mod:`pipeline.render.locale`.
+"""
+from __future__ import annotations
+
+import html
+import io
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+
+from pipeline.core.errors import PipelineError
+from pipeline.render import figures as F
+from pipeline.render import locale
+from pipeline.render import table as render
+
+# The report's sections and their figures; which tables go in a section comes with the tables
+# (pipeline.render.tables.plan.table_sections: the model tables follow params.yaml models.specs).
+SECTIONS = (
+    ("sample", ("fig01_sample_flow",)),
+    ("measurement", ("fig02_index_distributions",)),
+    ("models", ("fig03_coefficients", "fig04_interaction")),
+    ("qualitative", ("fig05_topic_prevalence", "fig06_k_selection")),
+    ("joint", ()),
+)
+
+
+@dataclass(frozen=True)
+class FigureOut:
+    key: str
+    caption: str
+    png: bytes | None
+    svg: bytes | None
+    missing: str | None = None
+
+
+# -- figures -----------------------------------------------------------------------------------
+def model_labels(fits: pd.DataFrame, hypotheses: pd.DataFrame, lang: str) -> dict[str, str]:
+    """The legend of the coefficient plot: each model by its estimator; a hypothesis read off a
+    bootstrap (the mediation) rather than a fitted model by its source."""
+    names = {"ols": "OLS", "wls": "WLS", "mixed": locale.text("report.random_intercept", lang), "ml": "ML"}
+    out = {str(m): names.get(str(e), str(e)) for m, e in zip(fits["model"], fits["estimator"])}
+    for model, source in zip(hypotheses["model"], hypotheses["source"]):
+        out.setdefault(str(model), locale.text("report.bootstrap", lang) if source == "bootstrap" else str(source))
+    return out
+
+
+def build_figures(results: Mapping[str, pd.DataFrame], instrument: Any, params: Mapping[str, Any],
+                  settings: Mapping[str, Any]) -> list[FigureOut]:
+    """The six figures, with captions from the study's own labels; a figure whose input is
+    absent is listed with what is missing."""
+    lang = settings["lang"]
+    cfg = settings.get("figures") or {}
+
+    def need(key: str) -> Any:
+        if key not in cfg:
+            raise PipelineError(f"params.yaml: report.figures has no '{key}'", "see the comments of the report section")
+        return cfg[key]
+
+    L = F.figure_labels(instrument, lang, params["models"].get("derived"))
+    # the tables' labels of derived model terms (params.yaml: report.term_labels) win, so a term
+    # reads the same in Table 9 and in Figure 3 (an interaction is labelled part by part)
+    own = {k: v[lang] for k, v in (settings.get("term_labels") or {}).items() if isinstance(v, Mapping) and lang in v}
+    L = {**L, "terms": {**L["terms"], **own}}
+    group, factor = need("index_group"), need("topic_factor")
+    prediction = params["models"].get("predictions") or {}
+    grid = list(prediction.get("grid") or {})
+    x, by = (grid + [None, None])[:2]
+    fits = results.get("models/fits.csv")
+    outcome = (fits.loc[fits["model"] == prediction.get("model"), "outcome"].tolist() + [""])[0] if fits is not None else ""
+    words = {"group": L["variables"].get(group, group), "factor": L["variables"].get(factor, factor),
+             "x": L["terms"].get(x, x), "by": L["terms"].get(by, by), "outcome": L["scales"].get(outcome, outcome)}
+    caps = {k: v.format(**words) for k, v in locale.text("report.figures", lang).items()}
+    out: list[FigureOut] = []
+
+    def add(key: str, make, needs: Sequence[str]) -> None:
+        absent = [n for n in needs if n not in results]
+        if absent:
+            out.append(FigureOut(key, caps[key], None, None, ", ".join(absent)))
+            return
+        fig = make()
+        out.append(FigureOut(key, caps[key], F.figure_bytes(fig, "png"), F.figure_bytes(fig, "svg")))
+
+    add("fig01_sample_flow", lambda: F.sample_flow_plot(results["sample_flow.csv"], lang), ["sample_flow.csv"])
+    add("fig02_index_distributions",
+        lambda: F.index_distributions(results["indices.parquet"], L["scales"], group, L["values"].get(group),
+                                      lang, words["group"]), ["indices.parquet"])
+
+    def coefficients():
+        rows = F.hypothesis_rows(results["models/hypotheses.csv"], results["models/coefficients.csv"],
+                                 cfg.get("coefficient_alternatives") or {})
+        return F.coefficient_plot(rows, lang, L["terms"], model_labels(results["models/fits.csv"],
+                                                                      results["models/hypotheses.csv"], lang))
+    add("fig03_coefficients", coefficients, ["models/hypotheses.csv", "models/coefficients.csv", "models/fits.csv"])
+    add("fig04_interaction",
+        lambda: F.interaction_plot(results["models/predictions.csv"], x, by, lang, words["x"], words["outcome"],
+                                   words["by"], L["values"].get(by)),
+        ["models/predictions.csv", "models/fits.csv"] if by is not None else ["models.predictions.grid (two variables)"])
+
+    def prevalence():
+        topics = results.get("topics/topics.csv")
+        labels = None
+        if topics is not None and "label" in topics.columns:   # prevalence names topics "T1", topics.csv 1
+            labels = {}
+            for t, lab in zip(topics["topic"], topics["label"]):
+                labels[t] = labels[f"T{t}"] = str(lab)
+        return F.topic_prevalence_plot(results["topics/prevalence_levels.csv"], factor, lang, words["factor"],
+                                       L["values"].get(factor), labels)
+    add("fig05_topic_prevalence", prevalence, ["topics/prevalence_levels.csv"])
+    k_sel = results.get("topics/k_selection.csv")
+    add("fig06_k_selection", lambda: F.k_selection_plot(k_sel, lang, {m: str(m).upper() for m in k_sel["model"]}),
+        ["topics/k_selection.csv"])
+    return out
+
+
+# -- the report documents ----------------------------------------------------------------------
+REPORT_CSS = """body { font-family: "Report CJK", "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif;
+  max-width: 60em; margin: 2em auto; padding: 0 1em; line-height: 1.5; color: #111; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.3em; margin-top: 2em; border-bottom: 1px solid #999; }
+figure { margin: 1.5em 0; } figure svg { max-width: 100%; height: auto; }
+figcaption { font-weight: bold; margin-top: 0.3em; }
+nav ol { columns: 2; } .missing { color: #a00; }
+section.prov td { font-family: monospace; font-size: 85%; word-break: break-all; }
+"""
+
+def embedded_font_css(text: str) -> str:
+    """An ``@font-face`` rule carrying the project's CJK font (the pinned Noto Sans CJK SC, see
+    :mod:`pipeline.render.figures`) cut down to the characters ``text`` uses, as a data URL: the page
+    then shows its Chinese in the same face on any machine without fetching a font. Byte-identical
+    on reruns (fontTools keeps the font's own timestamps: ``recalcTimestamp=False``)."""
+    import base64
+
+    from fontTools import subset
+    from fontTools.ttLib import TTCollection, TTFont
+
+    path = F.default_font_path()
+    F.use_cjk_font()   # checks the file's SHA-256, with a clear error if the font is missing
+    faces = [f["name"].getDebugName(1) for f in TTCollection(str(path)).fonts]
+    font = TTFont(str(path), fontNumber=faces.index(F.FONT_FAMILY), recalcTimestamp=False, lazy=False)
+    options = subset.Options()
+    options.hinting = False
+    options.layout_features = ["*"]
+    options.name_IDs = ["*"]
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(text="".join(sorted(set(text))))
+    subsetter.subset(font)
+    buf = io.BytesIO()
+    font.save(buf)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return ('@font-face { font-family: "Report CJK"; font-style: normal; font-weight: 400;\n'
+            f'  src: url(data:font/otf;base64,{data}) format("opentype"); }}\n')
+
+
+_SVG_PROLOGUE = re.compile(r"^\s*(<\?xml[^>]*\?>\s*)?(<!DOCTYPE[^>]*>\s*)?", re.S)
+
+
+def inline_svg(svg: bytes, key: str) -> str:
+    """An SVG for inline use: no XML prologue, DOCTYPE or RDF metadata (the DTD's URL would be a
+    reference out of the file), ids prefixed with the figure key so two figures' clip paths cannot collide."""
+    text = _SVG_PROLOGUE.sub("", svg.decode("utf-8"), count=1)
+    text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, flags=re.S)   # RDF licence block: URIs, no content
+    ids = set(re.findall(r'\bid="([^"]+)"', text))
+    for old in sorted(ids, key=len, reverse=True):
+        new = f"{key}-{old}"
+        text = re.sub(rf'\bid="{re.escape(old)}"', f'id="{new}"', text)
+        text = text.replace(f"url(#{old})", f"url(#{new})").replace(f'href="#{old}"', f'href="#{new}"')
+    return text
+
+
+def provenance_rows(prov: Mapping[str, Any]) -> list[tuple[str, str]]:
+    rows = [("python", prov["python"]), ("seed", str(prov["seed"])), ("params.yaml (sha256)", prov["params_sha256"])]
+    rows += [(f"package {name}", version) for name, version in prov["packages"].items()]
+    for stage, files in prov["inputs"].items():
+        rows += [(f"{stage}: {path}", md5) for path, md5 in files.items()]
+    return rows
+
+
+def provenance_table(prov: Mapping[str, Any], lang: str) -> render.Table:
+    """The provenance appendix as a (three-line) table of text cells."""
+    cols = locale.text("report.prov_cols", lang)
+    rows = tuple(render.Row((render.Cell(k), render.Cell(v))) for k, v in provenance_rows(prov))
+    return render.Table(key="appendix_provenance", caption=locale.text("report.sections.provenance", lang),
+                        header=((render.HeaderCell(cols[0]), render.HeaderCell(cols[1])),), rows=rows,
+                        notes=(locale.text("report.prov_intro", lang),), label_columns=2, lang=lang)
+
+
+def _by_section(table_list: Sequence[render.Table], sections: Mapping[str, str]) -> dict[str, list[render.Table]]:
+    out: dict[str, list[render.Table]] = {name: [] for name, _ in SECTIONS}
+    for t in table_list:
+        out[sections[t.key]].append(t)
+    return out
+
+
+def report_html(lang: str, title: Mapping[str, str], table_list: Sequence[render.Table], figs: Sequence[FigureOut],
+                prov: Mapping[str, Any], sections: Mapping[str, str]) -> str:
+    phrase = locale.phrases("report", lang)
+    by_section = _by_section(table_list, sections)
+    fig_by_key = {f.key: f for f in figs}
+    numbers = {f.key: i for i, f in enumerate(figs, start=1)}
+    parts = [f'<!DOCTYPE html>\n<html lang="{"zh-CN" if lang == "zh" else "en"}">\n<head>\n<meta charset="utf-8">',
+             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+             f"<title>{html.escape(title[lang])}</title>",
+             f"<style>\n{REPORT_CSS}{render.HTML_CSS}\n</style>\n</head>\n<body>",
+             f"<h1>{html.escape(title[lang])}</h1>", "<nav><ol>"]
+    for name, _ in SECTIONS + (("provenance", ()),):
+        parts.append(f'<li><a href="#sec-{name}">{html.escape(phrase["sections"][name])}</a></li>')
+    parts.append("</ol></nav>")
+    for name, fig_keys in SECTIONS:
+        parts.append(f'<section id="sec-{name}"><h2>{html.escape(phrase["sections"][name])}</h2>')
+        for t in by_section[name]:
+            parts.append(render.html_fragment(t))
+        for key in fig_keys:
+            f = fig_by_key[key]
+            cap = f"{phrase['figure'].format(n=numbers[key])} {f.caption}"
+            if f.svg is None:
+                parts.append(f'<figure id="{key}"><p class="missing">{html.escape(phrase["missing_figure"].format(what=f.missing))}</p>'
+                             f"<figcaption>{html.escape(cap)}</figcaption></figure>")
+            else:
+                parts.append(f'<figure id="{key}">{inline_svg(f.svg, key)}<figcaption>{html.escape(cap)}</figcaption></figure>')
+        parts.append("</section>")
+    parts.append(f'<section id="sec-provenance" class="prov"><h2>{html.escape(phrase["sections"]["provenance"])}</h2>')
+    parts.append(render.html_fragment(provenance_table(prov, lang)))
+    parts.append("</section>\n</body>\n</html>\n")
+    page = "\n".join(parts)
+    visible = html.unescape(re.sub(r"<svg.*?</svg>|<[^>]+>", "", page, flags=re.S))
+    return page.replace("<style>\n", "<style>\n" + embedded_font_css(visible), 1)
+
+
+def report_docx(lang: str, title: Mapping[str, str], table_list: Sequence[render.Table], figs: Sequence[FigureOut],
+                prov: Mapping[str, Any], sections: Mapping[str, str]) -> bytes:
+    from docx import Document
+    from docx.shared import Inches, Pt
+
+    doc = Document()
+    style = doc.styles["Normal"]
+    style.font.name = "Noto Sans CJK SC"
+    style.font.size = Pt(10)
+    rpr = style.element.get_or_add_rPr()
+    rfonts = rpr.find("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}rFonts")
+    if rfonts is not None:  # East Asian text in the same face
+        rfonts.set("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia", "Noto Sans CJK SC")
+    doc.add_heading(title[lang], level=0)
+    phrase = locale.phrases("report", lang)
+    by_section = _by_section(table_list, sections)
+    fig_by_key = {f.key: f for f in figs}
+    numbers = {f.key: i for i, f in enumerate(figs, start=1)}
+    for name, fig_keys in SECTIONS:
+        doc.add_heading(phrase["sections"][name], level=1)
+        for t in by_section[name]:
+            render.add_to_docx(doc, t)
+        for key in fig_keys:
+            f = fig_by_key[key]
+            cap = f"{phrase['figure'].format(n=numbers[key])} {f.caption}"
+            if f.png is None:
+                doc.add_paragraph(phrase["missing_figure"].format(what=f.missing))
+            else:
+                doc.add_picture(io.BytesIO(f.png), width=Inches(6.0))
+            doc.add_paragraph(cap).runs[0].bold = True
+    doc.add_heading(phrase["sections"]["provenance"], level=1)
+    render.add_to_docx(doc, provenance_table(prov, lang))
+    return render.docx_bytes(doc)

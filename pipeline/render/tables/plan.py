@@ -1,0 +1,87 @@
+"""The report's tables in order, numbered, and building them all."""
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Mapping
+
+from pipeline.core.errors import PipelineError
+from pipeline.core.instrument import Instrument
+from pipeline.render.table import Table
+from pipeline.render.tables.cells import _absent, _need, _t
+from pipeline.render.tables.measurement import (table_cfa_fit, table_correlations, table_invariance,
+                                               table_measurement_items, table_reliability)
+from pipeline.render.tables.models import _models_table, table_icc, table_mediation
+from pipeline.render.tables.results import Results
+from pipeline.render.tables.settings import DEFAULTS
+from pipeline.render.tables.survey import table_codebook, table_sample_characteristics, table_sample_flow
+from pipeline.render.tables.text import table_agreement, table_k_selection, table_theme_frequencies, table_topics
+
+# The report's tables in order: (section, name, builder). MODEL_TABLES stands for one regression
+# table per `table` group of params.yaml models.specs (in the order the groups first appear in
+# processed/models/fits.csv). Tables are numbered in this order: key "table<NN>_<name>".
+MODEL_TABLES = "<model tables>"
+BUILDERS: tuple[tuple[str, str, Callable[..., Table] | None], ...] = (
+    ("sample", "sample_flow", table_sample_flow),
+    ("sample", "sample_characteristics", table_sample_characteristics),
+    ("sample", "codebook", table_codebook),
+    ("measurement", "measurement_items", table_measurement_items),
+    ("measurement", "reliability", table_reliability),
+    ("measurement", "cfa_fit", table_cfa_fit),
+    ("measurement", "invariance", table_invariance),
+    ("measurement", "correlations", table_correlations),
+    ("models", MODEL_TABLES, None),
+    ("models", "mediation", table_mediation),
+    ("models", "icc", table_icc),
+    ("qualitative", "topics", table_topics),
+    ("qualitative", "k_selection", table_k_selection),
+    ("qualitative", "theme_frequencies", table_theme_frequencies),
+    ("qualitative", "coder_agreement", table_agreement),
+)
+_GROUP = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
+
+
+def model_groups(results: Results) -> list[str]:
+    """The ``table`` groups of the fitted models, in the order they first appear (none when the
+    models stage has not run)."""
+    fits = results.get("models/fits.csv")
+    if fits is None or "table" not in fits.columns:
+        return []
+    groups = [str(g) for g in dict.fromkeys(fits["table"].dropna().astype(str)) if str(g).strip()]
+    bad = [g for g in groups if not _GROUP.fullmatch(g)]
+    if bad:
+        raise PipelineError(f"params.yaml: models.specs table '{bad[0]}' cannot name a table file",
+                            "use letters, digits, _ and - (the caption goes in report.model_tables)")
+    return groups
+
+
+def table_models_absent(results: Results, instrument: Instrument, settings: Mapping[str, Any], key: str) -> Table:
+    """Stands for the model tables when there are none: says what to run."""
+    lang = settings["lang"]
+    if _need(results, ["models/fits.csv", "models/coefficients.csv"]):
+        return _absent(key, _t("regression_models", lang), "processed/models/", "run the models stage", lang)
+    return _absent(key, _t("regression_models", lang), "models with a table group", "params.yaml models.specs", lang)
+
+
+def table_plan(results: Results) -> list[tuple[str, str, Callable[..., Table]]]:
+    """(section, key, builder) of every table, numbered in report order."""
+    plan: list[tuple[str, str, Callable[..., Table]]] = []
+    for section, name, build in BUILDERS:
+        if build is None:
+            groups = model_groups(results)
+            plan += [(section, f"{g}_models", _models_table(g)) for g in groups] or [
+                (section, "models", table_models_absent)]
+        else:
+            plan.append((section, name, build))
+    return [(section, f"table{i:02d}_{name}", build) for i, (section, name, build) in enumerate(plan, start=1)]
+
+
+def build_tables(results: Results, instrument: Instrument, settings: Mapping[str, Any]) -> list[Table]:
+    """Every table, in report order; a table whose input is absent comes back with ``skipped``
+    set (its note says what to run). ``results``: :func:`pipeline.render.tables.results.load_results`."""
+    settings = {**DEFAULTS, **settings, "decimals": {**DEFAULTS["decimals"], **(settings.get("decimals") or {})}}
+    return [build(results, instrument, settings, key) for _, key, build in table_plan(results)]
+
+
+def table_sections(results: Results) -> dict[str, str]:
+    """Table key -> report section (sample, measurement, models, qualitative)."""
+    return {key: section for section, key, _ in table_plan(results)}

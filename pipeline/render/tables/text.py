@@ -1,0 +1,150 @@
+"""The tables of the interviews section: topics, choice of K, theme frequencies, coder agreement
+(skipped with a note when their stages' outputs are absent)."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import pandas as pd
+
+from pipeline.core.errors import PipelineError
+from pipeline.core.instrument import Instrument
+from pipeline.render.table import Cell, Row, Table
+from pipeline.render.tables.cells import _absent, _header, _isnan, _need, _t, _variable, fmt, num, source, text, value_label
+from pipeline.render.tables.results import Results
+
+def _label_col(df: pd.DataFrame, lang: str) -> str | None:
+    for c in (f"label_{lang}", "label", "label_en", "label_zh"):
+        if c in df.columns:
+            return c
+    return None
+
+
+def table_topics(results: Results, instrument: Instrument, settings: Mapping[str, Any], key: str) -> Table:
+    lang = settings["lang"]
+    cap = _t("topics", lang)
+    missing = _need(results, ["topics/topics.csv", "topics/topic_words.csv"])
+    if missing:
+        return _absent(key, cap, ", ".join(f"processed/{m}" for m in missing), "run the topics stage", lang)
+    topics, words = results["topics/topics.csv"], results["topics/topic_words.csv"]
+    if "model" in topics.columns and topics["model"].nunique() > 1:
+        raise PipelineError("processed/topics/topics.csv: topics of several models", "keep only the chosen model's topics")
+    lab = _label_col(topics, lang)
+    sep = _t("word_separator", lang)
+    d = settings["decimals"]["percent"]
+    rows = []
+    for _, r in topics.sort_values("topic").iterrows():
+        w = words[words["topic"] == r["topic"]].sort_values("rank")
+        top = sep.join(w.loc[w["kind"] == "top", "word"].astype(str))
+        frex = sep.join(w.loc[w["kind"] == "frex", "word"].astype(str))
+        prev = num(source(results, "topics/topics.csv", {"topic": r["topic"]}, "prevalence", scale=100), decimals=d)
+        rows.append(Row((text(str(r["topic"])), text(str(r[lab]) if lab and not _isnan(r[lab]) else ""), prev,
+                         Cell(top), Cell(frex))))
+    head = [_t("topic", lang), _t("label", lang), _t("prevalence", lang), _t("top_words", lang), _t("frex_words", lang)]
+    return Table(key, cap, _header(head), tuple(rows), (_t("topics_note", lang),), label_columns=2, lang=lang)
+
+
+def table_k_selection(results: Results, instrument: Instrument, settings: Mapping[str, Any], key: str) -> Table:
+    lang = settings["lang"]
+    cap = _t("k_selection", lang)
+    if _need(results, ["topics/k_selection.csv"]):
+        return _absent(key, cap, "processed/topics/k_selection.csv", "run the topics stage", lang)
+    F = "topics/k_selection.csv"
+    ks = results[F]
+    d = settings["decimals"]["fit"]
+    cols = [c for c in ("coherence_npmi", "exclusivity", "stability", "perplexity") if c in ks.columns]
+    names = {"coherence_npmi": "coherence", "exclusivity": "exclusivity", "stability": "stability", "perplexity": "perplexity"}
+    has_model = "model" in ks.columns
+    rows = []
+    for _, r in ks.iterrows():
+        sel = {"model": r["model"], "k": r["k"]} if has_model else {"k": r["k"]}
+        chosen = "✓" if str(r.get("chosen", "")).lower() in ("true", "1", "yes") else ""
+        lead = [text(str(r["model"]))] if has_model else []
+        rows.append(Row(tuple(lead + [num(source(results, F, sel, "k"), decimals=0)] +
+                              [num(source(results, F, sel, c), decimals=1 if c == "perplexity" else d) for c in cols] +
+                              [text(chosen)])))
+    head = ([_t("model", lang)] if has_model else []) + ["K"] + [_t(names[c], lang) for c in cols] + [_t("chosen", lang)]
+    return Table(key, cap, _header(head), tuple(rows), (), label_columns=1, lang=lang)
+
+
+def _theme_labels(results: Results, settings: Mapping[str, Any], df: pd.DataFrame) -> dict[str, str]:
+    lang = settings["lang"]
+    out = {str(k): (v.get(lang) or next(iter(v.values()))) if isinstance(v, Mapping) else str(v)
+           for k, v in (settings.get("themes") or {}).items()}
+    lab = None
+    for c in (f"theme_label_{lang}", f"label_{lang}", "theme_label", "label"):
+        if c in df.columns:
+            lab = c
+            break
+    if lab:
+        for t, l in zip(df["theme"].astype(str), df[lab]):
+            out.setdefault(t, str(l))
+    return out
+
+
+def _level_label(dimension: str, level: Any, instrument: Instrument, settings: Mapping[str, Any]) -> str:
+    lang = settings["lang"]
+    if dimension == "role":
+        lab = (settings.get("role_labels") or {}).get(str(level))
+        if isinstance(lab, Mapping):
+            return lab.get(lang) or next(iter(lab.values()))
+        return str(level)
+    if _variable(instrument, dimension) is not None:
+        return value_label(instrument, dimension, level, lang)
+    return str(level)
+
+
+def table_theme_frequencies(results: Results, instrument: Instrument, settings: Mapping[str, Any], key: str) -> Table:
+    lang = settings["lang"]
+    cap = _t("theme_freq", lang)
+    if _need(results, ["coding/frequencies.csv"]):
+        return _absent(key, cap, "processed/coding/frequencies.csv", "run the coding stage", lang)
+    F = "coding/frequencies.csv"
+    fr = results[F]
+    d = settings["decimals"]["percent"]
+    dims = list(dict.fromkeys(fr["dimension"]))
+    columns = [(dim, lv) for dim in dims for lv in dict.fromkeys(fr.loc[fr["dimension"] == dim, "level"])]
+    labels = _theme_labels(results, settings, fr)
+    rows = []
+    for theme in dict.fromkeys(fr["theme"]):
+        cells = [text(labels.get(str(theme), str(theme)))]
+        for dim, lv in columns:
+            hit = fr[(fr["dimension"] == dim) & (fr["level"] == lv) & (fr["theme"] == theme)]
+            if len(hit) != 1:
+                cells.append(text(""))
+                continue
+            sel = {"dimension": dim, "level": lv, "theme": theme}
+            share = source(results, F, sel, "share", scale=100)
+            coded = source(results, F, sel, "coded")
+            cells.append(Cell(f"{fmt(share.value * 100, d)} ({fmt(coded.value, 0)})", sources=(share, coded), numeric=True)
+                         if share and coded else text(""))
+        rows.append(Row(tuple(cells)))
+    dim_label = {"role": _t("role", lang)}
+    spans = [("", 1)] + [(dim_label.get(dim) or (_variable(instrument, dim).label_in(lang) if _variable(instrument, dim) else dim),
+                          sum(1 for c in columns if c[0] == dim)) for dim in dims]
+    head = [_t("theme", lang)] + [_level_label(dim, lv, instrument, settings) for dim, lv in columns]
+    return Table(key, cap, _header(spans, head), tuple(rows), (_t("freq_note", lang),), lang=lang)
+
+
+def table_agreement(results: Results, instrument: Instrument, settings: Mapping[str, Any], key: str) -> Table:
+    lang = settings["lang"]
+    cap = _t("agreement", lang)
+    if _need(results, ["coding/agreement.csv"]):
+        return _absent(key, cap, "processed/coding/agreement.csv", "run the coding stage", lang)
+    F = "coding/agreement.csv"
+    ag = results[F]
+    d = settings["decimals"]["fit"]
+    labels = _theme_labels(results, settings, ag)
+    cols = [c for c in ("precision", "recall", "f1") if c in ag.columns]
+    rows = []
+    for _, r in ag.iterrows():
+        sel = {"theme": r["theme"]}
+        overall = str(r["theme"]).lower() in ("overall", "all", "alpha")
+        label = _t("overall", lang) if overall else labels.get(str(r["theme"]), str(r["theme"]))
+        kappa_col = "alpha" if overall and "alpha" in ag.columns and not _isnan(r.get("alpha")) else "kappa"
+        rows.append(Row((text(label), num(source(results, F, sel, "n"), decimals=0),
+                         num(source(results, F, sel, kappa_col), decimals=d),
+                         num(source(results, F, sel, "kappa_ci_low"), source(results, F, sel, "kappa_ci_high"),
+                             decimals=d, template="[{}, {}]") if "kappa_ci_low" in ag.columns else text(""),
+                         *(num(source(results, F, sel, c), decimals=d) for c in cols))))
+    head = [_t("theme", lang), "n", _t("kappa", lang), _t("ci95", lang)] + [_t(c, lang) for c in cols]
+    return Table(key, cap, _header(head), tuple(rows), (_t("agreement_note", lang),), lang=lang)

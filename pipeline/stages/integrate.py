@@ -1,0 +1,133 @@
+"""Stage ``integrate``: the numbers of the report's tables that no earlier stage made.
+
+The report stage only lays out; what its tables show beyond the earlier stages' outputs is
+computed here and written as tidy CSV files to ``processed/integrate/``, so that every number in
+every table has a file to be checked against:
+
+* ``joint_display.csv`` — the joint display of the mixed-methods design
+  (:mod:`pipeline.stats.joint`): per pair of ``config/joint_display.yaml``, the hypothesis'
+  estimate (``processed/models/hypotheses.csv``), the theme's share contrast in the coded interview
+  units (``processed/coding/codes.parquet`` with the redacted text of
+  ``processed/transcripts/units.parquet``), exemplar quotes and the verdict;
+* ``sample_characteristics.csv``, ``sample_tests.csv``, ``codebook.csv``,
+  ``index_descriptives.csv`` — the survey descriptives of the sample tables
+  (:mod:`pipeline.stats.describe`), from ``processed/survey_clean.parquet``,
+  ``survey_missing.parquet`` and ``indices.parquet``.
+
+A frame whose inputs are absent is left out (the report then skips its table with a note).
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+
+from pipeline.stages.coding import load_codebook
+from pipeline.core.config import load_params, read_yaml
+from pipeline.core.errors import PipelineError
+from pipeline.core.files import atomic_dir, read_stage_parquet, write_csv
+from pipeline.core.instrument import load_instrument
+from pipeline.stats.describe import describe_survey
+from pipeline.stats.joint import joint_display, parse_rows
+
+
+# -- inputs ------------------------------------------------------------------------------------
+def integrate_settings(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The keys of ``params.yaml: report`` this stage reads, with the report's defaults, checked
+    as the report checks them: ``lang`` (the joint display's theme labels and claims),
+    ``characteristics``, ``community_characteristics``, ``min_cell``, ``quotes``."""
+    cfg = dict(params.get("report") or {})
+    out = {"lang": cfg.get("lang", "en"), "characteristics": cfg.get("characteristics", []),
+           "community_characteristics": cfg.get("community_characteristics", []),
+           "min_cell": cfg.get("min_cell", 5), "quotes": cfg.get("quotes", 2)}
+    if out["lang"] not in ("zh", "en"):
+        raise PipelineError(f"params.yaml: report.lang is '{out['lang']}'", "use zh or en")
+    if not isinstance(out["min_cell"], int) or out["min_cell"] < 1:
+        raise PipelineError(f"params.yaml: report.min_cell is {out['min_cell']!r}", "give a positive whole number, e.g. 5")
+    return out
+
+
+def codebook_themes(path: Path) -> dict[int, dict[str, str]]:
+    """Theme id -> {"code", "zh", "en"} from the coding stage's codebook (read and checked by
+    :func:`pipeline.stages.coding.load_codebook`)."""
+    return {t.id: {"code": t.code, "zh": t.zh, "en": t.en} for t in load_codebook(path).themes}
+
+
+def coded_units(processed: Path, communities: pd.DataFrame, themes: Mapping[int, Mapping[str, str]]) -> pd.DataFrame | None:
+    """The coding stage's units with their redacted text and community covariates, or None if
+    the coding or transcripts stage has not run."""
+    codes_path = processed / "coding" / "codes.parquet"
+    units_path = processed / "transcripts" / "units.parquet"
+    if not codes_path.exists() or not units_path.exists():
+        return None
+    codes = pd.read_parquet(codes_path)
+    missing = [t["code"] for t in themes.values() if t["code"] not in codes.columns]
+    if missing or "unit_id" not in codes.columns:
+        raise PipelineError(f"{codes_path}: no column(s) {missing or ['unit_id']}",
+                            "the codebook and the coding stage's output disagree: re-run `dvc repro`")
+    if "text" not in codes.columns:
+        units = pd.read_parquet(units_path, columns=["unit_id", "text"])
+        codes = codes.merge(units, on="unit_id", how="left", validate="one_to_one")
+    for col in ("interview_id", "comm_id"):
+        if col not in codes.columns:
+            raise PipelineError(f"{codes_path}: no column {col!r}")
+    extra = [c for c in communities.columns if c != "comm_id" and c not in codes.columns]
+    if extra:
+        codes = codes.merge(communities[["comm_id", *extra]], on="comm_id", how="left", validate="many_to_one")
+    return codes
+
+
+def _stage_output(path: Path, what: str, stage: str) -> pd.DataFrame | None:
+    """An earlier stage's output, or None if that stage has not run."""
+    if not path.exists():
+        return None
+    return read_stage_parquet(path, what, f"re-run the {stage} stage")
+
+
+# -- the stage ---------------------------------------------------------------------------------
+def integrate(params: Mapping[str, Any], processed: Path, communities_path: Path, joint_path: Path,
+              codebook_path: Path) -> dict[str, pd.DataFrame]:
+    """Every frame the stage writes, by name (nothing is written here)."""
+    settings = integrate_settings(params)
+    lang = settings["lang"]
+    instrument = load_instrument(params["instrument"])
+    frames = describe_survey(_stage_output(processed / "survey_clean.parquet", "clean survey", "survey"),
+                             _stage_output(processed / "survey_missing.parquet", "missing-data reasons", "survey"),
+                             _stage_output(processed / "indices.parquet", "indices", "measurement"),
+                             instrument, settings)
+
+    themes = codebook_themes(codebook_path) if codebook_path.exists() else {}
+    communities = pd.read_csv(communities_path, dtype={"comm_id": str})
+    codes = coded_units(processed, communities, themes) if themes else None
+    hypotheses_path = processed / "models" / "hypotheses.csv"
+    if codes is not None and hypotheses_path.exists():
+        rows = parse_rows(read_yaml(joint_path, "joint-display configuration"), str(joint_path),
+                          list(params["models"]["hypotheses"]), list(themes))
+        frames["joint_display"] = joint_display(
+            rows, pd.read_csv(hypotheses_path), codes, {i: t["code"] for i, t in themes.items()},
+            {i: t[lang] for i, t in themes.items()}, lang=lang, seed=int(params["seed"]),
+            n_quotes=int(settings["quotes"]))
+    return frames
+
+
+def write_frames(frames: Mapping[str, pd.DataFrame], out: Path) -> None:
+    """``out/<name>.csv`` for every frame; the folder is replaced whole."""
+    with atomic_dir(out) as tmp:
+        for name, frame in sorted(frames.items()):
+            write_csv(tmp / f"{name}.csv", frame)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m pipeline integrate", description=__doc__.split("\n")[0])
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--processed", default="processed", help="the earlier stages' outputs")
+    ap.add_argument("--communities", default="raw/communities.csv")
+    ap.add_argument("--joint", default="config/joint_display.yaml")
+    ap.add_argument("--codebook", default="config/codebook.yaml")
+    ap.add_argument("--out", default="processed/integrate", help="the tidy frames the report's tables show")
+    args = ap.parse_args(argv)
+    params = load_params(args.params)
+    frames = integrate(params, Path(args.processed), Path(args.communities), Path(args.joint), Path(args.codebook))
+    write_frames(frames, Path(args.out))
