@@ -19,17 +19,13 @@ from pipeline.core.errors import PipelineError
 from pipeline.render.table import Cell, Row, Table
 
 ROOT = Path(__file__).resolve().parents[1]
-PROCESSED = ROOT / "processed"
-DEMO_INPUTS = ("sample_flow.csv", "survey_clean.parquet", "survey_missing.parquet", "indices.parquet",
-               "measurement/items.csv", "models/coefficients.csv", "models/fits.csv")
 
 
 @pytest.fixture(scope="module")
-def demo(params, instrument):
-    if not all((PROCESSED / f).exists() for f in DEMO_INPUTS):
-        pytest.skip("processed/ outputs of the demo study not there: run `dvc repro` first")
+def demo(demo_study, params, instrument):
+    """The tidy results of the demo study (built for this test session, see conftest.demo_study)."""
     settings = tables.settings_from_params(params)
-    results = tables.derive_results(tables.load_results(PROCESSED), instrument, settings)
+    results = tables.derive_results(tables.load_results(demo_study / "processed"), instrument, settings)
     return results, settings
 
 
