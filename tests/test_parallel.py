@@ -215,6 +215,7 @@ def _tiny_recovery(params: dict) -> dict:
     return p
 
 
+@pytest.mark.slow   # a local Dask cluster and the command line against it: 7-16 s
 def test_recovery_same_in_process_loky_and_on_a_dask_cluster(params, instrument, cluster, tmp_path):
     """A team's cluster run (the command line against a scheduler) gives the local draws."""
     from pipeline.demo.recovery import one_replication, run
