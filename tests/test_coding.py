@@ -262,11 +262,11 @@ def test_coder_sample_is_seeded_stratified_and_blank(codebook):
 
 
 # --------------------------------------------------------------------------------------------
-# end to end on a demo study
+# end to end on the demo study (built for this test session, see conftest.demo_study)
 # --------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    return run_study(tmp_path_factory.mktemp("coding"), stages=("simulate", "transcripts", "coding"))
+def demo(demo_study):
+    return demo_study
 
 
 def test_demo_macro_f1_and_outputs(demo, codebook):
@@ -307,8 +307,11 @@ def test_demo_frequencies_recover_planted_gov_model_signs(demo):
 
 
 def _run_cli(demo: Path, tmp_path: Path, human_codes: str | None = None, truth: bool = False) -> subprocess.CompletedProcess:
-    """The coding stage as dvc runs it, on the demo's transcripts, writing to tmp_path/coding and
-    tmp_path/m.json; ``human_codes`` overrides coding.human_codes in a copy of its params."""
+    """The coding stage as dvc runs it, in the demo's folder on its transcripts, writing to
+    tmp_path/coding, tmp_path/m.json and tmp_path/timings (the demo's outputs and timings stay as
+    they are); ``human_codes`` overrides coding.human_codes in a copy of its params."""
+    import os
+
     pfile = demo / "params.yaml"
     if human_codes is not None:
         params = yaml.safe_load(pfile.read_text(encoding="utf-8"))
@@ -321,7 +324,8 @@ def _run_cli(demo: Path, tmp_path: Path, human_codes: str | None = None, truth: 
            "--communities", str(demo / "raw" / "communities.csv"),
            *(["--truth", str(demo / "raw" / "truth")] if truth else []),
            "--out", str(tmp_path / "coding"), "--metrics", str(tmp_path / "m.json")]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PIPELINE_TIMINGS": str(tmp_path / "timings")}
+    return subprocess.run(cmd, cwd=demo, capture_output=True, text=True, env=env)
 
 
 def test_demo_rerun_is_byte_identical(demo, tmp_path):

@@ -259,16 +259,14 @@ def test_bad_input_is_a_clear_error(labels):
         F.save_figure(Figure(), ROOT, "../escape")
 
 
-# -- the demo study's own outputs (made by `dvc repro`; skipped before it has run) ---------
+# -- the demo study's outputs (built for this test session, see conftest.demo_study) ---------
 DEMO = {"hypotheses": "models/hypotheses.csv", "coefficients": "models/coefficients.csv",
         "predictions": "models/predictions.csv", "sample_flow": "sample_flow.csv", "indices": "indices.parquet"}
 
 
 @pytest.mark.parametrize("name", ["coefficients", "indices", "interaction", "sample_flow"])
-def test_figures_render_from_the_demo_outputs(name, labels):
-    paths = {k: ROOT / "processed" / v for k, v in DEMO.items()}
-    if not all(p.exists() for p in paths.values()):
-        pytest.skip("processed/ outputs of the demo study not there: run `dvc repro` first")
+def test_figures_render_from_the_demo_outputs(name, labels, demo_study):
+    paths = {k: demo_study / "processed" / v for k, v in DEMO.items()}
     data = {k: pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p) for k, p in paths.items()}
     render_strict(build(name, "zh", labels, data))
 

@@ -154,6 +154,7 @@ def written_text(out: Path) -> str:
     return "\n".join(parts)
 
 
+@pytest.mark.slow   # 80 generated corpora through the stage: about 10 s
 @settings(max_examples=80, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
 @given(data=st.data(), n_files=st.integers(1, 3), strict=st.sampled_from([False, False, True]))

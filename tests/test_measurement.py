@@ -13,13 +13,15 @@ FAST = {"measurement": {"reliability": {"bootstrap_replications": 40}}}
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    return run_study(tmp_path_factory.mktemp("demo"), FAST, ("simulate", "survey", "measurement"))
+def demo(demo_study):
+    """The demo study, built for this test session (see conftest.demo_study)."""
+    return demo_study
 
 
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory):
-    """The demo study with an intercept shift on F2 for Hui respondents."""
+    """The demo study with an intercept shift on F2 for Hui respondents: its own run of the
+    stages up to measurement (fewer bootstrap replications, which the test does not read)."""
     overrides = {**FAST, "simulate": {"noninvariance": {"item": "F2", "group_value": 2, "shift": 0.5}}}
     return run_study(tmp_path_factory.mktemp("planted"), overrides, ("simulate", "survey", "measurement"))
 
@@ -92,6 +94,7 @@ def test_scalar_invariance_holds_without_planted_shift(demo):
     assert metrics["invariance_level"] == "scalar"
 
 
+@pytest.mark.slow   # its own run of simulate, survey and measurement: about 5 s
 def test_planted_noninvariance_is_found(planted):
     inv = _table(planted, "invariance").set_index("model")
     assert not bool(inv.at["scalar", "holds"])

@@ -12,13 +12,11 @@ import yaml
 
 from conftest import ROOT, run_study
 
-FAST = {"measurement": {"reliability": {"bootstrap_replications": 10}},
-        "models": {"mi": {"m": 5, "n_iter": 5}, "mediation": {"n_boot": 200}}}
-
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    return run_study(tmp_path_factory.mktemp("models"), FAST, ("simulate", "survey", "measurement", "models"))
+def demo(demo_study):
+    """The demo study, built for this test session (see conftest.demo_study)."""
+    return demo_study
 
 
 def _t(workdir, name):

@@ -188,7 +188,7 @@ def test_multiple_imputation_same_on_dask(dask):
     pd.testing.assert_frame_equal(one.imputation_fits, other.imputation_fits, check_exact=True)
 
 
-def test_transcript_segmentation_same_on_dask(dask, params):
+def test_transcript_segmentation_same_on_dask(dask, params, demo_study):
     import pipeline.stages.transcripts as T
 
     cfg = params["transcripts"]
@@ -197,7 +197,7 @@ def test_transcript_segmentation_same_on_dask(dask, params):
     spec = T.segmenter_spec(T.resolve_engine("auto"), words, str(ROOT / cfg["jieba_cache"]))
     settings = T.Settings(n_jobs=1, cache_dir=None, batch_size=5, parallel_min_files=1)
     ctx = T.Context(rules=rules, spec=spec, settings=settings, communities=None, communities_name="")
-    files = T.list_transcripts(ROOT / "raw" / "transcripts")[:20]
+    files = T.list_transcripts(demo_study / "raw" / "transcripts")[:20]
     here = T.process_corpus(files, ctx, progress=False)
     there = T.process_corpus(files, ctx, progress=False, parallel=dask)
     assert len(here.units) > 100
@@ -215,6 +215,7 @@ def _tiny_recovery(params: dict) -> dict:
     return p
 
 
+@pytest.mark.slow   # a local Dask cluster and the command line against it: 7-16 s
 def test_recovery_same_in_process_loky_and_on_a_dask_cluster(params, instrument, cluster, tmp_path):
     """A team's cluster run (the command line against a scheduler) gives the local draws."""
     from pipeline.demo.recovery import one_replication, run

@@ -1,12 +1,9 @@
 """No planted personal value anywhere in the pipeline's outputs.
 
-1. A small study in a temporary folder: the ``simulate`` stage, the ``transcripts`` stage and
-   every stage of ``dvc.yaml`` downstream of it (with the stages those need), run by their own
-   ``dvc.yaml`` commands; then every file under its ``processed/``, ``reports/`` and ``metrics/``
-   is searched for every planted value of ``raw/truth/transcript_pii.csv``. A stage added later
-   that reads the transcripts' outputs is covered without touching this file.
-2. The repository's own ``processed/``, ``reports/`` and ``metrics/`` against its ``raw/truth``,
-   when they exist (CI runs ``dvc repro`` before the tests, so this covers the whole pipeline).
+The demo study, built for this test session by dvc.yaml's own commands in a temporary folder
+(every stage, so a stage added later is covered without touching this file; see
+conftest.demo_study): every file under its ``processed/``, ``reports/`` and ``metrics/`` is
+searched for every planted value of its ``raw/truth/transcript_pii.csv``.
 
 Files are searched as text: Parquet tables cell by cell, zip packages (.xlsx, .docx) member by
 member, anything else as bytes in UTF-8 and GBK. Phone and ID numbers are also searched as bare
@@ -14,13 +11,7 @@ digits, so a stage that strips the spaces of "138 9501 2345" is caught too.
 """
 from __future__ import annotations
 
-import copy
-import os
 import re
-import shlex
-import shutil
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -29,7 +20,6 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
 SCANNED = ("processed", "reports", "metrics")
 START = "transcripts"
 
@@ -85,79 +75,16 @@ def _report(hits: list[tuple[str, str]]) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# the stages to run: transcripts, everything downstream of it, and what those need
-# --------------------------------------------------------------------------------------------
-def _under(path: str, outs: list[str]) -> bool:
-    return any(path == o or path.startswith(o.rstrip("/") + "/") for o in outs)
-
-
-def stages_to_run(dvc: dict) -> list[str]:
-    stages = dvc["stages"]
-    outs = {name: [next(iter(o)) if isinstance(o, dict) else o for o in s.get("outs", [])] for name, s in stages.items()}
-    deps = {name: list(s.get("deps", [])) for name, s in stages.items()}
-    needs = {name: {other for other in stages if other != name and any(_under(d, outs[other]) for d in deps[name])}
-             for name in stages}
-    wanted = {START}
-    changed = True
-    while changed:                                   # downstream of transcripts
-        changed = False
-        for name in stages:
-            if name not in wanted and needs[name] & wanted:
-                wanted.add(name)
-                changed = True
-    todo = list(wanted)
-    while todo:                                      # and everything they need
-        for other in needs[todo.pop()]:
-            if other not in wanted:
-                wanted.add(other)
-                todo.append(other)
-    order: list[str] = []
-    while len(order) < len(wanted):
-        ready = [n for n in stages if n in wanted and n not in order and needs[n] <= set(order)]
-        assert ready, f"dvc.yaml: a cycle among {sorted(wanted - set(order))}"
-        order += ready
-    return order
-
-
-def test_stages_to_run_follows_the_dag():
-    dvc = {"stages": {
-        "simulate": {"outs": ["raw/transcripts", "raw/truth"]},
-        "transcripts": {"deps": ["raw/transcripts"], "outs": ["processed/transcripts"]},
-        "survey": {"deps": ["raw/survey.sav"], "outs": ["processed/survey_clean.parquet"]},
-        "topics": {"deps": ["processed/transcripts/units.parquet", "processed/survey_clean.parquet"],
-                   "outs": ["processed/topics"]},
-        "models": {"deps": ["processed/indices.parquet"], "outs": ["processed/models"]},
-    }}
-    assert stages_to_run(dvc) == ["simulate", "survey", "transcripts", "topics"]
-
-
-# --------------------------------------------------------------------------------------------
-# 1. a small study in a temporary folder
+# the demo study
 # --------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def small_study(tmp_path_factory):
-    work = tmp_path_factory.mktemp("pii_scan")
-    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
-    params = copy.deepcopy(params)
-    params["simulate"]["n_communities"] = 12
-    params["simulate"]["transcripts"]["n_interviews"] = 40
-    params["transcripts"]["jieba_cache"] = str(ROOT / params["transcripts"]["jieba_cache"])
-    (work / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    shutil.copytree(ROOT / "config", work / "config")
-    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))
-    order = stages_to_run(dvc)
-    env = {**os.environ, "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    for name in order:
-        cmd = shlex.split(dvc["stages"][name]["cmd"])
-        if cmd[0] == "python":
-            cmd[0] = sys.executable
-        proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, f"stage {name} failed:\n{proc.stderr[-3000:]}"
-    return work, order
+def study(demo_study):
+    """The demo study and the stages dvc.yaml runs, in order (its dvc.lock)."""
+    return demo_study, list(yaml.safe_load((demo_study / "dvc.lock").read_text(encoding="utf-8"))["stages"])
 
 
-def test_small_study_outputs_hold_no_planted_value(small_study):
-    work, order = small_study
+def test_demo_study_outputs_hold_no_planted_value(study):
+    work, order = study
     assert "simulate" in order and START in order
     values = planted_values(work / "raw" / "truth")
     assert len(values) > 50
@@ -167,9 +94,9 @@ def test_small_study_outputs_hold_no_planted_value(small_study):
     assert not hits, _report(hits)
 
 
-def test_the_scanner_sees_planted_values(small_study):
+def test_the_scanner_sees_planted_values(study):
     """Control: the raw transcripts (UTF-8, GBK and .docx files) are full of them."""
-    work, _ = small_study
+    work, _ = study
     hits, n = scan([work / "raw" / "transcripts"], planted_values(work / "raw" / "truth"))
     files = {f for f, _ in hits}
     assert len(files) >= 0.8 * n
@@ -177,15 +104,3 @@ def test_the_scanner_sees_planted_values(small_study):
     for fmt in ("gbk", "docx"):
         name = interviews[(interviews["encoding"] == fmt) | (interviews["format"] == fmt)]["file"]
         assert any(f"transcripts/{x}" in files for x in name), f"no hit in a {fmt} file"
-
-
-# --------------------------------------------------------------------------------------------
-# 2. the repository's own outputs (after dvc repro)
-# --------------------------------------------------------------------------------------------
-def test_repository_outputs_hold_no_planted_value():
-    truth = ROOT / "raw" / "truth"
-    roots = [ROOT / d for d in SCANNED if (ROOT / d).exists()]
-    if not (truth / "transcript_pii.csv").exists() or not roots:
-        pytest.skip("no raw/truth or no outputs: run dvc repro first")
-    hits, n = scan(roots, planted_values(truth))
-    assert not hits, _report(hits)

@@ -1,15 +1,17 @@
-"""The integrate and report stages end to end on a small study, run twice: every table in every
-format, a self-contained HTML, three-line Word tables, Chinese figures, numbers equal to their
-tidy sources, and byte-identical outputs of two clean runs (the determinism promise of issue 9)."""
+"""The report stage end to end on the demo study (every stage of dvc.yaml, built once per session
+in a temporary folder by the demo_study fixture): every table in every format, a self-contained
+HTML, three-line Word tables, Chinese figures, numbers equal to their tidy sources, the
+provenance of dvc.lock, and byte-identical outputs of two clean runs, each with its own caches
+(the determinism promise of issue 9)."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import subprocess
 import sys
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -25,44 +27,45 @@ from pipeline.stages.integrate import integrate
 from pipeline.stages.report import make_report
 from tests.conftest import ROOT, run_study
 
-EARLIER_STAGES = ("simulate", "survey", "measurement", "models", "transcripts", "topics", "coding")
-# A small study: every stage runs, with fewer respondents, interviews and resamples.
-SMALL = {
-    "simulate": {"n_communities": 14, "transcripts": {"n_interviews": 30}},
-    "measurement": {"reliability": {"bootstrap_replications": 20}},
-    "models": {"mi": {"m": 3, "n_iter": 3}, "mediation": {"n_boot": 100}},
-    "topics": {"k_grid": [5, 6, 7], "seeds": 2},
-    "coding": {"agreement": {"replications": 50}},
-}
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 
-def _run_study(workdir: Path) -> Path:
-    """The earlier stages by ``run_study``, then integrate and report the way dvc.yaml runs them."""
-    run_study(workdir, SMALL, EARLIER_STAGES)
-    processed, config = workdir / "processed", ROOT / "config"
-    commands = {
-        "integrate": ["--processed", processed, "--communities", workdir / "raw" / "communities.csv",
-                      "--joint", config / "joint_display.yaml", "--codebook", config / "codebook.yaml",
-                      "--out", processed / "integrate"],
-        "report": ["--processed", processed, "--codebook", config / "codebook.yaml", "--reports", workdir / "reports",
-                   "--metrics", workdir / "metrics" / "report.json", "--dvc-lock", workdir / "dvc.lock",
-                   "--timings", workdir / "timings"],
-    }
-    env = {**os.environ, "PIPELINE_TIMINGS": str(workdir / "timings")}   # not the repository's .cache
-    for stage, args in commands.items():
-        cmd = [sys.executable, "-m", "pipeline", stage, "--params", str(workdir / "params.yaml"), *map(str, args)]
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
-        assert proc.returncode == 0, f"{stage} failed:\n{proc.stderr[-3000:]}"
-    return workdir
-
-
 @pytest.fixture(scope="module")
-def studies(tmp_path_factory):
-    """Two clean runs of the whole pipeline on the same small study, side by side."""
-    dirs = [tmp_path_factory.mktemp(name) for name in ("run_a", "run_b")]
-    with ThreadPoolExecutor(2) as pool:
-        return list(pool.map(_run_study, dirs))
+def studies(demo_study, tmp_path_factory):
+    """Two clean runs of the whole pipeline on the demo study, side by side: the session's one and
+    a second in its own folder, with its own token, jieba and timing caches (nothing is shared, so
+    a nondeterministic stage cannot hide behind a cache filled by the first run) and another
+    PYTHONHASHSEED (no output may depend on the order of a set of strings)."""
+    import os
+
+    seed = "1" if os.environ.get("PYTHONHASHSEED") == "0" else "0"
+    return [demo_study, run_study(tmp_path_factory.mktemp("demo_study_again"), env={"PYTHONHASHSEED": seed})]
+
+
+def test_the_study_fixture_runs_every_stage_of_dvc_yaml_in_dependency_order(demo_study):
+    from tests.conftest import stage_order
+
+    toy = {"stages": {
+        "simulate": {"outs": ["raw/transcripts", "raw/truth"]},
+        "topics": {"deps": ["processed/transcripts/units.parquet", "processed/survey_clean.parquet"],
+                   "outs": ["processed/topics"]},
+        "transcripts": {"deps": ["raw/transcripts"], "outs": ["processed/transcripts"]},
+        "survey": {"deps": ["raw/survey.sav"], "outs": ["processed/survey_clean.parquet"]},
+        "models": {"deps": ["processed/indices.parquet"], "outs": ["processed/models"]},
+        "report": {"deps": ["processed"], "outs": ["reports/report.html"], "metrics": [{"metrics/r.json": {}}]},
+    }}
+    assert stage_order(toy) == ["simulate", "transcripts", "survey", "topics", "models", "report"]
+    assert stage_order(toy, ["topics"]) == ["simulate", "transcripts", "survey", "topics"]
+    toy["stages"]["simulate"]["deps"] = ["reports/report.html"]
+    with pytest.raises(AssertionError, match="a cycle"):
+        stage_order(toy)
+    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))
+    lock = yaml.safe_load((demo_study / "dvc.lock").read_text(encoding="utf-8"))
+    assert list(lock["stages"]) == stage_order(dvc) and set(lock["stages"]) == set(dvc["stages"])
+    for name, stage in dvc["stages"].items():   # every output of every stage is there
+        for out in (o for kind in ("outs", "metrics") for o in stage.get(kind) or []):
+            out = next(iter(out)) if isinstance(out, dict) else out
+            assert (demo_study / out).exists(), (name, out)
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -81,12 +84,12 @@ def test_two_clean_runs_are_byte_identical(studies):
     differ = [name for name in a if a[name] != b[name]]
     assert not differ, f"files that differ between two runs: {differ}"
     # and no output names the folder it was made in (that would differ between clones)
-    leaks = [name for name, data in a.items() if str(studies[0]).encode() in data]
+    leaks = [name for s, files in zip(studies, (a, b)) for name, data in files.items() if str(s).encode() in data]
     assert not leaks, leaks
 
 
-def test_every_table_in_every_format_and_the_reports_exist(studies):
-    reports = studies[0] / "reports"
+def test_every_table_in_every_format_and_the_reports_exist(demo_study):
+    reports = demo_study / "reports"
     stems = sorted({p.stem for p in (reports / "tables").iterdir()})
     assert len(stems) == 18 and stems[0].startswith("table01") and stems[-1] == "table18_joint_display"
     for stem in stems:
@@ -96,7 +99,7 @@ def test_every_table_in_every_format_and_the_reports_exist(studies):
     assert len(figures) == 12 and all(f.endswith((".png", ".svg")) for f in figures)
     for name in ("report.html", "report.docx", "provenance.json"):
         assert (reports / name).stat().st_size > 0
-    metrics = json.loads((studies[0] / "metrics" / "report.json").read_text())
+    metrics = json.loads((demo_study / "metrics" / "report.json").read_text())
     assert metrics["tables_skipped"] == 0 and metrics["figures_missing"] == 0
 
 
@@ -113,8 +116,8 @@ class _References(HTMLParser):
                 self.refs.append((tag, name, value))
 
 
-def test_html_report_is_self_contained(studies):
-    page = (studies[0] / "reports" / "report.html").read_text(encoding="utf-8")
+def test_html_report_is_self_contained(demo_study):
+    page = (demo_study / "reports" / "report.html").read_text(encoding="utf-8")
     parser = _References()
     parser.feed(page)
     outside = [r for r in parser.refs if not r[2].startswith(("#", "data:"))]
@@ -146,10 +149,10 @@ def _assert_three_line(tbl) -> None:
     assert rules and len(set(rules)) == 1, "one thin rule, under the header"
 
 
-def test_word_tables_are_three_line_tables(studies):
+def test_word_tables_are_three_line_tables(demo_study):
     import docx
 
-    reports = studies[0] / "reports"
+    reports = demo_study / "reports"
     doc = docx.Document(str(reports / "report.docx"))
     assert len(doc.tables) == 19
     for t in doc.tables:
@@ -162,17 +165,17 @@ def test_word_tables_are_three_line_tables(studies):
     assert sum(1 for r in doc.inline_shapes) == 6
 
 
-def test_figures_show_chinese_text(studies):
+def test_figures_show_chinese_text(demo_study):
     """The default report language is Chinese: the SVGs (text as glyph paths) carry glyphs of
     Han characters from the project's font, and the captions in the HTML are Chinese."""
-    params = load_params(studies[0] / "params.yaml")
+    params = load_params(demo_study / "params.yaml")
     assert params["report"]["lang"] == "zh"
-    for svg in (studies[0] / "reports" / "figures").glob("*.svg"):
+    for svg in (demo_study / "reports" / "figures").glob("*.svg"):
         ids = re.findall(r'id="([^"]+)"', svg.read_text(encoding="utf-8"))
         han = [i for i in ids if re.search(r"-(4e|[5-9][0-9a-f])[0-9a-f]{2}$", i)]
         assert han, f"{svg.name}: no Han glyph"
         assert any("NotoSansCJK" in i for i in han), svg.name
-    page = (studies[0] / "reports" / "report.html").read_text(encoding="utf-8")
+    page = (demo_study / "reports" / "report.html").read_text(encoding="utf-8")
     assert "图1 样本流程" in page
     # captions and the title come from the study's labels and params, not from code
     assert "各指数按民族的分布" in page and "主题按治理模式的流行度" in page
@@ -180,11 +183,11 @@ def test_figures_show_chinese_text(studies):
     assert "表9　社区参与的回归模型" in page and "表10　共同体认同的回归模型" in page
 
 
-def test_numbers_in_every_table_equal_the_tidy_results_on_disk(studies):
+def test_numbers_in_every_table_equal_the_tidy_results_on_disk(demo_study):
     """Rebuild the tables from the study's files, check every number against the tidy results
     as written to disk (the stages' outputs, the integrate stage's processed/integrate frames
     among them), and check that the table files written are exactly these tables."""
-    root = studies[0]
+    root = demo_study
     params = load_params(root / "params.yaml")
     made = make_report(params, root / "processed", ROOT / "config" / "codebook.yaml", ROOT / "requirements.lock",
                        root / "dvc.lock")
@@ -203,10 +206,10 @@ def test_numbers_in_every_table_equal_the_tidy_results_on_disk(studies):
     assert checked > 500
 
 
-def test_the_report_reads_the_frames_the_integrate_stage_computed(studies):
+def test_the_report_reads_the_frames_the_integrate_stage_computed(demo_study):
     """processed/integrate/ holds one file per frame of the integrate stage, and the report's
     reader gives back the stage's frames: text as written, numbers as the same floats."""
-    root = studies[0]
+    root = demo_study
     params = load_params(root / "params.yaml")
     frames = integrate(params, root / "processed", root / "raw" / "communities.csv",
                        ROOT / "config" / "joint_display.yaml", ROOT / "config" / "codebook.yaml")
@@ -223,25 +226,43 @@ def test_the_report_reads_the_frames_the_integrate_stage_computed(studies):
             assert read[c].tolist() == frame[c].tolist(), (name, c)
 
 
-def test_joint_display_rows_follow_the_configuration(studies):
-    joint = pd.read_csv(studies[0] / "processed" / "integrate" / "joint_display.csv")
+def test_joint_display_rows_follow_the_configuration(demo_study):
+    joint = pd.read_csv(demo_study / "processed" / "integrate" / "joint_display.csv")
     config = yaml.safe_load((ROOT / "config" / "joint_display.yaml").read_text(encoding="utf-8"))
     assert list(joint["hypothesis"]) == [r["hypothesis"] for r in config["rows"]]
     assert set(joint["verdict"]) <= {"convergent", "divergent", "complementary", "inconclusive"}
-    units = pd.read_parquet(studies[0] / "processed" / "transcripts" / "units.parquet").set_index("unit_id")
+    units = pd.read_parquet(demo_study / "processed" / "transcripts" / "units.parquet").set_index("unit_id")
     for uid, text in zip(joint["quote1_id"], joint["quote1"]):
         if isinstance(uid, str) and uid:
             assert units.loc[uid, "text"] == text   # quotes are redacted units, verbatim
 
 
-def test_provenance_file_holds_the_run_and_the_report_only_the_reproducible_part(studies):
-    prov = json.loads((studies[0] / "reports" / "provenance.json").read_text(encoding="utf-8"))
+def test_provenance_file_holds_the_run_and_the_report_only_the_reproducible_part(demo_study):
+    prov = json.loads((demo_study / "reports" / "provenance.json").read_text(encoding="utf-8"))
     for key in ("created", "git", "machine", "stage_times", "packages", "params", "seed", "inputs"):
         assert key in prov, key
     assert prov["packages"]["pandas"] == pd.__version__
     assert prov["stage_times"]["survey"]["seconds"] >= 0
-    page = (studies[0] / "reports" / "report.html").read_text(encoding="utf-8")
+    page = (demo_study / "reports" / "report.html").read_text(encoding="utf-8")
     assert prov["created"] not in page and prov["git"]["commit"] not in page
     # the appendix holds the reproducible part: here, the installed pandas version in its row
     assert re.search(rf"<td>package pandas</td>\s*<td[^>]*>{re.escape(pd.__version__)}</td>", page)
-    assert set(prov["inputs"]) >= {"simulate", "survey", "models", "coding"} or not (studies[0] / "dvc.lock").exists()
+    # the input and output hashes of every stage the report depends on, as dvc.lock recorded them
+    # when the report ran (its own entry was written after it)
+    from tests.conftest import stage_order
+
+    lock = {name: {item["path"]: item["md5"] for kind in ("deps", "outs") for item in entry[kind]}
+            for name, entry in yaml.safe_load((demo_study / "dvc.lock").read_text(encoding="utf-8"))["stages"].items()}
+    upstream = stage_order(yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8")), ["report"])[:-1]
+    assert upstream and {"simulate", "survey", "models", "coding"} <= set(upstream)
+    assert "report" in lock and "report" not in prov["inputs"]
+    for stage in upstream:
+        assert prov["inputs"][stage] == lock[stage], stage
+    survey_sav = hashlib.md5((demo_study / "raw" / "survey.sav").read_bytes()).hexdigest()
+    assert prov["inputs"]["survey"]["raw/survey.sav"] == survey_sav
+    assert re.search(rf"<td>survey: raw/survey.sav</td>\s*<td[^>]*>{survey_sav}</td>", page)
+    # the run part names the commit of the code that ran (the study's folder is outside the checkout)
+    import subprocess
+
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    assert prov["git"]["commit"] == (head or "unknown")

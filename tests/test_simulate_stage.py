@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +27,8 @@ def _small_params(tmp_path: Path, seed: int) -> Path:
 
 def _run(params: Path, raw: Path) -> dict[str, str]:
     proc = subprocess.run([sys.executable, "-m", "pipeline", "simulate", "--params", str(params), "--raw", str(raw)],
-                          cwd=ROOT, capture_output=True, text=True)
+                          cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PIPELINE_TIMINGS": str(raw.parent / "timings")})   # not the project's .cache
     assert proc.returncode == 0, proc.stderr
     return {str(p.relative_to(raw)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(raw.rglob("*")) if p.is_file()}

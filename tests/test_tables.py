@@ -27,17 +27,13 @@ from pipeline.render.tables.text import table_topics
 from pipeline.stats.describe import sample_characteristics
 
 ROOT = Path(__file__).resolve().parents[1]
-PROCESSED = ROOT / "processed"
-DEMO_INPUTS = ("sample_flow.csv", "indices.parquet", "measurement/items.csv", "models/coefficients.csv",
-               "models/fits.csv", "integrate/sample_characteristics.csv", "integrate/codebook.csv")
 
 
 @pytest.fixture(scope="module")
-def demo(params, instrument):
-    if not all((PROCESSED / f).exists() for f in DEMO_INPUTS):
-        pytest.skip("processed/ outputs of the demo study not there: run `dvc repro` first")
+def demo(demo_study, params, instrument):
+    """The tidy results of the demo study (built for this test session, see conftest.demo_study)."""
     settings = settings_from_params(params)
-    return load_results(PROCESSED), settings
+    return load_results(demo_study / "processed"), settings
 
 
 @pytest.fixture(scope="module")

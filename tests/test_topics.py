@@ -437,22 +437,22 @@ def _stage(tmp: Path, units: tuple[Path, Path], overrides: dict, name: str) -> P
     pfile.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
     out = tmp / name
     T.main(["--params", str(pfile), "--units", str(units[0]), "--questions", str(units[1]),
-            "--communities", str(ROOT / "raw" / "communities.csv"),
+            "--communities", str(units[0].with_name("communities.csv")),
             "--out", str(out / "topics"), "--metrics", str(out / "topics.json")])
     return out
 
 
 @pytest.fixture(scope="module")
-def small_units(tmp_path_factory):
-    src = ROOT / "processed" / "transcripts" / "units.parquet"
-    if not src.exists():
-        pytest.skip("the demo study's transcripts stage has not run")
+def small_units(demo_study, tmp_path_factory):
+    """The first 20 interviews of the demo study's units and questions, with its communities."""
+    src = demo_study / "processed" / "transcripts" / "units.parquet"
     units = pd.read_parquet(src)
     questions = pd.read_parquet(src.with_name("questions.parquet"))
     keep = sorted(units["interview_id"].unique())[:20]
     folder = tmp_path_factory.mktemp("units")
     units[units["interview_id"].isin(keep)].to_parquet(folder / "units.parquet", index=False)
     questions[questions["interview_id"].isin(keep)].to_parquet(folder / "questions.parquet", index=False)
+    (folder / "communities.csv").write_bytes((demo_study / "raw" / "communities.csv").read_bytes())
     return folder / "units.parquet", folder / "questions.parquet"
 
 
@@ -474,10 +474,8 @@ def test_same_seed_gives_identical_files(tmp_path, small_units):
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    from conftest import run_study
-
-    return run_study(tmp_path_factory.mktemp("topics_demo"), stages=("simulate", "transcripts", "topics"))
+def demo(demo_study):
+    return demo_study
 
 
 def test_demo_outputs(demo):
