@@ -49,6 +49,9 @@ def run_study(workdir: Path, overrides: dict | None = None, stages: tuple[str, .
     params = _merge(params, overrides or {})
     params["instrument"] = str(ROOT / params["instrument"])
     params["simulate"]["transcripts"]["bank"] = str(ROOT / params["simulate"]["transcripts"]["bank"])
+    human = params["coding"].get("human_codes")
+    if human and str(human).startswith("processed/"):   # the demo's sheet (demo_checks): this study's
+        params["coding"]["human_codes"] = str(workdir / human)
     workdir.mkdir(parents=True, exist_ok=True)
     pfile = workdir / "params.yaml"
     pfile.write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -65,10 +68,13 @@ def run_study(workdir: Path, overrides: dict | None = None, stages: tuple[str, .
                         "--out", processed / "transcripts", "--metrics", metrics / "transcripts.json"],
         "topics": ["--units", processed / "transcripts" / "units.parquet",
                    "--questions", processed / "transcripts" / "questions.parquet", "--communities", raw / "communities.csv",
-                   "--truth", raw / "truth", "--out", processed / "topics", "--metrics", metrics / "topics.json"],
+                   "--out", processed / "topics", "--metrics", metrics / "topics.json"],
+        "demo_checks": ["--truth", raw / "truth", "--units", processed / "transcripts" / "units.parquet",
+                        "--topics", processed / "topics", "--communities", raw / "communities.csv",
+                        "--out", processed / "demo_checks", "--metrics", metrics / "demo_checks.json"],
         "coding": ["--units", processed / "transcripts" / "units.parquet",
                    "--questions", processed / "transcripts" / "questions.parquet", "--communities", raw / "communities.csv",
-                   "--truth", raw / "truth", "--out", processed / "coding", "--metrics", metrics / "coding.json"],
+                   "--out", processed / "coding", "--metrics", metrics / "coding.json"],
         "report": ["--processed", processed, "--communities", raw / "communities.csv",
                    "--joint", ROOT / "config" / "joint_display.yaml", "--codebook", ROOT / "config" / "codebook.yaml",
                    "--reports", reports, "--out", processed / "report", "--metrics", metrics / "report.json",

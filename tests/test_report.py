@@ -20,7 +20,8 @@ from pipeline.core.config import load_params
 from pipeline.stages.report import make_report
 from tests.conftest import ROOT, run_study
 
-ALL_STAGES = ("simulate", "survey", "measurement", "models", "transcripts", "topics", "coding", "report")
+ALL_STAGES = ("simulate", "survey", "measurement", "models", "transcripts", "topics", "demo_checks", "coding",
+              "report")
 # A small study: every stage runs, with fewer respondents, interviews and resamples.
 SMALL = {
     "simulate": {"n_communities": 14, "transcripts": {"n_interviews": 30}},

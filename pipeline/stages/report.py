@@ -34,7 +34,7 @@ import pandas as pd
 from pipeline.render import figures as F
 from pipeline.render import table as render
 from pipeline.render import tables
-from pipeline.stages.coding import load_codebook
+from pipeline.text.coding import load_codebook
 from pipeline.core.config import load_params, read_yaml, section
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_dir, write_bytes, write_csv, write_json, write_text
@@ -114,7 +114,7 @@ class FigureOut:
 # -- inputs ------------------------------------------------------------------------------------
 def codebook_themes(path: Path) -> dict[int, dict[str, str]]:
     """Theme id -> {"code", "zh", "en"} from the coding stage's codebook (read and checked by
-    :func:`pipeline.stages.coding.load_codebook`)."""
+    :func:`pipeline.text.coding.load_codebook`)."""
     return {t.id: {"code": t.code, "zh": t.zh, "en": t.en} for t in load_codebook(path).themes}
 
 
