@@ -49,9 +49,7 @@ def run_study(workdir: Path, overrides: dict | None = None, stages: tuple[str, .
     params = _merge(params, overrides or {})
     params["instrument"] = str(ROOT / params["instrument"])
     params["simulate"]["transcripts"]["bank"] = str(ROOT / params["simulate"]["transcripts"]["bank"])
-    human = params["coding"].get("human_codes")
-    if human and str(human).startswith("processed/"):   # the demo's sheet (demo_checks): this study's
-        params["coding"]["human_codes"] = str(workdir / human)
+    params["coding"]["codebook"] = str(ROOT / params["coding"]["codebook"])
     workdir.mkdir(parents=True, exist_ok=True)
     pfile = workdir / "params.yaml"
     pfile.write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -80,9 +78,12 @@ def run_study(workdir: Path, overrides: dict | None = None, stages: tuple[str, .
                    "--reports", reports, "--out", processed / "report", "--metrics", metrics / "report.json",
                    "--dvc-lock", workdir / "dvc.lock", "--timings", workdir / "timings"],
     }
-    env = {**os.environ, "PIPELINE_TIMINGS": str(workdir / "timings")}   # not the repository's .cache
+    env = {**os.environ, "PIPELINE_TIMINGS": str(workdir / "timings"),   # not the repository's .cache
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     for stage in stages:
         cmd = [sys.executable, "-m", "pipeline", stage, "--params", str(pfile), *map(str, commands[stage])]
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+        # coding.human_codes (the demo's processed/demo_checks/human_codes.csv) is a path of the study
+        cwd = workdir if stage == "coding" else ROOT
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
         assert proc.returncode == 0, f"{stage} failed:\n{proc.stderr[-3000:]}"
     return workdir

@@ -3,6 +3,7 @@ references, human-code validation, and one end-to-end run on a demo study."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -292,8 +293,7 @@ def test_coding_runs_without_the_demo_truth(demo):
     the demo's coder sheet, named by coding.human_codes like any other, and the command line has
     no --truth."""
     metrics = json.loads((demo / "metrics" / "coding.json").read_text(encoding="utf-8"))
-    sheet = demo / "processed" / "demo_checks" / "human_codes.csv"
-    assert metrics["human_codes"] == str(sheet) and metrics["agreement_units"] > 1000
+    assert metrics["human_codes"] == "processed/demo_checks/human_codes.csv" and metrics["agreement_units"] > 1000
     proc = _run_cli(demo, demo / "again", extra=["--truth", str(demo / "raw" / "truth")])
     assert proc.returncode == 2 and "unrecognized arguments: --truth" in proc.stderr
 
@@ -356,9 +356,10 @@ def test_demo_frequencies_recover_planted_gov_model_signs(demo):
 
 def _run_cli(demo: Path, tmp_path: Path, human_codes: str | None = None,
              extra: list[str] | None = None) -> subprocess.CompletedProcess:
-    """The coding stage as dvc runs it, on the demo's transcripts, writing to tmp_path/coding and
-    tmp_path/m.json; ``human_codes`` overrides coding.human_codes in a copy of its params (else
-    the demo's sheet, processed/demo_checks/human_codes.csv); ``extra`` arguments are appended."""
+    """The coding stage as dvc runs it (in the study's folder: coding.human_codes is relative to
+    it), on the demo's transcripts, writing to tmp_path/coding and tmp_path/m.json;
+    ``human_codes`` overrides coding.human_codes in a copy of its params (else the demo's sheet,
+    processed/demo_checks/human_codes.csv); ``extra`` arguments are appended."""
     pfile = demo / "params.yaml"
     if human_codes is not None:
         params = yaml.safe_load(pfile.read_text(encoding="utf-8"))
@@ -371,7 +372,8 @@ def _run_cli(demo: Path, tmp_path: Path, human_codes: str | None = None,
            "--questions", str(demo / "processed" / "transcripts" / "questions.parquet"),
            "--communities", str(demo / "raw" / "communities.csv"),
            "--out", str(tmp_path / "coding"), "--metrics", str(tmp_path / "m.json"), *(extra or [])]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run(cmd, cwd=demo, capture_output=True, text=True, env=env)
 
 
 def test_demo_rerun_is_byte_identical(demo, tmp_path):
