@@ -27,6 +27,7 @@ STAGES = {
     "models": "pipeline.stages.models",
     "recovery": "pipeline.demo.recovery",
     "topics": "pipeline.stages.topics",
+    "demo_checks": "pipeline.demo.demo_checks",
     "coding": "pipeline.stages.coding",
     "integrate": "pipeline.stages.integrate",
     "report": "pipeline.stages.report",

@@ -3,6 +3,8 @@ references, human-code validation, and one end-to-end run on a demo study."""
 from __future__ import annotations
 
 import json
+import shutil
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +15,10 @@ import pytest
 import yaml
 
 from conftest import ROOT, run_study
-from pipeline.stages import coding as C
 from pipeline.core.errors import PipelineError
+from pipeline.demo import checks as CK
+from pipeline.stats import agreement as A
+from pipeline.text import coding as C
 
 REF = ROOT / "tests" / "reference"
 CODEBOOK = ROOT / "config" / "codebook.yaml"
@@ -158,7 +162,7 @@ def test_kappa_matches_psych(reference):
     assert set(tabs["table"]) == set(reference["kappa"])
     for name, g in tabs.groupby("table"):
         table = g.pivot(index="rater1", columns="rater2", values="count").fillna(0).to_numpy()
-        got, want = C.cohen_kappa(table), reference["kappa"][name]
+        got, want = A.cohen_kappa(table), reference["kappa"][name]
         assert got["kappa"] == pytest.approx(want["kappa"], abs=TOL)
         assert got["var_kappa"] == pytest.approx(want["var_kappa"], abs=TOL)
         assert got["ci_low"] == pytest.approx(want["lower"], abs=TOL)
@@ -168,7 +172,7 @@ def test_kappa_matches_psych(reference):
 def test_alpha_matches_krippendorff_2011_examples(reference):
     data = pd.read_csv(REF / "data" / "agreement_krippendorff2011.csv")
     for name, g in data.groupby("data"):
-        got = C.krippendorff_alpha(g.filter(like="u").to_numpy(dtype=float))
+        got = A.krippendorff_alpha(g.filter(like="u").to_numpy(dtype=float))
         assert got == pytest.approx(reference["alpha"][name], abs=TOL)
     assert round(reference["alpha"]["nominal"], 3) == 0.743 and round(reference["alpha"]["binary"], 3) == 0.095
 
@@ -178,10 +182,10 @@ def test_binary_alpha_shortcut_equals_the_general_formula():
     a = (rng.random((300, 4)) < 0.2).astype(np.int8)
     b = np.where(rng.random((300, 4)) < 0.85, a, 1 - a).astype(np.int8)
     clusters = np.repeat(np.arange(30), 10)
-    boot = C.bootstrap_alpha(a, b, clusters, replications=0, seed=1)
-    assert boot["alpha"] == pytest.approx(C.krippendorff_alpha(np.vstack([a.ravel(), b.ravel()])), abs=1e-12)
+    boot = A.bootstrap_alpha(a, b, clusters, replications=0, seed=1)
+    assert boot["alpha"] == pytest.approx(A.krippendorff_alpha(np.vstack([a.ravel(), b.ravel()])), abs=1e-12)
     for j in range(4):
-        assert boot["alpha_cols"][j] == pytest.approx(C.krippendorff_alpha(np.vstack([a[:, j], b[:, j]])), abs=1e-12)
+        assert boot["alpha_cols"][j] == pytest.approx(A.krippendorff_alpha(np.vstack([a[:, j], b[:, j]])), abs=1e-12)
 
 
 def test_bootstrap_interval_is_seeded_and_clustered():
@@ -189,9 +193,9 @@ def test_bootstrap_interval_is_seeded_and_clustered():
     a = (rng.random((400, 3)) < 0.3).astype(np.int8)
     b = np.where(rng.random((400, 3)) < 0.9, a, 1 - a).astype(np.int8)
     clusters = np.repeat([f"I{i:03d}" for i in range(40)], 10)
-    one = C.bootstrap_alpha(a, b, clusters, 300, seed=11)
-    two = C.bootstrap_alpha(a, b, clusters, 300, seed=11)
-    other = C.bootstrap_alpha(a, b, clusters, 300, seed=12)
+    one = A.bootstrap_alpha(a, b, clusters, 300, seed=11)
+    two = A.bootstrap_alpha(a, b, clusters, 300, seed=11)
+    other = A.bootstrap_alpha(a, b, clusters, 300, seed=12)
     assert (one["ci_low"], one["ci_high"]) == (two["ci_low"], two["ci_high"])
     np.testing.assert_array_equal(one["ci_cols"], two["ci_cols"])
     assert (one["ci_low"], one["ci_high"]) != (other["ci_low"], other["ci_high"])
@@ -201,9 +205,9 @@ def test_bootstrap_interval_is_seeded_and_clustered():
 def test_truth_alignment_handles_joined_and_dropped_sentences():
     # planted lengths 10, 5, 8, 3; the unit 1 holds planted 0+1 (a run-on comma), unit 2 was
     # left out (no content tokens) and unit 3 holds planted 3
-    runs = C.align_truth_turn([10, 5, 8, 3], [1, 3], [15, 3])
+    runs = CK.align_truth_turn([10, 5, 8, 3], [1, 3], [15, 3])
     assert runs == [[0, 1], [3]]
-    assert C.align_truth_turn([7, 9], [1, 2], [7, 9]) == [[0], [1]]
+    assert CK.align_truth_turn([7, 9], [1, 2], [7, 9]) == [[0], [1]]
 
 
 # --------------------------------------------------------------------------------------------
@@ -269,6 +273,50 @@ def demo(demo_study):
     return demo_study
 
 
+def _copy_without_truth(demo: Path, work: Path, parts: tuple[str, ...]) -> Path:
+    """A copy of the parts of the demo study a stage reads, with no raw/truth."""
+    for rel in ("params.yaml", "config", "raw/communities.csv", *parts):
+        src, dst = demo / rel, work / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(src, dst) if src.is_dir() else shutil.copyfile(src, dst)
+    assert not (work / "raw" / "truth").exists()
+    return work
+
+
+def test_coding_runs_without_the_demo_truth(demo, tmp_path):
+    """In a copy of the demo study without raw/truth the coding stage runs on the demo's coder
+    sheet (named by coding.human_codes like any other) and writes the demo's outputs byte for
+    byte; its command line has no --truth."""
+    work = _copy_without_truth(demo, tmp_path / "study", ("processed/transcripts", "processed/demo_checks"))
+    proc = _run_cli(work, tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads((tmp_path / "out" / "m.json").read_text(encoding="utf-8"))
+    assert metrics["human_codes"] == "processed/demo_checks/human_codes.csv" and metrics["agreement_units"] > 1000
+    for f in sorted((demo / "processed" / "coding").iterdir()):
+        assert (tmp_path / "out" / "coding" / f.name).read_bytes() == f.read_bytes(), f.name
+    proc = _run_cli(work, tmp_path / "again", extra=["--truth", str(demo / "raw" / "truth")])
+    assert proc.returncode == 2 and "unrecognized arguments: --truth" in proc.stderr
+
+
+def test_demo_truth_is_a_filled_coder_sheet(demo, codebook):
+    """demo_checks writes the planted sentence themes of every unit as a coder sheet with the
+    columns of coder_sample.csv, every theme cell 0 or 1; read_human_codes takes every row, with
+    the codes of truth_unit_codes."""
+    path = demo / "processed" / "demo_checks" / "human_codes.csv"
+    sheet = pd.read_csv(path, dtype=str, keep_default_na=False)
+    blank = pd.read_csv(demo / "processed" / "coding" / "coder_sample.csv", dtype=str, keep_default_na=False)
+    assert list(sheet.columns) == list(blank.columns)
+    units = pd.read_parquet(demo / "processed" / "transcripts" / "units.parquet")
+    assert sheet["unit_id"].tolist() == units["unit_id"].tolist()
+    assert set(sheet[codebook.codes].stack()) <= {"0", "1"}
+    human = C.read_human_codes(path, units, codebook)
+    planted = CK.truth_unit_codes(pd.read_csv(demo / "raw" / "truth" / "transcript_units.csv"), units, codebook)
+    assert human["unit_id"].tolist() == planted["unit_id"].tolist()
+    assert (human[codebook.codes].to_numpy() == planted[codebook.codes].to_numpy()).all()
+    checks = json.loads((demo / "metrics" / "demo_checks.json").read_text(encoding="utf-8"))
+    assert checks["human_codes_units"] == len(units)
+
+
 def test_demo_macro_f1_and_outputs(demo, codebook):
     out = demo / "processed" / "coding"
     metrics = json.loads((demo / "metrics" / "coding.json").read_text(encoding="utf-8"))
@@ -306,30 +354,31 @@ def test_demo_frequencies_recover_planted_gov_model_signs(demo):
     assert (overall["interviews_with_theme"] <= overall["interviews"]).all()
 
 
-def _run_cli(demo: Path, tmp_path: Path, human_codes: str | None = None, truth: bool = False) -> subprocess.CompletedProcess:
-    """The coding stage as dvc runs it, in the demo's folder on its transcripts, writing to
-    tmp_path/coding, tmp_path/m.json and tmp_path/timings (the demo's outputs and timings stay as
-    they are); ``human_codes`` overrides coding.human_codes in a copy of its params."""
-    import os
-
+def _run_cli(demo: Path, tmp_path: Path, human_codes: str | None = None,
+             extra: list[str] | None = None) -> subprocess.CompletedProcess:
+    """The coding stage as dvc runs it (in the study's folder: coding.human_codes is relative to
+    it), on the demo's transcripts, writing to tmp_path/coding and tmp_path/m.json;
+    ``human_codes`` overrides coding.human_codes in a copy of its params (else the demo's sheet,
+    processed/demo_checks/human_codes.csv); ``extra`` arguments are appended."""
     pfile = demo / "params.yaml"
     if human_codes is not None:
         params = yaml.safe_load(pfile.read_text(encoding="utf-8"))
         params["coding"]["human_codes"] = human_codes
         pfile = tmp_path / "params.yaml"
+        pfile.parent.mkdir(parents=True, exist_ok=True)
         pfile.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
     cmd = [sys.executable, "-m", "pipeline", "coding", "--params", str(pfile),
            "--units", str(demo / "processed" / "transcripts" / "units.parquet"),
            "--questions", str(demo / "processed" / "transcripts" / "questions.parquet"),
            "--communities", str(demo / "raw" / "communities.csv"),
-           *(["--truth", str(demo / "raw" / "truth")] if truth else []),
-           "--out", str(tmp_path / "coding"), "--metrics", str(tmp_path / "m.json")]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PIPELINE_TIMINGS": str(tmp_path / "timings")}
+           "--out", str(tmp_path / "coding"), "--metrics", str(tmp_path / "m.json"), *(extra or [])]
+    env = {**os.environ, "PIPELINE_TIMINGS": str(tmp_path / "timings"),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     return subprocess.run(cmd, cwd=demo, capture_output=True, text=True, env=env)
 
 
 def test_demo_rerun_is_byte_identical(demo, tmp_path):
-    proc = _run_cli(demo, tmp_path, truth=True)
+    proc = _run_cli(demo, tmp_path)
     assert proc.returncode == 0, proc.stderr
     first = demo / "processed" / "coding"
     for f in sorted(first.iterdir()):

@@ -6,6 +6,10 @@ import dataclasses
 
 import json
 import math
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +18,12 @@ import pytest
 import yaml
 from scipy import sparse
 
-from pipeline.stages import topics as T
 from pipeline.core.errors import PipelineError
+from pipeline.demo import checks as CK
+from pipeline.stages import topics as T
+from pipeline.text import documents as D
+from pipeline.text import topicmetrics as TX
+from pipeline.text import topicmodel as TM
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,7 +38,7 @@ def test_npmi_hand_computed():
     ab = math.log(0.5 / (0.75 * 0.5)) / -math.log(0.5)          # log(4/3) / log 2 = 0.41504
     ac = math.log(0.25 / (0.75 * 0.5)) / -math.log(0.25)        # log(2/3) / log 4 = -0.29248
     bc = -1.0                                                   # never together
-    got = T.npmi_coherence(np.array([[0, 1, 2], [0, 1, 1]]), X)
+    got = TX.npmi_coherence(np.array([[0, 1, 2], [0, 1, 1]]), X)
     assert got[0] == pytest.approx((ab + ac + bc) / 3, abs=1e-12)
     assert ab == pytest.approx(0.415037, abs=1e-6) and ac == pytest.approx(-0.292481, abs=1e-6)
     # a word with itself: P(bb) = P(b) = 1/2 -> log(1/P(b)) / -log P(b) = 1
@@ -40,32 +48,32 @@ def test_npmi_hand_computed():
 def test_exclusivity_and_frex_on_a_tiny_matrix():
     tw = np.array([[0.5, 0.3, 0.2], [0.6, 0.1, 0.3]])
     # column sums 1.1, 0.4, 0.5 -> word exclusivity of topic 1: 0.4545, 0.75, 0.4
-    ex = T.word_exclusivity(tw)
+    ex = TX.word_exclusivity(tw)
     np.testing.assert_allclose(ex[0], [0.5 / 1.1, 0.75, 0.4])
     np.testing.assert_allclose(ex.sum(axis=0), 1.0)
     # top-2 words of topic 1 are words 0 and 1
-    assert T.exclusivity(tw, 2)[0] == pytest.approx((0.5 / 1.1 + 0.75) / 2)
+    assert TX.exclusivity(tw, 2)[0] == pytest.approx((0.5 / 1.1 + 0.75) / 2)
     # FREX (w = 0.5): frequency ECDF 1, 2/3, 1/3; exclusivity ECDF 2/3, 1, 1/3
-    fr = T.frex(tw, 0.5)
+    fr = TX.frex(tw, 0.5)
     np.testing.assert_allclose(fr[0], [0.8, 0.8, 1 / 3])
     # w = 1: frequency only
-    np.testing.assert_allclose(T.frex(tw, 1.0)[0], [1, 2 / 3, 1 / 3])
+    np.testing.assert_allclose(TX.frex(tw, 1.0)[0], [1, 2 / 3, 1 / 3])
     # identical topics: every word's exclusivity is 1/K
-    assert T.exclusivity(np.array([[0.7, 0.3], [0.7, 0.3]]), 1) == pytest.approx([0.5, 0.5])
+    assert TX.exclusivity(np.array([[0.7, 0.3], [0.7, 0.3]]), 1) == pytest.approx([0.5, 0.5])
 
 
 def test_stability_is_one_for_identical_runs_and_permutation_invariant():
     rng = np.random.default_rng(1)
     a = rng.dirichlet(np.ones(30), size=6)
-    assert T.stability([a, a, a]) == pytest.approx(1.0)
+    assert TX.stability([a, a, a]) == pytest.approx(1.0)
     perm = np.array([3, 0, 5, 1, 4, 2])
-    assert T.stability([a, a[perm]]) == pytest.approx(1.0)
-    matched, sims = T.match_topics(a, a[perm])
+    assert TX.stability([a, a[perm]]) == pytest.approx(1.0)
+    matched, sims = TX.match_topics(a, a[perm])
     np.testing.assert_array_equal(perm[matched], np.arange(6))
     b = rng.dirichlet(np.ones(30), size=6)
-    s = T.stability([a, b])
+    s = TX.stability([a, b])
     assert 0 < s < 0.95
-    assert T.stability([a, b[perm]]) == pytest.approx(s)
+    assert TX.stability([a, b[perm]]) == pytest.approx(s)
 
 
 def test_alignment_and_purity_on_a_toy_table():
@@ -73,7 +81,7 @@ def test_alignment_and_purity_on_a_toy_table():
     # topic 3 -> theme 3 (5 of 7) but also mostly theme 2 docs would go... keep one-to-one
     topic = np.array([1] * 10 + [2] * 8 + [3] * 7 + [3])
     theme = np.array([2] * 8 + [1] * 2 + [1] * 6 + [3] * 2 + [3] * 5 + [2] * 2 + [0])   # the last is not thematic
-    table, summary = T.align_topics(topic, theme, 3, [1, 2, 3])
+    table, summary = CK.align_topics(topic, theme, 3, [1, 2, 3])
     assert table["theme"].tolist() == [2, 1, 3]
     assert table["n_match"].tolist() == [8, 6, 5]
     assert summary["n_docs_themed"] == 25
@@ -82,7 +90,7 @@ def test_alignment_and_purity_on_a_toy_table():
     # two topics with the same majority theme: one-to-one fails, purity counts the matched diagonal
     topic2 = np.array([1] * 5 + [2] * 5)
     theme2 = np.array([1] * 4 + [2] + [1] * 3 + [2] * 2)
-    t2, s2 = T.align_topics(topic2, theme2, 2, [1, 2])
+    t2, s2 = CK.align_topics(topic2, theme2, 2, [1, 2])
     assert not s2["bijective"] and s2["majority_purity"] == pytest.approx(0.7)
     assert s2["purity"] == pytest.approx(0.6)
 
@@ -98,11 +106,11 @@ def test_sign_agreement_uses_the_matched_topics():
     contrasts = [{"factor": "gov_model", "level": "1", "reference": "0", "theme": 2, "sign": 1, "planted": True},
                  {"factor": "gov_model", "level": "1", "reference": "0", "theme": 4, "sign": -1, "planted": True},
                  {"factor": "gov_model", "level": "1", "reference": "0", "theme": 5, "sign": 1, "planted": False}]
-    rows, summary = T.sign_agreement(levels, alignment, contrasts, "gov_model")
+    rows, summary = CK.sign_agreement(levels, alignment, contrasts, "gov_model")
     assert rows.set_index("theme")["estimated_difference"].to_dict() == pytest.approx({2: -0.05, 4: 0.1})
     assert summary == {"n_planted": 2, "n_agree": 0, "share_agree": 0.0}
     # many to one: theme 2 is the majority of topics 2 and 3 -> -0.05 + 0.1
-    rows, summary = T.sign_agreement(levels, alignment, contrasts, "gov_model", mapping="many_to_one")
+    rows, summary = CK.sign_agreement(levels, alignment, contrasts, "gov_model", mapping="many_to_one")
     assert rows.set_index("theme")["estimated_difference"].to_dict() == pytest.approx({2: 0.05, 4: 0.1})
     assert rows.set_index("theme")["topics"].to_dict() == {2: "2;3", 4: "1"} and summary["n_agree"] == 1
 
@@ -117,7 +125,7 @@ def test_stances_and_their_planted_signs():
     docs = pd.DataFrame({"unit_ids": ["I001:1:1;I001:1:2;I001:1:3", "I001:2:1;I001:2:2", "I001:3:1",
                                       "I001:1:1;I001:2:1"]})
     # turn 1: two sentences of its theme 2, one per stance -> the first; a window of two turns -> ""
-    assert T.doc_stances(docs, truth).tolist() == ["2:administrative", "4:barrier", "4:enabler", ""]
+    assert CK.doc_stances(docs, truth).tolist() == ["2:administrative", "4:barrier", "4:enabler", ""]
     effects = {"expected_share": {"gov_model": {"0": {"4": 0.2}, "1": {"4": 0.1}}},
                "variants": {"4": {"expected_share": {"gov_model": {"0": {"barrier": 0.6, "enabler": 0.4},
                                                                    "1": {"barrier": 0.3, "enabler": 0.7}}},
@@ -129,21 +137,21 @@ def test_stances_and_their_planted_signs():
                            "estimate": [0.10, 0.05, 0.06, 0.08], "se": 0.01, "ci_low": 0, "ci_high": 1})
     topic = np.array([1, 1, 2, 2, 2])
     stance = np.array(["4:barrier", "4:barrier", "4:enabler", "4:enabler", "4:barrier"])
-    rows, summary = T.stance_sign_agreement(levels, topic, stance, effects, "gov_model")
+    rows, summary = CK.stance_sign_agreement(levels, topic, stance, effects, "gov_model")
     # barrier: 0.1 x 0.3 - 0.2 x 0.6 = -0.09; enabler: 0.1 x 0.7 - 0.2 x 0.4 = -0.01 (the theme falls
     # faster than the stance's share rises), so topic 2's rise of +0.02 disagrees
     assert rows["stance"].tolist() == ["barrier", "enabler"] and rows["topics"].tolist() == ["1", "2"]
     assert rows["planted_difference"].tolist() == pytest.approx([-0.09, -0.01])
     assert rows["agree"].tolist() == [True, False] and summary == {"n_planted": 2, "n_agree": 1}
-    assert T.align_stances(topic, stance, 2, ["4:barrier", "4:enabler"]) == {
+    assert CK.align_stances(topic, stance, 2, ["4:barrier", "4:enabler"]) == {
         "n_classes": 2, "n_docs": 5, "purity": pytest.approx(0.8), "majority_purity": pytest.approx(0.8)}
     # a contrast against several reference levels (level vs the rest) is not compared either
     effects["variants"]["4"]["contrasts"].append({"factor": "gov_model", "level": "1", "reference": ["0", "2"],
                                                   "variant": "barrier", "planted": True, "sign": -1})
-    assert T.stance_sign_agreement(levels, topic, stance, effects, "gov_model")[1] == {"n_planted": 2, "n_agree": 1}
+    assert CK.stance_sign_agreement(levels, topic, stance, effects, "gov_model")[1] == {"n_planted": 2, "n_agree": 1}
     # a stance without a planted contrast is not compared
     effects["variants"]["4"]["contrasts"][1]["planted"] = False
-    assert T.stance_sign_agreement(levels, topic, stance, effects, "gov_model")[1] == {"n_planted": 1, "n_agree": 1}
+    assert CK.stance_sign_agreement(levels, topic, stance, effects, "gov_model")[1] == {"n_planted": 1, "n_agree": 1}
 
 
 def _planted_corpus(seed=3, n_docs=240, k=4, words_per_topic=15, doc_len=12):
@@ -161,42 +169,42 @@ def _planted_corpus(seed=3, n_docs=240, k=4, words_per_topic=15, doc_len=12):
 
 def test_dmm_recovers_planted_clusters_and_is_reproducible():
     X, z = _planted_corpus()
-    phi, pi, assign = T.fit_dmm(X, 4, random_state=11, n_iter=15)
+    phi, pi, assign = TM.fit_dmm(X, 4, random_state=11, n_iter=15)
     assert phi.shape == (4, X.shape[1]) and np.allclose(phi.sum(axis=1), 1) and pi.sum() == pytest.approx(1)
     # the clusters are the planted ones up to a relabelling
     tab = pd.crosstab(assign, z).to_numpy()
     assert tab.shape == (4, 4) and (tab.max(axis=1).sum() / len(z)) == 1.0
     # responsibilities: nearly one-hot, argmax = the Gibbs assignment
-    R = T.dmm_responsibilities(X, phi, pi)
+    R = TM.dmm_responsibilities(X, phi, pi)
     assert np.allclose(R.sum(axis=1), 1) and (R.argmax(axis=1) == assign).all() and R.max(axis=1).min() > 0.99
     # the same random_state gives the same bits; another one a relabelling of the same clusters
-    phi2, pi2, assign2 = T.fit_dmm(X, 4, random_state=11, n_iter=15)
+    phi2, pi2, assign2 = TM.fit_dmm(X, 4, random_state=11, n_iter=15)
     assert np.array_equal(phi, phi2) and np.array_equal(assign, assign2)
-    phi3, _, _ = T.fit_dmm(X, 4, random_state=12, n_iter=15)
-    assert T.stability([phi, phi3]) > 0.99
+    phi3, _, _ = TM.fit_dmm(X, 4, random_state=12, n_iter=15)
+    assert TX.stability([phi, phi3]) > 0.99
     # held-out perplexity: the true K fits unseen documents better than K = 1
     Xt, _ = _planted_corpus(seed=4, n_docs=60)
-    assert T.dmm_perplexity(Xt, phi, pi) < T.dmm_perplexity(Xt, *T.fit_dmm(X, 1, 11, n_iter=2)[:2])
+    assert TM.dmm_perplexity(Xt, phi, pi) < TM.dmm_perplexity(Xt, *TM.fit_dmm(X, 1, 11, n_iter=2)[:2])
     # through fit_topics: a TopicFit with document proportions and a perplexity
-    fit = T.fit_topics(X, "dmm", 4, 11, T.Settings(dmm_n_iter=15), X_test=Xt)
+    fit = TM.fit_topics(X, "dmm", 4, 11, TM.Settings(dmm_n_iter=15), X_test=Xt)
     assert fit.doc_topic.shape == (X.shape[0], 4) and np.isfinite(fit.perplexity)
 
 
 def test_selection_rule():
-    s = T.Settings(models=("lda", "nmf"), k_grid=(5, 6, 7), min_stability=0.8)
+    s = TM.Settings(models=("lda", "nmf"), k_grid=(5, 6, 7), min_stability=0.8)
     table = pd.DataFrame({
         "model": ["lda"] * 3 + ["nmf"] * 3, "k": [5, 6, 7] * 2,
         "coherence_npmi": [0.3, 0.2, 0.1, 0.1, 0.2, 0.25], "exclusivity": [0.9, 0.8, 0.7, 0.6, 0.7, 0.75],
         "stability": [0.5, 0.9, 0.9, 0.9, 0.9, 0.95], "perplexity": [1, 2, 3] + [np.nan] * 3, "n_seeds": 3})
-    out = T.select_model(table, s)
+    out = TX.select_model(table, s)
     assert out["chosen"].sum() == 1
     assert not out.loc[0, "eligible"]                      # lda K=5 unstable: not eligible despite the best coherence
     chosen = out[out["chosen"]].iloc[0]
     assert (chosen["model"], chosen["k"]) == ("nmf", 7)
-    forced = T.select_model(table, T.Settings(models=("lda", "nmf"), k_grid=(5, 6, 7), fixed_model="lda", fixed_k=5))
+    forced = TX.select_model(table, TM.Settings(models=("lda", "nmf"), k_grid=(5, 6, 7), fixed_model="lda", fixed_k=5))
     assert forced[forced["chosen"]][["model", "k"]].values.tolist() == [["lda", 5]]
     # a forced K alone is taken even when its only runs are below min_stability (was an IndexError)
-    only_k = T.select_model(table[table["model"] == "lda"], T.Settings(models=("lda",), k_grid=(5, 6, 7),
+    only_k = TX.select_model(table[table["model"] == "lda"], TM.Settings(models=("lda",), k_grid=(5, 6, 7),
                                                                       min_stability=0.8, fixed_k=5))
     assert only_k[only_k["chosen"]][["model", "k"]].values.tolist() == [["lda", 5]]
     assert not only_k.loc[only_k["k"] == 5, "eligible"].item()
@@ -217,7 +225,7 @@ def test_prevalence_se_equals_statsmodels_cluster():
                          "role": rng.choice(["resident", "grid_worker", "committee"], n)})
     data["T1"] = 0.2 + 0.05 * data["gov_model"] + rng.normal(0, 0.1, n) + rng.normal(0, 0.05, 25)[comm]
     rhs = "C(role) + gov_model + C(comm_type)"
-    coefs, levels = T.prevalence_effects(data, ["T1"], rhs, ["gov_model", "role"])
+    coefs, levels = TM.prevalence_effects(data, ["T1"], rhs, ["gov_model", "role"])
     ref = smf.ols(f"T1 ~ {rhs}", data).fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(data["comm_id"])[0]})
     got = coefs.set_index("term")
     np.testing.assert_allclose(got["estimate"].to_numpy(), ref.params.to_numpy(), rtol=1e-10)
@@ -230,7 +238,7 @@ def test_prevalence_se_equals_statsmodels_cluster():
     # the neutral default (no study variables in code): intercept only, the mean proportion
     s = T.parse_settings({})
     assert (s.formula, s.factors) == ("1", ())
-    only, no_levels = T.prevalence_effects(data, ["T1"], s.formula, s.factors)
+    only, no_levels = TM.prevalence_effects(data, ["T1"], s.formula, s.factors)
     assert only["term"].tolist() == ["Intercept"] and no_levels.empty
     assert only["estimate"].item() == pytest.approx(data["T1"].mean(), rel=1e-12)
 
@@ -245,12 +253,12 @@ def _units(texts: list[str], interview: str = "I001") -> pd.DataFrame:
 
 
 def test_empty_documents_are_flagged_not_fatal():
-    docs = T.build_documents(_units(["议事会 网格员", "议事会 积分", "好", "网格员 积分 积分"]), "turn")
-    c = T.vectorize(docs, min_df=2, max_df=1.0)
+    docs = D.build_documents(_units(["议事会 网格员", "议事会 积分", "好", "网格员 积分 积分"]), "turn")
+    c = D.vectorize(docs, min_df=2, max_df=1.0)
     assert list(c.flagged["doc_id"]) == ["I001:3"]
     assert c.flagged["reason"].iat[0] == "no vocabulary token"
     assert c.counts.shape == (3, 3) and len(c.docs) == 3
-    c2 = T.vectorize(docs, min_df=2, max_df=1.0, min_doc_tokens=3)
+    c2 = D.vectorize(docs, min_df=2, max_df=1.0, min_doc_tokens=3)
     assert list(c2.flagged["doc_id"]) == ["I001:1", "I001:2", "I001:3"]
 
 
@@ -264,7 +272,7 @@ def _questions(rows: list[tuple[int, str]], interview: str = "I001") -> pd.DataF
 def test_exchange_documents_put_the_question_before_the_answer():
     u = _units(["积分 超市", "对", "议事会 商量 积分"])
     q = _questions([(1, "积分 咋样"), (2, "还有 呢"), (2, "议事会"), (0, "结束 谢谢")])
-    docs = T.build_documents(u, "exchange", questions=q)
+    docs = D.build_documents(u, "exchange", questions=q)
     assert docs["doc_id"].tolist() == ["I001:1", "I001:2", "I001:3"]
     # the question's tokens first; two questions before one turn are both kept, in order; a turn
     # without a question is the turn alone; a question before no turn (before_turn 0) is left out
@@ -273,12 +281,12 @@ def test_exchange_documents_put_the_question_before_the_answer():
     assert docs["text"].tolist() == ["积分 超市", "对", "议事会 商量 积分"]          # the answer only
     assert docs["question"].iat[1] == "还有 呢议事会"
     # a one-word answer that is flagged as a turn is modelled as an exchange
-    assert list(T.vectorize(T.build_documents(u, "turn"), min_df=2, max_df=1.0).flagged["doc_id"]) == ["I001:2"]
-    assert T.vectorize(docs, min_df=2, max_df=1.0).flagged.empty
+    assert list(D.vectorize(D.build_documents(u, "turn"), min_df=2, max_df=1.0).flagged["doc_id"]) == ["I001:2"]
+    assert D.vectorize(docs, min_df=2, max_df=1.0).flagged.empty
     with pytest.raises(PipelineError, match="exchange needs the interviewer's questions"):
-        T.build_documents(u, "exchange")
+        D.build_documents(u, "exchange")
     with pytest.raises(PipelineError, match=r"questions: columns \['tokens'\] are missing"):
-        T.build_documents(u, "exchange", questions=q.drop(columns="tokens"))
+        D.build_documents(u, "exchange", questions=q.drop(columns="tokens"))
 
 
 def test_split_merge_leaves_a_stuck_mode():
@@ -301,31 +309,31 @@ def test_split_merge_leaves_a_stuck_mode():
     length = np.asarray(X.sum(axis=1), dtype=float).ravel()
 
     def state(z):
-        st = T._DMMState(4, X.shape[1])
+        st = TM._DMMState(4, X.shape[1])
         for d in range(X.shape[0]):
             st.add(z[d], words[d], counts[d], length[d])
         return st
 
-    before = T.dmm_log_posterior(X, z, 4, a, b)
+    before = TM.dmm_log_posterior(X, z, 4, a, b)
     # the per-topic scores add up to the log joint (up to its z-free constant)
     st = state(z)
-    const = before - T._topic_score(st.m, st.nkw, st.nk, a, b).sum()
+    const = before - TM._topic_score(st.m, st.nkw, st.nk, a, b).sum()
     rng = np.random.default_rng(1)
-    assert T._split_merge(z, st, words, counts, ones, length, a, b, rng)
-    after = T.dmm_log_posterior(X, z, 4, a, b)
+    assert TM._split_merge(z, st, words, counts, ones, length, a, b, rng)
+    after = TM.dmm_log_posterior(X, z, 4, a, b)
     assert after > before
-    assert after - const == pytest.approx(T._topic_score(st.m, st.nkw, st.nk, a, b).sum())
+    assert after - const == pytest.approx(TM._topic_score(st.m, st.nkw, st.nk, a, b).sum())
     assert pd.crosstab(z, truth).gt(0).sum(axis=1).eq(1).all()         # every topic is one planted cluster
     fresh = state(z)                           # the statistics were updated with the move
     assert np.allclose(fresh.nkw, st.nkw) and np.allclose(fresh.m, st.m)
     z2 = z.copy()
-    assert not T._split_merge(z2, st, words, counts, ones, length, a, b, rng) and (z2 == z).all()
+    assert not TM._split_merge(z2, st, words, counts, ones, length, a, b, rng) and (z2 == z).all()
     # through fit_dmm: the same seed, bit-identical; split-merge never ends below plain Gibbs here
-    f1 = T.fit_dmm(X, 4, 3, a, b, n_iter=2, split_merge=5)
-    f2 = T.fit_dmm(X, 4, 3, a, b, n_iter=2, split_merge=5)
+    f1 = TM.fit_dmm(X, 4, 3, a, b, n_iter=2, split_merge=5)
+    f2 = TM.fit_dmm(X, 4, 3, a, b, n_iter=2, split_merge=5)
     assert all(np.array_equal(p, q) for p, q in zip(f1, f2))
-    plain = T.fit_dmm(X, 4, 3, a, b, n_iter=2)
-    assert T.dmm_log_posterior(X, f1[2], 4, a, b) >= T.dmm_log_posterior(X, plain[2], 4, a, b)
+    plain = TM.fit_dmm(X, 4, 3, a, b, n_iter=2)
+    assert TM.dmm_log_posterior(X, f1[2], 4, a, b) >= TM.dmm_log_posterior(X, plain[2], 4, a, b)
 
 
 def test_dmm_log_posterior_and_restarts():
@@ -348,15 +356,15 @@ def test_dmm_log_posterior_and_restarts():
         direct -= gammaln(nkw[t].sum() + V * b + c.sum()) - gammaln(nkw[t].sum() + V * b)
         m[t] += 1
         nkw[t] += c
-    assert T.dmm_log_posterior(X, z, k, a, b) == pytest.approx(direct, rel=1e-12)
-    s = T.Settings(dmm_n_iter=3, dmm_restarts=4)
-    fit, chains = T.fit_final(X, "dmm", k, 11, s)
+    assert TM.dmm_log_posterior(X, z, k, a, b) == pytest.approx(direct, rel=1e-12)
+    s = TM.Settings(dmm_n_iter=3, dmm_restarts=4)
+    fit, chains = TM.fit_final(X, "dmm", k, 11, s)
     assert len(chains) == 4 and chains["chosen"].sum() == 1
     assert chains.loc[chains["chosen"], "log_posterior"].item() == chains["log_posterior"].max()
     best = chains.loc[chains["chosen"]].iloc[0]
-    tw, pi, _ = T.fit_dmm(X, k, int(best["random_state"]), a, b, 3)
+    tw, pi, _ = TM.fit_dmm(X, k, int(best["random_state"]), a, b, 3)
     np.testing.assert_array_equal(fit.topic_word, tw)
-    one, one_chain = T.fit_final(X, "dmm", k, 11, T.Settings(dmm_n_iter=3, dmm_restarts=1))
+    one, one_chain = TM.fit_final(X, "dmm", k, 11, TM.Settings(dmm_n_iter=3, dmm_restarts=1))
     assert len(one_chain) == 1 and one_chain["random_state"].item() == chains["random_state"].iat[0]
 
 
@@ -365,44 +373,44 @@ def test_final_chains_on_a_sample_then_the_whole_corpus():
     start Gibbs sweeps over every document; the planted clusters come out, and the chains give
     the same bits in one or two processes."""
     X, truth = _planted_corpus(seed=8, n_docs=300)
-    s = T.Settings(dmm_n_iter=5, dmm_split_merge=5, dmm_restarts=2, dmm_chain_max_docs=120)
-    fit, chains = T.fit_final(X, "dmm", 4, 3, s)
+    s = TM.Settings(dmm_n_iter=5, dmm_split_merge=5, dmm_restarts=2, dmm_chain_max_docs=120)
+    fit, chains = TM.fit_final(X, "dmm", 4, 3, s)
     assert chains["chain"].tolist() == [1, 2, 0] and chains["n_docs"].tolist() == [120, 120, 300]
     assert chains["chosen"].tolist().count(True) == 2 and chains["chosen"].iat[-1]
     assert fit.doc_topic.shape == (300, 4)
     tab = pd.crosstab(fit.doc_topic.argmax(axis=1), truth).to_numpy()
     assert tab.max(axis=1).sum() == 300 and tab.shape == (4, 4)
-    fit2, chains2 = T.fit_final(X, "dmm", 4, 3, dataclasses.replace(s, n_jobs=2))
+    fit2, chains2 = TM.fit_final(X, "dmm", 4, 3, dataclasses.replace(s, n_jobs=2))
     np.testing.assert_array_equal(fit.topic_word, fit2.topic_word)
     pd.testing.assert_frame_equal(chains, chains2)
     # within the cap: the chains run on every document and no whole-corpus row is added
-    _, small = T.fit_final(X, "dmm", 4, 3, dataclasses.replace(s, dmm_chain_max_docs=300))
+    _, small = TM.fit_final(X, "dmm", 4, 3, dataclasses.replace(s, dmm_chain_max_docs=300))
     assert small["chain"].tolist() == [1, 2] and (small["n_docs"] == 300).all()
 
 
 def test_window_documents():
     u = _units(["a", "b", "c", "d", "e"])
-    docs = T.build_documents(u, "window", 2)
+    docs = D.build_documents(u, "window", 2)
     assert docs["doc_id"].tolist() == ["I001:w1", "I001:w2", "I001:w3"]
     assert docs["unit_ids"].iat[0] == "I001:1:1;I001:2:1" and docs["tokens"].iat[2] == "e"
 
 
 def test_grid_too_large_for_the_corpus_names_grid_and_documents():
     with pytest.raises(PipelineError, match=r"k_grid \[5, 10\].*40 training documents"):
-        T.check_grid([5, 10], 40, 500, 5)
-    T.check_grid([5, 8], 40, 500, 5)
+        TX.check_grid([5, 10], 40, 500, 5)
+    TX.check_grid([5, 8], 40, 500, 5)
 
 
 def test_labels_naming_unknown_topics(tmp_path):
     f = tmp_path / "labels.yaml"
     f.write_text("1: 议事协商\n12: 不存在\nx: 也不对\n", encoding="utf-8")
     with pytest.raises(PipelineError) as exc:
-        T.read_labels(f, 9)
+        TM.read_labels(f, 9)
     assert str(f) in str(exc.value) and "12" in str(exc.value) and "'x'" in str(exc.value)
     f.write_text("1: 议事协商\n3: 社会组织\n", encoding="utf-8")
-    assert T.read_labels(f, 9) == {1: "议事协商", 3: "社会组织"}
+    assert TM.read_labels(f, 9) == {1: "议事协商", 3: "社会组织"}
     with pytest.raises(PipelineError, match="not found"):
-        T.read_labels(tmp_path / "none.yaml", 9)
+        TM.read_labels(tmp_path / "none.yaml", 9)
 
 
 def test_bad_settings():
@@ -478,6 +486,33 @@ def demo(demo_study):
     return demo_study
 
 
+def test_topics_runs_without_the_demo_truth(demo, tmp_path):
+    """In a copy of the demo study without raw/truth (and a small grid) the topics stage runs:
+    no alignment among its outputs, and its command line has no --truth (the demo's checks are
+    the demo_checks stage's)."""
+    work = tmp_path / "study"
+    for rel in ("config", "raw/communities.csv", "processed/transcripts"):
+        src, dst = demo / rel, work / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(src, dst) if src.is_dir() else shutil.copyfile(src, dst)
+    params = yaml.safe_load((demo / "params.yaml").read_text(encoding="utf-8"))
+    params["topics"].update({"k_grid": [8, 9], "seeds": 2})
+    (work / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
+    assert not (work / "raw" / "truth").exists()
+    env = {**os.environ, "PIPELINE_TIMINGS": str(tmp_path / "timings"),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    cmd = [sys.executable, "-m", "pipeline", "topics", "--params", "params.yaml"]
+    proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    out = work / "processed" / "topics"
+    assert (out / "topics.csv").is_file() and (out / "prevalence_levels.csv").is_file()
+    assert not (out / "alignment.csv").exists() and not (out / "sign_agreement.csv").exists()
+    assert "alignment" not in json.loads((work / "metrics" / "topics.json").read_text(encoding="utf-8"))
+    assert not {"theme", "theme_label", "purity"} & set(pd.read_csv(out / "topics.csv").columns)
+    proc = subprocess.run([*cmd, "--truth", "raw/truth"], cwd=work, capture_output=True, text=True, env=env)
+    assert proc.returncode == 2 and "unrecognized arguments: --truth" in proc.stderr
+
+
 def test_demo_outputs(demo):
     out = demo / "processed" / "topics"
     m = json.loads((demo / "metrics" / "topics.json").read_text(encoding="utf-8"))
@@ -498,8 +533,11 @@ def test_demo_outputs(demo):
     assert not ex["text"].str.contains(r"1[3-9]\d{9}|\d{17}[\dXx]").any()
     prev = pd.read_csv(out / "prevalence.csv")
     assert set(prev["topic"]) == {f"T{t}" for t in range(1, k + 1)} and (prev["se"] > 0).all()
-    assert m["alignment"]["n_docs_themed"] > 1000 and m["alignment"]["gov_model_signs_planted"] == 5
-    signs = pd.read_csv(out / "sign_agreement.csv")
+    checks = json.loads((demo / "metrics" / "demo_checks.json").read_text(encoding="utf-8"))
+    assert checks["alignment"]["n_docs_themed"] > 1000 and checks["alignment"]["gov_model_signs_planted"] == 5
+    alignment = pd.read_csv(demo / "processed" / "demo_checks" / "alignment.csv")
+    assert alignment["topic"].tolist() == list(range(1, k + 1)) and alignment["n_docs"].sum() == checks["alignment"]["n_docs_themed"]
+    signs = pd.read_csv(demo / "processed" / "demo_checks" / "sign_agreement.csv")
     assert set(signs["mapping"]) == {"one_to_one", "many_to_one", "stance"}
     assert sorted(signs.loc[signs["mapping"] != "stance", "theme"].unique()) == [2, 3, 4, 6, 8]
     chains = pd.read_csv(out / "final_chains.csv")
@@ -510,7 +548,7 @@ def test_demo_outputs(demo):
 def test_demo_recovers_planted_themes(demo):
     """Issue #7's targets on the demo study (measured: DMM K = 12 on exchange documents,
     one-to-one purity 0.854, many-to-one 0.996, all 9 themes; docs/topics.md)."""
-    m = json.loads((demo / "metrics" / "topics.json").read_text(encoding="utf-8"))["alignment"]
+    m = json.loads((demo / "metrics" / "demo_checks.json").read_text(encoding="utf-8"))["alignment"]
     # topics matched one to one (Hungarian) to the nine themes: documents on the diagonal >= 0.80
     assert m["purity"] >= 0.80 and m["themes_recovered"] == 9 and m["matched"] == 9
     assert m["majority_purity"] >= 0.95
@@ -523,7 +561,7 @@ def test_demo_recovers_planted_themes(demo):
 
 
 def test_grid_document_cap_is_a_seeded_sample_and_a_no_op_within_the_cap():
-    from pipeline.stages.topics import cap_documents
+    from pipeline.text.documents import cap_documents
 
     train, test = np.arange(0, 8000, 2), np.arange(1, 2000, 2)
     same = cap_documents(train, test, 5000, seed=1)

@@ -56,11 +56,9 @@ def section(params: dict[str, Any], name: str) -> dict[str, Any]:
         raise PipelineError(f"params.yaml: no section '{name}'", hint="see the README for its keys") from None
 
 
-def transcript_stage_parser(prog: str, description: str, out: Path, metrics: Path, questions_help: str,
-                            truth_help: str):
+def transcript_stage_parser(prog: str, description: str, out: Path, metrics: Path, questions_help: str):
     """The command line of a stage that reads the transcripts stage's outputs (topics, coding):
-    --params, --units, --questions ('' to leave them out), --communities, --truth (demo study
-    only), --out, --metrics."""
+    --params, --units, --questions ('' to leave them out), --communities, --out, --metrics."""
     import argparse
 
     parser = argparse.ArgumentParser(prog=prog, description=description)
@@ -68,7 +66,6 @@ def transcript_stage_parser(prog: str, description: str, out: Path, metrics: Pat
     parser.add_argument("--units", default=str(TRANSCRIPT_UNITS))
     parser.add_argument("--questions", default=str(TRANSCRIPT_QUESTIONS), help=f"{questions_help}; '' to leave them out")
     parser.add_argument("--communities", default=str(RAW_COMMUNITIES))
-    parser.add_argument("--truth", default="", help=f"demo study only: raw/truth, {truth_help}")
     parser.add_argument("--out", default=str(out))
     parser.add_argument("--metrics", default=str(metrics))
     return parser

@@ -24,7 +24,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from pipeline.stages.coding import load_codebook
+from pipeline.text.coding import load_codebook
 from pipeline.core.config import load_params, read_yaml
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_dir, read_stage_parquet, write_csv

@@ -29,7 +29,7 @@ import pandas as pd
 
 from pipeline.render import figures as F
 from pipeline.render import table as render
-from pipeline.stages.coding import load_codebook
+from pipeline.text.coding import load_codebook
 from pipeline.core.config import load_params, section
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_dir, write_bytes, write_json, write_text
@@ -45,7 +45,7 @@ from pipeline.render.tables.settings import settings_from_params
 
 def theme_labels(path: Path) -> dict[int, dict[str, str]]:
     """Theme id -> {"zh", "en"} from the coding stage's codebook (read and checked by
-    :func:`pipeline.stages.coding.load_codebook`)."""
+    :func:`pipeline.text.coding.load_codebook`)."""
     return {t.id: {"zh": t.zh, "en": t.en} for t in load_codebook(path).themes}
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env Rscript
-# Reference numbers for the agreement statistics of pipeline/stages/coding.py.
+# Reference numbers for the agreement statistics of pipeline/stats/agreement.py.
 #
 # Run from the repository root:   Rscript tests/reference/agreement.R
 # Reads tests/reference/data/agreement_tables.csv and agreement_krippendorff2011.csv, writes

@@ -1,0 +1,566 @@
+"""Topic models of short documents: fitting, the chosen model's tables, and prevalence effects
+(the topics stage, docs/topics.md).
+
+:func:`fit_topics` fits DMM (:func:`fit_dmm`, one topic per document, collapsed Gibbs sampling
+with split-merge moves), LDA (batch variational Bayes) or NMF (on TF-IDF); :func:`fit_final`
+refits the chosen (model, K) on all documents (DMM: several chains, the most probable kept).
+:func:`order_by_prevalence`, :func:`topic_table`, :func:`doc_topic_frame` and :func:`exemplars`
+describe the chosen model; :func:`prevalence_effects` regresses each topic's document
+proportion on the covariates with community-clustered errors (stm's ``estimateEffect``).
+The evidence for K (coherence, exclusivity, FREX, stability) and the selection rule are in
+:mod:`pipeline.text.topicmetrics`; the documents in :mod:`pipeline.text.documents`.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import patsy
+from scipy import sparse
+
+from pipeline.core import config
+from pipeline.core.errors import PipelineError
+from pipeline.stats.fit import fit_model
+from pipeline.stats.frame import formula_variables
+from pipeline.text.documents import Corpus
+
+MODELS = ("dmm", "lda", "nmf")
+STREAM_FIT = 72         # SeedSequence stream of the model fits (run r gets spawn key r)
+STREAM_CHAINS = 75      # ... of the documents the final DMM chains run on (dmm.chain_max_docs)
+DOC_COLUMNS = ("doc_id", "unit_ids", "interview_id", "comm_id", "role", "n_vocab_tokens", "topic")
+COEF_COLUMNS = ["topic", "term", "estimate", "se", "statistic", "df", "p", "ci_low", "ci_high"]
+LEVEL_COLUMNS = ["topic", "factor", "level", "estimate", "se", "ci_low", "ci_high"]
+
+
+# --------------------------------------------------------------------------------------------
+# settings
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Settings:
+    """``params.yaml: topics`` checked (see the comments there for each key)."""
+
+    unit: str = "exchange"
+    window: int = 3
+    min_doc_tokens: int = 1
+    min_df: float = 3
+    max_df: float = 0.5
+    max_features: int | None = None
+    stopwords: tuple[str, ...] = ()
+    models: tuple[str, ...] = MODELS
+    k_grid: tuple[int, ...] = tuple(range(5, 15))
+    seeds: int = 3
+    holdout: float = 0.2
+    min_docs_per_topic: int = 5
+    top_n: int = 10
+    lda_max_iter: int = 50
+    lda_doc_topic_prior: float | None = None
+    lda_topic_word_prior: float | None = None
+    nmf_init: str = "nndsvda"
+    nmf_loss: str = "kullback-leibler"
+    subsample: float = 0.8
+    grid_max_docs: int | None = 5000
+    nmf_max_iter: int = 500
+    nmf_tol: float = 1e-4
+    dmm_alpha: float = 0.1
+    dmm_beta: float = 0.1
+    dmm_n_iter: int = 30
+    dmm_restarts: int = 1
+    dmm_split_merge: int = 0
+    dmm_chain_max_docs: int | None = None
+    criteria: tuple[str, ...] = ("coherence_npmi", "exclusivity", "stability")
+    min_stability: float = 0.8
+    fixed_model: str | None = None
+    fixed_k: int | None = None
+    frex_weight: float = 0.5
+    n_words: int = 10
+    n_exemplars: int = 3
+    formula: str = "1"                 # prevalence covariates (params.yaml: topics.prevalence.formula); "1": overall only
+    covariance: str = "cluster"
+    cluster: str = "comm_id"
+    factors: tuple[str, ...] = ()      # factors of the predicted prevalence by level (study variables: params.yaml)
+    conf_level: float = 0.95
+    labels: str | None = None
+    n_jobs: int = 1
+
+
+
+def run_seed(seed: int, run: int) -> int:
+    """The random_state of fit number ``run`` (a stream of the study seed)."""
+    return int(np.random.SeedSequence([seed, STREAM_FIT, run]).generate_state(1)[0] % (2**31 - 1))
+
+
+
+# --------------------------------------------------------------------------------------------
+# fitting
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TopicFit:
+    """One fitted model: topic-word distributions (rows sum to 1) and, for the documents it was
+    fitted on, document-topic proportions (rows sum to 1); held-out perplexity (LDA) or NaN."""
+
+    model: str
+    k: int
+    topic_word: np.ndarray
+    doc_topic: np.ndarray
+    perplexity: float = float("nan")
+
+
+def _normalise_rows(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a, dtype=float)
+    s = a.sum(axis=1, keepdims=True)
+    out = np.full_like(a, 1.0 / a.shape[1])
+    np.divide(a, s, out=out, where=s > 0)
+    return out
+
+
+def fit_topics(X: sparse.spmatrix, model: str, k: int, random_state: int, settings: Settings,
+               X_test: sparse.spmatrix | None = None) -> TopicFit:
+    """Fit LDA (batch variational Bayes on counts) or NMF (Kullback-Leibler or Frobenius loss,
+    on L2-normalised TF-IDF) with ``k`` topics. NMF's topic-word rows are its normalised H rows; its document
+    proportions the normalised W rows (a document with W = 0 gets 1/k each)."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    if model == "lda":
+        from sklearn.decomposition import LatentDirichletAllocation
+
+        lda = LatentDirichletAllocation(
+            n_components=k, learning_method="batch", max_iter=settings.lda_max_iter, random_state=random_state,
+            doc_topic_prior=settings.lda_doc_topic_prior, topic_word_prior=settings.lda_topic_word_prior)
+        theta = lda.fit_transform(X)
+        perp = float(lda.perplexity(X_test)) if X_test is not None and X_test.shape[0] else float("nan")
+        return TopicFit(model, k, _normalise_rows(lda.components_), _normalise_rows(theta), perp)
+    if model == "nmf":
+        from sklearn.decomposition import NMF
+        from sklearn.feature_extraction.text import TfidfTransformer
+
+        tfidf = TfidfTransformer().fit_transform(X)
+        nmf = NMF(n_components=k, init=settings.nmf_init, random_state=random_state,
+                  max_iter=settings.nmf_max_iter, tol=settings.nmf_tol, beta_loss=settings.nmf_loss,
+                  solver="mu" if settings.nmf_loss == "kullback-leibler" else "cd")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            W = nmf.fit_transform(tfidf)
+        return TopicFit(model, k, _normalise_rows(nmf.components_), _normalise_rows(W))
+    if model == "dmm":
+        tw, pi, _ = fit_dmm(X, k, random_state, settings.dmm_alpha, settings.dmm_beta, settings.dmm_n_iter,
+                            settings.dmm_split_merge)
+        perp = dmm_perplexity(X_test, tw, pi) if X_test is not None and X_test.shape[0] else float("nan")
+        return TopicFit(model, k, tw, dmm_responsibilities(X, tw, pi), perp)
+    raise PipelineError(f"topics.models: unknown model {model!r}", hint=f"use {MODELS}")
+
+
+class _DMMState:
+    """Sufficient statistics of a DMM assignment: documents per topic (m), word counts per topic
+    (nkw), tokens per topic (nk)."""
+
+    def __init__(self, k: int, V: int):
+        self.m, self.nkw, self.nk = np.zeros(k), np.zeros((k, V)), np.zeros(k)
+
+    def add(self, t: int, w: np.ndarray, c: np.ndarray, nd: float, sign: float = 1.0) -> None:
+        self.m[t] += sign
+        self.nkw[t, w] += sign * c
+        self.nk[t] += sign * nd
+
+
+def _gibbs_sweeps(docs: Sequence[int], z: np.ndarray, st: _DMMState, words, counts, ones, length, alpha: float,
+                  beta: float, n_sweeps: int, rng: np.random.Generator) -> None:
+    """``n_sweeps`` collapsed Gibbs sweeps over ``docs`` (in order), updating ``z`` and ``st``."""
+    from scipy.special import gammaln
+
+    vb = st.nkw.shape[1] * beta
+    k = len(st.m)
+    for _ in range(n_sweeps):
+        u = rng.random(len(docs))
+        for i, d in enumerate(docs):
+            w, c, old, nd = words[d], counts[d], z[d], length[d]
+            st.add(old, w, c, nd, -1.0)
+            sub = st.nkw[:, w] + beta
+            word_part = np.log(sub).sum(axis=1) if ones[d] else (gammaln(sub + c) - gammaln(sub)).sum(axis=1)
+            logp = np.log(st.m + alpha) + word_part - (gammaln(st.nk + vb + nd) - gammaln(st.nk + vb))
+            p = np.exp(logp - logp.max())
+            cum = np.cumsum(p)
+            new = min(int(np.searchsorted(cum, u[i] * cum[-1], side="right")), k - 1)
+            z[d] = new
+            st.add(new, w, c, nd)
+
+
+def _topic_score(m: np.ndarray, nkw: np.ndarray, nk: np.ndarray, alpha: float, beta: float) -> np.ndarray:
+    """Each topic's term of the collapsed log joint (0 for an empty topic):
+    log G(m + a) - log G(a) + log G(V b) - log G(n + V b) + sum_w [log G(n_w + b) - log G(b)]."""
+    from scipy.special import gammaln
+
+    V = nkw.shape[-1]
+    return (gammaln(m + alpha) - gammaln(alpha) + gammaln(V * beta) - gammaln(nk + V * beta)
+            + (gammaln(nkw + beta) - gammaln(beta)).sum(axis=-1))
+
+
+def _split_merge(z: np.ndarray, st: _DMMState, words, counts, ones, length, alpha: float, beta: float,
+                 rng: np.random.Generator, split_sweeps: int = 10) -> bool:
+    """One greedy split-merge move at fixed K: merge the pair of topics and split the topic (into
+    two, by a restricted two-topic Gibbs run on its documents) whose combined change of the
+    collapsed log joint is largest; an empty topic can take a split without a merge. Applied only
+    when it raises the log joint. Returns whether a move was made.
+
+    Gibbs sampling changes one document at a time and cannot leave a mode in which two real
+    clusters share a topic while another real cluster is split in two (moving the documents one
+    by one lowers the probability on the way): the sampler "gets stuck". Split-merge moves (Jain
+    & Neal 2004) change many documents at once; this greedy version climbs to a better mode."""
+    k, V = st.nkw.shape
+    score = _topic_score(st.m, st.nkw, st.nk, alpha, beta)
+    # splits: the best two-way split of every topic with two or more documents
+    split_gain = np.full(k, -np.inf)
+    splits: dict[int, np.ndarray] = {}
+    for t in range(k):
+        docs = np.flatnonzero(z == t)
+        if len(docs) < 2:
+            continue
+        sub = _DMMState(2, V)
+        zz = np.zeros(len(z), dtype=int)
+        zz[docs] = rng.integers(0, 2, size=len(docs))
+        for d in docs:
+            sub.add(zz[d], words[d], counts[d], length[d])
+        _gibbs_sweeps(docs, zz, sub, words, counts, ones, length, alpha, beta, split_sweeps, rng)
+        if sub.m.min() == 0:
+            continue
+        split_gain[t] = _topic_score(sub.m, sub.nkw, sub.nk, alpha, beta).sum() - score[t]
+        splits[t] = docs[zz[docs] == 1]
+    # merges: every pair; an empty topic is a free slot (gain 0)
+    best = (0.0, None, None, None)            # (gain, keep, emptied, split topic)
+    empty = [t for t in range(k) if st.m[t] == 0]
+    for t in splits:
+        if empty and split_gain[t] > best[0] + 1e-9:
+            best = (split_gain[t], None, empty[0], t)
+    for a in range(k):
+        for b in range(a + 1, k):
+            if st.m[a] == 0 or st.m[b] == 0:
+                continue
+            merged = _topic_score(st.m[a] + st.m[b], st.nkw[a] + st.nkw[b], st.nk[a] + st.nk[b], alpha, beta)
+            g_merge = float(merged - score[a] - score[b])
+            for t in splits:
+                if t in (a, b):
+                    continue
+                if g_merge + split_gain[t] > best[0] + 1e-9:
+                    best = (g_merge + split_gain[t], a, b, t)
+    gain, keep, freed, t = best
+    if t is None:
+        return False
+    if keep is not None:                      # merge: the documents of `freed` join `keep`
+        for d in np.flatnonzero(z == freed):
+            st.add(freed, words[d], counts[d], length[d], -1.0)
+            st.add(keep, words[d], counts[d], length[d])
+            z[d] = keep
+    for d in splits[t]:                       # split: one half of t moves to the freed topic
+        st.add(t, words[d], counts[d], length[d], -1.0)
+        st.add(freed, words[d], counts[d], length[d])
+        z[d] = freed
+    return True
+
+
+def fit_dmm(X: sparse.spmatrix, k: int, random_state: int, alpha: float = 0.1, beta: float = 0.1,
+            n_iter: int = 30, split_merge: int = 0,
+            init: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Dirichlet multinomial mixture for short texts by collapsed Gibbs sampling (GSDMM, Yin &
+    Wang 2014): every document has ONE topic z_d; pi ~ Dirichlet(alpha), phi_k ~ Dirichlet(beta).
+
+    Start: z_d uniform at random (or ``init``, 0-based topics); then ``n_iter`` sweeps over the documents in order, each z_d
+    drawn from p(z_d = k | z_-d, words) proportional to
+    (m_k + alpha) prod_w prod_{j<c_dw} (n_kw + beta + j) / prod_{i<N_d} (n_k + V beta + i)
+    (counts without document d; all K topics at once). Then up to ``split_merge`` rounds of one
+    greedy split-merge move (:func:`_split_merge`, taken only if it raises the collapsed log
+    joint) followed by ``max(2, n_iter // 4)`` sweeps; the rounds stop at the first round without
+    a move. The random numbers come from ``numpy.random.default_rng(random_state)`` only, so a fit
+    is reproducible to the bit.
+
+    Returns the topic-word distributions phi_kw = (n_kw + beta) / (n_k + V beta) (K x V), the
+    topic shares pi_k = (m_k + alpha) / (D + K alpha) and the last assignments z (0-based).
+    A topic left with no document keeps the flat phi = 1/V.
+    """
+    X = sparse.csr_matrix(X)
+    n, V = X.shape
+    rng = np.random.default_rng(random_state)
+    words = [X.indices[X.indptr[d]:X.indptr[d + 1]] for d in range(n)]
+    counts = [X.data[X.indptr[d]:X.indptr[d + 1]].astype(float) for d in range(n)]
+    ones = [bool((c == 1).all()) for c in counts]
+    length = np.asarray(X.sum(axis=1), dtype=float).ravel()
+    z = rng.integers(0, k, size=n) if init is None else np.asarray(init, dtype=np.int64).copy()
+    st = _DMMState(k, V)
+    for d in range(n):
+        st.add(z[d], words[d], counts[d], length[d])
+    order = range(n)
+    _gibbs_sweeps(order, z, st, words, counts, ones, length, alpha, beta, n_iter, rng)
+    for _ in range(split_merge):
+        if not _split_merge(z, st, words, counts, ones, length, alpha, beta, rng):
+            break
+        _gibbs_sweeps(order, z, st, words, counts, ones, length, alpha, beta, max(2, n_iter // 4), rng)
+    phi = (st.nkw + beta) / (st.nk[:, None] + V * beta)
+    pi = (st.m + alpha) / (n + k * alpha)
+    return phi, pi, z
+
+
+def dmm_log_posterior(X: sparse.spmatrix, z: np.ndarray, k: int, alpha: float, beta: float) -> float:
+    """The collapsed log joint log p(z, w | alpha, beta) of a DMM assignment ``z`` (0-based):
+    log p(z) = log G(K a) - log G(D + K a) + sum_k [log G(m_k + a) - log G(a)] and
+    log p(w | z) = sum_k [log G(V b) - log G(n_k + V b) + sum_w (log G(n_kw + b) - log G(b))]
+    (Yin & Wang 2014; the multinomial coefficients are constant in z). Used to pick the best of
+    several Gibbs chains: GSDMM chains get stuck in different local modes."""
+    from scipy.special import gammaln
+
+    X = sparse.coo_matrix(X)
+    n, V = X.shape
+    z = np.asarray(z, dtype=int)
+    m = np.bincount(z, minlength=k).astype(float)
+    nkw = np.zeros((k, V))
+    np.add.at(nkw, (z[X.row], X.col), X.data.astype(float))
+    nk = nkw.sum(axis=1)
+    log_z = gammaln(k * alpha) - gammaln(n + k * alpha) + float((gammaln(m + alpha) - gammaln(alpha)).sum())
+    log_w = float((gammaln(V * beta) - gammaln(nk + V * beta)).sum() + (gammaln(nkw + beta) - gammaln(beta)).sum())
+    return float(log_z + log_w)
+
+
+def _dmm_chain(X: sparse.spmatrix, k: int, state: int, settings: Settings) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    tw, pi, z = fit_dmm(X, k, state, settings.dmm_alpha, settings.dmm_beta, settings.dmm_n_iter,
+                        settings.dmm_split_merge)
+    return tw, pi, z, dmm_log_posterior(X, z, k, settings.dmm_alpha, settings.dmm_beta)
+
+
+def fit_final(X: sparse.spmatrix, model: str, k: int, seed: int, settings: Settings) -> tuple[TopicFit, pd.DataFrame]:
+    """The chosen (model, K) fitted on all documents. DMM: ``dmm.restarts`` Gibbs chains with
+    split-merge moves (random state :func:`run_seed` (seed, r) for chain r; run in
+    ``n_jobs`` processes, same results for any n_jobs), the one with the largest collapsed log
+    joint (:func:`dmm_log_posterior`) kept; ties to the first chain. On a corpus larger than
+    ``dmm.chain_max_docs`` the chains run on a seeded sample of that many documents (finding the
+    mode is what costs, and the sample's topics are those of the corpus); every document then
+    starts at its most probable topic under the kept chain's phi and pi, and ``dmm.n_iter``
+    plain Gibbs sweeps run over the whole corpus. LDA and NMF: one fit (seed run 0).
+    Returns the fit and one row per chain (chain, random_state, n_docs, log_posterior,
+    n_topics_used, chosen; a last row ``chain`` = 0 for the whole-corpus sweeps after a sample)."""
+    if model != "dmm":
+        fit = fit_topics(X, model, k, run_seed(seed, 0), settings)
+        return fit, pd.DataFrame([{"chain": 1, "random_state": run_seed(seed, 0), "n_docs": X.shape[0],
+                                   "log_posterior": float("nan"), "n_topics_used": k, "chosen": True}])
+    n = X.shape[0]
+    sample = None
+    if settings.dmm_chain_max_docs is not None and n > settings.dmm_chain_max_docs:
+        rng = np.random.default_rng(np.random.SeedSequence([seed, STREAM_CHAINS]))
+        sample = np.sort(rng.choice(n, size=settings.dmm_chain_max_docs, replace=False))
+    Xc = X if sample is None else X[sample]
+    states = [run_seed(seed, r) for r in range(settings.dmm_restarts)]
+    if settings.n_jobs > 1 and len(states) > 1:
+        from joblib import Parallel, delayed
+
+        fits = Parallel(n_jobs=min(settings.n_jobs, len(states)))(delayed(_dmm_chain)(Xc, k, st, settings) for st in states)
+    else:
+        fits = [_dmm_chain(Xc, k, st, settings) for st in states]
+    rows = [{"chain": r + 1, "random_state": st, "n_docs": Xc.shape[0], "log_posterior": f[3],
+             "n_topics_used": int(np.count_nonzero(np.bincount(f[2], minlength=k))), "chosen": False}
+            for r, (st, f) in enumerate(zip(states, fits))]
+    best = max(range(len(fits)), key=lambda r: (fits[r][3], -r))
+    rows[best]["chosen"] = True
+    tw, pi = fits[best][0], fits[best][1]
+    if sample is not None:
+        start = _dmm_log_joint(X, tw, pi).argmax(axis=1)
+        state = run_seed(seed, settings.dmm_restarts)
+        tw, pi, z = fit_dmm(X, k, state, settings.dmm_alpha, settings.dmm_beta, settings.dmm_n_iter, 0, init=start)
+        rows.append({"chain": 0, "random_state": state, "n_docs": n,
+                     "log_posterior": dmm_log_posterior(X, z, k, settings.dmm_alpha, settings.dmm_beta),
+                     "n_topics_used": int(np.count_nonzero(np.bincount(z, minlength=k))), "chosen": True})
+    return TopicFit(model, k, tw, dmm_responsibilities(X, tw, pi)), pd.DataFrame(rows)
+
+
+def _dmm_log_joint(X: sparse.spmatrix, topic_word: np.ndarray, pi: np.ndarray) -> np.ndarray:
+    """log pi_k + sum_w c_dw log phi_kw for every document and topic (D x K)."""
+    return np.asarray(sparse.csr_matrix(X, dtype=float) @ np.log(topic_word).T) + np.log(pi)
+
+
+def dmm_responsibilities(X: sparse.spmatrix, topic_word: np.ndarray, pi: np.ndarray) -> np.ndarray:
+    """The posterior p(z_d = k | words, phi, pi) of every document: the DMM's document-topic
+    'proportions' (rows sum to 1; nearly one-hot for documents of several words)."""
+    from scipy.special import softmax
+
+    return softmax(_dmm_log_joint(X, topic_word, pi), axis=1)
+
+
+def dmm_perplexity(X: sparse.spmatrix, topic_word: np.ndarray, pi: np.ndarray) -> float:
+    """Held-out per-word perplexity of a DMM: exp(-sum_d log p(w_d) / sum_d N_d) with
+    p(w_d) = sum_k pi_k prod_w phi_kw^c_dw (no multinomial coefficient, as LDA's perplexity)."""
+    from scipy.special import logsumexp
+
+    n_words = float(X.sum())
+    if n_words == 0:
+        return float("nan")
+    return float(np.exp(-logsumexp(_dmm_log_joint(X, topic_word, pi), axis=1).sum() / n_words))
+
+# --------------------------------------------------------------------------------------------
+# the chosen model
+# --------------------------------------------------------------------------------------------
+def order_by_prevalence(fit: TopicFit) -> TopicFit:
+    """Number the topics by overall prevalence (mean document proportion), largest first."""
+    order = np.argsort(-fit.doc_topic.mean(axis=0), kind="stable")
+    return TopicFit(fit.model, fit.k, fit.topic_word[order], fit.doc_topic[:, order], fit.perplexity)
+
+
+def read_labels(path: str | Path | None, k: int) -> dict[int, str]:
+    """A labels file (YAML mapping topic number -> label) checked against the K topics."""
+    if path is None:
+        return {}
+    path = Path(path)
+    raw = config.read_yaml(path, "topic labels file", "set topics.labels to null or create it")
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise PipelineError(f"{path}: expected a mapping of topic number to label")
+    labels: dict[int, str] = {}
+    bad = []
+    for key, value in raw.items():
+        try:
+            t = int(key)
+        except (TypeError, ValueError):
+            t = None
+        if t is None or not 1 <= t <= k or isinstance(key, bool):
+            bad.append(key)
+        else:
+            labels[t] = str(value)
+    if bad:
+        raise PipelineError(f"{path}: labels for unknown topics {bad}; the chosen model has topics 1..{k}",
+                            hint="labels belong to one fitted model: relabel after the topics changed")
+    return labels
+
+
+def topic_table(fit: TopicFit, words: pd.DataFrame, labels: Mapping[int, str], coherence: np.ndarray,
+                excl: np.ndarray) -> pd.DataFrame:
+    """One row per topic: topic, label (the labels file's, else "T1: w1 w2 w3"), prevalence
+    (mean document proportion), share_argmax (share of documents whose largest topic it is),
+    coherence_npmi, exclusivity, top_words, frex_words."""
+    argmax = fit.doc_topic.argmax(axis=1)
+    rows = []
+    for t in range(fit.k):
+        top = words[(words["topic"] == t + 1) & (words["kind"] == "top")]["word"].tolist()
+        fx = words[(words["topic"] == t + 1) & (words["kind"] == "frex")]["word"].tolist()
+        rows.append({"topic": t + 1, "label": labels.get(t + 1, f"T{t + 1}: {' '.join(top[:3])}"),
+                     "prevalence": float(fit.doc_topic[:, t].mean()), "share_argmax": float(np.mean(argmax == t)),
+                     "coherence_npmi": float(coherence[t]), "exclusivity": float(excl[t]),
+                     "top_words": " ".join(top), "frex_words": " ".join(fx)})
+    return pd.DataFrame(rows)
+
+
+def doc_topic_frame(corpus: Corpus, fit: TopicFit) -> pd.DataFrame:
+    """doc_id, unit_ids, interview_id, comm_id, role, n_vocab_tokens, topic (the largest),
+    T1..TK (proportions)."""
+    d = corpus.docs[["doc_id", "unit_ids", "interview_id", "comm_id", "role", "n_vocab_tokens"]].copy()
+    d["topic"] = fit.doc_topic.argmax(axis=1) + 1
+    props = pd.DataFrame(fit.doc_topic, columns=[f"T{t + 1}" for t in range(fit.k)])
+    return pd.concat([d.reset_index(drop=True), props], axis=1)
+
+
+def exemplars(corpus: Corpus, fit: TopicFit, n: int = 3) -> pd.DataFrame:
+    """The ``n`` documents loading highest on each topic, preferring distinct interviews (a
+    second document of an interview only when fewer than ``n`` interviews are left): topic,
+    rank, doc_id, unit_ids, interview_id, loading, text (redacted), question (the interviewer's
+    question before it, redacted; exchange documents only)."""
+    rows = []
+    docs = corpus.docs
+    for t in range(fit.k):
+        order = np.argsort(-fit.doc_topic[:, t], kind="stable")
+        picked: list[int] = []
+        seen: set[str] = set()
+        for i in order:
+            if len(picked) == n:
+                break
+            if docs["interview_id"].iat[i] not in seen:
+                picked.append(int(i))
+                seen.add(docs["interview_id"].iat[i])
+        for i in order:
+            if len(picked) == n:
+                break
+            if int(i) not in picked:
+                picked.append(int(i))
+        for r, i in enumerate(picked):
+            rows.append({"topic": t + 1, "rank": r + 1, "doc_id": docs["doc_id"].iat[i],
+                         "unit_ids": docs["unit_ids"].iat[i], "interview_id": docs["interview_id"].iat[i],
+                         "loading": float(fit.doc_topic[i, t]), "text": docs["text"].iat[i],
+                         "question": docs["question"].iat[i] if "question" in docs else ""})
+    return pd.DataFrame(rows, columns=["topic", "rank", "doc_id", "unit_ids", "interview_id", "loading", "text",
+                                       "question"])
+
+
+# --------------------------------------------------------------------------------------------
+# prevalence: estimateEffect-style regressions
+# --------------------------------------------------------------------------------------------
+def _factor_of(rhs: str, name: str) -> str:
+    return "categorical" if f"C({name})" in rhs.replace(" ", "") else "numeric"
+
+
+def prevalence_effects(data: pd.DataFrame, outcomes: Sequence[str], rhs: str, factors: Sequence[str],
+                       covariance: str = "cluster", cluster: str = "comm_id",
+                       conf_level: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Regress each topic's document proportion on ``rhs`` (OLS, ``covariance`` clustered by
+    ``cluster``, through :func:`pipeline.stats.fit.fit_model`), as stm's ``estimateEffect``
+    with the point estimates of the proportions (no composition uncertainty).
+
+    Returns the tidy coefficients (topic, term, estimate, se, statistic, df, p, ci_low,
+    ci_high) and the average predicted proportion at every level of each factor in ``factors``
+    (every document set to that level, the others as observed; a linear combination of the
+    coefficients, so its interval uses the coefficient covariance and the model's t df):
+    topic, factor, level, estimate, se, ci_low, ci_high.
+    """
+    from scipy import stats
+
+    coefs, levels = [], []
+    base = patsy.dmatrix(rhs, data, return_type="dataframe")
+    for name in outcomes:
+        res = fit_model({"id": name, "formula": f"{name} ~ {rhs}", "estimator": "ols", "covariance": covariance,
+                         "cluster": cluster, "conf_level": conf_level}, data)
+        c = res.coefficients
+        coefs.append(pd.DataFrame({"topic": name, "term": c["term"], "estimate": c["estimate"],
+                                   "se": c["std_error"], "statistic": c["statistic"], "df": c["df"],
+                                   "p": c["p_value"], "ci_low": c["conf_low"], "ci_high": c["conf_high"]}))
+        if list(res.params.index) != list(base.columns):
+            raise PipelineError(f"prevalence model of {name}: terms {list(res.params.index)} differ from the "
+                                f"design {list(base.columns)}")
+        beta = res.params.to_numpy(float)
+        V = res.vcov.to_numpy(float)
+        df = res.fit["t_df"]
+        q = stats.t.ppf(0.5 + conf_level / 2, df) if df is not None else stats.norm.ppf(0.5 + conf_level / 2)
+        for f in factors:
+            values = sorted(data[f].dropna().unique().tolist())
+            for v in values:
+                Xl = patsy.build_design_matrices([base.design_info], data.assign(**{f: v}),
+                                                 return_type="dataframe")[0]
+                g = Xl.to_numpy(float).mean(axis=0)
+                est = float(g @ beta)
+                se = float(np.sqrt(g @ V @ g))
+                levels.append({"topic": name, "factor": f, "level": str(v), "estimate": est, "se": se,
+                               "ci_low": est - q * se, "ci_high": est + q * se})
+    return (pd.concat(coefs, ignore_index=True)[COEF_COLUMNS],
+            pd.DataFrame(levels, columns=LEVEL_COLUMNS))
+
+
+
+def prevalence_covariates(settings: Settings) -> list[str]:
+    """The community columns the prevalence regressions need (``prevalence.formula``'s
+    variables, ``factors`` and ``cluster``), less the document columns."""
+    return [c for c in dict.fromkeys([*formula_variables(settings.formula), *settings.factors, settings.cluster])
+            if c not in DOC_COLUMNS]
+
+
+def topic_prevalence(doc_topics: pd.DataFrame, communities: pd.DataFrame, k: int,
+                     settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`prevalence_effects` of the topic proportions T1..Tk of ``doc_topics``
+    (:func:`doc_topic_frame`) joined by comm_id to the community covariates of the formula, with
+    the prevalence settings (formula, factors, covariance, cluster, conf_level); a clear error
+    when a community of the transcripts is not in the community file. Returns the coefficients
+    and the average predicted proportions by level."""
+    topic_cols = [f"T{t + 1}" for t in range(k)]
+    covars = [c for c in formula_variables(settings.formula) if c in communities.columns and c != "comm_id"]
+    reg = doc_topics.merge(communities, on="comm_id", how="left", validate="many_to_one")
+    lacking = reg.loc[reg[covars].isna().any(axis=1), "comm_id"].unique().tolist()
+    if lacking:
+        raise PipelineError(f"topics.prevalence: communities {lacking[:5]} of the transcripts are not in the community file",
+                            hint="pass the study's raw/communities.csv")
+    return prevalence_effects(reg, topic_cols, settings.formula, settings.factors, settings.covariance,
+                              settings.cluster, settings.conf_level)
