@@ -41,10 +41,13 @@ from common import ROOT, benchmark_params, machine, measured
 
 sys.path.insert(0, str(ROOT))
 
-from pipeline import transcripts as T  # noqa: E402
 from pipeline.demo.simulate import STREAM_TRANSCRIPTS, simulate_communities  # noqa: E402
 from pipeline.demo.simulate_transcripts import simulate_transcripts, write_corpus  # noqa: E402
 from pipeline.demo.transcript_bank import load_bank  # noqa: E402
+from pipeline.stages import transcripts as T  # noqa: E402
+from pipeline.text.rules import Rules, load_rules  # noqa: E402
+from pipeline.text.segment import (Segmenter, SegmenterSpec, _import_jieba, resolve_engine,  # noqa: E402
+                                   resolve_userdict, segmenter_spec)
 
 HAN = re.compile(r"[\u4e00-\u9fd5]")
 WORK = ROOT / "benchmarks" / "work" / "transcripts"
@@ -91,13 +94,13 @@ def tree_peak(cmd: list[str]) -> dict[str, float]:
     return {**result, "tree_peak_mb": round(peak / 2**20, 1)}
 
 
-_SEGMENTERS: dict[str, T.Segmenter] = {}
+_SEGMENTERS: dict[str, Segmenter] = {}
 
 
-def _segment_batch(spec: T.SegmenterSpec, groups: list[list[str]], pattern: str) -> list[str]:
+def _segment_batch(spec: SegmenterSpec, groups: list[list[str]], pattern: str) -> list[str]:
     """A worker's share, as the stage does it: one segmenter per process, one call per
     interview, tokens returned joined."""
-    seg = _SEGMENTERS.get(spec.key) or _SEGMENTERS.setdefault(spec.key, T.Segmenter(spec))
+    seg = _SEGMENTERS.get(spec.key) or _SEGMENTERS.setdefault(spec.key, Segmenter(spec))
     rx = re.compile(pattern)
     gc.disable()
     try:
@@ -120,20 +123,20 @@ def chinese_tokens(text: str, tokens: list[str], placeholder_re: re.Pattern) -> 
     return out
 
 
-def units_throughput(units_path: Path, tcfg: dict) -> tuple[dict, T.SegmenterSpec, int]:
+def units_throughput(units_path: Path, tcfg: dict) -> tuple[dict, SegmenterSpec, int]:
     """:func:`throughput` on the redacted units of a transcripts-stage output, with the stage's
     own settings (``params.yaml: transcripts``); returns the numbers, the segmenter spec and the
     number of interviews."""
-    rules = T.load_rules(tcfg["config"], tcfg["stopwords"])
-    words = T.resolve_userdict(tcfg["userdict"], tcfg["jieba_cache"])
-    spec = T.segmenter_spec(T.resolve_engine(tcfg.get("engine", "auto")), words, tcfg["jieba_cache"])
+    rules = load_rules(tcfg["config"], tcfg["stopwords"])
+    words = resolve_userdict(tcfg["userdict"], tcfg["jieba_cache"])
+    spec = segmenter_spec(resolve_engine(tcfg.get("engine", "auto")), words, tcfg["jieba_cache"])
     units = pd.read_parquet(units_path, columns=["interview_id", "text"])
     groups = [list(g) for _, g in units.groupby("interview_id", sort=True)["text"]]
     del units
     return throughput(groups, Path(tcfg["userdict"]), spec, rules, int(tcfg.get("n_jobs", 2))), spec, len(groups)
 
 
-def throughput(groups: list[list[str]], userdict: Path, spec: T.SegmenterSpec, rules: T.Rules, n_jobs: int) -> dict:
+def throughput(groups: list[list[str]], userdict: Path, spec: SegmenterSpec, rules: Rules, n_jobs: int) -> dict:
     """``groups``: the unit texts of each interview. The stage's segmenter over ``n_jobs``
     processes first (while this process holds little), then in one process, then plain jieba."""
     from joblib import Parallel, delayed
@@ -151,7 +154,7 @@ def throughput(groups: list[list[str]], userdict: Path, spec: T.SegmenterSpec, r
         t_par = time.perf_counter() - start
         gc.enable()
 
-    seg = T.Segmenter(spec)
+    seg = Segmenter(spec)
     gc.disable()
     start = time.perf_counter()
     one = [tokens for g in groups for tokens in seg.segment_many(g, rules.placeholder_re)]
@@ -160,7 +163,7 @@ def throughput(groups: list[list[str]], userdict: Path, spec: T.SegmenterSpec, r
     same_one = all("\x1f".join(a) == b for a, b in zip(one, joined))
     del joined
 
-    jieba = T._import_jieba()
+    jieba = _import_jieba()
     plain_tk = jieba.Tokenizer()
     plain_tk.cache_file = spec.jieba_cache
     plain_tk.initialize()

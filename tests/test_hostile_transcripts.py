@@ -26,8 +26,10 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from pipeline.stages import transcripts as T
 from pipeline.core.errors import run_cli
+from pipeline.stages import transcripts as T
+from pipeline.text.redact import id_check_digit
+from pipeline.text.segment import resolve_userdict
 
 ROOT = Path(__file__).resolve().parents[1]
 REASON_CODES = {"undecodable", "empty", "unsupported_format", "unreadable_docx", "no_respondent_turns",
@@ -46,7 +48,7 @@ def mobile(n: int) -> str:
 
 def id_number(n: int) -> str:
     first = f"640104{1960 + n % 40}{n % 12 + 1:02d}{n % 28 + 1:02d}{n % 1000:03d}"
-    return first + T.id_check_digit(first)
+    return first + id_check_digit(first)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -54,7 +56,7 @@ def userdict_once():
     """The user dictionary's frequencies resolved once for the module (jieba loads its whole
     dictionary to compute them: 1 s a run), so that many generated corpora stay fast."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(T, "resolve_userdict", functools.lru_cache(maxsize=4)(T.resolve_userdict))
+        mp.setattr(T, "resolve_userdict", functools.lru_cache(maxsize=4)(resolve_userdict))
         yield
 
 

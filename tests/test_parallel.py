@@ -190,16 +190,19 @@ def test_multiple_imputation_same_on_dask(dask):
 
 def test_transcript_segmentation_same_on_dask(dask, params, demo_study):
     import pipeline.stages.transcripts as T
+    from pipeline.text.corpus import Context, Settings, process_corpus
+    from pipeline.text.rules import load_rules
+    from pipeline.text.segment import resolve_engine, resolve_userdict, segmenter_spec
 
     cfg = params["transcripts"]
-    rules = T.load_rules(ROOT / cfg["config"], ROOT / cfg["stopwords"])
-    words = T.resolve_userdict(ROOT / cfg["userdict"], str(ROOT / cfg["jieba_cache"]))
-    spec = T.segmenter_spec(T.resolve_engine("auto"), words, str(ROOT / cfg["jieba_cache"]))
-    settings = T.Settings(n_jobs=1, cache_dir=None, batch_size=5, parallel_min_files=1)
-    ctx = T.Context(rules=rules, spec=spec, settings=settings, communities=None, communities_name="")
+    rules = load_rules(ROOT / cfg["config"], ROOT / cfg["stopwords"])
+    words = resolve_userdict(ROOT / cfg["userdict"], str(ROOT / cfg["jieba_cache"]))
+    spec = segmenter_spec(resolve_engine("auto"), words, str(ROOT / cfg["jieba_cache"]))
+    settings = Settings(n_jobs=1, cache_dir=None, batch_size=5, parallel_min_files=1)
+    ctx = Context(rules=rules, spec=spec, settings=settings, communities=None, communities_name="")
     files = T.list_transcripts(demo_study / "raw" / "transcripts")[:20]
-    here = T.process_corpus(files, ctx, progress=False)
-    there = T.process_corpus(files, ctx, progress=False, parallel=dask)
+    here = process_corpus(files, ctx, progress=False)
+    there = process_corpus(files, ctx, progress=False, parallel=dask)
     assert len(here.units) > 100
     for name in ("units", "questions", "interviews", "redactions", "audit", "skipped"):
         pd.testing.assert_frame_equal(getattr(here, name), getattr(there, name), check_exact=True, obj=name)

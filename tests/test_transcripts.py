@@ -17,18 +17,26 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline.stages import transcripts as T
 from pipeline.core.errors import PipelineError, run_cli
 from pipeline.demo.simulate import STREAM_TRANSCRIPTS, simulate_communities
 from pipeline.demo.simulate_transcripts import simulate_transcripts, write_corpus
 from pipeline.demo.transcript_bank import load_bank
+from pipeline.stages import transcripts as T
+from pipeline.text.corpus import UNIT_COLUMNS, Context, Settings, _state, process_corpus
+from pipeline.text.decode import Unusable, decode_transcript
+from pipeline.text.redact import _value_key, find_pii, id_check_digit, placeholders, valid_id_number
+from pipeline.text.rules import PII_TYPES, load_rules
+from pipeline.text.segment import (HAN_JIEBA, Segmenter, _jieba_tokenizer, content_tokens, normalise_tokens, resolve_engine,
+                                   resolve_userdict, segmenter_spec)
+from pipeline.text.turns import clean_comm_id, parse_date, parse_transcript, role_code
+from pipeline.text.units import build_units
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20240607                        # not the demo study's seed
 N_INTERVIEWS = 150
 NUMBER_TYPES = ("mobile", "landline", "id_number")
 NAME_TYPES = ("name", "address")
-HAS_RJIEBA = T.resolve_engine("auto") == "rjieba"
+HAS_RJIEBA = resolve_engine("auto") == "rjieba"
 
 
 # --------------------------------------------------------------------------------------------
@@ -42,24 +50,24 @@ def project_params():
 @pytest.fixture(scope="module")
 def rules(project_params):
     cfg = project_params["transcripts"]
-    return T.load_rules(ROOT / cfg["config"], ROOT / cfg["stopwords"])
+    return load_rules(ROOT / cfg["config"], ROOT / cfg["stopwords"])
 
 
 @pytest.fixture(scope="module")
 def words(project_params, tmp_path_factory):
     cfg = project_params["transcripts"]
-    return T.resolve_userdict(ROOT / cfg["userdict"], str(ROOT / cfg["jieba_cache"]))
+    return resolve_userdict(ROOT / cfg["userdict"], str(ROOT / cfg["jieba_cache"]))
 
 
 @pytest.fixture(scope="module")
 def ctx(rules, words, project_params):
-    spec = T.segmenter_spec(T.resolve_engine("auto"), words, str(ROOT / project_params["transcripts"]["jieba_cache"]))
-    return T.Context(rules=rules, spec=spec, settings=T.Settings(n_jobs=1), communities=None, communities_name="")
+    spec = segmenter_spec(resolve_engine("auto"), words, str(ROOT / project_params["transcripts"]["jieba_cache"]))
+    return Context(rules=rules, spec=spec, settings=Settings(n_jobs=1), communities=None, communities_name="")
 
 
 @pytest.fixture(scope="module")
 def seg_lex(ctx):
-    seg, lex, _ = T._state(ctx)
+    seg, lex, _ = _state(ctx)
     return seg, lex
 
 
@@ -120,16 +128,16 @@ BODY = "问：您在这个小区住了多长时间了？\n答：我在这儿住�
 # --------------------------------------------------------------------------------------------
 def test_decoding_of_every_encoding_and_docx():
     text = HEADER + BODY
-    assert T.decode_transcript("a.txt", text.encode("utf-8")).encoding == "utf-8"
-    bom = T.decode_transcript("a.txt", b"\xef\xbb\xbf" + text.encode("utf-8"))
+    assert decode_transcript("a.txt", text.encode("utf-8")).encoding == "utf-8"
+    bom = decode_transcript("a.txt", b"\xef\xbb\xbf" + text.encode("utf-8"))
     assert bom.encoding == "utf-8-sig" and bom.text == text
-    gbk = T.decode_transcript("a.txt", text.encode("gbk"))
+    gbk = decode_transcript("a.txt", text.encode("gbk"))
     assert gbk.encoding == "gbk" and gbk.text == text
     rare = text.replace("邻居", "邻居䶮𠮷")             # characters outside GBK, inside GB18030
-    gb = T.decode_transcript("a.txt", rare.encode("gb18030"))
+    gb = decode_transcript("a.txt", rare.encode("gb18030"))
     assert gb.encoding == "gb18030" and gb.text == rare
-    assert T.decode_transcript("a.txt", ("\r\n".join(text.split("\n"))).encode("utf-8")).text == text
-    assert T.decode_transcript("a.txt", "问：电话１３８".encode("utf-8")).text == "问：电话138"   # full-width digits
+    assert decode_transcript("a.txt", ("\r\n".join(text.split("\n"))).encode("utf-8")).text == text
+    assert decode_transcript("a.txt", "问：电话１３８".encode("utf-8")).text == "问：电话138"   # full-width digits
 
     import docx
 
@@ -138,7 +146,7 @@ def test_decoding_of_every_encoding_and_docx():
         doc.add_paragraph(line)
     buf = io.BytesIO()
     doc.save(buf)
-    d = T.decode_transcript("a.docx", buf.getvalue())
+    d = decode_transcript("a.docx", buf.getvalue())
     assert d.format == "docx" and d.text.startswith("访谈编号：T01\n社区编号：C001")
 
 
@@ -150,17 +158,17 @@ def test_decoding_of_every_encoding_and_docx():
     ("  \n\n　\n".encode("utf-8"), "empty"),
 ])
 def test_undecodable_text_is_refused_not_garbled(data, code):
-    with pytest.raises(T.Unusable) as info:
-        T.decode_transcript("bad.txt", data)
+    with pytest.raises(Unusable) as info:
+        decode_transcript("bad.txt", data)
     assert info.value.code == code
 
 
 def test_unsupported_and_broken_files_are_refused():
-    with pytest.raises(T.Unusable) as info:
-        T.decode_transcript("old.doc", b"\xd0\xcf\x11\xe0")
+    with pytest.raises(Unusable) as info:
+        decode_transcript("old.doc", b"\xd0\xcf\x11\xe0")
     assert info.value.code == "unsupported_format" and ".docx" in info.value.reason
-    with pytest.raises(T.Unusable) as info:
-        T.decode_transcript("broken.docx", b"PK\x03\x04 not really a zip")
+    with pytest.raises(Unusable) as info:
+        decode_transcript("broken.docx", b"PK\x03\x04 not really a zip")
     assert info.value.code == "unreadable_docx"
 
 
@@ -171,11 +179,11 @@ def test_parse_qa_and_interviewer_respondent_conventions(rules):
     text = ("宁夏多民族互嵌式社区访谈记录\n编号：T02　社区：C003（吴忠）　身份：社区居民\n时间：2025年6月9日\n受访者姓名：马玉兰\n\n"
             "访谈者:您好，可以开始吗？\n受访者：可以。（笑）\n\n访谈者：社区有议事会吗？\n受访者：有的。\n"
             "一个月开一回。\n问：那后来呢？\n答：后来就好了。\n")
-    p = T.parse_transcript(text, rules)
+    p = parse_transcript(text, rules)
     assert p.fields == {"interview_id": "T02", "comm_id": "C003（吴忠）", "role": "社区居民", "date": "2025年6月9日"}
-    assert T.clean_comm_id(p.fields["comm_id"], rules) == "C003"
-    assert T.parse_date(p.fields["date"], rules) == "2025-06-09"
-    assert T.role_code(p.fields["role"], rules) == "resident"
+    assert clean_comm_id(p.fields["comm_id"], rules) == "C003"
+    assert parse_date(p.fields["date"], rules) == "2025-06-09"
+    assert role_code(p.fields["role"], rules) == "resident"
     assert [text[s:e] for s, e in p.name_spans] == ["马玉兰"]
     assert [t.speaker for t in p.turns] == ["interviewer", "respondent"] * 3
     continued = p.turns[3]
@@ -185,32 +193,32 @@ def test_parse_qa_and_interviewer_respondent_conventions(rules):
 
 def test_parse_named_speakers_and_first_speaker_rule(rules):
     text = HEADER + "调研员：您好。\n马成军：行，没问题。\n调研员：说说社区吧。\n马成军：社区挺好：大家都熟。\n"
-    p = T.parse_transcript(text, rules)
+    p = parse_transcript(text, rules)
     assert p.named_labels == {"马成军"}
     assert [t.speaker for t in p.turns] == ["interviewer", "respondent", "interviewer", "respondent"]
     assert text[slice(*p.turns[3].pieces[0])] == "社区挺好：大家都熟。"
     # named speakers only: the first one is the interviewer
     text = HEADER + "张老师：您好。\n李书记：您好。\n张老师：说说吧。\n李书记：好的。\n"
-    p = T.parse_transcript(text, rules)
+    p = parse_transcript(text, rules)
     assert [t.speaker for t in p.turns] == ["interviewer", "respondent"] * 2
     # a colon in speech used once is not a speaker
     text = HEADER + "问：您怎么看？\n答：我说：这个事情得商量。\n我的意思：大家一起来。\n"
-    p = T.parse_transcript(text, rules)
+    p = parse_transcript(text, rules)
     assert len(p.turns) == 2 and len(p.turns[1].pieces) == 2
 
 
 def test_units_have_stable_ids_and_questions_stay_apart(rules, seg_lex):
     text = HEADER + ("问：您家几口人？\n答：我家四口人。老伴在家（笑），娃娃在外头打工！\n"
                      "问：还有呢？\n答：没了。\n问：最后一个问题？\n")
-    p = T.parse_transcript(text, rules)
-    spans = T.find_pii(text, p, rules, seg_lex[0].cut(text), seg_lex[1])
-    built = T.build_units(text, p, spans, T.placeholders(text, spans, rules), rules, "sentence")
+    p = parse_transcript(text, rules)
+    spans = find_pii(text, p, rules, seg_lex[0].cut(text), seg_lex[1])
+    built = build_units(text, p, spans, placeholders(text, spans, rules), rules, "sentence")
     assert [(u[0], u[1], u[3]) for u in built.units] == [
         (1, 1, "我家四口人。"), (1, 2, "老伴在家，娃娃在外头打工！"), (2, 1, "没了。")]
     assert [q[3] for q in built.questions] == ["您家几口人？", "还有呢？", "最后一个问题？"]
     assert [q[1] for q in built.questions] == [1, 2, 0]          # the respondent turn a question precedes
     assert not any("？" in u[3] for u in built.units)
-    turns = T.build_units(text, p, spans, [], rules, "turn")
+    turns = build_units(text, p, spans, [], rules, "turn")
     assert [(u[0], u[1]) for u in turns.units] == [(1, 0), (2, 0)]
 
 
@@ -224,7 +232,7 @@ def test_stage_output_is_deterministic(stage_run):
     assert units["unit_id"].is_unique
     assert (units["unit_id"] == units["interview_id"] + ":" + units["turn"].astype(str) + ":"
             + units["sentence"].astype(str)).all()
-    assert list(units.columns) == T.UNIT_COLUMNS
+    assert list(units.columns) == UNIT_COLUMNS
 
 
 # --------------------------------------------------------------------------------------------
@@ -236,11 +244,11 @@ def redaction_quality(corpus_dir, rules, seg_lex):
     a planted one (precision)."""
     seg, lex = seg_lex
     pii = pd.read_csv(corpus_dir / "truth" / "transcript_pii.csv", dtype={"value": str})
-    found, total, tp, fp = (dict.fromkeys(T.PII_TYPES, 0) for _ in range(4))
+    found, total, tp, fp = (dict.fromkeys(PII_TYPES, 0) for _ in range(4))
     for path in sorted((corpus_dir / "transcripts").iterdir()):
-        text = T.decode_transcript(path.name, path.read_bytes()).text
-        p = T.parse_transcript(text, rules)
-        spans = T.find_pii(text, p, rules, seg.cut(text), lex)
+        text = decode_transcript(path.name, path.read_bytes()).text
+        p = parse_transcript(text, rules)
+        spans = find_pii(text, p, rules, seg.cut(text), lex)
         planted = [(r.offset, r.offset + r.length, r.type) for r in pii[pii["file"] == path.name].itertuples()]
         for s, e, typ in planted:
             assert text[s:e] == pii[(pii["file"] == path.name) & (pii["offset"] == s)]["value"].iloc[0]
@@ -251,7 +259,7 @@ def redaction_quality(corpus_dir, rules, seg_lex):
             tp[sp.type] += hit
             fp[sp.type] += not hit
     return {t: {"planted": total[t], "recall": found[t] / total[t] if total[t] else None,
-                "precision": tp[t] / (tp[t] + fp[t]) if tp[t] + fp[t] else None} for t in T.PII_TYPES}
+                "precision": tp[t] / (tp[t] + fp[t]) if tp[t] + fp[t] else None} for t in PII_TYPES}
 
 
 def test_redaction_recall_and_precision_per_type(redaction_quality):
@@ -288,17 +296,17 @@ def test_placeholders_are_consistent_within_an_interview(rules, seg_lex):
     text = HEADER + ("问：您好。\n答：我们网格员叫马玉兰，电话13895012345。有事找马玉兰就行，"
                      "她的号是138 9501 2345。老马家就住幸福家园12栋3单元502室，李书记也知道。\n"
                      "问：还有谁？\n答：还有王建国，电话13700001111，马玉兰也常去。\n")
-    p = T.parse_transcript(text, rules)
-    spans = T.find_pii(text, p, rules, seg_lex[0].cut(text), seg_lex[1])
-    marks = T.placeholders(text, spans, rules)
+    p = parse_transcript(text, rules)
+    spans = find_pii(text, p, rules, seg_lex[0].cut(text), seg_lex[1])
+    marks = placeholders(text, spans, rules)
     by_value: dict[str, set[str]] = {}
     for sp, mark in zip(spans, marks):
-        by_value.setdefault(T._value_key(text[sp.start:sp.end], sp.type), set()).add(mark)
+        by_value.setdefault(_value_key(text[sp.start:sp.end], sp.type), set()).add(mark)
     assert by_value["马玉兰"] == {"[姓名1]"} and by_value["王建国"] == {"[姓名4]"}
     assert by_value["13895012345"] == {"[手机号1]"} and by_value["13700001111"] == {"[手机号2]"}
     assert by_value["幸福家园12栋3单元502室"] == {"[地址1]"}
     assert {"老马", "李书记"} <= set(by_value)
-    built = T.build_units(text, p, spans, marks, rules, "sentence")
+    built = build_units(text, p, spans, marks, rules, "sentence")
     joined = "".join(u[3] for u in built.units)
     assert "马玉兰" not in joined and "138" not in joined and joined.count("[姓名1]") == 3
 
@@ -306,20 +314,20 @@ def test_placeholders_are_consistent_within_an_interview(rules, seg_lex):
 def test_ordinary_words_are_not_names(rules, seg_lex):
     text = HEADER + ("问：您怎么看？\n答：我马上就去，杨树底下凉快。我们从海原搬下来的，高兴得很。"
                      "或者哥哥去也行，小时候老师管得严，我和阿姨说了，张罗活动的是网格员。\n")
-    p = T.parse_transcript(text, rules)
-    spans = T.find_pii(text, p, rules, seg_lex[0].cut(text), seg_lex[1])
+    p = parse_transcript(text, rules)
+    spans = find_pii(text, p, rules, seg_lex[0].cut(text), seg_lex[1])
     assert [text[s.start:s.end] for s in spans] == []
 
 
 def test_id_numbers_need_a_valid_check_digit(rules, seg_lex):
-    good = "64010419800101123" + T.id_check_digit("64010419800101123")
+    good = "64010419800101123" + id_check_digit("64010419800101123")
     bad = good[:17] + ("0" if good[17] != "0" else "1")
-    assert T.valid_id_number(good) and not T.valid_id_number(bad)
-    x17 = next(f"6401041980010{i:04d}" for i in range(10000) if T.id_check_digit(f"6401041980010{i:04d}") == "X")
-    assert T.valid_id_number(x17 + "x") and T.valid_id_number(x17 + "X")
+    assert valid_id_number(good) and not valid_id_number(bad)
+    x17 = next(f"6401041980010{i:04d}" for i in range(10000) if id_check_digit(f"6401041980010{i:04d}") == "X")
+    assert valid_id_number(x17 + "x") and valid_id_number(x17 + "X")
     text = HEADER + f"问：身份证？\n答：我的是{good}，他的是{bad}，还有{x17}x。\n"
-    p = T.parse_transcript(text, rules)
-    spans = T.find_pii(text, p, rules, seg_lex[0].cut(text), seg_lex[1])
+    p = parse_transcript(text, rules)
+    spans = find_pii(text, p, rules, seg_lex[0].cut(text), seg_lex[1])
     kinds = {text[s.start:s.end]: s.type for s in spans}
     assert kinds == {good: "id_number", bad: "long_number", x17 + "x": "id_number"}
 
@@ -356,25 +364,25 @@ def test_dictionary_audit_finds_the_user_terms(stage_run):
 
 def test_second_run_reads_tokens_from_the_cache(corpus_dir, ctx, tmp_path):
     files = T.list_transcripts(corpus_dir / "transcripts")[:20]
-    c = T.Context(rules=ctx.rules, spec=ctx.spec, settings=T.Settings(n_jobs=1, cache_dir=str(tmp_path / "cache")),
+    c = Context(rules=ctx.rules, spec=ctx.spec, settings=Settings(n_jobs=1, cache_dir=str(tmp_path / "cache")),
                   communities=None, communities_name="")
-    seg = T._state(c)[0]
+    seg = _state(c)[0]
     before = seg.calls
-    first = T.process_corpus(files, c)
+    first = process_corpus(files, c)
     # units (kept or below the token minimum) and the interviewer's questions, each segmented once
     assert first.stats["segmented_units"] == (len(first.units) + first.metrics["units_below_min_tokens"]
                                               + len(first.questions)) > len(first.questions) > 0
     assert seg.calls - before == first.stats["segmented_units"]
     calls = seg.calls
-    second = T.process_corpus(files, c)
+    second = process_corpus(files, c)
     assert seg.calls == calls, "the second run called the segmenter"
     assert second.stats == {"segmented_units": 0, "cached_interviews": 20}
     pd.testing.assert_frame_equal(first.units, second.units)
     pd.testing.assert_frame_equal(first.questions, second.questions)
     # a changed dictionary is another cache
-    other = T.Context(rules=ctx.rules, spec=T.segmenter_spec(ctx.spec.engine, ctx.spec.words[:-1], ctx.spec.jieba_cache),
+    other = Context(rules=ctx.rules, spec=segmenter_spec(ctx.spec.engine, ctx.spec.words[:-1], ctx.spec.jieba_cache),
                       settings=c.settings, communities=None, communities_name="")
-    assert T.process_corpus(files[:2], other).stats["segmented_units"] > 0
+    assert process_corpus(files[:2], other).stats["segmented_units"] > 0
 
 
 def test_tokens_cover_the_text_and_keep_placeholders_whole(seg_lex, rules):
@@ -383,7 +391,7 @@ def test_tokens_cover_the_text_and_keep_placeholders_whole(seg_lex, rules):
     toks = seg.segment(text, rules.placeholder_re)
     assert "".join(toks) == text
     assert {"[姓名1]", "[手机号2]", "网格员", "互嵌式社区", "铸牢中华民族共同体意识"} <= set(toks)
-    content = T.content_tokens(toks, rules)
+    content = content_tokens(toks, rules)
     assert "[姓名1]" not in content and "，" not in content and "2025" not in content and "说" not in content
 
 
@@ -392,7 +400,7 @@ def _chinese(text: str, tokens: list[str], placeholder_re: re.Pattern) -> list[s
     inside = {i for m in placeholder_re.finditer(text) for i in range(m.start(), m.end())}
     out, pos = [], 0
     for t in tokens:
-        if T.HAN_JIEBA.search(t) and pos not in inside:
+        if HAN_JIEBA.search(t) and pos not in inside:
             out.append(t)
         pos += len(t)
     return out
@@ -404,9 +412,9 @@ def test_rjieba_gives_jiebas_tokens_on_the_corpus(stage_run, words, rules, proje
     the stage's jieba tokens, and their Chinese tokens are those of a plain ``jieba.lcut`` with
     the same user dictionary."""
     cache = str(ROOT / project_params["transcripts"]["jieba_cache"])
-    fast = T.Segmenter(T.segmenter_spec("rjieba", words, cache))
-    slow = T.Segmenter(T.segmenter_spec("jieba", words, cache))
-    plain = T._jieba_tokenizer(cache)
+    fast = Segmenter(segmenter_spec("rjieba", words, cache))
+    slow = Segmenter(segmenter_spec("jieba", words, cache))
+    plain = _jieba_tokenizer(cache)
     plain.load_userdict(str(ROOT / project_params["transcripts"]["userdict"]))
     units = pd.read_parquet(stage_run / "a" / "transcripts" / "units.parquet")
     questions = pd.read_parquet(stage_run / "a" / "transcripts" / "questions.parquet")
@@ -419,7 +427,7 @@ def test_rjieba_gives_jiebas_tokens_on_the_corpus(stage_run, words, rules, proje
     assert differ == []
     assert [t for t in texts if _chinese(t, plain.lcut(t), rx) != _chinese(t, fast.segment(t, rx), rx)] == []
     # the shortcut that skips re-splitting gives what re-splitting would
-    assert [t for t in texts if T.normalise_tokens(fast.segment(t, rx)) != fast.segment(t, rx)] == []
+    assert [t for t in texts if normalise_tokens(fast.segment(t, rx)) != fast.segment(t, rx)] == []
     # the stage cuts an interview's units in one call: the same tokens as one by one
     for _, group in units.groupby("interview_id"):
         batch = list(group["text"])
@@ -515,4 +523,4 @@ def test_bad_parameters_are_clear_errors(tmp_path, project_params, capsys):
     with pytest.raises(PipelineError, match="listed twice"):
         dup = tmp_path / "dict.txt"
         dup.write_text("网格员 n\n网格员 n\n", encoding="utf-8")
-        T.resolve_userdict(dup, str(ROOT / project_params["transcripts"]["jieba_cache"]))
+        resolve_userdict(dup, str(ROOT / project_params["transcripts"]["jieba_cache"]))

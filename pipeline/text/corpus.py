@@ -1,0 +1,327 @@
+"""One transcript through every step (:func:`process_transcript`), and the corpus
+(:func:`process_corpus`): the computation of the transcripts stage, without its reading of
+settings and inputs or its writing (``pipeline/stages/transcripts.py``).
+
+Steps (each a pure function; each module's docstring has the details, docs/transcripts.md the
+measured quality):
+
+1. ``decode``: :func:`decode_transcript`, a file's bytes to text by strict decoding only.
+2. ``turns``: :func:`parse_transcript`, the header fields and the speaker turns.
+3. ``redact``: :func:`find_pii`, the personal data in the whole decoded text.
+4. ``redact``: :func:`redact`, each span replaced by a numbered placeholder ``[姓名1]``.
+   Nothing after this step sees the raw text: units, questions, tokens, the cache, the logs and
+   the error messages are made from the redacted text (file names are redacted too).
+5. ``units``: :func:`build_units`, respondent units (``interview:turn:sentence``) and the
+   interviewer's questions.
+6. ``segment``: :class:`Segmenter` (jieba or rjieba with the user dictionary, the same tokens
+   from both), tokens cached per interview; content tokens for analysis.
+7. ``audit``: :func:`dictionary_audit`, how each user term came out of the segmenter.
+
+Bad input never disappears: an undecodable or empty file, one with no respondent turns, no
+interview id, an unknown community id, a duplicate interview id or an unsupported format is
+listed in ``skipped.csv`` with its reason, or, with ``strict: true``, stops the stage with one
+message (exit 2) and no output.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.core.errors import PipelineError
+from pipeline.core.parallel import ParallelSettings, as_settings, iter_tasks
+from pipeline.text.audit import audit_counts, dictionary_audit, term_pattern
+from pipeline.text.decode import Unusable, decode_transcript
+from pipeline.text.redact import find_pii, placeholders, redact
+from pipeline.text.rules import PII_TYPES, Rules
+from pipeline.text.segment import Lexicon, Segmenter, SegmenterSpec, TokenCache, content_tokens, load_lexicon
+from pipeline.text.turns import Parsed, clean_comm_id, parse_date, parse_transcript, role_code
+from pipeline.text.units import build_units
+
+UNIT_COLUMNS = ["unit_id", "interview_id", "comm_id", "role", "date", "turn", "sentence", "speaker", "text",
+                "tokens", "n_tokens"]
+QUESTION_COLUMNS = ["question_id", "interview_id", "comm_id", "role", "date", "question", "before_turn", "speaker",
+                    "text", "tokens", "n_tokens"]
+INTERVIEW_COLUMNS = ["interview_id", "file", "comm_id", "role", "role_label", "date", "encoding", "format",
+                     "convention", "n_turns", "n_questions", "n_units", "n_tokens", "n_redactions"]
+SKIP_COLUMNS = ["file", "reason_code", "reason"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """``params.yaml: transcripts`` as the computation needs it."""
+
+    unit: str = "sentence"
+    min_tokens: int = 1
+    strict: bool = False
+    n_jobs: int = 2
+    cache_dir: str | None = None
+    batch_size: int = 40
+    parallel_min_files: int = 200
+    progress_min_files: int = 500
+
+
+@dataclass
+class Outcome:
+    """What one file gives: its rows, or the reason it is skipped. Nothing here is raw text."""
+
+    file: str                                  # the file name, redacted
+    interview: dict[str, Any] | None = None
+    units: list[tuple] = field(default_factory=list)
+    questions: list[tuple] = field(default_factory=list)
+    redactions: dict[str, int] = field(default_factory=dict)
+    audit: dict[str, list[int]] = field(default_factory=dict)
+    skip: tuple[str, str] | None = None        # (code, reason)
+    segmented: int = 0                         # units and questions segmented now (not read from the cache)
+    below_min: int = 0
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a worker needs besides the files (picklable)."""
+
+    rules: Rules
+    spec: SegmenterSpec
+    settings: Settings
+    communities: frozenset[str] | None
+    communities_name: str
+
+
+_WORKER_STATE: dict[str, tuple[Segmenter, Lexicon, re.Pattern]] = {}
+
+
+def _state(ctx: Context) -> tuple[Segmenter, Lexicon, re.Pattern]:
+    key = ctx.spec.key + "|" + ctx.rules.path + "|" + hashlib.sha256(
+        "".join(sorted(ctx.rules.surnames | ctx.rules.weak_surnames | ctx.rules.prefixes | ctx.rules.glue_before)).encode()).hexdigest()
+    if key not in _WORKER_STATE:
+        _WORKER_STATE.clear()
+        _WORKER_STATE[key] = (Segmenter(ctx.spec), load_lexicon(ctx.rules, ctx.spec.words), term_pattern(ctx.spec.words))
+    return _WORKER_STATE[key]
+
+
+def safe_name(name: str, values: dict[str, str], rules: Rules, seg: Segmenter, lexicon: Lexicon) -> str:
+    """A file name with personal data replaced: the interview's redacted values, and whatever
+    the detectors find in the name itself (transcripts are often named after the interviewee)."""
+    stem, suffix = (name[: -len(Path(name).suffix)], Path(name).suffix) if Path(name).suffix else (name, "")
+    return safe_value(stem, values, rules, seg, lexicon) + suffix
+
+
+def safe_value(text: str, values: dict[str, str], rules: Rules, seg: Segmenter, lexicon: Lexicon,
+               keep: tuple[str, ...] = ()) -> str:
+    """``text`` (a file name's stem, a kept header value) with personal data replaced: the
+    interview's redacted values, and whatever the detectors (but the types in ``keep``) find in it."""
+    if not text:
+        return text
+    for value in sorted(values, key=lambda v: (-len(v), v)):
+        if len(value) >= 2:
+            text = text.replace(value, values[value])
+    empty = Parsed({}, {}, (), (), frozenset(), "")
+    spans = find_pii(text, empty, rules, seg.cut(text), lexicon)
+    spans = [sp for sp in spans if sp.type not in keep and not rules.placeholder_re.search(text[sp.start:sp.end])]
+    if spans:
+        marks = [rules.placeholder.format(label=rules.placeholder_labels[sp.type], n="") for sp in spans]
+        text = redact(text, 0, len(text), spans, marks)
+    return text
+
+
+def process_transcript(name: str, data: bytes, meta: dict[str, Any], ctx: Context) -> Outcome:
+    """Decode, parse, redact, split and segment one transcript (see the module docstring)."""
+    rules, settings = ctx.rules, ctx.settings
+    seg, lexicon, terms = _state(ctx)
+    try:
+        decoded = decode_transcript(name, data)
+    except Unusable as exc:
+        return Outcome(file=safe_name(name, {}, rules, seg, lexicon), skip=(exc.code, exc.reason))
+    text = decoded.text
+    parsed = parse_transcript(text, rules)
+    roster = tuple(meta.get("names") or ())
+    spans = find_pii(text, parsed, rules, seg.cut(text), lexicon, roster)
+    marks = placeholders(text, spans, rules)
+    values = {text[sp.start:sp.end]: mark for sp, mark in zip(spans, marks)}
+    file = safe_name(name, values, rules, seg, lexicon)
+
+    fields = parsed.fields
+    # The kept header values are written out (ids, skip reasons, role_label): personal data in
+    # them is redacted like the file name; a long number is an id here (20250609001), not data.
+    iid = safe_value(str(meta.get("interview_id") or fields.get("interview_id", "")).strip(), values, rules, seg,
+                     lexicon, keep=("long_number",))
+    comm = safe_value(clean_comm_id(str(meta.get("comm_id") or fields.get("comm_id", "")), rules), values, rules, seg,
+                      lexicon, keep=("long_number",))
+    role_label = safe_value(str(meta.get("role") or fields.get("role", "")).strip(), values, rules, seg, lexicon)
+    when = parse_date(str(meta.get("date") or fields.get("date", "")), rules)
+    n_resp = sum(1 for t in parsed.turns if t.speaker == "respondent")
+    if not parsed.turns or n_resp == 0:
+        what = "no speaker turns found" if not parsed.turns else "only interviewer turns"
+        return Outcome(file=file, skip=("no_respondent_turns", f"no respondent turns ({what}; markers in {Path(rules.path).name}: speakers)"))
+    if not iid:
+        return Outcome(file=file, skip=("no_interview_id", "no interview id in the header or the manifest"))
+    if not comm:
+        return Outcome(file=file, skip=("no_community_id", "no community id in the header or the manifest"))
+    if ctx.communities is not None and comm not in ctx.communities:
+        line = parsed.field_lines.get("comm_id")
+        where = f" (line {line})" if line and not meta.get("comm_id") else ""
+        return Outcome(file=file, skip=("unknown_community", f"unknown community id '{comm}'{where}: not in {ctx.communities_name}"))
+
+    built = build_units(text, parsed, spans, marks, rules, settings.unit)
+    texts = [u[3] for u in built.units]
+    qtexts = [q[3] for q in built.questions]
+    cache = TokenCache(settings.cache_dir, ctx.spec.key)
+    segmented = 0
+    all_tokens = []
+    for batch in (texts, qtexts):             # respondent units, then the interviewer's questions
+        got = cache.get(batch)
+        if got is None:
+            got = seg.segment_many(batch, rules.placeholder_re)
+            segmented += len(batch)
+            cache.put(batch, got)
+        all_tokens.append(got)
+    tokens, qtokens = all_tokens
+    role = role_code(role_label, rules) if role_label else "other"
+    units, below, n_tok = [], 0, 0
+    for (turn, sentence, speaker, utext), toks in zip(built.units, tokens):
+        content = content_tokens(toks, rules)
+        if len(content) < settings.min_tokens:
+            below += 1
+            continue
+        n_tok += len(content)
+        units.append((f"{iid}:{turn}:{sentence}", iid, comm, role, when, turn, sentence, speaker, utext,
+                      " ".join(content), len(content)))
+    questions = []
+    for (q, before, speaker, qtext), toks in zip(built.questions, qtokens):
+        content = content_tokens(toks, rules)
+        questions.append((f"{iid}:q{q}", iid, comm, role, when, q, before, speaker, qtext, " ".join(content), len(content)))
+    counts = Counter(sp.type for sp in spans)
+    interview = {
+        "interview_id": iid, "file": file, "comm_id": comm, "role": role, "role_label": role_label, "date": when,
+        "encoding": decoded.encoding, "format": decoded.format, "convention": _safe_convention(parsed, values),
+        "n_turns": built.n_turns, "n_questions": len(questions), "n_units": len(units), "n_tokens": n_tok,
+        "n_redactions": len(spans),
+    }
+    return Outcome(file=file, interview=interview, units=units, questions=questions,
+                   redactions={t: counts[t] for t in PII_TYPES if counts[t]},
+                   audit=audit_counts(texts, tokens, terms), segmented=segmented, below_min=below)
+
+
+def _safe_convention(parsed: Parsed, values: dict[str, str]) -> str:
+    q, a = parsed.convention.split("/", 1)
+    return f"{values.get(q, q)}/{a}"
+
+
+def _run_batch(items: list[tuple[str, str, dict[str, Any]]], ctx: Context) -> list[Outcome]:
+    out = []
+    for name, path, meta in items:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            out.append(Outcome(file=name, skip=("unreadable", f"cannot be read ({exc.__class__.__name__})")))
+            continue
+        out.append(process_transcript(name, data, meta, ctx))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the corpus
+# --------------------------------------------------------------------------------------------
+@dataclass
+class CorpusResult:
+    units: pd.DataFrame
+    questions: pd.DataFrame
+    interviews: pd.DataFrame
+    redactions: pd.DataFrame
+    audit: pd.DataFrame
+    skipped: pd.DataFrame
+    metrics: dict[str, Any]
+    stats: dict[str, int]                      # this run only (cache use); not written to metrics
+
+
+def process_corpus(files: list[Path], ctx: Context, manifest: dict[str, dict[str, Any]] | None = None,
+                   progress: bool | None = None, parallel: ParallelSettings | None = None) -> CorpusResult:
+    """Every transcript through :func:`process_transcript` (in parallel on long runs: batches of
+    files on ``parallel``, default ``settings.n_jobs`` local processes; the same result), then the
+    tables. With ``strict``, the first unusable file stops it with a :class:`PipelineError`."""
+    settings = ctx.settings
+    manifest = manifest or {}
+    items = [(p.name, str(p), manifest.get(p.name, {})) for p in files]
+    outcomes: list[Outcome] = []
+    present = {p.name for p in files}
+    for name in sorted(set(manifest) - present):
+        outcomes.append(Outcome(file=name, skip=("missing_file", "listed in the manifest but not in the transcripts folder")))
+    batches = [items[i:i + settings.batch_size] for i in range(0, len(items), settings.batch_size)]
+    show = progress if progress is not None else len(items) >= settings.progress_min_files
+    from tqdm import tqdm
+
+    with tqdm(total=len(items), desc="transcripts", unit="file", disable=not show, file=sys.stderr) as bar:
+        par = parallel if parallel is not None else as_settings(settings.n_jobs)
+        if par.parallel and len(items) >= settings.parallel_min_files and len(batches) > 1:
+            runs = iter_tasks(partial(_run_batch, ctx=ctx), batches, par, batch_size=1)   # in file order
+        else:
+            runs = (_run_batch(b, ctx) for b in batches)
+        for batch in runs:
+            outcomes.extend(batch)
+            bar.update(len(batch))
+
+    seen: dict[str, str] = {}
+    kept: list[Outcome] = []
+    skipped: list[tuple[str, str, str]] = []
+    for o in outcomes:
+        if o.skip is None and o.interview["interview_id"] in seen:
+            o.skip = ("duplicate_interview_id", f"interview id '{o.interview['interview_id']}' also in {seen[o.interview['interview_id']]}")
+        if o.skip is not None:
+            skipped.append((o.file, *o.skip))
+            continue
+        seen[o.interview["interview_id"]] = o.file
+        kept.append(o)
+    skipped.sort()
+    if settings.strict and skipped:
+        file, _, reason = skipped[0]
+        more = f" ({len(skipped) - 1} more file(s) cannot be used either)" if len(skipped) > 1 else ""
+        raise PipelineError(f"{file}: {reason}{more}",
+                            hint="fix the file, or set params.yaml: transcripts.strict: false to list it in skipped.csv and go on")
+    kept.sort(key=lambda o: o.interview["interview_id"])
+    units = pd.DataFrame([u for o in kept for u in o.units], columns=UNIT_COLUMNS)
+    questions = pd.DataFrame([q for o in kept for q in o.questions], columns=QUESTION_COLUMNS)
+    interviews = pd.DataFrame([o.interview for o in kept], columns=INTERVIEW_COLUMNS)
+    redactions = pd.DataFrame([(o.file, o.interview["interview_id"], t, n) for o in kept for t, n in o.redactions.items()],
+                              columns=["file", "interview_id", "type", "count"])
+    totals: dict[str, list[int]] = {}
+    for o in kept:
+        for term, (occ, single) in o.audit.items():
+            c = totals.setdefault(term, [0, 0])
+            c[0] += occ
+            c[1] += single
+    audit = dictionary_audit(ctx.spec.words, totals)
+    skipped_df = pd.DataFrame(skipped, columns=SKIP_COLUMNS)
+    for frame in (units, questions):
+        for col in ("turn", "sentence", "n_tokens", "question", "before_turn"):
+            if col in frame:
+                frame[col] = frame[col].astype("int64")
+
+    by_type = redactions.groupby("type")["count"].sum() if len(redactions) else pd.Series(dtype="int64")
+    metrics: dict[str, Any] = {
+        "files": len(files), "interviews": len(kept), "skipped": len(skipped),
+        "respondent_turns": int(interviews["n_turns"].sum()) if len(interviews) else 0,
+        "questions": len(questions), "units": len(units), "tokens": int(units["n_tokens"].sum()) if len(units) else 0,
+        "units_below_min_tokens": sum(o.below_min for o in kept),
+        "redactions": int(redactions["count"].sum()) if len(redactions) else 0,
+        "engine": ctx.spec.engine, "unit": settings.unit,
+        "dictionary_hash": ctx.spec.key[:16],
+        "dictionary_terms": len(audit), "dictionary_terms_in_corpus": int((audit["occurrences"] > 0).sum()),
+        "dictionary_terms_always_single": int(((audit["occurrences"] > 0) & (audit["split"] == 0)).sum()),
+        "roles_other": int((interviews["role"] == "other").sum()) if len(interviews) else 0,
+        "dates_missing": int((interviews["date"] == "").sum()) if len(interviews) else 0,
+    }
+    for t in PII_TYPES:
+        metrics[f"redactions_{t}"] = int(by_type.get(t, 0))
+    for code, n in Counter(code for _, code, _ in skipped).items():
+        metrics[f"skipped_{code}"] = n
+    stats = {"segmented_units": sum(o.segmented for o in kept),
+             "cached_interviews": sum(1 for o in kept if o.segmented == 0 and o.units)}
+    return CorpusResult(units=units, questions=questions, interviews=interviews, redactions=redactions,
+                        audit=audit, skipped=skipped_df, metrics=metrics, stats=stats)

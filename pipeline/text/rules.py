@@ -1,0 +1,213 @@
+"""The transcripts' study knowledge: ``config/transcripts.yaml`` and the word lists it names
+(surnames, stopwords), checked and compiled into :class:`Rules`, which every step in
+``pipeline/text`` takes; :func:`read_word_list` reads any of those lists (the user dictionary too).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.core import config
+from pipeline.core.errors import PipelineError
+
+PII_TYPES = ("name", "mobile", "landline", "id_number", "email", "address", "long_number")
+
+
+@dataclass(frozen=True)
+class Rules:
+    """``config/transcripts.yaml`` checked and compiled, with the surname and stopword lists."""
+
+    path: str
+    field_of: dict[str, str]                  # header label -> interview_id|comm_id|role|date|name|personal
+    header_re: re.Pattern
+    strip_brackets: bool
+    date_res: tuple[re.Pattern, ...]
+    role_labels: dict[str, str]
+    role_keywords: tuple[tuple[str, str], ...]
+    interviewer: frozenset[str]
+    respondent: frozenset[str]
+    label_re: re.Pattern
+    min_named_uses: int
+    sentence_re: re.Pattern
+    annotation_re: re.Pattern
+    placeholder: str
+    placeholder_labels: dict[str, str]
+    placeholder_re: re.Pattern
+    long_min: int | None
+    phone_words: tuple[str, ...]
+    phone_window: int
+    surnames: frozenset[str]                  # strong surnames (1 or 2 characters)
+    weak_surnames: frozenset[str]
+    prefixes: frozenset[str]
+    titles: tuple[str, ...]                   # longest first
+    dict_max_freq: int
+    given_max: int
+    glue_before: frozenset[str]
+    glue_after: frozenset[str]
+    not_names: frozenset[str]
+    not_given: frozenset[str]
+    not_final: frozenset[str]
+    name_triggers: tuple[str, ...]
+    strong_triggers: frozenset[str]
+    weak_triggers: frozenset[str]
+    name_suffixes: frozenset[str]
+    prefix_re: re.Pattern | None              # 老马, 小李
+    title_re: re.Pattern | None               # 马大姐, 李书记
+    address_re: re.Pattern
+    address_stop: frozenset[str]
+    address_max_prefix: int
+    stopwords: frozenset[str]
+
+
+def _cfg_need(spec: Any, key: str, where: str) -> Any:
+    if not isinstance(spec, dict) or key not in spec:
+        raise PipelineError(f"{where}: '{key}' is missing", hint="see the comments in config/transcripts.yaml")
+    return spec[key]
+
+
+def _str_list(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
+        raise PipelineError(f"{where} must be a list of words")
+    return [str(v) for v in value]
+
+
+def _alternation(words: Iterable[str]) -> str:
+    return "|".join(re.escape(w) for w in sorted(set(words), key=lambda w: (-len(w), w)))
+
+
+def read_word_list(path: Path, what: str) -> list[list[str]]:
+    """A word list file: one entry a line, fields split on whitespace, ``#`` comments."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise PipelineError(f"{path}: {what} not found", hint="check params.yaml: transcripts") from None
+    except UnicodeDecodeError:
+        raise PipelineError(f"{path}: {what} is not UTF-8 text") from None
+    return [line.split() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def load_rules(path: str | Path, stopwords_path: str | Path) -> Rules:
+    """Read ``config/transcripts.yaml`` (and the lists it names) into :class:`Rules`."""
+    path = Path(path)
+    where = str(path)
+    raw = config.read_yaml(path, "transcripts configuration", "check params.yaml: transcripts.config")
+    header = _cfg_need(raw, "header", where)
+    fields = _cfg_need(header, "fields", f"{where}: header")
+    field_of: dict[str, str] = {}
+    for name in ("interview_id", "comm_id", "role", "date"):
+        for label in _str_list(_cfg_need(fields, name, f"{where}: header.fields"), f"{where}: header.fields.{name}"):
+            field_of[label] = name
+    for label in _str_list(header.get("name_fields") or [], f"{where}: header.name_fields"):
+        field_of[label] = "name"
+    for label in _str_list(header.get("personal_fields") or [], f"{where}: header.personal_fields"):
+        field_of[label] = "personal"
+    header_re = re.compile(rf"(?:^|(?<=[\s\u3000]))({_alternation(field_of)})[ \t\u3000]*[：:]")
+    date_res = []
+    for pattern in _str_list(_cfg_need(header, "date_formats", f"{where}: header"), f"{where}: header.date_formats"):
+        try:
+            rx = re.compile(pattern)
+        except re.error as exc:
+            raise PipelineError(f"{where}: header.date_formats: '{pattern}' is not a regular expression ({exc})") from None
+        if not {"y", "m", "d"} <= set(rx.groupindex):
+            raise PipelineError(f"{where}: header.date_formats: '{pattern}' needs the groups y, m and d")
+        date_res.append(rx)
+
+    roles = _cfg_need(raw, "roles", where)
+    role_labels = {str(label): str(code) for code, labels in (_cfg_need(roles, "labels", f"{where}: roles") or {}).items()
+                   for label in _str_list(labels, f"{where}: roles.labels.{code}")}
+    role_keywords = []
+    for pair in roles.get("keywords") or []:
+        if not (isinstance(pair, list) and len(pair) == 2):
+            raise PipelineError(f"{where}: roles.keywords entries must be [keyword, code]")
+        role_keywords.append((str(pair[0]), str(pair[1])))
+
+    speakers = _cfg_need(raw, "speakers", where)
+    interviewer = frozenset(_str_list(_cfg_need(speakers, "interviewer", f"{where}: speakers"), f"{where}: speakers.interviewer"))
+    respondent = frozenset(_str_list(_cfg_need(speakers, "respondent", f"{where}: speakers"), f"{where}: speakers.respondent"))
+    if interviewer & respondent:
+        raise PipelineError(f"{where}: speakers {sorted(interviewer & respondent)} are both interviewer and respondent markers")
+    max_label = int(speakers.get("max_label_chars", 8))
+    label_re = re.compile(r"^[ \t\u3000]*([^\s：:，。,.!?！？、；;（）()\[\]【】“”\"'《》]{1,%d})[ \t\u3000]*[：:]" % max_label)
+
+    text = _cfg_need(raw, "text", where)
+    ends = str(_cfg_need(text, "sentence_end", f"{where}: text"))
+    closing = str(text.get("closing", ""))
+    sentence_re = re.compile(rf"[^{re.escape(ends)}]+(?:[{re.escape(ends)}]+[{re.escape(closing)}]*)?|[{re.escape(ends)}]+[{re.escape(closing)}]*")
+    notes = _str_list(text.get("annotations") or [], f"{where}: text.annotations")
+    try:
+        annotation_re = re.compile("|".join(f"(?:{n})" for n in notes) if notes else r"(?!x)x")
+    except re.error as exc:
+        raise PipelineError(f"{where}: text.annotations is not a valid regular expression ({exc})") from None
+
+    red = _cfg_need(raw, "redaction", where)
+    placeholder = str(_cfg_need(red, "placeholder", f"{where}: redaction"))
+    if "{n}" not in placeholder or "{label}" not in placeholder:
+        raise PipelineError(f"{where}: redaction.placeholder must contain {{label}} and {{n}}")
+    labels = {str(k): str(v) for k, v in (_cfg_need(red, "labels", f"{where}: redaction") or {}).items()}
+    missing = [t for t in PII_TYPES if t not in labels]
+    if missing:
+        raise PipelineError(f"{where}: redaction.labels lacks {missing}")
+    before, after = placeholder.split("{label}")[0], placeholder.split("{n}")[-1]
+    middle = placeholder.split("{label}")[1].split("{n}")[0]
+    placeholder_re = re.compile(re.escape(before) + f"(?:{_alternation(labels.values())})" + re.escape(middle) + r"\d+" + re.escape(after))
+    long_min = red.get("long_number_min_digits")
+
+    names = _cfg_need(red, "names", f"{where}: redaction")
+    surname_rows = read_word_list(path.parent / str(_cfg_need(names, "surnames", f"{where}: redaction.names")), "surname list")
+    surnames = frozenset(r[0] for r in surname_rows if "weak" not in r[1:])
+    weak = frozenset(r[0] for r in surname_rows if "weak" in r[1:])
+    if not surnames:
+        raise PipelineError(f"{where}: the surname list is empty")
+
+    addr = _cfg_need(red, "address", f"{where}: redaction")
+
+    def parts(key: str) -> list[str]:
+        return _str_list(_cfg_need(addr, key, f"{where}: redaction.address"), f"{where}: redaction.address.{key}")
+
+    num = r"(?:\d{1,4}|[一二三四五六七八九十百零〇两]{1,4})"
+    building, unit, floor, room = (_alternation(parts(k)) for k in ("building", "unit", "floor", "room"))
+    sides = re.escape("".join(parts("sides")))
+    road_ends = re.escape("".join(sorted({r[-1] for r in parts("roads")})))
+    tail = rf"(?:{num}(?:{floor}))?(?:\d{{1,5}}(?:{room})?|[{sides}]边?(?:{room}))?"
+    address_re = re.compile(
+        rf"(?<!\d)\d{{1,4}}(?:{building})(?:{num}(?:{unit}))?{tail}"            # 12号楼(3单元)(5楼)(502室)
+        rf"|{num}(?:{building}){num}(?:{unit}){tail}"                           # 十二栋三单元...
+        rf"|(?<!\d)\d{{1,4}}(?:{unit})(?:{num}(?:{floor}))?(?:\d{{1,5}}(?:{room})?|[{sides}]边?(?:{room}))"  # 3单元502室
+        rf"|(?<=[{road_ends}])\d{{1,4}}号(?![楼院])"                              # 北京中路154号
+    )
+
+    prefixes = _str_list(names.get("prefixes") or [], f"{where}: redaction.names.prefixes")
+    titles = _str_list(names.get("titles") or [], f"{where}: redaction.names.titles")
+    sur_alt = _alternation(surnames)
+    prefix_re = re.compile(rf"(?:{_alternation(prefixes)})(?:{sur_alt})") if prefixes else None
+    title_re = re.compile(rf"(?:{sur_alt})(?:{_alternation(titles)})") if titles else None
+
+    stop_path = Path(stopwords_path)
+    stopwords = frozenset(r[0] for r in read_word_list(stop_path, "stopword list"))
+    return Rules(
+        path=str(path), field_of=field_of, header_re=header_re, strip_brackets=bool(header.get("strip_brackets", True)),
+        date_res=tuple(date_res), role_labels=role_labels, role_keywords=tuple(role_keywords),
+        interviewer=interviewer, respondent=respondent, label_re=label_re,
+        min_named_uses=int(speakers.get("min_named_label_uses", 2)), sentence_re=sentence_re,
+        annotation_re=annotation_re, placeholder=placeholder, placeholder_labels=labels, placeholder_re=placeholder_re,
+        long_min=int(long_min) if long_min is not None else None,
+        phone_words=tuple(_str_list(red.get("phone_words") or [], f"{where}: redaction.phone_words")),
+        phone_window=int(red.get("phone_word_window", 6)),
+        surnames=surnames, weak_surnames=weak,
+        prefixes=frozenset(prefixes), titles=tuple(sorted(set(titles), key=lambda w: (-len(w), w))),
+        dict_max_freq=int(names.get("dict_max_freq", 100)), given_max=int(names.get("given_max_chars", 2)),
+        glue_before=frozenset(_str_list(names.get("glue_before") or [], f"{where}: redaction.names.glue_before")),
+        glue_after=frozenset(_str_list(names.get("glue_after") or [], f"{where}: redaction.names.glue_after")),
+        not_names=frozenset(_str_list(names.get("not_names") or [], f"{where}: redaction.names.not_names")),
+        not_given=frozenset(str(names.get("not_given", ""))), not_final=frozenset(str(names.get("not_final", ""))),
+        name_triggers=tuple(_str_list(names.get("triggers") or [], f"{where}: redaction.names.triggers")),
+        strong_triggers=frozenset(_str_list(names.get("strong_triggers") or [], f"{where}: redaction.names.strong_triggers")),
+        weak_triggers=frozenset(_str_list(names.get("weak_triggers") or [], f"{where}: redaction.names.weak_triggers")),
+        name_suffixes=frozenset(str(names.get("name_suffixes", ""))),
+        prefix_re=prefix_re, title_re=title_re,
+        address_re=address_re, address_stop=frozenset(str(addr.get("stop_before", ""))),
+        address_max_prefix=int(addr.get("max_prefix_chars", 30)), stopwords=stopwords,
+    )

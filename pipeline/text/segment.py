@@ -1,0 +1,280 @@
+"""Step 6 of the transcripts: Chinese word segmentation (see :mod:`pipeline.text.corpus`).
+
+:class:`Segmenter` cuts the redacted text with jieba or rjieba (jieba-rs), both with the
+user dictionary (``config/userdict.txt``, frequencies resolved once by jieba so both engines
+get the same numbers). Runs of non-Chinese characters are re-split by jieba's own rule, so
+the two engines give the same tokens (tested on the corpus); a text with CJK characters
+outside jieba's range goes to jieba. Tokens are cached per interview under
+``cache_dir/<dictionary hash>/`` keyed by the redacted text, so a rerun segments nothing.
+Content tokens leave out punctuation, numbers, placeholders and ``config/stopwords.txt``.
+The :class:`Lexicon` (jieba's dictionary and the user words) is what the name rules of
+:mod:`pipeline.text.redact` look words up in.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import re
+import warnings
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.core.errors import PipelineError
+from pipeline.core.files import write_bytes
+from pipeline.text.rules import Rules, read_word_list
+
+ENGINES = ("jieba", "rjieba", "auto")
+NORMALISATION = "ascii-resplit-v1"          # part of the token cache key
+HAN_JIEBA = re.compile(r"[\u4e00-\u9fd5]")                     # jieba's own Han range
+CJK_OTHER = re.compile(r"[\u3400-\u4dbf\u9fd6-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+NEEDS_RESPLIT = re.compile(r"[A-Za-z0-9\s]|[^\u4e00-\u9fd5]{2}")
+ASCII_SPLIT = re.compile(r"[A-Za-z0-9]+(?:\.\d+)?%?|.", re.DOTALL)
+NUMBER_TOKEN = re.compile(r"[\d.%]+")
+WORD_CHAR = re.compile(r"[\w\u3400-\u9fff]")
+
+
+@dataclass(frozen=True)
+class SegmenterSpec:
+    """What a worker needs to build the segmenter; ``key`` hashes everything tokens depend on."""
+
+    engine: str                                # jieba | rjieba
+    words: tuple[tuple[str, int, str], ...]    # user words with resolved frequencies
+    jieba_cache: str
+    key: str
+
+
+def _import_jieba():
+    with warnings.catch_warnings():            # jieba 0.42.1 imports the deprecated pkg_resources
+        warnings.simplefilter("ignore")
+        import jieba
+    jieba.setLogLevel(60)
+    return jieba
+
+
+def _jieba_tokenizer(cache_file: str, words: Iterable[tuple[str, int | None, str | None]] = ()):
+    jieba = _import_jieba()
+    tk = jieba.Tokenizer()
+    Path(cache_file).parent.mkdir(parents=True, exist_ok=True)
+    tk.cache_file = str(Path(cache_file).resolve())
+    tk.initialize()
+    for word, freq, tag in words:
+        tk.add_word(word, freq, tag or None)
+    return tk
+
+
+def _package_version(name: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def resolve_engine(name: str) -> str:
+    """``auto`` is rjieba when it is installed, else jieba."""
+    if name not in ENGINES:
+        raise PipelineError(f"params.yaml: transcripts.engine '{name}' is unknown", hint=f"use one of {list(ENGINES)}")
+    if name in ("rjieba", "auto") and importlib.util.find_spec("rjieba") is not None:
+        return "rjieba"
+    if name == "rjieba":
+        raise PipelineError("params.yaml: transcripts.engine is rjieba but rjieba is not installed",
+                            hint="pip install rjieba==0.2.2, or set engine: auto (falls back to jieba)")
+    return "jieba"
+
+
+def resolve_userdict(path: str | Path, jieba_cache: str) -> tuple[tuple[str, int, str], ...]:
+    """The user dictionary as (word, frequency, tag): a missing frequency is the one jieba's
+    ``load_userdict`` gives (``suggest_freq`` in file order), computed once with jieba."""
+    rows = read_word_list(Path(path), "user dictionary")
+    parsed = []
+    seen = set()
+    for r in rows:
+        word, rest = r[0], r[1:]
+        freq = int(rest.pop(0)) if rest and rest[0].isdigit() else None
+        tag = rest[0] if rest else None
+        if freq == 0:
+            raise PipelineError(f"{path}: '{word}' has frequency 0", hint="leave the frequency out to let jieba choose it")
+        if word in seen:
+            raise PipelineError(f"{path}: '{word}' is listed twice")
+        seen.add(word)
+        parsed.append((word, freq, tag))
+    if all(f is not None for _, f, _ in parsed):
+        return tuple((w, int(f), t or "n") for w, f, t in parsed)
+    tk = _jieba_tokenizer(jieba_cache)
+    out = []
+    for word, freq, tag in parsed:
+        tk.add_word(word, freq, tag)
+        out.append((word, int(tk.FREQ[word]), tag or "n"))
+    return tuple(out)
+
+
+def segmenter_spec(engine: str, words: tuple[tuple[str, int, str], ...], jieba_cache: str) -> SegmenterSpec:
+    key = hashlib.sha256(json.dumps({
+        "engine": engine, "jieba": _package_version("jieba"),
+        "rjieba": _package_version("rjieba") if engine == "rjieba" else None,
+        "words": words, "normalisation": NORMALISATION}, ensure_ascii=False).encode("utf-8")).hexdigest()
+    return SegmenterSpec(engine=engine, words=words, jieba_cache=str(Path(jieba_cache).resolve()), key=key)
+
+
+def normalise_tokens(tokens: Iterable[str]) -> list[str]:
+    """Runs of tokens without a Chinese character, re-split by one rule (ASCII words and numbers
+    whole, every other character alone), so that jieba and rjieba agree; Chinese tokens as cut."""
+    out: list[str] = []
+    buf: list[str] = []
+    for t in tokens:
+        if HAN_JIEBA.search(t):
+            if buf:
+                out.extend(ASCII_SPLIT.findall("".join(buf)))
+                buf = []
+            out.append(t)
+        else:
+            buf.append(t)
+    if buf:
+        out.extend(ASCII_SPLIT.findall("".join(buf)))
+    return out
+
+
+class Segmenter:
+    """jieba or rjieba with the user dictionary. ``cut`` covers the text exactly; ``segment``
+    also keeps placeholders whole and counts its calls (``calls``)."""
+
+    def __init__(self, spec: SegmenterSpec):
+        self.spec = spec
+        self.calls = 0
+        self._jieba = None
+        self._rjieba = None
+        if spec.engine == "rjieba":
+            import rjieba
+
+            self._rjieba = rjieba.Jieba()
+            for word, freq, tag in spec.words:
+                self._rjieba.add_word(word, freq, tag)
+        else:
+            self._jieba = _jieba_tokenizer(spec.jieba_cache, spec.words)
+
+    def _jieba_fallback(self):
+        if self._jieba is None:
+            self._jieba = _jieba_tokenizer(self.spec.jieba_cache, self.spec.words)
+        return self._jieba
+
+    def cut(self, text: str) -> list[str]:
+        if self._rjieba is not None and not CJK_OTHER.search(text):
+            tokens = self._rjieba.cut(text)
+        else:
+            tokens = self._jieba_fallback().lcut(text)
+        # Without Latin letters, digits, spaces or two non-Chinese characters in a row, both
+        # engines already give every non-Chinese character alone: nothing to re-split.
+        return normalise_tokens(tokens) if NEEDS_RESPLIT.search(text) else tokens
+
+    def segment(self, text: str, placeholder_re: re.Pattern) -> list[str]:
+        """The tokens of one text, placeholders whole."""
+        return self.segment_many([text], placeholder_re)[0]
+
+    def segment_many(self, texts: list[str], placeholder_re: re.Pattern) -> list[list[str]]:
+        """The tokens of each text, placeholders whole. The pieces between placeholders are cut
+        in one call, joined by line breaks (a line break ends every word for both engines, so
+        this gives what cutting them one by one gives, with one call's overhead)."""
+        self.calls += len(texts)
+        layout: list[list[str | int]] = []           # per text: placeholders, and indexes into pieces
+        pieces: list[str] = []
+        for text in texts:
+            parts: list[str | int] = []
+            pos = 0
+            for m in placeholder_re.finditer(text):
+                if m.start() > pos:
+                    parts.append(len(pieces))
+                    pieces.append(text[pos:m.start()])
+                parts.append(m.group())
+                pos = m.end()
+            if pos < len(text):
+                parts.append(len(pieces))
+                pieces.append(text[pos:])
+            layout.append(parts)
+        cut = self._cut_pieces(pieces)
+        return [[tok for p in parts for tok in ((p,) if isinstance(p, str) else cut[p])] for parts in layout]
+
+    def _cut_pieces(self, pieces: list[str]) -> list[list[str]]:
+        joined = "\n".join(pieces)
+        if not pieces or "\n" in "".join(pieces) or CJK_OTHER.search(joined):
+            return [self.cut(p) for p in pieces]
+        raw = self._rjieba.cut(joined) if self._rjieba is not None else self._jieba.lcut(joined)
+        groups: list[list[str]] = [[]]
+        for tok in raw:
+            if tok == "\n":
+                groups.append([])
+            else:
+                groups[-1].append(tok)
+        if len(groups) != len(pieces):               # never seen; the safe way if it happens
+            return [self.cut(p) for p in pieces]
+        return [normalise_tokens(g) if NEEDS_RESPLIT.search(p) else g for g, p in zip(groups, pieces)]
+
+
+def content_tokens(tokens: Iterable[str], rules: Rules) -> list[str]:
+    """Tokens for analysis: no punctuation, whitespace, numbers, placeholders or stopwords."""
+    return [t for t in tokens if WORD_CHAR.search(t) and not NUMBER_TOKEN.fullmatch(t)
+            and not rules.placeholder_re.fullmatch(t) and t not in rules.stopwords]
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """jieba's dictionary entries (frequency, tag) that the name rules look up, plus the user words."""
+
+    entries: dict[str, tuple[int, str]]
+    user: frozenset[str] = frozenset()
+
+    def get(self, word: str) -> tuple[int, str] | None:
+        e = self.entries.get(word)
+        return e if e and e[0] > 0 else None
+
+
+def load_lexicon(rules: Rules, words: Iterable[tuple[str, int, str]]) -> Lexicon:
+    """jieba's dictionary (word -> frequency, tag) and the user words, for the name rules."""
+    spec = importlib.util.find_spec("jieba")
+    if spec is None or not spec.submodule_search_locations:
+        raise PipelineError("jieba is not installed", hint="pip install jieba==0.42.1")
+    path = Path(list(spec.submodule_search_locations)[0]) / "dict.txt"
+    entries: dict[str, tuple[int, str]] = {}
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            parts = line.split()
+            if len(parts) >= 2:
+                entries[parts[0]] = (int(parts[1]), parts[2] if len(parts) > 2 else "x")
+    user = set()
+    for word, freq, tag in words:
+        entries[word] = (freq, tag)
+        user.add(word)
+    return Lexicon(entries, frozenset(user))
+
+
+class TokenCache:
+    """Tokens of an interview's units, keyed by the dictionary hash and the redacted texts."""
+
+    def __init__(self, root: str | Path | None, key: str):
+        self.dir = Path(root) / key[:16] if root else None
+
+    def _path(self, texts: list[str]) -> Path:
+        digest = hashlib.sha256("\x1e".join(texts).encode("utf-8")).hexdigest()
+        return self.dir / digest[:2] / f"{digest}.tok"
+
+    def get(self, texts: list[str]) -> list[list[str]] | None:
+        if self.dir is None or not texts:
+            return None
+        path = self._path(texts)
+        try:
+            raw = zlib.decompress(path.read_bytes()).decode("utf-8")
+        except (OSError, zlib.error, UnicodeDecodeError):
+            return None
+        tokens = [u.split("\x1f") if u else [] for u in raw.split("\x1e")]
+        if len(tokens) != len(texts) or any("".join(t) != x for t, x in zip(tokens, texts)):
+            return None                       # damaged or colliding entry: segment again
+        return tokens
+
+    def put(self, texts: list[str], tokens: list[list[str]]) -> None:
+        if self.dir is None or not texts:
+            return
+        data = "\x1e".join("\x1f".join(t) for t in tokens).encode("utf-8")
+        write_bytes(self._path(texts), zlib.compress(data, 6))
