@@ -98,7 +98,8 @@ def run_coding(units: pd.DataFrame, codebook: Codebook, settings: Settings, seed
         "human_codes": settings.human_codes or "none",
     }
     if human is not None:
-        table, summary = agreement_table(codes, human, codebook, settings.replications, seed, settings.level)
+        themes = {t.code: t.id for t in codebook.themes}
+        table, summary = agreement_table(codes, human, themes, settings.replications, seed, settings.level)
         tables["agreement"] = table
         per = table[table["theme"] != "overall"].set_index("theme")
         ov = table[table["theme"] == "overall"].iloc[0]

@@ -10,15 +10,13 @@ percentile interval from a seeded bootstrap that resamples interviews (clusters,
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-if TYPE_CHECKING:  # the annotation only: agreement needs the codebook's theme codes and ids
-    from pipeline.text.coding import Codebook
 
 STREAM_BOOT = 81      # SeedSequence stream of the agreement bootstrap
 
@@ -122,27 +120,28 @@ def bootstrap_alpha(a: np.ndarray, b: np.ndarray, clusters: Sequence[Any], repli
     return out
 
 
-def agreement_table(codes: pd.DataFrame, human: pd.DataFrame, codebook: Codebook, replications: int, seed: int,
+def agreement_table(codes: pd.DataFrame, human: pd.DataFrame, themes: Mapping[str, int], replications: int, seed: int,
                     level: float = 0.95) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Per theme: n, Cohen's kappa with psych's interval, Krippendorff's alpha with a
     cluster-bootstrap interval, precision, recall and F1 of the codes against the human codes
     (the reference); one ``overall`` row with the alpha pooled over all theme x unit decisions
-    (its interval from the same bootstrap), the mean kappa and the macro precision, recall, F1."""
-    cols = codebook.codes
+    (its interval from the same bootstrap), the mean kappa and the macro precision, recall, F1.
+    ``themes``: theme code (a column of both frames) -> theme id, in the codebook's order."""
+    cols = list(themes)
     m = codes[["unit_id", "interview_id", *cols]].merge(human[["unit_id", *cols]], on="unit_id",
                                                          suffixes=("", "_human"), validate="one_to_one")
     a = m[cols].to_numpy(dtype=np.int8)
     b = m[[f"{c}_human" for c in cols]].to_numpy(dtype=np.int8)
     boot = bootstrap_alpha(a, b, m["interview_id"].to_numpy(), replications, seed, level)
     rows = []
-    for j, th in enumerate(codebook.themes):
+    for j, (code, theme_id) in enumerate(themes.items()):
         tab = np.array([[np.sum((b[:, j] == r) & (a[:, j] == c)) for c in (0, 1)] for r in (0, 1)])
         k = cohen_kappa(tab, 1 - level) if len(m) else {"kappa": np.nan, "ci_low": np.nan, "ci_high": np.nan}
         tp, fp, fn = tab[1, 1], tab[0, 1], tab[1, 0]
         prec = tp / (tp + fp) if tp + fp else float("nan")
         rec = tp / (tp + fn) if tp + fn else float("nan")
         f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
-        rows.append({"theme": th.code, "theme_id": th.id, "n": len(m), "human_coded": int(b[:, j].sum()),
+        rows.append({"theme": code, "theme_id": theme_id, "n": len(m), "human_coded": int(b[:, j].sum()),
                      "machine_coded": int(a[:, j].sum()), "kappa": k["kappa"], "kappa_ci_low": k["ci_low"],
                      "kappa_ci_high": k["ci_high"], "alpha": float(boot["alpha_cols"][j]),
                      "alpha_ci_low": float(boot["ci_cols"][0, j]), "alpha_ci_high": float(boot["ci_cols"][1, j]),
