@@ -6,10 +6,13 @@ a directory of outputs is built in a temporary sibling and swapped in whole.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -77,6 +80,31 @@ def write_csv(path: str | Path, df: pd.DataFrame) -> None:
 def write_parquet(path: str | Path, df: pd.DataFrame) -> None:
     with atomic_path(path) as tmp:
         df.to_parquet(tmp, index=False, engine="pyarrow", compression="zstd")
+
+
+# The one fixed time of every Office file the pipeline writes (Word, Excel): the zip entries'
+# dates and the document's created/modified properties, so equal content gives equal bytes.
+OFFICE_TIME = (2000, 1, 1, 0, 0, 0)
+OFFICE_XML_TIME = b"2000-01-01T00:00:00Z"
+_CORE_TIMES = re.compile(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)")
+
+
+def office_bytes(data: bytes) -> bytes:
+    """An Office file (docx, xlsx) re-packed reproducibly: members in their order, deflated, with
+    the fixed date :data:`OFFICE_TIME` and permissions 0600, and ``docProps/core.xml``'s created
+    and modified times set to the same date. The XML inside is otherwise unchanged."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                body = _CORE_TIMES.sub(rb"\g<1>" + OFFICE_XML_TIME + rb"\g<3>", body)
+            fixed = zipfile.ZipInfo(info.filename, date_time=OFFICE_TIME)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o600 << 16
+            dst.writestr(fixed, body)
+    return out.getvalue()
 
 
 def _jsonable(value: Any) -> Any:

@@ -15,14 +15,13 @@ import csv
 import html
 import io
 import re
-import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.files import write_bytes, write_text
+from pipeline.core.files import OFFICE_TIME, office_bytes, write_bytes, write_text
 from pipeline.render import locale
 
 FORMATS = ("csv", "md", "html", "tex", "docx")
@@ -30,8 +29,7 @@ FORMATS = ("csv", "md", "html", "tex", "docx")
 # Word: rule widths in eighths of a point (w:sz); 1.5 pt top and bottom, 0.75 pt under the header.
 THICK_RULE = 12
 THIN_RULE = 6
-FIXED_TIME = datetime(2000, 1, 1, tzinfo=timezone.utc)
-FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+FIXED_TIME = datetime(*OFFICE_TIME, tzinfo=timezone.utc)   # the document's core properties
 
 # Three-line tables in HTML; the report page may include it once.
 HTML_CSS = """table.three-line { border-collapse: collapse; margin: 1em 0; }
@@ -409,24 +407,11 @@ def fix_docx_properties(document: Any) -> None:
     props.last_modified_by = ""
 
 
-def fixed_zip(data: bytes) -> bytes:
-    """Re-pack an Office file with fixed zip entry dates and permissions (byte-identical reruns)."""
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_ZIP_TIME)
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = 0o600 << 16
-            dst.writestr(fixed, src.read(info.filename))
-    return out.getvalue()
-
-
 def docx_bytes(document: Any) -> bytes:
     fix_docx_properties(document)
     buf = io.BytesIO()
     document.save(buf)
-    return fixed_zip(buf.getvalue())
+    return office_bytes(buf.getvalue())
 
 
 def docx_table(table: Table, number: int | None = None) -> bytes:

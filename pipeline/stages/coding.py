@@ -22,8 +22,8 @@ Outputs (``processed/coding/``, built in a temporary folder and swapped in whole
 """
 from __future__ import annotations
 
+import io
 import json
-import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -33,7 +33,8 @@ import pandas as pd
 
 from pipeline.core import config
 from pipeline.core.errors import PipelineError, run_cli
-from pipeline.core.files import atomic_dir, read_community_columns, read_transcript_output, write_json
+from pipeline.core.files import (atomic_dir, office_bytes, read_community_columns, read_transcript_output, write_bytes,
+                                 write_json)
 from pipeline.stats.agreement import agreement_table
 from pipeline.text.coding import (SOURCES, Codebook, Settings, aggregate_turns, attach_covariates, code_units,
                                   coder_sample, cooccurrence, frequencies, load_codebook, read_human_codes)
@@ -135,31 +136,10 @@ def write_outputs(out: Path, tables: Mapping[str, pd.DataFrame]) -> None:
             table.to_parquet(out / f"{name}.parquet", index=False, engine="pyarrow", compression="zstd")
         else:
             table.to_csv(out / f"{name}.csv", index=False, lineterminator="\n", float_format=FLOAT_FORMAT)
-    sheet = tables["coder_sample"]
-    with pd.ExcelWriter(out / "coder_sample.xlsx", engine="openpyxl") as xw:
-        sheet.to_excel(xw, index=False, sheet_name="coding")
-    # openpyxl stamps the creation time; fix it so equal inputs give equal bytes
-    _fix_xlsx_times(out / "coder_sample.xlsx")
-
-
-def _fix_xlsx_times(path: Path) -> None:
-    import zipfile
-
-    data = {}
-    with zipfile.ZipFile(path) as z:
-        for info in z.infolist():
-            data[info.filename] = z.read(info)
-    core = "docProps/core.xml"
-    if core in data:
-        data[core] = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)",
-                            rb"\g<1>2000-01-01T00:00:00Z\g<3>", data[core])
-    tmp = path.with_suffix(".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
-        for name, blob in data.items():
-            info = zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            z.writestr(info, blob)
-    tmp.replace(path)
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
+        tables["coder_sample"].to_excel(xw, index=False, sheet_name="coding")
+    write_bytes(out / "coder_sample.xlsx", office_bytes(buf.getvalue()))   # openpyxl stamps the time
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import io
 import math
-import re
-import zipfile
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from pipeline.core.files import office_bytes
 from pipeline.core.instrument import Instrument
 from pipeline.survey.missing import NUM_SUFFIX, SOFT_REASONS, answer_variables, missing_reasons
 
@@ -201,10 +200,6 @@ def render_codebook_md(variables: pd.DataFrame, values: pd.DataFrame, instrument
     return "\n".join(lines) + "\n"
 
 
-FIXED_ZIP_TIME = (2025, 1, 1, 0, 0, 0)
-FIXED_XML_TIME = "2025-01-01T00:00:00Z"
-
-
 def codebook_xlsx(variables: pd.DataFrame, values: pd.DataFrame, instrument: Instrument, about: dict[str, Any]) -> bytes:
     """The codebook as an Excel workbook; fixed timestamps so equal content gives equal bytes."""
     from openpyxl import Workbook
@@ -236,7 +231,7 @@ def codebook_xlsx(variables: pd.DataFrame, values: pd.DataFrame, instrument: Ins
     wb.properties.creator = "pipeline survey"
     buf = io.BytesIO()
     wb.save(buf)
-    return _fixed_zip(buf.getvalue())
+    return office_bytes(buf.getvalue())
 
 
 def _cell(v: Any) -> Any:
@@ -251,21 +246,6 @@ def _cell(v: Any) -> Any:
     if isinstance(v, (np.bool_,)):
         return bool(v)
     return v
-
-
-def _fixed_zip(data: bytes) -> bytes:
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            body = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                body = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:)", rb"\g<1>" + FIXED_XML_TIME.encode() + rb"\3", body)
-            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_ZIP_TIME)
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = 0o600 << 16
-            dst.writestr(fixed, body)
-    return out.getvalue()
 
 
 def labels_sidecar(instrument: Instrument, derived: list[str], about: dict[str, Any]) -> dict[str, Any]:
