@@ -12,7 +12,8 @@ import yaml
 
 from pipeline.core.config import load_params, load_settings
 from pipeline.core.errors import PipelineError
-from pipeline.core.settings import Models, Params, parse
+from pipeline.core.schema import parse
+from pipeline.core.settings import Models, Params
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAM_FILES = [ROOT / "params.yaml", ROOT / "tests" / "fixtures" / "toy_params.yaml"]

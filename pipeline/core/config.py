@@ -12,7 +12,8 @@ from typing import Any
 import yaml
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.settings import Params, no_section, parse
+from pipeline.core.schema import parse
+from pipeline.core.settings import Params, no_section
 
 PARAMS = Path("params.yaml")
 

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.config import read_yaml
-from pipeline.core.settings import Section, parse
+from pipeline.core.schema import Section, parse
 
 # Full-width ASCII (Ｃ０１２, the ideographic space) as typed in Chinese exports -> plain ASCII.
 FULLWIDTH_TO_ASCII = {0xFF01 + i: 0x21 + i for i in range(94)} | {0x3000: 0x20}

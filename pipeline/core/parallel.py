@@ -28,7 +28,8 @@ from typing import Any, TypeVar
 import numpy as np
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.settings import Parallel, Params, parse
+from pipeline.core.schema import parse
+from pipeline.core.settings import Parallel, Params
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -34,7 +34,8 @@ from pipeline.core.instrument import Instrument, load_instrument
 from pipeline.stages.measurement import build_indices
 from pipeline.stages.models import derive, expand_specs
 from pipeline.core.parallel import ParallelSettings, describe, from_params, run_tasks
-from pipeline.core.settings import EstimateRef, Params, parse
+from pipeline.core.schema import parse
+from pipeline.core.settings import EstimateRef, Params
 from pipeline.demo.simulate import simulate_survey
 from pipeline.stages.survey import SurveyFile, clean_survey
 

@@ -37,7 +37,8 @@ from pipeline.core import config
 from pipeline.core.errors import PipelineError, run_cli
 from pipeline.core.files import atomic_dir, atomic_path, write_csv, write_json
 from pipeline.core.instrument import Instrument, load_instrument
-from pipeline.core.settings import LatentEquation, Simulate, parse
+from pipeline.core.schema import parse
+from pipeline.core.settings import LatentEquation, Simulate
 
 # Streams of the seed: changing one part of the study does not change the others.
 STREAM_SURVEY = 1

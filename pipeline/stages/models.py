@@ -39,7 +39,8 @@ from pipeline.stats.estimators import (
 )
 from pipeline.core.files import atomic_dir, write_json
 from pipeline.core.parallel import ParallelSettings, from_params
-from pipeline.core.settings import Models, parse
+from pipeline.core.schema import parse
+from pipeline.core.settings import Models
 
 STREAM_MEDIATION = 21
 STREAM_IMPUTATION = 22
