@@ -31,7 +31,7 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class Section(BaseModel):
-    """A part of params.yaml: unknown keys are errors, types are strict, values read-only."""
+    """A part of a configuration file: unknown keys are errors, types are strict, values read-only."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
