@@ -89,3 +89,21 @@ def test_label_cut_at_an_unquoted_comma_is_caught(tmp_path):
     text = TOY.replace("label: I feel calm}", "label: {en: calm, rested}}")
     with pytest.raises(PipelineError, match="quote labels"):
         load_instrument(_write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (("label: Hours of sleep}", "label: Hours of sleep, requried: true}"),
+         "unknown keys: variables[5].requried (did you mean 'required'?)"),
+        (("roles: {id: pid, community: school}", "roles: {id: pid, community: school, weigth: w}"),
+         "roles.weigth 'weigth' is unknown"),
+        (("scales:", "scale:"), "unknown keys: scale (did you mean 'scales'?)"),
+        (("min_items: 2}", "min_items: two}"), "scales.wellbeing.min_items is 'two', expected an integer"),
+    ],
+)
+def test_unknown_keys_and_wrong_types_in_the_file_are_one_line(tmp_path, change, message):
+    path = _write(tmp_path, TOY.replace(*change))
+    with pytest.raises(PipelineError) as err:
+        load_instrument(path)
+    assert message in str(err.value) and str(path) in str(err.value) and "\n" not in str(err.value)

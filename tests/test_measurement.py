@@ -111,6 +111,7 @@ def test_correlations_have_the_planted_signs(demo):
 
 def test_degenerate_scale_is_reported_not_a_crash(instrument):
     """A constant item and a two-item scale come back flagged in the table."""
+    from pipeline.core.settings import Reliability
     from pipeline.stages.measurement import reliability_tables
 
     rng = np.random.default_rng(0)
@@ -120,7 +121,7 @@ def test_degenerate_scale_is_reported_not_a_crash(instrument):
     df["D2"] = rng.integers(1, 6, n).astype(float)
     df["D3"] = rng.integers(1, 6, n).astype(float)
     df["comm_id"] = [f"C{i % 20}" for i in range(n)]
-    rel, _ = reliability_tables(df, instrument, ["identity", "governance"], {"bootstrap_replications": 5}, rng)
+    rel, _ = reliability_tables(df, instrument, ["identity", "governance"], Reliability(bootstrap_replications=5), rng)
     rel = rel.set_index("scale")
     assert rel.at["identity", "status"] == "flagged" and "no variance" in rel.at["identity", "message"]
     assert np.isnan(rel.at["governance", "omega_total"]) and "omega" in rel.at["governance", "message"]
@@ -137,6 +138,7 @@ def test_missing_survey_is_a_clear_error(tmp_path):
 
 def test_too_small_group_is_reported_in_the_invariance_table(params, instrument):
     """A group below min_group_size: the steps are listed with their status, no crash."""
+    from pipeline.core.settings import Invariance
     from pipeline.stages.measurement import flagged_lines, invariance_tables
 
     rng = np.random.default_rng(1)
@@ -147,7 +149,7 @@ def test_too_small_group_is_reported_in_the_invariance_table(params, instrument)
     for i in range(1, 7):
         df[f"E{i}"] = np.clip(np.round(3 + rng.normal(size=n)), 1, 5)
     df["ethnicity"] = np.where(np.arange(n) < 390, 1.0, 2.0)   # only 10 Hui respondents
-    cfg = {**params["measurement"]["invariance"], "min_group_size": 50}
+    cfg = Invariance(**{**params["measurement"]["invariance"], "min_group_size": 50})
     inv = invariance_tables(df, instrument, cfg)
     assert inv["level"] == "none"
     assert (inv["invariance"]["status"] != "ok").any()

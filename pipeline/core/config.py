@@ -1,7 +1,8 @@
 """Default paths and the one reading of params.yaml.
 
 Stage entry points take paths as arguments; the defaults live here only. ``params.yaml`` is read
-once per entry point and the values are passed down.
+once per entry point, validated whole against :mod:`pipeline.core.settings` (unknown keys, types
+and ranges: one clear error, never a traceback) and the values are passed down.
 """
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 import yaml
 
 from pipeline.core.errors import PipelineError
+from pipeline.core.schema import parse
+from pipeline.core.settings import Params, no_section
 
 PARAMS = Path("params.yaml")
 
@@ -38,22 +41,34 @@ def read_yaml(path: str | Path, what: str, hint: str | None = None) -> Any:
     except UnicodeDecodeError:
         raise PipelineError(f"{path}: {what} is not UTF-8 text", hint="save it as UTF-8") from None
     except yaml.YAMLError as exc:
-        raise PipelineError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise PipelineError(f"{path}: not valid YAML{where} ({exc.__class__.__name__})") from None
+
+
+def _read_params(path: str | Path) -> tuple[dict[str, Any], Params]:
+    path = Path(path)
+    raw = read_yaml(path, "parameter file", "run from the project root")
+    if not isinstance(raw, dict):
+        raise PipelineError(f"{path}: expected a mapping of stage sections")
+    return raw, parse(Params, raw, source=path)
 
 
 def load_params(path: str | Path = PARAMS) -> dict[str, Any]:
-    path = Path(path)
-    params = read_yaml(path, "parameter file", "run from the project root")
-    if not isinstance(params, dict):
-        raise PipelineError(f"{path}: expected a mapping of stage sections")
-    return params
+    """The parameter file as written (no defaults filled in), once it has validated."""
+    return _read_params(path)[0]
+
+
+def load_settings(path: str | Path = PARAMS) -> Params:
+    """The parameter file validated, as typed sections with their defaults."""
+    return _read_params(path)[1]
 
 
 def section(params: dict[str, Any], name: str) -> dict[str, Any]:
     try:
         return params[name]
     except KeyError:
-        raise PipelineError(f"params.yaml: no section '{name}'", hint="see the README for its keys") from None
+        raise no_section(name) from None
 
 
 def transcript_stage_parser(prog: str, description: str, out: Path, metrics: Path, questions_help: str):

@@ -8,17 +8,62 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
+from pydantic import Field
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.config import read_yaml
+from pipeline.core.schema import Section, parse
 
 # Full-width ASCII (Ｃ０１２, the ideographic space) as typed in Chinese exports -> plain ASCII.
 FULLWIDTH_TO_ASCII = {0xFF01 + i: 0x21 + i for i in range(94)} | {0x3000: 0x20}
 
-VARIABLE_TYPES = {"categorical", "ordinal", "numeric", "string", "datetime"}
-ROLE_KEYS = ("id", "record", "community", "weight", "duration", "submitted", "interviewer", "group")
+VariableType = Literal["categorical", "ordinal", "numeric", "string", "datetime"]
+RoleKey = Literal["id", "record", "community", "weight", "duration", "submitted", "interviewer", "group"]
+VARIABLE_TYPES = set(get_args(VariableType))
+ROLE_KEYS = get_args(RoleKey)
+
+
+# -- the file's shape: unknown keys are errors (with the nearest known key), see pipeline/core/settings.py --
+class VariableEntry(Section):
+    name: Annotated[str, Field(min_length=1)]
+    type: VariableType
+    label: Any = None                      # {zh, en} or one text (checked by _check_label)
+    values: str | dict[int, Any] | None = None   # code -> label, or the name of a value set
+    range: Annotated[list[float], Field(min_length=2, max_length=2)] | None = None
+    required: bool = False
+    free_text: bool = False
+    routing: dict[str, Any] | None = None
+
+
+class ScaleEntry(Section):
+    label: Any = None
+    items: list[str] = Field(default_factory=list)
+    reverse: list[str] = Field(default_factory=list)
+    min_items: Annotated[int, Field(ge=1)] | None = None     # None: all items
+
+
+class AttentionCheck(Section):
+    variable: str
+    correct: int | float
+
+
+class CommunitiesEntry(Section):
+    id: str | None = None
+    variables: list[VariableEntry] = Field(default_factory=list)
+
+
+class InstrumentFile(Section):
+    study: dict[str, Any] = Field(default_factory=dict)
+    roles: dict[RoleKey, str | None] = Field(default_factory=dict)
+    missing_codes: dict[int, dict[str, Any]] = Field(default_factory=dict)
+    value_sets: dict[str, dict[int, Any]] = Field(default_factory=dict)
+    variables: list[VariableEntry]
+    scales: dict[str, ScaleEntry] = Field(default_factory=dict)
+    attention_check: AttentionCheck | None = None
+    straightlining_grid: list[str] = Field(default_factory=list)
+    communities: CommunitiesEntry | None = None
 
 
 @dataclass(frozen=True)
@@ -130,30 +175,22 @@ def _values(spec: Any, value_sets: dict[str, Any], where: str) -> dict[int, dict
     return out
 
 
-def _variable(raw: dict[str, Any], value_sets: dict[str, Any], where: str) -> Variable:
-    name = raw.get("name")
-    if not name:
-        raise PipelineError(f"{where}: a variable without a name", hint="every entry needs 'name'")
-    vtype = raw.get("type")
-    if vtype not in VARIABLE_TYPES:
-        raise PipelineError(
-            f"{where}: variable '{name}' has type '{vtype}'",
-            hint=f"use one of {sorted(VARIABLE_TYPES)}",
-        )
-    label = raw.get("label") or {"en": name}
+def _variable(entry: VariableEntry, value_sets: dict[str, Any], where: str) -> Variable:
+    name = entry.name
+    label = entry.label or {"en": name}
     if isinstance(label, str):
         label = {"zh": label, "en": label}
     _check_label(label, f"{where}: variable '{name}'")
-    rng = raw.get("range")
+    rng = entry.range
     return Variable(
         name=name,
-        type=vtype,
+        type=entry.type,
         label=dict(label),
-        values=_values(raw.get("values"), value_sets, f"{where}: {name}"),
+        values=_values(entry.values, value_sets, f"{where}: {name}"),
         range=(float(rng[0]), float(rng[1])) if rng else None,
-        required=bool(raw.get("required", False)),
-        free_text=bool(raw.get("free_text", False)),
-        routing=raw.get("routing"),
+        required=entry.required,
+        free_text=entry.free_text,
+        routing=entry.routing,
     )
 
 
@@ -163,19 +200,17 @@ def load_instrument(path: str | Path) -> Instrument:
     raw = read_yaml(path, "instrument file", "check params.yaml: instrument")
     if not isinstance(raw, dict) or "variables" not in raw:
         raise PipelineError(f"{path}: no 'variables' list", hint="see config/instrument.yaml for the format")
+    spec = parse(InstrumentFile, raw, source=path)
 
-    value_sets = raw.get("value_sets") or {}
+    value_sets = spec.value_sets
     variables: dict[str, Variable] = {}
-    for entry in raw["variables"]:
+    for entry in spec.variables:
         var = _variable(entry, value_sets, str(path))
         if var.name in variables:
             raise PipelineError(f"{path}: variable '{var.name}' defined twice")
         variables[var.name] = var
 
-    roles = {k: v for k, v in (raw.get("roles") or {}).items() if v}
-    unknown_roles = set(roles) - set(ROLE_KEYS)
-    if unknown_roles:
-        raise PipelineError(f"{path}: unknown roles {sorted(unknown_roles)}", hint=f"roles are {ROLE_KEYS}")
+    roles = {k: v for k, v in spec.roles.items() if v}
     for key in ("id", "community"):
         if key not in roles:
             raise PipelineError(f"{path}: roles.{key} is not set", hint="name the variable that plays it")
@@ -184,53 +219,53 @@ def load_instrument(path: str | Path) -> Instrument:
             raise PipelineError(f"{path}: roles.{key} names '{name}', which is not a variable")
 
     missing_codes = {
-        int(code): {"reason": str(spec.get("reason", f"code_{code}")), **{k: str(v) for k, v in spec.items()}}
-        for code, spec in (raw.get("missing_codes") or {}).items()
+        code: {"reason": str(what.get("reason", f"code_{code}")), **{k: str(v) for k, v in what.items()}}
+        for code, what in spec.missing_codes.items()
     }
 
     scales: dict[str, Scale] = {}
-    for name, spec in (raw.get("scales") or {}).items():
-        items = tuple(spec.get("items") or ())
-        reverse = tuple(spec.get("reverse") or ())
+    for name, scale in spec.scales.items():
+        items = tuple(scale.items)
+        reverse = tuple(scale.reverse)
         for item in items + reverse:
             if item not in variables:
                 raise PipelineError(f"{path}: scale '{name}' names '{item}', which is not a variable")
         if not set(reverse) <= set(items):
             raise PipelineError(f"{path}: scale '{name}' reverses items that are not in it")
-        label = spec.get("label") or {"en": name}
+        label = scale.label or {"en": name}
         _check_label(label, f"{path}: scale '{name}'")
         scales[name] = Scale(
             name=name,
             label=dict(label),
             items=items,
             reverse=reverse,
-            min_items=int(spec.get("min_items", len(items))),
+            min_items=scale.min_items if scale.min_items is not None else len(items),
         )
 
-    attention = raw.get("attention_check")
-    if attention and attention.get("variable") not in variables:
+    attention = spec.attention_check
+    if attention and attention.variable not in variables:
         raise PipelineError(f"{path}: attention_check names an unknown variable")
-    grid = tuple(raw.get("straightlining_grid") or ())
+    grid = tuple(spec.straightlining_grid)
     for item in grid:
         if item not in variables:
             raise PipelineError(f"{path}: straightlining_grid names '{item}', which is not a variable")
 
-    comm = raw.get("communities") or {}
+    comm = spec.communities or CommunitiesEntry()
     comm_vars = {}
-    for entry in comm.get("variables") or []:
+    for entry in comm.variables:
         var = _variable(entry, value_sets, f"{path} (communities)")
         comm_vars[var.name] = var
 
     return Instrument(
         path=path,
-        study=dict(raw.get("study") or {}),
+        study=dict(spec.study),
         roles=roles,
         missing_codes=missing_codes,
         variables=variables,
         scales=scales,
-        attention_check=dict(attention) if attention else None,
+        attention_check=attention.given() if attention else None,
         straightlining_grid=grid,
-        community_id=comm.get("id"),
+        community_id=comm.id,
         community_variables=comm_vars,
     )
 

@@ -28,12 +28,12 @@ from typing import Any, TypeVar
 import numpy as np
 
 from pipeline.core.errors import PipelineError
+from pipeline.core.schema import parse
+from pipeline.core.settings import Parallel, Params
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-BACKENDS = ("auto", "loky", "dask")
-KEYS = ("backend", "scheduler", "n_jobs", "connect_timeout")
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 INSTALL_HINT = ("pip install dask==2026.8.0 distributed==2026.8.0 (here and on every worker), "
                 "or set params.yaml: parallel.backend: loky")
@@ -50,9 +50,9 @@ class ParallelSettings:
     """
 
     backend: str = "loky"
-    n_jobs: int = 1
+    n_jobs: int = Parallel.model_fields["n_jobs"].default
     scheduler: str | None = None
-    connect_timeout: float = 30.0
+    connect_timeout: float = Parallel.model_fields["connect_timeout"].default
 
     @property
     def in_process(self) -> bool:
@@ -64,44 +64,27 @@ class ParallelSettings:
         return not self.in_process
 
 
-def settings_from(cfg: Mapping[str, Any] | None, *, n_jobs: int | None = None, backend: str | None = None,
+def settings_from(cfg: Parallel | Mapping[str, Any] | None, *, n_jobs: int | None = None, backend: str | None = None,
                   scheduler: str | None = None) -> ParallelSettings:
-    """Validate ``params.yaml: parallel`` (``None``: the defaults, local processes).
+    """``params.yaml: parallel`` (``None``: the defaults, local processes) resolved for the computation.
 
     Keyword arguments override the section: ``n_jobs`` a stage's own worker count (e.g.
-    ``transcripts.n_jobs``), ``backend`` and ``scheduler`` a command-line choice."""
-    cfg = dict(cfg or {})
-    unknown = sorted(set(cfg) - set(KEYS))
-    if unknown:
-        raise PipelineError(f"params.yaml: parallel has unknown keys {unknown}", hint=f"use {list(KEYS)}")
-    name = str(backend if backend is not None else cfg.get("backend") or "auto").lower()
-    address = scheduler if scheduler is not None else cfg.get("scheduler")
-    address = str(address).strip() if address not in (None, "") else None
-    if name not in BACKENDS:
-        raise PipelineError(f"params.yaml: parallel.backend '{name}' is unknown", hint="use loky (local processes) or dask")
-    if name == "auto":
-        name = "dask" if address else "loky"
-    if name == "loky" and address:
-        raise PipelineError(f"params.yaml: parallel.scheduler is {address!r} but parallel.backend is loky",
-                            hint="set backend: dask to use the cluster, or scheduler: null to run locally")
-    jobs = n_jobs if n_jobs is not None else cfg.get("n_jobs", 1)
-    try:
-        jobs = int(jobs)
-        timeout = float(cfg.get("connect_timeout", 30))
-    except (TypeError, ValueError):
-        raise PipelineError("params.yaml: parallel.n_jobs must be an integer and connect_timeout a number "
-                            f"(got {jobs!r}, {cfg.get('connect_timeout')!r})") from None
-    if jobs == 0 or jobs < -1:
-        raise PipelineError(f"params.yaml: n_jobs must be a positive number of processes or -1 (all cores), not {jobs}")
-    if timeout <= 0:
-        raise PipelineError(f"params.yaml: parallel.connect_timeout must be positive, not {timeout}")
-    return ParallelSettings(backend=name, n_jobs=jobs, scheduler=address, connect_timeout=timeout)
+    ``transcripts.n_jobs``), ``backend`` and ``scheduler`` a command-line choice; the result is
+    validated as the section is (:class:`pipeline.core.settings.Parallel`)."""
+    given = cfg.given() if isinstance(cfg, Parallel) else dict(cfg or {})
+    overrides = {"n_jobs": n_jobs, "backend": backend, "scheduler": scheduler}
+    section = parse(Parallel, {**given, **{k: v for k, v in overrides.items() if v is not None}}, "parallel")
+    address = section.scheduler.strip() if section.scheduler and section.scheduler.strip() else None
+    name = section.backend if section.backend != "auto" else ("dask" if address else "loky")
+    return ParallelSettings(backend=name, n_jobs=section.n_jobs, scheduler=address,
+                            connect_timeout=section.connect_timeout)
 
 
-def from_params(params: Mapping[str, Any], *, n_jobs: int | None = None, backend: str | None = None,
+def from_params(params: Params | Mapping[str, Any], *, n_jobs: int | None = None, backend: str | None = None,
                 scheduler: str | None = None) -> ParallelSettings:
-    """:func:`settings_from` on ``params["parallel"]`` (a missing section means local processes)."""
-    return settings_from(params.get("parallel"), n_jobs=n_jobs, backend=backend, scheduler=scheduler)
+    """:func:`settings_from` on the params' ``parallel`` section (a missing section means local processes)."""
+    section = params.parallel if isinstance(params, Params) else params.get("parallel")
+    return settings_from(section, n_jobs=n_jobs, backend=backend, scheduler=scheduler)
 
 
 def as_settings(value: ParallelSettings | int | None) -> ParallelSettings:

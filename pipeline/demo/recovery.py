@@ -17,8 +17,8 @@ rescaled versions of the latent ones; the table shows the latent value beside it
 from __future__ import annotations
 
 import argparse
-import copy
 import sys
+from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,8 @@ from pipeline.core.instrument import Instrument, load_instrument
 from pipeline.stages.measurement import build_indices
 from pipeline.stages.models import derive, expand_specs
 from pipeline.core.parallel import ParallelSettings, describe, from_params, run_tasks
+from pipeline.core.schema import parse
+from pipeline.core.settings import EstimateRef, Params
 from pipeline.demo.simulate import simulate_survey
 from pipeline.survey.clean import clean_survey
 from pipeline.survey.read import SurveyFile
@@ -43,70 +45,76 @@ STREAM_REPLICATION = 1000
 STREAM_POPULATION = 999
 
 
-def analysed_indices(params: dict[str, Any], instrument: Instrument, rng: np.random.Generator,
+def analysed_indices(params: Params | Mapping[str, Any], instrument: Instrument, rng: np.random.Generator,
                      sim_overrides: dict[str, Any] | None = None) -> pd.DataFrame:
-    """One simulated study through cleaning and index building, in memory."""
-    cfg = copy.deepcopy(params["simulate"])
-    cfg.update(sim_overrides or {})
-    study = simulate_survey(cfg, instrument, rng)
+    """One simulated study through cleaning and index building, in memory. ``params``: the
+    parameter file, typed or as the mapping read from it (so for every function here)."""
+    params = parse(Params, params)
+    study = simulate_survey(params.section("simulate").model_copy(update=sim_overrides or {}), instrument, rng)
     raw = SurveyFile(path=Path("simulated.sav"), format="sav", encoding=None, frame=study.survey)
-    key = str(params["survey"].get("demo_key", "recovery")).encode("utf-8")
-    cleaned = clean_survey(raw, instrument, params["survey"], key)
+    survey = params.section("survey")
+    key = (survey.demo_key if survey.demo_key is not None else "recovery").encode("utf-8")
+    cleaned = clean_survey(raw, instrument, survey.given(), key)
     comm_id = instrument.community_id or instrument.role("community")
     comm = study.communities.astype({comm_id: str})
-    return build_indices(cleaned.clean, comm, instrument, params["measurement"])
+    return build_indices(cleaned.clean, comm, instrument, params.section("measurement"))
 
 
-def estimates(data: pd.DataFrame, params: dict[str, Any], targets: list[dict[str, Any]], n_boot: int,
+def estimates(data: pd.DataFrame, params: Params | Mapping[str, Any],
+              targets: Sequence[EstimateRef | Mapping[str, Any]], n_boot: int,
               rng: np.random.Generator) -> pd.DataFrame:
     """Estimate and 95 % interval of every target in one dataset."""
-    cfg = params["models"]
-    data = derive(data, cfg.get("derived") or {})
+    cfg = parse(Params, params).section("models")
+    data = derive(data, cfg.derived)
     specs = {s["id"]: s for s in expand_specs(cfg)}
     fitted: dict[str, pd.DataFrame] = {}
     med = None
     rows = []
     for target in targets:
-        if "mediation" in target:
+        target = parse(EstimateRef, target, "recovery.targets")
+        if target.mediation is not None:
             if med is None:
-                m = cfg["mediation"]
-                med = mediation(data, m["x"], m["m"], m["y"], covariates=list(m.get("covariates") or []),
-                                cluster=m.get("cluster", cfg.get("cluster")), n_boot=n_boot, rng=rng).effects
+                m = cfg.mediation
+                if m is None:
+                    raise PipelineError("params.yaml: recovery.targets names a mediation effect, but models.mediation is not set")
+                med = mediation(data, m.x, m.m, m.y, covariates=list(m.covariates), cluster=cfg.mediation_cluster(),
+                                n_boot=n_boot, rng=rng).effects
                 med = med.set_index("effect")
-            r = med.loc[target["mediation"]]
-            rows.append({"target": f"mediation:{target['mediation']}", "estimate": r["estimate"],
+            r = med.loc[target.mediation]
+            rows.append({"target": f"mediation:{target.mediation}", "estimate": r["estimate"],
                          "conf_low": r["conf_low"], "conf_high": r["conf_high"]})
             continue
-        mid = target["model"]
+        mid = target.model
         if mid not in specs:
             raise PipelineError(f"params.yaml: recovery.targets names model '{mid}', which is not in models.specs")
         if mid not in fitted:
             fitted[mid] = fit_model(specs[mid], data).coefficients.set_index("term")
         coef = fitted[mid]
-        if target["term"] not in coef.index:
-            raise PipelineError(f"params.yaml: recovery.targets: model '{mid}' has no term '{target['term']}'")
-        r = coef.loc[target["term"]]
-        rows.append({"target": f"{mid}:{target['term']}", "estimate": r["estimate"],
+        if target.term not in coef.index:
+            raise PipelineError(f"params.yaml: recovery.targets: model '{mid}' has no term '{target.term}'")
+        r = coef.loc[target.term]
+        rows.append({"target": f"{mid}:{target.term}", "estimate": r["estimate"],
                      "conf_low": r["conf_low"], "conf_high": r["conf_high"]})
     return pd.DataFrame(rows)
 
 
-def one_replication(r: int, params: dict[str, Any], instrument: Instrument) -> pd.DataFrame:
-    seed = int(params["seed"])
-    cfg = params["recovery"]
-    rng = np.random.default_rng([seed, STREAM_REPLICATION + r])
+def one_replication(r: int, params: Params | Mapping[str, Any], instrument: Instrument) -> pd.DataFrame:
+    params = parse(Params, params)
+    cfg = params.section("recovery")
+    rng = np.random.default_rng([params.seed, STREAM_REPLICATION + r])
     data = analysed_indices(params, instrument, rng)
-    out = estimates(data, params, list(cfg["targets"]), int(cfg.get("n_boot", 500)), rng)
+    out = estimates(data, params, cfg.targets, cfg.n_boot, rng)
     out.insert(0, "replication", r)
     return out
 
 
-def population_values(params: dict[str, Any], instrument: Instrument) -> pd.DataFrame:
+def population_values(params: Params | Mapping[str, Any], instrument: Instrument) -> pd.DataFrame:
     """Each target fitted on one very large draw of the design (the index-scale estimand)."""
-    cfg = params["recovery"]
-    rng = np.random.default_rng([int(params["seed"]), STREAM_POPULATION])
-    data = analysed_indices(params, instrument, rng, {"n_communities": int(cfg["population_communities"])})
-    return estimates(data, params, list(cfg["targets"]), 2, rng)[["target", "estimate"]].rename(
+    params = parse(Params, params)
+    cfg = params.section("recovery")
+    rng = np.random.default_rng([params.seed, STREAM_POPULATION])
+    data = analysed_indices(params, instrument, rng, {"n_communities": cfg.population_communities})
+    return estimates(data, params, cfg.targets, 2, rng)[["target", "estimate"]].rename(
         columns={"estimate": "population"})
 
 
@@ -126,11 +134,12 @@ def summarise(draws: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
     }).reset_index()
 
 
-def run(params: dict[str, Any], instrument: Instrument, replications: int,
+def run(params: Params | Mapping[str, Any], instrument: Instrument, replications: int,
         parallel: ParallelSettings | int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Summary and every replication's estimates. ``parallel``: where the replications run
     (:mod:`pipeline.core.parallel`; an integer is a number of local processes). Replication r draws
     from its own seed ``[seed, 1000 + r]``, so the result is the same on any backend."""
+    params = parse(Params, params)
     task = partial(one_replication, params=params, instrument=instrument)
     draws = pd.concat(run_tasks(task, range(replications), parallel), ignore_index=True)
     return summarise(draws, population_values(params, instrument)), draws
@@ -170,10 +179,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=None, help="write the Markdown table here (default: print it)")
     parser.add_argument("--draws", default=None, help="also write every replication's estimates (CSV)")
     args = parser.parse_args(argv)
-    params = config.load_params(args.params)
-    config.section(params, "recovery")
-    instrument = load_instrument(params["instrument"])
-    reps = int(args.replications or params["recovery"].get("replications", 200))
+    params = config.load_settings(args.params)
+    instrument = load_instrument(params.instrument)
+    reps = args.replications or params.section("recovery").replications
     backend = args.backend or ("dask" if args.scheduler else None)   # --scheduler alone means that cluster
     parallel = from_params(params, n_jobs=args.n_jobs, backend=backend, scheduler=args.scheduler)
     print(f"recovery: {reps} replications on {describe(parallel)}", file=sys.stderr)

@@ -37,6 +37,8 @@ from pipeline.core import config
 from pipeline.core.errors import PipelineError, run_cli
 from pipeline.core.files import atomic_dir, atomic_path, write_csv, write_json
 from pipeline.core.instrument import Instrument, load_instrument
+from pipeline.core.schema import parse
+from pipeline.core.settings import LatentEquation, Simulate
 
 # Streams of the seed: changing one part of the study does not change the others.
 STREAM_SURVEY = 1
@@ -59,24 +61,26 @@ class SurveyStudy:
 # --------------------------------------------------------------------------------------------
 # communities
 # --------------------------------------------------------------------------------------------
-def simulate_communities(cfg: dict[str, Any], rng: np.random.Generator) -> pd.DataFrame:
-    """One row per community with the community variables of the design."""
-    cities = list(cfg["cities"])
-    n = int(cfg["n_communities"])
-    ccfg = cfg["community"]
+def simulate_communities(cfg: Simulate | dict[str, Any], rng: np.random.Generator) -> pd.DataFrame:
+    """One row per community with the community variables of the design. ``cfg``:
+    ``params.yaml: simulate``, typed or as the mapping read from the file."""
+    cfg = parse(Simulate, cfg, "simulate")
+    cities = list(cfg.cities)
+    n = cfg.n_communities
+    ccfg = cfg.community
     city = np.repeat(cities, [n // len(cities) + (i < n % len(cities)) for i in range(len(cities))])
-    types = np.array([int(k) for k in ccfg["comm_type_probs"]])
-    probs = np.array([float(v) for v in ccfg["comm_type_probs"].values()])
+    types = np.array([int(k) for k in ccfg.comm_type_probs])
+    probs = np.array([float(v) for v in ccfg.comm_type_probs.values()])
     comm_type = rng.choice(types, size=n, p=probs / probs.sum())
-    base_share = np.array([cfg["cities"][c]["hui"] + cfg["cities"][c]["other"] for c in city])
-    mean_share = np.clip(base_share + ccfg["resettlement_minority_boost"] * (comm_type == 1), 0.02, 0.95)
-    conc = float(ccfg["minority_concentration"])
+    base_share = np.array([cfg.cities[c].hui + cfg.cities[c].other for c in city])
+    mean_share = np.clip(base_share + ccfg.resettlement_minority_boost * (comm_type == 1), 0.02, 0.95)
+    conc = ccfg.minority_concentration
     minority_share = rng.beta(mean_share * conc, (1 - mean_share) * conc)
-    gov_model = (rng.random(n) < ccfg["gov_model_prob"]).astype(int)
-    lam = np.where(gov_model == 1, ccfg["social_orgs_mean"][1], ccfg["social_orgs_mean"][0])
+    gov_model = (rng.random(n) < ccfg.gov_model_prob).astype(int)
+    lam = np.where(gov_model == 1, ccfg.social_orgs_mean[1], ccfg.social_orgs_mean[0])
     n_orgs = rng.poisson(lam)
-    points = (rng.random(n) < ccfg["points_scheme_prob"]).astype(int)
-    lo, hi = ccfg["households"]
+    points = (rng.random(n) < ccfg.points_scheme_prob).astype(int)
+    lo, hi = ccfg.households
     households = rng.integers(lo, hi + 1, size=n)
     return pd.DataFrame(
         {
@@ -119,10 +123,10 @@ def evaluate_terms(terms: dict[str, float], frame: dict[str, np.ndarray], n: int
     return out
 
 
-def trait_order(latent: dict[str, Any]) -> list[str]:
+def trait_order(latent: dict[str, LatentEquation | dict[str, Any]]) -> list[str]:
     """Traits in an order where each comes after the traits its equation uses (config order on ties)."""
-    needs = {t: {p for term in spec.get("terms", {}) for p in str(term).split(":") if p in latent and p != t}
-             for t, spec in latent.items()}
+    terms = {t: parse(LatentEquation, spec, f"simulate.latent.{t}").terms for t, spec in latent.items()}
+    needs = {t: {p for term in terms[t] for p in str(term).split(":") if p in latent and p != t} for t in latent}
     order: list[str] = []
     while len(order) < len(latent):
         ready = [t for t in latent if t not in order and needs[t] <= set(order)]
@@ -134,10 +138,10 @@ def trait_order(latent: dict[str, Any]) -> list[str]:
 
 
 def simulate_residents(
-    communities: pd.DataFrame, cfg: dict[str, Any], instrument: Instrument, rng: np.random.Generator
+    communities: pd.DataFrame, cfg: Simulate, instrument: Instrument, rng: np.random.Generator
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Clean resident data (before problems and missingness), latent traits, and the truth."""
-    lo, hi = cfg["respondents_per_community"]
+    lo, hi = cfg.respondents_per_community
     sizes = rng.integers(lo, hi + 1, size=len(communities))
     ci = np.repeat(np.arange(len(communities)), sizes)
     n = len(ci)
@@ -147,8 +151,8 @@ def simulate_residents(
     # -- background -----------------------------------------------------------------------
     share = comm["minority_share"].to_numpy()
     u = rng.random(n)
-    city_other = np.array([cfg["cities"][c]["other"] for c in comm["city"]])
-    city_min = np.array([cfg["cities"][c]["hui"] + cfg["cities"][c]["other"] for c in comm["city"]])
+    city_other = np.array([cfg.cities[c].other for c in comm["city"]])
+    city_min = np.array([cfg.cities[c].hui + cfg.cities[c].other for c in comm["city"]])
     p_other = share * city_other / city_min
     ethnicity = np.where(u < share - p_other, 2, np.where(u < share, 3, 1))
     female = (rng.random(n) < 0.52).astype(int)
@@ -191,29 +195,28 @@ def simulate_residents(
     # -- latent traits --------------------------------------------------------------------
     latent = {}
     truth_latent = {}
-    for trait in trait_order(cfg["latent"]):
-        spec = cfg["latent"][trait]
-        sd = float(spec.get("residual_sd", 1.0))
-        icc = float(spec.get("icc", 0.0))
+    for trait in trait_order(cfg.latent):
+        spec = cfg.latent[trait]
+        sd, icc = spec.residual_sd, spec.icc
         tau = sd * np.sqrt(icc / (1.0 - icc)) if icc > 0 else 0.0
         u_c = rng.normal(0.0, tau, size=len(communities))
         resid = rng.normal(0.0, sd, n)
-        eta = evaluate_terms(spec.get("terms", {}), frame, n) + u_c[ci] + resid
+        eta = evaluate_terms(spec.terms, frame, n) + u_c[ci] + resid
         latent[trait] = eta
         latent[f"{trait}__u"] = u_c[ci]
         latent[f"{trait}__e"] = resid
         frame[trait] = eta
         truth_latent[trait] = {
-            "terms": {str(k): float(v) for k, v in spec.get("terms", {}).items()},
+            "terms": {str(k): float(v) for k, v in spec.terms.items()},
             "residual_sd": sd,
             "community_sd": float(tau),
             "icc": icc,
         }
 
     # -- items ------------------------------------------------------------------------------
-    icfg = cfg["items"]
-    thresholds = np.asarray(icfg["thresholds"], dtype=float)
-    ni = cfg.get("noninvariance") or {}
+    icfg = cfg.items
+    thresholds = np.asarray(icfg.thresholds, dtype=float)
+    ni = cfg.noninvariance
     items: dict[str, np.ndarray] = {}
     truth_items = {}
     group_var = instrument.role("group")
@@ -226,12 +229,13 @@ def simulate_residents(
             )
         eta = latent[scale.name]
         for item in scale.items:
-            spec = {**icfg["default"], **(icfg.get("by_item", {}).get(item) or {})}
-            loading = float(spec["loading"]) * (-1.0 if item in scale.reverse else 1.0)
-            intercept = float(spec["intercept"])
+            own = icfg.by_item.get(item)
+            loading = own.loading if own is not None and own.loading is not None else icfg.default.loading
+            intercept = own.intercept if own is not None and own.intercept is not None else icfg.default.intercept
+            loading = loading * (-1.0 if item in scale.reverse else 1.0)
             ystar = intercept + loading * eta + rng.normal(0.0, 1.0, n)
-            if ni.get("item") == item and float(ni.get("shift", 0.0)) != 0.0:
-                ystar = ystar + float(ni["shift"]) * (groups[group_var] == int(ni["group_value"]))
+            if ni is not None and ni.item == item and ni.shift != 0.0:
+                ystar = ystar + ni.shift * (groups[group_var] == ni.group_value)
             items[item] = _ordinal(ystar, thresholds)
             truth_items[item] = {"scale": scale.name, "loading": loading, "intercept": intercept}
 
@@ -274,30 +278,30 @@ def simulate_residents(
     df.insert(0, "resp_id", [f"R{i + 1:06d}" for i in range(n)])
     lat = pd.DataFrame({"resp_id": df["resp_id"], "comm_id": df["comm_id"], **latent})
     truth = {"latent": truth_latent, "items": truth_items, "thresholds": thresholds.tolist(),
-             "noninvariance": ni, "hh_size": hh_size}
+             "noninvariance": ni.given() if ni is not None else {}, "hh_size": hh_size}
     return df, lat, truth
 
 
 # --------------------------------------------------------------------------------------------
 # weights
 # --------------------------------------------------------------------------------------------
-def design_weights(df: pd.DataFrame, communities: pd.DataFrame, cfg: dict[str, Any]) -> np.ndarray:
+def design_weights(df: pd.DataFrame, communities: pd.DataFrame, cfg: Simulate) -> np.ndarray:
     """PPS community draw x simple random draw of adults, post-stratified to city x ethnicity."""
     comm = communities.set_index("comm_id")
     per_city = communities.groupby("city").size()
-    city_hh = {c: v["population"] / cfg["persons_per_household"] for c, v in cfg["cities"].items()}
+    city_hh = {c: v.population / cfg.persons_per_household for c, v in cfg.cities.items()}
     c_of = df["comm_id"].map(comm["city"])
     hh = df["comm_id"].map(comm["n_households"]).to_numpy(float)
     pi_c = np.minimum(1.0, per_city.reindex(c_of).to_numpy() * hh / c_of.map(city_hh).to_numpy(float))
     n_c = df.groupby("comm_id")["comm_id"].transform("size").to_numpy(float)
-    adults = hh * (cfg["persons_per_household"] - 0.8)
+    adults = hh * (cfg.persons_per_household - 0.8)
     w = 1.0 / (pi_c * n_c / adults)
     eth_key = {1: None, 2: "hui", 3: "other"}
     pop = []
     for city, eth in zip(c_of, df["ethnicity"].astype(int)):
-        spec = cfg["cities"][city]
-        share = 1.0 - spec["hui"] - spec["other"] if eth_key[eth] is None else spec[eth_key[eth]]
-        pop.append(spec["population"] * share)
+        spec = cfg.cities[city]
+        share = 1.0 - spec.hui - spec.other if eth_key[eth] is None else getattr(spec, eth_key[eth])
+        pop.append(spec.population * share)
     cell = c_of.astype(str) + "|" + df["ethnicity"].astype(int).astype(str)
     total_w = pd.Series(w).groupby(cell.to_numpy()).transform("sum").to_numpy()
     return w * np.asarray(pop) / total_w
@@ -312,13 +316,13 @@ def _pick(rng: np.random.Generator, candidates: np.ndarray, rate: float, n_total
 
 
 def plant_problems(
-    df: pd.DataFrame, cfg: dict[str, Any], instrument: Instrument, rng: np.random.Generator,
+    df: pd.DataFrame, cfg: Simulate, instrument: Instrument, rng: np.random.Generator,
     fieldwork: tuple[pd.Timestamp, int], hh_size: np.ndarray,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Add paradata and plant the data problems; returns (survey, problems truth, out-of-range truth)."""
     df = df.copy()
     n = len(df)
-    pcfg = cfg["problems"]
+    pcfg = cfg.problems
     survey_year = int(instrument.study.get("survey_year", 2025))
     attention = instrument.attention_check or {}
     grid = list(instrument.straightlining_grid)
@@ -332,19 +336,19 @@ def plant_problems(
     day = comm_day[comm_index] + rng.integers(0, 7, size=n)
     secs = rng.integers(8 * 3600, 20 * 3600, size=n)
     df["submit_time"] = start + pd.to_timedelta(day, unit="D") + pd.to_timedelta(secs, unit="s")
-    median = float(cfg["duration_median_sec"])
-    df["duration_sec"] = np.round(median * np.exp(rng.normal(0, cfg["duration_sigma"], n)))
+    median = float(cfg.duration_median_sec)
+    df["duration_sec"] = np.round(median * np.exp(rng.normal(0, cfg.duration_sigma, n)))
     # each community is interviewed by one of its city's interviewers
-    k_int = int(cfg["n_interviewers_per_city"])
-    cities = list(cfg["cities"])
+    k_int = cfg.n_interviewers_per_city
+    cities = list(cfg.cities)
     city_idx = df["city"].map({c: i for i, c in enumerate(cities)}).to_numpy()
     df["interviewer_id"] = (city_idx * k_int + rng.integers(0, k_int, size=len(comm_codes))[comm_index] + 1).astype(float)
     df = df.drop(columns=["city"])
 
     pool = np.arange(n)
     # speeders: very short duration and random answers
-    speeders = _pick(rng, pool, pcfg["speeder"], n)
-    lo, hi = pcfg["speeder_fraction"]
+    speeders = _pick(rng, pool, pcfg.speeder, n)
+    lo, hi = pcfg.speeder_fraction
     df.loc[speeders, "duration_sec"] = np.round(median * rng.uniform(lo, hi, size=len(speeders)))
     for item in scale_items + ([attention["variable"]] if attention else []):
         codes = instrument.variables[item].valid_codes
@@ -353,7 +357,7 @@ def plant_problems(
 
     rest = np.setdiff1d(pool, speeders)
     # straight-liners: one value over the whole grid (and the attention check)
-    liners = _pick(rng, rest, pcfg["straightline"], n)
+    liners = _pick(rng, rest, pcfg.straightline, n)
     value = rng.integers(1, 6, size=len(liners)).astype(float)
     for item in grid + ([attention["variable"]] if attention else []):
         df.loc[liners, item] = value
@@ -362,13 +366,13 @@ def plant_problems(
 
     # failed attention checks
     if attention:
-        failers = _pick(rng, rest, pcfg["attention"], n)
+        failers = _pick(rng, rest, pcfg.attention, n)
         wrong = [c for c in instrument.variables[attention["variable"]].valid_codes if c != attention["correct"]]
         df.loc[failers, attention["variable"]] = rng.choice(wrong, size=len(failers)).astype(float)
         rest = np.setdiff1d(rest, failers)
 
     # age rule: birth year inconsistent with the stated age, or under 18
-    agers = _pick(rng, rest, pcfg["age_rule"], n)
+    agers = _pick(rng, rest, pcfg.age_rule, n)
     half = len(agers) // 2
     shift = rng.integers(5, 21, size=half) * rng.choice([-1, 1], size=half)
     df.loc[agers[:half], "birth_year"] = df.loc[agers[:half], "birth_year"] + shift
@@ -378,21 +382,21 @@ def plant_problems(
     records += [(df.at[i, "resp_id"], "age_rule", "planted", "") for i in agers]
 
     # item nonresponse (MAR on age and education), not for the attention check or routed items
-    nr = cfg["item_nonresponse"]
+    nr = cfg.item_nonresponse
     age_z = (df["age"].to_numpy(float) - 45.0) / 15.0
     low_edu = (df["education"].to_numpy(float) <= 2).astype(float)
-    lin = nr["base"] + nr["age"] * age_z + nr["low_edu"] * low_edu
+    lin = nr.base + nr.age * age_z + nr.low_edu * low_edu
     for item in scale_items + ["income"]:
-        p = 1 / (1 + np.exp(-(lin + (nr["income_extra"] if item == "income" else 0.0))))
+        p = 1 / (1 + np.exp(-(lin + (nr.income_extra if item == "income" else 0.0))))
         hit = rng.random(n) < p
         if item in grid:
             hit[liners] = False
-        refused = rng.random(n) < nr["refused_share"]
+        refused = rng.random(n) < nr.refused_share
         codes = np.where(refused, 99.0, 98.0)
         df.loc[hit, item] = codes[hit]
 
     # out-of-range codes on one scale item
-    oor = _pick(rng, pool, pcfg["out_of_range"], n)
+    oor = _pick(rng, pool, pcfg.out_of_range, n)
     oor_rows = []
     for i in oor:
         item = scale_items[int(rng.integers(len(scale_items)))]
@@ -401,7 +405,7 @@ def plant_problems(
         oor_rows.append((df.at[i, "resp_id"], item, code))
 
     # full-width digits and padding in the free-text household size
-    fw = _pick(rng, pool, pcfg["fullwidth"], n)
+    fw = _pick(rng, pool, pcfg.fullwidth, n)
     styles = rng.integers(0, 3, size=len(fw))
     for i, style in zip(fw, styles):
         text = str(int(hh_size[i])).translate(FULLWIDTH)
@@ -412,10 +416,10 @@ def plant_problems(
         df.at[i, "hh_size_text"] = f"{int(hh_size[i])}人"
 
     # duplicate submissions: a later, slightly edited copy of an earlier respondent
-    dups = _pick(rng, pool, pcfg["duplicate"], n)
+    dups = _pick(rng, pool, pcfg.duplicate, n)
     copies = df.loc[dups].copy()
     copies["submit_time"] = copies["submit_time"] + pd.to_timedelta(rng.integers(600, 3 * 86400, size=len(dups)), unit="s")
-    copies["duration_sec"] = np.round(median * np.exp(rng.normal(0, cfg["duration_sigma"], len(dups))))
+    copies["duration_sec"] = np.round(median * np.exp(rng.normal(0, cfg.duration_sigma, len(dups))))
     for j, idx in enumerate(copies.index):
         item = scale_items[int(rng.integers(len(scale_items)))]
         if item not in grid and copies.at[idx, item] in (1.0, 2.0, 3.0, 4.0, 5.0):
@@ -465,14 +469,16 @@ def plant_problems(
     return df, problems, oor_df
 
 
-def simulate_survey(cfg: dict[str, Any], instrument: Instrument, rng: np.random.Generator) -> SurveyStudy:
-    """The whole survey part of the demo study, in memory."""
+def simulate_survey(cfg: Simulate | dict[str, Any], instrument: Instrument, rng: np.random.Generator) -> SurveyStudy:
+    """The whole survey part of the demo study, in memory. ``cfg``: ``params.yaml: simulate``,
+    typed or as the mapping read from the file."""
+    cfg = parse(Simulate, cfg, "simulate")
     communities = simulate_communities(cfg, rng)
     clean, latent, truth = simulate_residents(communities, cfg, instrument, rng)
     hh_size = truth.pop("hh_size")
     clean["design_weight"] = np.round(design_weights(clean, communities, cfg), 4)
     clean["city"] = clean["comm_id"].map(communities.set_index("comm_id")["city"])
-    fieldwork = (pd.Timestamp(cfg["fieldwork_start"]), int(cfg["fieldwork_days"]))
+    fieldwork = (pd.Timestamp(cfg.fieldwork_start), cfg.fieldwork_days)
     survey, problems, oor = plant_problems(clean, cfg, instrument, rng, fieldwork, hh_size)
     order = [v for v in instrument.variables if v in survey.columns]
     extra = [c for c in survey.columns if c not in order]
@@ -486,8 +492,8 @@ def simulate_survey(cfg: dict[str, Any], instrument: Instrument, rng: np.random.
         "n_respondents": int(len(clean)),
         "n_submissions": int(len(survey)),
         "indirect_gov_part_identity": float(
-            cfg["latent"]["participation"]["terms"].get("gov_model", 0.0)
-            * cfg["latent"]["identity"]["terms"].get("participation", 0.0)
+            cfg.latent["participation"].terms.get("gov_model", 0.0)
+            * cfg.latent["identity"].terms.get("participation", 0.0)
         ),
         "out_of_range": oor.to_dict(orient="records"),
     }
@@ -557,17 +563,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--params", default=str(config.PARAMS))
     parser.add_argument("--raw", default=str(config.RAW))
     args = parser.parse_args(argv)
-    params = config.load_params(args.params)
-    seed = int(params["seed"])
-    cfg = config.section(params, "simulate")
-    instrument = load_instrument(params["instrument"])
+    params = config.load_settings(args.params)
+    seed = params.seed
+    cfg = params.section("simulate")
+    instrument = load_instrument(params.instrument)
     study = simulate_survey(cfg, instrument, np.random.default_rng([seed, STREAM_SURVEY]))
 
     from pipeline.demo.simulate_transcripts import simulate_transcripts
     from pipeline.demo.transcript_bank import load_bank
 
-    bank = load_bank(Path(cfg["transcripts"].get("bank", "config/transcript_bank.yaml")))
-    corpus = simulate_transcripts(study.communities, cfg["transcripts"], np.random.default_rng([seed, STREAM_TRANSCRIPTS]), bank)
+    bank = load_bank(Path(cfg.transcripts.bank))
+    corpus = simulate_transcripts(study.communities, cfg.transcripts.given(),
+                                  np.random.default_rng([seed, STREAM_TRANSCRIPTS]), bank)
     write_study(study, corpus, Path(args.raw), instrument, seed)
     summary = {"communities": len(study.communities), "submissions": len(study.survey)}
     print(json.dumps(summary, ensure_ascii=False))

@@ -30,6 +30,7 @@ from pipeline.stats.validity import composite_reliability, fornell_larcker, htmt
 from pipeline.core.errors import PipelineError, run_cli
 from pipeline.core.files import atomic_dir, write_json, write_parquet
 from pipeline.core.instrument import Instrument, load_instrument
+from pipeline.core.settings import Invariance, Measurement, Reliability
 from pipeline.stats.reliability import cluster_bootstrap, cronbach_alpha, omega_total
 from pipeline.stats.scoring import keyed_items, score_scales
 
@@ -40,12 +41,12 @@ RELIABILITY_COLUMNS = [
 
 
 def build_indices(
-    clean: pd.DataFrame, communities: pd.DataFrame, instrument: Instrument, cfg: dict[str, Any]
+    clean: pd.DataFrame, communities: pd.DataFrame, instrument: Instrument, cfg: Measurement
 ) -> pd.DataFrame:
     """One row per analysed respondent: ids, scale scores, covariates, community variables."""
     id_var, comm_var = instrument.role("id"), instrument.role("community")
-    scales = list(cfg.get("scales") or instrument.scales)
-    covariates = [c for c in cfg.get("covariates", []) if c not in (id_var, comm_var)]
+    scales = list(cfg.scales or instrument.scales)
+    covariates = [c for c in cfg.covariates if c not in (id_var, comm_var)]
     missing = [c for c in covariates if c not in clean.columns]
     if missing:
         raise PipelineError(f"measurement.covariates {missing} are not in the cleaned survey", hint="check params.yaml")
@@ -54,7 +55,7 @@ def build_indices(
                      scores.reset_index(drop=True),
                      clean[covariates].reset_index(drop=True)], axis=1)
     comm_id = instrument.community_id or comm_var
-    comm_cols = [c for c in cfg.get("community_covariates", []) if c != comm_id]
+    comm_cols = [c for c in cfg.community_covariates if c != comm_id]
     unknown = [c for c in comm_cols if c not in communities.columns]
     if unknown:
         raise PipelineError(f"measurement.community_covariates {unknown} are not in the community file")
@@ -91,14 +92,12 @@ def correlations(indices: pd.DataFrame, scales: list[str]) -> pd.DataFrame:
 
 
 def reliability_tables(
-    clean: pd.DataFrame, instrument: Instrument, scales: list[str], cfg: dict[str, Any], rng: np.random.Generator
+    clean: pd.DataFrame, instrument: Instrument, scales: list[str], cfg: Reliability, rng: np.random.Generator
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per scale: alpha (psych's conventions), omega total, cluster-bootstrap intervals; per item:
     mean, SD, corrected item-total correlation, alpha if deleted and the one-factor loading."""
     comm = clean[instrument.role("community")].astype(str).reset_index(drop=True)
-    level = float(cfg.get("level", 0.95))
-    reps = int(cfg.get("bootstrap_replications", 500))
-    use = cfg.get("omega_use", "complete")
+    level, reps, use = cfg.level, cfg.bootstrap_replications, cfg.omega_use
     scale_rows, item_rows = [], []
     for name in scales:
         scale = instrument.scales[name]
@@ -179,13 +178,13 @@ def cfa_tables(clean: pd.DataFrame, instrument: Instrument, scales: list[str]) -
             "cfa_loadings": loadings, "cfa_validity": validity, "cfa_discriminant": discriminant}
 
 
-def invariance_tables(clean: pd.DataFrame, instrument: Instrument, cfg: dict[str, Any]) -> dict[str, Any]:
+def invariance_tables(clean: pd.DataFrame, instrument: Instrument, cfg: Invariance) -> dict[str, Any]:
     """Configural, metric, scalar and (if needed) partial scalar invariance across the groups."""
     group_var = instrument.role("group")
     if not group_var:
         raise PipelineError(f"{instrument.path}: roles.group is not set", hint="name the variable whose groups are compared")
-    scales = list(cfg["scales"])
-    codes = [float(c) for c in cfg["groups"]]
+    scales = list(cfg.scales)
+    codes = [float(c) for c in cfg.groups]
     labels = instrument.variables[group_var].value_labels("en")
     keep = clean[group_var].isin(codes)
     items = pd.concat([item_frame(clean.loc[keep], instrument, s) for s in scales], axis=1)
@@ -194,8 +193,8 @@ def invariance_tables(clean: pd.DataFrame, instrument: Instrument, cfg: dict[str
                                                                              for i, c in enumerate(codes)}))
     result = measurement_invariance(
         items, _factors(instrument, scales), "_group",
-        delta_cfi=float(cfg["max_delta_cfi"]), delta_rmsea=float(cfg["max_delta_rmsea"]),
-        max_free_intercepts=int(cfg["max_free_intercepts"]), min_group_n=int(cfg["min_group_size"]),
+        delta_cfi=cfg.max_delta_cfi, delta_rmsea=cfg.max_delta_rmsea,
+        max_free_intercepts=cfg.max_free_intercepts, min_group_n=cfg.min_group_size,
     )
     table = result.table.copy()
     table.insert(0, "group_variable", group_var)
@@ -205,16 +204,16 @@ def invariance_tables(clean: pd.DataFrame, instrument: Instrument, cfg: dict[str
 
 
 def measure(
-    clean: pd.DataFrame, communities: pd.DataFrame, instrument: Instrument, cfg: dict[str, Any], seed: int
+    clean: pd.DataFrame, communities: pd.DataFrame, instrument: Instrument, cfg: Measurement, seed: int
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, Any]]:
     """The whole stage in memory: (indices, tables, metrics)."""
-    scales = list(cfg.get("scales") or instrument.scales)
+    scales = list(cfg.scales or instrument.scales)
     indices = build_indices(clean, communities, instrument, cfg)
     rng = np.random.default_rng([seed, STREAM_BOOTSTRAP])
-    reliability, items = reliability_tables(clean, instrument, scales, cfg.get("reliability", {}), rng)
+    reliability, items = reliability_tables(clean, instrument, scales, cfg.reliability, rng)
     tables: dict[str, pd.DataFrame] = {"reliability": reliability, "items": items}
-    tables.update(cfa_tables(clean, instrument, list(cfg["cfa"]["scales"])))
-    inv = invariance_tables(clean, instrument, cfg["invariance"])
+    tables.update(cfa_tables(clean, instrument, list(cfg.cfa.scales)))
+    inv = invariance_tables(clean, instrument, cfg.invariance)
     tables["invariance"] = inv["invariance"]
     tables["invariance_search"] = inv["invariance_search"]
     tables["correlations"] = correlations(indices, scales)
@@ -250,9 +249,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--processed", default=str(config.PROCESSED))
     parser.add_argument("--metrics", default=str(config.METRICS / "measurement.json"))
     args = parser.parse_args(argv)
-    params = config.load_params(args.params)
-    cfg = config.section(params, "measurement")
-    instrument = load_instrument(params["instrument"])
+    params = config.load_settings(args.params)
+    cfg = params.section("measurement")
+    instrument = load_instrument(params.instrument)
     try:
         clean = pd.read_parquet(args.survey)
     except (FileNotFoundError, OSError, ValueError) as exc:
@@ -264,7 +263,7 @@ def main(argv: list[str] | None = None) -> None:
         raise PipelineError(f"{args.communities}: cannot read the community file ({exc.__class__.__name__})") from None
     if clean.empty:
         raise PipelineError(f"{args.survey}: no analysed respondents", hint="check the survey stage's sample flow")
-    indices, tables, metrics = measure(clean, communities, instrument, cfg, int(params["seed"]))
+    indices, tables, metrics = measure(clean, communities, instrument, cfg, params.seed)
     for line in flagged_lines(tables):
         print(f"measurement: {line}", file=sys.stderr)
     processed = Path(args.processed)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,8 @@ from pipeline.stats.predict import predict_grid
 from pipeline.stats.results import coefficient_table, fit_table
 from pipeline.core.files import atomic_dir, write_json
 from pipeline.core.parallel import ParallelSettings, from_params
+from pipeline.core.schema import parse
+from pipeline.core.settings import Models
 
 STREAM_MEDIATION = 21
 STREAM_IMPUTATION = 22
@@ -56,32 +59,28 @@ def derive(data: pd.DataFrame, derived: dict[str, str]) -> pd.DataFrame:
     return out
 
 
-def expand_specs(cfg: dict[str, Any]) -> list[dict[str, Any]]:
-    """The model specifications with ``{controls}`` filled in and the default cluster set."""
+def expand_specs(cfg: Models | Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The model specifications as the estimators take them (the keys given in params.yaml),
+    with ``{controls}`` filled in and the default cluster set. ``cfg``: ``params.yaml: models``,
+    typed or as the mapping read from the file."""
+    cfg = parse(Models, cfg, "models")
     specs = []
-    seen = set()
-    for raw in cfg.get("specs") or []:
-        spec = dict(raw)
-        if spec.get("id") in seen:
-            raise PipelineError(f"params.yaml: models.specs has two models with id '{spec.get('id')}'")
-        seen.add(spec.get("id"))
-        spec["formula"] = str(spec.get("formula", "")).replace("{controls}", str(cfg.get("controls", "1")))
+    for given in cfg.specs:
+        spec = given.given()
+        spec["formula"] = spec["formula"].replace("{controls}", cfg.controls)
         if str(spec.get("covariance", "")).startswith("cluster") and not spec.get("cluster"):
-            spec["cluster"] = cfg.get("cluster")
+            spec["cluster"] = cfg.cluster
         specs.append(spec)
-    if not specs:
-        raise PipelineError("params.yaml: models.specs is empty", hint="configure at least one model")
     return specs
 
 
-def _mediation_table(cfg: dict[str, Any], data: pd.DataFrame, cluster: str | None, seed: int) -> pd.DataFrame:
-    med = cfg.get("mediation")
-    if not med:
+def _mediation_table(cfg: Models, data: pd.DataFrame, seed: int) -> pd.DataFrame:
+    med = cfg.mediation
+    if med is None:
         return pd.DataFrame()
     res = mediation(
-        data, med["x"], med["m"], med["y"], covariates=list(med.get("covariates") or []),
-        cluster=med.get("cluster", cluster), n_boot=int(med.get("n_boot", 1000)),
-        rng=np.random.default_rng([seed, STREAM_MEDIATION]), model_id=str(med.get("id", "mediation")),
+        data, med.x, med.m, med.y, covariates=list(med.covariates), cluster=cfg.mediation_cluster(),
+        n_boot=med.n_boot, rng=np.random.default_rng([seed, STREAM_MEDIATION]), model_id=med.id,
     )
     table = res.effects.copy()
     for key, value in res.info.items():
@@ -90,9 +89,9 @@ def _mediation_table(cfg: dict[str, Any], data: pd.DataFrame, cluster: str | Non
     return table
 
 
-def _icc_table(cfg: dict[str, Any], data: pd.DataFrame, cluster: str, controls: str) -> pd.DataFrame:
+def _icc_table(outcomes: list[str], data: pd.DataFrame, cluster: str | None) -> pd.DataFrame:
     rows = []
-    for outcome in cfg.get("icc") or []:
+    for outcome in outcomes:
         null = icc(data, outcome, cluster)
         lrt = lrt_random_intercept({"id": f"{outcome}_lrt", "formula": f"{outcome} ~ 1", "estimator": "mixed",
                                     "random": cluster}, data)
@@ -101,35 +100,35 @@ def _icc_table(cfg: dict[str, Any], data: pd.DataFrame, cluster: str, controls: 
     return pd.DataFrame(rows)
 
 
-def hypothesis_table(cfg: dict[str, Any], coefficients: pd.DataFrame, med: pd.DataFrame) -> pd.DataFrame:
+def hypothesis_table(cfg: Models, coefficients: pd.DataFrame, med: pd.DataFrame) -> pd.DataFrame:
     """Each hypothesis with the estimate, interval and p-value it is read off."""
     rows = []
-    for hyp, where in (cfg.get("hypotheses") or {}).items():
-        if "mediation" in where:
-            hit = med[med["effect"] == where["mediation"]] if len(med) else med
+    for hyp, where in cfg.hypotheses.items():
+        if where.mediation is not None:
+            hit = med[med["effect"] == where.mediation] if len(med) else med
             if not len(hit):
-                raise PipelineError(f"params.yaml: models.hypotheses.{hyp} names mediation effect '{where['mediation']}', which was not estimated")
+                raise PipelineError(f"params.yaml: models.hypotheses.{hyp} names mediation effect '{where.mediation}', which was not estimated")
             r = hit.iloc[0]
-            rows.append({"hypothesis": hyp, "model": r.get("model", "mediation"), "term": where["mediation"],
+            rows.append({"hypothesis": hyp, "model": r.get("model", "mediation"), "term": where.mediation,
                          "estimate": r["estimate"], "std_error": r.get("boot_se", np.nan), "p_value": np.nan,
                          "conf_low": r["conf_low"], "conf_high": r["conf_high"], "source": "bootstrap"})
             continue
-        hit = coefficients[(coefficients["model"] == where["model"]) & (coefficients["term"] == where["term"])]
+        hit = coefficients[(coefficients["model"] == where.model) & (coefficients["term"] == where.term)]
         if not len(hit):
-            raise PipelineError(f"params.yaml: models.hypotheses.{hyp} names term '{where['term']}' of model "
-                                f"'{where['model']}', which has no such coefficient",
+            raise PipelineError(f"params.yaml: models.hypotheses.{hyp} names term '{where.term}' of model "
+                                f"'{where.model}', which has no such coefficient",
                                 hint="see processed/models/coefficients.csv for the term names")
         r = hit.iloc[0]
-        rows.append({"hypothesis": hyp, "model": where["model"], "term": where["term"], "estimate": r["estimate"],
+        rows.append({"hypothesis": hyp, "model": where.model, "term": where.term, "estimate": r["estimate"],
                      "std_error": r["std_error"], "p_value": r["p_value"], "conf_low": r["conf_low"],
                      "conf_high": r["conf_high"], "source": r["cov_type"]})
     return pd.DataFrame(rows)
 
 
-def fit_all(data: pd.DataFrame, cfg: dict[str, Any], seed: int,
+def fit_all(data: pd.DataFrame, cfg: Models, seed: int,
             parallel: ParallelSettings | None = None) -> dict[str, pd.DataFrame]:
     """Every configured estimate, as tables."""
-    data = derive(data, cfg.get("derived") or {})
+    data = derive(data, cfg.derived)
     specs = expand_specs(cfg)
     results = {spec["id"]: fit_model(spec, data) for spec in specs}
     coefficients = coefficient_table(list(results.values()))
@@ -138,15 +137,12 @@ def fit_all(data: pd.DataFrame, cfg: dict[str, Any], seed: int,
     components = pd.concat([r.components for r in results.values()], ignore_index=True)
 
     mi_coefs, mi_fits = [], []
-    mi_cfg = cfg.get("mi") or {}
-    for k, model_id in enumerate(cfg.get("imputed") or []):
-        spec = next((s for s in specs if s["id"] == model_id), None)
-        if spec is None:
-            raise PipelineError(f"params.yaml: models.imputed names '{model_id}', which is not in models.specs")
-        mi = fit_imputed(spec, data, m=int(mi_cfg.get("m", 20)), seed=np.random.SeedSequence([seed, STREAM_IMPUTATION, k]),
-                         n_iter=int(mi_cfg.get("n_iter", 10)), donors=int(mi_cfg.get("donors", 5)),
-                         auxiliary=list(mi_cfg.get("auxiliary") or []), n_jobs=int(mi_cfg.get("n_jobs", 1)),
-                         parallel=parallel)
+    mi_cfg = cfg.mi
+    for k, model_id in enumerate(cfg.imputed):
+        spec = next(s for s in specs if s["id"] == model_id)
+        mi = fit_imputed(spec, data, m=mi_cfg.m, seed=np.random.SeedSequence([seed, STREAM_IMPUTATION, k]),
+                         n_iter=mi_cfg.n_iter, donors=mi_cfg.donors, auxiliary=list(mi_cfg.auxiliary),
+                         n_jobs=mi_cfg.n_jobs, parallel=parallel)
         pooled = mi.pooled.copy()
         pooled["model"] = f"{model_id}_mi"
         mi_coefs.append(pooled)
@@ -155,14 +151,11 @@ def fit_all(data: pd.DataFrame, cfg: dict[str, Any], seed: int,
     if mi_fits:
         fits = pd.concat([fits, pd.DataFrame(mi_fits)], ignore_index=True)
 
-    med = _mediation_table(cfg, data, cfg.get("cluster"), seed)
-    iccs = _icc_table(cfg, data, cfg["cluster"], str(cfg.get("controls", "1")))
-    pred_cfg = cfg.get("predictions")
+    med = _mediation_table(cfg, data, seed)
+    iccs = _icc_table(list(cfg.icc), data, cfg.cluster)
     predictions = pd.DataFrame()
-    if pred_cfg:
-        if pred_cfg["model"] not in results:
-            raise PipelineError(f"params.yaml: models.predictions.model '{pred_cfg['model']}' is not in models.specs")
-        predictions = predict_grid(results[pred_cfg["model"]], data, pred_cfg["grid"])
+    if cfg.predictions is not None:
+        predictions = predict_grid(results[cfg.predictions.model], data, dict(cfg.predictions.grid))
     hypotheses = hypothesis_table(cfg, coefficients, med)
     return {"coefficients": coefficients, "mi_pooled": pooled_all, "fits": fits, "components": components,
             "mediation": med, "icc": iccs, "predictions": predictions, "hypotheses": hypotheses}
@@ -197,16 +190,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=str(config.PROCESSED / "models"))
     parser.add_argument("--metrics", default=str(config.METRICS / "models.json"))
     args = parser.parse_args(argv)
-    params = config.load_params(args.params)
-    cfg = config.section(params, "models")
+    params = config.load_settings(args.params)
+    cfg = params.section("models")
     try:
         data = pd.read_parquet(args.indices)
     except (FileNotFoundError, OSError, ValueError) as exc:
         raise PipelineError(f"{args.indices}: cannot read the indices ({exc.__class__.__name__})",
                             hint="run the measurement stage first (dvc repro measurement)") from None
     # where the imputation chains run (params.yaml: parallel; the results are the same anywhere)
-    mi_jobs = int((cfg.get("mi") or {}).get("n_jobs", 1))
-    tables = fit_all(data, cfg, int(params["seed"]), from_params(params, n_jobs=mi_jobs))
+    tables = fit_all(data, cfg, params.seed, from_params(params, n_jobs=cfg.mi.n_jobs))
     metrics = key_metrics(tables)
     with atomic_dir(Path(args.out)) as out:
         for name, table in tables.items():
