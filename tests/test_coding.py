@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import ROOT, run_study
+from conftest import ROOT
 from pipeline.core.errors import PipelineError
 from pipeline.demo import checks as CK
 from pipeline.stats import agreement as A

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import ROOT, run_study
+from conftest import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_stage_numbers_equal_a_direct_fit(demo):
     """The stage passes the configured spec to the estimator unchanged."""
     from pipeline.core.config import load_params
     from pipeline.stats.fit import fit_model
-    from pipeline.stages.models import derive, expand_specs
+    from pipeline.stats.spec import derive, expand_specs
 
     cfg = load_params(demo / "params.yaml")["models"]
     data = derive(pd.read_parquet(demo / "processed" / "indices.parquet"), cfg["derived"])

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import subprocess
-import sys
 import zipfile
 from html.parser import HTMLParser
 from pathlib import Path

@@ -418,7 +418,7 @@ def test_bad_settings():
         T.parse_settings({"unit": "paragraph"})
     with pytest.raises(PipelineError, match="fixed_k"):
         T.parse_settings({"k_grid": [5, 6], "selection": {"fixed_k": 9}})
-    with pytest.raises(PipelineError, match="not a known key"):
+    with pytest.raises(PipelineError, match=r"topics.kgrid \(did you mean 'k_grid'\?\)"):
         T.parse_settings({"kgrid": [5]})
     with pytest.raises(PipelineError, match="dmm.gamma"):
         T.parse_settings({"dmm": {"gamma": 1}})

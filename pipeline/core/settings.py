@@ -618,7 +618,7 @@ class Coding(Section):
     turns: bool = True
     covariates: Names = Field(default_factory=list)
     dimensions: Names = Field(default_factory=list)
-    human_codes: str | None = "truth"            # truth (demo study), a coder sheet's path, or null
+    human_codes: str | None = None               # a filled coder sheet (raw/coding/...), or null
     agreement: Agreement = Field(default_factory=Agreement)
     sample: CoderSample = Field(default_factory=CoderSample)
 

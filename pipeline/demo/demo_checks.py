@@ -30,8 +30,8 @@ from pipeline.core import config
 from pipeline.core.errors import PipelineError, run_cli
 from pipeline.core.files import atomic_dir, read_community_columns, read_stage_parquet, read_transcript_output, write_json
 from pipeline.demo.checks import human_code_sheet, read_truth, topic_alignment
-from pipeline.stages.coding import parse_settings as coding_settings
-from pipeline.stages.topics import parse_settings as topic_settings
+from pipeline.text.coding import parse_settings as coding_settings
+from pipeline.text.topicmodel import parse_settings as topic_settings
 from pipeline.text.coding import load_codebook
 from pipeline.text.topicmodel import prevalence_covariates, topic_prevalence
 

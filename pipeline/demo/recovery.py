@@ -32,8 +32,8 @@ from pipeline.stats.fit import fit_model
 from pipeline.stats.mediation import mediation
 from pipeline.core.files import write_text
 from pipeline.core.instrument import Instrument, load_instrument
-from pipeline.stages.measurement import build_indices
-from pipeline.stages.models import derive, expand_specs
+from pipeline.stats.scoring import build_indices
+from pipeline.stats.spec import derive, expand_specs
 from pipeline.core.parallel import ParallelSettings, describe, from_params, run_tasks
 from pipeline.core.schema import parse
 from pipeline.core.settings import EstimateRef, Params

@@ -32,47 +32,16 @@ from typing import Any
 import pandas as pd
 
 from pipeline.core import config
-from pipeline.core.errors import PipelineError, run_cli
+from pipeline.core.errors import run_cli
 from pipeline.core.files import (atomic_dir, office_bytes, read_community_columns, read_transcript_output, write_bytes,
                                  write_json)
 from pipeline.stats.agreement import agreement_table
 from pipeline.text.coding import (SOURCES, Codebook, Settings, aggregate_turns, attach_covariates, code_units,
-                                  coder_sample, cooccurrence, frequencies, load_codebook, read_human_codes)
+                                  coder_sample, cooccurrence, frequencies, load_codebook, parse_settings, read_human_codes)
 
 OUT_DIR = config.PROCESSED / "coding"
 METRICS_FILE = config.METRICS / "coding.json"
 FLOAT_FORMAT = "%.10g"
-
-
-# --------------------------------------------------------------------------------------------
-# settings
-# --------------------------------------------------------------------------------------------
-def parse_settings(section: Mapping[str, Any]) -> Settings:
-    s = dict(section or {})
-    ctx = s.get("context") or {}
-    dec = s.get("decision") or {}
-    agr = s.get("agreement") or {}
-    smp = s.get("sample") or {}
-    try:
-        out = Settings(
-            codebook=str(s.get("codebook", Settings.codebook)),
-            min_score=float(dec.get("min_score", 1.0)), relative=float(dec.get("relative", 0.5)),
-            context=bool(ctx.get("inherit", True)), context_weight=float(ctx.get("weight", 1.0)),
-            min_tokens=int(ctx.get("min_tokens", 2)),
-            question_weight=float(ctx.get("question_weight", 1.0)),
-            human_codes=None if s.get("human_codes") in (None, "", "none") else str(s.get("human_codes")),
-            dimensions=tuple(s.get("dimensions", Settings.dimensions)),
-            covariates=tuple(s.get("covariates", Settings.covariates)),
-            replications=int(agr.get("replications", 1000)), level=float(agr.get("level", 0.95)),
-            sample_size=int(smp.get("n", 200)), sample_strata=str(smp.get("strata", "role")),
-            turns=bool(s.get("turns", True)))
-    except (TypeError, ValueError) as exc:
-        raise PipelineError(f"params.yaml: coding: a value has the wrong type ({exc})",
-                            hint="see the comments of the coding section") from None
-    if not 0 < out.level < 1 or out.replications < 0 or out.sample_size < 0 or not 0 <= out.relative <= 1:
-        raise PipelineError("params.yaml: coding: level must be in (0, 1), replications and sample.n >= 0, "
-                            "decision.relative in [0, 1]")
-    return out
 
 
 # --------------------------------------------------------------------------------------------

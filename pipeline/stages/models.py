@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,45 +32,13 @@ from pipeline.stats.mediation import mediation
 from pipeline.stats.multilevel import icc, lrt_random_intercept
 from pipeline.stats.predict import predict_grid
 from pipeline.stats.results import coefficient_table, fit_table
+from pipeline.stats.spec import derive, expand_specs
 from pipeline.core.files import atomic_dir, write_json
 from pipeline.core.parallel import ParallelSettings, from_params
-from pipeline.core.schema import parse
 from pipeline.core.settings import Models
 
 STREAM_MEDIATION = 21
 STREAM_IMPUTATION = 22
-
-
-def derive(data: pd.DataFrame, derived: dict[str, str]) -> pd.DataFrame:
-    """New columns from pandas expressions over existing ones (booleans become 0/1)."""
-    out = data.copy()
-    for name, expr in (derived or {}).items():
-        try:
-            value = out.eval(str(expr), engine="python")
-        except Exception as exc:  # pandas raises many types for a bad expression
-            raise PipelineError(
-                f"params.yaml: models.derived.{name} = '{expr}' cannot be computed ({exc.__class__.__name__}: {exc})",
-                hint="use column names of processed/indices.parquet",
-            ) from None
-        if pd.api.types.is_bool_dtype(value):
-            value = value.astype(float)
-        out[name] = value
-    return out
-
-
-def expand_specs(cfg: Models | Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The model specifications as the estimators take them (the keys given in params.yaml),
-    with ``{controls}`` filled in and the default cluster set. ``cfg``: ``params.yaml: models``,
-    typed or as the mapping read from the file."""
-    cfg = parse(Models, cfg, "models")
-    specs = []
-    for given in cfg.specs:
-        spec = given.given()
-        spec["formula"] = spec["formula"].replace("{controls}", cfg.controls)
-        if str(spec.get("covariance", "")).startswith("cluster") and not spec.get("cluster"):
-            spec["cluster"] = cfg.cluster
-        specs.append(spec)
-    return specs
 
 
 def _mediation_table(cfg: Models, data: pd.DataFrame, seed: int) -> pd.DataFrame:

@@ -43,121 +43,20 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from pipeline.core import config
-from pipeline.core.errors import PipelineError, run_cli
+from pipeline.core.errors import run_cli
 from pipeline.core.files import atomic_dir, read_community_columns, read_transcript_output, write_json
-from pipeline.text.documents import UNITS, build_documents, vectorize
-from pipeline.text.topicmetrics import (CRITERIA, evaluate_grid, exclusivity, npmi_coherence, select_model,
+from pipeline.text.documents import build_documents, vectorize
+from pipeline.text.topicmetrics import (evaluate_grid, exclusivity, npmi_coherence, select_model,
                                         top_word_indices, topic_words)
-from pipeline.text.topicmodel import (MODELS, Settings, doc_topic_frame, exemplars, fit_final, order_by_prevalence,
+from pipeline.text.topicmodel import (Settings, doc_topic_frame, exemplars, fit_final, order_by_prevalence, parse_settings,
                                       prevalence_covariates, read_labels, topic_prevalence, topic_table)
 
 OUT_DIR = config.PROCESSED / "topics"
 METRICS_FILE = config.METRICS / "topics.json"
 FLOAT_FORMAT = "%.10g"
-
-
-# --------------------------------------------------------------------------------------------
-# settings
-# --------------------------------------------------------------------------------------------
-def _bad(key: str, message: str) -> PipelineError:
-    return PipelineError(f"params.yaml: topics.{key} {message}", hint="see the comments of the topics section")
-
-
-def _int(value: Any, key: str, low: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise _bad(key, f"must be an integer >= {low}, not {value!r}")
-    return int(value)
-
-
-def _num(value: Any, key: str, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise _bad(key, f"must be a number in [{low}, {high}], not {value!r}")
-    return float(value)
-
-
-def parse_settings(section: Mapping[str, Any]) -> Settings:
-    """Check ``params.yaml: topics`` and return :class:`Settings` (clear errors for bad keys)."""
-    s = dict(section or {})
-    known = {"unit", "window", "min_doc_tokens", "vocabulary", "models", "k_grid", "seeds", "holdout",
-             "min_docs_per_topic", "subsample", "grid_max_docs", "top_n", "dmm", "lda", "nmf", "selection", "frex_weight", "n_words",
-             "n_exemplars", "prevalence", "labels", "n_jobs"}
-    unknown = sorted(set(s) - known)
-    if unknown:
-        raise _bad(unknown[0], f"is not a known key (known: {sorted(known)})")
-    unit = s.get("unit", "exchange")
-    if unit not in UNITS:
-        raise _bad("unit", f"must be one of {UNITS}, not {unit!r}")
-    voc = dict(s.get("vocabulary") or {})
-    min_df = voc.get("min_df", 3)
-    max_df = voc.get("max_df", 0.5)
-    for key, v in (("vocabulary.min_df", min_df), ("vocabulary.max_df", max_df)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0 or (isinstance(v, float) and v > 1):
-            raise _bad(key, f"must be a count (integer >= 1) or a share in (0, 1], not {v!r}")
-    models = tuple(s.get("models", MODELS))
-    if not models or any(m not in MODELS for m in models):
-        raise _bad("models", f"must be a non-empty list from {MODELS}, not {list(models)}")
-    grid = s.get("k_grid", list(range(5, 15)))
-    if not isinstance(grid, list) or not grid or any(isinstance(k, bool) or not isinstance(k, int) or k < 2 for k in grid):
-        raise _bad("k_grid", f"must be a list of integers >= 2, not {grid!r}")
-    lda = dict(s.get("lda") or {})
-    dmm = dict(s.get("dmm") or {})
-    dmm_keys = ("alpha", "beta", "n_iter", "split_merge", "restarts", "chain_max_docs")
-    unknown_dmm = sorted(set(dmm) - set(dmm_keys))
-    if unknown_dmm:
-        raise _bad(f"dmm.{unknown_dmm[0]}", f"is not a known key (known: {', '.join(dmm_keys)})")
-    nmf = dict(s.get("nmf") or {})
-    if nmf.get("loss", "kullback-leibler") not in ("frobenius", "kullback-leibler"):
-        raise _bad("nmf.loss", f"must be frobenius or kullback-leibler, not {nmf.get('loss')!r}")
-    if nmf.get("init", "nndsvda") not in ("random", "nndsvd", "nndsvda", "nndsvdar"):
-        raise _bad("nmf.init", f"must be random, nndsvd, nndsvda or nndsvdar, not {nmf.get('init')!r}")
-    sel = dict(s.get("selection") or {})
-    criteria = tuple(sel.get("criteria", ("coherence_npmi", "exclusivity", "stability")))
-    if not criteria or any(c not in CRITERIA for c in criteria):
-        raise _bad("selection.criteria", f"must be a non-empty list from {CRITERIA}, not {list(criteria)}")
-    fixed_model = sel.get("model")
-    if fixed_model is not None and fixed_model not in models:
-        raise _bad("selection.model", f"must be null or one of topics.models {list(models)}, not {fixed_model!r}")
-    fixed_k = sel.get("fixed_k")
-    if fixed_k is not None and fixed_k not in grid:
-        raise _bad("selection.fixed_k", f"must be null or one of topics.k_grid {grid}, not {fixed_k!r}")
-    prev = dict(s.get("prevalence") or {})
-    return Settings(
-        unit=unit, window=_int(s.get("window", 3), "window", 1),
-        min_doc_tokens=_int(s.get("min_doc_tokens", 1), "min_doc_tokens", 1),
-        min_df=min_df, max_df=max_df,
-        max_features=None if voc.get("max_features") is None else _int(voc["max_features"], "vocabulary.max_features", 1),
-        stopwords=tuple(str(w) for w in (voc.get("stopwords") or ())),
-        models=models, k_grid=tuple(sorted(set(grid))), seeds=_int(s.get("seeds", 3), "seeds", 1),
-        holdout=_num(s.get("holdout", 0.2), "holdout", 0.0, 0.5),
-        min_docs_per_topic=_int(s.get("min_docs_per_topic", 5), "min_docs_per_topic", 1),
-        top_n=_int(s.get("top_n", 10), "top_n", 2),
-        lda_max_iter=_int(lda.get("max_iter", 50), "lda.max_iter", 1),
-        lda_doc_topic_prior=lda.get("doc_topic_prior"), lda_topic_word_prior=lda.get("topic_word_prior"),
-        nmf_init=nmf.get("init", "nndsvda"), nmf_loss=nmf.get("loss", "kullback-leibler"),
-        subsample=_num(s.get("subsample", 0.8), "subsample", 0.1, 1.0),
-        grid_max_docs=None if s.get("grid_max_docs") is None else _int(s["grid_max_docs"], "grid_max_docs", 100),
-        nmf_max_iter=_int(nmf.get("max_iter", 500), "nmf.max_iter", 1),
-        nmf_tol=float(nmf.get("tol", 1e-4)),
-        dmm_alpha=_num(dmm.get("alpha", 0.1), "dmm.alpha", 1e-6, 1e6), dmm_beta=_num(dmm.get("beta", 0.1), "dmm.beta", 1e-6, 1e6),
-        dmm_n_iter=_int(dmm.get("n_iter", 30), "dmm.n_iter", 1),
-        dmm_restarts=_int(dmm.get("restarts", 1), "dmm.restarts", 1),
-        dmm_split_merge=_int(dmm.get("split_merge", 0), "dmm.split_merge", 0),
-        dmm_chain_max_docs=None if dmm.get("chain_max_docs") is None
-        else _int(dmm["chain_max_docs"], "dmm.chain_max_docs", 100),
-        criteria=criteria, min_stability=_num(sel.get("min_stability", 0.8), "selection.min_stability", 0.0, 1.0),
-        fixed_model=fixed_model, fixed_k=fixed_k,
-        frex_weight=_num(s.get("frex_weight", 0.5), "frex_weight", 0.0, 1.0),
-        n_words=_int(s.get("n_words", 10), "n_words", 1), n_exemplars=_int(s.get("n_exemplars", 3), "n_exemplars", 0),
-        formula=str(prev.get("formula", Settings.formula)), covariance=str(prev.get("covariance", "cluster")),
-        cluster=str(prev.get("cluster", "comm_id")), factors=tuple(prev.get("factors", Settings.factors)),
-        conf_level=_num(prev.get("conf_level", 0.95), "prevalence.conf_level", 0.5, 0.999),
-        labels=s.get("labels"), n_jobs=_int(s.get("n_jobs", 1), "n_jobs", 1),
-    )
-
 
 
 # --------------------------------------------------------------------------------------------

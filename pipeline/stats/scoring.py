@@ -11,6 +11,7 @@ import pandas as pd
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.instrument import Instrument, Scale
+from pipeline.core.settings import Measurement
 
 
 def keyed_items(df: pd.DataFrame, instrument: Instrument, scale: Scale) -> pd.DataFrame:
@@ -49,3 +50,32 @@ def score_scales(df: pd.DataFrame, instrument: Instrument, names: list[str] | No
         scored[f"{name}_z"] = (s - s.mean()) / sd if sd and np.isfinite(sd) else np.nan
         parts.append(scored)
     return pd.concat(parts, axis=1)
+
+
+def build_indices(
+    clean: pd.DataFrame, communities: pd.DataFrame, instrument: Instrument, cfg: Measurement
+) -> pd.DataFrame:
+    """One row per analysed respondent: ids, scale scores, covariates, community variables."""
+    id_var, comm_var = instrument.role("id"), instrument.role("community")
+    scales = list(cfg.scales or instrument.scales)
+    covariates = [c for c in cfg.covariates if c not in (id_var, comm_var)]
+    missing = [c for c in covariates if c not in clean.columns]
+    if missing:
+        raise PipelineError(f"measurement.covariates {missing} are not in the cleaned survey", hint="check params.yaml")
+    scores = score_scales(clean, instrument, scales)
+    out = pd.concat([clean[[id_var, comm_var]].reset_index(drop=True),
+                     scores.reset_index(drop=True),
+                     clean[covariates].reset_index(drop=True)], axis=1)
+    comm_id = instrument.community_id or comm_var
+    comm_cols = [c for c in cfg.community_covariates if c != comm_id]
+    unknown = [c for c in comm_cols if c not in communities.columns]
+    if unknown:
+        raise PipelineError(f"measurement.community_covariates {unknown} are not in the community file")
+    comm = communities[[comm_id, *comm_cols]].rename(columns={comm_id: comm_var})
+    comm[comm_var] = comm[comm_var].astype(str)
+    out[comm_var] = out[comm_var].astype(str)
+    merged = out.merge(comm, on=comm_var, how="left", validate="many_to_one")
+    unmatched = merged.loc[merged[comm_cols].isna().all(axis=1), comm_var].unique() if comm_cols else []
+    if len(unmatched):
+        raise PipelineError(f"communities {sorted(unmatched)[:5]} are in the survey but not in the community file")
+    return merged

@@ -9,8 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from pipeline.core.errors import PipelineError
+from pipeline.core.schema import parse
+from pipeline.core.settings import Models
 
 FAMILIES = ("linear", "ordered_logit", "binary_logit")
 ESTIMATORS = {"linear": ("ols", "wls", "mixed"), "ordered_logit": ("ml",), "binary_logit": ("ml",)}
@@ -255,3 +258,35 @@ def parse_spec(spec: Mapping[str, Any] | ModelSpec) -> ModelSpec:
         outcome_levels=outcome_levels, conf_level=float(conf_level), max_iter=max_iter,
         df_method=df_method, annotations=tuple((k, spec[k]) for k in ANNOTATION_KEYS if k in spec),
     )
+
+
+def derive(data: pd.DataFrame, derived: dict[str, str]) -> pd.DataFrame:
+    """New columns from pandas expressions over existing ones (booleans become 0/1)."""
+    out = data.copy()
+    for name, expr in (derived or {}).items():
+        try:
+            value = out.eval(str(expr), engine="python")
+        except Exception as exc:  # pandas raises many types for a bad expression
+            raise PipelineError(
+                f"params.yaml: models.derived.{name} = '{expr}' cannot be computed ({exc.__class__.__name__}: {exc})",
+                hint="use column names of processed/indices.parquet",
+            ) from None
+        if pd.api.types.is_bool_dtype(value):
+            value = value.astype(float)
+        out[name] = value
+    return out
+
+
+def expand_specs(cfg: Models | Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The model specifications as the estimators take them (the keys given in params.yaml),
+    with ``{controls}`` filled in and the default cluster set. ``cfg``: ``params.yaml: models``,
+    typed or as the mapping read from the file."""
+    cfg = parse(Models, cfg, "models")
+    specs = []
+    for given in cfg.specs:
+        spec = given.given()
+        spec["formula"] = spec["formula"].replace("{controls}", cfg.controls)
+        if str(spec.get("covariance", "")).startswith("cluster") and not spec.get("cluster"):
+            spec["cluster"] = cfg.cluster
+        specs.append(spec)
+    return specs

@@ -33,6 +33,8 @@ import pandas as pd
 from pipeline.core import config
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import read_csv_strings
+from pipeline.core.schema import parse
+from pipeline.core.settings import Coding as CodingSection
 
 UNIT_COLUMNS = ("unit_id", "interview_id", "comm_id", "role", "turn", "sentence", "text", "n_tokens")
 SOURCES = ("direct", "context", "uncoded", "filler", "skipped", "empty")
@@ -182,6 +184,20 @@ class Settings:
     sample_size: int = 200
     sample_strata: str = "role"
     turns: bool = True
+
+
+def parse_settings(section: Mapping[str, Any] | CodingSection) -> Settings:
+    """:class:`Settings` from ``params.yaml: coding``, checked and with its defaults filled by the
+    one description of the section, :class:`pipeline.core.settings.Coding`; ``human_codes``
+    ``""`` or ``none`` mean no human codes."""
+    s = section if isinstance(section, CodingSection) else parse(CodingSection, dict(section or {}), "coding")
+    human = None if s.human_codes in (None, "", "none") else s.human_codes
+    return Settings(codebook=s.codebook, min_score=float(s.decision.min_score), relative=float(s.decision.relative),
+                    context=s.context.inherit, context_weight=float(s.context.weight), min_tokens=s.context.min_tokens,
+                    question_weight=float(s.context.question_weight), human_codes=human,
+                    dimensions=tuple(s.dimensions), covariates=tuple(s.covariates),
+                    replications=s.agreement.replications, level=float(s.agreement.level),
+                    sample_size=s.sample.n, sample_strata=s.sample.strata, turns=s.turns)
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,8 @@ from scipy import sparse
 
 from pipeline.core import config
 from pipeline.core.errors import PipelineError
+from pipeline.core.schema import parse
+from pipeline.core.settings import Topics
 from pipeline.stats.fit import fit_model
 from pipeline.stats.frame import formula_variables
 from pipeline.text.documents import Corpus
@@ -85,6 +88,30 @@ class Settings:
     labels: str | None = None
     n_jobs: int = 1
 
+
+
+def parse_settings(section: Mapping[str, Any] | Topics) -> Settings:
+    """:class:`Settings` from ``params.yaml: topics``, checked (types, ranges, unknown keys) and
+    with its defaults filled by the one description of the section,
+    :class:`pipeline.core.settings.Topics`."""
+    s = section if isinstance(section, Topics) else parse(Topics, dict(section or {}), "topics")
+    voc, dmm, lda, nmf, sel, prev = s.vocabulary, s.dmm, s.lda, s.nmf, s.selection, s.prevalence
+    return Settings(
+        unit=s.unit, window=s.window, min_doc_tokens=s.min_doc_tokens,
+        min_df=voc.min_df, max_df=voc.max_df, max_features=voc.max_features,
+        stopwords=tuple(str(w) for w in voc.stopwords),
+        models=tuple(s.models), k_grid=tuple(sorted(set(s.k_grid))), seeds=s.seeds, holdout=float(s.holdout),
+        min_docs_per_topic=s.min_docs_per_topic, top_n=s.top_n,
+        lda_max_iter=lda.max_iter, lda_doc_topic_prior=lda.doc_topic_prior, lda_topic_word_prior=lda.topic_word_prior,
+        nmf_init=nmf.init, nmf_loss=nmf.loss, subsample=float(s.subsample), grid_max_docs=s.grid_max_docs,
+        nmf_max_iter=nmf.max_iter, nmf_tol=float(nmf.tol),
+        dmm_alpha=float(dmm.alpha), dmm_beta=float(dmm.beta), dmm_n_iter=dmm.n_iter, dmm_restarts=dmm.restarts,
+        dmm_split_merge=dmm.split_merge, dmm_chain_max_docs=dmm.chain_max_docs,
+        criteria=tuple(sel.criteria), min_stability=float(sel.min_stability), fixed_model=sel.model,
+        fixed_k=sel.fixed_k, frex_weight=float(s.frex_weight), n_words=s.n_words, n_exemplars=s.n_exemplars,
+        formula=prev.formula, covariance=prev.covariance, cluster=prev.cluster, factors=tuple(prev.factors),
+        conf_level=float(prev.conf_level), labels=s.labels, n_jobs=s.n_jobs,
+    )
 
 
 def run_seed(seed: int, run: int) -> int:
