@@ -26,4 +26,6 @@ fi
 export PATH="$PWD/.venv/bin:$PATH"
 # Reproducible defaults for every stage (see README, "Determinism").
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONHASHSEED=0
+export PYTHONDONTWRITEBYTECODE=1   # no __pycache__ in the code folders that stages depend on
+find pipeline -name __pycache__ -type d -prune -exec rm -rf {} +
 .venv/bin/dvc repro
