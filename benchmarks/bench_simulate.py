@@ -16,7 +16,7 @@ def main() -> None:
     work = ROOT / "benchmarks" / "work" / "simulate"
     shutil.rmtree(work, ignore_errors=True)
     rows = []
-    default = measured([sys.executable, "-m", "pipeline", "simulate", "--params", str(ROOT / "params.yaml"),
+    default = measured([sys.executable, "-m", "pipeline", "simulate", "--params", str(ROOT / "studies/demo/params.yaml"),
                         "--raw", str(work / "default" / "raw")])
     rows.append(("default (60 communities, ~2,400 respondents, 80 interviews)", default))
     params = benchmark_params(work / "bench")

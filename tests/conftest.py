@@ -1,5 +1,5 @@
-"""Shared fixtures: the project's params and instrument, read once; the demo study, built once per
-session by dvc.yaml's own commands in a temporary folder (``demo_study``, ``run_study``)."""
+"""Shared fixtures: the demo study's params and instrument, read once; the demo study, built once per
+session by its dvc.yaml's own commands in a temporary folder (``demo_study``, ``run_study``)."""
 from __future__ import annotations
 
 import os
@@ -15,13 +15,15 @@ threadpool_limits(1)  # numpy may already be loaded by a plugin: limit BLAS thre
 
 ROOT = Path(__file__).resolve().parents[1]
 os.chdir(ROOT)
+DEMO = Path("studies/demo")                 # the demo study: its dvc.yaml, params.yaml and config
+DEMO_PARAMS = DEMO / "params.yaml"
 
 
 @pytest.fixture(scope="session")
 def params():
     from pipeline.core.config import load_params
 
-    return load_params(ROOT / "params.yaml")
+    return load_params(ROOT / DEMO_PARAMS)
 
 
 @pytest.fixture(scope="session")
@@ -153,22 +155,22 @@ def run_study(workdir: Path, overrides: dict | None = None, stages: tuple[str, .
 
     import yaml
 
-    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))
+    dvc = yaml.safe_load((ROOT / DEMO / "dvc.yaml").read_text(encoding="utf-8"))
     order = stage_order(dvc, stages)
     workdir.mkdir(parents=True, exist_ok=True)
-    if overrides:
-        params = _merge(yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8")), overrides)
-        (workdir / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False),
-                                             encoding="utf-8")
-    else:
-        shutil.copyfile(ROOT / "params.yaml", workdir / "params.yaml")
     shutil.copytree(ROOT / "config", workdir / "config", dirs_exist_ok=True)
+    shutil.copytree(ROOT / DEMO, workdir / DEMO, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("dvc.lock"))
+    if overrides:
+        params = _merge(yaml.safe_load((ROOT / DEMO_PARAMS).read_text(encoding="utf-8")), overrides)
+        (workdir / DEMO_PARAMS).write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False),
+                                           encoding="utf-8")
     made = [o for s in dvc["stages"].values() for o in stage_outputs(s)]
     for s in dvc["stages"].values():
         inputs = [_path_of(d) for d in s.get("deps") or []]
         inputs += [_path_of(p) for p in s.get("params") or [] if isinstance(p, dict)]   # other params files
         for rel in inputs:
-            if _under(rel, made) or _under(rel, KEPT_OUT) or _under(rel, ["config", "params.yaml"]):
+            if _under(rel, made) or _under(rel, KEPT_OUT) or _under(rel, ["config", str(DEMO)]):
                 continue
             src = ROOT / rel
             if src.is_file() and not (workdir / rel).exists():
@@ -178,12 +180,13 @@ def run_study(workdir: Path, overrides: dict | None = None, stages: tuple[str, .
                 shutil.copytree(src, workdir / rel, dirs_exist_ok=True)
     env = {**os.environ, **_git_env(), "PIPELINE_TIMINGS": str(workdir / ".cache" / "timings"),
            "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]), **(env or {})}
-    lock_file = workdir / "dvc.lock"
+    lock_file = workdir / DEMO / "dvc.lock"
     lock = yaml.safe_load(lock_file.read_text(encoding="utf-8")) if lock_file.exists() else None
     lock = lock or {"schema": "2.0", "stages": {}}
     for name in order:
         stage = dvc["stages"][name]
-        assert "wdir" not in stage and "foreach" not in stage and "matrix" not in stage, f"{name}: not supported here"
+        assert stage.get("wdir") == "../.." and "foreach" not in stage and "matrix" not in stage, \
+            f"{name}: only stages that run from the project root (wdir: ../..) are supported here"
         for cmd in stage["cmd"] if isinstance(stage["cmd"], list) else [stage["cmd"]]:
             argv = shlex.split(cmd)
             if argv[0] == "python":

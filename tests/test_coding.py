@@ -21,7 +21,7 @@ from pipeline.stats import agreement as A
 from pipeline.text import coding as C
 
 REF = ROOT / "tests" / "reference"
-CODEBOOK = ROOT / "config" / "codebook.yaml"
+CODEBOOK = ROOT / "studies" / "demo" / "codebook.yaml"
 TOL = 1e-8
 
 
@@ -275,7 +275,7 @@ def demo(demo_study):
 
 def _copy_without_truth(demo: Path, work: Path, parts: tuple[str, ...]) -> Path:
     """A copy of the parts of the demo study a stage reads, with no raw/truth."""
-    for rel in ("params.yaml", "config", "raw/communities.csv", *parts):
+    for rel in ("studies/demo", "config", "raw/communities.csv", *parts):
         src, dst = demo / rel, work / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(src, dst) if src.is_dir() else shutil.copyfile(src, dst)
@@ -360,7 +360,7 @@ def _run_cli(demo: Path, tmp_path: Path, human_codes: str | None = None,
     it), on the demo's transcripts, writing to tmp_path/coding and tmp_path/m.json;
     ``human_codes`` overrides coding.human_codes in a copy of its params (else the demo's sheet,
     processed/demo_checks/human_codes.csv); ``extra`` arguments are appended."""
-    pfile = demo / "params.yaml"
+    pfile = demo / "studies/demo/params.yaml"
     if human_codes is not None:
         params = yaml.safe_load(pfile.read_text(encoding="utf-8"))
         params["coding"]["human_codes"] = human_codes
@@ -398,7 +398,7 @@ def test_a_filled_sample_sheet_is_used_and_its_folder_is_a_stage_dependency(demo
     of its units, one changed, one row left blank) and put in raw/coding/, is read when
     coding.human_codes names it; raw/coding is a dependency of the coding stage, so a new sheet
     there reruns the stage under dvc."""
-    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    stages = yaml.safe_load((ROOT / "studies/demo/dvc.yaml").read_text(encoding="utf-8"))["stages"]
     assert "raw/coding" in stages["coding"]["deps"] and (ROOT / "raw" / "coding" / "README.md").is_file()
     sheet = pd.read_csv(demo / "processed" / "coding" / "coder_sample.csv", keep_default_na=False, dtype=str)
     codes = pd.read_parquet(demo / "processed" / "coding" / "codes.parquet")

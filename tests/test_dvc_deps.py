@@ -66,7 +66,7 @@ def _stage_modules() -> dict[str, str]:
 
 
 def _stages() -> dict[str, dict]:
-    return yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    return yaml.safe_load((ROOT / "studies/demo/dvc.yaml").read_text(encoding="utf-8"))["stages"]
 
 
 def _deps(stage: dict) -> list[str]:

@@ -63,7 +63,7 @@ def userdict_once():
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hostile_transcripts")
-    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    params = yaml.safe_load((ROOT / "studies/demo/params.yaml").read_text(encoding="utf-8"))
     files = {}
     for strict in (False, True):
         p = copy.deepcopy(params)

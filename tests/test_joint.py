@@ -92,9 +92,9 @@ def test_configuration_errors_name_the_file_and_row():
 
 
 def test_shipped_configuration_is_valid():
-    spec = yaml.safe_load((ROOT / "config" / "joint_display.yaml").read_text(encoding="utf-8"))
-    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
-    rows = parse_rows(spec, "config/joint_display.yaml", list(params["models"]["hypotheses"]), list(range(1, 10)))
+    spec = yaml.safe_load((ROOT / "studies" / "demo" / "joint_display.yaml").read_text(encoding="utf-8"))
+    params = yaml.safe_load((ROOT / "studies/demo/params.yaml").read_text(encoding="utf-8"))
+    rows = parse_rows(spec, "studies/demo/joint_display.yaml", list(params["models"]["hypotheses"]), list(range(1, 10)))
     assert {r.hypothesis for r in rows} == set(params["models"]["hypotheses"])
 
 

@@ -49,7 +49,7 @@ def test_stage_numbers_equal_a_direct_fit(demo):
     from pipeline.stats.fit import fit_model
     from pipeline.stats.spec import derive, expand_specs
 
-    cfg = load_params(demo / "params.yaml")["models"]
+    cfg = load_params(demo / "studies/demo/params.yaml")["models"]
     data = derive(pd.read_parquet(demo / "processed" / "indices.parquet"), cfg["derived"])
     spec = next(s for s in expand_specs(cfg) if s["id"] == "I2")
     direct = fit_model(spec, data).coefficients.set_index("term")
@@ -107,7 +107,7 @@ def test_mediation_identity(demo):
      ["one_level", "always_one"]),
 ])
 def test_bad_model_is_a_clear_error_without_output(demo, tmp_path, change, words):
-    params = yaml.safe_load((demo / "params.yaml").read_text(encoding="utf-8"))
+    params = yaml.safe_load((demo / "studies/demo/params.yaml").read_text(encoding="utf-8"))
     params["models"]["specs"].append(change)
     params["models"]["derived"]["always_one"] = "gender * 0 + 1"
     pfile = tmp_path / "params.yaml"

@@ -61,7 +61,7 @@ def _namespace_prefix() -> list[str]:
 
 def test_stages_run_without_network(tmp_path):
     prefix = _namespace_prefix()
-    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    params = yaml.safe_load((ROOT / "studies/demo/params.yaml").read_text(encoding="utf-8"))
     params["instrument"] = str(ROOT / params["instrument"])
     params["simulate"]["n_communities"] = 5
     params["simulate"]["transcripts"]["n_interviews"] = 6

@@ -80,7 +80,7 @@ def _report(hits: list[tuple[str, str]]) -> str:
 @pytest.fixture(scope="module")
 def study(demo_study):
     """The demo study and the stages dvc.yaml runs, in order (its dvc.lock)."""
-    return demo_study, list(yaml.safe_load((demo_study / "dvc.lock").read_text(encoding="utf-8"))["stages"])
+    return demo_study, list(yaml.safe_load((demo_study / "studies/demo/dvc.lock").read_text(encoding="utf-8"))["stages"])
 
 
 def test_demo_study_outputs_hold_no_planted_value(study):

@@ -56,8 +56,8 @@ def test_the_study_fixture_runs_every_stage_of_dvc_yaml_in_dependency_order(demo
     toy["stages"]["simulate"]["deps"] = ["reports/report.html"]
     with pytest.raises(AssertionError, match="a cycle"):
         stage_order(toy)
-    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))
-    lock = yaml.safe_load((demo_study / "dvc.lock").read_text(encoding="utf-8"))
+    dvc = yaml.safe_load((ROOT / "studies/demo/dvc.yaml").read_text(encoding="utf-8"))
+    lock = yaml.safe_load((demo_study / "studies/demo/dvc.lock").read_text(encoding="utf-8"))
     assert list(lock["stages"]) == stage_order(dvc) and set(lock["stages"]) == set(dvc["stages"])
     for name, stage in dvc["stages"].items():   # every output of every stage is there
         for out in (o for kind in ("outs", "metrics") for o in stage.get(kind) or []):
@@ -165,7 +165,7 @@ def test_word_tables_are_three_line_tables(demo_study):
 def test_figures_show_chinese_text(demo_study):
     """The default report language is Chinese: the SVGs (text as glyph paths) carry glyphs of
     Han characters from the project's font, and the captions in the HTML are Chinese."""
-    params = load_params(demo_study / "params.yaml")
+    params = load_params(demo_study / "studies/demo/params.yaml")
     assert params["report"]["lang"] == "zh"
     for svg in (demo_study / "reports" / "figures").glob("*.svg"):
         ids = re.findall(r'id="([^"]+)"', svg.read_text(encoding="utf-8"))
@@ -185,9 +185,9 @@ def test_numbers_in_every_table_equal_the_tidy_results_on_disk(demo_study):
     as written to disk (the stages' outputs, the integrate stage's processed/integrate frames
     among them), and check that the table files written are exactly these tables."""
     root = demo_study
-    params = load_params(root / "params.yaml")
-    made = make_report(params, root / "processed", ROOT / "config" / "codebook.yaml", ROOT / "requirements.lock",
-                       root / "dvc.lock")
+    params = load_params(root / "studies/demo/params.yaml")
+    made = make_report(params, root / "processed", ROOT / "studies" / "demo" / "codebook.yaml", ROOT / "requirements.lock",
+                       root / "studies/demo/dvc.lock")
     on_disk = load_results(root / "processed")
     for rel in ("models/hypotheses.csv", "models/predictions.csv"):
         on_disk[rel] = pd.read_csv(root / "processed" / rel)
@@ -207,9 +207,9 @@ def test_the_report_reads_the_frames_the_integrate_stage_computed(demo_study):
     """processed/integrate/ holds one file per frame of the integrate stage, and the report's
     reader gives back the stage's frames: text as written, numbers as the same floats."""
     root = demo_study
-    params = load_params(root / "params.yaml")
+    params = load_params(root / "studies/demo/params.yaml")
     frames = integrate(params, root / "processed", root / "raw" / "communities.csv",
-                       ROOT / "config" / "joint_display.yaml", ROOT / "config" / "codebook.yaml")
+                       ROOT / "studies" / "demo" / "joint_display.yaml", ROOT / "studies" / "demo" / "codebook.yaml")
     assert sorted(frames) == ["codebook", "index_descriptives", "joint_display", "sample_characteristics",
                               "sample_tests"]
     assert sorted(p.name for p in (root / "processed" / "integrate").iterdir()) == sorted(f"{n}.csv" for n in frames)
@@ -225,7 +225,7 @@ def test_the_report_reads_the_frames_the_integrate_stage_computed(demo_study):
 
 def test_joint_display_rows_follow_the_configuration(demo_study):
     joint = pd.read_csv(demo_study / "processed" / "integrate" / "joint_display.csv")
-    config = yaml.safe_load((ROOT / "config" / "joint_display.yaml").read_text(encoding="utf-8"))
+    config = yaml.safe_load((ROOT / "studies" / "demo" / "joint_display.yaml").read_text(encoding="utf-8"))
     assert list(joint["hypothesis"]) == [r["hypothesis"] for r in config["rows"]]
     assert set(joint["verdict"]) <= {"convergent", "divergent", "complementary", "inconclusive"}
     units = pd.read_parquet(demo_study / "processed" / "transcripts" / "units.parquet").set_index("unit_id")
@@ -249,8 +249,8 @@ def test_provenance_file_holds_the_run_and_the_report_only_the_reproducible_part
     from tests.conftest import stage_order
 
     lock = {name: {item["path"]: item["md5"] for kind in ("deps", "outs") for item in entry[kind]}
-            for name, entry in yaml.safe_load((demo_study / "dvc.lock").read_text(encoding="utf-8"))["stages"].items()}
-    upstream = stage_order(yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8")), ["report"])[:-1]
+            for name, entry in yaml.safe_load((demo_study / "studies/demo/dvc.lock").read_text(encoding="utf-8"))["stages"].items()}
+    upstream = stage_order(yaml.safe_load((ROOT / "studies/demo/dvc.yaml").read_text(encoding="utf-8")), ["report"])[:-1]
     assert upstream and {"simulate", "survey", "models", "coding"} <= set(upstream)
     assert "report" in lock and "report" not in prov["inputs"]
     for stage in upstream:

@@ -16,11 +16,11 @@ from pipeline.core.schema import parse
 from pipeline.core.settings import Models, Params
 
 ROOT = Path(__file__).resolve().parents[1]
-PARAM_FILES = [ROOT / "params.yaml", ROOT / "tests" / "fixtures" / "toy_params.yaml"]
+PARAM_FILES = [ROOT / "studies/demo/params.yaml", ROOT / "tests" / "fixtures" / "toy_params.yaml"]
 
 
 def _raw() -> dict:
-    return yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    return yaml.safe_load((ROOT / "studies/demo/params.yaml").read_text(encoding="utf-8"))
 
 
 def _write(tmp_path: Path, params: dict, name: str = "params.yaml") -> Path:

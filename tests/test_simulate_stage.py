@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _small_params(tmp_path: Path, seed: int) -> Path:
-    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    params = yaml.safe_load((ROOT / "studies/demo/params.yaml").read_text(encoding="utf-8"))
     params["seed"] = seed
     params["instrument"] = str(ROOT / params["instrument"])
     params["simulate"]["n_communities"] = 10

@@ -25,7 +25,7 @@ from pipeline.demo.simulate_transcripts import (
 from pipeline.demo.transcript_bank import PII_TYPES, load_bank, realisable_sentences
 
 ROOT = Path(__file__).resolve().parents[1]
-BANK_PATH = ROOT / "config" / "transcript_bank.yaml"
+BANK_PATH = ROOT / "studies" / "demo" / "transcript_bank.yaml"
 CITIES = ["银川", "石嘴山", "吴忠", "固原", "中卫"]
 LABELS = {"qa": ("问", "答"), "interviewer_respondent": ("访谈者", "受访者")}
 
@@ -52,7 +52,7 @@ def bank():
 
 @pytest.fixture(scope="module")
 def tparams():
-    return yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))["simulate"]["transcripts"]
+    return yaml.safe_load((ROOT / "studies/demo/params.yaml").read_text(encoding="utf-8"))["simulate"]["transcripts"]
 
 
 def _params(tparams, **overrides):

@@ -239,7 +239,8 @@ def test_command_line_message_without_traceback(tmp_path):
     path = tmp_path / "survey.sav"
     path.write_bytes(b"$FL2 this is not really an SPSS file")
     proc = subprocess.run(
-        [sys.executable, "-m", "pipeline", "survey", "--input", str(path), "--communities", "",
+        [sys.executable, "-m", "pipeline", "survey", "--params", "studies/demo/params.yaml",
+         "--input", str(path), "--communities", "",
          "--processed", str(tmp_path / "p"), "--reports", str(tmp_path / "r"), "--metrics", str(tmp_path / "m.json")],
         cwd=ROOT, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"},
     )

@@ -439,7 +439,7 @@ SMALL = {"k_grid": [3, 4], "seeds": 2, "models": ["dmm", "lda", "nmf"], "lda": {
 
 
 def _stage(tmp: Path, units: tuple[Path, Path], overrides: dict, name: str) -> Path:
-    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    params = yaml.safe_load((ROOT / "studies/demo/params.yaml").read_text(encoding="utf-8"))
     params["topics"] = {**params["topics"], **overrides}
     pfile = tmp / f"params_{name}.yaml"
     pfile.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
@@ -491,11 +491,11 @@ def test_topics_runs_without_the_demo_truth(demo, tmp_path):
     no alignment among its outputs, and its command line has no --truth (the demo's checks are
     the demo_checks stage's)."""
     work = tmp_path / "study"
-    for rel in ("config", "raw/communities.csv", "processed/transcripts"):
+    for rel in ("config", "studies/demo", "raw/communities.csv", "processed/transcripts"):
         src, dst = demo / rel, work / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(src, dst) if src.is_dir() else shutil.copyfile(src, dst)
-    params = yaml.safe_load((demo / "params.yaml").read_text(encoding="utf-8"))
+    params = yaml.safe_load((demo / "studies/demo/params.yaml").read_text(encoding="utf-8"))
     params["topics"].update({"k_grid": [8, 9], "seeds": 2})
     (work / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
     assert not (work / "raw" / "truth").exists()

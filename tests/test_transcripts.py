@@ -44,7 +44,7 @@ HAS_RJIEBA = resolve_engine("auto") == "rjieba"
 # --------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def project_params():
-    return yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    return yaml.safe_load((ROOT / "studies/demo/params.yaml").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")

@@ -49,6 +49,10 @@ def read_yaml(path: str | Path, what: str, hint: str | None = None) -> Any:
 def _read_params(path: str | Path) -> tuple[dict[str, Any], Params]:
     path = Path(path)
     raw = read_yaml(path, "parameter file", "run from the project root")
+    if raw is None:
+        raise PipelineError(f"{path}: no parameters yet (the file is empty or only comments)",
+                            hint="draft your study's with `python -m pipeline init --survey <file>` (README, "
+                                 "'Adopt the pipeline for your study'); the demo study's are studies/demo/params.yaml")
     if not isinstance(raw, dict):
         raise PipelineError(f"{path}: expected a mapping of stage sections")
     return raw, parse(Params, raw, source=path)

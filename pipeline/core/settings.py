@@ -251,7 +251,7 @@ class SimulateTranscripts(Section):
     """``simulate.transcripts``; names that come from the sentence bank (roles, themes, variants,
     header styles, date formats) are checked against the bank by simulate_transcripts.py."""
 
-    bank: str = "config/transcript_bank.yaml"
+    bank: str                            # the sentence bank, e.g. studies/demo/transcript_bank.yaml
     n_interviews: PositiveInt
     assignment: Literal["balanced", "random"]
     fieldwork_start: IsoDate
