@@ -20,6 +20,7 @@ from pathlib import Path  # noqa: E402
 from pipeline.core.errors import run_cli
 
 STAGES = {
+    "init": "pipeline.stages.init",
     "simulate": "pipeline.demo.simulate",
     "survey": "pipeline.stages.survey",
     "transcripts": "pipeline.stages.transcripts",
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(STAGES[argv[0]])
     started = time.time()
     code = run_cli(lambda: module.main(argv[1:]))
-    if code == 0:
+    if code == 0 and argv[0] != "init":
         record_timing(argv[0], started, time.time() - started)
     return code
 

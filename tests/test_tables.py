@@ -300,7 +300,7 @@ def test_bad_settings_are_clear_errors(params):
         settings_from_params({**params, "report": {**params["report"], "stars": [0.001, 0.05]}})
 
 
-# -- topics and coding (their stages are new): schemas, and skipping when absent -------------------
+# -- topics and coding: schemas, and a study without the survey's stages ----------------------------
 def test_topic_and_coding_tables_from_their_schemas(instrument):
     results = {
         "topics/topics.csv": pd.DataFrame({"topic": [1, 2], "label": ["邻里互助", "议事协商"], "prevalence": [0.61, 0.39]}),
@@ -322,12 +322,10 @@ def test_topic_and_coding_tables_from_their_schemas(instrument):
     settings = {**DEFAULTS, "lang": "zh", "role_labels": {"resident": {"zh": "居民", "en": "Resident"}},
                 "themes": {1: {"zh": "空间互嵌", "en": "spatial embedding"}}}
     built = {t.key: t for t in build_tables(results, instrument, settings)}
-    # without the models stage one placeholder stands for the model tables and says what to run;
-    # the later tables are numbered after it
-    assert built["table09_models"].skipped and "run the models stage" in built["table09_models"].skipped
-    assert built["table09_models"].caption == "回归模型"
-    assert list(built)[9:] == ["table10_mediation", "table11_icc", "table12_topics", "table13_k_selection",
-                               "table14_theme_frequencies", "table15_coder_agreement"]
+    # a study with texts only: its report has the text tables and says nothing of the survey's,
+    # numbered from 1
+    assert list(built) == ["table01_topics", "table02_k_selection", "table03_theme_frequencies",
+                           "table04_coder_agreement"]
     named = {k.split("_", 1)[1]: t for k, t in built.items()}
     for name in ("topics", "k_selection", "theme_frequencies", "coder_agreement"):
         assert named[name].skipped is None and named[name].rows, name
@@ -336,7 +334,6 @@ def test_topic_and_coding_tables_from_their_schemas(instrument):
     freq = render.csv_text(named["theme_frequencies"])
     assert "空间互嵌" in freq and "居民" in freq and "插花式安置/移民安置区" in freq and "12.0 (12)" in freq
     assert "0.790" in render.csv_text(named["coder_agreement"])
-    assert "run the survey stage" in built["table01_sample_flow"].skipped
 
 
 def test_model_tables_follow_the_specs_table_groups(demo, instrument):

@@ -52,23 +52,20 @@ def model_labels(fits: pd.DataFrame, hypotheses: pd.DataFrame, lang: str) -> dic
 
 def build_figures(results: Mapping[str, pd.DataFrame], instrument: Any, params: Mapping[str, Any],
                   settings: Mapping[str, Any]) -> list[FigureOut]:
-    """The six figures, with captions from the study's own labels; a figure whose input is
-    absent is listed with what is missing."""
+    """The figures this study has, with captions from the study's own labels. A figure whose
+    inputs are absent (a stage the study does not have) or empty (no scales, no models) is left
+    out, as is one whose setting is not given (``report.figures.topic_factor``); without
+    ``report.figures.index_group`` the index distributions are drawn for the whole sample."""
     lang = settings["lang"]
     cfg = settings.get("figures") or {}
-
-    def need(key: str) -> Any:
-        if key not in cfg:
-            raise PipelineError(f"params.yaml: report.figures has no '{key}'", "see the comments of the report section")
-        return cfg[key]
-
-    L = F.figure_labels(instrument, lang, params["models"].get("derived"))
+    models = params.get("models") or {}
+    L = F.figure_labels(instrument, lang, models.get("derived"))
     # the tables' labels of derived model terms (params.yaml: report.term_labels) win, so a term
     # reads the same in Table 9 and in Figure 3 (an interaction is labelled part by part)
     own = {k: v[lang] for k, v in (settings.get("term_labels") or {}).items() if isinstance(v, Mapping) and lang in v}
     L = {**L, "terms": {**L["terms"], **own}}
-    group, factor = need("index_group"), need("topic_factor")
-    prediction = params["models"].get("predictions") or {}
+    group, factor = cfg.get("index_group"), cfg.get("topic_factor")
+    prediction = models.get("predictions") or {}
     grid = list(prediction.get("grid") or {})
     x, by = (grid + [None, None])[:2]
     fits = results.get("models/fits.csv")
@@ -79,17 +76,20 @@ def build_figures(results: Mapping[str, pd.DataFrame], instrument: Any, params: 
     out: list[FigureOut] = []
 
     def add(key: str, make, needs: Sequence[str]) -> None:
-        absent = [n for n in needs if n not in results]
-        if absent:
-            out.append(FigureOut(key, caps[key], None, None, ", ".join(absent)))
+        if any(n not in results or not len(results[n]) for n in needs):
             return
         fig = make()
         out.append(FigureOut(key, caps[key], F.figure_bytes(fig, "png"), F.figure_bytes(fig, "svg")))
 
     add("fig01_sample_flow", lambda: F.sample_flow_plot(results["sample_flow.csv"], lang), ["sample_flow.csv"])
-    add("fig02_index_distributions",
-        lambda: F.index_distributions(results["indices.parquet"], L["scales"], group, L["values"].get(group),
-                                      lang, words["group"]), ["indices.parquet"])
+    def distributions():
+        if group is not None:
+            return F.index_distributions(results["indices.parquet"], L["scales"], group, L["values"].get(group),
+                                         lang, words["group"])
+        whole = results["indices.parquet"].assign(_sample=1)
+        return F.index_distributions(whole, L["scales"], "_sample", {1: locale.text("report.whole_sample", lang)}, lang, "")
+    if L["scales"]:
+        add("fig02_index_distributions", distributions, ["indices.parquet"])
 
     def coefficients():
         rows = F.hypothesis_rows(results["models/hypotheses.csv"], results["models/coefficients.csv"],
@@ -101,6 +101,8 @@ def build_figures(results: Mapping[str, pd.DataFrame], instrument: Any, params: 
         lambda: F.interaction_plot(results["models/predictions.csv"], x, by, lang, words["x"], words["outcome"],
                                    words["by"], L["values"].get(by)),
         ["models/predictions.csv", "models/fits.csv"] if by is not None else ["models.predictions.grid (two variables)"])
+    if factor is None:
+        results = {k: v for k, v in results.items() if k != "topics/prevalence_levels.csv"}
 
     def prevalence():
         topics = results.get("topics/topics.csv")
@@ -196,6 +198,17 @@ def _by_section(table_list: Sequence[render.Table], sections: Mapping[str, str])
     return out
 
 
+def study_sections(by_section: Mapping[str, Sequence[render.Table]], figs: Sequence[FigureOut]) -> list[tuple[str, tuple[str, ...]]]:
+    """The sections this study's report has (those with a table or a figure), each with its figures."""
+    made = {f.key for f in figs}
+    out = []
+    for name, fig_keys in SECTIONS:
+        keys = tuple(k for k in fig_keys if k in made)
+        if by_section[name] or keys:
+            out.append((name, keys))
+    return out
+
+
 def report_html(lang: str, title: Mapping[str, str], table_list: Sequence[render.Table], figs: Sequence[FigureOut],
                 prov: Mapping[str, Any], sections: Mapping[str, str]) -> str:
     phrase = locale.phrases("report", lang)
@@ -207,10 +220,11 @@ def report_html(lang: str, title: Mapping[str, str], table_list: Sequence[render
              f"<title>{html.escape(title[lang])}</title>",
              f"<style>\n{REPORT_CSS}{render.HTML_CSS}\n</style>\n</head>\n<body>",
              f"<h1>{html.escape(title[lang])}</h1>", "<nav><ol>"]
-    for name, _ in SECTIONS + (("provenance", ()),):
+    sections_here = study_sections(by_section, figs)
+    for name, _ in sections_here + [("provenance", ())]:
         parts.append(f'<li><a href="#sec-{name}">{html.escape(phrase["sections"][name])}</a></li>')
     parts.append("</ol></nav>")
-    for name, fig_keys in SECTIONS:
+    for name, fig_keys in sections_here:
         parts.append(f'<section id="sec-{name}"><h2>{html.escape(phrase["sections"][name])}</h2>')
         for t in by_section[name]:
             parts.append(render.html_fragment(t))
@@ -249,7 +263,7 @@ def report_docx(lang: str, title: Mapping[str, str], table_list: Sequence[render
     by_section = _by_section(table_list, sections)
     fig_by_key = {f.key: f for f in figs}
     numbers = {f.key: i for i, f in enumerate(figs, start=1)}
-    for name, fig_keys in SECTIONS:
+    for name, fig_keys in study_sections(by_section, figs):
         doc.add_heading(phrase["sections"][name], level=1)
         for t in by_section[name]:
             render.add_to_docx(doc, t)

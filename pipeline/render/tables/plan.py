@@ -7,7 +7,7 @@ from typing import Any, Callable, Mapping
 from pipeline.core.errors import PipelineError
 from pipeline.core.instrument import Instrument
 from pipeline.render.table import Table
-from pipeline.render.tables.cells import _absent, _need, _t
+
 from pipeline.render.tables.measurement import (table_cfa_fit, table_correlations, table_invariance,
                                                table_measurement_items, table_reliability)
 from pipeline.render.tables.models import _models_table, table_icc, table_mediation
@@ -54,23 +54,32 @@ def model_groups(results: Results) -> list[str]:
     return groups
 
 
-def table_models_absent(results: Results, instrument: Instrument, settings: Mapping[str, Any], key: str) -> Table:
-    """Stands for the model tables when there are none: says what to run."""
-    lang = settings["lang"]
-    if _need(results, ["models/fits.csv", "models/coefficients.csv"]):
-        return _absent(key, _t("regression_models", lang), "processed/models/", "run the models stage", lang)
-    return _absent(key, _t("regression_models", lang), "models with a table group", "params.yaml models.specs", lang)
+# The tidy inputs that make a table part of a study's report: a table whose inputs are absent (the
+# study has no such stage) or empty (no scales, no CFA asked for, no models yet) is left out, and
+# the report says nothing of it.
+NEEDS = {
+    "sample_flow": ("sample_flow.csv",), "sample_characteristics": ("integrate/sample_characteristics.csv",),
+    "codebook": ("integrate/codebook.csv",), "measurement_items": ("measurement/items.csv",),
+    "reliability": ("measurement/reliability.csv",), "cfa_fit": ("measurement/cfa_fit.csv",),
+    "invariance": ("measurement/invariance.csv",), "correlations": ("measurement/correlations.csv",),
+    "mediation": ("models/mediation.csv",), "icc": ("models/icc.csv",),
+    "topics": ("topics/topics.csv", "topics/topic_words.csv"), "k_selection": ("topics/k_selection.csv",),
+    "theme_frequencies": ("coding/frequencies.csv",), "coder_agreement": ("coding/agreement.csv",),
+}
+
+
+def has_rows(results: Results, name: str) -> bool:
+    """Whether the study has the inputs of table ``name`` (see NEEDS)."""
+    return all(f in results and len(results[f]) > 0 for f in NEEDS.get(name, ()))
 
 
 def table_plan(results: Results) -> list[tuple[str, str, Callable[..., Table]]]:
-    """(section, key, builder) of every table, numbered in report order."""
+    """(section, key, builder) of every table this study has, numbered in report order."""
     plan: list[tuple[str, str, Callable[..., Table]]] = []
     for section, name, build in BUILDERS:
         if build is None:
-            groups = model_groups(results)
-            plan += [(section, f"{g}_models", _models_table(g)) for g in groups] or [
-                (section, "models", table_models_absent)]
-        else:
+            plan += [(section, f"{g}_models", _models_table(g)) for g in model_groups(results)]
+        elif has_rows(results, name):
             plan.append((section, name, build))
     return [(section, f"table{i:02d}_{name}", build) for i, (section, name, build) in enumerate(plan, start=1)]
 
