@@ -66,3 +66,36 @@ def test_default_study_has_gbk_and_docx_transcripts(params):
     assert len(corpus.files) == cfg["transcripts"]["n_interviews"]
     assert counts.get(("txt", "gbk"), 0) >= 5
     assert counts.xs("docx", level="format").sum() >= 4
+
+
+def test_simulate_never_overwrites_a_teams_raw_data(tmp_path):
+    """Only the demo's generator writes raw/, and only files it wrote itself: a team's survey,
+    community file or texts in raw/ stop it before anything is simulated, byte for byte untouched."""
+    import pyreadstat
+
+    params = _small_params(tmp_path, seed=11)
+    cases = {
+        "survey.sav": lambda raw: pyreadstat.write_sav(pd.DataFrame({"id": [1.0, 2.0]}), str(raw / "survey.sav"),
+                                                       file_label="our own study"),
+        "communities.csv": lambda raw: (raw / "communities.csv").write_text("school,size\nA,3\n", encoding="utf-8"),
+        "transcripts": lambda raw: ((raw / "transcripts").mkdir(),
+                                    (raw / "transcripts" / "访谈01.txt").write_text("问：你好\n答：好", encoding="utf-8")),
+    }
+    for name, make in cases.items():
+        raw = tmp_path / name / "raw"
+        raw.mkdir(parents=True)
+        make(raw)
+        before = {p: p.read_bytes() for p in raw.rglob("*") if p.is_file()}
+        proc = subprocess.run([sys.executable, "-m", "pipeline", "simulate", "--params", str(params), "--raw", str(raw)],
+                              cwd=ROOT, capture_output=True, text=True,
+                              env={**os.environ, "PIPELINE_TIMINGS": str(tmp_path / "timings")})
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.stderr.count("\n") == 1 and "never" in proc.stderr and name in proc.stderr
+        assert {p: p.read_bytes() for p in raw.rglob("*") if p.is_file()} == before
+
+
+def test_the_demos_raw_outputs_persist_in_dvc():
+    """dvc would delete a stage's outputs before running it; the generator's are `persist`, so
+    its own refusal above is what decides."""
+    stage = yaml.safe_load((ROOT / "studies/demo/dvc.yaml").read_text(encoding="utf-8"))["stages"]["simulate"]
+    assert all(isinstance(o, dict) and next(iter(o.values())).get("persist") for o in stage["outs"])

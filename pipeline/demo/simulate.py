@@ -558,6 +558,38 @@ def write_study(study: SurveyStudy, corpus: Any, raw: Path, instrument: Instrume
         write_corpus(corpus, tr_dir, truth_dir)
 
 
+def refuse_foreign_raw(raw: Path, instrument: Instrument) -> None:
+    """Stop before anything is simulated if ``raw`` holds a file this generator did not write: a
+    team's survey (an SPSS file without the demo study's file label), community file (other
+    columns) or texts (names the generator never gives). The generator writes ``raw/`` of the demo
+    study only; a team's raw data is never overwritten or deleted."""
+    from pipeline.demo.simulate_transcripts import FILE_RE
+
+    label = str(instrument.study.get("id", ""))[:64]
+    sav = raw / "survey.sav"
+    if sav.exists():
+        try:
+            own = pyreadstat.read_sav(str(sav), metadataonly=True)[1].file_label == label
+        except Exception:  # noqa: BLE001 - unreadable: not the generator's file either
+            own = False
+        if not own:
+            raise PipelineError(f"{sav}: not the demo study's survey (its SPSS file label is not '{label}'): "
+                                "simulate never overwrites a team's data",
+                                hint="run your own study's pipeline (python -m pipeline init), or move the file out of raw/")
+    comm = raw / "communities.csv"
+    if comm.exists():
+        header = comm.read_text(encoding="utf-8", errors="replace").split("\n", 1)[0].strip().split(",")
+        if header[:1] != [instrument.community_id or instrument.role("community")]:
+            raise PipelineError(f"{comm}: not the demo study's community file: simulate never overwrites a team's data",
+                                hint="run your own study's pipeline (python -m pipeline init), or move the file out of raw/")
+    texts = raw / "transcripts"
+    foreign = sorted(f.name for f in texts.iterdir() if not FILE_RE.match(f.name)) if texts.is_dir() else []
+    if foreign:
+        raise PipelineError(f"{texts}: {len(foreign)} file(s) the demo generator did not write (e.g. {foreign[0]}): "
+                            "simulate never deletes a team's texts",
+                            hint="run your own study's pipeline (python -m pipeline init), or move them out of raw/")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="pipeline simulate", description=__doc__.splitlines()[0])
     parser.add_argument("--params", default=str(config.PARAMS))
@@ -567,6 +599,7 @@ def main(argv: list[str] | None = None) -> None:
     seed = params.seed
     cfg = params.section("simulate")
     instrument = load_instrument(params.instrument)
+    refuse_foreign_raw(Path(args.raw), instrument)
     study = simulate_survey(cfg, instrument, np.random.default_rng([seed, STREAM_SURVEY]))
 
     from pipeline.demo.simulate_transcripts import simulate_transcripts
