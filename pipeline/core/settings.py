@@ -348,27 +348,36 @@ class Reliability(Section):
 
 
 class Cfa(Section):
+    """``measurement.cfa``: the scales that are the factors of one confirmatory factor model
+    (identification is checked before fitting: pipeline/stats/preflight.py)."""
+
     scales: Annotated[Names, Field(min_length=1)]
 
 
 class Invariance(Section):
+    """``measurement.invariance``: configural, metric and scalar invariance of a factor model
+    across the groups of the instrument's ``roles.group`` (thresholds: Chen 2007)."""
+
     scales: Annotated[Names, Field(min_length=1)]
-    groups: Annotated[list[int | float], Field(min_length=2)]
-    min_group_size: PositiveInt
-    max_delta_cfi: Weight
-    max_delta_rmsea: Weight
-    max_free_intercepts: Count
+    groups: Annotated[list[int | float], Field(min_length=2)]   # codes of the group variable
+    min_group_size: PositiveInt = 100
+    max_delta_cfi: Weight = 0.01
+    max_delta_rmsea: Weight = 0.015
+    max_free_intercepts: Count = 3
 
 
 class Measurement(Section):
-    """``measurement``: indices, reliability, the factor model and invariance."""
+    """``measurement``: indices, reliability, the factor model and invariance.
 
-    scales: Names | None = None          # None or []: every scale of the instrument
+    ``cfa`` and ``invariance`` left out (or null): no factor model, no invariance test (their
+    tables are written empty, their metrics are null)."""
+
+    scales: Names | None = None          # None: every scale of the instrument; []: none
     covariates: Names = Field(default_factory=list)
     community_covariates: Names = Field(default_factory=list)
     reliability: Reliability = Field(default_factory=Reliability)
-    cfa: Cfa
-    invariance: Invariance
+    cfa: Cfa | None = None
+    invariance: Invariance | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -434,8 +443,9 @@ class Models(Section):
     data: str = "processed/indices.parquet"
     derived: dict[str, str] = Field(default_factory=dict)
     controls: str = "1"
-    cluster: str | None = None
-    specs: Annotated[list[ModelSpec], Field(min_length=1)]
+    cluster: str | None = None           # the cluster of specs asking covariance cluster*, of icc and
+                                         # of the mediation bootstrap; null: no clustering
+    specs: list[ModelSpec] = Field(default_factory=list)    # []: no models yet (empty tables)
     imputed: Names = Field(default_factory=list)
     mi: MultipleImputation = Field(default_factory=MultipleImputation)
     mediation: Mediation | None = None

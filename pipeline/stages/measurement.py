@@ -10,7 +10,12 @@ Reads the cleaned survey (``processed/survey_clean.parquet``) and the community 
   discriminant validity, invariance steps, correlations of the indices);
 - ``metrics/measurement.json``: the key numbers.
 
-Every scale, item and group comes from the instrument and ``params.yaml: measurement``.
+Every scale, item and group comes from the instrument and ``params.yaml: measurement``. A study
+may have no scales, one or many; the CFA runs only when ``measurement.cfa`` asks for it, the
+invariance test only when ``measurement.invariance`` does (and the instrument has ``roles.group``);
+without ``roles.community`` there are no community columns and the reliability bootstrap resamples
+respondents. Names and identification are checked before anything is computed
+(:mod:`pipeline.stats.preflight`).
 """
 from __future__ import annotations
 
@@ -25,19 +30,23 @@ import pandas as pd
 
 from pipeline.core import config
 from pipeline.stats.cfa import fit_cfa
-from pipeline.stats.invariance import measurement_invariance
+from pipeline.stats.invariance import SEARCH_COLUMNS, TABLE_COLUMNS, measurement_invariance
 from pipeline.stats.validity import composite_reliability, fornell_larcker, htmt
 from pipeline.core.errors import PipelineError, run_cli
 from pipeline.core.files import atomic_dir, write_json, write_parquet
 from pipeline.core.instrument import Instrument, load_instrument
 from pipeline.core.settings import Invariance, Measurement, Reliability
 from pipeline.stats.reliability import cluster_bootstrap, cronbach_alpha, omega_total
-from pipeline.stats.scoring import build_indices, keyed_items
+from pipeline.stats.preflight import check_measurement, raise_problems
+from pipeline.stats.scoring import build_indices, keyed_items, measured_scales
 
 RELIABILITY_COLUMNS = [
     "scale", "n_items", "n", "raw_alpha", "std_alpha", "average_r", "alpha_low", "alpha_high",
     "omega_total", "omega_low", "omega_high", "n_boot", "status", "message",
 ]
+ITEM_COLUMNS = ["scale", "item", "label_zh", "label_en", "reverse", "n", "mean", "sd", "r_drop",
+                "alpha_if_deleted", "omega_loading"]
+RESPONDENT_BOOTSTRAP = "intervals: respondents resampled (no roles.community in the instrument)"
 
 
 def item_frame(clean: pd.DataFrame, instrument: Instrument, scale: str) -> pd.DataFrame:
@@ -66,8 +75,15 @@ def reliability_tables(
     clean: pd.DataFrame, instrument: Instrument, scales: list[str], cfg: Reliability, rng: np.random.Generator
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per scale: alpha (psych's conventions), omega total, cluster-bootstrap intervals; per item:
-    mean, SD, corrected item-total correlation, alpha if deleted and the one-factor loading."""
-    comm = clean[instrument.role("community")].astype(str).reset_index(drop=True)
+    mean, SD, corrected item-total correlation, alpha if deleted and the one-factor loading.
+
+    The bootstrap resamples communities (``roles.community``); an instrument without one has its
+    respondents resampled instead, which the scale's ``message`` says."""
+    comm_var = instrument.role("community")
+    if comm_var:
+        comm = clean[comm_var].astype(str).reset_index(drop=True)
+    else:
+        comm = pd.Series(np.arange(len(clean)))
     level, reps, use = cfg.level, cfg.bootstrap_replications, cfg.omega_use
     scale_rows, item_rows = [], []
     for name in scales:
@@ -89,7 +105,7 @@ def reliability_tables(
                     problems.append(f"{stat} bootstrap: {interval.message}")
             row["n_boot"] = reps
         row["status"] = "ok" if not problems else "flagged"
-        row["message"] = "; ".join(problems)
+        row["message"] = "; ".join(problems + ([RESPONDENT_BOOTSTRAP] if row["n_boot"] and not comm_var else []))
         scale_rows.append(row)
         stats, drop = alpha.item_stats, alpha.alpha_drop
         for item in scale.items:
@@ -101,7 +117,8 @@ def reliability_tables(
                 "r_drop": _get(stats, item, "r_drop"), "alpha_if_deleted": _get(drop, item, "raw_alpha"),
                 "omega_loading": float(omega.std_loadings.get(item, np.nan)) if len(omega.std_loadings) else np.nan,
             })
-    return (pd.DataFrame(scale_rows).reindex(columns=RELIABILITY_COLUMNS), pd.DataFrame(item_rows))
+    return (pd.DataFrame(scale_rows).reindex(columns=RELIABILITY_COLUMNS),
+            pd.DataFrame(item_rows).reindex(columns=ITEM_COLUMNS))
 
 
 def _get(frame: pd.DataFrame, item: str, column: str) -> float:
@@ -113,6 +130,14 @@ def _get(frame: pd.DataFrame, item: str, column: str) -> float:
 
 FIT_COLUMNS = ["model", "status", "message", "n", "npar", "chisq", "df", "pvalue", "cfi", "tli", "rmsea",
                "rmsea_ci_lower", "rmsea_ci_upper", "srmr", "aic", "bic"]
+CFA_COLUMNS = {
+    "cfa_fit": FIT_COLUMNS,
+    "cfa_loadings": ["factor", "item", "est", "se", "z", "pvalue", "std_all"],
+    "cfa_validity": ["factor", "n_items", "cr", "ave", "sqrt_ave"],
+    "cfa_discriminant": ["factor1", "factor2", "r", "sqrt_ave1", "sqrt_ave2", "holds", "htmt"],
+}
+INVARIANCE_COLUMNS = ["group_variable", *TABLE_COLUMNS, "groups"]
+JUST_IDENTIFIED = "just identified (df = 0): the loadings are estimated, the fit indices test nothing"
 
 # Streams of the seed used by this stage (see simulate.py for the generator's).
 STREAM_BOOTSTRAP = 11
@@ -131,8 +156,16 @@ def _fit_row(name: str, res) -> dict[str, Any]:
             "srmr": fit.get("srmr"), "aic": fit.get("aic"), "bic": fit.get("bic")}
 
 
+def empty_tables(columns: dict[str, list[str]]) -> dict[str, pd.DataFrame]:
+    """Tables with their headers and no rows: a step the study does not ask for."""
+    return {name: pd.DataFrame(columns=list(cols)) for name, cols in columns.items()}
+
+
 def cfa_tables(clean: pd.DataFrame, instrument: Instrument, scales: list[str]) -> dict[str, pd.DataFrame]:
-    """The multi-scale CFA: fit, standardised loadings, CR/AVE, Fornell-Larcker and HTMT."""
+    """The CFA of the scales as correlated factors: fit, standardised loadings, CR/AVE,
+    Fornell-Larcker and HTMT (the last two empty with one factor). Whether the model is
+    identified is checked before (:func:`pipeline.stats.preflight.factor_problems`); a
+    just-identified one-factor model (3 items) is fitted and its fit row says so."""
     factors = _factors(instrument, scales)
     items = pd.concat([item_frame(clean, instrument, s) for s in scales], axis=1)
     res = fit_cfa(items, factors)
@@ -144,8 +177,12 @@ def cfa_tables(clean: pd.DataFrame, instrument: Instrument, scales: list[str]) -
     ht = htmt(items.corr(), factors)
     ht_long = [{"factor1": a, "factor2": b, "htmt": float(ht.at[a, b])}
                for i, a in enumerate(ht.index) for b in ht.columns[i + 1:]]
-    discriminant = fl.merge(pd.DataFrame(ht_long), on=["factor1", "factor2"], how="left")
-    return {"cfa_fit": pd.DataFrame([_fit_row("measurement", res)], columns=FIT_COLUMNS),
+    discriminant = fl.merge(pd.DataFrame(ht_long, columns=["factor1", "factor2", "htmt"]),
+                            on=["factor1", "factor2"], how="left")
+    row = _fit_row("measurement", res)
+    if res.status == "ok" and row["df"] == 0:
+        row["message"] = JUST_IDENTIFIED
+    return {"cfa_fit": pd.DataFrame([row], columns=FIT_COLUMNS),
             "cfa_loadings": loadings, "cfa_validity": validity, "cfa_discriminant": discriminant}
 
 
@@ -174,28 +211,48 @@ def invariance_tables(clean: pd.DataFrame, instrument: Instrument, cfg: Invarian
             "freed_intercepts": list(result.freed_intercepts), "status": result.status, "message": result.message}
 
 
+def no_invariance() -> dict[str, Any]:
+    """The invariance results of a study that does not ask for the test."""
+    return {"invariance": pd.DataFrame(columns=INVARIANCE_COLUMNS), "invariance_search":
+            pd.DataFrame(columns=list(SEARCH_COLUMNS)), "level": None, "freed_intercepts": None,
+            "status": None, "message": ""}
+
+
 def measure(
-    clean: pd.DataFrame, communities: pd.DataFrame, instrument: Instrument, cfg: Measurement, seed: int
+    clean: pd.DataFrame, communities: pd.DataFrame | None, instrument: Instrument, cfg: Measurement, seed: int,
+    *, params_name: str = "params.yaml",
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, Any]]:
-    """The whole stage in memory: (indices, tables, metrics)."""
-    scales = list(cfg.scales or instrument.scales)
+    """The whole stage in memory: (indices, tables, metrics).
+
+    Names and the identification of the factor models are checked first
+    (:func:`pipeline.stats.preflight.check_measurement`). No ``measurement.cfa``: the CFA tables
+    are empty and the ``cfa_*`` metrics null; no ``measurement.invariance``: likewise the
+    invariance tables and ``invariance_*``. ``communities`` may be None when no community
+    covariate is asked for."""
+    raise_problems(check_measurement(clean, communities, instrument, cfg, params_name=params_name),
+                   hint="nothing was computed; fix the names in params.yaml or the instrument")
+    scales = measured_scales(instrument, cfg)
     indices = build_indices(clean, communities, instrument, cfg)
     rng = np.random.default_rng([seed, STREAM_BOOTSTRAP])
     reliability, items = reliability_tables(clean, instrument, scales, cfg.reliability, rng)
     tables: dict[str, pd.DataFrame] = {"reliability": reliability, "items": items}
-    tables.update(cfa_tables(clean, instrument, list(cfg.cfa.scales)))
-    inv = invariance_tables(clean, instrument, cfg.invariance)
+    if cfg.cfa is not None:
+        tables.update(cfa_tables(clean, instrument, list(cfg.cfa.scales)))
+    else:
+        tables.update(empty_tables(CFA_COLUMNS))
+    inv = invariance_tables(clean, instrument, cfg.invariance) if cfg.invariance is not None else no_invariance()
     tables["invariance"] = inv["invariance"]
     tables["invariance_search"] = inv["invariance_search"]
     tables["correlations"] = correlations(indices, scales)
-    fit = tables["cfa_fit"].iloc[0]
+    fit = tables["cfa_fit"].iloc[0] if len(tables["cfa_fit"]) else pd.Series(dtype=object)
+    freed = inv["freed_intercepts"]
     metrics: dict[str, Any] = {
         "n_indexed": int(len(indices)),
         **{f"alpha_{r.scale}": _round(r.raw_alpha) for r in reliability.itertuples()},
         **{f"omega_{r.scale}": _round(r.omega_total) for r in reliability.itertuples()},
-        "cfa_cfi": _round(fit["cfi"]), "cfa_tli": _round(fit["tli"]), "cfa_rmsea": _round(fit["rmsea"]),
-        "cfa_srmr": _round(fit["srmr"]), "cfa_status": fit["status"],
-        "invariance_level": inv["level"], "invariance_freed": ",".join(inv["freed_intercepts"]),
+        "cfa_cfi": _round(fit.get("cfi")), "cfa_tli": _round(fit.get("tli")), "cfa_rmsea": _round(fit.get("rmsea")),
+        "cfa_srmr": _round(fit.get("srmr")), "cfa_status": fit.get("status"),
+        "invariance_level": inv["level"], "invariance_freed": None if freed is None else ",".join(freed),
     }
     return indices, tables, metrics
 
@@ -210,6 +267,16 @@ def flagged_lines(tables: dict[str, pd.DataFrame]) -> list[str]:
 
 def _round(x: Any) -> float | None:
     return None if x is None or not np.isfinite(float(x)) else round(float(x), 4)
+
+
+def _read_communities(path: str, instrument: Instrument, params_name: str) -> pd.DataFrame:
+    if not path:
+        raise PipelineError(f"{params_name}: measurement.community_covariates need the community file",
+                            hint="pass it with --communities, or leave community_covariates empty")
+    try:
+        return pd.read_csv(path, dtype={instrument.community_id or instrument.role("community"): str})
+    except (FileNotFoundError, OSError, ValueError) as exc:
+        raise PipelineError(f"{path}: cannot read the community file ({exc.__class__.__name__})") from None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -228,13 +295,12 @@ def main(argv: list[str] | None = None) -> None:
     except (FileNotFoundError, OSError, ValueError) as exc:
         raise PipelineError(f"{args.survey}: cannot read the cleaned survey ({exc.__class__.__name__})",
                             hint="run the survey stage first (dvc repro survey)") from None
-    try:
-        communities = pd.read_csv(args.communities, dtype={instrument.community_id or instrument.role("community"): str})
-    except (FileNotFoundError, OSError, ValueError) as exc:
-        raise PipelineError(f"{args.communities}: cannot read the community file ({exc.__class__.__name__})") from None
     if clean.empty:
         raise PipelineError(f"{args.survey}: no analysed respondents", hint="check the survey stage's sample flow")
-    indices, tables, metrics = measure(clean, communities, instrument, cfg, params.seed)
+    communities = None
+    if cfg.community_covariates and instrument.role("community"):   # else the file is not needed
+        communities = _read_communities(args.communities, instrument, args.params)
+    indices, tables, metrics = measure(clean, communities, instrument, cfg, params.seed, params_name=args.params)
     for line in flagged_lines(tables):
         print(f"measurement: {line}", file=sys.stderr)
     processed = Path(args.processed)

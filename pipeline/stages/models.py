@@ -1,12 +1,15 @@
-"""Models stage: the regressions of participation and identity as configured in ``params.yaml: models``.
+"""Models stage: the regressions configured in ``params.yaml: models``.
 
 Reads ``processed/indices.parquet`` (the measurement stage's scores, covariates and community
 variables), derives the variables named in ``models.derived`` and fits every model in
-``models.specs`` with :mod:`pipeline.stats.fit` (OLS with community-clustered CR1 errors,
-random-intercept models, ordered and binary logit, weighted). Also: multiple imputation of the
-models in ``models.imputed`` (pooled by Rubin's rules beside the complete-case fit), the
-mediation of H3 with a community bootstrap, the null-model intraclass correlations with the
-likelihood-ratio test against a single-level model, and predictions for the interaction plot.
+``models.specs`` with :mod:`pipeline.stats.fit` (OLS/WLS with classical, robust or cluster-robust
+errors, random-intercept models, ordered and binary logit). Also, when asked: multiple imputation
+of the models in ``models.imputed`` (pooled by Rubin's rules beside the complete-case fit), the
+mediation model of ``models.mediation`` (bootstrap over ``models.cluster``, else respondents),
+the null-model intraclass correlations of ``models.icc`` with the likelihood-ratio test against
+a single-level model, and predictions on a grid. Before anything is fitted,
+:func:`pipeline.stats.preflight.check_models` checks every name and the number of clusters.
+A study without models yet (``specs: []``) gets the tables with their headers and no rows.
 
 Results are data (``processed/models/``): ``coefficients.csv`` (tidy rows of every model,
 including the pooled MI fits as model ``<id>_mi``), ``fits.csv`` (one row per model),
@@ -26,11 +29,13 @@ import pandas as pd
 
 from pipeline.core import config
 from pipeline.core.errors import PipelineError, run_cli
+from pipeline.stats.covariance import COEF_COLUMNS, COMPONENT_COLUMNS
 from pipeline.stats.fit import fit_model
-from pipeline.stats.imputation import fit_imputed
-from pipeline.stats.mediation import mediation
+from pipeline.stats.imputation import POOLED_COLUMNS, fit_imputed
+from pipeline.stats.mediation import MEDIATION_COLUMNS, mediation
 from pipeline.stats.multilevel import icc, lrt_random_intercept
 from pipeline.stats.predict import predict_grid
+from pipeline.stats.preflight import check_models, raise_problems
 from pipeline.stats.results import coefficient_table, fit_table
 from pipeline.stats.spec import derive, expand_specs
 from pipeline.core.files import atomic_dir, write_json
@@ -40,11 +45,26 @@ from pipeline.core.settings import Models
 STREAM_MEDIATION = 21
 STREAM_IMPUTATION = 22
 
+# the headers of tables a study leaves empty (no models yet, no mediation, no ICC, ...)
+MEDIATION_TABLE_COLUMNS = [*MEDIATION_COLUMNS, "x", "m", "y", "covariates", "cluster", "n_obs", "n_dropped",
+                           "n_clusters", "n_boot", "n_boot_failed", "level", "status"]
+ICC_COLUMNS = ["outcome", *(f"icc_{k}" for k in ("outcome", "group", "icc", "var_between", "var_within", "n_obs",
+                                                 "n_groups", "reml", "converged", "status")),
+               *(f"lrt_{k}" for k in ("model", "group", "n_obs", "n_groups", "loglik_single", "loglik_mixed",
+                                      "lr_stat", "df", "p_chisq1", "p_value", "p_method", "status"))]
+PREDICTION_COLUMNS = ["model", "estimate", "std_error", "conf_low", "conf_high", "scale"]
+HYPOTHESIS_COLUMNS = ["hypothesis", "model", "term", "estimate", "std_error", "p_value", "conf_low", "conf_high",
+                      "source"]
+
+
+def _empty(columns) -> pd.DataFrame:
+    return pd.DataFrame(columns=list(columns))
+
 
 def _mediation_table(cfg: Models, data: pd.DataFrame, seed: int) -> pd.DataFrame:
     med = cfg.mediation
     if med is None:
-        return pd.DataFrame()
+        return _empty(MEDIATION_TABLE_COLUMNS)
     res = mediation(
         data, med.x, med.m, med.y, covariates=list(med.covariates), cluster=cfg.mediation_cluster(),
         n_boot=med.n_boot, rng=np.random.default_rng([seed, STREAM_MEDIATION]), model_id=med.id,
@@ -57,6 +77,8 @@ def _mediation_table(cfg: Models, data: pd.DataFrame, seed: int) -> pd.DataFrame
 
 
 def _icc_table(outcomes: list[str], data: pd.DataFrame, cluster: str | None) -> pd.DataFrame:
+    if not outcomes:
+        return _empty(ICC_COLUMNS)
     rows = []
     for outcome in outcomes:
         null = icc(data, outcome, cluster)
@@ -89,19 +111,26 @@ def hypothesis_table(cfg: Models, coefficients: pd.DataFrame, med: pd.DataFrame)
         rows.append({"hypothesis": hyp, "model": where.model, "term": where.term, "estimate": r["estimate"],
                      "std_error": r["std_error"], "p_value": r["p_value"], "conf_low": r["conf_low"],
                      "conf_high": r["conf_high"], "source": r["cov_type"]})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows) if rows else _empty(HYPOTHESIS_COLUMNS)
 
 
-def fit_all(data: pd.DataFrame, cfg: Models, seed: int,
-            parallel: ParallelSettings | None = None) -> dict[str, pd.DataFrame]:
-    """Every configured estimate, as tables."""
+def fit_all(data: pd.DataFrame, cfg: Models, seed: int, parallel: ParallelSettings | None = None, *,
+            params_name: str = "params.yaml", data_name: str = "processed/indices.parquet") -> dict[str, pd.DataFrame]:
+    """Every configured estimate, as tables (with their headers and no rows for what is not asked).
+
+    Nothing is fitted before :func:`pipeline.stats.preflight.check_models` has found every name,
+    enough clusters for each clustered or multilevel spec and no constant outcome; its problems
+    are one error naming ``params_name`` and the keys."""
+    raise_problems(check_models(cfg, data, params_name=params_name, data_name=data_name),
+                   hint="nothing was fitted; see the variables of " + data_name)
     data = derive(data, cfg.derived)
     specs = expand_specs(cfg)
     results = {spec["id"]: fit_model(spec, data) for spec in specs}
-    coefficients = coefficient_table(list(results.values()))
+    coefficients = coefficient_table(list(results.values())) if results else _empty(COEF_COLUMNS)
     fits = fit_table(list(results.values()))
     fits.insert(1, "table", [spec.get("table", "") for spec in specs])
-    components = pd.concat([r.components for r in results.values()], ignore_index=True)
+    components = (pd.concat([r.components for r in results.values()], ignore_index=True) if results
+                  else _empty(COMPONENT_COLUMNS))
 
     mi_coefs, mi_fits = [], []
     mi_cfg = cfg.mi
@@ -114,13 +143,13 @@ def fit_all(data: pd.DataFrame, cfg: Models, seed: int,
         pooled["model"] = f"{model_id}_mi"
         mi_coefs.append(pooled)
         mi_fits.append({**mi.fit, "model": f"{model_id}_mi", "table": "robustness"})
-    pooled_all = pd.concat(mi_coefs, ignore_index=True) if mi_coefs else pd.DataFrame()
+    pooled_all = pd.concat(mi_coefs, ignore_index=True) if mi_coefs else _empty(POOLED_COLUMNS)
     if mi_fits:
         fits = pd.concat([fits, pd.DataFrame(mi_fits)], ignore_index=True)
 
     med = _mediation_table(cfg, data, seed)
     iccs = _icc_table(list(cfg.icc), data, cfg.cluster)
-    predictions = pd.DataFrame()
+    predictions = _empty(PREDICTION_COLUMNS)
     if cfg.predictions is not None:
         predictions = predict_grid(results[cfg.predictions.model], data, dict(cfg.predictions.grid))
     hypotheses = hypothesis_table(cfg, coefficients, med)
@@ -165,7 +194,8 @@ def main(argv: list[str] | None = None) -> None:
         raise PipelineError(f"{args.indices}: cannot read the indices ({exc.__class__.__name__})",
                             hint="run the measurement stage first (dvc repro measurement)") from None
     # where the imputation chains run (params.yaml: parallel; the results are the same anywhere)
-    tables = fit_all(data, cfg, params.seed, from_params(params, n_jobs=cfg.mi.n_jobs))
+    tables = fit_all(data, cfg, params.seed, from_params(params, n_jobs=cfg.mi.n_jobs),
+                     params_name=args.params, data_name=args.indices)
     metrics = key_metrics(tables)
     with atomic_dir(Path(args.out)) as out:
         for name, table in tables.items():

@@ -14,6 +14,12 @@ from pipeline.stats.cfa import STATUS_OK, CFAResult, fit_cfa
 from pipeline.stats.cfa_model import _normalise_factors
 
 
+TABLE_COLUMNS = ("model", "status", "free_intercepts", "npar", "chisq", "df", "pvalue", "cfi", "tli",
+                 "rmsea", "srmr", "aic", "bic", "compared_with", "chisq_diff", "df_diff", "pvalue_diff",
+                 "delta_cfi", "delta_rmsea", "holds")
+SEARCH_COLUMNS = ("step", "item", "chisq", "chisq_drop", "status", "chosen")
+
+
 @dataclass(frozen=True)
 class InvarianceResult:
     """The configural / metric / scalar (/ partial scalar) sequence of :func:`measurement_invariance`.
@@ -108,10 +114,7 @@ def measurement_invariance(
         rows.append(row)
 
     kw = dict(group=group, min_group_n=min_group_n, max_iter=max_iter)
-    table_cols = ["model", "status", "free_intercepts", "npar", "chisq", "df", "pvalue", "cfi", "tli",
-                  "rmsea", "srmr", "aic", "bic", "compared_with", "chisq_diff", "df_diff", "pvalue_diff",
-                  "delta_cfi", "delta_rmsea", "holds"]
-    search_cols = ["step", "item", "chisq", "chisq_drop", "status", "chosen"]
+    table_cols, search_cols = list(TABLE_COLUMNS), list(SEARCH_COLUMNS)
 
     def done(status: str, message: str, level: str, freed: tuple[str, ...] = (),
              search: list[dict] | None = None) -> InvarianceResult:

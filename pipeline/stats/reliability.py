@@ -619,7 +619,7 @@ def cluster_bootstrap(
     same resamples.
 
     ``clusters`` must have the same index as ``items``; rows with a missing cluster id are an
-    error. A replication whose resample is degenerate (e.g. an item without variance) gives
+    error. Distinct ids for every row resample respondents (the bootstrap without clusters). A replication whose resample is degenerate (e.g. an item without variance) gives
     NaN and counts in ``n_failed``; an interval with fewer than two usable replications has
     status ``"bootstrap_failed"``; fewer than two clusters gives ``"too_few_clusters"``; a
     degenerate full-data statistic gives its own status and no replications are drawn.
@@ -645,7 +645,10 @@ def cluster_bootstrap(
 
     codes, uniques = pd.factorize(clusters, sort=True)
     n_clusters = len(uniques)
-    members = [np.flatnonzero(codes == g) for g in range(n_clusters)]
+    order = np.argsort(codes, kind="stable")          # the rows of each cluster, in row order
+    bounds = np.searchsorted(codes[order], np.arange(n_clusters + 1))
+    members = [order[bounds[g]:bounds[g + 1]] for g in range(n_clusters)]
+    singletons = n_clusters == x.shape[0]             # every row its own cluster: resample rows
 
     full: dict[str, tuple[str, str, float]] = {}
     if "alpha" in statistics:
@@ -660,7 +663,7 @@ def cluster_bootstrap(
     if n_clusters >= 2 and runnable:
         for b in range(int(n_replications)):
             drawn = gen.integers(0, n_clusters, size=n_clusters)
-            xb = x[np.concatenate([members[g] for g in drawn])]
+            xb = x[order[drawn]] if singletons else x[np.concatenate([members[g] for g in drawn])]
             if "alpha" in runnable:
                 reps["alpha"][b] = _raw_alpha_of(xb)
             if "omega" in runnable:

@@ -36,8 +36,14 @@ def score_scale(df: pd.DataFrame, instrument: Instrument, scale: Scale) -> pd.Da
     return pd.DataFrame({scale.name: score, f"{scale.name}_n_items": answered}, index=df.index)
 
 
+def measured_scales(instrument: Instrument, cfg: Measurement) -> list[str]:
+    """The scales the stage scores: ``measurement.scales`` (null: all of the instrument's; []: none)."""
+    return list(instrument.scales) if cfg.scales is None else list(cfg.scales)
+
+
 def score_scales(df: pd.DataFrame, instrument: Instrument, names: list[str] | None = None) -> pd.DataFrame:
-    """Scores of the named scales (all of the instrument's by default) with z-standardised versions."""
+    """Scores of the named scales (all of the instrument's by default) with z-standardised versions
+    (a frame without columns when there are no scales)."""
     names = list(instrument.scales) if names is None else names
     unknown = [n for n in names if n not in instrument.scales]
     if unknown:
@@ -49,33 +55,46 @@ def score_scales(df: pd.DataFrame, instrument: Instrument, names: list[str] | No
         sd = s.std(ddof=1)
         scored[f"{name}_z"] = (s - s.mean()) / sd if sd and np.isfinite(sd) else np.nan
         parts.append(scored)
-    return pd.concat(parts, axis=1)
+    return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=df.index)
 
 
 def build_indices(
-    clean: pd.DataFrame, communities: pd.DataFrame, instrument: Instrument, cfg: Measurement
+    clean: pd.DataFrame, communities: pd.DataFrame | None, instrument: Instrument, cfg: Measurement
 ) -> pd.DataFrame:
-    """One row per analysed respondent: ids, scale scores, covariates, community variables."""
+    """One row per analysed respondent: ids, scale scores, covariates, community variables.
+
+    Every column appears once: a covariate that is the id or the community column is not added
+    again. Without ``roles.community`` there are no community columns (and no community file);
+    with it, ``measurement.community_covariates`` are joined from ``communities`` on the
+    instrument's community id."""
     id_var, comm_var = instrument.role("id"), instrument.role("community")
-    scales = list(cfg.scales or instrument.scales)
-    covariates = [c for c in cfg.covariates if c not in (id_var, comm_var)]
+    keys = list(dict.fromkeys(v for v in (id_var, comm_var) if v))
+    covariates = [c for c in dict.fromkeys(cfg.covariates) if c not in keys]
     missing = [c for c in covariates if c not in clean.columns]
     if missing:
         raise PipelineError(f"measurement.covariates {missing} are not in the cleaned survey", hint="check params.yaml")
-    scores = score_scales(clean, instrument, scales)
-    out = pd.concat([clean[[id_var, comm_var]].reset_index(drop=True),
+    scores = score_scales(clean, instrument, measured_scales(instrument, cfg))
+    out = pd.concat([clean[keys].reset_index(drop=True),
                      scores.reset_index(drop=True),
                      clean[covariates].reset_index(drop=True)], axis=1)
+    if not comm_var:
+        if cfg.community_covariates:
+            raise PipelineError("measurement.community_covariates need roles.community in the instrument")
+        return out
+    out[comm_var] = out[comm_var].astype(str)
     comm_id = instrument.community_id or comm_var
-    comm_cols = [c for c in cfg.community_covariates if c != comm_id]
+    comm_cols = [c for c in dict.fromkeys(cfg.community_covariates) if c not in (comm_id, comm_var)]
+    if not comm_cols:
+        return out
+    if communities is None:
+        raise PipelineError("measurement.community_covariates need the community file")
     unknown = [c for c in comm_cols if c not in communities.columns]
     if unknown:
         raise PipelineError(f"measurement.community_covariates {unknown} are not in the community file")
     comm = communities[[comm_id, *comm_cols]].rename(columns={comm_id: comm_var})
     comm[comm_var] = comm[comm_var].astype(str)
-    out[comm_var] = out[comm_var].astype(str)
     merged = out.merge(comm, on=comm_var, how="left", validate="many_to_one")
-    unmatched = merged.loc[merged[comm_cols].isna().all(axis=1), comm_var].unique() if comm_cols else []
+    unmatched = merged.loc[merged[comm_cols].isna().all(axis=1), comm_var].unique()
     if len(unmatched):
         raise PipelineError(f"communities {sorted(unmatched)[:5]} are in the survey but not in the community file")
     return merged
