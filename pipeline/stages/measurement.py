@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.core import config
+from pipeline.core.communities import community_file, read_communities
 from pipeline.stats.cfa import fit_cfa
 from pipeline.stats.invariance import measurement_invariance
 from pipeline.stats.validity import composite_reliability, fornell_larcker, htmt
@@ -175,7 +176,7 @@ def invariance_tables(clean: pd.DataFrame, instrument: Instrument, cfg: Invarian
 
 
 def measure(
-    clean: pd.DataFrame, communities: pd.DataFrame, instrument: Instrument, cfg: Measurement, seed: int
+    clean: pd.DataFrame, communities: pd.DataFrame | None, instrument: Instrument, cfg: Measurement, seed: int
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, Any]]:
     """The whole stage in memory: (indices, tables, metrics)."""
     scales = list(cfg.scales or instrument.scales)
@@ -228,10 +229,8 @@ def main(argv: list[str] | None = None) -> None:
     except (FileNotFoundError, OSError, ValueError) as exc:
         raise PipelineError(f"{args.survey}: cannot read the cleaned survey ({exc.__class__.__name__})",
                             hint="run the survey stage first (dvc repro survey)") from None
-    try:
-        communities = pd.read_csv(args.communities, dtype={instrument.community_id or instrument.role("community"): str})
-    except (FileNotFoundError, OSError, ValueError) as exc:
-        raise PipelineError(f"{args.communities}: cannot read the community file ({exc.__class__.__name__})") from None
+    found = community_file(args.communities, instrument)
+    communities = read_communities(found, instrument) if found else None
     if clean.empty:
         raise PipelineError(f"{args.survey}: no analysed respondents", hint="check the survey stage's sample flow")
     indices, tables, metrics = measure(clean, communities, instrument, cfg, params.seed)
