@@ -263,7 +263,7 @@ def prepare(study: str, clone: Path, worktree: bool) -> dict[str, Any]:
     if study == "benchmark":
         import yaml
 
-        edit_params(clone / "params.yaml", override=yaml.safe_load(STUDY_FILE.read_text(encoding="utf-8")))
+        edit_params(clone / "studies" / "demo" / "params.yaml", override=yaml.safe_load(STUDY_FILE.read_text(encoding="utf-8")))
     return info
 
 
@@ -273,16 +273,16 @@ def run_study(study: str, clone: Path, change: tuple[str, Any], worktree: bool) 
     res: dict[str, Any] = {"study": study, "load_start": os.getloadavg(), **prepare(study, clone, worktree)}
     import yaml
 
-    params = yaml.safe_load((clone / "params.yaml").read_text(encoding="utf-8"))
+    params = yaml.safe_load((clone / "studies" / "demo" / "params.yaml").read_text(encoding="utf-8"))
     res["size"] = params.get("simulate", {})
     res["dvc_version"] = subprocess.run(["dvc", "--version"], cwd=clone, env=child_env(), capture_output=True,
                                         text=True).stdout.strip()
-    stages = dvc_stages((clone / "dvc.yaml").read_text(encoding="utf-8"))
+    stages = dvc_stages((clone / "studies" / "demo" / "dvc.yaml").read_text(encoding="utf-8"))
     res["stages"] = stages
     runs = {}
     for phase in ("whole", "noop", "rerun"):
         if phase == "rerun":
-            old = edit_params(clone / "params.yaml", change=change)
+            old = edit_params(clone / "studies" / "demo" / "params.yaml", change=change)
             res["change"] = {"key": change[0], "old": old, "new": change[1]}
         print(f"[{study}] dvc repro ({phase}) ...", flush=True)
         since = time.time()
@@ -323,7 +323,7 @@ def segmentation_ratio(clone: Path) -> dict[str, Any]:
 
     import bench_transcripts as B          # the clone's benchmarks/bench_transcripts.py
 
-    tcfg = yaml.safe_load((clone / "params.yaml").read_text(encoding="utf-8"))["transcripts"]
+    tcfg = yaml.safe_load((clone / "studies" / "demo" / "params.yaml").read_text(encoding="utf-8"))["transcripts"]
     n_jobs = int(tcfg.get("n_jobs", 2))
     tp, spec, n_interviews = B.units_throughput(clone / "processed" / "transcripts" / "units.parquet", tcfg)
     return {**tp, "engine": spec.engine, "n_jobs": n_jobs, "interviews": n_interviews,
@@ -344,7 +344,7 @@ def mixed_ratio(clone: Path, model_id: str | None, repeats: int, scratch: Path) 
         return {"skipped": "Rscript is not installed"}
     if subprocess.run([rscript, "-e", "library(lme4)"], capture_output=True).returncode != 0:
         return {"skipped": "the R package lme4 is not installed"}
-    cfg = load_params(clone / "params.yaml")["models"]
+    cfg = load_params(clone / "studies" / "demo" / "params.yaml")["models"]
     specs = [s for s in expand_specs(cfg) if s.get("estimator") == "mixed"]
     if model_id:
         specs = [s for s in specs if s["id"] == model_id]

@@ -66,16 +66,47 @@ def test_toy_instrument_is_read_the_same_way(tmp_path):
     [
         (("type: ordinal, values: agree4, label: I feel calm", "type: likert, label: I feel calm"), "type 'likert'"),
         (("items: [W1, W2, W3]", "items: [W1, W2, W9]"), "'W9'"),
-        (("roles: {id: pid, community: school}", "roles: {community: school}"), "roles.id"),
         (("values: agree4, label: I feel happy", "values: agree5, label: I feel happy"), "agree5"),
-        (("reverse: [W3]", "reverse: [hours]"), "reverses items"),
+        (("reverse: [W3]", "reverse: [hours]"), "reverses items that are not in it: hours"),
+        # one variable in two roles
+        (("roles: {id: pid, community: school}", "roles: {id: pid, community: pid}"),
+         "roles.id and roles.community both name 'pid'"),
+        (("roles: {id: pid, community: school}", "roles: {id: pid, community: school, group: school}"),
+         "roles.community and roles.group both name 'school'"),
+        # a role, a scale item or a reverse item naming something unknown
+        (("roles: {id: pid, community: school}", "roles: {id: pupil, community: school}"),
+         "roles.id names 'pupil', which is not a variable"),
+        (("reverse: [W3]", "reverse: [W7]"), "scale 'wellbeing' names 'W7', which is not a variable"),
+        # a scale item that is not a number, a reversed item without codes to reflect over
+        (("items: [W1, W2, W3]", "items: [W1, W2, W3, pid]"), "scale 'wellbeing' item 'pid' is string, not a number"),
+        (("items: [W1, W2, W3], reverse: [W3]", "items: [W1, W2, W3, hours], reverse: [W3, hours]"),
+         "scale 'wellbeing' reverses 'hours', which has no value labels"),
+        (("min_items: 2}", "min_items: 4}"), "needs 4 answered items (min_items) but has 3"),
+        # the community id is text; a community file needs the community role
+        (("{name: school, type: string,", "{name: school, type: numeric,"),
+         "roles.community 'school' is numeric; a community id is text"),
+        (("roles: {id: pid, community: school}", "roles: {id: pid}\ncommunities: {id: school}"),
+         "the communities: section describes a community file, but roles.community is not set"),
     ],
 )
 def test_bad_instrument_names_the_problem(tmp_path, change, message):
+    assert change[0] in TOY
     path = _write(tmp_path, TOY.replace(*change))
-    with pytest.raises(PipelineError, match=message) as err:
+    with pytest.raises(PipelineError) as err:
         load_instrument(path)
-    assert str(path) in str(err.value)
+    assert message in str(err.value) and str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_study_without_clusters_or_respondent_ids_is_valid(tmp_path):
+    """No roles.community and no communities: section (a survey without clusters), and no
+    roles.id (an anonymous survey): the loader asks for no role; the stages say what they need."""
+    no_clusters = load_instrument(_write(tmp_path, TOY.replace("roles: {id: pid, community: school}", "roles: {id: pid}")))
+    assert no_clusters.role("community") is None and no_clusters.community_id is None
+    assert not no_clusters.communities_declared and no_clusters.community_variables == {}
+    anonymous = load_instrument(_write(tmp_path, TOY.replace("roles: {id: pid, community: school}", "roles: {}")))
+    assert anonymous.roles == {}
+    declared = load_instrument(_write(tmp_path, TOY + "communities: {id: school}\n"))
+    assert declared.communities_declared and declared.community_id == "school"
 
 
 def test_missing_and_broken_files(tmp_path):

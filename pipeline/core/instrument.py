@@ -121,6 +121,7 @@ class Instrument:
     straightlining_grid: tuple[str, ...]
     community_id: str | None
     community_variables: dict[str, Variable]
+    communities_declared: bool = False   # the file has a communities: section (a community file)
 
     # -- convenience -------------------------------------------------------------------------
     def role(self, key: str) -> str | None:
@@ -194,6 +195,58 @@ def _variable(entry: VariableEntry, value_sets: dict[str, Any], where: str) -> V
     )
 
 
+SCALE_ITEM_TYPES = ("ordinal", "categorical", "numeric")
+
+
+def _roles(spec: InstrumentFile, variables: dict[str, Variable], path: Path) -> dict[str, str]:
+    """The roles that are set: each names a variable, no variable plays two roles, and the
+    community id is text. No role is required here (a stage says what it needs): a study
+    without clusters has no community role, an anonymous survey no respondent id."""
+    roles = {k: v for k, v in spec.roles.items() if v}
+    for key, name in roles.items():
+        if name not in variables:
+            raise PipelineError(f"{path}: roles.{key} names '{name}', which is not a variable")
+    seen: dict[str, str] = {}
+    for key, name in roles.items():
+        if name in seen:
+            raise PipelineError(f"{path}: roles.{seen[name]} and roles.{key} both name '{name}'",
+                                hint="a variable plays one role; name another variable for one of them")
+        seen[name] = key
+    com = roles.get("community")
+    if com and variables[com].type != "string":
+        raise PipelineError(f"{path}: roles.community '{com}' is {variables[com].type}; a community id is text",
+                            hint=f"make '{com}' type: string (numbers are read as text: 1224.0 -> '1224')")
+    return roles
+
+
+def _scale(name: str, scale: ScaleEntry, variables: dict[str, Variable], path: Path) -> Scale:
+    items = tuple(scale.items)
+    reverse = tuple(scale.reverse)
+    for item in items + reverse:
+        if item not in variables:
+            raise PipelineError(f"{path}: scale '{name}' names '{item}', which is not a variable")
+    for item in items:
+        if variables[item].type not in SCALE_ITEM_TYPES:
+            raise PipelineError(f"{path}: scale '{name}' item '{item}' is {variables[item].type}, not a number",
+                                hint=f"scale items are {', '.join(SCALE_ITEM_TYPES)}")
+    outside = [item for item in reverse if item not in items]
+    if outside:
+        raise PipelineError(f"{path}: scale '{name}' reverses items that are not in it: {', '.join(outside)}",
+                            hint=f"add them to scales.{name}.items or remove them from its reverse list")
+    unlabelled = [item for item in reverse if not variables[item].values]
+    if unlabelled:
+        raise PipelineError(f"{path}: scale '{name}' reverses '{unlabelled[0]}', which has no value labels to reflect over",
+                            hint="give the item its value labels (values:); a reversed code is min + max - code")
+    if len(set(items)) != len(items):
+        raise PipelineError(f"{path}: scale '{name}' lists an item twice")
+    if scale.min_items is not None and scale.min_items > len(items):
+        raise PipelineError(f"{path}: scale '{name}' needs {scale.min_items} answered items (min_items) but has {len(items)}")
+    label = scale.label or {"en": name}
+    _check_label(label, f"{path}: scale '{name}'")
+    return Scale(name=name, label=dict(label), items=items, reverse=reverse,
+                 min_items=scale.min_items if scale.min_items is not None else len(items))
+
+
 def load_instrument(path: str | Path) -> Instrument:
     """Read and check an instrument YAML file."""
     path = Path(path)
@@ -210,46 +263,26 @@ def load_instrument(path: str | Path) -> Instrument:
             raise PipelineError(f"{path}: variable '{var.name}' defined twice")
         variables[var.name] = var
 
-    roles = {k: v for k, v in spec.roles.items() if v}
-    for key in ("id", "community"):
-        if key not in roles:
-            raise PipelineError(f"{path}: roles.{key} is not set", hint="name the variable that plays it")
-    for key, name in roles.items():
-        if name not in variables:
-            raise PipelineError(f"{path}: roles.{key} names '{name}', which is not a variable")
-
+    roles = _roles(spec, variables, path)
     missing_codes = {
         code: {"reason": str(what.get("reason", f"code_{code}")), **{k: str(v) for k, v in what.items()}}
         for code, what in spec.missing_codes.items()
     }
 
-    scales: dict[str, Scale] = {}
-    for name, scale in spec.scales.items():
-        items = tuple(scale.items)
-        reverse = tuple(scale.reverse)
-        for item in items + reverse:
-            if item not in variables:
-                raise PipelineError(f"{path}: scale '{name}' names '{item}', which is not a variable")
-        if not set(reverse) <= set(items):
-            raise PipelineError(f"{path}: scale '{name}' reverses items that are not in it")
-        label = scale.label or {"en": name}
-        _check_label(label, f"{path}: scale '{name}'")
-        scales[name] = Scale(
-            name=name,
-            label=dict(label),
-            items=items,
-            reverse=reverse,
-            min_items=scale.min_items if scale.min_items is not None else len(items),
-        )
+    scales = {name: _scale(name, scale, variables, path) for name, scale in spec.scales.items()}
 
     attention = spec.attention_check
     if attention and attention.variable not in variables:
-        raise PipelineError(f"{path}: attention_check names an unknown variable")
+        raise PipelineError(f"{path}: attention_check names '{attention.variable}', which is not a variable")
     grid = tuple(spec.straightlining_grid)
     for item in grid:
         if item not in variables:
             raise PipelineError(f"{path}: straightlining_grid names '{item}', which is not a variable")
 
+    if spec.communities is not None and not roles.get("community"):
+        raise PipelineError(f"{path}: the communities: section describes a community file, but roles.community is not set",
+                            hint="name the survey variable that holds the community id under roles.community, "
+                            "or remove the communities: section")
     comm = spec.communities or CommunitiesEntry()
     comm_vars = {}
     for entry in comm.variables:
@@ -267,6 +300,7 @@ def load_instrument(path: str | Path) -> Instrument:
         straightlining_grid=grid,
         community_id=comm.id,
         community_variables=comm_vars,
+        communities_declared=spec.communities is not None,
     )
 
 

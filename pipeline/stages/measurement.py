@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.core import config
+from pipeline.core.communities import community_file, read_communities
 from pipeline.stats.cfa import fit_cfa
 from pipeline.stats.invariance import SEARCH_COLUMNS, TABLE_COLUMNS, measurement_invariance
 from pipeline.stats.validity import composite_reliability, fornell_larcker, htmt
@@ -273,10 +274,11 @@ def _read_communities(path: str, instrument: Instrument, params_name: str) -> pd
     if not path:
         raise PipelineError(f"{params_name}: measurement.community_covariates need the community file",
                             hint="pass it with --communities, or leave community_covariates empty")
-    try:
-        return pd.read_csv(path, dtype={instrument.community_id or instrument.role("community"): str})
-    except (FileNotFoundError, OSError, ValueError) as exc:
-        raise PipelineError(f"{path}: cannot read the community file ({exc.__class__.__name__})") from None
+    found = community_file(path, instrument)
+    if found is None:
+        raise PipelineError(f"{path}: community file not found; {params_name}: measurement.community_covariates need it",
+                            hint="pass it with --communities, or leave community_covariates empty")
+    return read_communities(found, instrument)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,7 +9,11 @@ Steps (each a pure function returning new frames; :func:`main` only reads and wr
 2. :func:`check_survey` checks the file against the instrument before anything else. Hard
    problems stop the stage with one message (unreadable or empty file, no rows, a required, id,
    record or community variable missing, a variable with no value of its type, record numbers
-   not unique, empty ids, ids nearly all repeated, labels garbled by a wrong encoding). Soft
+   not unique, empty ids, ids nearly all repeated, labels garbled by a wrong encoding, community
+   ids not in the community file). Only the record role is required: an anonymous survey has no
+   ``roles.id`` (no pseudonymisation, no duplicate rule), a survey without clusters no
+   ``roles.community`` (no community file). Community ids are written one way
+   (:mod:`pipeline.core.communities`: 1224.0 and "01224" are both "1224"). Soft
    problems are recorded in ``survey_checks.csv`` (variable-level) and ``recodes.csv`` (cells).
    It types every column: codes as float (NaN = missing), text as strings, times as datetimes.
 3. :func:`normalise_text` turns full-width ASCII (``３人`` -> ``3人``) and runs of whitespace in
@@ -73,7 +77,8 @@ from pathlib import Path
 from pipeline.core import config
 from pipeline.core.errors import run_cli
 from pipeline.core.files import atomic_path, write_bytes, write_csv, write_json, write_parquet, write_text
-from pipeline.core.instrument import Instrument, load_instrument, read_community_ids
+from pipeline.core.communities import community_ids
+from pipeline.core.instrument import load_instrument
 from pipeline.survey.clean import SurveyResult, clean_survey
 from pipeline.survey.codebook import MISSING_TABLE
 from pipeline.survey.missing import id_key
@@ -113,17 +118,13 @@ def write_outputs(result: SurveyResult, processed: Path, reports: Path, metrics:
     return [path for path, _ in writers]
 
 
-def read_communities(path: Path, instrument: Instrument) -> tuple[str, set[str]]:
-    """The community file's name and its community ids."""
-    return str(path), read_community_ids(path, instrument)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="pipeline survey", description=__doc__.splitlines()[0])
     parser.add_argument("--params", default=str(config.PARAMS))
     parser.add_argument("--input", default=str(config.RAW_SURVEY), help="the survey export (.sav, .dta, .csv, .xlsx)")
     parser.add_argument("--communities", default=str(config.RAW_COMMUNITIES),
-                        help="community file whose ids the survey's community ids must be in ('' to skip)")
+                        help="community file whose ids the survey's community ids must be in ('' to skip; "
+                        "may be absent unless the instrument has a communities: section)")
     parser.add_argument("--processed", default=str(config.PROCESSED))
     parser.add_argument("--reports", default=str(config.REPORTS))
     parser.add_argument("--metrics", default=str(METRICS_FILE))
@@ -131,8 +132,8 @@ def main(argv: list[str] | None = None) -> None:
     params = config.load_params(args.params)
     cfg = config.section(params, "survey")
     instrument = load_instrument(params["instrument"])
-    key, source = id_key(cfg)
-    comms = read_communities(Path(args.communities), instrument) if args.communities else None
+    key, source = id_key(cfg) if instrument.role("id") else (None, "none")
+    comms = community_ids(args.communities, instrument)
     raw = read_survey(args.input, cfg.get("format", "auto"), cfg.get("encoding"), cfg.get("sheet", 0))
     result = clean_survey(raw, instrument, cfg, key, comms)
     write_outputs(result, Path(args.processed), Path(args.reports), Path(args.metrics))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipeline.core.communities import community_key, kinds_differ
 from pipeline.core.errors import PipelineError
 from pipeline.core.instrument import Instrument, Scale
 from pipeline.core.settings import Measurement
@@ -64,10 +65,12 @@ def build_indices(
     """One row per analysed respondent: ids, scale scores, covariates, community variables.
 
     Every column appears once: a covariate that is the id or the community column is not added
-    again. Without ``roles.community`` there are no community columns (and no community file);
-    with it, ``measurement.community_covariates`` are joined from ``communities`` on the
-    instrument's community id."""
-    id_var, comm_var = instrument.role("id"), instrument.role("community")
+    again. The respondent key is the id (the record when the study has no roles.id); the community
+    variables are joined on the community id, both sides written alike (``community_key``: the
+    survey's 1224.0 and the file's "01224" are one id). A study without a community role, or
+    without community covariates, needs no community file (``communities`` may be None).
+    """
+    id_var, comm_var = instrument.role("id") or instrument.role("record"), instrument.role("community")
     keys = list(dict.fromkeys(v for v in (id_var, comm_var) if v))
     covariates = [c for c in dict.fromkeys(cfg.covariates) if c not in keys]
     missing = [c for c in covariates if c not in clean.columns]
@@ -77,24 +80,32 @@ def build_indices(
     out = pd.concat([clean[keys].reset_index(drop=True),
                      scores.reset_index(drop=True),
                      clean[covariates].reset_index(drop=True)], axis=1)
-    if not comm_var:
-        if cfg.community_covariates:
-            raise PipelineError("measurement.community_covariates need roles.community in the instrument")
-        return out
-    out[comm_var] = out[comm_var].astype(str)
     comm_id = instrument.community_id or comm_var
     comm_cols = [c for c in dict.fromkeys(cfg.community_covariates) if c not in (comm_id, comm_var)]
+    if not comm_var:
+        if comm_cols:
+            raise PipelineError(f"measurement.community_covariates {comm_cols} need roles.community in {instrument.path}",
+                                hint="name the survey's community variable, or empty measurement.community_covariates")
+        return out
+    out[comm_var] = community_key(out[comm_var])
     if not comm_cols:
         return out
     if communities is None:
-        raise PipelineError("measurement.community_covariates need the community file")
+        raise PipelineError(f"measurement.community_covariates {comm_cols} need the community file",
+                            hint="pass it with --communities")
     unknown = [c for c in comm_cols if c not in communities.columns]
     if unknown:
         raise PipelineError(f"measurement.community_covariates {unknown} are not in the community file")
+    if comm_id not in communities.columns:
+        raise PipelineError(f"the community file has no column '{comm_id}' (the instrument's community id)")
     comm = communities[[comm_id, *comm_cols]].rename(columns={comm_id: comm_var})
-    comm[comm_var] = comm[comm_var].astype(str)
+    comm[comm_var] = community_key(comm[comm_var])
     merged = out.merge(comm, on=comm_var, how="left", validate="many_to_one")
     unmatched = merged.loc[merged[comm_cols].isna().all(axis=1), comm_var].unique()
     if len(unmatched):
+        kinds = kinds_differ(out[comm_var], f"survey '{comm_var}'", comm[comm_var], f"community file '{comm_id}'")
+        if kinds:
+            raise PipelineError(f"the community ids cannot be matched: {kinds}",
+                                hint="write the ids the same way in the survey and the community file")
         raise PipelineError(f"communities {sorted(unmatched)[:5]} are in the survey but not in the community file")
     return merged

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.core.communities import CommunityIds, community_key, kinds_differ
 from pipeline.core.errors import PipelineError
 from pipeline.core.instrument import FULLWIDTH_TO_ASCII, Instrument, Variable
 from pipeline.survey.missing import normalise_text
@@ -29,7 +30,8 @@ class Checked:
     normalised: int               # text cells changed by normalise_text
 
 
-def _roles_needed(instrument: Instrument) -> dict[str, str]:
+def _roles_needed(instrument: Instrument) -> dict[str, str | None]:
+    """record (required), id and community (None when the study has none)."""
     if not instrument.role("record"):
         raise PipelineError(
             f"{instrument.path}: roles.record is not set",
@@ -39,11 +41,12 @@ def _roles_needed(instrument: Instrument) -> dict[str, str]:
 
 
 def check_survey(
-    raw: SurveyFile, instrument: Instrument, cfg: dict[str, Any], communities: tuple[str, set[str]] | None = None
+    raw: SurveyFile, instrument: Instrument, cfg: dict[str, Any], communities: CommunityIds | None = None
 ) -> Checked:
     """Check ``raw`` against the instrument: hard problems raise, soft ones are recorded.
 
-    ``communities`` is (file name, its community ids): every submission's community must be one.
+    ``communities``: the community file's ids; every submission's community must be one. The
+    community column comes out in the ids' written form (:func:`community_key`).
     """
     path = raw.path
     df = raw.frame
@@ -58,7 +61,7 @@ def check_survey(
     present = [name for name in instrument.variables if name in df.columns]
     for key in ("id", "record"):
         name = roles[key]
-        if name not in df.columns:
+        if name and name not in df.columns:
             raise PipelineError(
                 f"{path}: the {'respondent id' if key == 'id' else 'record'} variable '{name}' (roles.{key}) "
                 f"is not in the file (columns: {_preview(df.columns)})",
@@ -70,7 +73,7 @@ def check_survey(
     dupes = sorted({str(c) for c in df.columns if list(df.columns).count(c) > 1})
     if dupes:
         raise PipelineError(f"{path}: columns {_preview(dupes)} occur more than once", hint="each variable needs one column")
-    required = [name for name in instrument.required + [roles["community"]] if name not in df.columns]
+    required = [name for name in instrument.required + [roles["community"]] if name and name not in df.columns]
     if required:
         raise PipelineError(
             f"{path}: required variable(s) {', '.join(dict.fromkeys(required))} not in the file "
@@ -105,6 +108,22 @@ def check_survey(
     frame, normalised = normalise_text(pd.DataFrame(typed, index=df.index)[present], instrument)
 
     # id, community ---------------------------------------------------------------------------
+    if rid:
+        _check_ids(frame, rid, rec, cfg, path)
+    com = roles["community"]
+    if com:
+        frame[com] = _community(frame, df[com], com, rec, path, communities)
+    frame = frame.sort_values(rec, kind="stable").reset_index(drop=True)
+    if invalid_parts:
+        invalid = pd.concat(invalid_parts, ignore_index=True)
+    else:
+        invalid = pd.DataFrame({rec: records.iloc[:0], "variable": pd.Series(dtype="str"), "code": pd.Series(dtype="str")})
+    return Checked(frame=frame, checks=pd.DataFrame(checks, columns=["variable", "check", "detail"]), invalid=invalid,
+                   normalised=normalised)
+
+
+def _check_ids(frame: pd.DataFrame, rid: str, rec: str, cfg: dict[str, Any], path: Path) -> None:
+    """Every submission has a respondent id, and not nearly all of them repeat another's."""
     empty = frame[rid].isna()
     if empty.any():
         raise PipelineError(
@@ -122,30 +141,40 @@ def check_survey(
             hint=f"the id variable looks wrong (more than {limit:.0%} duplicates); check roles.id in the "
             "instrument or the export, or raise params.yaml: survey.max_duplicate_share",
         )
-    com = roles["community"]
-    if frame[com].isna().any():
-        empty = frame[com].isna()
+
+
+def _community(frame: pd.DataFrame, as_read: pd.Series, com: str, rec: str, path: Path,
+               communities: CommunityIds | None) -> pd.Series:
+    """The community ids in their written form; every submission has one, two ways of writing
+    one id are not two communities, and each is in the community file (when there is one)."""
+    ids = community_key(frame[com])
+    if ids.isna().any():
+        empty = ids.isna()
         raise PipelineError(
             f"{path}: the community '{com}' is empty in {int(empty.sum())} row(s) ({rec} {_preview(frame.loc[empty, rec])})",
             hint="every submission needs its community",
         )
+    written = pd.DataFrame({"typed": frame[com].astype(str), "id": ids}).drop_duplicates()
+    alike = written[written["id"].duplicated(keep=False)]
+    if len(alike):
+        raise PipelineError(
+            f"{path}: '{com}' values {_preview(sorted(alike['typed']))} are one community id once written alike "
+            f"({_preview(sorted(set(alike['id'])))})",
+            hint="1224, 1224.0 and 01224 are the same id; give different communities different numbers",
+        )
     if communities is not None:
-        source, known = communities
-        unknown = ~frame[com].isin(known)
+        unknown = ~ids.isin(communities.ids)
         if unknown.any():
+            kinds = kinds_differ(as_read.dropna(), f"survey '{com}'", communities.ids, communities.where)
+            if kinds:
+                raise PipelineError(f"{path}: the community ids cannot be matched: {kinds}",
+                                    hint=f"write the ids the same way in both files ({communities.source})")
             raise PipelineError(
-                f"{path}: '{com}' values {_preview(sorted(set(frame.loc[unknown, com])))} "
-                f"({rec} {_preview(frame.loc[unknown, rec])}) are not in {source}",
-                hint=f"correct the ids in the survey or add the communities to {source}",
+                f"{path}: '{com}' values {_preview(sorted(set(ids[unknown])))} "
+                f"({rec} {_preview(frame.loc[unknown, rec])}) are not in {communities.source}",
+                hint=f"correct the ids in the survey or add the communities to {communities.source}",
             )
-
-    frame = frame.sort_values(rec, kind="stable").reset_index(drop=True)
-    if invalid_parts:
-        invalid = pd.concat(invalid_parts, ignore_index=True)
-    else:
-        invalid = pd.DataFrame({rec: records.iloc[:0], "variable": pd.Series(dtype="str"), "code": pd.Series(dtype="str")})
-    return Checked(frame=frame, checks=pd.DataFrame(checks, columns=["variable", "check", "detail"]), invalid=invalid,
-                   normalised=normalised)
+    return ids
 
 
 def _preview(values: Any, k: int = 8) -> str:

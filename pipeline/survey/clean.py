@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.core.communities import CommunityIds
 from pipeline.core.errors import PipelineError
 from pipeline.core.instrument import Instrument
 from pipeline.survey.check import check_survey
@@ -66,13 +67,16 @@ class SurveyResult:
     codebook_xlsx: bytes
 
 
-def clean_survey(raw: SurveyFile, instrument: Instrument, cfg: dict[str, Any], key: bytes,
-                 communities: tuple[str, set[str]] | None = None) -> SurveyResult:
-    """Check, clean and describe a survey file; nothing is written."""
-    rec, rid = instrument.role("record"), instrument.role("id")
+def clean_survey(raw: SurveyFile, instrument: Instrument, cfg: dict[str, Any], key: bytes | None,
+                 communities: CommunityIds | None = None) -> SurveyResult:
+    """Check, clean and describe a survey file; nothing is written. ``key`` pseudonymises the
+    respondent ids (None only for a study without roles.id)."""
+    rec, rid, com = instrument.role("record"), instrument.role("id"), instrument.role("community")
     checked = check_survey(raw, instrument, cfg, communities)
     text = text_numbers(checked.frame, instrument, list(cfg.get("free_text_numbers") or []))
-    pseudo = pseudonymise(text, rid, key, int(cfg.get("id_hash_length", 16)))
+    if rid and key is None:
+        raise PipelineError("no key to pseudonymise respondent ids", hint="pass the key (see pipeline.survey.missing.id_key)")
+    pseudo = pseudonymise(text, rid, key, int(cfg.get("id_hash_length", 16))) if rid else text
     recoded = recode_missing(pseudo, instrument, checked.invalid)
     frame = recoded.frame
     flags = flag_exclusions(frame, instrument, cfg, recoded.missing, answered=pseudo)
@@ -87,7 +91,8 @@ def clean_survey(raw: SurveyFile, instrument: Instrument, cfg: dict[str, Any], k
         )
     clean = frame[keep].reset_index(drop=True)
     missing = recoded.missing[recoded.missing[rec].isin(set(clean[rec]))].reset_index(drop=True)
-    exclusions = exclusions.merge(frame[[rec, rid]], on=rec, how="left")[[rec, rid, "rule", "counted", "detail"]]
+    ids = [rec, rid] if rid else [rec]
+    exclusions = exclusions.merge(frame[ids], on=rec, how="left")[[*ids, "rule", "counted", "detail"]]
     derived = [c for c in clean.columns if c not in instrument.variables]
     clean_schema(instrument, list(clean.columns)).validate(clean, lazy=True)
 
@@ -108,7 +113,8 @@ def clean_survey(raw: SurveyFile, instrument: Instrument, cfg: dict[str, Any], k
         metrics[f"recoded_{reason}"] = int((recoded.recodes["reason"] == reason).sum())
     metrics["missing_cells_analysed"] = len(missing)
     metrics["normalised_text_cells"] = checked.normalised
-    metrics["communities_analysed"] = int(clean[instrument.role("community")].nunique())
+    if com:
+        metrics["communities_analysed"] = int(clean[com].nunique())
     metrics["soft_checks"] = len(checks)
     return SurveyResult(
         clean=clean, missing=missing, exclusions=exclusions, recodes=recoded.recodes, checks=checks, flow=flow,

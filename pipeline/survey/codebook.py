@@ -269,7 +269,8 @@ def labels_sidecar(instrument: Instrument, derived: list[str], about: dict[str, 
     return {
         "study": instrument.study.get("id"),
         "columns": about["columns"],
-        "id": {"variable": instrument.role("id"), "pseudonym": "P + HMAC-SHA256(key, id) truncated; raw ids are not kept"},
+        "id": ({"variable": instrument.role("id"), "pseudonym": "P + HMAC-SHA256(key, id) truncated; raw ids are not kept"}
+               if instrument.role("id") else {"variable": None, "pseudonym": "no respondent id (roles.id is not set)"}),
         "record": instrument.role("record"),
         "missing_reasons": reasons,
         "missing_table": MISSING_TABLE,

@@ -59,6 +59,8 @@ def _duplicates(df: pd.DataFrame, instrument: Instrument, cfg: dict[str, Any]) -
     if keep not in ("first", "last"):
         raise PipelineError(f"params.yaml: survey.duplicate.keep is '{keep}'", hint="use first or last")
     latest_last = keep == "first"
+    if not rid:  # an anonymous survey: no respondent id, no duplicate rule
+        return _empty_flags(df, rec)
     if sub and sub in df.columns:
         key = pd.DataFrame({rid: df[rid], "_nat": df[sub].isna(), "_t": df[sub], rec: df[rec]})
         ordered = key.sort_values([rid, "_nat", "_t", rec], ascending=[True, True, latest_last, latest_last], kind="stable")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -89,6 +90,22 @@ def read_survey(path: str | Path, fmt: str = "auto", encoding: str | None = None
     df = _header_row(df)
     df = df.replace("", np.nan) if len(df) else df
     return SurveyFile(path=path, format=fmt, encoding=encoding or ("utf-8" if fmt == "csv" else None), frame=df)
+
+
+def read_metadata(path: str | Path, fmt: str = "auto", encoding: str | None = None) -> Any:
+    """pyreadstat's metadata of a .sav or .dta without its data (measurement levels, display
+    formats, SPSS missing ranges, value labels); None for a text table (CSV, Excel)."""
+    path = Path(path)
+    fmt = survey_format(path, fmt)
+    if fmt not in ("sav", "dta"):
+        return None
+    reader = pyreadstat.read_sav if fmt == "sav" else pyreadstat.read_dta
+    try:
+        return reader(path, metadataonly=True, user_missing=True, encoding=encoding)[1]
+    except pyreadstat.ReadstatError as exc:
+        raise _readstat_error(path, fmt, exc) from None
+    except (UnicodeError, LookupError) as exc:
+        raise _encoding_error(path, exc) from None
 
 
 def _header_row(df: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,302 @@
+"""Drafting an instrument from a survey export (pipeline/survey/draft.py, for `pipeline init`):
+.sav, .dta, .csv and .xlsx files written here; the drafted types, labels, missing codes, ranges
+and roles; the YAML written round-trips through load_instrument; and the survey stage runs on
+the draft with generic params (seed, instrument, an empty survey section and secrets/id_key, as
+init leaves a new study)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import pandas as pd
+import pyreadstat
+import pytest
+import yaml
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from fixtures.toy_survey import run_stage
+from pipeline.core.errors import PipelineError
+from pipeline.core.instrument import load_instrument
+from pipeline.survey.draft import draft_instrument, dump_instrument
+
+N = 40
+AGREE = {1: "非常不同意", 2: "不同意", 3: "一般", 4: "同意", 5: "非常同意", 98: "不知道", 99: "拒绝回答"}
+
+
+@pytest.fixture
+def study(tmp_path, monkeypatch):
+    """A new study folder as init leaves it: the key in secrets/id_key, no key in the environment."""
+    monkeypatch.delenv("PIPELINE_ID_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "id_key").write_text("a long random secret of this study\n", encoding="utf-8")
+    return tmp_path
+
+
+def _stage(folder, survey, instrument, communities=""):
+    """The survey stage with generic params: only seed, instrument and an empty survey section."""
+    params = folder / "params.yaml"
+    params.write_text(yaml.safe_dump({"seed": 1, "instrument": str(instrument), "survey": {}}), encoding="utf-8")
+    code = run_stage(folder / "out", survey, params=params, communities=communities)
+    return code, folder / "out" / "processed"
+
+
+def _var(instrument: dict, name: str) -> dict:
+    return next(v for v in instrument["variables"] if v["name"] == name)
+
+
+def _round_trip(draft, path):
+    """Written, read back as YAML and by load_instrument: the same instrument."""
+    dump_instrument(draft, path)
+    text = path.read_text(encoding="utf-8")
+    assert yaml.safe_load(text) == draft.instrument
+    assert text.startswith("# Instrument drafted by `python -m pipeline init` from ")
+    assert "\\u" not in text
+    return load_instrument(path), text
+
+
+# --------------------------------------------------------------------------------------------
+# SPSS
+# --------------------------------------------------------------------------------------------
+def _sav(path):
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({
+        "serial": np.arange(1, N + 1, dtype=float),
+        "resp_id": [f"R{i:04d}" for i in range(N)],
+        "school": rng.choice([1224.0, 17.0, 5.0], N),
+        "q1": rng.choice([1.0, 2, 3, 4, 5], N),
+        "q2": rng.choice([1.0, 2, 3, 4, 5], N),
+        "gender": rng.choice([1.0, 2.0], N),
+        "age": rng.integers(18, 80, N).astype(float),
+        "income": rng.integers(1000, 9000, N).astype(float),
+        "interview_date": [dt.date(2024, 5, 1) + dt.timedelta(days=int(i)) for i in range(N)],
+        "comment": [f"意见 {i}" for i in range(N)],
+    })
+    df.loc[[0, 1], "q1"] = [98.0, 99.0]
+    df.loc[2, "q2"] = 98.0
+    df.loc[3, "age"] = -9.0
+    df.loc[4, "age"] = -2.0                    # inside the missing range, without a label
+    pyreadstat.write_sav(
+        df, path,
+        column_labels={"q1": "我信任居委会", "q2": "邻居会互相帮忙", "gender": "性别", "age": "Age in years",
+                       "interview_date": "访问日期"},
+        variable_value_labels={"q1": AGREE, "q2": AGREE, "gender": {1: "男", 2: "女"}, "age": {-9: "refused"}},
+        missing_ranges={"q1": [98, 99], "q2": [98, 99], "age": [{"lo": -9, "hi": -1}]},
+        variable_measure={"q1": "ordinal", "q2": "ordinal", "gender": "nominal", "age": "scale", "income": "scale"},
+    )
+    return df
+
+
+def test_sav_draft_types_labels_missing_codes_ranges_and_roles(study):
+    df = _sav(study / "survey.sav")
+    pd.DataFrame({"school": ["01224", "17", "5"], "district": ["城东", "城西", "城东"], "n_pupils": [800, 450, 1200],
+                  "urban": [1, 0, 1]}).to_csv(study / "communities.csv", index=False)
+    draft = draft_instrument(study / "survey.sav", cluster="school", communities=study / "communities.csv")
+    spec = draft.instrument
+    assert spec["roles"] == {"id": "resp_id", "record": "serial", "community": "school"}
+    assert _var(spec, "resp_id") == {"name": "resp_id", "type": "string", "required": True, "label": {"en": "resp_id"}}
+    assert _var(spec, "school")["type"] == "string" and _var(spec, "serial")["type"] == "numeric"
+    # types from the measurement levels, labels in their language, shared label sets
+    q1, q2 = _var(spec, "q1"), _var(spec, "q2")
+    assert q1["type"] == "ordinal" and q1["label"] == {"zh": "我信任居委会"}
+    assert q1["values"] == q2["values"] and spec["value_sets"][q1["values"]] == {
+        c: {"zh": t} for c, t in AGREE.items() if c < 90}
+    assert _var(spec, "gender") == {"name": "gender", "type": "categorical", "values": {1: {"zh": "男"}, 2: {"zh": "女"}},
+                                    "label": {"zh": "性别"}}
+    # numbers without labels: the observed range without the missing codes
+    age = _var(spec, "age")
+    valid_age = df.loc[df["age"] > 0, "age"]
+    assert age == {"name": "age", "type": "numeric", "range": [int(valid_age.min()), int(valid_age.max())],
+                   "label": {"en": "Age in years"}}
+    assert _var(spec, "income")["range"] == [int(df["income"].min()), int(df["income"].max())]
+    assert _var(spec, "interview_date")["type"] == "datetime"
+    assert _var(spec, "comment") == {"name": "comment", "type": "string", "free_text": True, "label": {"en": "comment"}}
+    # user-missing values and ranges, with reasons from their labels
+    assert spec["missing_codes"] == {98: {"reason": "dont_know", "zh": "不知道"}, 99: {"reason": "refused", "zh": "拒绝回答"},
+                                     -9: {"reason": "refused_minus9", "en": "refused"},
+                                     -2: {"reason": "missing", "en": "missing"}}
+    notes = "\n".join(draft.notes)
+    assert "roles.id: resp_id - unique in every row, named like a respondent id" in notes
+    assert "roles.community: school - given as the cluster variable" in notes
+    assert "roles.weight: not set" in notes and "roles.group: not set" in notes
+    assert spec["communities"]["id"] == "school"
+    assert [v["type"] for v in spec["communities"]["variables"]] == ["string", "string", "numeric", "categorical"]
+    assert "CHECK the community ids" not in notes        # 01224 and 1224.0 are one id
+
+    loaded, text = _round_trip(draft, study / "instrument.yaml")
+    assert loaded.role("id") == "resp_id" and loaded.communities_declared
+    assert loaded.variables["q1"].value_labels("zh")[5] == "非常同意" and loaded.missing_reason(-9) == "refused_minus9"
+    assert text.splitlines()[0].endswith("survey.sav (40 rows, 10 columns)") and "不知道" in text
+    assert "  - {name: gender, type: categorical, values: {1: {zh: 男}, 2: {zh: 女}}, label: {zh: 性别}}" in text
+
+    code, processed = _stage(study, study / "survey.sav", study / "instrument.yaml", study / "communities.csv")
+    assert code == 0
+    clean = pd.read_parquet(processed / "survey_clean.parquet")
+    assert len(clean) == N and set(clean["school"]) == {"1224", "17", "5"}
+    assert clean["resp_id"].str.fullmatch(r"P[0-9a-f]{16}").all()
+    missing = pd.read_parquet(processed / "survey_missing.parquet")
+    reasons = set(zip(missing["variable"].astype(str), missing["reason"].astype(str)))
+    assert {("q1", "dont_know"), ("q1", "refused"), ("q2", "dont_know"), ("age", "refused_minus9"), ("age", "missing")} <= reasons
+    assert pd.read_csv(processed / "survey_checks.csv").empty, "the draft agrees with the file's own labels"
+
+
+# --------------------------------------------------------------------------------------------
+# Stata
+# --------------------------------------------------------------------------------------------
+def test_dta_draft_guesses_without_measurement_levels(study):
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame({
+        "pid": [f"P-{i}" for i in range(N)],
+        "obs": np.arange(101, 101 + N, dtype=float),
+        "trust": rng.choice([1.0, 2, 3, 4], N),
+        "hours": np.round(rng.uniform(0, 12, N), 1),
+        "kids": rng.integers(0, 4, N).astype(float),
+        "knows": rng.choice([1.0, 2.0, 9.0], N),
+        "voted": pd.Series([[0, 1, "a", "b"][k] for k in rng.integers(0, 4, N)], dtype=object),  # Stata's .a, .b
+    })
+    pyreadstat.write_dta(df, study / "survey.dta", column_labels={"trust": "Trust in neighbours"},
+                         variable_value_labels={"trust": {1: "none", 2: "a little", 3: "some", 4: "a lot"},
+                                                "knows": {1: "知道", 2: "听说过", 9: "不知道"},
+                                                "voted": {0: "no", 1: "yes", "a": "refused", "b": "不记得"}},
+                         missing_user_values={"voted": ["a", "b"]})
+    draft = draft_instrument(study / "survey.dta")
+    spec = draft.instrument
+    assert spec["roles"] == {"id": "pid", "record": "obs"}
+    assert _var(spec, "trust")["type"] == "categorical" and _var(spec, "trust")["values"][4] == {"en": "a lot"}
+    assert _var(spec, "hours")["type"] == "numeric" and _var(spec, "hours")["range"] == [df["hours"].min(), df["hours"].max()]
+    assert _var(spec, "kids") == {"name": "kids", "type": "categorical", "range": [int(df["kids"].min()), int(df["kids"].max())],
+                                  "label": {"en": "kids"}}
+    # a labelled code above the answers that reads like a missing answer is a missing code
+    assert spec["missing_codes"] == {9: {"reason": "dont_know", "zh": "不知道"}}
+    assert _var(spec, "knows")["values"] == {1: {"zh": "知道"}, 2: {"zh": "听说过"}}
+    assert "communities" not in spec and "roles.community: not set" in "\n".join(draft.notes)
+    assert _var(spec, "voted")["values"] == {0: {"en": "no"}, 1: {"en": "yes"}}
+    assert any(n.startswith("'voted': Stata extended missing values (.a 'refused', .b '不记得') are read as blank")
+               for n in draft.notes)
+
+    loaded, _ = _round_trip(draft, study / "instrument.yaml")
+    assert loaded.role("community") is None
+    code, processed = _stage(study, study / "survey.dta", study / "instrument.yaml")
+    assert code == 0
+    metrics = json.loads((study / "out" / "metrics" / "survey.json").read_text(encoding="utf-8"))
+    assert metrics["analysed"] == N and "communities_analysed" not in metrics
+    missing = pd.read_parquet(processed / "survey_missing.parquet")
+    assert (missing.loc[missing["variable"] == "knows", "reason"].astype(str) == "dont_know").sum() == (df["knows"] == 9).sum()
+
+
+# --------------------------------------------------------------------------------------------
+# CSV and Excel
+# --------------------------------------------------------------------------------------------
+def _text_table():
+    rng = np.random.default_rng(7)
+    return pd.DataFrame({
+        "id": np.arange(1, N + 1),
+        "提交时间": [f"2024-06-{1 + i % 28:02d} 10:{i % 60:02d}:00" for i in range(N)],
+        "满意度": rng.choice([1, 2, 3, 4, 5], N),
+        "月收入": rng.integers(1500, 20000, N),
+        "居住社区": rng.choice(["A12", "B07", "C03"], N),
+        "建议": [f"希望多办活动{i}" for i in range(N)],
+    })
+
+
+def test_csv_draft_of_an_anonymous_survey_needs_no_key(study):
+    """问卷星-style CSV: a row number called id, no respondent id; the stage needs no key."""
+    df = _text_table()
+    df.to_csv(study / "survey.csv", index=False, encoding="utf-8-sig")
+    (study / "secrets" / "id_key").unlink()
+    draft = draft_instrument(study / "survey.csv")
+    spec = draft.instrument
+    assert spec["roles"] == {"record": "id"}
+    assert "roles.id: not set" in "\n".join(draft.notes)
+    assert _var(spec, "提交时间")["type"] == "datetime"
+    assert _var(spec, "满意度") == {"name": "满意度", "type": "categorical", "range": [1, 5], "label": {"zh": "满意度"}}
+    assert _var(spec, "月收入")["type"] == "numeric"
+    assert _var(spec, "居住社区") == {"name": "居住社区", "type": "string", "label": {"zh": "居住社区"}}
+    assert _var(spec, "建议")["free_text"] is True
+    assert spec["missing_codes"] == {}
+    _round_trip(draft, study / "instrument.yaml")
+    code, processed = _stage(study, study / "survey.csv", study / "instrument.yaml")
+    assert code == 0
+    excl = pd.read_csv(processed / "exclusions.csv")
+    assert list(excl.columns) == ["id", "rule", "counted", "detail"]
+
+
+def test_xlsx_draft_with_a_community_file_keyed_otherwise(study):
+    df = _text_table().rename(columns={"id": "序号"})
+    df.insert(1, "受访者编号", [f"NX{i:05d}" for i in range(N)])
+    df.to_excel(study / "survey.xlsx", index=False)
+    pd.DataFrame({"code": ["A12", "B07", "C03"], "类型": [1, 2, 1]}).to_csv(study / "comms.csv", index=False)
+    draft = draft_instrument(study / "survey.xlsx", cluster="居住社区", communities=study / "comms.csv")
+    spec = draft.instrument
+    assert spec["roles"] == {"id": "受访者编号", "record": "序号", "community": "居住社区"}
+    assert spec["communities"]["id"] == "code"
+    assert "'code' holds every '居住社区' of the survey" in "\n".join(draft.notes)
+    loaded, _ = _round_trip(draft, study / "instrument.yaml")
+    assert loaded.community_id == "code"
+    code, processed = _stage(study, study / "survey.xlsx", study / "instrument.yaml", study / "comms.csv")
+    assert code == 0
+    assert set(pd.read_parquet(processed / "survey_clean.parquet")["居住社区"]) == {"A12", "B07", "C03"}
+
+
+# --------------------------------------------------------------------------------------------
+# what the draft cannot do
+# --------------------------------------------------------------------------------------------
+def test_draft_errors_are_one_line(study):
+    _text_table().to_csv(study / "survey.csv", index=False)
+    pd.DataFrame({"other": ["x"]}).to_csv(study / "comms.csv", index=False)
+    cases = [
+        (dict(cluster="school"), "the cluster variable 'school' is not in the file"),
+        (dict(communities=study / "comms.csv"), "a community file needs the survey's cluster variable"),
+        (dict(cluster="居住社区", communities=study / "comms.csv"), "no column '居住社区', and no column holds every community id"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(PipelineError) as err:
+            draft_instrument(study / "survey.csv", **kwargs)
+        assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_mismatched_community_ids_are_a_note(study):
+    _sav(study / "survey.sav")
+    pd.DataFrame({"school": ["A12", "1224"]}).to_csv(study / "communities.csv", index=False)
+    draft = draft_instrument(study / "survey.sav", cluster="school", communities=study / "communities.csv")
+    assert ("CHECK the community ids: survey 'school' holds numbers, communities.csv 'school' holds text (e.g. 'A12')"
+            in draft.notes)
+
+
+def test_no_record_column_is_said(study):
+    pd.DataFrame({"resp_id": ["R1", "R2", "R3"], "q": [1, 2, 1]}).to_csv(study / "survey.csv", index=False)
+    draft = draft_instrument(study / "survey.csv")
+    assert draft.instrument["roles"] == {"id": "resp_id"}
+    assert any(n.startswith("roles.record: NOT FOUND") for n in draft.notes)
+    _round_trip(draft, study / "instrument.yaml")
+
+
+# --------------------------------------------------------------------------------------------
+# any table: the draft is valid YAML that the loader and the survey stage accept (or one line)
+# --------------------------------------------------------------------------------------------
+NAMES = st.lists(st.sampled_from(list("abqXY_1 :,#'\"-") + ["yes", "null", "年龄", "性别", "：", "\u3000"]),
+                 min_size=1, max_size=4).map(lambda parts: "".join(parts).strip()).filter(lambda n: n and n != "row")
+CELLS = st.one_of(st.integers(-10, 12).map(str), st.sampled_from(["", "98", "不知道", "2024-05-01", "1.5", "A12", "yes",
+                                                                   "１２", " 3 ", "null"]))
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(names=st.lists(NAMES, min_size=1, max_size=5, unique=True), rows=st.integers(1, 6), data=st.data())
+def test_any_table_drafts_to_a_loadable_instrument(study, names, rows, data):
+    frame = pd.DataFrame({name: data.draw(st.lists(CELLS, min_size=rows, max_size=rows)) for name in names})
+    frame.insert(0, "row", range(1, rows + 1))
+    frame.to_csv(study / "survey.csv", index=False)
+    try:
+        draft = draft_instrument(study / "survey.csv")
+    except PipelineError as exc:
+        assert "\n" not in str(exc)
+        event("the draft stops with one line")
+        return
+    assert draft.instrument["roles"]["record"] == "row"
+    _round_trip(draft, study / "instrument.yaml")
+    code, _ = _stage(study, study / "survey.csv", study / "instrument.yaml")
+    assert code == 0, "the survey stage accepts every draft of a readable table"
+    event("drafted, loaded, cleaned")
