@@ -647,8 +647,8 @@ class Decimals(Section):
 
 class Figures(Section):
     coefficient_alternatives: dict[str, Names] = Field(default_factory=dict)
-    index_group: str
-    topic_factor: str
+    index_group: str | None = None               # None: the index distributions of the whole sample
+    topic_factor: str | None = None              # None: no figure of topic prevalence by a factor
 
 
 class Title(Section):
@@ -670,7 +670,7 @@ class Report(Section):
     community_characteristics: Names = Field(default_factory=list)
     term_labels: dict[str, Text | str] = Field(default_factory=dict)
     model_tables: dict[str, Text] = Field(default_factory=dict)
-    figures: Figures
+    figures: Figures = Field(default_factory=Figures)
     role_labels: dict[str, Text | str] = Field(default_factory=dict)
     quotes: Count = 2                            # exemplar quotes per joint-display row
 

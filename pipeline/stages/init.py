@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import secrets
 import shutil
 import subprocess
@@ -109,7 +110,7 @@ def draft_params(instrument: dict[str, Any] | None, parts: Parts, seed: int, tit
         skip = {roles.get("id"), roles.get("record"), cluster}
         covariates = [v["name"] for v in variables if v.get("type") in ("numeric", "categorical", "ordinal")
                       and v["name"] not in skip]
-        characteristics = [v["name"] for v in variables if v.get("type") in ("categorical", "ordinal")
+        characteristics = [v["name"] for v in variables if v.get("type") == "categorical"
                            and v["name"] not in skip and 2 <= len(v.get("values") or {}) <= 12][:10]
         lines += [
             "",
@@ -134,7 +135,7 @@ def draft_params(instrument: dict[str, Any] | None, parts: Parts, seed: int, tit
     lines += [
         "",
         "report:",
-        f"  title: {{zh: {yaml.safe_dump(title, allow_unicode=True).strip()}, en: {yaml.safe_dump(title, allow_unicode=True).strip()}}}",
+        f"  title: {{zh: {json.dumps(title, ensure_ascii=False)}, en: {json.dumps(title, ensure_ascii=False)}}}",
         f"  lang: {lang}",
     ]
     if parts.survey:
@@ -144,6 +145,8 @@ def draft_params(instrument: dict[str, Any] | None, parts: Parts, seed: int, tit
             "",
             "transcripts:",
             f"  config: {TRANSCRIPTS_CONFIG}   # the texts' format: check it against your files",
+            "",
+            "topics: {}                      # the topic models' defaults (pipeline/core/settings.py: Topics)",
         ]
     if parts.codebook:
         lines += ["", "coding:", f"  codebook: {CODEBOOK}"]
@@ -197,7 +200,8 @@ def _run(cmd: list[str], what: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from pipeline.survey.draft import draft_instrument, dump_instrument   # the survey layer reads the files
+    from pipeline.survey.draft import draft_instrument, instrument_yaml   # the survey layer reads the files
+    from pipeline.survey.read import read_metadata
 
     args = parse_args(argv)
     if not args.survey and not args.transcripts:
@@ -230,10 +234,13 @@ def main(argv: list[str] | None = None) -> None:
     label = None
     if survey:
         draft = draft_instrument(survey, cluster=args.cluster, communities=communities)
-        instrument, label = draft.instrument, draft.file_label
+        instrument = draft.instrument
+        meta = read_metadata(survey)
+        label = getattr(meta, "file_label", None) if meta is not None else None
         notes += draft.notes
-        files[root / INSTRUMENT] = dump_instrument(draft)
-        community_columns = list(draft.community_columns)
+        files[root / INSTRUMENT] = instrument_yaml(draft)
+        section = instrument.get("communities") or {}
+        community_columns = [v["name"] for v in section.get("variables", []) if v["name"] != section.get("id")]
     if transcripts:
         files[root / TRANSCRIPTS_CONFIG] = (GENERIC / "transcripts.yaml").read_text(encoding="utf-8")
         for name in ("userdict.txt",):

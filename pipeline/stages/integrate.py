@@ -14,7 +14,8 @@ every table has a file to be checked against:
   (:mod:`pipeline.stats.describe`), from ``processed/survey_clean.parquet``,
   ``survey_missing.parquet`` and ``indices.parquet``.
 
-A frame whose inputs are absent is left out (the report then skips its table with a note).
+A frame whose inputs are absent is left out (the study has no such part; the report then has no
+such table). The joint display needs models, coded texts and ``--joint`` (a file that may be absent).
 """
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ from pipeline.text.coding import load_codebook
 from pipeline.core.config import load_params, read_yaml
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_dir, read_stage_parquet, write_csv
-from pipeline.core.instrument import load_instrument
+from pipeline.core.communities import community_file, community_key, read_communities
+from pipeline.core.instrument import Instrument, load_instrument
 from pipeline.stats.describe import describe_survey
 from pipeline.stats.joint import joint_display, parse_rows
 
@@ -55,8 +57,10 @@ def codebook_themes(path: Path) -> dict[int, dict[str, str]]:
     return {t.id: {"code": t.code, "zh": t.zh, "en": t.en} for t in load_codebook(path).themes}
 
 
-def coded_units(processed: Path, communities: pd.DataFrame, themes: Mapping[int, Mapping[str, str]]) -> pd.DataFrame | None:
-    """The coding stage's units with their redacted text and community covariates, or None if
+def coded_units(processed: Path, communities: pd.DataFrame | None, themes: Mapping[int, Mapping[str, str]],
+                instrument: Instrument) -> pd.DataFrame | None:
+    """The coding stage's units with their redacted text and community covariates (joined on the
+    texts' community column: the instrument's community variable, or ``community``), or None if
     the coding or transcripts stage has not run."""
     codes_path = processed / "coding" / "codes.parquet"
     units_path = processed / "transcripts" / "units.parquet"
@@ -70,12 +74,17 @@ def coded_units(processed: Path, communities: pd.DataFrame, themes: Mapping[int,
     if "text" not in codes.columns:
         units = pd.read_parquet(units_path, columns=["unit_id", "text"])
         codes = codes.merge(units, on="unit_id", how="left", validate="one_to_one")
-    for col in ("interview_id", "comm_id"):
-        if col not in codes.columns:
-            raise PipelineError(f"{codes_path}: no column {col!r}")
-    extra = [c for c in communities.columns if c != "comm_id" and c not in codes.columns]
+    if "interview_id" not in codes.columns:
+        raise PipelineError(f"{codes_path}: no column 'interview_id'", "re-run `dvc repro`")
+    comm = next((c for c in (instrument.role("community"), instrument.community_id, "community")
+                 if c and c in codes.columns), None)
+    if communities is None or comm is None:
+        return codes
+    file_id = instrument.community_id or instrument.role("community")
+    extra = [c for c in communities.columns if c != file_id and c not in codes.columns]
     if extra:
-        codes = codes.merge(communities[["comm_id", *extra]], on="comm_id", how="left", validate="many_to_one")
+        table = communities[[file_id, *extra]].rename(columns={file_id: comm})
+        codes = codes.assign(**{comm: community_key(codes[comm])}).merge(table, on=comm, how="left", validate="many_to_one")
     return codes
 
 
@@ -99,10 +108,11 @@ def integrate(params: Mapping[str, Any], processed: Path, communities_path: Path
                              instrument, settings)
 
     themes = codebook_themes(codebook_path) if codebook_path.exists() else {}
-    communities = pd.read_csv(communities_path, dtype={"comm_id": str})
-    codes = coded_units(processed, communities, themes) if themes else None
+    found = community_file(communities_path, instrument)
+    communities = read_communities(found, instrument) if found else None
+    codes = coded_units(processed, communities, themes, instrument) if themes else None
     hypotheses_path = processed / "models" / "hypotheses.csv"
-    if codes is not None and hypotheses_path.exists():
+    if codes is not None and hypotheses_path.exists() and joint_path.exists():
         rows = parse_rows(read_yaml(joint_path, "joint-display configuration"), str(joint_path),
                           list(params["models"]["hypotheses"]), list(themes))
         frames["joint_display"] = joint_display(
@@ -123,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m pipeline integrate", description=__doc__.split("\n")[0])
     ap.add_argument("--params", default="params.yaml")
     ap.add_argument("--processed", default="processed", help="the earlier stages' outputs")
-    ap.add_argument("--communities", default="raw/communities.csv")
+    ap.add_argument("--communities", default="raw/communities.csv", help="'' when the study has none")
     ap.add_argument("--joint", default="config/joint_display.yaml")
     ap.add_argument("--codebook", default="config/codebook.yaml")
     ap.add_argument("--out", default="processed/integrate", help="the tidy frames the report's tables show")

@@ -128,7 +128,7 @@ def fit_all(data: pd.DataFrame, cfg: Models, seed: int, parallel: ParallelSettin
     results = {spec["id"]: fit_model(spec, data) for spec in specs}
     coefficients = coefficient_table(list(results.values())) if results else _empty(COEF_COLUMNS)
     fits = fit_table(list(results.values()))
-    fits.insert(1, "table", [spec.get("table", "") for spec in specs])
+    fits.insert(1, "table", [spec.get("table") or "models" for spec in specs])   # the report's table group
     components = (pd.concat([r.components for r in results.values()], ignore_index=True) if results
                   else _empty(COMPONENT_COLUMNS))
 

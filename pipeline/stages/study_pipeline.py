@@ -10,7 +10,8 @@ checks); which of them run, and what each depends on, follows from those parts:
 
 A stage's ``deps`` list the code folders it imports (``tests/test_dvc_deps.py`` checks every
 generated pipeline as it checks the demo's), its configuration files and its inputs; ``params``
-the keys it reads. Paths are the project's: ``python -m pipeline init`` writes the file at the
+the sections it reads (dvc needs every listed key in params.yaml, so init writes each section,
+empty where the defaults serve). Paths are the project's: ``python -m pipeline init`` writes the file at the
 project root, where ``dvc repro`` runs it.
 """
 from __future__ import annotations
@@ -93,9 +94,7 @@ def text_stages(p: Parts) -> dict[str, dict[str, Any]]:
             "deps": [*CODE, "pipeline/stages/transcripts.py", "pipeline/text", "pipeline/stats", *instrument,
                      TRANSCRIPTS_CONFIG, "config/surnames.txt", "config/userdict.txt", "config/stopwords.txt",
                      p.transcripts, *comm],
-            "params": [*(["instrument"] if p.survey else []), "transcripts.config", "transcripts.userdict",
-                       "transcripts.stopwords", "transcripts.strict", "transcripts.unit", "transcripts.min_tokens",
-                       "transcripts.engine"],
+            "params": [*(["instrument"] if p.survey else []), "transcripts"],
             "outs": ["processed/transcripts"],
             "metrics": _metrics("transcripts"),
         },
@@ -132,7 +131,7 @@ def integrate_stage(p: Parts) -> dict[str, Any]:
         "deps": [*CODE, "pipeline/stages/integrate.py", "pipeline/text", "pipeline/stats", INSTRUMENT, *config, *comm,
                  "processed/survey_clean.parquet", "processed/survey_missing.parquet", "processed/indices.parquet",
                  "processed/models/hypotheses.csv", *text],
-        "params": ["seed", "instrument", "models.hypotheses", "report"],
+        "params": ["seed", "instrument", "models", "report"],
         "outs": ["processed/integrate"],
     }
 

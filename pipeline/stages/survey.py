@@ -82,7 +82,7 @@ from pipeline.core.instrument import load_instrument
 from pipeline.survey.clean import SurveyResult, clean_survey
 from pipeline.survey.codebook import MISSING_TABLE
 from pipeline.survey.missing import id_key
-from pipeline.survey.read import read_survey
+from pipeline.survey.read import read_survey, with_row_numbers
 
 OUTPUTS = {
     "clean": "survey_clean.parquet",
@@ -135,6 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     key, source = id_key(cfg) if instrument.role("id") else (None, "none")
     comms = community_ids(args.communities, instrument)
     raw = read_survey(args.input, cfg.get("format", "auto"), cfg.get("encoding"), cfg.get("sheet", 0))
+    raw, instrument = with_row_numbers(raw, instrument)     # no roles.record: the row in the file
     result = clean_survey(raw, instrument, cfg, key, comms)
     write_outputs(result, Path(args.processed), Path(args.reports), Path(args.metrics))
     if source == "demo":

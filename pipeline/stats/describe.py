@@ -45,12 +45,13 @@ def sample_characteristics(clean: pd.DataFrame, communities: pd.DataFrame | None
                            settings: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Counts and column percents (categorical) or mean and SD (numeric) of each characteristic by
     the instrument's group variable and in total, with the small-cell rule applied
-    (``suppressed``), and one test per characteristic (χ² of independence / one-way ANOVA)."""
+    (``suppressed``), and one test per characteristic (χ² of independence / one-way ANOVA).
+    Without ``roles.group``: the whole sample ("total") only, and no tests."""
     group = instrument.role("group")
     rec = instrument.role("record")
-    if group is None or group not in clean.columns:
-        raise PipelineError("instrument: roles.group is not set or not in the clean survey",
-                            "name the variable respondents are compared by (e.g. ethnicity)")
+    if group is not None and group not in clean.columns:
+        raise PipelineError(f"{instrument.path}: roles.group '{group}' is not in the clean survey",
+                            "name the variable respondents are compared by (e.g. ethnicity), or remove roles.group")
     data = clean
     comm_vars = [v for v in settings.get("community_characteristics", []) if v not in clean.columns]
     if comm_vars:
@@ -63,8 +64,12 @@ def sample_characteristics(clean: pd.DataFrame, communities: pd.DataFrame | None
     if unknown:
         raise PipelineError(f"params.yaml: report.characteristics names {unknown}, not variables of the instrument "
                             "and the clean survey", "use instrument variable names")
-    gvar = _variable(instrument, group)
-    groups = [g for g in sorted(gvar.values) if (data[group] == g).any()]
+    if group is None:             # no groups to compare: the whole sample only, no tests
+        group, groups, columns = "_whole_sample", [], [1.0]
+        data = data.assign(_whole_sample=1.0)
+    else:
+        groups = [g for g in sorted(_variable(instrument, group).values) if (data[group] == g).any()]
+        columns = [float(g) for g in groups]
     k = int(settings.get("min_cell", 5))
     rows, tests = [], []
     for name in names:
@@ -72,8 +77,7 @@ def sample_characteristics(clean: pd.DataFrame, communities: pd.DataFrame | None
         s = data[name]
         if var.values:
             levels = sorted(var.values)
-            counts = pd.crosstab(s, data[group]).reindex(index=[float(c) for c in levels], columns=[float(g) for g in groups],
-                                                         fill_value=0)
+            counts = pd.crosstab(s, data[group]).reindex(index=[float(c) for c in levels], columns=columns, fill_value=0)
             col_n = counts.sum(axis=0)
             table_rows = []
             for code in levels:

@@ -31,7 +31,8 @@ class Checked:
 
 
 def _roles_needed(instrument: Instrument) -> dict[str, str | None]:
-    """record (required), id and community (None when the study has none)."""
+    """record, id and community (None when the study has none; the survey stage numbers the rows
+    of an export without a record variable: :func:`pipeline.survey.read.with_row_numbers`)."""
     if not instrument.role("record"):
         raise PipelineError(
             f"{instrument.path}: roles.record is not set",

@@ -387,8 +387,8 @@ def _guess_roles(frame: pd.DataFrame, variables: dict[str, dict[str, Any]], clus
         roles["community"] = cluster
         why["community"] = "given as the cluster variable"
     if "record" not in roles:
-        why["record"] = ("NOT FOUND: no column of unique whole numbers; add a row number to the export "
-                         "(SPSS: COMPUTE row = $CASENUM. Stata: generate row = _n); the survey stage needs one")
+        why["record"] = ("not set: no column of unique whole numbers numbers the submissions; the survey stage "
+                         "numbers the rows in file order (variable 'row'), so keep the file's row order")
     if "id" not in roles:
         why["id"] = "not set: no column unique in every row is named like a respondent id (an anonymous survey: " \
                     "no pseudonymisation, no duplicate rule)"

@@ -4,6 +4,7 @@ as text. Expected failures raise :class:`PipelineError` with a hint.
 """
 from __future__ import annotations
 
+import dataclasses
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ import pandas as pd
 import pyreadstat
 
 from pipeline.core.errors import PipelineError
+from pipeline.core.instrument import Instrument, Variable
 
 FORMATS = {".sav": "sav", ".zsav": "sav", ".dta": "dta", ".csv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx"}
 
@@ -152,3 +154,23 @@ def _readstat_error(path: Path, fmt: str, exc: BaseException) -> PipelineError:
         f"{path}: not a readable {kind} file ({text})",
         hint="the file may be truncated or in another format; re-export it, or set params.yaml: survey.format",
     )
+
+
+ROW_LABEL = {"zh": "文件中的行号", "en": "Row in the file"}
+
+
+def with_row_numbers(raw: SurveyFile, instrument: Instrument) -> tuple[SurveyFile, Instrument]:
+    """A study whose export has no submission number (no ``roles.record``) gets one: the row in
+    the file, 1, 2, ... in file order, as a numeric variable ``row`` (``row_``, ... if the name is
+    taken), so that every exclusion and every cleaned row can be traced back to the file."""
+    if instrument.role("record"):
+        return raw, instrument
+    name = "row"
+    while name in raw.frame.columns or name in instrument.variables:
+        name += "_"
+    frame = raw.frame.copy()
+    frame.insert(0, name, np.arange(1, len(frame) + 1, dtype=float))
+    variable = Variable(name=name, type="numeric", label=dict(ROW_LABEL), required=True)
+    instrument = dataclasses.replace(instrument, roles={**instrument.roles, "record": name},
+                                     variables={name: variable, **instrument.variables})
+    return dataclasses.replace(raw, frame=frame), instrument

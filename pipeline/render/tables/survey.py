@@ -32,7 +32,8 @@ def table_sample_characteristics(results: Results, instrument: Instrument, setti
     lang = settings["lang"]
     group = instrument.role("group")
     gvar = _variable(instrument, group) if group else None
-    cap = _t("characteristics", lang, group=gvar.label_in(lang) if gvar else "group")
+    cap = _t("characteristics", lang, group=gvar.label_in(lang)) if gvar else _t("characteristics_whole", lang)
+    extra = 2 if gvar else 0          # the test and p columns, when there are groups to compare
     if "integrate/sample_characteristics.csv" not in results:
         return _absent(key, cap, "processed/integrate/sample_characteristics.csv", "run the integrate stage", lang)
     char, tests = results["integrate/sample_characteristics.csv"], results["integrate/sample_tests.csv"]
@@ -40,7 +41,7 @@ def table_sample_characteristics(results: Results, instrument: Instrument, setti
     d = settings["decimals"]
     k = int(settings["min_cell"])
     F = "integrate/sample_characteristics.csv"
-    head = [""] + [value_label(instrument, group, g, lang) for g in groups] + [_t("total", lang), _t("test", lang), _t("p", lang)]
+    head = [""] + [value_label(instrument, group, g, lang) for g in groups] + [_t("total", lang), _t("test", lang), _t("p", lang)][:1 + extra]
     rows: list[Row] = []
     any_suppressed = False
     for name in dict.fromkeys(char["variable"]):
@@ -48,8 +49,8 @@ def table_sample_characteristics(results: Results, instrument: Instrument, setti
         sub = char[char["variable"] == name]
         trow = tests[tests["variable"] == name]
         tsel = {"variable": name}
-        test_cells = [text(""), text("")]
-        if len(trow):
+        test_cells = [text("")] * extra
+        if len(trow) and extra:
             kind = trow.iloc[0]["test"]
             test_cells = [num(source(results, "integrate/sample_tests.csv", tsel, "statistic"), decimals=d["stat"],
                               template=("χ² = {}" if kind == "chi2" else "F = {}")),
@@ -65,7 +66,7 @@ def table_sample_characteristics(results: Results, instrument: Instrument, setti
                         any_suppressed = True
                     else:
                         cells.append(_n_pct(results, F, {"variable": name, "level": level, "group": g}, d["percent"]))
-                rows.append(Row(tuple(cells + [text(""), text("")])))
+                rows.append(Row(tuple(cells + [text("")] * extra)))
         else:
             cells = [text(f"{var.label_in(lang)}, {_t('mean_sd', lang)}")]
             for g in groups + ["total"]:
