@@ -122,7 +122,7 @@ def test_s1_reliability_and_ols_equal_r(bfi_study):
         assert row["estimate"] == pytest.approx(ref["coef"][term], abs=1e-6)
         assert row["std_error"] == pytest.approx(se[term], abs=1e-6)
     fits = pd.read_csv(bfi_study / "processed" / "models" / "fits.csv").set_index("model")
-    assert int(fits.at["M1", "nobs"]) == ref["n_obs"]
+    assert int(fits.at["M1", "n_obs"]) == ref["n_obs"] and fits.at["M1", "r2"] == pytest.approx(ref["r2"], abs=1e-9)
 
 
 def test_s1_report_shows_only_the_survey_sections(bfi_study):
