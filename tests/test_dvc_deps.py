@@ -97,3 +97,22 @@ def test_closure_sees_imports_inside_functions(tmp_path):
     files = closure("pipeline.demo.simulate")
     assert any("simulate_transcripts" in p.name or p.parent.name == "demo" for p in files)
     assert ROOT / "pipeline" / "core" / "errors.py" in files
+
+
+def _study_stages() -> dict[str, dict]:
+    """Every stage `pipeline init` can write (a study with survey, community file, texts and codebook)."""
+    from pipeline.stages.study_pipeline import Parts, study_stages
+
+    return study_stages(Parts(survey="raw/survey.sav", communities="raw/communities.csv",
+                              transcripts="raw/transcripts", codebook=True, joint=True))
+
+
+@pytest.mark.parametrize("name", list(_study_stages()))
+def test_init_pipeline_deps_cover_the_code_it_imports(name):
+    """The dvc.yaml `init` writes for a study is held to the same rule as the demo's."""
+    stage = _study_stages()[name]
+    module = _stage_modules()[stage["cmd"].split()[3]]
+    files = closure("pipeline.__main__") | closure(module)
+    files = {p for p in files if not (p.name == "__init__.py" and not p.read_text(encoding="utf-8").strip())}
+    missing = sorted(p.relative_to(ROOT).as_posix() for p in files if not _covered(p, _deps(stage)))
+    assert not missing, f"init's stage '{name}' imports code its deps do not list: {missing}"
