@@ -22,13 +22,13 @@ from pipeline.demo.simulate import STREAM_TRANSCRIPTS, simulate_communities
 from pipeline.demo.simulate_transcripts import simulate_transcripts, write_corpus
 from pipeline.demo.transcript_bank import load_bank
 from pipeline.stages import transcripts as T
-from pipeline.text.corpus import UNIT_COLUMNS, Context, Settings, _state, process_corpus
+from pipeline.text.corpus import UNIT_COLUMNS, Context, Settings, _state, output_columns, process_corpus
 from pipeline.text.decode import Unusable, decode_transcript
 from pipeline.text.redact import _value_key, find_pii, id_check_digit, placeholders, valid_id_number
 from pipeline.text.rules import PII_TYPES, load_rules
 from pipeline.text.segment import (HAN_JIEBA, Segmenter, _jieba_tokenizer, content_tokens, normalise_tokens, resolve_engine,
                                    resolve_userdict, segmenter_spec)
-from pipeline.text.turns import clean_comm_id, parse_date, parse_transcript, role_code
+from pipeline.text.turns import clean_community, parse_date, parse_transcript, role_code
 from pipeline.text.units import build_units
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -180,8 +180,8 @@ def test_parse_qa_and_interviewer_respondent_conventions(rules):
             "访谈者:您好，可以开始吗？\n受访者：可以。（笑）\n\n访谈者：社区有议事会吗？\n受访者：有的。\n"
             "一个月开一回。\n问：那后来呢？\n答：后来就好了。\n")
     p = parse_transcript(text, rules)
-    assert p.fields == {"interview_id": "T02", "comm_id": "C003（吴忠）", "role": "社区居民", "date": "2025年6月9日"}
-    assert clean_comm_id(p.fields["comm_id"], rules) == "C003"
+    assert p.fields == {"interview_id": "T02", "community": "C003（吴忠）", "role": "社区居民", "date": "2025年6月9日"}
+    assert clean_community(p.fields["community"], rules) == "C003"
     assert parse_date(p.fields["date"], rules) == "2025-06-09"
     assert role_code(p.fields["role"], rules) == "resident"
     assert [text[s:e] for s, e in p.name_spans] == ["马玉兰"]
@@ -232,7 +232,7 @@ def test_stage_output_is_deterministic(stage_run):
     assert units["unit_id"].is_unique
     assert (units["unit_id"] == units["interview_id"] + ":" + units["turn"].astype(str) + ":"
             + units["sentence"].astype(str)).all()
-    assert list(units.columns) == UNIT_COLUMNS
+    assert list(units.columns) == output_columns(UNIT_COLUMNS, "comm_id")     # the instrument's community id
 
 
 # --------------------------------------------------------------------------------------------
