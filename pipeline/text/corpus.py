@@ -259,6 +259,8 @@ def _skip_reason(parsed: Parsed, iid: str, comm: str, meta: dict[str, Any], ctx:
 
 
 def _safe_convention(parsed: Parsed, values: dict[str, str]) -> str:
+    if "/" not in parsed.convention:          # a document
+        return parsed.convention
     q, a = parsed.convention.split("/", 1)
     return f"{values.get(q, q)}/{a}"
 
