@@ -199,6 +199,41 @@ def _speakers(speakers: Any, where: str, kind: str) -> tuple[frozenset[str], fro
     return interviewer, respondent, label_re, int(speakers.get("min_named_label_uses", 2))
 
 
+def _text(text: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
+    """``text``: the sentence pattern (``sentence_end``, ``closing``) and the transcriber's notes
+    (optional: Chinese and ASCII sentence ends, no notes)."""
+    text = {} if text is None else text
+    if not isinstance(text, dict):
+        raise PipelineError(f"{where}: text must be a mapping (sentence_end, closing, annotations)")
+    ends = str(text.get("sentence_end", SENTENCE_END))
+    closing = str(text.get("closing", CLOSING))
+    sentence_re = re.compile(rf"[^{re.escape(ends)}]+(?:[{re.escape(ends)}]+[{re.escape(closing)}]*)?|[{re.escape(ends)}]+[{re.escape(closing)}]*")
+    notes = _str_list(text.get("annotations") or [], f"{where}: text.annotations")
+    try:
+        annotation_re = re.compile("|".join(f"(?:{n})" for n in notes) if notes else NEVER)
+    except re.error as exc:
+        raise PipelineError(f"{where}: text.annotations is not a valid regular expression ({exc})") from None
+    return sentence_re, annotation_re
+
+
+def _address_re(addr: Any, where: str) -> re.Pattern:
+    """``redaction.address``: the pattern of the building / unit / room / road-number anchors."""
+    def parts(key: str) -> list[str]:
+        return _str_list(_cfg_need(addr, key, f"{where}: redaction.address"), f"{where}: redaction.address.{key}")
+
+    num = r"(?:\d{1,4}|[一二三四五六七八九十百零〇两]{1,4})"
+    building, unit, floor, room = (_alternation(parts(k)) for k in ("building", "unit", "floor", "room"))
+    sides = re.escape("".join(parts("sides")))
+    road_ends = re.escape("".join(sorted({r[-1] for r in parts("roads")})))
+    tail = rf"(?:{num}(?:{floor}))?(?:\d{{1,5}}(?:{room})?|[{sides}]边?(?:{room}))?"
+    return re.compile(
+        rf"(?<!\d)\d{{1,4}}(?:{building})(?:{num}(?:{unit}))?{tail}"            # 12号楼(3单元)(5楼)(502室)
+        rf"|{num}(?:{building}){num}(?:{unit}){tail}"                           # 十二栋三单元...
+        rf"|(?<!\d)\d{{1,4}}(?:{unit})(?:{num}(?:{floor}))?(?:\d{{1,5}}(?:{room})?|[{sides}]边?(?:{room}))"  # 3单元502室
+        rf"|(?<=[{road_ends}])\d{{1,4}}号(?![楼院])"                              # 北京中路154号
+    )
+
+
 def load_rules(path: str | Path, stopwords_path: str | Path) -> Rules:
     """Read ``config/transcripts.yaml`` (and the lists it names) into :class:`Rules`."""
     path = Path(path)
@@ -215,17 +250,7 @@ def load_rules(path: str | Path, stopwords_path: str | Path) -> Rules:
     role_labels, role_keywords = _roles(raw.get("roles"), where)
     interviewer, respondent, label_re, min_named = _speakers(raw.get("speakers"), where, fmt["kind"])
 
-    text = raw.get("text") or {}
-    if not isinstance(text, dict):
-        raise PipelineError(f"{where}: text must be a mapping (sentence_end, closing, annotations)")
-    ends = str(text.get("sentence_end", SENTENCE_END))
-    closing = str(text.get("closing", CLOSING))
-    sentence_re = re.compile(rf"[^{re.escape(ends)}]+(?:[{re.escape(ends)}]+[{re.escape(closing)}]*)?|[{re.escape(ends)}]+[{re.escape(closing)}]*")
-    notes = _str_list(text.get("annotations") or [], f"{where}: text.annotations")
-    try:
-        annotation_re = re.compile("|".join(f"(?:{n})" for n in notes) if notes else NEVER)
-    except re.error as exc:
-        raise PipelineError(f"{where}: text.annotations is not a valid regular expression ({exc})") from None
+    sentence_re, annotation_re = _text(raw.get("text"), where)
 
     red = _cfg_need(raw, "redaction", where)
     placeholder = str(_cfg_need(red, "placeholder", f"{where}: redaction"))
@@ -248,21 +273,7 @@ def load_rules(path: str | Path, stopwords_path: str | Path) -> Rules:
         raise PipelineError(f"{where}: the surname list is empty")
 
     addr = _cfg_need(red, "address", f"{where}: redaction")
-
-    def parts(key: str) -> list[str]:
-        return _str_list(_cfg_need(addr, key, f"{where}: redaction.address"), f"{where}: redaction.address.{key}")
-
-    num = r"(?:\d{1,4}|[一二三四五六七八九十百零〇两]{1,4})"
-    building, unit, floor, room = (_alternation(parts(k)) for k in ("building", "unit", "floor", "room"))
-    sides = re.escape("".join(parts("sides")))
-    road_ends = re.escape("".join(sorted({r[-1] for r in parts("roads")})))
-    tail = rf"(?:{num}(?:{floor}))?(?:\d{{1,5}}(?:{room})?|[{sides}]边?(?:{room}))?"
-    address_re = re.compile(
-        rf"(?<!\d)\d{{1,4}}(?:{building})(?:{num}(?:{unit}))?{tail}"            # 12号楼(3单元)(5楼)(502室)
-        rf"|{num}(?:{building}){num}(?:{unit}){tail}"                           # 十二栋三单元...
-        rf"|(?<!\d)\d{{1,4}}(?:{unit})(?:{num}(?:{floor}))?(?:\d{{1,5}}(?:{room})?|[{sides}]边?(?:{room}))"  # 3单元502室
-        rf"|(?<=[{road_ends}])\d{{1,4}}号(?![楼院])"                              # 北京中路154号
-    )
+    address_re = _address_re(addr, where)
 
     prefixes = _str_list(names.get("prefixes") or [], f"{where}: redaction.names.prefixes")
     titles = _str_list(names.get("titles") or [], f"{where}: redaction.names.titles")
