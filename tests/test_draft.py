@@ -269,7 +269,7 @@ def test_no_record_column_is_said(study):
     pd.DataFrame({"resp_id": ["R1", "R2", "R3"], "q": [1, 2, 1]}).to_csv(study / "survey.csv", index=False)
     draft = draft_instrument(study / "survey.csv")
     assert draft.instrument["roles"] == {"id": "resp_id"}
-    assert any(n.startswith("roles.record: NOT FOUND") for n in draft.notes)
+    assert any(n.startswith("roles.record: not set") and "row" in n for n in draft.notes)
     _round_trip(draft, study / "instrument.yaml")
 
 

@@ -225,7 +225,7 @@ def test_prevalence_se_equals_statsmodels_cluster():
                          "role": rng.choice(["resident", "grid_worker", "committee"], n)})
     data["T1"] = 0.2 + 0.05 * data["gov_model"] + rng.normal(0, 0.1, n) + rng.normal(0, 0.05, 25)[comm]
     rhs = "C(role) + gov_model + C(comm_type)"
-    coefs, levels = TM.prevalence_effects(data, ["T1"], rhs, ["gov_model", "role"])
+    coefs, levels = TM.prevalence_effects(data, ["T1"], rhs, ["gov_model", "role"], "cluster", "comm_id")
     ref = smf.ols(f"T1 ~ {rhs}", data).fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(data["comm_id"])[0]})
     got = coefs.set_index("term")
     np.testing.assert_allclose(got["estimate"].to_numpy(), ref.params.to_numpy(), rtol=1e-10)
@@ -426,7 +426,7 @@ def test_bad_settings():
         T.parse_settings({"dmm": {"alpha": 0}})
     with pytest.raises(PipelineError, match="dmm.restarts"):
         T.parse_settings({"dmm": {"restarts": 0}})
-    assert T.parse_settings({}).unit == "exchange" and T.parse_settings({"dmm": {"restarts": 3}}).dmm_restarts == 3
+    assert T.parse_settings({}).unit == "auto" and T.parse_settings({"dmm": {"restarts": 3}}).dmm_restarts == 3
     assert T.parse_settings({"models": ["dmm"], "dmm": {"n_iter": 5}}).dmm_n_iter == 5
 
 

@@ -16,19 +16,21 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.core.errors import PipelineError, run_cli
 from pipeline.demo.simulate import STREAM_TRANSCRIPTS, simulate_communities
 from pipeline.demo.simulate_transcripts import simulate_transcripts, write_corpus
 from pipeline.demo.transcript_bank import load_bank
 from pipeline.stages import transcripts as T
-from pipeline.text.corpus import UNIT_COLUMNS, Context, Settings, _state, process_corpus
+from pipeline.text.corpus import UNIT_COLUMNS, Context, Settings, _state, output_columns, process_corpus
 from pipeline.text.decode import Unusable, decode_transcript
 from pipeline.text.redact import _value_key, find_pii, id_check_digit, placeholders, valid_id_number
 from pipeline.text.rules import PII_TYPES, load_rules
 from pipeline.text.segment import (HAN_JIEBA, Segmenter, _jieba_tokenizer, content_tokens, normalise_tokens, resolve_engine,
                                    resolve_userdict, segmenter_spec)
-from pipeline.text.turns import clean_comm_id, parse_date, parse_transcript, role_code
+from pipeline.text.turns import clean_community, parse_date, parse_transcript, role_code
 from pipeline.text.units import build_units
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -180,8 +182,8 @@ def test_parse_qa_and_interviewer_respondent_conventions(rules):
             "访谈者:您好，可以开始吗？\n受访者：可以。（笑）\n\n访谈者：社区有议事会吗？\n受访者：有的。\n"
             "一个月开一回。\n问：那后来呢？\n答：后来就好了。\n")
     p = parse_transcript(text, rules)
-    assert p.fields == {"interview_id": "T02", "comm_id": "C003（吴忠）", "role": "社区居民", "date": "2025年6月9日"}
-    assert clean_comm_id(p.fields["comm_id"], rules) == "C003"
+    assert p.fields == {"interview_id": "T02", "community": "C003（吴忠）", "role": "社区居民", "date": "2025年6月9日"}
+    assert clean_community(p.fields["community"], rules) == "C003"
     assert parse_date(p.fields["date"], rules) == "2025-06-09"
     assert role_code(p.fields["role"], rules) == "resident"
     assert [text[s:e] for s, e in p.name_spans] == ["马玉兰"]
@@ -205,6 +207,56 @@ def test_parse_named_speakers_and_first_speaker_rule(rules):
     text = HEADER + "问：您怎么看？\n答：我说：这个事情得商量。\n我的意思：大家一起来。\n"
     p = parse_transcript(text, rules)
     assert len(p.turns) == 2 and len(p.turns[1].pieces) == 2
+
+
+def test_a_name_and_colon_inside_an_answer_is_not_a_speaker(rules):
+    """Once the file's markers are known, 易书记：/ 马玉兰说： lines inside an answer (used more
+    than once) are speech in the respondent's turn, not new speakers."""
+    quote = "答：书记那天来了。\n易书记：大家有事就说。\n马玉兰说：好的好的。\n"
+    text = HEADER + "问：议事会怎么开？\n" + quote + "问：后来呢？\n" + quote
+    p = parse_transcript(text, rules)
+    assert [t.label for t in p.turns] == ["问", "答", "问", "答"] and p.named_labels == frozenset()
+    assert [text[s:e] for s, e in p.turns[1].pieces] == ["书记那天来了。", "易书记：大家有事就说。", "马玉兰说：好的好的。"]
+    # an interviewer marker and a named respondent: the respondent is the one answering the interviewer
+    answer = "马成军：我们这边挺好。\n李主任：你们要多参加。\n"
+    text = HEADER + "调研员：您好。\n" + answer + "调研员：还有呢？\n" + answer
+    p = parse_transcript(text, rules)
+    assert p.named_labels == {"马成军"} and [t.label for t in p.turns] == ["调研员", "马成军"] * 2
+    assert len(p.turns[1].pieces) == 2
+    # named speakers only: the first is the interviewer, a respondent answers it
+    text = HEADER + "张老师：说说吧。\n李书记：好的。\n王主任：要团结。\n张老师：然后呢？\n李书记：没了。\n王主任：要团结。\n"
+    p = parse_transcript(text, rules)
+    assert [t.label for t in p.turns] == ["张老师", "李书记", "张老师", "李书记"]
+    assert [t.speaker for t in p.turns] == ["interviewer", "respondent"] * 2
+    # a respondent marker and a named interviewer
+    text = HEADER + "张老师：说说吧。\n答：好的。\n王主任：要团结。\n张老师：然后呢？\n答：没了。\n王主任：要团结。\n"
+    p = parse_transcript(text, rules)
+    assert [t.label for t in p.turns] == ["张老师", "答", "张老师", "答"]
+
+
+SPEECH = st.text(alphabet="我们社区大家都说要多参加活动好的这个事情得商量。，", min_size=1, max_size=12)
+QUOTED = ["易书记", "马玉兰说", "李主任", "老王", "张师傅讲", "网格员"]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(data=st.data(), convention=st.sampled_from(["问/答", "访谈者/受访者", "调研员/马成军", "Q/A"]),
+       n=st.integers(1, 5))
+def test_quoted_labels_never_become_speakers(rules, data, convention, n):
+    q, a = convention.split("/")
+    n = max(n, rules.min_named_uses) if a == "马成军" else n     # a named speaker is one used at least twice
+    lines, answers = [], []
+    for _ in range(n):
+        lines.append(f"{q}：{data.draw(SPEECH)}")
+        lines.append(f"{a}：{data.draw(SPEECH)}")
+        quotes = data.draw(st.lists(st.sampled_from(QUOTED), max_size=3))
+        lines += [f"{lab}{data.draw(st.sampled_from(['：', ':']))}{data.draw(SPEECH)}" for lab in quotes]
+        answers.append(1 + len(quotes))
+    text = HEADER + "\n".join(lines) + "\n"
+    p = parse_transcript(text, rules)
+    assert [t.label for t in p.turns] == [q, a] * n
+    assert [t.speaker for t in p.turns] == ["interviewer", "respondent"] * n
+    assert [len(t.pieces) for t in p.turns[1::2]] == answers
+    assert p.named_labels <= {"马成军"}
 
 
 def test_units_have_stable_ids_and_questions_stay_apart(rules, seg_lex):
@@ -232,7 +284,7 @@ def test_stage_output_is_deterministic(stage_run):
     assert units["unit_id"].is_unique
     assert (units["unit_id"] == units["interview_id"] + ":" + units["turn"].astype(str) + ":"
             + units["sentence"].astype(str)).all()
-    assert list(units.columns) == UNIT_COLUMNS
+    assert list(units.columns) == output_columns(UNIT_COLUMNS, "comm_id")     # the instrument's community id
 
 
 # --------------------------------------------------------------------------------------------

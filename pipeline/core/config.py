@@ -75,16 +75,27 @@ def section(params: dict[str, Any], name: str) -> dict[str, Any]:
         raise no_section(name) from None
 
 
+def communities_path(value: str | None) -> str:
+    """A text stage's --communities: the path given ('' for none), or, left out, the study's
+    community file when it exists (a study of texts alone has none)."""
+    if value is not None:
+        return value
+    return str(RAW_COMMUNITIES) if RAW_COMMUNITIES.is_file() else ""
+
+
 def transcript_stage_parser(prog: str, description: str, out: Path, metrics: Path, questions_help: str):
     """The command line of a stage that reads the transcripts stage's outputs (topics, coding):
-    --params, --units, --questions ('' to leave them out), --communities, --out, --metrics."""
+    --params, --units, --questions ('' to leave them out), --communities (see
+    :func:`communities_path`), --out, --metrics."""
     import argparse
 
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--params", default=str(PARAMS))
     parser.add_argument("--units", default=str(TRANSCRIPT_UNITS))
     parser.add_argument("--questions", default=str(TRANSCRIPT_QUESTIONS), help=f"{questions_help}; '' to leave them out")
-    parser.add_argument("--communities", default=str(RAW_COMMUNITIES))
+    parser.add_argument("--communities", default=None, type=str,
+                        help=f"the community file (covariates joined by the texts' community id); default {RAW_COMMUNITIES} "
+                             "if it exists; '' for none")
     parser.add_argument("--out", default=str(out))
     parser.add_argument("--metrics", default=str(metrics))
     return parser

@@ -135,15 +135,19 @@ def read_stage_parquet(path: str | Path, what: str, hint: str) -> pd.DataFrame:
         raise PipelineError(f"{path}: cannot read the {what} ({exc.__class__.__name__})", hint=hint) from None
 
 
-def read_community_columns(path: str | Path, columns: list[str] | tuple[str, ...], purpose: str) -> pd.DataFrame:
-    """comm_id and ``columns`` of the study's community file, numbers as numbers (integers when
-    whole); a missing column is an error naming the file, the columns and ``purpose``."""
+def read_community_columns(path: str | Path, columns: list[str] | tuple[str, ...], purpose: str, *,
+                           key: str) -> pd.DataFrame:
+    """``key`` (the community id column: the instrument's communities.id) and ``columns`` of the
+    study's community file, numbers as numbers (integers when whole); a missing column is an
+    error naming the file, the columns and ``purpose``."""
     df = read_csv_strings(path, "community file", "pass the community file of the study (raw/communities.csv)")
-    missing = [c for c in ["comm_id", *columns] if c not in df.columns]
+    missing = [c for c in [key, *columns] if c not in df.columns]
     if missing:
         raise PipelineError(f"{path}: no column(s) {missing} for {purpose}", hint=f"columns are {list(df.columns)}")
-    out = df[list(dict.fromkeys(["comm_id", *columns]))].copy()
+    out = df[list(dict.fromkeys([key, *columns]))].copy()
     for c in columns:
+        if c == key:
+            continue
         num = pd.to_numeric(out[c], errors="coerce")
         if num.notna().all():
             out[c] = num.astype(int) if (num == num.round()).all() else num

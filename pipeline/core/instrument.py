@@ -6,6 +6,7 @@ special roles of variables. Nothing here knows about the Ningxia study itself.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -18,6 +19,8 @@ from pipeline.core.schema import Section, parse
 
 # Full-width ASCII (Ｃ０１２, the ideographic space) as typed in Chinese exports -> plain ASCII.
 FULLWIDTH_TO_ASCII = {0xFF01 + i: 0x21 + i for i in range(94)} | {0x3000: 0x20}
+
+TEXT_COMMUNITY = "community"   # the texts' community column in a study without an instrument
 
 VariableType = Literal["categorical", "ordinal", "numeric", "string", "datetime"]
 RoleKey = Literal["id", "record", "community", "weight", "duration", "submitted", "interviewer", "group"]
@@ -247,8 +250,11 @@ def _scale(name: str, scale: ScaleEntry, variables: dict[str, Variable], path: P
                  min_items=scale.min_items if scale.min_items is not None else len(items))
 
 
-def load_instrument(path: str | Path) -> Instrument:
-    """Read and check an instrument YAML file."""
+def load_instrument(path: str | Path | None) -> Instrument:
+    """Read and check an instrument YAML file (None: the parameter file names none, an error)."""
+    if path is None or str(path).strip() == "":
+        raise PipelineError("params.yaml: no instrument", hint="the survey's stages need `instrument: <file>` "
+                            "(the questionnaire as configuration); only a study of texts alone can do without")
     path = Path(path)
     raw = read_yaml(path, "instrument file", "check params.yaml: instrument")
     if not isinstance(raw, dict) or "variables" not in raw:
@@ -304,15 +310,34 @@ def load_instrument(path: str | Path) -> Instrument:
     )
 
 
-def read_community_ids(path: str | Path, instrument: Instrument) -> set[str]:
+def community_column(path: str | Path | None) -> str:
+    """The name of the community id column of the text stages' outputs (units, questions, codes,
+    documents): the instrument's ``communities.id``, else its community role; without an
+    instrument (a study of texts alone) ``community``."""
+    if path is None or str(path).strip() == "":
+        return TEXT_COMMUNITY
+    instrument = load_instrument(path)
+    return instrument.community_id or instrument.role("community") or TEXT_COMMUNITY
+
+
+def text_community(path: str | Path | None, columns: Iterable[str]) -> str | None:
+    """The community column of the text stages' outputs whose columns are ``columns``
+    (:func:`community_column` of the instrument at ``path``), or None when they have none."""
+    name = community_column(path)
+    return name if name in set(columns) else None
+
+
+def read_community_ids(path: str | Path, instrument: Instrument | str) -> set[str]:
     """The community ids of the community file, in the column the instrument names
-    (``communities.id``, else the community role), full-width digits normalised."""
+    (``communities.id``, else the community role; or the column ``instrument`` names when it is
+    a string), full-width digits normalised."""
     from pipeline.core.files import read_csv_strings
 
     path = Path(path)
-    column = instrument.community_id or instrument.role("community")
+    column = instrument if isinstance(instrument, str) else instrument.community_id or instrument.role("community")
     df = read_csv_strings(path, "community file", "pass --communities '' to skip the check")
     if column not in df.columns:
-        raise PipelineError(f"{path}: no column '{column}' (the instrument's communities.id)",
+        what = "the texts' community column" if isinstance(instrument, str) else "the instrument's communities.id"
+        raise PipelineError(f"{path}: no column '{column}' ({what})",
                             hint=f"columns are {list(df.columns)[:10]}")
     return {v.translate(FULLWIDTH_TO_ASCII).strip() for v in df[column]}

@@ -554,8 +554,8 @@ class Selection(Section):
 
 class Prevalence(Section):
     formula: str = "1"                           # "1": overall prevalence only
-    covariance: Covariance = "cluster"
-    cluster: str = "comm_id"
+    covariance: Covariance | None = None         # None: cluster when there is a cluster, else hc1
+    cluster: str | None = None                   # None: the texts' community column, when they have one
     factors: Names = Field(default_factory=list)
     conf_level: Annotated[float, Field(ge=0.5, le=0.999)] = 0.95
 
@@ -563,7 +563,7 @@ class Prevalence(Section):
 class Topics(Section):
     """``topics``: the inductive topic models."""
 
-    unit: Literal["exchange", "turn", "window"] = "exchange"
+    unit: Literal["auto", "exchange", "turn", "window"] = "auto"   # auto: exchange with interviewer questions, else turn
     window: PositiveInt = 3
     min_doc_tokens: PositiveInt = 1
     vocabulary: Vocabulary = Field(default_factory=Vocabulary)
@@ -701,7 +701,7 @@ class Params(Section):
     """The whole parameter file: the seed, the instrument and a section per stage."""
 
     seed: Count
-    instrument: str
+    instrument: str | None = None        # the questionnaire; a study of texts alone may have none
     simulate: Simulate | None = None
     survey: Survey | None = None
     measurement: Measurement | None = None

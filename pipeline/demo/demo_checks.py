@@ -29,6 +29,7 @@ import pandas as pd
 from pipeline.core import config
 from pipeline.core.errors import PipelineError, run_cli
 from pipeline.core.files import atomic_dir, read_community_columns, read_stage_parquet, read_transcript_output, write_json
+from pipeline.core.instrument import community_column
 from pipeline.demo.checks import human_code_sheet, read_truth, topic_alignment
 from pipeline.text.coding import parse_settings as coding_settings
 from pipeline.text.topicmodel import parse_settings as topic_settings
@@ -65,9 +66,11 @@ def main(argv: list[str] | None = None) -> None:
         topics = Path(args.topics)
         doc_topics = read_stage_parquet(topics / "doc_topics.parquet", "the topics stage's documents",
                                         "run the topics stage first (dvc repro topics)")
-        communities = read_community_columns(args.communities, prevalence_covariates(settings), "topics.prevalence")
+        community = community_column(params.get("instrument"))
+        communities = read_community_columns(args.communities, prevalence_covariates(settings, community),
+                                             "topics.prevalence", key=community)
         k = sum(1 for c in doc_topics.columns if c[:1] == "T" and c[1:].isdigit())
-        _, levels = topic_prevalence(doc_topics, communities, k, settings)
+        _, levels = topic_prevalence(doc_topics, communities, k, settings, community)
         found, metrics["alignment"] = topic_alignment(doc_topics, levels, truth, settings.factors)
         tables.update(found)
     tables["human_codes"] = human_code_sheet(truth["units"], units, codebook)

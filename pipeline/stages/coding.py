@@ -32,9 +32,10 @@ from typing import Any
 import pandas as pd
 
 from pipeline.core import config
-from pipeline.core.errors import run_cli
+from pipeline.core.errors import PipelineError, run_cli
 from pipeline.core.files import (atomic_dir, office_bytes, read_community_columns, read_transcript_output, write_bytes,
                                  write_json)
+from pipeline.core.instrument import text_community
 from pipeline.stats.agreement import agreement_table
 from pipeline.text.coding import (SOURCES, Codebook, Settings, aggregate_turns, attach_covariates, code_units,
                                   coder_sample, cooccurrence, frequencies, load_codebook, parse_settings, read_human_codes)
@@ -49,13 +50,15 @@ FLOAT_FORMAT = "%.10g"
 # --------------------------------------------------------------------------------------------
 def run_coding(units: pd.DataFrame, codebook: Codebook, settings: Settings, seed: int,
                questions: pd.DataFrame | None = None, communities: pd.DataFrame | None = None,
-               human: pd.DataFrame | None = None) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-    """The whole stage as one pure function: the output tables and the metrics."""
-    codes = code_units(units, codebook, settings, questions)
-    codes = attach_covariates(codes, communities, settings.covariates)
+               human: pd.DataFrame | None = None, community: str | None = None) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """The whole stage as one pure function: the output tables and the metrics. ``community``:
+    the units' community id column (None: texts without communities)."""
+    codes = code_units(units, codebook, settings, questions, community)
+    codes = attach_covariates(codes, communities, settings.covariates, community)
     tables: dict[str, pd.DataFrame] = {"codes": codes}
     if settings.turns:
-        tables["turn_codes"] = attach_covariates(aggregate_turns(codes, codebook), communities, settings.covariates)
+        tables["turn_codes"] = attach_covariates(aggregate_turns(codes, codebook, community), communities,
+                                                 settings.covariates, community)
     tables["frequencies"] = frequencies(codes, codebook, settings.dimensions)
     tables["cooccurrence"] = cooccurrence(codes, codebook)
     src = codes["source"].value_counts()
@@ -87,8 +90,8 @@ def run_coding(units: pd.DataFrame, codebook: Codebook, settings: Settings, seed
     return tables, metrics
 
 
-def read_communities(path: str | Path, columns: Sequence[str]) -> pd.DataFrame:
-    return read_community_columns(path, list(columns), "coding.covariates")
+def read_communities(path: str | Path, columns: Sequence[str], community: str) -> pd.DataFrame:
+    return read_community_columns(path, list(columns), "coding.covariates", key=community)
 
 
 
@@ -115,14 +118,24 @@ def main(argv: list[str] | None = None) -> None:
     parser = config.transcript_stage_parser("pipeline coding", __doc__.splitlines()[0], OUT_DIR, METRICS_FILE,
                                             "interviewer questions (context rule)")
     args = parser.parse_args(argv)
+    args.communities = config.communities_path(args.communities)
     params = config.load_params(args.params)
     settings = parse_settings(config.section(params, "coding"))
     codebook = load_codebook(settings.codebook)
     units = read_transcript_output(args.units, "transcript units")
     questions = read_transcript_output(args.questions, "interviewer questions") if args.questions else None
-    communities = read_communities(args.communities, settings.covariates) if settings.covariates else None
+    community = text_community(params.get("instrument"), units.columns)
+    communities = None
+    if settings.covariates:
+        if community is None or not args.communities:
+            why = "the texts have no community column" if community is None else "no --communities is given"
+            raise PipelineError(f"coding.covariates {list(settings.covariates)} are columns of the community file, "
+                                f"and {why}", hint="pass --communities with the community file (texts with a community "
+                                                   "id), or set coding.covariates: []")
+        communities = read_communities(args.communities, settings.covariates, community)
     human = resolve_human(settings, units, codebook)
-    tables, metrics = run_coding(units, codebook, settings, int(params["seed"]), questions, communities, human)
+    tables, metrics = run_coding(units, codebook, settings, int(params["seed"]), questions, communities, human,
+                                 community)
     with atomic_dir(Path(args.out)) as out:
         write_outputs(out, tables)
     write_json(args.metrics, metrics)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import secrets
 import shutil
 import subprocess
@@ -92,6 +93,26 @@ def study_seed(paths: list[str]) -> int:
                 with f.open("rb") as fh:
                     h.update(fh.read(1 << 20))
     return int.from_bytes(h.digest()[:4], "big") % 100_000_000
+
+
+MARKER = re.compile(r"^\s*(问|答|访谈者|受访者|访谈员|被访者|采访者|Q|A)\s*[：:]")
+
+
+def texts_kind(folder: Path, n_files: int = 20) -> str:
+    """interview when speaker markers (问：, 答：, 访谈者：...) begin at least 3 lines of most of the
+    first ``n_files`` text files, else documents. A guess for the draft: the user checks it."""
+    files = sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in (".txt", ".md"))[:n_files]
+    marked = 0
+    for f in files:
+        text = f.read_bytes()[:200_000]
+        for enc in ("utf-8-sig", "gb18030"):
+            try:
+                lines = text.decode(enc).splitlines()
+                break
+            except UnicodeDecodeError:
+                lines = []
+        marked += sum(bool(MARKER.match(line)) for line in lines) >= 3
+    return "interview" if files and marked * 2 > len(files) else "documents"
 
 
 def draft_params(instrument: dict[str, Any] | None, parts: Parts, seed: int, title: str, lang: str,
@@ -242,7 +263,12 @@ def main(argv: list[str] | None = None) -> None:
         section = instrument.get("communities") or {}
         community_columns = [v["name"] for v in section.get("variables", []) if v["name"] != section.get("id")]
     if transcripts:
-        files[root / TRANSCRIPTS_CONFIG] = (GENERIC / "transcripts.yaml").read_text(encoding="utf-8")
+        kind = texts_kind(Path(transcripts))
+        notes.append(f"texts: {kind} (format.kind in config/transcripts.yaml: " + (
+            "speaker markers such as 问：/答： begin many lines)" if kind == "interview" else
+            "few lines begin with a speaker marker such as 问：/答：; every file is one text by one author)"))
+        files[root / TRANSCRIPTS_CONFIG] = (GENERIC / "transcripts.yaml").read_text(encoding="utf-8") \
+            .replace("kind: {kind}", f"kind: {kind}", 1)
         for name in ("userdict.txt",):
             if not (root / "config" / name).exists():
                 files[root / "config" / name] = (GENERIC / name).read_text(encoding="utf-8")

@@ -101,7 +101,7 @@ def integrate(params: Mapping[str, Any], processed: Path, communities_path: Path
     """Every frame the stage writes, by name (nothing is written here)."""
     settings = integrate_settings(params)
     lang = settings["lang"]
-    instrument = load_instrument(params["instrument"])
+    instrument = load_instrument(params.get("instrument"))
     frames = describe_survey(_stage_output(processed / "survey_clean.parquet", "clean survey", "survey"),
                              _stage_output(processed / "survey_missing.parquet", "missing-data reasons", "survey"),
                              _stage_output(processed / "indices.parquet", "indices", "measurement"),

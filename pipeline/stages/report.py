@@ -58,7 +58,7 @@ def make_report(params: Mapping[str, Any], processed: Path, codebook_path: Path,
         raise PipelineError("params.yaml: report.title must give the report's title as {zh: ..., en: ...}")
     settings = settings_from_params(params)
     lang = settings["lang"]
-    instrument = load_instrument(params["instrument"])
+    instrument = load_instrument(params.get("instrument"))
     themes = theme_labels(codebook_path) if codebook_path.exists() else {}
     settings = {**settings, "themes": themes, "figures": cfg.get("figures") or {}}
 

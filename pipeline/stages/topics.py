@@ -4,10 +4,12 @@ Steps (pure functions in :mod:`pipeline.text`; this module reads params and file
 writes the outputs; docs/topics.md has the details):
 
 1. :func:`pipeline.text.documents.build_documents` joins the respondent units of
-   ``processed/transcripts/units.parquet`` into documents: ``unit: exchange`` (the default: a
-   respondent turn's sentences together with the interviewer's question before it, from
+   ``processed/transcripts/units.parquet`` into documents: ``unit: exchange`` (a respondent
+   turn's sentences together with the interviewer's question before it, from
    ``questions.parquet``; one main theme per turn), ``unit: turn`` (the respondent's sentences
-   only) or ``unit: window`` (runs of ``window`` consecutive sentences of one interview).
+   only; for texts without an interviewer, the whole text), ``unit: window`` (runs of ``window``
+   consecutive sentences of one interview) or ``unit: auto`` (the default: exchange when there
+   are interviewer questions, else turn).
 2. :func:`pipeline.text.documents.vectorize`: a scikit-learn ``CountVectorizer`` over the
    transcripts stage's content tokens (``analyzer=str.split``, so jieba's Chinese words are kept
    whole), with the vocabulary rules of ``params.yaml: topics.vocabulary``. Documents with fewer
@@ -22,7 +24,8 @@ writes the outputs; docs/topics.md has the details):
 5. The chosen model is refitted on all documents (:func:`pipeline.text.topicmodel.fit_final`).
    Topics are numbered by overall prevalence (largest first). Top and FREX words, the topic
    table, exemplars, and the prevalence effects (each topic's document proportion regressed on
-   the covariates with community-clustered errors through
+   the covariates (none: ``formula: "1"``) with errors clustered by community when the texts
+   have one (the instrument's community id column) through
    :func:`pipeline.stats.fit.fit_model`, and average predicted proportions by level with
    95 % intervals; :func:`pipeline.text.topicmodel.topic_prevalence`).
 
@@ -46,9 +49,10 @@ from typing import Any
 import pandas as pd
 
 from pipeline.core import config
-from pipeline.core.errors import run_cli
+from pipeline.core.errors import PipelineError, run_cli
 from pipeline.core.files import atomic_dir, read_community_columns, read_transcript_output, write_json
-from pipeline.text.documents import build_documents, vectorize
+from pipeline.core.instrument import text_community
+from pipeline.text.documents import build_documents, resolve_unit, vectorize
 from pipeline.text.topicmetrics import (evaluate_grid, exclusivity, npmi_coherence, select_model,
                                         top_word_indices, topic_words)
 from pipeline.text.topicmodel import (Settings, doc_topic_frame, exemplars, fit_final, order_by_prevalence, parse_settings,
@@ -62,12 +66,15 @@ FLOAT_FORMAT = "%.10g"
 # --------------------------------------------------------------------------------------------
 # the stage
 # --------------------------------------------------------------------------------------------
-def run_topics(units: pd.DataFrame, communities: pd.DataFrame, settings: Settings, seed: int,
-               labels_path: str | Path | None = None,
-               questions: pd.DataFrame | None = None) -> tuple[dict[str, pd.DataFrame], dict]:
+def run_topics(units: pd.DataFrame, communities: pd.DataFrame | None, settings: Settings, seed: int,
+               labels_path: str | Path | None = None, questions: pd.DataFrame | None = None,
+               community: str | None = None) -> tuple[dict[str, pd.DataFrame], dict]:
     """The whole stage as one pure function: returns the output tables and the metrics.
-    ``questions``: the interviewer's questions (needed for ``unit: exchange``)."""
-    docs = build_documents(units, settings.unit, settings.window, questions)
+    ``questions``: the interviewer's questions (needed for ``unit: exchange``); ``community``:
+    the units' community id column (None: the texts have none); ``communities``: the community
+    file's covariates of the prevalence regressions (None: none)."""
+    unit = resolve_unit(settings.unit, questions)
+    docs = build_documents(units, unit, settings.window, questions, community)
     corpus = vectorize(docs, settings.min_df, settings.max_df, settings.max_features, settings.stopwords,
                        settings.min_doc_tokens)
     grid = select_model(evaluate_grid(corpus, settings, seed), settings)
@@ -80,11 +87,11 @@ def run_topics(units: pd.DataFrame, communities: pd.DataFrame, settings: Setting
     top = top_word_indices(fit.topic_word, settings.top_n)
     coh = npmi_coherence(top, corpus.counts)
     exc = exclusivity(fit.topic_word, settings.top_n)
-    dt = doc_topic_frame(corpus, fit)
-    coefs, levels = topic_prevalence(dt, communities, k, settings)
+    dt = doc_topic_frame(corpus, fit, community)
+    coefs, levels = topic_prevalence(dt, communities, k, settings, community)
     metrics: dict[str, Any] = {
         "model": model, "k": k, "n_docs": int(len(corpus.docs)), "n_docs_flagged": int(len(corpus.flagged)),
-        "vocabulary_size": int(len(corpus.vocab)), "unit": settings.unit,
+        "vocabulary_size": int(len(corpus.vocab)), "unit": unit,
         "coherence_npmi": float(coh.mean()), "exclusivity": float(exc.mean()),
         "stability": float(chosen["stability"]),
         "perplexity": None if math.isnan(chosen["perplexity"]) else float(chosen["perplexity"]),
@@ -103,9 +110,10 @@ def run_topics(units: pd.DataFrame, communities: pd.DataFrame, settings: Setting
     return tables, metrics
 
 
-def read_communities(path: str | Path, columns: Sequence[str]) -> pd.DataFrame:
+def read_communities(path: str | Path, columns: Sequence[str], community: str) -> pd.DataFrame:
     """The community file's columns needed by the prevalence formula, numbers as numbers."""
-    return read_community_columns(path, list(columns), "topics.prevalence")
+    return read_community_columns(path, list(columns), "topics.prevalence", key=community)
+
 
 
 def write_outputs(out: Path, tables: Mapping[str, pd.DataFrame]) -> None:
@@ -120,13 +128,22 @@ def main(argv: list[str] | None = None) -> None:
     parser = config.transcript_stage_parser("pipeline topics", __doc__.splitlines()[0], OUT_DIR, METRICS_FILE,
                                             "interviewer questions (unit: exchange)")
     args = parser.parse_args(argv)
+    explicit = args.communities is not None
+    args.communities = config.communities_path(args.communities)
     params = config.load_params(args.params)
     settings = parse_settings(config.section(params, "topics"))
     units = read_transcript_output(args.units, "transcript units")
     questions = (read_transcript_output(args.questions, "interviewer questions")
-                 if args.questions and settings.unit == "exchange" else None)
-    communities = read_communities(args.communities, prevalence_covariates(settings))
-    tables, metrics = run_topics(units, communities, settings, int(params["seed"]), settings.labels, questions)
+                 if args.questions and settings.unit in ("exchange", "auto") else None)
+    community = text_community(params.get("instrument"), units.columns)
+    communities = None
+    if args.communities and (community is not None or explicit):
+        if community is None:
+            raise PipelineError(f"{args.communities}: a community file, but the transcript units have no community column",
+                                hint="pass --communities '' (texts without communities)")
+        communities = read_communities(args.communities, prevalence_covariates(settings, community), community)
+    tables, metrics = run_topics(units, communities, settings, int(params["seed"]), settings.labels, questions,
+                                 community)
     with atomic_dir(Path(args.out)) as out:
         write_outputs(out, tables)
     write_json(args.metrics, metrics)

@@ -1,4 +1,9 @@
-"""The transcripts stage: read every interview, redact personal data, segment the Chinese text.
+"""The transcripts stage: read every interview or text, redact personal data, segment the Chinese text.
+
+The transcripts config's ``format`` says what a file holds: an interview (speaker turns), or
+texts without an interviewer (``kind: documents``: messages, open answers; one a file, one a
+line, or separated by a line). A community id per text is optional: with none declared (header
+fields, manifest) and no community file, the outputs have no community column.
 
 This module only reads (``params.yaml: transcripts``, the transcripts folder, the community
 ids, an optional manifest) and writes; the steps are pure functions in ``pipeline/text``
@@ -22,11 +27,11 @@ from typing import Any
 from pipeline.core import config
 from pipeline.core.errors import PipelineError, run_cli
 from pipeline.core.files import atomic_dir, atomic_path, read_csv_strings, write_csv, write_parquet
-from pipeline.core.instrument import load_instrument, read_community_ids
+from pipeline.core.instrument import community_column, load_instrument, read_community_ids
 from pipeline.core.parallel import from_params
 from pipeline.text.corpus import Context, CorpusResult, Settings, process_corpus
-from pipeline.text.rules import load_rules
-from pipeline.text.segment import resolve_engine, resolve_userdict, segmenter_spec
+from pipeline.text.rules import Rules, load_rules
+from pipeline.text.segment import SegmenterSpec, resolve_engine, resolve_userdict, segmenter_spec
 from pipeline.text.units import UNITS
 
 OUTPUTS = {
@@ -65,18 +70,21 @@ def settings_from(cfg: dict[str, Any]) -> Settings:
 ROSTER_SPLIT = re.compile(r"[;；,，、|/\s]+")
 
 
-def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
-    """An optional manifest CSV: ``file`` and any of interview_id, comm_id, role, date, names
-    (a roster of the people named in that interview, separated by ; or 、)."""
+def read_manifest(path: Path, community: str) -> dict[str, dict[str, Any]]:
+    """An optional manifest CSV: ``file`` and any of interview_id, ``community`` (the community
+    column's name: the instrument's community id, else ``community``), role, date, names (a roster
+    of the people named in that interview, separated by ; or 、)."""
     df = read_csv_strings(path, "manifest", "check --manifest, or leave it out")
     if "file" not in df.columns:
-        raise PipelineError(f"{path}: no column 'file'", hint="the manifest needs file and any of interview_id, comm_id, role, date, names")
+        raise PipelineError(f"{path}: no column 'file'",
+                            hint=f"the manifest needs file and any of interview_id, {community}, role, date, names")
     dup = df["file"][df["file"].duplicated()]
     if len(dup):
         raise PipelineError(f"{path}: file '{dup.iloc[0]}' is listed more than once (row {int(dup.index[0]) + 2})")
     out = {}
     for row in df.to_dict(orient="records"):
-        meta = {k: row[k].strip() for k in ("interview_id", "comm_id", "role", "date") if k in row and row[k].strip()}
+        meta = {k: row[c].strip() for k, c in (("interview_id", "interview_id"), ("community", community),
+                                                 ("role", "role"), ("date", "date")) if c in row and row[c].strip()}
         if "names" in row and row["names"].strip():
             meta["names"] = tuple(n for n in ROSTER_SPLIT.split(row["names"].strip()) if n)
         out[row["file"].strip()] = meta
@@ -101,16 +109,42 @@ def write_outputs(result: CorpusResult, out_dir: Path, metrics_path: Path) -> No
         mtmp.write_text(json.dumps(result.metrics, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
+def text_context(params: dict[str, Any], rules: Rules, spec: SegmenterSpec, settings: Settings,
+                 communities_path: str, manifest: dict[str, dict[str, Any]] | None, community: str,
+                 explicit: bool = True) -> Context:
+    """The workers' context: the community column (``community``, when the header fields or the
+    manifest declare one) and the ids of the community file (``communities_path``, '' for none;
+    the default file, not ``explicit``, is not used for texts without a community)."""
+    declared = "community" in rules.field_of.values() or any("community" in m for m in (manifest or {}).values())
+    if not declared and not explicit:
+        communities_path = ""
+    if communities_path and not declared:
+        raise PipelineError(f"{communities_path}: a community file, but the texts have no community id "
+                            f"({rules.path}: header.fields.community declares none, and no manifest column '{community}')",
+                            hint="declare the community labels of the header, or pass --communities ''")
+    ids = None
+    if communities_path:
+        instrument = load_instrument(params["instrument"]) if params.get("instrument") else community
+        ids = frozenset(read_community_ids(communities_path, instrument))
+    return Context(rules=rules, spec=spec, settings=settings, communities=ids,
+                   communities_name=Path(communities_path).name if communities_path else "",
+                   community=community if declared else None)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="pipeline transcripts", description=__doc__.splitlines()[0])
     parser.add_argument("--params", default=str(config.PARAMS))
     parser.add_argument("--transcripts", default=str(config.RAW_TRANSCRIPTS), help="folder of .txt / .docx transcripts")
-    parser.add_argument("--communities", default=str(config.RAW_COMMUNITIES),
-                        help="community file whose ids (the instrument's communities.id) the transcripts' must be in ('' to skip)")
-    parser.add_argument("--manifest", default="", help="optional CSV: file, interview_id, comm_id, role, date, names")
+    parser.add_argument("--communities", default=None, type=str,
+                        help="community file whose ids (the instrument's communities.id) the texts' must be in "
+                             f"(default {config.RAW_COMMUNITIES} if it exists; '' for no check)")
+    parser.add_argument("--manifest", default="",
+                        help="optional CSV: file, interview_id, <community column>, role, date, names")
     parser.add_argument("--out", default=str(OUT_DIR))
     parser.add_argument("--metrics", default=str(METRICS_FILE))
     args = parser.parse_args(argv)
+    explicit = args.communities is not None
+    args.communities = config.communities_path(args.communities)
     params = config.load_params(args.params)
     cfg = config.section(params, "transcripts")
     settings = settings_from(cfg)
@@ -119,11 +153,9 @@ def main(argv: list[str] | None = None) -> None:
     jieba_cache = str(cfg.get("jieba_cache", ".cache/jieba.cache"))
     words = resolve_userdict(cfg.get("userdict", "config/userdict.txt"), jieba_cache)
     spec = segmenter_spec(engine, words, jieba_cache)
-    instrument = load_instrument(params["instrument"])
-    communities = frozenset(read_community_ids(args.communities, instrument)) if args.communities else None
-    manifest = read_manifest(Path(args.manifest)) if args.manifest else None
-    ctx = Context(rules=rules, spec=spec, settings=settings, communities=communities,
-                  communities_name=Path(args.communities).name if args.communities else "")
+    community = community_column(params.get("instrument"))
+    manifest = read_manifest(Path(args.manifest), community) if args.manifest else None
+    ctx = text_context(params, rules, spec, settings, args.communities, manifest, community, explicit)
     files = list_transcripts(Path(args.transcripts))
     result = process_corpus(files, ctx, manifest, parallel=from_params(params, n_jobs=settings.n_jobs))
     write_outputs(result, Path(args.out), Path(args.metrics))

@@ -36,7 +36,7 @@ from pipeline.core.files import read_csv_strings
 from pipeline.core.schema import parse
 from pipeline.core.settings import Coding as CodingSection
 
-UNIT_COLUMNS = ("unit_id", "interview_id", "comm_id", "role", "turn", "sentence", "text", "n_tokens")
+UNIT_COLUMNS = ("unit_id", "interview_id", "role", "turn", "sentence", "text", "n_tokens")   # and the community column
 SOURCES = ("direct", "context", "uncoded", "filler", "skipped", "empty")
 STREAM_SAMPLE = 82    # SeedSequence stream of the coder sample
 SHEET_FIXED = ("unit_id", "interview_id", "role", "text")
@@ -233,8 +233,9 @@ def _turn_key(df: pd.DataFrame) -> pd.Series:
 
 
 def code_units(units: pd.DataFrame, codebook: Codebook, settings: Settings,
-               questions: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per unit: the unit's identifiers, a 0/1 column per theme code, ``n_codes`` and
+               questions: pd.DataFrame | None = None, community: str | None = None) -> pd.DataFrame:
+    """One row per unit: the unit's identifiers (with the ``community`` column when given: the
+    units' community id column), a 0/1 column per theme code, ``n_codes`` and
     ``source``: direct (coded through its own pattern hits), context (coded through its turn
     only), uncoded, filler (non-substantive talk), empty (no content tokens), skipped (a turn
     that answers an opening or closing question of the interview). Units are not modified.
@@ -244,7 +245,7 @@ def code_units(units: pd.DataFrame, codebook: Codebook, settings: Settings,
     probe turn without any signal continues the previous turn); a theme is coded when its
     adjusted score reaches ``min_score`` and ``relative`` x the unit's best adjusted score, and
     it has an own hit or the context rule is on."""
-    missing = [c for c in UNIT_COLUMNS if c not in units.columns]
+    missing = [c for c in (*UNIT_COLUMNS, *([community] if community else [])) if c not in units.columns]
     if missing:
         raise PipelineError(f"transcript units: no column(s) {missing}", hint="rerun the transcripts stage")
     u = units.reset_index(drop=True)
@@ -266,7 +267,7 @@ def code_units(units: pd.DataFrame, codebook: Codebook, settings: Settings,
     source[filler] = "filler"
     source[skipped] = "skipped"
     source[empty] = "empty"
-    out = u[["unit_id", "interview_id", "comm_id", "role", "turn", "sentence"]].copy()
+    out = u[["unit_id", "interview_id", *([community] if community else []), "role", "turn", "sentence"]].copy()
     for j, th in enumerate(codebook.themes):
         out[th.code] = codes[:, j].astype(np.int8)
     out["n_codes"] = codes.sum(axis=1).astype(int)
@@ -324,33 +325,40 @@ def turn_context(units: pd.DataFrame, own: np.ndarray, codebook: Codebook, setti
         return np.where(top > 0, ctx / np.where(top > 0, top, 1), 0.0)
 
 
-def aggregate_turns(codes: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
-    """Turn-level codes: a theme is coded for a turn when any of its units has it."""
+def aggregate_turns(codes: pd.DataFrame, codebook: Codebook, community: str | None = None) -> pd.DataFrame:
+    """Turn-level codes: a theme is coded for a turn when any of its units has it (with the
+    ``community`` column when given)."""
     cols = codebook.codes
+    keep = [*([community] if community else []), "role"]
     g = codes.groupby(["interview_id", "turn"], sort=True)
     out = g[cols].max().reset_index()
-    first = g[["comm_id", "role"]].first().reset_index(drop=True)
-    out.insert(2, "comm_id", first["comm_id"].to_numpy())
-    out.insert(3, "role", first["role"].to_numpy())
+    first = g[keep].first().reset_index(drop=True)
+    for i, c in enumerate(keep):
+        out.insert(2 + i, c, first[c].to_numpy())
     out.insert(0, "turn_id", out["interview_id"].astype(str) + ":" + out["turn"].astype(str))
     out["n_units"] = g.size().to_numpy()
     out["n_codes"] = out[cols].sum(axis=1).astype(int)
     return out
 
 
-def attach_covariates(codes: pd.DataFrame, communities: pd.DataFrame | None, covariates: Sequence[str]) -> pd.DataFrame:
-    """The codes with the community covariates (inserted after ``role``)."""
+def attach_covariates(codes: pd.DataFrame, communities: pd.DataFrame | None, covariates: Sequence[str],
+                      community: str | None = None) -> pd.DataFrame:
+    """The codes with the community covariates (inserted after ``role``), joined by the
+    ``community`` column (the units' community id column)."""
     if communities is None or not covariates:
         return codes
+    if community is None or community not in codes.columns:
+        raise PipelineError(f"coding.covariates {list(covariates)}: the texts have no community column to join them by",
+                            hint="set coding.covariates: [] for texts without communities")
     lacking = [c for c in covariates if c not in communities.columns]
     if lacking:
         raise PipelineError(f"community file: no column(s) {lacking} for coding.covariates",
                             hint=f"columns are {list(communities.columns)}")
-    merged = codes.merge(communities[["comm_id", *covariates]], on="comm_id", how="left", validate="many_to_one")
-    unknown = sorted(merged.loc[merged[covariates[0]].isna(), "comm_id"].unique())
+    merged = codes.merge(communities[[community, *covariates]], on=community, how="left", validate="many_to_one")
+    unknown = sorted(merged.loc[merged[covariates[0]].isna(), community].unique())
     if unknown:
         raise PipelineError(f"community file: communities {unknown[:5]} of the transcripts are not in it",
-                            hint="pass the study's raw/communities.csv")
+                            hint="pass the study's community file")
     lead = [c for c in codes.columns if c not in ("n_codes", "source")]
     pos = lead.index("role") + 1 if "role" in lead else len(lead)
     order = lead[:pos] + list(covariates) + lead[pos:] + [c for c in ("n_codes", "source") if c in codes.columns]
@@ -376,7 +384,7 @@ def read_human_codes(path: str | Path, units: pd.DataFrame, codebook: Codebook) 
     codes = codebook.codes
     if "unit_id" not in df.columns:
         raise PipelineError(f"{path}: no column 'unit_id'", hint="fill in coding's coder_sample.csv and keep its columns")
-    theme_like = [c for c in df.columns if c not in (*SHEET_FIXED, *SHEET_TAIL, "comm_id", "turn", "sentence")]
+    theme_like = [c for c in df.columns if c not in (*SHEET_FIXED, *SHEET_TAIL, *units.columns) or c in codes]
     unknown = [c for c in theme_like if c not in codes]
     if unknown:
         raise PipelineError(f"{path}: unknown theme column(s) {unknown}", hint=f"the codebook's codes are {codes}")

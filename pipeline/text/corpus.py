@@ -6,7 +6,9 @@ Steps (each a pure function; each module's docstring has the details, docs/trans
 measured quality):
 
 1. ``decode``: :func:`decode_transcript`, a file's bytes to text by strict decoding only.
-2. ``turns``: :func:`parse_transcript`, the header fields and the speaker turns.
+2. ``turns``: :func:`parse_transcript`, the header fields and the speaker turns of an interview;
+   for texts without an interviewer (``format.kind: documents``) :func:`split_texts` cuts a file
+   into its texts and :func:`parse_document` reads each (steps 3-7 then run per text).
 3. ``redact``: :func:`find_pii`, the personal data in the whole decoded text.
 4. ``redact``: :func:`redact`, each span replaced by a numbered placeholder ``[姓名1]``.
    Nothing after this step sees the raw text: units, questions, tokens, the cache, the logs and
@@ -18,7 +20,7 @@ measured quality):
 7. ``audit``: :func:`dictionary_audit`, how each user term came out of the segmenter.
 
 Bad input never disappears: an undecodable or empty file, one with no respondent turns, no
-interview id, an unknown community id, a duplicate interview id or an unsupported format is
+interview id, no community id (``format.community: required``), an unknown community id, a duplicate interview id or an unsupported format is
 listed in ``skipped.csv`` with its reason, or, with ``strict: true``, stops the stage with one
 message (exit 2) and no output.
 """
@@ -38,18 +40,18 @@ import pandas as pd
 from pipeline.core.errors import PipelineError
 from pipeline.core.parallel import ParallelSettings, as_settings, iter_tasks
 from pipeline.text.audit import audit_counts, dictionary_audit, term_pattern
-from pipeline.text.decode import Unusable, decode_transcript
+from pipeline.text.decode import Decoded, Unusable, decode_transcript
 from pipeline.text.redact import find_pii, placeholders, redact
 from pipeline.text.rules import PII_TYPES, Rules
 from pipeline.text.segment import Lexicon, Segmenter, SegmenterSpec, TokenCache, content_tokens, load_lexicon
-from pipeline.text.turns import Parsed, clean_comm_id, parse_date, parse_transcript, role_code
+from pipeline.text.turns import Parsed, clean_community, parse_date, parse_document, parse_transcript, role_code, split_texts
 from pipeline.text.units import build_units
 
-UNIT_COLUMNS = ["unit_id", "interview_id", "comm_id", "role", "date", "turn", "sentence", "speaker", "text",
+UNIT_COLUMNS = ["unit_id", "interview_id", "community", "role", "date", "turn", "sentence", "speaker", "text",
                 "tokens", "n_tokens"]
-QUESTION_COLUMNS = ["question_id", "interview_id", "comm_id", "role", "date", "question", "before_turn", "speaker",
+QUESTION_COLUMNS = ["question_id", "interview_id", "community", "role", "date", "question", "before_turn", "speaker",
                     "text", "tokens", "n_tokens"]
-INTERVIEW_COLUMNS = ["interview_id", "file", "comm_id", "role", "role_label", "date", "encoding", "format",
+INTERVIEW_COLUMNS = ["interview_id", "file", "community", "role", "role_label", "date", "encoding", "format",
                      "convention", "n_turns", "n_questions", "n_units", "n_tokens", "n_redactions"]
 SKIP_COLUMNS = ["file", "reason_code", "reason"]
 
@@ -85,13 +87,28 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Context:
-    """Everything a worker needs besides the files (picklable)."""
+    """Everything a worker needs besides the files (picklable). ``community``: the name of the
+    outputs' community column (the instrument's community id), or None when the texts carry no
+    community (none declared in the header fields or the manifest)."""
 
     rules: Rules
     spec: SegmenterSpec
     settings: Settings
     communities: frozenset[str] | None
     communities_name: str
+    community: str | None = None
+
+
+def output_columns(columns: list[str], community: str | None) -> list[str]:
+    """``columns`` (UNIT_COLUMNS, QUESTION_COLUMNS, INTERVIEW_COLUMNS) as written: the
+    community column under its name, or left out."""
+    return [community if c == "community" else c for c in columns if c != "community" or community]
+
+
+def _named(frame: pd.DataFrame, community: str | None) -> pd.DataFrame:
+    if community is None:
+        return frame.drop(columns="community")
+    return frame.rename(columns={"community": community})
 
 
 _WORKER_STATE: dict[str, tuple[Segmenter, Lexicon, re.Pattern]] = {}
@@ -131,43 +148,55 @@ def safe_value(text: str, values: dict[str, str], rules: Rules, seg: Segmenter, 
     return text
 
 
-def process_transcript(name: str, data: bytes, meta: dict[str, Any], ctx: Context) -> Outcome:
-    """Decode, parse, redact, split and segment one transcript (see the module docstring)."""
-    rules, settings = ctx.rules, ctx.settings
-    seg, lexicon, terms = _state(ctx)
+def process_transcript(name: str, data: bytes, meta: dict[str, Any], ctx: Context) -> list[Outcome]:
+    """Decode one file, cut it into its texts (an interview, or ``format.texts`` of documents)
+    and take each through :func:`process_text` (see the module docstring)."""
+    rules = ctx.rules
+    seg, lexicon, _ = _state(ctx)
     try:
         decoded = decode_transcript(name, data)
     except Unusable as exc:
-        return Outcome(file=safe_name(name, {}, rules, seg, lexicon), skip=(exc.code, exc.reason))
-    text = decoded.text
-    parsed = parse_transcript(text, rules)
+        return [Outcome(file=safe_name(name, {}, rules, seg, lexicon), skip=(exc.code, exc.reason))]
+    if rules.kind == "interview" or rules.split == "file":
+        default_id = "" if rules.kind == "interview" else Path(name).stem
+        return [process_text(name, decoded, decoded.text, meta, ctx, default_id)]
+    texts = split_texts(decoded.text, rules)
+    if not texts:
+        return [Outcome(file=safe_name(name, {}, rules, seg, lexicon), skip=("empty", "no text in the file"))]
+    prefix = str(meta.get("interview_id") or Path(name).stem)
+    width = len(str(len(texts)))
+    per_text = {k: v for k, v in meta.items() if k != "interview_id"}
+    return [process_text(name, decoded, chunk, per_text, ctx, f"{prefix}-{n:0{width}d}", f"text {n} (line {line}): ")
+            for n, (line, chunk) in enumerate(texts, start=1)]
+
+
+def process_text(name: str, decoded: Decoded, text: str, meta: dict[str, Any], ctx: Context,
+                 default_id: str = "", where: str = "") -> Outcome:
+    """Parse, redact, split and segment one text of file ``name``: an interview, or a document
+    (whose id is ``default_id`` unless its header or the manifest gives one). ``where`` starts the
+    skip reasons of a text that is one of several in its file."""
+    rules, settings = ctx.rules, ctx.settings
+    seg, lexicon, terms = _state(ctx)
+    parsed = (parse_transcript(text, rules) if rules.kind == "interview"
+              else parse_document(text, rules, header=rules.split != "line"))
     roster = tuple(meta.get("names") or ())
     spans = find_pii(text, parsed, rules, seg.cut(text), lexicon, roster)
     marks = placeholders(text, spans, rules)
     values = {text[sp.start:sp.end]: mark for sp, mark in zip(spans, marks)}
-    file = safe_name(name, values, rules, seg, lexicon)
+    file = safe_name(name, values if not where else {}, rules, seg, lexicon)
 
     fields = parsed.fields
     # The kept header values are written out (ids, skip reasons, role_label): personal data in
     # them is redacted like the file name; a long number is an id here (20250609001), not data.
-    iid = safe_value(str(meta.get("interview_id") or fields.get("interview_id", "")).strip(), values, rules, seg,
-                     lexicon, keep=("long_number",))
-    comm = safe_value(clean_comm_id(str(meta.get("comm_id") or fields.get("comm_id", "")), rules), values, rules, seg,
-                      lexicon, keep=("long_number",))
+    iid = safe_value(str(meta.get("interview_id") or fields.get("interview_id") or default_id).strip(), values, rules,
+                     seg, lexicon, keep=("long_number",))
+    comm = safe_value(clean_community(str(meta.get("community") or fields.get("community", "")), rules), values, rules,
+                      seg, lexicon, keep=("long_number",))
     role_label = safe_value(str(meta.get("role") or fields.get("role", "")).strip(), values, rules, seg, lexicon)
     when = parse_date(str(meta.get("date") or fields.get("date", "")), rules)
-    n_resp = sum(1 for t in parsed.turns if t.speaker == "respondent")
-    if not parsed.turns or n_resp == 0:
-        what = "no speaker turns found" if not parsed.turns else "only interviewer turns"
-        return Outcome(file=file, skip=("no_respondent_turns", f"no respondent turns ({what}; markers in {Path(rules.path).name}: speakers)"))
-    if not iid:
-        return Outcome(file=file, skip=("no_interview_id", "no interview id in the header or the manifest"))
-    if not comm:
-        return Outcome(file=file, skip=("no_community_id", "no community id in the header or the manifest"))
-    if ctx.communities is not None and comm not in ctx.communities:
-        line = parsed.field_lines.get("comm_id")
-        where = f" (line {line})" if line and not meta.get("comm_id") else ""
-        return Outcome(file=file, skip=("unknown_community", f"unknown community id '{comm}'{where}: not in {ctx.communities_name}"))
+    skip = _skip_reason(parsed, iid, comm, meta, ctx)
+    if skip is not None:
+        return Outcome(file=file, skip=(skip[0], where + skip[1]))
 
     built = build_units(text, parsed, spans, marks, rules, settings.unit)
     texts = [u[3] for u in built.units]
@@ -199,7 +228,7 @@ def process_transcript(name: str, data: bytes, meta: dict[str, Any], ctx: Contex
         questions.append((f"{iid}:q{q}", iid, comm, role, when, q, before, speaker, qtext, " ".join(content), len(content)))
     counts = Counter(sp.type for sp in spans)
     interview = {
-        "interview_id": iid, "file": file, "comm_id": comm, "role": role, "role_label": role_label, "date": when,
+        "interview_id": iid, "file": file, "community": comm, "role": role, "role_label": role_label, "date": when,
         "encoding": decoded.encoding, "format": decoded.format, "convention": _safe_convention(parsed, values),
         "n_turns": built.n_turns, "n_questions": len(questions), "n_units": len(units), "n_tokens": n_tok,
         "n_redactions": len(spans),
@@ -209,7 +238,29 @@ def process_transcript(name: str, data: bytes, meta: dict[str, Any], ctx: Contex
                    audit=audit_counts(texts, tokens, terms), segmented=segmented, below_min=below)
 
 
+def _skip_reason(parsed: Parsed, iid: str, comm: str, meta: dict[str, Any], ctx: Context) -> tuple[str, str] | None:
+    """Why a parsed text cannot be used (code, reason), or None."""
+    rules = ctx.rules
+    if rules.kind == "documents" and not parsed.turns:
+        return "empty", "no text after the header"
+    n_resp = sum(1 for t in parsed.turns if t.speaker == "respondent")
+    if not parsed.turns or n_resp == 0:
+        what = "no speaker turns found" if not parsed.turns else "only interviewer turns"
+        return "no_respondent_turns", f"no respondent turns ({what}; markers in {Path(rules.path).name}: speakers)"
+    if not iid:
+        return "no_interview_id", "no interview id in the header or the manifest"
+    if not comm and ctx.community is not None and rules.community_required:
+        return "no_community_id", "no community id in the header or the manifest"
+    if comm and ctx.communities is not None and comm not in ctx.communities:
+        line = parsed.field_lines.get("community")
+        where = f" (line {line})" if line and not meta.get("community") else ""
+        return "unknown_community", f"unknown community id '{comm}'{where}: not in {ctx.communities_name}"
+    return None
+
+
 def _safe_convention(parsed: Parsed, values: dict[str, str]) -> str:
+    if "/" not in parsed.convention:          # a document
+        return parsed.convention
     q, a = parsed.convention.split("/", 1)
     return f"{values.get(q, q)}/{a}"
 
@@ -222,7 +273,7 @@ def _run_batch(items: list[tuple[str, str, dict[str, Any]]], ctx: Context) -> li
         except OSError as exc:
             out.append(Outcome(file=name, skip=("unreadable", f"cannot be read ({exc.__class__.__name__})")))
             continue
-        out.append(process_transcript(name, data, meta, ctx))
+        out.extend(process_transcript(name, data, meta, ctx))
     return out
 
 
@@ -285,9 +336,9 @@ def process_corpus(files: list[Path], ctx: Context, manifest: dict[str, dict[str
         raise PipelineError(f"{file}: {reason}{more}",
                             hint="fix the file, or set params.yaml: transcripts.strict: false to list it in skipped.csv and go on")
     kept.sort(key=lambda o: o.interview["interview_id"])
-    units = pd.DataFrame([u for o in kept for u in o.units], columns=UNIT_COLUMNS)
-    questions = pd.DataFrame([q for o in kept for q in o.questions], columns=QUESTION_COLUMNS)
-    interviews = pd.DataFrame([o.interview for o in kept], columns=INTERVIEW_COLUMNS)
+    units = _named(pd.DataFrame([u for o in kept for u in o.units], columns=UNIT_COLUMNS), ctx.community)
+    questions = _named(pd.DataFrame([q for o in kept for q in o.questions], columns=QUESTION_COLUMNS), ctx.community)
+    interviews = _named(pd.DataFrame([o.interview for o in kept], columns=INTERVIEW_COLUMNS), ctx.community)
     redactions = pd.DataFrame([(o.file, o.interview["interview_id"], t, n) for o in kept for t, n in o.redactions.items()],
                               columns=["file", "interview_id", "type", "count"])
     totals: dict[str, list[int]] = {}

@@ -20,11 +20,25 @@ from pipeline.core.errors import PipelineError
 UNITS = ("exchange", "turn", "window")
 STREAM_SPLIT = 71       # SeedSequence stream of the held-out split
 STREAM_GRID = 74        # ... of the documents the K grid is evaluated on (grid_max_docs)
-UNIT_COLUMNS = ("unit_id", "interview_id", "comm_id", "role", "turn", "sentence", "text", "tokens")
+UNIT_COLUMNS = ("unit_id", "interview_id", "role", "turn", "sentence", "text", "tokens")
+
+
+def resolve_unit(unit: str, questions: pd.DataFrame | None) -> str:
+    """The document unit: ``auto`` is ``exchange`` when there are interviewer questions, else
+    ``turn`` (texts without an interviewer: a document's one turn is the whole text). An explicit
+    ``exchange`` without questions is an error."""
+    has_questions = questions is not None and len(questions) > 0
+    if unit == "auto":
+        return "exchange" if has_questions else "turn"
+    if unit == "exchange" and questions is not None and not has_questions:
+        raise PipelineError("topics.unit: exchange, but the texts have no interviewer questions "
+                            "(questions.parquet is empty: texts without an interviewer, format.kind: documents)",
+                            hint="set topics.unit: turn (a whole text or answer a document) or auto")
+    return unit
 
 
 def build_documents(units: pd.DataFrame, unit: str = "exchange", window: int = 3,
-                    questions: pd.DataFrame | None = None) -> pd.DataFrame:
+                    questions: pd.DataFrame | None = None, community: str | None = None) -> pd.DataFrame:
     """Documents from respondent units: one per respondent turn (``turn``), one per respondent
     turn with the interviewer's question(s) before it (``exchange``: the question's content
     tokens come first; its text is kept apart in ``question``), or one per run of ``window``
@@ -36,11 +50,12 @@ def build_documents(units: pd.DataFrame, unit: str = "exchange", window: int = 3
     ``questions`` (the transcripts stage's ``questions.parquet`` with ``tokens``).
 
     Returns doc_id (``I001:3`` for a turn or an exchange, ``I001:w2`` for a window), unit_ids
-    (";"-joined), question_ids (";"-joined, exchange only, else ""), interview_id, comm_id, role,
+    (";"-joined), question_ids (";"-joined, exchange only, else ""), interview_id, the
+    ``community`` column (when given: the units' community id column; None: none), role,
     text (the redacted sentences joined), question (the redacted question text, exchange only),
     tokens (space-joined), n_units, in interview and unit order. ``units`` is not changed.
     """
-    missing = [c for c in UNIT_COLUMNS if c not in units.columns]
+    missing = [c for c in (*UNIT_COLUMNS, *([community] if community else [])) if c not in units.columns]
     if missing:
         raise PipelineError(f"units: columns {missing} are missing",
                             hint="pass processed/transcripts/units.parquet of the transcripts stage")
@@ -60,7 +75,7 @@ def build_documents(units: pd.DataFrame, unit: str = "exchange", window: int = 3
         "unit_ids": g["unit_id"].agg(";".join),
         "question_ids": "",
         "interview_id": g["interview_id"].first(),
-        "comm_id": g["comm_id"].first(),
+        **({community: g[community].first()} if community else {}),
         "role": g["role"].first(),
         "text": g["text"].agg("".join),
         "question": "",

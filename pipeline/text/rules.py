@@ -14,6 +14,12 @@ from pipeline.core import config
 from pipeline.core.errors import PipelineError
 
 PII_TYPES = ("name", "mobile", "landline", "id_number", "email", "address", "long_number")
+HEADER_FIELDS = ("interview_id", "community", "role", "date")
+KINDS = ("interview", "documents")
+SPLITS = ("file", "line", "separator")
+SENTENCE_END = "。！？!?；;…"               # text.sentence_end when the config gives none (Chinese and ASCII ends)
+CLOSING = "”’」』）)】》"                    # text.closing when the config gives none
+NEVER = r"(?!x)x"                           # a pattern that matches nothing
 
 
 @dataclass(frozen=True)
@@ -21,7 +27,11 @@ class Rules:
     """``config/transcripts.yaml`` checked and compiled, with the surname and stopword lists."""
 
     path: str
-    field_of: dict[str, str]                  # header label -> interview_id|comm_id|role|date|name|personal
+    kind: str                                 # interview | documents (format.kind)
+    split: str                                # documents: file | line | separator (format.texts)
+    separator: str                            # format.separator (texts: separator)
+    community_required: bool                  # format.community: required
+    field_of: dict[str, str]                  # header label -> interview_id|community|role|date|name|personal
     header_re: re.Pattern
     strip_brackets: bool
     date_res: tuple[re.Pattern, ...]
@@ -89,24 +99,58 @@ def read_word_list(path: Path, what: str) -> list[list[str]]:
     return [line.split() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
-def load_rules(path: str | Path, stopwords_path: str | Path) -> Rules:
-    """Read ``config/transcripts.yaml`` (and the lists it names) into :class:`Rules`."""
-    path = Path(path)
-    where = str(path)
-    raw = config.read_yaml(path, "transcripts configuration", "check params.yaml: transcripts.config")
-    header = _cfg_need(raw, "header", where)
-    fields = _cfg_need(header, "fields", f"{where}: header")
+def _format(spec: Any, where: str) -> dict[str, Any]:
+    """``format``: what a file holds. Left out: interviews, one a file, the community optional."""
+    spec = {} if spec is None else spec
+    if not isinstance(spec, dict):
+        raise PipelineError(f"{where}: format must be a mapping (kind, texts, separator, community)")
+    unknown = sorted(set(spec) - {"kind", "texts", "separator", "community"})
+    if unknown:
+        raise PipelineError(f"{where}: format has unknown keys {unknown}", hint="use kind, texts, separator, community")
+    kind, split = str(spec.get("kind", "interview")), str(spec.get("texts", "file"))
+    community = str(spec.get("community", "optional"))
+    if kind not in KINDS:
+        raise PipelineError(f"{where}: format.kind '{kind}' is unknown", hint="use interview (speaker turns) or "
+                            "documents (texts by one author, no interviewer: messages, open answers)")
+    if split not in SPLITS:
+        raise PipelineError(f"{where}: format.texts '{split}' is unknown", hint="use file, line or separator")
+    if kind == "interview" and split != "file":
+        raise PipelineError(f"{where}: format.texts: {split} is for documents; an interview is one file",
+                            hint="set format.kind: documents, or format.texts: file")
+    separator = spec.get("separator")
+    if split == "separator" and (not isinstance(separator, str) or not separator.strip()):
+        raise PipelineError(f"{where}: format.texts: separator needs format.separator, the line that ends a text",
+                            hint='e.g. separator: "---"')
+    if community not in ("required", "optional"):
+        raise PipelineError(f"{where}: format.community '{community}' is unknown", hint="use required or optional")
+    return {"kind": kind, "split": split, "separator": str(separator or "").strip(),
+            "community_required": community == "required"}
+
+
+def _header(header: Any, where: str) -> tuple[dict[str, str], re.Pattern, list[re.Pattern]]:
+    """``header``: label -> field, the pattern of a header label, the date formats. Every part is optional."""
+    header = {} if header is None else header
+    if not isinstance(header, dict):
+        raise PipelineError(f"{where}: header must be a mapping (fields, name_fields, personal_fields, date_formats)")
+    fields = header.get("fields") or {}
+    if not isinstance(fields, dict):
+        raise PipelineError(f"{where}: header.fields must map {list(HEADER_FIELDS)} to lists of labels")
+    unknown = sorted(set(fields) - set(HEADER_FIELDS))
+    if unknown:
+        hint = ("the community field is called 'community'" if "comm_id" in unknown
+                else f"header.fields are {list(HEADER_FIELDS)}")
+        raise PipelineError(f"{where}: header.fields has unknown keys {unknown}", hint=hint)
     field_of: dict[str, str] = {}
-    for name in ("interview_id", "comm_id", "role", "date"):
-        for label in _str_list(_cfg_need(fields, name, f"{where}: header.fields"), f"{where}: header.fields.{name}"):
+    for name in HEADER_FIELDS:
+        for label in _str_list(fields.get(name) or [], f"{where}: header.fields.{name}"):
             field_of[label] = name
     for label in _str_list(header.get("name_fields") or [], f"{where}: header.name_fields"):
         field_of[label] = "name"
     for label in _str_list(header.get("personal_fields") or [], f"{where}: header.personal_fields"):
         field_of[label] = "personal"
-    header_re = re.compile(rf"(?:^|(?<=[\s\u3000]))({_alternation(field_of)})[ \t\u3000]*[：:]")
+    header_re = re.compile(rf"(?:^|(?<=[\s\u3000]))({_alternation(field_of)})[ \t\u3000]*[：:]" if field_of else NEVER)
     date_res = []
-    for pattern in _str_list(_cfg_need(header, "date_formats", f"{where}: header"), f"{where}: header.date_formats"):
+    for pattern in _str_list(header.get("date_formats") or [], f"{where}: header.date_formats"):
         try:
             rx = re.compile(pattern)
         except re.error as exc:
@@ -114,33 +158,99 @@ def load_rules(path: str | Path, stopwords_path: str | Path) -> Rules:
         if not {"y", "m", "d"} <= set(rx.groupindex):
             raise PipelineError(f"{where}: header.date_formats: '{pattern}' needs the groups y, m and d")
         date_res.append(rx)
+    return field_of, header_re, date_res
 
-    roles = _cfg_need(raw, "roles", where)
-    role_labels = {str(label): str(code) for code, labels in (_cfg_need(roles, "labels", f"{where}: roles") or {}).items()
+
+def _roles(roles: Any, where: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """``roles``: role label -> code, and the keyword rules (optional: no roles, every text is 'other')."""
+    roles = {} if roles is None else roles
+    if not isinstance(roles, dict):
+        raise PipelineError(f"{where}: roles must be a mapping (labels, keywords)")
+    role_labels = {str(label): str(code) for code, labels in (roles.get("labels") or {}).items()
                    for label in _str_list(labels, f"{where}: roles.labels.{code}")}
     role_keywords = []
     for pair in roles.get("keywords") or []:
         if not (isinstance(pair, list) and len(pair) == 2):
             raise PipelineError(f"{where}: roles.keywords entries must be [keyword, code]")
         role_keywords.append((str(pair[0]), str(pair[1])))
+    return role_labels, role_keywords
 
-    speakers = _cfg_need(raw, "speakers", where)
-    interviewer = frozenset(_str_list(_cfg_need(speakers, "interviewer", f"{where}: speakers"), f"{where}: speakers.interviewer"))
-    respondent = frozenset(_str_list(_cfg_need(speakers, "respondent", f"{where}: speakers"), f"{where}: speakers.respondent"))
+
+def _speakers(speakers: Any, where: str, kind: str) -> tuple[frozenset[str], frozenset[str], re.Pattern, int]:
+    """``speakers``: the interviewer and respondent markers (interviews only) and the label pattern."""
+    if speakers is None and kind == "documents":
+        speakers = {}
+    elif speakers is None:
+        raise PipelineError(f"{where}: 'speakers' is missing",
+                            hint="an interview needs its speaker markers (speakers.interviewer, speakers.respondent); "
+                                 "texts without an interviewer are format.kind: documents")
+    if not isinstance(speakers, dict):
+        raise PipelineError(f"{where}: speakers must be a mapping (interviewer, respondent, ...)")
+
+    def need(key: str) -> Any:
+        return _cfg_need(speakers, key, f"{where}: speakers") if kind == "interview" else speakers.get(key) or []
+
+    interviewer = frozenset(_str_list(need("interviewer"), f"{where}: speakers.interviewer"))
+    respondent = frozenset(_str_list(need("respondent"), f"{where}: speakers.respondent"))
     if interviewer & respondent:
         raise PipelineError(f"{where}: speakers {sorted(interviewer & respondent)} are both interviewer and respondent markers")
     max_label = int(speakers.get("max_label_chars", 8))
     label_re = re.compile(r"^[ \t\u3000]*([^\s：:，。,.!?！？、；;（）()\[\]【】“”\"'《》]{1,%d})[ \t\u3000]*[：:]" % max_label)
+    return interviewer, respondent, label_re, int(speakers.get("min_named_label_uses", 2))
 
-    text = _cfg_need(raw, "text", where)
-    ends = str(_cfg_need(text, "sentence_end", f"{where}: text"))
-    closing = str(text.get("closing", ""))
+
+def _text(text: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
+    """``text``: the sentence pattern (``sentence_end``, ``closing``) and the transcriber's notes
+    (optional: Chinese and ASCII sentence ends, no notes)."""
+    text = {} if text is None else text
+    if not isinstance(text, dict):
+        raise PipelineError(f"{where}: text must be a mapping (sentence_end, closing, annotations)")
+    ends = str(text.get("sentence_end", SENTENCE_END))
+    closing = str(text.get("closing", CLOSING))
     sentence_re = re.compile(rf"[^{re.escape(ends)}]+(?:[{re.escape(ends)}]+[{re.escape(closing)}]*)?|[{re.escape(ends)}]+[{re.escape(closing)}]*")
     notes = _str_list(text.get("annotations") or [], f"{where}: text.annotations")
     try:
-        annotation_re = re.compile("|".join(f"(?:{n})" for n in notes) if notes else r"(?!x)x")
+        annotation_re = re.compile("|".join(f"(?:{n})" for n in notes) if notes else NEVER)
     except re.error as exc:
         raise PipelineError(f"{where}: text.annotations is not a valid regular expression ({exc})") from None
+    return sentence_re, annotation_re
+
+
+def _address_re(addr: Any, where: str) -> re.Pattern:
+    """``redaction.address``: the pattern of the building / unit / room / road-number anchors."""
+    def parts(key: str) -> list[str]:
+        return _str_list(_cfg_need(addr, key, f"{where}: redaction.address"), f"{where}: redaction.address.{key}")
+
+    num = r"(?:\d{1,4}|[一二三四五六七八九十百零〇两]{1,4})"
+    building, unit, floor, room = (_alternation(parts(k)) for k in ("building", "unit", "floor", "room"))
+    sides = re.escape("".join(parts("sides")))
+    road_ends = re.escape("".join(sorted({r[-1] for r in parts("roads")})))
+    tail = rf"(?:{num}(?:{floor}))?(?:\d{{1,5}}(?:{room})?|[{sides}]边?(?:{room}))?"
+    return re.compile(
+        rf"(?<!\d)\d{{1,4}}(?:{building})(?:{num}(?:{unit}))?{tail}"            # 12号楼(3单元)(5楼)(502室)
+        rf"|{num}(?:{building}){num}(?:{unit}){tail}"                           # 十二栋三单元...
+        rf"|(?<!\d)\d{{1,4}}(?:{unit})(?:{num}(?:{floor}))?(?:\d{{1,5}}(?:{room})?|[{sides}]边?(?:{room}))"  # 3单元502室
+        rf"|(?<=[{road_ends}])\d{{1,4}}号(?![楼院])"                              # 北京中路154号
+    )
+
+
+def load_rules(path: str | Path, stopwords_path: str | Path) -> Rules:
+    """Read ``config/transcripts.yaml`` (and the lists it names) into :class:`Rules`."""
+    path = Path(path)
+    where = str(path)
+    raw = config.read_yaml(path, "transcripts configuration", "check params.yaml: transcripts.config")
+    if not isinstance(raw, dict):
+        raise PipelineError(f"{where}: expected a mapping of sections", hint="see config/transcripts.yaml")
+    fmt = _format(raw.get("format"), where)
+    field_of, header_re, date_res = _header(raw.get("header"), where)
+    if fmt["community_required"] and "community" not in field_of.values():
+        raise PipelineError(f"{where}: format.community is required but header.fields declares no community labels",
+                            hint="list the header labels of the community id under header.fields.community, "
+                                 "or set format.community: optional")
+    role_labels, role_keywords = _roles(raw.get("roles"), where)
+    interviewer, respondent, label_re, min_named = _speakers(raw.get("speakers"), where, fmt["kind"])
+
+    sentence_re, annotation_re = _text(raw.get("text"), where)
 
     red = _cfg_need(raw, "redaction", where)
     placeholder = str(_cfg_need(red, "placeholder", f"{where}: redaction"))
@@ -163,21 +273,7 @@ def load_rules(path: str | Path, stopwords_path: str | Path) -> Rules:
         raise PipelineError(f"{where}: the surname list is empty")
 
     addr = _cfg_need(red, "address", f"{where}: redaction")
-
-    def parts(key: str) -> list[str]:
-        return _str_list(_cfg_need(addr, key, f"{where}: redaction.address"), f"{where}: redaction.address.{key}")
-
-    num = r"(?:\d{1,4}|[一二三四五六七八九十百零〇两]{1,4})"
-    building, unit, floor, room = (_alternation(parts(k)) for k in ("building", "unit", "floor", "room"))
-    sides = re.escape("".join(parts("sides")))
-    road_ends = re.escape("".join(sorted({r[-1] for r in parts("roads")})))
-    tail = rf"(?:{num}(?:{floor}))?(?:\d{{1,5}}(?:{room})?|[{sides}]边?(?:{room}))?"
-    address_re = re.compile(
-        rf"(?<!\d)\d{{1,4}}(?:{building})(?:{num}(?:{unit}))?{tail}"            # 12号楼(3单元)(5楼)(502室)
-        rf"|{num}(?:{building}){num}(?:{unit}){tail}"                           # 十二栋三单元...
-        rf"|(?<!\d)\d{{1,4}}(?:{unit})(?:{num}(?:{floor}))?(?:\d{{1,5}}(?:{room})?|[{sides}]边?(?:{room}))"  # 3单元502室
-        rf"|(?<=[{road_ends}])\d{{1,4}}号(?![楼院])"                              # 北京中路154号
-    )
+    address_re = _address_re(addr, where)
 
     prefixes = _str_list(names.get("prefixes") or [], f"{where}: redaction.names.prefixes")
     titles = _str_list(names.get("titles") or [], f"{where}: redaction.names.titles")
@@ -188,10 +284,12 @@ def load_rules(path: str | Path, stopwords_path: str | Path) -> Rules:
     stop_path = Path(stopwords_path)
     stopwords = frozenset(r[0] for r in read_word_list(stop_path, "stopword list"))
     return Rules(
-        path=str(path), field_of=field_of, header_re=header_re, strip_brackets=bool(header.get("strip_brackets", True)),
+        path=str(path), kind=fmt["kind"], split=fmt["split"], separator=fmt["separator"],
+        community_required=fmt["community_required"], field_of=field_of, header_re=header_re,
+        strip_brackets=bool((raw.get("header") or {}).get("strip_brackets", True)),
         date_res=tuple(date_res), role_labels=role_labels, role_keywords=tuple(role_keywords),
         interviewer=interviewer, respondent=respondent, label_re=label_re,
-        min_named_uses=int(speakers.get("min_named_label_uses", 2)), sentence_re=sentence_re,
+        min_named_uses=min_named, sentence_re=sentence_re,
         annotation_re=annotation_re, placeholder=placeholder, placeholder_labels=labels, placeholder_re=placeholder_re,
         long_min=int(long_min) if long_min is not None else None,
         phone_words=tuple(_str_list(red.get("phone_words") or [], f"{where}: redaction.phone_words")),

@@ -33,7 +33,8 @@ from pipeline.text.documents import Corpus
 MODELS = ("dmm", "lda", "nmf")
 STREAM_FIT = 72         # SeedSequence stream of the model fits (run r gets spawn key r)
 STREAM_CHAINS = 75      # ... of the documents the final DMM chains run on (dmm.chain_max_docs)
-DOC_COLUMNS = ("doc_id", "unit_ids", "interview_id", "comm_id", "role", "n_vocab_tokens", "topic")
+DOC_COLUMNS = ("doc_id", "unit_ids", "interview_id", "role", "n_vocab_tokens", "topic")   # and the community column
+CLUSTER_COVARIANCES = ("cluster", "cluster_hc0", "cluster_cr2")
 COEF_COLUMNS = ["topic", "term", "estimate", "se", "statistic", "df", "p", "ci_low", "ci_high"]
 LEVEL_COLUMNS = ["topic", "factor", "level", "estimate", "se", "ci_low", "ci_high"]
 
@@ -45,7 +46,7 @@ LEVEL_COLUMNS = ["topic", "factor", "level", "estimate", "se", "ci_low", "ci_hig
 class Settings:
     """``params.yaml: topics`` checked (see the comments there for each key)."""
 
-    unit: str = "exchange"
+    unit: str = "auto"
     window: int = 3
     min_doc_tokens: int = 1
     min_df: float = 3
@@ -81,8 +82,8 @@ class Settings:
     n_words: int = 10
     n_exemplars: int = 3
     formula: str = "1"                 # prevalence covariates (params.yaml: topics.prevalence.formula); "1": overall only
-    covariance: str = "cluster"
-    cluster: str = "comm_id"
+    covariance: str | None = None      # None: cluster when there is a cluster, else hc1
+    cluster: str | None = None         # None: the texts' community column, when they have one
     factors: tuple[str, ...] = ()      # factors of the predicted prevalence by level (study variables: params.yaml)
     conf_level: float = 0.95
     labels: str | None = None
@@ -475,10 +476,11 @@ def topic_table(fit: TopicFit, words: pd.DataFrame, labels: Mapping[int, str], c
     return pd.DataFrame(rows)
 
 
-def doc_topic_frame(corpus: Corpus, fit: TopicFit) -> pd.DataFrame:
-    """doc_id, unit_ids, interview_id, comm_id, role, n_vocab_tokens, topic (the largest),
-    T1..TK (proportions)."""
-    d = corpus.docs[["doc_id", "unit_ids", "interview_id", "comm_id", "role", "n_vocab_tokens"]].copy()
+def doc_topic_frame(corpus: Corpus, fit: TopicFit, community: str | None = None) -> pd.DataFrame:
+    """doc_id, unit_ids, interview_id, the ``community`` column (when given), role,
+    n_vocab_tokens, topic (the largest), T1..TK (proportions)."""
+    d = corpus.docs[["doc_id", "unit_ids", "interview_id", *([community] if community else []), "role",
+                     "n_vocab_tokens"]].copy()
     d["topic"] = fit.doc_topic.argmax(axis=1) + 1
     props = pd.DataFrame(fit.doc_topic, columns=[f"T{t + 1}" for t in range(fit.k)])
     return pd.concat([d.reset_index(drop=True), props], axis=1)
@@ -523,7 +525,7 @@ def _factor_of(rhs: str, name: str) -> str:
 
 
 def prevalence_effects(data: pd.DataFrame, outcomes: Sequence[str], rhs: str, factors: Sequence[str],
-                       covariance: str = "cluster", cluster: str = "comm_id",
+                       covariance: str = "hc1", cluster: str | None = None,
                        conf_level: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Regress each topic's document proportion on ``rhs`` (OLS, ``covariance`` clustered by
     ``cluster``, through :func:`pipeline.stats.fit.fit_model`), as stm's ``estimateEffect``
@@ -568,26 +570,50 @@ def prevalence_effects(data: pd.DataFrame, outcomes: Sequence[str], rhs: str, fa
 
 
 
-def prevalence_covariates(settings: Settings) -> list[str]:
+def prevalence_covariates(settings: Settings, community: str | None = None) -> list[str]:
     """The community columns the prevalence regressions need (``prevalence.formula``'s
-    variables, ``factors`` and ``cluster``), less the document columns."""
+    variables, ``factors`` and ``cluster``), less the document columns (and ``community``)."""
     return [c for c in dict.fromkeys([*formula_variables(settings.formula), *settings.factors, settings.cluster])
-            if c not in DOC_COLUMNS]
+            if c is not None and c not in DOC_COLUMNS and c != community]
 
 
-def topic_prevalence(doc_topics: pd.DataFrame, communities: pd.DataFrame, k: int,
-                     settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
+def prevalence_design(settings: Settings, community: str | None) -> tuple[str, str | None]:
+    """The covariance and cluster of the prevalence regressions: ``prevalence.cluster``, else
+    the texts' ``community`` column (None: no community, no cluster); ``prevalence.covariance``,
+    else cluster (CR1) with a cluster and hc1 without one. A clustered covariance with no
+    cluster is an error in the study's terms."""
+    cluster = settings.cluster or community
+    covariance = settings.covariance or ("cluster" if cluster else "hc1")
+    if covariance in CLUSTER_COVARIANCES and not cluster:
+        raise PipelineError(f"topics.prevalence.covariance: {covariance} needs a cluster, and the texts have no "
+                            "community column", hint="set topics.prevalence.cluster, or covariance: hc1 (or leave it out)")
+    return covariance, cluster if covariance in CLUSTER_COVARIANCES else None
+
+
+def topic_prevalence(doc_topics: pd.DataFrame, communities: pd.DataFrame | None, k: int,
+                     settings: Settings, community: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`prevalence_effects` of the topic proportions T1..Tk of ``doc_topics``
-    (:func:`doc_topic_frame`) joined by comm_id to the community covariates of the formula, with
-    the prevalence settings (formula, factors, covariance, cluster, conf_level); a clear error
-    when a community of the transcripts is not in the community file. Returns the coefficients
-    and the average predicted proportions by level."""
+    (:func:`doc_topic_frame`), joined by the ``community`` column to the community covariates of
+    the formula when ``communities`` is given, with the prevalence settings (formula, factors,
+    :func:`prevalence_design`'s covariance and cluster, conf_level); a clear error when a
+    community of the texts is not in the community file or a variable is in neither. Returns the
+    coefficients and the average predicted proportions by level."""
     topic_cols = [f"T{t + 1}" for t in range(k)]
-    covars = [c for c in formula_variables(settings.formula) if c in communities.columns and c != "comm_id"]
-    reg = doc_topics.merge(communities, on="comm_id", how="left", validate="many_to_one")
-    lacking = reg.loc[reg[covars].isna().any(axis=1), "comm_id"].unique().tolist()
-    if lacking:
-        raise PipelineError(f"topics.prevalence: communities {lacking[:5]} of the transcripts are not in the community file",
-                            hint="pass the study's raw/communities.csv")
-    return prevalence_effects(reg, topic_cols, settings.formula, settings.factors, settings.covariance,
-                              settings.cluster, settings.conf_level)
+    covariance, cluster = prevalence_design(settings, community)
+    reg = doc_topics
+    if communities is not None and community is not None:
+        covars = [c for c in formula_variables(settings.formula) if c in communities.columns and c != community]
+        reg = doc_topics.merge(communities, on=community, how="left", validate="many_to_one")
+        lacking = reg.loc[reg[covars].isna().any(axis=1), community].unique().tolist()
+        if lacking:
+            raise PipelineError(f"topics.prevalence: communities {lacking[:5]} of the texts are not in the community file",
+                                hint="pass the study's community file")
+    absent = [c for c in dict.fromkeys([*formula_variables(settings.formula), *settings.factors,
+                                        *([cluster] if cluster else [])]) if c not in reg.columns]
+    if absent:
+        where = "the texts or the community file" if communities is not None else "the texts (no --communities)"
+        raise PipelineError(f"topics.prevalence: {absent} are not columns of {where}",
+                            hint="pass --communities with the community file, or leave them out of "
+                                 "topics.prevalence (formula \"1\": overall prevalence only)")
+    return prevalence_effects(reg, topic_cols, settings.formula, settings.factors, covariance,
+                              cluster, settings.conf_level)
