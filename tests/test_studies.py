@@ -164,3 +164,48 @@ def test_s2_numeric_cluster_ids_meet_text_ids_and_models_equal_r(hsb_study):
 def test_s2_report_has_models_and_no_scales(hsb_study):
     page = (hsb_study / "reports" / "report.html").read_text(encoding="utf-8")
     assert 'id="sec-models"' in page and 'id="sec-measurement"' not in page
+
+
+# S3, texts only: 500 sentences of Chinese Wikipedia (UD Chinese GSDSimp, CC BY-SA 4.0;
+# tests/fixtures/corpus/ud_gsdsimp/SOURCE.md), one file each, as a team's folder of documents
+# (messages, open answers) would be, with two planted messages carrying personal data.
+CORPUS = ROOT / "tests" / "fixtures" / "corpus" / "ud_gsdsimp" / "texts.txt"
+PLANTED = ["我的手机号是13912345678，有事打给我。", "身份证号11010519491231002X，住在幸福路12号楼3单元502室。"]
+
+
+@pytest.fixture(scope="module")
+def texts_study(tmp_path_factory) -> Path:
+    project = fresh_project(tmp_path_factory.mktemp("texts"))
+    folder = project / "raw" / "texts"
+    folder.mkdir(parents=True)
+    lines = [line for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()] + PLANTED
+    for i, line in enumerate(lines, start=1):
+        (folder / f"t{i:03d}.txt").write_text(line + "\n", encoding="utf-8")
+    out = init(project, "--transcripts", "raw/texts")
+    assert "texts: documents" in out
+    repro(project)
+    return project
+
+
+def test_s3_texts_only_reaches_a_report_of_topics(texts_study):
+    stages = yaml.safe_load((texts_study / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    assert list(stages) == ["transcripts", "topics", "report"]
+    params = yaml.safe_load((texts_study / "params.yaml").read_text(encoding="utf-8"))
+    assert "instrument" not in params and "survey" not in params
+    units = pd.read_parquet(texts_study / "processed" / "transcripts" / "units.parquet")
+    assert units["interview_id"].nunique() >= 450                 # one text per file, no interviewer
+    topics = pd.read_csv(texts_study / "processed" / "topics" / "topics.csv")
+    assert len(topics) >= 2
+    page = (texts_study / "reports" / "report.html").read_text(encoding="utf-8")
+    assert 'id="sec-qualitative"' in page
+    assert 'id="sec-sample"' not in page and 'id="sec-models"' not in page
+
+
+def test_s3_personal_data_leaves_no_trace_outside_raw(texts_study):
+    for folder in ("processed", "reports", "metrics", ".cache"):
+        for path in (texts_study / folder).rglob("*"):
+            if path.is_file() and path.suffix in (".csv", ".json", ".md", ".html", ".parquet", ".txt", ".tex"):
+                data = (pd.read_parquet(path).to_csv().encode() if path.suffix == ".parquet"   # compressed on disk
+                        else path.read_bytes())
+                for secret in ("13912345678", "11010519491231002X", "502室"):
+                    assert secret.encode() not in data, (path, secret)

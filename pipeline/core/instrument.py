@@ -310,6 +310,13 @@ def load_instrument(path: str | Path | None) -> Instrument:
     )
 
 
+def no_instrument() -> Instrument:
+    """The instrument of a study of texts alone: no variables, scales or roles (labels then come
+    from the names themselves)."""
+    return Instrument(path=Path("(no instrument)"), study={}, roles={}, missing_codes={}, variables={}, scales={},
+                      attention_check=None, straightlining_grid=(), community_id=None, community_variables={})
+
+
 def community_column(path: str | Path | None) -> str:
     """The name of the community id column of the text stages' outputs (units, questions, codes,
     documents): the instrument's ``communities.id``, else its community role; without an

@@ -33,7 +33,7 @@ from pipeline.text.coding import load_codebook
 from pipeline.core.config import load_params, section
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_dir, write_bytes, write_json, write_text
-from pipeline.core.instrument import load_instrument
+from pipeline.core.instrument import load_instrument, no_instrument
 from pipeline.core.provenance import reproducible_part, run_part
 from pipeline.render.document import build_figures, report_docx, report_html
 from pipeline.render.tables.check import check_numbers
@@ -58,7 +58,7 @@ def make_report(params: Mapping[str, Any], processed: Path, codebook_path: Path,
         raise PipelineError("params.yaml: report.title must give the report's title as {zh: ..., en: ...}")
     settings = settings_from_params(params)
     lang = settings["lang"]
-    instrument = load_instrument(params.get("instrument"))
+    instrument = load_instrument(params["instrument"]) if params.get("instrument") else no_instrument()
     themes = theme_labels(codebook_path) if codebook_path.exists() else {}
     settings = {**settings, "themes": themes, "figures": cfg.get("figures") or {}}
 

@@ -46,6 +46,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipeline.core import config
@@ -77,6 +78,7 @@ def run_topics(units: pd.DataFrame, communities: pd.DataFrame | None, settings: 
     docs = build_documents(units, unit, settings.window, questions, community)
     corpus = vectorize(docs, settings.min_df, settings.max_df, settings.max_features, settings.stopwords,
                        settings.min_doc_tokens)
+    check_prevalence(corpus, communities, settings, community)
     grid = select_model(evaluate_grid(corpus, settings, seed), settings)
     chosen = grid[grid["chosen"]].iloc[0]
     model, k = str(chosen["model"]), int(chosen["k"])
@@ -110,6 +112,17 @@ def run_topics(units: pd.DataFrame, communities: pd.DataFrame | None, settings: 
     return tables, metrics
 
 
+def check_prevalence(corpus: Any, communities: pd.DataFrame | None, settings: Settings, community: str | None) -> None:
+    """The prevalence regressions dry-run on the documents with placeholder proportions, before
+    any topic model is fitted: a formula variable that is in neither the texts nor the community
+    file, a community missing from it, or a clustered covariance with a single cluster stops the
+    stage in seconds instead of after the K grid."""
+    placeholder = corpus.docs.reset_index(drop=True).copy()
+    share = (np.arange(len(placeholder)) % 3) / 2.0
+    placeholder["T1"], placeholder["T2"] = share, 1.0 - share
+    topic_prevalence(placeholder, communities, 2, settings, community)
+
+
 def read_communities(path: str | Path, columns: Sequence[str], community: str) -> pd.DataFrame:
     """The community file's columns needed by the prevalence formula, numbers as numbers."""
     return read_community_columns(path, list(columns), "topics.prevalence", key=community)
@@ -136,6 +149,10 @@ def main(argv: list[str] | None = None) -> None:
     questions = (read_transcript_output(args.questions, "interviewer questions")
                  if args.questions and settings.unit in ("exchange", "auto") else None)
     community = text_community(params.get("instrument"), units.columns)
+    if community is not None and units[community].replace("", np.nan).nunique() < 2:
+        print(f"topics: the texts' community column '{community}' holds fewer than two communities: "
+              "topics are modelled without communities", file=sys.stderr)
+        community = None
     communities = None
     if args.communities and (community is not None or explicit):
         if community is None:
