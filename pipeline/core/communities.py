@@ -181,3 +181,15 @@ def community_ids(path: str | Path | None, instrument: Instrument) -> CommunityI
     column = community_column(instrument)
     frame = read_communities(found, instrument)
     return CommunityIds(source=found, column=str(column), ids=frozenset(frame[column]))
+
+
+def community_id_set(path: str | Path, column: str, what: str = "the instrument's communities.id") -> frozenset[str]:
+    """The ids in column ``column`` of the community file, written alike (:func:`canonical_id`):
+    what a text's community id is checked against when the texts are read."""
+    from pipeline.core.files import read_csv_strings
+
+    path = Path(path)
+    df = read_csv_strings(path, "community file", "pass --communities '' to skip the check")
+    if column not in df.columns:
+        raise PipelineError(f"{path}: no column '{column}' ({what})", hint=f"columns are {list(df.columns)[:10]}")
+    return frozenset(community_key(df[column]).dropna())

@@ -144,7 +144,10 @@ def read_community_columns(path: str | Path, columns: list[str] | tuple[str, ...
     missing = [c for c in [key, *columns] if c not in df.columns]
     if missing:
         raise PipelineError(f"{path}: no column(s) {missing} for {purpose}", hint=f"columns are {list(df.columns)}")
+    from pipeline.core.communities import community_key   # ids written alike on both sides of the join
+
     out = df[list(dict.fromkeys([key, *columns]))].copy()
+    out[key] = community_key(out[key])
     for c in columns:
         if c == key:
             continue

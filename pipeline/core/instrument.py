@@ -332,19 +332,3 @@ def text_community(path: str | Path | None, columns: Iterable[str]) -> str | Non
     (:func:`community_column` of the instrument at ``path``), or None when they have none."""
     name = community_column(path)
     return name if name in set(columns) else None
-
-
-def read_community_ids(path: str | Path, instrument: Instrument | str) -> set[str]:
-    """The community ids of the community file, in the column the instrument names
-    (``communities.id``, else the community role; or the column ``instrument`` names when it is
-    a string), full-width digits normalised."""
-    from pipeline.core.files import read_csv_strings
-
-    path = Path(path)
-    column = instrument if isinstance(instrument, str) else instrument.community_id or instrument.role("community")
-    df = read_csv_strings(path, "community file", "pass --communities '' to skip the check")
-    if column not in df.columns:
-        what = "the texts' community column" if isinstance(instrument, str) else "the instrument's communities.id"
-        raise PipelineError(f"{path}: no column '{column}' ({what})",
-                            hint=f"columns are {list(df.columns)[:10]}")
-    return {v.translate(FULLWIDTH_TO_ASCII).strip() for v in df[column]}

@@ -27,7 +27,8 @@ from typing import Any
 from pipeline.core import config
 from pipeline.core.errors import PipelineError, run_cli
 from pipeline.core.files import atomic_dir, atomic_path, read_csv_strings, write_csv, write_parquet
-from pipeline.core.instrument import community_column, load_instrument, read_community_ids
+from pipeline.core.communities import community_id_set
+from pipeline.core.instrument import community_column, load_instrument
 from pipeline.core.parallel import from_params
 from pipeline.text.corpus import Context, CorpusResult, Settings, process_corpus
 from pipeline.text.rules import Rules, load_rules
@@ -124,8 +125,11 @@ def text_context(params: dict[str, Any], rules: Rules, spec: SegmenterSpec, sett
                             hint="declare the community labels of the header, or pass --communities ''")
     ids = None
     if communities_path:
-        instrument = load_instrument(params["instrument"]) if params.get("instrument") else community
-        ids = frozenset(read_community_ids(communities_path, instrument))
+        if params.get("instrument"):
+            instrument = load_instrument(params["instrument"])
+            ids = community_id_set(communities_path, instrument.community_id or instrument.role("community") or community)
+        else:
+            ids = community_id_set(communities_path, community, "the texts' community column")
     return Context(rules=rules, spec=spec, settings=settings, communities=ids,
                    communities_name=Path(communities_path).name if communities_path else "",
                    community=community if declared else None)

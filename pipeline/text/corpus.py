@@ -37,6 +37,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.core.communities import canonical_id
 from pipeline.core.errors import PipelineError
 from pipeline.core.parallel import ParallelSettings, as_settings, iter_tasks
 from pipeline.text.audit import audit_counts, dictionary_audit, term_pattern
@@ -192,6 +193,7 @@ def process_text(name: str, decoded: Decoded, text: str, meta: dict[str, Any], c
                      seg, lexicon, keep=("long_number",))
     comm = safe_value(clean_community(str(meta.get("community") or fields.get("community", "")), rules), values, rules,
                       seg, lexicon, keep=("long_number",))
+    comm = canonical_id(comm) or ""        # written as the community file's ids are (01224 -> 1224)
     role_label = safe_value(str(meta.get("role") or fields.get("role", "")).strip(), values, rules, seg, lexicon)
     when = parse_date(str(meta.get("date") or fields.get("date", "")), rules)
     skip = _skip_reason(parsed, iid, comm, meta, ctx)
