@@ -46,7 +46,7 @@ def _codes(rng, n_comm=30, per=40, effect=0.2):
 
 def test_theme_contrast_is_the_difference_in_shares_with_a_clustered_interval():
     codes = _codes(np.random.default_rng(1))
-    out = theme_contrast(codes, "t2", "gov_model", "1", ["0"])
+    out = theme_contrast(codes, "t2", "gov_model", "1", ["0"], cluster="comm_id")
     shares = codes.groupby("gov_model")["t2"].mean()
     assert out["share_level"] == pytest.approx(shares[1])
     assert out["share_reference"] == pytest.approx(shares[0])
@@ -60,7 +60,7 @@ def test_theme_contrast_is_the_difference_in_shares_with_a_clustered_interval():
 
 def test_theme_contrast_with_no_variation_is_flagged_not_fitted():
     codes = _codes(np.random.default_rng(2)).assign(t2=0)
-    out = theme_contrast(codes, "t2", "gov_model", "1", ["0"])
+    out = theme_contrast(codes, "t2", "gov_model", "1", ["0"], cluster="comm_id")
     assert np.isnan(out["difference"]) and out["status"] != "ok"
 
 
@@ -106,7 +106,7 @@ def test_joint_display_rows_and_verdicts():
         {"hypothesis": "H2", "theme": 2, "factor": "gov_model", "level": 1, "reference": 0},
         {"hypothesis": "H2", "theme": 4, "factor": "gov_model", "level": 1, "reference": 0,
          "expect": {"quantitative": 1, "qualitative": -1}}]}, "x", ["H2"], [2, 4])
-    table = joint_display(rows, hyps, codes, {2: "t2", 4: "t4"}, {2: "治理与议事", 4: "居民参与"})
+    table = joint_display(rows, hyps, codes, {2: "t2", 4: "t4"}, {2: "治理与议事", 4: "居民参与"}, cluster="comm_id")
     assert list(table["verdict"]) == ["convergent", "complementary"]
     assert table.loc[0, "quote1_id"] in set(codes["unit_id"])
     assert set(itertools.chain(table["quote1"], table["quote2"])) <= set(codes["text"])

@@ -76,8 +76,7 @@ def coded_units(processed: Path, communities: pd.DataFrame | None, themes: Mappi
         codes = codes.merge(units, on="unit_id", how="left", validate="one_to_one")
     if "interview_id" not in codes.columns:
         raise PipelineError(f"{codes_path}: no column 'interview_id'", "re-run `dvc repro`")
-    comm = next((c for c in (instrument.role("community"), instrument.community_id, "community")
-                 if c and c in codes.columns), None)
+    comm = text_community_column(codes, instrument)
     if communities is None or comm is None:
         return codes
     file_id = instrument.community_id or instrument.role("community")
@@ -86,6 +85,12 @@ def coded_units(processed: Path, communities: pd.DataFrame | None, themes: Mappi
         table = communities[[file_id, *extra]].rename(columns={file_id: comm})
         codes = codes.assign(**{comm: community_key(codes[comm])}).merge(table, on=comm, how="left", validate="many_to_one")
     return codes
+
+
+def text_community_column(codes: pd.DataFrame, instrument: Instrument) -> str | None:
+    """The coded units' community column: the instrument's community variable, or ``community``."""
+    return next((c for c in (instrument.role("community"), instrument.community_id, "community")
+                 if c and c in codes.columns), None)
 
 
 def _stage_output(path: Path, what: str, stage: str) -> pd.DataFrame | None:
@@ -118,7 +123,7 @@ def integrate(params: Mapping[str, Any], processed: Path, communities_path: Path
         frames["joint_display"] = joint_display(
             rows, pd.read_csv(hypotheses_path), codes, {i: t["code"] for i, t in themes.items()},
             {i: t[lang] for i, t in themes.items()}, lang=lang, seed=int(params["seed"]),
-            n_quotes=int(settings["quotes"]))
+            n_quotes=int(settings["quotes"]), cluster=text_community_column(codes, instrument))
     return frames
 
 

@@ -115,7 +115,7 @@ def verdict(quantitative: int, qualitative: int, expect_quantitative: int, expec
 
 
 def theme_contrast(codes: pd.DataFrame, column: str, factor: str, level: str, reference: Sequence[str],
-                   cluster: str = "comm_id", conf_level: float = 0.95) -> dict[str, Any]:
+                   cluster: str, conf_level: float = 0.95) -> dict[str, Any]:
     """Share of units coded ``column`` where ``factor`` is ``level`` against where it is in
     ``reference``, and their difference with a community-clustered (CR2, Satterthwaite)
     interval from the linear probability model ``code ~ 1 + [factor == level]``."""
@@ -176,11 +176,12 @@ def pick_quotes(codes: pd.DataFrame, column: str, theme_columns: Sequence[str], 
 
 def joint_display(rows: Sequence[JointRow], hypotheses: pd.DataFrame, codes: pd.DataFrame,
                   theme_columns: Mapping[int, str], theme_labels: Mapping[int, str], lang: str = "zh",
-                  seed: int = 0, n_quotes: int = 2, conf_level: float = 0.95) -> pd.DataFrame:
+                  seed: int = 0, n_quotes: int = 2, conf_level: float = 0.95, *, cluster: str) -> pd.DataFrame:
     """The joint display as a tidy frame, one row per configured pair (see the module docstring).
 
     ``hypotheses``: processed/models/hypotheses.csv; ``codes``: the coded units with their
-    redacted ``text`` and the community covariates; ``theme_columns``: theme id -> 0/1 column.
+    redacted ``text`` and the community covariates; ``theme_columns``: theme id -> 0/1 column;
+    ``cluster``: the coded units' community column (the contrasts' clusters).
     """
     by_hyp = hypotheses.set_index("hypothesis")
     records = []
@@ -191,7 +192,8 @@ def joint_display(rows: Sequence[JointRow], hypotheses: pd.DataFrame, codes: pd.
         h = by_hyp.loc[row.hypothesis]
         quant = direction(float(h["estimate"]), float(h["conf_low"]), float(h["conf_high"]))
         column = theme_columns[row.theme]
-        qual = theme_contrast(codes, column, row.factor, row.level, row.reference, conf_level=conf_level)
+        qual = theme_contrast(codes, column, row.factor, row.level, row.reference, cluster=cluster,
+                              conf_level=conf_level)
         qual_dir = direction(qual["difference"], qual["diff_low"], qual["diff_high"])
         quotes = pick_quotes(codes, column, list(theme_columns.values()), row.factor, row.level,
                              n=n_quotes, seed=seed + i)
