@@ -209,3 +209,24 @@ def test_s3_personal_data_leaves_no_trace_outside_raw(texts_study):
                         else path.read_bytes())
                 for secret in ("13912345678", "11010519491231002X", "502室"):
                     assert secret.encode() not in data, (path, secret)
+
+
+def test_s2_clusters_from_the_survey_alone(tmp_path):
+    """Clusters named by the survey alone (no community file): clustered errors and a random
+    intercept by school, the same numbers as with the school file (Sector is then a survey
+    variable: here the students' file has no Sector, so the model is SES only, against lme4)."""
+    project = fresh_project(tmp_path)
+    write_hsb_sav(project)
+    (project / "raw" / "schools.csv").unlink()
+    init(project, "--survey", "raw/survey.sav", "--cluster", "School")
+    stages = yaml.safe_load((project / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    assert "--communities ''" in stages["survey"]["cmd"] and "raw/schools.csv" not in str(stages)
+    edit(project / "params.yaml", "  specs: []",
+         '  specs:\n    - {id: RI0, formula: "MathAch ~ 1", estimator: mixed, random: School, reml: true}')
+    repro(project)
+    null = REF["s2_hsb"]["models"]["mixed_null"]
+    row = coefficient(project, "RI0", "Intercept")
+    assert row["estimate"] == pytest.approx(null["coef"]["Intercept"], abs=1e-5)
+    assert row["std_error"] == pytest.approx(null["se"]["model"]["Intercept"], abs=1e-5)
+    fits = pd.read_csv(project / "processed" / "models" / "fits.csv").set_index("model")
+    assert fits.at["RI0", "icc"] == pytest.approx(null["icc"], abs=1e-5)
