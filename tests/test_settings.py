@@ -80,8 +80,16 @@ def test_wrong_type_names_the_key_value_and_expected_type(tmp_path):
 def test_out_of_range_value(tmp_path):
     message = _error(tmp_path, lambda p: p["survey"]["speeder"].update(fraction=1.5))
     assert "survey.speeder.fraction is 1.5, expected a number <= 1" in message
-    message = _error(tmp_path, lambda p: p["simulate"].update(respondents_per_community=[44, 36]))
-    assert "simulate.respondents_per_community: must be [low, high]" in message
+    # the demo's generator checks its own section (pipeline/demo/settings.py), in the same words
+    from pipeline.demo.settings import simulate_settings
+
+    params = _raw()
+    params["simulate"]["respondents_per_community"] = [44, 36]
+    path = _write(tmp_path, params)
+    with pytest.raises(PipelineError) as err:
+        simulate_settings(load_settings(path), path)
+    assert "\n" not in str(err.value) and str(path) in str(err.value)
+    assert "simulate.respondents_per_community: must be [low, high]" in str(err.value)
 
 
 def test_unknown_top_level_section(tmp_path):

@@ -37,6 +37,7 @@ from pipeline.stats.spec import derive, expand_specs
 from pipeline.core.parallel import ParallelSettings, describe, from_params, run_tasks
 from pipeline.core.schema import parse
 from pipeline.core.settings import EstimateRef, Params
+from pipeline.demo.settings import recovery_settings, simulate_settings
 from pipeline.demo.simulate import simulate_survey
 from pipeline.survey.clean import clean_survey
 from pipeline.survey.read import SurveyFile
@@ -50,7 +51,7 @@ def analysed_indices(params: Params | Mapping[str, Any], instrument: Instrument,
     """One simulated study through cleaning and index building, in memory. ``params``: the
     parameter file, typed or as the mapping read from it (so for every function here)."""
     params = parse(Params, params)
-    study = simulate_survey(params.section("simulate").model_copy(update=sim_overrides or {}), instrument, rng)
+    study = simulate_survey(simulate_settings(params).model_copy(update=sim_overrides or {}), instrument, rng)
     raw = SurveyFile(path=Path("simulated.sav"), format="sav", encoding=None, frame=study.survey)
     survey = params.section("survey")
     key = (survey.demo_key if survey.demo_key is not None else "recovery").encode("utf-8")
@@ -100,7 +101,7 @@ def estimates(data: pd.DataFrame, params: Params | Mapping[str, Any],
 
 def one_replication(r: int, params: Params | Mapping[str, Any], instrument: Instrument) -> pd.DataFrame:
     params = parse(Params, params)
-    cfg = params.section("recovery")
+    cfg = recovery_settings(params)
     rng = np.random.default_rng([params.seed, STREAM_REPLICATION + r])
     data = analysed_indices(params, instrument, rng)
     out = estimates(data, params, cfg.targets, cfg.n_boot, rng)
@@ -111,7 +112,7 @@ def one_replication(r: int, params: Params | Mapping[str, Any], instrument: Inst
 def population_values(params: Params | Mapping[str, Any], instrument: Instrument) -> pd.DataFrame:
     """Each target fitted on one very large draw of the design (the index-scale estimand)."""
     params = parse(Params, params)
-    cfg = params.section("recovery")
+    cfg = recovery_settings(params)
     rng = np.random.default_rng([params.seed, STREAM_POPULATION])
     data = analysed_indices(params, instrument, rng, {"n_communities": cfg.population_communities})
     return estimates(data, params, cfg.targets, 2, rng)[["target", "estimate"]].rename(
@@ -181,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     params = config.load_settings(args.params)
     instrument = load_instrument(params.instrument)
-    reps = args.replications or params.section("recovery").replications
+    reps = args.replications or recovery_settings(params).replications
     backend = args.backend or ("dask" if args.scheduler else None)   # --scheduler alone means that cluster
     parallel = from_params(params, n_jobs=args.n_jobs, backend=backend, scheduler=args.scheduler)
     print(f"recovery: {reps} replications on {describe(parallel)}", file=sys.stderr)

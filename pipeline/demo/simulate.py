@@ -38,7 +38,7 @@ from pipeline.core.errors import PipelineError, run_cli
 from pipeline.core.files import atomic_dir, atomic_path, write_csv, write_json
 from pipeline.core.instrument import Instrument, load_instrument
 from pipeline.core.schema import parse
-from pipeline.core.settings import LatentEquation, Simulate
+from pipeline.demo.settings import LatentEquation, Simulate, simulate_settings
 
 # Streams of the seed: changing one part of the study does not change the others.
 STREAM_SURVEY = 1
@@ -597,7 +597,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     params = config.load_settings(args.params)
     seed = params.seed
-    cfg = params.section("simulate")
+    cfg = simulate_settings(params, args.params)
     instrument = load_instrument(params.instrument)
     refuse_foreign_raw(Path(args.raw), instrument)
     study = simulate_survey(cfg, instrument, np.random.default_rng([seed, STREAM_SURVEY]))
