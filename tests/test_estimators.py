@@ -231,7 +231,7 @@ def test_mediation_bootstrap_is_deterministic():
     gen = mediation(*args, rng=np.random.default_rng(9))
     pd.testing.assert_frame_equal(a.draws, gen.draws)  # an int seeds default_rng
     # the draws are made before the work is split, so workers do not change the result
-    par = mediation(*args, rng=9, n_jobs=2, backend="threading")
+    par = mediation(*args, rng=9, parallel=2)
     pd.testing.assert_frame_equal(a.effects, par.effects)
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from pipeline.core.errors import PipelineError
+from pipeline.core.parallel import ParallelSettings, as_settings, run_tasks
 from pipeline.stats.covariance import FEW_CLUSTERS, _cluster_codes, _status, sandwich
 from pipeline.stats.frame import _check_rank, _design, _is_numeric, _missing_column, _model_frame
 from pipeline.stats.spec import _err, _quote, parse_spec
@@ -110,10 +112,14 @@ def _mediation_replicates(units: np.ndarray, draws: np.ndarray, k: int, grouped:
     return out
 
 
+def _replicates_of(draws: np.ndarray, *, units: np.ndarray, k: int, grouped: bool) -> np.ndarray:
+    return _mediation_replicates(units, draws, k, grouped)
+
+
 def mediation(data: pd.DataFrame, x: str, m: str, y: str, covariates: Sequence[str] = (),
               cluster: str | None = None, n_boot: int = 1000, *,
-              rng: np.random.Generator | int, level: float = 0.95, n_jobs: int = 1,
-              backend: str | None = None, model_id: str = "mediation") -> MediationResult:
+              rng: np.random.Generator | int, level: float = 0.95,
+              parallel: ParallelSettings | int | None = None, model_id: str = "mediation") -> MediationResult:
     """Single-mediator mediation by the product of coefficients (H3: x = governance,
     m = participation, y = identity), with a bootstrap that resamples whole clusters.
 
@@ -122,7 +128,8 @@ def mediation(data: pd.DataFrame, x: str, m: str, y: str, covariates: Sequence[s
     ``n_boot`` samples of G clusters with replacement (individuals without ``cluster``) and
     refits; the interval is the percentile interval of the replications. All draws are taken
     from ``rng`` (a seed or Generator; required, never the clock) before any fitting, so the
-    result does not depend on ``n_jobs`` or the joblib ``backend``. Replications with a rank
+    result does not depend on where the replications run (``parallel``: worker processes or
+    :class:`pipeline.core.parallel.ParallelSettings`; the one parallel path). Replications with a rank
     deficient design (x constant in the resample, say) are dropped and counted.
     """
     gen = _as_generator(rng, "mediation")
@@ -189,16 +196,13 @@ def mediation(data: pd.DataFrame, x: str, m: str, y: str, covariates: Sequence[s
     grouped = G is not None
     units = _cluster_crossproducts(Xb, yv, codes, n_units) if grouped else np.column_stack((Xb, yv))
     k = Xb.shape[1]
-    if n_jobs == 1 and backend is None:
+    settings = as_settings(parallel)
+    if settings.backend == "loky" and settings.n_jobs == 1:
         boot = _mediation_replicates(units, draws, k, grouped)
     else:
-        from joblib import Parallel, delayed
-
-        workers = n_jobs if n_jobs > 0 else (os.cpu_count() or 1)
-        chunks = np.array_split(draws, 4 * workers)
-        parts = Parallel(n_jobs=n_jobs, backend=backend)(
-            delayed(_mediation_replicates)(units, chunk, k, grouped) for chunk in chunks if len(chunk))
-        boot = np.vstack(parts)
+        workers = settings.n_jobs if settings.n_jobs > 0 else (os.cpu_count() or 1)
+        chunks = [c for c in np.array_split(draws, 4 * workers) if len(c)]
+        boot = np.vstack(run_tasks(partial(_replicates_of, units=units, k=k, grouped=grouped), chunks, settings))
     ok = np.all(np.isfinite(boot), axis=1)
     n_failed = int((~ok).sum())
     if n_failed > 0.05 * n_boot:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,6 +19,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.stats import rankdata
 
 from pipeline.core.errors import PipelineError
+from pipeline.core.parallel import run_tasks
 from pipeline.text.documents import Corpus, cap_documents, split_holdout
 from pipeline.text.topicmodel import Settings, TopicFit, fit_topics, run_seed
 
@@ -160,6 +163,11 @@ def _grid_task(X_train, X_test, model, k, seed, run, settings) -> TopicFit:
     return fit_topics(X_train[rows], model, k, run_seed(seed, run), settings, X_test if model in ("lda", "dmm") else None)
 
 
+def _grid_of(task: tuple[str, int, int], *, X_train: Any, X_test: Any, seed: int, settings: Any) -> Any:
+    model, k, r = task
+    return _grid_task(X_train, X_test, model, k, seed, r, settings)
+
+
 def evaluate_grid(corpus: Corpus, settings: Settings, seed: int) -> pd.DataFrame:
     """Fit every (model, K, seed run) on a seeded subsample (``subsample``) of the training
     split, with that run's random state, and summarise per (model, K):
@@ -172,13 +180,8 @@ def evaluate_grid(corpus: Corpus, settings: Settings, seed: int) -> pd.DataFrame
     check_grid(settings.k_grid, len(train), X.shape[1], settings.min_docs_per_topic)
     X_train, X_test = X[train], X[test]
     tasks = [(m, k, r) for m in settings.models for k in settings.k_grid for r in range(settings.seeds)]
-    if settings.n_jobs > 1:
-        from joblib import Parallel, delayed
-
-        fits = Parallel(n_jobs=settings.n_jobs)(
-            delayed(_grid_task)(X_train, X_test, m, k, seed, r, settings) for m, k, r in tasks)
-    else:
-        fits = [_grid_task(X_train, X_test, m, k, seed, r, settings) for m, k, r in tasks]
+    fits = run_tasks(partial(_grid_of, X_train=X_train, X_test=X_test, seed=seed, settings=settings), tasks,
+                     settings.n_jobs)
     by_key: dict[tuple[str, int], list[TopicFit]] = {}
     for (m, k, _), f in zip(tasks, fits):
         by_key.setdefault((m, k), []).append(f)

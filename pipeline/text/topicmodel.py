@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from scipy import sparse
 
 from pipeline.core import config
 from pipeline.core.errors import PipelineError
+from pipeline.core.parallel import run_tasks
 from pipeline.core.schema import parse
 from pipeline.core.settings import Topics
 from pipeline.stats.fit import fit_model
@@ -378,12 +380,7 @@ def fit_final(X: sparse.spmatrix, model: str, k: int, seed: int, settings: Setti
         sample = np.sort(rng.choice(n, size=settings.dmm_chain_max_docs, replace=False))
     Xc = X if sample is None else X[sample]
     states = [run_seed(seed, r) for r in range(settings.dmm_restarts)]
-    if settings.n_jobs > 1 and len(states) > 1:
-        from joblib import Parallel, delayed
-
-        fits = Parallel(n_jobs=min(settings.n_jobs, len(states)))(delayed(_dmm_chain)(Xc, k, st, settings) for st in states)
-    else:
-        fits = [_dmm_chain(Xc, k, st, settings) for st in states]
+    fits = run_tasks(partial(_dmm_chain, Xc, k, settings=settings), states, min(settings.n_jobs, len(states)))
     rows = [{"chain": r + 1, "random_state": st, "n_docs": Xc.shape[0], "log_posterior": f[3],
              "n_topics_used": int(np.count_nonzero(np.bincount(f[2], minlength=k))), "chosen": False}
             for r, (st, f) in enumerate(zip(states, fits))]
