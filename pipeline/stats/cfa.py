@@ -223,6 +223,37 @@ def fit_cfa(
     lhs, op, rhs and group), which saves iterations; the optimum does not depend on it.
     """
     indicators, items = _normalise_factors(factors)
+    equal_t, free_t = _constraint_names(equal, free_intercepts, items)
+    _check_columns(data, items, group)
+    ms = (group is not None) if meanstructure is None else bool(meanstructure)
+    labels, blocks, n_dropped = _prepare(data, items, group)
+    base = dict(factors=tuple(indicators), items=items, group=group, groups=tuple(labels),
+                equal=equal_t, free_intercepts=free_t, meanstructure=ms,
+                n_by_group={lab: int(len(b)) for lab, b in zip(labels, blocks)}, n_dropped=n_dropped,
+                indicators=indicators)
+    try:
+        _check_groups(indicators, items, group, labels, blocks, min_group_n)
+        mom = _group_moments(items, group, labels, blocks)
+        fitted = _estimate(indicators, items, labels, ms, equal_t, free_t, mom, start, max_iter)
+    except _Unfittable as exc:
+        return CFAResult(status=exc.status, message=exc.message, **base,
+                         fit=dict.fromkeys(FIT_MEASURES, np.nan), **exc.fields)
+    return CFAResult(status=STATUS_OK, message="", **base, converged=True, **fitted)
+
+
+class _Unfittable(Exception):
+    """The data or the model cannot give estimates: :func:`fit_cfa` returns a result with this
+    status and message (and the extra result fields, e.g. ``iterations``) instead of raising."""
+
+    def __init__(self, status: str, message: str, **fields) -> None:
+        super().__init__(message)
+        self.status, self.message, self.fields = status, message, fields
+
+
+def _constraint_names(equal: Sequence[str], free_intercepts: Sequence[str], items: tuple[str, ...]
+                      ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``equal`` and ``free_intercepts`` as tuples without repeats (a single name is one
+    entry), checked against :data:`CONSTRAINTS` and the model's items."""
     equal_t = tuple(dict.fromkeys(str(e) for e in ([equal] if isinstance(equal, str) else equal)))
     unknown = [e for e in equal_t if e not in CONSTRAINTS]
     if unknown:
@@ -233,36 +264,38 @@ def fit_cfa(
     bad_free = [i for i in free_t if i not in items]
     if bad_free:
         raise PipelineError(f"free_intercepts {bad_free} are not items of the model")
-    _check_columns(data, items, group)
-    ms = (group is not None) if meanstructure is None else bool(meanstructure)
-    labels, blocks, n_dropped = _prepare(data, items, group)
+    return equal_t, free_t
+
+
+def _check_groups(indicators: dict[str, tuple[str, ...]], items: tuple[str, ...], group: str | None,
+                  labels: list[str], blocks: list[np.ndarray], min_group_n: int | None) -> None:
+    """Raise :class:`_Unfittable` for a factor with a single indicator, a group with too few
+    complete cases (or none at all) and infinite item scores."""
     p = len(items)
-    base = dict(factors=tuple(indicators), items=items, group=group, groups=tuple(labels),
-                equal=equal_t, free_intercepts=free_t, meanstructure=ms,
-                n_by_group={lab: int(len(b)) for lab, b in zip(labels, blocks)}, n_dropped=n_dropped,
-                indicators=indicators)
-
-    def fail(status: str, message: str, **kw) -> CFAResult:
-        return CFAResult(status=status, message=message, **base,
-                         fit=dict.fromkeys(FIT_MEASURES, np.nan), **kw)
-
     single = [f for f, its in indicators.items() if len(its) < 2]
     if single:
-        return fail(STATUS_NOT_IDENTIFIED,
-                    f"factors {single} have a single indicator: with a marker loading its variance "
-                    "and the item's residual variance are not identified; drop the factor, add items "
-                    "or fix the residual variance in a different model")
+        raise _Unfittable(STATUS_NOT_IDENTIFIED,
+                          f"factors {single} have a single indicator: with a marker loading its variance "
+                          "and the item's residual variance are not identified; drop the factor, add items "
+                          "or fix the residual variance in a different model")
     min_n = p + 1 if min_group_n is None else int(min_group_n)
     if not labels:
-        return fail(STATUS_TOO_FEW_CASES, "no complete cases (listwise deletion over the items)")
+        raise _Unfittable(STATUS_TOO_FEW_CASES, "no complete cases (listwise deletion over the items)")
     small = {lab: len(b) for lab, b in zip(labels, blocks) if len(b) < max(min_n, 2)}
     if small:
-        return fail(STATUS_TOO_FEW_CASES,
-                    f"groups with fewer than {max(min_n, 2)} complete cases: {small}")
+        raise _Unfittable(STATUS_TOO_FEW_CASES,
+                          f"groups with fewer than {max(min_n, 2)} complete cases: {small}")
     for lab, b in zip(labels, blocks):
         if not np.isfinite(b).all():
             bad = [items[j] for j in np.flatnonzero(~np.isfinite(b).all(axis=0))]
-            return fail(STATUS_INVALID_VALUES, f"items {bad} have infinite values" + _in_group(group, lab))
+            raise _Unfittable(STATUS_INVALID_VALUES, f"items {bad} have infinite values" + _in_group(group, lab))
+
+
+def _group_moments(items: tuple[str, ...], group: str | None, labels: list[str],
+                   blocks: list[np.ndarray]) -> _Moments:
+    """Each group's mean vector and covariance matrix (N divisor) and its log-determinant;
+    raises :class:`_Unfittable` for an item without variance or a singular covariance matrix."""
+    p = len(items)
     means, covs, logdets = [], [], []
     for lab, b in zip(labels, blocks):
         mean = b.mean(axis=0)
@@ -270,24 +303,33 @@ def fit_cfa(
         cov = d.T @ d / len(b)
         const = [items[j] for j in range(p) if not np.ptp(b[:, j]) > 0]
         if const:
-            return fail(STATUS_CONSTANT_ITEM, f"items {const} have no variance" + _in_group(group, lab))
+            raise _Unfittable(STATUS_CONSTANT_ITEM, f"items {const} have no variance" + _in_group(group, lab))
         sign, logdet = np.linalg.slogdet(cov)
         evals = np.linalg.eigvalsh(cov / np.sqrt(np.outer(np.diag(cov), np.diag(cov))))
         if sign <= 0 or evals[0] < 1e-10:
-            return fail(STATUS_NOT_POSITIVE_DEFINITE,
-                        "the sample covariance matrix is not positive definite" + _in_group(group, lab)
-                        + " (linearly dependent items)")
+            raise _Unfittable(STATUS_NOT_POSITIVE_DEFINITE,
+                              "the sample covariance matrix is not positive definite" + _in_group(group, lab)
+                              + " (linearly dependent items)")
         means.append(mean)
         covs.append(cov)
         logdets.append(float(logdet))
-    mom = _Moments(tuple(covs), tuple(means), tuple(len(b) for b in blocks), tuple(logdets))
+    return _Moments(tuple(covs), tuple(means), tuple(len(b) for b in blocks), tuple(logdets))
+
+
+def _estimate(indicators: dict[str, tuple[str, ...]], items: tuple[str, ...], labels: list[str], ms: bool,
+              equal_t: tuple[str, ...], free_t: tuple[str, ...], mom: _Moments, start: pd.DataFrame | None,
+              max_iter: int) -> dict:
+    """Build the model, optimise it and return the fields of a successful :class:`CFAResult`
+    (iterations, fit measures, estimates table, vcov, heywood, warnings); raises
+    :class:`_Unfittable` for negative df, no convergence or a singular information matrix."""
+    p = len(items)
     spec = _build_spec(indicators, items, len(labels), ms, equal_t, free_t)
     n_stats = len(labels) * (p * (p + 1) // 2 + (p if ms else 0))
     df = n_stats - spec.n_free
     if df < 0:
-        return fail(STATUS_NOT_IDENTIFIED,
-                    f"the model has {spec.n_free} free parameters but only {n_stats} sample statistics "
-                    f"(df = {df})")
+        raise _Unfittable(STATUS_NOT_IDENTIFIED,
+                          f"the model has {spec.n_free} free parameters but only {n_stats} sample statistics "
+                          f"(df = {df})")
     model = _Model(spec)
     obj = _Objective(model, mom)
     x0 = _start_values(spec, mom)
@@ -295,24 +337,23 @@ def fit_cfa(
         x0 = _warm_start(x0, spec, labels, start)
     x, converged, iterations = _optimise(obj, x0, max_iter)
     if not converged:
-        return fail(STATUS_NOT_CONVERGED,
-                    f"the optimiser did not converge in {max_iter} iterations (largest gradient "
-                    f"element {np.max(np.abs(obj.jac(x))):.3g}); estimates are not reported",
-                    iterations=iterations)
+        raise _Unfittable(STATUS_NOT_CONVERGED,
+                          f"the optimiser did not converge in {max_iter} iterations (largest gradient "
+                          f"element {np.max(np.abs(obj.jac(x))):.3g}); estimates are not reported",
+                          iterations=iterations)
     info = obj.information(x)
     evals = np.linalg.eigvalsh(info)
     if evals[0] <= 1e-10 * max(evals[-1], 1e-300):
-        return fail(STATUS_NOT_IDENTIFIED,
-                    "the information matrix is singular at the estimates: the model is not identified "
-                    "(e.g. a two-indicator factor that correlates with nothing)",
-                    converged=True, iterations=iterations)
+        raise _Unfittable(STATUS_NOT_IDENTIFIED,
+                          "the information matrix is singular at the estimates: the model is not identified "
+                          "(e.g. a two-indicator factor that correlates with nothing)",
+                          converged=True, iterations=iterations)
     vcov = np.linalg.inv(info) / mom.ntotal
     vcov = (vcov + vcov.T) / 2
     fmin_g = obj.fmin_groups(x)
     fit = _fit_measures(obj, x, fmin_g, mom, spec, df)
     est, heywood, warns = _estimates_table(spec, model, x, vcov, labels)
-    return CFAResult(status=STATUS_OK, message="", **base, converged=True, iterations=iterations,
-                     fit=fit, estimates=est, vcov=vcov, heywood=heywood, warnings=warns)
+    return dict(iterations=iterations, fit=fit, estimates=est, vcov=vcov, heywood=heywood, warnings=warns)
 
 
 def _in_group(group: str | None, label: str) -> str:

@@ -3,7 +3,7 @@
 scalar sequence (:func:`measurement_invariance`), fitted by :func:`pipeline.stats.cfa.fit_cfa`."""
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -104,14 +104,10 @@ def measurement_invariance(
     rows: list[dict] = []
 
     def add_row(name: str, res: CFAResult, ref: str | None, test: dict | None, holds: bool | None) -> None:
-        row = {"model": name, "status": res.status, "free_intercepts": ",".join(res.free_intercepts)}
-        for k in ("npar", "chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr", "aic", "bic"):
-            row[k] = res[k]
-        row["compared_with"] = ref or ""
-        for k in ("chisq_diff", "df_diff", "pvalue_diff", "delta_cfi", "delta_rmsea"):
-            row[k] = (test or {}).get(k, np.nan)
-        row["holds"] = holds
-        rows.append(row)
+        rows.append(_table_row(name, res, ref, test, holds))
+
+    def holds(test: dict[str, float]) -> bool:
+        return _holds(test, delta_cfi, delta_rmsea, lrt_alpha)
 
     kw = dict(group=group, min_group_n=min_group_n, max_iter=max_iter)
     table_cols, search_cols = list(TABLE_COLUMNS), list(SEARCH_COLUMNS)
@@ -133,7 +129,7 @@ def measurement_invariance(
         add_row("metric", metric, "configural", None, None)
         return done(metric.status, f"metric model: {metric.message}", "configural")
     t = lr_test(metric, conf)
-    h = _holds(t, delta_cfi, delta_rmsea, lrt_alpha)
+    h = holds(t)
     add_row("metric", metric, "configural", t, h)
     if not h:
         return done(STATUS_OK, "metric invariance rejected", "configural")
@@ -143,22 +139,59 @@ def measurement_invariance(
         add_row("scalar", scalar, "metric", None, None)
         return done(scalar.status, f"scalar model: {scalar.message}", "metric")
     t = lr_test(scalar, metric)
-    h = _holds(t, delta_cfi, delta_rmsea, lrt_alpha)
+    h = holds(t)
     add_row("scalar", scalar, "metric", t, h)
     if h:
         return done(STATUS_OK, "scalar invariance holds", "scalar")
 
+    freed, search, held = _partial_scalar_search(data, factors, kw, metric, scalar, max_free_intercepts,
+                                                 holds, results, add_row)
+    if held:
+        return done(STATUS_OK, f"partial scalar invariance with free intercepts {freed}",
+                    "partial_scalar", tuple(freed), search)
+    return done(STATUS_OK, f"scalar invariance rejected; freeing intercepts {freed} was not enough",
+                "metric", tuple(freed), search)
+
+
+def _table_row(name: str, res: CFAResult, ref: str | None, test: dict | None, holds: bool | None) -> dict:
+    """One row of the invariance table (:data:`TABLE_COLUMNS`): the model's fit measures and
+    its comparison with the model ``ref`` it is nested in (NaN and ``holds`` None without one)."""
+    row = {"model": name, "status": res.status, "free_intercepts": ",".join(res.free_intercepts)}
+    for k in ("npar", "chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr", "aic", "bic"):
+        row[k] = res[k]
+    row["compared_with"] = ref or ""
+    for k in ("chisq_diff", "df_diff", "pvalue_diff", "delta_cfi", "delta_rmsea"):
+        row[k] = (test or {}).get(k, np.nan)
+    row["holds"] = holds
+    return row
+
+
+def _free_candidates(indicators: dict[str, tuple[str, ...]], freed: list[str]) -> list[str]:
+    """The items whose intercepts may be freed next: those still held equal, in factors that
+    would keep at least one equal intercept."""
+    candidates = []
+    for f, its in indicators.items():
+        still_equal = [i for i in its if i not in freed]
+        if len(still_equal) < 2:
+            continue  # freeing it would leave the factor without an equal intercept
+        candidates.extend(i for i in still_equal if i not in candidates)
+    return candidates
+
+
+def _partial_scalar_search(data: pd.DataFrame, factors: Mapping[str, Sequence[str]], kw: dict,
+                           metric: CFAResult, scalar: CFAResult, max_free_intercepts: int,
+                           holds: Callable[[dict[str, float]], bool], results: dict[str, CFAResult],
+                           add_row: Callable[..., None]) -> tuple[list[str], list[dict], bool]:
+    """The partial scalar search of :func:`measurement_invariance`: free, step by step, the
+    intercept whose release lowers chi-square most, until the partial model holds against the
+    metric model or ``max_free_intercepts`` are free. Each chosen model goes into ``results``
+    and the table (``add_row``); returns the freed items, the search rows and whether it held."""
     indicators, _ = _normalise_factors(factors)
     freed: list[str] = []
     search: list[dict] = []
     current = scalar
     for step in range(1, max_free_intercepts + 1):
-        candidates = []
-        for f, its in indicators.items():
-            still_equal = [i for i in its if i not in freed]
-            if len(still_equal) < 2:
-                continue  # freeing it would leave the factor without an equal intercept
-            candidates.extend(i for i in still_equal if i not in candidates)
+        candidates = _free_candidates(indicators, freed)
         if not candidates:
             break
         tries = []
@@ -181,10 +214,8 @@ def measurement_invariance(
         name = f"partial_scalar_{step}"
         results[name] = best
         t = lr_test(best, metric)
-        h = _holds(t, delta_cfi, delta_rmsea, lrt_alpha)
+        h = holds(t)
         add_row(name, best, "metric", t, h)
         if h:
-            return done(STATUS_OK, f"partial scalar invariance with free intercepts {freed}",
-                        "partial_scalar", tuple(freed), search)
-    return done(STATUS_OK, f"scalar invariance rejected; freeing intercepts {freed} was not enough",
-                "metric", tuple(freed), search)
+            return freed, search, True
+    return freed, search, False

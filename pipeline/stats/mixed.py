@@ -24,6 +24,9 @@ _SINGULAR_THETA = 1e-4  # lme4's isSingular tolerance on the relative Cholesky f
 
 
 def _fit_mixed(spec: ModelSpec, mf: _Frame) -> ModelResult:
+    """A linear mixed model: the random-intercept model by lme4's profiled deviance
+    (:func:`_fit_random_intercept`), a model with random slopes by statsmodels' MixedLM (BFGS,
+    then Powell), with lme4's covariance of the fixed effects when it converged."""
     frame = mf.frame
     y, _ = _outcome(spec, frame)
     X = _design(spec, frame)
@@ -37,7 +40,6 @@ def _fit_mixed(spec: ModelSpec, mf: _Frame) -> ModelResult:
     if not spec.slopes:
         return _fit_random_intercept(spec, mf, X, y, codes, n_groups, groups)
     model = sm.MixedLM(y, X, groups=groups, exog_re=Z)
-    flags: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -53,6 +55,34 @@ def _fit_mixed(spec: ModelSpec, mf: _Frame) -> ModelResult:
     llf = float(res.llf)
     cov_re = np.asarray(res.cov_re, dtype=float)
     scale = float(res.scale)
+    converged, flags = _slopes_fit_flags(model, res, messages, llf, cov_re, scale)
+    optimizer = "bfgs+powell" if "powell" in messages.lower() else "bfgs"
+    fe = list(X.columns)
+    params = pd.Series(np.asarray(res.fe_params, dtype=float), index=fe)
+    V = _gls_vcov(X.to_numpy(float), Z.to_numpy(float), groups, cov_re, scale) if converged \
+        else np.asarray(res.cov_params(), dtype=float)[:k, :k]
+    n_params = k + q * (q + 1) // 2 + 1
+    components = _slope_components(spec, list(Z.columns), cov_re, scale)
+    tau2 = float(cov_re[0, 0])
+    term_df = None
+    if spec.df_method == "between_within":
+        term_df = between_within_df(spec.id, X, groups)
+    fit = _fit_row(
+        spec, n_obs=n, n_dropped=mf.n_dropped, n_groups=n_groups, loglik=llf,
+        t_df=None if term_df is None else float(np.min(term_df)),
+        n_params=n_params, aic=-2 * llf + 2 * n_params, bic=-2 * llf + math.log(n) * n_params,
+        sigma=math.sqrt(scale) if scale > 0 else np.nan,
+        icc=tau2 / (tau2 + scale) if q == 1 else np.nan, var_intercept=tau2,
+        residual_var=scale, optimizer=optimizer, converged=converged, status=_status(flags))
+    return _result(spec, mf, X.design_info, params, V, term_df, fit, components)
+
+
+def _slopes_fit_flags(model: sm.MixedLM, res, messages: str, llf: float, cov_re: np.ndarray,
+                      scale: float) -> tuple[bool, list[str]]:
+    """Whether a random-slopes fit converged, and the flags that qualify it: not converged, a
+    boundary (singular) fit, an imprecise optimum (the profile score at the end point), a
+    Hessian that is not positive definite (from the optimiser's warnings, ``messages``)."""
+    flags: list[str] = []
     converged = bool(res.converged and np.isfinite(llf) and np.all(np.isfinite(cov_re))
                      and scale > 0)
     if not converged:
@@ -63,7 +93,6 @@ def _fit_mixed(spec: ModelSpec, mf: _Frame) -> ModelResult:
         if theta_min < _SINGULAR_THETA or "boundary" in messages:
             flags.append("boundary (singular) fit: a random-effect variance or correlation is "
                          "at the edge of its range; consider dropping that random term")
-    optimizer = "bfgs+powell" if "powell" in messages.lower() else "bfgs"
     if converged:
         # Powell starts from where BFGS stopped; check that the end point is a maximum
         with warnings.catch_warnings():
@@ -77,12 +106,13 @@ def _fit_mixed(spec: ModelSpec, mf: _Frame) -> ModelResult:
                          "estimates may be off in the third digit")
     if "Hessian" in messages and "not positive definite" in messages:
         flags.append("the Hessian is not positive definite: standard errors are unreliable")
-    fe = list(X.columns)
-    params = pd.Series(np.asarray(res.fe_params, dtype=float), index=fe)
-    V = _gls_vcov(X.to_numpy(float), Z.to_numpy(float), groups, cov_re, scale) if converged \
-        else np.asarray(res.cov_params(), dtype=float)[:k, :k]
-    n_params = k + q * (q + 1) // 2 + 1
-    re_names = list(Z.columns)
+    return converged, flags
+
+
+def _slope_components(spec: ModelSpec, re_names: list[str], cov_re: np.ndarray, scale: float) -> pd.DataFrame:
+    """The variance components of a random-slopes model (:data:`COMPONENT_COLUMNS`): each
+    random effect's variance, each pair's covariance and correlation, the residual variance."""
+    q = len(re_names)
     rows = []
     for i, a in enumerate(re_names):
         rows.append((spec.id, spec.group, "var", a, None, cov_re[i, i]))
@@ -92,19 +122,7 @@ def _fit_mixed(spec: ModelSpec, mf: _Frame) -> ModelResult:
         rows.append((spec.id, spec.group, "cor", re_names[i], re_names[j],
                      cov_re[i, j] / denom if denom > 0 else np.nan))
     rows.append((spec.id, "Residual", "residual", None, None, scale))
-    components = pd.DataFrame(rows, columns=list(COMPONENT_COLUMNS))
-    tau2 = float(cov_re[0, 0])
-    term_df = None
-    if spec.df_method == "between_within":
-        term_df = between_within_df(spec.id, X, groups)
-    fit = _fit_row(
-        spec, n_obs=n, n_dropped=mf.n_dropped, n_groups=n_groups, loglik=llf,
-        t_df=None if term_df is None else float(np.min(term_df)),
-        n_params=n_params, aic=-2 * llf + 2 * n_params, bic=-2 * llf + math.log(n) * n_params,
-        sigma=math.sqrt(scale) if scale > 0 else np.nan,
-        icc=tau2 / (tau2 + scale) if q == 1 else np.nan, var_intercept=tau2,
-        residual_var=scale, optimizer=optimizer, converged=converged, status=_status(flags))
-    return _result(spec, mf, X.design_info, params, V, term_df, fit, components)
+    return pd.DataFrame(rows, columns=list(COMPONENT_COLUMNS))
 
 
 def _ri_profile(s: float, parts: tuple, n: int, p: int, reml: bool) -> tuple[float, np.ndarray, float, np.ndarray]:

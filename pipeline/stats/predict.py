@@ -13,7 +13,7 @@ from scipy import special, stats
 
 from pipeline.stats.frame import _is_numeric
 from pipeline.stats.results import ModelResult
-from pipeline.stats.spec import _err
+from pipeline.stats.spec import ModelSpec, _err
 
 
 def _reference_value(series: pd.Series) -> Any:
@@ -44,6 +44,26 @@ def predict_grid(result: ModelResult, data: pd.DataFrame, grid: Mapping[str, Seq
     pred = result._predictor
     spec = result.spec
     level = spec.conf_level if level is None else level
+    points = _grid_points(result, data, grid, at)
+    Xv = _design_matrix(result, points)
+    params = result.params.to_numpy(float)
+    V = result.vcov.to_numpy(float)
+    t_df = result.fit["t_df"]
+    q = stats.norm.ppf(0.5 + level / 2) if t_df is None else stats.t.ppf(0.5 + level / 2, t_df)
+    if spec.family == "ordered_logit":
+        out = _category_probabilities(points, Xv, params, V, q, pred.outcome_levels)
+    else:
+        out = _linear_predictions(points, Xv, params, V, q, spec, pred.standardization)
+    out.insert(0, "model", spec.id)
+    return out
+
+
+def _grid_points(result: ModelResult, data: pd.DataFrame, grid: Mapping[str, Sequence],
+                 at: Mapping[str, Any] | None) -> pd.DataFrame:
+    """One row per combination of ``grid`` values, with every other formula variable at
+    ``at[var]`` or its reference value among the rows the model used (original units)."""
+    pred = result._predictor
+    spec = result.spec
     if not isinstance(grid, Mapping) or not grid:
         raise _err(spec.id, "predict_grid needs a grid such as {'contact': [-1, 0, 1]}")
     at = dict(at or {})
@@ -67,6 +87,14 @@ def predict_grid(result: ModelResult, data: pd.DataFrame, grid: Mapping[str, Seq
     points = pd.DataFrame(combos, columns=list(grid))
     for name, value in values.items():
         points[name] = [value] * len(points)
+    return points
+
+
+def _design_matrix(result: ModelResult, points: pd.DataFrame) -> np.ndarray:
+    """The fixed-effects design matrix of ``points`` as the model was fitted (standardised
+    predictors, its categorical codings, without the intercept where the model has none)."""
+    pred = result._predictor
+    spec = result.spec
     newdata = points.copy()
     for name, (mean, sd) in pred.standardization.items():
         if name in newdata:
@@ -79,49 +107,57 @@ def predict_grid(result: ModelResult, data: pd.DataFrame, grid: Mapping[str, Seq
                    "use values of categorical variables seen in the estimation data") from None
     if pred.drop_intercept:
         X = X.drop(columns="Intercept")
-    Xv = np.ascontiguousarray(X.to_numpy(float))
-    params = result.params.to_numpy(float)
-    V = result.vcov.to_numpy(float)
-    t_df = result.fit["t_df"]
-    q = stats.norm.ppf(0.5 + level / 2) if t_df is None else stats.t.ppf(0.5 + level / 2, t_df)
+    return np.ascontiguousarray(X.to_numpy(float))
+
+
+def _category_probabilities(points: pd.DataFrame, Xv: np.ndarray, params: np.ndarray, V: np.ndarray,
+                            q: float, outcome_levels: Sequence) -> pd.DataFrame:
+    """An ordered logit's P(y = category): the grid ``points`` repeated once per category, with
+    delta-method standard errors (numerical Jacobian) and intervals clipped to [0, 1]."""
     out = points.copy()
-    if spec.family == "ordered_logit":
-        k = Xv.shape[1]
-        n_cat = len(pred.outcome_levels)
+    k = Xv.shape[1]
+    n_cat = len(outcome_levels)
 
-        def probs(theta):
-            eta = Xv @ theta[:k]
-            cum = special.expit(theta[k:][None, :] - eta[:, None])
-            cum = np.column_stack((np.zeros(len(eta)), cum, np.ones(len(eta))))
-            return np.diff(cum, axis=1).ravel()
+    def probs(theta):
+        eta = Xv @ theta[:k]
+        cum = special.expit(theta[k:][None, :] - eta[:, None])
+        cum = np.column_stack((np.zeros(len(eta)), cum, np.ones(len(eta))))
+        return np.diff(cum, axis=1).ravel()
 
-        p = probs(params)
-        J = np.column_stack([(probs(params + h) - probs(params - h)) / (2 * 1e-6)
-                             for h in np.eye(len(params)) * 1e-6])
-        se = np.sqrt(np.einsum("ij,jk,ik->i", J, V, J))
-        out = out.loc[out.index.repeat(n_cat)].reset_index(drop=True)
-        out["category"] = list(pred.outcome_levels) * len(points)
+    p = probs(params)
+    J = np.column_stack([(probs(params + h) - probs(params - h)) / (2 * 1e-6)
+                         for h in np.eye(len(params)) * 1e-6])
+    se = np.sqrt(np.einsum("ij,jk,ik->i", J, V, J))
+    out = out.loc[out.index.repeat(n_cat)].reset_index(drop=True)
+    out["category"] = list(outcome_levels) * len(points)
+    out["estimate"] = p
+    out["std_error"] = se
+    out["conf_low"] = np.clip(p - q * se, 0, 1)
+    out["conf_high"] = np.clip(p + q * se, 0, 1)
+    out["scale"] = "probability"
+    return out
+
+
+def _linear_predictions(points: pd.DataFrame, Xv: np.ndarray, params: np.ndarray, V: np.ndarray, q: float,
+                        spec: ModelSpec, standardization: Mapping[str, tuple[float, float]]) -> pd.DataFrame:
+    """The grid ``points`` with the prediction of a linear model (the outcome in original units,
+    a mixed model's fixed part) or a binary logit (P(y = 1), the interval transformed from the
+    linear predictor's): estimate, standard error, interval and scale."""
+    out = points.copy()
+    eta = Xv @ params
+    se = np.sqrt(np.einsum("ij,jk,ik->i", Xv, V, Xv))
+    if spec.family == "binary_logit":
+        p = special.expit(eta)
         out["estimate"] = p
-        out["std_error"] = se
-        out["conf_low"] = np.clip(p - q * se, 0, 1)
-        out["conf_high"] = np.clip(p + q * se, 0, 1)
+        out["std_error"] = p * (1 - p) * se
+        out["conf_low"] = special.expit(eta - q * se)
+        out["conf_high"] = special.expit(eta + q * se)
         out["scale"] = "probability"
     else:
-        eta = Xv @ params
-        se = np.sqrt(np.einsum("ij,jk,ik->i", Xv, V, Xv))
-        if spec.family == "binary_logit":
-            p = special.expit(eta)
-            out["estimate"] = p
-            out["std_error"] = p * (1 - p) * se
-            out["conf_low"] = special.expit(eta - q * se)
-            out["conf_high"] = special.expit(eta + q * se)
-            out["scale"] = "probability"
-        else:
-            mean, sd = pred.standardization.get(spec.outcome, (0.0, 1.0))
-            out["estimate"] = mean + sd * eta
-            out["std_error"] = sd * se
-            out["conf_low"] = mean + sd * (eta - q * se)
-            out["conf_high"] = mean + sd * (eta + q * se)
-            out["scale"] = "outcome"
-    out.insert(0, "model", spec.id)
+        mean, sd = standardization.get(spec.outcome, (0.0, 1.0))
+        out["estimate"] = mean + sd * eta
+        out["std_error"] = sd * se
+        out["conf_low"] = mean + sd * (eta - q * se)
+        out["conf_high"] = mean + sd * (eta + q * se)
+        out["scale"] = "outcome"
     return out

@@ -625,29 +625,9 @@ def cluster_bootstrap(
     degenerate full-data statistic gives its own status and no replications are drawn.
     """
     x, names = _as_item_array(items)
-    if not isinstance(clusters, pd.Series):
-        raise PipelineError("cluster_bootstrap: clusters must be a pandas Series aligned with the items")
-    if not clusters.index.equals(items.index):
-        raise PipelineError("cluster_bootstrap: the cluster ids do not have the same index as the items")
-    if clusters.isna().any():
-        raise PipelineError(f"cluster_bootstrap: {int(clusters.isna().sum())} rows have no cluster id")
-    unknown = [s for s in statistics if s not in ("alpha", "omega")]
-    if unknown:
-        raise PipelineError(f"cluster_bootstrap: unknown statistics {unknown} (use 'alpha' and/or 'omega')")
-    if not 0 < level < 1:
-        raise PipelineError(f"cluster_bootstrap: level must be between 0 and 1, got {level}")
-    if int(n_replications) < 1:
-        raise PipelineError("cluster_bootstrap: n_replications must be at least 1")
-    if not isinstance(rng, (np.random.Generator, int, np.integer)) or isinstance(rng, bool):
-        raise PipelineError("cluster_bootstrap: rng must be a numpy Generator or an integer seed "
-                            "(from params.yaml), never None")
+    _check_bootstrap_args(items, clusters, rng, n_replications, level, statistics)
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(int(rng))
-
-    codes, uniques = pd.factorize(clusters, sort=True)
-    n_clusters = len(uniques)
-    order = np.argsort(codes, kind="stable")          # the rows of each cluster, in row order
-    bounds = np.searchsorted(codes[order], np.arange(n_clusters + 1))
-    members = [order[bounds[g]:bounds[g + 1]] for g in range(n_clusters)]
+    n_clusters, order, members = _cluster_rows(clusters)
     singletons = n_clusters == x.shape[0]             # every row its own cluster: resample rows
 
     full: dict[str, tuple[str, str, float]] = {}
@@ -669,29 +649,66 @@ def cluster_bootstrap(
             if "omega" in runnable:
                 reps["omega"][b] = _omega_value(xb, omega_use, min_n)
 
-    lo_q, hi_q = (1 - level) / 2, (1 + level) / 2
-    intervals = {}
-    for s, (status, message, estimate) in full.items():
-        values = reps[s]
-        good = values[np.isfinite(values)]
-        n_failed = int(values.size - good.size)
-        lower = upper = np.nan
-        if status != STATUS_OK:
-            values = np.full(0, np.nan)
-            n_failed = 0
-        elif n_clusters < 2:
-            status, message = STATUS_TOO_FEW_CLUSTERS, f"{n_clusters} cluster(s); the cluster bootstrap needs 2 or more"
-            values = np.full(0, np.nan)
-            n_failed = 0
-        elif good.size < 2:
-            status = STATUS_BOOTSTRAP_FAILED
-            message = f"only {good.size} of {values.size} replications gave a usable {s}"
-        else:
-            lower, upper = (float(v) for v in np.quantile(good, [lo_q, hi_q]))
-            if n_failed:
-                message = f"{n_failed} of {values.size} replications were degenerate and left out"
-        intervals[s] = BootstrapInterval(
-            statistic=s, status=status, message=message, estimate=float(estimate), lower=lower, upper=upper,
-            level=float(level), n_replications=int(values.size), n_failed=n_failed, replicates=values,
-        )
+    intervals = {s: _percentile_interval(s, status, message, estimate, reps[s], n_clusters, level)
+                 for s, (status, message, estimate) in full.items()}
     return ReliabilityBootstrap(intervals=intervals, n_clusters=n_clusters, n_rows=int(x.shape[0]))
+
+
+def _check_bootstrap_args(items: pd.DataFrame, clusters: pd.Series, rng: np.random.Generator | int,
+                          n_replications: int, level: float, statistics: Sequence[str]) -> None:
+    """Raise :class:`PipelineError` for the arguments of :func:`cluster_bootstrap` it cannot use."""
+    if not isinstance(clusters, pd.Series):
+        raise PipelineError("cluster_bootstrap: clusters must be a pandas Series aligned with the items")
+    if not clusters.index.equals(items.index):
+        raise PipelineError("cluster_bootstrap: the cluster ids do not have the same index as the items")
+    if clusters.isna().any():
+        raise PipelineError(f"cluster_bootstrap: {int(clusters.isna().sum())} rows have no cluster id")
+    unknown = [s for s in statistics if s not in ("alpha", "omega")]
+    if unknown:
+        raise PipelineError(f"cluster_bootstrap: unknown statistics {unknown} (use 'alpha' and/or 'omega')")
+    if not 0 < level < 1:
+        raise PipelineError(f"cluster_bootstrap: level must be between 0 and 1, got {level}")
+    if int(n_replications) < 1:
+        raise PipelineError("cluster_bootstrap: n_replications must be at least 1")
+    if not isinstance(rng, (np.random.Generator, int, np.integer)) or isinstance(rng, bool):
+        raise PipelineError("cluster_bootstrap: rng must be a numpy Generator or an integer seed "
+                            "(from params.yaml), never None")
+
+
+def _cluster_rows(clusters: pd.Series) -> tuple[int, np.ndarray, list[np.ndarray]]:
+    """The number of clusters (ids sorted), the row positions ordered by cluster (row order
+    within a cluster) and each cluster's row positions."""
+    codes, uniques = pd.factorize(clusters, sort=True)
+    n_clusters = len(uniques)
+    order = np.argsort(codes, kind="stable")          # the rows of each cluster, in row order
+    bounds = np.searchsorted(codes[order], np.arange(n_clusters + 1))
+    members = [order[bounds[g]:bounds[g + 1]] for g in range(n_clusters)]
+    return n_clusters, order, members
+
+
+def _percentile_interval(s: str, status: str, message: str, estimate: float, values: np.ndarray,
+                         n_clusters: int, level: float) -> BootstrapInterval:
+    """The percentile interval of statistic ``s`` from its replications ``values`` (NaN for a
+    degenerate resample), or the status saying why there is none."""
+    lo_q, hi_q = (1 - level) / 2, (1 + level) / 2
+    good = values[np.isfinite(values)]
+    n_failed = int(values.size - good.size)
+    lower = upper = np.nan
+    if status != STATUS_OK:
+        values = np.full(0, np.nan)
+        n_failed = 0
+    elif n_clusters < 2:
+        status, message = STATUS_TOO_FEW_CLUSTERS, f"{n_clusters} cluster(s); the cluster bootstrap needs 2 or more"
+        values = np.full(0, np.nan)
+        n_failed = 0
+    elif good.size < 2:
+        status = STATUS_BOOTSTRAP_FAILED
+        message = f"only {good.size} of {values.size} replications gave a usable {s}"
+    else:
+        lower, upper = (float(v) for v in np.quantile(good, [lo_q, hi_q]))
+        if n_failed:
+            message = f"{n_failed} of {values.size} replications were degenerate and left out"
+    return BootstrapInterval(
+        statistic=s, status=status, message=message, estimate=float(estimate), lower=lower, upper=upper,
+        level=float(level), n_replications=int(values.size), n_failed=n_failed, replicates=values,
+    )

@@ -96,9 +96,55 @@ def parse_spec(spec: Mapping[str, Any] | ModelSpec) -> ModelSpec:
     (``ml`` for the logits); covariance ``model`` for mixed models, ``cluster`` when a cluster
     variable is given, else ``classical``. Raises :class:`PipelineError` naming the model and
     the key for anything it cannot use (unknown keys included: a typo must not be ignored).
+    The keys are checked in a fixed order (id, formula, family and estimator, weights, random
+    effects, covariance, df_method, outcome levels, the numbers), so a specification with
+    several mistakes always reports the same one first.
     """
     if isinstance(spec, ModelSpec):
         return spec
+    model_id = _spec_id(spec)
+    outcome, rhs = _outcome_and_rhs(model_id, spec)
+    family, estimator, weights = _family_and_estimator(model_id, spec)
+
+    weight_kind = spec.get("weight_kind", "survey")
+    if weight_kind not in WEIGHT_KINDS:
+        raise _err(model_id, f"unknown weight_kind {weight_kind!r}",
+                   f"use one of {', '.join(WEIGHT_KINDS)}")
+
+    group, slopes = _random_effects(model_id, spec.get("random"), estimator)
+    cluster, covariance = _covariance(model_id, spec, family, estimator, weights, weight_kind)
+    df_method = _df_method(model_id, spec.get("df_method"), estimator)
+    if weights and weight_kind == "survey" and covariance not in ROBUST_COVARIANCES:
+        raise _err(model_id, "survey weights need a robust covariance",
+                   "set covariance: cluster (or hc1); use weight_kind: precision for "
+                   "inverse-variance weights")
+    outcome_levels = _outcome_levels(model_id, spec.get("outcome_levels"), family)
+
+    conf_level = spec.get("conf_level", 0.95)
+    if not isinstance(conf_level, (int, float)) or not 0 < conf_level < 1:
+        raise _err(model_id, f"conf_level must be between 0 and 1, not {conf_level!r}")
+    max_iter = spec.get("max_iter")
+    if max_iter is not None and (isinstance(max_iter, bool) or not isinstance(max_iter, int)
+                                 or max_iter < 1):
+        raise _err(model_id, f"max_iter must be a positive integer, not {max_iter!r}")
+
+    for key, value in (("cluster", cluster), ("weights", weights)):
+        if value is not None and not isinstance(value, str):
+            raise _err(model_id, f"{key} must be a variable name, not {value!r}")
+
+    return ModelSpec(
+        id=model_id, outcome=outcome, rhs=rhs, family=family, estimator=estimator,
+        covariance=covariance, cluster=cluster or None, weights=weights or None,
+        weight_kind=weight_kind, group=group, slopes=slopes,
+        reml=_bool(model_id, "reml", spec.get("reml", True)),
+        standardize=_bool(model_id, "standardize", spec.get("standardize", False)),
+        outcome_levels=outcome_levels, conf_level=float(conf_level), max_iter=max_iter,
+        df_method=df_method, annotations=tuple((k, spec[k]) for k in ANNOTATION_KEYS if k in spec),
+    )
+
+
+def _spec_id(spec: Any) -> str:
+    """The model's id, once ``spec`` is known to be a mapping with an id and only known keys."""
     if not isinstance(spec, Mapping):
         raise PipelineError(f"a model specification must be a mapping, not {type(spec).__name__}")
     model_id = spec.get("id")
@@ -109,7 +155,12 @@ def parse_spec(spec: Mapping[str, Any] | ModelSpec) -> ModelSpec:
     unknown = sorted(set(spec) - set(SPEC_KEYS))
     if unknown:
         raise _err(model_id, f"unknown key(s) {unknown}", f"known keys: {', '.join(SPEC_KEYS)}")
+    return model_id
 
+
+def _outcome_and_rhs(model_id: str, spec: Mapping[str, Any]) -> tuple[str, str]:
+    """The outcome variable and the formula's right-hand side, from ``formula`` (``y ~ x`` or
+    ``~ x``) and ``outcome`` (which must agree with a left-hand side when both are given)."""
     formula = spec.get("formula")
     if not isinstance(formula, str) or not formula.strip():
         raise _err(model_id, "no formula", "give a formula such as 'identity ~ contact + age'")
@@ -135,7 +186,12 @@ def parse_spec(spec: Mapping[str, Any] | ModelSpec) -> ModelSpec:
         raise _err(model_id, "no outcome", "write the formula as 'outcome ~ predictors'")
     if not rhs:
         raise _err(model_id, "the formula has no right-hand side", "use '~ 1' for a null model")
+    return outcome, rhs
 
+
+def _family_and_estimator(model_id: str, spec: Mapping[str, Any]) -> tuple[str, str, Any]:
+    """The family, the estimator (defaulted from the family and the weights) and the weights
+    variable as given, checked against each other."""
     family = spec.get("family", "linear")
     if family not in FAMILIES:
         raise _err(model_id, f"unknown family {family!r}", f"use one of {', '.join(FAMILIES)}")
@@ -153,13 +209,12 @@ def parse_spec(spec: Mapping[str, Any] | ModelSpec) -> ModelSpec:
     if estimator == "mixed" and weights:
         raise _err(model_id, "mixed models take no weights",
                    "fit a weighted model with estimator wls and covariance cluster")
+    return family, estimator, weights
 
-    weight_kind = spec.get("weight_kind", "survey")
-    if weight_kind not in WEIGHT_KINDS:
-        raise _err(model_id, f"unknown weight_kind {weight_kind!r}",
-                   f"use one of {', '.join(WEIGHT_KINDS)}")
 
-    random = spec.get("random")
+def _random_effects(model_id: str, random: Any, estimator: str) -> tuple[str | None, tuple[str, ...]]:
+    """The grouping variable and random slopes of a mixed model (``random: comm_id`` or
+    ``random: {group: ..., slopes: [...]}``); ``(None, ())`` for every other estimator."""
     group, slopes = None, ()
     if estimator == "mixed":
         if isinstance(random, str):
@@ -178,7 +233,14 @@ def parse_spec(spec: Mapping[str, Any] | ModelSpec) -> ModelSpec:
                        "for example random: {group: comm_id} or random: comm_id")
     elif random is not None:
         raise _err(model_id, f"random effects are only fitted by estimator mixed, not {estimator}")
+    return group, slopes
 
+
+def _covariance(model_id: str, spec: Mapping[str, Any], family: str, estimator: str, weights: Any,
+                weight_kind: str) -> tuple[Any, str]:
+    """The cluster variable as given and the covariance (defaulted: ``model`` for a mixed
+    model, ``cluster`` with a cluster variable, else ``classical``), checked against the
+    estimator, the family and the weights."""
     cluster = spec.get("cluster")
     covariance = spec.get("covariance")
     if covariance is None:
@@ -212,7 +274,12 @@ def parse_spec(spec: Mapping[str, Any] | ModelSpec) -> ModelSpec:
         if weights and weight_kind == "frequency":
             raise _err(model_id, "covariance cluster_cr2 is not available with frequency weights",
                        "use covariance: cluster, or weight_kind: survey / precision")
-    df_method = spec.get("df_method")
+    return cluster, covariance
+
+
+def _df_method(model_id: str, df_method: Any, estimator: str) -> str | None:
+    """A mixed model's degrees-of-freedom method (default ``z``); None for every other
+    estimator, which must not set one."""
     if estimator == "mixed":
         df_method = "z" if df_method is None else df_method
         if df_method not in DF_METHODS:
@@ -222,12 +289,11 @@ def parse_spec(spec: Mapping[str, Any] | ModelSpec) -> ModelSpec:
         raise _err(model_id, f"df_method is only used by estimator mixed, not {estimator}",
                    "for OLS/WLS the degrees of freedom follow the covariance (cluster_cr2: "
                    "Satterthwaite)")
-    if weights and weight_kind == "survey" and covariance not in ROBUST_COVARIANCES:
-        raise _err(model_id, "survey weights need a robust covariance",
-                   "set covariance: cluster (or hc1); use weight_kind: precision for "
-                   "inverse-variance weights")
+    return df_method
 
-    outcome_levels = spec.get("outcome_levels")
+
+def _outcome_levels(model_id: str, outcome_levels: Any, family: str) -> tuple | None:
+    """An ordered logit's outcome levels in order, as a tuple without repeats (None if not given)."""
     if outcome_levels is not None:
         if family != "ordered_logit":
             raise _err(model_id, "outcome_levels is only used by family ordered_logit")
@@ -236,28 +302,7 @@ def parse_spec(spec: Mapping[str, Any] | ModelSpec) -> ModelSpec:
         outcome_levels = tuple(outcome_levels)
         if len(set(outcome_levels)) != len(outcome_levels):
             raise _err(model_id, f"outcome_levels {list(outcome_levels)} repeat a level")
-
-    conf_level = spec.get("conf_level", 0.95)
-    if not isinstance(conf_level, (int, float)) or not 0 < conf_level < 1:
-        raise _err(model_id, f"conf_level must be between 0 and 1, not {conf_level!r}")
-    max_iter = spec.get("max_iter")
-    if max_iter is not None and (isinstance(max_iter, bool) or not isinstance(max_iter, int)
-                                 or max_iter < 1):
-        raise _err(model_id, f"max_iter must be a positive integer, not {max_iter!r}")
-
-    for key, value in (("cluster", cluster), ("weights", weights)):
-        if value is not None and not isinstance(value, str):
-            raise _err(model_id, f"{key} must be a variable name, not {value!r}")
-
-    return ModelSpec(
-        id=model_id, outcome=outcome, rhs=rhs, family=family, estimator=estimator,
-        covariance=covariance, cluster=cluster or None, weights=weights or None,
-        weight_kind=weight_kind, group=group, slopes=slopes,
-        reml=_bool(model_id, "reml", spec.get("reml", True)),
-        standardize=_bool(model_id, "standardize", spec.get("standardize", False)),
-        outcome_levels=outcome_levels, conf_level=float(conf_level), max_iter=max_iter,
-        df_method=df_method, annotations=tuple((k, spec[k]) for k in ANNOTATION_KEYS if k in spec),
-    )
+    return outcome_levels
 
 
 def derive(data: pd.DataFrame, derived: dict[str, str]) -> pd.DataFrame:
