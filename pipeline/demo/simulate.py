@@ -140,15 +140,57 @@ def trait_order(latent: dict[str, LatentEquation | dict[str, Any]]) -> list[str]
 def simulate_residents(
     communities: pd.DataFrame, cfg: Simulate, instrument: Instrument, rng: np.random.Generator
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Clean resident data (before problems and missingness), latent traits, and the truth."""
+    """Clean resident data (before problems and missingness), latent traits, and the truth.
+    The draws come from ``rng`` in a fixed order: sizes, background, latent traits, items,
+    governance behaviour."""
     lo, hi = cfg.respondents_per_community
     sizes = rng.integers(lo, hi + 1, size=len(communities))
     ci = np.repeat(np.arange(len(communities)), sizes)
     n = len(ci)
     comm = communities.iloc[ci].reset_index(drop=True)
     survey_year = int(instrument.study.get("survey_year", 2025))
+    bg = _background(comm, cfg, survey_year, rng)
+    frame = _predictor_frame(comm, bg)
+    latent, truth_latent = _latent_traits(cfg, frame, ci, len(communities), rng)
+    items, truth_items, thresholds = _scale_items(cfg, instrument, latent, bg["ethnicity"], rng)
+    behaviour = _governance_items(frame, latent, rng)
+    attention = instrument.attention_check or {}
 
-    # -- background -----------------------------------------------------------------------
+    data = {
+        "resp_id": None,  # assigned below
+        "comm_id": comm["comm_id"].to_numpy(),
+        "gender": np.where(bg["female"] == 1, 2.0, 1.0),
+        "birth_year": bg["birth_year"].astype(float),
+        "age": bg["age"].astype(float),
+        "ethnicity": bg["ethnicity"].astype(float),
+        "education": bg["education"],
+        "hukou": bg["hukou"].astype(float),
+        "years_in_comm": bg["years"],
+        "income": bg["income"],
+        "political": bg["political"].astype(float),
+        "resettled": bg["resettled"].astype(float),
+        "occupation": bg["occupation"].astype(float),
+        "prior_part": bg["prior_part"].astype(float),
+        "hh_size_text": np.array([str(h) for h in bg["hh_size"]], dtype=object),
+        **behaviour,
+        **items,
+    }
+    if attention:
+        data[attention["variable"]] = np.full(n, float(attention["correct"]))
+    df = pd.DataFrame({k: v for k, v in data.items() if v is not None})
+    df.insert(0, "resp_id", [f"R{i + 1:06d}" for i in range(n)])
+    lat = pd.DataFrame({"resp_id": df["resp_id"], "comm_id": df["comm_id"], **latent})
+    ni = cfg.noninvariance
+    truth = {"latent": truth_latent, "items": truth_items, "thresholds": thresholds.tolist(),
+             "noninvariance": ni.given() if ni is not None else {}, "hh_size": bg["hh_size"]}
+    return df, lat, truth
+
+
+def _background(comm: pd.DataFrame, cfg: Simulate, survey_year: int, rng: np.random.Generator
+                ) -> dict[str, np.ndarray]:
+    """The residents' background variables (one row of ``comm`` per resident: its community),
+    ethnicity drawn from the community's minority share."""
+    n = len(comm)
     share = comm["minority_share"].to_numpy()
     u = rng.random(n)
     city_other = np.array([cfg.cities[c].other for c in comm["city"]])
@@ -172,34 +214,48 @@ def simulate_residents(
     occupation = np.where((age < 60) & (occupation == 7), 6, occupation)
     prior_part = (rng.random(n) < 0.30 + 0.10 * (political == 1)).astype(int)
     hh_size = 1 + rng.poisson(2.2, size=n)
+    return {"ethnicity": ethnicity, "female": female, "age": age, "birth_year": birth_year,
+            "education": education, "resettled": resettled, "hukou": hukou, "years": years,
+            "income": income, "political": political, "occupation": occupation,
+            "prior_part": prior_part, "hh_size": hh_size}
 
-    frame: dict[str, np.ndarray] = {
+
+def _predictor_frame(comm: pd.DataFrame, bg: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The variables the latent equations may name (``simulate.latent`` terms): community
+    variables and the residents' background, standardised or as 0/1 indicators."""
+    return {
         "gov_model": comm["gov_model"].to_numpy(float),
         "points_scheme": comm["points_scheme"].to_numpy(float),
         "interspersed": (comm["comm_type"].to_numpy() == 1).astype(float),
-        "minority_share": share,
+        "minority_share": comm["minority_share"].to_numpy(),
         "n_orgs_z": _zscore(comm["n_social_orgs"].to_numpy(float), 2.7, 1.8),
-        "hui": (ethnicity == 2).astype(float),
-        "other_eth": (ethnicity == 3).astype(float),
-        "female": female.astype(float),
-        "age_z": _zscore(age.astype(float), 45.0, 15.0),
-        "education_z": _zscore(education, 3.6, 1.3),
-        "years_z": _zscore(years, 8.0, 6.0),
-        "income_z": _zscore(income, 2.6, 1.2),
-        "party_member": (political == 1).astype(float),
-        "resettled": resettled.astype(float),
-        "prior_part": prior_part.astype(float),
-        "prior_nonpart": 1.0 - prior_part,
+        "hui": (bg["ethnicity"] == 2).astype(float),
+        "other_eth": (bg["ethnicity"] == 3).astype(float),
+        "female": bg["female"].astype(float),
+        "age_z": _zscore(bg["age"].astype(float), 45.0, 15.0),
+        "education_z": _zscore(bg["education"], 3.6, 1.3),
+        "years_z": _zscore(bg["years"], 8.0, 6.0),
+        "income_z": _zscore(bg["income"], 2.6, 1.2),
+        "party_member": (bg["political"] == 1).astype(float),
+        "resettled": bg["resettled"].astype(float),
+        "prior_part": bg["prior_part"].astype(float),
+        "prior_nonpart": 1.0 - bg["prior_part"],
     }
 
-    # -- latent traits --------------------------------------------------------------------
+
+def _latent_traits(cfg: Simulate, frame: dict[str, np.ndarray], ci: np.ndarray, n_communities: int,
+                   rng: np.random.Generator) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The latent traits by their structural equations (in :func:`trait_order`), each with a
+    community random intercept for its residual ICC; each trait is added to ``frame`` for the
+    equations after it. Returns the traits (with their community and residual parts) and their truth."""
+    n = len(ci)
     latent = {}
     truth_latent = {}
     for trait in trait_order(cfg.latent):
         spec = cfg.latent[trait]
         sd, icc = spec.residual_sd, spec.icc
         tau = sd * np.sqrt(icc / (1.0 - icc)) if icc > 0 else 0.0
-        u_c = rng.normal(0.0, tau, size=len(communities))
+        u_c = rng.normal(0.0, tau, size=n_communities)
         resid = rng.normal(0.0, sd, n)
         eta = evaluate_terms(spec.terms, frame, n) + u_c[ci] + resid
         latent[trait] = eta
@@ -212,8 +268,15 @@ def simulate_residents(
             "community_sd": float(tau),
             "icc": icc,
         }
+    return latent, truth_latent
 
-    # -- items ------------------------------------------------------------------------------
+
+def _scale_items(cfg: Simulate, instrument: Instrument, latent: dict[str, np.ndarray], ethnicity: np.ndarray,
+                 rng: np.random.Generator) -> tuple[dict[str, np.ndarray], dict[str, Any], np.ndarray]:
+    """The items of every instrument scale (``y* = intercept + loading * trait + N(0, 1)`` cut
+    at the thresholds, reverse-keyed items loading negatively, the planted non-invariance
+    shift); returns the items, their truth and the thresholds."""
+    n = len(ethnicity)
     icfg = cfg.items
     thresholds = np.asarray(icfg.thresholds, dtype=float)
     ni = cfg.noninvariance
@@ -238,8 +301,13 @@ def simulate_residents(
                 ystar = ystar + ni.shift * (groups[group_var] == ni.group_value)
             items[item] = _ordinal(ystar, thresholds)
             truth_items[item] = {"scale": scale.name, "loading": loading, "intercept": intercept}
+    return items, truth_items, thresholds
 
-    # governance behaviour items and routing
+
+def _governance_items(frame: dict[str, np.ndarray], latent: dict[str, np.ndarray], rng: np.random.Generator
+                      ) -> dict[str, np.ndarray]:
+    """The governance behaviour items D1, D4, D5, D6 with their routing (-1: skipped)."""
+    n = len(frame["gov_model"])
     p_knows = 1 / (1 + np.exp(-(-0.6 + 1.2 * frame["gov_model"] + 0.5 * latent["participation"])))
     knows = (rng.random(n) < p_knows).astype(float)
     p_raised = 1 / (1 + np.exp(-(-1.0 + 0.6 * latent["participation"])))
@@ -248,38 +316,7 @@ def simulate_residents(
     response = np.where(raised == 1, np.where(resp_u < 0.25, 1.0, np.where(resp_u < 0.55, 2.0, 3.0)), -1.0)
     p_enrol = 1 / (1 + np.exp(-(-0.4 + 0.8 * latent["participation"])))
     enrolled = np.where(frame["points_scheme"] == 1, (rng.random(n) < p_enrol).astype(float), -1.0)
-    attention = instrument.attention_check or {}
-
-    data = {
-        "resp_id": None,  # assigned below
-        "comm_id": comm["comm_id"].to_numpy(),
-        "gender": np.where(female == 1, 2.0, 1.0),
-        "birth_year": birth_year.astype(float),
-        "age": age.astype(float),
-        "ethnicity": ethnicity.astype(float),
-        "education": education,
-        "hukou": hukou.astype(float),
-        "years_in_comm": years,
-        "income": income,
-        "political": political.astype(float),
-        "resettled": resettled.astype(float),
-        "occupation": occupation.astype(float),
-        "prior_part": prior_part.astype(float),
-        "hh_size_text": np.array([str(h) for h in hh_size], dtype=object),
-        "D1": knows,
-        "D4": raised,
-        "D5": response,
-        "D6": enrolled,
-        **items,
-    }
-    if attention:
-        data[attention["variable"]] = np.full(n, float(attention["correct"]))
-    df = pd.DataFrame({k: v for k, v in data.items() if v is not None})
-    df.insert(0, "resp_id", [f"R{i + 1:06d}" for i in range(n)])
-    lat = pd.DataFrame({"resp_id": df["resp_id"], "comm_id": df["comm_id"], **latent})
-    truth = {"latent": truth_latent, "items": truth_items, "thresholds": thresholds.tolist(),
-             "noninvariance": ni.given() if ni is not None else {}, "hh_size": hh_size}
-    return df, lat, truth
+    return {"D1": knows, "D4": raised, "D5": response, "D6": enrolled}
 
 
 # --------------------------------------------------------------------------------------------
@@ -319,17 +356,31 @@ def plant_problems(
     df: pd.DataFrame, cfg: Simulate, instrument: Instrument, rng: np.random.Generator,
     fieldwork: tuple[pd.Timestamp, int], hh_size: np.ndarray,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Add paradata and plant the data problems; returns (survey, problems truth, out-of-range truth)."""
-    df = df.copy()
-    n = len(df)
-    pcfg = cfg.problems
-    survey_year = int(instrument.study.get("survey_year", 2025))
-    attention = instrument.attention_check or {}
-    grid = list(instrument.straightlining_grid)
-    scale_items = instrument.scale_items
-    records: list[tuple[str, str, str, str]] = []  # resp_id, problem, kind, detail
+    """Add paradata and plant the data problems; returns (survey, problems truth, out-of-range truth).
+    The draws come from ``rng`` in a fixed order: paradata, speeders, straight-liners, failed
+    attention checks, age rule, item nonresponse, out-of-range codes, full-width digits, duplicates.
+    The helpers below change this function's own copy of ``df`` in place."""
+    df = _add_paradata(df.copy(), cfg, rng, fieldwork)
+    records, liners = _plant_response_problems(df, cfg, instrument, rng)
+    _plant_nonresponse(df, cfg, instrument, rng, liners)
+    oor_rows = _plant_out_of_range(df, cfg, instrument, rng)
+    _plant_fullwidth(df, cfg, rng, hh_size)
+    df = _add_duplicates(df, cfg, instrument, rng)
+    problems = _problem_truth(df, records, instrument)
+    serial_of = df.loc[~df["_dup"]].set_index("resp_id")["serial"]
+    oor_df = pd.DataFrame(oor_rows, columns=["resp_id", "variable", "code"])
+    oor_df.insert(0, "serial", oor_df["resp_id"].map(serial_of).astype(int))
+    oor_df = oor_df.sort_values(["serial", "variable"]).reset_index(drop=True)
+    df = df.drop(columns=["_dup"])
+    return df, problems, oor_df
 
-    # paradata --------------------------------------------------------------------------------
+
+def _add_paradata(df: pd.DataFrame, cfg: Simulate, rng: np.random.Generator,
+                  fieldwork: tuple[pd.Timestamp, int]) -> pd.DataFrame:
+    """Submission time (each community within one week of the fieldwork period), duration and
+    interviewer (one of its city's interviewers per community) added to ``df``; returns it
+    without the ``city`` column."""
+    n = len(df)
     start, days = fieldwork
     comm_codes, comm_index = np.unique(df["comm_id"], return_inverse=True)
     comm_day = rng.integers(0, max(1, days - 7), size=len(comm_codes))
@@ -343,7 +394,22 @@ def plant_problems(
     cities = list(cfg.cities)
     city_idx = df["city"].map({c: i for i, c in enumerate(cities)}).to_numpy()
     df["interviewer_id"] = (city_idx * k_int + rng.integers(0, k_int, size=len(comm_codes))[comm_index] + 1).astype(float)
-    df = df.drop(columns=["city"])
+    return df.drop(columns=["city"])
+
+
+def _plant_response_problems(df: pd.DataFrame, cfg: Simulate, instrument: Instrument, rng: np.random.Generator
+                             ) -> tuple[list[tuple[str, str, str, str]], np.ndarray]:
+    """Speeders, straight-liners, failed attention checks and age-rule violations, each drawn
+    among the respondents without an earlier one, planted in ``df`` in place. Returns the
+    records (resp_id, problem, kind, detail) and the straight-liners' rows."""
+    n = len(df)
+    pcfg = cfg.problems
+    survey_year = int(instrument.study.get("survey_year", 2025))
+    attention = instrument.attention_check or {}
+    grid = list(instrument.straightlining_grid)
+    scale_items = instrument.scale_items
+    median = float(cfg.duration_median_sec)
+    records: list[tuple[str, str, str, str]] = []  # resp_id, problem, kind, detail
 
     pool = np.arange(n)
     # speeders: very short duration and random answers
@@ -380,8 +446,16 @@ def plant_problems(
     df.loc[agers[half:], "age"] = young
     df.loc[agers[half:], "birth_year"] = survey_year - young
     records += [(df.at[i, "resp_id"], "age_rule", "planted", "") for i in agers]
+    return records, liners
 
-    # item nonresponse (MAR on age and education), not for the attention check or routed items
+
+def _plant_nonresponse(df: pd.DataFrame, cfg: Simulate, instrument: Instrument, rng: np.random.Generator,
+                       liners: np.ndarray) -> None:
+    """Item nonresponse (MAR on age and education; 98 don't know, 99 refused) in ``df`` in
+    place, not for the attention check, routed items or the straight-liners' grid."""
+    n = len(df)
+    grid = list(instrument.straightlining_grid)
+    scale_items = instrument.scale_items
     nr = cfg.item_nonresponse
     age_z = (df["age"].to_numpy(float) - 45.0) / 15.0
     low_edu = (df["education"].to_numpy(float) <= 2).astype(float)
@@ -395,17 +469,29 @@ def plant_problems(
         codes = np.where(refused, 99.0, 98.0)
         df.loc[hit, item] = codes[hit]
 
-    # out-of-range codes on one scale item
-    oor = _pick(rng, pool, pcfg.out_of_range, n)
+
+def _plant_out_of_range(df: pd.DataFrame, cfg: Simulate, instrument: Instrument, rng: np.random.Generator
+                        ) -> list[tuple[str, str, float]]:
+    """Out-of-range codes on one scale item of some respondents, in ``df`` in place; returns
+    (resp_id, item, code) for each."""
+    n = len(df)
+    scale_items = instrument.scale_items
+    pool = np.arange(n)
+    oor = _pick(rng, pool, cfg.problems.out_of_range, n)
     oor_rows = []
     for i in oor:
         item = scale_items[int(rng.integers(len(scale_items)))]
         code = float(rng.choice([0, 6, 7, 9]))
         df.at[i, item] = code
         oor_rows.append((df.at[i, "resp_id"], item, code))
+    return oor_rows
 
-    # full-width digits and padding in the free-text household size
-    fw = _pick(rng, pool, pcfg.fullwidth, n)
+
+def _plant_fullwidth(df: pd.DataFrame, cfg: Simulate, rng: np.random.Generator, hh_size: np.ndarray) -> None:
+    """Full-width digits and padding in the free-text household size, in ``df`` in place."""
+    n = len(df)
+    pool = np.arange(n)
+    fw = _pick(rng, pool, cfg.problems.fullwidth, n)
     styles = rng.integers(0, 3, size=len(fw))
     for i, style in zip(fw, styles):
         text = str(int(hh_size[i])).translate(FULLWIDTH)
@@ -415,8 +501,17 @@ def plant_problems(
     for i in pad:
         df.at[i, "hh_size_text"] = f"{int(hh_size[i])}人"
 
-    # duplicate submissions: a later, slightly edited copy of an earlier respondent
-    dups = _pick(rng, pool, pcfg.duplicate, n)
+
+def _add_duplicates(df: pd.DataFrame, cfg: Simulate, instrument: Instrument, rng: np.random.Generator
+                    ) -> pd.DataFrame:
+    """``df`` with duplicate submissions (a later, slightly edited copy of an earlier
+    respondent, marked ``_dup``), in submission order and numbered by ``serial``."""
+    n = len(df)
+    grid = list(instrument.straightlining_grid)
+    scale_items = instrument.scale_items
+    median = float(cfg.duration_median_sec)
+    pool = np.arange(n)
+    dups = _pick(rng, pool, cfg.problems.duplicate, n)
     copies = df.loc[dups].copy()
     copies["submit_time"] = copies["submit_time"] + pd.to_timedelta(rng.integers(600, 3 * 86400, size=len(dups)), unit="s")
     copies["duration_sec"] = np.round(median * np.exp(rng.normal(0, cfg.duration_sigma, len(dups))))
@@ -429,9 +524,16 @@ def plant_problems(
     df = pd.concat([df, copies], ignore_index=True)
     df = df.sort_values(["submit_time", "resp_id", "_dup"], kind="stable").reset_index(drop=True)
     df.insert(0, "serial", np.arange(1, len(df) + 1, dtype=float))
+    return df
 
-    # truth per submission (serial): planted problems carry over from respondent to its rows,
-    # except that a duplicate copy has a normal duration (so it is not a speeder).
+
+def _problem_truth(df: pd.DataFrame, records: list[tuple[str, str, str, str]], instrument: Instrument
+                   ) -> pd.DataFrame:
+    """The problems truth per submission (serial): planted problems carry over from respondent
+    to its rows, except that a duplicate copy has a normal duration (so it is not a speeder);
+    failed attention checks and constant grids not planted as such are incidental."""
+    attention = instrument.attention_check or {}
+    grid = list(instrument.straightlining_grid)
     by_resp: dict[str, list[tuple[str, str]]] = {}
     for rid, problem, kind, detail in records:
         by_resp.setdefault(rid, []).append((problem, kind))
@@ -455,18 +557,12 @@ def plant_problems(
     for serial, rid in zip(df.loc[constant, "serial"], df.loc[constant, "resp_id"]):
         if rid not in liner_ids:
             rows.append((int(serial), rid, "straightline", "incidental"))
-    problems = (
+    return (
         pd.DataFrame(rows, columns=["serial", "resp_id", "problem", "kind"])
         .drop_duplicates(["serial", "problem"])
         .sort_values(["serial", "problem"])
         .reset_index(drop=True)
     )
-    serial_of = df.loc[~df["_dup"]].set_index("resp_id")["serial"]
-    oor_df = pd.DataFrame(oor_rows, columns=["resp_id", "variable", "code"])
-    oor_df.insert(0, "serial", oor_df["resp_id"].map(serial_of).astype(int))
-    oor_df = oor_df.sort_values(["serial", "variable"]).reset_index(drop=True)
-    df = df.drop(columns=["_dup"])
-    return df, problems, oor_df
 
 
 def simulate_survey(cfg: Simulate | dict[str, Any], instrument: Instrument, rng: np.random.Generator) -> SurveyStudy:

@@ -541,7 +541,45 @@ def _check_factors(mix: dict, cov: dict, where: str) -> None:
 
 
 def simulate_transcripts(communities: pd.DataFrame, params: dict, rng: np.random.Generator, bank: dict) -> TranscriptCorpus:
-    """Generate the interview corpus of the demo study in memory (see the module docstring)."""
+    """Generate the interview corpus of the demo study in memory (see the module docstring):
+    the interview-level design from ``rng``, then each interview from its own seed."""
+    _check_communities(communities)
+    B = _Bank(bank, list(bank["roles"]))
+    cfg = _Config(params, B)
+    n = cfg.n
+    design = _draw_design(communities, cfg, rng)
+
+    width = max(3, len(str(n)))
+    files: list[tuple[str, bytes]] = []
+    inter_rows, pii_rows, unit_rows = [], [], []
+    for k in range(n):
+        iid = f"I{k + 1:0{width}d}"
+        plan = _interview_plan(B, cfg, design, k, iid)
+        iv = _Interview(B, cfg, plan, np.random.default_rng(int(design.seeds[k])))
+        iv.build()
+        text = iv.doc.text()
+        name, fmt, enc, data, fallback = _transcript_file(cfg, iid, cfg.kinds[design.kind_idx[k]], iv, plan["date"],
+                                                          text)
+        files.append((name, data))
+        inter_rows.append((iid, plan["comm_id"], plan["role"], plan["role_label"], plan["date"].isoformat(), name,
+                           enc, fmt, plan["convention"], plan["header_style"], fallback,
+                           sum(1 for u in iv.units if u[1] == 0), len(text) + (fmt == "txt")))
+        for off, length, typ, value, ctx in iv.pii:
+            pii_rows.append((iid, name, off, length, typ, value, ctx))
+        for u in iv.units:
+            unit_rows.append((iid, *u))
+
+    interviews = pd.DataFrame(inter_rows, columns=INTERVIEW_COLUMNS)
+    pii = pd.DataFrame(pii_rows, columns=PII_COLUMNS).sort_values(["interview_id", "offset"], kind="stable")
+    units = pd.DataFrame(unit_rows, columns=UNIT_COLUMNS)
+    effects = _theme_effects(B, cfg, design.covs, design.expected)
+    return TranscriptCorpus(files=files, interviews=interviews, pii=pii.reset_index(drop=True), units=units,
+                            theme_effects=effects)
+
+
+def _check_communities(communities: pd.DataFrame) -> None:
+    """Raise :class:`PipelineError` unless the communities have rows and the columns the
+    theme and variant mixtures may use."""
     need = ["comm_id", "city", "comm_type", "minority_share", "gov_model", "n_social_orgs", "points_scheme",
             "n_households"]
     missing = [c for c in need if c not in communities.columns]
@@ -549,11 +587,35 @@ def simulate_transcripts(communities: pd.DataFrame, params: dict, rng: np.random
         raise PipelineError(f"simulate_transcripts: communities lack columns {missing}")
     if communities.empty:
         raise PipelineError("simulate_transcripts: no communities")
-    B = _Bank(bank, list(bank["roles"]))
-    cfg = _Config(params, B)
-    n, n_comm = cfg.n, len(communities)
 
-    # -- interview-level design (one vectorised draw each, in a fixed order) ----------------
+
+@dataclass(frozen=True)
+class _Design:
+    """The interview-level draws of the corpus, one entry per interview: covariates (community
+    row and role), expected and drawn theme mixtures, the indices of its file kind, speaker
+    convention, header style and date format, header and noise switches, its own seed."""
+
+    covs: list[dict]
+    roles: list[str]
+    expected: np.ndarray
+    theta: np.ndarray
+    day: np.ndarray
+    kind_idx: np.ndarray
+    conv_idx: np.ndarray
+    header_idx: np.ndarray
+    datefmt_idx: np.ndarray
+    name_line: np.ndarray
+    halfwidth: np.ndarray
+    blank: np.ndarray
+    seeds: np.ndarray
+    label_idx: np.ndarray
+
+
+def _draw_design(communities: pd.DataFrame, cfg: _Config, rng: np.random.Generator) -> _Design:
+    """The interview-level design: one vectorised draw each, in a fixed order (communities
+    balanced or at random, role, day, kind, convention, header, date format, switches, the
+    Dirichlet theme mixture around its expectation, the interviews' seeds, role labels)."""
+    n, n_comm = cfg.n, len(communities)
     if cfg.assignment == "balanced":
         reps = -(-n // n_comm)
         comm_idx = np.concatenate([rng.permutation(n_comm) for _ in range(reps)])[:n]
@@ -579,60 +641,50 @@ def simulate_transcripts(communities: pd.DataFrame, params: dict, rng: np.random
     theta = gam / gam.sum(axis=1, keepdims=True)
     seeds = rng.integers(0, np.iinfo(np.int64).max, size=n, dtype=np.int64)
     label_idx = rng.random(n)
+    return _Design(covs=covs, roles=roles, expected=expected, theta=theta, day=day, kind_idx=kind_idx,
+                   conv_idx=conv_idx, header_idx=header_idx, datefmt_idx=datefmt_idx, name_line=name_line,
+                   halfwidth=halfwidth, blank=blank, seeds=seeds, label_idx=label_idx)
 
-    width = max(3, len(str(n)))
-    files: list[tuple[str, bytes]] = []
-    inter_rows, pii_rows, unit_rows = [], [], []
-    for k in range(n):
-        cov = covs[k]
-        role = roles[k]
-        iid = f"I{k + 1:0{width}d}"
-        kind = cfg.kinds[kind_idx[k]]
-        labels = B.role_labels[role]
-        plan = {
-            "interview_id": iid, "comm_id": str(cov["comm_id"]), "city": str(cov["city"]), "role": role,
-            "role_label": labels[min(int(label_idx[k] * len(labels)), len(labels) - 1)],
-            "date": cfg.start + timedelta(days=int(day[k])), "convention": cfg.conventions[conv_idx[k]],
-            "header_style": cfg.header_styles[header_idx[k]], "date_format": cfg.date_formats[datefmt_idx[k]],
-            "name_line": bool(name_line[k]), "halfwidth": bool(halfwidth[k]), "blank": bool(blank[k]),
-            "theta_cum": _cum(theta[k]),
-            "variant_cum": {t: (mix["keys"], _cum(_softmax(_log_weights(mix, cov))))
-                            for t, mix in cfg.variant_mix.items()},
-        }
-        iv = _Interview(B, cfg, plan, np.random.default_rng(int(seeds[k])))
-        iv.build()
-        text = iv.doc.text()
-        fallback = False
-        if kind == "docx":
-            name, fmt, enc = f"{iid}.docx", "docx", "utf-8"
-            runs = _split_runs(iv.doc.lines, iv.S, cfg.noise["docx_run_split"])
-            data = docx_bytes(runs, f"访谈记录 {iid}", plan["date"])
+
+def _interview_plan(B: _Bank, cfg: _Config, d: _Design, k: int, iid: str) -> dict[str, Any]:
+    """The plan of interview ``k`` that :class:`_Interview` builds: ids, role and its label,
+    date, convention, header style, date format, switches, cumulative theme and variant mixtures."""
+    cov = d.covs[k]
+    role = d.roles[k]
+    labels = B.role_labels[role]
+    return {
+        "interview_id": iid, "comm_id": str(cov["comm_id"]), "city": str(cov["city"]), "role": role,
+        "role_label": labels[min(int(d.label_idx[k] * len(labels)), len(labels) - 1)],
+        "date": cfg.start + timedelta(days=int(d.day[k])), "convention": cfg.conventions[d.conv_idx[k]],
+        "header_style": cfg.header_styles[d.header_idx[k]], "date_format": cfg.date_formats[d.datefmt_idx[k]],
+        "name_line": bool(d.name_line[k]), "halfwidth": bool(d.halfwidth[k]), "blank": bool(d.blank[k]),
+        "theta_cum": _cum(d.theta[k]),
+        "variant_cum": {t: (mix["keys"], _cum(_softmax(_log_weights(mix, cov))))
+                        for t, mix in cfg.variant_mix.items()},
+    }
+
+
+def _transcript_file(cfg: _Config, iid: str, kind: str, iv: _Interview, date: Any, text: str
+                     ) -> tuple[str, str, str, bytes, bool]:
+    """One built interview as a file: name, format, encoding, bytes and whether a GBK file fell
+    back to UTF-8 (a character GBK cannot encode). A .docx splits some runs (``docx_run_split``)."""
+    fallback = False
+    if kind == "docx":
+        name, fmt, enc = f"{iid}.docx", "docx", "utf-8"
+        runs = _split_runs(iv.doc.lines, iv.S, cfg.noise["docx_run_split"])
+        data = docx_bytes(runs, f"访谈记录 {iid}", date)
+    else:
+        name, fmt, enc = f"{iid}.txt", "txt", kind
+        body = text + "\n"
+        if enc == "gbk":
+            try:
+                data = body.encode("gbk")
+            except UnicodeEncodeError:
+                enc, fallback = "utf-8", True
+                data = body.encode("utf-8")
         else:
-            name, fmt, enc = f"{iid}.txt", "txt", kind
-            body = text + "\n"
-            if enc == "gbk":
-                try:
-                    data = body.encode("gbk")
-                except UnicodeEncodeError:
-                    enc, fallback = "utf-8", True
-                    data = body.encode("utf-8")
-            else:
-                data = body.encode(enc)
-        files.append((name, data))
-        inter_rows.append((iid, plan["comm_id"], role, plan["role_label"], plan["date"].isoformat(), name, enc, fmt,
-                           plan["convention"], plan["header_style"], fallback,
-                           sum(1 for u in iv.units if u[1] == 0), len(text) + (fmt == "txt")))
-        for off, length, typ, value, ctx in iv.pii:
-            pii_rows.append((iid, name, off, length, typ, value, ctx))
-        for u in iv.units:
-            unit_rows.append((iid, *u))
-
-    interviews = pd.DataFrame(inter_rows, columns=INTERVIEW_COLUMNS)
-    pii = pd.DataFrame(pii_rows, columns=PII_COLUMNS).sort_values(["interview_id", "offset"], kind="stable")
-    units = pd.DataFrame(unit_rows, columns=UNIT_COLUMNS)
-    effects = _theme_effects(B, cfg, covs, expected)
-    return TranscriptCorpus(files=files, interviews=interviews, pii=pii.reset_index(drop=True), units=units,
-                            theme_effects=effects)
+            data = body.encode(enc)
+    return name, fmt, enc, data, fallback
 
 
 def _theme_effects(B: _Bank, cfg: _Config, covs: list[dict], expected: np.ndarray) -> dict[str, Any]:
