@@ -72,7 +72,8 @@ def build_figures(results: Mapping[str, pd.DataFrame], instrument: Any, params: 
     outcome = (fits.loc[fits["model"] == prediction.get("model"), "outcome"].tolist() + [""])[0] if fits is not None else ""
     words = {"group": L["variables"].get(group, group), "factor": L["variables"].get(factor, factor),
              "x": L["terms"].get(x, x), "by": L["terms"].get(by, by), "outcome": L["scales"].get(outcome, outcome)}
-    caps = {k: v.format(**words) for k, v in locale.text("report.figures", lang).items()}
+    mark = locale.text("report.simulated_caption", lang) if settings.get("simulated") else ""
+    caps = {k: v.format(**words) + mark for k, v in locale.text("report.figures", lang).items()}
     out: list[FigureOut] = []
 
     def add(key: str, make, needs: Sequence[str]) -> None:
@@ -127,6 +128,9 @@ h1 { font-size: 1.6em; } h2 { font-size: 1.3em; margin-top: 2em; border-bottom: 
 figure { margin: 1.5em 0; } figure svg { max-width: 100%; height: auto; }
 figcaption { font-weight: bold; margin-top: 0.3em; }
 nav ol { columns: 2; } .missing { color: #a00; }
+p.simulated { border: 2px solid #a00; color: #a00; font-weight: bold; padding: .5em .8em; }
+div.simulated-page { position: fixed; top: 0; right: 0; padding: .2em .6em; font-size: 80%; color: #a00;
+  background: #fff; border: 1px solid #a00; }   /* fixed: on screen always in view, in print on every page */
 section.prov td { font-family: monospace; font-size: 85%; word-break: break-all; }
 """
 
@@ -210,7 +214,7 @@ def study_sections(by_section: Mapping[str, Sequence[render.Table]], figs: Seque
 
 
 def report_html(lang: str, title: Mapping[str, str], table_list: Sequence[render.Table], figs: Sequence[FigureOut],
-                prov: Mapping[str, Any], sections: Mapping[str, str]) -> str:
+                prov: Mapping[str, Any], sections: Mapping[str, str], simulated: bool = False) -> str:
     phrase = locale.phrases("report", lang)
     by_section = _by_section(table_list, sections)
     fig_by_key = {f.key: f for f in figs}
@@ -219,7 +223,11 @@ def report_html(lang: str, title: Mapping[str, str], table_list: Sequence[render
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
              f"<title>{html.escape(title[lang])}</title>",
              f"<style>\n{REPORT_CSS}{render.HTML_CSS}\n</style>\n</head>\n<body>",
-             f"<h1>{html.escape(title[lang])}</h1>", "<nav><ol>"]
+             f"<h1>{html.escape(title[lang])}</h1>"]
+    if simulated:   # simulated data: said above everything else (params.yaml report.simulated)
+        parts.append(f'<p class="simulated" role="note">{html.escape(phrase["simulated_banner"])}</p>')
+        parts.append(f'<div class="simulated-page" aria-hidden="true">{html.escape(phrase["simulated_header"])}</div>')
+    parts.append("<nav><ol>")
     sections_here = study_sections(by_section, figs)
     for name, _ in sections_here + [("provenance", ())]:
         parts.append(f'<li><a href="#sec-{name}">{html.escape(phrase["sections"][name])}</a></li>')
@@ -246,7 +254,7 @@ def report_html(lang: str, title: Mapping[str, str], table_list: Sequence[render
 
 
 def report_docx(lang: str, title: Mapping[str, str], table_list: Sequence[render.Table], figs: Sequence[FigureOut],
-                prov: Mapping[str, Any], sections: Mapping[str, str]) -> bytes:
+                prov: Mapping[str, Any], sections: Mapping[str, str], simulated: bool = False) -> bytes:
     from docx import Document
     from docx.shared import Inches, Pt
 
@@ -260,6 +268,10 @@ def report_docx(lang: str, title: Mapping[str, str], table_list: Sequence[render
         rfonts.set("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia", "Noto Sans CJK SC")
     doc.add_heading(title[lang], level=0)
     phrase = locale.phrases("report", lang)
+    if simulated:   # simulated data: said above everything else (params.yaml report.simulated)
+        doc.add_paragraph().add_run(phrase["simulated_banner"]).bold = True
+        for section in doc.sections:   # and in the header of every page
+            section.header.paragraphs[0].text = phrase["simulated_header"]
     by_section = _by_section(table_list, sections)
     fig_by_key = {f.key: f for f in figs}
     numbers = {f.key: i for i, f in enumerate(figs, start=1)}

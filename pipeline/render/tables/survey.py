@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from pipeline.core.instrument import Instrument
+from pipeline.render import locale
 from pipeline.render.table import Cell, Row, Table
 from pipeline.render.tables.cells import _absent, _header, _need, _t, _variable, num, source, text, value_label
 from pipeline.render.tables.results import Results
@@ -107,10 +108,11 @@ def table_codebook(results: Results, instrument: Instrument, settings: Mapping[s
             reasons.get("dont_know", "dont_know"), reasons.get("refused", "refused"), reasons.get("skipped", "skipped"),
             _t("other_missing", lang)]
     rows = []
+    types = locale.phrases("tables", lang)["types"]
     for name in results[F]["variable"]:
         sel = {"variable": name}
         var = instrument.variables[name]
-        rows.append(Row((text(name), text(var.label_in(lang)), text(var.type),
+        rows.append(Row((text(name), text(var.label_in(lang)), text(types.get(var.type, var.type)),
                          *(num(source(results, F, sel, c), decimals=0) for c in
                            ("valid_n", "missing_dont_know", "missing_refused", "missing_skipped", "missing_other")))))
     return Table(key, cap, _header(head_top, head), tuple(rows), (_t("codebook_note", lang),), label_columns=3, lang=lang)
