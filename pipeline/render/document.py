@@ -18,6 +18,7 @@ from pipeline.core.errors import PipelineError
 from pipeline.render import figures as F
 from pipeline.render import locale
 from pipeline.render import table as render
+from pipeline.render.tables.text import topic_label
 
 # The report's sections and their figures; which tables go in a section comes with the tables
 # (pipeline.render.tables.plan.table_sections: the model tables follow params.yaml models.specs).
@@ -43,8 +44,10 @@ class FigureOut:
 def model_labels(fits: pd.DataFrame, hypotheses: pd.DataFrame, lang: str) -> dict[str, str]:
     """The legend of the coefficient plot: each model by its estimator; a hypothesis read off a
     bootstrap (the mediation) rather than a fitted model by its source."""
-    names = {"ols": "OLS", "wls": "WLS", "mixed": locale.text("report.random_intercept", lang), "ml": "ML"}
-    out = {str(m): names.get(str(e), str(e)) for m, e in zip(fits["model"], fits["estimator"])}
+    names = {**locale.phrases("methods", lang), "mixed": locale.text("report.random_intercept", lang)}
+    names["mi+ols"] = names["mi"]
+    out = {str(m): names.get(str(f), names.get(str(e), str(e)))
+           for m, e, f in zip(fits["model"], fits["estimator"], fits["family"] if "family" in fits else fits["estimator"])}
     for model, source in zip(hypotheses["model"], hypotheses["source"]):
         out.setdefault(str(model), locale.text("report.bootstrap", lang) if source == "bootstrap" else str(source))
     return out
@@ -111,12 +114,14 @@ def build_figures(results: Mapping[str, pd.DataFrame], instrument: Any, params: 
         if topics is not None and "label" in topics.columns:   # prevalence names topics "T1", topics.csv 1
             labels = {}
             for t, lab in zip(topics["topic"], topics["label"]):
-                labels[t] = labels[f"T{t}"] = str(lab)
+                labels[t] = labels[f"T{t}"] = locale.text("report.topic_label", lang, n=t, words=topic_label(
+                    lab, locale.text("tables.word_separator", lang)))
         return F.topic_prevalence_plot(results["topics/prevalence_levels.csv"], factor, lang, words["factor"],
                                        L["values"].get(factor), labels)
     add("fig05_topic_prevalence", prevalence, ["topics/prevalence_levels.csv"])
     k_sel = results.get("topics/k_selection.csv")
-    add("fig06_k_selection", lambda: F.k_selection_plot(k_sel, lang, {m: str(m).upper() for m in k_sel["model"]}),
+    models = locale.phrases("tables", lang)["topic_models"]
+    add("fig06_k_selection", lambda: F.k_selection_plot(k_sel, lang, {m: models.get(str(m), str(m)) for m in k_sel["model"]}),
         ["topics/k_selection.csv"])
     return out
 
