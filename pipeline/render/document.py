@@ -15,6 +15,7 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from pipeline.core.errors import PipelineError
+from pipeline.core.provenance import KEY_PACKAGES, inputs_digest
 from pipeline.render import figures as F
 from pipeline.render import locale
 from pipeline.render import table as render
@@ -28,6 +29,7 @@ SECTIONS = (
     ("models", ("fig03_coefficients", "fig04_interaction")),
     ("qualitative", ("fig05_topic_prevalence", "fig06_k_selection")),
     ("joint", ()),
+    ("sources", ()),   # the appendix mapping each table and figure to its stage and files
 )
 
 
@@ -38,6 +40,7 @@ class FigureOut:
     png: bytes | None
     svg: bytes | None
     missing: str | None = None
+    inputs: tuple[str, ...] = ()   # the tidy files under processed/ it is drawn from
 
 
 # -- figures -----------------------------------------------------------------------------------
@@ -83,7 +86,7 @@ def build_figures(results: Mapping[str, pd.DataFrame], instrument: Any, params: 
         if any(n not in results or not len(results[n]) for n in needs):
             return
         fig = make()
-        out.append(FigureOut(key, caps[key], F.figure_bytes(fig, "png"), F.figure_bytes(fig, "svg")))
+        out.append(FigureOut(key, caps[key], F.figure_bytes(fig, "png"), F.figure_bytes(fig, "svg"), inputs=tuple(needs)))
 
     add("fig01_sample_flow", lambda: F.sample_flow_plot(results["sample_flow.csv"], lang), ["sample_flow.csv"])
     def distributions():
@@ -183,18 +186,26 @@ def inline_svg(svg: bytes, key: str) -> str:
     return text
 
 
-def provenance_rows(prov: Mapping[str, Any]) -> list[tuple[str, str]]:
-    rows = [("python", prov["python"]), ("seed", str(prov["seed"])), ("params.yaml (sha256)", prov["params_sha256"])]
-    rows += [(f"package {name}", version) for name, version in prov["packages"].items()]
+def provenance_rows(prov: Mapping[str, Any], lang: str) -> list[tuple[str, str]]:
+    """The appendix, short and in the report's language: Python, the seed, the parameters' digest,
+    the versions of the analysis packages (the rest: requirements.lock), and per stage the number
+    of files dvc.lock recorded with one digest of them (each file's md5: reports/provenance.json)."""
+    words = locale.phrases("report", lang)["prov"]
+    packages = prov["packages"]
+    named = locale.text("tables.word_separator", lang).join(f"{n} {packages[n]}" for n in KEY_PACKAGES if n in packages)
+    rows = [(words["python"], prov["python"]), (words["seed"], str(prov["seed"])),
+            (words["params"], prov["params_sha256"]),
+            (words["packages"], words["packages_value"].format(n=len(packages), list=named))]
     for stage, files in prov["inputs"].items():
-        rows += [(f"{stage}: {path}", md5) for path, md5 in files.items()]
+        rows.append((words["stage"].format(stage=words["stages"].get(stage, stage), id=stage),
+                     words["stage_value"].format(n=len(files), digest=inputs_digest(files))))
     return rows
 
 
 def provenance_table(prov: Mapping[str, Any], lang: str) -> render.Table:
     """The provenance appendix as a (three-line) table of text cells."""
     cols = locale.text("report.prov_cols", lang)
-    rows = tuple(render.Row((render.Cell(k), render.Cell(v))) for k, v in provenance_rows(prov))
+    rows = tuple(render.Row((render.Cell(k), render.Cell(v))) for k, v in provenance_rows(prov, lang))
     return render.Table(key="appendix_provenance", caption=locale.text("report.sections.provenance", lang),
                         header=((render.HeaderCell(cols[0]), render.HeaderCell(cols[1])),), rows=rows,
                         notes=(locale.text("report.prov_intro", lang),), label_columns=2, lang=lang)

@@ -39,7 +39,9 @@ from pipeline.render.document import build_figures, report_docx, report_html
 from pipeline.render.tables.check import check_numbers
 from pipeline.render.tables.joint import joint_table
 from pipeline.render.tables.plan import build_tables, mark_simulated, table_sections
+from pipeline.render import locale
 from pipeline.render.tables.results import load_results
+from pipeline.render.tables.sources import sources_table
 from pipeline.render.tables.settings import settings_from_params
 
 
@@ -82,6 +84,11 @@ def make_report(params: Mapping[str, Any], processed: Path, codebook_path: Path,
                             "this is a bug in the table builders: report it")
 
     figs = build_figures(results, instrument, params, settings)
+    codebook = [(locale.text("report.full_codebook", lang), "survey", "reports/codebook.md, reports/codebook.xlsx")] \
+        if "integrate/codebook.csv" in results else []
+    table_list.append(sources_table(table_list, [(f.key, f.caption, f.inputs) for f in figs if f.png is not None], lang,
+                                    codebook))
+    sections[table_list[-1].key] = "sources"
     prov = reproducible_part(dict(params), lock, dvc_lock)
     # simulated: the study's data are simulated (params.yaml report.simulated); the tables' notes and
     # the figures' captions already say so, the documents put it on top and on every page
@@ -93,7 +100,8 @@ def make_report(params: Mapping[str, Any], processed: Path, codebook_path: Path,
 def metrics_of(made: Mapping[str, Any]) -> dict[str, Any]:
     joint = made["joint"]
     verdicts = joint["verdict"].value_counts().to_dict() if joint is not None else {}
-    return {"tables": len(made["tables"]), "tables_skipped": sum(t.skipped is not None for t in made["tables"]),
+    numbered = [t for t in made["tables"] if render.table_number(t) is not None]   # not the appendix
+    return {"tables": len(numbered), "tables_skipped": sum(t.skipped is not None for t in numbered),
             "figures": sum(f.png is not None for f in made["figures"]),
             "figures_missing": sum(f.png is None for f in made["figures"]),
             "numbers_checked": sum(len(c.sources) for t in made["tables"] for c in t.cells()),
