@@ -39,11 +39,12 @@ from pipeline.stats.joint import joint_display, parse_rows
 def integrate_settings(params: Mapping[str, Any]) -> dict[str, Any]:
     """The keys of ``params.yaml: report`` this stage reads, with the report's defaults, checked
     as the report checks them: ``lang`` (the joint display's theme labels and claims),
-    ``characteristics``, ``community_characteristics``, ``min_cell``, ``quotes``."""
+    ``characteristics``, ``community_characteristics``, ``min_cell``, ``quotes``; and the study's
+    ``seed`` (the Monte Carlo tests of the sample table)."""
     cfg = dict(params.get("report") or {})
     out = {"lang": cfg.get("lang", "en"), "characteristics": cfg.get("characteristics", []),
            "community_characteristics": cfg.get("community_characteristics", []),
-           "min_cell": cfg.get("min_cell", 5), "quotes": cfg.get("quotes", 2)}
+           "min_cell": cfg.get("min_cell", 5), "quotes": cfg.get("quotes", 2), "seed": int(params.get("seed", 0))}
     if out["lang"] not in ("zh", "en"):
         raise PipelineError(f"params.yaml: report.lang is '{out['lang']}'", "use zh or en")
     if not isinstance(out["min_cell"], int) or out["min_cell"] < 1:
