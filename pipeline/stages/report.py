@@ -38,7 +38,7 @@ from pipeline.core.provenance import reproducible_part, run_part
 from pipeline.render.document import build_figures, report_docx, report_html
 from pipeline.render.tables.check import check_numbers
 from pipeline.render.tables.joint import joint_table
-from pipeline.render.tables.plan import build_tables, mark_simulated, table_sections
+from pipeline.render.tables.plan import build_tables, mark_simulated, model_columns, table_sections
 from pipeline.render import locale
 from pipeline.render.tables.results import load_results
 from pipeline.render.tables.sources import sources_table
@@ -75,8 +75,13 @@ def make_report(params: Mapping[str, Any], processed: Path, codebook_path: Path,
     if joint is not None:
         L = F.figure_labels(instrument, lang, params["models"].get("derived"))
         key = f"table{len(table_list) + 1:02d}_joint_display"
-        table_list.append(mark_simulated(joint_table(joint, lang, L["variables"], L["values"], settings["decimals"]["coef"],
-                                                     key), settings))
+        columns = model_columns(results, [t.key for t in table_list])
+        own = {k: v[lang] for k, v in (settings.get("term_labels") or {}).items() if isinstance(v, Mapping) and lang in v}
+        terms = {**L["terms"], **own}   # as Table 9 and Figure 3 label them
+        table_list.append(mark_simulated(joint_table(
+            joint, lang, L["variables"], L["values"], settings["decimals"]["coef"], key,
+            role_labels=settings.get("role_labels"), model_columns=columns,
+            unpaired=results.get("integrate/joint_unpaired.csv"), term_labels=terms), settings))
         sections[key] = "joint"
     problems = [p for t in table_list for p in check_numbers(t, results, settings["stars"])]
     if problems:
