@@ -110,7 +110,7 @@ def table_codebook(results: Results, instrument: Instrument, settings: Mapping[s
     reasons = {r: instrument.missing_codes[c].get(lang, r) for c, r in
                ((c, spec["reason"]) for c, spec in instrument.missing_codes.items())}
     head_top = ["", "", "", ("", 1), (_t("missing", lang), 4)]
-    head = [_t("variable", lang), _t("label", lang), _t("type", lang), _t("valid_n", lang),
+    head = [_t("variable_name", lang), _t("label", lang), _t("type", lang), _t("valid_n", lang),
             reasons.get("dont_know", "dont_know"), reasons.get("refused", "refused"), reasons.get("skipped", "skipped"),
             _t("other_missing", lang)]
     rows = []

@@ -174,5 +174,5 @@ def table_agreement(results: Results, instrument: Instrument, settings: Mapping[
                          num(source(results, F, sel, "kappa_ci_low"), source(results, F, sel, "kappa_ci_high"),
                              decimals=d, template="[{}, {}]") if "kappa_ci_low" in ag.columns else text(""),
                          *(num(source(results, F, sel, c), decimals=d) for c in cols))))
-    head = [_t("theme", lang), "n", _t("kappa", lang), _t("ci95", lang)] + [_t(c, lang) for c in cols]
+    head = [_t("theme", lang), _t("n_units", lang), _t("kappa", lang), _t("ci95", lang)] + [_t(c, lang) for c in cols]
     return Table(key, cap, _header(head), tuple(rows), (_t("agreement_note", lang),), lang=lang)
