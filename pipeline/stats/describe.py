@@ -132,9 +132,9 @@ def independence_test(x: np.ndarray, g: np.ndarray, rng: np.random.Generator,
     by the smallest expected count of the table of the observed categories: Pearson's χ² (every
     expected count >= 5, ``"chi2"``); Fisher's exact test for a 2 x 2 table (``"fisher"``,
     statistic: the sample odds ratio; R ``fisher.test``); otherwise Pearson's χ² with a Monte Carlo
-    p value over ``replications`` tables with the observed margins, drawn by permuting the group
-    labels (``"chi2_mc"``; as R ``chisq.test(simulate.p.value = TRUE)``: p = (1 + #{χ²_b >= χ²}) /
-    (B + 1)). None when the table has fewer than two rows or columns."""
+    p value over ``replications`` tables with the observed margins (:func:`random_tables`;
+    ``"chi2_mc"``, as R ``chisq.test(simulate.p.value = TRUE)``: p = (1 + #{χ²_b >= χ²}) / (B + 1)).
+    None when the table has fewer than two rows or columns."""
     rows, r_idx = np.unique(x, return_inverse=True)
     cols, c_idx = np.unique(g, return_inverse=True)
     if len(rows) < 2 or len(cols) < 2:
@@ -148,19 +148,31 @@ def independence_test(x: np.ndarray, g: np.ndarray, rng: np.random.Generator,
     if obs.shape == (2, 2):
         odds, p = stats.fisher_exact(obs)
         return {"test": "fisher", "statistic": float(odds), "df": np.nan, "p_value": float(p), **out}
-    hits, done, chunk = 0, 0, 500
-    cells = len(rows) * len(cols)
-    while done < replications:
-        b = min(chunk, replications - done)
-        perm = rng.permuted(np.broadcast_to(c_idx, (b, len(c_idx))), axis=1)
-        codes = (r_idx * len(cols))[None, :] + perm + (np.arange(b) * cells)[:, None]
-        tables = np.bincount(codes.ravel(), minlength=b * cells).reshape(b, len(rows), len(cols))
-        stat = ((tables - expected) ** 2 / expected).sum(axis=(1, 2))
-        hits += int((stat >= chi2 * (1 - 64 * np.finfo(float).eps)).sum())
-        done += b
+    tables = random_tables(obs.sum(axis=1), obs.sum(axis=0), replications, rng)
+    stat = ((tables - expected) ** 2 / expected).sum(axis=(1, 2))
+    hits = int((stat >= chi2 * (1 - 64 * np.finfo(float).eps)).sum())
     out["replications"] = float(replications)
     return {"test": "chi2_mc", "statistic": float(chi2), "df": float(dof),
             "p_value": (1 + hits) / (replications + 1), **out}
+
+
+def random_tables(rows: np.ndarray, cols: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` tables drawn at random with the row sums ``rows`` and column sums ``cols``, as a random
+    permutation of the group labels would give them (R's ``r2dtable``): each cell in turn is
+    hypergeometric given what its row still needs and its column still holds. Shape (n, r, c)."""
+    out = np.zeros((n, len(rows), len(cols)), dtype=np.int64)
+    left = np.tile(np.asarray(cols, dtype=np.int64), (n, 1))        # what each column still holds
+    for i, need_i in enumerate(rows[:-1]):
+        need = np.full(n, int(need_i), dtype=np.int64)
+        for j in range(len(cols) - 1):
+            x = rng.hypergeometric(left[:, j], left[:, j + 1:].sum(axis=1), need)
+            out[:, i, j] = x
+            left[:, j] -= x
+            need -= x
+        out[:, i, -1] = need
+        left[:, -1] -= need
+    out[:, -1, :] = left
+    return out
 
 
 def _suppress(rows: list[dict[str, Any]], levels: list[str], groups: list[str], k: int) -> list[dict[str, Any]]:
