@@ -125,11 +125,9 @@ def regression_table(results: Results, instrument: Instrument, settings: Mapping
                     cells.append(text(""))
             if any(c.sources for c in cells):
                 rows.append(Row(tuple([text(_t(label, lang))] + cells)))
-    aic = [num(source(results, FF, {"model": m}, "aic"), decimals=1) if "aic" in fits[m] and not _is_reml(fits[m])
-           else text("") for m in models]
-    aic_shown = any(c.sources for c in aic)
-    if aic_shown:
-        rows.append(Row(tuple([text(_t("aic", lang))] + aic)))
+    aic = aic_row(results, fits, models, lang)
+    aic_shown = aic is not None
+    rows += [aic] if aic_shown else []
     stat_row(_t("m", lang), "m", 0)
 
     # header: outcome spanners over runs of columns with the same outcome, then model ids, then methods
@@ -148,6 +146,14 @@ def regression_table(results: Results, instrument: Instrument, settings: Mapping
     notes += [reference] if reference else []
     notes += aic_notes(aic_shown, [m for m in models if _is_reml(fits[m])], models, lang)
     return Table(key, caption, _header(spans, ids, methods), tuple(rows), tuple(notes), lang=lang)
+
+
+def aic_row(results: Results, fits: Mapping[str, pd.Series], models: Sequence[str], lang: str) -> Row | None:
+    """AIC of the ML and OLS fits only (a REML fit's is left blank: see :func:`aic_notes`); None
+    when no model of the table has one."""
+    cells = [num(source(results, "models/fits.csv", {"model": m}, "aic"), decimals=1)
+             if "aic" in fits[m] and not _is_reml(fits[m]) else text("") for m in models]
+    return Row(tuple([text(_t("aic", lang))] + cells)) if any(c.sources for c in cells) else None
 
 
 def column_label(number: int) -> str:
