@@ -88,7 +88,8 @@ def test_two_clean_runs_are_byte_identical(studies):
 def test_every_table_in_every_format_and_the_reports_exist(demo_study):
     reports = demo_study / "reports"
     stems = sorted({p.stem for p in (reports / "tables").iterdir()})
-    assert len(stems) == 18 and stems[0].startswith("table01") and stems[-1] == "table18_joint_display"
+    assert len(stems) == 19 and stems[0] == "appendix_sources"     # 18 tables and the appendix of their sources
+    assert stems[1].startswith("table01") and stems[-1] == "table18_joint_display"
     for stem in stems:
         for fmt in render.FORMATS:
             assert (reports / "tables" / f"{stem}.{fmt}").stat().st_size > 0, (stem, fmt)
@@ -123,7 +124,7 @@ def test_html_report_is_self_contained(demo_study):
     assert "@import" not in page and not re.search(r"url\((?!#|data:)", page)
     # the Chinese text has its font inside the page (a subset of the pinned Noto Sans CJK SC)
     assert re.search(r'@font-face \{ font-family: "Report CJK";[^}]*url\(data:font/otf;base64,', page)
-    assert page.count("<svg") == 6 and page.count('<table class="three-line"') == 19  # 18 + provenance
+    assert page.count("<svg") == 6 and page.count('<table class="three-line"') == 20  # 18 + sources + provenance
     assert "<!DOCTYPE svg" not in page
 
 
@@ -151,7 +152,7 @@ def test_word_tables_are_three_line_tables(demo_study):
 
     reports = demo_study / "reports"
     doc = docx.Document(str(reports / "report.docx"))
-    assert len(doc.tables) == 19
+    assert len(doc.tables) == 20
     for t in doc.tables:
         _assert_three_line(t._tbl)
     for path in sorted((reports / "tables").glob("*.docx")):
@@ -191,7 +192,7 @@ def test_numbers_in_every_table_equal_the_tidy_results_on_disk(demo_study):
     on_disk = load_results(root / "processed")
     for rel in ("models/hypotheses.csv", "models/predictions.csv"):
         on_disk[rel] = pd.read_csv(root / "processed" / rel)
-    assert len(made["tables"]) == 18
+    assert len(made["tables"]) == 19 and made["tables"][-1].key == "appendix_sources"
     checked = 0
     for t in made["tables"]:
         assert t.skipped is None, t.key
@@ -210,8 +211,8 @@ def test_the_report_reads_the_frames_the_integrate_stage_computed(demo_study):
     params = load_params(root / "studies/demo/params.yaml")
     frames = integrate(params, root / "processed", root / "raw" / "communities.csv",
                        ROOT / "studies" / "demo" / "joint_display.yaml", ROOT / "studies" / "demo" / "codebook.yaml")
-    assert sorted(frames) == ["codebook", "index_descriptives", "joint_display", "sample_characteristics",
-                              "sample_tests"]
+    assert sorted(frames) == ["codebook", "index_descriptives", "joint_display", "joint_unpaired",
+                              "sample_characteristics", "sample_tests"]
     assert sorted(p.name for p in (root / "processed" / "integrate").iterdir()) == sorted(f"{n}.csv" for n in frames)
     on_disk = load_results(root / "processed")
     for name, frame in frames.items():
@@ -242,8 +243,10 @@ def test_provenance_file_holds_the_run_and_the_report_only_the_reproducible_part
     assert prov["stage_times"]["survey"]["seconds"] >= 0
     page = (demo_study / "reports" / "report.html").read_text(encoding="utf-8")
     assert prov["created"] not in page and prov["git"]["commit"] not in page
-    # the appendix holds the reproducible part: here, the installed pandas version in its row
-    assert re.search(rf"<td>package pandas</td>\s*<td[^>]*>{re.escape(pd.__version__)}</td>", page)
+    # the appendix holds the reproducible part, short: the analysis packages' versions in one row
+    appendix = page[page.index('id="sec-provenance"'):]
+    assert f"pandas {pd.__version__}" in appendix and re.search(r"锁定了\d+个软件包", appendix)
+    assert appendix.count("<tr>") < 20 and "package" not in appendix
     # the input and output hashes of every stage the report depends on, as dvc.lock recorded them
     # when the report ran (its own entry was written after it)
     from tests.conftest import stage_order
@@ -257,9 +260,104 @@ def test_provenance_file_holds_the_run_and_the_report_only_the_reproducible_part
         assert prov["inputs"][stage] == lock[stage], stage
     survey_sav = hashlib.md5((demo_study / "raw" / "survey.sav").read_bytes()).hexdigest()
     assert prov["inputs"]["survey"]["raw/survey.sav"] == survey_sav
-    assert re.search(rf"<td>survey: raw/survey.sav</td>\s*<td[^>]*>{survey_sav}</td>", page)
+    from pipeline.core.provenance import inputs_digest   # one digest per stage in the report's appendix
+
+    for stage in upstream:
+        assert inputs_digest(prov["inputs"][stage]) in page, stage
+    assert survey_sav not in page
     # the run part names the commit of the code that ran (the study's folder is outside the checkout)
     import subprocess
 
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     assert prov["git"]["commit"] == (head or "unknown")
+
+
+# -- one language per report; the demo marked simulated ---------------------------------------------
+# Latin words a Chinese journal prints as they are: statistics and their eponyms, p/N/df/t/z/F, the
+# mediation paths a, b, c, the number of topics K.
+STATISTICS = {"p", "N", "t", "z", "F", "K", "df", "a", "b", "c", "R", "AIC", "OLS", "REML", "RMSEA", "CFI", "TLI",
+              "SRMR", "CR", "CR1", "CR2", "AVE", "ICC", "logit", "Pearson", "Fisher", "Cronbach's", "Satterthwaite",
+              "Rubin", "Krippendorff's", "Cohen's", "FREX", "NPMI"}
+
+
+def _visible(page: str) -> str:
+    import html as html_lib
+
+    page = re.sub(r"<style>.*?</style>|<svg.*?</svg>", "", page, flags=re.S)
+    return html_lib.unescape(re.sub(r"<[^>]+>", "\n", page))
+
+
+def test_a_chinese_report_has_no_english_ids(demo_study, instrument):
+    """Outside the appendices (the one place that names files and stages), the Chinese report shows
+    no model ids, term or variable names of the models, estimator or theme codes, types, paths or
+    English words: only statistics, questionnaire item numbers, the data file's variable names in
+    the codebook table, hypothesis labels and the unit ids of the quotes."""
+    page = (demo_study / "reports" / "report.html").read_text(encoding="utf-8")
+    body = _visible(re.sub(r'<section id="sec-(sources|provenance)".*?</section>', "", page, flags=re.S))
+    codebook = page[page.index('id="table03_codebook"'):]
+    codebook = codebook[:codebook.index("</table>")]
+    names = set(re.findall(r"<tr><td>([A-Za-z_][\w]*)</td>", codebook))
+    assert {"serial", "hh_size_text"} <= names <= set(instrument.variables)
+    words = set(re.findall(r"[A-Za-z][A-Za-z0-9_']*(?::\d+:\d+)?", body))
+    item = re.compile(r"[A-F]\d|H\d|I\d{3}:\d+:\d+")
+    left = {w for w in words - STATISTICS - names if not item.fullmatch(w)}
+    assert not left, sorted(left)
+    for leak in ("gov_model", "contact:interspersed", "I2_mi", "H3_mediation", "dmm", "overall", "SPACE", "numeric",
+                 "params.yaml", "processed/", "1|2"):
+        assert leak not in body, leak
+    # numbers are written one way: no thousands separators in tables, notes or figure text
+    assert not re.search(r"\d,\d{3}(?!\d)", body)
+
+
+def test_the_demo_is_marked_simulated_in_every_note_caption_and_page(demo_study):
+    import docx
+
+    reports = demo_study / "reports"
+    page = (reports / "report.html").read_text(encoding="utf-8")
+    assert '<p class="simulated"' in page and '<div class="simulated-page"' in page
+    for table in re.findall(r'<table class="three-line" id="(table\d+_\w+)">.*?</table>\s*<div class="table-notes">(.*?)</div>',
+                            page, flags=re.S):
+        assert "模拟数据" in table[1], table[0]
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", page)
+    assert len(captions) == 6 and all("模拟数据" in c for c in captions)
+    for path in sorted((reports / "tables").glob("table*.md")):
+        assert "模拟数据：" in path.read_text(encoding="utf-8"), path.name
+    doc = docx.Document(str(reports / "report.docx"))
+    assert all("模拟数据" in s.header.paragraphs[0].text for s in doc.sections)
+    assert "模拟数据" in doc.paragraphs[1].text
+
+
+def test_the_joint_display_quotes_match_their_stance_and_name_the_speaker(demo_study):
+    """The quotes of a stance row take that stance in the planted truth (the demo's generator knows
+    each sentence's stance), and the stance coding agrees with the planted stances of the theme."""
+    joint = pd.read_csv(demo_study / "processed" / "integrate" / "joint_display.csv", keep_default_na=False)
+    truth = pd.read_csv(demo_study / "raw" / "truth" / "transcript_units.csv")
+    truth = truth.assign(unit_id=truth["interview_id"] + ":" + (truth["turn"] + 1).astype(str) + ":"
+                         + (truth["sentence"] + 1).astype(str)).set_index("unit_id")
+    roles = {"resident", "grid_worker", "committee", "social_org", "volunteer"}
+    for r in joint.itertuples():
+        assert r.stance and r.n_quotes >= 1
+        for j in (1, 2):
+            uid = getattr(r, f"quote{j}_id")
+            if uid:
+                assert truth.loc[uid, "variant"] == r.stance, (uid, getattr(r, f"quote{j}"))
+                assert getattr(r, f"quote{j}_role") in roles
+    assert set(joint["verdict"]) <= {"convergent", "inconclusive", "divergent", "complementary"}
+    assert not ((joint["qualitative"] == 0) & (joint["verdict"] == "complementary")).any()
+    table = (demo_study / "reports" / "tables" / "table18_joint_display.md").read_text(encoding="utf-8")
+    assert "（居民，" in table or "（网格员，" in table
+    assert "未列入的假设：H1" in table and "P2" not in table and "gov_model" not in table
+    # the stance coding against the planted stances of the participation theme
+    from pipeline.stats.joint import parse_stances, stance_codes
+
+    spec = yaml.safe_load((ROOT / "studies" / "demo" / "joint_display.yaml").read_text(encoding="utf-8"))
+    stances = parse_stances(spec, "joint_display.yaml", list(range(1, 10)))
+    codes = pd.read_parquet(demo_study / "processed" / "coding" / "codes.parquet")
+    units = pd.read_parquet(demo_study / "processed" / "transcripts" / "units.parquet", columns=["unit_id", "text"])
+    part = codes[codes["PART"] == 1].merge(units, on="unit_id").set_index("unit_id")
+    planted = truth["variant"].reindex(part.index)
+    both = planted.isin(["enabler", "barrier"])
+    for key, other in (("enabler", "barrier"), ("barrier", "enabler")):
+        coded = stance_codes(part["text"], part["PART"], stances[key], [stances[other]])
+        agree = ((coded == 1) == (planted == key))[both].mean()
+        assert agree > 0.95, (key, agree)

@@ -92,7 +92,7 @@ def test_the_checker_catches_a_wrong_number_stars_and_a_stale_source(demo, built
 def test_regression_tables_have_the_statistics_and_the_covariance_notes(built, demo):
     results, _ = demo
     t = _by_key(built["en"])["table09_participation_models"]
-    assert [c.text for c in t.header[1]] == ["", "P1", "P2", "P3"]
+    assert [c.text for c in t.header[1]] == ["", "(1)", "(2)", "(3)"]   # columns numbered, no model ids
     assert t.header[0][1].text == "Community participation" and t.header[0][1].span == 3
     labels = [r.cells[0].text for r in t.rows if r.panel is None]
     for stat in ("N", "Communities", "R²", "ICC", "AIC", "Var(community intercept)", "Var(residual)"):
@@ -106,9 +106,68 @@ def test_regression_tables_have_the_statistics_and_the_covariance_notes(built, d
     assert f"({cr2.min():.1f}–{cr2.max():.1f})" in notes
     rob = _by_key(built["en"])["table11_robustness_models"]
     assert rob.caption == "Robustness checks"          # params.yaml report.model_tables
-    assert {"R1", "R2", "R3", "I2", "I2_mi"} == {c.text for c in rob.header[1]} - {""}
+    assert [c.text for c in rob.header[1]] == ["", "(1)", "(2)", "(3)", "(4)", "(5)"]
     assert any(r.panel == "Cut points" for r in rob.rows)
+    assert "Between 1 and 2" in [r.cells[0].text for r in rob.rows if r.panel is None]
     assert "Rubin" in " ".join(rob.notes) and "CR1" in " ".join(rob.notes)
+
+
+def test_model_tables_state_reference_categories_and_compare_only_comparable_fit(built, demo):
+    """Notes name columns, never model ids; every indicator's reference category is stated; a
+    REML fit shows no AIC beside the OLS ones; the mediation withholds a proportion of a null total
+    effect and says why its a path differs from the regression table's coefficient."""
+    results, _ = demo
+    zh, en = _by_key(built["zh"]), _by_key(built["en"])
+    ids = set(results["models/fits.csv"]["model"]) | set(results["models/mediation.csv"]["model"])
+    for t in [*zh.values(), *en.values()]:
+        text = render.csv_text(t) + " ".join(t.notes)
+        assert not [m for m in ids if re.search(rf"(?<![\w(]){re.escape(m)}(?![\w)])", text)], t.key
+    p = zh["table09_participation_models"]
+    notes = " ".join(p.notes)
+    assert "治理模式＝多元共治（参照：行政主导）" in notes and "回族（参照：汉族、其他民族）" in notes
+    assert "女性（参照：男）" in notes and "受教育程度（1–7）" in notes
+    aic = next(r for r in p.rows if r.panel is None and r.cells[0].text == "AIC")
+    reml = [i for i, m in enumerate(["P1", "P2", "P3"]) if bool(results["models/fits.csv"].set_index("model").loc[m, "reml"] is True)]
+    assert reml == [2] and aic.cells[3].text == "" and aic.cells[1].sources    # REML: no AIC, OLS: AIC
+    assert "模型(3)为REML估计" in notes
+    med = en["table12_mediation"]
+    total = results["models/mediation.csv"].set_index("effect").loc["total"]
+    prop = next(r for r in med.rows if r.cells[0].text == "Proportion mediated")
+    assert total["conf_low"] < 0 < total["conf_high"] and [c.text for c in prop.cells[1:]] == ["—", "—", "—"]
+    assert any("has no meaning" in n for n in med.notes)
+    assert any("Table 9, column (2)" in n and "The a path (0.317)" in n and "(0.344)" in n for n in med.notes)
+
+
+def test_term_labels_and_reference_notes_from_the_instrument(instrument):
+    from pipeline.render.tables.cells import reference_note, term_label
+
+    settings = {**DEFAULTS, "lang": "zh", "derived": {"hui": "ethnicity == 2", "prior_nonpart": "1 - prior_part"},
+                "term_labels": {"hui": {"zh": "回族", "en": "Hui"}}}
+    assert term_label("2|3", instrument, settings) == "2与3之间"
+    assert term_label("C(ethnicity)[T.2]", instrument, settings) == "民族：回族"
+    note = reference_note(["C(ethnicity)[T.2]", "C(ethnicity)[T.3]", "hui", "prior_nonpart", "education", "2|3"],
+                          instrument, settings)
+    assert "民族（参照：汉族）" in note and "回族（参照：汉族、其他民族）" in note
+    assert "（参照：搬入本社区前是否经常参加社区活动＝是）" in note and "受教育程度（1–7）" in note
+    assert reference_note(["contact", "Intercept"], instrument, settings) is None
+    en = reference_note(["hui"], instrument, {**settings, "lang": "en"})
+    assert en == "Indicators and their reference categories: Hui (reference: Han, other)."
+
+
+def test_simulated_data_are_marked_in_every_note_and_a_real_study_never(instrument):
+    from pipeline.render.tables.plan import build_tables
+
+    results = {"coding/agreement.csv": pd.DataFrame({"theme": ["SPACE"], "theme_id": [1], "n": [200], "kappa": [0.8]}),
+               "topics/k_selection.csv": pd.DataFrame({"model": ["dmm"], "k": [6], "coherence_npmi": [0.1], "chosen": [True]})}
+    for lang, mark in (("zh", "模拟数据"), ("en", "Simulated data")):
+        real = build_tables(results, instrument, {**DEFAULTS, "lang": lang})
+        demo = build_tables(results, instrument, {**DEFAULTS, "lang": lang, "simulated": True})
+        assert real and all(not any(mark in n for n in t.notes) for t in real)
+        assert all(t.notes[-1].startswith(mark) for t in demo)
+        assert [t.rows for t in real] == [t.rows for t in demo]
+    zh = build_tables(results, instrument, {**DEFAULTS, "lang": "zh", "themes": {1: {"zh": "空间互嵌", "en": "x", "code": "SPACE"}}})
+    assert render.csv_text(zh[0]).splitlines()[1].startswith("狄利克雷多项混合模型")    # no "dmm"
+    assert render.csv_text(zh[1]).splitlines()[1].startswith("空间互嵌")            # no "SPACE"
 
 
 # -- formats ---------------------------------------------------------------------------------------
@@ -230,7 +289,7 @@ def test_small_cells_are_withheld_with_their_complements(instrument):
     assert len(small) and small["suppressed"].all()
     assert char.loc[(char["variable"] == "age") & (char["group"] == "3"), "suppressed"].item()
     _lines_never_reveal_one_hidden_cell(char)
-    assert set(tests["test"]) == {"chi2", "anova"}
+    assert set(tests["test"]) == {"chi2_mc", "anova"}   # a group of 3: expected counts under 5
     results = {"integrate/sample_characteristics.csv": char, "integrate/sample_tests.csv": tests}
     t = table_sample_characteristics(results, instrument, settings, "table02_x")
     shown = [c for c in t.cells() if c.suppressed]
@@ -350,10 +409,11 @@ def test_model_tables_follow_the_specs_table_groups(demo, instrument):
     assert keys[8:11] == ["table09_main_models", "table10_checks_models", "table11_mediation"]
     main = built[8]
     assert main.caption == "Main models"
-    assert {"P1", "P2", "P3", "I1", "I2", "I3"} == {c.text for c in main.header[1]} - {""}
+    assert [c.text for c in main.header[1]] == ["", "(1)", "(2)", "(3)", "(4)", "(5)", "(6)"]
     checks = built[9]
     assert checks.caption == "Models of checks"                  # several outcomes, no caption given
-    assert {"R1", "R2", "R3", "I2", "I2_mi"} == {c.text for c in checks.header[1]} - {""}   # I2 beside I2_mi
+    methods = [c.text for c in checks.header[2]]
+    assert methods.index("OLS, imputed") == methods.index("OLS, complete cases") + 1   # I2 beside I2_mi
     for t in built:
         assert check_numbers(t, other, settings["stars"]) == [], t.key
     sections = table_sections(other)

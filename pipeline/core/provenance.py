@@ -63,6 +63,19 @@ def dvc_lock_hashes(lock: Path) -> dict[str, dict[str, str]]:
     return out
 
 
+# The packages the report's appendix names with their versions (the analysis itself); every pinned
+# package and version is in requirements.lock and reports/provenance.json.
+KEY_PACKAGES = ("numpy", "pandas", "scipy", "statsmodels", "scikit-learn", "formulaic", "pyreadstat", "jieba",
+                "matplotlib", "python-docx", "dvc")
+
+
+def inputs_digest(files: Mapping[str, str]) -> str:
+    """One short digest of a stage's recorded files and their md5 (path-sorted): equal exactly
+    when every file ``dvc.lock`` recorded for the stage is equal."""
+    text = json.dumps(sorted(files.items()), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
 def params_digest(params: Mapping[str, Any]) -> str:
     text = json.dumps(params, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]

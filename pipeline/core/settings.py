@@ -459,6 +459,7 @@ class Report(Section):
     figures: Figures = Field(default_factory=Figures)
     role_labels: dict[str, Text | str] = Field(default_factory=dict)
     quotes: Count = 2                            # exemplar quotes per joint-display row
+    simulated: bool = False                      # simulated data: every table note, figure caption and page says so
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,9 +15,11 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from pipeline.core.errors import PipelineError
+from pipeline.core.provenance import KEY_PACKAGES, inputs_digest
 from pipeline.render import figures as F
 from pipeline.render import locale
 from pipeline.render import table as render
+from pipeline.render.tables.text import topic_label
 
 # The report's sections and their figures; which tables go in a section comes with the tables
 # (pipeline.render.tables.plan.table_sections: the model tables follow params.yaml models.specs).
@@ -27,6 +29,7 @@ SECTIONS = (
     ("models", ("fig03_coefficients", "fig04_interaction")),
     ("qualitative", ("fig05_topic_prevalence", "fig06_k_selection")),
     ("joint", ()),
+    ("sources", ()),   # the appendix mapping each table and figure to its stage and files
 )
 
 
@@ -37,14 +40,17 @@ class FigureOut:
     png: bytes | None
     svg: bytes | None
     missing: str | None = None
+    inputs: tuple[str, ...] = ()   # the tidy files under processed/ it is drawn from
 
 
 # -- figures -----------------------------------------------------------------------------------
 def model_labels(fits: pd.DataFrame, hypotheses: pd.DataFrame, lang: str) -> dict[str, str]:
     """The legend of the coefficient plot: each model by its estimator; a hypothesis read off a
     bootstrap (the mediation) rather than a fitted model by its source."""
-    names = {"ols": "OLS", "wls": "WLS", "mixed": locale.text("report.random_intercept", lang), "ml": "ML"}
-    out = {str(m): names.get(str(e), str(e)) for m, e in zip(fits["model"], fits["estimator"])}
+    names = {**locale.phrases("methods", lang), "mixed": locale.text("report.random_intercept", lang)}
+    names["mi+ols"] = names["mi"]
+    out = {str(m): names.get(str(f), names.get(str(e), str(e)))
+           for m, e, f in zip(fits["model"], fits["estimator"], fits["family"] if "family" in fits else fits["estimator"])}
     for model, source in zip(hypotheses["model"], hypotheses["source"]):
         out.setdefault(str(model), locale.text("report.bootstrap", lang) if source == "bootstrap" else str(source))
     return out
@@ -72,14 +78,15 @@ def build_figures(results: Mapping[str, pd.DataFrame], instrument: Any, params: 
     outcome = (fits.loc[fits["model"] == prediction.get("model"), "outcome"].tolist() + [""])[0] if fits is not None else ""
     words = {"group": L["variables"].get(group, group), "factor": L["variables"].get(factor, factor),
              "x": L["terms"].get(x, x), "by": L["terms"].get(by, by), "outcome": L["scales"].get(outcome, outcome)}
-    caps = {k: v.format(**words) for k, v in locale.text("report.figures", lang).items()}
+    mark = locale.text("report.simulated_caption", lang) if settings.get("simulated") else ""
+    caps = {k: v.format(**words) + mark for k, v in locale.text("report.figures", lang).items()}
     out: list[FigureOut] = []
 
     def add(key: str, make, needs: Sequence[str]) -> None:
         if any(n not in results or not len(results[n]) for n in needs):
             return
         fig = make()
-        out.append(FigureOut(key, caps[key], F.figure_bytes(fig, "png"), F.figure_bytes(fig, "svg")))
+        out.append(FigureOut(key, caps[key], F.figure_bytes(fig, "png"), F.figure_bytes(fig, "svg"), inputs=tuple(needs)))
 
     add("fig01_sample_flow", lambda: F.sample_flow_plot(results["sample_flow.csv"], lang), ["sample_flow.csv"])
     def distributions():
@@ -110,12 +117,14 @@ def build_figures(results: Mapping[str, pd.DataFrame], instrument: Any, params: 
         if topics is not None and "label" in topics.columns:   # prevalence names topics "T1", topics.csv 1
             labels = {}
             for t, lab in zip(topics["topic"], topics["label"]):
-                labels[t] = labels[f"T{t}"] = str(lab)
+                labels[t] = labels[f"T{t}"] = locale.text("report.topic_label", lang, n=t, words=topic_label(
+                    lab, locale.text("tables.word_separator", lang)))
         return F.topic_prevalence_plot(results["topics/prevalence_levels.csv"], factor, lang, words["factor"],
                                        L["values"].get(factor), labels)
     add("fig05_topic_prevalence", prevalence, ["topics/prevalence_levels.csv"])
     k_sel = results.get("topics/k_selection.csv")
-    add("fig06_k_selection", lambda: F.k_selection_plot(k_sel, lang, {m: str(m).upper() for m in k_sel["model"]}),
+    models = locale.phrases("tables", lang)["topic_models"]
+    add("fig06_k_selection", lambda: F.k_selection_plot(k_sel, lang, {m: models.get(str(m), str(m)) for m in k_sel["model"]}),
         ["topics/k_selection.csv"])
     return out
 
@@ -127,6 +136,9 @@ h1 { font-size: 1.6em; } h2 { font-size: 1.3em; margin-top: 2em; border-bottom: 
 figure { margin: 1.5em 0; } figure svg { max-width: 100%; height: auto; }
 figcaption { font-weight: bold; margin-top: 0.3em; }
 nav ol { columns: 2; } .missing { color: #a00; }
+p.simulated { border: 2px solid #a00; color: #a00; font-weight: bold; padding: .5em .8em; }
+div.simulated-page { position: fixed; top: 0; right: 0; padding: .2em .6em; font-size: 80%; color: #a00;
+  background: #fff; border: 1px solid #a00; }   /* fixed: on screen always in view, in print on every page */
 section.prov td { font-family: monospace; font-size: 85%; word-break: break-all; }
 """
 
@@ -174,18 +186,26 @@ def inline_svg(svg: bytes, key: str) -> str:
     return text
 
 
-def provenance_rows(prov: Mapping[str, Any]) -> list[tuple[str, str]]:
-    rows = [("python", prov["python"]), ("seed", str(prov["seed"])), ("params.yaml (sha256)", prov["params_sha256"])]
-    rows += [(f"package {name}", version) for name, version in prov["packages"].items()]
+def provenance_rows(prov: Mapping[str, Any], lang: str) -> list[tuple[str, str]]:
+    """The appendix, short and in the report's language: Python, the seed, the parameters' digest,
+    the versions of the analysis packages (the rest: requirements.lock), and per stage the number
+    of files dvc.lock recorded with one digest of them (each file's md5: reports/provenance.json)."""
+    words = locale.phrases("report", lang)["prov"]
+    packages = prov["packages"]
+    named = locale.text("tables.word_separator", lang).join(f"{n} {packages[n]}" for n in KEY_PACKAGES if n in packages)
+    rows = [(words["python"], prov["python"]), (words["seed"], str(prov["seed"])),
+            (words["params"], prov["params_sha256"]),
+            (words["packages"], words["packages_value"].format(n=len(packages), list=named))]
     for stage, files in prov["inputs"].items():
-        rows += [(f"{stage}: {path}", md5) for path, md5 in files.items()]
+        rows.append((words["stage"].format(stage=words["stages"].get(stage, stage), id=stage),
+                     words["stage_value"].format(n=len(files), digest=inputs_digest(files))))
     return rows
 
 
 def provenance_table(prov: Mapping[str, Any], lang: str) -> render.Table:
     """The provenance appendix as a (three-line) table of text cells."""
     cols = locale.text("report.prov_cols", lang)
-    rows = tuple(render.Row((render.Cell(k), render.Cell(v))) for k, v in provenance_rows(prov))
+    rows = tuple(render.Row((render.Cell(k), render.Cell(v))) for k, v in provenance_rows(prov, lang))
     return render.Table(key="appendix_provenance", caption=locale.text("report.sections.provenance", lang),
                         header=((render.HeaderCell(cols[0]), render.HeaderCell(cols[1])),), rows=rows,
                         notes=(locale.text("report.prov_intro", lang),), label_columns=2, lang=lang)
@@ -210,7 +230,7 @@ def study_sections(by_section: Mapping[str, Sequence[render.Table]], figs: Seque
 
 
 def report_html(lang: str, title: Mapping[str, str], table_list: Sequence[render.Table], figs: Sequence[FigureOut],
-                prov: Mapping[str, Any], sections: Mapping[str, str]) -> str:
+                prov: Mapping[str, Any], sections: Mapping[str, str], simulated: bool = False) -> str:
     phrase = locale.phrases("report", lang)
     by_section = _by_section(table_list, sections)
     fig_by_key = {f.key: f for f in figs}
@@ -219,7 +239,11 @@ def report_html(lang: str, title: Mapping[str, str], table_list: Sequence[render
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
              f"<title>{html.escape(title[lang])}</title>",
              f"<style>\n{REPORT_CSS}{render.HTML_CSS}\n</style>\n</head>\n<body>",
-             f"<h1>{html.escape(title[lang])}</h1>", "<nav><ol>"]
+             f"<h1>{html.escape(title[lang])}</h1>"]
+    if simulated:   # simulated data: said above everything else (params.yaml report.simulated)
+        parts.append(f'<p class="simulated" role="note">{html.escape(phrase["simulated_banner"])}</p>')
+        parts.append(f'<div class="simulated-page" aria-hidden="true">{html.escape(phrase["simulated_header"])}</div>')
+    parts.append("<nav><ol>")
     sections_here = study_sections(by_section, figs)
     for name, _ in sections_here + [("provenance", ())]:
         parts.append(f'<li><a href="#sec-{name}">{html.escape(phrase["sections"][name])}</a></li>')
@@ -246,7 +270,7 @@ def report_html(lang: str, title: Mapping[str, str], table_list: Sequence[render
 
 
 def report_docx(lang: str, title: Mapping[str, str], table_list: Sequence[render.Table], figs: Sequence[FigureOut],
-                prov: Mapping[str, Any], sections: Mapping[str, str]) -> bytes:
+                prov: Mapping[str, Any], sections: Mapping[str, str], simulated: bool = False) -> bytes:
     from docx import Document
     from docx.shared import Inches, Pt
 
@@ -260,6 +284,10 @@ def report_docx(lang: str, title: Mapping[str, str], table_list: Sequence[render
         rfonts.set("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia", "Noto Sans CJK SC")
     doc.add_heading(title[lang], level=0)
     phrase = locale.phrases("report", lang)
+    if simulated:   # simulated data: said above everything else (params.yaml report.simulated)
+        doc.add_paragraph().add_run(phrase["simulated_banner"]).bold = True
+        for section in doc.sections:   # and in the header of every page
+            section.header.paragraphs[0].text = phrase["simulated_header"]
     by_section = _by_section(table_list, sections)
     fig_by_key = {f.key: f for f in figs}
     numbers = {f.key: i for i, f in enumerate(figs, start=1)}

@@ -60,6 +60,8 @@ METADATA = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None}}
 
 K_METRICS = ("coherence_npmi", "exclusivity", "stability", "perplexity")
 TIMES = " × "
+# Numbers are written one way in the figures, the tables and their notes: no thousands separators
+# (N = 2482, as GB/T 15835 allows and the tables' decimal alignment needs), in both languages.
 WRAP = {"zh": 16, "en": 32}   # characters per line of a long tick label
 PALETTE = ("#1f5f8b", "#c2512f", "#3b8b4f", "#7a5195", "#b8860b", "#5f6b73")
 
@@ -506,21 +508,21 @@ def sample_flow_plot(flow: pd.DataFrame, lang: str = "zh", font: str | Path | No
         side = {"boxstyle": "round,pad=0.35", "facecolor": "#fbeee9", "edgecolor": "#c2512f"}
         top, bottom = rows.iloc[0], rows.iloc[-1]
         y_top, y_bottom = n + 1, 0
-        ax.text(0.25, y_top, f"{top[label_col]}\nN = {int(top['remaining']):,}", ha="center", va="center", bbox=main,
+        ax.text(0.25, y_top, f"{top[label_col]}\nN = {int(top['remaining'])}", ha="center", va="center", bbox=main,
                 linespacing=1.4)
-        ax.text(0.25, y_bottom, f"{bottom[label_col]}\nN = {int(bottom['remaining']):,}", ha="center",
+        ax.text(0.25, y_bottom, f"{bottom[label_col]}\nN = {int(bottom['remaining'])}", ha="center",
                 va="center", bbox=main, linespacing=1.4)
         ax.annotate("", xy=(0.25, y_bottom + 0.45), xytext=(0.25, y_top - 0.45),
                     arrowprops={"arrowstyle": "-|>", "color": "#1f5f8b", "linewidth": 1.2})
         for i, row in enumerate(steps.itertuples(index=False)):
             y = n - i
-            note = f"n = {int(row.excluded):,}"
+            note = f"n = {int(row.excluded)}"
             if int(row.flagged) != int(row.excluded):
-                note += text("flagged_count", lang, flagged=text("flagged", lang), n=f"{int(row.flagged):,}")
+                note += text("flagged_count", lang, flagged=text("flagged", lang), n=f"{int(row.flagged)}")
             ax.annotate("", xy=(0.49, y), xytext=(0.25, y),
                         arrowprops={"arrowstyle": "-|>", "color": "#c2512f", "linewidth": 1.0})
             ax.text(0.5, y, f"{getattr(row, label_col)}\n{note}", ha="left", va="center", bbox=side, linespacing=1.4)
             if i < n - 1:  # the number left after this rule (after the last one: the bottom box)
-                ax.text(0.235, y - 0.5, f"N = {int(row.remaining):,}", ha="right", va="center", color="#1f5f8b")
+                ax.text(0.235, y - 0.5, f"N = {int(row.remaining)}", ha="right", va="center", color="#1f5f8b")
         ax.set_title(text("sample_flow", lang))
     return fig

@@ -5,10 +5,11 @@ computed here and written as tidy CSV files to ``processed/integrate/``, so that
 every table has a file to be checked against:
 
 * ``joint_display.csv`` — the joint display of the mixed-methods design
-  (:mod:`pipeline.stats.joint`): per pair of ``config/joint_display.yaml``, the hypothesis'
-  estimate (``processed/models/hypotheses.csv``), the theme's share contrast in the coded interview
-  units (``processed/coding/codes.parquet`` with the redacted text of
-  ``processed/transcripts/units.parquet``), exemplar quotes and the verdict;
+  (:mod:`pipeline.stats.joint`): per pairing of ``config/joint_display.yaml``, the hypothesis'
+  estimate (``processed/models/hypotheses.csv``), the contrast of the theme (or of a stance of it)
+  in the coded interview units (``processed/coding/codes.parquet`` with the redacted text of
+  ``processed/transcripts/units.parquet``), exemplar quotes with the speaker's role and the
+  verdict; ``joint_unpaired.csv`` — the hypotheses no interview contrast tests, with the reason;
 * ``sample_characteristics.csv``, ``sample_tests.csv``, ``codebook.csv``,
   ``index_descriptives.csv`` — the survey descriptives of the sample tables
   (:mod:`pipeline.stats.describe`), from ``processed/survey_clean.parquet``,
@@ -32,18 +33,19 @@ from pipeline.core.files import atomic_dir, read_stage_parquet, write_csv
 from pipeline.core.communities import community_file, community_key, read_communities
 from pipeline.core.instrument import Instrument, load_instrument
 from pipeline.stats.describe import describe_survey
-from pipeline.stats.joint import joint_display, parse_rows
+from pipeline.stats.joint import joint_display, parse_rows, parse_stances, parse_unpaired, term_variables
 
 
 # -- inputs ------------------------------------------------------------------------------------
 def integrate_settings(params: Mapping[str, Any]) -> dict[str, Any]:
     """The keys of ``params.yaml: report`` this stage reads, with the report's defaults, checked
     as the report checks them: ``lang`` (the joint display's theme labels and claims),
-    ``characteristics``, ``community_characteristics``, ``min_cell``, ``quotes``."""
+    ``characteristics``, ``community_characteristics``, ``min_cell``, ``quotes``; and the study's
+    ``seed`` (the Monte Carlo tests of the sample table)."""
     cfg = dict(params.get("report") or {})
     out = {"lang": cfg.get("lang", "en"), "characteristics": cfg.get("characteristics", []),
            "community_characteristics": cfg.get("community_characteristics", []),
-           "min_cell": cfg.get("min_cell", 5), "quotes": cfg.get("quotes", 2)}
+           "min_cell": cfg.get("min_cell", 5), "quotes": cfg.get("quotes", 2), "seed": int(params.get("seed", 0))}
     if out["lang"] not in ("zh", "en"):
         raise PipelineError(f"params.yaml: report.lang is '{out['lang']}'", "use zh or en")
     if not isinstance(out["min_cell"], int) or out["min_cell"] < 1:
@@ -118,13 +120,29 @@ def integrate(params: Mapping[str, Any], processed: Path, communities_path: Path
     codes = coded_units(processed, communities, themes, instrument) if themes else None
     hypotheses_path = processed / "models" / "hypotheses.csv"
     if codes is not None and hypotheses_path.exists() and joint_path.exists():
-        rows = parse_rows(read_yaml(joint_path, "joint-display configuration"), str(joint_path),
-                          list(params["models"]["hypotheses"]), list(themes))
-        frames["joint_display"] = joint_display(
-            rows, pd.read_csv(hypotheses_path), codes, {i: t["code"] for i, t in themes.items()},
-            {i: t[lang] for i, t in themes.items()}, lang=lang, seed=int(params["seed"]),
-            n_quotes=int(settings["quotes"]), cluster=text_community_column(codes, instrument))
+        frames.update(joint_frames(params, read_yaml(joint_path, "joint-display configuration"), str(joint_path),
+                                   pd.read_csv(hypotheses_path), codes, themes, lang, int(settings["quotes"]),
+                                   cluster=text_community_column(codes, instrument)))
     return frames
+
+
+def joint_frames(params: Mapping[str, Any], spec: Any, where: str, hypotheses: pd.DataFrame, codes: pd.DataFrame,
+                 themes: Mapping[int, Mapping[str, str]], lang: str, n_quotes: int, *,
+                 cluster: str | None) -> dict[str, pd.DataFrame]:
+    """``joint_display`` (one row per pairing of the configuration) and ``joint_unpaired`` (each
+    hypothesis the configuration leaves out, with its reason in ``lang``)."""
+    models = params["models"]
+    names = list(models["hypotheses"])
+    stances = parse_stances(spec, where, list(themes))
+    rows = parse_rows(spec, where, names, list(themes),
+                      term_variables(models["hypotheses"], models.get("derived"), models.get("mediation")), stances)
+    unpaired = parse_unpaired(spec, where, names, rows)
+    display = joint_display(rows, hypotheses, codes, {i: t["code"] for i, t in themes.items()},
+                            {i: t[lang] for i, t in themes.items()}, lang=lang, seed=int(params["seed"]),
+                            n_quotes=n_quotes, stances=stances, cluster=cluster)
+    reasons = pd.DataFrame([{"hypothesis": h, "reason": dict(r).get(lang) or next(iter(dict(r).values()))}
+                            for h, r in unpaired.items()], columns=["hypothesis", "reason"])
+    return {"joint_display": display, "joint_unpaired": reasons}
 
 
 def write_frames(frames: Mapping[str, pd.DataFrame], out: Path) -> None:

@@ -38,15 +38,17 @@ from pipeline.core.provenance import reproducible_part, run_part
 from pipeline.render.document import build_figures, report_docx, report_html
 from pipeline.render.tables.check import check_numbers
 from pipeline.render.tables.joint import joint_table
-from pipeline.render.tables.plan import build_tables, table_sections
+from pipeline.render.tables.plan import build_tables, mark_simulated, model_columns, table_sections
+from pipeline.render import locale
 from pipeline.render.tables.results import load_results
+from pipeline.render.tables.sources import sources_table
 from pipeline.render.tables.settings import settings_from_params
 
 
 def theme_labels(path: Path) -> dict[int, dict[str, str]]:
-    """Theme id -> {"zh", "en"} from the coding stage's codebook (read and checked by
+    """Theme id -> {"zh", "en", "code"} from the coding stage's codebook (read and checked by
     :func:`pipeline.text.coding.load_codebook`)."""
-    return {t.id: {"zh": t.zh, "en": t.en} for t in load_codebook(path).themes}
+    return {t.id: {"zh": t.zh, "en": t.en, "code": t.code} for t in load_codebook(path).themes}
 
 
 def make_report(params: Mapping[str, Any], processed: Path, codebook_path: Path, lock: Path,
@@ -73,7 +75,13 @@ def make_report(params: Mapping[str, Any], processed: Path, codebook_path: Path,
     if joint is not None:
         L = F.figure_labels(instrument, lang, params["models"].get("derived"))
         key = f"table{len(table_list) + 1:02d}_joint_display"
-        table_list.append(joint_table(joint, lang, L["variables"], L["values"], settings["decimals"]["coef"], key))
+        columns = model_columns(results, [t.key for t in table_list])
+        own = {k: v[lang] for k, v in (settings.get("term_labels") or {}).items() if isinstance(v, Mapping) and lang in v}
+        terms = {**L["terms"], **own}   # as Table 9 and Figure 3 label them
+        table_list.append(mark_simulated(joint_table(
+            joint, lang, L["variables"], L["values"], settings["decimals"]["coef"], key,
+            role_labels=settings.get("role_labels"), model_columns=columns,
+            unpaired=results.get("integrate/joint_unpaired.csv"), term_labels=terms), settings))
         sections[key] = "joint"
     problems = [p for t in table_list for p in check_numbers(t, results, settings["stars"])]
     if problems:
@@ -81,16 +89,24 @@ def make_report(params: Mapping[str, Any], processed: Path, codebook_path: Path,
                             "this is a bug in the table builders: report it")
 
     figs = build_figures(results, instrument, params, settings)
+    codebook = [(locale.text("report.full_codebook", lang), "survey", "reports/codebook.md, reports/codebook.xlsx")] \
+        if "integrate/codebook.csv" in results else []
+    table_list.append(sources_table(table_list, [(f.key, f.caption, f.inputs) for f in figs if f.png is not None], lang,
+                                    codebook))
+    sections[table_list[-1].key] = "sources"
     prov = reproducible_part(dict(params), lock, dvc_lock)
+    # simulated: the study's data are simulated (params.yaml report.simulated); the tables' notes and
+    # the figures' captions already say so, the documents put it on top and on every page
     return {"tables": table_list, "sections": sections, "figures": figs, "provenance": prov,
-            "lang": lang, "title": title,
+            "lang": lang, "title": title, "simulated": settings["simulated"],
             "formats": settings.get("formats", render.FORMATS), "joint": joint}
 
 
 def metrics_of(made: Mapping[str, Any]) -> dict[str, Any]:
     joint = made["joint"]
     verdicts = joint["verdict"].value_counts().to_dict() if joint is not None else {}
-    return {"tables": len(made["tables"]), "tables_skipped": sum(t.skipped is not None for t in made["tables"]),
+    numbered = [t for t in made["tables"] if render.table_number(t) is not None]   # not the appendix
+    return {"tables": len(numbered), "tables_skipped": sum(t.skipped is not None for t in numbered),
             "figures": sum(f.png is not None for f in made["figures"]),
             "figures_missing": sum(f.png is None for f in made["figures"]),
             "numbers_checked": sum(len(c.sources) for t in made["tables"] for c in t.cells()),
@@ -99,9 +115,10 @@ def metrics_of(made: Mapping[str, Any]) -> dict[str, Any]:
 
 def write_report(made: Mapping[str, Any], reports: Path, metrics_path: Path) -> None:
     """Write every output; the documents are rendered first, so a failure writes nothing."""
-    page = report_html(made["lang"], made["title"], made["tables"], made["figures"], made["provenance"], made["sections"])
+    page = report_html(made["lang"], made["title"], made["tables"], made["figures"], made["provenance"], made["sections"],
+                       simulated=made["simulated"])
     document = report_docx(made["lang"], made["title"], made["tables"], made["figures"], made["provenance"],
-                           made["sections"])
+                           made["sections"], simulated=made["simulated"])
     with atomic_dir(reports / "tables") as tdir, atomic_dir(reports / "figures") as fdir:
         for t in made["tables"]:
             render.write_table(t, tdir, made["formats"])

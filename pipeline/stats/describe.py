@@ -8,6 +8,7 @@ functions: nothing here reads or writes files.
 """
 from __future__ import annotations
 
+import zlib
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -24,7 +25,7 @@ def describe_survey(clean: pd.DataFrame | None, missing: pd.DataFrame | None, in
     ``sample_tests`` (from the clean survey, with the community characteristics of ``indices``),
     ``codebook`` (also needs the missing-data reasons), ``index_descriptives`` (from the
     indices). A frame whose input is None is left out. ``settings``: ``characteristics``,
-    ``community_characteristics``, ``min_cell`` (params.yaml ``report``)."""
+    ``community_characteristics``, ``min_cell`` (params.yaml ``report``), ``seed``."""
     out: dict[str, pd.DataFrame] = {}
     if clean is not None:
         char, tests = sample_characteristics(clean, indices, instrument, settings)
@@ -45,7 +46,8 @@ def sample_characteristics(clean: pd.DataFrame, communities: pd.DataFrame | None
                            settings: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Counts and column percents (categorical) or mean and SD (numeric) of each characteristic by
     the instrument's group variable and in total, with the small-cell rule applied
-    (``suppressed``), and one test per characteristic (χ² of independence / one-way ANOVA).
+    (``suppressed``), and one test per characteristic (of independence, :func:`independence_test`
+    / one-way ANOVA).
     Without ``roles.group``: the whole sample ("total") only, and no tests."""
     group = instrument.role("group")
     rec = instrument.role("record")
@@ -87,11 +89,11 @@ def sample_characteristics(clean: pd.DataFrame, communities: pd.DataFrame | None
                     table_rows.append({"variable": name, "level": str(code), "group": str(g), "n": n,
                                        "percent": 100 * n / denom if denom else np.nan, "mean": np.nan, "sd": np.nan})
             rows += _suppress(table_rows, [str(c) for c in levels], [str(g) for g in groups], k)
-            obs = counts.loc[counts.sum(axis=1) > 0, counts.sum(axis=0) > 0].to_numpy()
-            if obs.shape[0] > 1 and obs.shape[1] > 1:
-                chi2, p, dof, _ = stats.chi2_contingency(obs, correction=False)
-                tests.append({"variable": name, "test": "chi2", "statistic": chi2, "df": float(dof), "p_value": p,
-                              "n": int(obs.sum())})
+            keep = data[name].notna() & data[group].isin(columns)
+            test = independence_test(data.loc[keep, name].to_numpy(dtype=float), data.loc[keep, group].to_numpy(dtype=float),
+                                     _stream(settings.get("seed", 0), name))
+            if test is not None:
+                tests.append({"variable": name, **test})
         else:
             samples = []
             for g in groups + ["total"]:
@@ -106,32 +108,177 @@ def sample_characteristics(clean: pd.DataFrame, communities: pd.DataFrame | None
             if len(usable) > 1:
                 f, p = stats.f_oneway(*usable)
                 tests.append({"variable": name, "test": "anova", "statistic": float(f),
-                              "df": float(len(usable) - 1), "p_value": float(p), "n": int(sum(len(x) for x in usable))})
+                              "df": float(len(usable) - 1), "p_value": float(p), "n": int(sum(len(x) for x in usable)),
+                              "min_expected": np.nan, "replications": np.nan})
     char = pd.DataFrame(rows, columns=["variable", "level", "group", "n", "percent", "mean", "sd", "suppressed"])
     char["suppressed"] = char["suppressed"].astype(bool)
-    return char, pd.DataFrame(tests, columns=["variable", "test", "statistic", "df", "p_value", "n"])
+    return char, pd.DataFrame(tests, columns=TEST_COLUMNS)
+
+
+TEST_COLUMNS = ["variable", "test", "statistic", "df", "p_value", "n", "min_expected", "replications"]
+MC_REPLICATIONS = 10000     # tables drawn for a Monte Carlo p value (R's chisq.test uses B = 2000)
+MIN_EXPECTED = 5.0          # the asymptotic chi-square test needs every expected count at least this
+
+
+def _stream(seed: int, name: str) -> np.random.Generator:
+    """The random stream of one variable's test: the study's seed and the variable's name (so a
+    test does not change when another characteristic is added)."""
+    return np.random.default_rng(np.random.SeedSequence([int(seed), zlib.crc32(name.encode("utf-8"))]))
+
+
+def independence_test(x: np.ndarray, g: np.ndarray, rng: np.random.Generator,
+                      replications: int = MC_REPLICATIONS) -> dict[str, Any] | None:
+    """The test of independence of the codes ``x`` and the groups ``g`` (no missing values), chosen
+    by the smallest expected count of the table of the observed categories: Pearson's χ² (every
+    expected count >= 5, ``"chi2"``); Fisher's exact test for a 2 x 2 table (``"fisher"``,
+    statistic: the sample odds ratio; R ``fisher.test``); otherwise Pearson's χ² with a Monte Carlo
+    p value over ``replications`` tables with the observed margins (:func:`random_tables`;
+    ``"chi2_mc"``, as R ``chisq.test(simulate.p.value = TRUE)``: p = (1 + #{χ²_b >= χ²}) / (B + 1)).
+    None when the table has fewer than two rows or columns."""
+    rows, r_idx = np.unique(x, return_inverse=True)
+    cols, c_idx = np.unique(g, return_inverse=True)
+    if len(rows) < 2 or len(cols) < 2:
+        return None
+    obs = np.bincount(r_idx * len(cols) + c_idx, minlength=len(rows) * len(cols)).reshape(len(rows), len(cols))
+    expected = np.outer(obs.sum(axis=1), obs.sum(axis=0)) / obs.sum()
+    out = {"n": int(obs.sum()), "min_expected": float(expected.min()), "replications": np.nan}
+    chi2, p, dof, _ = stats.chi2_contingency(obs, correction=False)
+    if expected.min() >= MIN_EXPECTED:
+        return {"test": "chi2", "statistic": float(chi2), "df": float(dof), "p_value": float(p), **out}
+    if obs.shape == (2, 2):
+        odds, p = stats.fisher_exact(obs)
+        return {"test": "fisher", "statistic": float(odds), "df": np.nan, "p_value": float(p), **out}
+    tables = random_tables(obs.sum(axis=1), obs.sum(axis=0), replications, rng)
+    stat = ((tables - expected) ** 2 / expected).sum(axis=(1, 2))
+    hits = int((stat >= chi2 * (1 - 64 * np.finfo(float).eps)).sum())
+    out["replications"] = float(replications)
+    return {"test": "chi2_mc", "statistic": float(chi2), "df": float(dof),
+            "p_value": (1 + hits) / (replications + 1), **out}
+
+
+def random_tables(rows: np.ndarray, cols: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` tables drawn at random with the row sums ``rows`` and column sums ``cols``, as a random
+    permutation of the group labels would give them (R's ``r2dtable``): each cell in turn is
+    hypergeometric given what its row still needs and its column still holds. Shape (n, r, c)."""
+    out = np.zeros((n, len(rows), len(cols)), dtype=np.int64)
+    left = np.tile(np.asarray(cols, dtype=np.int64), (n, 1))        # what each column still holds
+    for i, need_i in enumerate(rows[:-1]):
+        need = np.full(n, int(need_i), dtype=np.int64)
+        for j in range(len(cols) - 1):
+            x = rng.hypergeometric(left[:, j], left[:, j + 1:].sum(axis=1), need)
+            out[:, i, j] = x
+            left[:, j] -= x
+            need -= x
+        out[:, i, -1] = need
+        left[:, -1] -= need
+    out[:, -1, :] = left
+    return out
 
 
 def _suppress(rows: list[dict[str, Any]], levels: list[str], groups: list[str], k: int) -> list[dict[str, Any]]:
     """Primary suppression (0 < n < k; an empty cell discloses nothing) and complementary
-    suppression: a row of groups (whose total is shown) or a group's column of levels (whose
-    column N is known) with exactly one withheld cell gets its next smallest shown cell withheld
-    too; repeated until no withheld cell can be derived by subtraction."""
+    suppression that survives the shown totals: every withheld cell is shown as the same symbol,
+    and more cells are withheld until no withheld cell can be narrowed, from the shown cells, the
+    row totals and the column Ns, to an interval inside (n - k, n + k) (:func:`exposed_cell`).
+    For a cell that is not yet protected, the cheapest rectangle of cells (fewest respondents
+    withheld) that lets it move by k is withheld with it (:func:`_rectangle`)."""
     cell = {(r["level"], r["group"]): r for r in rows}
     for r in rows:
         r["suppressed"] = 0 < r["n"] < k
-    changed = True
-    while changed:
-        changed = False
-        lines = [[(lv, g) for g in groups + ["total"]] for lv in levels] + [[(lv, g) for lv in levels] for g in groups + ["total"]]
-        for line in lines:
-            hidden = [c for c in line if cell[c]["suppressed"]]
-            if len(hidden) == 1:
-                shown = sorted((c for c in line if not cell[c]["suppressed"]), key=lambda c: (cell[c]["n"], c))
-                if shown:
-                    cell[shown[0]]["suppressed"] = True
-                    changed = True
-    return rows
+    while True:
+        weak = exposed_cell(cell, levels, groups, k)
+        if weak is None:
+            return rows
+        more = _rectangle(cell, levels, groups, weak, k)
+        if not more:   # no rectangle gives room: the smallest shown cell of the row or column, else any
+            lv, g = weak
+            line = [(lv, h) for h in groups + ["total"]] + [(l2, g) for l2 in levels]
+            shown = [c for c in line if not cell[c]["suppressed"]] or [c for c in cell if not cell[c]["suppressed"]]
+            if not shown:
+                return rows
+            more = [min(shown, key=lambda c: (c[1] == "total", cell[c]["n"], c))]
+        for c in more:
+            cell[c]["suppressed"] = True
+
+
+def _rectangle(cell: Mapping[tuple[str, str], Mapping[str, Any]], levels: Sequence[str], groups: Sequence[str],
+               target: tuple[str, str], k: int) -> list[tuple[str, str]]:
+    """The cells to withhold with ``target`` (level l, group g): the corners (l, h), (m, g), (m, h)
+    of the rectangle, over every other level m and column h (the total column too), along which
+    ``target`` can move by k with every corner staying >= 0, and whose shown corners hold the
+    fewest respondents. Empty when no rectangle has the room."""
+    lv, g = target
+    best: tuple[tuple[float, int, tuple], list] | None = None
+    for m in levels:
+        for h in [*groups, "total"]:
+            if m == lv or h == g:
+                continue
+            corners = [(lv, h), (m, g), (m, h)]
+            if any(c not in cell for c in corners):
+                continue
+            n = {c: cell[c]["n"] for c in [target, *corners]}
+            if (g == "total") == (h == "total"):   # two groups: (l, h) and (m, g) move against target
+                room = max(min(n[(lv, h)], n[(m, g)]), min(n[target], n[(m, h)]))
+            else:                                  # a group and the total: (l, h) moves with target
+                room = max(min(n[(m, g)], n[(m, h)]), min(n[target], n[(lv, h)]))
+            if room < k:
+                continue
+            new = [c for c in corners if not cell[c]["suppressed"]]
+            cost = (float(sum(cell[c]["n"] for c in new)), len(new), tuple(corners))
+            if best is None or cost < best[0]:
+                best = (cost, new)
+    return best[1] if best else []
+
+
+def cell_bounds(cell: Mapping[tuple[str, str], Mapping[str, Any]], levels: Sequence[str], groups: Sequence[str],
+                target: tuple[str, str]) -> tuple[float, float]:
+    """The smallest and largest value of the withheld cell ``target`` that agree with everything
+    the table shows: the shown cells, the shown row totals (group "total"), every column's N and
+    the grand N (the percentages give them away), every count >= 0. A linear programme (a
+    transportation polytope: its vertices are whole numbers, so these are the integer bounds)."""
+    from scipy.optimize import linprog
+
+    hidden = [c for c in cell if cell[c]["suppressed"]]
+    index = {c: i for i, c in enumerate(hidden)}
+    lines = [([(lv, g) for g in groups], (lv, "total")) for lv in levels]
+    lines += [([(lv, g) for lv in levels], None) for g in [*groups, "total"]]
+    a_eq, b_eq = [], []
+    for parts, total in lines:
+        row = np.zeros(len(hidden))
+        rhs = float(sum(cell[c]["n"] for c in parts)) if total is None else 0.0   # a column: its N
+        for c in parts:
+            if c in index:
+                row[index[c]] += 1
+            else:
+                rhs -= cell[c]["n"]
+        if total is not None:
+            if total in index:
+                row[index[total]] -= 1
+            else:
+                rhs += cell[total]["n"]
+        if row.any():
+            a_eq.append(row)
+            b_eq.append(rhs)
+    c = np.zeros(len(hidden))
+    c[index[target]] = 1.0
+    low = linprog(c, A_eq=np.array(a_eq), b_eq=b_eq, bounds=(0, None), method="highs")
+    high = linprog(-c, A_eq=np.array(a_eq), b_eq=b_eq, bounds=(0, None), method="highs")
+    if low.status != 0 or high.status != 0:   # the shown numbers always admit the true table
+        raise PipelineError(f"the small-cell audit failed ({low.message}; {high.message})", "report this as a bug")
+    return float(low.fun), float(-high.fun)
+
+
+def exposed_cell(cell: Mapping[tuple[str, str], Mapping[str, Any]], levels: Sequence[str], groups: Sequence[str],
+                 k: int) -> tuple[str, str] | None:
+    """The first withheld cell a reader could narrow to within +-k of its count (its bounds from
+    :func:`cell_bounds` both inside (n - k, n + k)), or None when every withheld cell is protected."""
+    for c in sorted(cell):
+        if cell[c]["suppressed"]:
+            n = cell[c]["n"]
+            low, high = cell_bounds(cell, levels, groups, c)
+            if low > n - k and high < n + k:
+                return c
+    return None
 
 
 def codebook_summary(clean: pd.DataFrame, missing: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -99,9 +100,16 @@ def value_label(instrument: Instrument, name: str, code: Any, lang: str) -> str:
         return str(code)
 
 
+_CUT = re.compile(r"\s*([^|:]+?)\s*\|\s*([^|:]+?)\s*")           # an ordered model's cut point "1|2"
+_LEVEL = re.compile(r"C\((\w+)\)\[T\.([^\]]+)\]")                     # a treatment-coded level "C(x)[T.2]"
+_INDICATOR = re.compile(r"\s*(\w+)\s*==\s*(-?\d+)\s*")                # models.derived "var == code"
+_NOT = re.compile(r"\s*1\s*-\s*(\w+)\s*")                             # models.derived "1 - var"
+
+
 def term_label(term: str, instrument: Instrument, settings: Mapping[str, Any]) -> str:
     """A model term in words: report.term_labels, then the instrument's variable or scale label;
-    interactions as "a × b"; cut points "1|2" as they are."""
+    interactions as "a × b"; a cut point "1|2" as "between 1 and 2" (the two answer codes); a
+    level "C(x)[T.2]" as "x: <label of 2>"."""
     lang = settings["lang"]
     custom = settings.get("term_labels") or {}
     if term in custom:
@@ -109,9 +117,90 @@ def term_label(term: str, instrument: Instrument, settings: Mapping[str, Any]) -
         return lab.get(lang) or next(iter(lab.values())) if isinstance(lab, Mapping) else str(lab)
     if term == "Intercept":
         return _t("intercept", lang)
+    cut = _CUT.fullmatch(term)
+    if cut:
+        return _t("cut_between", lang, a=cut[1], b=cut[2])
     if ":" in term:
         return " × ".join(term_label(t, instrument, settings) for t in term.split(":"))
+    level = _LEVEL.fullmatch(term)
+    if level:
+        return _t("level_of", lang, var=term_label(level[1], instrument, settings),
+                  level=value_label(instrument, level[1], level[2], lang))
     if term in instrument.scales:
         return instrument.scales[term].label.get(lang, term)
     var = _variable(instrument, term)
     return var.label_in(lang) if var else term
+
+
+def _coding(name: str, instrument: Instrument, settings: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """How a model variable is coded, for the reference-category note: ``("self", reference)`` for a
+    models.derived indicator (``var == code``: every other label of var; ``1 - var``: var at 1),
+    ``("indicator", level, reference)`` for an instrument variable with two labelled codes (the
+    higher code against the lower), ``("linear", low, high)`` for a labelled variable of more
+    codes entered as a score, or None (a scale, a count, a share: nothing to say)."""
+    lang = settings["lang"]
+    sep = _t("word_separator", lang)
+    expr = str((settings.get("derived") or {}).get(name, ""))
+    match = _INDICATOR.fullmatch(expr)
+    var = _variable(instrument, match[1]) if match else None
+    if var is not None and var.values and int(match[2]) in var.values:
+        labels = var.value_labels(lang)
+        return "self", sep.join(v for c, v in sorted(labels.items()) if c != int(match[2]))
+    match = _NOT.fullmatch(expr)
+    var = _variable(instrument, match[1]) if match else None
+    if var is not None and sorted(var.values) == [0, 1]:
+        return "self", _t("variable_is", lang, var=var.label_in(lang), level=var.value_labels(lang)[1])
+    var = None if expr else _variable(instrument, name)
+    if var is None or not var.values:
+        return None
+    labels = var.value_labels(lang)
+    low, high = min(labels), max(labels)
+    if len(labels) == 2:
+        return "indicator", labels[high], labels[low]
+    return "linear", str(low), str(high)
+
+
+def _code(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def reference_note(terms: Sequence[str], instrument: Instrument, settings: Mapping[str, Any]) -> str | None:
+    """The note that states the reference category of every indicator among the model ``terms``
+    (interaction parts included; a treatment-coded ``C(x)[T.v]``: the first level of x, the one
+    not shown) and which labelled variables enter as linear scores. None when there is none."""
+    lang = settings["lang"]
+    names = list(dict.fromkeys(p for t in terms if t != "Intercept" and not _CUT.fullmatch(t) for p in t.split(":")))
+    indicators, linear, seen = [], [], set()
+    for name in names:
+        level = _LEVEL.fullmatch(name)
+        if level:
+            if level[1] in seen:
+                continue
+            seen.add(level[1])
+            var = _variable(instrument, level[1])
+            shown = {_code(lv[2]) for t in names if (lv := _LEVEL.fullmatch(t)) and lv[1] == level[1]}
+            codes = sorted(var.values) if var is not None and var.values else []
+            ref = next((c for c in codes if c not in shown), None)
+            if ref is not None:
+                indicators.append(_t("reference_self", lang, term=term_label(level[1], instrument, settings),
+                                     reference=value_label(instrument, level[1], ref, lang)))
+            continue
+        coding = _coding(name, instrument, settings)
+        if coding is None:
+            continue
+        label = term_label(name, instrument, settings)
+        if coding[0] == "linear":
+            linear.append(_t("linear_score", lang, term=label, low=coding[1], high=coding[2]))
+        elif coding[0] == "self":
+            indicators.append(_t("reference_self", lang, term=label, reference=coding[1]))
+        else:
+            indicators.append(_t("reference_self", lang, term=_t("variable_is", lang, var=label, level=coding[1]),
+                                 reference=coding[2]))
+    if not indicators and not linear:
+        return None
+    parts = ([_t("references", lang, list=_t("list_separator", lang).join(indicators))] if indicators else []) + \
+            ([_t("linear_scores", lang, list=_t("list_separator", lang).join(linear))] if linear else [])
+    return "".join(parts) if lang == "zh" else " ".join(parts)

@@ -6,7 +6,8 @@ from typing import Any, Mapping
 from pipeline.core.instrument import Instrument
 from pipeline.render import locale
 from pipeline.render.table import Cell, Row, Table
-from pipeline.render.tables.cells import _absent, _header, _isnan, _need, _star_legend, _t, _variable, num, source, text
+from pipeline.render.tables.cells import (_absent, _header, _isnan, _need, _star_legend, _t, _variable, fmt, num, source,
+                                          text)
 from pipeline.render.tables.results import Results
 
 def table_measurement_items(results: Results, instrument: Instrument, settings: Mapping[str, Any], key: str) -> Table:
@@ -78,9 +79,10 @@ def table_cfa_fit(results: Results, instrument: Instrument, settings: Mapping[st
     d = settings["decimals"]
     F = "measurement/cfa_fit.csv"
     rows = []
+    names = locale.phrases("tables", lang)["cfa_models"]
     for name in results[F]["model"]:
         sel = {"model": name}
-        rows.append(Row((text(name), num(source(results, F, sel, "n"), decimals=0),
+        rows.append(Row((text(names.get(str(name), str(name))), num(source(results, F, sel, "n"), decimals=0),
                          num(source(results, F, sel, "chisq"), decimals=d["stat"]),
                          num(source(results, F, sel, "df"), decimals=0),
                          num(source(results, F, sel, "pvalue"), decimals=d["p"], p_style=True),
@@ -121,7 +123,10 @@ def table_invariance(results: Results, instrument: Instrument, settings: Mapping
                          num(source(results, F, sel, "delta_rmsea"), decimals=d["fit"]), text(holds))))
     head = [_t("model", lang), "χ²", "df", "CFI", "RMSEA", "SRMR", _t("delta_chisq", lang), _t("delta_df", lang), "p",
             _t("delta_cfi", lang), _t("delta_rmsea", lang), _t("holds", lang)]
-    return Table(key, cap, _header(head), tuple(rows), (_t("invariance_note", lang),), lang=lang)
+    crit = settings.get("invariance") or {}
+    note = (_t("invariance_note", lang, cfi=fmt(float(crit["max_delta_cfi"]), 3), rmsea=fmt(float(crit["max_delta_rmsea"]), 3))
+            if {"max_delta_cfi", "max_delta_rmsea"} <= set(crit) else _t("invariance_note_plain", lang))
+    return Table(key, cap, _header(head), tuple(rows), (note,), lang=lang)
 
 
 def table_correlations(results: Results, instrument: Instrument, settings: Mapping[str, Any], key: str) -> Table:

@@ -8,8 +8,8 @@ import pandas as pd
 from pipeline.core.instrument import Instrument
 from pipeline.render import locale
 from pipeline.render.table import Row, Table
-from pipeline.render.tables.cells import (_absent, _header, _isnan, _need, _star_legend, _t, fmt, num, source,
-                                          term_label, text)
+from pipeline.render.tables.cells import (_absent, _header, _isnan, _need, _star_legend, _t, fmt, num,
+                                          reference_note, source, term_label, text)
 from pipeline.render.tables.results import Results
 
 def _model_columns(results: Results, table: str) -> list[str]:
@@ -125,7 +125,9 @@ def regression_table(results: Results, instrument: Instrument, settings: Mapping
                     cells.append(text(""))
             if any(c.sources for c in cells):
                 rows.append(Row(tuple([text(_t(label, lang))] + cells)))
-    stat_row(_t("aic", lang), "aic", 1)
+    aic = aic_row(results, fits, models, lang)
+    aic_shown = aic is not None
+    rows += [aic] if aic_shown else []
     stat_row(_t("m", lang), "m", 0)
 
     # header: outcome spanners over runs of columns with the same outcome, then model ids, then methods
@@ -136,11 +138,45 @@ def regression_table(results: Results, instrument: Instrument, settings: Mapping
             spans[-1] = (o, spans[-1][1] + 1)
         else:
             spans.append((o, 1))
-    ids = [""] + [m for m in models]
+    ids = [""] + [column_label(i) for i in range(1, len(models) + 1)]
     methods = [""] + [_method(m, fits, models, lang) for m in models]
     notes = [_t("se_beneath" if not use_ci else "ci_beneath", lang), _star_legend(settings)]
     notes += covariance_notes(results, models, instrument, settings)
+    reference = reference_note(terms, instrument, settings)
+    notes += [reference] if reference else []
+    notes += aic_notes(aic_shown, [m for m in models if _is_reml(fits[m])], models, lang)
     return Table(key, caption, _header(spans, ids, methods), tuple(rows), tuple(notes), lang=lang)
+
+
+def aic_row(results: Results, fits: Mapping[str, pd.Series], models: Sequence[str], lang: str) -> Row | None:
+    """AIC of the ML and OLS fits only (a REML fit's is left blank: see :func:`aic_notes`); None
+    when no model of the table has one."""
+    cells = [num(source(results, "models/fits.csv", {"model": m}, "aic"), decimals=1)
+             if "aic" in fits[m] and not _is_reml(fits[m]) else text("") for m in models]
+    return Row(tuple([text(_t("aic", lang))] + cells)) if any(c.sources for c in cells) else None
+
+
+def column_label(number: int) -> str:
+    """How a model column is named in its table and notes: "(1)", "(2)", ... (not the model id)."""
+    return f"({number})"
+
+
+def column_list(models: Sequence[str], columns: Sequence[str], lang: str) -> str:
+    """The column labels of ``models`` among the table's ``columns``, e.g. "(1)、(2)"."""
+    return _t("word_separator", lang).join(column_label(columns.index(m) + 1) for m in models)
+
+
+def _is_reml(fit: pd.Series) -> bool:
+    return str(fit.get("reml")).lower() in ("true", "1", "1.0")
+
+
+def aic_notes(shown: bool, reml: Sequence[str], models: Sequence[str], lang: str) -> list[str]:
+    """What the AIC row may be compared with: only models of the same outcome and sample; the
+    REML fits' AIC (a restricted likelihood, not comparable with an ML or OLS AIC) is not shown."""
+    notes = [_t("aic_note", lang)] if shown else []
+    if reml:
+        notes.append(_t("aic_reml_note", lang, models=column_list(reml, models, lang)))
+    return notes
 
 
 def _method(m: str, fits: Mapping[str, pd.Series], models: Sequence[str], lang: str) -> str:
@@ -174,7 +210,8 @@ def covariance_notes(results: Results, models: Sequence[str], instrument: Instru
             base = m[:-3]
             f = _fit_row(results, base)
         cluster = f.get("cluster")
-        cl = "" if _isnan(cluster) else (_t("community", lang) if cluster == instrument.role("community") else str(cluster))
+        cl = "" if _isnan(cluster) else (_t("community", lang) if cluster == instrument.role("community")
+                                         else term_label(str(cluster), instrument, settings))
         g = "" if _isnan(f.get("n_clusters")) else int(f["n_clusters"])
         if cov == "cluster_cr2":
             kind = (cov, cl, g)
@@ -190,7 +227,7 @@ def covariance_notes(results: Results, models: Sequence[str], instrument: Instru
             info.setdefault(kind, {"dfs": []})["dfs"] += list(dfs)
     notes = []
     for kind, ms in groups.items():
-        names = ", ".join(ms)
+        names = column_list(ms, models, lang)
         if kind[0] == "mi":
             notes.append(_t("mi_note", lang, models=names, **info[kind]))
         elif kind[0] == "cluster_cr2":
@@ -209,7 +246,8 @@ def covariance_notes(results: Results, models: Sequence[str], instrument: Instru
             elif cov == "model":
                 notes.append(_t("cov_model", lang, models=names, tests=tests_text))
             else:
-                notes.append(_t("cov_other", lang, models=names, cov=cov, tests=tests_text))
+                cov_types = locale.phrases("tables", lang)["cov_types"]
+                notes.append(_t("cov_other", lang, models=names, cov=cov_types.get(cov, cov), tests=tests_text))
     return notes
 
 
@@ -239,6 +277,10 @@ def _models_table(name: str) -> Callable[..., Table]:
 
 
 def table_mediation(results: Results, instrument: Instrument, settings: Mapping[str, Any], key: str) -> Table:
+    """Paths, direct, indirect and total effects with bootstrap errors and intervals. The proportion
+    mediated is shown only when the total effect's interval excludes zero (a ratio over a total
+    that may be nil has no meaning: its interval runs over both signs); a note compares the a path
+    with the same coefficient in a regression table (other covariates, another sample)."""
     lang = settings["lang"]
     if _need(results, ["models/mediation.csv"]):
         return _absent(key, _t("mediation", lang, x="x", m="m", y="y"), "processed/models/mediation.csv", "run the models stage", lang)
@@ -247,20 +289,67 @@ def table_mediation(results: Results, instrument: Instrument, settings: Mapping[
     first = med.iloc[0]
     lab = {k: term_label(str(first[k]), instrument, settings) for k in ("x", "m", "y")}
     d = settings["decimals"]["coef"]
-    rows = []
+    total = med[med["effect"] == "total"]
+    total_clear = len(total) == 1 and (total.iloc[0]["conf_low"] > 0 or total.iloc[0]["conf_high"] < 0)
+    rows, withheld = [], False
     for _, r in med.iterrows():
         sel = {"model": r["model"], "effect": r["effect"]}
         name = f"eff_{r['effect']}"
         label = _t(name, lang, **lab) if name in locale.phrases("tables", lang) else str(r["effect"])
+        if r["effect"] == "proportion_mediated" and not total_clear:
+            rows.append(Row((text(label), text("—"), text("—"), text("—"))))
+            withheld = True
+            continue
         rows.append(Row((text(label), num(source(results, F, sel, "estimate"), decimals=d),
                          num(source(results, F, sel, "boot_se"), decimals=d),
                          num(source(results, F, sel, "conf_low"), source(results, F, sel, "conf_high"), decimals=d,
                              template="[{}, {}]"))))
-    cov = ", ".join(term_label(c.strip(), instrument, settings) for c in str(first["covariates"]).split(","))
-    note = _t("mediation_note", lang, method=first["ci_method"], n_boot=int(first["n_boot"]), g=int(first["n_clusters"]),
-              n=int(first["n_obs"]), cov=cov)
+    covariates = [c.strip() for c in str(first["covariates"]).split(",") if c.strip()]
+    cov = _t("word_separator", lang).join(term_label(c, instrument, settings) for c in covariates)
+    methods = locale.phrases("tables", lang)["ci_methods"]
+    notes = [_t("mediation_note", lang, method=methods.get(str(first["ci_method"]), str(first["ci_method"])),
+                n_boot=int(first["n_boot"]), g=int(first["n_clusters"]), n=int(first["n_obs"]), cov=cov)]
+    if withheld:
+        notes.append(_t("proportion_withheld", lang))
+    path = a_path_note(results, first, covariates, instrument, settings)
+    notes += [path] if path else []
     head = [_t("effect", lang), _t("estimate", lang), _t("boot_se", lang), _t("ci95", lang)]
-    return Table(key, _t("mediation", lang, **lab), _header(head), tuple(rows), (note,), lang=lang)
+    return Table(key, _t("mediation", lang, **lab), _header(head), tuple(rows), tuple(notes), lang=lang)
+
+
+def a_path_note(results: Results, first: pd.Series, covariates: Sequence[str], instrument: Instrument,
+                settings: Mapping[str, Any]) -> str | None:
+    """Why the a path (x -> m) differs from the coefficient of x in the first regression table
+    column whose outcome is m: the covariates one model has and the other lacks, and the two
+    samples. ``settings["model_columns"]``: model id -> (table number, column label), from
+    :func:`pipeline.render.tables.plan.build_tables`. None when no table column has that
+    coefficient or the two estimates are equal at the shown decimals."""
+    lang = settings["lang"]
+    where = settings.get("model_columns") or {}
+    fits, coefs = results.get("models/fits.csv"), results.get("models/coefficients.csv")
+    med = results["models/mediation.csv"]
+    a = med[med["effect"] == "a"]
+    if fits is None or coefs is None or len(a) != 1:
+        return None
+    x, m = str(first["x"]), str(first["m"])
+    for model in where:
+        fit = fits[fits["model"] == model]
+        hit = coefs[(coefs["model"] == model) & (coefs["term"] == x)]
+        if len(fit) != 1 or len(hit) != 1 or str(fit.iloc[0]["outcome"]) != m:
+            continue
+        d = settings["decimals"]["coef"]
+        if fmt(float(hit.iloc[0]["estimate"]), d) == fmt(float(a.iloc[0]["estimate"]), d):
+            return None
+        formula = str(fit.iloc[0]["formula"]).split("~", 1)[-1]
+        terms = [t.strip() for t in formula.split("+") if t.strip() and t.strip() != x]
+        sep = _t("word_separator", lang)
+        extra = sep.join(term_label(t, instrument, settings) for t in terms if t not in covariates) or _t("none", lang)
+        absent = sep.join(term_label(c, instrument, settings) for c in covariates if c not in terms) or _t("none", lang)
+        number, column = where[model]
+        return _t("a_path_note", lang, a=fmt(float(a.iloc[0]["estimate"]), d), table=number, column=column,
+                  b=fmt(float(hit.iloc[0]["estimate"]), d), x=term_label(x, instrument, settings), extra=extra,
+                  absent=absent, n_med=int(first["n_obs"]), n_main=int(fit.iloc[0]["n_obs"]))
+    return None
 
 
 def table_icc(results: Results, instrument: Instrument, settings: Mapping[str, Any], key: str) -> Table:

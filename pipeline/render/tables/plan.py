@@ -1,16 +1,18 @@
 """The report's tables in order, numbered, and building them all."""
 from __future__ import annotations
 
+import dataclasses
 import re
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.instrument import Instrument
 from pipeline.render.table import Table
 
+from pipeline.render.tables.cells import _t
 from pipeline.render.tables.measurement import (table_cfa_fit, table_correlations, table_invariance,
                                                table_measurement_items, table_reliability)
-from pipeline.render.tables.models import _models_table, table_icc, table_mediation
+from pipeline.render.tables.models import _model_columns, _models_table, column_label, table_icc, table_mediation
 from pipeline.render.tables.results import Results
 from pipeline.render.tables.settings import DEFAULTS
 from pipeline.render.tables.survey import table_codebook, table_sample_characteristics, table_sample_flow
@@ -86,9 +88,32 @@ def table_plan(results: Results) -> list[tuple[str, str, Callable[..., Table]]]:
 
 def build_tables(results: Results, instrument: Instrument, settings: Mapping[str, Any]) -> list[Table]:
     """Every table, in report order; a table whose input is absent comes back with ``skipped``
-    set (its note says what to run). ``results``: :func:`pipeline.render.tables.results.load_results`."""
+    set (its note says what to run). ``results``: :func:`pipeline.render.tables.results.load_results`.
+    With ``settings["simulated"]`` every table's notes end by saying its data are simulated."""
     settings = {**DEFAULTS, **settings, "decimals": {**DEFAULTS["decimals"], **(settings.get("decimals") or {})}}
-    return [build(results, instrument, settings, key) for _, key, build in table_plan(results)]
+    plan = table_plan(results)
+    settings["model_columns"] = model_columns(results, [key for _, key, _ in plan])
+    return [mark_simulated(build(results, instrument, settings, key), settings) for _, key, build in plan]
+
+
+def model_columns(results: Results, keys: Sequence[str]) -> dict[str, tuple[int, str]]:
+    """Model id -> (number of its regression table, label of its column), so another table's note
+    can point a reader to a column ("Table 9, column (2)") without naming the model's id."""
+    out: dict[str, tuple[int, str]] = {}
+    for key in keys:
+        match = re.fullmatch(r"table(\d+)_(.+)_models", key)
+        if match and match[2] in model_groups(results):
+            for i, m in enumerate(_model_columns(results, match[2]), start=1):
+                out.setdefault(m, (int(match[1]), column_label(i)))
+    return out
+
+
+def mark_simulated(table: Table, settings: Mapping[str, Any]) -> Table:
+    """``table`` with the simulated-data note last among its notes when ``settings["simulated"]``
+    (a real study's tables are returned as they are)."""
+    if not settings.get("simulated"):
+        return table
+    return dataclasses.replace(table, notes=(*table.notes, _t("simulated_note", table.lang)))
 
 
 def table_sections(results: Results) -> dict[str, str]:

@@ -30,10 +30,11 @@ INTEGRATED = {
     "integrate/sample_tests.csv": ("variable", "test"),
     "integrate/codebook.csv": ("variable", "type"),
     "integrate/index_descriptives.csv": ("scale",),
-    "integrate/joint_display.csv": ("hypothesis", "model", "term", "theme_label", "factor", "level", "reference",
-                                    "qual_status", "verdict", "claim"),
+    "integrate/joint_display.csv": ("hypothesis", "model", "term", "theme_label", "stance", "stance_label", "factor",
+                                    "level", "reference", "qual_status", "scope", "quotes_from", "verdict", "claim"),
+    "integrate/joint_unpaired.csv": ("hypothesis", "reason"),
 }
-_QUOTE = re.compile(r"quote\d+(_id)?")   # the joint display's quote1, quote1_id, quote2, ...
+_QUOTE = re.compile(r"quote\d+(_id|_role)?")   # the joint display's quote1, quote1_id, quote1_role, quote2, ...
 
 
 def load_results(processed: str | Path) -> dict[str, pd.DataFrame]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from pipeline.core.instrument import Instrument
+from pipeline.render import locale
 from pipeline.render.table import Cell, Row, Table
 from pipeline.render.tables.cells import _absent, _header, _need, _t, _variable, num, source, text, value_label
 from pipeline.render.tables.results import Results
@@ -43,7 +44,7 @@ def table_sample_characteristics(results: Results, instrument: Instrument, setti
     F = "integrate/sample_characteristics.csv"
     head = [""] + [value_label(instrument, group, g, lang) for g in groups] + [_t("total", lang), _t("test", lang), _t("p", lang)][:1 + extra]
     rows: list[Row] = []
-    any_suppressed = False
+    any_suppressed = monte_carlo = False
     for name in dict.fromkeys(char["variable"]):
         var = _variable(instrument, name)
         sub = char[char["variable"] == name]
@@ -52,17 +53,20 @@ def table_sample_characteristics(results: Results, instrument: Instrument, setti
         test_cells = [text("")] * extra
         if len(trow) and extra:
             kind = trow.iloc[0]["test"]
-            test_cells = [num(source(results, "integrate/sample_tests.csv", tsel, "statistic"), decimals=d["stat"],
-                              template=("χ² = {}" if kind == "chi2" else "F = {}")),
-                          num(source(results, "integrate/sample_tests.csv", tsel, "p_value"), decimals=d["p"], p_style=True)]
+            monte_carlo |= kind == "chi2_mc"
+            statistic = (text(_t("fisher", lang)) if kind == "fisher" else
+                         num(source(results, "integrate/sample_tests.csv", tsel, "statistic"), decimals=d["stat"],
+                             template={"chi2": "χ² = {}", "chi2_mc": "χ² = {}†"}.get(kind, "F = {}")))
+            test_cells = [statistic, num(source(results, "integrate/sample_tests.csv", tsel, "p_value"), decimals=d["p"],
+                                         p_style=True)]
         if var.values:
             rows.append(Row(tuple([text(var.label_in(lang))] + [text("")] * (len(groups) + 1) + test_cells)))
             for level in dict.fromkeys(sub["level"]):
                 cells = [text("  " + value_label(instrument, name, level, lang))]
                 for g in groups + ["total"]:
                     r = sub[(sub["level"] == level) & (sub["group"] == g)].iloc[0]
-                    if r["suppressed"]:
-                        cells.append(Cell(f"<{k}" if 0 < r["n"] < k else "·", suppressed=True))
+                    if r["suppressed"]:   # one symbol: a small cell cannot be told from its complements
+                        cells.append(Cell("·", suppressed=True))
                         any_suppressed = True
                     else:
                         cells.append(_n_pct(results, F, {"variable": name, "level": level, "group": g}, d["percent"]))
@@ -80,6 +84,9 @@ def table_sample_characteristics(results: Results, instrument: Instrument, setti
                                      decimals=d["mean"], template="{} ({})"))
             rows.append(Row(tuple(cells + test_cells)))
     notes = [_t("char_note", lang)]
+    if monte_carlo:
+        b = tests.loc[tests["test"] == "chi2_mc", "replications"].dropna()
+        notes.append(_t("mc_note", lang, b=int(b.iloc[0]) if len(b) else ""))
     if any_suppressed or k > 1:
         notes.append(_t("suppression_note", lang, k=k))
     return Table(key, cap, _header(head), tuple(rows), tuple(notes), lang=lang)
@@ -103,14 +110,15 @@ def table_codebook(results: Results, instrument: Instrument, settings: Mapping[s
     reasons = {r: instrument.missing_codes[c].get(lang, r) for c, r in
                ((c, spec["reason"]) for c, spec in instrument.missing_codes.items())}
     head_top = ["", "", "", ("", 1), (_t("missing", lang), 4)]
-    head = [_t("variable", lang), _t("label", lang), _t("type", lang), _t("valid_n", lang),
+    head = [_t("variable_name", lang), _t("label", lang), _t("type", lang), _t("valid_n", lang),
             reasons.get("dont_know", "dont_know"), reasons.get("refused", "refused"), reasons.get("skipped", "skipped"),
             _t("other_missing", lang)]
     rows = []
+    types = locale.phrases("tables", lang)["types"]
     for name in results[F]["variable"]:
         sel = {"variable": name}
         var = instrument.variables[name]
-        rows.append(Row((text(name), text(var.label_in(lang)), text(var.type),
+        rows.append(Row((text(name), text(var.label_in(lang)), text(types.get(var.type, var.type)),
                          *(num(source(results, F, sel, c), decimals=0) for c in
                            ("valid_n", "missing_dont_know", "missing_refused", "missing_skipped", "missing_other")))))
     return Table(key, cap, _header(head_top, head), tuple(rows), (_t("codebook_note", lang),), label_columns=3, lang=lang)

@@ -2,12 +2,14 @@
 (skipped with a note when their stages' outputs are absent)."""
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 import pandas as pd
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.instrument import Instrument
+from pipeline.render import locale
 from pipeline.render.table import Cell, Row, Table
 from pipeline.render.tables.cells import _absent, _header, _isnan, _need, _t, _variable, fmt, num, source, text, value_label
 from pipeline.render.tables.results import Results
@@ -37,10 +39,20 @@ def table_topics(results: Results, instrument: Instrument, settings: Mapping[str
         top = sep.join(w.loc[w["kind"] == "top", "word"].astype(str))
         frex = sep.join(w.loc[w["kind"] == "frex", "word"].astype(str))
         prev = num(source(results, "topics/topics.csv", {"topic": r["topic"]}, "prevalence", scale=100), decimals=d)
-        rows.append(Row((text(str(r["topic"])), text(str(r[lab]) if lab and not _isnan(r[lab]) else ""), prev,
+        rows.append(Row((text(str(r["topic"])), text(topic_label(r[lab], sep) if lab and not _isnan(r[lab]) else ""), prev,
                          Cell(top), Cell(frex))))
     head = [_t("topic", lang), _t("label", lang), _t("prevalence", lang), _t("top_words", lang), _t("frex_words", lang)]
     return Table(key, cap, _header(head), tuple(rows), (_t("topics_note", lang),), label_columns=2, lang=lang)
+
+
+_AUTO_LABEL = re.compile(r"T\d+\s*[:：]\s*(.*)")
+
+
+def topic_label(label: Any, sep: str) -> str:
+    """A topic's label as a table shows it beside the topic's number: the topics stage's own label
+    "T3: 合作社 培训 卖" (its number and top words) as "合作社、培训、卖"; a team's label as written."""
+    auto = _AUTO_LABEL.fullmatch(str(label).strip())
+    return sep.join(auto[1].split()) if auto else str(label)
 
 
 def table_k_selection(results: Results, instrument: Instrument, settings: Mapping[str, Any], key: str) -> Table:
@@ -58,7 +70,7 @@ def table_k_selection(results: Results, instrument: Instrument, settings: Mappin
     for _, r in ks.iterrows():
         sel = {"model": r["model"], "k": r["k"]} if has_model else {"k": r["k"]}
         chosen = "✓" if str(r.get("chosen", "")).lower() in ("true", "1", "yes") else ""
-        lead = [text(str(r["model"]))] if has_model else []
+        lead = [text(locale.phrases("tables", lang)["topic_models"].get(str(r["model"]), str(r["model"])))] if has_model else []
         rows.append(Row(tuple(lead + [num(source(results, F, sel, "k"), decimals=0)] +
                               [num(source(results, F, sel, c), decimals=1 if c == "perplexity" else d) for c in cols] +
                               [text(chosen)])))
@@ -67,9 +79,22 @@ def table_k_selection(results: Results, instrument: Instrument, settings: Mappin
 
 
 def _theme_labels(results: Results, settings: Mapping[str, Any], df: pd.DataFrame) -> dict[str, str]:
+    """Theme (as the frame names it: its code, e.g. "SPACE", or its id) -> the codebook's name in
+    the report's language (``settings["themes"]``: id -> {zh, en}, with ``code``), else a label
+    column of the frame; the code itself only when neither has it."""
     lang = settings["lang"]
-    out = {str(k): (v.get(lang) or next(iter(v.values()))) if isinstance(v, Mapping) else str(v)
-           for k, v in (settings.get("themes") or {}).items()}
+    out: dict[str, str] = {}
+    for k, v in (settings.get("themes") or {}).items():
+        name = (v.get(lang) or next(iter(v.values()))) if isinstance(v, Mapping) else str(v)
+        out[str(k)] = name
+        if isinstance(v, Mapping) and v.get("code"):
+            out[str(v["code"])] = name
+    if "theme_id" in df.columns:
+        for code, tid in zip(df["theme"].astype(str), df["theme_id"]):
+            if str(tid) in out:
+                out.setdefault(code, out[str(tid)])
+            elif not _isnan(tid) and str(int(float(tid))) in out:
+                out.setdefault(code, out[str(int(float(tid)))])
     lab = None
     for c in (f"theme_label_{lang}", f"label_{lang}", "theme_label", "label"):
         if c in df.columns:
@@ -83,6 +108,8 @@ def _theme_labels(results: Results, settings: Mapping[str, Any], df: pd.DataFram
 
 def _level_label(dimension: str, level: Any, instrument: Instrument, settings: Mapping[str, Any]) -> str:
     lang = settings["lang"]
+    if dimension == "overall":
+        return _t("all_units", lang)
     if dimension == "role":
         lab = (settings.get("role_labels") or {}).get(str(level))
         if isinstance(lab, Mapping):
@@ -118,8 +145,9 @@ def table_theme_frequencies(results: Results, instrument: Instrument, settings: 
             cells.append(Cell(f"{fmt(share.value * 100, d)} ({fmt(coded.value, 0)})", sources=(share, coded), numeric=True)
                          if share and coded else text(""))
         rows.append(Row(tuple(cells)))
-    dim_label = {"role": _t("role", lang)}
-    spans = [("", 1)] + [(dim_label.get(dim) or (_variable(instrument, dim).label_in(lang) if _variable(instrument, dim) else dim),
+    dim_label = {"role": _t("role", lang), "overall": ""}
+    spans = [("", 1)] + [(dim_label[dim] if dim in dim_label else
+                          (_variable(instrument, dim).label_in(lang) if _variable(instrument, dim) else dim),
                           sum(1 for c in columns if c[0] == dim)) for dim in dims]
     head = [_t("theme", lang)] + [_level_label(dim, lv, instrument, settings) for dim, lv in columns]
     return Table(key, cap, _header(spans, head), tuple(rows), (_t("freq_note", lang),), lang=lang)
@@ -146,5 +174,5 @@ def table_agreement(results: Results, instrument: Instrument, settings: Mapping[
                          num(source(results, F, sel, "kappa_ci_low"), source(results, F, sel, "kappa_ci_high"),
                              decimals=d, template="[{}, {}]") if "kappa_ci_low" in ag.columns else text(""),
                          *(num(source(results, F, sel, c), decimals=d) for c in cols))))
-    head = [_t("theme", lang), "n", _t("kappa", lang), _t("ci95", lang)] + [_t(c, lang) for c in cols]
+    head = [_t("theme", lang), _t("n_units", lang), _t("kappa", lang), _t("ci95", lang)] + [_t(c, lang) for c in cols]
     return Table(key, cap, _header(head), tuple(rows), (_t("agreement_note", lang),), lang=lang)
