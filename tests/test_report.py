@@ -136,15 +136,20 @@ def _assert_three_line(tbl) -> None:
     assert _borders(tbl.tblPr.find(f"{W}tblBorders")) == {
         "top": ("single", "12"), "bottom": ("single", "12"), "left": ("nil", None), "right": ("nil", None),
         "insideH": ("nil", None), "insideV": ("nil", None)}
-    rules = []
+    thin, thick = set(), set()
     for i, tr in enumerate(tbl.findall(f"{W}tr")):
         for tc in tr.findall(f"{W}tc"):
             pr = tc.find(f"{W}tcPr")
             b = _borders(pr.find(f"{W}tcBorders") if pr is not None else None)
-            if b:
-                assert b == {"bottom": ("single", "6")}
-                rules.append(i)
-    assert rules and len(set(rules)) == 1, "one thin rule, under the header"
+            assert set(b) <= {"top", "bottom"}, b
+            if "bottom" in b:
+                assert b["bottom"] == ("single", "6")
+                thin.add(i)
+            if "top" in b:
+                assert b["top"] == ("single", "12")
+                thick.add(i)
+    # one thin rule, under the header; the top rule on the first header row too (a repeated header carries it)
+    assert len(thin) == 1 and thick == {0}, (thin, thick)
 
 
 def test_word_tables_are_three_line_tables(demo_study):
@@ -161,6 +166,38 @@ def test_word_tables_are_three_line_tables(demo_study):
     assert len(zipfile.ZipFile(reports / "report.docx").namelist()) > 10
     # the figures are in the Word report too
     assert sum(1 for r in doc.inline_shapes) == 6
+
+
+def test_word_report_is_laid_out_for_print(demo_study):
+    """A4 pages (landscape sections where a table or figure needs one) with page numbers, a caption
+    field for every table and figure, headers repeated and rows unsplittable in every table, the
+    document language zh-CN, figures never scaled so far that their text is under 7 pt. The page
+    breaks themselves are checked by LibreOffice (tests/test_report_print.py)."""
+    import docx
+    from docx.image.image import Image
+
+    path = demo_study / "reports" / "report.docx"
+    doc = docx.Document(str(path))
+    sizes = [(s.page_width.twips, s.page_height.twips) for s in doc.sections]
+    assert set(sizes) <= {(11906, 16838), (16838, 11906)} and sizes[0] == (11906, 16838)
+    assert "PAGE" in "".join(t.text for t in doc.sections[0].footer._element.iter(f"{W}instrText"))
+    body = zipfile.ZipFile(path).read("word/document.xml").decode("utf-8")
+    assert body.count("SEQ 表 \\* ARABIC") == 18 and body.count("SEQ 图 \\* ARABIC") == 6
+    assert 'w:lang w:val="zh-CN"' in zipfile.ZipFile(path).read("word/styles.xml").decode("utf-8")
+    for t in doc.tables:
+        rows = t._tbl.findall(f"{W}tr")
+        assert all(tr.find(f"{W}trPr/{W}cantSplit") is not None for tr in rows)
+        assert rows[0].find(f"{W}trPr/{W}tblHeader") is not None
+        assert t._tbl.find(f"{W}tblPr/{W}tblLayout").get(f"{W}type") == "fixed"
+    used = {p.style.name for p in doc.paragraphs} | {p.style.name for t in doc.tables for row in t.rows
+                                                      for cell in row.cells for p in cell.paragraphs}
+    assert used <= {"Title", "Heading 1", "Caption", "Table Text", "Table Note", "Figure", "Normal"}, used
+    for shape in doc.inline_shapes:
+        blob = doc.part.related_parts[shape._inline.graphic.graphicData.pic.blipFill.blip.embed].blob
+        img = Image.from_blob(blob)
+        scale = shape.width / (img.px_width / img.horz_dpi * 914400)
+        # the figures' smallest text is 8 pt (figures.py: _rc)
+        assert scale * 8 >= 7 - 1e-6, f"a figure at {scale:.2f} of its size: its 8 pt text under 7 pt"
 
 
 def test_figures_show_chinese_text(demo_study):

@@ -460,6 +460,10 @@ class Report(Section):
     role_labels: dict[str, Text | str] = Field(default_factory=dict)
     quotes: Count = 2                            # exemplar quotes per joint-display row
     simulated: bool = False                      # simulated data: every table note, figure caption and page says so
+    paper: Literal["a4", "letter"] = "a4"        # page size of the Word report and tables
+    # the Word report's reference template (.docx whose named styles the report uses, like pandoc's
+    # reference.docx); None: the shipped one, pipeline/render/templates/report_template.docx
+    template: str | None = None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ class FigureOut:
     svg: bytes | None
     missing: str | None = None
     inputs: tuple[str, ...] = ()   # the tidy files under processed/ it is drawn from
+    smallest_pt: float | None = None     # its smallest text at its own size (Word keeps it >= 7 pt)
 
 
 # -- figures -----------------------------------------------------------------------------------
@@ -86,7 +87,8 @@ def build_figures(results: Mapping[str, pd.DataFrame], instrument: Any, params: 
         if any(n not in results or not len(results[n]) for n in needs):
             return
         fig = make()
-        out.append(FigureOut(key, caps[key], F.figure_bytes(fig, "png"), F.figure_bytes(fig, "svg"), inputs=tuple(needs)))
+        png, svg = F.figure_bytes(fig, "png"), F.figure_bytes(fig, "svg")
+        out.append(FigureOut(key, caps[key], png, svg, inputs=tuple(needs), smallest_pt=F.smallest_text(fig)))
 
     add("fig01_sample_flow", lambda: F.sample_flow_plot(results["sample_flow.csv"], lang), ["sample_flow.csv"])
     def distributions():
@@ -270,39 +272,49 @@ def report_html(lang: str, title: Mapping[str, str], table_list: Sequence[render
 
 
 def report_docx(lang: str, title: Mapping[str, str], table_list: Sequence[render.Table], figs: Sequence[FigureOut],
-                prov: Mapping[str, Any], sections: Mapping[str, str], simulated: bool = False) -> bytes:
-    from docx import Document
-    from docx.shared import Inches, Pt
+                prov: Mapping[str, Any], sections: Mapping[str, str], simulated: bool = False, *,
+                template: str | None = None, paper: str = "a4") -> bytes:
+    """The Word report in the named styles of ``template`` (default: the shipped reference
+    template) on ``paper``: title, a section per part with its tables and figures (each in a
+    landscape section when it needs one, a section's heading with its first table or figure),
+    the provenance appendix (see :mod:`pipeline.render.word`). ``simulated``: said under the
+    title and in the header of every page."""
+    from pipeline.render import word
 
-    doc = Document()
-    style = doc.styles["Normal"]
-    style.font.name = "Noto Sans CJK SC"
-    style.font.size = Pt(10)
-    rpr = style.element.get_or_add_rPr()
-    rfonts = rpr.find("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}rFonts")
-    if rfonts is not None:  # East Asian text in the same face
-        rfonts.set("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia", "Noto Sans CJK SC")
-    doc.add_heading(title[lang], level=0)
+    doc = word.WordReport(lang, template, paper)
+    doc.heading(title[lang], level=0)
     phrase = locale.phrases("report", lang)
     if simulated:   # simulated data: said above everything else (params.yaml report.simulated)
-        doc.add_paragraph().add_run(phrase["simulated_banner"]).bold = True
-        for section in doc.sections:   # and in the header of every page
-            section.header.paragraphs[0].text = phrase["simulated_header"]
+        doc.paragraph(phrase["simulated_banner"], "Normal")
+        header = doc.doc.sections[0].header   # and in the header of every page (later sections inherit it)
+        header.is_linked_to_previous = False
+        header.paragraphs[0].text = phrase["simulated_header"]
     by_section = _by_section(table_list, sections)
     fig_by_key = {f.key: f for f in figs}
     numbers = {f.key: i for i, f in enumerate(figs, start=1)}
+
+    def wide_table(t: render.Table) -> bool:
+        return bool(t.rows) and word.layout_table(t, doc.page, doc.table_size).landscape
+
+    def wide_figure(f: FigureOut) -> bool:
+        return f.png is not None and word.place_figure(f.png, doc.page, f.smallest_pt).landscape
+
     for name, fig_keys in study_sections(by_section, figs):
-        doc.add_heading(phrase["sections"][name], level=1)
+        first = [wide_table(t) for t in by_section[name][:1]] or [wide_figure(fig_by_key[k]) for k in fig_keys[:1]]
+        doc.orient(bool(first and first[0]))     # the heading goes where its first table or figure goes
+        doc.heading(phrase["sections"][name], level=1)
         for t in by_section[name]:
-            render.add_to_docx(doc, t)
+            doc.add_table(t)
         for key in fig_keys:
             f = fig_by_key[key]
-            cap = f"{phrase['figure'].format(n=numbers[key])} {f.caption}"
+            cap = f"{phrase['figure'].format(n=word.MARK)} {f.caption}"
             if f.png is None:
-                doc.add_paragraph(phrase["missing_figure"].format(what=f.missing))
+                doc.paragraph(phrase["missing_figure"].format(what=f.missing), "Normal")
+                doc.caption(cap, None, "Figure", keep_next=False)
             else:
-                doc.add_picture(io.BytesIO(f.png), width=Inches(6.0))
-            doc.add_paragraph(cap).runs[0].bold = True
-    doc.add_heading(phrase["sections"]["provenance"], level=1)
-    render.add_to_docx(doc, provenance_table(prov, lang))
-    return render.docx_bytes(doc)
+                doc.add_figure(f.png, cap, numbers[key], f.smallest_pt)
+    appendix = provenance_table(prov, lang)
+    doc.orient(wide_table(appendix))
+    doc.heading(phrase["sections"]["provenance"], level=1)
+    doc.add_table(appendix)
+    return doc.to_bytes(title[lang])

@@ -175,6 +175,16 @@ def figure_bytes(fig: Figure, fmt: str) -> bytes:
     return buf.getvalue()
 
 
+def smallest_text(fig: Figure) -> float | None:
+    """The size (pt, at the figure's own size) of its smallest visible text, after it has been
+    drawn (saved) once; None if it has no text. The Word report scales a figure no further down
+    than keeps this at 7 pt (:func:`pipeline.render.word.place_figure`)."""
+    from matplotlib.text import Text
+
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    return float(min(sizes)) if sizes else None
+
+
 def save_figure(fig: Figure, out_dir: str | Path, stem: str) -> list[Path]:
     """Write ``out_dir/stem.png`` (300 dpi) and ``out_dir/stem.svg``; both are rendered before
     either is written, and each is renamed into place whole. Returns the two paths."""

@@ -1,5 +1,5 @@
 """One renderer for every publication table: CSV, Markdown, HTML, LaTeX (booktabs) and Word
-(a three-line table, 三线表), all from the same :class:`Table`.
+(a three-line table, 三线表: :mod:`pipeline.render.word`), all from the same :class:`Table`.
 
 A :class:`Table` holds display text only, but every number it shows keeps a link
 (:class:`Source`) to the tidy result it came from (file, row selector, column, raw value), so a
@@ -16,20 +16,14 @@ import html
 import io
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.files import OFFICE_TIME, office_bytes, write_bytes, write_text
+from pipeline.core.files import write_bytes, write_text
 from pipeline.render import locale
 
 FORMATS = ("csv", "md", "html", "tex", "docx")
-
-# Word: rule widths in eighths of a point (w:sz); 1.5 pt top and bottom, 0.75 pt under the header.
-THICK_RULE = 12
-THIN_RULE = 6
-FIXED_TIME = datetime(*OFFICE_TIME, tzinfo=timezone.utc)   # the document's core properties
 
 # Three-line tables in HTML; the report page may include it once.
 HTML_CSS = """table.three-line { border-collapse: collapse; margin: 1em 0; }
@@ -289,142 +283,11 @@ def latex(table: Table, number: int | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-# -- Word --------------------------------------------------------------------------------------
-def _border_xml(tag: str, edges: dict[str, int | None]) -> Any:
-    from docx.oxml import OxmlElement
-    from docx.oxml.ns import qn
-
-    el = OxmlElement(tag)
-    for edge, size in edges.items():
-        b = OxmlElement(f"w:{edge}")
-        if size is None:
-            b.set(qn("w:val"), "nil")
-        else:
-            b.set(qn("w:val"), "single")
-            b.set(qn("w:sz"), str(size))
-            b.set(qn("w:space"), "0")
-            b.set(qn("w:color"), "000000")
-        el.append(b)
-    return el
-
-
-def _set_table_borders(tbl: Any) -> None:
-    """Three-line table: thick top and bottom rules, no other table-level lines."""
-    from docx.oxml.ns import qn
-
-    tbl_pr = tbl._tbl.tblPr
-    for old in tbl_pr.findall(qn("w:tblBorders")):
-        tbl_pr.remove(old)
-    tbl_pr.append(_border_xml("w:tblBorders", {"top": THICK_RULE, "left": None, "bottom": THICK_RULE,
-                                                "right": None, "insideH": None, "insideV": None}))
-
-
-def _set_cell_bottom(cell: Any, size: int) -> None:
-    from docx.oxml.ns import qn
-
-    tc_pr = cell._tc.get_or_add_tcPr()
-    for old in tc_pr.findall(qn("w:tcBorders")):
-        tc_pr.remove(old)
-    tc_pr.append(_border_xml("w:tcBorders", {"bottom": size}))
-
-
-def _run(paragraph: Any, text: str, *, bold: bool = False, italic: bool = False, size: float | None = None) -> Any:
-    from docx.oxml.ns import qn
-    from docx.shared import Pt
-
-    run = paragraph.add_run(text)
-    run.bold = bold or None
-    run.italic = italic or None
-    if size:
-        run.font.size = Pt(size)
-    rpr = run._r.get_or_add_rPr()
-    fonts = rpr.find(qn("w:rFonts"))
-    if fonts is None:
-        from docx.oxml import OxmlElement
-        fonts = OxmlElement("w:rFonts")
-        rpr.insert(0, fonts)
-    fonts.set(qn("w:ascii"), "Times New Roman")
-    fonts.set(qn("w:hAnsi"), "Times New Roman")
-    fonts.set(qn("w:eastAsia"), "SimSun")
-    return run
-
-
-def add_to_docx(document: Any, table: Table, number: int | None = None) -> Any:
-    """Append the caption, the three-line table and its notes to a python-docx ``Document``;
-    returns the docx table (or None for a skipped table)."""
-    from docx.enum.table import WD_TABLE_ALIGNMENT
-    from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.table import _Cell
-
-    number = table_number(table) if number is None else number
-    cap = document.add_paragraph()
-    _run(cap, _title(table, number), bold=True)
-    result = None
-    if table.rows:
-        n_header = len(table.header)
-        t = document.add_table(rows=n_header + len(table.rows), cols=table.n_columns)
-        t.alignment = WD_TABLE_ALIGNMENT.CENTER
-        _set_table_borders(t)
-        for i, hrow in enumerate(table.header):
-            j = 0
-            for c in hrow:
-                cell = t.cell(i, j)
-                if c.span > 1:
-                    cell = cell.merge(t.cell(i, j + c.span - 1))
-                p = cell.paragraphs[0]
-                p.alignment = WD_ALIGN_PARAGRAPH.LEFT if j < table.label_columns else WD_ALIGN_PARAGRAPH.CENTER
-                _run(p, c.text, size=10)
-                j += c.span
-        for j in range(table.n_columns):
-            _set_cell_bottom(t.cell(n_header - 1, j), THIN_RULE)
-        # Body cells straight from each row's XML: python-docx's table.cell(i, j) walks the whole
-        # table on every call (quadratic: 48 s for the report's tables), a row's own cells do not.
-        trs = t._tbl.tr_lst
-        for k, row in enumerate(table.rows):
-            tcs = [_Cell(tc, t) for tc in trs[n_header + k].tc_lst]
-            if row.panel is not None:
-                cell = tcs[0].merge(tcs[-1]) if table.n_columns > 1 else tcs[0]
-                _run(cell.paragraphs[0], row.panel, italic=True, size=10)
-                continue
-            for j, c in enumerate(row.cells):
-                p = tcs[j].paragraphs[0]
-                p.alignment = WD_ALIGN_PARAGRAPH.LEFT if j < table.label_columns else WD_ALIGN_PARAGRAPH.RIGHT
-                _run(p, c.text, size=10)
-        result = t
-    for note in _notes(table):
-        _run(document.add_paragraph(), note, size=9)
-    return result
-
-
-def fix_docx_properties(document: Any) -> None:
-    """No time of the run in the file: fixed creation/modification time, revision and author."""
-    props = document.core_properties
-    props.created = FIXED_TIME
-    props.modified = FIXED_TIME
-    props.last_printed = FIXED_TIME
-    props.revision = 1
-    props.author = ""
-    props.last_modified_by = ""
-
-
-def docx_bytes(document: Any) -> bytes:
-    fix_docx_properties(document)
-    buf = io.BytesIO()
-    document.save(buf)
-    return office_bytes(buf.getvalue())
-
-
-def docx_table(table: Table, number: int | None = None) -> bytes:
-    from docx import Document
-
-    doc = Document()
-    add_to_docx(doc, table, number)
-    return docx_bytes(doc)
-
-
 # -- files -------------------------------------------------------------------------------------
-def write_table(table: Table, out_dir: str | Path, formats: Sequence[str] = FORMATS, number: int | None = None) -> list[Path]:
-    """Write ``table`` as ``<out_dir>/<key>.<format>`` for each format (atomic writes)."""
+def write_table(table: Table, out_dir: str | Path, formats: Sequence[str] = FORMATS, number: int | None = None,
+                word: Mapping[str, Any] | None = None) -> list[Path]:
+    """Write ``table`` as ``<out_dir>/<key>.<format>`` for each format (atomic writes); ``word``:
+    the Word options (``template``, ``paper``) of :func:`pipeline.render.word.docx_table`."""
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
         raise PipelineError(f"unknown table formats {unknown}", f"use some of {list(FORMATS)} (params.yaml: report.formats)")
@@ -441,6 +304,8 @@ def write_table(table: Table, out_dir: str | Path, formats: Sequence[str] = FORM
         elif fmt == "tex":
             write_text(path, latex(table, number))
         else:
-            write_bytes(path, docx_table(table, number))
+            from pipeline.render.word import docx_table   # word.py builds on this module
+
+            write_bytes(path, docx_table(table, number, **(word or {})))
         paths.append(path)
     return paths

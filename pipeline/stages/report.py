@@ -35,6 +35,7 @@ from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_dir, write_bytes, write_json, write_text
 from pipeline.core.instrument import load_instrument, no_instrument
 from pipeline.core.provenance import reproducible_part, run_part
+from pipeline.core.settings import Report
 from pipeline.render.document import build_figures, report_docx, report_html
 from pipeline.render.tables.check import check_numbers
 from pipeline.render.tables.joint import joint_table
@@ -95,10 +96,12 @@ def make_report(params: Mapping[str, Any], processed: Path, codebook_path: Path,
                                     codebook))
     sections[table_list[-1].key] = "sources"
     prov = reproducible_part(dict(params), lock, dvc_lock)
+    layout = Report.model_validate(cfg)      # the defaults of report.paper and report.template
+    word = {"template": layout.template, "paper": layout.paper}
     # simulated: the study's data are simulated (params.yaml report.simulated); the tables' notes and
     # the figures' captions already say so, the documents put it on top and on every page
     return {"tables": table_list, "sections": sections, "figures": figs, "provenance": prov,
-            "lang": lang, "title": title, "simulated": settings["simulated"],
+            "lang": lang, "title": title, "simulated": settings["simulated"], "word": word,
             "formats": settings.get("formats", render.FORMATS), "joint": joint}
 
 
@@ -118,10 +121,10 @@ def write_report(made: Mapping[str, Any], reports: Path, metrics_path: Path) -> 
     page = report_html(made["lang"], made["title"], made["tables"], made["figures"], made["provenance"], made["sections"],
                        simulated=made["simulated"])
     document = report_docx(made["lang"], made["title"], made["tables"], made["figures"], made["provenance"],
-                           made["sections"], simulated=made["simulated"])
+                           made["sections"], simulated=made["simulated"], **made["word"])
     with atomic_dir(reports / "tables") as tdir, atomic_dir(reports / "figures") as fdir:
         for t in made["tables"]:
-            render.write_table(t, tdir, made["formats"])
+            render.write_table(t, tdir, made["formats"], word=made["word"])
         for f in made["figures"]:
             if f.png is not None:
                 write_bytes(fdir / f"{f.key}.png", f.png)
