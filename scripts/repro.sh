@@ -29,12 +29,16 @@ fi
 # to install and goes on: the print tests then skip with that reason, and fail under CI=true.
 install_system_checks() {
   local missing=() pkg
-  for pkg in libreoffice-writer-nogui fonts-noto-cjk poppler-utils chromium; do
+  # LibreOffice + fonts + poppler: the Word report printed to PDF (tests/test_report_print.py); Chromium: the
+  # HTML report in a browser (tests/test_report_browser.py); TeX Live with ctex: every .tex table compiled
+  # with xelatex (tests/test_latex.py). About 1 GB on disk, 3-4 minutes the first time.
+  for pkg in libreoffice-writer-nogui fonts-noto-cjk poppler-utils chromium \
+             texlive-xetex texlive-lang-chinese texlive-latex-extra texlive-science; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    echo "note: not installed: ${missing[*]} (for the print checks, tests/test_report_print.py and the HTML check);" \
+    echo "note: not installed: ${missing[*]} (for the print, browser and LaTeX checks of the report);" \
          "as root on Debian: apt-get install ${missing[*]}" >&2
     return 0
   fi

@@ -132,6 +132,10 @@ def build_figures(results: Mapping[str, pd.DataFrame], instrument: Any, params: 
 
 
 # -- the report documents ----------------------------------------------------------------------
+# The page: a 60 em column on screen; in print A4 with 20 mm margins (the tables' print rules are
+# in pipeline.render.table.HTML_CSS), page numbers at the foot, no figure or heading left alone at
+# a page's end.
+PRINT_MARGIN_MM = 20
 REPORT_CSS = """body { font-family: "Report CJK", "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif;
   max-width: 60em; margin: 2em auto; padding: 0 1em; line-height: 1.5; color: #111; }
 h1 { font-size: 1.6em; } h2 { font-size: 1.3em; margin-top: 2em; border-bottom: 1px solid #999; }
@@ -142,7 +146,16 @@ p.simulated { border: 2px solid #a00; color: #a00; font-weight: bold; padding: .
 div.simulated-page { position: fixed; top: 0; right: 0; padding: .2em .6em; font-size: 80%; color: #a00;
   background: #fff; border: 1px solid #a00; }   /* fixed: on screen always in view, in print on every page */
 section.prov td { font-family: monospace; font-size: 85%; word-break: break-all; }
-"""
+@page { size: A4; margin: MARGINmm; @bottom-center { content: counter(page) " / " counter(pages); font-size: 9pt; } }
+@media print {
+  body { max-width: none; margin: 0; padding: 0; font-size: 10.5pt; }
+  h1, h2 { break-after: avoid; page-break-after: avoid; }
+  section { break-before: page; page-break-before: always; }
+  figure { break-inside: avoid; page-break-inside: avoid; }
+  figure svg { max-width: 100%; max-height: 200mm; }
+}
+""".replace("MARGIN", str(PRINT_MARGIN_MM))
+
 
 def embedded_font_css(text: str) -> str:
     """An ``@font-face`` rule carrying the project's CJK font (the pinned Noto Sans CJK SC, see

@@ -15,6 +15,7 @@ import csv
 import html
 import io
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -25,18 +26,52 @@ from pipeline.render import locale
 
 FORMATS = ("csv", "md", "html", "tex", "docx")
 
-# Three-line tables in HTML; the report page may include it once.
-HTML_CSS = """table.three-line { border-collapse: collapse; margin: 1em 0; }
+# Three-line tables in HTML; the report page may include it once. Text columns wrap (``tx``; a
+# minimum width in em, ``w6``..``w12``, from their longest cell, so a column is never squeezed to a
+# character a line), short ones do not (``nw``); numbers never break inside a number (``num``,
+# tabular figures, right-aligned with their stars or closing bracket in a fixed-width tail ``sx1``-
+# ``sx3`` so the decimal points line up); a cell of several numbers (an estimate and its interval)
+# may break between them. A table sits in a ``table-wrap`` that scrolls sideways if a screen is
+# narrower than the table; the widest tables ("landscape") take the screen's width, wider than the
+# page's column, centred on it. In print a table is laid out to fit the page (smaller type for wide
+# tables, a landscape page of its own for the widest), its header repeated on every page, no row split.
+HTML_CSS = """@page landscape { size: A4 landscape; }
+div.table-wrap { max-width: 100%; overflow-x: auto; margin: 1em 0 .3em; }
+@media screen and (min-width: 64em) {
+  div.table-block.landscape { --w: min(84em, calc(100vw - 4em)); width: var(--w); margin-left: calc((100% - var(--w)) / 2); }
+}
+table.three-line { border-collapse: collapse; font-size: 90%; line-height: 1.4; }
+table.three-line.wide { font-size: 80%; }
 table.three-line caption { caption-side: top; text-align: left; font-weight: bold; padding-bottom: .3em; }
 table.three-line thead tr:first-child th { border-top: 1.5pt solid #000; }
 table.three-line thead tr:last-child th { border-bottom: 0.75pt solid #000; }
 table.three-line tbody tr:last-child td { border-bottom: 1.5pt solid #000; }
-table.three-line th, table.three-line td { padding: .15em .6em; vertical-align: top; }
+table.three-line th, table.three-line td { padding: .2em .5em; vertical-align: top; }
+table.three-line th { font-weight: bold; text-align: center; white-space: normal; }
+table.three-line th.tx { text-align: left; }
 table.three-line th.spanner { border-bottom: 0.5pt solid #000; }
-table.three-line td.num { text-align: right; white-space: nowrap; }
+table.three-line td.tx { text-align: left; white-space: normal; overflow-wrap: anywhere; max-width: 28em; }
+table.three-line td.nw, table.three-line th.nw { white-space: nowrap; }
+table.three-line td.w6 { min-width: 6em; } table.three-line td.w8 { min-width: 8em; }
+table.three-line td.w10 { min-width: 10em; } table.three-line td.w12 { min-width: 12em; }
+table.three-line td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+table.three-line td.num.brk { white-space: normal; }
+table.three-line td.num span.n { white-space: nowrap; }
+table.three-line span.sx1, table.three-line span.sx2, table.three-line span.sx3 { display: inline-block; text-align: left; }
+table.three-line span.sx1 { width: .6em; } table.three-line span.sx2 { width: 1.1em; } table.three-line span.sx3 { width: 1.6em; }
 table.three-line tr.panel td { font-style: italic; padding-top: .5em; }
-div.table-notes { font-size: 90%; margin-bottom: 1.5em; }"""
-
+div.table-notes { font-size: 85%; margin-bottom: 1.5em; }
+@media print {
+  div.table-block.landscape { page: landscape; }
+  div.table-wrap { overflow: visible; }
+  table.three-line { font-size: 9pt; }
+  table.three-line.wide { font-size: 8pt; }
+  table.three-line td.tx { max-width: none; }
+  table.three-line thead { display: table-header-group; }
+  table.three-line tr { break-inside: avoid; page-break-inside: avoid; }
+  table.three-line caption { break-after: avoid; page-break-after: avoid; }
+  div.table-notes { font-size: 8pt; break-before: avoid; page-break-before: avoid; }
+}"""
 
 @dataclass(frozen=True)
 class Source:
@@ -147,6 +182,72 @@ def _notes(table: Table) -> list[str]:
     return ([table.skipped] if table.skipped else []) + list(table.notes)
 
 
+# -- column shapes (HTML and LaTeX) ------------------------------------------------------------
+# A number with what may stand around it: an opening bracket or "<" before, stars, a closing
+# bracket or "%" after (the tail, aligned apart so that the decimal points line up).
+NUMBER = re.compile(r"(?P<pre>[(\[<]?)(?P<num>-?\d+(?:\.\d+)?)(?P<post>[)\]%]?\**)")
+# What a cell of a numeric column may show instead of a number: nothing, a dash, a withheld count.
+_PLACEHOLDER = re.compile(r"[—–\-·]?")
+
+
+def display_width(text: str) -> float:
+    """The width of ``text`` in em, roughly: a wide (CJK) character 1 em, any other 0.55 em."""
+    return sum(1.0 if unicodedata.east_asian_width(ch) in "WF" else 0.55 for ch in text)
+
+
+def number_atoms(text: str) -> list[str]:
+    """The parts of a numeric cell a line may break between: its numbers with their brackets
+    ("0.344", "[0.205, 0.484]"); a lone separator ("/") stays with the number before it."""
+    atoms: list[str] = []
+    for part in re.findall(r"\[[^\]]*\]|\([^)]*\)|\S+", text):
+        if atoms and not re.search(r"\d", part):
+            atoms[-1] += " " + part
+        else:
+            atoms.append(part)
+    return atoms
+
+
+@dataclass(frozen=True)
+class ColumnShape:
+    """What a column holds: ``numeric`` (every body cell a number or a placeholder), ``width``
+    (the widest body cell in em), ``atoms`` (some cell holds several numbers: an estimate and its
+    interval), ``single`` (every cell one number, :data:`NUMBER`: decimal alignment applies),
+    ``tail`` (the longest tail after a number, in characters: stars, a closing bracket)."""
+
+    numeric: bool
+    width: float
+    atoms: bool = False
+    single: bool = False
+    tail: int = 0
+
+
+def column_shapes(table: Table) -> list[ColumnShape]:
+    """One :class:`ColumnShape` per column, from the body cells (panel rows are left out)."""
+    out = []
+    for j in range(table.n_columns):
+        cells = [r.cells[j] for r in table.rows if r.panel is None]
+        shown = [c for c in cells if c.text.strip()]
+        numeric = any(c.numeric for c in shown) and all(
+            c.numeric or c.suppressed or _PLACEHOLDER.fullmatch(c.text.strip()) for c in shown)
+        width = max((display_width(c.text) for c in cells), default=0.0)
+        if not numeric:
+            out.append(ColumnShape(False, width))
+            continue
+        nums = [c.text.strip() for c in shown if c.numeric]
+        matches = [NUMBER.fullmatch(t) for t in nums]
+        single = all(matches)
+        tail = max((len(m.group("post")) for m in matches if m), default=0) if single else 0
+        out.append(ColumnShape(True, width, atoms=any(len(number_atoms(t)) > 1 for t in nums), single=single, tail=tail))
+    return out
+
+
+def natural_width(table: Table, shapes: Sequence[ColumnShape] | None = None, text_cap: float = 20.0) -> float:
+    """The width in em the table would like: numbers whole, text up to ``text_cap`` em a column,
+    plus the cells' padding (1 em a column)."""
+    shapes = column_shapes(table) if shapes is None else shapes
+    return sum((s.width if s.numeric else min(s.width, text_cap)) + 1.0 for s in shapes)
+
+
 # -- CSV ---------------------------------------------------------------------------------------
 def csv_text(table: Table) -> str:
     """The displayed cells: one header row (spanners flattened), panel rows as a first cell."""
@@ -191,37 +292,88 @@ def _h(text: str) -> str:
     return html.escape(text, quote=True)
 
 
+# HTML: text columns of at most this many em do not wrap; longer ones get a minimum width (classes
+# w6..w12 of HTML_CSS) of about a sixth of their longest cell; a table whose natural width passes
+# WIDE_EM is set in smaller type ("wide"), one past LANDSCAPE_EM is printed on a landscape page.
+NOWRAP_EM = 8.0
+WIDE_EM = 60.0
+LANDSCAPE_EM = 75.0
+HEAD_NOWRAP_EM = 5.0
+
+
+def _text_class(shape: ColumnShape) -> str:
+    if shape.width <= NOWRAP_EM:
+        return "tx nw"
+    return f"tx w{min(12, max(6, 2 * round(shape.width / 12)))}"
+
+
+def _num_html(text: str, shape: ColumnShape) -> tuple[str, str]:
+    """The inner HTML and the class of a numeric cell: one number with its tail in a fixed-width
+    span (decimal alignment), or several numbers each unbreakable, breaking between them."""
+    m = NUMBER.fullmatch(text.strip()) if shape.single else None
+    if m is not None and shape.tail:
+        return f'{_h(m.group("pre") + m.group("num"))}<span class="sx{min(shape.tail, 3)}">{_h(m.group("post"))}</span>', "num"
+    atoms = number_atoms(text)
+    if len(atoms) > 1:
+        return " ".join(f'<span class="n">{_h(a)}</span>' for a in atoms), "num brk"
+    if shape.tail and text.strip():   # a placeholder in a column of numbers with tails
+        return f'{_h(text)}<span class="sx{min(shape.tail, 3)}"></span>', "num"
+    return _h(text), "num"
+
+
+def _html_head(table: Table, shapes: Sequence[ColumnShape]) -> list[str]:
+    out = ["<thead>"]
+    for i, hrow in enumerate(table.header):
+        spanner = i < len(table.header) - 1
+        cells, j = [], 0
+        for c in hrow:
+            span = f' colspan="{c.span}"' if c.span > 1 else ""
+            classes = ["spanner"] if spanner and c.text else []
+            if not spanner and c.span == 1:
+                classes += [] if shapes[j].numeric else ["tx"]
+                # a short head, or one no wider than its column's cells, never wraps (主/题)
+                classes += ["nw"] if display_width(c.text) <= max(HEAD_NOWRAP_EM, shapes[j].width) else []
+            cls = f' class="{" ".join(classes)}"' if classes else ""
+            cells.append(f'<th scope="col"{span}{cls}>{_h(c.text)}</th>')
+            j += c.span
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</thead>")
+    return out
+
+
 def html_fragment(table: Table, number: int | None = None) -> str:
-    """A ``<table class="three-line">`` with its caption, followed by its notes (style:
-    :data:`HTML_CSS`)."""
+    """A ``<table class="three-line">`` with its caption, in a ``table-wrap`` container, followed
+    by its notes, the two in a ``table-block`` (style: :data:`HTML_CSS`). Each column is laid out by what it holds
+    (:func:`column_shapes`), not by its position."""
     number = table_number(table) if number is None else number
-    out = [f'<table class="three-line" id="{_h(table.key)}">', f"<caption>{_h(_title(table, number))}</caption>"]
+    shapes = column_shapes(table)
+    width = natural_width(table, shapes) if table.rows else 0.0
+    wide = " wide" if width > WIDE_EM else ""
+    landscape = " landscape" if width > LANDSCAPE_EM else ""
+    out = [f'<div class="table-block{landscape}">', '<div class="table-wrap">',
+           f'<table class="three-line{wide}" id="{_h(table.key)}">',
+           f"<caption>{_h(_title(table, number))}</caption>"]
     if table.rows:
-        out.append("<thead>")
-        for i, hrow in enumerate(table.header):
-            spanner = i < len(table.header) - 1
-            cells = []
-            for c in hrow:
-                span = f' colspan="{c.span}"' if c.span > 1 else ""
-                cls = ' class="spanner"' if spanner and c.text else ""
-                cells.append(f'<th scope="col"{span}{cls}>{_h(c.text)}</th>')
-            out.append("<tr>" + "".join(cells) + "</tr>")
-        out.append("</thead>")
+        out += _html_head(table, shapes)
         out.append("<tbody>")
         for row in table.rows:
             if row.panel is not None:
                 out.append(f'<tr class="panel"><td colspan="{table.n_columns}">{_h(row.panel)}</td></tr>')
                 continue
             cells = []
-            for j, c in enumerate(row.cells):
-                cls = ' class="num"' if j >= table.label_columns else ""
-                cells.append(f"<td{cls}>{_h(c.text)}</td>")
+            for c, shape in zip(row.cells, shapes):
+                if shape.numeric:
+                    inner, cls = _num_html(c.text, shape)
+                else:
+                    inner, cls = _h(c.text), _text_class(shape)
+                cells.append(f'<td class="{cls}">{inner}</td>')
             out.append("<tr>" + "".join(cells) + "</tr>")
         out.append("</tbody>")
-    out.append("</table>")
+    out += ["</table>", "</div>"]
     notes = _notes(table)
     if notes:
         out.append('<div class="table-notes">' + "".join(f"<p>{_h(n)}</p>" for n in notes) + "</div>")
+    out.append("</div>")
     return "\n".join(out) + "\n"
 
 
@@ -232,55 +384,11 @@ def html_page(table: Table, number: int | None = None) -> str:
 
 
 # -- LaTeX -------------------------------------------------------------------------------------
-_TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-        "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}", ">": r"\textgreater{}",
-        "✓": r"$\checkmark$", "×": r"$\times$", "χ": r"$\chi$", "²": r"\textsuperscript{2}", "α": r"$\alpha$",
-        "ω": r"$\omega$", "λ": r"$\lambda$", "Δ": r"$\Delta$", "κ": r"$\kappa$", "≤": r"$\leq$", "—": "---", "–": "--"}
-
-
-def _tex(text: str) -> str:
-    out = "".join(_TEX.get(ch, ch) for ch in text)
-    return re.sub(r"(?<![\w.])-(?=\d|\.\d)", r"$-$", out)   # a minus sign, not a hyphen
-
-
 def latex(table: Table, number: int | None = None) -> str:
-    """booktabs (\\toprule, \\midrule, \\bottomrule) in a threeparttable with its notes. Chinese
-    text needs xeCJK or ctex; the check mark needs amssymb."""
-    n = table.n_columns
-    lines = [r"\begin{table}[htbp]", r"\centering", r"\begin{threeparttable}",
-             rf"\caption{{{_tex(table.caption)}}}", rf"\label{{tab:{table.key}}}"]
-    if table.rows:
-        spec = "l" * table.label_columns + "r" * (n - table.label_columns)
-        lines += [rf"\begin{{tabular}}{{{spec}}}", r"\toprule"]
-        for i, hrow in enumerate(table.header):
-            cells, rules, j = [], [], 1
-            for c in hrow:
-                if c.span > 1:
-                    cells.append(rf"\multicolumn{{{c.span}}}{{c}}{{{_tex(c.text)}}}")
-                else:
-                    cells.append(_tex(c.text))
-                if i < len(table.header) - 1 and c.text:
-                    rules.append(rf"\cmidrule(lr){{{j}-{j + c.span - 1}}}")
-                j += c.span
-            lines.append(" & ".join(cells) + r" \\")
-            if rules:
-                lines.append(" ".join(rules))
-        lines.append(r"\midrule")
-        for k, row in enumerate(table.rows):
-            if row.panel is not None:
-                if k:
-                    lines.append(r"\addlinespace")
-                lines.append(rf"\multicolumn{{{n}}}{{l}}{{\textit{{{_tex(row.panel)}}}}} \\")
-            else:
-                lines.append(" & ".join(_tex(c.text) for c in row.cells) + r" \\")
-        lines += [r"\bottomrule", r"\end{tabular}"]
-    notes = _notes(table)
-    if notes:
-        lines += [r"\begin{tablenotes}[flushleft]", r"\footnotesize"]
-        lines += [rf"\item {_tex(note)}" for note in notes]
-        lines.append(r"\end{tablenotes}")
-    lines += [r"\end{threeparttable}", r"\end{table}"]
-    return "\n".join(lines) + "\n"
+    """The table in LaTeX (:func:`pipeline.render.latex.latex`; its packages: ``latex_preamble.tex``)."""
+    from pipeline.render import latex as tex
+
+    return tex.latex(table, number)
 
 
 # -- files -------------------------------------------------------------------------------------

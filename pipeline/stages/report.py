@@ -37,6 +37,7 @@ from pipeline.core.instrument import load_instrument, no_instrument
 from pipeline.core.provenance import reproducible_part, run_part
 from pipeline.core.settings import Report
 from pipeline.render.document import build_figures, report_docx, report_html
+from pipeline.render import latex
 from pipeline.render.tables.check import check_numbers
 from pipeline.render.tables.joint import joint_table
 from pipeline.render.tables.plan import build_tables, mark_simulated, model_columns, table_sections
@@ -125,6 +126,8 @@ def write_report(made: Mapping[str, Any], reports: Path, metrics_path: Path) -> 
     with atomic_dir(reports / "tables") as tdir, atomic_dir(reports / "figures") as fdir:
         for t in made["tables"]:
             render.write_table(t, tdir, made["formats"], word=made["word"])
+        if "tex" in made["formats"]:   # the packages every .tex table needs, in one file
+            write_text(tdir / "preamble.tex", latex.preamble(made["lang"], latex.has_cjk(made["tables"])))
         for f in made["figures"]:
             if f.png is not None:
                 write_bytes(fdir / f"{f.key}.png", f.png)
