@@ -34,7 +34,7 @@ COMMANDS = {
                      "footnotesize", "scriptsize", "tablename", "thetable", "begingroup", "endgroup", "textbackslash",
                      "textasciitilde", "textasciicircum", "textless", "textgreater", "textbar", "textperiodcentered",
                      "textsuperscript", "ensuremath", "linewidth", "hsize", "raggedright", "centering",
-                     "times", "pm", "leq", "geq", "neq", "approx", "rightarrow", "infty", "alpha", "beta", "gamma",
+                     "times", "div", "dagger", "ddagger", "pm", "leq", "geq", "neq", "approx", "rightarrow", "infty", "alpha", "beta", "gamma",
                      "delta", "varepsilon", "eta", "theta", "kappa", "lambda", "mu", "rho", "sigma", "tau", "phi",
                      "chi", "psi", "omega", "Delta", "Sigma", "Omega"], KERNEL),
     "arraybackslash": "array",

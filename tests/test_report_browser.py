@@ -118,7 +118,7 @@ def _problems(tables: list[dict], where: str) -> list[str]:
 def test_every_table_fits_its_column_on_screen_and_on_a4(demo_study, browser):
     url = (demo_study / "reports" / "report.html").resolve().as_uri()
     screen = _measure(browser, url, "screen", SCREEN)
-    assert len(screen) == 19          # 18 tables and the provenance appendix
+    assert len(screen) == 20          # 18 tables and the appendices of sources and provenance
     problems = _problems(screen, f"screen {SCREEN} px")
     portrait = [t for t in _measure(browser, url, "print", PORTRAIT) if not t["landscape"]]
     landscape = [t for t in _measure(browser, url, "print", LANDSCAPE) if t["landscape"]]
