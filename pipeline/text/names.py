@@ -139,11 +139,16 @@ def _implausible(text: str, s: int, e: int, rules: Rules, lexicon: Lexicon, word
         return True
     if any(w in lexicon.user for w in (word,)) or words.cuts_word(s, e):
         return True
+    strong = any(prev.endswith(t) for t in rules.strong_triggers)
+    given = lexicon.get(word[len(sur):]) if len(word) - len(sur) == 2 else None
+    if given is not None and not given[1].startswith(("nr", "ns", "nz")) and given[0] >= rules.dict_max_freq \
+            and not strong and not _after_trigger(text, s, rules):
+        return True                                           # 买房子 (but 负责人是丁强国): an everyday word
     head = lexicon.get(word[:len(sur) + 1])
     nxt = text[e:e + 1]
     broken = not nxt or not WORD_CHAR.match(nxt) or nxt in rules.glue_after
     if len(word) > len(sur) + 1 and head is not None and not head[1].startswith("nr") and head[0] >= COMMON_FREQ \
-            and not broken and not any(prev.endswith(t) for t in rules.strong_triggers):
+            and not broken and not strong:
         return True
     return len(word) == 2 and any(prev.endswith(w) for w in rules.place_words) and \
         text[e:e + 1] not in rules.name_suffixes
@@ -457,8 +462,8 @@ def _window_score(text: str, i: int, k: int, g: int, rules: Rules, lexicon: Lexi
             _common(prev[-1] + sur, lexicon, RARE_FREQ):
         return -9                                             # the surname ends the word before it
     entry = lexicon.get(word)
-    if entry is not None and not entry[1].startswith("nr") and entry[0] >= RARE_FREQ:
-        return -9                                             # an ordinary word
+    if _ordinary(word, lexicon, rules):
+        return -9                                             # an ordinary word (卫星, jieba's nr, is frequent)
     nxt = text[e:e + 1]
     if nxt and HAN_JIEBA.match(nxt) and _common(given[-1] + nxt, lexicon, COMMON_FREQ):
         return -9                                             # the last character starts the next word (方老是)
