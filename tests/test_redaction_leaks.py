@@ -132,7 +132,9 @@ def planted_corpus(folder: Path) -> tuple[dict[str, str], str]:
         rows.append(f"{name},{'、'.join(names)}")
     (folder / "马福成_13909532817.doc").write_bytes(b"\xd0\xcf\x11\xe0 old word file")      # skipped: .doc
     (folder / "王建设 0951-5028316.txt").write_bytes(b"\x00\x01\x02 binary")                   # skipped: undecodable
-    values.update({"马福成": "name", "王建设": "name", "0951-5028316": "landline"})
+    (folder / "李秀英.13700001111").write_bytes("答：好。".encode("utf-8"))                    # skipped: its 'extension'
+    values.update({"马福成": "name", "王建设": "name", "0951-5028316": "landline", "李秀英": "name",
+                   "13700001111": "mobile"})
     return {v: c for v, c in values.items() if len(re.sub(r"\s+", "", v)) >= 2}, "\n".join(rows) + "\n"
 
 
@@ -188,7 +190,7 @@ def test_no_planted_value_in_any_file_a_run_writes(study):
     sheet = pd.read_csv(out / "coding" / "coder_sample.csv")
     assert len(sheet) > 20 and sheet["text"].str.contains(r"\[姓名\d+\]").any()
     skipped = pd.read_csv(out / "transcripts" / "skipped.csv")
-    assert sorted(skipped["reason_code"]) == ["undecodable", "unsupported_format"]
+    assert sorted(skipped["reason_code"]) == ["undecodable", "unsupported_format", "unsupported_format"]
     assert (tmp / "cache").exists() and list((tmp / "cache").rglob("*.tok"))
     hits, n = leaks([out, tmp / "cache"], values, log + log2)
     assert n >= 12, f"only {n} files searched"

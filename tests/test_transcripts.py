@@ -368,6 +368,11 @@ def test_placeholders_are_consistent_within_an_interview(rules, seg_lex):
     assert "马玉兰" not in joined and "138" not in joined and joined.count("[姓名1]") == 3
     # an informal form keeps its role word: only the surname is replaced
     assert "老[姓名2]家" in joined and "[姓名3]书记也知道" in joined
+    # a role is a content token, a form of address is one token with its placeholder and none
+    toks = seg_lex[0].segment("老[姓名2]家就住，[姓名3]书记也知道，[姓名4]大姐说。", rules.token_re)
+    assert "老[姓名2]" in toks and "[姓名4]大姐" in toks and "[姓名3]" in toks
+    content = content_tokens(toks, rules)
+    assert "书记" in content and not {"老", "大姐", "[姓名4]大姐", "老[姓名2]"} & set(content)
 
 
 def test_ordinary_words_are_not_names(rules, seg_lex):

@@ -220,7 +220,7 @@ def process_text(file: str, decoded: Decoded, text: str, meta: dict[str, Any], c
     for batch in (texts, qtexts):             # respondent units, then the interviewer's questions
         got = cache.get(batch)
         if got is None:
-            got = seg.segment_many(batch, rules.placeholder_re)
+            got = seg.segment_many(batch, rules.token_re)
             segmented += len(batch)
             cache.put(batch, got)
         all_tokens.append(got)

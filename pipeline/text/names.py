@@ -81,16 +81,18 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
     found: dict[str, str] = {}                           # name as written -> key
     direct: set[int] = set()                             # where a finder found one
     token_starts = set(starts)
+    informal = bytearray(len(text))                      # informal forms win over the other signals (小周 张罗)
     for s, e in _informal_names(text, rules, lexicon, token_starts):
         if s >= region and taken.free(s, e):
             found[text[s:e]] = text[s:e]
             direct.add(s)
+            informal[s:e] = b"\x01" * (e - s)
     candidates: list[tuple[int, int]] = []
     words = _Words(tokens, starts, lexicon, rules.glue_before)
     for finder in (_spaced_names(text, rules, region), _listed_names(text, rules, lexicon, region),
                    _kin_names(text, rules, lexicon, token_starts, region),
                    _full_names(tokens, starts, rules, lexicon), _window_names(text, rules, lexicon, region, words)):
-        candidates.extend((s, e) for s, e in finder if s >= region and taken.free(s, e) and
+        candidates.extend((s, e) for s, e in finder if s >= region and taken.free(s, e) and not any(informal[s:e]) and
                           text[s:e] not in rules.not_names and not _implausible(text, s, e, rules, lexicon, words))
     for s, e in _union(candidates):
         found.setdefault(text[s:e], re.sub(r"\s+", "", text[s:e]))

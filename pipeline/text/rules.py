@@ -72,6 +72,7 @@ class Rules:
     placeholder: str
     placeholder_labels: dict[str, str]
     placeholder_re: re.Pattern
+    token_re: re.Pattern                      # a placeholder as one token, a name's form of address with it (小[姓名1], [姓名2]大姐)
     enabled: frozenset[str]                   # the types redacted (redaction.categories)
     context: dict[str, tuple[str, ...]]       # type -> the words that introduce its identifiers
     context_filler: str
@@ -81,7 +82,8 @@ class Rules:
     surnames: frozenset[str]                  # strong surnames (1 or 2 characters)
     weak_surnames: frozenset[str]
     prefixes: frozenset[str]
-    titles: tuple[str, ...]                   # longest first
+    titles: tuple[str, ...]                   # roles and forms of address after a surname, longest first
+    address_titles: frozenset[str]            # the forms of address among them (大姐, 师傅): no content token
     dict_max_freq: int
     given_max: int
     glue_before: frozenset[str]
@@ -345,13 +347,14 @@ def _name_signals(names: dict, path: Path, where: str, surnames: frozenset[str])
     }
 
 
-REDACTION_CODE = ("rules.py", "decode.py", "turns.py", "numbers.py", "names.py", "redact.py")
+REDACTION_CODE = ("rules.py", "decode.py", "turns.py", "numbers.py", "names.py", "redact.py", "units.py", "segment.py")
 
 
 def redaction_digest(files: Iterable[Path]) -> str:
-    """A hash of what the redacted text depends on besides jieba's dictionary: the config and
-    the word lists it names (``files``), and the code of the redaction steps. Part of the token
-    cache's key, so that a fixed redaction rule or list never reads tokens made before the fix."""
+    """A hash of what the redacted text and its tokens depend on besides jieba's dictionary: the
+    config and the word lists it names (``files``), and the code of the redaction, unit and
+    segmentation steps. Part of the token cache's key, so that a fixed redaction rule or list
+    never reads tokens made before the fix."""
     h = hashlib.sha256()
     here = Path(__file__).resolve().parent
     for f in [*files, *(here / name for name in REDACTION_CODE)]:
@@ -399,7 +402,11 @@ def load_rules(path: str | Path, stopwords_path: str | Path) -> Rules:
     address_re, address_part_re = _address_re(addr, where)
 
     prefixes = _str_list(names.get("prefixes") or [], f"{where}: redaction.names.prefixes")
-    titles = _str_list(names.get("titles") or [], f"{where}: redaction.names.titles")
+    address_titles = _str_list(names.get("address_titles") or [], f"{where}: redaction.names.address_titles")
+    titles = _str_list(names.get("titles") or [], f"{where}: redaction.names.titles") + address_titles
+    name_mark = re.escape(before) + re.escape(labels["name"]) + re.escape(middle) + r"\d+" + re.escape(after)
+    token_re = re.compile((f"(?:{_alternation(prefixes)})?" if prefixes else "") + name_mark +
+                          (f"(?:{_alternation(address_titles)})?" if address_titles else "") + "|" + placeholder_re.pattern)
     sur_alt = _alternation(surnames)
     prefix_re = re.compile(rf"(?:{_alternation(prefixes)})(?:{sur_alt})") if prefixes else None
     title_re = re.compile(rf"(?:{sur_alt})(?:{_alternation(titles)})") if titles else None
@@ -421,6 +428,7 @@ def load_rules(path: str | Path, stopwords_path: str | Path) -> Rules:
         phone_window=int(red.get("phone_word_window", 6)),
         surnames=surnames, weak_surnames=weak,
         prefixes=frozenset(prefixes), titles=tuple(sorted(set(titles), key=lambda w: (-len(w), w))),
+        address_titles=frozenset(address_titles), token_re=token_re,
         dict_max_freq=int(names.get("dict_max_freq", 100)), given_max=int(names.get("given_max_chars", 2)),
         glue_before=frozenset(_str_list(names.get("glue_before") or [], f"{where}: redaction.names.glue_before")),
         glue_after=frozenset(_str_list(names.get("glue_after") or [], f"{where}: redaction.names.glue_after")),

@@ -214,9 +214,10 @@ class Segmenter:
 
 
 def content_tokens(tokens: Iterable[str], rules: Rules) -> list[str]:
-    """Tokens for analysis: no punctuation, whitespace, numbers, placeholders or stopwords."""
+    """Tokens for analysis: no punctuation, whitespace, numbers, placeholders (with a name's form
+    of address: 小[姓名2], [姓名3]大姐; a role stays a word of its own: [姓名1] 书记) or stopwords."""
     return [t for t in tokens if WORD_CHAR.search(t) and not NUMBER_TOKEN.fullmatch(t)
-            and not rules.placeholder_re.fullmatch(t) and t not in rules.stopwords]
+            and not rules.token_re.fullmatch(t) and t not in rules.stopwords]
 
 
 @dataclass(frozen=True)
