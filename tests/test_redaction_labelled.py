@@ -8,7 +8,6 @@ regression. The table in docs/redaction.md must be the one benchmarks/redaction_
 from __future__ import annotations
 
 import importlib.util
-import re
 from pathlib import Path
 
 import pytest

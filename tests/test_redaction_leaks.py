@@ -19,7 +19,6 @@ import contextlib
 import copy
 import io
 import re
-import shutil
 import unicodedata
 import zipfile
 import zlib
@@ -255,4 +254,4 @@ def test_purge_runs_dvc_gc_when_asked(study, tmp_path, monkeypatch, capsys):
     assert calls == [["dvc", "gc", "--workspace", "--force"]] and not site.exists()
     monkeypatch.setattr(P.subprocess, "run", lambda cmd, **kw: type("R", (), {"returncode": 1})())
     assert run_cli(lambda: P.main(["--params", str(tmp / "params.yaml"), "--dvc"])) == 2
-    assert "dvc gc" in capsys.readouterr().err and shutil.which  # a failed gc is one clear message
+    assert "dvc gc" in capsys.readouterr().err                      # a failed gc is one clear message
