@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 from pipeline.core.errors import run_cli
 from pipeline.stages import transcripts as T
+from pipeline.text.corpus import file_key
 from pipeline.text.redact import id_check_digit
 from pipeline.text.segment import resolve_userdict
 
@@ -255,5 +256,6 @@ def test_strict_message_names_the_file_not_the_values(study, tmp_path):
     folder.mkdir()
     (folder / "杨雪静访谈.txt").write_text("访谈编号：T01\n社区编号：13895012345\n\n问：您好？\n答：我是杨雪静。\n", encoding="utf-8")
     code, messages = run_quiet(params[True], folder, communities, tmp_path / "out")
-    assert code == 2 and "[姓名" in messages and "杨雪静" not in messages and "13895012345" not in messages
+    key = file_key("杨雪静访谈.txt", (folder / "杨雪静访谈.txt").read_bytes())
+    assert code == 2 and key in messages and "杨雪静" not in messages and "13895012345" not in messages
     assert not (tmp_path / "out").exists()

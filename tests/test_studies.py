@@ -35,7 +35,7 @@ def fresh_project(tmp: Path) -> Path:
     shutil.copytree(ROOT / "pipeline", project / "pipeline", ignore=ignore)
     shutil.copytree(ROOT / "studies", project / "studies", ignore=ignore)
     (project / "config").mkdir()
-    for name in ("surnames.txt", "stopwords.txt"):
+    for name in ("surnames.txt", "given_names.txt", "stopwords.txt"):
         shutil.copyfile(ROOT / "config" / name, project / "config" / name)
     for name in ("requirements.lock", "dvc.yaml", "params.yaml"):
         shutil.copyfile(ROOT / name, project / name)

@@ -23,6 +23,7 @@ from pipeline.core.errors import PipelineError
 from pipeline.stages import coding as C
 from pipeline.stages import topics as TP
 from pipeline.stages import transcripts as T
+from pipeline.text.corpus import file_key
 from pipeline.text.documents import resolve_unit
 from pipeline.text.redact import id_check_digit
 from pipeline.text.rules import load_rules
@@ -58,7 +59,8 @@ def documents_config(folder: Path, **fmt) -> Path:
     their surname list) of the generic template init drafts from; no header, roles, speakers or text section."""
     base = yaml.safe_load((ROOT / "pipeline" / "text" / "templates" / "transcripts.yaml").read_text(encoding="utf-8"))
     folder.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(ROOT / "config" / "surnames.txt", folder / "surnames.txt")
+    for name in ("surnames.txt", "given_names.txt"):
+        shutil.copyfile(ROOT / "config" / name, folder / name)
     cfg = {"format": {"kind": "documents", **fmt}, "redaction": base["redaction"]}
     path = folder / "transcripts.yaml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -214,7 +216,8 @@ def test_file_ids_and_an_optional_community(tmp_path):
     out = run_transcripts(tmp_path / "b", {"a.txt": "社区：C001\n楼道灯不亮。", "b.txt": "垃圾没人收。"},
                           community="required")
     skipped = pd.read_csv(out / "skipped.csv")
-    assert skipped[["file", "reason_code"]].values.tolist() == [["b.txt", "no_community_id"]]
+    b = file_key("b.txt", "垃圾没人收。".encode("utf-8"))                # outputs name a file by its key
+    assert skipped[["file", "reason_code"]].values.tolist() == [[b, "no_community_id"]]
     # a community file: the texts' ids must be in it (the column is 'community' without an instrument)
     comm = tmp_path / "communities.csv"
     comm.write_text("community,city\nC001,x\n", encoding="utf-8")
@@ -235,7 +238,8 @@ def test_errors_in_the_users_terms(tmp_path):
     cfg = yaml.safe_load(template.replace("kind: {kind}", "kind: interview"))
     cfg["header"]["fields"]["comm_id"] = cfg["header"]["fields"].pop("community")
     (tmp_path / "old.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
-    shutil.copyfile(ROOT / "config" / "surnames.txt", tmp_path / "surnames.txt")
+    for name in ("surnames.txt", "given_names.txt"):
+        shutil.copyfile(ROOT / "config" / name, tmp_path / name)
     with pytest.raises(PipelineError, match="called 'community'"):
         load_rules(tmp_path / "old.yaml", ROOT / "config" / "stopwords.txt")
     with pytest.raises(PipelineError, match="exchange, but the texts have no interviewer questions"):

@@ -92,7 +92,8 @@ def text_stages(p: Parts) -> dict[str, dict[str, Any]]:
             "cmd": f"python -m pipeline transcripts --params params.yaml --transcripts {p.transcripts}"
                    f"{_opt('--communities', p.communities)} --out processed/transcripts --metrics metrics/transcripts.json",
             "deps": [*CODE, "pipeline/stages/transcripts.py", "pipeline/text", "pipeline/stats", *instrument,
-                     TRANSCRIPTS_CONFIG, "config/surnames.txt", "config/userdict.txt", "config/stopwords.txt",
+                     TRANSCRIPTS_CONFIG, "config/surnames.txt", "config/given_names.txt", "config/userdict.txt",
+                     "config/stopwords.txt",
                      p.transcripts, *comm],
             "params": [*(["instrument"] if p.survey else []), "transcripts"],
             "outs": ["processed/transcripts"],

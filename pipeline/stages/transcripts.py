@@ -13,7 +13,9 @@ quality).
 Outputs (``processed/transcripts/``, built in a temporary folder and swapped in whole):
 ``units.parquet``, ``questions.parquet``, ``interviews.csv``, ``redaction_log.csv`` (counts by
 file and type, never values), ``dictionary_audit.csv``, ``skipped.csv``; and
-``metrics/transcripts.json``. The same inputs give the same bytes.
+``metrics/transcripts.json``. The same inputs give the same bytes. Files are named by a key of
+their content (``corpus.file_key``), never by their names. The token cache (``cache_dir``) gets
+the list of the entries this run used (``python -m pipeline purge`` keeps only those).
 """
 from __future__ import annotations
 
@@ -30,9 +32,9 @@ from pipeline.core.files import atomic_dir, atomic_path, read_csv_strings, write
 from pipeline.core.communities import community_id_set
 from pipeline.core.instrument import community_column, load_instrument
 from pipeline.core.parallel import from_params
-from pipeline.text.corpus import Context, CorpusResult, Settings, process_corpus
+from pipeline.text.corpus import Context, CorpusResult, Settings, file_key, process_corpus, token_cache_key
 from pipeline.text.rules import Rules, load_rules
-from pipeline.text.segment import SegmenterSpec, resolve_engine, resolve_userdict, segmenter_spec
+from pipeline.text.segment import SegmenterSpec, TokenCache, resolve_engine, resolve_userdict, segmenter_spec
 from pipeline.text.units import UNITS
 
 OUTPUTS = {
@@ -80,8 +82,10 @@ def read_manifest(path: Path, community: str) -> dict[str, dict[str, Any]]:
         raise PipelineError(f"{path}: no column 'file'",
                             hint=f"the manifest needs file and any of interview_id, {community}, role, date, names")
     dup = df["file"][df["file"].duplicated()]
-    if len(dup):
-        raise PipelineError(f"{path}: file '{dup.iloc[0]}' is listed more than once (row {int(dup.index[0]) + 2})")
+    if len(dup):                              # a file name may hold personal data: rows, not names
+        first = int(df.index[df["file"] == dup.iloc[0]][0]) + 2
+        raise PipelineError(f"{path}: row {int(dup.index[0]) + 2} lists the same file as row {first}",
+                            hint="list each file once")
     out = {}
     for row in df.to_dict(orient="records"):
         meta = {k: row[c].strip() for k, c in (("interview_id", "interview_id"), ("community", community),
@@ -96,6 +100,18 @@ def list_transcripts(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise PipelineError(f"{folder}: transcripts folder not found", hint="check --transcripts (default raw/transcripts)")
     return sorted((p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")), key=lambda p: p.name)
+
+
+def which_file(folder: Path, key: str) -> str:
+    """The path of the file of ``folder`` whose key (:func:`pipeline.text.corpus.file_key`) is ``key``."""
+    for path in list_transcripts(folder):
+        try:
+            data = path.read_bytes()
+        except OSError:
+            data = None
+        if file_key(path.name, data) == key.strip():
+            return str(path)
+    raise PipelineError(f"{folder}: no file has the key '{key}'", hint="copy the key from skipped.csv or interviews.csv")
 
 
 def write_outputs(result: CorpusResult, out_dir: Path, metrics_path: Path) -> None:
@@ -146,7 +162,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="optional CSV: file, interview_id, <community column>, role, date, names")
     parser.add_argument("--out", default=str(OUT_DIR))
     parser.add_argument("--metrics", default=str(METRICS_FILE))
+    parser.add_argument("--which", default="", metavar="KEY",
+                        help="print the transcript file the outputs name KEY (skipped.csv, interviews.csv: file) and stop")
     args = parser.parse_args(argv)
+    if args.which:
+        print(which_file(Path(args.transcripts), args.which))
+        return
     explicit = args.communities is not None
     args.communities = config.communities_path(args.communities)
     params = config.load_params(args.params)
@@ -163,6 +184,7 @@ def main(argv: list[str] | None = None) -> None:
     files = list_transcripts(Path(args.transcripts))
     result = process_corpus(files, ctx, manifest, parallel=from_params(params, n_jobs=settings.n_jobs))
     write_outputs(result, Path(args.out), Path(args.metrics))
+    TokenCache(settings.cache_dir, token_cache_key(spec, rules)).write_index(result.cache_entries)
     if len(result.skipped):
         print(f"transcripts: {len(result.skipped)} file(s) skipped, see {Path(args.out) / OUTPUTS['skipped']}", file=sys.stderr)
     print(f"transcripts: {result.stats['segmented_units']} units segmented, "

@@ -75,7 +75,7 @@ class Settings:
 class Outcome:
     """What one file gives: its rows, or the reason it is skipped. Nothing here is raw text."""
 
-    file: str                                  # the file name, redacted
+    file: str                                  # the file's key (file_key), never its name
     interview: dict[str, Any] | None = None
     units: list[tuple] = field(default_factory=list)
     questions: list[tuple] = field(default_factory=list)
@@ -84,6 +84,7 @@ class Outcome:
     skip: tuple[str, str] | None = None        # (code, reason)
     segmented: int = 0                         # units and questions segmented now (not read from the cache)
     below_min: int = 0
+    cache_entries: tuple[str, ...] = ()        # the token cache entries it used
 
 
 @dataclass(frozen=True)
@@ -124,17 +125,29 @@ def _state(ctx: Context) -> tuple[Segmenter, Lexicon, re.Pattern]:
     return _WORKER_STATE[key]
 
 
-def safe_name(name: str, values: dict[str, str], rules: Rules, seg: Segmenter, lexicon: Lexicon) -> str:
-    """A file name with personal data replaced: the interview's redacted values, and whatever
-    the detectors find in the name itself (transcripts are often named after the interviewee)."""
-    stem, suffix = (name[: -len(Path(name).suffix)], Path(name).suffix) if Path(name).suffix else (name, "")
-    return safe_value(stem, values, rules, seg, lexicon) + suffix
+def file_key(name: str, data: bytes | None) -> str:
+    """How the outputs name a file: the first 12 hex digits of the SHA-256 of its name and its
+    bytes, and its extension; never the name, which may hold the interviewee's name or phone
+    number (the bytes make the key impossible to guess from a list of names or numbers; two
+    copies of a file under two names get two keys). ``python -m pipeline transcripts --which
+    KEY`` prints the file it names."""
+    h = hashlib.sha256(name.encode("utf-8") + b"\0")
+    if data is not None:
+        h.update(data)
+    digest = h.hexdigest()[:12]
+    suffix = Path(name).suffix.lower()
+    return digest + (suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix) else "")
+
+
+def token_cache_key(spec: SegmenterSpec, rules: Rules) -> str:
+    """The token cache's key: the dictionary (``spec.key``) and the redaction (``rules.digest``)."""
+    return hashlib.sha256(f"{spec.key}|{rules.digest}".encode("ascii")).hexdigest()
 
 
 def safe_value(text: str, values: dict[str, str], rules: Rules, seg: Segmenter, lexicon: Lexicon,
                keep: tuple[str, ...] = ()) -> str:
-    """``text`` (a file name's stem, a kept header value) with personal data replaced: the
-    interview's redacted values, and whatever the detectors (but the types in ``keep``) find in it."""
+    """``text`` (a kept header value) with personal data replaced: the interview's redacted
+    values, and whatever the detectors (but the types in ``keep``) find in it."""
     if not text:
         return text
     for value in sorted(values, key=lambda v: (-len(v), v)):
@@ -153,29 +166,29 @@ def process_transcript(name: str, data: bytes, meta: dict[str, Any], ctx: Contex
     """Decode one file, cut it into its texts (an interview, or ``format.texts`` of documents)
     and take each through :func:`process_text` (see the module docstring)."""
     rules = ctx.rules
-    seg, lexicon, _ = _state(ctx)
+    key = file_key(name, data)
     try:
         decoded = decode_transcript(name, data)
     except Unusable as exc:
-        return [Outcome(file=safe_name(name, {}, rules, seg, lexicon), skip=(exc.code, exc.reason))]
+        return [Outcome(file=key, skip=(exc.code, exc.reason))]
     if rules.kind == "interview" or rules.split == "file":
         default_id = "" if rules.kind == "interview" else Path(name).stem
-        return [process_text(name, decoded, decoded.text, meta, ctx, default_id)]
+        return [process_text(key, decoded, decoded.text, meta, ctx, default_id)]
     texts = split_texts(decoded.text, rules)
     if not texts:
-        return [Outcome(file=safe_name(name, {}, rules, seg, lexicon), skip=("empty", "no text in the file"))]
+        return [Outcome(file=key, skip=("empty", "no text in the file"))]
     prefix = str(meta.get("interview_id") or Path(name).stem)
     width = len(str(len(texts)))
     per_text = {k: v for k, v in meta.items() if k != "interview_id"}
-    return [process_text(name, decoded, chunk, per_text, ctx, f"{prefix}-{n:0{width}d}", f"text {n} (line {line}): ")
+    return [process_text(key, decoded, chunk, per_text, ctx, f"{prefix}-{n:0{width}d}", f"text {n} (line {line}): ")
             for n, (line, chunk) in enumerate(texts, start=1)]
 
 
-def process_text(name: str, decoded: Decoded, text: str, meta: dict[str, Any], ctx: Context,
+def process_text(file: str, decoded: Decoded, text: str, meta: dict[str, Any], ctx: Context,
                  default_id: str = "", where: str = "") -> Outcome:
-    """Parse, redact, split and segment one text of file ``name``: an interview, or a document
-    (whose id is ``default_id`` unless its header or the manifest gives one). ``where`` starts the
-    skip reasons of a text that is one of several in its file."""
+    """Parse, redact, split and segment one text of a file (``file``: its key, :func:`file_key`):
+    an interview, or a document (whose id is ``default_id`` unless its header or the manifest
+    gives one). ``where`` starts the skip reasons of a text that is one of several in its file."""
     rules, settings = ctx.rules, ctx.settings
     seg, lexicon, terms = _state(ctx)
     parsed = (parse_transcript(text, rules) if rules.kind == "interview"
@@ -184,11 +197,10 @@ def process_text(name: str, decoded: Decoded, text: str, meta: dict[str, Any], c
     spans = find_pii(text, parsed, rules, seg.cut(text), lexicon, roster)
     marks = placeholders(text, spans, rules)
     values = {text[sp.start:sp.end]: mark for sp, mark in zip(spans, marks)}
-    file = safe_name(name, values if not where else {}, rules, seg, lexicon)
 
     fields = parsed.fields
     # The kept header values are written out (ids, skip reasons, role_label): personal data in
-    # them is redacted like the file name; a long number is an id here (20250609001), not data.
+    # them is redacted like the text; a long number is an id here (20250609001), not data.
     iid = safe_value(str(meta.get("interview_id") or fields.get("interview_id") or default_id).strip(), values, rules,
                      seg, lexicon, keep=("long_number",))
     comm = safe_value(clean_community(str(meta.get("community") or fields.get("community", "")), rules), values, rules,
@@ -203,13 +215,14 @@ def process_text(name: str, decoded: Decoded, text: str, meta: dict[str, Any], c
     built = build_units(text, parsed, spans, marks, rules, settings.unit)
     texts = [u[3] for u in built.units]
     qtexts = [q[3] for q in built.questions]
-    cache = TokenCache(settings.cache_dir, ctx.spec.key)
+    cache = TokenCache(settings.cache_dir, token_cache_key(ctx.spec, rules))
     segmented = 0
     all_tokens = []
+    entries = tuple(TokenCache.entry(b) for b in (texts, qtexts) if b)
     for batch in (texts, qtexts):             # respondent units, then the interviewer's questions
         got = cache.get(batch)
         if got is None:
-            got = seg.segment_many(batch, rules.placeholder_re)
+            got = seg.segment_many(batch, rules.token_re)
             segmented += len(batch)
             cache.put(batch, got)
         all_tokens.append(got)
@@ -237,7 +250,8 @@ def process_text(name: str, decoded: Decoded, text: str, meta: dict[str, Any], c
     }
     return Outcome(file=file, interview=interview, units=units, questions=questions,
                    redactions={t: counts[t] for t in PII_TYPES if counts[t]},
-                   audit=audit_counts(texts, tokens, terms), segmented=segmented, below_min=below)
+                   audit=audit_counts(texts, tokens, terms), segmented=segmented, below_min=below,
+                   cache_entries=entries)
 
 
 def _skip_reason(parsed: Parsed, iid: str, comm: str, meta: dict[str, Any], ctx: Context) -> tuple[str, str] | None:
@@ -273,7 +287,7 @@ def _run_batch(items: list[tuple[str, str, dict[str, Any]]], ctx: Context) -> li
         try:
             data = Path(path).read_bytes()
         except OSError as exc:
-            out.append(Outcome(file=name, skip=("unreadable", f"cannot be read ({exc.__class__.__name__})")))
+            out.append(Outcome(file=file_key(name, None), skip=("unreadable", f"cannot be read ({exc.__class__.__name__})")))
             continue
         out.extend(process_transcript(name, data, meta, ctx))
     return out
@@ -292,6 +306,7 @@ class CorpusResult:
     skipped: pd.DataFrame
     metrics: dict[str, Any]
     stats: dict[str, int]                      # this run only (cache use); not written to metrics
+    cache_entries: list[str] = field(default_factory=list)   # the token cache entries this run used
 
 
 def process_corpus(files: list[Path], ctx: Context, manifest: dict[str, dict[str, Any]] | None = None,
@@ -305,7 +320,9 @@ def process_corpus(files: list[Path], ctx: Context, manifest: dict[str, dict[str
     outcomes: list[Outcome] = []
     present = {p.name for p in files}
     for name in sorted(set(manifest) - present):
-        outcomes.append(Outcome(file=name, skip=("missing_file", "listed in the manifest but not in the transcripts folder")))
+        row = list(manifest).index(name) + 2
+        outcomes.append(Outcome(file=file_key(name, None),
+                                skip=("missing_file", f"manifest row {row}: listed but not in the transcripts folder")))
     batches = [items[i:i + settings.batch_size] for i in range(0, len(items), settings.batch_size)]
     show = progress if progress is not None else len(items) >= settings.progress_min_files
     from tqdm import tqdm
@@ -331,8 +348,7 @@ def process_corpus(files: list[Path], ctx: Context, manifest: dict[str, dict[str
             continue
         seen[o.interview["interview_id"]] = o.file
         kept.append(o)
-    skipped.sort()
-    if settings.strict and skipped:
+    if settings.strict and skipped:             # skipped is in file-name order (the manifest's missing files first)
         file, _, reason = skipped[0]
         more = f" ({len(skipped) - 1} more file(s) cannot be used either)" if len(skipped) > 1 else ""
         raise PipelineError(f"{file}: {reason}{more}",
@@ -377,4 +393,5 @@ def process_corpus(files: list[Path], ctx: Context, manifest: dict[str, dict[str
     stats = {"segmented_units": sum(o.segmented for o in kept),
              "cached_interviews": sum(1 for o in kept if o.segmented == 0 and o.units)}
     return CorpusResult(units=units, questions=questions, interviews=interviews, redactions=redactions,
-                        audit=audit, skipped=skipped_df, metrics=metrics, stats=stats)
+                        audit=audit, skipped=skipped_df, metrics=metrics, stats=stats,
+                        cache_entries=sorted({e for o in kept for e in o.cache_entries}))

@@ -68,7 +68,9 @@ def decode_transcript(name: str, data: bytes) -> Decoded:
     elif suffix == ".doc":
         raise Unusable("unsupported_format", "a Word 97-2003 .doc file: save it as .docx")
     else:
-        raise Unusable("unsupported_format", f"not a transcript format ({suffix or 'no extension'}): use .txt or .docx")
+        shown = suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix) else "no extension" if not suffix else \
+            "an unusual extension"             # a long 'extension' is part of a name that may hold personal data
+        raise Unusable("unsupported_format", f"not a transcript format ({shown}): use .txt or .docx")
     text = text.replace("\r\n", "\n").replace("\r", "\n").translate(FULLWIDTH_ALNUM)
     if text.startswith("\ufeff"):
         text = text[1:]

@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,7 +14,31 @@ from typing import Any
 from pipeline.core import config
 from pipeline.core.errors import PipelineError
 
-PII_TYPES = ("name", "mobile", "landline", "id_number", "email", "address", "long_number")
+PII_TYPES = ("name", "mobile", "landline", "id_number", "email", "address", "long_number", "bank_card", "certificate",
+             "plate", "account", "staff_id")
+# redaction.labels when the config gives none for a type (the placeholder's word: [姓名1], [车牌号1])
+DEFAULT_LABELS = {"name": "姓名", "mobile": "手机号", "landline": "电话", "id_number": "身份证号", "email": "邮箱",
+                  "address": "地址", "long_number": "号码", "bank_card": "银行卡号", "certificate": "证件号",
+                  "plate": "车牌号", "account": "账号", "staff_id": "工号"}
+# redaction.context when the config gives none: the words that introduce an identifier of each type
+DEFAULT_CONTEXT = {
+    "account": ("微信号", "微信", "威信", "VX", "vx", "WX", "wx", "QQ号", "QQ", "qq", "扣扣号", "扣扣", "抖音号", "抖音",
+                "快手号", "快手", "微博", "支付宝", "账号", "帐号", "用户名", "ID", "id"),
+    "staff_id": ("工号", "员工号", "员工编号", "职工号", "职工编号", "工作证号", "工牌号", "胸牌号", "警号", "学号", "学籍号",
+                 "执业证号"),
+    "certificate": ("护照号码", "护照号", "护照", "通行证号", "通行证", "回乡证", "台胞证", "社保卡号", "社保卡", "社保号",
+                    "医保卡号", "医保卡", "医保号", "社会保障号", "社会保障卡号", "驾驶证号", "驾驶证", "驾照", "军官证",
+                    "残疾证号", "残疾证", "证件号码", "证件号"),
+    "bank_card": ("卡号", "银行卡", "储蓄卡", "信用卡", "存折", "账户", "帐户"),
+}
+# redaction.names lists when the config gives none
+DEFAULT_KIN = ("闺女", "女儿", "儿子", "姑娘", "小子", "老伴", "媳妇", "儿媳", "儿媳妇", "女婿", "男人", "女人", "老公",
+               "老婆", "爱人", "丈夫", "妻子", "对象", "孙子", "孙女", "外孙", "外孙女", "侄子", "侄女", "外甥", "外甥女",
+               "姐姐", "妹妹", "哥哥", "弟弟", "姐", "妹", "哥", "弟", "表姐", "表妹", "表哥", "表弟", "堂哥", "堂弟",
+               "嫂子", "弟媳", "姐夫", "妹夫", "舅舅", "姑姑", "姨妈", "婆婆", "公公", "岳父", "岳母", "娃")
+DEFAULT_PLACE_WORDS = ("在", "到", "去", "从", "回", "往", "住", "来自", "嫁到", "搬到")
+DEFAULT_MEASURE_WORDS = ("张", "支", "位", "台", "条", "把", "间", "口", "头", "匹", "门", "包", "盘")
+CONTEXT_FILLER = " :是为叫号码就搜加的也呢啊嘛,"
 HEADER_FIELDS = ("interview_id", "community", "role", "date")
 KINDS = ("interview", "documents")
 SPLITS = ("file", "line", "separator")
@@ -27,6 +52,7 @@ class Rules:
     """``config/transcripts.yaml`` checked and compiled, with the surname and stopword lists."""
 
     path: str
+    digest: str                               # what the redaction depends on (config, lists, code): the cache key
     kind: str                                 # interview | documents (format.kind)
     split: str                                # documents: file | line | separator (format.texts)
     separator: str                            # format.separator (texts: separator)
@@ -46,13 +72,18 @@ class Rules:
     placeholder: str
     placeholder_labels: dict[str, str]
     placeholder_re: re.Pattern
+    token_re: re.Pattern                      # a placeholder as one token, a name's form of address with it (小[姓名1], [姓名2]大姐)
+    enabled: frozenset[str]                   # the types redacted (redaction.categories)
+    context: dict[str, tuple[str, ...]]       # type -> the words that introduce its identifiers
+    context_filler: str
     long_min: int | None
     phone_words: tuple[str, ...]
     phone_window: int
     surnames: frozenset[str]                  # strong surnames (1 or 2 characters)
     weak_surnames: frozenset[str]
     prefixes: frozenset[str]
-    titles: tuple[str, ...]                   # longest first
+    titles: tuple[str, ...]                   # roles and forms of address after a surname, longest first
+    address_titles: frozenset[str]            # the forms of address among them (大姐, 师傅): no content token
     dict_max_freq: int
     given_max: int
     glue_before: frozenset[str]
@@ -64,9 +95,17 @@ class Rules:
     strong_triggers: frozenset[str]
     weak_triggers: frozenset[str]
     name_suffixes: frozenset[str]
+    given_names: frozenset[str]               # names used without a surname (经名: 阿依莎, 尔萨)
+    given_re: re.Pattern | None
+    spaced_re: re.Pattern | None              # 马 玉 兰
+    kin_words: tuple[str, ...]                # 闺女, 老伴 ... (a given name alone may follow)
+    kin_re: re.Pattern | None
+    place_words: tuple[str, ...]              # 在, 到 ... (a place, not a name, may follow)
+    measure_words: frozenset[str]             # surnames that are measure words after 这/一 (这张卡)
     prefix_re: re.Pattern | None              # 老马, 小李
     title_re: re.Pattern | None               # 马大姐, 李书记
     address_re: re.Pattern
+    address_part_re: re.Pattern
     address_stop: frozenset[str]
     address_max_prefix: int
     stopwords: frozenset[str]
@@ -216,22 +255,111 @@ def _text(text: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
     return sentence_re, annotation_re
 
 
-def _address_re(addr: Any, where: str) -> re.Pattern:
-    """``redaction.address``: the pattern of the building / unit / room / road-number anchors."""
-    def parts(key: str) -> list[str]:
+def _address_re(addr: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
+    """``redaction.address``: the pattern of the address anchors, and the pattern of one part of
+    a building / unit / floor / room sequence (to check which parts a sequence has)."""
+    def parts(key: str, default: tuple[str, ...] | None = None) -> list[str]:
+        if default is not None and key not in addr:
+            return list(default)
         return _str_list(_cfg_need(addr, key, f"{where}: redaction.address"), f"{where}: redaction.address.{key}")
 
-    num = r"(?:\d{1,4}|[一二三四五六七八九十百零〇两]{1,4})"
+    num = r"(?:\d{1,5}|[一二三四五六七八九十百零〇两]{1,4})"
     building, unit, floor, room = (_alternation(parts(k)) for k in ("building", "unit", "floor", "room"))
+    village, group = _alternation(parts("village", ("村", "庄", "屯", "寨", "嘎查"))), \
+        _alternation(parts("group", ("村民小组", "小组", "组", "队", "社")))
     sides = re.escape("".join(parts("sides")))
     road_ends = re.escape("".join(sorted({r[-1] for r in parts("roads")})))
-    tail = rf"(?:{num}(?:{floor}))?(?:\d{{1,5}}(?:{room})?|[{sides}]边?(?:{room}))?"
-    return re.compile(
-        rf"(?<!\d)\d{{1,4}}(?:{building})(?:{num}(?:{unit}))?{tail}"            # 12号楼(3单元)(5楼)(502室)
-        rf"|{num}(?:{building}){num}(?:{unit}){tail}"                           # 十二栋三单元...
-        rf"|(?<!\d)\d{{1,4}}(?:{unit})(?:{num}(?:{floor}))?(?:\d{{1,5}}(?:{room})?|[{sides}]边?(?:{room}))"  # 3单元502室
-        rf"|(?<=[{road_ends}])\d{{1,4}}号(?![楼院])"                              # 北京中路154号
+    part = (rf"(?P<b>(?:{num}|[A-Za-z])(?:{building})|\d{{1,4}}#(?:{floor})?)|(?P<u>{num}(?:{unit}))"
+            rf"|(?P<r>\d{{1,5}}(?:{room})|[{sides}]边?(?:{room}))|(?P<f>{num}(?:{floor}))|(?P<z>[A-Za-z]区)")
+    plain = re.sub(r"\(\?P<\w+>", "(?:", part)
+    anchors = re.compile(
+        rf"(?<=[{road_ends}])\d{{1,4}}号(?![楼院])"                                     # 北京中路154号
+        rf"|(?P<seq>(?<![\dA-Za-z])(?:{plain})+(?:\d{{1,5}}(?!\d))?)"                  # 12号楼2单元301, 2单元7号楼501室
+        rf"|(?:{village})(?:委会)?{num}(?:{group})(?:{num}(?:号|户)院?)?"                 # 明台村二组38号, 东和村4队
+        rf"|(?<![\d一二三四五六七八九十百零〇两]){num}(?:{group}){num}(?:号|户)院?"          # 二组38号
     )
+    return anchors, re.compile(part)
+
+
+def _labels(red: dict, where: str) -> dict[str, str]:
+    """``redaction.labels``: the placeholder word of each type (:data:`DEFAULT_LABELS` for the rest)."""
+    given = red.get("labels") or {}
+    if not isinstance(given, dict):
+        raise PipelineError(f"{where}: redaction.labels must map types to words", hint=f"types: {list(PII_TYPES)}")
+    unknown = sorted(set(map(str, given)) - set(PII_TYPES))
+    if unknown:
+        raise PipelineError(f"{where}: redaction.labels has unknown types {unknown}", hint=f"use {list(PII_TYPES)}")
+    labels = {**DEFAULT_LABELS, **{str(k): str(v) for k, v in given.items()}}
+    if len(set(labels.values())) < len(labels):
+        raise PipelineError(f"{where}: redaction.labels gives two types the same word",
+                            hint="each type needs its own word, or placeholders of two types look the same")
+    return labels
+
+
+def _categories(red: dict, where: str) -> frozenset[str]:
+    """``redaction.categories``: type -> true/false (left out: true). A type switched off is still
+    found (so that no other type takes its spans) but stays in the text."""
+    given = red.get("categories") or {}
+    if not isinstance(given, dict) or not all(isinstance(v, bool) for v in given.values()):
+        raise PipelineError(f"{where}: redaction.categories must map types to true or false",
+                            hint="e.g. categories: {address: false}")
+    unknown = sorted(set(map(str, given)) - set(PII_TYPES))
+    if unknown:
+        raise PipelineError(f"{where}: redaction.categories has unknown types {unknown}", hint=f"use {list(PII_TYPES)}")
+    return frozenset(t for t in PII_TYPES if given.get(t, True))
+
+
+def _context(red: dict, where: str) -> dict[str, tuple[str, ...]]:
+    """``redaction.context``: the words before an identifier of each type (:data:`DEFAULT_CONTEXT`
+    for a type left out; an empty list: found by shape only)."""
+    given = red.get("context") or {}
+    if not isinstance(given, dict):
+        raise PipelineError(f"{where}: redaction.context must map types to lists of words",
+                            hint=f"types: {sorted(DEFAULT_CONTEXT)}")
+    unknown = sorted(set(map(str, given)) - set(DEFAULT_CONTEXT))
+    if unknown:
+        raise PipelineError(f"{where}: redaction.context has unknown types {unknown}", hint=f"use {sorted(DEFAULT_CONTEXT)}")
+    return {t: tuple(_str_list(given[t], f"{where}: redaction.context.{t}")) if t in given else words
+            for t, words in DEFAULT_CONTEXT.items()}
+
+
+def _name_signals(names: dict, path: Path, where: str, surnames: frozenset[str]) -> dict[str, Any]:
+    """The name signals that do not depend on jieba's words: the ``given_names`` list (a file
+    beside the config; left out: none), spaced names, ``kin_words``, ``place_words``,
+    ``measure_words`` (left out: the generic lists of this module)."""
+    def words(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_str_list(names[key], f"{where}: redaction.names.{key}")) if key in names else default
+
+    given: frozenset[str] = frozenset()
+    if names.get("given_names"):
+        rows = read_word_list(path.parent / str(names["given_names"]), "given-name list")
+        given = frozenset(r[0] for r in rows if len(r[0]) >= 2)
+    kin = words("kin_words", DEFAULT_KIN)
+    han = r"[\u4e00-\u9fd5]"
+    gap = r"[ \t\u3000]+"
+    return {
+        "given_names": given, "given_re": re.compile(_alternation(given)) if given else None,
+        "spaced_re": re.compile(rf"(?:{_alternation(surnames)}){gap}{han}(?:{gap}{han})?(?!(?:{gap})?{han})"
+                                if surnames else NEVER),
+        "kin_words": kin, "kin_re": re.compile(_alternation(kin)) if kin else None,
+        "place_words": words("place_words", DEFAULT_PLACE_WORDS),
+        "measure_words": frozenset(words("measure_words", DEFAULT_MEASURE_WORDS)),
+    }
+
+
+REDACTION_CODE = ("rules.py", "decode.py", "turns.py", "numbers.py", "names.py", "redact.py", "units.py", "segment.py")
+
+
+def redaction_digest(files: Iterable[Path]) -> str:
+    """A hash of what the redacted text and its tokens depend on besides jieba's dictionary: the
+    config and the word lists it names (``files``), and the code of the redaction, unit and
+    segmentation steps. Part of the token cache's key, so that a fixed redaction rule or list
+    never reads tokens made before the fix."""
+    h = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    for f in [*files, *(here / name for name in REDACTION_CODE)]:
+        h.update(Path(f).name.encode("utf-8") + b"\0" + Path(f).read_bytes() + b"\0")
+    return h.hexdigest()
 
 
 def load_rules(path: str | Path, stopwords_path: str | Path) -> Rules:
@@ -256,46 +384,51 @@ def load_rules(path: str | Path, stopwords_path: str | Path) -> Rules:
     placeholder = str(_cfg_need(red, "placeholder", f"{where}: redaction"))
     if "{n}" not in placeholder or "{label}" not in placeholder:
         raise PipelineError(f"{where}: redaction.placeholder must contain {{label}} and {{n}}")
-    labels = {str(k): str(v) for k, v in (_cfg_need(red, "labels", f"{where}: redaction") or {}).items()}
-    missing = [t for t in PII_TYPES if t not in labels]
-    if missing:
-        raise PipelineError(f"{where}: redaction.labels lacks {missing}")
+    labels = _labels(red, where)
     before, after = placeholder.split("{label}")[0], placeholder.split("{n}")[-1]
     middle = placeholder.split("{label}")[1].split("{n}")[0]
     placeholder_re = re.compile(re.escape(before) + f"(?:{_alternation(labels.values())})" + re.escape(middle) + r"\d+" + re.escape(after))
     long_min = red.get("long_number_min_digits")
 
     names = _cfg_need(red, "names", f"{where}: redaction")
-    surname_rows = read_word_list(path.parent / str(_cfg_need(names, "surnames", f"{where}: redaction.names")), "surname list")
+    surname_path = path.parent / str(_cfg_need(names, "surnames", f"{where}: redaction.names"))
+    surname_rows = read_word_list(surname_path, "surname list")
     surnames = frozenset(r[0] for r in surname_rows if "weak" not in r[1:])
     weak = frozenset(r[0] for r in surname_rows if "weak" in r[1:])
     if not surnames:
         raise PipelineError(f"{where}: the surname list is empty")
 
     addr = _cfg_need(red, "address", f"{where}: redaction")
-    address_re = _address_re(addr, where)
+    address_re, address_part_re = _address_re(addr, where)
 
     prefixes = _str_list(names.get("prefixes") or [], f"{where}: redaction.names.prefixes")
-    titles = _str_list(names.get("titles") or [], f"{where}: redaction.names.titles")
+    address_titles = _str_list(names.get("address_titles") or [], f"{where}: redaction.names.address_titles")
+    titles = _str_list(names.get("titles") or [], f"{where}: redaction.names.titles") + address_titles
+    name_mark = re.escape(before) + re.escape(labels["name"]) + re.escape(middle) + r"\d+" + re.escape(after)
+    token_re = re.compile((f"(?:{_alternation(prefixes)})?" if prefixes else "") + name_mark +
+                          (f"(?:{_alternation(address_titles)})?" if address_titles else "") + "|" + placeholder_re.pattern)
     sur_alt = _alternation(surnames)
     prefix_re = re.compile(rf"(?:{_alternation(prefixes)})(?:{sur_alt})") if prefixes else None
     title_re = re.compile(rf"(?:{sur_alt})(?:{_alternation(titles)})") if titles else None
 
     stop_path = Path(stopwords_path)
     stopwords = frozenset(r[0] for r in read_word_list(stop_path, "stopword list"))
-    return Rules(
-        path=str(path), kind=fmt["kind"], split=fmt["split"], separator=fmt["separator"],
+    lists = [path, surname_path] + ([path.parent / str(names["given_names"])] if names.get("given_names") else [])
+    return Rules(**_name_signals(names, path, where, surnames | weak),
+        path=str(path), digest=redaction_digest(lists), kind=fmt["kind"], split=fmt["split"], separator=fmt["separator"],
         community_required=fmt["community_required"], field_of=field_of, header_re=header_re,
         strip_brackets=bool((raw.get("header") or {}).get("strip_brackets", True)),
         date_res=tuple(date_res), role_labels=role_labels, role_keywords=tuple(role_keywords),
         interviewer=interviewer, respondent=respondent, label_re=label_re,
         min_named_uses=min_named, sentence_re=sentence_re,
         annotation_re=annotation_re, placeholder=placeholder, placeholder_labels=labels, placeholder_re=placeholder_re,
+        enabled=_categories(red, where), context=_context(red, where), context_filler=CONTEXT_FILLER,
         long_min=int(long_min) if long_min is not None else None,
         phone_words=tuple(_str_list(red.get("phone_words") or [], f"{where}: redaction.phone_words")),
         phone_window=int(red.get("phone_word_window", 6)),
         surnames=surnames, weak_surnames=weak,
         prefixes=frozenset(prefixes), titles=tuple(sorted(set(titles), key=lambda w: (-len(w), w))),
+        address_titles=frozenset(address_titles), token_re=token_re,
         dict_max_freq=int(names.get("dict_max_freq", 100)), given_max=int(names.get("given_max_chars", 2)),
         glue_before=frozenset(_str_list(names.get("glue_before") or [], f"{where}: redaction.names.glue_before")),
         glue_after=frozenset(_str_list(names.get("glue_after") or [], f"{where}: redaction.names.glue_after")),
@@ -306,6 +439,6 @@ def load_rules(path: str | Path, stopwords_path: str | Path) -> Rules:
         weak_triggers=frozenset(_str_list(names.get("weak_triggers") or [], f"{where}: redaction.names.weak_triggers")),
         name_suffixes=frozenset(str(names.get("name_suffixes", ""))),
         prefix_re=prefix_re, title_re=title_re,
-        address_re=address_re, address_stop=frozenset(str(addr.get("stop_before", ""))),
+        address_re=address_re, address_part_re=address_part_re, address_stop=frozenset(str(addr.get("stop_before", ""))),
         address_max_prefix=int(addr.get("max_prefix_chars", 30)), stopwords=stopwords,
     )

@@ -19,7 +19,7 @@ import re
 import warnings
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.core.errors import PipelineError
@@ -214,9 +214,10 @@ class Segmenter:
 
 
 def content_tokens(tokens: Iterable[str], rules: Rules) -> list[str]:
-    """Tokens for analysis: no punctuation, whitespace, numbers, placeholders or stopwords."""
+    """Tokens for analysis: no punctuation, whitespace, numbers, placeholders (with a name's form
+    of address: 小[姓名2], [姓名3]大姐; a role stays a word of its own: [姓名1] 书记) or stopwords."""
     return [t for t in tokens if WORD_CHAR.search(t) and not NUMBER_TOKEN.fullmatch(t)
-            and not rules.placeholder_re.fullmatch(t) and t not in rules.stopwords]
+            and not rules.token_re.fullmatch(t) and t not in rules.stopwords]
 
 
 @dataclass(frozen=True)
@@ -225,6 +226,12 @@ class Lexicon:
 
     entries: dict[str, tuple[int, str]]
     user: frozenset[str] = frozenset()
+    given_chars: dict[str, int] = field(default_factory=dict)   # character -> its count in the dictionary's names
+
+    def name_like(self, given: str, min_count: int = 30) -> bool:
+        """Every character of ``given`` is common in the given names of jieba's dictionary
+        (three-character words tagged nr that start with a surname)."""
+        return bool(given) and all(self.given_chars.get(c, 0) >= min_count for c in given)
 
     def get(self, word: str) -> tuple[int, str] | None:
         e = self.entries.get(word)
@@ -243,21 +250,36 @@ def load_lexicon(rules: Rules, words: Iterable[tuple[str, int, str]]) -> Lexicon
             parts = line.split()
             if len(parts) >= 2:
                 entries[parts[0]] = (int(parts[1]), parts[2] if len(parts) > 2 else "x")
+    given_chars: dict[str, int] = {}
+    for word, (_, tag) in entries.items():
+        if len(word) == 3 and tag.startswith("nr") and word[0] in rules.surnames:
+            for c in word[1:]:
+                given_chars[c] = given_chars.get(c, 0) + 1
     user = set()
     for word, freq, tag in words:
         entries[word] = (freq, tag)
         user.add(word)
-    return Lexicon(entries, frozenset(user))
+    return Lexicon(entries, frozenset(user), given_chars)
 
 
 class TokenCache:
-    """Tokens of an interview's units, keyed by the dictionary hash and the redacted texts."""
+    """Tokens of an interview's units under ``root/<key>/``, ``key`` hashing the dictionary
+    (:class:`SegmenterSpec`) and the redaction (:func:`pipeline.text.rules.redaction_digest`),
+    an entry named by the hash of the redacted texts. A rerun reads them; a changed dictionary
+    or redaction rule is another folder, never read again, and :func:`purge_cache` removes it.
+    ``index.txt`` in the folder lists the entries the last run used."""
+
+    INDEX = "index.txt"
 
     def __init__(self, root: str | Path | None, key: str):
         self.dir = Path(root) / key[:16] if root else None
 
+    @staticmethod
+    def entry(texts: list[str]) -> str:
+        return hashlib.sha256("\x1e".join(texts).encode("utf-8")).hexdigest()
+
     def _path(self, texts: list[str]) -> Path:
-        digest = hashlib.sha256("\x1e".join(texts).encode("utf-8")).hexdigest()
+        digest = self.entry(texts)
         return self.dir / digest[:2] / f"{digest}.tok"
 
     def get(self, texts: list[str]) -> list[list[str]] | None:
@@ -278,3 +300,37 @@ class TokenCache:
             return
         data = "\x1e".join("\x1f".join(t) for t in tokens).encode("utf-8")
         write_bytes(self._path(texts), zlib.compress(data, 6))
+
+    def write_index(self, entries: Iterable[str]) -> None:
+        """The entries this run used (one digest a line, sorted): what :func:`purge_cache` keeps."""
+        if self.dir is not None:
+            write_bytes(self.dir / self.INDEX, "".join(f"{e}\n" for e in sorted(set(entries))).encode("ascii"))
+
+
+def purge_cache(root: str | Path, key: str) -> tuple[int, int]:
+    """Remove from the token cache ``root`` every folder but the current one (``key``: the
+    dictionary and the redaction rules of the config) and, in it, every entry the last run's
+    ``index.txt`` does not list. Returns (folders removed, entries removed)."""
+    import shutil
+
+    root = Path(root)
+    if not root.is_dir():
+        return 0, 0
+    current = root / key[:16]
+    folders = 0
+    for child in sorted(root.iterdir()):                # only the cache's own folders (16 hex digits)
+        if child != current and child.is_dir() and re.fullmatch(r"[0-9a-f]{16}", child.name):
+            shutil.rmtree(child)
+            folders += 1
+    entries = 0
+    if current.is_dir():
+        index = current / TokenCache.INDEX
+        keep = set(index.read_text(encoding="ascii").split()) if index.exists() else set()
+        for path in sorted(current.glob("*/*")):
+            if path.stem not in keep or path.suffix != ".tok":
+                path.unlink()
+                entries += 1
+        for sub in current.iterdir():
+            if sub.is_dir() and not any(sub.iterdir()):
+                sub.rmdir()
+    return folders, entries

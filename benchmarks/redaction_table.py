@@ -1,0 +1,63 @@
+"""The redaction table of docs/redaction.md: the labelled set (tests/fixtures/redaction/labelled.yaml)
+through the detector a new study gets (the generic template `init` drafts, the generic word lists),
+per category and part (tune, heldout).
+
+    .venv/bin/python benchmarks/redaction_table.py          # rewrites the table in docs/redaction.md
+
+tests/test_redaction_labelled.py checks the targets and that the table in the docs is this one.
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pipeline.text.corpus import Context, Settings, _state  # noqa: E402
+from pipeline.text.redaction_eval import load_labelled, markdown, score, template_config, turn_detector  # noqa: E402
+from pipeline.text.rules import load_rules  # noqa: E402
+from pipeline.text.segment import resolve_engine, resolve_userdict, segmenter_spec  # noqa: E402
+
+LABELLED = ROOT / "tests" / "fixtures" / "redaction" / "labelled.yaml"
+DOC = ROOT / "docs" / "redaction.md"
+START, END = "<!-- redaction-table:start -->", "<!-- redaction-table:end -->"
+PARTS = {"tuning": "tune", "held-out": "heldout"}
+
+
+def tables(workdir: Path, jieba_cache: str) -> tuple[dict, dict]:
+    """Per part: the score table and the misses."""
+    cfg = template_config(workdir / "config", ROOT / "config")
+    rules = load_rules(cfg, cfg.parent / "stopwords.txt")
+    words = resolve_userdict(cfg.parent / "userdict.txt", jieba_cache)
+    ctx = Context(rules=rules, spec=segmenter_spec(resolve_engine("auto"), words, jieba_cache), settings=Settings(n_jobs=1),
+                  communities=None, communities_name="")
+    seg, lexicon, _ = _state(ctx)
+    detect = turn_detector(rules, seg, lexicon)
+    items = load_labelled(LABELLED)
+    out, misses = {}, {}
+    for label, part in PARTS.items():
+        out[label], misses[label] = score([i for i in items if i.part == part], detect)
+    return out, misses
+
+
+def block(parts: dict) -> str:
+    return f"{START}\n{markdown(parts)}\n{END}"
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        parts, misses = tables(Path(tmp), str(ROOT / ".cache" / "jieba.cache"))
+    text = DOC.read_text(encoding="utf-8")
+    before, rest = text.split(START, 1)
+    after = rest.split(END, 1)[1]
+    DOC.write_text(before + block(parts) + after, encoding="utf-8")
+    for label, lines in misses.items():
+        print(f"{label}: {len(lines)} miss(es) or wrong span(s)")
+        for line in lines:
+            print("  " + line)
+
+
+if __name__ == "__main__":
+    main()

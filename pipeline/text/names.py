@@ -1,0 +1,487 @@
+"""Names in a transcript: part of step 3 (see :mod:`pipeline.text.redact`).
+
+:func:`find_names` combines several signals, so that a name jieba cuts badly is still found:
+declared names (the header's name line, named speaker labels, the manifest's roster), informal
+forms (老马, 小李, 马大姐, 李书记), full names in jieba's words (a surname + a word that is no
+ordinary dictionary word), and the rest (see docs/redaction.md). Each name found is then
+redacted wherever else it occurs in the interview.
+"""
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from pipeline.text.rules import Rules
+from pipeline.text.segment import HAN_JIEBA, WORD_CHAR, Lexicon
+from pipeline.text.turns import Parsed
+
+RARE_FREQ = 10                              # jieba dictionary words rarer than this may be names
+COMMON_FREQ = 1000                          # ... and words at least this frequent are everyday words
+
+
+NUMERALS = "这那哪每几一二两三四五六七八九十半整0123456789"     # before a measure word (这张卡): no surname
+
+
+def split_role(word: str, rules: Rules) -> tuple[int, int] | None:
+    """The surname's place (start, end) in an informal form: prefix + surname (老马, 小李) or
+    surname + title (马书记, 丁大姐, 小马师傅); None for any other word. Only the surname is
+    personal data: the prefix or title stays in the text (``小[姓名1]``, ``[姓名2]书记``)."""
+    k = 1 if len(word) > 1 and word[0] in rules.prefixes else 0
+    for title in rules.titles:
+        if word.endswith(title) and len(word) > len(title) + k:
+            sur = word[k:len(word) - len(title)]
+            if sur in rules.surnames or sur in rules.weak_surnames:
+                return k, k + len(sur)
+    if k and (word[1:] in rules.surnames or word[1:] in rules.weak_surnames):
+        return 1, len(word)
+    return None
+
+
+def personal_part(word: str, rules: Rules) -> tuple[int, int]:
+    """The part of a name as written that is personal data: the surname of an informal form
+    (:func:`split_role`), else the whole word."""
+    return split_role(word, rules) or (0, len(word))
+
+
+def declared_names(text: str, parsed: Parsed, rules: Rules, roster: Iterable[str]) -> list[str]:
+    """Names the study declares: the header's name lines, the manifest's roster, named speaker
+    labels that start with a surname (or are on the roster); longest first."""
+    roster = {r for r in roster if len(r) >= 2}
+    declared = {text[s:e] for s, e in parsed.name_spans} | roster
+    declared |= {lab for lab in parsed.named_labels if _surname_of(lab, rules, weak=True) or lab in roster}
+    return sorted((d for d in declared if len(d) >= 2), key=lambda w: (-len(w), w))
+
+
+def occurrences(text: str, name: str, rules: Rules, region: int = 0) -> Iterator[tuple[int, int, int, int, str]]:
+    """Every occurrence of ``name`` from ``region`` on (spaces between its characters may vary),
+    as (start, end of the occurrence, start, end of the span to redact, key): the surname only
+    for an informal form (key: the form), else the whole occurrence."""
+    compact = re.sub(r"\s+", "", name)
+    pattern = r"[ \t\u3000]*".join(re.escape(c) for c in compact)
+    part = split_role(compact, rules)
+    for m in re.finditer(pattern, text):
+        if m.start() < region:
+            continue
+        if part and m.end() - m.start() == len(compact):
+            yield m.start(), m.end(), m.start() + part[0], m.start() + part[1], compact
+        else:
+            yield m.start(), m.end(), m.start(), m.end(), compact
+
+
+def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], starts: list[int], lexicon: Lexicon,
+               region: int, taken: Any) -> Iterator[tuple[int, int, str]]:
+    """Name spans (start, end, key) found automatically, each then wherever else it occurs:
+    informal forms (老马, 马大姐: the surname only), spaced names (马 玉 兰), given names of the
+    ``given_names`` list (阿依莎, 马穆萨), given names after a kinship word (我闺女玉兰), full
+    names in jieba's words (:func:`_full_names`) and in name-shaped windows of the text that
+    more than one signal supports (:func:`_window_names`). ``taken``: the characters already
+    claimed (``.free(start, end)``)."""
+    found: dict[str, str] = {}                           # name as written -> key
+    direct: set[int] = set()                             # where a finder found one
+    token_starts = set(starts)
+    informal = bytearray(len(text))                      # informal forms win over the other signals (小周 张罗)
+    for s, e in _informal_names(text, rules, lexicon, token_starts):
+        if s >= region and taken.free(s, e):
+            found[text[s:e]] = text[s:e]
+            direct.add(s)
+            informal[s:e] = b"\x01" * (e - s)
+    candidates: list[tuple[int, int]] = []
+    words = _Words(tokens, starts, lexicon, rules.glue_before)
+    for finder in (_spaced_names(text, rules, region), _listed_names(text, rules, lexicon, region),
+                   _kin_names(text, rules, lexicon, token_starts, region),
+                   _full_names(tokens, starts, rules, lexicon), _window_names(text, rules, lexicon, region, words)):
+        candidates.extend((s, e) for s, e in finder if s >= region and taken.free(s, e) and not any(informal[s:e]) and
+                          text[s:e] not in rules.not_names and not _implausible(text, s, e, rules, lexicon, words))
+    for s, e in _union(candidates):
+        found.setdefault(text[s:e], re.sub(r"\s+", "", text[s:e]))
+        direct.add(s)
+    for name in sorted(found, key=lambda w: (-len(w), w)):
+        if len(re.sub(r"\s+", "", name)) < 2:
+            continue
+        for ms, me, s, e, key in occurrences(text, name, rules, region):
+            if ms in direct or ms in token_starts or (ms > 0 and text[ms - 1] in rules.glue_before) or \
+                    _bounded(text, ms, me):
+                yield s, e, key
+
+
+class _Words:
+    """jieba's words of the text, to ask whether a candidate cuts into an ordinary word."""
+
+    def __init__(self, tokens: list[str], starts: list[int], lexicon: Lexicon, glue: frozenset[str]):
+        self.tokens, self.starts, self.lexicon, self.glue = tokens, starts, lexicon, glue
+
+    def cuts_word(self, s: int, e: int) -> bool:
+        """A user word that is no name overlaps ``[s, e)`` (古尔邦节, 彭阳), or a dictionary word
+        (not a name, not rare) starts before ``s`` and reaches into it."""
+        k = max(0, bisect.bisect_right(self.starts, s) - 1)
+        while k < len(self.tokens) and self.starts[k] < e:
+            tok, ts = self.tokens[k], self.starts[k]
+            entry = self.lexicon.get(tok)
+            if entry is not None and len(tok) > 1 and not entry[1].startswith("nr") and ts + len(tok) > s:
+                if tok in self.lexicon.user or (ts < s and entry[0] >= RARE_FREQ and
+                                                not (s - ts == 1 and tok[0] in self.glue)):   # 上马 梦月说
+                    return True
+            k += 1
+        return False
+
+
+def _implausible(text: str, s: int, e: int, rules: Rules, lexicon: Lexicon, words: _Words) -> bool:
+    """A candidate that is an ordinary word after all: a surname used as a measure word (这张卡),
+    a surname and the next character that are a common word with no break after the candidate
+    (施工方老是, but 高山德，), a two-character candidate after a place word (嫁到吴忠), a
+    candidate that cuts into a user word (古尔邦节)."""
+    word = re.sub(r"\s+", "", text[s:e])
+    sur = _surname_of(word, rules, weak=True)
+    if not sur or text[s:e] != word:
+        return False
+    prev = text[max(0, s - 4):s]
+    if prev and prev[-1] in NUMERALS and sur in rules.measure_words:
+        return True
+    if any(w in lexicon.user for w in (word,)) or words.cuts_word(s, e):
+        return True
+    strong = any(prev.endswith(t) for t in rules.strong_triggers)
+    given = lexicon.get(word[len(sur):]) if len(word) - len(sur) == 2 else None
+    if given is not None and not given[1].startswith(("nr", "ns", "nz")) and given[0] >= rules.dict_max_freq \
+            and not strong and not _after_trigger(text, s, rules):
+        return True                                           # 买房子 (but 负责人是丁强国): an everyday word
+    head = lexicon.get(word[:len(sur) + 1])
+    nxt = text[e:e + 1]
+    broken = not nxt or not WORD_CHAR.match(nxt) or nxt in rules.glue_after
+    if len(word) > len(sur) + 1 and head is not None and not head[1].startswith("nr") and head[0] >= COMMON_FREQ \
+            and not broken and not strong:
+        return True
+    return len(word) == 2 and any(prev.endswith(w) for w in rules.place_words) and \
+        text[e:e + 1] not in rules.name_suffixes
+
+
+def _union(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Overlapping name candidates as one span (jieba's 杨佳 and the window's 杨佳丽: 杨佳丽)."""
+    out: list[tuple[int, int]] = []
+    for s, e in sorted(spans):
+        if out and s < out[-1][1]:
+            out[-1] = (out[-1][0], max(e, out[-1][1]))
+        else:
+            out.append((s, e))
+    return out
+
+
+def _bounded(text: str, s: int, e: int) -> bool:
+    """Not inside a longer run of Chinese characters on both sides (a name set off by
+    punctuation, spaces or the text's ends)."""
+    return (s == 0 or not HAN_JIEBA.match(text[s - 1])) or (e >= len(text) or not HAN_JIEBA.match(text[e]))
+
+
+def _surname_of(word: str, rules: Rules, weak: bool = False) -> str:
+    """The surname ``word`` starts with ("" if none); weak surnames only if ``weak``."""
+    for k in (2, 1):
+        head = word[:k]
+        if len(word) > k and (head in rules.surnames or (weak and head in rules.weak_surnames)):
+            return head
+    return ""
+
+
+def _given_ok(given: str, rules: Rules) -> bool:
+    """Could ``given`` be a given name? Chinese characters, none a function word, not 谢谢-like."""
+    return (0 < len(given) <= rules.given_max and all(HAN_JIEBA.match(c) for c in given)
+            and not any(c in rules.not_given for c in given) and given[-1] not in rules.not_final)
+
+
+def _is_break(tok: str, rules: Rules) -> bool:
+    """The token after a name: punctuation, a space, the end, or a word starting with a glue character."""
+    return not tok or not WORD_CHAR.match(tok) or tok[0] in rules.glue_after
+
+
+def _ordinary(word: str, lexicon: Lexicon, rules: Rules) -> bool:
+    """An everyday word, not a name: a user word not tagged nr, or a dictionary word that is
+    not tagged nr (or is, but frequent: 张罗, 白云) unless it is very rare (under 10)."""
+    entry = lexicon.get(word)
+    if entry is None:
+        return False
+    freq, tag = entry
+    if word in lexicon.user:
+        return not tag.startswith("nr")
+    if tag.startswith("nr"):
+        return freq >= rules.dict_max_freq
+    return freq >= RARE_FREQ
+
+
+def _full_names(tokens: list[str], starts: list[int], rules: Rules, lexicon: Lexicon) -> Iterator[tuple[int, int]]:
+    """Full names (surname + given name) in jieba's words:
+
+    - a word that starts with a surname and is not an ordinary word (see :func:`_ordinary`),
+      with a glue character cut off its end (徐云留 -> 徐云) or its start (上哈艳瑞 -> 哈艳瑞);
+      after 叫 (``strong_triggers``) even an ordinary word (我叫吴国，);
+    - a name jieba cut in two: a surname, or a surname + one character (a word tagged nr, ns or
+      nz, or unknown), then the rest of the given name (叫 杨 佳丽, 王平 忠, 马兵 龙留, 虎 龙彦办),
+      when a break follows and, for a lone surname, a naming word (叫, 是, 干部 ...) precedes.
+
+    A surname that ends the word before it (酒庄签: 酒庄) starts no name.
+    """
+    n = len(tokens)
+    i = 0
+    while i < n:
+        tok = tokens[i]
+        if not HAN_JIEBA.match(tok):
+            i += 1
+            continue
+        nxt = tokens[i + 1] if i + 1 < n else ""
+        after = tokens[i + 2] if i + 2 < n else ""
+        prev = tokens[i - 1] if i > 0 else ""
+        views = [(0, tok)]
+        if len(tok) >= 2 and tok[0] in rules.glue_before and _surname_of(tok[1:] + "x", rules):
+            views.append((1, tok[1:]))
+        step = 1
+        for offset, word in views:
+            sur = _surname_of(word + "x", rules)
+            if not sur:
+                continue
+            before = tok[0] if offset else (prev if len(prev) == 1 else "")
+            if before and before not in rules.glue_before and _common(before + sur, lexicon, RARE_FREQ):
+                continue                                   # the surname ends the word before it
+            given = word[len(sur):]
+            trigger = offset == 1 or prev in rules.name_triggers or \
+                any(len(t) > 1 and prev.endswith(t) for t in rules.name_triggers)
+            weak = prev in rules.weak_triggers
+            name = ""
+            if len(given) <= 1 and HAN_JIEBA.match(nxt):
+                # split name: 杨 + 佳丽, 王平 + 忠, 马兵 + 龙(留), 虎 + 龙彦(办), (上)马 + 梦 + 月
+                room = rules.given_max - len(given)
+                rest, used = _rest_of_name(tokens, i + 1, room, rules, lexicon, loose=offset == 1)
+                entry = lexicon.get(word)
+                if not given:
+                    after_rest = tokens[i + 1 + used] if i + 1 + used < n else ""
+                    head_ok = trigger or (weak and (not _common(rest, lexicon, rules.dict_max_freq) or
+                                                    (lexicon.get(rest) or (0, ""))[1].startswith("nr") or
+                                                    (len(rest) == 1 and not WORD_CHAR.match(after_rest or "。"))))
+                else:
+                    head_ok = entry is None or not _ordinary(word, lexicon, rules) or \
+                        (word not in lexicon.user and entry[1][:2] in ("nr", "ns", "nz"))
+                if offset and _common(tok, lexicon, rules.dict_max_freq) and len(rest) > 1 and _common(rest, lexicon, COMMON_FREQ):
+                    rest = ""                              # 有关 部门 is no name; 上马 萍萍 may be
+                if rest and head_ok and rest[-1] not in rules.glue_after:
+                    name = word + rest
+                    step = 1 + used
+            if not name and given:
+                entry = lexicon.get(word)
+                strong = len(given) <= rules.given_max and _is_break(nxt, rules) and (
+                    prev in rules.strong_triggers or
+                    (trigger and entry is not None and entry[1].startswith("nr") and word not in lexicon.user))
+                if strong or (not _ordinary(word, lexicon, rules) and
+                              not (given[-1] in rules.glue_after and _ordinary(word[:-1], lexicon, rules))):
+                    if len(given) > rules.given_max or (len(given) == rules.given_max and given[-1] in rules.glue_after
+                                                        and nxt[:1] in "了着过个"):
+                        given = given[:-1] if given[-1] in rules.glue_after else ""
+                    common_rest = entry is None and len(given) > 1 and _common(given, lexicon, COMMON_FREQ) and \
+                        not lexicon.get(given)[1].startswith("nr")       # (有)关部门: an unknown word made of a common one
+                    if 0 < len(given) <= rules.given_max and not common_rest:
+                        name = sur + given
+                        if strong:
+                            s = starts[i] + offset
+                            if _given_ok(given, rules) and name not in rules.not_names:
+                                yield s, s + len(name)
+                                break
+                            name = ""
+            if name and _given_ok(name[len(sur):], rules) and name != sur * 2 \
+                    and name not in rules.not_names and not _ordinary(name, lexicon, rules):
+                s = starts[i] + offset
+                yield s, s + len(name)
+                break
+            step = 1
+        i += step
+
+
+def _rest_of_name(tokens: list[str], j: int, room: int, rules: Rules, lexicon: Lexicon, loose: bool) -> tuple[str, int]:
+    """The rest of a given name from ``tokens[j:]``: whole tokens of at most ``room`` characters
+    in all, followed by a break; or a token whose last character is a glue character (龙留 -> 龙;
+    with ``loose`` also a dictionary word: 学说 -> 学). Returns (rest, tokens used)."""
+    rest, k = "", j
+    while k < len(tokens) and HAN_JIEBA.match(tokens[k]):
+        tok = tokens[k]
+        if len(tok) >= 2 and tok[-1] in rules.glue_after and len(rest) + len(tok) - 1 <= room and \
+                (loose or not _common(tok, lexicon, RARE_FREQ)):
+            return rest + tok[:-1], k - j + 1
+        if len(rest) + len(tok) > room:
+            break
+        rest += tok
+        k += 1
+        if _is_break(tokens[k] if k < len(tokens) else "", rules):
+            return rest, k - j
+    return "", 0
+
+
+def _common(word: str, lexicon: Lexicon, min_freq: int) -> bool:
+    entry = lexicon.get(word)
+    return entry is not None and entry[0] >= min_freq
+
+
+def _informal_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[int]) -> Iterator[tuple[int, int]]:
+    """老马 / 小李 / 阿丁 (prefix + surname) and 马大姐 / 李书记 (surname + title)."""
+    if rules.title_re:
+        for m in rules.title_re.finditer(text):
+            s, e = m.start(), m.end()
+            if m.group() in rules.not_names:
+                continue
+            ok = s in token_starts or s == 0 or not WORD_CHAR.match(text[s - 1]) or text[s - 1] in rules.glue_before
+            if s > 0 and text[s - 1] in rules.prefixes and (s - 1) in token_starts:
+                ok, s = True, s - 1                          # 小马师傅
+            if ok:
+                yield s, e
+    if rules.prefix_re:
+        for m in rules.prefix_re.finditer(text):
+            s, e = m.start(), m.end()
+            word = m.group()
+            if word in rules.not_names or not (s in token_starts or (s > 0 and text[s - 1] in rules.glue_before)):
+                continue
+            entry = lexicon.get(word)
+            if entry and not entry[1].startswith("nr") and entry[0] >= COMMON_FREQ:
+                continue
+            sur = word[1:]
+            following = text[e: e + 2]
+            ordinary = False
+            for k in (() if following[:1] in rules.name_suffixes else (1, 2)):
+                w = sur + following[:k]
+                ew = lexicon.get(w) if len(following) >= k else None
+                if ew and ew[0] >= rules.dict_max_freq and not ew[1].startswith("nr") and w not in rules.titles:
+                    ordinary = True                          # 老党员, 小时候: the surname starts a word
+            if not ordinary:
+                yield s, e
+
+
+# --------------------------------------------------------------------------------------------
+# signals that do not depend on jieba's word boundaries
+# --------------------------------------------------------------------------------------------
+def _spaced_names(text: str, rules: Rules, region: int) -> Iterator[tuple[int, int]]:
+    """A name written with spaces between its characters: 马 玉 兰, 王 子 轩 (a surname and two
+    characters, each alone; or a surname and one after a naming word: 叫 李 明)."""
+    if rules.spaced_re is None:
+        return
+    for m in rules.spaced_re.finditer(text, region):
+        chars = re.sub(r"[ \t\u3000]+", "", m.group())
+        sur = _surname_of(chars, rules)
+        if not sur or not _given_ok(chars[len(sur):], rules) or chars in rules.not_names:
+            continue
+        before = text[max(0, m.start() - 2):m.start()]
+        if len(before) == 2 and before[1] in " \t\u3000" and HAN_JIEBA.match(before[0]) and \
+                not _after_trigger(text, m.start() - 1, rules):
+            continue                                          # inside a text spaced throughout
+        if len(chars) - len(sur) == 1 and not _after_trigger(text, m.start(), rules):
+            continue
+        yield m.start(), m.end()
+
+
+def _listed_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """Given names of the ``given_names`` list (经名 and other names used without a surname:
+    阿依莎, 尔萨, 穆萨), with the surname written before one (马穆萨, 马阿依莎)."""
+    if rules.given_re is None:
+        return
+    for m in rules.given_re.finditer(text, region):
+        s, e = m.start(), m.end()
+        if s > 0 and HAN_JIEBA.match(text[s - 1]) and _common(text[s - 1] + text[s], lexicon, COMMON_FREQ):
+            continue                                          # the first character ends another word
+        if e < len(text) and HAN_JIEBA.match(text[e]) and _common(text[e - 1] + text[e], lexicon, COMMON_FREQ):
+            continue
+        for k in (2, 1):
+            if s - k >= region and text[s - k:s] in rules.surnames and \
+                    not (s - k > 0 and _common(text[s - k - 1] + text[s - k], lexicon, RARE_FREQ)):
+                s -= k
+                break
+        yield s, e
+
+
+def _kin_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[int], region: int) -> Iterator[tuple[int, int]]:
+    """A given name alone after a kinship word: 我闺女玉兰, 老伴秀英, 我弟志强, 孙子浩浩. The two
+    characters after it are a name when jieba's dictionary does not know them as one word, or
+    knows them as a name (nr, nz, ns, z: 玉兰, 秀英, 浩浩), and no function character is in them."""
+    if rules.kin_re is None:
+        return
+    for m in rules.kin_re.finditer(text, region):
+        a, b = m.start(), m.end()
+        if len(m.group()) == 1 and not (a > 0 and text[a - 1] in "我他她你咱俺的"):
+            continue                                          # 姐, 弟 alone only after 我/他/的 ...
+        if b < len(text) and text[b] == "儿":
+            b += 1                                            # 老伴儿
+        given = text[b:b + 2]
+        if len(given) < 2 or not _given_ok(given, rules) or given in rules.not_names or given in lexicon.user:
+            continue
+        entry = lexicon.get(given)
+        if entry is not None and not entry[1].startswith(("nr", "nz", "ns", "z")):
+            continue
+        if entry is None and any(_common(given[0] + given[1] + c, lexicon, RARE_FREQ) for c in text[b + 2:b + 3]):
+            continue
+        nxt = text[b + 2:b + 3]
+        if nxt and HAN_JIEBA.match(nxt) and _common(given[1] + nxt, lexicon, COMMON_FREQ):
+            continue                                          # the second character starts the next word
+        yield b, b + 2
+
+
+def _after_trigger(text: str, start: int, rules: Rules) -> bool:
+    before = text[max(0, start - 6):start].rstrip(" \t\u3000")
+    return any(before.endswith(t) for t in (*rules.name_triggers, *rules.titles, *rules.kin_words)) or \
+        before.endswith("、")
+
+
+def _window_names(text: str, rules: Rules, lexicon: Lexicon, region: int, words: _Words) -> Iterator[tuple[int, int]]:
+    """Full names in name-shaped windows of the text, whatever jieba's words: a surname and one
+    or two characters (the longer first) that at least two signals support
+    (:func:`_window_score`)."""
+    n, i = len(text), region
+    while i < n:
+        k = 2 if text[i:i + 2] in rules.surnames else 1 if text[i] in rules.surnames else 0
+        hit = None
+        if k:
+            for g in (2, 1):
+                if _window_score(text, i, k, g, rules, lexicon) >= 2 and not words.cuts_word(i, i + k + g):
+                    hit = (i, i + k + g)
+                    break
+        if hit:
+            yield hit
+            i = hit[1]
+        else:
+            i += 1
+
+
+def _window_score(text: str, i: int, k: int, g: int, rules: Rules, lexicon: Lexicon) -> int:
+    """The signals for ``text[i:i+k+g]`` (a surname of ``k`` characters and a given name of
+    ``g``) being a name, minus those against; -9 when it cannot be one.
+
+    For: a naming word, title or kinship word (or 、) before it (叫 counts twice); a break, a
+    title, 家/们 or a glue character (说, 来, 在 ...) after it; jieba's dictionary tags it, or its
+    given name, as a name (nr); every given character is common in names. Against: it comes
+    after a place word (在, 到, 去 ...: 嫁到吴忠); the surname and the next character are an
+    ordinary word (施工方, 房产局: twice if a common one); the given name is a common word."""
+    sur, e = text[i:i + k], i + k + g
+    given, word = text[i + k:e], text[i:e]
+    if len(given) < g or not _given_ok(given, rules) or word in rules.not_names or word in lexicon.user:
+        return -9
+    if given[-1] in rules.glue_after or any(text.startswith(t, i + k) for t in rules.titles):
+        return -9
+    prev = text[max(0, i - 6):i]
+    if prev and prev[-1] in NUMERALS and sur in rules.measure_words:
+        return -9                                             # 这张卡
+    if prev and HAN_JIEBA.match(prev[-1]) and prev[-1] not in rules.glue_before and \
+            _common(prev[-1] + sur, lexicon, RARE_FREQ):
+        return -9                                             # the surname ends the word before it
+    entry = lexicon.get(word)
+    if _ordinary(word, lexicon, rules):
+        return -9                                             # an ordinary word (卫星, jieba's nr, is frequent)
+    nxt = text[e:e + 1]
+    if nxt and HAN_JIEBA.match(nxt) and _common(given[-1] + nxt, lexicon, COMMON_FREQ):
+        return -9                                             # the last character starts the next word (方老是)
+    score = 2 * any(prev.endswith(t) for t in rules.strong_triggers)
+    score += _after_trigger(text, i, rules)
+    score += not nxt or not WORD_CHAR.match(nxt) or nxt in rules.glue_after or nxt in rules.name_suffixes or \
+        any(text.startswith(t, e) for t in rules.titles)
+    given_entry = lexicon.get(given) if g == 2 else None
+    score += bool((entry and entry[1].startswith("nr") and entry[0] < rules.dict_max_freq) or
+                  (given_entry and given_entry[1].startswith("nr")))
+    score += lexicon.name_like(given)
+    score -= any(prev.endswith(w) for w in rules.place_words) and nxt not in rules.name_suffixes
+    head = lexicon.get(sur + given[0])
+    if head is not None and not head[1].startswith("nr") and sur + given[0] != word:
+        score -= 1 + (head[0] >= COMMON_FREQ)
+    if given_entry is not None and not given_entry[1].startswith("nr"):
+        score -= (given_entry[0] >= RARE_FREQ and not given_entry[1].startswith(("ns", "nz"))) + \
+            (given_entry[0] >= COMMON_FREQ)
+    return score

@@ -1,0 +1,222 @@
+"""Numbers and identifiers in a transcript: part of step 3 (see :mod:`pipeline.text.redact`).
+
+:func:`find_numbers` returns spans of e-mail addresses, licence plates, account ids (WeChat,
+QQ, ...), staff numbers, certificate numbers (passport, permit, social-security card), ID
+numbers, mobile and landline numbers, bank card numbers and other long numbers, robust to how
+people write them:
+
+- the text is searched in a folded copy (:func:`fold`, one character for one): full-width
+  digits, letters and punctuation as ASCII, every dash as ``-``, middle dots as ``.``;
+- a number is a run of digits with any separators between them (spaces, dashes, dots, up to
+  three in a row: ``0951 - 5028316``, ``139.0951.2233``), with an optional ``+86``/``0086``,
+  an area code in brackets, a trailing ``X`` (ID numbers) and an extension (``转806``,
+  ``-8012``, ``分机 12``); seven or more Chinese digits (``一三九零九五一...``) are a number too;
+- a run is classified whole by its digits (:func:`classify`), never by a checksum alone: 18
+  characters with a right ISO 7064 check character is an ID number, with a wrong one a long
+  number (still redacted); 11 digits 1[3-9]x a mobile; a leading 0 and 10-12 digits a landline
+  (more: with an extension); 16-19 digits passing the Luhn check, or after a bank-card word, a
+  bank card; 7-8 digits shortly after a phone word a local landline; any other run of at least
+  ``long_number_min_digits`` digits a long number;
+- what is not personal data is claimed but kept: a masked number (all one digit,
+  ``0000-00000000``), a 400/800 service number, a run of years (``2019-2020``);
+- identifiers made of letters and digits are found by the word before them (``微信号``, ``QQ``,
+  ``工号``, ``护照``: the ``redaction.context`` lists of the config) or by their shape (a plate
+  ``宁A·12345``; one or two capitals and 7-10 digits: ``E12345678``).
+
+Spans come back as (start, end, type); type ``""`` is a claimed span that is not redacted (a
+masked number, or a category switched off in ``redaction.categories``).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from pipeline.text.rules import Rules
+
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK = "10X98765432"
+KEEP = ""                                        # the type of a claimed span that stays in the text
+
+_FOLD = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
+_FOLD.update({0x3000: " ", 0x00B7: ".", 0x2022: ".", 0x30FB: ".", 0x2027: ".", 0xFF65: "."})
+_FOLD.update({c: "-" for c in (0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2015, 0x2212, 0xFE58, 0xFE63)})
+CN_DIGITS = {"〇": "0", "零": "0", "一": "1", "幺": "1", "二": "2", "两": "2", "三": "3", "四": "4", "五": "5",
+             "六": "6", "七": "7", "八": "8", "九": "9"}
+
+SEP = r"[ \t.\-]"
+RUN_RE = re.compile(
+    r"(?<![\d])"
+    r"(?P<cc>(?:\+ ?|00)86" + SEP + r"{0,3}|86[ \-]{1,3}(?=1[3-9]))?"
+    r"(?P<area>\( ?0?\d{2,3} ?\)" + SEP + r"{0,3})?"
+    r"(?P<num>\d(?:" + SEP + r"{0,3}\d)*)"
+    r"(?P<x>[ \-]{0,2}[Xx](?![A-Za-z0-9]))?"
+    r"(?P<ext> {0,2}(?:转|分机|ext\.?|EXT\.?) {0,2}\d{1,5})?"
+    r"(?!\d)")
+CN_RUN_RE = re.compile(r"[〇零一二三四五六七八九幺两](?:[ \-]{0,2}[〇零一二三四五六七八九幺两]){6,}")
+EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
+                      r"(?![A-Za-z0-9])")
+PLATE_RE = re.compile(r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-Za-z][ .\-]?[A-Za-z0-9]{5,6}"
+                      r"(?![A-Za-z0-9])")
+CERT_RE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{1,2}\d{7,10}(?![A-Za-z0-9])")
+TOKEN = r"[A-Za-z0-9](?:[A-Za-z0-9_.\-]{0,38}[A-Za-z0-9])?"
+YEAR_GROUPS = re.compile(r"(?:19|20)\d\d(?:" + SEP + r"{1,3}(?:19|20)\d\d)+")
+
+
+def fold(text: str) -> str:
+    """``text`` with full-width ASCII, dashes and middle dots made ASCII, one character for one."""
+    return text.translate(_FOLD)
+
+
+def id_check_digit(first17: str) -> str:
+    """ISO 7064 MOD 11-2 check character of a resident ID number's first 17 digits."""
+    return ID_CHECK[sum(int(c) * w for c, w in zip(first17, ID_WEIGHTS)) % 11]
+
+
+def valid_id_number(value: str) -> bool:
+    """An 18-character resident ID number whose check character is right (x or X)."""
+    value = re.sub(r"[^0-9Xx]", "", value).upper()
+    return bool(re.fullmatch(r"\d{17}[\dX]", value)) and id_check_digit(value[:17]) == value[17]
+
+
+def luhn(digits: str) -> bool:
+    """The Luhn check of a bank card number."""
+    total = 0
+    for i, c in enumerate(reversed(digits)):
+        d = int(c) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def _before(text: str, start: int, words: tuple[str, ...], window: int) -> bool:
+    before = text[max(0, start - window): start]
+    return any(w in before for w in words)
+
+
+def classify(digits: str, text: str, start: int, rules: Rules, *, cc: bool = False, area: bool = False,
+             groups: tuple[str, ...] = ()) -> tuple[str | None, int]:
+    """The type of a number (its digits, an ``X`` last for an ID number) that starts at
+    ``start`` of ``text``: (type, digits of an extension at its end); type None: no personal
+    data, :data:`KEEP`: claimed but kept (masked, service number, years)."""
+    n = len(digits)
+    core = digits.rstrip("Xx")
+    if n >= 5 and len(set(core)) == 1:
+        return KEEP, 0                                   # 0000-00000000: a mask
+    if cc:
+        if n == 11 and core[0] == "1" and core[1] in "3456789":
+            return "mobile", 0
+        return ("landline", 0) if 9 <= n <= 11 and core[0] != "0" else ("long_number", 0)
+    if area:
+        if 7 <= n <= 8:
+            return "landline", 0
+        if groups and 7 <= n - len(groups[-1]) <= 8 and len(groups[-1]) <= 5 and len(groups) > 1:
+            return "landline", len(groups[-1])
+    if n == 18 and (core.isdigit() or len(core) == 17):
+        if valid_id_number(digits):
+            return "id_number", 0
+        if core.isdigit() and luhn(core) and core[0] in "3456":
+            return "bank_card", 0
+        return "long_number", 0
+    if not core.isdigit():
+        return None, 0
+    if n == 11 and core[0] == "1" and core[1] in "3456789":
+        return "mobile", 0
+    if core[0] == "0" and n >= 10:
+        if n <= 12:
+            return "landline", 0
+        if groups and len(groups) > 1 and len(groups[-1]) <= 5 and 10 <= n - len(groups[-1]) <= 12:
+            return "landline", len(groups[-1])
+    if n == 10 and core[:3] in ("400", "800"):
+        return KEEP, 0                                   # a company's service number
+    if 16 <= n <= 19 and (luhn(core) or _before(text, start, rules.context["bank_card"], 12)):
+        return "bank_card", 0
+    if 15 <= n <= 19 and _before(text, start, rules.context["bank_card"], 12):
+        return "bank_card", 0
+    if rules.long_min and n >= rules.long_min:
+        return "long_number", 0
+    if 7 <= n <= 8 and rules.phone_words and _before(text, start, rules.phone_words, rules.phone_window):
+        return "landline", 0
+    return None, 0
+
+
+def _runs(folded: str, text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
+    """Digit runs classified (see :func:`classify`); a long run of several numbers separated by
+    spaces is split when every part is a number of its own (two mobiles in a row)."""
+    for m in RUN_RE.finditer(folded):
+        num = m.group("num")
+        if YEAR_GROUPS.fullmatch(num):
+            yield m.start(), m.end(), KEEP
+            continue
+        groups = tuple(g for g in re.split(SEP + "+", num) if g)
+        digits = "".join(groups)
+        has_x = bool(m.group("x"))
+        if has_x and len(digits) == 17:
+            digits += "X"
+        typ, ext = classify(digits, text, m.start(), rules, cc=bool(m.group("cc")), area=bool(m.group("area")),
+                            groups=groups)
+        end = m.end("num") + (len(m.group("x")) if has_x and digits.endswith("X") else 0)
+        if typ == "landline" and m.group("ext"):
+            end = m.end("ext")
+        if typ == "long_number" and not m.group("cc") and not m.group("area") and re.search(r"\s", num):
+            parts = list(_split(folded, m.start("num"), num, text, rules))
+            if any(p[2] not in (None, KEEP, "long_number") for p in parts):
+                yield from (p for p in parts if p[2] is not None)      # C001 6401041960...: the ID alone
+                continue
+        if typ is not None:
+            yield m.start(), end, typ
+
+
+def _split(folded: str, base: int, num: str, text: str, rules: Rules) -> Iterator[tuple[int, int, str | None]]:
+    for part in re.finditer(r"\S+", num):
+        digits = re.sub(r"\D", "", part.group())
+        typ, _ = classify(digits, text, base + part.start(), rules)
+        yield base + part.start(), base + part.end(), typ
+
+
+def _chinese_runs(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
+    for m in CN_RUN_RE.finditer(text):
+        digits = "".join(CN_DIGITS[c] for c in m.group() if c in CN_DIGITS)
+        typ, _ = classify(digits, text, m.start(), rules)
+        if typ:
+            yield m.start(), m.end(), typ
+
+
+def _context_ids(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
+    """Identifiers after the words of ``redaction.context`` (微信号, QQ, 工号, 护照 ...)."""
+    filler = rules.context_filler
+    for typ in ("account", "staff_id", "certificate"):
+        words = rules.context[typ]
+        if not words:
+            continue
+        alt = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+        for m in re.finditer(rf"(?:{alt})[{re.escape(filler)}]{{0,4}}({TOKEN})(?![A-Za-z0-9_@])", folded):
+            value = m.group(1)
+            n_digits = sum(c.isdigit() for c in value)
+            if typ == "account":
+                ok = len(value) >= 5 and (n_digits > 0 or len(value) >= 6)
+            elif typ == "staff_id":
+                ok = len(value) >= 3 and n_digits >= 2
+            else:
+                ok = len(value) >= 6 and n_digits >= 4
+            if ok:
+                yield m.start(1), m.end(1), typ
+
+
+def find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
+    """Spans of numbers and identifiers (see the module docstring), most specific first: the
+    caller keeps the first span that claims a character."""
+    folded = fold(text)
+    for m in EMAIL_RE.finditer(folded):
+        yield m.start(), m.end(), "email"
+    for m in PLATE_RE.finditer(folded):
+        if sum(c.isdigit() for c in m.group()) >= 2:
+            yield m.start(), m.end(), "plate"
+    for s, e, typ in _context_ids(folded, rules):
+        digits = folded[s:e].replace("-", "").replace(".", "")
+        if digits.isdigit():                             # a number after 微信: a mobile is a mobile
+            own, _ = classify(digits, text, s, rules)
+            typ = own if own in ("mobile", "id_number", "landline", "bank_card") else typ
+        yield s, e, typ
+    for m in CERT_RE.finditer(folded):
+        yield m.start(), m.end(), "certificate"
+    yield from _runs(folded, text, rules)
+    yield from _chinese_runs(text, rules)

@@ -1,0 +1,257 @@
+"""Nothing unredacted outside raw/ (issue #17, docs/redaction.md).
+
+The hand-labelled turns of ``tests/fixtures/redaction/labelled.yaml`` (every part) become a
+planted corpus: interviews of a few turns each, with the planted names and numbers also in the
+header's name and phone lines and in the file names (UTF-8, GBK, .docx, a .doc that is skipped
+and an undecodable file), and a manifest whose roster lists each interview's names. The
+transcripts stage runs on it, then the coding stage (its blank coder sheet leaves the project),
+and EVERY file written is scanned for every planted value in every normalised form (as written,
+without separators, case-folded, full-width and Chinese digits as ASCII, digits only): Parquet
+cells, zip members of .xlsx, the token cache's compressed entries, the CSVs and the metrics, and
+what the stages printed.
+
+Then a redaction fix: a first run with names switched off and no roster fills the token cache
+with names; after the fixed runs, ``python -m pipeline purge`` leaves a cache without any.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import re
+import unicodedata
+import zipfile
+import zlib
+from pathlib import Path
+
+import docx
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from pipeline.core.errors import run_cli
+from pipeline.stages import coding as C
+from pipeline.stages import purge as P
+from pipeline.stages import transcripts as T
+from pipeline.text.numbers import CN_DIGITS, fold
+from pipeline.text.redaction_eval import load_labelled
+
+ROOT = Path(__file__).resolve().parents[1]
+LABELLED = ROOT / "tests" / "fixtures" / "redaction" / "labelled.yaml"
+TURNS_PER_FILE = 6
+SEPARATORS = re.compile(r"[\s\-.·_/()（）]+")
+
+
+# --------------------------------------------------------------------------------------------
+# planted values and the scanner
+# --------------------------------------------------------------------------------------------
+def normalised(value: str) -> set[str]:
+    """The forms a value may take in an output: as written, folded (full-width and Chinese
+    digits as ASCII), case-folded, without separators, and its digits alone (7 or more)."""
+    folded = fold(unicodedata.normalize("NFKC", value)).translate(str.maketrans(CN_DIGITS)).casefold()
+    forms = {value, folded, SEPARATORS.sub("", folded)}
+    digits = re.sub(r"\D", "", folded)
+    if len(digits) >= 7:
+        forms.add(digits)
+    return {f for f in forms if len(f) >= 2}
+
+
+def scannable(text: str) -> list[str]:
+    folded = fold(unicodedata.normalize("NFKC", text)).casefold()
+    return [text, folded, SEPARATORS.sub("", folded)]
+
+
+def file_texts(path: Path) -> list[str]:
+    """A written file as its readers see it: Parquet cells, zip members, the token cache's
+    compressed entries, anything else as UTF-8 and GB18030."""
+    data = path.read_bytes()
+    if path.suffix == ".parquet":
+        table = pq.read_table(path)
+        return ["\n".join("" if v is None else str(v) for v in col.to_pylist()) for col in table.columns] + \
+            ["\n".join(table.column_names), str(table.schema.metadata or "")]
+    texts = []
+    if path.suffix == ".tok":
+        texts.append(zlib.decompress(data).decode("utf-8"))
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            texts += [z.read(n).decode("utf-8", errors="ignore") for n in z.namelist()]
+    return texts + [data.decode("utf-8", errors="ignore"), data.decode("gb18030", errors="ignore"), path.name]
+
+
+def leaks(roots: list[Path], values: dict[str, str], extra: str = "") -> tuple[list[str], int]:
+    """``file: category`` for every planted value found (never the value), and the files searched."""
+    found, n = [], 0
+    patterns = {v: [f for f in normalised(v)] for v in values}
+    sources = [(str(p), t) for root in roots for p in sorted(root.rglob("*")) if p.is_file() for t in file_texts(p)]
+    n = len({s for s, _ in sources})
+    sources.append(("stdout/stderr", extra))
+    for where, text in sources:
+        views = scannable(text)
+        for value, forms in patterns.items():
+            if any(f in view for f in forms for view in views):
+                found.append(f"{where}: {values[value]}")
+    return sorted(set(found)), n
+
+
+# --------------------------------------------------------------------------------------------
+# the planted corpus
+# --------------------------------------------------------------------------------------------
+def planted_corpus(folder: Path) -> tuple[dict[str, str], str]:
+    """Interview files made of the labelled turns; returns {value: category} of everything
+    planted, and the manifest CSV (file, names: the roster)."""
+    items = load_labelled(LABELLED)
+    values: dict[str, str] = {}
+    rows = ["file,names"]
+    folder.mkdir(parents=True)
+    for k in range(0, len(items), TURNS_PER_FILE):
+        chunk = items[k:k + TURNS_PER_FILE]
+        n = k // TURNS_PER_FILE + 1
+        gold = [(it.text[s:e], cat) for it in chunk for s, e, cat in it.gold]
+        names = [re.sub(r"\s+", "", v) for v, c in gold if c == "name" and len(re.sub(r"\s+", "", v)) >= 2]
+        phones = [v for v, c in gold if c in ("mobile", "landline")]
+        for v, c in gold:
+            values[v] = c
+        who = names[0] if names else "马玉兰"
+        phone = phones[0] if phones else "13909512233"
+        values[who], values[phone] = "name", "mobile"
+        header = (f"访谈编号：L{n:02d}\n社区编号：C001\n受访者身份：居民\n访谈日期：2025-07-0{n % 9 + 1}\n"
+                  f"姓名：{who}\n电话：{phone}\n\n")
+        body = "".join(f"问：您再说说？\n答：{it.text}\n" for it in chunk)
+        stem = f"{who}_{re.sub(r'[^0-9]', '', fold(phone))}访谈"
+        if n % 4 == 1:
+            name = f"{stem}.docx"
+            doc = docx.Document()
+            for line in (header + body).splitlines():
+                doc.add_paragraph(line)
+            doc.save(folder / name)
+        else:
+            name = f"{stem}.txt"
+            (folder / name).write_bytes((header + body).encode("gbk" if n % 4 == 2 else "utf-8"))
+        rows.append(f"{name},{'、'.join(names)}")
+    (folder / "马福成_13909532817.doc").write_bytes(b"\xd0\xcf\x11\xe0 old word file")      # skipped: .doc
+    (folder / "王建设 0951-5028316.txt").write_bytes(b"\x00\x01\x02 binary")                   # skipped: undecodable
+    (folder / "李秀英.13700001111").write_bytes("答：好。".encode("utf-8"))                    # skipped: its 'extension'
+    values.update({"马福成": "name", "王建设": "name", "0951-5028316": "landline", "李秀英": "name",
+                   "13700001111": "mobile"})
+    return {v: c for v, c in values.items() if len(re.sub(r"\s+", "", v)) >= 2}, "\n".join(rows) + "\n"
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("leaks")
+    values, manifest = planted_corpus(tmp / "raw" / "transcripts")
+    (tmp / "manifest.csv").write_text(manifest, encoding="utf-8")
+    params = yaml.safe_load((ROOT / "studies/demo/params.yaml").read_text(encoding="utf-8"))
+    for key in ("config", "userdict", "stopwords", "jieba_cache"):
+        params["transcripts"][key] = str(ROOT / params["transcripts"][key])
+    params["instrument"] = str(ROOT / params["instrument"])
+    params["transcripts"].update(n_jobs=1, cache_dir=str(tmp / "cache"))
+    params["coding"].update(codebook=str(ROOT / params["coding"]["codebook"]), human_codes=None, covariates=[],
+                            dimensions=["role"])
+    (tmp / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return tmp, values
+
+
+def run(stage, argv: list[str]) -> tuple[int, str]:
+    std, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(std), contextlib.redirect_stderr(err):
+        code = run_cli(lambda: stage.main(argv))
+    return code, std.getvalue() + err.getvalue()
+
+
+def transcripts(tmp: Path, params: Path, out: Path, manifest: bool = True) -> tuple[int, str]:
+    return run(T, ["--params", str(params), "--transcripts", str(tmp / "raw" / "transcripts"), "--communities", "",
+                   "--manifest", str(tmp / "manifest.csv") if manifest else "",
+                   "--out", str(out / "transcripts"), "--metrics", str(out / "metrics" / "transcripts.json")])
+
+
+# --------------------------------------------------------------------------------------------
+# tests
+# --------------------------------------------------------------------------------------------
+def test_the_scanner_sees_every_form():
+    assert "13909532817" in normalised("139 0953 2817") and "13909512233" in normalised("１３９０９５１２２３３")
+    assert "13909512233" in normalised("一三九零九五一二二三三") and "mayulan@qq.com" in normalised("MaYuLan@QQ.COM")
+    hits, _ = leaks([], {"139 0953 2817": "mobile"}, "电话139-0953-2817")
+    assert hits == ["stdout/stderr: mobile"]
+
+
+def test_no_planted_value_in_any_file_a_run_writes(study):
+    tmp, values = study
+    out = tmp / "out"
+    code, log = transcripts(tmp, tmp / "params.yaml", out)
+    assert code == 0, log
+    code, log2 = run(C, ["--params", str(tmp / "params.yaml"), "--units", str(out / "transcripts" / "units.parquet"),
+                         "--questions", str(out / "transcripts" / "questions.parquet"), "--communities", "",
+                         "--out", str(out / "coding"), "--metrics", str(out / "metrics" / "coding.json")])
+    assert code == 0, log2
+    assert (out / "coding" / "coder_sample.xlsx").exists() and (out / "coding" / "coder_sample.csv").exists()
+    sheet = pd.read_csv(out / "coding" / "coder_sample.csv")
+    assert len(sheet) > 20 and sheet["text"].str.contains(r"\[姓名\d+\]").any()
+    skipped = pd.read_csv(out / "transcripts" / "skipped.csv")
+    assert sorted(skipped["reason_code"]) == ["undecodable", "unsupported_format", "unsupported_format"]
+    assert (tmp / "cache").exists() and list((tmp / "cache").rglob("*.tok"))
+    hits, n = leaks([out, tmp / "cache"], values, log + log2)
+    assert n >= 12, f"only {n} files searched"
+    assert not hits, "planted personal data found: " + "; ".join(hits)
+    # role words survive the redaction of the surname before them
+    units = pd.read_parquet(out / "transcripts" / "units.parquet")
+    text = "".join(units["text"])
+    assert "书记" in text and "主任" in text and re.search(r"\[姓名\d+\]书记", text)
+    assert units["tokens"].str.split(" ").explode().isin(["书记", "主任"]).any()
+
+
+def test_the_scanner_sees_the_raw_files(study):
+    """Control: every planted value is in raw/ (so a clean output is no accident of the scanner)."""
+    tmp, values = study
+    hits, _ = leaks([tmp / "raw"], values)
+    seen = {h.split(": ")[-1] for h in hits}
+    assert {"name", "mobile", "landline", "id_number", "bank_card", "plate", "account", "address"} <= seen
+
+
+def test_purge_leaves_no_superseded_text_in_the_token_cache(study, tmp_path, capsys, monkeypatch):
+    tmp, values = study
+    params = yaml.safe_load((tmp / "params.yaml").read_text(encoding="utf-8"))
+    cfg = yaml.safe_load(Path(params["transcripts"]["config"]).read_text(encoding="utf-8"))
+    cfg["redaction"]["categories"]["name"] = False                  # a redaction that misses every name
+    cfg["redaction"]["names"]["surnames"] = str(ROOT / "config" / "surnames.txt")
+    cfg["redaction"]["names"]["given_names"] = str(ROOT / "config" / "given_names.txt")
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    bad = copy.deepcopy(params)
+    bad["transcripts"].update(config=str(tmp_path / "bad.yaml"), cache_dir=str(tmp_path / "cache"))
+    good = copy.deepcopy(params)
+    good["transcripts"]["cache_dir"] = str(tmp_path / "cache")
+    for name, p in (("bad", bad), ("good", good)):
+        (tmp_path / f"{name}.params.yaml").write_text(yaml.safe_dump(p, allow_unicode=True), encoding="utf-8")
+    assert transcripts(tmp, tmp_path / "bad.params.yaml", tmp_path / "o1", manifest=False)[0] == 0
+    names = {v: c for v, c in values.items() if c == "name"}
+    assert leaks([tmp_path / "cache"], names)[0], "the bad run should leave names in the cache"
+    # the fix, without the roster first (the same rules: entries in the same folder), then with it
+    assert transcripts(tmp, tmp_path / "good.params.yaml", tmp_path / "o2", manifest=False)[0] == 0
+    assert transcripts(tmp, tmp_path / "good.params.yaml", tmp_path / "o3")[0] == 0
+    assert len([d for d in (tmp_path / "cache").iterdir() if d.is_dir()]) == 2
+    capsys.readouterr()
+    assert run_cli(lambda: P.main(["--params", str(tmp_path / "good.params.yaml")])) == 0
+    printed = capsys.readouterr().out
+    assert "dvc gc --workspace --force" in printed and "removed 1 superseded folder(s)" in printed
+    assert len([d for d in (tmp_path / "cache").iterdir() if d.is_dir()]) == 1
+    hits, n = leaks([tmp_path / "cache"], values)
+    assert n > 5 and not hits, "after purge the token cache still holds: " + "; ".join(hits)
+    # the next run reads everything from the purged cache
+    code, log = transcripts(tmp, tmp_path / "good.params.yaml", tmp_path / "o4")
+    assert code == 0 and " 0 units segmented" in log
+
+
+def test_purge_runs_dvc_gc_when_asked(study, tmp_path, monkeypatch, capsys):
+    tmp, _ = study
+    calls = []
+    site = tmp_path / "site"
+    (site / "index").mkdir(parents=True)
+    monkeypatch.setattr(P, "dvc_site_cache", lambda: site)
+    monkeypatch.setattr(P.shutil, "which", lambda name: "/usr/bin/dvc")
+    monkeypatch.setattr(P.subprocess, "run", lambda cmd, **kw: calls.append(cmd) or type("R", (), {"returncode": 0})())
+    assert run_cli(lambda: P.main(["--params", str(tmp / "params.yaml"), "--dvc"])) == 0
+    assert calls == [["dvc", "gc", "--workspace", "--force"]] and not site.exists()
+    monkeypatch.setattr(P.subprocess, "run", lambda cmd, **kw: type("R", (), {"returncode": 1})())
+    assert run_cli(lambda: P.main(["--params", str(tmp / "params.yaml"), "--dvc"])) == 2
+    assert "dvc gc" in capsys.readouterr().err                      # a failed gc is one clear message

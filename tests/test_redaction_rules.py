@@ -1,0 +1,141 @@
+"""The redaction rules one by one (docs/redaction.md): number forms, what is kept, the roster,
+the per-category switches, ``not_names``, role tokens, the token cache key. The measured quality
+is in tests/test_redaction_labelled.py, the leak scan in tests/test_redaction_leaks.py."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.core.errors import PipelineError
+from pipeline.text.corpus import Context, Settings, _state, token_cache_key
+from pipeline.text.numbers import classify, fold, luhn
+from pipeline.text.redact import find_pii, placeholders
+from pipeline.text.redaction_eval import template_config
+from pipeline.text.rules import load_rules
+from pipeline.text.segment import resolve_engine, resolve_userdict, segmenter_spec
+from pipeline.text.turns import parse_transcript
+
+ROOT = Path(__file__).resolve().parents[1]
+PRE = "问：请说说。\n答："
+
+
+def make(edit=None):
+    """The template's rules (``edit`` changes its redaction section), a segmenter and the lexicon."""
+    folder = Path(tempfile.mkdtemp()) / "config"
+    cfg = template_config(folder, ROOT / "config")
+    if edit:
+        raw = yaml.safe_load(cfg.read_text(encoding="utf-8"))
+        edit(raw["redaction"])
+        cfg.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    rules = load_rules(cfg, folder / "stopwords.txt")
+    cache = str(ROOT / ".cache" / "jieba.cache")
+    spec = segmenter_spec(resolve_engine("auto"), resolve_userdict(folder / "userdict.txt", cache), cache)
+    ctx = Context(rules=rules, spec=spec, settings=Settings(n_jobs=1), communities=None, communities_name="")
+    seg, lex, _ = _state(ctx)
+    return rules, seg, lex, spec
+
+
+@pytest.fixture(scope="module")
+def generic():
+    return make()
+
+
+def spans(env, text, roster=()):
+    rules, seg, lex, _ = env
+    full = PRE + text + "\n"
+    found = find_pii(full, parse_transcript(full, rules), rules, seg.cut(full), lex, roster)
+    return [(full[s.start:s.end], s.type) for s in found if s.start >= len(PRE)]
+
+
+@pytest.mark.parametrize("value,typ", [
+    ("139 0953 2817", "mobile"), ("139-0953-2817", "mobile"), ("139.0951.2233", "mobile"), ("+86 138 0951 7726", "mobile"),
+    ("+8613995167038", "mobile"), ("0086-152-0953-6610", "mobile"), ("１３９０９５１２２３３", "mobile"),
+    ("138—0953—4417", "mobile"), ("一三九零九五一二二三三", "mobile"),
+    ("0951 - 5028316", "landline"), ("（0951）6012345", "landline"), ("(0951) 502 1678", "landline"),
+    ("0953-2021188转806", "landline"), ("0951-6012345-8012", "landline"), ("0953 5036 218", "landline"),
+    ("640221 19850312 0820", "id_number"), ("64030219920718453x", "id_number"),
+    ("6 4 2 2 2 1 1 9 6 8 0 9 2 3 0 0 3 X", "id_number"), ("640104197311052013", "long_number"),
+    ("6222 0212 0345 6780", "bank_card"), ("6228-4804-0123-4567-899", "bank_card"),
+    ("宁A·52J36", "plate"), ("宁AD12345", "plate"), ("甘A-8C123", "plate"), ("E12345678", "certificate"),
+    ("MaYuLan@QQ.COM", "email"),
+])
+def test_numbers_in_every_form(generic, value, typ):
+    assert spans(generic, f"他说号码是{value}，你记一下。") == [(value, typ)]
+
+
+@pytest.mark.parametrize("text,value,typ", [
+    ("微信号是mayulan_1985，", "mayulan_1985", "account"), ("扣扣号85203647，", "85203647", "account"),
+    ("工号WY-0357，", "WY-0357", "staff_id"), ("社保卡号A05932716，", "A05932716", "certificate"),
+    ("座机号码是5012345，", "5012345", "landline"), ("微信就是13909512233，", "13909512233", "mobile"),
+])
+def test_identifiers_by_the_word_before_them(generic, text, value, typ):
+    assert spans(generic, text) == [(value, typ)]
+
+
+@pytest.mark.parametrize("text", ["表上写的0000-00000000。", "身份证640104********1234这样。", "打12345热线，或者96156。",
+                                  "客服电话400-800-1234。", "我是2016年搬来的，2019-2020那两年。", "房子68.5平米，花了23.6万。",
+                                  "单位在3楼。", "一层四户，有两户是汉族。"])
+def test_what_is_kept(generic, text):
+    assert spans(generic, text) == []
+
+
+def test_two_numbers_in_a_row_are_two(generic):
+    assert spans(generic, "电话13895012345 13700001111都行。") == [("13895012345", "mobile"), ("13700001111", "mobile")]
+
+
+def test_checksums_and_classification():
+    assert luhn("6222021203456780") and not luhn("6222021203456781")
+    assert fold("（０９５１）－５０１") == "(0951)-501"
+
+
+def test_ordinary_words_are_not_names(generic):
+    text = ("那个施工方老是拖，我们去房产局反映，最后司法局调解。我家还是毛坯房，女婿在车管所开车，"
+            "这张卡上的钱，左手边那栋，嫁到吴忠了，马上就办，林业局的人来种杨树。")
+    assert spans(generic, text) == []
+
+
+def test_roster_wins_over_a_shorter_automatic_span(generic):
+    text = "那天徐云留了个电话。"
+    assert spans(generic, text) == [("徐云", "name")]                          # the detector's guess
+    assert spans(generic, text, roster=["徐云留"]) == [("徐云留", "name")]     # the team knows better
+
+
+def test_role_forms_keep_the_role_word(generic):
+    rules = generic[0]
+    text = PRE + "有事找马书记，要不找小李，马大姐也行。马书记说了算。\n"
+    found = find_pii(text, parse_transcript(text, rules), rules, generic[1].cut(text), generic[2])
+    marks = placeholders(text, found, rules)
+    out = text
+    for sp, mark in sorted(zip(found, marks), reverse=True):
+        out = out[:sp.start] + mark + out[sp.end:]
+    assert out.endswith("有事找[姓名1]书记，要不找小[姓名2]，[姓名3]大姐也行。[姓名1]书记说了算。\n")
+
+
+def test_categories_can_be_switched_off():
+    env = make(lambda red: red["categories"].update(address=False, mobile=False))
+    found = spans(env, "我住幸福小区12号楼3单元502室，电话13895012345，身份证640221198503120820。")
+    assert found == [("640221198503120820", "id_number")]                   # the mobile is not a long number either
+    with pytest.raises(PipelineError, match="unknown types"):
+        make(lambda red: red["categories"].update(phone=False))
+
+
+def test_not_names_is_the_studys_word_list():
+    env = make(lambda red: red["names"]["not_names"].append("杨佳丽"))
+    assert spans(env, "那天杨佳丽来登记。") == []
+    assert spans(make(), "那天杨佳丽来登记。") == [("杨佳丽", "name")]
+
+
+def test_a_redaction_fix_is_another_cache_key(generic):
+    rules, _, _, spec = generic
+    fixed = make(lambda red: red["names"]["not_names"].append("杨佳丽"))
+    assert token_cache_key(spec, rules) == token_cache_key(generic[3], make()[0])          # same rules, same key
+    assert token_cache_key(spec, rules) != token_cache_key(fixed[3], fixed[0])
+
+
+def test_classify_never_trusts_a_checksum_to_let_a_number_through(generic):
+    rules = generic[0]
+    assert classify("640104197311052013", "", 0, rules)[0] == "long_number"     # wrong check digit: still redacted
+    assert classify("64010419731105201X", "", 0, rules)[0] == "long_number"
