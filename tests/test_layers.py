@@ -74,7 +74,7 @@ MAX_FUNCTION_LINES = 80
 LONG_FUNCTIONS_TO_SPLIT = {
     "stats/mediation.py::mediation",                 # the bootstrap mediation analysis
     "render/tables/models.py::regression_table",     # the regression table renderer
-    "text/redact.py::_full_names",                   # name detection in the redaction step
+    "text/names.py::_full_names",                    # name detection in the redaction step
     "text/corpus.py::process_corpus",                # the transcripts' corpus pass
 }
 
