@@ -1,8 +1,12 @@
 """Reading inputs with errors a researcher can act on, and writing outputs so that a failure
-never leaves a partial file behind.
+never leaves a partial file behind and equal results give equal bytes on every machine.
 
 Every file is written to a temporary name in the target directory and renamed into place;
-a directory of outputs is built in a temporary sibling and swapped in whole.
+a directory of outputs is built in a temporary sibling and swapped in whole. Every float written
+by :func:`write_csv`, :func:`write_parquet` and :func:`write_json` is rounded to
+:data:`pipeline.core.digits.SIGNIFICANT` significant digits (the rule is in
+:mod:`pipeline.core.digits`): stages write their tables through these, never with their own
+``to_csv``/``to_parquet``/``float_format``.
 """
 from __future__ import annotations
 
@@ -18,8 +22,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from pipeline.core.digits import SIGNIFICANT, format_float, round_floats, round_significant
 from pipeline.core.errors import PipelineError
 
 
@@ -68,18 +74,46 @@ def write_text(path: str | Path, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
+def json_text(obj: Any) -> str:
+    """JSON with sorted keys, UTF-8, floats by the rounding rule and a trailing newline, so equal
+    content gives equal bytes."""
+    return json.dumps(round_floats(obj), ensure_ascii=False, indent=2, sort_keys=True, default=_jsonable) + "\n"
+
+
 def write_json(path: str | Path, obj: Any) -> None:
-    """JSON with sorted keys, UTF-8 and a trailing newline, so equal content gives equal bytes."""
-    write_text(path, json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True, default=_jsonable) + "\n")
+    write_text(path, json_text(obj))
+
+
+def csv_text(df: pd.DataFrame) -> str:
+    """A table as CSV text: no index, ``\\n`` line ends, floats by the rounding rule
+    (``%.10g``; whole numbers of 10 digits or more in full)."""
+    return df.to_csv(index=False, lineterminator="\n", float_format=_format_float)
+
+
+def _format_float(value: float) -> str:
+    return format_float(value, SIGNIFICANT)
 
 
 def write_csv(path: str | Path, df: pd.DataFrame) -> None:
-    write_text(path, df.to_csv(index=False, lineterminator="\n"))
+    write_text(path, csv_text(df))
+
+
+def rounded_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with every float column rounded by the rule (whole numbers, NaN kept); a new frame."""
+    floats = [c for c in df.columns if pd.api.types.is_float_dtype(df[c].dtype)]
+    if not floats:
+        return df
+    out = df.copy()
+    for c in floats:
+        out[c] = pd.Series(round_significant(df[c].to_numpy(dtype=float, na_value=np.nan)),
+                           index=df.index).astype(df[c].dtype)
+    return out
 
 
 def write_parquet(path: str | Path, df: pd.DataFrame) -> None:
+    """A table as parquet (pyarrow, zstd, no index), float columns rounded by the rule."""
     with atomic_path(path) as tmp:
-        df.to_parquet(tmp, index=False, engine="pyarrow", compression="zstd")
+        rounded_frame(df).to_parquet(tmp, index=False, engine="pyarrow", compression="zstd")
 
 
 # The one fixed time of every Office file the pipeline writes (Word, Excel): the zip entries'

@@ -26,7 +26,7 @@ from typing import Any
 
 from pipeline.core import config
 from pipeline.core.errors import PipelineError, run_cli
-from pipeline.core.files import atomic_dir, atomic_path, read_csv_strings, write_csv, write_parquet
+from pipeline.core.files import atomic_dir, atomic_path, json_text, read_csv_strings, write_csv, write_parquet
 from pipeline.core.instrument import community_column, load_instrument, read_community_ids
 from pipeline.core.parallel import from_params
 from pipeline.text.corpus import Context, CorpusResult, Settings, process_corpus
@@ -106,7 +106,7 @@ def write_outputs(result: CorpusResult, out_dir: Path, metrics_path: Path) -> No
         write_csv(tmp / OUTPUTS["redactions"], result.redactions)
         write_csv(tmp / OUTPUTS["audit"], result.audit)
         write_csv(tmp / OUTPUTS["skipped"], result.skipped)
-        mtmp.write_text(json.dumps(result.metrics, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        mtmp.write_text(json_text(result.metrics), encoding="utf-8")
 
 
 def text_context(params: dict[str, Any], rules: Rules, spec: SegmenterSpec, settings: Settings,
