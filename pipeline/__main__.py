@@ -2,12 +2,26 @@
 from __future__ import annotations
 
 import os
+import platform
 
 # One BLAS/OpenMP thread per process: results that depend on the summation order (NMF, factor
 # models) are then the same on every machine, and parallel work goes through processes instead.
 # Set before numpy is imported by any stage.
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
+
+# The same kernels on every x86-64 CPU: numpy's own x86-64-v2 baseline loops (its AVX2/AVX-512
+# variants switched off) and OpenBLAS's Nehalem (SSE) kernels instead of the ones it would pick
+# for this CPU. Each variant sums in its own order, so without this the last binary digits of a
+# regression, factor model or topic model depend on the machine (and a small coefficient or a
+# confidence bound near zero can differ in its 10th digit). A variable already set wins
+# (NPY_DISABLE_CPU_FEATURES="" for numpy's own choice, OPENBLAS_CORETYPE=Haswell for another
+# kernel). Before numpy is imported.
+CPU_KERNELS = {"NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR",
+               "OPENBLAS_CORETYPE": "Nehalem"}
+if platform.machine().lower() in ("x86_64", "amd64"):
+    for _var, _value in CPU_KERNELS.items():
+        os.environ.setdefault(_var, _value)
 
 import importlib  # noqa: E402
 import json  # noqa: E402
