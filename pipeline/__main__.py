@@ -46,7 +46,9 @@ STAGES = {
     "coding": "pipeline.stages.coding",
     "integrate": "pipeline.stages.integrate",
     "report": "pipeline.stages.report",
+    "verify": "pipeline.stages.verify",   # not a DVC stage: compares the outputs with the committed ones
 }
+NOT_TIMED = {"init", "verify"}   # commands that are not stages of the pipeline
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(STAGES[argv[0]])
     started = time.time()
     code = run_cli(lambda: module.main(argv[1:]))
-    if code == 0 and argv[0] != "init":
+    if code == 0 and argv[0] not in NOT_TIMED:
         record_timing(argv[0], started, time.time() - started)
     return code
 
