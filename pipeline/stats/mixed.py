@@ -202,7 +202,7 @@ def _fit_random_intercept(spec: ModelSpec, mf: _Frame, X: pd.DataFrame, y: np.nd
         s_hat = float(res.x)
         if deviance(0.0) <= res.fun:
             s_hat = 0.0
-        elif s_hat < 0.99 * hi:
+        elif res.success and s_hat < 0.99 * hi:    # an optimum, not a search cut short (max_iter)
             s_hat = _polish_theta(s_hat, parts, n, k, spec.reml)
         dev, beta, r, L = _ri_profile(s_hat, parts, n, k, spec.reml)
     except np.linalg.LinAlgError as exc:
