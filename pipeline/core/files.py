@@ -157,8 +157,29 @@ def read_csv_strings(path: str | Path, what: str, missing_hint: str) -> pd.DataF
         return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except FileNotFoundError:
         raise PipelineError(f"{path}: {what} not found", hint=missing_hint) from None
+    except UnicodeDecodeError as exc:
+        raise not_utf8(path, what, exc) from None
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeError) as exc:
         raise PipelineError(f"{path}: not a readable CSV file ({exc.__class__.__name__})") from None
+
+
+def not_utf8(path: Path, what: str, exc: UnicodeDecodeError) -> PipelineError:
+    """The error for a text file that is not UTF-8: where the first bad byte is (line), and,
+    when the bytes read as GB18030/GBK (a CSV saved by Excel on Chinese Windows), that it is GBK."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8-sig")
+        start = exc.start                 # (not reached: the file did not decode)
+    except UnicodeDecodeError as whole:   # the position in the file, not in the reader's chunk
+        start = whole.start + (3 if data.startswith(b"\xef\xbb\xbf") else 0)
+    line = data[:start].count(b"\n") + 1
+    try:
+        data.decode("gb18030")
+        kind = "it is GBK/GB18030 text (as Excel saves CSV on Chinese Windows)"
+    except UnicodeDecodeError:
+        kind = "its encoding is not known"
+    return PipelineError(f"{path}: the {what} is not UTF-8 text (line {line}: byte {data[start]:#04x}); {kind}",
+                         hint="save it as UTF-8 (Excel: Save as > 'CSV UTF-8'; or iconv -f GBK -t UTF-8)")
 
 
 def read_stage_parquet(path: str | Path, what: str, hint: str) -> pd.DataFrame:
@@ -174,10 +195,13 @@ def read_community_columns(path: str | Path, columns: list[str] | tuple[str, ...
     """``key`` (the community id column: the instrument's communities.id) and ``columns`` of the
     study's community file, numbers as numbers (integers when whole); a missing column is an
     error naming the file, the columns and ``purpose``."""
+    from pipeline.core.communities import check_ids
+
     df = read_csv_strings(path, "community file", "pass the community file of the study (raw/communities.csv)")
     missing = [c for c in [key, *columns] if c not in df.columns]
     if missing:
         raise PipelineError(f"{path}: no column(s) {missing} for {purpose}", hint=f"columns are {list(df.columns)}")
+    check_ids(Path(path), key, df[key])
     out = df[list(dict.fromkeys([key, *columns]))].copy()
     for c in columns:
         if c == key:

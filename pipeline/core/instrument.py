@@ -338,6 +338,7 @@ def read_community_ids(path: str | Path, instrument: Instrument | str) -> set[st
     """The community ids of the community file, in the column the instrument names
     (``communities.id``, else the community role; or the column ``instrument`` names when it is
     a string), full-width digits normalised."""
+    from pipeline.core.communities import check_ids
     from pipeline.core.files import read_csv_strings
 
     path = Path(path)
@@ -347,4 +348,5 @@ def read_community_ids(path: str | Path, instrument: Instrument | str) -> set[st
         what = "the texts' community column" if isinstance(instrument, str) else "the instrument's communities.id"
         raise PipelineError(f"{path}: no column '{column}' ({what})",
                             hint=f"columns are {list(df.columns)[:10]}")
+    check_ids(path, column, df[column])   # one row per community, as every stage reads the file
     return {v.translate(FULLWIDTH_TO_ASCII).strip() for v in df[column]}
