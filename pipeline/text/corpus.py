@@ -51,7 +51,7 @@ UNIT_COLUMNS = ["unit_id", "interview_id", "community", "role", "date", "turn", 
                 "tokens", "n_tokens"]
 QUESTION_COLUMNS = ["question_id", "interview_id", "community", "role", "date", "question", "before_turn", "speaker",
                     "text", "tokens", "n_tokens"]
-INTERVIEW_COLUMNS = ["interview_id", "file", "community", "role", "role_label", "date", "encoding", "format",
+INTERVIEW_COLUMNS = ["interview_id", "file", "folder", "community", "role", "role_label", "date", "encoding", "format",
                      "convention", "n_turns", "n_questions", "n_units", "n_tokens", "n_redactions"]
 SKIP_COLUMNS = ["file", "reason_code", "reason"]
 
@@ -228,7 +228,7 @@ def process_text(name: str, decoded: Decoded, text: str, meta: dict[str, Any], c
         questions.append((f"{iid}:q{q}", iid, comm, role, when, q, before, speaker, qtext, " ".join(content), len(content)))
     counts = Counter(sp.type for sp in spans)
     interview = {
-        "interview_id": iid, "file": file, "community": comm, "role": role, "role_label": role_label, "date": when,
+        "interview_id": iid, "file": file, "folder": file.rsplit("/", 1)[0] if "/" in file else "", "community": comm, "role": role, "role_label": role_label, "date": when,
         "encoding": decoded.encoding, "format": decoded.format, "convention": _safe_convention(parsed, values),
         "n_turns": built.n_turns, "n_questions": len(questions), "n_units": len(units), "n_tokens": n_tok,
         "n_redactions": len(spans),
@@ -290,18 +290,56 @@ class CorpusResult:
     skipped: pd.DataFrame
     metrics: dict[str, Any]
     stats: dict[str, int]                      # this run only (cache use); not written to metrics
+    warnings: list[str] = field(default_factory=list)   # outsized texts (see outsized_texts)
+
+
+OUTSIZED_UNITS = 10_000       # units from one text: more is a warning
+OUTSIZED_RATIO = 20           # ... or this many times the median text's units (and over OUTSIZED_FLOOR)
+OUTSIZED_FLOOR = 1_000
+OUTSIZED_TURN = 1_000         # units from one answer (turn): more is a warning
+
+
+def outsized_texts(interviews: pd.DataFrame, units: pd.DataFrame) -> list[str]:
+    """One warning per text (interview or document) that gave far more units than a text does:
+    over :data:`OUTSIZED_UNITS`, over :data:`OUTSIZED_RATIO` times the median text's (and over
+    :data:`OUTSIZED_FLOOR`), or over :data:`OUTSIZED_TURN` from a single answer (a file without
+    line breaks or speaker markers, an export that pasted everything into one cell). Counts only,
+    no text; the file is named as in interviews.csv (redacted)."""
+    if not len(interviews):
+        return []
+    counts = interviews.set_index("interview_id")["n_units"]
+    median = float(counts.median())
+    per_turn = units.groupby(["interview_id", "turn"]).size() if len(units) else pd.Series(dtype="int64")
+    longest = per_turn.groupby(level=0).max() if len(per_turn) else pd.Series(dtype="int64")
+    chars = units.assign(_n=units["text"].str.len()).groupby(["interview_id", "turn"])["_n"].sum() if len(units) \
+        else pd.Series(dtype="int64")
+    out = []
+    for iid, n in counts.items():
+        turn_n = int(longest.get(iid, 0))
+        if not (n > OUTSIZED_UNITS or (n > OUTSIZED_FLOOR and n > OUTSIZED_RATIO * median) or turn_n > OUTSIZED_TURN):
+            continue
+        file = interviews.loc[interviews["interview_id"] == iid, "file"].iloc[0]
+        turn = per_turn.loc[iid].idxmax()
+        out.append(f"{iid} ({file}) gave {n:,} units ({n / median:,.0f} times the median text's {median:,.0f}); "
+                   f"its longest answer (turn {turn}) {turn_n:,} units from {int(chars.loc[(iid, turn)]):,} characters. "
+                   "Check the file for a missing line break or speaker marker, or leave it out")
+    return out
 
 
 def process_corpus(files: list[Path], ctx: Context, manifest: dict[str, dict[str, Any]] | None = None,
-                   progress: bool | None = None, parallel: ParallelSettings | None = None) -> CorpusResult:
+                   progress: bool | None = None, parallel: ParallelSettings | None = None,
+                   root: Path | None = None) -> CorpusResult:
     """Every transcript through :func:`process_transcript` (in parallel on long runs: batches of
     files on ``parallel``, default ``settings.n_jobs`` local processes; the same result), then the
-    tables. With ``strict``, the first unusable file stops it with a :class:`PipelineError`."""
+    tables. A file is named by its path below ``root`` (``sub/I001.txt`` for a file in a
+    subfolder; its manifest row is found by that path or by its name), else by its name. With
+    ``strict``, the first unusable file stops it with a :class:`PipelineError`."""
     settings = ctx.settings
     manifest = manifest or {}
-    items = [(p.name, str(p), manifest.get(p.name, {})) for p in files]
+    names = [p.relative_to(root).as_posix() if root is not None else p.name for p in files]
+    items = [(n, str(p), manifest.get(n, manifest.get(p.name, {}))) for n, p in zip(names, files)]
     outcomes: list[Outcome] = []
-    present = {p.name for p in files}
+    present = set(names) | {p.name for p in files}
     for name in sorted(set(manifest) - present):
         outcomes.append(Outcome(file=name, skip=("missing_file", "listed in the manifest but not in the transcripts folder")))
     batches = [items[i:i + settings.batch_size] for i in range(0, len(items), settings.batch_size)]
@@ -374,5 +412,7 @@ def process_corpus(files: list[Path], ctx: Context, manifest: dict[str, dict[str
         metrics[f"skipped_{code}"] = n
     stats = {"segmented_units": sum(o.segmented for o in kept),
              "cached_interviews": sum(1 for o in kept if o.segmented == 0 and o.units)}
+    warnings = outsized_texts(interviews, units)
+    metrics["outsized_texts"] = len(warnings)
     return CorpusResult(units=units, questions=questions, interviews=interviews, redactions=redactions,
-                        audit=audit, skipped=skipped_df, metrics=metrics, stats=stats)
+                        audit=audit, skipped=skipped_df, metrics=metrics, stats=stats, warnings=warnings)
