@@ -208,6 +208,8 @@ def select_model(table: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     if settings.seeds < 2 or not t["eligible"].any():
         t["eligible"] = True
     crit = t.assign(neg_perplexity=-t["perplexity"])
+    for c in settings.criteria:    # to 10 digits: z-scores of near-equal values would blow a last digit up
+        crit[c] = rounded(crit[c].to_numpy(float))
     z = []
     for c in settings.criteria:
         vals = crit.loc[t["eligible"], c]
