@@ -326,6 +326,23 @@ def outsized_texts(interviews: pd.DataFrame, units: pd.DataFrame) -> list[str]:
     return out
 
 
+def _kept_and_skipped(outcomes: list[Outcome]) -> tuple[list[Outcome], list[tuple[str, str, str]]]:
+    """The usable texts, and the (file, reason_code, reason) of the others: unusable ones and a
+    second text with an interview id already seen (in path order), sorted."""
+    seen: dict[str, str] = {}
+    kept: list[Outcome] = []
+    skipped: list[tuple[str, str, str]] = []
+    for o in outcomes:
+        if o.skip is None and o.interview["interview_id"] in seen:
+            o.skip = ("duplicate_interview_id", f"interview id '{o.interview['interview_id']}' also in {seen[o.interview['interview_id']]}")
+        if o.skip is not None:
+            skipped.append((o.file, *o.skip))
+            continue
+        seen[o.interview["interview_id"]] = o.file
+        kept.append(o)
+    return kept, sorted(skipped)
+
+
 def process_corpus(files: list[Path], ctx: Context, manifest: dict[str, dict[str, Any]] | None = None,
                    progress: bool | None = None, parallel: ParallelSettings | None = None,
                    root: Path | None = None) -> CorpusResult:
@@ -356,18 +373,7 @@ def process_corpus(files: list[Path], ctx: Context, manifest: dict[str, dict[str
             outcomes.extend(batch)
             bar.update(len(batch))
 
-    seen: dict[str, str] = {}
-    kept: list[Outcome] = []
-    skipped: list[tuple[str, str, str]] = []
-    for o in outcomes:
-        if o.skip is None and o.interview["interview_id"] in seen:
-            o.skip = ("duplicate_interview_id", f"interview id '{o.interview['interview_id']}' also in {seen[o.interview['interview_id']]}")
-        if o.skip is not None:
-            skipped.append((o.file, *o.skip))
-            continue
-        seen[o.interview["interview_id"]] = o.file
-        kept.append(o)
-    skipped.sort()
+    kept, skipped = _kept_and_skipped(outcomes)
     if settings.strict and skipped:
         file, _, reason = skipped[0]
         more = f" ({len(skipped) - 1} more file(s) cannot be used either)" if len(skipped) > 1 else ""
