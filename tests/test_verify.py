@@ -138,3 +138,13 @@ def test_compare_functions():
     assert j.where == "a.b" and abs(j.max_rel - 1 / 3) < 1e-12
     shown = compare_displayed(b"x,y\n0.123,a\n", b"x,y\n0.124,a\n")
     assert shown.n_differ == 1 and shown.example == "row 1, x: '0.123' -> '0.124'"
+
+
+def test_the_cache_dir_of_the_dvc_config(tmp_path, monkeypatch):
+    from pipeline.stages.verify import default_cache
+
+    monkeypatch.chdir(tmp_path)
+    assert default_cache() == Path(".dvc/cache")
+    (tmp_path / ".dvc").mkdir()
+    (tmp_path / ".dvc" / "config").write_text("[core]\n    analytics = false\n[cache]\n    dir = ../../shared\n")
+    assert default_cache() == Path(".dvc/../../shared")

@@ -90,6 +90,21 @@ class Committed:
             return None
 
 
+def default_cache() -> Path:
+    """The DVC cache: ``cache.dir`` of .dvc/config.local or .dvc/config (relative to .dvc/), else .dvc/cache."""
+    import configparser
+
+    for name in ("config.local", "config"):
+        parser = configparser.ConfigParser()
+        try:
+            parser.read(Path(".dvc") / name, encoding="utf-8")
+        except configparser.Error:
+            continue
+        if parser.has_option("cache", "dir"):
+            return Path(".dvc") / parser.get("cache", "dir").strip().strip("'\"")
+    return Path(".dvc/cache")
+
+
 def default_lock() -> Path:
     """The study's lock: ./dvc.lock when ./dvc.yaml has stages (a study made by init), else the
     demo study's."""
@@ -257,14 +272,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lock", default=None, help=f"the study's dvc.lock (default: dvc.lock when dvc.yaml has stages, "
                                                  f"else {DEMO_LOCK})")
     ap.add_argument("--rev", default="HEAD", help="the commit whose results to compare with (default HEAD)")
-    ap.add_argument("--cache", default=".dvc/cache", help="the DVC cache holding the committed outputs")
+    ap.add_argument("--cache", default=None, help="the DVC cache holding the committed outputs (default: "
+                                                  "cache.dir of .dvc/config, else .dvc/cache)")
     ap.add_argument("--tolerance", type=float, default=1e-8,
                     help="largest relative difference of a stored value still counted as reproduced (default 1e-8: "
                          "a last-digit difference at the 10 significant digits outputs are written with); 0: exact")
     ap.add_argument("--scope", nargs="+", default=list(SCOPE), help=f"output folders to compare (default {' '.join(SCOPE)})")
     args = ap.parse_args(argv)
     lock = Path(args.lock) if args.lock else default_lock()
-    checks = verify(lock, Committed(args.rev, Path(args.cache)), args.scope)
+    checks = verify(lock, Committed(args.rev, Path(args.cache) if args.cache else default_cache()), args.scope)
     text, good = render(checks, lock, args.rev, args.tolerance)
     sys.stdout.write(text)
     if not good:
