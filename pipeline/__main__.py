@@ -16,10 +16,11 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 # regression, factor model or topic model depend on the machine (and a small coefficient or a
 # confidence bound near zero can differ in its 10th digit). A variable already set wins
 # (NPY_DISABLE_CPU_FEATURES="" for numpy's own choice, OPENBLAS_CORETYPE=Haswell for another
-# kernel). Before numpy is imported.
+# kernel). Before numpy is imported; only when run as `python -m pipeline`, not when imported (a
+# test process that imports this module keeps its kernels, and so do the workers it starts).
 CPU_KERNELS = {"NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR",
                "OPENBLAS_CORETYPE": "Nehalem"}
-if platform.machine().lower() in ("x86_64", "amd64"):
+if __name__ == "__main__" and platform.machine().lower() in ("x86_64", "amd64"):
     for _var, _value in CPU_KERNELS.items():
         os.environ.setdefault(_var, _value)
 
