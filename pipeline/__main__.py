@@ -2,12 +2,27 @@
 from __future__ import annotations
 
 import os
+import platform
 
 # One BLAS/OpenMP thread per process: results that depend on the summation order (NMF, factor
 # models) are then the same on every machine, and parallel work goes through processes instead.
 # Set before numpy is imported by any stage.
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
+
+# The same kernels on every x86-64 CPU: numpy's own x86-64-v2 baseline loops (its AVX2/AVX-512
+# variants switched off) and OpenBLAS's Nehalem (SSE) kernels instead of the ones it would pick
+# for this CPU. Each variant sums in its own order, so without this the last binary digits of a
+# regression, factor model or topic model depend on the machine (and a small coefficient or a
+# confidence bound near zero can differ in its 10th digit). A variable already set wins
+# (NPY_DISABLE_CPU_FEATURES="" for numpy's own choice, OPENBLAS_CORETYPE=Haswell for another
+# kernel). Before numpy is imported; only when run as `python -m pipeline`, not when imported (a
+# test process that imports this module keeps its kernels, and so do the workers it starts).
+CPU_KERNELS = {"NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR",
+               "OPENBLAS_CORETYPE": "Nehalem"}
+if __name__ == "__main__" and platform.machine().lower() in ("x86_64", "amd64"):
+    for _var, _value in CPU_KERNELS.items():
+        os.environ.setdefault(_var, _value)
 
 import importlib  # noqa: E402
 import json  # noqa: E402
@@ -33,7 +48,9 @@ STAGES = {
     "integrate": "pipeline.stages.integrate",
     "report": "pipeline.stages.report",
     "purge": "pipeline.stages.purge",           # not a dvc stage: after a redaction fix (docs/redaction.md)
+    "verify": "pipeline.stages.verify",   # not a DVC stage: compares the outputs with the committed ones
 }
+NOT_TIMED = {"init", "verify", "purge"}   # commands that are not stages of the pipeline
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(STAGES[argv[0]])
     started = time.time()
     code = run_cli(lambda: module.main(argv[1:]))
-    if code == 0 and argv[0] not in ("init", "purge"):
+    if code == 0 and argv[0] not in NOT_TIMED:
         record_timing(argv[0], started, time.time() - started)
     return code
 

@@ -135,23 +135,31 @@ def read_communities(path: str | Path, instrument: Instrument) -> pd.DataFrame:
     if column not in text.columns:
         raise PipelineError(f"{path}: no column '{column}' (the instrument's community id)",
                             hint=f"columns are {list(text.columns)[:10]}; set communities.id in {instrument.path}")
-    ids = community_key(text[column])
-    rows = np.arange(2, len(ids) + 2)  # file line numbers (line 1 is the header)
-    if ids.isna().any():
-        raise PipelineError(f"{path}: the community id '{column}' is empty on line(s) {_lines(rows[ids.isna().to_numpy()])}",
-                            hint="every community needs its id")
-    twice = ids.duplicated(keep=False).to_numpy()
-    if twice.any():
-        same = sorted(set(text[column][twice]))
-        raise PipelineError(f"{path}: community id(s) {', '.join(repr(s) for s in same[:6])} in '{column}' occur more than "
-                            f"once (lines {_lines(rows[twice])})",
-                            hint="one row per community (1224, 1224.0 and 01224 are the same id)")
+    ids = check_ids(path, column, text[column])
     try:
         frame = pd.read_csv(path, dtype={column: str}, encoding="utf-8-sig")
     except (pd.errors.ParserError, UnicodeError, ValueError) as exc:
         raise PipelineError(f"{path}: not a readable CSV file ({exc.__class__.__name__})") from None
     frame[column] = ids.set_axis(frame.index)
     return frame
+
+
+def check_ids(path: Path, column: str, values: pd.Series) -> pd.Series:
+    """The community file's ids (``values`` of ``column``, as read) in their written form; an
+    empty id or an id given twice (after writing the ids alike) is one error naming the file,
+    the id and its lines."""
+    ids = community_key(values)
+    rows = np.arange(2, len(ids) + 2)  # file line numbers (line 1 is the header)
+    if ids.isna().any():
+        raise PipelineError(f"{path}: the community id '{column}' is empty on line(s) {_lines(rows[ids.isna().to_numpy()])}",
+                            hint="every community needs its id")
+    twice = ids.duplicated(keep=False).to_numpy()
+    if twice.any():
+        same = sorted(set(values[twice]))
+        raise PipelineError(f"{path}: community id(s) {', '.join(repr(s) for s in same[:6])} in '{column}' occur more than "
+                            f"once (lines {_lines(rows[twice])})",
+                            hint="one row per community (1224, 1224.0 and 01224 are the same id)")
+    return ids
 
 
 def _lines(rows: np.ndarray, k: int = 8) -> str:
@@ -192,4 +200,4 @@ def community_id_set(path: str | Path, column: str, what: str = "the instrument'
     df = read_csv_strings(path, "community file", "pass --communities '' to skip the check")
     if column not in df.columns:
         raise PipelineError(f"{path}: no column '{column}' ({what})", hint=f"columns are {list(df.columns)[:10]}")
-    return frozenset(community_key(df[column]).dropna())
+    return frozenset(check_ids(path, column, df[column]))   # one row per community, as every stage reads the file

@@ -41,9 +41,19 @@ def read_yaml(path: str | Path, what: str, hint: str | None = None) -> Any:
     except UnicodeDecodeError:
         raise PipelineError(f"{path}: {what} is not UTF-8 text", hint="save it as UTF-8") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise PipelineError(f"{path}: not valid YAML{where} ({exc.__class__.__name__})") from None
+        raise PipelineError(f"{path}: {what} is not valid YAML{_yaml_where(exc)}",
+                            hint="look for a tab, an unclosed quote or bracket, or a missing space after ':' there") from None
+
+
+def _yaml_where(exc: yaml.YAMLError) -> str:
+    """' at line L, column C: <problem> (<context> at line L2)' of a YAML error, as far as known."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    text = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    text += f": {getattr(exc, 'problem', None) or exc.__class__.__name__}"
+    context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and start is not None and mark is not None and start.line != mark.line:
+        text += f" ({context} at line {start.line + 1}, column {start.column + 1})"
+    return text
 
 
 def _read_params(path: str | Path) -> tuple[dict[str, Any], Params]:

@@ -28,7 +28,8 @@ import pandas as pd
 
 from pipeline.core import config
 from pipeline.core.errors import PipelineError, run_cli
-from pipeline.core.files import atomic_dir, read_community_columns, read_stage_parquet, read_transcript_output, write_json
+from pipeline.core.files import (atomic_dir, read_community_columns, read_stage_parquet, read_transcript_output, write_csv,
+                                 write_json)
 from pipeline.core.instrument import community_column
 from pipeline.demo.checks import human_code_sheet, read_truth, topic_alignment
 from pipeline.text.coding import parse_settings as coding_settings
@@ -39,7 +40,6 @@ from pipeline.text.topicmodel import prevalence_covariates, topic_prevalence
 OUT_DIR = config.PROCESSED / "demo_checks"
 METRICS_FILE = config.METRICS / "demo_checks.json"
 TOPICS_DIR = config.PROCESSED / "topics"
-FLOAT_FORMAT = "%.10g"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     metrics["human_codes_units"] = int(len(tables["human_codes"]))
     with atomic_dir(Path(args.out)) as out:
         for name, table in tables.items():
-            table.to_csv(out / f"{name}.csv", index=False, lineterminator="\n", float_format=FLOAT_FORMAT)
+            write_csv(out / f"{name}.csv", table)
     write_json(args.metrics, metrics)
     print(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}, ensure_ascii=False), file=sys.stderr)
 

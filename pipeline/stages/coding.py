@@ -34,7 +34,7 @@ import pandas as pd
 from pipeline.core import config
 from pipeline.core.errors import PipelineError, run_cli
 from pipeline.core.files import (atomic_dir, office_bytes, read_community_columns, read_transcript_output, write_bytes,
-                                 write_json)
+                                 write_csv, write_json, write_parquet)
 from pipeline.core.instrument import text_community
 from pipeline.stats.agreement import agreement_table
 from pipeline.text.coding import (SOURCES, Codebook, Settings, aggregate_turns, attach_covariates, code_units,
@@ -42,7 +42,6 @@ from pipeline.text.coding import (SOURCES, Codebook, Settings, aggregate_turns, 
 
 OUT_DIR = config.PROCESSED / "coding"
 METRICS_FILE = config.METRICS / "coding.json"
-FLOAT_FORMAT = "%.10g"
 
 
 # --------------------------------------------------------------------------------------------
@@ -105,9 +104,9 @@ def resolve_human(settings: Settings, units: pd.DataFrame, codebook: Codebook) -
 def write_outputs(out: Path, tables: Mapping[str, pd.DataFrame]) -> None:
     for name, table in tables.items():
         if name in ("codes", "turn_codes"):
-            table.to_parquet(out / f"{name}.parquet", index=False, engine="pyarrow", compression="zstd")
+            write_parquet(out / f"{name}.parquet", table)
         else:
-            table.to_csv(out / f"{name}.csv", index=False, lineterminator="\n", float_format=FLOAT_FORMAT)
+            write_csv(out / f"{name}.csv", table)
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as xw:
         tables["coder_sample"].to_excel(xw, index=False, sheet_name="coding")

@@ -31,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from pipeline.core.config import read_yaml
 from pipeline.core.errors import PipelineError
 from pipeline.stages.study_pipeline import CODEBOOK, INSTRUMENT, JOINT, TRANSCRIPTS_CONFIG, Parts, dvc_yaml
 
@@ -73,10 +74,10 @@ def _existing(files: list[Path]) -> list[str]:
     for f in files:
         if not f.exists():
             continue
-        if f.name == "params.yaml" and not (yaml.safe_load(f.read_text(encoding="utf-8")) or {}):
-            continue                       # the checkout's empty placeholder
-        if f.name == "dvc.yaml" and not ((yaml.safe_load(f.read_text(encoding="utf-8")) or {}).get("stages") or {}):
-            continue
+        if f.name in ("params.yaml", "dvc.yaml"):
+            content = read_yaml(f, "study file", "fix it, or replace it with --force")
+            if not content or (f.name == "dvc.yaml" and isinstance(content, dict) and not content.get("stages")):
+                continue                   # the checkout's empty placeholder
         out.append(str(f))
     return out
 

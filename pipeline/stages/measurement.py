@@ -34,7 +34,7 @@ from pipeline.stats.cfa import fit_cfa
 from pipeline.stats.invariance import SEARCH_COLUMNS, TABLE_COLUMNS, measurement_invariance
 from pipeline.stats.validity import composite_reliability, fornell_larcker, htmt
 from pipeline.core.errors import PipelineError, run_cli
-from pipeline.core.files import atomic_dir, write_json, write_parquet
+from pipeline.core.files import atomic_dir, write_csv, write_json, write_parquet
 from pipeline.core.instrument import Instrument, load_instrument
 from pipeline.core.settings import Invariance, Measurement, Reliability
 from pipeline.stats.reliability import cluster_bootstrap, cronbach_alpha, omega_total
@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> None:
     processed = Path(args.processed)
     with atomic_dir(processed / "measurement") as out:
         for name, table in tables.items():
-            table.to_csv(out / f"{name}.csv", index=False, lineterminator="\n", float_format="%.10g")
+            write_csv(out / f"{name}.csv", table)
     write_parquet(processed / "indices.parquet", indices)
     write_json(args.metrics, metrics)
     print(json.dumps(metrics, ensure_ascii=False))

@@ -38,7 +38,7 @@ from pipeline.stats.predict import predict_grid
 from pipeline.stats.preflight import check_models, raise_problems
 from pipeline.stats.results import coefficient_table, fit_table
 from pipeline.stats.spec import derive, expand_specs
-from pipeline.core.files import atomic_dir, write_json
+from pipeline.core.files import atomic_dir, write_csv, write_json
 from pipeline.core.parallel import ParallelSettings, from_params
 from pipeline.core.settings import Models
 
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> None:
     metrics = key_metrics(tables)
     with atomic_dir(Path(args.out)) as out:
         for name, table in tables.items():
-            table.to_csv(out / f"{name}.csv", index=False, lineterminator="\n", float_format="%.10g")
+            write_csv(out / f"{name}.csv", table)
     write_json(args.metrics, metrics)
     print(json.dumps(metrics, ensure_ascii=False))
 

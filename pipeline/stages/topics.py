@@ -51,7 +51,7 @@ import pandas as pd
 
 from pipeline.core import config
 from pipeline.core.errors import PipelineError, run_cli
-from pipeline.core.files import atomic_dir, read_community_columns, read_transcript_output, write_json
+from pipeline.core.files import atomic_dir, read_community_columns, read_transcript_output, write_csv, write_json, write_parquet
 from pipeline.core.instrument import text_community
 from pipeline.text.documents import build_documents, resolve_unit, vectorize
 from pipeline.text.topicmetrics import (evaluate_grid, exclusivity, npmi_coherence, select_model,
@@ -61,7 +61,6 @@ from pipeline.text.topicmodel import (Settings, doc_topic_frame, exemplars, fit_
 
 OUT_DIR = config.PROCESSED / "topics"
 METRICS_FILE = config.METRICS / "topics.json"
-FLOAT_FORMAT = "%.10g"
 
 
 # --------------------------------------------------------------------------------------------
@@ -132,9 +131,9 @@ def read_communities(path: str | Path, columns: Sequence[str], community: str) -
 def write_outputs(out: Path, tables: Mapping[str, pd.DataFrame]) -> None:
     for name, table in tables.items():
         if name == "doc_topics":
-            table.to_parquet(out / "doc_topics.parquet", index=False, engine="pyarrow", compression="zstd")
+            write_parquet(out / "doc_topics.parquet", table)
         else:
-            table.to_csv(out / f"{name}.csv", index=False, lineterminator="\n", float_format=FLOAT_FORMAT)
+            write_csv(out / f"{name}.csv", table)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 
 from pipeline.core import config
 from pipeline.core.errors import PipelineError, run_cli
-from pipeline.core.files import atomic_dir, atomic_path, read_csv_strings, write_csv, write_parquet
+from pipeline.core.files import atomic_dir, atomic_path, json_text, read_csv_strings, write_csv, write_parquet
 from pipeline.core.communities import community_id_set
 from pipeline.core.instrument import community_column, load_instrument
 from pipeline.core.parallel import from_params
@@ -97,9 +97,12 @@ def read_manifest(path: Path, community: str) -> dict[str, dict[str, Any]]:
 
 
 def list_transcripts(folder: Path) -> list[Path]:
+    """Every file in ``folder`` and its subfolders (not hidden ones), by path: a file in a
+    subfolder is read like the others, its subfolder in interviews.csv's ``folder``."""
     if not folder.is_dir():
         raise PipelineError(f"{folder}: transcripts folder not found", hint="check --transcripts (default raw/transcripts)")
-    return sorted((p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")), key=lambda p: p.name)
+    return sorted((p for p in folder.rglob("*") if p.is_file() and not any(
+        part.startswith(".") for part in p.relative_to(folder).parts)), key=lambda p: p.relative_to(folder).as_posix())
 
 
 def which_file(folder: Path, key: str) -> str:
@@ -123,7 +126,7 @@ def write_outputs(result: CorpusResult, out_dir: Path, metrics_path: Path) -> No
         write_csv(tmp / OUTPUTS["redactions"], result.redactions)
         write_csv(tmp / OUTPUTS["audit"], result.audit)
         write_csv(tmp / OUTPUTS["skipped"], result.skipped)
-        mtmp.write_text(json.dumps(result.metrics, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        mtmp.write_text(json_text(result.metrics), encoding="utf-8")
 
 
 def text_context(params: dict[str, Any], rules: Rules, spec: SegmenterSpec, settings: Settings,
@@ -182,9 +185,12 @@ def main(argv: list[str] | None = None) -> None:
     manifest = read_manifest(Path(args.manifest), community) if args.manifest else None
     ctx = text_context(params, rules, spec, settings, args.communities, manifest, community, explicit)
     files = list_transcripts(Path(args.transcripts))
-    result = process_corpus(files, ctx, manifest, parallel=from_params(params, n_jobs=settings.n_jobs))
+    result = process_corpus(files, ctx, manifest, parallel=from_params(params, n_jobs=settings.n_jobs),
+                            root=Path(args.transcripts))
     write_outputs(result, Path(args.out), Path(args.metrics))
     TokenCache(settings.cache_dir, token_cache_key(spec, rules)).write_index(result.cache_entries)
+    for line in result.warnings:
+        print(f"transcripts: warning: {line}", file=sys.stderr)
     if len(result.skipped):
         print(f"transcripts: {len(result.skipped)} file(s) skipped, see {Path(args.out) / OUTPUTS['skipped']}", file=sys.stderr)
     print(f"transcripts: {result.stats['segmented_units']} units segmented, "

@@ -73,6 +73,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, optimize
 
+from pipeline.core.digits import snap
 from pipeline.core.errors import PipelineError
 from pipeline.stats.cfa_measures import (
     ESTIMATE_COLUMNS, FIT_MEASURES, _estimates_table, _fit_measures,
@@ -425,7 +426,9 @@ def _warm_start(x0: np.ndarray, spec: _Spec, labels: list[str], start: pd.DataFr
 
 def _optimise(obj: _Objective, x0: np.ndarray, max_iter: int) -> tuple[np.ndarray, bool, int]:
     """Trust-region Fisher scoring (scipy's trust-exact with the expected information as the
-    curvature), then, if needed, BFGS; convergence is the gradient criterion."""
+    curvature), then, if needed, BFGS; convergence is the gradient criterion. A converged
+    solution is rounded to 8 significant digits (:func:`pipeline.core.digits.snap`) when it is
+    still converged there, so every statistic computed from it is the same on every machine."""
     def converged(x: np.ndarray) -> bool:
         g = obj.jac(x)
         return bool(np.all(np.isfinite(g)) and np.max(np.abs(g), initial=0.0) < GRADIENT_TOLERANCE)
@@ -463,7 +466,10 @@ def _optimise(obj: _Objective, x0: np.ndarray, max_iter: int) -> tuple[np.ndarra
                     x = res.x
             except (ValueError, np.linalg.LinAlgError, linalg.LinAlgError):
                 pass
-    return np.asarray(x, dtype=float), converged(x), iterations
+    x = np.asarray(x, dtype=float)
+    if converged(x) and np.isfinite(obj.fun(snap(x))) and converged(snap(x)):
+        x = snap(x)   # where the steps stop depends on the CPU's last digits; 8 digits do not
+    return x, converged(x), iterations
 
 
 def _polish(obj: _Objective, x: np.ndarray, max_steps: int) -> tuple[np.ndarray, int]:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from pipeline.core.digits import rounded
 from pipeline.stats.spec import ModelSpec, _err
 
 COEF_COLUMNS = ("model", "term", "estimate", "std_error", "statistic", "df", "p_value",
@@ -121,10 +122,13 @@ def _coef_table(model_id: str, params: pd.Series, V: np.ndarray, cov_type: str,
                 t_df: float | np.ndarray | None, level: float) -> pd.DataFrame:
     """Tidy coefficient rows. ``t_df``: None for normal (z) inference, one number for t with
     that many degrees of freedom for every term, or one number per term (Satterthwaite,
-    between-within); the ``df`` column holds it (NaN for z)."""
-    est = params.to_numpy(float)
+    between-within); the ``df`` column holds it (NaN for z). The statistic, p-value and bounds are
+    computed from the estimate and standard error rounded to 10 significant digits (as they are
+    written), so they follow the stored numbers exactly: a last-digit difference between CPUs
+    cannot reach the 10th digit of a tail p-value or of a bound near zero."""
+    est = rounded(params.to_numpy(float))
     with np.errstate(invalid="ignore"):
-        se = np.sqrt(np.diag(V))
+        se = rounded(np.sqrt(np.diag(V)))
         stat = est / se
     if t_df is None:
         df = np.full(len(est), np.nan)

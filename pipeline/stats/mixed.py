@@ -12,6 +12,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import optimize
 
+from pipeline.core.digits import snap
 from pipeline.stats.covariance import COMPONENT_COLUMNS, _cluster_codes, _fit_row, _status
 from pipeline.stats.frame import _check_rank, _design, _Frame, _outcome
 from pipeline.stats.results import ModelResult, _result
@@ -150,12 +151,51 @@ def _ri_profile(s: float, parts: tuple, n: int, p: int, reml: bool) -> tuple[flo
     return dev, beta, r, L
 
 
+def _ri_score(s: float, parts: tuple, n: int, p: int, reml: bool) -> float:
+    """Derivative of the profiled deviance of :func:`_ri_profile` in theta = s^2, analytic: with
+    d_j = 1 + n_j theta and e_j the group sums of the residuals at beta(theta),
+    d r / d theta = -sum_j e_j^2 / d_j^2 and d log|X'V*^-1 X| / d theta = -sum_j |L^-1 x_j|^2 / d_j^2, so
+    ML: n r'/r + sum_j n_j / d_j; REML: (n - p) r'/r + sum_j n_j / d_j - sum_j |L^-1 x_j|^2 / d_j^2.
+    Its root is the optimum to near machine precision (a search on deviance values finds it only
+    to about 1e-8, and that last part depends on the CPU)."""
+    XtX, Xty, yty, n_j, Sx, Sy = parts
+    _, beta, r, L = _ri_profile(s, parts, n, p, reml)
+    d = 1.0 + n_j * s * s
+    e = Sy - Sx @ beta
+    dr = -float(np.sum(e * e / (d * d)))
+    g = (n - p if reml else n) * dr / r + float(np.sum(n_j / d))
+    if reml:
+        u = np.linalg.solve(L, Sx.T)
+        g -= float(np.sum(np.sum(u * u, axis=0) / (d * d)))
+    return g
+
+
+def _polish_theta(s_hat: float, parts: tuple, n: int, p: int, reml: bool) -> float:
+    """The relative standard deviation at the root of :func:`_ri_score` near the search's
+    ``s_hat`` (Brent's method on the bracketed root), rounded to 8 significant digits
+    (:func:`pipeline.core.digits.snap`), so every statistic that follows is the same on every
+    machine; ``s_hat`` itself when no sign change is found within 10 % of it."""
+    t_hat = s_hat * s_hat
+
+    def score(t: float) -> float:
+        return _ri_score(math.sqrt(t), parts, n, p, reml)
+
+    for width in (1e-6, 1e-4, 1e-2, 1e-1):
+        lo, hi = t_hat * (1 - width), t_hat * (1 + width)
+        g_lo, g_hi = score(lo), score(hi)
+        if np.isfinite(g_lo) and np.isfinite(g_hi) and g_lo < 0 < g_hi:
+            t = optimize.brentq(score, lo, hi, xtol=1e-300, rtol=1e-15, maxiter=200)
+            return float(snap(math.sqrt(t)))
+    return s_hat
+
+
 def _fit_random_intercept(spec: ModelSpec, mf: _Frame, X: pd.DataFrame, y: np.ndarray, codes: np.ndarray,
                           n_groups: int, groups: np.ndarray) -> ModelResult:
     """A random-intercept model (no random slopes) by its exact one-dimensional profiled
     likelihood, as lme4 fits it: the fixed effects and the residual variance are profiled out,
     the deviance is a function of theta = tau/sigma alone and is computed from group sums
-    (:func:`_ri_profile`), and theta is found by bounded Brent search (boundary theta = 0 checked).
+    (:func:`_ri_profile`), and theta is found by bounded Brent search (boundary theta = 0 checked)
+    and polished to the root of the deviance's derivative (:func:`_polish_theta`).
     The same numbers as statsmodels' MixedLM at its optimum (log-likelihood to 1e-12, fixed
     effects to 1e-10; tested) in a fraction of the time: no per-group loop."""
     Xv = X.to_numpy(float)
@@ -180,6 +220,8 @@ def _fit_random_intercept(spec: ModelSpec, mf: _Frame, X: pd.DataFrame, y: np.nd
         s_hat = float(res.x)
         if deviance(0.0) <= res.fun:
             s_hat = 0.0
+        elif res.success and s_hat < 0.99 * hi:    # an optimum, not a search cut short (max_iter)
+            s_hat = _polish_theta(s_hat, parts, n, k, spec.reml)
         dev, beta, r, L = _ri_profile(s_hat, parts, n, k, spec.reml)
     except np.linalg.LinAlgError as exc:
         raise _err(spec.id, f"the mixed model could not be fitted ({exc})",

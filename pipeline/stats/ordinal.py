@@ -10,6 +10,7 @@ import pandas as pd
 from scipy import special
 from statsmodels.miscmodels.ordinal_model import OrderedModel
 
+from pipeline.core.digits import snap
 from pipeline.stats.covariance import _fit_row, _robust_or_classical, _status
 from pipeline.stats.frame import _design_ordered, _Frame, _outcome, _weights
 from pipeline.stats.results import ModelResult, _result
@@ -54,21 +55,66 @@ def _polr_score_obs(theta: np.ndarray, X: np.ndarray, y: np.ndarray, k: int) -> 
     return scores
 
 
+def _polr_hessian(theta: np.ndarray, X: np.ndarray, y: np.ndarray, k: int, w: np.ndarray) -> np.ndarray:
+    """The Hessian of the weighted log-likelihood in polr's parameters (beta, zeta), analytic.
+
+    With u = zeta_y - x'beta, l = zeta_(y-1) - x'beta, p = F(u) - F(l), a = f(u), b = f(l) and
+    f' = f (1 - 2F) (F logistic): d2/dbeta2 = x x' ((a' - b')/p - (a - b)^2/p^2);
+    d2/dbeta dzeta_y = -x (a'/p - (a - b) a/p^2); d2/dbeta dzeta_(y-1) = -x (-b'/p + (a - b) b/p^2);
+    d2/dzeta_y2 = a'/p - a^2/p^2; d2/dzeta_(y-1)2 = -b'/p - b^2/p^2; d2/dzeta_y dzeta_(y-1) = a b/p^2.
+    (A numerical Jacobian of the score carries its rounding noise divided by the step into the
+    standard errors, so their 10th digit would depend on the CPU.)"""
+    beta, zeta = theta[:k], theta[k:]
+    m = len(zeta)
+    eta = X @ beta
+    cuts = np.concatenate(([-np.inf], zeta, [np.inf]))
+    upper, lower = cuts[y + 1] - eta, cuts[y] - eta
+    Fu, Fl = special.expit(upper), special.expit(lower)
+    p = np.maximum(np.where(lower > 0, special.expit(-lower) - special.expit(-upper), Fu - Fl), 1e-300)
+    a, b = Fu * (1 - Fu), Fl * (1 - Fl)
+    da, db = a * (1 - 2 * Fu), b * (1 - 2 * Fl)
+    n = len(y)
+    U = np.zeros((n, m))
+    L = np.zeros((n, m))
+    up, lo = y < m, y > 0
+    U[np.flatnonzero(up), y[up]] = 1.0
+    L[np.flatnonzero(lo), y[lo] - 1] = 1.0
+    H = np.empty((k + m, k + m))
+    H[:k, :k] = (X * (w * ((da - db) / p - ((a - b) / p) ** 2))[:, None]).T @ X
+    c_u = w * (da / p - (a - b) * a / p ** 2)
+    c_l = w * (-db / p + (a - b) * b / p ** 2)
+    H[:k, k:] = -(X * c_u[:, None]).T @ U - (X * c_l[:, None]).T @ L
+    H[k:, :k] = H[:k, k:].T
+    ab = w * a * b / p ** 2
+    H[k:, k:] = ((U * (w * (da / p - (a / p) ** 2))[:, None]).T @ U + (L * (w * (-db / p - (b / p) ** 2))[:, None]).T @ L
+                 + (U * ab[:, None]).T @ L + (L * ab[:, None]).T @ U)
+    return (H + H.T) / 2
+
+
 def _to_polr(theta_sm: np.ndarray, k: int) -> np.ndarray:
     """statsmodels' (beta, first cut, log increments) to polr's (beta, cut points)."""
     t = theta_sm[k:]
     return np.concatenate((theta_sm[:k], np.cumsum(np.concatenate((t[:1], np.exp(t[1:]))))))
 
 
-def _numeric_jacobian(f, x: np.ndarray) -> np.ndarray:
-    cols = []
-    for j in range(len(x)):
-        h = 1e-5 * max(1.0, abs(x[j]))
-        e = np.zeros_like(x)
-        e[j] = h
-        cols.append((f(x + e) - f(x - e)) / (2 * h))
-    J = np.column_stack(cols)
-    return (J + J.T) / 2
+def _polish(theta: np.ndarray, total_score, hessian, steps: int = 4) -> np.ndarray:
+    """Newton steps on the analytic score and Hessian from where BFGS stopped (its stopping point
+    depends on the CPU's last digits; the root of the score does not), then rounded to 8
+    significant digits (:func:`pipeline.core.digits.snap`). Stops when a step does not lower the score."""
+    if not np.all(np.isfinite(theta)):
+        return theta
+    x, g = theta, total_score(theta)
+    for _ in range(steps):
+        try:
+            step = np.linalg.solve(-hessian(x), g)
+        except np.linalg.LinAlgError:
+            break
+        new = x + step
+        g_new = total_score(new)
+        if not (np.all(np.isfinite(g_new)) and np.abs(g_new).max() < np.abs(g).max()):
+            break
+        x, g = new, g_new
+    return np.asarray(snap(x))
 
 
 class _OrderedLogit(OrderedModel):
@@ -116,13 +162,19 @@ def _fit_ordered(spec: ModelSpec, mf: _Frame) -> ModelResult:
     def total_score(th):
         return (wts[:, None] * _polr_score_obs(th, Xv, y, k)).sum(axis=0)
 
+    def hessian(th):
+        return _polr_hessian(th, Xv, y, k, wts)
+
+    if res.mle_retvals.get("converged", False):    # polish an optimum, not a search cut short (max_iter)
+        theta = _polish(theta, total_score, hessian)
+
     scores = wts[:, None] * _polr_score_obs(theta, Xv, y, k)
     converged = bool(np.all(np.isfinite(theta))) and bool(
         float(np.abs(scores.sum(axis=0)).max()) / wts.sum() < _ORDERED_SCORE_TOL)
     if not converged:
         flags.append("not converged: the score is not zero at the estimates; do not report "
                      "these numbers")
-    info = -_numeric_jacobian(total_score, theta)
+    info = -hessian(theta)
     try:
         np.linalg.cholesky(info)
         bread = np.linalg.inv(info)

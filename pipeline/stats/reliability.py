@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from pipeline.core.digits import snap
 from pipeline.core.errors import PipelineError
 
 STATUS_OK = "ok"
@@ -445,6 +446,42 @@ def _fa_objective(psi: np.ndarray, r: np.ndarray) -> tuple[float, np.ndarray]:
     return f, grad
 
 
+def _polish_uniquenesses(psi: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """The uniquenesses at the root of the gradient of :func:`_fa_objective` near the
+    optimiser's ``psi`` (Newton's method on the free ones, Jacobian by central differences of the
+    analytic gradient), rounded to 8 significant digits (:func:`pipeline.core.digits.snap`): the
+    optimiser stops at a tolerance and where it stops depends on the CPU's last digits; the
+    root does not. ``psi`` unchanged when a step would leave the bounds."""
+    free = np.flatnonzero(psi > _PSI_LOWER * (1 + 1e-6))
+    if free.size == 0:
+        return psi
+
+    def grad(x: np.ndarray) -> np.ndarray:
+        return _fa_objective(x, r)[1][free]
+
+    x = psi.copy()
+    for _ in range(6):
+        jac = np.empty((free.size, free.size))
+        for a, i in enumerate(free):
+            h = 1e-6 * x[i]
+            up, down = x.copy(), x.copy()
+            up[i] += h
+            down[i] -= h
+            jac[:, a] = (grad(up) - grad(down)) / (2 * h)
+        try:
+            step = np.linalg.solve(jac, grad(x))
+        except np.linalg.LinAlgError:
+            return psi
+        new = x.copy()
+        new[free] -= step
+        if not (np.all(np.isfinite(new)) and np.all(new[free] > _PSI_LOWER) and np.all(new <= 1.0)):
+            return psi
+        x = new
+        if np.max(np.abs(step) / x[free]) < 1e-14:
+            break
+    return np.asarray(snap(x))
+
+
 def one_factor_ml(cov: np.ndarray) -> OneFactorFit:
     """ML fit of one factor (variance 1) to a positive-definite covariance matrix.
 
@@ -463,7 +500,7 @@ def one_factor_ml(cov: np.ndarray) -> OneFactorFit:
     res = optimize.minimize(_fa_objective, start, args=(r,), jac=True, method="L-BFGS-B",
                             bounds=[(_PSI_LOWER, 1.0)] * p,
                             options={"ftol": 1e-15, "gtol": 1e-11, "maxiter": 2000, "maxcor": 20})
-    psi = res.x
+    psi = _polish_uniquenesses(res.x, r)
     s = 1.0 / np.sqrt(psi)
     g, v = np.linalg.eigh(r * np.outer(s, s))
     lam = np.sqrt(psi) * v[:, -1] * np.sqrt(max(g[-1] - 1.0, 0.0))

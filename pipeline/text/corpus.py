@@ -52,7 +52,7 @@ UNIT_COLUMNS = ["unit_id", "interview_id", "community", "role", "date", "turn", 
                 "tokens", "n_tokens"]
 QUESTION_COLUMNS = ["question_id", "interview_id", "community", "role", "date", "question", "before_turn", "speaker",
                     "text", "tokens", "n_tokens"]
-INTERVIEW_COLUMNS = ["interview_id", "file", "community", "role", "role_label", "date", "encoding", "format",
+INTERVIEW_COLUMNS = ["interview_id", "file", "folder", "community", "role", "role_label", "date", "encoding", "format",
                      "convention", "n_turns", "n_questions", "n_units", "n_tokens", "n_redactions"]
 SKIP_COLUMNS = ["file", "reason_code", "reason"]
 
@@ -167,6 +167,8 @@ def process_transcript(name: str, data: bytes, meta: dict[str, Any], ctx: Contex
     and take each through :func:`process_text` (see the module docstring)."""
     rules = ctx.rules
     key = file_key(name, data)
+    folder = Path(name).parent.as_posix()
+    meta = {**meta, "_folder": "" if folder == "." else folder}   # its subfolder (redacted in process_text)
     try:
         decoded = decode_transcript(name, data)
     except Unusable as exc:
@@ -207,6 +209,7 @@ def process_text(file: str, decoded: Decoded, text: str, meta: dict[str, Any], c
                       seg, lexicon, keep=("long_number",))
     comm = canonical_id(comm) or ""        # written as the community file's ids are (01224 -> 1224)
     role_label = safe_value(str(meta.get("role") or fields.get("role", "")).strip(), values, rules, seg, lexicon)
+    folder = safe_value(str(meta.get("_folder", "")), values, rules, seg, lexicon, keep=("long_number",))
     when = parse_date(str(meta.get("date") or fields.get("date", "")), rules)
     skip = _skip_reason(parsed, iid, comm, meta, ctx)
     if skip is not None:
@@ -243,7 +246,8 @@ def process_text(file: str, decoded: Decoded, text: str, meta: dict[str, Any], c
         questions.append((f"{iid}:q{q}", iid, comm, role, when, q, before, speaker, qtext, " ".join(content), len(content)))
     counts = Counter(sp.type for sp in spans)
     interview = {
-        "interview_id": iid, "file": file, "community": comm, "role": role, "role_label": role_label, "date": when,
+        "interview_id": iid, "file": file, "folder": folder, "community": comm, "role": role, "role_label": role_label,
+        "date": when,
         "encoding": decoded.encoding, "format": decoded.format, "convention": _safe_convention(parsed, values),
         "n_turns": built.n_turns, "n_questions": len(questions), "n_units": len(units), "n_tokens": n_tok,
         "n_redactions": len(spans),
@@ -307,18 +311,73 @@ class CorpusResult:
     metrics: dict[str, Any]
     stats: dict[str, int]                      # this run only (cache use); not written to metrics
     cache_entries: list[str] = field(default_factory=list)   # the token cache entries this run used
+    warnings: list[str] = field(default_factory=list)   # outsized texts (see outsized_texts)
+
+
+OUTSIZED_UNITS = 10_000       # units from one text: more is a warning
+OUTSIZED_RATIO = 20           # ... or this many times the median text's units (and over OUTSIZED_FLOOR)
+OUTSIZED_FLOOR = 1_000
+OUTSIZED_TURN = 1_000         # units from one answer (turn): more is a warning
+
+
+def outsized_texts(interviews: pd.DataFrame, units: pd.DataFrame) -> list[str]:
+    """One warning per text (interview or document) that gave far more units than a text does:
+    over :data:`OUTSIZED_UNITS`, over :data:`OUTSIZED_RATIO` times the median text's (and over
+    :data:`OUTSIZED_FLOOR`), or over :data:`OUTSIZED_TURN` from a single answer (a file without
+    line breaks or speaker markers, an export that pasted everything into one cell). Counts only,
+    no text; the file is named as in interviews.csv (redacted)."""
+    if not len(interviews):
+        return []
+    counts = interviews.set_index("interview_id")["n_units"]
+    median = float(counts.median())
+    per_turn = units.groupby(["interview_id", "turn"]).size() if len(units) else pd.Series(dtype="int64")
+    longest = per_turn.groupby(level=0).max() if len(per_turn) else pd.Series(dtype="int64")
+    chars = units.assign(_n=units["text"].str.len()).groupby(["interview_id", "turn"])["_n"].sum() if len(units) \
+        else pd.Series(dtype="int64")
+    out = []
+    for iid, n in counts.items():
+        turn_n = int(longest.get(iid, 0))
+        if not (n > OUTSIZED_UNITS or (n > OUTSIZED_FLOOR and n > OUTSIZED_RATIO * median) or turn_n > OUTSIZED_TURN):
+            continue
+        file = interviews.loc[interviews["interview_id"] == iid, "file"].iloc[0]
+        turn = per_turn.loc[iid].idxmax()
+        out.append(f"{iid} ({file}) gave {n:,} units ({n / median:,.0f} times the median text's {median:,.0f}); "
+                   f"its longest answer (turn {turn}) {turn_n:,} units from {int(chars.loc[(iid, turn)]):,} characters. "
+                   "Check the file for a missing line break or speaker marker, or leave it out")
+    return out
+
+
+def _kept_and_skipped(outcomes: list[Outcome]) -> tuple[list[Outcome], list[tuple[str, str, str]]]:
+    """The usable texts, and the (file, reason_code, reason) of the others: unusable ones and a
+    second text with an interview id already seen (in path order), sorted."""
+    seen: dict[str, str] = {}
+    kept: list[Outcome] = []
+    skipped: list[tuple[str, str, str]] = []
+    for o in outcomes:
+        if o.skip is None and o.interview["interview_id"] in seen:
+            o.skip = ("duplicate_interview_id", f"interview id '{o.interview['interview_id']}' also in {seen[o.interview['interview_id']]}")
+        if o.skip is not None:
+            skipped.append((o.file, *o.skip))
+            continue
+        seen[o.interview["interview_id"]] = o.file
+        kept.append(o)
+    return kept, sorted(skipped)
 
 
 def process_corpus(files: list[Path], ctx: Context, manifest: dict[str, dict[str, Any]] | None = None,
-                   progress: bool | None = None, parallel: ParallelSettings | None = None) -> CorpusResult:
+                   progress: bool | None = None, parallel: ParallelSettings | None = None,
+                   root: Path | None = None) -> CorpusResult:
     """Every transcript through :func:`process_transcript` (in parallel on long runs: batches of
     files on ``parallel``, default ``settings.n_jobs`` local processes; the same result), then the
-    tables. With ``strict``, the first unusable file stops it with a :class:`PipelineError`."""
+    tables. A file is named by its path below ``root`` (``sub/I001.txt`` for a file in a
+    subfolder; its manifest row is found by that path or by its name), else by its name. With
+    ``strict``, the first unusable file stops it with a :class:`PipelineError`."""
     settings = ctx.settings
     manifest = manifest or {}
-    items = [(p.name, str(p), manifest.get(p.name, {})) for p in files]
+    names = [p.relative_to(root).as_posix() if root is not None else p.name for p in files]
+    items = [(n, str(p), manifest.get(n, manifest.get(p.name, {}))) for n, p in zip(names, files)]
     outcomes: list[Outcome] = []
-    present = {p.name for p in files}
+    present = set(names) | {p.name for p in files}
     for name in sorted(set(manifest) - present):
         row = list(manifest).index(name) + 2
         outcomes.append(Outcome(file=file_key(name, None),
@@ -337,18 +396,8 @@ def process_corpus(files: list[Path], ctx: Context, manifest: dict[str, dict[str
             outcomes.extend(batch)
             bar.update(len(batch))
 
-    seen: dict[str, str] = {}
-    kept: list[Outcome] = []
-    skipped: list[tuple[str, str, str]] = []
-    for o in outcomes:
-        if o.skip is None and o.interview["interview_id"] in seen:
-            o.skip = ("duplicate_interview_id", f"interview id '{o.interview['interview_id']}' also in {seen[o.interview['interview_id']]}")
-        if o.skip is not None:
-            skipped.append((o.file, *o.skip))
-            continue
-        seen[o.interview["interview_id"]] = o.file
-        kept.append(o)
-    if settings.strict and skipped:             # skipped is in file-name order (the manifest's missing files first)
+    kept, skipped = _kept_and_skipped(outcomes)
+    if settings.strict and skipped:
         file, _, reason = skipped[0]
         more = f" ({len(skipped) - 1} more file(s) cannot be used either)" if len(skipped) > 1 else ""
         raise PipelineError(f"{file}: {reason}{more}",
@@ -392,6 +441,8 @@ def process_corpus(files: list[Path], ctx: Context, manifest: dict[str, dict[str
         metrics[f"skipped_{code}"] = n
     stats = {"segmented_units": sum(o.segmented for o in kept),
              "cached_interviews": sum(1 for o in kept if o.segmented == 0 and o.units)}
+    warnings = outsized_texts(interviews, units)
+    metrics["outsized_texts"] = len(warnings)
     return CorpusResult(units=units, questions=questions, interviews=interviews, redactions=redactions,
-                        audit=audit, skipped=skipped_df, metrics=metrics, stats=stats,
+                        audit=audit, skipped=skipped_df, metrics=metrics, stats=stats, warnings=warnings,
                         cache_entries=sorted({e for o in kept for e in o.cache_entries}))

@@ -18,6 +18,7 @@ from scipy import sparse
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import rankdata
 
+from pipeline.core.digits import rounded
 from pipeline.core.errors import PipelineError
 from pipeline.core.parallel import run_tasks
 from pipeline.text.documents import Corpus, cap_documents, split_holdout
@@ -33,8 +34,9 @@ K_COLUMNS = ["model", "k", "coherence_npmi", "exclusivity", "stability", "perple
 # evidence for K
 # --------------------------------------------------------------------------------------------
 def top_word_indices(topic_word: np.ndarray, n: int) -> np.ndarray:
-    """Each topic's ``n`` most probable words (ties: lower vocabulary index first)."""
-    order = np.argsort(-topic_word, axis=1, kind="stable")
+    """Each topic's ``n`` most probable words (ties, to 10 significant digits: lower vocabulary
+    index first)."""
+    order = np.argsort(-rounded(topic_word), axis=1, kind="stable")
     return order[:, :n]
 
 
@@ -91,8 +93,8 @@ def frex(topic_word: np.ndarray, weight: float = 0.5) -> np.ndarray:
     (as ``data.table::frank`` in ``stm::calcfrex``)."""
     tw = np.asarray(topic_word, dtype=float)
     V = tw.shape[1]
-    freq = np.vstack([rankdata(row, method="average") / V for row in tw])
-    excl = np.vstack([rankdata(row, method="average") / V for row in word_exclusivity(tw)])
+    freq = np.vstack([rankdata(row, method="average") / V for row in rounded(tw)])   # ties to 10 digits
+    excl = np.vstack([rankdata(row, method="average") / V for row in rounded(word_exclusivity(tw))])
     return 1.0 / (weight / freq + (1.0 - weight) / excl)
 
 
@@ -104,7 +106,7 @@ def topic_words(fit: TopicFit, vocab: np.ndarray, n: int, weight: float = 0.5) -
     rows = []
     for t in range(fit.k):
         for kind, score in (("top", fit.topic_word[t]), ("frex", fr[t])):
-            idx = np.argsort(-score, kind="stable")[:n]
+            idx = np.argsort(-rounded(score), kind="stable")[:n]
             rows += [{"topic": t + 1, "kind": kind, "rank": r + 1, "word": vocab[i], "weight": float(score[i])}
                      for r, i in enumerate(idx)]
     return pd.DataFrame(rows, columns=["topic", "kind", "rank", "word", "weight"])
@@ -120,7 +122,7 @@ def match_topics(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Hungarian matching of the rows (topics) of two topic-word matrices by cosine similarity:
     returns ``perm`` (row of ``b`` matched to each row of ``a``) and the matched cosines."""
     sim = _cosine(np.asarray(a, float), np.asarray(b, float))
-    rows, cols = linear_sum_assignment(-sim)
+    rows, cols = linear_sum_assignment(-rounded(sim))
     perm = np.empty(len(rows), dtype=int)
     perm[rows] = cols
     return perm, sim[rows, cols][np.argsort(rows)]
@@ -201,13 +203,16 @@ def select_model(table: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     is). Score: the mean over ``criteria`` of each criterion standardised (z-score) across the
     eligible rows (neg_perplexity: minus the held-out perplexity, LDA rows only; a criterion
     missing for a row counts 0). Chosen: the highest score, ties to the smaller K, then the
-    order of ``topics.models``; ``selection.model`` restricts the choice to one model and
+    order of ``topics.models`` (scores and stability compared to 10 significant digits, so a
+    last-digit difference between machines cannot flip the choice); ``selection.model`` restricts the choice to one model and
     ``selection.fixed_k`` to one K. Returns ``table`` with eligible, score and chosen."""
     t = table.copy()
-    t["eligible"] = t["stability"] >= settings.min_stability
+    t["eligible"] = rounded(t["stability"].to_numpy(float)) >= settings.min_stability
     if settings.seeds < 2 or not t["eligible"].any():
         t["eligible"] = True
     crit = t.assign(neg_perplexity=-t["perplexity"])
+    for c in settings.criteria:    # to 10 digits: z-scores of near-equal values would blow a last digit up
+        crit[c] = rounded(crit[c].to_numpy(float))
     z = []
     for c in settings.criteria:
         vals = crit.loc[t["eligible"], c]
@@ -224,7 +229,7 @@ def select_model(table: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     if settings.fixed_k is not None:
         cand = cand[cand["k"] == settings.fixed_k]
     order = {m: i for i, m in enumerate(settings.models)}
-    cand = cand.assign(_s=cand["score"].fillna(-np.inf), _m=cand["model"].map(order))
+    cand = cand.assign(_s=rounded(cand["score"].fillna(-np.inf).to_numpy(float)), _m=cand["model"].map(order))
     best = cand.sort_values(["_s", "k", "_m"], ascending=[False, True, True], kind="stable").index[0]
     t["chosen"] = t.index == best
     return t[K_COLUMNS].sort_values(["model", "k"], kind="stable").reset_index(drop=True)

@@ -24,6 +24,7 @@ import patsy
 from scipy import sparse
 
 from pipeline.core import config
+from pipeline.core.digits import rounded
 from pipeline.core.errors import PipelineError
 from pipeline.core.parallel import run_tasks
 from pipeline.core.schema import parse
@@ -384,11 +385,11 @@ def fit_final(X: sparse.spmatrix, model: str, k: int, seed: int, settings: Setti
     rows = [{"chain": r + 1, "random_state": st, "n_docs": Xc.shape[0], "log_posterior": f[3],
              "n_topics_used": int(np.count_nonzero(np.bincount(f[2], minlength=k))), "chosen": False}
             for r, (st, f) in enumerate(zip(states, fits))]
-    best = max(range(len(fits)), key=lambda r: (fits[r][3], -r))
+    best = max(range(len(fits)), key=lambda r: (rounded(float(fits[r][3])), -r))
     rows[best]["chosen"] = True
     tw, pi = fits[best][0], fits[best][1]
     if sample is not None:
-        start = _dmm_log_joint(X, tw, pi).argmax(axis=1)
+        start = rounded(_dmm_log_joint(X, tw, pi)).argmax(axis=1)
         state = run_seed(seed, settings.dmm_restarts)
         tw, pi, z = fit_dmm(X, k, state, settings.dmm_alpha, settings.dmm_beta, settings.dmm_n_iter, 0, init=start)
         rows.append({"chain": 0, "random_state": state, "n_docs": n,
@@ -424,8 +425,9 @@ def dmm_perplexity(X: sparse.spmatrix, topic_word: np.ndarray, pi: np.ndarray) -
 # the chosen model
 # --------------------------------------------------------------------------------------------
 def order_by_prevalence(fit: TopicFit) -> TopicFit:
-    """Number the topics by overall prevalence (mean document proportion), largest first."""
-    order = np.argsort(-fit.doc_topic.mean(axis=0), kind="stable")
+    """Number the topics by overall prevalence (mean document proportion, to 10 significant
+    digits), largest first."""
+    order = np.argsort(-rounded(fit.doc_topic.mean(axis=0)), kind="stable")
     return TopicFit(fit.model, fit.k, fit.topic_word[order], fit.doc_topic[:, order], fit.perplexity)
 
 
@@ -461,7 +463,7 @@ def topic_table(fit: TopicFit, words: pd.DataFrame, labels: Mapping[int, str], c
     """One row per topic: topic, label (the labels file's, else "T1: w1 w2 w3"), prevalence
     (mean document proportion), share_argmax (share of documents whose largest topic it is),
     coherence_npmi, exclusivity, top_words, frex_words."""
-    argmax = fit.doc_topic.argmax(axis=1)
+    argmax = rounded(fit.doc_topic).argmax(axis=1)
     rows = []
     for t in range(fit.k):
         top = words[(words["topic"] == t + 1) & (words["kind"] == "top")]["word"].tolist()
@@ -478,7 +480,7 @@ def doc_topic_frame(corpus: Corpus, fit: TopicFit, community: str | None = None)
     n_vocab_tokens, topic (the largest), T1..TK (proportions)."""
     d = corpus.docs[["doc_id", "unit_ids", "interview_id", *([community] if community else []), "role",
                      "n_vocab_tokens"]].copy()
-    d["topic"] = fit.doc_topic.argmax(axis=1) + 1
+    d["topic"] = rounded(fit.doc_topic).argmax(axis=1) + 1
     props = pd.DataFrame(fit.doc_topic, columns=[f"T{t + 1}" for t in range(fit.k)])
     return pd.concat([d.reset_index(drop=True), props], axis=1)
 
@@ -491,7 +493,7 @@ def exemplars(corpus: Corpus, fit: TopicFit, n: int = 3) -> pd.DataFrame:
     rows = []
     docs = corpus.docs
     for t in range(fit.k):
-        order = np.argsort(-fit.doc_topic[:, t], kind="stable")
+        order = np.argsort(-rounded(fit.doc_topic[:, t]), kind="stable")   # ties to 10 digits: document order
         picked: list[int] = []
         seen: set[str] = set()
         for i in order:

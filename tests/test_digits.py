@@ -1,0 +1,72 @@
+"""The one rounding rule of every float the pipeline writes (pipeline/core/digits.py) and the
+writers that apply it (pipeline/core/files.py)."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.core.digits import SIGNIFICANT, format_float, round_floats, round_significant, rounded, snap
+from pipeline.core.files import csv_text, json_text, rounded_frame, write_parquet
+
+finite = st.floats(allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(finite, min_size=1, max_size=20))
+def test_rounding_is_the_decimal_rounding_and_idempotent(values):
+    out = round_significant(values)
+    for v, r in zip(values, out):
+        if float(v).is_integer():
+            assert r == v or (v == 0 and r == 0)        # whole numbers kept, whatever their size
+        else:
+            assert r == float(f"%.{SIGNIFICANT}g" % v)
+    assert np.array_equal(round_significant(out), out)
+
+
+def test_flips_are_rare():
+    """Values one ulp apart (a last-digit difference between CPUs) round to the same value
+    unless they straddle a rounding boundary: about once in a million."""
+    x = np.random.default_rng(0).normal(size=200_000) * 10.0 ** np.random.default_rng(1).integers(-8, 8, 200_000)
+    y = np.nextafter(x, np.inf)
+    assert np.mean(round_significant(x) != round_significant(y)) < 1e-4
+
+
+def test_whole_numbers_nan_and_signed_zero():
+    out = round_significant([3.0, 12345678901234.0, np.nan, np.inf, -0.0, 2 / 3])
+    assert out[0] == 3.0 and out[1] == 12345678901234.0 and math.isnan(out[2]) and out[3] == np.inf
+    assert out[4] == 0.0 and math.copysign(1, out[4]) == 1.0
+    assert out[5] == 0.6666666667
+
+
+def test_csv_text_uses_the_rule_and_keeps_ids():
+    df = pd.DataFrame({"id": [12345678901234.0, 2.0], "x": [1 / 3, -0.0], "s": ["a", "b"],
+                       "n": pd.array([1.25, None], dtype="Float64")})
+    assert csv_text(df) == "id,x,s,n\n12345678901234,0.3333333333,a,1.25\n2,0,b,\n"
+    assert format_float(1e300) == "1e+300" and format_float(0.1 + 0.2) == "0.3"
+
+
+def test_json_text_rounds_every_float():
+    obj = {"b": [np.float64(0.1) + 0.2, np.int64(3), 1 / 7, float("nan")], "a": {"x": 2 / 3}, "c": True}
+    text = json_text(obj)
+    assert json.loads(text.replace("NaN", "null")) == {"a": {"x": 0.6666666667}, "b": [0.3, 3, 0.1428571429, None],
+                                                       "c": True}
+    assert round_floats((1 / 3, "x")) == [0.3333333333, "x"]
+
+
+def test_parquet_floats_rounded(tmp_path):
+    df = pd.DataFrame({"a": [1 / 3, 2.0], "b": [1, 2], "c": ["x", None]})
+    write_parquet(tmp_path / "t.parquet", df)
+    back = pd.read_parquet(tmp_path / "t.parquet")
+    assert back["a"].tolist() == [0.3333333333, 2.0] and back["b"].tolist() == [1, 2]
+    assert rounded_frame(df)["a"].tolist() == [0.3333333333, 2.0]
+    assert df["a"].iloc[0] == 1 / 3                          # the input is not changed
+
+
+def test_rounded_and_snap():
+    assert rounded(1 / 3) == 0.3333333333 and isinstance(rounded(1 / 3), float)
+    assert snap(np.array([1 / 3, 2.0])).tolist() == [0.33333333, 2.0]
