@@ -368,7 +368,9 @@ def table_xml(table: Table, layout: TableLayout, style_id: str, style_size: floa
             else:
                 p = paragraph(style_id, runs(c.text, size=size), align="left" if j < table.label_columns else None,
                               keep_next=keep, size=size)
-            cells.append(_cell(widths[j], p))
+            # centred in the row: a label in a CJK face sets a taller line than the Latin numbers
+            # beside it, and top-aligned numbers then read as one line higher than their label
+            cells.append(_cell(widths[j], p, valign="center"))
         rows.append(_row(cells, header=False))
     grid = el("w:tblGrid", [el("w:gridCol", w=w) for w in widths])
     return el("w:tbl", [pr, grid, *rows])
