@@ -12,13 +12,13 @@ digits, so a stage that strips the spaces of "138 9501 2345" is caught too.
 from __future__ import annotations
 
 import re
-import zipfile
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
 import pytest
 import yaml
+
+from scan import file_texts
 
 SCANNED = ("processed", "reports", "metrics")
 START = "transcripts"
@@ -37,21 +37,6 @@ def planted_values(truth: Path) -> list[str]:
             if len(digits) >= 7:
                 values |= {digits, digits.upper()}
     return sorted(v for v in values if v)
-
-
-def file_texts(path: Path) -> list[str]:
-    """The text content of a file, as every reader of it would see it."""
-    data = path.read_bytes()
-    if path.suffix == ".parquet":
-        table = pq.read_table(path)
-        return ["\n".join("" if v is None else str(v) for v in col.to_pylist()) for col in table.columns] + \
-               ["\n".join(table.column_names), str(table.schema.metadata or "")]
-    texts = []
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as z:
-            texts += [z.read(name).decode("utf-8", errors="ignore") for name in z.namelist()]
-    texts += [data.decode("utf-8", errors="ignore"), data.decode("gb18030", errors="ignore")]
-    return texts
 
 
 def scan(roots: list[Path], values: list[str]) -> tuple[list[tuple[str, str]], int]:

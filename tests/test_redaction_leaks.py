@@ -20,17 +20,15 @@ import copy
 import io
 import re
 import unicodedata
-import zipfile
-import zlib
 from pathlib import Path
 
 import docx
 import pandas as pd
-import pyarrow.parquet as pq
 import pytest
 import yaml
 
 from pipeline.core.errors import run_cli
+from scan import file_texts
 from pipeline.stages import coding as C
 from pipeline.stages import purge as P
 from pipeline.stages import transcripts as T
@@ -62,21 +60,6 @@ def scannable(text: str) -> list[str]:
     return [text, folded, SEPARATORS.sub("", folded)]
 
 
-def file_texts(path: Path) -> list[str]:
-    """A written file as its readers see it: Parquet cells, zip members, the token cache's
-    compressed entries, anything else as UTF-8 and GB18030."""
-    data = path.read_bytes()
-    if path.suffix == ".parquet":
-        table = pq.read_table(path)
-        return ["\n".join("" if v is None else str(v) for v in col.to_pylist()) for col in table.columns] + \
-            ["\n".join(table.column_names), str(table.schema.metadata or "")]
-    texts = []
-    if path.suffix == ".tok":
-        texts.append(zlib.decompress(data).decode("utf-8"))
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as z:
-            texts += [z.read(n).decode("utf-8", errors="ignore") for n in z.namelist()]
-    return texts + [data.decode("utf-8", errors="ignore"), data.decode("gb18030", errors="ignore"), path.name]
 
 
 def leaks(roots: list[Path], values: dict[str, str], extra: str = "") -> tuple[list[str], int]:
