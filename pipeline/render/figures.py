@@ -419,7 +419,7 @@ def interaction_plot(predictions: pd.DataFrame, x: str, by: str, lang: str = "zh
 
 
 # -- 4. topic prevalence by a factor -------------------------------------------------------
-def topic_prevalence_plot(prevalence: pd.DataFrame, factor: str = "gov_model", lang: str = "zh",
+def topic_prevalence_plot(prevalence: pd.DataFrame, factor: str, lang: str = "zh",
                           factor_title: str | None = None, level_labels: Mapping[Any, str] | None = None,
                           topic_labels: Mapping[Any, str] | None = None, font: str | Path | None = None) -> Figure:
     """Estimated prevalence of each topic at each level of ``factor`` with 95 % intervals

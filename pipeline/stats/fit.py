@@ -14,9 +14,9 @@ A model is a dict (one entry of the models YAML)::
     estimator: ols                        # ols | wls | mixed (linear); ml (the logits)
     covariance: cluster                   # classical | hc0 | hc1 | cluster | cluster_hc0 |
                                           # cluster_cr2 | model
-    cluster: comm_id
-    weights: design_weight                # with weight_kind: survey | precision | frequency
-    random: {group: comm_id, slopes: [contact]}   # estimator mixed; or just "comm_id"
+    cluster: school
+    weights: weight                       # with weight_kind: survey | precision | frequency
+    random: {group: school, slopes: [ses]}   # estimator mixed; or just "school"
     reml: true                            # estimator mixed
     df_method: z                          # estimator mixed: z | between_within
     standardize: false

@@ -3,8 +3,8 @@ tell is checked before the first scale is bootstrapped or the first model is fit
 
 :func:`check_measurement` (the measurement stage) and :func:`check_models` (the models stage)
 return a list of problems, one line each, naming the file and the key or variable and, for a
-misspelled name, the nearest names (``params.yaml: models.specs[1] (id P2): variable
-'gov_modle' is not in processed/indices.parquet (did you mean 'gov_model'?)``);
+misspelled name, the nearest names (``params.yaml: models.specs[1] (id M2): variable
+'sector_typ' is not in processed/indices.parquet (did you mean 'sector_type'?)``);
 :func:`raise_problems` turns them into one :class:`~pipeline.core.errors.PipelineError`.
 Nothing is fitted here: the checks read column names, count values and evaluate the derived
 variables, so they take a fraction of a second where a model can take minutes.

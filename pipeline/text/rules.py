@@ -176,7 +176,8 @@ def _header(header: Any, where: str) -> tuple[dict[str, str], re.Pattern, list[r
         raise PipelineError(f"{where}: header.fields must map {list(HEADER_FIELDS)} to lists of labels")
     unknown = sorted(set(fields) - set(HEADER_FIELDS))
     if unknown:
-        hint = ("the community field is called 'community'" if "comm_id" in unknown
+        # an id-like key where the community goes (an older file's name for it): say what it is called
+        hint = ("the community field is called 'community'" if any(k.endswith("_id") for k in unknown)
                 else f"header.fields are {list(HEADER_FIELDS)}")
         raise PipelineError(f"{where}: header.fields has unknown keys {unknown}", hint=hint)
     field_of: dict[str, str] = {}
