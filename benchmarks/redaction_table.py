@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.text.corpus import Context, Settings, _state  # noqa: E402
+from pipeline.text.corpus import Context, parse_settings, _state  # noqa: E402
 from pipeline.text.redaction_eval import load_labelled, markdown, score, template_config, turn_detector  # noqa: E402
 from pipeline.text.rules import load_rules  # noqa: E402
 from pipeline.text.segment import resolve_engine, resolve_userdict, segmenter_spec  # noqa: E402
@@ -31,7 +31,7 @@ def tables(workdir: Path, jieba_cache: str) -> tuple[dict, dict]:
     cfg = template_config(workdir / "config", ROOT / "config")
     rules = load_rules(cfg, cfg.parent / "stopwords.txt")
     words = resolve_userdict(cfg.parent / "userdict.txt", jieba_cache)
-    ctx = Context(rules=rules, spec=segmenter_spec(resolve_engine("auto"), words, jieba_cache), settings=Settings(n_jobs=1),
+    ctx = Context(rules=rules, spec=segmenter_spec(resolve_engine("auto"), words, jieba_cache), settings=parse_settings(n_jobs=1),
                   communities=None, communities_name="")
     seg, lexicon, _ = _state(ctx)
     detect = turn_detector(rules, seg, lexicon)

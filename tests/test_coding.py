@@ -109,7 +109,7 @@ HAND = [
 
 @pytest.mark.parametrize("text, code", HAND)
 def test_hand_written_sentences_get_their_theme(codebook, text, code):
-    s = C.Settings(context=False)
+    s = C.parse_settings(context=False)
     out = C.code_units(_units([text]), codebook, s)
     coded = [c for c in codebook.codes if out[c].iloc[0] == 1]
     assert coded == [code], (text, coded)
@@ -122,11 +122,11 @@ def test_context_rule_filler_and_empty_units(codebook):
                     "嗯，这个怎么说呢。",                        # filler: not coded, no context
                     "（笑）"], n_tokens=[6, 6, 0, 0])
     units.loc[2, "n_tokens"] = 1
-    on = C.code_units(units, codebook, C.Settings(context=True))
+    on = C.code_units(units, codebook, C.parse_settings(context=True))
     assert list(on["source"]) == ["direct", "context", "filler", "empty"]
     assert on["GOV"].tolist() == [1, 1, 0, 0]
     assert on.loc[2:, codebook.codes].to_numpy().sum() == 0
-    off = C.code_units(units, codebook, C.Settings(context=False))
+    off = C.code_units(units, codebook, C.parse_settings(context=False))
     assert off.loc[1, codebook.codes].sum() == 0 and off["source"].iloc[1] == "uncoded"
     assert list(units.columns) == list(_units(["x"]).columns)          # input not modified
 
@@ -135,14 +135,14 @@ def test_question_gives_context_and_opening_turns_are_skipped(codebook):
     units = _units(["那会儿还真没想过这些。", "我在这儿住了十来年了。"], turns=[2, 1])
     questions = pd.DataFrame({"interview_id": ["I001", "I001"], "before_turn": [1, 2],
                               "text": ["您先简单介绍一下自己吧？", "社区的议事会您参加过吗？当时议的是啥？"]})
-    out = C.code_units(units, codebook, C.Settings(), questions).set_index("unit_id")
+    out = C.code_units(units, codebook, C.parse_settings(), questions).set_index("unit_id")
     assert out.loc["I001:1:1", "source"] == "skipped" and out.loc["I001:1:1", codebook.codes].sum() == 0
     assert out.loc["I001:2:1", "source"] == "context" and out.loc["I001:2:1", "GOV"] == 1
 
 
 def test_turn_aggregation(codebook):
     units = _units(["议事会上举手表决。", "合作社年底分红。", "医保报销在窗口办。"], turns=[1, 1, 2])
-    codes = C.code_units(units, codebook, C.Settings(context=False))
+    codes = C.code_units(units, codebook, C.parse_settings(context=False))
     turns = C.aggregate_turns(codes, codebook)
     assert turns["turn_id"].tolist() == ["I001:1", "I001:2"]
     assert turns.loc[0, ["GOV", "ECON", "SERV"]].tolist() == [1, 1, 0]

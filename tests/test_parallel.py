@@ -190,7 +190,7 @@ def test_multiple_imputation_same_on_dask(dask):
 
 def test_transcript_segmentation_same_on_dask(dask, params, demo_study):
     import pipeline.stages.transcripts as T
-    from pipeline.text.corpus import Context, Settings, process_corpus
+    from pipeline.text.corpus import Context, parse_settings, process_corpus
     from pipeline.text.rules import load_rules
     from pipeline.text.segment import resolve_engine, resolve_userdict, segmenter_spec
 
@@ -198,7 +198,7 @@ def test_transcript_segmentation_same_on_dask(dask, params, demo_study):
     rules = load_rules(ROOT / cfg["config"], ROOT / cfg["stopwords"])
     words = resolve_userdict(ROOT / cfg["userdict"], str(ROOT / cfg["jieba_cache"]))
     spec = segmenter_spec(resolve_engine("auto"), words, str(ROOT / cfg["jieba_cache"]))
-    settings = Settings(n_jobs=1, cache_dir=None, batch_size=5, parallel_min_files=1)
+    settings = parse_settings(n_jobs=1, cache_dir=None, batch_size=5, parallel_min_files=1)
     ctx = Context(rules=rules, spec=spec, settings=settings, communities=None, communities_name="")
     files = T.list_transcripts(demo_study / "raw" / "transcripts")[:20]
     here = process_corpus(files, ctx, progress=False)

@@ -75,7 +75,7 @@ def test_role_words_survive(tmp_path):
     redacted name reaches into the role word after it)."""
     import tempfile
 
-    from pipeline.text.corpus import Context, Settings, _state
+    from pipeline.text.corpus import Context, parse_settings, _state
     from pipeline.text.redaction_eval import template_config, turn_detector
     from pipeline.text.rules import load_rules
     from pipeline.text.segment import resolve_engine, resolve_userdict, segmenter_spec
@@ -84,7 +84,7 @@ def test_role_words_survive(tmp_path):
     rules = load_rules(cfg, cfg.parent / "stopwords.txt")
     cache = str(ROOT / ".cache" / "jieba.cache")
     ctx = Context(rules=rules, spec=segmenter_spec(resolve_engine("auto"), resolve_userdict(cfg.parent / "userdict.txt", cache),
-                                                   cache), settings=Settings(n_jobs=1), communities=None, communities_name="")
+                                                   cache), settings=parse_settings(n_jobs=1), communities=None, communities_name="")
     seg, lexicon, _ = _state(ctx)
     detect = turn_detector(rules, seg, lexicon)
     roles = ("书记", "主任", "大姐", "老师", "会计", "专干")

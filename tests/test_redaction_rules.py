@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from pipeline.core.errors import PipelineError
-from pipeline.text.corpus import Context, Settings, _state, token_cache_key
+from pipeline.text.corpus import Context, parse_settings, _state, token_cache_key
 from pipeline.text.numbers import classify, fold, luhn
 from pipeline.text.redact import find_pii, placeholders
 from pipeline.text.redaction_eval import template_config
@@ -33,7 +33,7 @@ def make(edit=None):
     rules = load_rules(cfg, folder / "stopwords.txt")
     cache = str(ROOT / ".cache" / "jieba.cache")
     spec = segmenter_spec(resolve_engine("auto"), resolve_userdict(folder / "userdict.txt", cache), cache)
-    ctx = Context(rules=rules, spec=spec, settings=Settings(n_jobs=1), communities=None, communities_name="")
+    ctx = Context(rules=rules, spec=spec, settings=parse_settings(n_jobs=1), communities=None, communities_name="")
     seg, lex, _ = _state(ctx)
     return rules, seg, lex, spec
 

@@ -24,7 +24,7 @@ from pipeline.demo.simulate import STREAM_TRANSCRIPTS, simulate_communities
 from pipeline.demo.simulate_transcripts import simulate_transcripts, write_corpus
 from pipeline.demo.transcript_bank import load_bank
 from pipeline.stages import transcripts as T
-from pipeline.text.corpus import UNIT_COLUMNS, Context, Settings, _state, file_key, output_columns, process_corpus
+from pipeline.text.corpus import UNIT_COLUMNS, Context, parse_settings, _state, file_key, output_columns, process_corpus
 from pipeline.text.decode import Unusable, decode_transcript
 from pipeline.text.names import personal_part
 from pipeline.text.redact import _value_key, find_pii, id_check_digit, placeholders, valid_id_number
@@ -65,7 +65,7 @@ def words(project_params, tmp_path_factory):
 @pytest.fixture(scope="module")
 def ctx(rules, words, project_params):
     spec = segmenter_spec(resolve_engine("auto"), words, str(ROOT / project_params["transcripts"]["jieba_cache"]))
-    return Context(rules=rules, spec=spec, settings=Settings(n_jobs=1), communities=None, communities_name="")
+    return Context(rules=rules, spec=spec, settings=parse_settings(n_jobs=1), communities=None, communities_name="")
 
 
 @pytest.fixture(scope="module")
@@ -429,7 +429,7 @@ def test_dictionary_audit_finds_the_user_terms(stage_run):
 
 def test_second_run_reads_tokens_from_the_cache(corpus_dir, ctx, tmp_path):
     files = T.list_transcripts(corpus_dir / "transcripts")[:20]
-    c = Context(rules=ctx.rules, spec=ctx.spec, settings=Settings(n_jobs=1, cache_dir=str(tmp_path / "cache")),
+    c = Context(rules=ctx.rules, spec=ctx.spec, settings=parse_settings(n_jobs=1, cache_dir=str(tmp_path / "cache")),
                   communities=None, communities_name="")
     seg = _state(c)[0]
     before = seg.calls

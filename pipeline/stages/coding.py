@@ -36,6 +36,7 @@ from pipeline.core.errors import PipelineError, run_cli
 from pipeline.core.files import (atomic_dir, office_bytes, read_community_columns, read_transcript_output, write_bytes,
                                  write_csv, write_json, write_parquet)
 from pipeline.core.instrument import text_community
+from pipeline.text.units import check_text_frame
 from pipeline.stats.agreement import agreement_table
 from pipeline.text.coding import (SOURCES, Codebook, Settings, aggregate_turns, attach_covariates, code_units,
                                   coder_sample, cooccurrence, frequencies, load_codebook, parse_settings, read_human_codes)
@@ -124,6 +125,9 @@ def main(argv: list[str] | None = None) -> None:
     units = read_transcript_output(args.units, "transcript units")
     questions = read_transcript_output(args.questions, "interviewer questions") if args.questions else None
     community = text_community(params.get("instrument"), units.columns)
+    check_text_frame(units, "units", community, str(args.units))
+    if questions is not None:
+        check_text_frame(questions, "questions", community, str(args.questions))
     communities = None
     if settings.covariates:
         if community is None or not args.communities:

@@ -53,6 +53,7 @@ from pipeline.core import config
 from pipeline.core.errors import PipelineError, run_cli
 from pipeline.core.files import atomic_dir, read_community_columns, read_transcript_output, write_csv, write_json, write_parquet
 from pipeline.core.instrument import text_community
+from pipeline.text.units import check_text_frame
 from pipeline.text.documents import build_documents, resolve_unit, vectorize
 from pipeline.text.topicmetrics import (evaluate_grid, exclusivity, npmi_coherence, select_model,
                                         top_word_indices, topic_words)
@@ -148,6 +149,9 @@ def main(argv: list[str] | None = None) -> None:
     questions = (read_transcript_output(args.questions, "interviewer questions")
                  if args.questions and settings.unit in ("exchange", "auto") else None)
     community = text_community(params.get("instrument"), units.columns)
+    check_text_frame(units, "units", community, str(args.units))
+    if questions is not None:
+        check_text_frame(questions, "questions", community, str(args.questions))
     if community is not None and units[community].replace("", np.nan).nunique() < 2:
         print(f"topics: the texts' community column '{community}' holds fewer than two communities: "
               "topics are modelled without communities", file=sys.stderr)

@@ -32,10 +32,11 @@ from pipeline.core.files import atomic_dir, atomic_path, json_text, read_csv_str
 from pipeline.core.communities import community_id_set
 from pipeline.core.instrument import community_column, load_instrument
 from pipeline.core.parallel import from_params
-from pipeline.text.corpus import Context, CorpusResult, Settings, file_key, process_corpus, token_cache_key
+from pipeline.core.schema import parse
+from pipeline.core.settings import Transcripts
+from pipeline.text.corpus import Context, CorpusResult, Settings, file_key, parse_settings, process_corpus, token_cache_key
 from pipeline.text.rules import Rules, load_rules
 from pipeline.text.segment import SegmenterSpec, TokenCache, resolve_engine, resolve_userdict, segmenter_spec
-from pipeline.text.units import UNITS
 
 OUTPUTS = {
     "units": "units.parquet",
@@ -47,27 +48,6 @@ OUTPUTS = {
 }
 METRICS_FILE = config.METRICS / "transcripts.json"
 OUT_DIR = config.PROCESSED / "transcripts"
-
-
-def settings_from(cfg: dict[str, Any]) -> Settings:
-    known = {"config", "userdict", "stopwords", "strict", "unit", "engine", "n_jobs", "cache_dir", "jieba_cache",
-             "min_tokens", "batch_size", "parallel_min_files", "progress_min_files"}
-    unknown = sorted(set(cfg) - known)
-    if unknown:
-        raise PipelineError(f"params.yaml: transcripts has unknown keys {unknown}", hint=f"use {sorted(known)}")
-    unit = str(cfg.get("unit", "sentence"))
-    if unit not in UNITS:
-        raise PipelineError(f"params.yaml: transcripts.unit '{unit}' is unknown", hint="use sentence or turn")
-    try:
-        s = Settings(unit=unit, min_tokens=int(cfg.get("min_tokens", 1)), strict=bool(cfg.get("strict", False)),
-                     n_jobs=int(cfg.get("n_jobs", 2)), cache_dir=cfg.get("cache_dir") or None,
-                     batch_size=int(cfg.get("batch_size", 40)), parallel_min_files=int(cfg.get("parallel_min_files", 200)),
-                     progress_min_files=int(cfg.get("progress_min_files", 500)))
-    except (TypeError, ValueError) as exc:
-        raise PipelineError(f"params.yaml: transcripts has a value of the wrong type ({exc})") from None
-    if s.n_jobs < 1 or s.batch_size < 1 or s.min_tokens < 0:
-        raise PipelineError("params.yaml: transcripts.n_jobs and batch_size must be at least 1, min_tokens at least 0")
-    return s
 
 
 ROSTER_SPLIT = re.compile(r"[;；,，、|/\s]+")
@@ -174,13 +154,12 @@ def main(argv: list[str] | None = None) -> None:
     explicit = args.communities is not None
     args.communities = config.communities_path(args.communities)
     params = config.load_params(args.params)
-    cfg = config.section(params, "transcripts")
-    settings = settings_from(cfg)
-    rules = load_rules(cfg.get("config", "config/transcripts.yaml"), cfg.get("stopwords", "config/stopwords.txt"))
-    engine = resolve_engine(str(cfg.get("engine", "auto")))
-    jieba_cache = str(cfg.get("jieba_cache", ".cache/jieba.cache"))
-    words = resolve_userdict(cfg.get("userdict", "config/userdict.txt"), jieba_cache)
-    spec = segmenter_spec(engine, words, jieba_cache)
+    cfg = parse(Transcripts, config.section(params, "transcripts"), "transcripts")
+    settings = parse_settings(cfg)
+    rules = load_rules(cfg.config, cfg.stopwords)
+    engine = resolve_engine(cfg.engine)
+    words = resolve_userdict(cfg.userdict, cfg.jieba_cache)
+    spec = segmenter_spec(engine, words, cfg.jieba_cache)
     community = community_column(params.get("instrument"))
     manifest = read_manifest(Path(args.manifest), community) if args.manifest else None
     ctx = text_context(params, rules, spec, settings, args.communities, manifest, community, explicit)

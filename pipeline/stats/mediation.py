@@ -134,37 +134,22 @@ def mediation(data: pd.DataFrame, x: str, m: str, y: str, covariates: Sequence[s
     """
     gen = _as_generator(rng, "mediation")
     spec_id = model_id
-    for role, name in (("x", x), ("m", m), ("y", y)):
-        if not isinstance(name, str) or name not in data.columns:
-            raise _missing_column(spec_id, f"mediation {role}", str(name), list(data.columns))
-    if len({x, m, y}) < 3:
-        raise _err(spec_id, "x, m and y must be three different variables")
     covariates = [covariates] if isinstance(covariates, str) else list(covariates)
-    if not isinstance(n_boot, int) or n_boot < 2:
-        raise _err(spec_id, f"n_boot must be an integer of at least 2, not {n_boot!r}")
-    rhs = " + ".join(["1", _quote(x), _quote(m)] + covariates)
-    raw_spec = {"id": spec_id, "formula": f"{_quote(y)} ~ {rhs}"}
-    if cluster:
-        raw_spec["cluster"] = cluster
-    spec = parse_spec(raw_spec)
+    spec = _mediation_spec(data, x, m, y, covariates, cluster, n_boot, spec_id)
     mf = _model_frame(spec, data)
     frame = mf.frame
     for name in (x, m, y):
         if not (_is_numeric(frame[name]) or pd.api.types.is_bool_dtype(frame[name].dtype)):
             raise _err(spec_id, f"mediation variable {name!r} must be numeric")
-    cov_rhs = " + ".join(["1"] + covariates)
-    C = _design(spec, frame, cov_rhs)
+    C = _design(spec, frame, " + ".join(["1"] + covariates))
     xv, mv, yv = (frame[v].to_numpy(float) for v in (x, m, y))
     Cv = C.to_numpy(float)
     Xa = np.column_stack((Cv[:, :1], xv, Cv[:, 1:]))
     Xb = np.column_stack((Cv[:, :1], xv, mv, Cv[:, 1:]))
-    names_b = ["Intercept", x, m] + list(C.columns[1:])
-    _check_rank(spec_id, pd.DataFrame(Xb, columns=names_b))
+    _check_rank(spec_id, pd.DataFrame(Xb, columns=["Intercept", x, m] + list(C.columns[1:])))
     n = len(yv)
-    all_rows = np.arange(n)
-    point = _mediation_coefs(Xa, Xb, mv, yv, all_rows)
+    point = _mediation_coefs(Xa, Xb, mv, yv, np.arange(n))
 
-    # analytic standard errors of a, b, c', c
     flags: list[str] = []
     if cluster:
         codes, G = _cluster_codes(frame[cluster].to_numpy())
@@ -172,37 +157,10 @@ def mediation(data: pd.DataFrame, x: str, m: str, y: str, covariates: Sequence[s
             raise _err(spec_id, f"cluster {cluster!r} has a single value")
         if G < FEW_CLUSTERS:
             flags.append(f"few clusters (G={G}): the cluster bootstrap is unreliable")
-        kind = "cluster"
     else:
         codes, G = np.arange(n), None
-        kind = "classical"
-
-    def coef_se(design: np.ndarray, target: np.ndarray, j: int) -> float:
-        bread = np.linalg.inv(design.T @ design)
-        beta = bread @ design.T @ target
-        resid = target - design @ beta
-        if kind == "cluster":
-            V = sandwich(bread, design * resid[:, None], "cluster", codes)
-        else:
-            V = bread * (resid @ resid) / (n - design.shape[1])
-        return float(np.sqrt(V[j, j]))
-
-    se = [coef_se(Xa, mv, 1), coef_se(Xb, yv, 2), coef_se(Xb, yv, 1), coef_se(Xa, yv, 1)]
-
-    n_units = G if G is not None else n
-    draws = gen.integers(0, n_units, size=(n_boot, n_units))
-    # Resample clusters through their cross products: exact for OLS, and the cost of a replicate
-    # no longer grows with the number of respondents.
-    grouped = G is not None
-    units = _cluster_crossproducts(Xb, yv, codes, n_units) if grouped else np.column_stack((Xb, yv))
-    k = Xb.shape[1]
-    settings = as_settings(parallel)
-    if settings.backend == "loky" and settings.n_jobs == 1:
-        boot = _mediation_replicates(units, draws, k, grouped)
-    else:
-        workers = settings.n_jobs if settings.n_jobs > 0 else (os.cpu_count() or 1)
-        chunks = [c for c in np.array_split(draws, 4 * workers) if len(c)]
-        boot = np.vstack(run_tasks(partial(_replicates_of, units=units, k=k, grouped=grouped), chunks, settings))
+    se = _analytic_ses(Xa, Xb, mv, yv, codes if G is not None else None)
+    boot = _bootstrap(Xb, yv, codes, G, gen.integers(0, G if G is not None else n, size=(n_boot, G or n)), parallel)
     ok = np.all(np.isfinite(boot), axis=1)
     n_failed = int((~ok).sum())
     if n_failed > 0.05 * n_boot:
@@ -210,7 +168,72 @@ def mediation(data: pd.DataFrame, x: str, m: str, y: str, covariates: Sequence[s
                      "resamples); the interval rests on the rest")
     if ok.sum() < 2:
         raise _err(spec_id, "fewer than two bootstrap replications could be fitted")
-    a, b, direct, total = boot[ok].T
+    effects = _effects_table(spec_id, point, se, boot[ok], level, G is not None)
+    info = {"model": spec_id, "x": x, "m": m, "y": y, "covariates": covariates,
+            "cluster": cluster, "n_obs": n, "n_dropped": mf.n_dropped, "n_clusters": G,
+            "n_boot": n_boot, "n_boot_failed": n_failed, "level": level,
+            "status": _status(flags)}
+    draws_frame = pd.DataFrame(boot, columns=["a", "b", "direct", "total"])
+    return MediationResult(model=spec_id, effects=effects, info=info, draws=draws_frame)
+
+
+def _mediation_spec(data: pd.DataFrame, x: str, m: str, y: str, covariates: list[str], cluster: str | None,
+                    n_boot: Any, spec_id: str) -> Any:
+    """The outcome model's spec (y ~ 1 + x + m + covariates), after checking the arguments."""
+    for role, name in (("x", x), ("m", m), ("y", y)):
+        if not isinstance(name, str) or name not in data.columns:
+            raise _missing_column(spec_id, f"mediation {role}", str(name), list(data.columns))
+    if len({x, m, y}) < 3:
+        raise _err(spec_id, "x, m and y must be three different variables")
+    if not isinstance(n_boot, int) or n_boot < 2:
+        raise _err(spec_id, f"n_boot must be an integer of at least 2, not {n_boot!r}")
+    rhs = " + ".join(["1", _quote(x), _quote(m)] + covariates)
+    raw_spec = {"id": spec_id, "formula": f"{_quote(y)} ~ {rhs}"}
+    if cluster:
+        raw_spec["cluster"] = cluster
+    return parse_spec(raw_spec)
+
+
+def _analytic_ses(Xa: np.ndarray, Xb: np.ndarray, mv: np.ndarray, yv: np.ndarray,
+                  codes: np.ndarray | None) -> list[float]:
+    """The analytic standard errors of a, b, c' and c: cluster-robust (CR1) by ``codes``, else
+    classical OLS."""
+    n = len(yv)
+
+    def coef_se(design: np.ndarray, target: np.ndarray, j: int) -> float:
+        bread = np.linalg.inv(design.T @ design)
+        beta = bread @ design.T @ target
+        resid = target - design @ beta
+        if codes is not None:
+            V = sandwich(bread, design * resid[:, None], "cluster", codes)
+        else:
+            V = bread * (resid @ resid) / (n - design.shape[1])
+        return float(np.sqrt(V[j, j]))
+
+    return [coef_se(Xa, mv, 1), coef_se(Xb, yv, 2), coef_se(Xb, yv, 1), coef_se(Xa, yv, 1)]
+
+
+def _bootstrap(Xb: np.ndarray, yv: np.ndarray, codes: np.ndarray, G: int | None, draws: np.ndarray,
+               parallel: ParallelSettings | int | None) -> np.ndarray:
+    """(a, b, c', c) of every resample (rows of ``draws``: cluster or respondent indices; NaN
+    where the resample's design is rank deficient). Clusters are resampled through their cross
+    products: exact for OLS, and a replicate's cost no longer grows with the respondents."""
+    grouped = G is not None
+    units = _cluster_crossproducts(Xb, yv, codes, G) if grouped else np.column_stack((Xb, yv))
+    k = Xb.shape[1]
+    settings = as_settings(parallel)
+    if settings.backend == "loky" and settings.n_jobs == 1:
+        return _mediation_replicates(units, draws, k, grouped)
+    workers = settings.n_jobs if settings.n_jobs > 0 else (os.cpu_count() or 1)
+    chunks = [c for c in np.array_split(draws, 4 * workers) if len(c)]
+    return np.vstack(run_tasks(partial(_replicates_of, units=units, k=k, grouped=grouped), chunks, settings))
+
+
+def _effects_table(spec_id: str, point: Sequence[float], se: Sequence[float], boot: np.ndarray, level: float,
+                   clustered: bool) -> pd.DataFrame:
+    """One row per effect: the estimate, its analytic SE (a, b, direct, total), the bootstrap SE
+    and the percentile interval of the usable replications ``boot``."""
+    a, b, direct, total = boot.T
     table = {"a": a, "b": b, "direct": direct, "indirect": a * b, "total": total,
              "proportion_mediated": a * b / total}
     estimates = {"a": point[0], "b": point[1], "direct": point[2],
@@ -222,12 +245,7 @@ def mediation(data: pd.DataFrame, x: str, m: str, y: str, covariates: Sequence[s
     for effect, reps in table.items():
         lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
         rows.append((spec_id, effect, estimates[effect], ses.get(effect, np.nan),
-                     float(np.std(reps, ddof=1)), lo, hi, "percentile cluster bootstrap"
-                     if G is not None else "percentile bootstrap", kind))
-    effects = pd.DataFrame(rows, columns=list(MEDIATION_COLUMNS))
-    info = {"model": spec_id, "x": x, "m": m, "y": y, "covariates": covariates,
-            "cluster": cluster, "n_obs": n, "n_dropped": mf.n_dropped, "n_clusters": G,
-            "n_boot": n_boot, "n_boot_failed": n_failed, "level": level,
-            "status": _status(flags)}
-    draws_frame = pd.DataFrame(boot, columns=["a", "b", "direct", "total"])
-    return MediationResult(model=spec_id, effects=effects, info=info, draws=draws_frame)
+                     float(np.std(reps, ddof=1)), lo, hi,
+                     "percentile cluster bootstrap" if clustered else "percentile bootstrap",
+                     "cluster" if clustered else "classical"))
+    return pd.DataFrame(rows, columns=list(MEDIATION_COLUMNS))

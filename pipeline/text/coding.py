@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from pipeline.core.files import read_csv_strings
 from pipeline.core.schema import parse
 from pipeline.core.settings import Coding as CodingSection
 
-UNIT_COLUMNS = ("unit_id", "interview_id", "role", "turn", "sentence", "text", "n_tokens")   # and the community column
+UNITS_NEEDED = ("unit_id", "interview_id", "role", "turn", "sentence", "text", "n_tokens")   # of units.parquet (text/units.py), and the community column
 SOURCES = ("direct", "context", "uncoded", "filler", "skipped", "empty")
 STREAM_SAMPLE = 82    # SeedSequence stream of the coder sample
 SHEET_FIXED = ("unit_id", "interview_id", "role", "text")
@@ -168,36 +168,37 @@ def codebook_table(codebook: Codebook) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Settings:
-    """``params.yaml: coding`` checked (see the comments there)."""
-    codebook: str = "config/codebook.yaml"
-    min_score: float = 1.0
-    relative: float = 0.5
-    context: bool = True
-    context_weight: float = 1.0
-    min_tokens: int = 2
-    question_weight: float = 1.0
-    human_codes: str | None = None
-    dimensions: tuple[str, ...] = ()   # frequencies by these columns besides overall (study variables: params.yaml)
-    covariates: tuple[str, ...] = ()   # community columns joined to the codes (params.yaml: coding.covariates)
-    replications: int = 1000
-    level: float = 0.95
-    sample_size: int = 200
-    sample_strata: str = "role"
-    turns: bool = True
+    """``params.yaml: coding`` as the computation needs it; made by :func:`parse_settings` (the
+    defaults are written once, in :class:`pipeline.core.settings.Coding`)."""
+    codebook: str
+    min_score: float
+    relative: float
+    context: bool
+    context_weight: float
+    min_tokens: int
+    question_weight: float
+    human_codes: str | None
+    dimensions: tuple[str, ...]    # frequencies by these columns besides overall (study variables: params.yaml)
+    covariates: tuple[str, ...]    # community columns joined to the codes (params.yaml: coding.covariates)
+    replications: int
+    level: float
+    sample_size: int
+    sample_strata: str
+    turns: bool
 
 
-def parse_settings(section: Mapping[str, Any] | CodingSection) -> Settings:
+def parse_settings(section: Mapping[str, Any] | CodingSection | None = None, **changes: Any) -> Settings:
     """:class:`Settings` from ``params.yaml: coding``, checked and with its defaults filled by the
     one description of the section, :class:`pipeline.core.settings.Coding`; ``human_codes``
-    ``""`` or ``none`` mean no human codes."""
+    ``""`` or ``none`` mean no human codes; then ``changes`` (tests)."""
     s = section if isinstance(section, CodingSection) else parse(CodingSection, dict(section or {}), "coding")
     human = None if s.human_codes in (None, "", "none") else s.human_codes
-    return Settings(codebook=s.codebook, min_score=float(s.decision.min_score), relative=float(s.decision.relative),
+    return replace(Settings(codebook=s.codebook, min_score=float(s.decision.min_score), relative=float(s.decision.relative),
                     context=s.context.inherit, context_weight=float(s.context.weight), min_tokens=s.context.min_tokens,
                     question_weight=float(s.context.question_weight), human_codes=human,
                     dimensions=tuple(s.dimensions), covariates=tuple(s.covariates),
                     replications=s.agreement.replications, level=float(s.agreement.level),
-                    sample_size=s.sample.n, sample_strata=s.sample.strata, turns=s.turns)
+                    sample_size=s.sample.n, sample_strata=s.sample.strata, turns=s.turns), **changes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -245,7 +246,7 @@ def code_units(units: pd.DataFrame, codebook: Codebook, settings: Settings,
     probe turn without any signal continues the previous turn); a theme is coded when its
     adjusted score reaches ``min_score`` and ``relative`` x the unit's best adjusted score, and
     it has an own hit or the context rule is on."""
-    missing = [c for c in (*UNIT_COLUMNS, *([community] if community else [])) if c not in units.columns]
+    missing = [c for c in (*UNITS_NEEDED, *([community] if community else [])) if c not in units.columns]
     if missing:
         raise PipelineError(f"transcript units: no column(s) {missing}", hint="rerun the transcripts stage")
     u = units.reset_index(drop=True)

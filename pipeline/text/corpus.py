@@ -30,7 +30,8 @@ import hashlib
 import re
 import sys
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -40,18 +41,17 @@ import pandas as pd
 from pipeline.core.communities import canonical_id
 from pipeline.core.errors import PipelineError
 from pipeline.core.parallel import ParallelSettings, as_settings, iter_tasks
+from pipeline.core.schema import parse
+from pipeline.core.settings import Transcripts
 from pipeline.text.audit import audit_counts, dictionary_audit, term_pattern
 from pipeline.text.decode import Decoded, Unusable, decode_transcript
 from pipeline.text.redact import find_pii, placeholders, redact
 from pipeline.text.rules import PII_TYPES, Rules
 from pipeline.text.segment import Lexicon, Segmenter, SegmenterSpec, TokenCache, content_tokens, load_lexicon
 from pipeline.text.turns import Parsed, clean_community, parse_date, parse_document, parse_transcript, role_code, split_texts
-from pipeline.text.units import build_units
+from pipeline.text.units import (QUESTION_COLUMNS, QUESTION_TYPES, UNIT_COLUMNS, UNIT_TYPES, build_units,
+                                 check_text_frame)
 
-UNIT_COLUMNS = ["unit_id", "interview_id", "community", "role", "date", "turn", "sentence", "speaker", "text",
-                "tokens", "n_tokens"]
-QUESTION_COLUMNS = ["question_id", "interview_id", "community", "role", "date", "question", "before_turn", "speaker",
-                    "text", "tokens", "n_tokens"]
 INTERVIEW_COLUMNS = ["interview_id", "file", "folder", "community", "role", "role_label", "date", "encoding", "format",
                      "convention", "n_turns", "n_questions", "n_units", "n_tokens", "n_redactions"]
 SKIP_COLUMNS = ["file", "reason_code", "reason"]
@@ -59,16 +59,27 @@ SKIP_COLUMNS = ["file", "reason_code", "reason"]
 
 @dataclass(frozen=True)
 class Settings:
-    """``params.yaml: transcripts`` as the computation needs it."""
+    """``params.yaml: transcripts`` as the computation needs it; made by :func:`parse_settings`
+    (the defaults are written once, in :class:`pipeline.core.settings.Transcripts`)."""
 
-    unit: str = "sentence"
-    min_tokens: int = 1
-    strict: bool = False
-    n_jobs: int = 2
-    cache_dir: str | None = None
-    batch_size: int = 40
-    parallel_min_files: int = 200
-    progress_min_files: int = 500
+    unit: str
+    min_tokens: int
+    strict: bool
+    n_jobs: int
+    cache_dir: str | None
+    batch_size: int
+    parallel_min_files: int
+    progress_min_files: int
+
+
+def parse_settings(section: Mapping[str, Any] | Transcripts | None = None, **changes: Any) -> Settings:
+    """:class:`Settings` from ``params.yaml: transcripts``, checked (types, ranges, unknown keys
+    with a hint) by the one description of the section, then ``changes`` (tests, benchmarks)."""
+    s = section if isinstance(section, Transcripts) else parse(Transcripts, dict(section or {}), "transcripts")
+    out = Settings(unit=s.unit, min_tokens=s.min_tokens, strict=s.strict, n_jobs=s.n_jobs,
+                   cache_dir=s.cache_dir or None, batch_size=s.batch_size, parallel_min_files=s.parallel_min_files,
+                   progress_min_files=s.progress_min_files)
+    return replace(out, **changes)
 
 
 @dataclass
@@ -382,20 +393,7 @@ def process_corpus(files: list[Path], ctx: Context, manifest: dict[str, dict[str
         row = list(manifest).index(name) + 2
         outcomes.append(Outcome(file=file_key(name, None),
                                 skip=("missing_file", f"manifest row {row}: listed but not in the transcripts folder")))
-    batches = [items[i:i + settings.batch_size] for i in range(0, len(items), settings.batch_size)]
-    show = progress if progress is not None else len(items) >= settings.progress_min_files
-    from tqdm import tqdm
-
-    with tqdm(total=len(items), desc="transcripts", unit="file", disable=not show, file=sys.stderr) as bar:
-        par = parallel if parallel is not None else as_settings(settings.n_jobs)
-        if par.parallel and len(items) >= settings.parallel_min_files and len(batches) > 1:
-            runs = iter_tasks(partial(_run_batch, ctx=ctx), batches, par, batch_size=1)   # in file order
-        else:
-            runs = (_run_batch(b, ctx) for b in batches)
-        for batch in runs:
-            outcomes.extend(batch)
-            bar.update(len(batch))
-
+    outcomes += _run_files(items, ctx, progress, parallel)
     kept, skipped = _kept_and_skipped(outcomes)
     if settings.strict and skipped:
         file, _, reason = skipped[0]
@@ -403,8 +401,12 @@ def process_corpus(files: list[Path], ctx: Context, manifest: dict[str, dict[str
         raise PipelineError(f"{file}: {reason}{more}",
                             hint="fix the file, or set params.yaml: transcripts.strict: false to list it in skipped.csv and go on")
     kept.sort(key=lambda o: o.interview["interview_id"])
-    units = _named(pd.DataFrame([u for o in kept for u in o.units], columns=UNIT_COLUMNS), ctx.community)
-    questions = _named(pd.DataFrame([q for o in kept for q in o.questions], columns=QUESTION_COLUMNS), ctx.community)
+    units = _named(pd.DataFrame([u for o in kept for u in o.units], columns=UNIT_COLUMNS).astype(UNIT_TYPES),
+                   ctx.community)
+    questions = _named(pd.DataFrame([q for o in kept for q in o.questions], columns=QUESTION_COLUMNS)
+                       .astype(QUESTION_TYPES), ctx.community)
+    check_text_frame(units, "units", ctx.community, "transcripts: units.parquet")        # the contract holds
+    check_text_frame(questions, "questions", ctx.community, "transcripts: questions.parquet")
     interviews = _named(pd.DataFrame([o.interview for o in kept], columns=INTERVIEW_COLUMNS), ctx.community)
     redactions = pd.DataFrame([(o.file, o.interview["interview_id"], t, n) for o in kept for t, n in o.redactions.items()],
                               columns=["file", "interview_id", "type", "count"])
@@ -416,19 +418,51 @@ def process_corpus(files: list[Path], ctx: Context, manifest: dict[str, dict[str
             c[1] += single
     audit = dictionary_audit(ctx.spec.words, totals)
     skipped_df = pd.DataFrame(skipped, columns=SKIP_COLUMNS)
-    for frame in (units, questions):
-        for col in ("turn", "sentence", "n_tokens", "question", "before_turn"):
-            if col in frame:
-                frame[col] = frame[col].astype("int64")
+    warnings = outsized_texts(interviews, units)
+    metrics = _corpus_metrics(len(files), kept, skipped, units, questions, interviews, redactions, audit, ctx)
+    metrics["outsized_texts"] = len(warnings)
+    stats = {"segmented_units": sum(o.segmented for o in kept),
+             "cached_interviews": sum(1 for o in kept if o.segmented == 0 and o.units)}
+    return CorpusResult(units=units, questions=questions, interviews=interviews, redactions=redactions,
+                        audit=audit, skipped=skipped_df, metrics=metrics, stats=stats, warnings=warnings,
+                        cache_entries=sorted({e for o in kept for e in o.cache_entries}))
 
+
+def _run_files(items: list[tuple[str, str, dict[str, Any]]], ctx: Context, progress: bool | None,
+               parallel: ParallelSettings | None) -> list[Outcome]:
+    """Every file's :class:`Outcome`, in file order: batches of files, on ``parallel`` workers
+    (default ``settings.n_jobs`` local processes) for a long run, else in this process."""
+    settings = ctx.settings
+    batches = [items[i:i + settings.batch_size] for i in range(0, len(items), settings.batch_size)]
+    show = progress if progress is not None else len(items) >= settings.progress_min_files
+    from tqdm import tqdm
+
+    outcomes: list[Outcome] = []
+    with tqdm(total=len(items), desc="transcripts", unit="file", disable=not show, file=sys.stderr) as bar:
+        par = parallel if parallel is not None else as_settings(settings.n_jobs)
+        if par.parallel and len(items) >= settings.parallel_min_files and len(batches) > 1:
+            runs = iter_tasks(partial(_run_batch, ctx=ctx), batches, par, batch_size=1)   # in file order
+        else:
+            runs = (_run_batch(b, ctx) for b in batches)
+        for batch in runs:
+            outcomes.extend(batch)
+            bar.update(len(batch))
+    return outcomes
+
+
+def _corpus_metrics(n_files: int, kept: list[Outcome], skipped: list[tuple[str, str, str]], units: pd.DataFrame,
+                    questions: pd.DataFrame, interviews: pd.DataFrame, redactions: pd.DataFrame, audit: pd.DataFrame,
+                    ctx: Context) -> dict[str, Any]:
+    """The stage's metrics: counts of files, units, tokens, redactions by type, skips by reason,
+    the dictionary's use."""
     by_type = redactions.groupby("type")["count"].sum() if len(redactions) else pd.Series(dtype="int64")
     metrics: dict[str, Any] = {
-        "files": len(files), "interviews": len(kept), "skipped": len(skipped),
+        "files": n_files, "interviews": len(kept), "skipped": len(skipped),
         "respondent_turns": int(interviews["n_turns"].sum()) if len(interviews) else 0,
         "questions": len(questions), "units": len(units), "tokens": int(units["n_tokens"].sum()) if len(units) else 0,
         "units_below_min_tokens": sum(o.below_min for o in kept),
         "redactions": int(redactions["count"].sum()) if len(redactions) else 0,
-        "engine": ctx.spec.engine, "unit": settings.unit,
+        "engine": ctx.spec.engine, "unit": ctx.settings.unit,
         "dictionary_hash": ctx.spec.key[:16],
         "dictionary_terms": len(audit), "dictionary_terms_in_corpus": int((audit["occurrences"] > 0).sum()),
         "dictionary_terms_always_single": int(((audit["occurrences"] > 0) & (audit["split"] == 0)).sum()),
@@ -439,10 +473,4 @@ def process_corpus(files: list[Path], ctx: Context, manifest: dict[str, dict[str
         metrics[f"redactions_{t}"] = int(by_type.get(t, 0))
     for code, n in Counter(code for _, code, _ in skipped).items():
         metrics[f"skipped_{code}"] = n
-    stats = {"segmented_units": sum(o.segmented for o in kept),
-             "cached_interviews": sum(1 for o in kept if o.segmented == 0 and o.units)}
-    warnings = outsized_texts(interviews, units)
-    metrics["outsized_texts"] = len(warnings)
-    return CorpusResult(units=units, questions=questions, interviews=interviews, redactions=redactions,
-                        audit=audit, skipped=skipped_df, metrics=metrics, stats=stats, warnings=warnings,
-                        cache_entries=sorted({e for o in kept for e in o.cache_entries}))
+    return metrics

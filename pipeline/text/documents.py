@@ -20,7 +20,7 @@ from pipeline.core.errors import PipelineError
 UNITS = ("exchange", "turn", "window")
 STREAM_SPLIT = 71       # SeedSequence stream of the held-out split
 STREAM_GRID = 74        # ... of the documents the K grid is evaluated on (grid_max_docs)
-UNIT_COLUMNS = ("unit_id", "interview_id", "role", "turn", "sentence", "text", "tokens")
+UNITS_NEEDED = ("unit_id", "interview_id", "role", "turn", "sentence", "text", "tokens")   # of units.parquet (pipeline/text/units.py)
 
 
 def resolve_unit(unit: str, questions: pd.DataFrame | None) -> str:
@@ -55,7 +55,7 @@ def build_documents(units: pd.DataFrame, unit: str = "exchange", window: int = 3
     text (the redacted sentences joined), question (the redacted question text, exchange only),
     tokens (space-joined), n_units, in interview and unit order. ``units`` is not changed.
     """
-    missing = [c for c in (*UNIT_COLUMNS, *([community] if community else [])) if c not in units.columns]
+    missing = [c for c in (*UNITS_NEEDED, *([community] if community else [])) if c not in units.columns]
     if missing:
         raise PipelineError(f"units: columns {missing} are missing",
                             hint="pass processed/transcripts/units.parquet of the transcripts stage")

@@ -226,70 +226,101 @@ def _full_names(tokens: list[str], starts: list[int], rules: Rules, lexicon: Lex
         if not HAN_JIEBA.match(tok):
             i += 1
             continue
-        nxt = tokens[i + 1] if i + 1 < n else ""
-        after = tokens[i + 2] if i + 2 < n else ""
-        prev = tokens[i - 1] if i > 0 else ""
         views = [(0, tok)]
         if len(tok) >= 2 and tok[0] in rules.glue_before and _surname_of(tok[1:] + "x", rules):
             views.append((1, tok[1:]))
         step = 1
         for offset, word in views:
-            sur = _surname_of(word + "x", rules)
-            if not sur:
-                continue
-            before = tok[0] if offset else (prev if len(prev) == 1 else "")
-            if before and before not in rules.glue_before and _common(before + sur, lexicon, RARE_FREQ):
-                continue                                   # the surname ends the word before it
-            given = word[len(sur):]
-            trigger = offset == 1 or prev in rules.name_triggers or \
-                any(len(t) > 1 and prev.endswith(t) for t in rules.name_triggers)
-            weak = prev in rules.weak_triggers
-            name = ""
-            if len(given) <= 1 and HAN_JIEBA.match(nxt):
-                # split name: 杨 + 佳丽, 王平 + 忠, 马兵 + 龙(留), 虎 + 龙彦(办), (上)马 + 梦 + 月
-                room = rules.given_max - len(given)
-                rest, used = _rest_of_name(tokens, i + 1, room, rules, lexicon, loose=offset == 1)
-                entry = lexicon.get(word)
-                if not given:
-                    after_rest = tokens[i + 1 + used] if i + 1 + used < n else ""
-                    head_ok = trigger or (weak and (not _common(rest, lexicon, rules.dict_max_freq) or
-                                                    (lexicon.get(rest) or (0, ""))[1].startswith("nr") or
-                                                    (len(rest) == 1 and not WORD_CHAR.match(after_rest or "。"))))
-                else:
-                    head_ok = entry is None or not _ordinary(word, lexicon, rules) or \
-                        (word not in lexicon.user and entry[1][:2] in ("nr", "ns", "nz"))
-                if offset and _common(tok, lexicon, rules.dict_max_freq) and len(rest) > 1 and _common(rest, lexicon, COMMON_FREQ):
-                    rest = ""                              # 有关 部门 is no name; 上马 萍萍 may be
-                if rest and head_ok and rest[-1] not in rules.glue_after:
-                    name = word + rest
-                    step = 1 + used
-            if not name and given:
-                entry = lexicon.get(word)
-                strong = len(given) <= rules.given_max and _is_break(nxt, rules) and (
-                    prev in rules.strong_triggers or
-                    (trigger and entry is not None and entry[1].startswith("nr") and word not in lexicon.user))
-                if strong or (not _ordinary(word, lexicon, rules) and
-                              not (given[-1] in rules.glue_after and _ordinary(word[:-1], lexicon, rules))):
-                    if len(given) > rules.given_max or (len(given) == rules.given_max and given[-1] in rules.glue_after
-                                                        and nxt[:1] in "了着过个"):
-                        given = given[:-1] if given[-1] in rules.glue_after else ""
-                    common_rest = entry is None and len(given) > 1 and _common(given, lexicon, COMMON_FREQ) and \
-                        not lexicon.get(given)[1].startswith("nr")       # (有)关部门: an unknown word made of a common one
-                    if 0 < len(given) <= rules.given_max and not common_rest:
-                        name = sur + given
-                        if strong:
-                            s = starts[i] + offset
-                            if _given_ok(given, rules) and name not in rules.not_names:
-                                yield s, s + len(name)
-                                break
-                            name = ""
-            if name and _given_ok(name[len(sur):], rules) and name != sur * 2 \
-                    and name not in rules.not_names and not _ordinary(name, lexicon, rules):
+            found = _name_at(tokens, i, offset, word, rules, lexicon)
+            if found:
+                name, step = found
                 s = starts[i] + offset
                 yield s, s + len(name)
                 break
-            step = 1
         i += step
+
+
+def _name_at(tokens: list[str], i: int, offset: int, word: str, rules: Rules,
+             lexicon: Lexicon) -> tuple[str, int] | None:
+    """The full name that starts ``word`` (token ``i``, or its part from ``offset``) and the
+    number of tokens it takes, or None: a name jieba cut in two (:func:`_split_name`), else a
+    surname glued to its given name in one word (:func:`_glued_name`)."""
+    sur = _surname_of(word + "x", rules)
+    if not sur:
+        return None
+    prev = tokens[i - 1] if i > 0 else ""
+    before = tokens[i][0] if offset else (prev if len(prev) == 1 else "")
+    if before and before not in rules.glue_before and _common(before + sur, lexicon, RARE_FREQ):
+        return None                                    # the surname ends the word before it
+    given = word[len(sur):]
+    trigger = offset == 1 or prev in rules.name_triggers or \
+        any(len(t) > 1 and prev.endswith(t) for t in rules.name_triggers)
+    nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+    if len(given) <= 1 and HAN_JIEBA.match(nxt):
+        split = _split_name(tokens, i, offset, word, trigger, rules, lexicon)
+        if split:
+            name, used = split
+            return (name, 1 + used) if _acceptable(name, sur, rules, lexicon) else None
+    if not given:
+        return None
+    name, strong = _glued_name(word, sur, given, prev, nxt, trigger, rules, lexicon)
+    if name and strong:
+        return (name, 1) if _given_ok(name[len(sur):], rules) and name not in rules.not_names else None
+    return (name, 1) if name and _acceptable(name, sur, rules, lexicon) else None
+
+
+def _acceptable(name: str, sur: str, rules: Rules, lexicon: Lexicon) -> bool:
+    return _given_ok(name[len(sur):], rules) and name != sur * 2 and name not in rules.not_names \
+        and not _ordinary(name, lexicon, rules)
+
+
+def _split_name(tokens: list[str], i: int, offset: int, word: str, trigger: bool, rules: Rules,
+                lexicon: Lexicon) -> tuple[str, int] | None:
+    """A name jieba cut in two: ``word`` (a surname, or a surname + one character) and the rest
+    of the given name from the next tokens (杨 + 佳丽, 王平 + 忠, 马兵 + 龙(留), 虎 + 龙彦(办),
+    (上)马 + 梦 + 月); the name and the number of tokens the rest took, or None."""
+    sur = _surname_of(word + "x", rules)
+    given = word[len(sur):]
+    prev = tokens[i - 1] if i > 0 else ""
+    room = rules.given_max - len(given)
+    rest, used = _rest_of_name(tokens, i + 1, room, rules, lexicon, loose=offset == 1)
+    entry = lexicon.get(word)
+    if not given:
+        after_rest = tokens[i + 1 + used] if i + 1 + used < len(tokens) else ""
+        head_ok = trigger or (prev in rules.weak_triggers and (
+            not _common(rest, lexicon, rules.dict_max_freq) or
+            (lexicon.get(rest) or (0, ""))[1].startswith("nr") or
+            (len(rest) == 1 and not WORD_CHAR.match(after_rest or "。"))))
+    else:
+        head_ok = entry is None or not _ordinary(word, lexicon, rules) or \
+            (word not in lexicon.user and entry[1][:2] in ("nr", "ns", "nz"))
+    if offset and _common(tokens[i], lexicon, rules.dict_max_freq) and len(rest) > 1 and _common(rest, lexicon, COMMON_FREQ):
+        rest = ""                                      # 有关 部门 is no name; 上马 萍萍 may be
+    if rest and head_ok and rest[-1] not in rules.glue_after:
+        return word + rest, used
+    return None
+
+
+def _glued_name(word: str, sur: str, given: str, prev: str, nxt: str, trigger: bool, rules: Rules,
+                lexicon: Lexicon) -> tuple[str, bool]:
+    """A surname and given name in one word (徐云, 徐云留 -> 徐云); after 叫 (``strong_triggers``)
+    even an ordinary word (我叫吴国，). The name ("" if none) and whether it is strong (taken
+    without the ordinary-word test)."""
+    entry = lexicon.get(word)
+    strong = len(given) <= rules.given_max and _is_break(nxt, rules) and (
+        prev in rules.strong_triggers or
+        (trigger and entry is not None and entry[1].startswith("nr") and word not in lexicon.user))
+    if not strong and (_ordinary(word, lexicon, rules) or
+                       (given[-1] in rules.glue_after and _ordinary(word[:-1], lexicon, rules))):
+        return "", False
+    if len(given) > rules.given_max or (len(given) == rules.given_max and given[-1] in rules.glue_after
+                                        and nxt[:1] in "了着过个"):
+        given = given[:-1] if given[-1] in rules.glue_after else ""
+    common_rest = entry is None and len(given) > 1 and _common(given, lexicon, COMMON_FREQ) and \
+        not lexicon.get(given)[1].startswith("nr")           # (有)关部门: an unknown word made of a common one
+    if 0 < len(given) <= rules.given_max and not common_rest:
+        return sur + given, strong
+    return "", False
 
 
 def _rest_of_name(tokens: list[str], j: int, room: int, rules: Rules, lexicon: Lexicon, loose: bool) -> tuple[str, int]:
@@ -299,7 +330,8 @@ def _rest_of_name(tokens: list[str], j: int, room: int, rules: Rules, lexicon: L
     rest, k = "", j
     while k < len(tokens) and HAN_JIEBA.match(tokens[k]):
         tok = tokens[k]
-        if len(tok) >= 2 and tok[-1] in rules.glue_after and len(rest) + len(tok) - 1 <= room and \
+        if len(tok) >= 2 and (tok[-1] in rules.glue_after or tok[-1] in rules.not_given) and \
+                len(rest) + len(tok) - 1 <= room and \
                 (loose or not _common(tok, lexicon, RARE_FREQ)):
             return rest + tok[:-1], k - j + 1
         if len(rest) + len(tok) > room:

@@ -327,9 +327,13 @@ def _context(red: dict, where: str) -> dict[str, tuple[str, ...]]:
 def _name_signals(names: dict, path: Path, where: str, surnames: frozenset[str]) -> dict[str, Any]:
     """The name signals that do not depend on jieba's words: the ``given_names`` list (a file
     beside the config; left out: none), spaced names, ``kin_words``, ``place_words``,
-    ``measure_words`` (left out: the generic lists of this module)."""
+    ``measure_words`` (left out: the generic lists of this module), the words that start a name
+    (``triggers`` and the role ``titles``; ``strong_triggers``, ``weak_triggers``)."""
     def words(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(_str_list(names[key], f"{where}: redaction.names.{key}")) if key in names else default
+
+    def listed(key: str) -> tuple[str, ...]:
+        return tuple(_str_list(names.get(key) or [], f"{where}: redaction.names.{key}"))
 
     given: frozenset[str] = frozenset()
     if names.get("given_names"):
@@ -345,6 +349,10 @@ def _name_signals(names: dict, path: Path, where: str, surnames: frozenset[str])
         "kin_words": kin, "kin_re": re.compile(_alternation(kin)) if kin else None,
         "place_words": words("place_words", DEFAULT_PLACE_WORDS),
         "measure_words": frozenset(words("measure_words", DEFAULT_MEASURE_WORDS)),
+        # a role word before a surname is a naming context too (物业经理 上官 婉): the triggers and the role titles
+        "name_triggers": tuple(dict.fromkeys(listed("triggers") + listed("titles"))),
+        "strong_triggers": frozenset(listed("strong_triggers")),
+        "weak_triggers": frozenset(listed("weak_triggers")),
     }
 
 
@@ -435,9 +443,6 @@ def load_rules(path: str | Path, stopwords_path: str | Path) -> Rules:
         glue_after=frozenset(_str_list(names.get("glue_after") or [], f"{where}: redaction.names.glue_after")),
         not_names=frozenset(_str_list(names.get("not_names") or [], f"{where}: redaction.names.not_names")),
         not_given=frozenset(str(names.get("not_given", ""))), not_final=frozenset(str(names.get("not_final", ""))),
-        name_triggers=tuple(_str_list(names.get("triggers") or [], f"{where}: redaction.names.triggers")),
-        strong_triggers=frozenset(_str_list(names.get("strong_triggers") or [], f"{where}: redaction.names.strong_triggers")),
-        weak_triggers=frozenset(_str_list(names.get("weak_triggers") or [], f"{where}: redaction.names.weak_triggers")),
         name_suffixes=frozenset(str(names.get("name_suffixes", ""))),
         prefix_re=prefix_re, title_re=title_re,
         address_re=address_re, address_part_re=address_part_re, address_stop=frozenset(str(addr.get("stop_before", ""))),

@@ -7,14 +7,71 @@ split into sentences (``unit: sentence``) or kept whole (``unit: turn``). A unit
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from pipeline.core.errors import PipelineError
 from pipeline.text.redact import Span, redact
 from pipeline.text.rules import Rules
 from pipeline.text.segment import WORD_CHAR
 from pipeline.text.turns import Parsed
 
 UNITS = ("sentence", "turn")
+
+# --------------------------------------------------------------------------------------------
+# the contract of units.parquet and questions.parquet (written by the transcripts stage, read by
+# topics, coding and integrate): each column once, with its type. ``community`` stands for the
+# study's community column (the instrument's community id), written under that name or left out.
+# --------------------------------------------------------------------------------------------
+UNIT_TYPES = {"unit_id": "str", "interview_id": "str", "community": "str", "role": "str", "date": "str",
+              "turn": "int64", "sentence": "int64", "speaker": "str", "text": "str", "tokens": "str",
+              "n_tokens": "int64"}
+QUESTION_TYPES = {"question_id": "str", "interview_id": "str", "community": "str", "role": "str", "date": "str",
+                  "question": "int64", "before_turn": "int64", "speaker": "str", "text": "str", "tokens": "str",
+                  "n_tokens": "int64"}
+UNIT_COLUMNS = list(UNIT_TYPES)
+QUESTION_COLUMNS = list(QUESTION_TYPES)
+
+
+def text_schema(kind: str, community: str | None) -> Any:
+    """The pandera contract of ``units.parquet`` (``kind`` "units") or ``questions.parquet``
+    ("questions"), the community column under its name (or none): every column present, of its
+    type, without missing values; ids unique; no other column."""
+    import pandera.pandas as pa
+
+    types = UNIT_TYPES if kind == "units" else QUESTION_TYPES
+    key = "unit_id" if kind == "units" else "question_id"
+    cols = {}
+    for name, dtype in types.items():
+        if name == "community" and not community:
+            continue
+        checks = [pa.Check.ge(0)] if dtype == "int64" else []
+        cols[community if name == "community" else name] = pa.Column(dtype, checks, nullable=False, unique=name == key)
+    return pa.DataFrameSchema(cols, strict=True, ordered=True, name=f"transcript {kind}")
+
+
+def check_text_frame(frame: Any, kind: str, community: str | None, source: str, needed: Sequence[str] = ()) -> Any:
+    """``frame`` checked against :func:`text_schema`, or one :class:`PipelineError` line naming
+    ``source``, the column and the problem. ``needed``: the columns the caller uses (an error
+    names those missing first)."""
+    import pandera.errors as pe
+
+    missing = [c for c in (*needed, *([community] if community else [])) if c not in frame.columns]
+    if missing:
+        raise PipelineError(f"{source}: columns {missing} are missing",
+                            hint="pass the transcripts stage's processed/transcripts/units.parquet (or questions.parquet)")
+    try:
+        return text_schema(kind, community).validate(frame, lazy=False)
+    except (pe.SchemaError, pe.SchemaErrors) as exc:
+        errors = getattr(exc, "schema_errors", None) or [exc]
+        first = str(errors[0]).splitlines()[0]
+        if " not in DataFrameSchema" in first:            # an extra column: name the contract's, not its repr
+            first = first.split(" not in DataFrameSchema")[0] + \
+                f" is not one of its columns {list(text_schema(kind, community).columns)}"
+        first = first.rstrip(":.")
+        raise PipelineError(f"{source}: does not match the transcripts stage's contract: {first}",
+                            hint="rerun the transcripts stage (dvc repro) rather than editing its outputs") from None
 
 
 @dataclass(frozen=True)

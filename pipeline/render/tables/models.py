@@ -44,16 +44,9 @@ def regression_table(results: Results, instrument: Instrument, settings: Mapping
     N, communities, R² / pseudo-R², ICC, AIC, variance components, imputations below; the
     covariance type of each model in a note, read from the results."""
     lang = settings["lang"]
-    d = settings["decimals"]["coef"]
-    dfit = settings["decimals"]["fit"]
-    stars = settings["stars"]
     use_ci = settings["uncertainty"] == "ci"
     fits = {m: _fit_row(results, m) for m in models}
     base = {m: (_fit_row(results, m[:-3]) if m.endswith("_mi") else fits[m]) for m in models}
-
-    def outcome(m: str) -> str:
-        o = base[m]["outcome"] if not _isnan(base[m]["outcome"]) else _fit_row(results, m[:-3])["outcome"]
-        return term_label(str(o), instrument, settings)
 
     terms: list[str] = []
     for m in models:
@@ -63,33 +56,66 @@ def regression_table(results: Results, instrument: Instrument, settings: Mapping
     cuts = [t for t in terms if "|" in t]
     body = [t for t in terms if "|" not in t and t != "Intercept"] + (["Intercept"] if "Intercept" in terms else [])
 
-    def coef_rows(term: str) -> list[Row]:
-        est, unc = [text(term_label(term, instrument, settings))], [text("")]
-        for m in models:
-            F = _coef_file(results, m)
-            cf = results[F]
-            if not ((cf["model"] == m) & (cf["term"] == term)).any():
-                est.append(text(""))
-                unc.append(text(""))
-                continue
-            sel = {"model": m, "term": term}
-            est.append(num(source(results, F, sel, "estimate"), decimals=d, stars=source(results, F, sel, "p_value"),
-                           thresholds=stars))
-            if use_ci:
-                unc.append(num(source(results, F, sel, "conf_low"), source(results, F, sel, "conf_high"), decimals=d,
-                               template="[{}, {}]"))
-            else:
-                unc.append(num(source(results, F, sel, "std_error"), decimals=d, template="({})"))
-        return [Row(tuple(est)), Row(tuple(unc))]
-
     rows: list[Row] = []
     for t in body:
-        rows += coef_rows(t)
+        rows += _coef_rows(results, instrument, settings, models, t)
     if cuts:
         rows.append(Row(panel=_t("cut_points", lang)))
         for t in cuts:
-            rows += coef_rows(t)
+            rows += _coef_rows(results, instrument, settings, models, t)
     rows.append(Row(panel=_t("model_stats", lang)))
+    stats, aic_shown = _model_stat_rows(results, fits, base, models, settings)
+    rows += stats
+
+    # header: outcome spanners over runs of columns with the same outcome, then model ids, then methods
+    spans: list[tuple[str, int]] = [("", 1)]
+    for m in models:
+        o = base[m]["outcome"] if not _isnan(base[m]["outcome"]) else _fit_row(results, m[:-3])["outcome"]
+        o = term_label(str(o), instrument, settings)
+        if len(spans) > 1 and spans[-1][0] == o:
+            spans[-1] = (o, spans[-1][1] + 1)
+        else:
+            spans.append((o, 1))
+    ids = [""] + [column_label(i) for i in range(1, len(models) + 1)]
+    methods = [""] + [_method(m, fits, models, lang) for m in models]
+    notes = [_t("se_beneath" if not use_ci else "ci_beneath", lang), _star_legend(settings)]
+    notes += covariance_notes(results, models, instrument, settings)
+    reference = reference_note(terms, instrument, settings)
+    notes += [reference] if reference else []
+    notes += aic_notes(aic_shown, [m for m in models if _is_reml(fits[m])], models, lang)
+    return Table(key, caption, _header(spans, ids, methods), tuple(rows), tuple(notes), lang=lang)
+
+
+def _coef_rows(results: Results, instrument: Instrument, settings: Mapping[str, Any], models: Sequence[str],
+               term: str) -> list[Row]:
+    """A term's two rows: its label and the estimates with stars, then the SEs (or CIs) beneath;
+    blank where a model has no such term."""
+    d = settings["decimals"]["coef"]
+    est, unc = [text(term_label(term, instrument, settings))], [text("")]
+    for m in models:
+        F = _coef_file(results, m)
+        cf = results[F]
+        if not ((cf["model"] == m) & (cf["term"] == term)).any():
+            est.append(text(""))
+            unc.append(text(""))
+            continue
+        sel = {"model": m, "term": term}
+        est.append(num(source(results, F, sel, "estimate"), decimals=d, stars=source(results, F, sel, "p_value"),
+                       thresholds=settings["stars"]))
+        if settings["uncertainty"] == "ci":
+            unc.append(num(source(results, F, sel, "conf_low"), source(results, F, sel, "conf_high"), decimals=d,
+                           template="[{}, {}]"))
+        else:
+            unc.append(num(source(results, F, sel, "std_error"), decimals=d, template="({})"))
+    return [Row(tuple(est)), Row(tuple(unc))]
+
+
+def _model_stat_rows(results: Results, fits: Mapping[str, pd.Series], base: Mapping[str, pd.Series],
+                     models: Sequence[str], settings: Mapping[str, Any]) -> tuple[list[Row], bool]:
+    """The model-statistics panel (N, communities, R², pseudo-R², ICC, variance components, AIC,
+    imputations; a row only where some model has the statistic) and whether AIC is shown."""
+    lang, dfit = settings["lang"], settings["decimals"]["fit"]
+    rows: list[Row] = []
     FF = "models/fits.csv"
 
     def stat_row(label: str, column: str, decimals: int) -> None:
@@ -104,9 +130,7 @@ def regression_table(results: Results, instrument: Instrument, settings: Mapping
         f = fits[m] if not (m.endswith("_mi") and _isnan(fits[m].get("n_clusters"))) else base[m]
         col = "n_clusters" if not _isnan(f.get("n_clusters")) else "n_groups"
         comm.append(num(source(results, FF, {"model": f["model"]}, col), decimals=0))
-    if not any(c.sources for c in comm):   # an imputed fit reports no clusters: take its complete-case fit's
-        comm = []
-    if comm:
+    if any(c.sources for c in comm):   # an imputed fit reports no clusters: take its complete-case fit's
         rows.append(Row(tuple([text(_t("n_clusters", lang))] + comm)))
     stat_row(_t("r2", lang), "r2", dfit)
     stat_row(_t("pseudo_r2", lang), "pseudo_r2", dfit)
@@ -126,26 +150,9 @@ def regression_table(results: Results, instrument: Instrument, settings: Mapping
             if any(c.sources for c in cells):
                 rows.append(Row(tuple([text(_t(label, lang))] + cells)))
     aic = aic_row(results, fits, models, lang)
-    aic_shown = aic is not None
-    rows += [aic] if aic_shown else []
+    rows += [aic] if aic is not None else []
     stat_row(_t("m", lang), "m", 0)
-
-    # header: outcome spanners over runs of columns with the same outcome, then model ids, then methods
-    spans: list[tuple[str, int]] = [("", 1)]
-    for m in models:
-        o = outcome(m)
-        if len(spans) > 1 and spans[-1][0] == o:
-            spans[-1] = (o, spans[-1][1] + 1)
-        else:
-            spans.append((o, 1))
-    ids = [""] + [column_label(i) for i in range(1, len(models) + 1)]
-    methods = [""] + [_method(m, fits, models, lang) for m in models]
-    notes = [_t("se_beneath" if not use_ci else "ci_beneath", lang), _star_legend(settings)]
-    notes += covariance_notes(results, models, instrument, settings)
-    reference = reference_note(terms, instrument, settings)
-    notes += [reference] if reference else []
-    notes += aic_notes(aic_shown, [m for m in models if _is_reml(fits[m])], models, lang)
-    return Table(key, caption, _header(spans, ids, methods), tuple(rows), tuple(notes), lang=lang)
+    return rows, aic is not None
 
 
 def aic_row(results: Results, fits: Mapping[str, pd.Series], models: Sequence[str], lang: str) -> Row | None:
