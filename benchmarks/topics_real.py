@@ -1,14 +1,15 @@
 """The topics stage on real Chinese corpora with labels: NMI and purity of its chosen model against
 the labels, beside plain scikit-learn LDA and NMF on the same document-term matrix.
 
-    .venv/bin/python benchmarks/topics_real.py [--corpus NAME ...] [--seeds 1 2 3] [--k-grid 5 6 7]
+    .venv/bin/python benchmarks/topics_real.py [--corpus NAME ...] [--seeds 1 2 3] [--k-window 2]
                                                [--write-doc] [--keep DIR]
 
 Each corpus is a fixture of tests/fixtures/corpus/<name>/ (``texts.csv``: id, label, text; its
 SOURCE.md says where it comes from). The texts go through the project as a new user's would: one
 text file each in ``raw/texts`` of a fresh copy of the project, ``python -m pipeline init
 --transcripts raw/texts``, ``params.yaml``'s ``seed`` set, ``dvc repro topics`` (the transcripts
-stage, then the topics stage with the generic defaults of ``topics``). Then, per seed:
+stage, then the topics stage with the generic defaults of ``topics``; ``--k-window W`` sets
+``topics: {k_grid: [L - W, ..., L + W]}`` around the number of labels L, to make it faster). Then, per seed:
 
 * the chosen model's hard topic of each modelled document (``doc_topics.parquet``: ``topic``, the
   largest proportion) against the document's label: NMI (scikit-learn's
@@ -175,8 +176,10 @@ def evaluate_seed(project: Path, corpus: pd.DataFrame, seed: int, k_grid: list[i
     return out
 
 
-def evaluate_corpus(name: str, seeds: list[int], k_grid: list[int] | None, keep: Path | None) -> dict:
+def evaluate_corpus(name: str, seeds: list[int], window: int | None, keep: Path | None) -> dict:
     corpus = read_fixture(name)
+    n_labels = corpus["label"].nunique()
+    k_grid = None if window is None else list(range(max(2, n_labels - window), n_labels + window + 1))
     where = Path(tempfile.mkdtemp(prefix=f"topics_real_{name}_"))
     try:
         project = fresh_project(where)
@@ -191,7 +194,7 @@ def evaluate_corpus(name: str, seeds: list[int], k_grid: list[int] | None, keep:
     for r in runs:
         print(f"{name} seed {r['seed']}: {r['model']} K={r['k']} NMI {r['pipeline']['nmi']:.3f} "
               f"(LDA {r['lda']['nmi']:.3f}, NMF {r['nmf']['nmi']:.3f}) {r['seconds']} s", file=sys.stderr)
-    return {"corpus": name, "n_texts": len(corpus), "labels": int(corpus["label"].nunique()), "runs": runs,
+    return {"corpus": name, "n_texts": len(corpus), "labels": int(n_labels), "k_grid": k_grid, "runs": runs,
             "transcripts": transcripts}
 
 
@@ -227,11 +230,12 @@ def commit() -> str:
     return proc.stdout.strip() + (" (with uncommitted changes to pipeline/)" if dirty.stdout.strip() else "")
 
 
-def report(results: list[dict], seeds: list[int], k_grid: list[int] | None) -> str:
-    grid = f"`topics: {{k_grid: {k_grid}}}`" if k_grid else "the generic defaults of `topics` (init's `topics: {}`)"
+def report(results: list[dict], seeds: list[int], window: int | None) -> str:
+    grid = (f"`topics: {{k_grid: [labels - {window} ... labels + {window}]}}` (else the generic defaults)" if window is not None
+            else "the generic defaults of `topics` (init's `topics: {}`: K = 5-14)")
     return (f"Measured at commit {commit()} on {machine()}, seeds {', '.join(map(str, seeds))} "
             f"(`python benchmarks/topics_real.py --seeds {' '.join(map(str, seeds))}"
-            f"{' --k-grid ' + ' '.join(map(str, k_grid)) if k_grid else ''}`), topics stage with {grid}.\n\n"
+            f"{'' if window is None else f' --k-window {window}'}`), topics stage with {grid}.\n\n"
             + table(results) + "\n")
 
 
@@ -251,13 +255,13 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", nargs="+", choices=CORPORA, default=list(CORPORA))
     ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
-    ap.add_argument("--k-grid", nargs="+", type=int, help="topics.k_grid of the study (default: the generic default)")
+    ap.add_argument("--k-window", type=int, help="topics.k_grid = labels - W ... labels + W (default: the generic grid)")
     ap.add_argument("--write-doc", action="store_true", help=f"write the table into {DOC.relative_to(ROOT)}")
     ap.add_argument("--keep", type=Path, help="copy each study folder here (to read its outputs)")
     ap.add_argument("--json", type=Path, help="write every number here")
     args = ap.parse_args(argv)
-    results = [evaluate_corpus(name, args.seeds, args.k_grid, args.keep) for name in args.corpus]
-    text = report(results, args.seeds, args.k_grid)
+    results = [evaluate_corpus(name, args.seeds, args.k_window, args.keep) for name in args.corpus]
+    text = report(results, args.seeds, args.k_window)
     print(text)
     if args.json:
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
