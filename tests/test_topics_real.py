@@ -31,7 +31,7 @@ from pipeline.stages import transcripts as T
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "corpus"
 LABELLED = ("gov_messages", "tnews", "online_shopping")
-NMI_FLOOR = 0.15           # gov_messages with k_grid [6, 7, 8]: measured 0.xx at the commit of this test
+NMI_FLOOR = 0.20    # gov_messages, seed 1, k_grid [6, 7, 8]: DMM K = 8, NMI 0.338 when this test was written (1 min CPU)
 
 
 @pytest.mark.parametrize("name", LABELLED)
@@ -79,6 +79,7 @@ def gov_study(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
     return work, corpus
 
 
+@pytest.mark.slow
 def test_topics_of_real_messages_follow_their_departments(gov_study):
     work, corpus = gov_study
     assert yaml.safe_load((work / "config" / "transcripts.yaml").read_text(encoding="utf-8"))["format"]["kind"] == "documents"
