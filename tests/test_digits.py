@@ -70,3 +70,22 @@ def test_parquet_floats_rounded(tmp_path):
 def test_rounded_and_snap():
     assert rounded(1 / 3) == 0.3333333333 and isinstance(rounded(1 / 3), float)
     assert snap(np.array([1 / 3, 2.0])).tolist() == [0.33333333, 2.0]
+
+
+def test_workbooks_round_floats_and_do_not_depend_on_the_last_digit():
+    """The Excel outputs (coder sheet, codebook) hold floats by the same rule: two values that
+    differ in the 16th digit give the same bytes."""
+    import io
+
+    from openpyxl import load_workbook
+
+    from pipeline.core.files import xlsx_bytes
+    from pipeline.survey.codebook import _cell
+
+    a = pd.DataFrame({"x": [0.1 + 0.2, 2.0, np.nan], "id": ["u1", "u2", "u3"]})
+    b = a.assign(x=[0.3, 2.0, np.nan])
+    assert 0.1 + 0.2 != 0.3 and xlsx_bytes({"s": a}) == xlsx_bytes({"s": b})
+    sheet = load_workbook(io.BytesIO(xlsx_bytes({"s": a})))["s"]
+    assert [c.value for c in sheet["A"]] == ["x", 0.3, 2, None]
+    assert _cell(0.1 + 0.2) == 0.3 and _cell(np.float64(1 / 3)) == float("%.10g" % (1 / 3))
+    assert _cell(float("nan")) is None and _cell(np.int64(4)) == 4 and _cell("a") == "a"

@@ -22,7 +22,6 @@ Outputs (``processed/coding/``, built in a temporary folder and swapped in whole
 """
 from __future__ import annotations
 
-import io
 import json
 import sys
 from collections.abc import Mapping, Sequence
@@ -33,7 +32,7 @@ import pandas as pd
 
 from pipeline.core import config
 from pipeline.core.errors import PipelineError, run_cli
-from pipeline.core.files import (atomic_dir, office_bytes, read_community_columns, read_transcript_output, write_bytes,
+from pipeline.core.files import (atomic_dir, read_community_columns, read_transcript_output, write_bytes, xlsx_bytes,
                                  write_csv, write_json, write_parquet)
 from pipeline.core.instrument import text_community
 from pipeline.text.units import check_text_frame
@@ -108,10 +107,7 @@ def write_outputs(out: Path, tables: Mapping[str, pd.DataFrame]) -> None:
             write_parquet(out / f"{name}.parquet", table)
         else:
             write_csv(out / f"{name}.csv", table)
-    buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
-        tables["coder_sample"].to_excel(xw, index=False, sheet_name="coding")
-    write_bytes(out / "coder_sample.xlsx", office_bytes(buf.getvalue()))   # openpyxl stamps the time
+    write_bytes(out / "coder_sample.xlsx", xlsx_bytes({"coding": tables["coder_sample"]}))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.core.digits import rounded
 from pipeline.core.files import office_bytes
 from pipeline.core.instrument import Instrument
 from pipeline.survey.missing import NUM_SUFFIX, SOFT_REASONS, answer_variables, missing_reasons
@@ -235,14 +236,14 @@ def codebook_xlsx(variables: pd.DataFrame, values: pd.DataFrame, instrument: Ins
 
 
 def _cell(v: Any) -> Any:
+    """A value as a workbook cell; floats by the one rounding rule (pipeline/core/digits.py), so
+    the workbook's bytes do not depend on the CPU."""
     if v is None:
         return None
-    if isinstance(v, float) and math.isnan(v):
-        return None
+    if isinstance(v, (float, np.floating)):
+        return None if math.isnan(v) else rounded(float(v))
     if isinstance(v, (np.integer,)):
         return int(v)
-    if isinstance(v, (np.floating,)):
-        return float(v)
     if isinstance(v, (np.bool_,)):
         return bool(v)
     return v
