@@ -400,6 +400,22 @@ def test_write_corpus_writes_truth_and_removes_stale_transcripts(small, tmp_path
     assert list(units.columns)[:6] == ["interview_id", "turn", "sentence", "theme", "text_start", "text_length"]
 
 
+def test_params_are_checked_by_their_one_description(bank, tparams):
+    """simulate.transcripts is checked by pipeline/demo/settings.SimulateTranscripts (no hand
+    validator): a misspelt key gets a hint, a rate out of range and a name the bank lacks are one line."""
+    cases = {"n_interviwes": ("n_interviews", "did you mean 'n_interviews'"),
+             "probe_rate": (1.5, "probe_rate is 1.5"),
+             "roles": ({**tparams["roles"], "mayor": 1}, "unknown keys ['mayor']")}
+    for key, (value, message) in cases.items():
+        p = _params(tparams)
+        if key == "n_interviwes":
+            p[key] = p.pop(value)
+        else:
+            p[key] = value
+        with pytest.raises(PipelineError, match=re.escape(message)):
+            simulate_transcripts(_communities(4), p, np.random.default_rng(0), bank)
+
+
 def test_missing_or_bad_params_are_reported(bank, tparams):
     p = _params(tparams)
     del p["files"]

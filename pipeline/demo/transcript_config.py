@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 
 from pipeline.core.errors import PipelineError
+from pipeline.core.schema import parse
+from pipeline.demo.settings import SimulateTranscripts
 from pipeline.demo.transcript_bank import PII_TYPES, _Bank, _cum
 
-FILE_KINDS = ("utf-8", "utf-8-sig", "gbk", "docx")
-CONVENTIONS = ("qa", "interviewer_respondent", "named")
 EXAMPLE = "params.yaml: simulate.transcripts and the README"
 
 
@@ -46,13 +46,6 @@ def _shares(spec: Any, where: str, allowed: tuple[str, ...] | list[str] | None =
     if (p < 0).any() or p.sum() <= 0:
         raise PipelineError(f"params.yaml: {where} shares must be non-negative and not all zero")
     return keys, p / p.sum()
-
-
-def _rate(value: Any, where: str) -> float:
-    value = float(value)
-    if not 0.0 <= value <= 1.0:
-        raise PipelineError(f"params.yaml: {where} must be a rate in [0, 1], not {value}")
-    return value
 
 
 def _mixture_spec(spec: dict, keys: list, key_of, where: str) -> dict:
@@ -105,82 +98,61 @@ def _softmax(lw: np.ndarray) -> np.ndarray:
 
 
 class _Config:
-    """``simulate.transcripts`` checked and normalised."""
+    """``simulate.transcripts`` as the generator reads it: checked by its one description
+    (:class:`pipeline.demo.settings.SimulateTranscripts`: types, ranges, unknown keys), then
+    normalised (shares summing to 1, mixtures) and checked against the sentence bank (roles,
+    themes, variants, header styles, date formats are the bank's names)."""
 
-    def __init__(self, params: dict, bank: _Bank):
-        p = params
-        self.n = int(_need(p, "n_interviews"))
-        if self.n < 1:
-            raise PipelineError("params.yaml: simulate.transcripts.n_interviews must be at least 1")
-        self.assignment = str(_need(p, "assignment"))
-        if self.assignment not in ("balanced", "random"):
-            raise PipelineError("params.yaml: simulate.transcripts.assignment must be balanced or random")
-        self.start = date.fromisoformat(str(_need(p, "fieldwork_start")))
-        self.days = int(_need(p, "fieldwork_days"))
-        self.roles, self.role_p = _shares(_need(p, "roles"), "simulate.transcripts.roles", list(bank.role_labels))
-        self.turns = tuple(int(x) for x in _need(p, "turns"))
-        self.probe = _rate(_need(p, "probe_rate"), "probe_rate")
-        op = _need(p, "opening")
-        self.opening = {k: _rate(_need(op, k, "simulate.transcripts.opening"), f"opening.{k}")
-                        for k in ("consent", "intro", "closing")}
-        self.intro_sentences = tuple(int(x) for x in _need(p, "intro_sentences"))
-        spt = _need(p, "sentences_per_turn")
-        self.spt_mean = float(_need(spt, "mean", "simulate.transcripts.sentences_per_turn"))
-        self.spt_min = int(_need(spt, "min", "simulate.transcripts.sentences_per_turn"))
-        self.spt_max = int(_need(spt, "max", "simulate.transcripts.sentences_per_turn"))
-        if not (1 <= self.spt_min <= self.spt_max) or self.turns[0] < 1 or self.turns[0] > self.turns[1]:
-            raise PipelineError("params.yaml: simulate.transcripts turns / sentences_per_turn ranges are invalid")
-        mix_keys, mix_p = _shares(_need(p, "sentence_mix"), "simulate.transcripts.sentence_mix",
-                                  ("main", "filler", "other"))
+    def __init__(self, params: dict | SimulateTranscripts, bank: _Bank):
+        s = params if isinstance(params, SimulateTranscripts) else \
+            parse(SimulateTranscripts, params, "simulate.transcripts")
+        self.n = s.n_interviews
+        self.assignment = s.assignment
+        self.start = date.fromisoformat(str(s.fieldwork_start))
+        self.days = s.fieldwork_days
+        self.roles, self.role_p = _shares(s.roles, "simulate.transcripts.roles", list(bank.role_labels))
+        self.turns = tuple(s.turns)
+        if self.turns[0] < 1:
+            raise PipelineError("params.yaml: simulate.transcripts.turns must start at 1 or more")
+        self.probe = s.probe_rate
+        self.opening = {k: getattr(s.opening, k) for k in ("consent", "intro", "closing")}
+        self.intro_sentences = tuple(s.intro_sentences)
+        spt = s.sentences_per_turn
+        self.spt_mean, self.spt_min, self.spt_max = float(spt.mean), spt.min, spt.max
+        mix_keys, mix_p = _shares(s.sentence_mix, "simulate.transcripts.sentence_mix")
         m = dict(zip(mix_keys, mix_p))
         self.c_main = m.get("main", 0.0)
         self.c_filler = self.c_main + m.get("filler", 0.0)
-        self.fresh_tries = int(_need(p, "repeat_avoidance_tries"))
-        if self.fresh_tries < 1:
-            raise PipelineError("params.yaml: simulate.transcripts.repeat_avoidance_tries must be at least 1")
-        tm = _need(p, "theme_mixture")
-        self.theme_mix = _mixture_spec(tm, bank.theme_ids, int, "simulate.transcripts.theme_mixture")
-        self.concentration = float(_need(tm, "interview_concentration", "simulate.transcripts.theme_mixture"))
-        if self.concentration <= 0:
-            raise PipelineError("params.yaml: theme_mixture.interview_concentration must be positive")
+        self.fresh_tries = s.repeat_avoidance_tries
+        tm = s.theme_mixture
+        self.theme_mix = _mixture_spec(tm.model_dump(), bank.theme_ids, int, "simulate.transcripts.theme_mixture")
+        self.concentration = float(tm.interview_concentration)
         self.variant_mix: dict[int, dict] = {}
-        for t, spec in (_need(p, "variants") or {}).items():
-            t = int(t)
+        for t, spec in (s.variants or {}).items():
             if t not in bank.variants:
                 raise PipelineError(f"params.yaml: simulate.transcripts.variants names unknown theme {t}")
-            self.variant_mix[t] = _mixture_spec(spec, bank.variants[t], str, f"simulate.transcripts.variants.{t}")
+            self.variant_mix[t] = _mixture_spec(spec.model_dump(), bank.variants[t], str,
+                                                f"simulate.transcripts.variants.{t}")
         for t in bank.theme_ids:   # themes without a variant spec: variants weighted by their number of templates
             if t not in self.variant_mix:
                 raw = bank.raw["themes"][t]["sentences"]
                 self.variant_mix[t] = {"keys": bank.variants[t], "base": {v: float(len(raw[v])) for v in bank.variants[t]},
                                        "shifts": {}, "slopes": {}}
-        self.kinds, self.kind_p = _shares(_need(p, "files"), "simulate.transcripts.files", FILE_KINDS)
-        self.conventions, self.conv_p = _shares(_need(p, "conventions"), "simulate.transcripts.conventions", CONVENTIONS)
-        self.named_title = _rate(_need(p, "named_label_title"), "named_label_title")
-        self.header_styles, self.header_p = _shares(_need(p, "header_styles"), "simulate.transcripts.header_styles",
+        self.kinds, self.kind_p = _shares(s.files, "simulate.transcripts.files")
+        self.conventions, self.conv_p = _shares(s.conventions, "simulate.transcripts.conventions")
+        self.named_title = s.named_label_title
+        self.header_styles, self.header_p = _shares(s.header_styles, "simulate.transcripts.header_styles",
                                                     list(bank.header_styles))
-        self.date_formats, self.date_p = _shares(_need(p, "date_formats"), "simulate.transcripts.date_formats",
+        self.date_formats, self.date_p = _shares(s.date_formats, "simulate.transcripts.date_formats",
                                                  list(bank.date_formats))
-        self.name_line = _rate(_need(p, "header_name_line"), "header_name_line")
-        noise = _need(p, "noise")
-        self.noise = {k: _rate(_need(noise, k, "simulate.transcripts.noise"), f"noise.{k}")
-                      for k in ("halfwidth_colon", "blank_line_between_turns", "annotation", "comma_join",
-                                "discourse_prefix", "paragraph_split", "docx_run_split")}
-        pii = _need(p, "pii")
-        rates = _need(pii, "rates", "simulate.transcripts.pii")
-        self.pii_rates = {}
-        for typ in PII_TYPES:
-            spec = _need(rates, typ, "simulate.transcripts.pii.rates")
-            self.pii_rates[typ] = (_rate(_need(spec, "p", f"pii.rates.{typ}"), f"pii.rates.{typ}.p"),
-                                   float(_need(spec, "extra", f"pii.rates.{typ}")))
-        self.female = _rate(_need(pii, "female", "simulate.transcripts.pii"), "pii.female")
-        self.given_two = _rate(_need(pii, "given_two_chars", "simulate.transcripts.pii"), "pii.given_two_chars")
-        self.informal_prefix = _rate(_need(pii, "informal_prefix", "simulate.transcripts.pii"), "pii.informal_prefix")
-        self.age = tuple(int(x) for x in _need(pii, "age", "simulate.transcripts.pii"))
-        self.mobile_formats, mp = _shares(_need(pii, "mobile_formats", "simulate.transcripts.pii"),
-                                          "pii.mobile_formats", ("plain", "spaced", "dashed"))
+        self.name_line = s.header_name_line
+        self.noise = s.noise.model_dump()
+        pii = s.pii
+        self.pii_rates = {typ: (getattr(pii.rates, typ).p, getattr(pii.rates, typ).extra) for typ in PII_TYPES}
+        self.female, self.given_two, self.informal_prefix = pii.female, pii.given_two_chars, pii.informal_prefix
+        self.age = tuple(pii.age)
+        self.mobile_formats, mp = _shares(pii.mobile_formats, "pii.mobile_formats")
         self.mobile_cum = _cum(mp)
-        self.landline_formats, lp = _shares(_need(pii, "landline_formats", "simulate.transcripts.pii"),
-                                            "pii.landline_formats", ("dash", "space", "paren"))
+        self.landline_formats, lp = _shares(pii.landline_formats, "pii.landline_formats")
         self.landline_cum = _cum(lp)
-        self.id_lower_x = _rate(_need(pii, "id_lowercase_x", "simulate.transcripts.pii"), "pii.id_lowercase_x")
+        self.id_lower_x = pii.id_lowercase_x
