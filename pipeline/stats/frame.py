@@ -12,12 +12,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import patsy
+from patsy.util import SortAnythingKey
 
 from pipeline.core.errors import PipelineError
 from pipeline.stats.spec import ModelSpec, _err
 
 _RANK_TOL = 1e-9  # singular value of the unit-norm design below which a column is redundant
-_FORMULA_ENV = patsy.EvalEnvironment([{"np": np}])
 _NOT_VARIABLES = {"np", "numpy", "C", "I", "Q", "Treatment", "Sum", "Diff", "Helmert", "Poly",
                   "center", "standardize", "scale", "True", "False", "None"}
 
@@ -190,6 +190,110 @@ def _is_scalable(series: pd.Series) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
+# categorical columns as pandas Categoricals before patsy sees them
+#
+# patsy finds the levels of a text (or C()-wrapped) column by walking it value by value, twice
+# (the levels, then the codes), with a missing-value test per value: most of a fit's time on
+# pandas' Arrow-backed text columns. A pandas Categorical it takes as it is (its categories are
+# the levels, its codes the codes). So each column that patsy would treat as categorical is
+# turned into a Categorical whose categories are the levels patsy would have found, in patsy's
+# order (sorted, SortAnythingKey): the same design columns and term names, no walk.
+
+
+def _C(data: Any, contrast: Any = None, levels: Any = None) -> Any:
+    """patsy's ``C()``; a pandas categorical without ``levels`` is handed on as a Categorical
+    carrying the contrast, which patsy maps by its codes (a ``C()`` box it would walk)."""
+    if levels is None and isinstance(getattr(data, "dtype", None), pd.CategoricalDtype):
+        cat = (data.array if isinstance(data, pd.Series) else data).copy()
+        cat.contrast = contrast
+        return cat
+    return patsy.builtins.C(data, contrast, levels)
+
+
+_FORMULA_ENV = patsy.EvalEnvironment([{"np": np, "C": _C}])
+
+
+def _bare_name(node: ast.AST) -> str | None:
+    """``x`` or ``Q("x")``: the variable a factor names as it is; else None."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Q"
+            and len(node.args) == 1 and not node.keywords and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)):
+        return node.args[0].value
+    return None
+
+
+def _factor_uses(desc: patsy.ModelDesc) -> dict[str, set[str]]:
+    """How each name in the formula's factors is used: ``bare`` (``x``, ``Q("x")``), ``C``
+    (``C(x)`` or ``C(x, contrast)``, no levels) or ``other`` (any other expression)."""
+    uses: dict[str, set[str]] = {}
+    for term in desc.rhs_termlist:
+        for factor in term.factors:
+            try:
+                node = ast.parse(factor.code, mode="eval").body
+            except SyntaxError:
+                continue
+            name = _bare_name(node)
+            if name is not None:
+                uses.setdefault(name, set()).add("bare")
+                continue
+            rest: list[ast.AST] = [node]
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "C"
+                    and 1 <= len(node.args) <= 2 and _bare_name(node.args[0]) is not None
+                    and all(kw.arg == "contrast" for kw in node.keywords)
+                    and len(node.args) + len(node.keywords) <= 2):
+                uses.setdefault(_bare_name(node.args[0]), set()).add("C")
+                rest = node.args[1:] + [kw.value for kw in node.keywords]
+            for part in rest:
+                collector = _NameCollector()
+                collector.visit(part)
+                for other in collector.names:
+                    uses.setdefault(other, set()).add("other")
+    return uses
+
+
+def _as_categorical(series: pd.Series) -> pd.Categorical | None:
+    """``series`` as a Categorical with the levels patsy would find in it, in its order; None
+    when patsy's own walk is needed to be sure (mixed or unhashable values)."""
+    try:
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    except TypeError:
+        return None
+    values = uniques.tolist()                 # Python scalars, as patsy's walk sees them
+    kinds = {type(v) for v in values}
+    if not (kinds <= {str} or kinds <= {int} or kinds <= {float}):
+        return None
+    order = sorted(range(len(values)), key=lambda i: SortAnythingKey(values[i]))
+    rank = np.empty(len(values), dtype=np.int64)
+    rank[order] = np.arange(len(values))
+    return pd.Categorical.from_codes(np.where(codes >= 0, rank[codes], -1),
+                                     categories=[values[i] for i in order])
+
+
+def _categorical_columns(frame: pd.DataFrame, uses: dict[str, set[str]]) -> pd.DataFrame:
+    """``frame`` with each column patsy would treat as categorical (text used as ``x`` or
+    ``C(x)``, numbers used only as ``C(x)``) as a pandas Categorical with patsy's levels."""
+    converted = {}
+    for name, how in uses.items():
+        if name not in frame.columns or not how <= {"bare", "C"}:
+            continue
+        series = frame[name]
+        dtype = series.dtype
+        if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(dtype):
+            continue
+        text = pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype)
+        if not (text or (how == {"C"} and _is_numeric(series))):
+            continue
+        categorical = _as_categorical(series)
+        if categorical is not None:
+            converted[name] = categorical
+    if not converted:
+        return frame
+    return frame.assign(**converted)
+
+
+# ---------------------------------------------------------------------------------------------
 # outcome and design matrices
 
 
@@ -251,8 +355,9 @@ def _label(value: Any) -> Any:
 
 def _design(spec: ModelSpec, frame: pd.DataFrame, rhs: str | None = None) -> pd.DataFrame:
     rhs = spec.rhs if rhs is None else rhs
+    data = _categorical_columns(frame, _factor_uses(_rhs_desc(spec.id, rhs)))
     try:
-        X = patsy.dmatrix(rhs, frame, eval_env=_FORMULA_ENV, NA_action="raise",
+        X = patsy.dmatrix(rhs, data, eval_env=_FORMULA_ENV, NA_action="raise",
                           return_type="dataframe")
     except patsy.PatsyError as exc:
         raise _err(spec.id, f"cannot build the design matrix of {rhs!r}: {exc.message}") from None
