@@ -115,7 +115,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.regression.linear_model import WLS
 
 from pipeline.stats.covariance import _fit_row, _robust_or_classical, _status, cr2
 from pipeline.stats.frame import _design, _Frame, _model_frame, _outcome, _weights
@@ -155,7 +155,7 @@ def _fit_linear(spec: ModelSpec, mf: _Frame) -> ModelResult:
     n, k = X.shape
     if n <= k:
         raise _err(spec.id, f"{n} observations for {k} coefficients")
-    res = sm.WLS(y, Xv, weights=wts).fit()
+    res = WLS(y, Xv, weights=wts).fit()
     bread = np.asarray(res.normalized_cov_params)
     resid = y - Xv @ res.params
     scores = Xv * (wts * resid)[:, None]

@@ -7,7 +7,8 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.genmod.families import Binomial
+from statsmodels.genmod.generalized_linear_model import GLM
 from scipy import optimize
 
 from pipeline.stats.covariance import _fit_row, _robust_or_classical, _status
@@ -47,7 +48,7 @@ def _fit_logit(spec: ModelSpec, mf: _Frame) -> ModelResult:
                    f"separated by {terms}: maximum-likelihood estimates do not exist",
                    "drop or collapse the term(s) named, or use a penalised (Firth) logit")
     flags: list[str] = []
-    glm = sm.GLM(y, Xv, family=sm.families.Binomial(), var_weights=w)
+    glm = GLM(y, Xv, family=Binomial(), var_weights=w)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = glm.fit(tol=1e-12, maxiter=spec.max_iter or 100)
