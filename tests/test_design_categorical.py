@@ -11,7 +11,7 @@ import patsy
 import pytest
 
 from pipeline.stats.fit import fit_model
-from pipeline.stats.frame import (_categorical_columns, _design, _factor_uses, _FORMULA_ENV, _rhs_desc,
+from pipeline.stats.frame import (_patsy_data, _design, _factor_uses, _FORMULA_ENV, _rhs_desc,
                                   formula_variables)
 from pipeline.stats.predict import predict_grid
 from pipeline.stats.spec import parse_spec
@@ -74,12 +74,13 @@ def test_design_equals_patsy_on_the_original_columns(dtype, rhs):
     # does not recognise, included), the levels those of the rows kept
     if dtype.startswith("string") and "levels=" in rhs:
         return        # g is left to patsy, which cannot read pd.NA (a fit drops those rows first)
-    converted = _categorical_columns(data, _factor_uses(_rhs_desc("m", rhs)))
+    converted = _patsy_data(data, _factor_uses(_rhs_desc("m", rhs)))
     X_na = patsy.dmatrix(rhs, converted, eval_env=_FORMULA_ENV, return_type="dataframe",
                          NA_action="drop")
     used = formula_variables(rhs, data.columns)
     ref_na = _plain(rhs, data.dropna(subset=used), NA_action="raise")
-    assert list(X_na.columns) == list(ref_na.columns) and X_na.index.equals(ref_na.index)
+    assert list(X_na.columns) == list(ref_na.columns)
+    assert list(X_na.index) == list(ref_na.index)               # positions: the data's RangeIndex
     np.testing.assert_array_equal(X_na.to_numpy(), ref_na.to_numpy())
     assert _categories(X_na) == _categories(ref_na)
 
@@ -99,12 +100,14 @@ def test_columns_patsy_would_walk_are_converted():
     data = _data("str")
     uses = _factor_uses(_rhs_desc("m", "g + C(codes) + C(codes_f, Sum) + x + flag + codes:x "
                                        "+ C(g name, levels=['a', 'b'])".replace("g name", "Q('g name')")))
-    out = _categorical_columns(data, uses)
+    out = _patsy_data(data, uses)
     for name in ("g", "codes_f"):
-        assert isinstance(out[name].dtype, pd.CategoricalDtype), name
-    # numbers used as numbers too, numbers and booleans as they are, explicit levels: untouched
-    for name in ("codes", "x", "flag", "g name"):
-        assert out[name].dtype == data[name].dtype, name
+        assert isinstance(out[name], pd.Categorical), name
+    # numbers used as numbers too, numbers and booleans as numpy arrays, explicit levels: untouched
+    for name in ("x", "flag"):
+        assert isinstance(out[name], np.ndarray) and out[name].dtype == data[name].dtype, name
+    for name in ("codes", "g name"):
+        assert isinstance(out[name], pd.Series) and out[name].equals(data[name]), name
     assert data["g"].dtype == "str"                               # the input is not changed
 
 

@@ -271,26 +271,30 @@ def _as_categorical(series: pd.Series) -> pd.Categorical | None:
                                      categories=[values[i] for i in order])
 
 
-def _categorical_columns(frame: pd.DataFrame, uses: dict[str, set[str]]) -> pd.DataFrame:
-    """``frame`` with each column patsy would treat as categorical (text used as ``x`` or
-    ``C(x)``, numbers used only as ``C(x)``) as a pandas Categorical with patsy's levels."""
-    converted = {}
-    for name, how in uses.items():
-        if name not in frame.columns or not how <= {"bare", "C"}:
-            continue
+def _patsy_data(frame: pd.DataFrame, uses: dict[str, set[str]]) -> dict[str, Any]:
+    """The columns of ``frame`` as patsy is to read them: a column patsy would treat as
+    categorical (text used as ``x`` or ``C(x)``, numbers used only as ``C(x)``) as a pandas
+    Categorical with patsy's levels, a categorical column as its Categorical, a numeric or
+    boolean numpy column used as it is (or not at all) as its array (patsy then builds no
+    pandas object per factor), any other column as it is."""
+    data: dict[str, Any] = {}
+    for name in frame.columns:
         series = frame[name]
         dtype = series.dtype
-        if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(dtype):
-            continue
-        text = pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype)
-        if not (text or (how == {"C"} and _is_numeric(series))):
-            continue
-        categorical = _as_categorical(series)
-        if categorical is not None:
-            converted[name] = categorical
-    if not converted:
-        return frame
-    return frame.assign(**converted)
+        how = uses.get(name, set())
+        value: Any = None
+        if isinstance(dtype, pd.CategoricalDtype):
+            value = series.array
+        elif isinstance(dtype, np.dtype) and dtype.kind in "biuf":
+            if how == {"C"} and dtype.kind != "b":
+                value = _as_categorical(series)
+            elif how <= {"bare"}:       # a number as a number (a walk would see numpy scalars)
+                value = series.to_numpy()
+        elif how and how <= {"bare", "C"} and (pd.api.types.is_string_dtype(dtype)
+                                              or pd.api.types.is_object_dtype(dtype)):
+            value = _as_categorical(series)
+        data[name] = series if value is None else value
+    return data
 
 
 # ---------------------------------------------------------------------------------------------
@@ -355,12 +359,14 @@ def _label(value: Any) -> Any:
 
 def _design(spec: ModelSpec, frame: pd.DataFrame, rhs: str | None = None) -> pd.DataFrame:
     rhs = spec.rhs if rhs is None else rhs
-    data = _categorical_columns(frame, _factor_uses(_rhs_desc(spec.id, rhs)))
+    uses = _factor_uses(_rhs_desc(spec.id, rhs))
+    data = _patsy_data(frame, uses) if uses else frame    # the frame tells "1" its rows
     try:
         X = patsy.dmatrix(rhs, data, eval_env=_FORMULA_ENV, NA_action="raise",
                           return_type="dataframe")
     except patsy.PatsyError as exc:
         raise _err(spec.id, f"cannot build the design matrix of {rhs!r}: {exc.message}") from None
+    X.index = frame.index
     for info in X.design_info.factor_infos.values():
         if info.type == "categorical" and len(info.categories) < 2:
             level = info.categories[0] if info.categories else None
@@ -387,6 +393,8 @@ def _check_rank(model_id: str, X: pd.DataFrame, what: str = "design matrix") -> 
         raise _err(model_id, f"{values.shape[0]} rows for {values.shape[1]} parameters",
                    "the estimation sample is too small for this formula")
     R = np.linalg.qr(values / norms, mode="r")
+    if np.linalg.matrix_rank(R, tol=_RANK_TOL) == R.shape[1]:
+        return  # full rank: every leading block is too (singular values interlace)
     redundant, rank = [], 0
     for j in range(R.shape[1]):
         r = np.linalg.matrix_rank(R[:, : j + 1], tol=_RANK_TOL)
