@@ -89,8 +89,9 @@ Conventions (each checked against R in ``tests/test_estimators_reference.py``)
   score), which is the delta method applied to statsmodels' parameters, exact at the optimum.
   Convergence is judged by the score (mean absolute score below 1e-5), not by the optimiser's
   message.
-* **Binary logit** (statsmodels GLM Binomial). (Quasi-)complete separation is found before
-  fitting by a linear programme (Konis 2007, as R's detectseparation) and is an error.
+* **Binary logit** (statsmodels GLM Binomial). (Quasi-)complete separation is an error, found by
+  a linear programme (Konis 2007, as R's detectseparation) unless the fit's probabilities
+  prove there is none (Stiemke's lemma, :func:`pipeline.stats.logit.overlap_certificate`).
 * **Standardised coefficients** (``standardize: true``): the outcome (linear family only) and
   every numeric predictor with more than two distinct values are z-scored (mean 0, SD 1 with
   ddof=1, unweighted, over the estimation sample) before the formula is evaluated, so products
