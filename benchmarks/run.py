@@ -35,6 +35,11 @@ For each study it
    ``Rscript benchmarks/lme4_timing.R`` on the same complete cases written to a CSV, same
    REML setting, shortest of ``--repeats`` fits after one warm-up fit in each (target:
    within 2x; estimates must agree to ~1e-4). Skipped, with the reason, without Rscript/lme4.
+   And formula to result on the HSB data (``bench_fits.measure``: a random intercept, OLS with
+   CR1 errors, a logit with CR1 errors) against ``lme4::lmer``, ``lm``/``glm`` + ``sandwich``
+   (target: at most 0.5x R's time; Python times only without R).
+   For the default study, the recovery study in the clone (``--recovery``, default 500
+   replications on 2 processes; target: under 4 minutes).
 4. prints Markdown and writes it into ``benchmarks/RESULTS.md`` as one section per study
    (replacing that study's previous section from this script, keeping every other section).
 
@@ -63,7 +68,7 @@ STUDY_FILE = HERE / "benchmark_study.yaml"
 R_SCRIPT = HERE / "lme4_timing.R"
 RESULTS = HERE / "RESULTS.md"
 RERUN_ALLOWED = ("models", "report")      # the stages a model-parameter change may run
-TARGETS = {"default_repro_s": 60.0, "benchmark_repro_s": 20 * 60.0, "benchmark_peak_mb": 4096.0,
+TARGETS = {"default_repro_s": 30.0, "recovery_s": 240.0, "benchmark_repro_s": 10 * 60.0, "benchmark_peak_mb": 4096.0,
            "segmentation_x": 10.0, "mixed_ratio": 2.0, "agree": 1e-4}
 
 
@@ -303,6 +308,14 @@ def run_study(study: str, clone: Path, change: tuple[str, Any], worktree: bool) 
     return res
 
 
+def recovery_run(clone: Path, replications: int) -> dict[str, Any]:
+    """The recovery study (issue 19: 500 replications under 4 minutes on 2 cores), timed."""
+    print(f"[recovery] {replications} replications ...", flush=True)
+    r = measured_tree(["python", "-m", "pipeline", "recovery", "--params", "studies/demo/params.yaml",
+                       "--replications", str(replications), "--n-jobs", "2"], clone, clone.parent / "recovery.log")
+    return {**r, "replications": replications}
+
+
 def ratios(clone: Path, mixed_model: str | None, repeats: int, scratch: Path) -> dict[str, Any]:
     """Run the two side-by-side measurements in a child process that imports the clone's code."""
     out = scratch / "ratios.json"
@@ -404,8 +417,11 @@ def ratios_child(clone: Path, out: Path, model_id: str | None, repeats: int) -> 
     if Path(pipeline.__file__).resolve().parent != (clone / "pipeline").resolve():
         raise SystemExit(f"ratios: imported pipeline from {pipeline.__file__}, not from {clone}")
     result: dict[str, Any] = {}
+    import bench_fits                       # the clone's benchmarks/bench_fits.py
+
     for name, fn in (("segmentation", lambda: segmentation_ratio(clone)),
-                     ("mixed", lambda: mixed_ratio(clone, model_id, repeats, out.parent))):
+                     ("mixed", lambda: mixed_ratio(clone, model_id, repeats, out.parent)),
+                     ("fits", lambda: bench_fits.measure(max(repeats, 10), out.parent / "fits"))):
         try:
             result[name] = fn()
         except Exception as exc:  # a benchmark reports what failed instead of stopping
@@ -449,6 +465,15 @@ def verdicts(res: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         rows.append((f"segmentation at least {TARGETS['segmentation_x']:.0f}x a plain `jieba.lcut` loop, same Chinese tokens",
                      f"{seg['x_one']:.1f}x (1 process), {seg['differ']} units differ",
                      seg["x_one"] >= TARGETS["segmentation_x"] and seg["differ"] == 0))
+    fits = rat.get("fits") or {}
+    if "models" in fits:
+        import bench_fits
+
+        rows += bench_fits.verdicts(fits)
+    rec = res.get("recovery") or {}
+    if "seconds" in rec:
+        rows.append((f"recovery study, {rec['replications']} replications under {TARGETS['recovery_s'] / 60:.0f} min",
+                     f"{rec['seconds'] / 60:.1f} min", rec["returncode"] == 0 and rec["seconds"] < TARGETS["recovery_s"]))
     mix = rat.get("mixed") or {}
     if "ratio" in mix:
         rows.append((f"mixed model within {TARGETS['mixed_ratio']:.0f}x of lme4 (time ratio Python / R)",
@@ -534,6 +559,18 @@ def render(res: dict[str, Any], command: str) -> str:
                       f"variance components {mix['max_diff_var']:.1e}, REML log-likelihood {mix['diff_loglik']:.1e}.", ""]
         else:
             lines += [f"Mixed model against lme4: {mix.get('error') or mix.get('skipped')}.", ""]
+        fits = rat.get("fits", {})
+        if "models" in fits:
+            import bench_fits
+
+            lines += bench_fits.render(fits)
+        else:
+            lines += [f"Fits against R: {fits.get('error')}.", ""]
+    rec = res.get("recovery")
+    if rec:
+        lines += ["", f"Recovery study (`python -m pipeline recovery --replications {rec['replications']} --n-jobs 2` in the "
+                  f"clone): {rec['seconds']} s, peak {_mb(rec['tree_peak_mb'])} MB all processes"
+                  f"{'' if rec['returncode'] == 0 else ' -- FAILED'}.", ""]
     lines += ["", "| target | measured | met |", "|---|---|---|"]
     for target, measured, met in verdicts(res):
         lines.append(f"| {target} | {measured} | {'yes' if met else 'NO'} |")
@@ -567,6 +604,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="the one model parameter changed before the rerun (dotted key into params.yaml = value)")
     ap.add_argument("--mixed-model", default=None, help="id of the mixed model to compare with lme4 (default: the first)")
     ap.add_argument("--repeats", type=int, default=3, help="timed fits of the mixed model in each language")
+    ap.add_argument("--recovery", type=int, default=500,
+                    help="replications of the recovery study timed in the default study's clone (0: skip)")
     ap.add_argument("--work", type=Path, default=HERE / "work" / "full", help="scratch folder for the clones")
     ap.add_argument("--keep", action="store_true", help="keep the clones (default: deleted after the run)")
     ap.add_argument("--no-write", action="store_true", help=f"print only; do not update {RESULTS.relative_to(ROOT)}")
@@ -588,6 +627,8 @@ def main(argv: list[str] | None = None) -> int:
         res = run_study(study, clone, change, args.worktree)
         res["machine"] = machine()
         res["date"] = dt.date.today().isoformat()
+        if study == "default" and args.recovery and res["runs"].get("whole", {}).get("returncode") == 0:
+            res["recovery"] = recovery_run(clone, args.recovery)
         if not args.skip_ratios and res["runs"].get("whole", {}).get("returncode") == 0:
             res["ratios"] = ratios(clone, args.mixed_model, args.repeats, clone.parent)
         elif not args.skip_ratios:

@@ -4,6 +4,8 @@ Rubin's rules, multiple imputation, mediation, predictions, conventions that are
 All data are simulated here, seeded."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -462,6 +464,31 @@ def test_perfect_separation_names_the_variable():
                          c3=(STUDY["comm_id"] == 3).astype(int))
     _raises({"id": "quasi", "formula": "y ~ contact + c3", "family": "binary_logit"}, quasi,
             "'c3'")
+
+
+def test_overlap_certificate_agrees_with_the_linear_programme():
+    """The fit's probabilities prove overlap exactly when the linear programme finds no
+    separating direction; they never vouch for separated data (issue 19: the programme is
+    skipped when the certificate holds)."""
+    from statsmodels.genmod.families import Binomial
+    from statsmodels.genmod.generalized_linear_model import GLM
+
+    from pipeline.stats.logit import overlap_certificate, separation_check
+
+    c3 = (STUDY["comm_id"] == 3).to_numpy(float)
+    X = np.column_stack((np.ones(len(STUDY)), STUDY["contact"], STUDY["age"] / 10, c3))
+    cases = {"overlap": (STUDY["identity_high"].to_numpy(float), True),
+             "complete": ((STUDY["contact"] > 0.2).to_numpy(float), False),
+             # quasi-complete: every resident of community 3 has the outcome
+             "quasi": (np.where(c3 == 1, 1.0, STUDY["identity_high"]), False)}
+    weights = np.random.default_rng(3).uniform(0.5, 2, len(STUDY))
+    for name, (y, overlap) in cases.items():
+        for w in (None, weights):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                mu = GLM(y, X, family=Binomial(), var_weights=w).fit(tol=1e-12).fittedvalues
+            assert overlap_certificate(X, y, np.asarray(mu), w) is overlap, name
+            assert (separation_check(X, y) is None) is overlap, name
 
 
 @pytest.mark.parametrize("spec", [

@@ -55,7 +55,7 @@ def analysed_indices(params: Params | Mapping[str, Any], instrument: Instrument,
     raw = SurveyFile(path=Path("simulated.sav"), format="sav", encoding=None, frame=study.survey)
     survey = params.section("survey")
     key = (survey.demo_key if survey.demo_key is not None else "recovery").encode("utf-8")
-    cleaned = clean_survey(raw, instrument, survey.given(), key)
+    cleaned = clean_survey(raw, instrument, survey.given(), key, describe=False)
     comm_id = instrument.community_id or instrument.role("community")
     comm = study.communities.astype({comm_id: str})
     return build_indices(cleaned.clean, comm, instrument, params.section("measurement"))

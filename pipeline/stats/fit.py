@@ -89,8 +89,9 @@ Conventions (each checked against R in ``tests/test_estimators_reference.py``)
   score), which is the delta method applied to statsmodels' parameters, exact at the optimum.
   Convergence is judged by the score (mean absolute score below 1e-5), not by the optimiser's
   message.
-* **Binary logit** (statsmodels GLM Binomial). (Quasi-)complete separation is found before
-  fitting by a linear programme (Konis 2007, as R's detectseparation) and is an error.
+* **Binary logit** (statsmodels GLM Binomial). (Quasi-)complete separation is an error, found by
+  a linear programme (Konis 2007, as R's detectseparation) unless the fit's probabilities
+  prove there is none (Stiemke's lemma, :func:`pipeline.stats.logit.overlap_certificate`).
 * **Standardised coefficients** (``standardize: true``): the outcome (linear family only) and
   every numeric predictor with more than two distinct values are z-scored (mean 0, SD 1 with
   ddof=1, unweighted, over the estimation sample) before the formula is evaluated, so products
@@ -115,7 +116,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.regression.linear_model import WLS
 
 from pipeline.stats.covariance import _fit_row, _robust_or_classical, _status, cr2
 from pipeline.stats.frame import _design, _Frame, _model_frame, _outcome, _weights
@@ -155,7 +156,7 @@ def _fit_linear(spec: ModelSpec, mf: _Frame) -> ModelResult:
     n, k = X.shape
     if n <= k:
         raise _err(spec.id, f"{n} observations for {k} coefficients")
-    res = sm.WLS(y, Xv, weights=wts).fit()
+    res = WLS(y, Xv, weights=wts).fit()
     bread = np.asarray(res.normalized_cov_params)
     resid = y - Xv @ res.params
     scores = Xv * (wts * resid)[:, None]

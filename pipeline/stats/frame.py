@@ -12,12 +12,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import patsy
+from patsy.util import SortAnythingKey
 
 from pipeline.core.errors import PipelineError
 from pipeline.stats.spec import ModelSpec, _err
 
 _RANK_TOL = 1e-9  # singular value of the unit-norm design below which a column is redundant
-_FORMULA_ENV = patsy.EvalEnvironment([{"np": np}])
 _NOT_VARIABLES = {"np", "numpy", "C", "I", "Q", "Treatment", "Sum", "Diff", "Helmert", "Poly",
                   "center", "standardize", "scale", "True", "False", "None"}
 
@@ -190,6 +190,114 @@ def _is_scalable(series: pd.Series) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
+# categorical columns as pandas Categoricals before patsy sees them
+#
+# patsy finds the levels of a text (or C()-wrapped) column by walking it value by value, twice
+# (the levels, then the codes), with a missing-value test per value: most of a fit's time on
+# pandas' Arrow-backed text columns. A pandas Categorical it takes as it is (its categories are
+# the levels, its codes the codes). So each column that patsy would treat as categorical is
+# turned into a Categorical whose categories are the levels patsy would have found, in patsy's
+# order (sorted, SortAnythingKey): the same design columns and term names, no walk.
+
+
+def _C(data: Any, contrast: Any = None, levels: Any = None) -> Any:
+    """patsy's ``C()``; a pandas categorical without ``levels`` is handed on as a Categorical
+    carrying the contrast, which patsy maps by its codes (a ``C()`` box it would walk)."""
+    if levels is None and isinstance(getattr(data, "dtype", None), pd.CategoricalDtype):
+        cat = (data.array if isinstance(data, pd.Series) else data).copy()
+        cat.contrast = contrast
+        return cat
+    return patsy.builtins.C(data, contrast, levels)
+
+
+_FORMULA_ENV = patsy.EvalEnvironment([{"np": np, "C": _C}])
+
+
+def _bare_name(node: ast.AST) -> str | None:
+    """``x`` or ``Q("x")``: the variable a factor names as it is; else None."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Q"
+            and len(node.args) == 1 and not node.keywords and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)):
+        return node.args[0].value
+    return None
+
+
+def _factor_uses(desc: patsy.ModelDesc) -> dict[str, set[str]]:
+    """How each name in the formula's factors is used: ``bare`` (``x``, ``Q("x")``), ``C``
+    (``C(x)`` or ``C(x, contrast)``, no levels) or ``other`` (any other expression)."""
+    uses: dict[str, set[str]] = {}
+    for term in desc.rhs_termlist:
+        for factor in term.factors:
+            try:
+                node = ast.parse(factor.code, mode="eval").body
+            except SyntaxError:
+                continue
+            name = _bare_name(node)
+            if name is not None:
+                uses.setdefault(name, set()).add("bare")
+                continue
+            rest: list[ast.AST] = [node]
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "C"
+                    and 1 <= len(node.args) <= 2 and _bare_name(node.args[0]) is not None
+                    and all(kw.arg == "contrast" for kw in node.keywords)
+                    and len(node.args) + len(node.keywords) <= 2):
+                uses.setdefault(_bare_name(node.args[0]), set()).add("C")
+                rest = node.args[1:] + [kw.value for kw in node.keywords]
+            for part in rest:
+                collector = _NameCollector()
+                collector.visit(part)
+                for other in collector.names:
+                    uses.setdefault(other, set()).add("other")
+    return uses
+
+
+def _as_categorical(series: pd.Series) -> pd.Categorical | None:
+    """``series`` as a Categorical with the levels patsy would find in it, in its order; None
+    when patsy's own walk is needed to be sure (mixed or unhashable values)."""
+    try:
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    except TypeError:
+        return None
+    values = uniques.tolist()                 # Python scalars, as patsy's walk sees them
+    kinds = {type(v) for v in values}
+    if not (kinds <= {str} or kinds <= {int} or kinds <= {float}):
+        return None
+    order = sorted(range(len(values)), key=lambda i: SortAnythingKey(values[i]))
+    rank = np.empty(len(values), dtype=np.int64)
+    rank[order] = np.arange(len(values))
+    return pd.Categorical.from_codes(np.where(codes >= 0, rank[codes], -1),
+                                     categories=[values[i] for i in order])
+
+
+def _patsy_data(frame: pd.DataFrame, uses: dict[str, set[str]]) -> dict[str, Any]:
+    """The columns of ``frame`` as patsy is to read them: a column patsy would treat as
+    categorical (text used as ``x`` or ``C(x)``, numbers used only as ``C(x)``) as a pandas
+    Categorical with patsy's levels, a categorical column as its Categorical, a numeric or
+    boolean numpy column used as it is (or not at all) as its array (patsy then builds no
+    pandas object per factor), any other column as it is."""
+    data: dict[str, Any] = {}
+    for name in frame.columns:
+        series = frame[name]
+        dtype = series.dtype
+        how = uses.get(name, set())
+        value: Any = None
+        if isinstance(dtype, pd.CategoricalDtype):
+            value = series.array
+        elif isinstance(dtype, np.dtype) and dtype.kind in "biuf":
+            if how == {"C"} and dtype.kind != "b":
+                value = _as_categorical(series)
+            elif how <= {"bare"}:       # a number as a number (a walk would see numpy scalars)
+                value = series.to_numpy()
+        elif how and how <= {"bare", "C"} and (pd.api.types.is_string_dtype(dtype)
+                                              or pd.api.types.is_object_dtype(dtype)):
+            value = _as_categorical(series)
+        data[name] = series if value is None else value
+    return data
+
+
+# ---------------------------------------------------------------------------------------------
 # outcome and design matrices
 
 
@@ -251,11 +359,14 @@ def _label(value: Any) -> Any:
 
 def _design(spec: ModelSpec, frame: pd.DataFrame, rhs: str | None = None) -> pd.DataFrame:
     rhs = spec.rhs if rhs is None else rhs
+    uses = _factor_uses(_rhs_desc(spec.id, rhs))
+    data = _patsy_data(frame, uses) if uses else frame    # the frame tells "1" its rows
     try:
-        X = patsy.dmatrix(rhs, frame, eval_env=_FORMULA_ENV, NA_action="raise",
+        X = patsy.dmatrix(rhs, data, eval_env=_FORMULA_ENV, NA_action="raise",
                           return_type="dataframe")
     except patsy.PatsyError as exc:
         raise _err(spec.id, f"cannot build the design matrix of {rhs!r}: {exc.message}") from None
+    X.index = frame.index
     for info in X.design_info.factor_infos.values():
         if info.type == "categorical" and len(info.categories) < 2:
             level = info.categories[0] if info.categories else None
@@ -282,6 +393,8 @@ def _check_rank(model_id: str, X: pd.DataFrame, what: str = "design matrix") -> 
         raise _err(model_id, f"{values.shape[0]} rows for {values.shape[1]} parameters",
                    "the estimation sample is too small for this formula")
     R = np.linalg.qr(values / norms, mode="r")
+    if np.linalg.matrix_rank(R, tol=_RANK_TOL) == R.shape[1]:
+        return  # full rank: every leading block is too (singular values interlace)
     redundant, rank = [], 0
     for j in range(R.shape[1]):
         r = np.linalg.matrix_rank(R[:, : j + 1], tol=_RANK_TOL)

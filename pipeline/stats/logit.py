@@ -1,5 +1,6 @@
-"""Binary logit (statsmodels GLM Binomial) with a separation check before fitting.
-Conventions: :mod:`pipeline.stats.fit`."""
+"""Binary logit (statsmodels GLM Binomial) with a separation check: the fit's own probabilities
+prove overlap (:func:`overlap_certificate`), else the linear programme decides
+(:func:`separation_check`). Conventions: :mod:`pipeline.stats.fit`."""
 from __future__ import annotations
 
 import math
@@ -7,7 +8,8 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.genmod.families import Binomial
+from statsmodels.genmod.generalized_linear_model import GLM
 from scipy import optimize
 
 from pipeline.stats.covariance import _fit_row, _robust_or_classical, _status
@@ -32,13 +34,30 @@ def separation_check(X: np.ndarray, y: np.ndarray) -> np.ndarray | None:
     return res.x / scale
 
 
-def _fit_logit(spec: ModelSpec, mf: _Frame) -> ModelResult:
-    frame = mf.frame
-    y, _ = _outcome(spec, frame)
-    X = _design(spec, frame)
-    Xv = np.ascontiguousarray(X.to_numpy(float))
-    w = _weights(spec, frame)
-    n, k = Xv.shape
+def overlap_certificate(X: np.ndarray, y: np.ndarray, mu: np.ndarray,
+                        weights: np.ndarray | None = None) -> bool:
+    """True when a fit's probabilities ``mu`` prove that no direction separates ``y`` -- the
+    linear programme of :func:`separation_check` is then not needed.
+
+    Stiemke's lemma: with A = (2y-1) x, either some b has Ab >= 0 and Ab != 0 (separation) or
+    some u > 0 has A'u = 0, never both. At the likelihood's maximum u = w |y - mu| gives A'u =
+    the score, zero up to the optimiser's tolerance; the least-norm correction d (A'd = -A'u)
+    makes it exact. u + d > 0 with a wide margin (every |d| below half of u, every u at least
+    1e-6 of the largest: fitted probabilities away from 0 and 1) is the certificate; anything
+    less and the caller runs the linear programme as before."""
+    s = 2 * np.asarray(y, dtype=float) - 1
+    A = np.asarray(X, dtype=float) * s[:, None]
+    u = np.abs(np.asarray(y, dtype=float) - mu) * (1.0 if weights is None else weights)
+    if not np.all(np.isfinite(u)) or u.min() < 1e-6 * u.max():
+        return False
+    try:
+        d = -A @ np.linalg.solve(A.T @ A, A.T @ u)
+    except np.linalg.LinAlgError:
+        return False
+    return bool(np.all(np.isfinite(d)) and np.all(np.abs(d) < 0.5 * u))
+
+
+def _raise_if_separated(spec: ModelSpec, X: pd.DataFrame, Xv: np.ndarray, y: np.ndarray) -> None:
     direction = separation_check(Xv, y)
     if direction is not None:
         big = np.abs(direction) > 1e-6 * np.abs(direction).max()
@@ -46,16 +65,31 @@ def _fit_logit(spec: ModelSpec, mf: _Frame) -> ModelResult:
         raise _err(spec.id, f"the outcome {spec.outcome!r} is perfectly (or quasi-perfectly) "
                    f"separated by {terms}: maximum-likelihood estimates do not exist",
                    "drop or collapse the term(s) named, or use a penalised (Firth) logit")
+
+
+def _fit_logit(spec: ModelSpec, mf: _Frame) -> ModelResult:
+    frame = mf.frame
+    y, _ = _outcome(spec, frame)
+    X = _design(spec, frame)
+    Xv = np.ascontiguousarray(X.to_numpy(float))
+    w = _weights(spec, frame)
+    n, k = Xv.shape
     flags: list[str] = []
-    glm = sm.GLM(y, Xv, family=sm.families.Binomial(), var_weights=w)
+    glm = GLM(y, Xv, family=Binomial(), var_weights=w)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = glm.fit(tol=1e-12, maxiter=spec.max_iter or 100)
+        try:
+            res = glm.fit(tol=1e-12, maxiter=spec.max_iter or 100)
+        except Exception:
+            _raise_if_separated(spec, X, Xv, y)   # the error separation explains
+            raise
+    mu = np.asarray(res.fittedvalues, dtype=float)
+    if not overlap_certificate(Xv, y, mu, w):
+        _raise_if_separated(spec, X, Xv, y)       # the linear programme only when needed
     converged = bool(res.converged) and bool(np.all(np.isfinite(res.params)))
     if not converged:
         flags.append("not converged: IRLS stopped before the maximum; do not report these "
                      "numbers")
-    mu = np.asarray(res.fittedvalues, dtype=float)
     if np.any((mu < 1e-10) | (mu > 1 - 1e-10)) or \
             any("separation" in str(c.message).lower() for c in caught):
         flags.append("fitted probabilities numerically 0 or 1 occurred")

@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.regression.mixed_linear_model import MixedLM
 from scipy import optimize
 
 from pipeline.core.digits import snap
@@ -40,7 +40,7 @@ def _fit_mixed(spec: ModelSpec, mf: _Frame) -> ModelResult:
         raise _err(spec.id, f"grouping variable {spec.group!r} has a single value")
     if not spec.slopes:
         return _fit_random_intercept(spec, mf, X, y, codes, n_groups, groups)
-    model = sm.MixedLM(y, X, groups=groups, exog_re=Z)
+    model = MixedLM(y, X, groups=groups, exog_re=Z)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -78,7 +78,7 @@ def _fit_mixed(spec: ModelSpec, mf: _Frame) -> ModelResult:
     return _result(spec, mf, X.design_info, params, V, term_df, fit, components)
 
 
-def _slopes_fit_flags(model: sm.MixedLM, res, messages: str, llf: float, cov_re: np.ndarray,
+def _slopes_fit_flags(model: MixedLM, res, messages: str, llf: float, cov_re: np.ndarray,
                       scale: float) -> tuple[bool, list[str]]:
     """Whether a random-slopes fit converged, and the flags that qualify it: not converged, a
     boundary (singular) fit, an imprecise optimum (the profile score at the end point), a

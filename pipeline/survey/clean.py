@@ -68,9 +68,11 @@ class SurveyResult:
 
 
 def clean_survey(raw: SurveyFile, instrument: Instrument, cfg: dict[str, Any], key: bytes | None,
-                 communities: CommunityIds | None = None) -> SurveyResult:
+                 communities: CommunityIds | None = None, describe: bool = True) -> SurveyResult:
     """Check, clean and describe a survey file; nothing is written. ``key`` pseudonymises the
-    respondent ids (None only for a study without roles.id)."""
+    respondent ids (None only for a study without roles.id). ``describe=False`` leaves the
+    codebook out (empty ``codebook_md`` and ``codebook_xlsx``: for simulation studies that only
+    need the cleaned data)."""
     rec, rid, com = instrument.role("record"), instrument.role("id"), instrument.role("community")
     checked = check_survey(raw, instrument, cfg, communities)
     text = text_numbers(checked.frame, instrument, list(cfg.get("free_text_numbers") or []))
@@ -102,7 +104,6 @@ def clean_survey(raw: SurveyFile, instrument: Instrument, cfg: dict[str, Any], k
                        ignore_index=True)
     about = {"source": raw.path.name, "format": raw.format, "encoding": raw.encoding, "raw": len(frame),
              "analysed": len(clean), "columns": list(clean.columns)}
-    variables, values = codebook(clean, missing, instrument, derived)
     metrics: dict[str, Any] = {"raw_submissions": len(frame), "analysed": len(clean), "excluded_total": int(exclusions["counted"].sum())}
     for r, row in flow.set_index("rule").iterrows():
         if r in RULES:
@@ -116,9 +117,13 @@ def clean_survey(raw: SurveyFile, instrument: Instrument, cfg: dict[str, Any], k
     if com:
         metrics["communities_analysed"] = int(clean[com].nunique())
     metrics["soft_checks"] = len(checks)
+    codebook_md, codebook_bytes = "", b""
+    if describe:
+        variables, values = codebook(clean, missing, instrument, derived)
+        codebook_md = render_codebook_md(variables, values, instrument, about)
+        codebook_bytes = codebook_xlsx(variables, values, instrument, about)
     return SurveyResult(
         clean=clean, missing=missing, exclusions=exclusions, recodes=recoded.recodes, checks=checks, flow=flow,
         metrics=metrics, labels=labels_sidecar(instrument, derived, about),
-        codebook_md=render_codebook_md(variables, values, instrument, about),
-        codebook_xlsx=codebook_xlsx(variables, values, instrument, about),
+        codebook_md=codebook_md, codebook_xlsx=codebook_bytes,
     )
