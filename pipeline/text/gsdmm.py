@@ -48,33 +48,42 @@ _jit = numba.njit(cache=True, nogil=True)
 @dataclass(frozen=True)
 class DMMDocs:
     """The documents as the sampler reads them: CSR rows (``indptr``, ``indices``, float
-    ``counts``), whether every count of a document is 1 (``ones``), its length, and the tables
-    ``log_alpha[m] = log(m + alpha)``, ``log_beta[j] = log(j + beta)`` and
-    ``gammaln_beta[j] = gammaln(j + beta) - gammaln(beta)`` for every count the sampler can meet
-    (up to the corpus's number of documents and its largest word total)."""
+    ``counts``), whether every count of a document is 1 (``ones``), its length, and tables made
+    by numpy and scipy of every value the sampler needs at a whole count, up to the corpus's
+    number of documents (m), largest word total (j) and number of tokens (i):
+    ``log_alpha[m] = log(m + alpha)``, ``log_beta[j] = log(j + beta)``,
+    ``gammaln_beta[j] = gammaln(j + beta) - gammaln(beta)``, and the arguments and values
+    ``arg_beta[j] = j + beta``, ``gl_beta[j] = gammaln(j + beta)``, ``arg_vb[i] = i + V beta``,
+    ``gl_vb[i] = gammaln(i + V beta)`` (see :func:`_sweeps`)."""
 
     indptr: np.ndarray
     indices: np.ndarray
     counts: np.ndarray
     ones: np.ndarray
     length: np.ndarray
+    alpha: float
+    beta: float
     log_alpha: np.ndarray
     log_beta: np.ndarray
     gammaln_beta: np.ndarray
-    alpha: float
-    beta: float
+    arg_beta: np.ndarray
+    gl_beta: np.ndarray
+    arg_vb: np.ndarray
+    gl_vb: np.ndarray
 
     @classmethod
     def of(cls, X: sparse.spmatrix, alpha: float, beta: float) -> DMMDocs:
         X = sparse.csr_matrix(X)
-        n = X.shape[0]
+        n, V = X.shape
         counts = X.data.astype(float)
         ones = np.bincount(np.repeat(np.arange(n), np.diff(X.indptr)), weights=counts != 1, minlength=n) == 0
-        most = int(np.asarray(X.sum(axis=0)).max(initial=0))
-        j = np.arange(most + 1)
+        arg_beta = np.arange(int(np.asarray(X.sum(axis=0)).max(initial=0)) + 1) + beta
+        gl_beta = gammaln(arg_beta)
+        arg_vb = np.arange(int(counts.sum()) + 1) + V * beta
         return cls(X.indptr.astype(np.int64), X.indices.astype(np.int64), counts, ones,
-                   np.asarray(X.sum(axis=1), dtype=float).ravel(), np.log(np.arange(n + 1) + alpha),
-                   np.log(j + beta), gammaln(j + beta) - gammaln(beta), float(alpha), float(beta))
+                   np.asarray(X.sum(axis=1), dtype=float).ravel(), float(alpha), float(beta),
+                   np.log(np.arange(n + 1) + alpha), np.log(arg_beta), gl_beta - gammaln(beta),
+                   arg_beta, gl_beta, arg_vb, gammaln(arg_vb))
 
 
 class DMMState:
@@ -174,14 +183,18 @@ def gibbs_sweeps(docs: np.ndarray, z: np.ndarray, st: DMMState, data: DMMDocs, n
     docs = np.asarray(docs, dtype=np.int64)
     u = rng.random((n_sweeps, len(docs)))
     _sweeps(docs, z, st.m, st.nkw, st.nk, data.indptr, data.indices, data.counts, data.ones, data.length,
-            data.beta, data.log_alpha, data.log_beta, u)
+            data.beta, data.log_alpha, data.log_beta, data.arg_beta, data.gl_beta, data.arg_vb, data.gl_vb, u)
 
 
 @_jit
-def _sweeps(docs, z, m, nkw, nk, indptr, indices, counts, ones, length, beta, log_alpha, log_beta, u):
+def _sweeps(docs, z, m, nkw, nk, indptr, indices, counts, ones, length, beta, log_alpha, log_beta,
+            arg_beta, gl_beta, arg_vb, gl_vb, u):
     """p(z_d = t | rest) ~ (m_t + alpha) prod_w G(n_tw + beta + c_dw) / G(n_tw + beta)
     x G(n_t + V beta) / G(n_t + V beta + N_d), document d's counts taken out first; then z_d is
-    the first t with cumsum(p)[t] > u cumsum(p)[-1] (numpy's searchsorted, side right)."""
+    the first t with cumsum(p)[t] > u cumsum(p)[-1] (numpy's searchsorted, side right).
+    gammaln at a whole count plus a prior is the table's value when the double is the table's
+    argument: n + V beta always is, but (n + V beta) + N_d can round differently from
+    (n + N_d) + V beta, and then scipy's function is called."""
     k, V = nkw.shape
     vb = V * beta
     longest = 1
@@ -202,12 +215,16 @@ def _sweeps(docs, z, m, nkw, nk, indptr, indices, counts, ones, length, beta, lo
                 if ones[d]:
                     for j in range(lo, hi):
                         terms[j - lo] = log_beta[int(nkw[t, indices[j]])]
-                else:
+                else:                        # gammaln(n_tw + beta + c) - gammaln(n_tw + beta)
                     for j in range(lo, hi):
-                        sub = nkw[t, indices[j]] + beta
-                        terms[j - lo] = _gammaln(sub + counts[j]) - _gammaln(sub)
-                logp[t] = (log_alpha[int(m[t])] + _pairwise_sum(terms, 0, hi - lo)
-                           - (_gammaln(nk[t] + vb + nd) - _gammaln(nk[t] + vb)))
+                        n_tw = nkw[t, indices[j]]
+                        x = (n_tw + beta) + counts[j]
+                        at = int(n_tw + counts[j])
+                        terms[j - lo] = (gl_beta[at] if arg_beta[at] == x else _gammaln(x)) - gl_beta[int(n_tw)]
+                x = nk[t] + vb + nd                  # gammaln(n_t + V beta + N_d) - gammaln(n_t + V beta)
+                at = int(nk[t] + nd)
+                gap = (gl_vb[at] if arg_vb[at] == x else _gammaln(x)) - gl_vb[int(nk[t])]
+                logp[t] = log_alpha[int(m[t])] + _pairwise_sum(terms, 0, hi - lo) - gap
             top = logp.max()
             total = 0.0
             for t in range(k):

@@ -431,6 +431,10 @@ def prevalence_effects(data: pd.DataFrame, outcomes: Sequence[str], rhs: str, fa
 
     coefs, levels = [], []
     base = patsy.dmatrix(rhs, data, return_type="dataframe")
+    # the mean design row with every document at a factor's level: the same for every topic
+    at_level = [(f, v, patsy.build_design_matrices([base.design_info], data.assign(**{f: v}),
+                                                   return_type="dataframe")[0].to_numpy(float).mean(axis=0))
+                for f in factors for v in sorted(data[f].dropna().unique().tolist())]
     for name in outcomes:
         res = fit_model({"id": name, "formula": f"{name} ~ {rhs}", "estimator": "ols", "covariance": covariance,
                          "cluster": cluster, "conf_level": conf_level}, data)
@@ -445,16 +449,11 @@ def prevalence_effects(data: pd.DataFrame, outcomes: Sequence[str], rhs: str, fa
         V = res.vcov.to_numpy(float)
         df = res.fit["t_df"]
         q = stats.t.ppf(0.5 + conf_level / 2, df) if df is not None else stats.norm.ppf(0.5 + conf_level / 2)
-        for f in factors:
-            values = sorted(data[f].dropna().unique().tolist())
-            for v in values:
-                Xl = patsy.build_design_matrices([base.design_info], data.assign(**{f: v}),
-                                                 return_type="dataframe")[0]
-                g = Xl.to_numpy(float).mean(axis=0)
-                est = float(g @ beta)
-                se = float(np.sqrt(g @ V @ g))
-                levels.append({"topic": name, "factor": f, "level": str(v), "estimate": est, "se": se,
-                               "ci_low": est - q * se, "ci_high": est + q * se})
+        for f, v, g in at_level:
+            est = float(g @ beta)
+            se = float(np.sqrt(g @ V @ g))
+            levels.append({"topic": name, "factor": f, "level": str(v), "estimate": est, "se": se,
+                           "ci_low": est - q * se, "ci_high": est + q * se})
     return (pd.concat(coefs, ignore_index=True)[COEF_COLUMNS],
             pd.DataFrame(levels, columns=LEVEL_COLUMNS))
 
