@@ -10,6 +10,12 @@ import platform
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+# numba's compiled code (the topic model's Gibbs sampler, pipeline/text/gsdmm.py) is cached in
+# .cache/numba of the working folder (git-ignored and no stage's dependency; DVC runs every stage
+# from the project root), not in __pycache__ beside the code: a stage process loads it instead of
+# compiling, and its workers inherit the variable. The code is the same cold or warm.
+os.environ.setdefault("NUMBA_CACHE_DIR", os.path.abspath(os.path.join(".cache", "numba")))
+
 # The same kernels on every x86-64 CPU: numpy's own x86-64-v2 baseline loops (its AVX2/AVX-512
 # variants switched off) and OpenBLAS's Nehalem (SSE) kernels instead of the ones it would pick
 # for this CPU. Each variant sums in its own order, so without this the last binary digits of a

@@ -77,12 +77,13 @@ def word_exclusivity(topic_word: np.ndarray) -> np.ndarray:
     return np.divide(tw, s, out=np.zeros_like(tw), where=s > 0)
 
 
-def exclusivity(topic_word: np.ndarray, n: int) -> np.ndarray:
+def exclusivity(topic_word: np.ndarray, n: int, top: np.ndarray | None = None) -> np.ndarray:
     """Each topic's exclusivity: the mean word exclusivity phi_kw / sum_j phi_jw of its ``n``
     top words (the exclusivity half of stm's FREX, without the frequency weighting). 1 when no
-    other topic gives its top words any probability, 1/K when all topics are the same."""
+    other topic gives its top words any probability, 1/K when all topics are the same.
+    ``top``: :func:`top_word_indices` (topic_word, n), when the caller has it already."""
     ex = word_exclusivity(topic_word)
-    top = top_word_indices(topic_word, n)
+    top = top_word_indices(topic_word, n) if top is None else top
     return np.take_along_axis(ex, top, axis=1).mean(axis=1)
 
 
@@ -189,8 +190,9 @@ def evaluate_grid(corpus: Corpus, settings: Settings, seed: int) -> pd.DataFrame
         by_key.setdefault((m, k), []).append(f)
     rows = []
     for (m, k), runs in by_key.items():
-        coh = [npmi_coherence(top_word_indices(f.topic_word, settings.top_n), X).mean() for f in runs]
-        exc = [exclusivity(f.topic_word, settings.top_n).mean() for f in runs]
+        tops = [top_word_indices(f.topic_word, settings.top_n) for f in runs]
+        coh = [npmi_coherence(top, X).mean() for top in tops]
+        exc = [exclusivity(f.topic_word, settings.top_n, top).mean() for f, top in zip(runs, tops)]
         rows.append({"model": m, "k": k, "coherence_npmi": float(np.mean(coh)), "exclusivity": float(np.mean(exc)),
                      "stability": stability([f.topic_word for f in runs]),
                      "perplexity": float(np.mean([f.perplexity for f in runs])) if m in ("lda", "dmm") else float("nan"),

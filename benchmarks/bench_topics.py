@@ -1,0 +1,262 @@
+"""The topics stage with the compiled DMM sampler (pipeline/text/gsdmm.py) against the numpy
+sampler it replaced (tests/dmm_reference.py), side by side in one run.
+
+    .venv/bin/python benchmarks/bench_topics.py          (after `dvc repro`: reads processed/transcripts)
+
+Two corpora:
+
+(a) ``demo``: the demo study's documents (``processed/transcripts`` of ``dvc repro``) with
+    studies/demo/params.yaml's topics section (DMM only, K 6-14, 3 seeds, 30 split-merge
+    rounds, 3 final chains);
+(b) ``texts``: the 500 sentences of tests/fixtures/corpus/ud_gsdsimp, segmented by the
+    transcripts stage into ``benchmarks/work/topics/texts`` (not timed), with the default grid
+    (``topics`` defaults: DMM, LDA and NMF, K 5-14, 3 seeds; min_doc_tokens 2, min_df 3 and
+    max_df 0.2 as in tests/test_texts_only.py).
+
+Each (corpus, sampler) runs in a fresh child process, as the stage does (imports, numba's cache,
+the stage as its pure function :func:`pipeline.stages.topics.run_topics`, its tables written):
+wall time and CPU time (user + system, the kernel's rusage of the child) and their ratio
+old / new. ``n_jobs`` is 1 in both (the numpy sampler is put in place of
+``pipeline.text.topicmodel.fit_dmm`` in the child only, not in worker processes; the K grid
+parallelises the same way either way). The compiled sampler also runs once with an empty numba
+cache (compilation included). The tables each run writes are compared byte for byte. The new
+runs time the stage's parts (documents, prevalence check, grid fits by model, grid metrics,
+final fit, prevalence, the rest). Last, ``fit_dmm`` alone, old against new, on corpus (b) for a
+few (K, seed): the same assignments z.
+
+Prints Markdown; copy it into benchmarks/RESULTS.md. Target: at least 10x for the whole stage.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from common import ROOT, machine
+
+WORK = ROOT / "benchmarks" / "work" / "topics"
+CORPUS = ROOT / "tests" / "fixtures" / "corpus" / "ud_gsdsimp" / "texts.txt"
+TEXTS_TOPICS = {"min_doc_tokens": 2, "vocabulary": {"min_df": 3, "max_df": 0.2}, "n_jobs": 1}
+
+
+# --------------------------------------------------------------------------------------------
+# inputs
+# --------------------------------------------------------------------------------------------
+def texts_study() -> Path:
+    """A study folder of the 500 sentences (one document a line) after the transcripts stage."""
+    work = WORK / "texts"
+    if (work / "processed" / "transcripts" / "units.parquet").exists():
+        return work
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "raw" / "transcripts").mkdir(parents=True)
+    shutil.copyfile(CORPUS, work / "raw" / "transcripts" / "gsd.txt")
+    cfg = work / "config"
+    cfg.mkdir()
+    for name in ("surnames.txt", "given_names.txt", "stopwords.txt"):
+        shutil.copyfile(ROOT / "config" / name, cfg / name)
+    template = yaml.safe_load((ROOT / "pipeline" / "text" / "templates" / "transcripts.yaml").read_text(encoding="utf-8"))
+    (cfg / "transcripts.yaml").write_text(yaml.safe_dump({"format": {"kind": "documents", "texts": "line"},
+                                                          "redaction": template["redaction"]}, allow_unicode=True),
+                                          encoding="utf-8")
+    (cfg / "userdict.txt").write_text("", encoding="utf-8")
+    params = {"seed": 20250101, "transcripts": {"config": "config/transcripts.yaml", "userdict": "config/userdict.txt",
+                                                 "stopwords": "config/stopwords.txt", "n_jobs": 1},
+              "topics": TEXTS_TOPICS}
+    (work / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "pipeline", "transcripts", "--params", "params.yaml"], cwd=work, env=child_env(),
+                   check=True, capture_output=True)
+    return work
+
+
+def inputs(corpus: str):
+    """The stage's arguments for ``corpus``: units, communities, settings, seed, questions, community."""
+    import dataclasses
+
+    import pandas as pd
+
+    from pipeline.core import config
+    from pipeline.core.instrument import text_community
+    from pipeline.stages import topics as TP
+    from pipeline.text.topicmodel import parse_settings
+
+    folder = ROOT if corpus == "demo" else WORK / "texts"
+    pfile = ROOT / "studies" / "demo" / "params.yaml" if corpus == "demo" else folder / "params.yaml"
+    params = config.load_params(pfile)
+    settings = dataclasses.replace(parse_settings(config.section(params, "topics")), n_jobs=1)
+    units = pd.read_parquet(folder / "processed" / "transcripts" / "units.parquet")
+    questions = pd.read_parquet(folder / "processed" / "transcripts" / "questions.parquet")
+    community = text_community(params.get("instrument"), units.columns)
+    communities = None
+    if corpus == "demo":
+        communities = TP.read_communities(ROOT / "raw" / "communities.csv", TP.prevalence_covariates(settings, community),
+                                          community)
+    return units, communities, settings, int(params["seed"]), questions, community
+
+
+# --------------------------------------------------------------------------------------------
+# one run, in a child process
+# --------------------------------------------------------------------------------------------
+def timed(parts: dict, name: str, func):
+    def wrapper(*args, **kwargs):
+        start = time.process_time()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            parts[name] = parts.get(name, 0.0) + time.process_time() - start
+    return wrapper
+
+
+def child(corpus: str, sampler: str, out: Path) -> None:
+    """Run the stage on ``corpus`` with ``sampler`` (numpy | numba), write its tables to ``out``
+    and print the CPU seconds of its parts as JSON."""
+    from pipeline.stages import topics as TP
+    from pipeline.text import topicmetrics as TX
+    from pipeline.text import topicmodel as TM
+
+    parts: dict[str, float] = {}
+    if sampler == "numpy":
+        sys.path.insert(0, str(ROOT / "tests"))
+        import dmm_reference
+
+        TM.fit_dmm = dmm_reference.fit_dmm
+    fit_topics = TM.fit_topics
+
+    def fit_by_model(X, model, *args, **kwargs):
+        return timed(parts, f"grid fits: {model}", fit_topics)(X, model, *args, **kwargs)
+
+    TX.fit_topics = fit_by_model
+    for name, label in (("check_prevalence", "prevalence check"), ("evaluate_grid", "grid (fits and metrics)"),
+                        ("fit_final", "final fit"), ("topic_prevalence", "prevalence regressions (with the check's)"), ("build_documents", "documents"),
+                        ("vectorize", "vectorize")):
+        setattr(TP, name, timed(parts, label, getattr(TP, name)))
+    args = inputs(corpus)
+    start = time.process_time()
+    tables, metrics = TP.run_topics(*args[:4], None, *args[4:])
+    parts["stage (run_topics)"] = time.process_time() - start
+    TP.write_outputs(out, tables)
+    (out / "metrics.json").write_text(json.dumps(metrics, sort_keys=True), encoding="utf-8")
+    print(json.dumps(parts))
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment ``python -m pipeline`` gives a stage (one thread, the same CPU kernels, the
+    project's numba cache), and the project on the path."""
+    from pipeline.__main__ import CPU_KERNELS
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "NUMBA_CACHE_DIR": str(ROOT / ".cache" / "numba"),
+           "PYTHONPATH": str(ROOT), **CPU_KERNELS}
+    return {**env, **extra}
+
+
+def run(corpus: str, sampler: str, label: str, **env: str) -> dict:
+    out = WORK / f"{corpus}-{label}"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, __file__, "--child", corpus, sampler, str(out)], cwd=ROOT,
+                            env=child_env(**env), stdout=subprocess.PIPE, text=True)
+    stdout = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"benchmark child failed: {corpus} {sampler}")
+    files = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(out.iterdir())}
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "parts": json.loads(stdout.splitlines()[-1]),
+            "files": files}
+
+
+# --------------------------------------------------------------------------------------------
+# fit_dmm alone: the same z
+# --------------------------------------------------------------------------------------------
+def same_assignments(grid: list[tuple[int, int, int]]) -> list[str]:
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    import dmm_reference
+
+    from pipeline.text.documents import build_documents, resolve_unit, vectorize
+    from pipeline.text.topicmodel import fit_dmm
+
+    units, _, s, _, questions, community = inputs("texts")
+    docs = build_documents(units, resolve_unit(s.unit, questions), s.window, questions, community)
+    X = vectorize(docs, s.min_df, s.max_df, s.max_features, s.stopwords, s.min_doc_tokens).counts
+    rows = []
+    for k, seed, split_merge in grid:
+        t0 = time.process_time()
+        old = dmm_reference.fit_dmm(X, k, seed, s.dmm_alpha, s.dmm_beta, s.dmm_n_iter, split_merge)
+        t1 = time.process_time()
+        new = fit_dmm(X, k, seed, s.dmm_alpha, s.dmm_beta, s.dmm_n_iter, split_merge)
+        t2 = time.process_time()
+        same = np.array_equal(old[2], new[2]) and all(np.array_equal(a, b) for a, b in zip(old[:2], new[:2]))
+        rows.append(f"| {k} | {seed} | {split_merge} | {X.shape[0]} x {X.shape[1]} | {t1 - t0:.2f} | {t2 - t1:.3f} | "
+                    f"{'yes' if same else 'NO: %d of %d differ' % ((old[2] != new[2]).sum(), len(new[2]))} |")
+    return rows
+
+
+def commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
+                               text=True, timeout=10).stdout.strip()
+        return out.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def main() -> None:
+    sys.path.insert(0, str(ROOT))
+    if not (ROOT / "processed" / "transcripts" / "units.parquet").exists():
+        raise SystemExit("run `dvc repro` first: the demo corpus is processed/transcripts")
+    texts_study()
+    subprocess.run([sys.executable, "-c", "import numpy as np; from scipy import sparse; "       # the numba cache warm
+                    "from pipeline.text.topicmodel import fit_dmm; "
+                    "fit_dmm(sparse.csr_matrix(np.eye(8, dtype=np.int64) + np.eye(8, k=1, dtype=np.int64)), 3, 0, "
+                    "n_iter=2, split_merge=2)"], cwd=ROOT, env=child_env(), check=True)
+    results = {}
+    for corpus in ("demo", "texts"):
+        results[corpus, "new"] = run(corpus, "numba", "new")           # warm cache (compiled by earlier runs)
+        results[corpus, "old"] = run(corpus, "numpy", "old")
+    cold = WORK / "numba-cold"
+    shutil.rmtree(cold, ignore_errors=True)
+    results["demo", "cold"] = run("demo", "numba", "cold", NUMBA_CACHE_DIR=str(cold))
+    print(f"Machine: {machine()}; `nproc` {os.cpu_count()}, load average at the end "
+          f"{' '.join('%.1f' % x for x in os.getloadavg())}. Commit {commit()}.\n")
+    print("| corpus | sampler | wall (s) | CPU (s) | stage's tables |\n|---|---|---|---|---|")
+    names = {"demo": "(a) demo study, DMM K 6-14 x 3 seeds, split-merge", "texts": "(b) ud_gsdsimp 500 sentences, default grid"}
+    for corpus in ("demo", "texts"):
+        old, new = results[corpus, "old"], results[corpus, "new"]
+        same = "identical" if old["files"] == new["files"] else "DIFFERENT: " + ", ".join(
+            f for f in old["files"] if old["files"][f] != new["files"].get(f))
+        print(f"| {names[corpus]} | numpy (before) | {old['wall']:.1f} | {old['cpu']:.1f} | |")
+        print(f"| | numba (after, warm cache) | {new['wall']:.1f} | {new['cpu']:.1f} | {same} |")
+        print(f"| | ratio before / after | {old['wall'] / new['wall']:.1f}x | {old['cpu'] / new['cpu']:.1f}x | |")
+    c = results["demo", "cold"]
+    same = "identical" if c["files"] == results["demo", "new"]["files"] else "DIFFERENT"
+    print(f"| (a) with an empty numba cache | numba (after, cold) | {c['wall']:.1f} | {c['cpu']:.1f} | {same} to the warm run |")
+    print("\nCPU seconds of the stage's parts (in the child; grid fits by model, within the grid):\n")
+    keys = list(dict.fromkeys(k for r in results.values() for k in r["parts"]))
+    print("| part | " + " | ".join(f"{c} {s}" for c, s in results if s != "cold") + " |")
+    print("|---|" + "---|" * (len(results) - 1))
+    for key in keys:
+        cells = [results[c, s]["parts"].get(key) for c, s in results if s != "cold"]
+        print(f"| {key} | " + " | ".join("" if v is None else f"{v:.2f}" for v in cells) + " |")
+    print("\n`fit_dmm` alone on (b) (jieba words, the default dmm settings), numpy against numba:\n")
+    print("| K | random_state | split_merge | documents x words | numpy CPU (s) | numba CPU (s) | same z, phi, pi |")
+    print("|---|---|---|---|---|---|---|")
+    print("\n".join(same_assignments([(5, 1, 0), (7, 2, 0), (10, 3, 0), (14, 4, 0), (7, 5, 30), (12, 6, 30)])))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        sys.path.insert(0, str(ROOT))
+        child(sys.argv[2], sys.argv[3], Path(sys.argv[4]))
+    else:
+        main()
