@@ -75,14 +75,16 @@ def select_model(runs: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, 
 
 
 def _family_pick(rows: pd.DataFrame) -> tuple[int, float, float]:
-    """The index of a family's pick among its reference ``rows``, the best score and the sd used:
-    the rows whose score is within one sd of the best score (the sd pooled over the family's rows:
-    the root mean of their run-score variances; 0 with one run) are equally supported; of them
-    the smallest K."""
+    """The index of a family's pick among its reference ``rows``, the best score and the sd of the
+    run scores pooled over the rows (the root mean of their variances; 0 with one run). A family
+    with a K stable enough: the best score. A fallback family (no K stable enough): the smallest
+    K whose score is within one sd of the best."""
     s = rounded(rows["score"].to_numpy(float))
     best = float(np.max(s))
     var = rows["score_sd"].to_numpy(float) ** 2
     sd = float(np.sqrt(np.nanmean(var))) if np.isfinite(var).any() else 0.0
+    if not rows["selection_fallback"].iloc[0]:
+        return rows[s == best].sort_values("k", kind="stable").index[0], best, sd
     within = rows[s >= rounded(np.array([best - sd]))[0]]
     return within.sort_values("k", kind="stable").index[0], best, sd
 
@@ -90,12 +92,12 @@ def _family_pick(rows: pd.DataFrame) -> tuple[int, float, float]:
 def choose(table: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The rule, family by family, then across families.
 
-    1. Within each model family, among its reference rows: the rows whose score is within one sd
-       (the seed runs' spread) of the family's best score cannot be told apart from the best by
-       this evidence; the family's pick is the smallest K of them (the one-standard-error rule:
-       topics the evidence does not support over noise are not added). Reference rows: the
-       family's K with stability >= ``min_stability``; when it has none, all its K, and the pick
-       is a fallback (``selection_fallback``: the evidence is weak and the report says so).
+    1. Within each model family: among its K with stability >= ``min_stability``, the best
+       score (ties: the smaller K). A family with no K that stable is a fallback family
+       (``selection_fallback``): its scores are then noise-dominated, and its pick is the
+       smallest K whose score is within one sd (the seed runs' spread, pooled over its K) of its
+       best (the one-standard-error rule: topics the evidence does not tell apart from noise are
+       not added). ``within_sd`` marks, in every family, the K within one sd of its best.
     2. Across families, the picks compete on NPMI coherence (the one criterion on a common
        scale: the same corpus, the same ``top_n`` words, document co-occurrence): the highest
        wins, ties to the order of ``topics.models``; a stable pick beats any fallback pick.
@@ -133,8 +135,8 @@ def choose(table: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, dict[
                   f"{top['model']} K = {int(top['k'])}); fallback: the smallest K within one sd ({sd:.3f}) "
                   f"of the best score ({best:.3f}): {m} K = {k}, stability {t.at[idx, 'stability']:.3f}")
     else:
-        reason = (f"the smallest K within one sd ({sd:.3f}) of the best score ({best:.3f}) among the K with "
-                  f"stability >= {settings.min_stability}: {m} K = {k}")
+        reason = (f"the best score ({best:.3f}, run sd {sd:.3f}) among the K with stability >= "
+                  f"{settings.min_stability}: {m} K = {k}")
         if len(picks) > 1:
             reason += " (the model family by NPMI coherence)"
     return t, {"selection": "forced" if forced else "fallback" if fallback else "rule",
