@@ -249,6 +249,7 @@ def real_study(request, tmp_path_factory):
     params = {"seed": 0, "transcripts": {"config": "config/transcripts.yaml", "userdict": "config/userdict.txt",
                                          "stopwords": "config/stopwords.txt", "n_jobs": 1}, "topics": REAL_TOPICS}
     out = {}
+    (work / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
     with contextlib.chdir(work):
         T.main(["--params", "params.yaml"])
         for seed in SEEDS:

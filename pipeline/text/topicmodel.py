@@ -486,18 +486,15 @@ EXEMPLAR_COLUMNS = ["topic", "rank", "doc_id", "unit_ids", "interview_id", "role
 
 
 def exemplar_scores(X: sparse.spmatrix, fit: TopicFit) -> np.ndarray:
-    """How typical each document is of each topic (D x K): the mean over the document's
-    vocabulary tokens of log(phi_kw / phibar_w), phibar_w = sum_j p_j phi_jw with p_j the topics'
-    prevalence (the corpus's word distribution under the model). A document of the topic's
-    characteristic words scores high, one of words every topic uses near 0; unlike the DMM's
-    posterior, which is exactly 1 for most documents of several words, it does not tie (two
-    documents tie only with the same words in the same proportions)."""
+    """How typical each document is of each topic (D x K): the document's log-likelihood under
+    the topic per vocabulary token, the mean over its tokens of log phi_kw. A document of the
+    topic's common words scores high; unlike the DMM's posterior, which is exactly 1 for most
+    documents of several words, it does not tie (two documents tie only with the same words in
+    the same proportions)."""
     tw = np.maximum(np.asarray(fit.topic_word, dtype=float), 1e-300)
-    prev = fit.doc_topic.mean(axis=0)
-    lift = np.log(tw) - np.log(prev @ tw)[None, :]
     X = sparse.csr_matrix(X, dtype=np.float64)
     length = np.asarray(X.sum(axis=1)).ravel()
-    return np.asarray(X @ lift.T) / np.maximum(length, 1.0)[:, None]
+    return np.asarray(X @ np.log(tw).T) / np.maximum(length, 1.0)[:, None]
 
 
 def exemplars(corpus: Corpus, fit: TopicFit, n: int = 3) -> pd.DataFrame:
