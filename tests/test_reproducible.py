@@ -84,16 +84,18 @@ def test_one_factor_uniquenesses_polish_to_one_value():
 
 
 def test_the_best_k_does_not_hang_on_the_last_digit():
-    from pipeline.text.topicmetrics import select_model
     from pipeline.text.topicmodel import Settings
+    from pipeline.text.topicselect import select_model
 
-    table = pd.DataFrame({"model": "dmm", "k": [6, 7], "coherence_npmi": [0.1, 0.1], "exclusivity": [0.5, 0.5],
-                          "stability": [0.9, 0.9], "perplexity": np.nan, "n_seeds": 3})
+    runs = pd.DataFrame({"model": "dmm", "k": [6, 6, 7, 7, 8, 8], "run": [1, 2] * 3,
+                         "coherence_npmi": [0.1, 0.1, 0.1, 0.1, 0.05, 0.05], "exclusivity": 0.5, "stability": 0.9,
+                         "perplexity": np.nan})
     for nudge in (0.0, 1e-16, -1e-16):
-        t = table.copy()
-        t.loc[1, "coherence_npmi"] = 0.1 + nudge       # a tie broken by the CPU's last digit before
-        chosen = select_model(t, Settings(models=("dmm",), k_grid=(6, 7)))
+        t = runs.copy()
+        t.loc[2:3, "coherence_npmi"] = 0.1 + nudge       # a tie broken by the CPU's last digit before
+        chosen, _ = select_model(t, Settings(models=("dmm",), k_grid=(6, 7, 8), seeds=2))
         assert chosen.loc[chosen["chosen"], "k"].tolist() == [6]
+        assert chosen["within_sd"].tolist() == [True, True, False]
 
 
 # --------------------------------------------------------------------------------------------

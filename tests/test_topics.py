@@ -19,6 +19,7 @@ import yaml
 from scipy import sparse
 
 from pipeline.core.errors import PipelineError
+from pipeline.core.settings import Vocabulary
 from pipeline.demo import checks as CK
 from pipeline.stages import topics as T
 from pipeline.text import documents as D
@@ -191,26 +192,6 @@ def test_dmm_recovers_planted_clusters_and_is_reproducible():
     assert fit.doc_topic.shape == (X.shape[0], 4) and np.isfinite(fit.perplexity)
 
 
-def test_selection_rule():
-    s = TM.Settings(models=("lda", "nmf"), k_grid=(5, 6, 7), min_stability=0.8)
-    table = pd.DataFrame({
-        "model": ["lda"] * 3 + ["nmf"] * 3, "k": [5, 6, 7] * 2,
-        "coherence_npmi": [0.3, 0.2, 0.1, 0.1, 0.2, 0.25], "exclusivity": [0.9, 0.8, 0.7, 0.6, 0.7, 0.75],
-        "stability": [0.5, 0.9, 0.9, 0.9, 0.9, 0.95], "perplexity": [1, 2, 3] + [np.nan] * 3, "n_seeds": 3})
-    out = TX.select_model(table, s)
-    assert out["chosen"].sum() == 1
-    assert not out.loc[0, "eligible"]                      # lda K=5 unstable: not eligible despite the best coherence
-    chosen = out[out["chosen"]].iloc[0]
-    assert (chosen["model"], chosen["k"]) == ("nmf", 7)
-    forced = TX.select_model(table, TM.Settings(models=("lda", "nmf"), k_grid=(5, 6, 7), fixed_model="lda", fixed_k=5))
-    assert forced[forced["chosen"]][["model", "k"]].values.tolist() == [["lda", 5]]
-    # a forced K alone is taken even when its only runs are below min_stability (was an IndexError)
-    only_k = TX.select_model(table[table["model"] == "lda"], TM.Settings(models=("lda",), k_grid=(5, 6, 7),
-                                                                      min_stability=0.8, fixed_k=5))
-    assert only_k[only_k["chosen"]][["model", "k"]].values.tolist() == [["lda", 5]]
-    assert not only_k.loc[only_k["k"] == 5, "eligible"].item()
-
-
 # --------------------------------------------------------------------------------------------
 # prevalence regression: clustered SEs as statsmodels
 # --------------------------------------------------------------------------------------------
@@ -255,11 +236,11 @@ def _units(texts: list[str], interview: str = "I001") -> pd.DataFrame:
 
 def test_empty_documents_are_flagged_not_fatal():
     docs = D.build_documents(_units(["议事会 网格员", "议事会 积分", "好", "网格员 积分 积分"]), "turn")
-    c = D.vectorize(docs, min_df=2, max_df=1.0)
+    c = D.vectorize(docs, Vocabulary(min_df=2, max_df=1.0))
     assert list(c.flagged["doc_id"]) == ["I001:3"]
     assert c.flagged["reason"].iat[0] == "no vocabulary token"
     assert c.counts.shape == (3, 3) and len(c.docs) == 3
-    c2 = D.vectorize(docs, min_df=2, max_df=1.0, min_doc_tokens=3)
+    c2 = D.vectorize(docs, Vocabulary(min_df=2, max_df=1.0), min_doc_tokens=3)
     assert list(c2.flagged["doc_id"]) == ["I001:1", "I001:2", "I001:3"]
 
 
@@ -282,8 +263,8 @@ def test_exchange_documents_put_the_question_before_the_answer():
     assert docs["text"].tolist() == ["积分 超市", "对", "议事会 商量 积分"]          # the answer only
     assert docs["question"].iat[1] == "还有 呢议事会"
     # a one-word answer that is flagged as a turn is modelled as an exchange
-    assert list(D.vectorize(D.build_documents(u, "turn"), min_df=2, max_df=1.0).flagged["doc_id"]) == ["I001:2"]
-    assert D.vectorize(docs, min_df=2, max_df=1.0).flagged.empty
+    assert list(D.vectorize(D.build_documents(u, "turn"), Vocabulary(min_df=2, max_df=1.0)).flagged["doc_id"]) == ["I001:2"]
+    assert D.vectorize(docs, Vocabulary(min_df=2, max_df=1.0)).flagged.empty
     with pytest.raises(PipelineError, match="exchange needs the interviewer's questions"):
         D.build_documents(u, "exchange")
     with pytest.raises(PipelineError, match=r"questions: columns \['tokens'\] are missing"):

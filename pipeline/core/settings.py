@@ -301,11 +301,27 @@ CountOrShare = Annotated[Union[int, float], AfterValidator(_count_or_share)]
 TopicModel = Literal["dmm", "lda", "nmf"]
 
 
+# Single characters a topic vocabulary keeps (``topics.vocabulary.keep``): concrete nouns of public
+# affairs that are whole words in Chinese, unlike particles and verbs (的, 干, 当, 说, 有).
+KEEP_SINGLE = ["水", "电", "气", "路", "桥", "房", "楼", "地", "田", "山", "河", "树", "粮", "米", "油", "菜",
+               "肉", "猪", "牛", "羊", "鸡", "鱼", "茶", "药", "病", "钱", "税", "车", "船", "网", "灯", "井",
+               "厕", "党", "警", "村", "乡", "镇", "县", "市", "省", "厂", "店", "矿", "煤", "火", "雨", "灾", "书"]
+
+
 class Vocabulary(Section):
+    """``topics.vocabulary``: which content tokens are vocabulary words (pipeline.text.documents.vectorize,
+    docs/topics.md step 2); each rule's removals are listed in processed/topics/vocabulary_audit.csv."""
+
     min_df: CountOrShare = 3
     max_df: CountOrShare = 0.5
+    max_df_ridf: float | None = 0.6    # a word above max_df stays when its residual IDF is at least this many bits (None: none stays)
     max_features: PositiveInt | None = None
     stopwords: Names = Field(default_factory=list)
+    symbols: bool = True              # drop punctuation, underscores, control characters, spreadsheet escapes (_x000D_)
+    numbers: bool = True              # drop tokens of digits without a letter (2019, 3.5, 10%)
+    latin_codes: Count = 2            # drop Latin letter-digit codes of at most this many letters (K, K1, L9); 0: none
+    min_chars: PositiveInt = 2        # drop words shorter than this, except the keep list
+    keep: Names = Field(default_factory=lambda: list(KEEP_SINGLE))
 
 
 class Dmm(Section):

@@ -10,17 +10,23 @@ writes the outputs; docs/topics.md has the details):
    only; for texts without an interviewer, the whole text), ``unit: window`` (runs of ``window``
    consecutive sentences of one interview) or ``unit: auto`` (the default: exchange when there
    are interviewer questions, else turn).
-2. :func:`pipeline.text.documents.vectorize`: a scikit-learn ``CountVectorizer`` over the
-   transcripts stage's content tokens (``analyzer=str.split``, so jieba's Chinese words are kept
-   whole), with the vocabulary rules of ``params.yaml: topics.vocabulary``. Documents with fewer
-   than ``min_doc_tokens`` vocabulary tokens are not modelled and are listed in ``flagged_docs.csv``.
+2. :func:`pipeline.text.documents.vectorize`: the transcripts stage's content tokens
+   (``analyzer=str.split``, so jieba's Chinese words are kept whole) less what the rules of
+   ``params.yaml: topics.vocabulary`` remove (symbols and spreadsheet escapes, numbers, short
+   Latin codes, single characters but a keep list, ``min_df``, and ``max_df`` unless a word comes
+   in bursts); ``vocabulary_audit.csv`` says what each rule removed. Documents with fewer than
+   ``min_doc_tokens`` vocabulary tokens are not modelled and are listed in ``flagged_docs.csv``.
 3. :func:`pipeline.text.topicmetrics.evaluate_grid`: DMM (one topic per document), LDA (batch
    variational Bayes) and/or NMF (on TF-IDF) for every K of the grid and ``seeds`` random starts
-   each, fitted on a seeded training split; per (model, K): NPMI coherence, exclusivity,
-   stability across seeds and, for LDA and DMM, held-out perplexity.
-4. :func:`pipeline.text.topicmetrics.select_model` applies the documented rule
-   (``topics.selection``): among (model, K) with stability >= ``min_stability``, the largest
-   mean of the standardised criteria; ``model`` / ``fixed_k`` override it.
+   each, fitted on a seeded training split; per seed run: NPMI coherence, exclusivity,
+   stability against the other runs and, for LDA and DMM, held-out perplexity (``k_runs.csv``).
+4. :func:`pipeline.text.topicselect.select_model` applies the documented rule
+   (``topics.selection``): per model family, among the K with stability >= ``min_stability``,
+   the smallest K whose score (the criteria standardised within the family) is within one sd
+   (across the seed runs) of the best; the family by NPMI coherence. When no K is that stable
+   the same rule runs over all K and the choice is flagged a fallback (``selection_fallback`` in
+   ``k_selection.csv`` and ``metrics/topics.json``, with the reason); ``model`` / ``fixed_k``
+   override it.
 5. The chosen model is refitted on all documents (:func:`pipeline.text.topicmodel.fit_final`).
    Topics are numbered by overall prevalence (largest first). Top and FREX words, the topic
    table, exemplars, and the prevalence effects (each topic's document proportion regressed on
@@ -33,9 +39,9 @@ The demo study's alignment of the topics with its planted themes is not part of 
 ``demo_checks`` stage (:mod:`pipeline.demo.demo_checks`) reads these outputs and ``raw/truth``.
 
 Outputs (``processed/topics/``, built in a temporary folder and swapped in whole):
-``k_selection.csv``, ``topic_words.csv``, ``topics.csv``, ``doc_topics.parquet``,
+``k_selection.csv``, ``k_runs.csv``, ``topic_words.csv``, ``topics.csv``, ``doc_topics.parquet``,
 ``exemplars.csv``, ``prevalence.csv``, ``prevalence_levels.csv``, ``flagged_docs.csv``,
-``final_chains.csv``; and ``metrics/topics.json``. Same inputs and seed, same bytes.
+``final_chains.csv``, ``vocabulary_audit.csv``; and ``metrics/topics.json``. Same inputs and seed, same bytes.
 """
 from __future__ import annotations
 
@@ -55,10 +61,10 @@ from pipeline.core.files import atomic_dir, read_community_columns, read_transcr
 from pipeline.core.instrument import text_community
 from pipeline.text.units import check_text_frame
 from pipeline.text.documents import build_documents, resolve_unit, vectorize
-from pipeline.text.topicmetrics import (evaluate_grid, exclusivity, npmi_coherence, select_model,
-                                        top_word_indices, topic_words)
+from pipeline.text.topicmetrics import evaluate_grid, exclusivity, npmi_coherence, top_word_indices, topic_words
 from pipeline.text.topicmodel import (Settings, doc_topic_frame, exemplars, fit_final, order_by_prevalence, parse_settings,
                                       prevalence_covariates, read_labels, topic_prevalence, topic_table)
+from pipeline.text.topicselect import select_model
 
 OUT_DIR = config.PROCESSED / "topics"
 METRICS_FILE = config.METRICS / "topics.json"
@@ -76,10 +82,10 @@ def run_topics(units: pd.DataFrame, communities: pd.DataFrame | None, settings: 
     file's covariates of the prevalence regressions (None: none)."""
     unit = resolve_unit(settings.unit, questions)
     docs = build_documents(units, unit, settings.window, questions, community)
-    corpus = vectorize(docs, settings.min_df, settings.max_df, settings.max_features, settings.stopwords,
-                       settings.min_doc_tokens)
+    corpus = vectorize(docs, settings.vocabulary, settings.min_doc_tokens)
     check_prevalence(corpus, communities, settings, community)
-    grid = select_model(evaluate_grid(corpus, settings, seed), settings)
+    runs = evaluate_grid(corpus, settings, seed)
+    grid, decision = select_model(runs, settings)
     chosen = grid[grid["chosen"]].iloc[0]
     model, k = str(chosen["model"]), int(chosen["k"])
     fit, chains = fit_final(corpus.counts, model, k, seed, settings)
@@ -95,14 +101,17 @@ def run_topics(units: pd.DataFrame, communities: pd.DataFrame | None, settings: 
         "model": model, "k": k, "n_docs": int(len(corpus.docs)), "n_docs_flagged": int(len(corpus.flagged)),
         "vocabulary_size": int(len(corpus.vocab)), "unit": unit,
         "coherence_npmi": float(coh.mean()), "exclusivity": float(exc.mean()),
-        "stability": float(chosen["stability"]),
-        "perplexity": None if math.isnan(chosen["perplexity"]) else float(chosen["perplexity"]),
+        "stability": float(chosen["stability"]), "stability_sd": _number(chosen["stability_sd"]),
+        "score": _number(chosen["score"]), "score_sd": _number(chosen["score_sd"]), **decision,
+        "perplexity": _number(chosen["perplexity"]),
         "n_fits": int(grid["n_seeds"].sum()) + len(chains),
+        "vocabulary_removed": {r["rule"]: int(r["n_words"]) for _, r in corpus.audit.iterrows()},
         "final_chains": int((chains["chain"] > 0).sum()),
         "final_log_posterior": None if chains["log_posterior"].isna().all()
         else float(chains.loc[chains["chosen"], "log_posterior"].iloc[-1]),   # the whole corpus's
     }
-    tables: dict[str, pd.DataFrame] = {"k_selection": grid, "topic_words": words, "final_chains": chains}
+    tables: dict[str, pd.DataFrame] = {"k_selection": grid, "k_runs": runs, "topic_words": words,
+                                       "final_chains": chains, "vocabulary_audit": corpus.audit}
     tables["topics"] = topic_table(fit, words, labels, coh, exc)
     tables["doc_topics"] = dt
     tables["exemplars"] = exemplars(corpus, fit, settings.n_exemplars)
@@ -110,6 +119,10 @@ def run_topics(units: pd.DataFrame, communities: pd.DataFrame | None, settings: 
     tables["prevalence_levels"] = levels
     tables["flagged_docs"] = corpus.flagged
     return tables, metrics
+
+
+def _number(x: Any) -> float | None:
+    return None if x is None or math.isnan(float(x)) else float(x)
 
 
 def check_prevalence(corpus: Any, communities: pd.DataFrame | None, settings: Settings, community: str | None) -> None:

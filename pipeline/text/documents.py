@@ -8,14 +8,19 @@ seeded streams, the documents the K grid is fitted and evaluated on.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from pipeline.core.digits import rounded
 from pipeline.core.errors import PipelineError
+from pipeline.core.settings import Vocabulary
 
 UNITS = ("exchange", "turn", "window")
 STREAM_SPLIT = 71       # SeedSequence stream of the held-out split
@@ -123,33 +128,127 @@ class Corpus:
     vocab: np.ndarray                  # the vocabulary, sorted
     docs: pd.DataFrame                 # the modelled documents (with n_vocab_tokens)
     flagged: pd.DataFrame              # documents left out, with the reason
+    audit: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=AUDIT_COLUMNS))   # what each rule removed
 
 
-def vectorize(docs: pd.DataFrame, min_df: float = 3, max_df: float = 0.5, max_features: int | None = None,
-              stopwords: Sequence[str] = (), min_doc_tokens: int = 1) -> Corpus:
-    """Count the documents' content tokens over a vocabulary chosen by ``min_df`` / ``max_df``
-    (counts or shares of documents, scikit-learn's rules) and ``max_features`` (most frequent
-    words), leaving out ``stopwords``. Documents with fewer than ``min_doc_tokens`` vocabulary
-    tokens are not modelled: they are returned in ``flagged`` with the reason."""
+AUDIT_COLUMNS = ["rule", "setting", "n_words", "n_tokens", "examples"]
+N_EXAMPLES = 15
+SPREADSHEET_ESCAPE = re.compile(r"_x[0-9A-Fa-f]{4}_")
+LATIN_CODE = re.compile(r"([A-Za-z]+)[0-9]*|[0-9]+([A-Za-z]+)")
+
+
+def token_rule(token: str, vocabulary: Vocabulary) -> str | None:
+    """The first hygiene rule of ``topics.vocabulary`` that removes ``token`` (None: it stays),
+    in this order: ``stopwords``; ``symbols`` (no letter or digit at all, or an underscore, a
+    control or format character, or a spreadsheet escape such as ``_x000D_``); ``numbers`` (a
+    digit and no letter: 2019, 3.5, 10%, full-width digits too); ``latin_codes`` (ASCII letters
+    and digits with at most that many letters: K, K1, L9, 4S; NFKC, so full-width letters too);
+    ``min_chars`` (fewer characters, unless in ``keep``). CJK characters count as letters."""
+    if token in vocabulary.stopwords:
+        return "stopwords"
+    norm = unicodedata.normalize("NFKC", token)
+    letters = sum(ch.isalpha() for ch in norm)
+    if vocabulary.symbols and ("_" in norm or SPREADSHEET_ESCAPE.search(token)
+                               or any(unicodedata.category(ch) in ("Cc", "Cf") for ch in norm)
+                               or not any(ch.isalnum() for ch in norm)):
+        return "symbols"
+    if vocabulary.numbers and letters == 0 and any(ch.isdigit() for ch in norm):
+        return "numbers"
+    code = LATIN_CODE.fullmatch(norm) if norm.isascii() else None
+    if vocabulary.latin_codes and code and len(code.group(1) or code.group(2)) <= vocabulary.latin_codes:
+        return "latin_codes"
+    if len(token) < vocabulary.min_chars and token not in vocabulary.keep:
+        return "min_chars"
+    return None
+
+
+def residual_idf(X: sparse.spmatrix, columns: Sequence[int] | None = None) -> np.ndarray:
+    """The residual IDF in bits of each word (of ``columns``; None: all; Church & Gale 1995):
+    log2 of the number of documents a Poisson word of the same frequency would be in, sum_d (1 - exp(-N_d f_w)) with N_d the
+    document's tokens and f_w the word's share of all tokens, over the number it is in. A word
+    that comes in bursts, several times in the documents about its subject and not elsewhere
+    (工资, 医院, 公司 in messages), is in far fewer documents than that and scores high; a word
+    used once here and there whatever the subject (希望, 谢谢, 问题) scores near 0."""
+    X = sparse.csc_matrix(X, dtype=np.float64)
+    length = np.asarray(X.sum(axis=1)).ravel()
+    cols = np.arange(X.shape[1]) if columns is None else np.asarray(columns, dtype=int)
+    share = np.asarray(X[:, cols].sum(axis=0)).ravel() / max(length.sum(), 1.0)
+    df = np.diff(X.indptr)[cols]
+    expected = np.array([-np.expm1(-length * f).sum() for f in share])
+    return np.log2(np.divide(expected, df, out=np.ones_like(expected), where=df > 0))
+
+
+def _audit_row(rule: str, setting: object, words: Sequence[str], freq: Mapping[str, int], examples: bool = True) -> dict:
+    top = sorted(words, key=lambda w: (-freq[w], w))
+    return {"rule": rule, "setting": str(setting), "n_words": len(words), "n_tokens": int(sum(freq[w] for w in words)),
+            "examples": " ".join(top[:N_EXAMPLES]) if examples else ""}
+
+
+def _doc_frequency_rules(texts: list[str], vocabulary: Vocabulary, n_docs: int) -> tuple[list[str], list[dict]]:
+    """min_df, then max_df with its exception for bursty words (``max_df_ridf``), then
+    ``max_features``: the vocabulary (sorted) and the audit rows."""
     from sklearn.feature_extraction.text import CountVectorizer
 
-    stop = frozenset(stopwords)
-    texts = [" ".join(t for t in s.split() if t not in stop) for s in docs["tokens"]]
-    vec = CountVectorizer(analyzer=str.split, min_df=min_df, max_df=max_df, max_features=max_features,
-                          dtype=np.int64)
+    vec = CountVectorizer(analyzer=str.split, min_df=vocabulary.min_df, dtype=np.int64)
     try:
         X = vec.fit_transform(texts).tocsr()
-    except ValueError as exc:  # empty vocabulary, or max_df < min_df in documents
+    except ValueError as exc:  # empty vocabulary
         raise PipelineError(f"topics.vocabulary: no vocabulary left ({exc})",
-                            hint=f"{len(docs)} documents: lower vocabulary.min_df or raise max_df") from None
+                            hint=f"{n_docs} documents: lower vocabulary.min_df") from None
+    words = vec.get_feature_names_out()
+    total = Counter(t for s in texts for t in s.split())
+    rows = [_audit_row("min_df", vocabulary.min_df, sorted(set(total) - set(words)), total, examples=False)]
+    df = np.asarray((X > 0).sum(axis=0)).ravel()
+    limit = vocabulary.max_df if isinstance(vocabulary.max_df, int) else vocabulary.max_df * n_docs
+    high = np.flatnonzero(df > limit)
+    kept_high = (np.zeros(len(high), bool) if vocabulary.max_df_ridf is None
+                 else rounded(residual_idf(X, high)) >= vocabulary.max_df_ridf)
+    rows.append(_audit_row("max_df", vocabulary.max_df, list(words[high[~kept_high]]), total))
+    rows.append(_audit_row("max_df_kept", vocabulary.max_df_ridf, list(words[high[kept_high]]), total))
+    keep = np.setdiff1d(np.arange(len(words)), high[~kept_high])
+    if vocabulary.max_features is not None and len(keep) > vocabulary.max_features:
+        freq = np.asarray(X.sum(axis=0)).ravel()
+        order = sorted(keep, key=lambda j: (-freq[j], words[j]))
+        rows.append(_audit_row("max_features", vocabulary.max_features,
+                               list(words[order[vocabulary.max_features:]]), total))
+        keep = np.sort(order[:vocabulary.max_features])
+    return sorted(words[keep]), rows
+
+
+def vectorize(docs: pd.DataFrame, vocabulary: Vocabulary | None = None, min_doc_tokens: int = 1) -> Corpus:
+    """Count the documents' content tokens over a vocabulary chosen by the rules of
+    ``topics.vocabulary`` (:class:`pipeline.core.settings.Vocabulary`): the token rules of
+    :func:`token_rule`; then ``min_df`` (documents, a count or a share); ``max_df`` (a share or a
+    count of documents) drops a more common word unless its :func:`residual_idf` is at least
+    ``max_df_ridf`` bits (a frequent word that comes in bursts, in the documents of its subject,
+    stays; a frequent word used anywhere goes); then the ``max_features`` most frequent. ``audit``: one row per rule
+    (rule, setting, n_words and n_tokens removed, the most frequent examples; ``max_df_kept``:
+    the frequent words kept; the rare words of ``min_df`` are counted, not listed).
+    Documents with fewer than ``min_doc_tokens`` vocabulary tokens are not modelled: they are
+    returned in ``flagged`` with the reason."""
+    vocabulary = vocabulary or Vocabulary()
+    token_lists = [s.split() for s in docs["tokens"]]
+    freq = Counter(t for toks in token_lists for t in toks)
+    verdict = {t: token_rule(t, vocabulary) for t in freq}
+    rows = [_audit_row(rule, getattr(vocabulary, rule) if rule != "stopwords" else len(vocabulary.stopwords),
+                       [t for t, r in verdict.items() if r == rule], freq)
+            for rule in ("stopwords", "symbols", "numbers", "latin_codes", "min_chars")]
+    texts = [" ".join(t for t in toks if verdict[t] is None) for toks in token_lists]
+    vocab, more = _doc_frequency_rules(texts, vocabulary, len(docs))
+    if not vocab:
+        raise PipelineError("topics.vocabulary: no vocabulary left",
+                            hint=f"{len(docs)} documents: lower vocabulary.min_df or raise max_df")
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    X = CountVectorizer(analyzer=str.split, vocabulary=vocab, dtype=np.int64).fit_transform(texts).tocsr()
     n_tok = np.asarray(X.sum(axis=1)).ravel()
     keep = n_tok >= min_doc_tokens
     flagged = docs.loc[~keep, ["doc_id", "unit_ids", "interview_id", "n_units"]].assign(
         n_vocab_tokens=n_tok[~keep],
         reason=np.where(n_tok[~keep] == 0, "no vocabulary token", f"fewer than {min_doc_tokens} vocabulary tokens"))
     kept = docs.loc[keep].assign(n_vocab_tokens=n_tok[keep]).reset_index(drop=True)
-    return Corpus(counts=X[keep], vocab=np.asarray(vec.get_feature_names_out()), docs=kept,
-                  flagged=flagged.reset_index(drop=True))
+    return Corpus(counts=X[keep], vocab=np.asarray(vocab), docs=kept, flagged=flagged.reset_index(drop=True),
+                  audit=pd.DataFrame(rows + more, columns=AUDIT_COLUMNS))
 
 
 

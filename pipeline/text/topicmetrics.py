@@ -2,8 +2,9 @@
 
 Per topic: NPMI coherence (:func:`npmi_coherence`), exclusivity (:func:`exclusivity`), stm's
 FREX (:func:`frex`, :func:`topic_words`); across runs: stability (:func:`stability`, Hungarian-
-matched topics). :func:`evaluate_grid` fits every (model, K, seed run) of the grid and summarises
-them; :func:`select_model` applies the documented rule (``topics.selection``).
+matched topics). :func:`evaluate_grid` fits every (model, K, seed run) of the grid and returns
+each run's evidence; :func:`pipeline.text.topicselect.select_model` summarises the runs and
+applies the documented rule (``topics.selection``).
 """
 from __future__ import annotations
 
@@ -26,8 +27,7 @@ from pipeline.text.topicmodel import Settings, TopicFit, fit_topics, run_seed
 
 CRITERIA = ("coherence_npmi", "exclusivity", "stability", "neg_perplexity")
 STREAM_SUBSAMPLE = 73   # SeedSequence stream of the documents each seed run is fitted on
-K_COLUMNS = ["model", "k", "coherence_npmi", "exclusivity", "stability", "perplexity", "n_seeds",
-             "eligible", "score", "chosen"]
+RUN_COLUMNS = ["model", "k", "run", "coherence_npmi", "exclusivity", "stability", "perplexity"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -171,12 +171,26 @@ def _grid_of(task: tuple[str, int, int], *, X_train: Any, X_test: Any, seed: int
     return _grid_task(X_train, X_test, model, k, seed, r, settings)
 
 
+def run_stability(topic_words: Sequence[np.ndarray]) -> np.ndarray:
+    """Each run's stability: the mean cosine of its Hungarian-matched topics to those of every
+    other run (NaN for a single run). Their mean is :func:`stability`."""
+    n = len(topic_words)
+    if n < 2:
+        return np.full(n, np.nan)
+    sim = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i + 1, n):
+            sim[i, j] = sim[j, i] = match_topics(topic_words[i], topic_words[j])[1].mean()
+    return sim.sum(axis=1) / (n - 1)
+
+
 def evaluate_grid(corpus: Corpus, settings: Settings, seed: int) -> pd.DataFrame:
     """Fit every (model, K, seed run) on a seeded subsample (``subsample``) of the training
-    split, with that run's random state, and summarise per (model, K):
-    coherence_npmi and exclusivity (means over topics and runs; NPMI over the whole corpus's
-    document co-occurrence), stability (:func:`stability` across the runs), perplexity (LDA,
-    held-out documents, mean over runs). Results do not depend on ``n_jobs``."""
+    split, with that run's random state; one row per run: model, k, run, coherence_npmi and
+    exclusivity (means over the run's topics; NPMI over the whole corpus's document
+    co-occurrence), stability (:func:`run_stability` among the runs of its (model, K)),
+    perplexity (LDA and DMM, held-out documents; NaN for NMF). :func:`select_model` summarises
+    them. Results do not depend on ``n_jobs``."""
     X = corpus.counts
     train, test = split_holdout(X.shape[0], settings.holdout, seed)
     train, test = cap_documents(train, test, settings.grid_max_docs, seed)
@@ -190,48 +204,12 @@ def evaluate_grid(corpus: Corpus, settings: Settings, seed: int) -> pd.DataFrame
         by_key.setdefault((m, k), []).append(f)
     rows = []
     for (m, k), runs in by_key.items():
-        tops = [top_word_indices(f.topic_word, settings.top_n) for f in runs]
-        coh = [npmi_coherence(top, X).mean() for top in tops]
-        exc = [exclusivity(f.topic_word, settings.top_n, top).mean() for f, top in zip(runs, tops)]
-        rows.append({"model": m, "k": k, "coherence_npmi": float(np.mean(coh)), "exclusivity": float(np.mean(exc)),
-                     "stability": stability([f.topic_word for f in runs]),
-                     "perplexity": float(np.mean([f.perplexity for f in runs])) if m in ("lda", "dmm") else float("nan"),
-                     "n_seeds": len(runs)})
-    return pd.DataFrame(rows)
-
-
-def select_model(table: pd.DataFrame, settings: Settings) -> pd.DataFrame:
-    """The selection rule. Eligible: stability >= ``min_stability`` (or every row when none
-    is). Score: the mean over ``criteria`` of each criterion standardised (z-score) across the
-    eligible rows (neg_perplexity: minus the held-out perplexity, LDA rows only; a criterion
-    missing for a row counts 0). Chosen: the highest score, ties to the smaller K, then the
-    order of ``topics.models`` (scores and stability compared to 10 significant digits, so a
-    last-digit difference between machines cannot flip the choice); ``selection.model`` restricts the choice to one model and
-    ``selection.fixed_k`` to one K. Returns ``table`` with eligible, score and chosen."""
-    t = table.copy()
-    t["eligible"] = rounded(t["stability"].to_numpy(float)) >= settings.min_stability
-    if settings.seeds < 2 or not t["eligible"].any():
-        t["eligible"] = True
-    crit = t.assign(neg_perplexity=-t["perplexity"])
-    for c in settings.criteria:    # to 10 digits: z-scores of near-equal values would blow a last digit up
-        crit[c] = rounded(crit[c].to_numpy(float))
-    z = []
-    for c in settings.criteria:
-        vals = crit.loc[t["eligible"], c]
-        sd = vals.std(ddof=0)
-        zc = (crit[c] - vals.mean()) / sd if sd > 0 else crit[c] * 0.0
-        z.append(zc.fillna(0.0))
-    t["score"] = np.where(t["eligible"], np.mean(z, axis=0), np.nan)
-    # A forced model or K is taken even when its runs are less stable than min_stability (the
-    # table still shows them as not eligible); otherwise only eligible rows compete.
-    forced = settings.fixed_model is not None or settings.fixed_k is not None
-    cand = t if forced else t[t["eligible"]]
-    if settings.fixed_model is not None:
-        cand = cand[cand["model"] == settings.fixed_model]
-    if settings.fixed_k is not None:
-        cand = cand[cand["k"] == settings.fixed_k]
-    order = {m: i for i, m in enumerate(settings.models)}
-    cand = cand.assign(_s=rounded(cand["score"].fillna(-np.inf).to_numpy(float)), _m=cand["model"].map(order))
-    best = cand.sort_values(["_s", "k", "_m"], ascending=[False, True, True], kind="stable").index[0]
-    t["chosen"] = t.index == best
-    return t[K_COLUMNS].sort_values(["model", "k"], kind="stable").reset_index(drop=True)
+        stab = run_stability([f.topic_word for f in runs])
+        for r, f in enumerate(runs):
+            top = top_word_indices(f.topic_word, settings.top_n)
+            rows.append({"model": m, "k": k, "run": r + 1,
+                         "coherence_npmi": float(npmi_coherence(top, X).mean()),
+                         "exclusivity": float(exclusivity(f.topic_word, settings.top_n, top).mean()),
+                         "stability": float(stab[r]),
+                         "perplexity": float(f.perplexity) if m in ("lda", "dmm") else float("nan")})
+    return pd.DataFrame(rows, columns=RUN_COLUMNS)

@@ -28,7 +28,7 @@ from pipeline.core.digits import rounded
 from pipeline.core.errors import PipelineError
 from pipeline.core.parallel import run_tasks
 from pipeline.core.schema import parse
-from pipeline.core.settings import Topics
+from pipeline.core.settings import Topics, Vocabulary
 from pipeline.stats.fit import fit_model
 from pipeline.stats.frame import formula_variables
 from pipeline.text.documents import Corpus
@@ -54,10 +54,7 @@ class Settings:
     unit: str = "auto"
     window: int = 3
     min_doc_tokens: int = 1
-    min_df: float = 3
-    max_df: float = 0.5
-    max_features: int | None = None
-    stopwords: tuple[str, ...] = ()
+    vocabulary: Vocabulary = Vocabulary()
     models: tuple[str, ...] = MODELS
     k_grid: tuple[int, ...] = tuple(range(5, 15))
     seeds: int = 3
@@ -104,8 +101,7 @@ def parse_settings(section: Mapping[str, Any] | Topics) -> Settings:
     voc, dmm, lda, nmf, sel, prev = s.vocabulary, s.dmm, s.lda, s.nmf, s.selection, s.prevalence
     return Settings(
         unit=s.unit, window=s.window, min_doc_tokens=s.min_doc_tokens,
-        min_df=voc.min_df, max_df=voc.max_df, max_features=voc.max_features,
-        stopwords=tuple(str(w) for w in voc.stopwords),
+        vocabulary=voc,
         models=tuple(s.models), k_grid=tuple(sorted(set(s.k_grid))), seeds=s.seeds, holdout=float(s.holdout),
         min_docs_per_topic=s.min_docs_per_topic, top_n=s.top_n,
         lda_max_iter=lda.max_iter, lda_doc_topic_prior=lda.doc_topic_prior, lda_topic_word_prior=lda.topic_word_prior,
@@ -376,35 +372,56 @@ def doc_topic_frame(corpus: Corpus, fit: TopicFit, community: str | None = None)
     return pd.concat([d.reset_index(drop=True), props], axis=1)
 
 
+EXEMPLAR_COLUMNS = ["topic", "rank", "doc_id", "unit_ids", "interview_id", "role", "n_vocab_tokens", "loading",
+                    "score", "text", "question"]
+
+
+def exemplar_scores(X: sparse.spmatrix, fit: TopicFit) -> np.ndarray:
+    """How typical each document is of each topic (D x K): the document's log-likelihood under
+    the topic per vocabulary token, the mean over its tokens of log phi_kw. A document of the
+    topic's common words scores high; unlike the DMM's posterior, which is exactly 1 for most
+    documents of several words, it does not tie (two documents tie only with the same words in
+    the same proportions)."""
+    tw = np.maximum(np.asarray(fit.topic_word, dtype=float), 1e-300)
+    X = sparse.csr_matrix(X, dtype=np.float64)
+    length = np.asarray(X.sum(axis=1)).ravel()
+    return np.asarray(X @ np.log(tw).T) / np.maximum(length, 1.0)[:, None]
+
+
 def exemplars(corpus: Corpus, fit: TopicFit, n: int = 3) -> pd.DataFrame:
-    """The ``n`` documents loading highest on each topic, preferring distinct interviews (a
-    second document of an interview only when fewer than ``n`` interviews are left): topic,
-    rank, doc_id, unit_ids, interview_id, loading, text (redacted), question (the interviewer's
-    question before it, redacted; exchange documents only)."""
+    """The ``n`` exemplar documents of each topic: documents whose largest topic it is (then the
+    others, when fewer), ranked by :func:`exemplar_scores` (ties, to 10 significant digits:
+    document order), distinct interviews first (a second document of an interview only when
+    fewer than ``n`` interviews are left) and never two documents of the same tokens: topic,
+    rank, doc_id, unit_ids, interview_id, role, n_vocab_tokens, loading (the document's
+    proportion of the topic), score, text (redacted), question (the interviewer's question
+    before it, redacted; exchange documents only)."""
     rows = []
     docs = corpus.docs
+    score = rounded(exemplar_scores(corpus.counts, fit))
+    top = rounded(fit.doc_topic).argmax(axis=1)
+    tokens = docs["tokens"].to_numpy() if "tokens" in docs else np.arange(len(docs)).astype(str)
     for t in range(fit.k):
-        order = np.argsort(-rounded(fit.doc_topic[:, t]), kind="stable")   # ties to 10 digits: document order
+        order = np.lexsort((np.arange(len(docs)), -score[:, t], top != t))
         picked: list[int] = []
         seen: set[str] = set()
-        for i in order:
-            if len(picked) == n:
-                break
-            if docs["interview_id"].iat[i] not in seen:
+        texts: set[str] = set()
+        for second in (False, True):
+            for i in order:
+                if len(picked) == n:
+                    break
+                if i in picked or tokens[i] in texts or (not second and docs["interview_id"].iat[i] in seen):
+                    continue
                 picked.append(int(i))
                 seen.add(docs["interview_id"].iat[i])
-        for i in order:
-            if len(picked) == n:
-                break
-            if int(i) not in picked:
-                picked.append(int(i))
+                texts.add(tokens[i])
         for r, i in enumerate(picked):
             rows.append({"topic": t + 1, "rank": r + 1, "doc_id": docs["doc_id"].iat[i],
                          "unit_ids": docs["unit_ids"].iat[i], "interview_id": docs["interview_id"].iat[i],
-                         "loading": float(fit.doc_topic[i, t]), "text": docs["text"].iat[i],
+                         "role": docs["role"].iat[i], "n_vocab_tokens": int(docs["n_vocab_tokens"].iat[i]),
+                         "loading": float(fit.doc_topic[i, t]), "score": float(score[i, t]), "text": docs["text"].iat[i],
                          "question": docs["question"].iat[i] if "question" in docs else ""})
-    return pd.DataFrame(rows, columns=["topic", "rank", "doc_id", "unit_ids", "interview_id", "loading", "text",
-                                       "question"])
+    return pd.DataFrame(rows, columns=EXEMPLAR_COLUMNS)
 
 
 # --------------------------------------------------------------------------------------------

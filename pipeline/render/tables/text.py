@@ -42,7 +42,25 @@ def table_topics(results: Results, instrument: Instrument, settings: Mapping[str
         rows.append(Row((text(str(r["topic"])), text(topic_label(r[lab], sep) if lab and not _isnan(r[lab]) else ""), prev,
                          Cell(top), Cell(frex))))
     head = [_t("topic", lang), _t("label", lang), _t("prevalence", lang), _t("top_words", lang), _t("frex_words", lang)]
-    return Table(key, cap, _header(head), tuple(rows), (_t("topics_note", lang),), label_columns=2, lang=lang)
+    notes = (_t("topics_note", lang), *k_selection_note(results, lang, fallback_only=True))
+    return Table(key, cap, _header(head), tuple(rows), notes, label_columns=2, lang=lang)
+
+
+def k_selection_note(results: Results, lang: str, fallback_only: bool = False) -> tuple[str, ...]:
+    """How K was chosen, from k_selection.csv's chosen row: the rule, or, when no K was stable
+    enough, that the K is a fallback (and the best stability reached). Empty for a table of an
+    older topics stage (no selection_fallback column) and, with ``fallback_only``, unless K is a
+    fallback."""
+    ks = results.get("topics/k_selection.csv")
+    if ks is None or "selection_fallback" not in ks.columns or "chosen" not in ks.columns:
+        return ()
+    chosen = ks[ks["chosen"].astype(str).str.lower().isin(("true", "1"))]
+    if len(chosen) != 1:
+        return ()
+    row = chosen.iloc[0]
+    if str(row["selection_fallback"]).lower() in ("true", "1"):
+        return (_t("k_selection_fallback", lang, k=int(row["k"]), best=fmt(float(ks["stability"].max()), 2)),)
+    return () if fallback_only else (_t("k_selection_rule", lang, k=int(row["k"]), seeds=int(row["n_seeds"])),)
 
 
 _AUTO_LABEL = re.compile(r"T\d+\s*[:：]\s*(.*)")
@@ -75,7 +93,7 @@ def table_k_selection(results: Results, instrument: Instrument, settings: Mappin
                               [num(source(results, F, sel, c), decimals=1 if c == "perplexity" else d) for c in cols] +
                               [text(chosen)])))
     head = ([_t("model", lang)] if has_model else []) + ["K"] + [_t(names[c], lang) for c in cols] + [_t("chosen", lang)]
-    return Table(key, cap, _header(head), tuple(rows), (), label_columns=1, lang=lang)
+    return Table(key, cap, _header(head), tuple(rows), k_selection_note(results, lang), label_columns=1, lang=lang)
 
 
 def _theme_labels(results: Results, settings: Mapping[str, Any], df: pd.DataFrame) -> dict[str, str]:
