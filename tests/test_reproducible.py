@@ -84,7 +84,7 @@ def test_one_factor_uniquenesses_polish_to_one_value():
 
 
 def test_the_best_k_does_not_hang_on_the_last_digit():
-    from pipeline.text.topicmodel import Settings
+    from pipeline.text.topicmodel import parse_settings
     from pipeline.text.topicselect import select_model
 
     runs = pd.DataFrame({"model": "dmm", "k": [6, 6, 7, 7, 8, 8], "run": [1, 2] * 3,
@@ -93,7 +93,7 @@ def test_the_best_k_does_not_hang_on_the_last_digit():
     for nudge in (0.0, 1e-16, -1e-16):
         t = runs.copy()
         t.loc[2:3, "coherence_npmi"] = 0.1 + nudge       # a tie broken by the CPU's last digit before
-        chosen, _ = select_model(t, Settings(models=("dmm",), k_grid=(6, 7, 8), seeds=2))
+        chosen, _ = select_model(t, parse_settings(models=("dmm",), k_grid=(6, 7, 8), seeds=2))
         assert chosen.loc[chosen["chosen"], "k"].tolist() == [6]
         assert chosen["within_sd"].tolist() == [True, True, False]
 

@@ -27,7 +27,7 @@ from pipeline.text.corpus import file_key
 from pipeline.text.documents import resolve_unit
 from pipeline.text.redact import id_check_digit
 from pipeline.text.rules import load_rules
-from pipeline.text.topicmodel import Settings as TopicSettings
+from pipeline.text.topicmodel import parse_settings as topic_settings
 from pipeline.text.topicmodel import prevalence_design
 from pipeline.text.turns import parse_document, split_texts
 
@@ -246,9 +246,9 @@ def test_errors_in_the_users_terms(tmp_path):
         resolve_unit("exchange", pd.DataFrame({"question_id": []}))
     assert resolve_unit("auto", pd.DataFrame({"question_id": []})) == "turn" and resolve_unit("auto", None) == "turn"
     with pytest.raises(PipelineError, match="covariance: cluster needs a cluster"):
-        prevalence_design(TopicSettings(covariance="cluster"), None)
-    assert prevalence_design(TopicSettings(), None) == ("hc1", None)
-    assert prevalence_design(TopicSettings(), "village") == ("cluster", "village")
+        prevalence_design(topic_settings(covariance="cluster"), None)
+    assert prevalence_design(topic_settings(), None) == ("hc1", None)
+    assert prevalence_design(topic_settings(), "village") == ("cluster", "village")
     with pytest.raises(PipelineError, match="a community file, but the texts have no community id"):
         comm = tmp_path / "communities.csv"
         comm.write_text("community\nC001\n", encoding="utf-8")

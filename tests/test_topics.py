@@ -188,7 +188,7 @@ def test_dmm_recovers_planted_clusters_and_is_reproducible():
     Xt, _ = _planted_corpus(seed=4, n_docs=60)
     assert TM.dmm_perplexity(Xt, phi, pi) < TM.dmm_perplexity(Xt, *TM.fit_dmm(X, 1, 11, n_iter=2)[:2])
     # through fit_topics: a TopicFit with document proportions and a perplexity
-    fit = TM.fit_topics(X, "dmm", 4, 11, TM.Settings(dmm_n_iter=15), X_test=Xt)
+    fit = TM.fit_topics(X, "dmm", 4, 11, TM.parse_settings(dmm_n_iter=15), X_test=Xt)
     assert fit.doc_topic.shape == (X.shape[0], 4) and np.isfinite(fit.perplexity)
 
 
@@ -335,14 +335,14 @@ def test_dmm_log_posterior_and_restarts():
         m[t] += 1
         nkw[t] += c
     assert TM.dmm_log_posterior(X, z, k, a, b) == pytest.approx(direct, rel=1e-12)
-    s = TM.Settings(dmm_n_iter=3, dmm_restarts=4)
+    s = TM.parse_settings(dmm_n_iter=3, dmm_restarts=4)
     fit, chains = TM.fit_final(X, "dmm", k, 11, s)
     assert len(chains) == 4 and chains["chosen"].sum() == 1
     assert chains.loc[chains["chosen"], "log_posterior"].item() == chains["log_posterior"].max()
     best = chains.loc[chains["chosen"]].iloc[0]
     tw, pi, _ = TM.fit_dmm(X, k, int(best["random_state"]), a, b, 3)
     np.testing.assert_array_equal(fit.topic_word, tw)
-    one, one_chain = TM.fit_final(X, "dmm", k, 11, TM.Settings(dmm_n_iter=3, dmm_restarts=1))
+    one, one_chain = TM.fit_final(X, "dmm", k, 11, TM.parse_settings(dmm_n_iter=3, dmm_restarts=1))
     assert len(one_chain) == 1 and one_chain["random_state"].item() == chains["random_state"].iat[0]
 
 
@@ -351,7 +351,7 @@ def test_final_chains_on_a_sample_then_the_whole_corpus():
     start Gibbs sweeps over every document; the planted clusters come out, and the chains give
     the same bits in one or two processes."""
     X, truth = _planted_corpus(seed=8, n_docs=300)
-    s = TM.Settings(dmm_n_iter=5, dmm_split_merge=5, dmm_restarts=2, dmm_chain_max_docs=120)
+    s = TM.parse_settings(dmm_n_iter=5, dmm_split_merge=5, dmm_restarts=2, dmm_chain_max_docs=120)
     fit, chains = TM.fit_final(X, "dmm", 4, 3, s)
     assert chains["chain"].tolist() == [1, 2, 0] and chains["n_docs"].tolist() == [120, 120, 300]
     assert chains["chosen"].tolist().count(True) == 2 and chains["chosen"].iat[-1]

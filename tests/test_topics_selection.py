@@ -96,7 +96,7 @@ def test_the_default_vocabulary_rules_are_written_once():
 
     s = TM.parse_settings({})
     assert s.vocabulary == Topics().vocabulary and list(s.vocabulary.keep) == KEEP_SINGLE
-    assert TM.Settings().vocabulary == Vocabulary()
+    assert TM.parse_settings().vocabulary == Vocabulary()
 
 
 # --------------------------------------------------------------------------------------------
@@ -110,7 +110,7 @@ def _runs(spec: dict[tuple[str, int], list[tuple[float, float, float]]]) -> pd.D
 
 
 def _settings(**kw) -> TM.Settings:
-    return TM.Settings(**{"models": ("lda", "nmf"), "k_grid": (5, 6, 7), "min_stability": 0.8, **kw})
+    return TM.parse_settings(**{"models": ("lda", "nmf"), "k_grid": (5, 6, 7), "min_stability": 0.8, **kw})
 
 
 def test_families_are_compared_like_with_like():

@@ -369,7 +369,10 @@ class Topics(Section):
     window: PositiveInt = 3
     min_doc_tokens: PositiveInt = 1
     vocabulary: Vocabulary = Field(default_factory=Vocabulary)
-    models: Annotated[list[TopicModel], Field(min_length=1)] = ["dmm", "lda", "nmf"]
+    # dmm: one topic a document, the model of short texts (an answer, a message, a title); lda and
+    # nmf (mixed membership) on request. Not all three by default: their scores sit on other scales
+    # and LDA's grid costs ~20 times the DMM's (docs/topics.md)
+    models: Annotated[list[TopicModel], Field(min_length=1)] = ["dmm"]
     k_grid: Annotated[list[Annotated[int, Field(ge=2)]], Field(min_length=1)] = list(range(5, 15))
     seeds: PositiveInt = 3
     subsample: Annotated[float, Field(ge=0.1, le=1.0)] = 0.8

@@ -13,7 +13,7 @@ The evidence for K (coherence, exclusivity, FREX, stability) and the selection r
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -49,57 +49,58 @@ LEVEL_COLUMNS = ["topic", "factor", "level", "estimate", "se", "ci_low", "ci_hig
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Settings:
-    """``params.yaml: topics`` checked (see the comments there for each key)."""
+    """``params.yaml: topics`` as the computation reads it; made by :func:`parse_settings` (the
+    defaults are written once, in :class:`pipeline.core.settings.Topics`)."""
 
-    unit: str = "auto"
-    window: int = 3
-    min_doc_tokens: int = 1
-    vocabulary: Vocabulary = Vocabulary()
-    models: tuple[str, ...] = MODELS
-    k_grid: tuple[int, ...] = tuple(range(5, 15))
-    seeds: int = 3
-    holdout: float = 0.2
-    min_docs_per_topic: int = 5
-    top_n: int = 10
-    lda_max_iter: int = 50
-    lda_doc_topic_prior: float | None = None
-    lda_topic_word_prior: float | None = None
-    nmf_init: str = "nndsvda"
-    nmf_loss: str = "kullback-leibler"
-    subsample: float = 0.8
-    grid_max_docs: int | None = 5000
-    nmf_max_iter: int = 500
-    nmf_tol: float = 1e-4
-    dmm_alpha: float = 0.1
-    dmm_beta: float = 0.1
-    dmm_n_iter: int = 30
-    dmm_restarts: int = 1
-    dmm_split_merge: int = 0
-    dmm_chain_max_docs: int | None = None
-    criteria: tuple[str, ...] = ("coherence_npmi", "exclusivity", "stability")
-    min_stability: float = 0.8
-    fixed_model: str | None = None
-    fixed_k: int | None = None
-    frex_weight: float = 0.5
-    n_words: int = 10
-    n_exemplars: int = 3
-    formula: str = "1"                 # prevalence covariates (params.yaml: topics.prevalence.formula); "1": overall only
-    covariance: str | None = None      # None: cluster when there is a cluster, else hc1
-    cluster: str | None = None         # None: the texts' community column, when they have one
-    factors: tuple[str, ...] = ()      # factors of the predicted prevalence by level (study variables: params.yaml)
-    conf_level: float = 0.95
-    labels: str | None = None
-    n_jobs: int = 1
+    unit: str
+    window: int
+    min_doc_tokens: int
+    vocabulary: Vocabulary
+    models: tuple[str, ...]
+    k_grid: tuple[int, ...]
+    seeds: int
+    holdout: float
+    min_docs_per_topic: int
+    top_n: int
+    lda_max_iter: int
+    lda_doc_topic_prior: float | None
+    lda_topic_word_prior: float | None
+    nmf_init: str
+    nmf_loss: str
+    subsample: float
+    grid_max_docs: int | None
+    nmf_max_iter: int
+    nmf_tol: float
+    dmm_alpha: float
+    dmm_beta: float
+    dmm_n_iter: int
+    dmm_restarts: int
+    dmm_split_merge: int
+    dmm_chain_max_docs: int | None
+    criteria: tuple[str, ...]
+    min_stability: float
+    fixed_model: str | None
+    fixed_k: int | None
+    frex_weight: float
+    n_words: int
+    n_exemplars: int
+    formula: str   # prevalence covariates (params.yaml: topics.prevalence.formula); "1": overall only
+    covariance: str | None   # None: cluster when there is a cluster, else hc1
+    cluster: str | None   # None: the texts' community column, when they have one
+    factors: tuple[str, ...]   # factors of the predicted prevalence by level (study variables: params.yaml)
+    conf_level: float
+    labels: str | None
+    n_jobs: int
 
 
 
-def parse_settings(section: Mapping[str, Any] | Topics) -> Settings:
+def parse_settings(section: Mapping[str, Any] | Topics | None = None, **changes: Any) -> Settings:
     """:class:`Settings` from ``params.yaml: topics``, checked (types, ranges, unknown keys) and
     with its defaults filled by the one description of the section,
-    :class:`pipeline.core.settings.Topics`."""
+    :class:`pipeline.core.settings.Topics`; then ``changes`` (tests, benchmarks)."""
     s = section if isinstance(section, Topics) else parse(Topics, dict(section or {}), "topics")
     voc, dmm, lda, nmf, sel, prev = s.vocabulary, s.dmm, s.lda, s.nmf, s.selection, s.prevalence
-    return Settings(
+    return replace(Settings(
         unit=s.unit, window=s.window, min_doc_tokens=s.min_doc_tokens,
         vocabulary=voc,
         models=tuple(s.models), k_grid=tuple(sorted(set(s.k_grid))), seeds=s.seeds, holdout=float(s.holdout),
@@ -113,7 +114,7 @@ def parse_settings(section: Mapping[str, Any] | Topics) -> Settings:
         fixed_k=sel.fixed_k, frex_weight=float(s.frex_weight), n_words=s.n_words, n_exemplars=s.n_exemplars,
         formula=prev.formula, covariance=prev.covariance, cluster=prev.cluster, factors=tuple(prev.factors),
         conf_level=float(prev.conf_level), labels=s.labels, n_jobs=s.n_jobs,
-    )
+    ), **changes)
 
 
 def run_seed(seed: int, run: int) -> int:
