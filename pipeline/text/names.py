@@ -207,9 +207,8 @@ def _given_ok(given: str, rules: Rules) -> bool:
 
 
 def _is_break(tok: str, rules: Rules) -> bool:
-    """The token after a name: punctuation, a space, the end, a word starting with a glue character,
-    or a character that is never in a given name (皇甫建国 人不错)."""
-    return not tok or not WORD_CHAR.match(tok) or tok[0] in rules.glue_after or tok in rules.not_given
+    """The token after a name: punctuation, a space, the end, or a word starting with a glue character."""
+    return not tok or not WORD_CHAR.match(tok) or tok[0] in rules.glue_after
 
 
 def _ordinary(word: str, lexicon: Lexicon, rules: Rules) -> bool:
@@ -344,7 +343,8 @@ def _glued_name(word: str, sur: str, given: str, prev: str, nxt: str, trigger: b
 
 def _rest_of_name(tokens: list[str], j: int, room: int, rules: Rules, lexicon: Lexicon, loose: bool) -> tuple[str, int]:
     """The rest of a given name from ``tokens[j:]``: whole tokens of at most ``room`` characters
-    in all, followed by a break; or a token whose last character is a glue character (龙留 -> 龙;
+    in all, followed by a break (or, after two characters, by a character never in a given name:
+    建国 人); or a token whose last character is a glue character (龙留 -> 龙;
     with ``loose`` also a dictionary word: 学说 -> 学). Returns (rest, tokens used)."""
     rest, k = "", j
     while k < len(tokens) and HAN_JIEBA.match(tokens[k]):
@@ -357,7 +357,8 @@ def _rest_of_name(tokens: list[str], j: int, room: int, rules: Rules, lexicon: L
             break
         rest += tok
         k += 1
-        if _is_break(tokens[k] if k < len(tokens) else "", rules):
+        nxt = tokens[k] if k < len(tokens) else ""
+        if _is_break(nxt, rules) or (len(rest) > 1 and nxt in rules.not_given):     # 皇甫 建国 人不错
             return rest, k - j
     return "", 0
 

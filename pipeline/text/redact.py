@@ -129,6 +129,10 @@ def _addresses(text: str, rules: Rules, tokens: list[str], starts: list[int]) ->
             tok = tokens[j]
             if not tok.strip() or all(c in rules.address_stop for c in tok) or not WORD_CHAR.search(tok):
                 break
+            stops = [n for n, c in enumerate(tok) if c in rules.address_stop]
+            if stops:                                        # 家在 丽景苑: from after the stop character
+                begin = starts[j] + stops[-1] + 1
+                break
             begin = starts[j]
             j -= 1
         while begin < start and text[begin] in rules.address_stop:
