@@ -149,8 +149,9 @@ def _implausible(text: str, s: int, e: int, rules: Rules, lexicon: Lexicon, word
     strong = any(prev.endswith(t) for t in rules.strong_triggers)
     given = lexicon.get(word[len(sur):]) if len(word) - len(sur) == 2 else None
     if given is not None and not given[1].startswith(("nr", "ns", "nz")) and given[0] >= rules.dict_max_freq \
-            and not strong and not _after_trigger(text, s, rules):
-        return True                                           # 买房子 (but 负责人是丁强国): an everyday word
+            and not strong and not _after_trigger(text, s, rules) and \
+            not (lexicon.name_like(word[len(sur):]) and any(text.startswith(w, e) for w in rules.person_after)):
+        return True                                           # 买房子 (but 负责人是丁强国, 王建军讲的): an everyday word
     head = lexicon.get(word[:len(sur) + 1])
     nxt = text[e:e + 1]
     broken = not nxt or not WORD_CHAR.match(nxt) or nxt in rules.glue_after
@@ -514,8 +515,8 @@ def _window_score(text: str, i: int, k: int, g: int, rules: Rules, lexicon: Lexi
     ``g``) being a name, minus those against; -9 when it cannot be one.
 
     For: a naming word, title or kinship word (or 、) before it (叫 counts twice); a break, a
-    title, 家/们, a glue character (说, 来, 在 ...) or a word of ``person_after`` (他们) after it
-    (which also lets a frequent name of jieba's dictionary be one: 李强他们); jieba's dictionary tags it, or its
+    title, 家/们 or a glue character (说, 来, 在 ...) after it; a word of ``person_after`` (说,
+    他们) after it (which also lets a frequent name of jieba's dictionary be one: 李强他们); jieba's dictionary tags it, or its
     given name, as a name (nr); every given character is common in names. Against: it comes
     after a place word (在, 到, 去 ...: 嫁到吴忠); the surname and the next character are an
     ordinary word (施工方, 房产局: twice if a common one); the given name is a common word."""
@@ -540,7 +541,8 @@ def _window_score(text: str, i: int, k: int, g: int, rules: Rules, lexicon: Lexi
     score = 2 * any(prev.endswith(t) for t in rules.strong_triggers)
     score += _after_trigger(text, i, rules)
     score += not nxt or not WORD_CHAR.match(nxt) or nxt in rules.glue_after or nxt in rules.name_suffixes or \
-        person or any(text.startswith(t, e) for t in rules.titles)
+        any(text.startswith(t, e) for t in rules.titles)
+    score += person                                           # 冯建军讲的, 张伟他们
     given_entry = lexicon.get(given) if g == 2 else None
     score += bool((entry and entry[1].startswith("nr") and entry[0] < rules.dict_max_freq) or
                   (given_entry and given_entry[1].startswith("nr")))
