@@ -8,7 +8,8 @@ people write them:
 - the text is searched in a folded copy (:func:`fold`, one character for one): full-width
   digits, letters and punctuation as ASCII, every dash as ``-``, middle dots as ``.``;
 - a number is a run of digits with any separators between them (spaces, dashes, dots, up to
-  three in a row: ``0951 - 5028316``, ``139.0951.2233``), with an optional ``+86``/``0086``,
+  three in a row: ``0951 - 5028316``, ``139.0951.2233``), with an optional ``+86``/``0086``
+  (in brackets too: ``(+86)``),
   an area code in brackets, a trailing ``X`` (ID numbers) and an extension (``转806``,
   ``-8012``, ``分机 12``); seven or more Chinese digits (``一三九零九五一...``) are a number too;
 - a run is classified whole by its digits (:func:`classify`), never by a checksum alone: 18
@@ -21,7 +22,8 @@ people write them:
   ``0000-00000000``), a 400/800 service number, a run of years (``2019-2020``);
 - identifiers made of letters and digits are found by the word before them (``微信号``, ``QQ``,
   ``工号``, ``护照``: the ``redaction.context`` lists of the config) or by their shape (a plate
-  ``宁A·12345``; one or two capitals and 7-10 digits: ``E12345678``).
+  ``宁A·12345``; one or two capitals and 7-10 digits: ``E12345678``; a document's number with a
+  year in brackets or ``字第``: ``宁（2021）银川市不动产权第0045218号``, ``房权证银字第00123号``).
 
 Spans come back as (start, end, type); type ``""`` is a claimed span that is not redacted (a
 masked number, or a category switched off in ``redaction.categories``).
