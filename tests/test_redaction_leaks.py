@@ -101,7 +101,7 @@ def planted_corpus(folder: Path) -> tuple[dict[str, str], str]:
         header = (f"访谈编号：L{n:02d}\n社区编号：C001\n受访者身份：居民\n访谈日期：2025-07-0{n % 9 + 1}\n"
                   f"姓名：{who}\n电话：{phone}\n\n")
         body = "".join(f"问：您再说说？\n答：{it.text}\n" for it in chunk)
-        stem = f"{who}_{re.sub(r'[^0-9]', '', fold(phone))}访谈"
+        stem = f"{who}_{re.sub(r'[^0-9]', '', fold(phone))}访谈{n:02d}"        # n: chunks without a name share the default
         if n % 4 == 1:
             name = f"{stem}.docx"
             doc = docx.Document()

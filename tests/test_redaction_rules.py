@@ -60,7 +60,7 @@ def spans(env, text, roster=()):
     ("6 4 2 2 2 1 1 9 6 8 0 9 2 3 0 0 3 X", "id_number"), ("640104197311052013", "long_number"),
     ("6222 0212 0345 6780", "bank_card"), ("6228-4804-0123-4567-899", "bank_card"),
     ("宁A·52J36", "plate"), ("宁AD12345", "plate"), ("甘A-8C123", "plate"), ("E12345678", "certificate"),
-    ("MaYuLan@QQ.COM", "email"),
+    ("MaYuLan@QQ.COM", "email"), ("(+86) 139 5502 7761", "mobile"), ("（+86）13955027761", "mobile"),
 ])
 def test_numbers_in_every_form(generic, value, typ):
     assert spans(generic, f"他说号码是{value}，你记一下。") == [(value, typ)]
@@ -70,6 +70,7 @@ def test_numbers_in_every_form(generic, value, typ):
     ("微信号是mayulan_1985，", "mayulan_1985", "account"), ("扣扣号85203647，", "85203647", "account"),
     ("工号WY-0357，", "WY-0357", "staff_id"), ("社保卡号A05932716，", "A05932716", "certificate"),
     ("座机号码是5012345，", "5012345", "landline"), ("微信就是13909512233，", "13909512233", "mobile"),
+    ("编号：AB-CDE-0217，", "AB-CDE-0217", "staff_id"),
 ])
 def test_identifiers_by_the_word_before_them(generic, text, value, typ):
     assert spans(generic, text) == [(value, typ)]
@@ -139,3 +140,43 @@ def test_classify_never_trusts_a_checksum_to_let_a_number_through(generic):
     rules = generic[0]
     assert classify("640104197311052013", "", 0, rules)[0] == "long_number"     # wrong check digit: still redacted
     assert classify("64010419731105201X", "", 0, rules)[0] == "long_number"
+
+
+@pytest.mark.parametrize("text,value", [
+    ("证上写的是宁（2019）吴忠市不动产权第0012345号，", "宁（2019）吴忠市不动产权第0012345号"),
+    ("老证是房权证银字第00123号，", "房权证银字第00123号"), ("土地证是银国用（2010）第123号的。", "银国用（2010）第123号"),
+    ("判决书上是（2021）宁0104民初1234号。", "（2021）宁0104民初1234号"),
+])
+def test_document_numbers_are_certificates(generic, text, value):
+    assert spans(generic, text) == [(value, "certificate")]
+
+
+@pytest.mark.parametrize("text,value", [
+    ("我住康居苑3-2-501，", "康居苑3-2-501"), ("他家在怡和园小区7－1－201室。", "怡和园小区7－1－201室"),
+    ("住在金凤区阅海万家5栋2门301，", "金凤区阅海万家5栋2门301"), ("家在丽景苑3号楼东单元502。", "丽景苑3号楼东单元502"),
+])
+def test_address_forms(generic, text, value):
+    assert spans(generic, text) == [(value, "address")]
+
+
+@pytest.mark.parametrize("text", ["娃考了两门300多分。", "从小区东门进来。", "我们是(2012)年搬的，住了第3年。"])
+def test_address_and_certificate_look_alikes_are_kept(generic, text):
+    assert spans(generic, text) == []
+
+
+@pytest.mark.parametrize("text,names", [
+    ("昨天王磊说要来。", ["王磊"]),                         # 昨天 is the word, not 天王
+    ("后来张伟他们也去了。", ["张伟"]),                     # 他们 after a name
+    ("李强她们几个都来了。", ["李强"]),                     # ... even after a name jieba's dictionary has as frequent
+    ("我孙女梓涵上初中了。", ["梓涵"]),                     # a given name after a kinship word (jieba: rare)
+    ("副主任皇甫建国人不错。", ["皇甫建国"]),               # a compound surname; 人 ends the given name
+    ("邻居赛里麦常来串门。", ["赛里麦"]),                   # a listed 经名 wins over 麦 + 常来
+])
+def test_names_in_context(generic, text, names):
+    assert spans(generic, text) == [(n, "name") for n in names]
+
+
+@pytest.mark.parametrize("text", ["我们在金海旺酒店吃的饭。", "他是张家口市来的。", "去了王府井广场。",
+                                  "车本上写的是我的名字。", "后来孙女拉我去了一回包饺子。"])
+def test_places_and_documents_are_not_names(generic, text):
+    assert spans(generic, text) == []

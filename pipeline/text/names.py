@@ -22,6 +22,7 @@ COMMON_FREQ = 1000                          # ... and words at least this freque
 
 
 NUMERALS = "这那哪每几一二两三四五六七八九十半整0123456789"     # before a measure word (这张卡): no surname
+WRITTEN_ON = "写印登填签标记盖"                 # after 上: the word before is a document (房本上写的), no name
 
 
 def split_role(word: str, rules: Rules) -> tuple[int, int] | None:
@@ -89,11 +90,12 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
             informal[s:e] = b"\x01" * (e - s)
     candidates: list[tuple[int, int]] = []
     words = _Words(tokens, starts, lexicon, rules.glue_before)
-    for finder in (_spaced_names(text, rules, region), _listed_names(text, rules, lexicon, region),
-                   _kin_names(text, rules, lexicon, token_starts, region),
+    listed = list(_listed_names(text, rules, lexicon, region))
+    for finder in (_spaced_names(text, rules, region), listed, _kin_names(text, rules, lexicon, token_starts, region),
                    _full_names(tokens, starts, rules, lexicon), _window_names(text, rules, lexicon, region, words)):
         candidates.extend((s, e) for s, e in finder if s >= region and taken.free(s, e) and not any(informal[s:e]) and
-                          text[s:e] not in rules.not_names and not _implausible(text, s, e, rules, lexicon, words))
+                          text[s:e] not in rules.not_names and not _implausible(text, s, e, rules, lexicon, words)
+                          and not any(ls < s < le < e for ls, le in listed))   # 赛里麦常来: not 麦常来
     for s, e in _union(candidates):
         found.setdefault(text[s:e], re.sub(r"\s+", "", text[s:e]))
         direct.add(s)
@@ -128,10 +130,13 @@ class _Words:
 
 
 def _implausible(text: str, s: int, e: int, rules: Rules, lexicon: Lexicon, words: _Words) -> bool:
-    """A candidate that is an ordinary word after all: a surname used as a measure word (这张卡),
-    a surname and the next character that are a common word with no break after the candidate
+    """A candidate that is an ordinary word after all: the name of a place (满春小区, 银川市:
+    :func:`_place_after`), a document (房本上写的), a surname used as a measure word (这张卡), a
+    surname and the next character that are a common word with no break after the candidate
     (施工方老是, but 高山德，), a two-character candidate after a place word (嫁到吴忠), a
     candidate that cuts into a user word (古尔邦节)."""
+    if _place_after(text, e, rules, lexicon) or (text[e:e + 1] == "上" and text[e + 1:e + 2] in WRITTEN_ON):
+        return True
     word = re.sub(r"\s+", "", text[s:e])
     sur = _surname_of(word, rules, weak=True)
     if not sur or text[s:e] != word:
@@ -144,8 +149,9 @@ def _implausible(text: str, s: int, e: int, rules: Rules, lexicon: Lexicon, word
     strong = any(prev.endswith(t) for t in rules.strong_triggers)
     given = lexicon.get(word[len(sur):]) if len(word) - len(sur) == 2 else None
     if given is not None and not given[1].startswith(("nr", "ns", "nz")) and given[0] >= rules.dict_max_freq \
-            and not strong and not _after_trigger(text, s, rules):
-        return True                                           # 买房子 (but 负责人是丁强国): an everyday word
+            and not strong and not _after_trigger(text, s, rules) and \
+            not (lexicon.name_like(word[len(sur):]) and any(text.startswith(w, e) for w in rules.person_after)):
+        return True                                           # 买房子 (but 负责人是丁强国, 王建军讲的): an everyday word
     head = lexicon.get(word[:len(sur) + 1])
     nxt = text[e:e + 1]
     broken = not nxt or not WORD_CHAR.match(nxt) or nxt in rules.glue_after
@@ -154,6 +160,19 @@ def _implausible(text: str, s: int, e: int, rules: Rules, lexicon: Lexicon, word
         return True
     return len(word) == 2 and any(prev.endswith(w) for w in rules.place_words) and \
         text[e:e + 1] not in rules.name_suffixes
+
+
+def _place_after(text: str, e: int, rules: Rules, lexicon: Lexicon) -> bool:
+    """A word of ``place_after`` follows (满春小区, 银川市, 金海旺酒店): the candidate names a
+    place or an organisation. Not before a title (马村长) nor a one-character place word that
+    starts an everyday word (区长, 村里, 路过)."""
+    if any(text.startswith(t, e) for t in rules.titles):
+        return False
+    for w in rules.place_after:
+        if text.startswith(w, e):
+            two = text[e:e + 2]
+            return len(w) > 1 or two in rules.place_after or not _common(two, lexicon, RARE_FREQ)
+    return False
 
 
 def _union(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -325,7 +344,8 @@ def _glued_name(word: str, sur: str, given: str, prev: str, nxt: str, trigger: b
 
 def _rest_of_name(tokens: list[str], j: int, room: int, rules: Rules, lexicon: Lexicon, loose: bool) -> tuple[str, int]:
     """The rest of a given name from ``tokens[j:]``: whole tokens of at most ``room`` characters
-    in all, followed by a break; or a token whose last character is a glue character (龙留 -> 龙;
+    in all, followed by a break (or, after two characters, by a character never in a given name:
+    建国 人); or a token whose last character is a glue character (龙留 -> 龙;
     with ``loose`` also a dictionary word: 学说 -> 学). Returns (rest, tokens used)."""
     rest, k = "", j
     while k < len(tokens) and HAN_JIEBA.match(tokens[k]):
@@ -338,7 +358,8 @@ def _rest_of_name(tokens: list[str], j: int, room: int, rules: Rules, lexicon: L
             break
         rest += tok
         k += 1
-        if _is_break(tokens[k] if k < len(tokens) else "", rules):
+        nxt = tokens[k] if k < len(tokens) else ""
+        if _is_break(nxt, rules) or (len(rest) > 1 and nxt in rules.not_given):     # 皇甫 建国 人不错
             return rest, k - j
     return "", 0
 
@@ -424,8 +445,9 @@ def _listed_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Ite
 
 def _kin_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[int], region: int) -> Iterator[tuple[int, int]]:
     """A given name alone after a kinship word: 我闺女玉兰, 老伴秀英, 我弟志强, 孙子浩浩. The two
-    characters after it are a name when jieba's dictionary does not know them as one word, or
-    knows them as a name (nr, nz, ns, z: 玉兰, 秀英, 浩浩), and no function character is in them."""
+    characters after it are a name when jieba's dictionary does not know them as one word, knows
+    them as a name (nr, nz, ns, z: 玉兰, 秀英, 浩浩) or as a very rare word (欣怡), and no function
+    character is in them."""
     if rules.kin_re is None:
         return
     for m in rules.kin_re.finditer(text, region):
@@ -438,8 +460,9 @@ def _kin_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[int]
         if len(given) < 2 or not _given_ok(given, rules) or given in rules.not_names or given in lexicon.user:
             continue
         entry = lexicon.get(given)
-        if entry is not None and not entry[1].startswith(("nr", "nz", "ns", "z")):
-            continue
+        if entry is not None and not entry[1].startswith(("nr", "nz", "ns", "z")) and \
+                (entry[0] >= rules.dict_max_freq or not lexicon.name_like(given)):
+            continue                                          # an everyday word (上学, 今年, 嫁到; not 欣怡)
         if entry is None and any(_common(given[0] + given[1] + c, lexicon, RARE_FREQ) for c in text[b + 2:b + 3]):
             continue
         nxt = text[b + 2:b + 3]
@@ -474,12 +497,26 @@ def _window_names(text: str, rules: Rules, lexicon: Lexicon, region: int, words:
             i += 1
 
 
+def _ends_word(text: str, i: int, sur: str, rules: Rules, lexicon: Lexicon) -> bool:
+    """The surname at ``i`` ends a word with the character before it (上海, 施工方), unless that
+    character ends a more frequent word with the one before it (那天王芳: 那天, not 天王)."""
+    p = text[i - 1:i]
+    if not p or not HAN_JIEBA.match(p) or p in rules.glue_before:
+        return False
+    joined = lexicon.get(p + sur)
+    if joined is None or joined[0] < RARE_FREQ:
+        return False
+    left = lexicon.get(text[i - 2:i]) if i >= 2 else None
+    return not (left is not None and left[0] > joined[0] and HAN_JIEBA.match(text[i - 2]))
+
+
 def _window_score(text: str, i: int, k: int, g: int, rules: Rules, lexicon: Lexicon) -> int:
     """The signals for ``text[i:i+k+g]`` (a surname of ``k`` characters and a given name of
     ``g``) being a name, minus those against; -9 when it cannot be one.
 
     For: a naming word, title or kinship word (or 、) before it (叫 counts twice); a break, a
-    title, 家/们 or a glue character (说, 来, 在 ...) after it; jieba's dictionary tags it, or its
+    title, 家/们 or a glue character (说, 来, 在 ...) after it; a word of ``person_after`` (说,
+    他们) after it (which also lets a frequent name of jieba's dictionary be one: 李强他们); jieba's dictionary tags it, or its
     given name, as a name (nr); every given character is common in names. Against: it comes
     after a place word (在, 到, 去 ...: 嫁到吴忠); the surname and the next character are an
     ordinary word (施工方, 房产局: twice if a common one); the given name is a common word."""
@@ -492,12 +529,12 @@ def _window_score(text: str, i: int, k: int, g: int, rules: Rules, lexicon: Lexi
     prev = text[max(0, i - 6):i]
     if prev and prev[-1] in NUMERALS and sur in rules.measure_words:
         return -9                                             # 这张卡
-    if prev and HAN_JIEBA.match(prev[-1]) and prev[-1] not in rules.glue_before and \
-            _common(prev[-1] + sur, lexicon, RARE_FREQ):
+    if _ends_word(text, i, sur, rules, lexicon):
         return -9                                             # the surname ends the word before it
     entry = lexicon.get(word)
-    if _ordinary(word, lexicon, rules):
-        return -9                                             # an ordinary word (卫星, jieba's nr, is frequent)
+    person = any(text.startswith(w, e) for w in rules.person_after)
+    if _ordinary(word, lexicon, rules) and not (person and entry is not None and entry[1].startswith("nr")):
+        return -9                                             # an ordinary word (卫星, jieba's nr, is frequent; not 李强他们)
     nxt = text[e:e + 1]
     if nxt and HAN_JIEBA.match(nxt) and _common(given[-1] + nxt, lexicon, COMMON_FREQ):
         return -9                                             # the last character starts the next word (方老是)
@@ -505,6 +542,7 @@ def _window_score(text: str, i: int, k: int, g: int, rules: Rules, lexicon: Lexi
     score += _after_trigger(text, i, rules)
     score += not nxt or not WORD_CHAR.match(nxt) or nxt in rules.glue_after or nxt in rules.name_suffixes or \
         any(text.startswith(t, e) for t in rules.titles)
+    score += person                                           # 冯建军讲的, 张伟他们
     given_entry = lexicon.get(given) if g == 2 else None
     score += bool((entry and entry[1].startswith("nr") and entry[0] < rules.dict_max_freq) or
                   (given_entry and given_entry[1].startswith("nr")))

@@ -8,7 +8,8 @@ people write them:
 - the text is searched in a folded copy (:func:`fold`, one character for one): full-width
   digits, letters and punctuation as ASCII, every dash as ``-``, middle dots as ``.``;
 - a number is a run of digits with any separators between them (spaces, dashes, dots, up to
-  three in a row: ``0951 - 5028316``, ``139.0951.2233``), with an optional ``+86``/``0086``,
+  three in a row: ``0951 - 5028316``, ``139.0951.2233``), with an optional ``+86``/``0086``
+  (in brackets too: ``(+86)``),
   an area code in brackets, a trailing ``X`` (ID numbers) and an extension (``转806``,
   ``-8012``, ``分机 12``); seven or more Chinese digits (``一三九零九五一...``) are a number too;
 - a run is classified whole by its digits (:func:`classify`), never by a checksum alone: 18
@@ -21,7 +22,8 @@ people write them:
   ``0000-00000000``), a 400/800 service number, a run of years (``2019-2020``);
 - identifiers made of letters and digits are found by the word before them (``微信号``, ``QQ``,
   ``工号``, ``护照``: the ``redaction.context`` lists of the config) or by their shape (a plate
-  ``宁A·12345``; one or two capitals and 7-10 digits: ``E12345678``).
+  ``宁A·12345``; one or two capitals and 7-10 digits: ``E12345678``; a document's number with a
+  year in brackets or ``字第``: ``宁（2021）银川市不动产权第0045218号``, ``房权证银字第00123号``).
 
 Spans come back as (start, end, type); type ``""`` is a claimed span that is not redacted (a
 masked number, or a category switched off in ``redaction.categories``).
@@ -46,7 +48,7 @@ CN_DIGITS = {"〇": "0", "零": "0", "一": "1", "幺": "1", "二": "2", "两": 
 SEP = r"[ \t.\-]"
 RUN_RE = re.compile(
     r"(?<![\d])"
-    r"(?P<cc>(?:\+ ?|00)86" + SEP + r"{0,3}|86[ \-]{1,3}(?=1[3-9]))?"
+    r"(?P<cc>\(? ?(?:\+ ?|00)86 ?\)?" + SEP + r"{0,3}|86[ \-]{1,3}(?=1[3-9]))?"
     r"(?P<area>\( ?0?\d{2,3} ?\)" + SEP + r"{0,3})?"
     r"(?P<num>\d(?:" + SEP + r"{0,3}\d)*)"
     r"(?P<x>[ \-]{0,2}[Xx](?![A-Za-z0-9]))?"
@@ -55,9 +57,15 @@ RUN_RE = re.compile(
 CN_RUN_RE = re.compile(r"[〇零一二三四五六七八九幺两](?:[ \-]{0,2}[〇零一二三四五六七八九幺两]){6,}")
 EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
                       r"(?![A-Za-z0-9])")
-PLATE_RE = re.compile(r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-Za-z][ .\-]?[A-Za-z0-9]{5,6}"
+PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"   # one-character abbreviations
+PLATE_RE = re.compile(r"[" + PROVINCES + r"][A-Za-z][ .\-]?[A-Za-z0-9]{5,6}"
                       r"(?![A-Za-z0-9])")
 CERT_RE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{1,2}\d{7,10}(?![A-Za-z0-9])")
+_DOC_HAN = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她])[\u4e00-\u9fff])"
+DOC_NO_RE = re.compile(                          # a document's number: property deed, land or court file
+    r"(?:[" + PROVINCES + r"]|" + _DOC_HAN + r"{0,2}[用证字])?"
+    r"[(\[〔【] ?(?:19|20)\d\d ?[)\]〕】] ?(?:" + _DOC_HAN + r"|\d){0,16}?第? ?\d{3,} ?号"     # 宁(2021)银川市不动产权第0045218号
+    r"|" + _DOC_HAN + r"{0,4}字第 ?\d{3,} ?号")                                                 # 银房权证字第00123号
 TOKEN = r"[A-Za-z0-9](?:[A-Za-z0-9_.\-]{0,38}[A-Za-z0-9])?"
 YEAR_GROUPS = re.compile(r"(?:19|20)\d\d(?:" + SEP + r"{1,3}(?:19|20)\d\d)+")
 
@@ -217,6 +225,8 @@ def find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
             typ = own if own in ("mobile", "id_number", "landline", "bank_card") else typ
         yield s, e, typ
     for m in CERT_RE.finditer(folded):
+        yield m.start(), m.end(), "certificate"
+    for m in DOC_NO_RE.finditer(folded):
         yield m.start(), m.end(), "certificate"
     yield from _runs(folded, text, rules)
     yield from _chinese_runs(text, rules)

@@ -129,6 +129,10 @@ def _addresses(text: str, rules: Rules, tokens: list[str], starts: list[int]) ->
             tok = tokens[j]
             if not tok.strip() or all(c in rules.address_stop for c in tok) or not WORD_CHAR.search(tok):
                 break
+            stops = [n for n, c in enumerate(tok) if c in rules.address_stop]
+            if stops:                                        # 家在 丽景苑: from after the stop character
+                begin = starts[j] + stops[-1] + 1
+                break
             begin = starts[j]
             j -= 1
         while begin < start and text[begin] in rules.address_stop:
@@ -146,7 +150,8 @@ def _addresses(text: str, rules: Rules, tokens: list[str], starts: list[int]) ->
 def _sequence_ok(seq: str, rules: Rules) -> bool:
     """A building / unit / floor / room sequence, in any order, that is an address: a building
     (a number with 号楼/栋/座..., alone only in digits: 12号楼, not 三栋), or a unit, room or zone
-    with another part (2单元301, 5楼东户, C区12号), or a floor with a room number (3楼502)."""
+    with another part (2单元301, 东单元502, 5楼东户, C区12号), or a floor with a room number
+    (3楼502); a unit of one character (2门) only after a building (5栋2门301, not 两门300)."""
     kinds, pos = [], 0
     for m in rules.address_part_re.finditer(seq):
         if m.start() != pos:
@@ -154,6 +159,8 @@ def _sequence_ok(seq: str, rules: Rules) -> bool:
         kinds.append(m.lastgroup)
         pos = m.end()
     bare = len(seq) - pos
+    if "d" in kinds and "b" not in kinds:
+        return False
     more = len(kinds) + bool(bare) > 1
     if "b" in kinds:
         return more or seq[0].isdigit() or seq[0].isascii()

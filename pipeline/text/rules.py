@@ -24,7 +24,7 @@ DEFAULT_LABELS = {"name": "姓名", "mobile": "手机号", "landline": "电话",
 DEFAULT_CONTEXT = {
     "account": ("微信号", "微信", "威信", "VX", "vx", "WX", "wx", "QQ号", "QQ", "qq", "扣扣号", "扣扣", "抖音号", "抖音",
                 "快手号", "快手", "微博", "支付宝", "账号", "帐号", "用户名", "ID", "id"),
-    "staff_id": ("工号", "员工号", "员工编号", "职工号", "职工编号", "工作证号", "工牌号", "胸牌号", "警号", "学号", "学籍号",
+    "staff_id": ("工号", "员工号", "员工编号", "职工号", "职工编号", "编号", "工作证号", "工牌号", "胸牌号", "警号", "学号", "学籍号",
                  "执业证号"),
     "certificate": ("护照号码", "护照号", "护照", "通行证号", "通行证", "回乡证", "台胞证", "社保卡号", "社保卡", "社保号",
                     "医保卡号", "医保卡", "医保号", "社会保障号", "社会保障卡号", "驾驶证号", "驾驶证", "驾照", "军官证",
@@ -37,6 +37,16 @@ DEFAULT_KIN = ("闺女", "女儿", "儿子", "姑娘", "小子", "老伴", "媳�
                "姐姐", "妹妹", "哥哥", "弟弟", "姐", "妹", "哥", "弟", "表姐", "表妹", "表哥", "表弟", "堂哥", "堂弟",
                "嫂子", "弟媳", "姐夫", "妹夫", "舅舅", "姑姑", "姨妈", "婆婆", "公公", "岳父", "岳母", "娃")
 DEFAULT_PLACE_WORDS = ("在", "到", "去", "从", "回", "往", "住", "来自", "嫁到", "搬到")
+# redaction.address.compounds when the config gives none: the ends of a compound's name, after
+# which building-unit-room numbers may be written with dashes (福民家园12-3-402)
+COMPOUNDS = ("小区", "家园", "花园", "公寓", "新村", "新城", "大厦", "广场", "名苑", "苑", "园", "城", "府", "湾", "庭",
+             "院", "居")
+# after a name-shaped word: a person (李强他们, 王芳说: even a frequent name in jieba's dictionary) ...
+DEFAULT_PERSON_AFTER = ("他们", "她们", "他俩", "她俩", "说", "讲", "告诉")
+# ... and a place or organisation (满春小区, 银川市, 金海旺酒店: no name), unless a title or 长/里 follows (区长, 村里)
+DEFAULT_PLACE_AFTER = ("小区", "社区", "家园", "花园", "广场", "酒店", "宾馆", "饭店", "公司", "集团", "大厦", "公寓",
+                       "新村", "超市", "商场", "市场", "医院", "学校", "小学", "中学", "大学", "省", "市", "县", "区",
+                       "镇", "乡", "村", "路", "街", "苑")
 DEFAULT_MEASURE_WORDS = ("张", "支", "位", "台", "条", "把", "间", "口", "头", "匹", "门", "包", "盘")
 CONTEXT_FILLER = " :是为叫号码就搜加的也呢啊嘛,"
 HEADER_FIELDS = ("interview_id", "community", "role", "date")
@@ -101,6 +111,8 @@ class Rules:
     kin_words: tuple[str, ...]                # 闺女, 老伴 ... (a given name alone may follow)
     kin_re: re.Pattern | None
     place_words: tuple[str, ...]              # 在, 到 ... (a place, not a name, may follow)
+    person_after: tuple[str, ...]             # 他们, 说 ... after a name (李强他们)
+    place_after: tuple[str, ...]              # 小区, 市 ... after a place's name (满春小区), not a person's
     measure_words: frozenset[str]             # surnames that are measure words after 这/一 (这张卡)
     prefix_re: re.Pattern | None              # 老马, 小李
     title_re: re.Pattern | None               # 马大姐, 李书记
@@ -265,16 +277,23 @@ def _address_re(addr: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
         return _str_list(_cfg_need(addr, key, f"{where}: redaction.address"), f"{where}: redaction.address.{key}")
 
     num = r"(?:\d{1,5}|[一二三四五六七八九十百零〇两]{1,4})"
-    building, unit, floor, room = (_alternation(parts(k)) for k in ("building", "unit", "floor", "room"))
+    building, floor, room = (_alternation(parts(k)) for k in ("building", "floor", "room"))
     village, group = _alternation(parts("village", ("村", "庄", "屯", "寨", "嘎查"))), \
         _alternation(parts("group", ("村民小组", "小组", "组", "队", "社")))
+    compounds = _alternation(parts("compounds", COMPOUNDS))
     sides = re.escape("".join(parts("sides")))
+    units = parts("unit")
+    long_units = _alternation(u for u in units if len(u) > 1) or NEVER
+    short_units = _alternation(u for u in units if len(u) == 1) or NEVER     # 门: only after a building
     road_ends = re.escape("".join(sorted({r[-1] for r in parts("roads")})))
-    part = (rf"(?P<b>(?:{num}|[A-Za-z])(?:{building})|\d{{1,4}}#(?:{floor})?)|(?P<u>{num}(?:{unit}))"
+    part = (rf"(?P<b>(?:{num}|[A-Za-z])(?:{building})|\d{{1,4}}#(?:{floor})?)|(?P<u>{num}(?:{long_units})|[{sides}](?:{long_units}))"
+            rf"|(?P<d>{num}(?:{short_units}))"
             rf"|(?P<r>\d{{1,5}}(?:{room})|[{sides}]边?(?:{room}))|(?P<f>{num}(?:{floor}))|(?P<z>[A-Za-z]区)")
     plain = re.sub(r"\(\?P<\w+>", "(?:", part)
+    dash = r" ?[-－—–] ?"
     anchors = re.compile(
         rf"(?<=[{road_ends}])\d{{1,4}}号(?![楼院])"                                     # 北京中路154号
+        rf"|(?:{compounds}) ?\d{{1,4}}(?:{dash}\d{{1,5}}){{1,2}}(?:号|室)?(?![\d\-－—–])"  # 福民家园12-3-402
         rf"|(?P<seq>(?<![\dA-Za-z])(?:{plain})+(?:\d{{1,5}}(?!\d))?)"                  # 12号楼2单元301, 2单元7号楼501室
         rf"|(?:{village})(?:委会)?{num}(?:{group})(?:{num}(?:号|户)院?)?"                 # 明台村二组38号, 东和村4队
         rf"|(?<![\d一二三四五六七八九十百零〇两]){num}(?:{group}){num}(?:号|户)院?"          # 二组38号
@@ -327,8 +346,9 @@ def _context(red: dict, where: str) -> dict[str, tuple[str, ...]]:
 def _name_signals(names: dict, path: Path, where: str, surnames: frozenset[str]) -> dict[str, Any]:
     """The name signals that do not depend on jieba's words: the ``given_names`` list (a file
     beside the config; left out: none), spaced names, ``kin_words``, ``place_words``,
-    ``measure_words`` (left out: the generic lists of this module), the words that start a name
-    (``triggers`` and the role ``titles``; ``strong_triggers``, ``weak_triggers``)."""
+    ``person_after``, ``place_after``, ``measure_words`` (left out: the generic lists of this
+    module), the words that start a name (``triggers`` and the role ``titles``;
+    ``strong_triggers``, ``weak_triggers``)."""
     def words(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(_str_list(names[key], f"{where}: redaction.names.{key}")) if key in names else default
 
@@ -348,6 +368,8 @@ def _name_signals(names: dict, path: Path, where: str, surnames: frozenset[str])
                                 if surnames else NEVER),
         "kin_words": kin, "kin_re": re.compile(_alternation(kin)) if kin else None,
         "place_words": words("place_words", DEFAULT_PLACE_WORDS),
+        "person_after": words("person_after", DEFAULT_PERSON_AFTER),
+        "place_after": words("place_after", DEFAULT_PLACE_AFTER),
         "measure_words": frozenset(words("measure_words", DEFAULT_MEASURE_WORDS)),
         # a role word before a surname is a naming context too (物业经理 上官 婉): the triggers and the role titles
         "name_triggers": tuple(dict.fromkeys(listed("triggers") + listed("titles"))),
