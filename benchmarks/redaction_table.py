@@ -23,7 +23,8 @@ from pipeline.text.segment import resolve_engine, resolve_userdict, segmenter_sp
 LABELLED = ROOT / "tests" / "fixtures" / "redaction" / "labelled.yaml"
 DOC = ROOT / "docs" / "redaction.md"
 START, END = "<!-- redaction-table:start -->", "<!-- redaction-table:end -->"
-PARTS = {"tuning": "tune", "held-out": "heldout", "tuning 2": "tune2"}
+PARTS = {"tuning": "tune", "held-out": "heldout", "tuning 2": "tune2", "held-out 2": "heldout2",
+         "held-out 3": "heldout3"}
 
 
 def tables(workdir: Path, jieba_cache: str) -> tuple[dict, dict]:

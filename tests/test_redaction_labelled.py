@@ -41,6 +41,7 @@ def test_the_labelled_set_is_large_and_varied():
     tune = [i for i in items if i.part == "tune"]
     assert len(tune) >= 40 and sum(i.part == "heldout" for i in items) >= 20
     assert sum(i.part == "tune2" for i in items) >= 28
+    assert sum(i.part == "heldout2" for i in items) >= 28 and sum(i.part == "heldout3" for i in items) >= 40
     cats = {c for i in items for _, _, c in i.gold}
     assert {"name", "mobile", "landline", "id_number", "bank_card", "certificate", "plate", "account", "email",
             "staff_id", "address"} <= cats
@@ -70,6 +71,21 @@ def test_the_held_out_part_has_not_regressed(measured):
     assert _row(h, "numbers and ids")["recall"] == 1.0, misses["held-out"]
     assert _row(h, "names")["recall"] >= 0.85 and _row(h, "addresses")["recall"] >= 0.8, misses["held-out"]
     assert _row(h, "ordinary words (decoys)")["recall"] >= 0.9, misses["held-out"]
+
+
+@pytest.mark.parametrize("part, names, numbers, addresses", [("held-out 2", 0.92, 1.0, 0.95),
+                                                             ("held-out 3", 0.78, 0.88, 0.9)])
+def test_the_blind_parts_have_not_regressed(measured, part, names, numbers, addresses):
+    """The parts other writers wrote blind (labelled.yaml's notes say how blind each still is):
+    floors just below what they measure now (held-out 3: names 0.82, numbers 0.90, addresses
+    0.93), not the targets, which they do not meet; precision and decoys at the targets."""
+    _, parts, misses = measured
+    h = parts[part]
+    assert _row(h, "names")["recall"] >= names and _row(h, "numbers and ids")["recall"] >= numbers, misses[part]
+    assert _row(h, "addresses")["recall"] >= addresses, misses[part]
+    for group in ("numbers and ids", "names", "addresses"):
+        assert _row(h, group)["precision"] >= 0.90, misses[part]
+    assert _row(h, "ordinary words (decoys)")["recall"] >= 0.9, misses[part]
 
 
 def test_role_words_survive(tmp_path):

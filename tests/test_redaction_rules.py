@@ -171,12 +171,17 @@ def test_address_and_certificate_look_alikes_are_kept(generic, text):
     ("我孙女梓涵上初中了。", ["梓涵"]),                     # a given name after a kinship word (jieba: rare)
     ("副主任皇甫建国人不错。", ["皇甫建国"]),               # a compound surname; 人 ends the given name
     ("邻居赛里麦常来串门。", ["赛里麦"]),                   # a listed 经名 wins over 麦 + 常来
+    ("隔壁是刘 建 华他们一家。", ["刘 建 华"]),              # spaced: the name ends where the spacing ends
+    ("你去找孙 桂英，她管这个。", ["孙 桂英"]),              # a space after the surname, the given name together
+    ("楼下何 丽萍家的孩子。", ["何 丽萍"]),
+    ("我们韩 志 刚主任也在。", ["韩 志 刚"]),
 ])
 def test_names_in_context(generic, text, names):
     assert spans(generic, text) == [(n, "name") for n in names]
 
 
 @pytest.mark.parametrize("text", ["我们在金海旺酒店吃的饭。", "他是张家口市来的。", "去了王府井广场。",
-                                  "车本上写的是我的名字。", "后来孙女拉我去了一回包饺子。"])
+                                  "车本上写的是我的名字。", "后来孙女拉我去了一回包饺子。",
+                                  "去 马 路上看看。", "给王 先生打个电话。", "我 们 去 马 路 上 看 了 看。"])
 def test_places_and_documents_are_not_names(generic, text):
     assert spans(generic, text) == []

@@ -91,7 +91,7 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
     candidates: list[tuple[int, int]] = []
     words = _Words(tokens, starts, lexicon, rules.glue_before)
     listed = list(_listed_names(text, rules, lexicon, region))
-    for finder in (_spaced_names(text, rules, region), listed, _kin_names(text, rules, lexicon, token_starts, region),
+    for finder in (_spaced_names(text, rules, lexicon, region), listed, _kin_names(text, rules, lexicon, token_starts, region),
                    _full_names(tokens, starts, rules, lexicon), _window_names(text, rules, lexicon, region, words)):
         candidates.extend((s, e) for s, e in finder if s >= region and taken.free(s, e) and not any(informal[s:e]) and
                           text[s:e] not in rules.not_names and not _implausible(text, s, e, rules, lexicon, words)
@@ -405,21 +405,35 @@ def _informal_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set
 # --------------------------------------------------------------------------------------------
 # signals that do not depend on jieba's word boundaries
 # --------------------------------------------------------------------------------------------
-def _spaced_names(text: str, rules: Rules, region: int) -> Iterator[tuple[int, int]]:
-    """A name written with spaces between its characters: 马 玉 兰, 王 子 轩 (a surname and two
-    characters, each alone; or a surname and one after a naming word: 叫 李 明)."""
+def _spaced_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """A name written with a space after the surname: 马 玉 兰, 王 子 轩 (each character alone),
+    马 福祥 (the given name together: no ordinary word, no role word), or a surname and one
+    character after a naming word (叫 李 明). The name ends where the spacing ends (王 建 国他们,
+    田 秀 珍老人家), unless more spaced characters follow (a text spaced throughout); a given name
+    written together must be followed by a break, a function character, a role or a person word
+    (马 福祥家, 赵 淑芬，; not 马 福祥路)."""
     if rules.spaced_re is None:
         return
+    gap = " \t\u3000"
     for m in rules.spaced_re.finditer(text, region):
         chars = re.sub(r"[ \t\u3000]+", "", m.group())
         sur = _surname_of(chars, rules)
-        if not sur or not _given_ok(chars[len(sur):], rules) or chars in rules.not_names:
+        given = chars[len(sur):] if sur else ""
+        if not sur or not _given_ok(given, rules) or chars in rules.not_names:
             continue
+        rest = text[m.end():]
+        if rest[:1] in gap and HAN_JIEBA.match(rest.lstrip(gap)[:1] or "。"):
+            continue                                          # more spaced characters follow
         before = text[max(0, m.start() - 2):m.start()]
-        if len(before) == 2 and before[1] in " \t\u3000" and HAN_JIEBA.match(before[0]) and \
+        if len(before) == 2 and before[1] in gap and HAN_JIEBA.match(before[0]) and \
                 not _after_trigger(text, m.start() - 1, rules):
             continue                                          # inside a text spaced throughout
-        if len(chars) - len(sur) == 1 and not _after_trigger(text, m.start(), rules):
+        if len(given) == 1 and not _after_trigger(text, m.start(), rules):
+            continue
+        together = len(given) == 2 and m.group()[-2] not in gap
+        if together and (given in rules.titles or _common(given, lexicon, COMMON_FREQ) or not (
+                _is_break(rest[:1], rules) or rest[:1] in rules.not_given or
+                any(rest.startswith(w) for w in (*rules.titles, *rules.person_after)))):
             continue
         yield m.start(), m.end()
 

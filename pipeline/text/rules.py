@@ -364,7 +364,9 @@ def _name_signals(names: dict, path: Path, where: str, surnames: frozenset[str])
     gap = r"[ \t\u3000]+"
     return {
         "given_names": given, "given_re": re.compile(_alternation(given)) if given else None,
-        "spaced_re": re.compile(rf"(?:{_alternation(surnames)}){gap}{han}(?:{gap}{han})?(?!(?:{gap})?{han})"
+        # a surname, a space, then one or two characters (spaced or not: 马 玉 兰, 马 福祥); what may
+        # follow is decided by names._spaced_names
+        "spaced_re": re.compile(rf"(?:{_alternation(surnames)}){gap}{han}(?:(?:{gap})?{han})?"
                                 if surnames else NEVER),
         "kin_words": kin, "kin_re": re.compile(_alternation(kin)) if kin else None,
         "place_words": words("place_words", DEFAULT_PLACE_WORDS),
