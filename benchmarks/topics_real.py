@@ -139,8 +139,7 @@ def stage_corpus(project: Path):
     questions = pd.read_parquet(project / "processed" / "transcripts" / "questions.parquet")
     unit = resolve_unit(settings.unit, questions)
     docs = build_documents(units, unit, settings.window, questions, None)
-    return vectorize(docs, settings.min_df, settings.max_df, settings.max_features, settings.stopwords,
-                     settings.min_doc_tokens)
+    return vectorize(docs, settings.vocabulary, settings.min_doc_tokens)
 
 
 def baselines(counts, k: int, seed: int) -> dict[str, np.ndarray]:
