@@ -11,7 +11,7 @@ import pandas as pd
 from scipy import stats
 
 from pipeline.core.digits import rounded
-from pipeline.stats.spec import ModelSpec, _err
+from pipeline.stats.spec import CLUSTER_COVARIANCES, ModelSpec, _err
 
 COEF_COLUMNS = ("model", "term", "estimate", "std_error", "statistic", "df", "p_value",
                 "conf_low", "conf_high", "cov_type")
@@ -27,8 +27,23 @@ FEW_CLUSTERS = 20  # below this many clusters a cluster-robust variance is flagg
 
 
 def _cluster_codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
-    codes, uniques = pd.factorize(pd.Series(values), sort=True)
+    """Codes 0..G-1 of the clusters in the order of their sorted values, and G. A column is
+    read as it is (a text column by Arrow: the same order as its values as Python strings),
+    a categorical one by its values (not its categories' order), anything else as a Series."""
+    if not isinstance(values, pd.Series):
+        values = pd.Series(values)
+    elif isinstance(values.dtype, pd.CategoricalDtype):
+        values = pd.Series(values.to_numpy())
+    codes, uniques = pd.factorize(values, sort=True)
     return codes, len(uniques)
+
+
+def _cluster_ids(spec: ModelSpec, frame: pd.DataFrame) -> np.ndarray | None:
+    """The clusters of a cluster-robust fit as their codes (None for other covariances),
+    worked out once for the fit."""
+    if spec.cluster is None or spec.covariance not in CLUSTER_COVARIANCES:
+        return None
+    return _cluster_codes(frame[spec.cluster])[0]
 
 
 def sandwich(bread: np.ndarray, scores: np.ndarray, kind: str,

@@ -118,7 +118,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.regression.linear_model import WLS
 
-from pipeline.stats.covariance import _fit_row, _robust_or_classical, _status, cr2
+from pipeline.stats.covariance import _cluster_ids, _fit_row, _robust_or_classical, _status, cr2
 from pipeline.stats.frame import _design, _Frame, _model_frame, _outcome, _weights
 from pipeline.stats.logit import _fit_logit
 from pipeline.stats.mixed import _fit_mixed
@@ -161,7 +161,7 @@ def _fit_linear(spec: ModelSpec, mf: _Frame) -> ModelResult:
     resid = y - Xv @ res.params
     scores = Xv * (wts * resid)[:, None]
     flags: list[str] = []
-    clusters = frame[spec.cluster].to_numpy() if spec.cluster else None
+    clusters = _cluster_ids(spec, frame)
     V, G = _robust_or_classical(spec, bread, scores, np.asarray(res.cov_params()), clusters,
                                 flags)
     t_df = (G - 1) if G is not None else (n - k)
