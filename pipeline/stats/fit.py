@@ -167,7 +167,7 @@ def _fit_linear(spec: ModelSpec, mf: _Frame) -> ModelResult:
     t_df = (G - 1) if G is not None else (n - k)
     term_df: float | np.ndarray = t_df
     if spec.covariance == "cluster_cr2":
-        V, term_df = cr2(Xv, resid, clusters, w)
+        V, term_df = cr2(Xv, resid, clusters[0], w)
         t_df = float(np.min(term_df))
     survey = spec.weights is not None and spec.weight_kind == "survey"
     llf = np.nan if survey else float(res.llf)

@@ -285,6 +285,10 @@ def _rhs_uses(rhs: str) -> dict[str, frozenset[str]]:
 def _as_categorical(series: pd.Series) -> pd.Categorical | None:
     """``series`` as a Categorical with the levels patsy would find in it, in its order; None
     when patsy's own walk is needed to be sure (mixed or unhashable values)."""
+    if series.dtype == "str":        # pandas' text: sorted by code point, as patsy sorts str
+        codes, uniques = pd.factorize(series, sort=True, use_na_sentinel=True)
+        return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(uniques)),
+                                         validate=False)
     try:
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
     except TypeError:
