@@ -149,19 +149,7 @@ def _model_frame(spec: ModelSpec, data: pd.DataFrame) -> _Frame:
     # by position (pandas' label lookup of a list costs more than the rest of the frame);
     # copy-on-write: changing the frame leaves the data alone
     frame = data.take([columns.index(c) for c in used], axis=1)
-    for name in design:
-        missing = frame[name].isna().to_numpy()
-        if missing.any():
-            bad = frame.index[missing]
-            raise _err(spec.id, f"{len(bad)} row(s) have no value of {name!r} (rows "
-                       f"{_row_ids(bad)})", "a design variable must be complete; fix it in the "
-                       "survey stage or drop those rows before modelling")
-    missing = np.zeros(len(frame), dtype=bool)
-    for name in needed:
-        missing |= frame[name].isna().to_numpy()
-    n_dropped = int(missing.sum())
-    if n_dropped:
-        frame = frame.loc[~missing]
+    frame, n_dropped = _complete_rows(spec.id, frame, needed, design)
     if frame.empty:
         raise _err(spec.id, f"no row has all of {needed}", "check the missing-value coding")
     for name in used:
@@ -203,6 +191,24 @@ def _model_frame(spec: ModelSpec, data: pd.DataFrame) -> _Frame:
                 standardization[name] = (mean, sd)
     return _Frame(frame=frame, raw=raw, rhs_vars=tuple(rhs_vars), n_dropped=n_dropped,
                   standardization=standardization)
+
+
+def _complete_rows(model_id: str, frame: pd.DataFrame, needed: list[str],
+                   design: list[str]) -> tuple[pd.DataFrame, int]:
+    """The rows with every ``needed`` variable (listwise deletion) and how many were dropped;
+    an error when a ``design`` variable (cluster, weights, group) is missing anywhere."""
+    for name in design:
+        missing = frame[name].isna().to_numpy()
+        if missing.any():
+            bad = frame.index[missing]
+            raise _err(model_id, f"{len(bad)} row(s) have no value of {name!r} (rows "
+                       f"{_row_ids(bad)})", "a design variable must be complete; fix it in the "
+                       "survey stage or drop those rows before modelling")
+    missing = np.zeros(len(frame), dtype=bool)
+    for name in needed:
+        missing |= frame[name].isna().to_numpy()
+    n_dropped = int(missing.sum())
+    return (frame.loc[~missing] if n_dropped else frame), n_dropped
 
 
 def _is_numeric(series: pd.Series) -> bool:
