@@ -4,14 +4,15 @@ model returns. Conventions: :mod:`pipeline.stats.fit`."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from pipeline.core.digits import rounded
-from pipeline.stats.spec import ModelSpec, _err
+from pipeline.stats.spec import CLUSTER_COVARIANCES, ModelSpec, _err
 
 COEF_COLUMNS = ("model", "term", "estimate", "std_error", "statistic", "df", "p_value",
                 "conf_low", "conf_high", "cov_type")
@@ -27,8 +28,23 @@ FEW_CLUSTERS = 20  # below this many clusters a cluster-robust variance is flagg
 
 
 def _cluster_codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
-    codes, uniques = pd.factorize(pd.Series(values), sort=True)
+    """Codes 0..G-1 of the clusters in the order of their sorted values, and G. A column is
+    read as it is (a text column by Arrow: the same order as its values as Python strings),
+    a categorical one by its values (not its categories' order), anything else as a Series."""
+    if not isinstance(values, pd.Series):
+        values = pd.Series(values)
+    elif isinstance(values.dtype, pd.CategoricalDtype):
+        values = pd.Series(values.to_numpy())
+    codes, uniques = pd.factorize(values, sort=True)
     return codes, len(uniques)
+
+
+def _cluster_ids(spec: ModelSpec, frame: pd.DataFrame) -> tuple[np.ndarray, int] | None:
+    """The clusters of a cluster-robust fit as :func:`_cluster_codes` (None for other
+    covariances), worked out once for the fit."""
+    if spec.cluster is None or spec.covariance not in CLUSTER_COVARIANCES:
+        return None
+    return _cluster_codes(frame[spec.cluster])
 
 
 def sandwich(bread: np.ndarray, scores: np.ndarray, kind: str,
@@ -47,12 +63,20 @@ def sandwich(bread: np.ndarray, scores: np.ndarray, kind: str,
     elif kind in ("cluster", "cluster_hc0"):
         if clusters is None:
             raise ValueError("cluster covariance without clusters")
-        codes, G = _cluster_codes(clusters)
-        summed = pd.DataFrame(scores).groupby(codes, sort=False).sum().to_numpy()
-        meat = summed.T @ summed
-        factor = G / (G - 1) * ((n - 1) / (n - k) if kind == "cluster" else 1.0)
+        return _cluster_sandwich(bread, scores, kind, *_cluster_codes(clusters))
     else:
         raise ValueError(f"unknown sandwich kind {kind!r}")
+    V = factor * bread @ meat @ bread
+    return (V + V.T) / 2
+
+
+def _cluster_sandwich(bread: np.ndarray, scores: np.ndarray, kind: str, codes: np.ndarray,
+                      G: int) -> np.ndarray:
+    """:func:`sandwich` of a ``cluster`` or ``cluster_hc0`` kind, from the clusters' codes."""
+    n, k = scores.shape
+    summed = pd.DataFrame(scores).groupby(codes, sort=False).sum().to_numpy()
+    meat = summed.T @ summed
+    factor = G / (G - 1) * ((n - 1) / (n - k) if kind == "cluster" else 1.0)
     V = factor * bread @ meat @ bread
     return (V + V.T) / 2
 
@@ -130,24 +154,33 @@ def _coef_table(model_id: str, params: pd.Series, V: np.ndarray, cov_type: str,
     with np.errstate(invalid="ignore"):
         se = rounded(np.sqrt(np.diag(V)))
         stat = est / se
+    # scipy.special's functions that scipy.stats.norm and .t call (the same numbers, bit for
+    # bit, without the distribution objects' argument handling)
     if t_df is None:
         df = np.full(len(est), np.nan)
-        p = 2 * stats.norm.sf(np.abs(stat))
-        q = stats.norm.ppf(0.5 + level / 2)
+        p = 2 * special.ndtr(-np.abs(stat))
+        q = special.ndtri(0.5 + level / 2)
     else:
         df = np.broadcast_to(np.asarray(t_df, dtype=float), est.shape).copy()
-        p = 2 * stats.t.sf(np.abs(stat), df)
-        q = stats.t.ppf(0.5 + level / 2, df)
-    return pd.DataFrame({
-        "model": model_id, "term": list(params.index), "estimate": est, "std_error": se,
-        "statistic": stat, "df": df, "p_value": p, "conf_low": est - q * se,
-        "conf_high": est + q * se, "cov_type": cov_type,
-    }, columns=list(COEF_COLUMNS))
+        p = 2 * special.stdtr(df, -np.abs(stat))
+        q = special.stdtrit(df, 0.5 + level / 2)
+    terms = params.index
+    table = pd.DataFrame({
+        "model": model_id, "term": terms.array if terms.dtype == "str" else list(terms),
+        "estimate": est, "std_error": se, "statistic": stat, "df": df, "p_value": p,
+        "conf_low": est - q * se, "conf_high": est + q * se, "cov_type": cov_type,
+    })                                     # in the order of COEF_COLUMNS
+    return table
+
+
+@lru_cache(maxsize=1)
+def _no_components() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=float if c == "estimate" else object)
+                         for c in COMPONENT_COLUMNS})
 
 
 def _empty_components() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=float if c == "estimate" else object)
-                         for c in COMPONENT_COLUMNS})
+    return _no_components().copy()
 
 
 def _fit_row(spec: ModelSpec, **values: Any) -> dict[str, Any]:
@@ -172,14 +205,15 @@ def _status(flags: Sequence[str]) -> str:
 
 
 def _robust_or_classical(spec: ModelSpec, bread: np.ndarray, scores: np.ndarray,
-                         classical: np.ndarray, clusters: np.ndarray | None,
+                         classical: np.ndarray, clusters: tuple[np.ndarray, int] | None,
                          flags: list[str]) -> tuple[np.ndarray, int | None]:
-    """The covariance the spec asks for, and the number of clusters (None without)."""
+    """The covariance the spec asks for, and the number of clusters (None without).
+    ``clusters``: the codes and number of the clusters (:func:`_cluster_ids`)."""
     if spec.covariance == "classical":
         return classical, None
     if spec.covariance in ("hc0", "hc1"):
         return sandwich(bread, scores, spec.covariance), None
-    _, G = _cluster_codes(clusters)
+    codes, G = clusters
     if G < 2:
         raise _err(spec.id, f"cluster {spec.cluster!r} has a single value in the estimation "
                    "sample", "a cluster-robust variance needs at least two clusters")
@@ -190,4 +224,4 @@ def _robust_or_classical(spec: ModelSpec, bread: np.ndarray, scores: np.ndarray,
         else:
             flags.append(f"few clusters (G={G}): cluster-robust standard errors are unreliable")
     kind = "cluster" if spec.covariance == "cluster_cr2" else spec.covariance  # CR2: _fit_linear
-    return sandwich(bread, scores, kind, clusters), G
+    return _cluster_sandwich(bread, scores, kind, codes, G), G

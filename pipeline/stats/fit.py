@@ -118,7 +118,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.regression.linear_model import WLS
 
-from pipeline.stats.covariance import _fit_row, _robust_or_classical, _status, cr2
+from pipeline.stats.covariance import _cluster_ids, _fit_row, _robust_or_classical, _status, cr2
 from pipeline.stats.frame import _design, _Frame, _model_frame, _outcome, _weights
 from pipeline.stats.logit import _fit_logit
 from pipeline.stats.mixed import _fit_mixed
@@ -161,13 +161,13 @@ def _fit_linear(spec: ModelSpec, mf: _Frame) -> ModelResult:
     resid = y - Xv @ res.params
     scores = Xv * (wts * resid)[:, None]
     flags: list[str] = []
-    clusters = frame[spec.cluster].to_numpy() if spec.cluster else None
+    clusters = _cluster_ids(spec, frame)
     V, G = _robust_or_classical(spec, bread, scores, np.asarray(res.cov_params()), clusters,
                                 flags)
     t_df = (G - 1) if G is not None else (n - k)
     term_df: float | np.ndarray = t_df
     if spec.covariance == "cluster_cr2":
-        V, term_df = cr2(Xv, resid, clusters, w)
+        V, term_df = cr2(Xv, resid, clusters[0], w)
         t_df = float(np.min(term_df))
     survey = spec.weights is not None and spec.weight_kind == "survey"
     llf = np.nan if survey else float(res.llf)

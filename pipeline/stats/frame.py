@@ -7,6 +7,7 @@ import ast
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -49,11 +50,37 @@ class _NameCollector(ast.NodeVisitor):
         self.names.append(node.id)
 
 
+@lru_cache(maxsize=256)
+def _parse_rhs(rhs: str) -> patsy.ModelDesc:
+    """patsy's parse of a right-hand side, once per formula (a fit asks three times; the
+    bootstrap and the recovery study fit the same formulas again and again)."""
+    return patsy.ModelDesc.from_formula(rhs)
+
+
 def _rhs_desc(model_id: str, rhs: str) -> patsy.ModelDesc:
     try:
-        return patsy.ModelDesc.from_formula(rhs)
+        return _parse_rhs(rhs)
     except patsy.PatsyError as exc:
         raise _err(model_id, f"cannot parse the formula's right-hand side {rhs!r}: {exc.message}")
+
+
+class _BadTerm(Exception):
+    pass
+
+
+@lru_cache(maxsize=256)
+def _rhs_names(rhs: str) -> tuple[str, ...]:
+    """Every name a right-hand side's factors use, functions' arguments included, in order."""
+    found: list[str] = []
+    for term in _parse_rhs(rhs).rhs_termlist:
+        for factor in term.factors:
+            collector = _NameCollector()
+            try:
+                collector.visit(ast.parse(factor.code, mode="eval"))
+            except SyntaxError:
+                raise _BadTerm(factor.code) from None
+            found.extend(collector.names)
+    return tuple(dict.fromkeys(found))
 
 
 def formula_variables(rhs: str, columns: Sequence[str] = (), model_id: str = "?") -> list[str]:
@@ -62,22 +89,13 @@ def formula_variables(rhs: str, columns: Sequence[str] = (), model_id: str = "?"
     Names that are called (``np.log``, ``C``) are functions; patsy's helpers and ``np`` are
     not variables unless ``columns`` has a column of that name.
     """
-    desc = _rhs_desc(model_id, rhs)
+    _rhs_desc(model_id, rhs)
+    try:
+        names = _rhs_names(rhs)
+    except _BadTerm as exc:
+        raise _err(model_id, f"cannot parse the term {exc.args[0]!r}") from None
     columns = set(columns)
-    found: list[str] = []
-    for term in desc.rhs_termlist:
-        for factor in term.factors:
-            collector = _NameCollector()
-            try:
-                collector.visit(ast.parse(factor.code, mode="eval"))
-            except SyntaxError:
-                raise _err(model_id, f"cannot parse the term {factor.code!r}") from None
-            for name in collector.names:
-                if name in _NOT_VARIABLES and name not in columns:
-                    continue
-                if name not in found:
-                    found.append(name)
-    return found
+    return [name for name in names if name not in _NOT_VARIABLES or name in columns]
 
 
 def _missing_column(model_id: str, role: str, name: str, columns: Sequence[str],
@@ -128,19 +146,13 @@ def _model_frame(spec: ModelSpec, data: pd.DataFrame) -> _Frame:
     dup = [c for c in used if columns.count(c) > 1]
     if dup:
         raise _err(spec.id, f"the data has more than one column named {dup[0]!r}")
-    frame = data.loc[:, used].copy()
-    for name in design:
-        bad = frame.index[frame[name].isna()]
-        if len(bad):
-            raise _err(spec.id, f"{len(bad)} row(s) have no value of {name!r} (rows "
-                       f"{_row_ids(bad)})", "a design variable must be complete; fix it in the "
-                       "survey stage or drop those rows before modelling")
-    complete = frame[needed].notna().all(axis=1)
-    n_dropped = int((~complete).sum())
-    frame = frame.loc[complete]
+    # by position (pandas' label lookup of a list costs more than the rest of the frame);
+    # copy-on-write: changing the frame leaves the data alone
+    frame = data.take([columns.index(c) for c in used], axis=1)
+    frame, n_dropped = _complete_rows(spec.id, frame, needed, design)
     if frame.empty:
         raise _err(spec.id, f"no row has all of {needed}", "check the missing-value coding")
-    for name in frame.columns:
+    for name in used:
         if isinstance(frame[name].dtype, pd.CategoricalDtype):
             frame[name] = frame[name].cat.remove_unused_categories()
     if spec.slopes:
@@ -179,6 +191,24 @@ def _model_frame(spec: ModelSpec, data: pd.DataFrame) -> _Frame:
                 standardization[name] = (mean, sd)
     return _Frame(frame=frame, raw=raw, rhs_vars=tuple(rhs_vars), n_dropped=n_dropped,
                   standardization=standardization)
+
+
+def _complete_rows(model_id: str, frame: pd.DataFrame, needed: list[str],
+                   design: list[str]) -> tuple[pd.DataFrame, int]:
+    """The rows with every ``needed`` variable (listwise deletion) and how many were dropped;
+    an error when a ``design`` variable (cluster, weights, group) is missing anywhere."""
+    for name in design:
+        missing = frame[name].isna().to_numpy()
+        if missing.any():
+            bad = frame.index[missing]
+            raise _err(model_id, f"{len(bad)} row(s) have no value of {name!r} (rows "
+                       f"{_row_ids(bad)})", "a design variable must be complete; fix it in the "
+                       "survey stage or drop those rows before modelling")
+    missing = np.zeros(len(frame), dtype=bool)
+    for name in needed:
+        missing |= frame[name].isna().to_numpy()
+    n_dropped = int(missing.sum())
+    return (frame.loc[~missing] if n_dropped else frame), n_dropped
 
 
 def _is_numeric(series: pd.Series) -> bool:
@@ -224,7 +254,7 @@ def _bare_name(node: ast.AST) -> str | None:
     return None
 
 
-def _factor_uses(desc: patsy.ModelDesc) -> dict[str, set[str]]:
+def _factor_uses(desc: patsy.ModelDesc) -> dict[str, frozenset[str]]:
     """How each name in the formula's factors is used: ``bare`` (``x``, ``Q("x")``), ``C``
     (``C(x)`` or ``C(x, contrast)``, no levels) or ``other`` (any other expression)."""
     uses: dict[str, set[str]] = {}
@@ -250,12 +280,21 @@ def _factor_uses(desc: patsy.ModelDesc) -> dict[str, set[str]]:
                 collector.visit(part)
                 for other in collector.names:
                     uses.setdefault(other, set()).add("other")
-    return uses
+    return {name: frozenset(how) for name, how in uses.items()}
+
+
+@lru_cache(maxsize=256)
+def _rhs_uses(rhs: str) -> dict[str, frozenset[str]]:
+    return _factor_uses(_parse_rhs(rhs))
 
 
 def _as_categorical(series: pd.Series) -> pd.Categorical | None:
     """``series`` as a Categorical with the levels patsy would find in it, in its order; None
     when patsy's own walk is needed to be sure (mixed or unhashable values)."""
+    if series.dtype == "str":        # pandas' text: sorted by code point, as patsy sorts str
+        codes, uniques = pd.factorize(series, sort=True, use_na_sentinel=True)
+        return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(uniques)),
+                                         validate=False)
     try:
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
     except TypeError:
@@ -271,7 +310,7 @@ def _as_categorical(series: pd.Series) -> pd.Categorical | None:
                                      categories=[values[i] for i in order])
 
 
-def _patsy_data(frame: pd.DataFrame, uses: dict[str, set[str]]) -> dict[str, Any]:
+def _patsy_data(frame: pd.DataFrame, uses: dict[str, frozenset[str]]) -> dict[str, Any]:
     """The columns of ``frame`` as patsy is to read them: a column patsy would treat as
     categorical (text used as ``x`` or ``C(x)``, numbers used only as ``C(x)``) as a pandas
     Categorical with patsy's levels, a categorical column as its Categorical, a numeric or
@@ -281,7 +320,7 @@ def _patsy_data(frame: pd.DataFrame, uses: dict[str, set[str]]) -> dict[str, Any
     for name in frame.columns:
         series = frame[name]
         dtype = series.dtype
-        how = uses.get(name, set())
+        how = uses.get(name, frozenset())
         value: Any = None
         if isinstance(dtype, pd.CategoricalDtype):
             value = series.array
@@ -359,26 +398,66 @@ def _label(value: Any) -> Any:
 
 def _design(spec: ModelSpec, frame: pd.DataFrame, rhs: str | None = None) -> pd.DataFrame:
     rhs = spec.rhs if rhs is None else rhs
-    uses = _factor_uses(_rhs_desc(spec.id, rhs))
+    _rhs_desc(spec.id, rhs)
+    uses = _rhs_uses(rhs)
     data = _patsy_data(frame, uses) if uses else frame    # the frame tells "1" its rows
+    key = _design_key(rhs, uses, data)
+    info = _DESIGN_INFOS.get(key) if key is not None else None
     try:
-        X = patsy.dmatrix(rhs, data, eval_env=_FORMULA_ENV, NA_action="raise",
-                          return_type="dataframe")
+        if info is None:
+            values = patsy.dmatrix(rhs, data, eval_env=_FORMULA_ENV, NA_action="raise")
+            info = values.design_info
+            if key is not None:
+                if len(_DESIGN_INFOS) >= 256:
+                    _DESIGN_INFOS.clear()
+                _DESIGN_INFOS[key] = info
+        else:
+            values = patsy.build_design_matrices([info], data, NA_action="raise")[0]
     except patsy.PatsyError as exc:
         raise _err(spec.id, f"cannot build the design matrix of {rhs!r}: {exc.message}") from None
-    X.index = frame.index
-    for info in X.design_info.factor_infos.values():
-        if info.type == "categorical" and len(info.categories) < 2:
-            level = info.categories[0] if info.categories else None
-            raise _err(spec.id, f"factor {info.factor.name()!r} has only one level ({level!r}) in "
-                       "the estimation sample", "drop it from the formula or check the filter")
-    values = X.to_numpy(float)
-    bad = [c for c, ok in zip(X.columns, np.isfinite(values).all(axis=0)) if not ok]
+    for factor_info in info.factor_infos.values():
+        if factor_info.type == "categorical" and len(factor_info.categories) < 2:
+            level = factor_info.categories[0] if factor_info.categories else None
+            raise _err(spec.id, f"factor {factor_info.factor.name()!r} has only one level ({level!r}) "
+                       "in the estimation sample", "drop it from the formula or check the filter")
+    values = np.asarray(values, dtype=float)
+    bad = [c for c, ok in zip(info.column_names, np.isfinite(values).all(axis=0)) if not ok]
     if bad:
         raise _err(spec.id, f"design column(s) {bad} have infinite values",
                    "check transformations such as np.log of zero")
+    X = pd.DataFrame(values, columns=info.column_names, index=frame.index)
+    object.__setattr__(X, "design_info", info)   # as patsy's return_type="dataframe" has it
+    # (without pandas' search of the columns for that name)
     _check_rank(spec.id, X)
     return X
+
+
+# What patsy's design_matrix_builders learns from the data (each factor's kind, number of
+# columns and levels), kept per formula and kind of data: a formula fitted again to data of the
+# same kinds (the bootstrap, the recovery study, every repeated fit) is only evaluated, not
+# studied again. Kept only when the key holds all that patsy learns: every factor a bare name or
+# C(name) of a column handed over as a numpy array or a Categorical (expressions may hold
+# stateful transforms such as center(x), which learn a mean from the data).
+_DESIGN_INFOS: dict[tuple, Any] = {}
+
+
+def _design_key(rhs: str, uses: dict[str, frozenset[str]], data: Any) -> tuple | None:
+    if not uses or not isinstance(data, dict):
+        return None
+    parts: list[tuple] = []
+    for name, how in sorted(uses.items()):
+        value = data.get(name)
+        if "other" in how:
+            return None
+        if isinstance(value, np.ndarray):
+            parts.append((name, "array", value.dtype.str, value.shape[1:]))
+        elif isinstance(value, pd.Categorical):
+            categories = value.categories
+            parts.append((name, "categorical", str(categories.dtype), tuple(categories),
+                          value.ordered))
+        else:
+            return None
+    return rhs, tuple(parts)
 
 
 def _check_rank(model_id: str, X: pd.DataFrame, what: str = "design matrix") -> None:

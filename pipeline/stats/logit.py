@@ -12,7 +12,7 @@ from statsmodels.genmod.families import Binomial
 from statsmodels.genmod.generalized_linear_model import GLM
 from scipy import optimize
 
-from pipeline.stats.covariance import _fit_row, _robust_or_classical, _status
+from pipeline.stats.covariance import _cluster_ids, _fit_row, _robust_or_classical, _status
 from pipeline.stats.frame import _design, _Frame, _outcome, _weights
 from pipeline.stats.results import ModelResult, _result
 from pipeline.stats.spec import ModelSpec, _err
@@ -96,7 +96,7 @@ def _fit_logit(spec: ModelSpec, mf: _Frame) -> ModelResult:
     bread = np.asarray(res.normalized_cov_params, dtype=float)
     wts = np.ones(n) if w is None else w
     scores = Xv * (wts * (y - mu))[:, None]
-    clusters = frame[spec.cluster].to_numpy() if spec.cluster else None
+    clusters = _cluster_ids(spec, frame)
     V, G = _robust_or_classical(spec, bread, scores, bread, clusters, flags)
     survey = spec.weights is not None and spec.weight_kind == "survey"
     llf = float(res.llf)

@@ -81,11 +81,21 @@ def _cluster_crossproducts(Xb: np.ndarray, y: np.ndarray, codes: np.ndarray, n_u
     return out
 
 
-def _ols_from_cross(M: np.ndarray, design: list[int], target: int) -> np.ndarray | None:
-    A = M[np.ix_(design, design)]
-    if np.linalg.matrix_rank(A) < len(design):
-        return None
-    return np.linalg.solve(A, M[design, target])
+def _ols_from_cross(M: np.ndarray, design: list[int], targets: Sequence[int]) -> list[np.ndarray]:
+    """For a stack of cross-product matrices M (R x q x q), the OLS coefficients of each column
+    in ``targets`` on the columns ``design``: one R x len(design) array per target, NaN rows
+    where the design's cross products are rank deficient. numpy's linalg works through a stack
+    one matrix at a time (the same LAPACK call as for a single matrix: the same numbers); one
+    rank check serves every target."""
+    A = M[:, design][:, :, design]
+    full = np.linalg.matrix_rank(A) == len(design)
+    out = []
+    for target in targets:
+        coefs = np.full((len(M), len(design)), np.nan)
+        if full.any():
+            coefs[full] = np.linalg.solve(A[full], M[full][:, design, target][:, :, None])[:, :, 0]
+        out.append(coefs)
+    return out
 
 
 def _mediation_replicates(units: np.ndarray, draws: np.ndarray, k: int, grouped: bool) -> np.ndarray:
@@ -96,19 +106,17 @@ def _mediation_replicates(units: np.ndarray, draws: np.ndarray, k: int, grouped:
     q = k + 1
     cols_a = [0, 1] + list(range(3, k))
     cols_b = list(range(k))
-    out = np.full((len(draws), 4), np.nan)
+    M = np.empty((len(draws), q, q))
     for r in range(len(draws)):
         counts = np.bincount(draws[r], minlength=n_units).astype(float)
         if grouped:
-            M = (counts @ units).reshape(q, q)
+            M[r] = (counts @ units).reshape(q, q)
         else:
-            M = (units * counts[:, None]).T @ units
-        fa_m = _ols_from_cross(M, cols_a, 2)
-        fa_y = _ols_from_cross(M, cols_a, k)
-        fb = _ols_from_cross(M, cols_b, k)
-        if fa_m is None or fa_y is None or fb is None:
-            continue
-        out[r] = (fa_m[1], fb[2], fb[1], fa_y[1])
+            M[r] = (units * counts[:, None]).T @ units
+    fa_m, fa_y = _ols_from_cross(M, cols_a, [2, k])
+    (fb,) = _ols_from_cross(M, cols_b, [k])
+    out = np.column_stack((fa_m[:, 1], fb[:, 2], fb[:, 1], fa_y[:, 1]))
+    out[np.isnan(fa_m).any(axis=1) | np.isnan(fb).any(axis=1)] = np.nan
     return out
 
 

@@ -11,7 +11,7 @@ from scipy import special
 from statsmodels.miscmodels.ordinal_model import OrderedModel
 
 from pipeline.core.digits import snap
-from pipeline.stats.covariance import _fit_row, _robust_or_classical, _status
+from pipeline.stats.covariance import _cluster_ids, _fit_row, _robust_or_classical, _status
 from pipeline.stats.frame import _design_ordered, _Frame, _outcome, _weights
 from pipeline.stats.results import ModelResult, _result
 from pipeline.stats.spec import ModelSpec
@@ -183,7 +183,7 @@ def _fit_ordered(spec: ModelSpec, mf: _Frame) -> ModelResult:
                      "empty category?): standard errors are not available")
         bread = np.full_like(info, np.nan)
     n_par = len(theta)
-    clusters = frame[spec.cluster].to_numpy() if spec.cluster else None
+    clusters = _cluster_ids(spec, frame)
     V, G = _robust_or_classical(spec, bread, scores, bread, clusters, flags)
     with np.errstate(invalid="ignore"):
         se = np.sqrt(np.diag(V))

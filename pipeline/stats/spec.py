@@ -310,7 +310,7 @@ def derive(data: pd.DataFrame, derived: dict[str, str]) -> pd.DataFrame:
     out = data.copy()
     for name, expr in (derived or {}).items():
         try:
-            value = out.eval(str(expr), engine="python")
+            value = _columns_of(out, str(expr)).eval(str(expr), engine="python")
         except Exception as exc:  # pandas raises many types for a bad expression
             raise PipelineError(
                 f"params.yaml: models.derived.{name} = '{expr}' cannot be computed ({exc.__class__.__name__}: {exc})",
@@ -320,6 +320,16 @@ def derive(data: pd.DataFrame, derived: dict[str, str]) -> pd.DataFrame:
             value = value.astype(float)
         out[name] = value
     return out
+
+
+def _columns_of(data: pd.DataFrame, expr: str) -> pd.DataFrame:
+    """The columns an expression names (pandas' eval otherwise makes a Series of every column
+    for each expression); all of them when the names cannot be read (backquoted names)."""
+    try:
+        names = {node.id for node in ast.walk(ast.parse(expr, mode="eval")) if isinstance(node, ast.Name)}
+    except SyntaxError:
+        return data
+    return data[[c for c in data.columns if c in names]]
 
 
 def expand_specs(cfg: Models | Mapping[str, Any]) -> list[dict[str, Any]]:
