@@ -16,7 +16,10 @@ import contextlib
 import hashlib
 import json
 import re
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -25,8 +28,6 @@ import yaml
 from sklearn.metrics import normalized_mutual_info_score
 
 from pipeline.stages import init as I
-from pipeline.stages import topics as TP
-from pipeline.stages import transcripts as T
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "corpus"
@@ -74,8 +75,10 @@ def gov_study(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
         text = re.sub(r"(?m)^seed: \d+", "seed: 1", params.read_text(encoding="utf-8"))
         text = re.sub(r"(?m)^topics: .*$", "topics: {k_grid: [6, 7, 8]}", text)
         params.write_text(text, encoding="utf-8")
-        T.main(["--params", "params.yaml"])
-        TP.main(["--params", "params.yaml", "--communities", ""])
+    # the stages as a user runs them, each in its own process (no state shared with other tests)
+    for argv in (["transcripts", "--params", "params.yaml"], ["topics", "--params", "params.yaml", "--communities", ""]):
+        subprocess.run([sys.executable, "-m", "pipeline", *argv], cwd=work, check=True, capture_output=True,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
     return work, corpus
 
 

@@ -374,7 +374,7 @@ def doc_topic_frame(corpus: Corpus, fit: TopicFit, community: str | None = None)
 
 
 EXEMPLAR_COLUMNS = ["topic", "rank", "doc_id", "unit_ids", "interview_id", "role", "n_vocab_tokens", "loading",
-                    "score", "text", "question"]
+                    "score", "margin", "text", "question"]
 
 
 def exemplar_scores(X: sparse.spmatrix, fit: TopicFit) -> np.ndarray:
@@ -392,18 +392,30 @@ def exemplar_scores(X: sparse.spmatrix, fit: TopicFit) -> np.ndarray:
 def exemplars(corpus: Corpus, fit: TopicFit, n: int = 3) -> pd.DataFrame:
     """The ``n`` exemplar documents of each topic: documents whose largest topic it is (then the
     others, when fewer), ranked by :func:`exemplar_scores` (ties, to 10 significant digits:
-    document order), distinct interviews first (a second document of an interview only when
-    fewer than ``n`` interviews are left) and never two documents of the same tokens: topic,
-    rank, doc_id, unit_ids, interview_id, role, n_vocab_tokens, loading (the document's
-    proportion of the topic), score, text (redacted), question (the interviewer's question
-    before it, redacted; exchange documents only)."""
+    then the margin over the next-best topic's score, then the longer document, then document order), distinct interviews
+    first (a second document of an interview only when fewer than ``n`` interviews are left) and
+    never two documents of the same vocabulary words: topic, rank, doc_id, unit_ids,
+    interview_id, role, n_vocab_tokens, loading (the document's proportion of the topic), score,
+    margin, text (redacted), question (the interviewer's question before it, redacted; exchange
+    documents only)."""
     rows = []
     docs = corpus.docs
-    score = rounded(exemplar_scores(corpus.counts, fit))
+    raw = exemplar_scores(corpus.counts, fit)
+    score = rounded(raw)
+    # the tie-break: how much better the topic explains the document than the next-best topic (per
+    # token); documents of equally frequent words in the topic (a rare word each) tie on the score
+    others = np.where(np.eye(fit.k, dtype=bool)[None, :, :], -np.inf, raw[:, None, :]).max(axis=2) \
+        if fit.k > 1 else np.zeros_like(raw)
+    margin = rounded(raw - others)
     top = rounded(fit.doc_topic).argmax(axis=1)
-    tokens = docs["tokens"].to_numpy() if "tokens" in docs else np.arange(len(docs)).astype(str)
+    X = sparse.csr_matrix(corpus.counts)
+    X.sort_indices()
+    bags = [X.indices[X.indptr[i]:X.indptr[i + 1]].tobytes() + b"|" + X.data[X.indptr[i]:X.indptr[i + 1]].tobytes()
+            for i in range(X.shape[0])]                         # documents of the same vocabulary words
+    tokens = np.array(bags, dtype=object)
+    length = np.asarray(X.sum(axis=1)).ravel()                  # more evidence first, when all else ties
     for t in range(fit.k):
-        order = np.lexsort((np.arange(len(docs)), -score[:, t], top != t))
+        order = np.lexsort((np.arange(len(docs)), -length, -margin[:, t], -score[:, t], top != t))
         picked: list[int] = []
         seen: set[str] = set()
         texts: set[str] = set()
@@ -420,7 +432,8 @@ def exemplars(corpus: Corpus, fit: TopicFit, n: int = 3) -> pd.DataFrame:
             rows.append({"topic": t + 1, "rank": r + 1, "doc_id": docs["doc_id"].iat[i],
                          "unit_ids": docs["unit_ids"].iat[i], "interview_id": docs["interview_id"].iat[i],
                          "role": docs["role"].iat[i], "n_vocab_tokens": int(docs["n_vocab_tokens"].iat[i]),
-                         "loading": float(fit.doc_topic[i, t]), "score": float(score[i, t]), "text": docs["text"].iat[i],
+                         "loading": float(fit.doc_topic[i, t]), "score": float(score[i, t]),
+                         "margin": float(margin[i, t]), "text": docs["text"].iat[i],
                          "question": docs["question"].iat[i] if "question" in docs else ""})
     return pd.DataFrame(rows, columns=EXEMPLAR_COLUMNS)
 
