@@ -129,7 +129,7 @@ _WORKER_STATE: dict[str, tuple[Segmenter, Lexicon, re.Pattern]] = {}
 
 def _state(ctx: Context) -> tuple[Segmenter, Lexicon, re.Pattern]:
     key = ctx.spec.key + "|" + ctx.rules.path + "|" + hashlib.sha256(
-        "".join(sorted(ctx.rules.surnames | ctx.rules.weak_surnames | ctx.rules.prefixes | ctx.rules.glue_before)).encode()).hexdigest()
+        "".join(sorted(ctx.rules.surnames | ctx.rules.weak_surnames | ctx.rules.rare_surnames | ctx.rules.prefixes | ctx.rules.glue_before)).encode()).hexdigest()
     if key not in _WORKER_STATE:
         _WORKER_STATE.clear()
         _WORKER_STATE[key] = (Segmenter(ctx.spec), load_lexicon(ctx.rules, ctx.spec.words), term_pattern(ctx.spec.words))

@@ -33,7 +33,7 @@ def split_role(word: str, rules: Rules) -> tuple[int, int] | None:
     for title in rules.titles:
         if word.endswith(title) and len(word) > len(title) + k:
             sur = word[k:len(word) - len(title)]
-            if sur in rules.surnames or sur in rules.weak_surnames:
+            if sur in rules.surnames or sur in rules.weak_surnames or sur in rules.rare_surnames:
                 return k, k + len(sur)
     if k and (word[1:] in rules.surnames or word[1:] in rules.weak_surnames):
         return 1, len(word)
@@ -82,20 +82,29 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
     found: dict[str, str] = {}                           # name as written -> key
     direct: set[int] = set()                             # where a finder found one
     token_starts = set(starts)
-    informal = bytearray(len(text))                      # informal forms win over the other signals (小周 张罗)
+    listed = list(_listed_names(text, rules, lexicon, region))
+    places = _place_spans(text, rules)
+    informal = bytearray(len(text))                      # informal forms win over the other signals (小周 张罗) ...
     for s, e in _informal_names(text, rules, lexicon, token_starts):
+        if any(ls < e and s < le for ls, le in listed):
+            continue                                     # ... but not over a listed name (阿卜杜拉: not 阿卜)
         if s >= region and taken.free(s, e):
             found[text[s:e]] = text[s:e]
             direct.add(s)
             informal[s:e] = b"\x01" * (e - s)
     candidates: list[tuple[int, int]] = []
     words = _Words(tokens, starts, lexicon, rules.glue_before)
-    listed = list(_listed_names(text, rules, lexicon, region))
     for finder in (_spaced_names(text, rules, lexicon, region), listed, _kin_names(text, rules, lexicon, token_starts, region),
                    _full_names(tokens, starts, rules, lexicon), _window_names(text, rules, lexicon, region, words)):
         candidates.extend((s, e) for s, e in finder if s >= region and taken.free(s, e) and not any(informal[s:e]) and
                           text[s:e] not in rules.not_names and not _implausible(text, s, e, rules, lexicon, words)
-                          and not any(ls < s < le < e for ls, le in listed))   # 赛里麦常来: not 麦常来
+                          and not any(ls < s < le < e for ls, le in listed)    # 赛里麦常来: not 麦常来
+                          and not _in_place(text, s, places, rules))
+    ordinary = {text[s:e] for s, e in _context_names(text, rules, lexicon, region)
+                if taken.free(s, e) and not any(informal[s:e]) and text[s:e] not in rules.not_names
+                and not _in_place(text, s, places, rules)}          # 丁香阿姨: an ordinary word in a person's context
+    candidates.extend((m.start(), m.end()) for w in ordinary for m in re.finditer(re.escape(w), text)
+                      if m.start() >= region and _person_context(text, m.start(), m.end(), rules))
     for s, e in _union(candidates):
         found.setdefault(text[s:e], re.sub(r"\s+", "", text[s:e]))
         direct.add(s)
@@ -103,9 +112,14 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
         if len(re.sub(r"\s+", "", name)) < 2:
             continue
         for ms, me, s, e, key in occurrences(text, name, rules, region):
+            if name in ordinary and not (ms in direct or ms == 0 or not HAN_JIEBA.match(text[ms - 1])):
+                continue                                 # 丁香 elsewhere only after a break (not 两棵丁香)
             if ms in direct or ms in token_starts or (ms > 0 and text[ms - 1] in rules.glue_before) or \
                     _bounded(text, ms, me):
                 yield s, e, key
+    for s, e in _lone_surnames(text, rules, region):
+        if not _in_place(text, s, places, rules):
+            yield s, e, text[s:e]
 
 
 class _Words:
@@ -175,6 +189,74 @@ def _place_after(text: str, e: int, rules: Rules, lexicon: Lexicon) -> bool:
     return False
 
 
+def _place_spans(text: str, rules: Rules) -> list[tuple[int, int]]:
+    """Where the region's place names (``places``: 贺兰, 西吉, 石嘴山) occur in ``text``."""
+    if not rules.places:
+        return []
+    return [m.span() for m in re.finditer("|".join(map(re.escape, rules.places)), text)]
+
+
+def _in_place(text: str, s: int, places: list[tuple[int, int]], rules: Rules) -> bool:
+    """A candidate that starts where a place name starts or inside one (贺兰的, 石嘴山那边; not
+    马永宁, whose place-like part comes after the surname), unless a kinship word or 叫 comes
+    right before it (我闺女金凤)."""
+    before = text[max(0, s - 4):s]
+    return any(ps <= s < pe for ps, pe in places) and \
+        not any(before.endswith(w) for w in (*rules.kin_words, *rules.strong_triggers))
+
+
+def _person_context(text: str, s: int, e: int, rules: Rules, lexicon: Lexicon | None = None) -> bool:
+    """What follows ``text[s:e]`` makes it a person: a title or form of address (丁香阿姨, 杨树林经理),
+    or, after a full name of three characters or more, 家 or a word of ``person_after`` that starts
+    no longer word (杨树林家, 白云说; not 高峰说明)."""
+    if any(text.startswith(t, e) for t in rules.titles):
+        return True
+    if len(re.sub(r"\s+", "", text[s:e])) < 3:
+        return False
+    for w in (*rules.person_after, "家"):
+        if text.startswith(w, e):
+            two = text[e:e + len(w) + 1]
+            return lexicon is None or not _common(two, lexicon, COMMON_FREQ) or two in ("家里", "家的", "家人")
+    return False
+
+
+def _context_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """Names jieba's dictionary knows as words (丁香, 白云: tagged nr but frequent, so ordinary words
+    to the other finders; 杨树林 beside 树林) where a person's context follows them
+    (:func:`_person_context`): a surname and one or two characters, the word tagged nr, the surname
+    ending no word before it."""
+    for i in range(region, len(text)):
+        k = 2 if text[i:i + 2] in rules.surnames else 1 if text[i] in rules.surnames else 0
+        if not k or _ends_word(text, i, text[i:i + k], rules, lexicon):
+            continue
+        for g in (2, 1):
+            word = text[i:i + k + g]
+            entry = lexicon.get(word)
+            if len(word) == k + g and entry is not None and entry[1].startswith("nr") and \
+                    _given_ok(word[k:], rules) and word not in lexicon.user and \
+                    _person_context(text, i, i + k + g, rules, lexicon):
+                yield i, i + k + g
+                break
+
+
+def _lone_surnames(text: str, rules: Rules, region: int) -> Iterator[tuple[int, int]]:
+    """A surname alone that names a person: after 姓 (他姓李, 姓上官的; not 百姓, 姓名, nor a
+    surname many share: 都姓马, 大姓, 同姓) and before
+    家 after a neighbour word (隔壁单家, 对门王家), any surname of the list, rare and weak ones too."""
+    every = rules.surnames | rules.weak_surnames | rules.rare_surnames
+    for m in re.finditer(r"(?<![百都全多大同本异])姓[ \t\u3000]*", text):
+        e = m.end()
+        sur = next((text[e:e + k] for k in (2, 1) if text[e:e + k] in every), "")
+        if sur and e >= region:
+            yield e, e + len(sur)
+    for w in rules.neighbour_words:
+        for m in re.finditer(re.escape(w), text):
+            e = m.end()
+            sur = next((text[e:e + k] for k in (2, 1) if text[e:e + k] in every and text[e + k:e + k + 1] == "家"), "")
+            if sur and e >= region:
+                yield e, e + len(sur)
+
+
 def _union(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Overlapping name candidates as one span (jieba's 杨佳 and the window's 杨佳丽: 杨佳丽)."""
     out: list[tuple[int, int]] = []
@@ -196,14 +278,16 @@ def _surname_of(word: str, rules: Rules, weak: bool = False) -> str:
     """The surname ``word`` starts with ("" if none); weak surnames only if ``weak``."""
     for k in (2, 1):
         head = word[:k]
-        if len(word) > k and (head in rules.surnames or (weak and head in rules.weak_surnames)):
+        if len(word) > k and (head in rules.surnames or (weak and (head in rules.weak_surnames or
+                                                                 head in rules.rare_surnames))):
             return head
     return ""
 
 
-def _given_ok(given: str, rules: Rules) -> bool:
-    """Could ``given`` be a given name? Chinese characters, none a function word, not 谢谢-like."""
-    return (0 < len(given) <= rules.given_max and all(HAN_JIEBA.match(c) for c in given)
+def _given_ok(given: str, rules: Rules, extra: int = 0) -> bool:
+    """Could ``given`` be a given name? Chinese characters, none a function word, not 谢谢-like;
+    ``extra`` characters more than ``given_max`` (a name spaced out: 纳 麦 丽 燕)."""
+    return (0 < len(given) <= rules.given_max + extra and all(HAN_JIEBA.match(c) for c in given)
             and not any(c in rules.not_given for c in given) and given[-1] not in rules.not_final)
 
 
@@ -369,12 +453,29 @@ def _common(word: str, lexicon: Lexicon, min_freq: int) -> bool:
     return entry is not None and entry[0] >= min_freq
 
 
+def _rare_head(word: str, rules: Rules) -> bool:
+    """``word`` starts with a rare surname (禹, 拓, 端木) and no common one."""
+    return not _surname_of(word, rules) and any(word[:k] in rules.rare_surnames for k in (2, 1))
+
+
+def _rare_ok(text: str, s: int, form: str, rules: Rules, lexicon: Lexicon) -> bool:
+    """A rare surname and a title (禹大爷, 拓老师) is a name where the form is no word of jieba's
+    dictionary (班主任, 班长) and it stands after a break, a glue character, a naming word or a
+    neighbour word (找拓老师, 隔壁禹大爷; not 一班主任, 我们都老师)."""
+    entry = lexicon.get(form)
+    if entry is not None and not entry[1].startswith("nr") and entry[0] >= RARE_FREQ:
+        return False
+    prev = text[s - 1:s]
+    return not prev or not WORD_CHAR.match(prev) or prev in rules.glue_before or \
+        _after_trigger(text, s, rules) or any(text.endswith(w, 0, s) for w in rules.neighbour_words)
+
+
 def _informal_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[int]) -> Iterator[tuple[int, int]]:
     """老马 / 小李 / 阿丁 (prefix + surname) and 马大姐 / 李书记 (surname + title)."""
     if rules.title_re:
         for m in rules.title_re.finditer(text):
             s, e = m.start(), m.end()
-            if m.group() in rules.not_names:
+            if m.group() in rules.not_names or (_rare_head(m.group(), rules) and not _rare_ok(text, s, m.group(), rules, lexicon)):
                 continue
             ok = s in token_starts or s == 0 or not WORD_CHAR.match(text[s - 1]) or text[s - 1] in rules.glue_before
             if s > 0 and text[s - 1] in rules.prefixes and (s - 1) in token_starts:
@@ -416,26 +517,41 @@ def _spaced_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Ite
         return
     gap = " \t\u3000"
     for m in rules.spaced_re.finditer(text, region):
-        chars = re.sub(r"[ \t\u3000]+", "", m.group())
-        sur = _surname_of(chars, rules)
+        start, end = m.span()
+        if text[end - 2] not in gap and (text[end - 1] in rules.not_given or text[end - 1] in rules.glue_after):
+            end -= 1                                          # 马 悦也: the name is 马 悦
+        value = text[start:end]
+        chars = re.sub(r"[ \t\u3000]+", "", value)
+        sur = _surname_of(chars, rules) or (_surname_of(chars, rules, weak=True) if _rare_head(chars, rules) else "")
         given = chars[len(sur):] if sur else ""
-        if not sur or not _given_ok(given, rules) or chars in rules.not_names:
+        spaced = len(value) - len(chars) >= len(given)                     # every given character set off
+        if not sur or not _given_ok(given, rules, extra=spaced) or chars in rules.not_names or \
+                (sur not in rules.surnames and not _after_trigger(text, start, rules)):
             continue
-        rest = text[m.end():]
+        rest = text[end:]
         if rest[:1] in gap and HAN_JIEBA.match(rest.lstrip(gap)[:1] or "。"):
             continue                                          # more spaced characters follow
-        before = text[max(0, m.start() - 2):m.start()]
+        before = text[max(0, start - 2):start]
         if len(before) == 2 and before[1] in gap and HAN_JIEBA.match(before[0]) and \
-                not _after_trigger(text, m.start() - 1, rules):
+                not _after_trigger(text, start - 1, rules):
             continue                                          # inside a text spaced throughout
-        if len(given) == 1 and not _after_trigger(text, m.start(), rules):
+        if len(given) == 1 and not _after_trigger(text, start, rules) and not _lone_given_ok(chars, rest, rules, lexicon):
             continue
-        together = len(given) == 2 and m.group()[-2] not in gap
+        together = len(given) == 2 and value[-2] not in gap
         if together and (given in rules.titles or _common(given, lexicon, COMMON_FREQ) or not (
                 _is_break(rest[:1], rules) or rest[:1] in rules.not_given or
                 any(rest.startswith(w) for w in (*rules.titles, *rules.person_after)))):
             continue
-        yield m.start(), m.end()
+        yield start, end
+
+
+def _lone_given_ok(chars: str, rest: str, rules: Rules, lexicon: Lexicon) -> bool:
+    """A surname, a space and one character with no naming word before: a name when a glue
+    character or a person word follows (马 悦也去了, 王 芳说), the two are no word of jieba's
+    dictionary (not 马 上) and the character is common in given names."""
+    glued = rest[:1] in rules.glue_after or any(rest.startswith(w) for w in rules.person_after)
+    return glued and not _common(chars, lexicon, RARE_FREQ) and lexicon.name_like(chars[-1], min_count=10) and \
+        not _common(chars[-1] + rest[:1], lexicon, COMMON_FREQ)
 
 
 def _listed_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
@@ -461,7 +577,7 @@ def _kin_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[int]
     """A given name alone after a kinship word: 我闺女玉兰, 老伴秀英, 我弟志强, 孙子浩浩. The two
     characters after it are a name when jieba's dictionary does not know them as one word, knows
     them as a name (nr, nz, ns, z: 玉兰, 秀英, 浩浩) or as a very rare word (欣怡), and no function
-    character is in them."""
+    character is in them; written with a space between them too (他媳妇海 燕)."""
     if rules.kin_re is None:
         return
     for m in rules.kin_re.finditer(text, region):
@@ -470,19 +586,21 @@ def _kin_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[int]
             continue                                          # 姐, 弟 alone only after 我/他/的 ...
         if b < len(text) and text[b] == "儿":
             b += 1                                            # 老伴儿
-        given = text[b:b + 2]
+        spaced = re.match(r"[\u4e00-\u9fd5][ \t\u3000]+(?=[\u4e00-\u9fd5])", text[b:b + 6])
+        end = b + (spaced.end() + 1 if spaced else 2)
+        given = text[b] + text[end - 1] if spaced else text[b:end]
         if len(given) < 2 or not _given_ok(given, rules) or given in rules.not_names or given in lexicon.user:
             continue
         entry = lexicon.get(given)
         if entry is not None and not entry[1].startswith(("nr", "nz", "ns", "z")) and \
                 (entry[0] >= rules.dict_max_freq or not lexicon.name_like(given)):
             continue                                          # an everyday word (上学, 今年, 嫁到; not 欣怡)
-        if entry is None and any(_common(given[0] + given[1] + c, lexicon, RARE_FREQ) for c in text[b + 2:b + 3]):
+        if entry is None and any(_common(given[0] + given[1] + c, lexicon, RARE_FREQ) for c in text[end:end + 1]):
             continue
-        nxt = text[b + 2:b + 3]
+        nxt = text[end:end + 1]
         if nxt and HAN_JIEBA.match(nxt) and _common(given[1] + nxt, lexicon, COMMON_FREQ):
             continue                                          # the second character starts the next word
-        yield b, b + 2
+        yield b, end
 
 
 def _after_trigger(text: str, start: int, rules: Rules) -> bool:
@@ -494,10 +612,12 @@ def _after_trigger(text: str, start: int, rules: Rules) -> bool:
 def _window_names(text: str, rules: Rules, lexicon: Lexicon, region: int, words: _Words) -> Iterator[tuple[int, int]]:
     """Full names in name-shaped windows of the text, whatever jieba's words: a surname and one
     or two characters (the longer first) that at least two signals support
-    (:func:`_window_score`)."""
+    (:func:`_window_score`); a rare surname only after a naming word (找端木宏)."""
     n, i = len(text), region
     while i < n:
         k = 2 if text[i:i + 2] in rules.surnames else 1 if text[i] in rules.surnames else 0
+        if not k and _rare_head(text[i:i + 3], rules) and _after_trigger(text, i, rules):
+            k = 2 if text[i:i + 2] in rules.rare_surnames else 1
         hit = None
         if k:
             for g in (2, 1):
@@ -538,8 +658,9 @@ def _window_score(text: str, i: int, k: int, g: int, rules: Rules, lexicon: Lexi
     given, word = text[i + k:e], text[i:e]
     if len(given) < g or not _given_ok(given, rules) or word in rules.not_names or word in lexicon.user:
         return -9
-    if given[-1] in rules.glue_after or any(text.startswith(t, i + k) for t in rules.titles):
-        return -9
+    if given[-1] in rules.glue_after or any(text.startswith(t, j) and j + len(t) > i + k and (j == i + k or j + len(t) > e)
+                                            for j in range(i + k, e) for t in rules.titles):
+        return -9                                             # a title after the surname, or cut into (丁香阿姨: not 丁香阿)
     prev = text[max(0, i - 6):i]
     if prev and prev[-1] in NUMERALS and sur in rules.measure_words:
         return -9                                             # 这张卡

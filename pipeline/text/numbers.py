@@ -42,7 +42,8 @@ KEEP = ""                                        # the type of a claimed span th
 _FOLD = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
 _FOLD.update({0x3000: " ", 0x00B7: ".", 0x2022: ".", 0x30FB: ".", 0x2027: ".", 0xFF65: "."})
 _FOLD.update({c: "-" for c in (0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2015, 0x2212, 0xFE58, 0xFE63)})
-CN_DIGITS = {"〇": "0", "零": "0", "一": "1", "幺": "1", "二": "2", "两": "2", "三": "3", "四": "4", "五": "5",
+# digits as people say them: 幺 for 1 and 洞 for 0 (how numbers are read out on the phone), 两 for 2
+CN_DIGITS = {"〇": "0", "零": "0", "洞": "0", "一": "1", "幺": "1", "二": "2", "两": "2", "三": "3", "四": "4", "五": "5",
              "六": "6", "七": "7", "八": "8", "九": "9"}
 
 SEP = r"[ \t.\-]"
@@ -54,7 +55,9 @@ RUN_RE = re.compile(
     r"(?P<x>[ \-]{0,2}[Xx](?![A-Za-z0-9]))?"
     r"(?P<ext> {0,2}(?:转|分机|ext\.?|EXT\.?) {0,2}\d{1,5})?"
     r"(?!\d)")
-CN_RUN_RE = re.compile(r"[〇零一二三四五六七八九幺两](?:[ \-]{0,2}[〇零一二三四五六七八九幺两]){6,}")
+_CN = "〇零洞一二三四五六七八九幺两"
+# seven or more digits, Chinese or mixed with Arabic ones (一三八 0953 6627, 零九五一-5028316)
+CN_RUN_RE = re.compile(r"(?<![\d" + _CN + r"])[\d" + _CN + r"](?:[ \t\-]{0,3}[\d" + _CN + r"]){6,}(?![\d" + _CN + r"])")
 EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
                       r"(?![A-Za-z0-9])")
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"   # one-character abbreviations
@@ -66,6 +69,15 @@ DOC_NO_RE = re.compile(                          # a document's number: property
     r"(?:[" + PROVINCES + r"]|" + _DOC_HAN + r"{0,2}[用证字])?"
     r"[(\[〔【] ?(?:19|20)\d\d ?[)\]〕】] ?(?:" + _DOC_HAN + r"|\d){0,16}?第? ?\d{3,} ?号"     # 宁(2021)银川市不动产权第0045218号
     r"|" + _DOC_HAN + r"{0,4}字第 ?\d{3,} ?号")                                                 # 银房权证字第00123号
+# a unified social credit code (统一社会信用代码, GB 32100-2015) with a letter in it: registration
+# authority and type, a 6-digit division code, the 9-character organisation code, the check character
+# (an individual business's code, 92..., names a person); all digits, it is a number run like any other
+_USCC = "0-9A-HJ-NPQRTUWXY"
+USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+CREDIT_CODE_RE = re.compile(rf"(?<![A-Za-z0-9])(?=[0-9]{{0,16}}[A-Za-z])[{_USCC}]{{2}}\d{{6}}[{_USCC}]{{10}}(?![A-Za-z0-9])", re.I)
+# a lettered file number: capitals, digits and dashes, starting with capitals, with six digits or
+# more and two letters or a dash (DB6403022019-0417, HY-DB-2022-01157, NX2023PX06118)
+LETTERED_RE = re.compile(r"(?<![A-Za-z0-9_.@\-])[A-Z]{1,5}(?:-?[A-Z0-9]){5,30}(?![A-Za-z0-9_@]|-[A-Za-z0-9])")
 TOKEN = r"[A-Za-z0-9](?:[A-Za-z0-9_.\-]{0,38}[A-Za-z0-9])?"
 YEAR_GROUPS = re.compile(r"(?:19|20)\d\d(?:" + SEP + r"{1,3}(?:19|20)\d\d)+")
 
@@ -84,6 +96,20 @@ def valid_id_number(value: str) -> bool:
     """An 18-character resident ID number whose check character is right (x or X)."""
     value = re.sub(r"[^0-9Xx]", "", value).upper()
     return bool(re.fullmatch(r"\d{17}[\dX]", value)) and id_check_digit(value[:17]) == value[17]
+
+
+def credit_code_check(first17: str) -> str:
+    """The check character of a unified social credit code's first 17 characters (GB 32100-2015:
+    weights 3^(i-1) mod 31 over the 31 characters of :data:`USCC_CHARS`). Known, never trusted:
+    a code with a wrong check character is redacted all the same."""
+    total = sum(USCC_CHARS.index(c) * pow(3, i, 31) for i, c in enumerate(first17.upper()))
+    return USCC_CHARS[(31 - total % 31) % 31]
+
+
+def _lettered(value: str) -> bool:
+    """A lettered file number rather than a word or a model name: six digits or more, and two
+    letters or a dash."""
+    return sum(c.isdigit() for c in value) >= 6 and (sum(c.isalpha() for c in value) >= 2 or "-" in value)
 
 
 def luhn(digits: str) -> bool:
@@ -180,11 +206,21 @@ def _split(folded: str, base: int, num: str, text: str, rules: Rules) -> Iterato
         yield base + part.start(), base + part.end(), typ
 
 
-def _chinese_runs(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
-    for m in CN_RUN_RE.finditer(text):
-        digits = "".join(CN_DIGITS[c] for c in m.group() if c in CN_DIGITS)
+def _chinese_runs(folded: str, text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
+    """Numbers said in Chinese digits, alone or mixed with Arabic ones (``一三八 0953 6627``,
+    ``零九五幺 5028316``), classified like any run (:func:`classify`). A mixed run needs three
+    Chinese digits, so that a numeral before a number (老三 13895012345) stays out of it."""
+    for m in CN_RUN_RE.finditer(folded):
+        value = m.group()
+        n_cn = sum(c in CN_DIGITS for c in value)
+        if n_cn < 3:
+            continue
+        digits = "".join(CN_DIGITS.get(c, c) for c in value if c.isdigit() or c in CN_DIGITS)
+        if YEAR_GROUPS.fullmatch(" ".join(re.split(r"[ \t\-]+", value.translate(str.maketrans(CN_DIGITS))))):
+            yield m.start(), m.end(), KEEP                   # 二〇一九 2020: years
+            continue
         typ, _ = classify(digits, text, m.start(), rules)
-        if typ:
+        if typ is not None:
             yield m.start(), m.end(), typ
 
 
@@ -220,13 +256,21 @@ def find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
             yield m.start(), m.end(), "plate"
     for s, e, typ in _context_ids(folded, rules):
         digits = folded[s:e].replace("-", "").replace(".", "")
+        run = RUN_RE.match(folded, s) if digits.isdigit() else None
+        if run and run.end() > e:
+            continue                                     # a number in groups (身份证号640221 19850312 0820): the run's
         if digits.isdigit():                             # a number after 微信: a mobile is a mobile
             own, _ = classify(digits, text, s, rules)
             typ = own if own in ("mobile", "id_number", "landline", "bank_card") else typ
         yield s, e, typ
     for m in CERT_RE.finditer(folded):
         yield m.start(), m.end(), "certificate"
+    for m in CREDIT_CODE_RE.finditer(folded):
+        yield m.start(), m.end(), "certificate"
+    for m in LETTERED_RE.finditer(folded):
+        if _lettered(m.group()):
+            yield m.start(), m.end(), "certificate"
     for m in DOC_NO_RE.finditer(folded):
         yield m.start(), m.end(), "certificate"
+    yield from _chinese_runs(folded, text, rules)            # before the Arabic runs: 一三八 0953 6627 is one number
     yield from _runs(folded, text, rules)
-    yield from _chinese_runs(text, rules)

@@ -112,7 +112,8 @@ def _token_starts(tokens: list[str]) -> list[int]:
 
 
 def _addresses(text: str, rules: Rules, tokens: list[str], starts: list[int]) -> list[tuple[int, int]]:
-    """Addresses: a building/unit/room anchor, extended left token by token over place names;
+    """Addresses: a building/unit/room anchor, extended left token by token over place names
+    (across a comma after a place's name: 宁安镇,枸杞苑小区,8号楼);
     anchors whose extensions touch are one address (路154号 + 小区32号楼5单元)."""
     found = []
     for m in rules.address_re.finditer(text):
@@ -127,6 +128,9 @@ def _addresses(text: str, rules: Rules, tokens: list[str], starts: list[int]) ->
         j = k - 1
         while j >= 0 and starts[j] >= limit:
             tok = tokens[j]
+            if tok in ",，、" and j > 0 and tokens[j - 1].endswith(rules.place_after):
+                j -= 1                                       # 宁安镇,枸杞苑小区,8号楼: parts written with commas
+                continue
             if not tok.strip() or all(c in rules.address_stop for c in tok) or not WORD_CHAR.search(tok):
                 break
             stops = [n for n, c in enumerate(tok) if c in rules.address_stop]

@@ -28,7 +28,8 @@ DEFAULT_CONTEXT = {
                  "执业证号"),
     "certificate": ("护照号码", "护照号", "护照", "通行证号", "通行证", "回乡证", "台胞证", "社保卡号", "社保卡", "社保号",
                     "医保卡号", "医保卡", "医保号", "社会保障号", "社会保障卡号", "驾驶证号", "驾驶证", "驾照", "军官证",
-                    "残疾证号", "残疾证", "证件号码", "证件号"),
+                    "残疾证号", "残疾证", "证件号码", "证件号", "证号", "证书号", "证书编号", "执照号",
+                    "信用代码"),
     "bank_card": ("卡号", "银行卡", "储蓄卡", "信用卡", "存折", "账户", "帐户"),
 }
 # redaction.names lists when the config gives none
@@ -46,7 +47,9 @@ DEFAULT_PERSON_AFTER = ("他们", "她们", "他俩", "她俩", "说", "讲", "�
 # ... and a place or organisation (满春小区, 银川市, 金海旺酒店: no name), unless a title or 长/里 follows (区长, 村里)
 DEFAULT_PLACE_AFTER = ("小区", "社区", "家园", "花园", "广场", "酒店", "宾馆", "饭店", "公司", "集团", "大厦", "公寓",
                        "新村", "超市", "商场", "市场", "医院", "学校", "小学", "中学", "大学", "省", "市", "县", "区",
-                       "镇", "乡", "村", "路", "街", "苑")
+                       "镇", "乡", "村", "路", "街", "苑", "路口", "街口", "巷口")
+# before a surname + 家 (隔壁单家, 对门王家): a family named by its surname
+DEFAULT_NEIGHBOURS = ("隔壁", "对门", "对面", "邻居", "楼上", "楼下", "前院", "后院", "同村", "同组")
 DEFAULT_MEASURE_WORDS = ("张", "支", "位", "台", "条", "把", "间", "口", "头", "匹", "门", "包", "盘")
 CONTEXT_FILLER = " :是为叫号码就搜加的也呢啊嘛,"
 HEADER_FIELDS = ("interview_id", "community", "role", "date")
@@ -91,6 +94,7 @@ class Rules:
     phone_window: int
     surnames: frozenset[str]                  # strong surnames (1 or 2 characters)
     weak_surnames: frozenset[str]
+    rare_surnames: frozenset[str]             # rare surnames (禹, 拓, 端木): a name only in a name's context
     prefixes: frozenset[str]
     titles: tuple[str, ...]                   # roles and forms of address after a surname, longest first
     address_titles: frozenset[str]            # the forms of address among them (大姐, 师傅): no content token
@@ -114,6 +118,8 @@ class Rules:
     person_after: tuple[str, ...]             # 他们, 说 ... after a name (李强他们)
     place_after: tuple[str, ...]              # 小区, 市 ... after a place's name (满春小区), not a person's
     measure_words: frozenset[str]             # surnames that are measure words after 这/一 (这张卡)
+    neighbour_words: tuple[str, ...]          # 隔壁, 对门 ... before a surname + 家 (隔壁单家)
+    places: tuple[str, ...]                   # the region's place names (贺兰, 西吉): never a name, nor the start of one
     prefix_re: re.Pattern | None              # 老马, 小李
     title_re: re.Pattern | None               # 马大姐, 李书记
     address_re: re.Pattern
@@ -364,15 +370,17 @@ def _name_signals(names: dict, path: Path, where: str, surnames: frozenset[str])
     gap = r"[ \t\u3000]+"
     return {
         "given_names": given, "given_re": re.compile(_alternation(given)) if given else None,
-        # a surname, a space, then one or two characters (spaced or not: 马 玉 兰, 马 福祥); what may
-        # follow is decided by names._spaced_names
-        "spaced_re": re.compile(rf"(?:{_alternation(surnames)}){gap}{han}(?:(?:{gap})?{han})?"
+        # a surname, a space, then one or two characters written together (马 福祥) or one to three
+        # each set off by spaces (马 玉 兰, 纳 麦 丽 燕); what may follow is decided by names._spaced_names
+        "spaced_re": re.compile(rf"(?:{_alternation(surnames)}){gap}{han}(?:(?:{gap}{han}){{1,2}}|{han})?"
                                 if surnames else NEVER),
         "kin_words": kin, "kin_re": re.compile(_alternation(kin)) if kin else None,
         "place_words": words("place_words", DEFAULT_PLACE_WORDS),
         "person_after": words("person_after", DEFAULT_PERSON_AFTER),
         "place_after": words("place_after", DEFAULT_PLACE_AFTER),
         "measure_words": frozenset(words("measure_words", DEFAULT_MEASURE_WORDS)),
+        "neighbour_words": words("neighbour_words", DEFAULT_NEIGHBOURS),
+        "places": tuple(sorted(set(listed("places")), key=lambda w: (-len(w), w))),
         # a role word before a surname is a naming context too (物业经理 上官 婉): the triggers and the role titles
         "name_triggers": tuple(dict.fromkeys(listed("triggers") + listed("titles"))),
         "strong_triggers": frozenset(listed("strong_triggers")),
@@ -426,8 +434,9 @@ def load_rules(path: str | Path, stopwords_path: str | Path) -> Rules:
     names = _cfg_need(red, "names", f"{where}: redaction")
     surname_path = path.parent / str(_cfg_need(names, "surnames", f"{where}: redaction.names"))
     surname_rows = read_word_list(surname_path, "surname list")
-    surnames = frozenset(r[0] for r in surname_rows if "weak" not in r[1:])
+    surnames = frozenset(r[0] for r in surname_rows if not {"weak", "rare"} & set(r[1:]))
     weak = frozenset(r[0] for r in surname_rows if "weak" in r[1:])
+    rare = frozenset(r[0] for r in surname_rows if "rare" in r[1:]) - weak
     if not surnames:
         raise PipelineError(f"{where}: the surname list is empty")
 
@@ -442,12 +451,12 @@ def load_rules(path: str | Path, stopwords_path: str | Path) -> Rules:
                           (f"(?:{_alternation(address_titles)})?" if address_titles else "") + "|" + placeholder_re.pattern)
     sur_alt = _alternation(surnames)
     prefix_re = re.compile(rf"(?:{_alternation(prefixes)})(?:{sur_alt})") if prefixes else None
-    title_re = re.compile(rf"(?:{sur_alt})(?:{_alternation(titles)})") if titles else None
+    title_re = re.compile(rf"(?:{_alternation(surnames | rare)})(?:{_alternation(titles)})") if titles else None
 
     stop_path = Path(stopwords_path)
     stopwords = frozenset(r[0] for r in read_word_list(stop_path, "stopword list"))
     lists = [path, surname_path] + ([path.parent / str(names["given_names"])] if names.get("given_names") else [])
-    return Rules(**_name_signals(names, path, where, surnames | weak),
+    return Rules(**_name_signals(names, path, where, surnames | weak | rare),
         path=str(path), digest=redaction_digest(lists), kind=fmt["kind"], split=fmt["split"], separator=fmt["separator"],
         community_required=fmt["community_required"], field_of=field_of, header_re=header_re,
         strip_brackets=bool((raw.get("header") or {}).get("strip_brackets", True)),
@@ -459,7 +468,7 @@ def load_rules(path: str | Path, stopwords_path: str | Path) -> Rules:
         long_min=int(long_min) if long_min is not None else None,
         phone_words=tuple(_str_list(red.get("phone_words") or [], f"{where}: redaction.phone_words")),
         phone_window=int(red.get("phone_word_window", 6)),
-        surnames=surnames, weak_surnames=weak,
+        surnames=surnames, weak_surnames=weak, rare_surnames=rare,
         prefixes=frozenset(prefixes), titles=tuple(sorted(set(titles), key=lambda w: (-len(w), w))),
         address_titles=frozenset(address_titles), token_re=token_re,
         dict_max_freq=int(names.get("dict_max_freq", 100)), given_max=int(names.get("given_max_chars", 2)),
