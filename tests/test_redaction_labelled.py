@@ -1,9 +1,9 @@
 """Redaction measured on the hand-labelled set (tests/fixtures/redaction/labelled.yaml; written by
 hand, not by the simulator), with the detector a new study gets (the generic template that
-``init`` drafts, the generic word lists). Targets on the tuning parts (tune, and tune2: turns
-written blind by another writer, then tuned on): numbers and ids recall 1.00, names and addresses
->= 0.95, precision >= 0.90, ordinary words kept >= 0.90. The held-out part (not tuned to) is
-reported in docs/redaction.md: its floor here only catches a regression. The table in docs/redaction.md must be the one benchmarks/redaction_table.py makes now.
+``init`` drafts, the generic word lists). Targets on the tuning parts (tune, and tune2 and tune3:
+turns written blind by other writers, measured, then tuned on): numbers and ids recall 1.00, names
+and addresses >= 0.95, precision >= 0.90, ordinary words kept >= 0.90. The held-out parts (not
+tuned to) are reported in docs/redaction.md: their floors here only catch a regression. The table in docs/redaction.md must be the one benchmarks/redaction_table.py makes now.
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def test_the_labelled_set_is_large_and_varied():
     tune = [i for i in items if i.part == "tune"]
     assert len(tune) >= 40 and sum(i.part == "heldout" for i in items) >= 20
     assert sum(i.part == "tune2" for i in items) >= 28
-    assert sum(i.part == "heldout2" for i in items) >= 28 and sum(i.part == "heldout3" for i in items) >= 40
+    assert sum(i.part == "heldout2" for i in items) >= 28 and sum(i.part == "tune3" for i in items) >= 40
     cats = {c for i in items for _, _, c in i.gold}
     assert {"name", "mobile", "landline", "id_number", "bank_card", "certificate", "plate", "account", "email",
             "staff_id", "address"} <= cats
@@ -51,7 +51,7 @@ def test_the_labelled_set_is_large_and_varied():
         and decoys == [(21, 23)]
 
 
-@pytest.mark.parametrize("part", ["tuning", "tuning 2"])
+@pytest.mark.parametrize("part", ["tuning", "tuning 2", "tuning 3"])
 def test_targets_on_the_tuning_parts(measured, part):
     _, parts, misses = measured
     t = parts[part]
@@ -73,12 +73,11 @@ def test_the_held_out_part_has_not_regressed(measured):
     assert _row(h, "ordinary words (decoys)")["recall"] >= 0.9, misses["held-out"]
 
 
-@pytest.mark.parametrize("part, names, numbers, addresses", [("held-out 2", 0.92, 1.0, 0.95),
-                                                             ("held-out 3", 0.78, 0.88, 0.9)])
+@pytest.mark.parametrize("part, names, numbers, addresses", [("held-out 2", 0.92, 1.0, 0.95)])
 def test_the_blind_parts_have_not_regressed(measured, part, names, numbers, addresses):
-    """The parts other writers wrote blind (labelled.yaml's notes say how blind each still is):
-    floors just below what they measure now (held-out 3: names 0.82, numbers 0.90, addresses
-    0.93), not the targets, which they do not meet; precision and decoys at the targets."""
+    """The part another writer wrote blind and nobody tuned on (labelled.yaml's notes say how
+    blind it still is): floors at or just below what it measures, precision and decoys at the
+    targets. (Held-out 3 was tuned on after its blind measurement: it is tuning 3 now.)"""
     _, parts, misses = measured
     h = parts[part]
     assert _row(h, "names")["recall"] >= names and _row(h, "numbers and ids")["recall"] >= numbers, misses[part]

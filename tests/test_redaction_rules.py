@@ -185,3 +185,80 @@ def test_names_in_context(generic, text, names):
                                   "去 马 路上看看。", "给王 先生打个电话。", "我 们 去 马 路 上 看 了 看。"])
 def test_places_and_documents_are_not_names(generic, text):
     assert spans(generic, text) == []
+
+
+# --------------------------------------------------------------------------------------------
+# the rules added by class for held-out 3's misses (docs/redaction.md), on sentences of their own
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text,value,typ", [
+    ("他手机是幺五九 0951 2233，打这个。", "幺五九 0951 2233", "mobile"),          # Chinese and Arabic digits mixed
+    ("座机是零九五三 2021188，上班有人。", "零九五三 2021188", "landline"),
+    ("号码一八六洞九五一四四三二。", "一八六洞九五一四四三二", "mobile"),            # 洞 for 0, as read out on the phone
+    ("身份证是六四零二二一 19850312 0820。", "六四零二二一 19850312 0820", "id_number"),
+])
+def test_numbers_said_in_chinese_digits(generic, text, value, typ):
+    assert spans(generic, text) == [(value, typ)]
+
+
+@pytest.mark.parametrize("text", ["那是二〇一八 2019两年的事。", "型号是iPhone14，还有COVID-19和PM2.5。"])
+def test_years_and_model_names_are_kept(generic, text):
+    assert spans(generic, text) == []
+
+
+def test_a_numeral_before_a_number_stays_out_of_it(generic):
+    assert spans(generic, "他家老三 13895012345这个号。") == [("13895012345", "mobile")]
+
+
+def test_credit_codes_are_certificates_whatever_their_check_character(generic):
+    from pipeline.text.numbers import credit_code_check
+    code = "91640104MA75Q2R8K"
+    code += credit_code_check(code)
+    wrong = code[:-1] + ("1" if code[-1] != "1" else "2")
+    assert credit_code_check("91440300192203821") == "6"                   # a published code's check character
+    for value in (code, wrong, code.lower()):
+        assert spans(generic, f"执照上的代码是{value}，") == [(value, "certificate")]
+
+
+@pytest.mark.parametrize("value", ["GS2020-112233", "MZ-LY-2021-004417", "QX2019FP00417"])
+def test_lettered_file_numbers_are_certificates(generic, value):
+    assert spans(generic, f"他拿的是{value}那份材料。") == [(value, "certificate")]
+
+
+@pytest.mark.parametrize("text,names", [
+    ("房东姓禹，人挺好。", ["禹"]),                         # a surname after 姓, rare ones too
+    ("他姓欧阳的，叫不上名字。", ["欧阳"]),
+    ("跟对门禹家关系好。", ["禹"]),                         # a family named by its surname after a neighbour word
+    ("去找禹老师报名。", ["禹"]),                           # a rare surname before a title
+    ("端木大姐人好。", ["端木"]),
+    ("你去找端木宏，他知道。", ["端木宏"]),                  # ... or after a naming word
+    ("这事得找司马院长签字。", ["司马"]),
+    ("昨天阿卜杜勒来过一回。", ["阿卜杜勒"]),               # a listed 经名 wins over 阿 + a surname (阿卜)
+    ("上周阿卜杜勒来过一回。", ["阿卜杜勒"]),               # ... and over a window crossing it (周阿)
+    ("麦尔燕和宰乃白都来了。", ["麦尔燕", "宰乃白"]),
+    ("村里的努尔丁帮了忙。", ["努尔丁"]),
+    ("我闺女秀 兰在银川上班。", ["秀 兰"]),                 # a spaced given name after a kinship word
+    ("名单上有纳 玉 秀 琴，她没来。", ["纳 玉 秀 琴"]),      # a spaced name of four characters
+    ("那天王 磊也来了。", ["王 磊"]),                       # a surname, a space, one character and a glue character
+    ("白雪阿姨每天早上都来。", ["白雪"]),                   # a word jieba tags nr, before a form of address
+    ("丁同心家的地没人种。", ["丁同心"]),                   # a full name whose given name is a word, before 家
+    ("我闺女金凤在上学。", ["金凤"]),                       # a place name right after a kinship word is a name
+])
+def test_names_found_by_the_rules_of_held_out_3(generic, text, names):
+    assert spans(generic, text) == [(n, "name") for n in names]
+
+
+@pytest.mark.parametrize("text", [
+    "老百姓都说好，姓名写这儿，我们村都姓马，同姓的多。",     # 姓 of no one person
+    "班主任和班长都来了。",                                  # a rare surname's form that is a dictionary word
+    "下了一场白雪，路滑。", "康复医生说要多走。",              # an nr word with no person's context; a role is not one
+    "贺兰的人都知道，他是彭阳来的，石嘴山那边也是。",          # the region's place names
+    "他是包片的干部，也包户。",                              # work terms
+    "过了丁字路口往左拐。",                                  # a place noun after a name-shaped word
+])
+def test_look_alikes_of_the_rules_of_held_out_3_are_kept(generic, text):
+    assert spans(generic, text) == []
+
+
+def test_an_address_written_with_commas_between_its_parts(generic):
+    text = "寄到惠农区河滨街道,康乐小区,3号楼2单元401就行。"
+    assert spans(generic, text) == [("惠农区河滨街道,康乐小区,3号楼2单元401", "address")]

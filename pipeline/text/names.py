@@ -98,7 +98,7 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
                    _full_names(tokens, starts, rules, lexicon), _window_names(text, rules, lexicon, region, words)):
         candidates.extend((s, e) for s, e in finder if s >= region and taken.free(s, e) and not any(informal[s:e]) and
                           text[s:e] not in rules.not_names and not _implausible(text, s, e, rules, lexicon, words)
-                          and not any(ls < s < le < e for ls, le in listed)    # 赛里麦常来: not 麦常来
+                          and not any(_crosses(s, e, ls, le) for ls, le in listed)   # 赛里麦常来: not 麦常来
                           and not _in_place(text, s, places, rules))
     ordinary = {text[s:e] for s, e in _context_names(text, rules, lexicon, region)
                 if taken.free(s, e) and not any(informal[s:e]) and text[s:e] not in rules.not_names
@@ -206,13 +206,15 @@ def _in_place(text: str, s: int, places: list[tuple[int, int]], rules: Rules) ->
 
 
 def _person_context(text: str, s: int, e: int, rules: Rules, lexicon: Lexicon | None = None) -> bool:
-    """What follows ``text[s:e]`` makes it a person: a title or form of address (丁香阿姨, 杨树林经理),
-    or, after a full name of three characters or more, 家 or a word of ``person_after`` that starts
-    no longer word (杨树林家, 白云说; not 高峰说明)."""
-    if any(text.startswith(t, e) for t in rules.titles):
+    """What follows ``text[s:e]`` makes it a person: a form of address (丁香阿姨, 白雪大姐; a role
+    may follow a word: 康复医生), or, after a full name of three characters or more, a role, 家 or
+    a word of ``person_after`` that starts no longer word (杨树林经理, 杨树林家; not 高峰说明)."""
+    if any(text.startswith(t, e) for t in rules.address_titles):
         return True
     if len(re.sub(r"\s+", "", text[s:e])) < 3:
         return False
+    if any(text.startswith(t, e) for t in rules.titles):
+        return True
     for w in (*rules.person_after, "家"):
         if text.startswith(w, e):
             two = text[e:e + len(w) + 1]
@@ -255,6 +257,12 @@ def _lone_surnames(text: str, rules: Rules, region: int) -> Iterator[tuple[int, 
             sur = next((text[e:e + k] for k in (2, 1) if text[e:e + k] in every and text[e + k:e + k + 1] == "家"), "")
             if sur and e >= region:
                 yield e, e + len(sur)
+
+
+def _crosses(s: int, e: int, ls: int, le: int) -> bool:
+    """``[s, e)`` overlaps ``[ls, le)`` without either holding the other (麦常来 and 赛里麦, 周阿 and
+    阿卜杜勒)."""
+    return s < le and ls < e and not (s <= ls and le <= e) and not (ls <= s and e <= le)
 
 
 def _union(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -550,7 +558,7 @@ def _lone_given_ok(chars: str, rest: str, rules: Rules, lexicon: Lexicon) -> boo
     character or a person word follows (马 悦也去了, 王 芳说), the two are no word of jieba's
     dictionary (not 马 上) and the character is common in given names."""
     glued = rest[:1] in rules.glue_after or any(rest.startswith(w) for w in rules.person_after)
-    return glued and not _common(chars, lexicon, RARE_FREQ) and lexicon.name_like(chars[-1], min_count=10) and \
+    return glued and not _common(chars, lexicon, RARE_FREQ) and lexicon.name_like(chars[-1], min_count=3) and \
         not _common(chars[-1] + rest[:1], lexicon, COMMON_FREQ)
 
 

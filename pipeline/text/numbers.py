@@ -56,6 +56,7 @@ RUN_RE = re.compile(
     r"(?P<ext> {0,2}(?:转|分机|ext\.?|EXT\.?) {0,2}\d{1,5})?"
     r"(?!\d)")
 _CN = "〇零洞一二三四五六七八九幺两"
+HAN = re.compile(r"[\u4e00-\u9fff]")
 # seven or more digits, Chinese or mixed with Arabic ones (一三八 0953 6627, 零九五一-5028316)
 CN_RUN_RE = re.compile(r"(?<![\d" + _CN + r"])[\d" + _CN + r"](?:[ \t\-]{0,3}[\d" + _CN + r"]){6,}(?![\d" + _CN + r"])")
 EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
@@ -211,17 +212,20 @@ def _chinese_runs(folded: str, text: str, rules: Rules) -> Iterator[tuple[int, i
     ``零九五幺 5028316``), classified like any run (:func:`classify`). A mixed run needs three
     Chinese digits, so that a numeral before a number (老三 13895012345) stays out of it."""
     for m in CN_RUN_RE.finditer(folded):
-        value = m.group()
+        value, end = m.group(), m.end()
+        if value.endswith("两") and HAN.match(folded[end:end + 1]):
+            value = value[:-1].rstrip(" \t-")                  # 2019两年: 两 counts the years
+            end = m.start() + len(value)
         n_cn = sum(c in CN_DIGITS for c in value)
         if n_cn < 3:
             continue
         digits = "".join(CN_DIGITS.get(c, c) for c in value if c.isdigit() or c in CN_DIGITS)
         if YEAR_GROUPS.fullmatch(" ".join(re.split(r"[ \t\-]+", value.translate(str.maketrans(CN_DIGITS))))):
-            yield m.start(), m.end(), KEEP                   # 二〇一九 2020: years
+            yield m.start(), end, KEEP                       # 二〇一九 2020: years
             continue
         typ, _ = classify(digits, text, m.start(), rules)
         if typ is not None:
-            yield m.start(), m.end(), typ
+            yield m.start(), end, typ
 
 
 def _context_ids(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
@@ -234,6 +238,8 @@ def _context_ids(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
         alt = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
         for m in re.finditer(rf"(?:{alt})[{re.escape(filler)}]{{0,4}}({TOKEN})(?![A-Za-z0-9_@])", folded):
             value = m.group(1)
+            if folded.endswith("身份", 0, m.start()):
+                continue                                 # 身份证号 (not 证号): an ID number, classified as a number
             n_digits = sum(c.isdigit() for c in value)
             if typ == "account":
                 ok = len(value) >= 5 and (n_digits > 0 or len(value) >= 6)
