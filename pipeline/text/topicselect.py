@@ -77,16 +77,34 @@ def select_model(runs: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, 
 def _family_pick(rows: pd.DataFrame) -> tuple[int, float, float]:
     """The index of a family's pick among its reference ``rows``, the best score and the sd of the
     run scores pooled over the rows (the root mean of their variances; 0 with one run). A family
-    with a K stable enough: the best score. A fallback family (no K stable enough): the smallest
-    K whose score is within one sd of the best."""
+    with a K stable enough: the best score. A fallback family (no K stable enough): with held-out
+    perplexity (DMM, LDA), the smallest K whose mean held-out perplexity is within one sd (over
+    the runs) of the lowest mean (:func:`_likelihood_pick`); without (NMF), the smallest K whose
+    score is within one sd of the best."""
     s = rounded(rows["score"].to_numpy(float))
     best = float(np.max(s))
     var = rows["score_sd"].to_numpy(float) ** 2
     sd = float(np.sqrt(np.nanmean(var))) if np.isfinite(var).any() else 0.0
     if not rows["selection_fallback"].iloc[0]:
         return rows[s == best].sort_values("k", kind="stable").index[0], best, sd
+    if np.isfinite(rows["perplexity"].to_numpy(float)).all():
+        return _likelihood_pick(rows), best, sd
     within = rows[s >= rounded(np.array([best - sd]))[0]]
     return within.sort_values("k", kind="stable").index[0], best, sd
+
+
+def _likelihood_pick(rows: pd.DataFrame) -> int:
+    """Cross-validated likelihood with the one-standard-error rule (Smyth 2000 for the number of
+    mixture components; the rule of Breiman et al. 1984): the smallest K whose mean held-out
+    perplexity is at most the lowest mean plus the sd over the seed runs of that K. The held-out
+    likelihood is the one criterion that does not favour few topics by construction (exclusivity
+    falls with K towards 1/K; a few broad topics of short texts are coherent); the sd keeps out
+    the topics the held-out documents do not ask for."""
+    perp = rounded(rows["perplexity"].to_numpy(float))
+    low = int(np.argmin(perp))
+    limit = rounded(np.array([perp[low] + np.nan_to_num(rows["perplexity_sd"].to_numpy(float)[low])]))[0]
+    within = rows[perp <= limit]
+    return within.sort_values("k", kind="stable").index[0]
 
 
 def choose(table: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -131,9 +149,13 @@ def choose(table: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, dict[
                   f"{m} K = {k}, stability {t.at[idx, 'stability']:.3f}")
     elif fallback:
         top = t.loc[t["stability"].astype(float).idxmax()]
+        family = t[(t["model"] == m) & t["reference"]]
+        by = ("whose held-out perplexity is within one sd of the lowest "
+              f"({float(family['perplexity'].min()):.1f})" if np.isfinite(family["perplexity"].to_numpy(float)).all()
+              else f"within one sd ({sd:.3f}) of the best score ({best:.3f})")
         reason = (f"no (model, K) reached stability {settings.min_stability} (best {top['stability']:.3f}: "
-                  f"{top['model']} K = {int(top['k'])}); fallback: the smallest K within one sd ({sd:.3f}) "
-                  f"of the best score ({best:.3f}): {m} K = {k}, stability {t.at[idx, 'stability']:.3f}")
+                  f"{top['model']} K = {int(top['k'])}); fallback: the smallest K {by}: {m} K = {k}, "
+                  f"stability {t.at[idx, 'stability']:.3f}")
     else:
         reason = (f"the best score ({best:.3f}, run sd {sd:.3f}) among the K with stability >= "
                   f"{settings.min_stability}: {m} K = {k}")
