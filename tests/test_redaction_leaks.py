@@ -81,12 +81,16 @@ def leaks(roots: list[Path], values: dict[str, str], extra: str = "") -> tuple[l
 # --------------------------------------------------------------------------------------------
 # the planted corpus
 # --------------------------------------------------------------------------------------------
+NOT_PLANTED = {"heldout4"}   # blind, measured, misses not yet fixed (labelled.yaml's notes)
+
+
 def planted_corpus(folder: Path) -> tuple[dict[str, str], str]:
     """Interview files made of the labelled turns; returns {value: category} of everything
     planted, and the manifest CSV (file, names: the roster)."""
-    # every part: the detector finds every number of each (test_redaction_labelled.py measures
-    # it); this test is about where found values go (caches, coder sheet, logs), not about finding them
-    items = load_labelled(LABELLED)
+    # every part the detector has been tuned on or passes: it finds every number of each
+    # (test_redaction_labelled.py measures it); this test is about where found values go (caches,
+    # coder sheet, logs), not about finding them. A blind part not yet tuned on is left out.
+    items = [it for it in load_labelled(LABELLED) if it.part not in NOT_PLANTED]
     values: dict[str, str] = {}
     rows = ["file,names"]
     folder.mkdir(parents=True)
