@@ -697,7 +697,9 @@ def _window_score(text: str, i: int, k: int, g: int, rules: Rules, lexicon: Lexi
     ordinary word (施工方, 房产局: twice if a common one); the given name is a common word."""
     sur, e = text[i:i + k], i + k + g
     given, word = text[i + k:e], text[i:e]
-    if len(given) < g or not _given_ok(given, rules, lexicon=lexicon) or word in rules.not_names or word in lexicon.user:
+    named = any(text[max(0, i - 6):i].endswith(t) for t in rules.strong_triggers)     # after 叫 a name may end in 里
+    if len(given) < g or not _given_ok(given, rules, lexicon=lexicon, final=not named) or word in rules.not_names or \
+            word in lexicon.user:
         return -9
     if given[-1] in rules.glue_after or any(text.startswith(t, j) and j + len(t) > i + k and (j == i + k or j + len(t) > e)
                                             for j in range(i + k, e) for t in rules.titles):
