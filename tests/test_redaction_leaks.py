@@ -124,7 +124,24 @@ def planted_corpus(folder: Path) -> tuple[dict[str, str], str]:
     (folder / "李秀英.13700001111").write_bytes("答：好。".encode("utf-8"))                    # skipped: its 'extension'
     values.update({"马福成": "name", "王建设": "name", "0951-5028316": "landline", "李秀英": "name",
                    "13700001111": "mobile"})
-    return {v: c for v, c in values.items() if len(re.sub(r"\s+", "", v)) >= 2}, "\n".join(rows) + "\n"
+    words = _also_words(items)
+    return {v: c for v, c in values.items() if len(re.sub(r"\s+", "", v)) >= 2 and v not in words}, "\n".join(rows) + "\n"
+
+
+def _also_words(items) -> set[str]:
+    """Names that also stand in the set's text outside every name span (吴忠 the person and the
+    city, 燕子 the nickname and the bird, 田野 the person and the fieldwork): a scan for the string
+    cannot tell a leak from the ordinary word, so they are not scanned for (the labelled test
+    checks that each is redacted where it is a name and kept where it is a word)."""
+    names = {it.text[s:e] for it in items for s, e, c in it.gold if c == "name"}
+    out = set()
+    for name in names:
+        for it in items:
+            spans = [(s, e) for s, e, c in it.gold if c == "name"]
+            if any(not any(s <= m.start() and m.end() <= e for s, e in spans) for m in re.finditer(re.escape(name), it.text)):
+                out.add(name)
+                break
+    return out
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from pipeline.text.namecontext import across_dots, lone_surnames, nicknames, role_subjects
 from pipeline.text.rules import Rules
 from pipeline.text.segment import HAN_JIEBA, WORD_CHAR, Lexicon
 from pipeline.text.turns import Parsed
@@ -23,6 +24,8 @@ COMMON_FREQ = 1000                          # ... and words at least this freque
 
 NUMERALS = "这那哪每几一二两三四五六七八九十半整0123456789"     # before a measure word (这张卡): no surname
 WRITTEN_ON = "写印登填签标记盖"                 # after 上: the word before is a document (房本上写的), no name
+LANDFORMS = "山川河沟湾岭坡梁塬峁洼滩渠堡岔"        # a surname and one of these: a place (杨山, 羊山), not a name
+OPEN_FIRST = "有"                               # of not_given, yet first in given names no dictionary knows (有福, 有才)
 
 
 def split_role(word: str, rules: Rules) -> tuple[int, int] | None:
@@ -105,21 +108,49 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
                 and not _in_place(text, s, places, rules)}          # 丁香阿姨: an ordinary word in a person's context
     candidates.extend((m.start(), m.end()) for w in ordinary for m in re.finditer(re.escape(w), text)
                       if m.start() >= region and _person_context(text, m.start(), m.end(), rules))
+    local: set[str] = set()                              # redacted where found only (叫她燕子: elsewhere a bird)
+    for finder, words_too in ((role_subjects(text, rules, lexicon, region), ordinary), (nicknames(text, rules, lexicon, region), local)):
+        for s, e in finder:
+            if taken.free(s, e) and not any(informal[s:e]):
+                candidates.append((s, e))
+                if words_too is ordinary or _common(text[s:e], lexicon, RARE_FREQ):
+                    words_too.add(text[s:e])             # 田野是社工: 田野 elsewhere only after a break
     for s, e in _union(candidates):
         found.setdefault(text[s:e], re.sub(r"\s+", "", text[s:e]))
         direct.add(s)
+    ordinary |= {name for name in found if _starts_word(name, rules, lexicon)}    # 马兰花 (马兰, a plant) as 丁香
+    yield from _everywhere(text, found, direct, ordinary, local, rules, lexicon, region, token_starts)
+    for s, e in lone_surnames(text, rules, lexicon, region):
+        if not _in_place(text, s, places, rules):
+            yield s, e, text[s:e]
+
+
+def _everywhere(text: str, found: dict[str, str], direct: set[int], ordinary: set[str], local: set[str], rules: Rules,
+                lexicon: Lexicon, region: int, token_starts: set[int]) -> Iterator[tuple[int, int, str]]:
+    """Each name found, wherever it occurs: at a token's start, after a glue character or set off
+    by punctuation; an ordinary word (丁香, 田野) elsewhere only after a break, a nickname that is
+    a word (燕子) nowhere else, and nowhere before a place word (吴忠市: the name 吴忠 is a city
+    there). A name written with a middle dot takes its other half (阿依古丽·买买提)."""
     for name in sorted(found, key=lambda w: (-len(w), w)):
         if len(re.sub(r"\s+", "", name)) < 2:
             continue
         for ms, me, s, e, key in occurrences(text, name, rules, region):
+            if ms not in direct and (name in local or _place_after(text, me, rules, lexicon)):
+                continue
             if name in ordinary and not (ms in direct or ms == 0 or not HAN_JIEBA.match(text[ms - 1])):
                 continue                                 # 丁香 elsewhere only after a break (not 两棵丁香)
             if ms in direct or ms in token_starts or (ms > 0 and text[ms - 1] in rules.glue_before) or \
                     _bounded(text, ms, me):
+                if (s, e) == (ms, me):
+                    s, e = across_dots(text, s, e, rules)
+                    key = re.sub(r"\s+", "", text[s:e])
                 yield s, e, key
-    for s, e in _lone_surnames(text, rules, region):
-        if not _in_place(text, s, places, rules):
-            yield s, e, text[s:e]
+
+
+def _starts_word(name: str, rules: Rules, lexicon: Lexicon) -> bool:
+    """A full name whose surname and next characters are an ordinary word (马兰花: 马兰, a plant)."""
+    sur = _surname_of(name, rules, weak=True)
+    return bool(sur) and " " not in name and any(_ordinary(name[:k], lexicon, rules) for k in range(len(sur) + 1, len(name)))
 
 
 class _Words:
@@ -161,6 +192,10 @@ def _implausible(text: str, s: int, e: int, rules: Rules, lexicon: Lexicon, word
     if any(w in lexicon.user for w in (word,)) or words.cuts_word(s, e):
         return True
     strong = any(prev.endswith(t) for t in rules.strong_triggers)
+    kin = any(prev.endswith(k) for k in rules.kin_words)
+    if len(word) == len(sur) + 1 and word[-1] in LANDFORMS and not strong and not kin and \
+            not any(text.startswith(t, e) for t in rules.titles):
+        return True                                           # 杨山, 羊山: a hill or a village, not a name
     given = lexicon.get(word[len(sur):]) if len(word) - len(sur) == 2 else None
     if given is not None and not given[1].startswith(("nr", "ns", "nz")) and given[0] >= rules.dict_max_freq \
             and not strong and not _after_trigger(text, s, rules) and \
@@ -169,6 +204,9 @@ def _implausible(text: str, s: int, e: int, rules: Rules, lexicon: Lexicon, word
     head = lexicon.get(word[:len(sur) + 1])
     nxt = text[e:e + 1]
     broken = not nxt or not WORD_CHAR.match(nxt) or nxt in rules.glue_after
+    if len(word) > len(sur) + 1 and _ordinary(word[:len(sur) + 1], lexicon, rules) and not broken and not strong and \
+            not kin and prev and HAN_JIEBA.match(prev[-1]):
+        return True                                           # 说马兰花耐旱: 马兰 a plant, no break on either side
     if len(word) > len(sur) + 1 and head is not None and not head[1].startswith("nr") and head[0] >= COMMON_FREQ \
             and not broken and not strong:
         return True
@@ -241,24 +279,6 @@ def _context_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> It
                 break
 
 
-def _lone_surnames(text: str, rules: Rules, region: int) -> Iterator[tuple[int, int]]:
-    """A surname alone that names a person: after 姓 (他姓李, 姓上官的; not 百姓, 姓名, nor a
-    surname many share: 都姓马, 大姓, 同姓) and before
-    家 after a neighbour word (隔壁单家, 对门王家), any surname of the list, rare and weak ones too."""
-    every = rules.surnames | rules.weak_surnames | rules.rare_surnames
-    for m in re.finditer(r"(?<![百都全多大同本异])姓[ \t\u3000]*", text):
-        e = m.end()
-        sur = next((text[e:e + k] for k in (2, 1) if text[e:e + k] in every), "")
-        if sur and e >= region:
-            yield e, e + len(sur)
-    for w in rules.neighbour_words:
-        for m in re.finditer(re.escape(w), text):
-            e = m.end()
-            sur = next((text[e:e + k] for k in (2, 1) if text[e:e + k] in every and text[e + k:e + k + 1] == "家"), "")
-            if sur and e >= region:
-                yield e, e + len(sur)
-
-
 def _crosses(s: int, e: int, ls: int, le: int) -> bool:
     """``[s, e)`` overlaps ``[ls, le)`` without either holding the other (麦常来 and 赛里麦, 周阿 and
     阿卜杜勒)."""
@@ -292,11 +312,15 @@ def _surname_of(word: str, rules: Rules, weak: bool = False) -> str:
     return ""
 
 
-def _given_ok(given: str, rules: Rules, extra: int = 0) -> bool:
+def _given_ok(given: str, rules: Rules, extra: int = 0, lexicon: Lexicon | None = None, final: bool = True) -> bool:
     """Could ``given`` be a given name? Chinese characters, none a function word, not 谢谢-like;
-    ``extra`` characters more than ``given_max`` (a name spaced out: 纳 麦 丽 燕)."""
+    ``extra`` characters more than ``given_max`` (a name spaced out: 纳 麦 丽 燕). With
+    ``lexicon``, 有 may start two characters that jieba's dictionary does not know (马有福; not
+    有点, 有钱); ``final=False`` lets a ``not_final`` character end it (after 叫: 杨万里)."""
+    open_first = lexicon is not None and len(given) == 2 and given[0] in OPEN_FIRST and lexicon.get(given) is None
     return (0 < len(given) <= rules.given_max + extra and all(HAN_JIEBA.match(c) for c in given)
-            and not any(c in rules.not_given for c in given) and given[-1] not in rules.not_final)
+            and not any(c in rules.not_given for c in given[open_first:]) and
+            (not final or given[-1] not in rules.not_final))
 
 
 def _is_break(tok: str, rules: Rules) -> bool:
@@ -376,12 +400,12 @@ def _name_at(tokens: list[str], i: int, offset: int, word: str, rules: Rules,
         return None
     name, strong = _glued_name(word, sur, given, prev, nxt, trigger, rules, lexicon)
     if name and strong:
-        return (name, 1) if _given_ok(name[len(sur):], rules) and name not in rules.not_names else None
+        return (name, 1) if _given_ok(name[len(sur):], rules, final=False) and name not in rules.not_names else None
     return (name, 1) if name and _acceptable(name, sur, rules, lexicon) else None
 
 
 def _acceptable(name: str, sur: str, rules: Rules, lexicon: Lexicon) -> bool:
-    return _given_ok(name[len(sur):], rules) and name != sur * 2 and name not in rules.not_names \
+    return _given_ok(name[len(sur):], rules, lexicon=lexicon) and name != sur * 2 and name not in rules.not_names \
         and not _ordinary(name, lexicon, rules)
 
 
@@ -601,14 +625,23 @@ def _kin_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[int]
             continue
         entry = lexicon.get(given)
         if entry is not None and not entry[1].startswith(("nr", "nz", "ns", "z")) and \
-                (entry[0] >= rules.dict_max_freq or not lexicon.name_like(given)):
-            continue                                          # an everyday word (上学, 今年, 嫁到; not 欣怡)
+                (entry[0] >= rules.dict_max_freq or not lexicon.name_like(given)) and not _named_noun(text, end, given, rules, lexicon):
+            continue                                          # an everyday word (上学, 今年, 嫁到; not 欣怡, 儿子建军在)
         if entry is None and any(_common(given[0] + given[1] + c, lexicon, RARE_FREQ) for c in text[end:end + 1]):
             continue
         nxt = text[end:end + 1]
         if nxt and HAN_JIEBA.match(nxt) and _common(given[1] + nxt, lexicon, COMMON_FREQ):
             continue                                          # the second character starts the next word
         yield b, end
+
+
+def _named_noun(text: str, end: int, given: str, rules: Rules, lexicon: Lexicon) -> bool:
+    """A noun of jieba's dictionary after a kinship word whose characters are among the commonest
+    in names, before a glue character or a break (我儿子建军在, 她哥国庆说): a given name."""
+    nxt = text[end:end + 1]
+    entry = lexicon.get(given)
+    return entry is not None and entry[1] == "n" and lexicon.name_like(given, min_count=100) and \
+        (not nxt or not WORD_CHAR.match(nxt) or nxt in rules.glue_after)
 
 
 def _after_trigger(text: str, start: int, rules: Rules) -> bool:
@@ -664,7 +697,9 @@ def _window_score(text: str, i: int, k: int, g: int, rules: Rules, lexicon: Lexi
     ordinary word (施工方, 房产局: twice if a common one); the given name is a common word."""
     sur, e = text[i:i + k], i + k + g
     given, word = text[i + k:e], text[i:e]
-    if len(given) < g or not _given_ok(given, rules) or word in rules.not_names or word in lexicon.user:
+    named = any(text[max(0, i - 6):i].endswith(t) for t in rules.strong_triggers)     # after 叫 a name may end in 里
+    if len(given) < g or not _given_ok(given, rules, lexicon=lexicon, final=not named) or word in rules.not_names or \
+            word in lexicon.user:
         return -9
     if given[-1] in rules.glue_after or any(text.startswith(t, j) and j + len(t) > i + k and (j == i + k or j + len(t) > e)
                                             for j in range(i + k, e) for t in rules.titles):

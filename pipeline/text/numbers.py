@@ -61,9 +61,21 @@ HAN = re.compile(r"[\u4e00-\u9fff]")
 CN_RUN_RE = re.compile(r"(?<![\d" + _CN + r"])[\d" + _CN + r"](?:[ \t\-]{0,3}[\d" + _CN + r"]){6,}(?![\d" + _CN + r"])")
 EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
                       r"(?![A-Za-z0-9])")
+# an address read out: @ said as 艾特 / 圈a / at, a dot as 点, spaces around them
+# (mxh2008 艾特 163.com, mayl 圈a qq 点 com); the domain must end in a known top-level name
+_AT, _DOT = r"[ \t]*(?:@|艾特|圈[aA]|小老鼠|at|AT)[ \t]*", r"[ \t]*(?:\.|点)[ \t]*"
+SPOKEN_EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+" + _AT + r"[A-Za-z0-9\-]+(?:" + _DOT +
+                             r"[A-Za-z0-9\-]+)*?" + _DOT + r"(?:com|cn|net|org|edu|gov)(?:" + _DOT + r"cn)?(?![A-Za-z0-9])",
+                             re.I)
+# an official document's number (发文字号, GB/T 9704-2012: the issuer's code, the year in 〔〕, the
+# number: 宁政发〔2017〕52号, 银政办发〔2019〕8号): a public document, not personal data (kept)
+OFFICIAL_DOC_RE = re.compile(r"[\u4e00-\u9fff]{1,6}[发函办令规字]〔 ?(?:19|20)\d\d ?〕 ?第?\d{1,5} ?号")
+# words before a date of birth: 8 digits that are a date after one of them (19620817) are personal data
+BIRTH_WORDS = ("生日", "出生", "生于", "出生日期", "出生年月", "生辰")
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"   # one-character abbreviations
-PLATE_RE = re.compile(r"[" + PROVINCES + r"][A-Za-z][ .\-]?[A-Za-z0-9]{5,6}"
-                      r"(?![A-Za-z0-9])")
+# a plate's five or six characters in any notation: letters, digits, Chinese digits (宁A幺六八二九)
+PLATE_RE = re.compile(r"[" + PROVINCES + r"][A-Za-z][ .\-]?[A-Za-z0-9" + _CN + r"]{5,6}"
+                      r"(?![A-Za-z0-9" + _CN + r"])")
 CERT_RE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{1,2}\d{7,10}(?![A-Za-z0-9])")
 _DOC_HAN = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她])[\u4e00-\u9fff])"
 DOC_NO_RE = re.compile(                          # a document's number: property deed, land or court file
@@ -111,6 +123,11 @@ def _lettered(value: str) -> bool:
     """A lettered file number rather than a word or a model name: six digits or more, and two
     letters or a dash."""
     return sum(c.isdigit() for c in value) >= 6 and (sum(c.isalpha() for c in value) >= 2 or "-" in value)
+
+
+def birth_date(digits: str) -> bool:
+    """Eight digits that are a date of the last two centuries, YYYYMMDD (19620817)."""
+    return len(digits) == 8 and digits[:2] in ("19", "20") and "01" <= digits[4:6] <= "12" and "01" <= digits[6:] <= "31"
 
 
 def luhn(digits: str) -> bool:
@@ -168,6 +185,8 @@ def classify(digits: str, text: str, start: int, rules: Rules, *, cc: bool = Fal
         return "bank_card", 0
     if rules.long_min and n >= rules.long_min:
         return "long_number", 0
+    if n == 8 and birth_date(core) and _before(text, start, BIRTH_WORDS, 8):
+        return "long_number", 0                          # 生日是19620817: a date of birth
     if 7 <= n <= 8 and rules.phone_words and _before(text, start, rules.phone_words, rules.phone_window):
         return "landline", 0
     return None, 0
@@ -255,10 +274,13 @@ def find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     """Spans of numbers and identifiers (see the module docstring), most specific first: the
     caller keeps the first span that claims a character."""
     folded = fold(text)
-    for m in EMAIL_RE.finditer(folded):
-        yield m.start(), m.end(), "email"
+    for m in OFFICIAL_DOC_RE.finditer(folded):
+        yield m.start(), m.end(), KEEP                   # 宁政发〔2017〕52号: a public document's number
+    for rx in (EMAIL_RE, SPOKEN_EMAIL_RE):
+        for m in rx.finditer(folded):
+            yield m.start(), m.end(), "email"
     for m in PLATE_RE.finditer(folded):
-        if sum(c.isdigit() for c in m.group()) >= 2:
+        if sum(c.isdigit() or c in CN_DIGITS for c in m.group()[2:]) >= 2:
             yield m.start(), m.end(), "plate"
     for s, e, typ in _context_ids(folded, rules):
         digits = folded[s:e].replace("-", "").replace(".", "")

@@ -79,7 +79,7 @@ def find_pii(text: str, parsed: Parsed, rules: Rules, tokens: list[str], lexicon
     for s, e, typ in find_numbers(text, rules):
         add(s, e, typ)
     starts = _token_starts(tokens)
-    for s, e in _addresses(text, rules, tokens, starts):
+    for s, e in _addresses(text, rules, tokens, starts, lexicon):
         add(s, e, "address")
     for s, e, key in find_names(text, parsed, rules, tokens, starts, lexicon, region, taken):
         add(s, e, "name", _role_key(text, s, e, key))
@@ -111,9 +111,9 @@ def _token_starts(tokens: list[str]) -> list[int]:
     return starts
 
 
-def _addresses(text: str, rules: Rules, tokens: list[str], starts: list[int]) -> list[tuple[int, int]]:
+def _addresses(text: str, rules: Rules, tokens: list[str], starts: list[int], lexicon: Lexicon) -> list[tuple[int, int]]:
     """Addresses: a building/unit/room anchor, extended left token by token over place names
-    (across a comma after a place's name: 宁安镇,枸杞苑小区,8号楼);
+    (across a comma or a space after a place's name: 宁安镇,枸杞苑小区,8号楼; 朝阳街 12号院);
     anchors whose extensions touch are one address (路154号 + 小区32号楼5单元)."""
     found = []
     for m in rules.address_re.finditer(text):
@@ -121,15 +121,16 @@ def _addresses(text: str, rules: Rules, tokens: list[str], starts: list[int]) ->
         if m.group("seq") and not _sequence_ok(m.group("seq"), rules):
             continue
         k = bisect.bisect_right(starts, start) - 1          # the token holding the anchor's first character
-        if k < 0:
+        if k < 0 or (m.group("cnroad") and not _road_before(tokens, starts, start, rules, lexicon)):
             continue
         limit = start - rules.address_max_prefix
         begin = starts[k] if starts[k] >= limit else start
         j = k - 1
         while j >= 0 and starts[j] >= limit:
             tok = tokens[j]
-            if tok in ",，、" and j > 0 and tokens[j - 1].endswith(rules.place_after):
-                j -= 1                                       # 宁安镇,枸杞苑小区,8号楼: parts written with commas
+            if (tok in ",，、" or (not tok.strip() and "\n" not in tok)) and j > 0 and \
+                    tokens[j - 1].endswith(rules.place_after):
+                j -= 1                                       # 宁安镇,枸杞苑小区,8号楼; 朝阳街 12号院: commas, spaces
                 continue
             if not tok.strip() or all(c in rules.address_stop for c in tok) or not WORD_CHAR.search(tok):
                 break
@@ -151,12 +152,27 @@ def _addresses(text: str, rules: Rules, tokens: list[str], starts: list[int]) ->
     return merged
 
 
+def _road_before(tokens: list[str], starts: list[int], start: int, rules: Rules, lexicon: Lexicon) -> bool:
+    """A house number in Chinese numerals (新华东街一百二十号) follows a road's name, not a word
+    that ends in 路/街/道 (知道三号, 他上街三号: a date may follow them): the word before it is
+    no verb, adverb, numeral or adjective of jieba's dictionary, and is of three characters or
+    more or has a word before it that is no function word (新华 东街; not 他 上街)."""
+    k = bisect.bisect_right(starts, start - 1) - 1
+    if k < 0:
+        return False
+    entry = lexicon.get(tokens[k])
+    named = len(tokens[k]) >= 3 or (k > 0 and bool(WORD_CHAR.match(tokens[k - 1])) and
+                                    not all(c in rules.address_stop for c in tokens[k - 1]))
+    return named and (entry is None or not entry[1].startswith(("v", "d", "m", "a", "c", "p", "r")))
+
+
 def _sequence_ok(seq: str, rules: Rules) -> bool:
     """A building / unit / floor / room sequence, in any order, that is an address: a building
     (a number with 号楼/栋/座..., alone only in digits: 12号楼, not 三栋), or a unit, room or zone
     with another part (2单元301, 东单元502, 5楼东户, C区12号), or a floor with a room number
     (3楼502); a unit of one character (2门) only after a building (5栋2门301, not 两门300)."""
     kinds, pos = [], 0
+    seq = seq.replace(" ", "")
     for m in rules.address_part_re.finditer(seq):
         if m.start() != pos:
             break

@@ -297,12 +297,14 @@ def _address_re(addr: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
             rf"|(?P<r>\d{{1,5}}(?:{room})|[{sides}]边?(?:{room}))|(?P<f>{num}(?:{floor}))|(?P<z>[A-Za-z]区)")
     plain = re.sub(r"\(\?P<\w+>", "(?:", part)
     dash = r" ?[-－—–] ?"
+    said = r"[零〇一二三四五六七八九幺洞]{3,4}(?![零〇一二三四五六七八九十百])"     # a room read out digit by digit (三零二)
+    row = rf"(?:{num}排)?"                                                            # a row of a resettlement village (十二排)
     anchors = re.compile(
-        rf"(?<=[{road_ends}])\d{{1,4}}号(?![楼院])"                                     # 北京中路154号
+        rf"(?<=[{road_ends}])(?:\d{{1,4}}|(?P<cnroad>{num}))号(?![楼院])"                 # 北京中路154号, 新华街一百二十号
         rf"|(?:{compounds}) ?\d{{1,4}}(?:{dash}\d{{1,5}}){{1,2}}(?:号|室)?(?![\d\-－—–])"  # 福民家园12-3-402
-        rf"|(?P<seq>(?<![\dA-Za-z])(?:{plain})+(?:\d{{1,5}}(?!\d))?)"                  # 12号楼2单元301, 2单元7号楼501室
-        rf"|(?:{village})(?:委会)?{num}(?:{group})(?:{num}(?:号|户)院?)?"                 # 明台村二组38号, 东和村4队
-        rf"|(?<![\d一二三四五六七八九十百零〇两]){num}(?:{group}){num}(?:号|户)院?"          # 二组38号
+        rf"|(?P<seq>(?<![\dA-Za-z])(?:{plain})(?: ?(?:{plain}))*(?: ?\d{{1,5}}(?![\d年])|{said})?)"   # 12号楼2单元301, 12号院 3号楼
+        rf"|(?:{village})(?:委会)?{num}(?:{group}){row}(?:{num}(?:号|户)院?)?"            # 明台村二组38号, 东和村4队, 二组十二排七号
+        rf"|(?<![\d一二三四五六七八九十百零〇两]){num}(?:{group}){row}{num}(?:号|户)院?"     # 二组38号
     )
     return anchors, re.compile(part)
 
@@ -388,7 +390,7 @@ def _name_signals(names: dict, path: Path, where: str, surnames: frozenset[str])
     }
 
 
-REDACTION_CODE = ("rules.py", "decode.py", "turns.py", "numbers.py", "names.py", "redact.py", "units.py", "segment.py")
+REDACTION_CODE = ("rules.py", "decode.py", "turns.py", "numbers.py", "names.py", "namecontext.py", "redact.py", "units.py", "segment.py")
 
 
 def redaction_digest(files: Iterable[Path]) -> str:

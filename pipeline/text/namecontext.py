@@ -1,0 +1,139 @@
+"""Names found by the words around them: part of step 3 (see :mod:`pipeline.text.names`, which
+calls these and decides where else each name is redacted).
+
+- a surname alone that names a person: after 姓 (他姓禹, 姓欧阳的) unless the clause speaks of
+  the surname in general (姓马的多, 姓杨的、姓丁的也多); before 家 after a neighbour word (隔壁单家)
+  or after 是/找/去 ... with 的/人/里 after it (是杨家的: 杨家, not 商家, 王家 as jieba's words);
+- a nickname after 小名/外号/绰号 ... (小名叫狗蛋) or after 叫她/喊他 (我们叫她麦子，), where
+  no verb, numeral or kinship word follows;
+- the subject of a role: a name-shaped word at a clause's start before 是 … and a role at the
+  clause's end (田野是我们社区的社工，), even an ordinary word;
+- a name written with a middle dot (阿依古丽·买买提): a name found on one side takes the other.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator
+
+from pipeline.text.rules import Rules
+from pipeline.text.segment import HAN_JIEBA, Lexicon
+
+DOTS = "·•・‧･"                                  # the middle dots of transliterated names
+CLAUSE_END = "，。；！？,;!?：:\n"
+NICKNAME_WORDS = ("小名儿", "小名", "乳名", "外号儿", "外号", "绰号", "诨名", "昵称")
+CALL_WORDS = ("叫他", "叫她", "喊他", "喊她")
+NICK_FILLER = "叫是就都也还做为 \t\u3000"
+KIN_CHARS = "妈爸爹娘爷奶姐哥弟妹叔姨舅婶嫂伯姑"           # 叫她妈妈: a kinship word, no nickname
+NOT_NICKNAME_TAGS = ("v", "d", "a", "r", "m", "p", "c", "u", "q", "t", "f")
+# after 姓X的 in the same clause: the surname spoken of in general (姓马的多, 姓杨的也不少)
+GENERAL = re.compile(r"的(?:人|户|家)?[也都还比较最很特别更挺]{0,3}(?:多|少|不少|居多|占)")
+FAMILY_BEFORE = "是找去到在住给跟和"
+FAMILY_AFTER = "的人里那这门"
+
+
+def lone_surnames(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """A surname alone that names a person (see the module docstring); any surname of the list
+    after 姓 or a neighbour word, a strong one before 家 after 是/找/去 ..."""
+    every = rules.surnames | rules.weak_surnames | rules.rare_surnames
+    for m in re.finditer(r"(?<![百都全多大同本异])姓[ \t\u3000]*", text):
+        e = m.end()
+        sur = next((text[e:e + k] for k in (2, 1) if text[e:e + k] in every), "")
+        if sur and e >= region and not _general(text, e + len(sur)):
+            yield e, e + len(sur)
+    for w in rules.neighbour_words:
+        for m in re.finditer(re.escape(w), text):
+            e = m.end()
+            sur = next((text[e:e + k] for k in (2, 1) if text[e:e + k] in every and text[e + k:e + k + 1] == "家"), "")
+            if sur and e >= region:
+                yield e, e + len(sur)
+    for m in re.finditer(rf"(?<=[{FAMILY_BEFORE}])([\u4e00-\u9fd5]{{1,2}})家(?=[{FAMILY_AFTER}])", text):
+        sur = m.group(1)
+        if sur not in rules.surnames:
+            sur = sur[1:]
+            if sur not in rules.surnames:
+                continue
+        entry = lexicon.get(sur + "家")
+        if m.end(1) - len(sur) >= region and (entry is None or entry[1].startswith("nr") or entry[0] < rules.dict_max_freq):
+            yield m.end(1) - len(sur), m.end(1)
+
+
+def _general(text: str, e: int) -> bool:
+    """After 姓X: the clause says how many share the surname (姓马的多, 姓杨的、姓丁的也多) or lists
+    surnames (姓马、杨、丁的多)."""
+    clause = re.split(rf"[{re.escape(CLAUSE_END)}]", text[e:e + 30], maxsplit=1)[0]
+    return clause.startswith("、") or bool(GENERAL.search(clause))
+
+
+def nicknames(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """Nicknames: two or three characters after 小名/外号/绰号 ... (and 叫/是 between: 小名叫狗蛋),
+    or after 叫她/喊他 when a clause break follows and jieba's dictionary gives no verb, adverb,
+    numeral, pronoun ... for them, nor a kinship word or a title (我们叫她麦子，; not 叫他过来，
+    叫她妈妈，叫他老师; 小马 is an informal form)."""
+    for words, loose in ((NICKNAME_WORDS, True), (CALL_WORDS, False)):
+        for m in re.finditer("|".join(map(re.escape, words)), text):
+            j = m.end()
+            if loose:
+                while j < len(text) and j - m.end() < 3 and text[j] in NICK_FILLER:
+                    j += 1
+            k = j
+            while k < len(text) and k - j < 3 and HAN_JIEBA.match(text[k]) and text[k] not in rules.not_given:
+                k += 1
+            nxt = text[k:k + 1]
+            if k - j < 2 or j < region or (nxt and HAN_JIEBA.match(nxt) and nxt not in rules.glue_after and
+                                           nxt not in rules.not_given and nxt != "儿"):
+                continue
+            word = text[j:k]
+            if not loose and (HAN_JIEBA.match(nxt or "。") or _not_nickname(word, rules, lexicon)):
+                continue
+            yield j, k
+
+
+def _not_nickname(word: str, rules: Rules, lexicon: Lexicon) -> bool:
+    entry = lexicon.get(word)
+    return (entry is not None and entry[1].startswith(NOT_NICKNAME_TAGS)) or word[-1] in KIN_CHARS or \
+        word in rules.titles or word in rules.kin_words or \
+        (word[0] in rules.prefixes and word[1:] in rules.surnames)
+
+
+def role_subjects(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """A name-shaped word (a strong surname and one or two characters that jieba's dictionary
+    tags as a name or does not know) at a clause's start, then 是, and a role or form of address
+    ending the clause (田野是我们社区的社工，, 高峰是村里的会计。; not 车主是冶师傅): a person, even
+    where the word is an ordinary one (``not_names`` included)."""
+    titles = "|".join(map(re.escape, rules.titles))
+    if not titles:
+        return
+    clause = rf"[^{re.escape(CLAUSE_END)}]{{0,12}}?(?:{titles})(?=[{re.escape(CLAUSE_END)}]|$)"
+    for m in re.finditer(rf"(?:^|(?<=[{re.escape(CLAUSE_END)} \t\u3000]))([\u4e00-\u9fd5]{{2,3}}?)是{clause}", text):
+        s, e = m.span(1)
+        word = m.group(1)
+        sur = next((word[:k] for k in (2, 1) if word[:k] in rules.surnames and len(word) > k), "")
+        entry = lexicon.get(word)
+        if s >= region and sur and not any(c in rules.not_given for c in word[len(sur):]) and \
+                (entry is None or entry[1].startswith("nr")):
+            yield s, e
+
+
+def across_dots(text: str, s: int, e: int, rules: Rules) -> tuple[int, int]:
+    """A name written with a middle dot (阿依古丽·买买提, 买买提·艾力): the span grows over the dot
+    and the characters on its other side that are syllables of transliterated names (the
+    characters of the ``given_names`` list: 买, 提, 艾, 力 …; two to six of them)."""
+    if e < len(text) and text[e] in DOTS and (n := _han_run(text, e + 1, 1, rules)) >= 2:
+        e += 1 + n
+    if s > 1 and text[s - 1] in DOTS and (n := _han_run(text, s - 2, -1, rules)) >= 2:
+        s -= 1 + n
+    return s, e
+
+
+def _han_run(text: str, i: int, step: int, rules: Rules) -> int:
+    syllables = _syllables(rules.given_names)
+    n = 0
+    while n < 6 and 0 <= i < len(text) and text[i] in syllables:
+        n, i = n + 1, i + step
+    return n
+
+
+@functools.lru_cache(maxsize=4)
+def _syllables(names: frozenset[str]) -> frozenset[str]:
+    return frozenset("".join(names))
