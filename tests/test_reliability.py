@@ -241,23 +241,6 @@ def test_cluster_bootstrap_is_deterministic_given_the_seed():
     assert not np.array_equal(a["alpha"].replicates, c["alpha"].replicates)
 
 
-def test_cluster_bootstrap_gives_the_same_replicates_on_two_workers_as_in_this_process():
-    x, g = _boot_frame()
-    here = rel.cluster_bootstrap(x, g, rng=5, n_replications=120)           # three chunks of 50, 50, 20
-    there = rel.cluster_bootstrap(x, g, rng=5, n_replications=120, parallel=2)
-    for s in ("alpha", "omega"):
-        assert np.array_equal(here[s].replicates, there[s].replicates)
-        assert (here[s].lower, here[s].upper) == (there[s].lower, there[s].upper)
-    gen = np.random.default_rng(5)           # the b-th replicate is the b-th resample the generator draws
-    members = [np.flatnonzero(g.to_numpy() == c) for c in range(40)]
-    for b in range(61):
-        drawn = gen.integers(0, 40, size=40)
-        if b in (0, 60):
-            xb = x.iloc[np.concatenate([members[c] for c in drawn])].reset_index(drop=True)
-            assert here["alpha"].replicates[b] == rel.cronbach_alpha(xb).raw_alpha
-            assert here["omega"].replicates[b] == pytest.approx(rel.omega_total(xb).omega_total, rel=1e-12)
-
-
 def test_cluster_bootstrap_resamples_whole_clusters_and_takes_percentiles():
     x, g = _boot_frame()
     n_rep = 30

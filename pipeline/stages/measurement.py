@@ -36,7 +36,6 @@ from pipeline.stats.validity import composite_reliability, fornell_larcker, htmt
 from pipeline.core.errors import PipelineError, run_cli
 from pipeline.core.files import atomic_dir, write_csv, write_json, write_parquet
 from pipeline.core.instrument import Instrument, load_instrument
-from pipeline.core.parallel import ParallelSettings, from_params
 from pipeline.core.settings import Invariance, Measurement, Reliability
 from pipeline.stats.reliability import cluster_bootstrap, cronbach_alpha, omega_total
 from pipeline.stats.preflight import check_measurement, raise_problems
@@ -74,8 +73,7 @@ def correlations(indices: pd.DataFrame, scales: list[str]) -> pd.DataFrame:
 
 
 def reliability_tables(
-    clean: pd.DataFrame, instrument: Instrument, scales: list[str], cfg: Reliability, rng: np.random.Generator,
-    parallel: ParallelSettings | None = None,
+    clean: pd.DataFrame, instrument: Instrument, scales: list[str], cfg: Reliability, rng: np.random.Generator
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per scale: alpha (psych's conventions), omega total, cluster-bootstrap intervals; per item:
     mean, SD, corrected item-total correlation, alpha if deleted and the one-factor loading.
@@ -101,7 +99,7 @@ def reliability_tables(
         if reps > 0 and alpha.status == "ok":
             boot = cluster_bootstrap(items, comm, rng=rng, n_replications=reps, level=level,
                                      statistics=("alpha", "omega") if omega.status == "ok" else ("alpha",),
-                                     omega_use=use, parallel=parallel)
+                                     omega_use=use)
             for stat, interval in boot.intervals.items():
                 row[f"{stat}_low"], row[f"{stat}_high"] = interval.lower, interval.upper
                 if interval.status != "ok":
@@ -223,7 +221,7 @@ def no_invariance() -> dict[str, Any]:
 
 def measure(
     clean: pd.DataFrame, communities: pd.DataFrame | None, instrument: Instrument, cfg: Measurement, seed: int,
-    *, params_name: str = "params.yaml", parallel: ParallelSettings | None = None,
+    *, params_name: str = "params.yaml",
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, Any]]:
     """The whole stage in memory: (indices, tables, metrics).
 
@@ -231,14 +229,13 @@ def measure(
     (:func:`pipeline.stats.preflight.check_measurement`). No ``measurement.cfa``: the CFA tables
     are empty and the ``cfa_*`` metrics null; no ``measurement.invariance``: likewise the
     invariance tables and ``invariance_*``. ``communities`` may be None when no community
-    covariate is asked for. ``parallel``: where the bootstrap replications run (the same
-    numbers anywhere; ``None``: in this process)."""
+    covariate is asked for."""
     raise_problems(check_measurement(clean, communities, instrument, cfg, params_name=params_name),
                    hint="nothing was computed; fix the names in params.yaml or the instrument")
     scales = measured_scales(instrument, cfg)
     indices = build_indices(clean, communities, instrument, cfg)
     rng = np.random.default_rng([seed, STREAM_BOOTSTRAP])
-    reliability, items = reliability_tables(clean, instrument, scales, cfg.reliability, rng, parallel)
+    reliability, items = reliability_tables(clean, instrument, scales, cfg.reliability, rng)
     tables: dict[str, pd.DataFrame] = {"reliability": reliability, "items": items}
     if cfg.cfa is not None:
         tables.update(cfa_tables(clean, instrument, list(cfg.cfa.scales)))
@@ -305,9 +302,7 @@ def main(argv: list[str] | None = None) -> None:
     communities = None
     if cfg.community_covariates and instrument.role("community"):   # else the file is not needed
         communities = _read_communities(args.communities, instrument, args.params)
-    # the bootstrap's replications on params.yaml: parallel (its results are the same anywhere)
-    indices, tables, metrics = measure(clean, communities, instrument, cfg, params.seed, params_name=args.params,
-                                       parallel=from_params(params))
+    indices, tables, metrics = measure(clean, communities, instrument, cfg, params.seed, params_name=args.params)
     for line in flagged_lines(tables):
         print(f"measurement: {line}", file=sys.stderr)
     processed = Path(args.processed)

@@ -29,7 +29,6 @@ from scipy import optimize, stats
 
 from pipeline.core.digits import snap
 from pipeline.core.errors import PipelineError
-from pipeline.core.parallel import ParallelSettings, run_tasks
 
 STATUS_OK = "ok"
 STATUS_TOO_FEW_ITEMS = "too_few_items"  # alpha needs 2 items
@@ -644,7 +643,6 @@ def cluster_bootstrap(
     statistics: Sequence[str] = ("alpha", "omega"),
     omega_use: Use = "complete",
     min_n: int = 10,
-    parallel: ParallelSettings | int | None = None,
 ) -> ReliabilityBootstrap:
     """Percentile intervals for raw alpha and omega total, resampling whole clusters.
 
@@ -662,8 +660,6 @@ def cluster_bootstrap(
     NaN and counts in ``n_failed``; an interval with fewer than two usable replications has
     status ``"bootstrap_failed"``; fewer than two clusters gives ``"too_few_clusters"``; a
     degenerate full-data statistic gives its own status and no replications are drawn.
-    ``parallel``: where the replications are computed (:mod:`pipeline.core.parallel`; ``None``:
-    in this process); every resample is drawn here first, so the result is the same anywhere.
     """
     x, names = _as_item_array(items)
     _check_bootstrap_args(items, clusters, rng, n_replications, level, statistics)
@@ -682,32 +678,17 @@ def cluster_bootstrap(
     runnable = [s for s in full if full[s][0] == STATUS_OK]
     reps = {s: np.full(int(n_replications), np.nan) for s in full}
     if n_clusters >= 2 and runnable:
-        rows = []
-        for _ in range(int(n_replications)):
+        for b in range(int(n_replications)):
             drawn = gen.integers(0, n_clusters, size=n_clusters)
-            rows.append(order[drawn] if singletons else np.concatenate([members[g] for g in drawn]))
-        chunks = [(x, rows[i:i + _BOOT_CHUNK], tuple(runnable), omega_use, min_n)
-                  for i in range(0, len(rows), _BOOT_CHUNK)]
-        done = [r for chunk in run_tasks(_replications, chunks, parallel) for r in chunk]
-        for s in runnable:
-            reps[s][:] = [r[s] for r in done]
+            xb = x[order[drawn]] if singletons else x[np.concatenate([members[g] for g in drawn])]
+            if "alpha" in runnable:
+                reps["alpha"][b] = _raw_alpha_of(xb)
+            if "omega" in runnable:
+                reps["omega"][b] = _omega_value(xb, omega_use, min_n)
 
     intervals = {s: _percentile_interval(s, status, message, estimate, reps[s], n_clusters, level)
                  for s, (status, message, estimate) in full.items()}
     return ReliabilityBootstrap(intervals=intervals, n_clusters=n_clusters, n_rows=int(x.shape[0]))
-
-
-_BOOT_CHUNK = 50   # replications per task
-
-
-def _replications(task: tuple) -> list[dict[str, float]]:
-    """The statistics of a chunk of bootstrap resamples (row positions into ``x``)."""
-    x, rows, statistics, omega_use, min_n = task
-    out = []
-    for r in rows:
-        xb = x[r]
-        out.append({s: _raw_alpha_of(xb) if s == "alpha" else _omega_value(xb, omega_use, min_n) for s in statistics})
-    return out
 
 
 def _check_bootstrap_args(items: pd.DataFrame, clusters: pd.Series, rng: np.random.Generator | int,
