@@ -206,6 +206,24 @@ def test_save_figure_writes_300_dpi_png_and_self_contained_svg(tmp_path, labels)
     assert not list((tmp_path / "figures").glob(".*"))  # no temporary file left behind
 
 
+def test_inline_svg_prefixes_every_id_and_its_references_once(labels):
+    from pipeline.render.document import inline_svg
+
+    svg = (b'<?xml version="1.0"?>\n<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "x.dtd">\n<svg>'
+           b'<metadata><rdf:RDF>licence</rdf:RDF></metadata><clipPath id="p1"/><clipPath id="p12"/>'
+           b'<path id="m1" clip-path="url(#p1)" style="clip-path: url(#p12)"/><use xlink:href="#m1"/>'
+           b'<use href="#p12"/><a href="#elsewhere"/><g class="p1"/></svg>')
+    assert inline_svg(svg, "fig") == (
+        '<svg><clipPath id="fig-p1"/><clipPath id="fig-p12"/>'
+        '<path id="fig-m1" clip-path="url(#fig-p1)" style="clip-path: url(#fig-p12)"/><use xlink:href="#fig-m1"/>'
+        '<use href="#fig-p12"/><a href="#elsewhere"/><g class="p1"/></svg>')
+    fig = F.figure_bytes(build("sample_flow", "en", labels), "svg").decode()
+    inlined = inline_svg(fig.encode(), "k")
+    ids = set(re.findall(r'\bid="([^"]+)"', fig))
+    assert ids and set(re.findall(r'\bid="([^"]+)"', inlined)) == {f"k-{i}" for i in ids}
+    assert all(r[2:] in ids for r in re.findall(r"url\(#(k-[^)]+)\)", inlined))
+
+
 def test_saves_are_byte_identical(tmp_path, labels):
     first = F.save_figure(build("interaction", "zh", labels), tmp_path / "a", "fig")
     again = F.save_figure(build("interaction", "zh", labels), tmp_path / "b", "fig")

@@ -150,3 +150,21 @@ def test_every_stage_cli_rejects_a_broken_params_file_in_one_line(stage, tmp_pat
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert lines == [f"error: {path}: unknown keys: survey.speeder.fracton (did you mean 'fraction'?)"]
+
+
+def test_yaml_parsed_by_libyaml_is_the_pure_loaders_and_an_error_reads_the_same(tmp_path):
+    from pipeline.core.config import _yaml_where, load_yaml_text, read_yaml
+
+    assert yaml.CSafeLoader is not None           # PyYAML with libyaml: the fast path is tested
+    for name in ("params.yaml", "instrument.yaml", "dvc.lock", "transcript_bank.yaml"):
+        text = (ROOT / "studies/demo" / name).read_text(encoding="utf-8")
+        assert load_yaml_text(text) == yaml.safe_load(text), name
+    bad = tmp_path / "params.yaml"
+    bad.write_text("seed: 1\nmodels:\n  specs: [a, b\n  mi: {m: 2}\n", encoding="utf-8")
+    try:
+        yaml.safe_load(bad.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        pure = _yaml_where(exc)
+    with pytest.raises(PipelineError) as err:
+        read_yaml(bad, "parameter file")
+    assert f"not valid YAML{pure}" in str(err.value) and "line 4" in pure

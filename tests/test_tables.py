@@ -21,7 +21,7 @@ from pipeline.render.table import Cell, Row, Table
 from pipeline.render.tables.cells import fmt
 from pipeline.render.tables.check import check_numbers
 from pipeline.render.tables.plan import build_tables, table_sections
-from pipeline.render.tables.results import load_results
+from pipeline.render.tables.results import load_results, matching_rows
 from pipeline.render.tables.settings import DEFAULTS, settings_from_params
 from pipeline.render.tables.survey import table_sample_characteristics
 from pipeline.render.tables.text import table_topics
@@ -61,6 +61,18 @@ def test_every_number_shown_equals_its_tidy_source(demo, built, instrument):
     keys = {t.key for t in built["en"] if not t.skipped}
     assert {"table01_sample_flow", "table02_sample_characteristics", "table04_measurement_items",
             "table09_participation_models", "table10_identity_models", "table11_robustness_models"} <= keys
+
+
+def test_matching_rows_compares_as_text_and_a_new_frame_is_read_anew():
+    df = pd.DataFrame({"term": ["a", "b", None, "b"], "model": [1, 2, 3, 1], "x": [0.5, np.nan, 2.0, 1.0]})
+    assert matching_rows(df, [("term", "b"), ("model", 2)]).tolist() == [1]
+    assert matching_rows(df, [("term", "b")]).tolist() == [1, 3]
+    assert matching_rows(df, [("model", "1"), ("x", 1.0)]).tolist() == [3]     # str(1.0) == "1.0"
+    assert matching_rows(df, [("term", None)]).tolist() == []                  # a missing key matches nothing
+    assert matching_rows(df, [("x", "nan")]).tolist() == []
+    changed = df.assign(term=["b", "b", "b", "b"])
+    assert matching_rows(changed, [("term", "b"), ("model", 1)]).tolist() == [0, 3]
+    assert matching_rows(df, [("term", "b"), ("model", 1)]).tolist() == [3]
 
 
 def test_the_checker_catches_a_wrong_number_stars_and_a_stale_source(demo, built):

@@ -35,7 +35,7 @@ def read_yaml(path: str | Path, what: str, hint: str | None = None) -> Any:
     unreadable or not YAML. Every configuration file of the pipeline is read through here."""
     path = Path(path)
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return load_yaml_text(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise PipelineError(f"{path}: {what} not found", hint=hint) from None
     except UnicodeDecodeError:
@@ -43,6 +43,18 @@ def read_yaml(path: str | Path, what: str, hint: str | None = None) -> Any:
     except yaml.YAMLError as exc:
         raise PipelineError(f"{path}: {what} is not valid YAML{_yaml_where(exc)}",
                             hint="look for a tab, an unclosed quote or bracket, or a missing space after ':' there") from None
+
+
+def load_yaml_text(text: str) -> Any:
+    """``yaml.safe_load`` of ``text``, parsed by libyaml when PyYAML has it (about 10x faster:
+    every stage reads params.yaml and the instrument); invalid YAML is parsed again by the
+    pure-Python loader, so its error (line, column, problem) reads the same on every machine."""
+    if getattr(yaml, "CSafeLoader", None) is not None:
+        try:
+            return yaml.load(text, Loader=yaml.CSafeLoader)   # noqa: S506 - the safe loader, in C
+        except yaml.YAMLError:
+            pass
+    return yaml.safe_load(text)
 
 
 def _yaml_where(exc: yaml.YAMLError) -> str:

@@ -24,7 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
+from pipeline.core.config import load_yaml_text
 
 
 def lock_packages(lock: Path) -> list[str]:
@@ -52,7 +52,7 @@ def dvc_lock_hashes(lock: Path) -> dict[str, dict[str, str]]:
     """Per stage, the md5 of every dependency and output that ``dvc.lock`` recorded."""
     if not lock.exists():
         return {}
-    data = yaml.safe_load(lock.read_text(encoding="utf-8")) or {}
+    data = load_yaml_text(lock.read_text(encoding="utf-8")) or {}
     out: dict[str, dict[str, str]] = {}
     for stage, entry in sorted((data.get("stages") or {}).items()):
         files = {}

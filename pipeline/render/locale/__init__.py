@@ -12,8 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
+from pipeline.core.config import load_yaml_text
 from pipeline.core.errors import PipelineError
 
 FOLDER = Path(__file__).resolve().parent
@@ -26,7 +25,7 @@ def phrases_of(lang: str) -> Mapping[str, Any]:
     if not path.is_file():
         known = sorted(p.stem for p in FOLDER.glob("*.yaml"))
         raise PipelineError(f"report language '{lang}' has no locale file {path.name}", f"use one of {known}")
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return load_yaml_text(path.read_text(encoding="utf-8"))
 
 
 def phrases(section: str, lang: str) -> Mapping[str, Any]:

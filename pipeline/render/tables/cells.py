@@ -12,7 +12,7 @@ from pipeline.core.errors import PipelineError
 from pipeline.core.instrument import Instrument
 from pipeline.render import locale
 from pipeline.render.table import Cell, HeaderCell, Source, Table
-from pipeline.render.tables.results import Results
+from pipeline.render.tables.results import Results, matching_rows
 
 
 def _t(key: str, lang: str, **kw: Any) -> str:
@@ -38,14 +38,11 @@ def source(results: Results, file: str, row: Mapping[str, Any], column: str, sca
     """The Source of ``column`` in the one row of ``results[file]`` that ``row`` selects
     (None if the value is missing)."""
     df = results[file]
-    mask = np.ones(len(df), dtype=bool)
-    for col, val in row.items():
-        mask &= (df[col].astype(str) == str(val)).to_numpy()
-    hit = df.loc[mask]
+    hit = matching_rows(df, row.items())
     if len(hit) != 1:
         raise PipelineError(f"{file}: {len(hit)} rows match {dict(row)}, expected one",
                             "the tidy results have duplicate or missing keys; re-run the stage that writes them")
-    value = hit.iloc[0][column]
+    value = df[column].iloc[hit[0]]
     if _isnan(value):
         return None
     return Source(file, tuple((k, str(v)) for k, v in row.items()), column, float(value), scale)

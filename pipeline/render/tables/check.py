@@ -5,10 +5,9 @@ import math
 import re
 from typing import Sequence
 
-import numpy as np
 
 from pipeline.render.table import Source, Table
-from pipeline.render.tables.results import Results
+from pipeline.render.tables.results import Results, matching_rows
 from pipeline.render.tables.settings import DEFAULTS
 
 _NUMBER = re.compile(r"(<)?(-?\d+(?:\.(\d+))?)")
@@ -61,11 +60,8 @@ def _tidy_value(results: Results, src: Source) -> float | str:
     df = results.get(src.file)
     if df is None:
         return f"{src.file} is not among the results"
-    mask = np.ones(len(df), dtype=bool)
-    for col, val in src.row:
-        mask &= (df[col].astype(str) == str(val)).to_numpy()
-    hit = df.loc[mask]
+    hit = matching_rows(df, src.row)
     if len(hit) != 1:
         return f"{len(hit)} rows of {src.file} match {dict(src.row)}"
-    return float(hit.iloc[0][src.column])
+    return float(df[src.column].iloc[hit[0]])
 

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import re
+import weakref
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 
 from pipeline.core.errors import PipelineError
@@ -34,6 +36,31 @@ INTEGRATED = {
                                     "level", "reference", "qual_status", "scope", "quotes_from", "verdict", "claim"),
     "integrate/joint_unpaired.csv": ("hypothesis", "reason"),
 }
+_TEXT_COLUMNS: dict[int, tuple[weakref.ref, dict[str, np.ndarray]]] = {}   # id(frame) -> (frame, its columns as text)
+
+
+def matching_rows(df: pd.DataFrame, row: Iterable[tuple[str, Any]]) -> np.ndarray:
+    """Positions of the rows of ``df`` whose columns, read as text, equal the values of ``row``
+    (``(column, value)`` pairs, values compared as ``str(value)``; a missing value matches
+    nothing). Each column's text is made once per frame and kept while the frame lives (the
+    tables look up about 3,000 cells in a few frames): the results are read, never changed in
+    place; a changed result is a new frame."""
+    key = id(df)
+    ref, columns = _TEXT_COLUMNS.get(key, (None, {}))
+    if ref is None or ref() is not df:
+        def forget(dead: weakref.ref, key: int = key) -> None:
+            if _TEXT_COLUMNS.get(key, (None,))[0] is dead:
+                del _TEXT_COLUMNS[key]
+        columns = {}
+        _TEXT_COLUMNS[key] = (weakref.ref(df, forget), columns)
+    mask = np.ones(len(df), dtype=bool)
+    for col, val in row:
+        if col not in columns:
+            columns[col] = df[col].astype(str).to_numpy(dtype=object, na_value=None)
+        mask &= columns[col] == str(val)
+    return np.flatnonzero(mask)
+
+
 _QUOTE = re.compile(r"quote\d+(_id|_role)?")   # the joint display's quote1, quote1_id, quote1_role, quote2, ...
 
 
