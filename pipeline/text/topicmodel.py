@@ -373,6 +373,7 @@ def doc_topic_frame(corpus: Corpus, fit: TopicFit, community: str | None = None)
     return pd.concat([d.reset_index(drop=True), props], axis=1)
 
 
+N_TOP_WORDS = 10     # a topic's top words an exemplar tie is broken by (as topics.top_n's default)
 EXEMPLAR_COLUMNS = ["topic", "rank", "doc_id", "unit_ids", "interview_id", "role", "n_vocab_tokens", "loading",
                     "score", "margin", "text", "question"]
 
@@ -392,9 +393,11 @@ def exemplar_scores(X: sparse.spmatrix, fit: TopicFit) -> np.ndarray:
 def exemplars(corpus: Corpus, fit: TopicFit, n: int = 3) -> pd.DataFrame:
     """The ``n`` exemplar documents of each topic: documents whose largest topic it is (then the
     others, when fewer), ranked by :func:`exemplar_scores` (ties, to 10 significant digits:
-    then the margin over the next-best topic's score, then the longer document, then document order), distinct interviews
-    first (a second document of an interview only when fewer than ``n`` interviews are left) and
-    never two documents of the same vocabulary words: topic, rank, doc_id, unit_ids,
+    then the margin over the next-best topic's score, then the longer document, then the more of
+    the topic's ``N_TOP_WORDS`` top words, the more distinct words, then the text: never the file's
+    order), distinct interviews first (a second document of an interview only when fewer than
+    ``n`` interviews are left) and never two documents the model cannot tell apart (the same
+    score under every topic, as two documents of the same words have): topic, rank, doc_id, unit_ids,
     interview_id, role, n_vocab_tokens, loading (the document's proportion of the topic), score,
     margin, text (redacted), question (the interviewer's question before it, redacted; exchange
     documents only)."""
@@ -409,13 +412,17 @@ def exemplars(corpus: Corpus, fit: TopicFit, n: int = 3) -> pd.DataFrame:
     margin = rounded(raw - others)
     top = rounded(fit.doc_topic).argmax(axis=1)
     X = sparse.csr_matrix(corpus.counts)
-    X.sort_indices()
-    bags = [X.indices[X.indptr[i]:X.indptr[i + 1]].tobytes() + b"|" + X.data[X.indptr[i]:X.indptr[i + 1]].tobytes()
-            for i in range(X.shape[0])]                         # documents of the same vocabulary words
-    tokens = np.array(bags, dtype=object)
+    # documents the model cannot tell apart (the same score under every topic: the same words, or
+    # rare words each as frequent in every topic) are shown once
+    same = np.array([score[i].tobytes() for i in range(X.shape[0])], dtype=object)
     length = np.asarray(X.sum(axis=1)).ravel()                  # more evidence first, when all else ties
+    distinct = np.diff(X.indptr)
+    text = np.unique(docs["text"].astype(str).to_numpy(), return_inverse=True)[1]
     for t in range(fit.k):
-        order = np.lexsort((np.arange(len(docs)), -length, -margin[:, t], -score[:, t], top != t))
+        # ... and among documents of equal score, margin and length: more of the topic's top words,
+        # more distinct words, then the text itself (never the file's order)
+        in_top = np.asarray(X[:, np.argsort(-fit.topic_word[t], kind="stable")[:N_TOP_WORDS]].getnnz(axis=1)).ravel()
+        order = np.lexsort((np.arange(len(docs)), text, -distinct, -in_top, -length, -margin[:, t], -score[:, t], top != t))
         picked: list[int] = []
         seen: set[str] = set()
         texts: set[str] = set()
@@ -423,11 +430,11 @@ def exemplars(corpus: Corpus, fit: TopicFit, n: int = 3) -> pd.DataFrame:
             for i in order:
                 if len(picked) == n:
                     break
-                if i in picked or tokens[i] in texts or (not second and docs["interview_id"].iat[i] in seen):
+                if i in picked or same[i] in texts or (not second and docs["interview_id"].iat[i] in seen):
                     continue
                 picked.append(int(i))
                 seen.add(docs["interview_id"].iat[i])
-                texts.add(tokens[i])
+                texts.add(same[i])
         for r, i in enumerate(picked):
             rows.append({"topic": t + 1, "rank": r + 1, "doc_id": docs["doc_id"].iat[i],
                          "unit_ids": docs["unit_ids"].iat[i], "interview_id": docs["interview_id"].iat[i],
