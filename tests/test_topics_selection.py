@@ -148,22 +148,6 @@ def test_the_best_k_when_stable_and_the_smallest_within_one_sd_in_a_fallback():
     assert "the smallest K within one sd" in decision["selection_reason"]
 
 
-def test_a_fallback_with_held_out_likelihood_takes_the_smallest_k_within_one_sd_of_the_lowest_perplexity():
-    """No K stable enough, the family has held-out perplexity (DMM): cross-validated likelihood
-    with the one-standard-error rule, not the score (whose criteria favour few topics)."""
-    spec = {("dmm", k): [(0.3 - 0.02 * k, 0.9 - 0.05 * k, 0.7)] * 3 for k in (5, 6, 7, 8, 9)}
-    runs = _runs(spec)
-    perp = {5: [130, 131, 132], 6: [120, 121, 122], 7: [110.5, 112, 113.5], 8: [109, 110, 111], 9: [110, 111, 112]}
-    runs["perplexity"] = [perp[k][r - 1] for k, r in zip(runs["k"], runs["run"])]
-    table, decision = TS.select_model(runs, _settings(models=("dmm",), k_grid=(5, 6, 7, 8, 9)))
-    t = table.set_index("k")
-    assert t["score"].idxmax() == 5 and t.loc[8, "chosen"]          # lowest 110 at K 8, sd 1: K 7 (112) is not within,
-    assert decision["selection"] == "fallback" and "held-out perplexity is within one sd" in decision["selection_reason"]
-    runs.loc[runs["k"] == 7, "perplexity"] = [109.5, 111, 110.5]    # ... K 7 at 110.33 is
-    table, _ = TS.select_model(runs, _settings(models=("dmm",), k_grid=(5, 6, 7, 8, 9)))
-    assert table.set_index("k").loc[7, "chosen"]
-
-
 def test_a_fallback_when_no_k_is_stable_enough_is_said():
     spec = {("dmm", k): [(0.1 * k, 0.5, 0.6 + 0.01 * k + 0.001 * r) for r in range(3)] for k in (5, 6, 7)}
     table, decision = TS.select_model(_runs(spec), _settings(models=("dmm",)))

@@ -149,13 +149,9 @@ def choose(table: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, dict[
                   f"{m} K = {k}, stability {t.at[idx, 'stability']:.3f}")
     elif fallback:
         top = t.loc[t["stability"].astype(float).idxmax()]
-        family = t[(t["model"] == m) & t["reference"]]
-        by = ("whose held-out perplexity is within one sd of the lowest "
-              f"({float(family['perplexity'].min()):.1f})" if np.isfinite(family["perplexity"].to_numpy(float)).all()
-              else f"within one sd ({sd:.3f}) of the best score ({best:.3f})")
         reason = (f"no (model, K) reached stability {settings.min_stability} (best {top['stability']:.3f}: "
-                  f"{top['model']} K = {int(top['k'])}); fallback: the smallest K {by}: {m} K = {k}, "
-                  f"stability {t.at[idx, 'stability']:.3f}")
+                  f"{top['model']} K = {int(top['k'])}); fallback: the smallest K within one sd ({sd:.3f}) "
+                  f"of the best score ({best:.3f}): {m} K = {k}, stability {t.at[idx, 'stability']:.3f}")
     else:
         reason = (f"the best score ({best:.3f}, run sd {sd:.3f}) among the K with stability >= "
                   f"{settings.min_stability}: {m} K = {k}")
