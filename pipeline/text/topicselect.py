@@ -77,34 +77,16 @@ def select_model(runs: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, 
 def _family_pick(rows: pd.DataFrame) -> tuple[int, float, float]:
     """The index of a family's pick among its reference ``rows``, the best score and the sd of the
     run scores pooled over the rows (the root mean of their variances; 0 with one run). A family
-    with a K stable enough: the best score. A fallback family (no K stable enough): with held-out
-    perplexity (DMM, LDA), the smallest K whose mean held-out perplexity is within one sd (over
-    the runs) of the lowest mean (:func:`_likelihood_pick`); without (NMF), the smallest K whose
-    score is within one sd of the best."""
+    with a K stable enough: the best score. A fallback family (no K stable enough): the smallest
+    K whose score is within one sd of the best."""
     s = rounded(rows["score"].to_numpy(float))
     best = float(np.max(s))
     var = rows["score_sd"].to_numpy(float) ** 2
     sd = float(np.sqrt(np.nanmean(var))) if np.isfinite(var).any() else 0.0
     if not rows["selection_fallback"].iloc[0]:
         return rows[s == best].sort_values("k", kind="stable").index[0], best, sd
-    if np.isfinite(rows["perplexity"].to_numpy(float)).all():
-        return _likelihood_pick(rows), best, sd
     within = rows[s >= rounded(np.array([best - sd]))[0]]
     return within.sort_values("k", kind="stable").index[0], best, sd
-
-
-def _likelihood_pick(rows: pd.DataFrame) -> int:
-    """Cross-validated likelihood with the one-standard-error rule (Smyth 2000 for the number of
-    mixture components; the rule of Breiman et al. 1984): the smallest K whose mean held-out
-    perplexity is at most the lowest mean plus the sd over the seed runs of that K. The held-out
-    likelihood is the one criterion that does not favour few topics by construction (exclusivity
-    falls with K towards 1/K; a few broad topics of short texts are coherent); the sd keeps out
-    the topics the held-out documents do not ask for."""
-    perp = rounded(rows["perplexity"].to_numpy(float))
-    low = int(np.argmin(perp))
-    limit = rounded(np.array([perp[low] + np.nan_to_num(rows["perplexity_sd"].to_numpy(float)[low])]))[0]
-    within = rows[perp <= limit]
-    return within.sort_values("k", kind="stable").index[0]
 
 
 def choose(table: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, dict[str, Any]]:
