@@ -295,8 +295,8 @@ def real_study(request, tmp_path_factory):
 
 # Known not to hold (issue 18, open): on the Wikipedia sentences the chosen K moves 5, 6, 4 across
 # the three seeds, and on the shopping reviews 4, 7, 5 (measured 2026-12-02; the reviews held at
-# 5, 5, 5 at 42030e2, before the redaction rules of tune3/tune4 changed some of their tokens: no K
-# reaches min_stability there and the fallback follows small changes). Reported as xfail so the
+# 5, 5, 5 at 42030e2 with the same selection rule; the redaction and exemplar code changed since,
+# the cause is not pinned down: no K reaches min_stability there and the fallback is fragile). Reported as xfail so the
 # other corpora's results count; the day it holds, the xfail goes.
 UNSTABLE_K = {"ud_gsdsimp", "online_shopping"}
 
