@@ -29,9 +29,13 @@ def pinv_extended(x: np.ndarray, rcond: float = 1e-15) -> tuple[np.ndarray, np.n
 
 
 def k_constant(X: np.ndarray) -> int:
-    """1 when the design has a constant column or an implicit one (dummies that add up to a
+    """(``X`` finite.) 1 when the design has a constant column or an implicit one (dummies that add up to a
     constant), else 0: statsmodels' ``ModelData._handle_constant`` with ``hasconst=None``."""
-    const_idx = np.where(np.max(X, axis=0) == np.min(X, axis=0))[0]
+    # a constant column (max == min: for finite values, every value equal to the first),
+    # looked for among the columns constant in the first rows
+    first = X[0]
+    maybe = np.flatnonzero((X[:8] == first).all(axis=0))
+    const_idx = [i for i in maybe if (X[:, i] == first[i]).all()]
     means = [X[:, i].mean() for i in const_idx]
     if any(m != 0 for m in means):
         return 1
