@@ -89,7 +89,8 @@ Conventions (each checked against R in ``tests/test_estimators_reference.py``)
   score), which is the delta method applied to statsmodels' parameters, exact at the optimum.
   Convergence is judged by the score (mean absolute score below 1e-5), not by the optimiser's
   message.
-* **Binary logit** (statsmodels GLM Binomial). (Quasi-)complete separation is an error, found by
+* **Binary logit** (statsmodels GLM Binomial's IRLS, its numbers bit for bit, without its objects:
+  :mod:`pipeline.stats.leastsq`, as for OLS/WLS). (Quasi-)complete separation is an error, found by
   a linear programme (Konis 2007, as R's detectseparation) unless the fit's probabilities
   prove there is none (Stiemke's lemma, :func:`pipeline.stats.logit.overlap_certificate`).
 * **Standardised coefficients** (``standardize: true``): the outcome (linear family only) and
@@ -103,7 +104,8 @@ Conventions (each checked against R in ``tests/test_estimators_reference.py``)
 
 Modules: :mod:`pipeline.stats.spec` (specifications), :mod:`pipeline.stats.frame` (model frame
 and design matrices), :mod:`pipeline.stats.covariance` (sandwich, CR2, tables),
-:mod:`pipeline.stats.results`, this one (:func:`fit_model` and OLS/WLS),
+:mod:`pipeline.stats.results`, this one (:func:`fit_model` and OLS/WLS), :mod:`pipeline.stats.leastsq`
+(statsmodels' WLS and Binomial GLM computations without their model and results objects),
 :mod:`pipeline.stats.mixed`, :mod:`pipeline.stats.ordinal`, :mod:`pipeline.stats.logit`,
 :mod:`pipeline.stats.multilevel` (:func:`icc`, :func:`lrt_random_intercept`),
 :mod:`pipeline.stats.predict`, :mod:`pipeline.stats.mediation`, :mod:`pipeline.stats.imputation`.
