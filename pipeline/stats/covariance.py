@@ -12,6 +12,7 @@ import pandas as pd
 from scipy import special
 
 from pipeline.core.digits import rounded
+from pipeline.stats.frame import _sorted_text_codes
 from pipeline.stats.spec import CLUSTER_COVARIANCES, ModelSpec, _err
 
 COEF_COLUMNS = ("model", "term", "estimate", "std_error", "statistic", "df", "p_value",
@@ -35,6 +36,10 @@ def _cluster_codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
         values = pd.Series(values)
     elif isinstance(values.dtype, pd.CategoricalDtype):
         values = pd.Series(values.to_numpy())
+    else:
+        found = _sorted_text_codes(values)      # Arrow's encoding, without pandas' factorize
+        if found is not None and not (found[0] < 0).any():
+            return found[0], len(found[1])
     codes, uniques = pd.factorize(values, sort=True)
     return codes, len(uniques)
 

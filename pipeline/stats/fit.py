@@ -89,7 +89,8 @@ Conventions (each checked against R in ``tests/test_estimators_reference.py``)
   score), which is the delta method applied to statsmodels' parameters, exact at the optimum.
   Convergence is judged by the score (mean absolute score below 1e-5), not by the optimiser's
   message.
-* **Binary logit** (statsmodels GLM Binomial). (Quasi-)complete separation is an error, found by
+* **Binary logit** (statsmodels GLM Binomial's IRLS, its numbers bit for bit, without its objects:
+  :mod:`pipeline.stats.leastsq`, as for OLS/WLS). (Quasi-)complete separation is an error, found by
   a linear programme (Konis 2007, as R's detectseparation) unless the fit's probabilities
   prove there is none (Stiemke's lemma, :func:`pipeline.stats.logit.overlap_certificate`).
 * **Standardised coefficients** (``standardize: true``): the outcome (linear family only) and
@@ -103,7 +104,8 @@ Conventions (each checked against R in ``tests/test_estimators_reference.py``)
 
 Modules: :mod:`pipeline.stats.spec` (specifications), :mod:`pipeline.stats.frame` (model frame
 and design matrices), :mod:`pipeline.stats.covariance` (sandwich, CR2, tables),
-:mod:`pipeline.stats.results`, this one (:func:`fit_model` and OLS/WLS),
+:mod:`pipeline.stats.results`, this one (:func:`fit_model` and OLS/WLS), :mod:`pipeline.stats.leastsq`
+(statsmodels' WLS and Binomial GLM computations without their model and results objects),
 :mod:`pipeline.stats.mixed`, :mod:`pipeline.stats.ordinal`, :mod:`pipeline.stats.logit`,
 :mod:`pipeline.stats.multilevel` (:func:`icc`, :func:`lrt_random_intercept`),
 :mod:`pipeline.stats.predict`, :mod:`pipeline.stats.mediation`, :mod:`pipeline.stats.imputation`.
@@ -116,10 +118,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from statsmodels.regression.linear_model import WLS
 
 from pipeline.stats.covariance import _cluster_ids, _fit_row, _robust_or_classical, _status, cr2
 from pipeline.stats.frame import _design, _Frame, _model_frame, _outcome, _weights
+from pipeline.stats.leastsq import wls
 from pipeline.stats.logit import _fit_logit
 from pipeline.stats.mixed import _fit_mixed
 from pipeline.stats.ordinal import _fit_ordered
@@ -156,24 +158,22 @@ def _fit_linear(spec: ModelSpec, mf: _Frame) -> ModelResult:
     n, k = X.shape
     if n <= k:
         raise _err(spec.id, f"{n} observations for {k} coefficients")
-    res = WLS(y, Xv, weights=wts).fit()
-    bread = np.asarray(res.normalized_cov_params)
+    res = wls(y, Xv, wts)            # statsmodels' WLS(y, X, weights).fit(), its numbers
     resid = y - Xv @ res.params
     scores = Xv * (wts * resid)[:, None]
     flags: list[str] = []
     clusters = _cluster_ids(spec, frame)
-    V, G = _robust_or_classical(spec, bread, scores, np.asarray(res.cov_params()), clusters,
-                                flags)
+    V, G = _robust_or_classical(spec, res.normalized_cov, scores, res.cov, clusters, flags)
     t_df = (G - 1) if G is not None else (n - k)
     term_df: float | np.ndarray = t_df
     if spec.covariance == "cluster_cr2":
         V, term_df = cr2(Xv, resid, clusters[0], w)
         t_df = float(np.min(term_df))
     survey = spec.weights is not None and spec.weight_kind == "survey"
-    llf = np.nan if survey else float(res.llf)
+    llf = np.nan if survey else res.llf
     fit = _fit_row(
-        spec, n_obs=n, n_dropped=mf.n_dropped, n_clusters=G, r2=float(res.rsquared),
-        adj_r2=float(res.rsquared_adj), loglik=llf, n_params=k + 1,
+        spec, n_obs=n, n_dropped=mf.n_dropped, n_clusters=G, r2=res.rsquared,
+        adj_r2=res.rsquared_adj, loglik=llf, n_params=k + 1,
         aic=-2 * llf + 2 * (k + 1), bic=-2 * llf + math.log(n) * (k + 1),
         sigma=float(np.sqrt(res.scale)), t_df=t_df, converged=True, status=_status(flags))
     params = pd.Series(res.params, index=X.columns)

@@ -288,11 +288,34 @@ def _rhs_uses(rhs: str) -> dict[str, frozenset[str]]:
     return _factor_uses(_parse_rhs(rhs))
 
 
+def _sorted_text_codes(series: pd.Series) -> tuple[np.ndarray, pd.Index] | None:
+    """Codes (-1 where missing) and sorted distinct values of a text column that Arrow stores,
+    as ``pd.factorize(series, sort=True)`` gives them, from Arrow's dictionary encoding (the
+    few distinct values sorted in Python: by code point, as patsy and pandas sort str); None
+    for any other column."""
+    dtype = series.dtype
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
+        return None
+    chunked = series.array.__arrow_array__()
+    encoded = (chunked.combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)).dictionary_encode()
+    values = encoded.dictionary.to_pylist()
+    order = sorted(range(len(values)), key=values.__getitem__)
+    rank = np.empty(len(values) + 1, dtype=np.int64)
+    rank[order] = np.arange(len(values))
+    rank[-1] = -1                                   # missing: index -1 after fill_null
+    indices = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return rank[indices], pd.Index([values[i] for i in order], dtype=dtype)
+
+
 def _as_categorical(series: pd.Series) -> pd.Categorical | None:
     """``series`` as a Categorical with the levels patsy would find in it, in its order; None
     when patsy's own walk is needed to be sure (mixed or unhashable values)."""
     if series.dtype == "str":        # pandas' text: sorted by code point, as patsy sorts str
-        codes, uniques = pd.factorize(series, sort=True, use_na_sentinel=True)
+        found = _sorted_text_codes(series)
+        if found is not None:
+            codes, uniques = found
+        else:
+            codes, uniques = pd.factorize(series, sort=True, use_na_sentinel=True)
         return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(uniques)),
                                          validate=False)
     try:

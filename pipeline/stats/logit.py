@@ -1,19 +1,17 @@
-"""Binary logit (statsmodels GLM Binomial) with a separation check: the fit's own probabilities
+"""Binary logit (statsmodels GLM Binomial's IRLS, :func:`pipeline.stats.leastsq.irls_logit`) with a separation check: the fit's own probabilities
 prove overlap (:func:`overlap_certificate`), else the linear programme decides
 (:func:`separation_check`). Conventions: :mod:`pipeline.stats.fit`."""
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import pandas as pd
-from statsmodels.genmod.families import Binomial
-from statsmodels.genmod.generalized_linear_model import GLM
 from scipy import optimize
 
 from pipeline.stats.covariance import _cluster_ids, _fit_row, _robust_or_classical, _status
 from pipeline.stats.frame import _design, _Frame, _outcome, _weights
+from pipeline.stats.leastsq import irls_logit
 from pipeline.stats.results import ModelResult, _result
 from pipeline.stats.spec import ModelSpec, _err
 
@@ -75,36 +73,32 @@ def _fit_logit(spec: ModelSpec, mf: _Frame) -> ModelResult:
     w = _weights(spec, frame)
     n, k = Xv.shape
     flags: list[str] = []
-    glm = GLM(y, Xv, family=Binomial(), var_weights=w)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            res = glm.fit(tol=1e-12, maxiter=spec.max_iter or 100)
-        except Exception:
-            _raise_if_separated(spec, X, Xv, y)   # the error separation explains
-            raise
-    mu = np.asarray(res.fittedvalues, dtype=float)
+    try:
+        res = irls_logit(y, Xv, w, tol=1e-12, maxiter=spec.max_iter or 100)
+    except Exception:
+        _raise_if_separated(spec, X, Xv, y)   # the error separation explains
+        raise
+    mu = res.mu
     if not overlap_certificate(Xv, y, mu, w):
         _raise_if_separated(spec, X, Xv, y)       # the linear programme only when needed
-    converged = bool(res.converged) and bool(np.all(np.isfinite(res.params)))
+    converged = res.converged and bool(np.all(np.isfinite(res.params)))
     if not converged:
         flags.append("not converged: IRLS stopped before the maximum; do not report these "
                      "numbers")
-    if np.any((mu < 1e-10) | (mu > 1 - 1e-10)) or \
-            any("separation" in str(c.message).lower() for c in caught):
+    if np.any((mu < 1e-10) | (mu > 1 - 1e-10)) or res.perfect_prediction:
         flags.append("fitted probabilities numerically 0 or 1 occurred")
-    bread = np.asarray(res.normalized_cov_params, dtype=float)
+    bread = res.normalized_cov
     wts = np.ones(n) if w is None else w
     scores = Xv * (wts * (y - mu))[:, None]
     clusters = _cluster_ids(spec, frame)
     V, G = _robust_or_classical(spec, bread, scores, bread, clusters, flags)
     survey = spec.weights is not None and spec.weight_kind == "survey"
-    llf = float(res.llf)
+    llf = res.llf
     ll_report = np.nan if survey else llf
     fit = _fit_row(
         spec, n_obs=n, n_dropped=mf.n_dropped, n_clusters=G,
-        pseudo_r2=1 - llf / float(res.llnull), loglik=ll_report, n_params=k,
+        pseudo_r2=1 - llf / res.llnull, loglik=ll_report, n_params=k,
         aic=-2 * ll_report + 2 * k, bic=-2 * ll_report + math.log(n) * k, optimizer="irls",
         converged=converged, status=_status(flags))
-    params = pd.Series(np.asarray(res.params, dtype=float), index=X.columns)
+    params = pd.Series(res.params, index=X.columns)
     return _result(spec, mf, X.design_info, params, V, None, fit)
