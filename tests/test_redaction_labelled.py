@@ -74,7 +74,8 @@ def test_the_held_out_part_has_not_regressed(measured):
     assert _row(h, "ordinary words (decoys)")["recall"] >= 0.9, misses["held-out"]
 
 
-@pytest.mark.parametrize("part, names, numbers, addresses", [("held-out 2", 0.92, 1.0, 0.95)])
+@pytest.mark.parametrize("part, names, numbers, addresses", [("held-out 2", 0.92, 1.0, 0.95),
+                                                           ("held-out 5", 0.82, 0.92, 0.70)])
 def test_the_blind_parts_have_not_regressed(measured, part, names, numbers, addresses):
     """The part another writer wrote blind and nobody tuned on (labelled.yaml's notes say how
     blind it still is): floors at or just below what it measures, precision and decoys at the

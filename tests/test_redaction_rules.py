@@ -314,3 +314,36 @@ def test_look_alikes_of_tuning_4_are_kept(generic, text):
 ])
 def test_names_found_by_the_rules_of_tuning_4(generic, text, names):
     assert [v for v, t in spans(generic, text)] == names and all(t == "name" for _, t in spans(generic, text))
+
+
+@pytest.mark.parametrize("text,names", [
+    ("值班表：周五李静，周六张伟，周日王磊。", ["李静", "张伟", "王磊"]),   # after a time word (六张 is no 这张)
+    ("礼拜三刘洋来替班。", ["刘洋"]),                                   # the glue character 来 left out
+    ("上午李强，下午王芳，都排满了。", ["李强", "王芳"]),                 # a frequent dictionary name in a list
+    ("他孙子海小龙今年上初中了。", ["海小龙"]),                           # whole, not 海 + 小[龙] (an informal form)
+    ("丁金花老人家里养了羊。", ["丁金花"]),                               # a given name that is a word, before 老人
+    ("志愿者上官秀清是退休教师。", ["上官秀清"]),                         # a compound surname after an occupation
+    ("我们一般喊丁姐帮忙，海老师也常来。", ["丁", "海"]),                 # jieba's 喊丁 is no word
+    ("值班的是马 强，还有杨 敏。", ["马 强", "杨 敏"]),                  # spaced, one given character
+])
+def test_names_found_by_the_window_scorer(generic, text, names):
+    found = spans(generic, text)
+    assert [v for v, _ in found] == names and all(t == "name" for _, t in found)
+
+
+@pytest.mark.parametrize("text", [
+    "钱存在农商银行了。", "他当过海军，后来转业了。", "天上白云飘过去。", "杜鹃花开了，柳树也绿了。",
+    "周一开会，周二下乡。", "张三李四都可以。", "老人家马上就到。", "这张卡是我的，那张也是。",
+    "方向发展的，任其自流不行。", "制度常以世袭的方式固定。",              # stopwords are no given characters
+])
+def test_look_alikes_of_the_window_scorer_are_kept(generic, text):
+    assert spans(generic, text) == []
+
+
+def test_window_scorer_takes_a_name_whole():
+    """Of the windows at one place the best is taken, and a window of one given character only
+    at a boundary: never a name cut short (秦月 of 秦月香)."""
+    rules, _, lex, _ = make()
+    from pipeline.text.namescore import scored_windows
+    text = "后来秦月香为这事跑了三趟。"
+    assert all(text[s:e] != "秦月" for s, e in scored_windows(text, rules, lex, 0))

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pipeline.text.namecontext import across_dots, lone_surnames, nicknames, role_subjects
+from pipeline.text.namescore import GIVEN_CHARS, after_time_word, scored_windows
 from pipeline.text.rules import Rules
 from pipeline.text.segment import HAN_JIEBA, WORD_CHAR, Lexicon
 from pipeline.text.turns import Parsed
@@ -87,10 +88,12 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
     token_starts = set(starts)
     listed = list(_listed_names(text, rules, lexicon, region))
     places = _place_spans(text, rules)
+    scored = list(scored_windows(text, rules, lexicon, region))
     informal = bytearray(len(text))                      # informal forms win over the other signals (小周 张罗) ...
     for s, e in _informal_names(text, rules, lexicon, token_starts):
-        if any(ls < e and s < le for ls, le in listed):
-            continue                                     # ... but not over a listed name (阿卜杜拉: not 阿卜)
+        if any(ls < e and s < le for ls, le in listed) or any(ws < s and s < we and e <= we for ws, we in scored):
+            continue                                     # ... but not over a listed name (阿卜杜拉: not 阿卜) or a
+                                                         # full name that holds the form (纳小龙: not 纳 + 小[龙])
         if s >= region and taken.free(s, e):
             found[text[s:e]] = text[s:e]
             direct.add(s)
@@ -103,6 +106,11 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
                           text[s:e] not in rules.not_names and not _implausible(text, s, e, rules, lexicon, words)
                           and not any(_crosses(s, e, ls, le) for ls, le in listed)   # 赛里麦常来: not 麦常来
                           and not _in_place(text, s, places, rules))
+    candidates.extend((s, e) for s, e in scored if taken.free(s, e) and not any(informal[s:e]) and
+                      text[s:e] not in rules.not_names and not any(_crosses(s, e, ls, le) for ls, le in listed) and
+                      not _in_place(text, s, places, rules) and
+                      not _implausible(text, s, e, rules, lexicon, words, weighed=True))   # 丁金花老人: 金花 weighed
+    candidates = _trim_glue(text, candidates, scored, rules)
     ordinary = {text[s:e] for s, e in _context_names(text, rules, lexicon, region)
                 if taken.free(s, e) and not any(informal[s:e]) and text[s:e] not in rules.not_names
                 and not _in_place(text, s, places, rules)}          # 丁香阿姨: an ordinary word in a person's context
@@ -123,6 +131,15 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
     for s, e in lone_surnames(text, rules, lexicon, region):
         if not _in_place(text, s, places, rules):
             yield s, e, text[s:e]
+
+
+def _trim_glue(text: str, candidates: list[tuple[int, int]], scored: list[tuple[int, int]],
+               rules: Rules) -> list[tuple[int, int]]:
+    """A candidate of three characters or more that ends in a glue character (刘洋来替班: jieba's
+    刘洋来) ends before it when the scorer took the window without it (刘洋)."""
+    ends = {s: e for s, e in scored}
+    return [(s, e - 1) if e - s >= 3 and text[e - 1] in rules.glue_after and ends.get(s) == e - 1 else (s, e)
+            for s, e in candidates]
 
 
 def _everywhere(text: str, found: dict[str, str], direct: set[int], ordinary: set[str], local: set[str], rules: Rules,
@@ -174,12 +191,13 @@ class _Words:
         return False
 
 
-def _implausible(text: str, s: int, e: int, rules: Rules, lexicon: Lexicon, words: _Words) -> bool:
+def _implausible(text: str, s: int, e: int, rules: Rules, lexicon: Lexicon, words: _Words, weighed: bool = False) -> bool:
     """A candidate that is an ordinary word after all: the name of a place (满春小区, 银川市:
     :func:`_place_after`), a document (房本上写的), a surname used as a measure word (这张卡), a
     surname and the next character that are a common word with no break after the candidate
     (施工方老是, but 高山德，), a two-character candidate after a place word (嫁到吴忠), a
-    candidate that cuts into a user word (古尔邦节)."""
+    candidate that cuts into a user word (古尔邦节). ``weighed``: a window of :mod:`namescore`,
+    whose score weighed its given name being an everyday word already (丁金花老人)."""
     if _place_after(text, e, rules, lexicon) or (text[e:e + 1] == "上" and text[e + 1:e + 2] in WRITTEN_ON):
         return True
     word = re.sub(r"\s+", "", text[s:e])
@@ -187,8 +205,10 @@ def _implausible(text: str, s: int, e: int, rules: Rules, lexicon: Lexicon, word
     if not sur or text[s:e] != word:
         return False
     prev = text[max(0, s - 4):s]
-    if prev and prev[-1] in NUMERALS and sur in rules.measure_words:
+    if prev and prev[-1] in NUMERALS and sur in rules.measure_words and not after_time_word(text, s):
         return True
+    if (lexicon.get(word[:len(sur) + 1]) or (0, ""))[1] == "t" or _foreign_word(word, sur, rules, lexicon):
+        return True                                           # 周四马 强: a time word; 哈密瓜: no name characters
     if any(w in lexicon.user for w in (word,)) or words.cuts_word(s, e):
         return True
     strong = any(prev.endswith(t) for t in rules.strong_triggers)
@@ -197,7 +217,7 @@ def _implausible(text: str, s: int, e: int, rules: Rules, lexicon: Lexicon, word
             not any(text.startswith(t, e) for t in rules.titles):
         return True                                           # 杨山, 羊山: a hill or a village, not a name
     given = lexicon.get(word[len(sur):]) if len(word) - len(sur) == 2 else None
-    if given is not None and not given[1].startswith(("nr", "ns", "nz")) and given[0] >= rules.dict_max_freq \
+    if given is not None and not weighed and not given[1].startswith(("nr", "ns", "nz")) and given[0] >= rules.dict_max_freq \
             and not strong and not _after_trigger(text, s, rules) and \
             not (lexicon.name_like(word[len(sur):]) and any(text.startswith(w, e) for w in rules.person_after)):
         return True                                           # 买房子 (but 负责人是丁强国, 王建军讲的): an everyday word
@@ -212,6 +232,14 @@ def _implausible(text: str, s: int, e: int, rules: Rules, lexicon: Lexicon, word
         return True
     return len(word) == 2 and any(prev.endswith(w) for w in rules.place_words) and \
         text[e:e + 1] not in rules.name_suffixes
+
+
+def _foreign_word(word: str, sur: str, rules: Rules, lexicon: Lexicon) -> bool:
+    """The surname and the next character are an everyday word (哈密, a place) and a given
+    character is in no name (瓜): 哈密瓜 is fruit, though jieba's dictionary tags it nr."""
+    head = lexicon.get(word[:len(sur) + 1])
+    return len(word) > len(sur) + 1 and head is not None and head[0] >= rules.dict_max_freq and \
+        any(lexicon.given_chars.get(c, 0) == 0 and c not in GIVEN_CHARS for c in word[len(sur):])
 
 
 def _place_after(text: str, e: int, rules: Rules, lexicon: Lexicon) -> bool:
@@ -510,6 +538,10 @@ def _informal_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set
             if m.group() in rules.not_names or (_rare_head(m.group(), rules) and not _rare_ok(text, s, m.group(), rules, lexicon)):
                 continue
             ok = s in token_starts or s == 0 or not WORD_CHAR.match(text[s - 1]) or text[s - 1] in rules.glue_before
+            part = split_role(m.group(), rules)
+            if not ok and part and m.group()[:part[1]] in rules.surnames and HAN_JIEBA.match(text[s - 1]) and \
+                    not _common(text[s - 1:s + part[1]], lexicon, RARE_FREQ) and not _common(text[s - 1:e], lexicon, RARE_FREQ):
+                ok = True                                    # 喊丁姐帮忙: jieba glued 喊丁, which is no word
             if s > 0 and text[s - 1] in rules.prefixes and (s - 1) in token_starts:
                 ok, s = True, s - 1                          # 小马师傅
             if ok:

@@ -390,7 +390,7 @@ def _name_signals(names: dict, path: Path, where: str, surnames: frozenset[str])
     }
 
 
-REDACTION_CODE = ("rules.py", "decode.py", "turns.py", "numbers.py", "names.py", "namecontext.py", "redact.py", "units.py", "segment.py")
+REDACTION_CODE = ("rules.py", "decode.py", "turns.py", "numbers.py", "names.py", "namecontext.py", "namescore.py", "redact.py", "units.py", "segment.py")
 
 
 def redaction_digest(files: Iterable[Path]) -> str:
