@@ -75,7 +75,8 @@ def test_the_held_out_part_has_not_regressed(measured):
 
 
 @pytest.mark.parametrize("part, names, numbers, addresses", [("held-out 2", 0.92, 1.0, 0.95),
-                                                           ("held-out 5", 0.82, 0.92, 0.70)])
+                                                           ("held-out 5", 0.82, 0.92, 0.70),
+                                                           ("held-out 6", 0.86, 1.0, 0.91)])
 def test_the_blind_parts_have_not_regressed(measured, part, names, numbers, addresses):
     """The part another writer wrote blind and nobody tuned on (labelled.yaml's notes say how
     blind it still is): floors at or just below what it measures, precision and decoys at the
@@ -112,7 +113,8 @@ def test_role_words_survive(tmp_path):
     for it in items:
         for s, e, typ in detect(it.text):
             assert not (typ == "name" and any(r in it.text[s:e] for r in roles)), (it.id, it.text[s:e])
-    table, misses = score(items, detect)
+    # the scores of those turns on the parts tuned on (the blind parts have their floors above)
+    table, misses = score([i for i in items if i.part not in ("heldout5", "heldout6")], detect)
     assert _row(table, "names")["recall"] >= 0.95 and _row(table, "names")["precision"] == 1.0, misses
 
 
