@@ -267,6 +267,7 @@ def write_file(df: pd.DataFrame, folder: Path, fmt: str) -> Path:
     return path
 
 
+@pytest.mark.slow   # 70 generated surveys through the survey stage's reading and cleaning: about 9 s
 @settings(max_examples=70, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(mutations=st.lists(mutation, min_size=1, max_size=4), fmt=st.sampled_from(["csv", "csv", "xlsx", "sav"]),

@@ -59,6 +59,7 @@ def _namespace_prefix() -> list[str]:
     pytest.skip("neither unprivileged user namespaces (unshare -rn) nor root (unshare -n) are available")
 
 
+@pytest.mark.slow   # stages in a network namespace of their own: about 4 s
 def test_stages_run_without_network(tmp_path):
     prefix = _namespace_prefix()
     params = yaml.safe_load((ROOT / "studies/demo/params.yaml").read_text(encoding="utf-8"))

@@ -216,6 +216,7 @@ def test_the_scanner_sees_the_raw_files(study):
     assert {"name", "mobile", "landline", "id_number", "bank_card", "plate", "account", "address"} <= seen
 
 
+@pytest.mark.slow   # the transcripts stage three times and purge: about 6 s
 def test_purge_leaves_no_superseded_text_in_the_token_cache(study, tmp_path, capsys, monkeypatch):
     tmp, values = study
     params = yaml.safe_load((tmp / "params.yaml").read_text(encoding="utf-8"))

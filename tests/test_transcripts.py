@@ -471,6 +471,7 @@ def _chinese(text: str, tokens: list[str], placeholder_re: re.Pattern) -> list[s
     return out
 
 
+@pytest.mark.slow   # a plain jieba loop over the whole demo corpus: about 6 s
 @pytest.mark.skipif(not HAS_RJIEBA, reason="rjieba is not installed")
 def test_rjieba_gives_jiebas_tokens_on_the_corpus(stage_run, words, rules, project_params):
     """Every unit and question of the generated corpus, and tricky strings: rjieba's tokens are
@@ -499,6 +500,7 @@ def test_rjieba_gives_jiebas_tokens_on_the_corpus(stage_run, words, rules, proje
         assert fast.segment_many(batch, rx) == [slow.segment(t, rx) for t in batch]
 
 
+@pytest.mark.slow   # the transcripts stage twice more, once per engine: about 10 s
 @pytest.mark.skipif(not HAS_RJIEBA, reason="rjieba is not installed")
 def test_engines_give_the_same_outputs(corpus_dir, project_params, tmp_path):
     files = corpus_dir / "transcripts"
