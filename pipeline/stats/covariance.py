@@ -37,9 +37,9 @@ def _cluster_codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
     elif isinstance(values.dtype, pd.CategoricalDtype):
         values = pd.Series(values.to_numpy())
     else:
-        found = _sorted_text_codes(values)      # Arrow's encoding, without pandas' factorize
+        found = _sorted_text_codes(values, index=False)   # Arrow's encoding, without factorize
         if found is not None and not (found[0] < 0).any():
-            return found[0], len(found[1])
+            return found[0], int(found[1])
     codes, uniques = pd.factorize(values, sort=True)
     return codes, len(uniques)
 
@@ -79,7 +79,7 @@ def _cluster_sandwich(bread: np.ndarray, scores: np.ndarray, kind: str, codes: n
                       G: int) -> np.ndarray:
     """:func:`sandwich` of a ``cluster`` or ``cluster_hc0`` kind, from the clusters' codes."""
     n, k = scores.shape
-    summed = pd.DataFrame(scores).groupby(codes, sort=False).sum().to_numpy()
+    summed = np.stack([np.bincount(codes, weights=column, minlength=G) for column in scores.T], axis=1)
     meat = summed.T @ summed
     factor = G / (G - 1) * ((n - 1) / (n - k) if kind == "cluster" else 1.0)
     V = factor * bread @ meat @ bread
@@ -170,11 +170,14 @@ def _coef_table(model_id: str, params: pd.Series, V: np.ndarray, cov_type: str,
         p = 2 * special.stdtr(df, -np.abs(stat))
         q = special.stdtrit(df, 0.5 + level / 2)
     terms = params.index
-    table = pd.DataFrame({
-        "model": model_id, "term": terms.array if terms.dtype == "str" else list(terms),
+    n = len(est)
+    table = pd.DataFrame({      # whole columns, not scalars to broadcast: pandas builds them faster
+        "model": pd.array([model_id] * n, dtype="str"),
+        "term": terms.array if terms.dtype == "str" else list(terms),
         "estimate": est, "std_error": se, "statistic": stat, "df": df, "p_value": p,
-        "conf_low": est - q * se, "conf_high": est + q * se, "cov_type": cov_type,
-    })                                     # in the order of COEF_COLUMNS
+        "conf_low": est - q * se, "conf_high": est + q * se,
+        "cov_type": pd.array([cov_type] * n, dtype="str"),
+    }, copy=False)                         # in the order of COEF_COLUMNS
     return table
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -152,8 +153,8 @@ def _model_frame(spec: ModelSpec, data: pd.DataFrame) -> _Frame:
     frame, n_dropped = _complete_rows(spec.id, frame, needed, design)
     if frame.empty:
         raise _err(spec.id, f"no row has all of {needed}", "check the missing-value coding")
-    for name in used:
-        if isinstance(frame[name].dtype, pd.CategoricalDtype):
+    for name, dtype in zip(used, frame.dtypes):
+        if isinstance(dtype, pd.CategoricalDtype):
             frame[name] = frame[name].cat.remove_unused_categories()
     if spec.slopes:
         for name in spec.slopes:
@@ -198,17 +199,32 @@ def _complete_rows(model_id: str, frame: pd.DataFrame, needed: list[str],
     """The rows with every ``needed`` variable (listwise deletion) and how many were dropped;
     an error when a ``design`` variable (cluster, weights, group) is missing anywhere."""
     for name in design:
-        missing = frame[name].isna().to_numpy()
-        if missing.any():
+        missing = _missing(frame[name])
+        if missing is not None and missing.any():
             bad = frame.index[missing]
             raise _err(model_id, f"{len(bad)} row(s) have no value of {name!r} (rows "
                        f"{_row_ids(bad)})", "a design variable must be complete; fix it in the "
                        "survey stage or drop those rows before modelling")
     missing = np.zeros(len(frame), dtype=bool)
     for name in needed:
-        missing |= frame[name].isna().to_numpy()
+        found = _missing(frame[name])
+        if found is not None:
+            missing |= found
     n_dropped = int(missing.sum())
     return (frame.loc[~missing] if n_dropped else frame), n_dropped
+
+
+def _missing(series: pd.Series) -> np.ndarray | None:
+    """``series.isna()`` as a numpy mask; None when nothing is missing and an Arrow column says
+    so without a walk (its null count), or a float column's NaN test is all it takes."""
+    dtype = series.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "biu":
+        return None
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        return np.isnan(series.to_numpy())
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow" and not series.array._pa_array.null_count:
+        return None
+    return series.isna().to_numpy()
 
 
 def _is_numeric(series: pd.Series) -> bool:
@@ -288,34 +304,63 @@ def _rhs_uses(rhs: str) -> dict[str, frozenset[str]]:
     return _factor_uses(_parse_rhs(rhs))
 
 
-def _sorted_text_codes(series: pd.Series) -> tuple[np.ndarray, pd.Index] | None:
+def _sorted_text_codes(series: pd.Series, index: bool = True) -> tuple[np.ndarray, pd.Index | int] | None:
     """Codes (-1 where missing) and sorted distinct values of a text column that Arrow stores,
     as ``pd.factorize(series, sort=True)`` gives them, from Arrow's dictionary encoding (the
-    few distinct values sorted in Python: by code point, as patsy and pandas sort str); None
-    for any other column."""
+    few distinct values sorted in Python: by code point, as patsy and pandas sort str); with
+    ``index=False`` their number instead of the values; None for any other column.
+
+    Kept per Arrow array while it lives (Arrow arrays are immutable, and a frame's columns keep
+    their arrays through column selection): the models of a study fitted to one data set
+    encode each text column once, not once per model and role. The codes are read-only."""
     dtype = series.dtype
     if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
         return None
-    chunked = series.array.__arrow_array__()
+    _, codes, values, _ = _text_entry(series.array._pa_array)
+    return codes, (pd.Index(values, dtype=dtype) if index else len(values))
+
+
+# id of an Arrow array -> [weak reference, codes, sorted values, its Categorical or None]
+_TEXT_CODES: dict[int, list[Any]] = {}
+
+
+def _text_entry(chunked: Any) -> list[Any]:
+    found = _TEXT_CODES.get(id(chunked))
+    if found is None or found[0]() is not chunked:
+        found = [weakref.ref(chunked), *_encode_text(chunked), None]
+        if len(_TEXT_CODES) >= 64:
+            _TEXT_CODES.clear()
+        _TEXT_CODES[id(chunked)] = found
+        weakref.finalize(chunked, _TEXT_CODES.pop, id(chunked), None)
+    return found
+
+
+def _encode_text(chunked: Any) -> tuple[np.ndarray, list[str]]:
+    """The sorted codes and values of an Arrow text array (:func:`_sorted_text_codes`)."""
     encoded = (chunked.combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)).dictionary_encode()
     values = encoded.dictionary.to_pylist()
     order = sorted(range(len(values)), key=values.__getitem__)
     rank = np.empty(len(values) + 1, dtype=np.int64)
     rank[order] = np.arange(len(values))
     rank[-1] = -1                                   # missing: index -1 after fill_null
-    indices = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-    return rank[indices], pd.Index([values[i] for i in order], dtype=dtype)
+    indices = encoded.indices
+    indices = (indices.fill_null(-1) if indices.null_count else indices).to_numpy(zero_copy_only=False)
+    codes = rank[indices]
+    codes.setflags(write=False)
+    return codes, [values[i] for i in order]
 
 
 def _as_categorical(series: pd.Series) -> pd.Categorical | None:
     """``series`` as a Categorical with the levels patsy would find in it, in its order; None
     when patsy's own walk is needed to be sure (mixed or unhashable values)."""
     if series.dtype == "str":        # pandas' text: sorted by code point, as patsy sorts str
-        found = _sorted_text_codes(series)
-        if found is not None:
-            codes, uniques = found
-        else:
-            codes, uniques = pd.factorize(series, sort=True, use_na_sentinel=True)
+        if series.dtype.storage == "pyarrow":
+            entry = _text_entry(series.array._pa_array)       # made once per Arrow array
+            if entry[3] is None:
+                dtype = pd.CategoricalDtype(pd.Index(entry[2], dtype=series.dtype))
+                entry[3] = pd.Categorical.from_codes(entry[1], dtype=dtype, validate=False)
+            return entry[3]
+        codes, uniques = pd.factorize(series, sort=True, use_na_sentinel=True)
         return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(uniques)),
                                          validate=False)
     try:
@@ -378,13 +423,12 @@ def _outcome(spec: ModelSpec, frame: pd.DataFrame) -> tuple[np.ndarray, tuple]:
             values = y.to_numpy(float)
         else:
             values = None
-        found = sorted(pd.unique(y))
-        if values is None or not set(np.unique(values)) <= {0.0, 1.0}:
+        if values is None or not np.all((values == 0) | (values == 1)):
             raise _err(spec.id, f"outcome {spec.outcome!r} of a binary logit must be 0/1; it has "
-                       f"values {found[:6]}", "recode it to 0/1 in the scoring stage")
-        if len(np.unique(values)) < 2:
-            raise _err(spec.id, f"outcome {spec.outcome!r} takes only the value {found[0]!r} in "
-                       "the estimation sample", "a logit needs both outcomes")
+                       f"values {sorted(pd.unique(y))[:6]}", "recode it to 0/1 in the scoring stage")
+        if values.min() == values.max():
+            raise _err(spec.id, f"outcome {spec.outcome!r} takes only the value "
+                       f"{sorted(pd.unique(y))[0]!r} in the estimation sample", "a logit needs both outcomes")
         return values, (0, 1)
     # ordered logit
     if spec.outcome_levels is not None:
@@ -486,7 +530,7 @@ def _design_key(rhs: str, uses: dict[str, frozenset[str]], data: Any) -> tuple |
 def _check_rank(model_id: str, X: pd.DataFrame, what: str = "design matrix") -> None:
     """Raise naming the columns that are linear combinations of earlier ones."""
     values = np.ascontiguousarray(X.to_numpy(float))
-    norms = np.linalg.norm(values, axis=0)
+    norms = np.sqrt(np.einsum("ij,ij->j", values, values))   # np.linalg.norm's axis walk is slow
     zero = [c for c, nrm in zip(X.columns, norms) if nrm == 0]
     if zero:
         raise _err(model_id, f"the {what} is singular: column(s) {zero} are zero in every row "
@@ -494,6 +538,12 @@ def _check_rank(model_id: str, X: pd.DataFrame, what: str = "design matrix") -> 
     if values.shape[0] < values.shape[1]:
         raise _err(model_id, f"{values.shape[0]} rows for {values.shape[1]} parameters",
                    "the estimation sample is too small for this formula")
+    # a well-conditioned design is proved full rank by its unit-norm Gram matrix (k x k): an
+    # eigenvalue above 1e-6 is a singular value above 1e-3, far above the tolerance (the Gram's
+    # rounding error is about n * eps); a design near that line gets the QR decomposition
+    gram = (values.T @ values) / np.outer(norms, norms)
+    if np.linalg.eigvalsh(gram)[0] > 1e-6:
+        return
     R = np.linalg.qr(values / norms, mode="r")
     if np.linalg.matrix_rank(R, tol=_RANK_TOL) == R.shape[1]:
         return  # full rank: every leading block is too (singular values interlace)

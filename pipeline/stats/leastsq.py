@@ -89,14 +89,20 @@ def wls(y: np.ndarray, X: np.ndarray, weights: np.ndarray) -> LeastSquares:
 # binary logit by IRLS (statsmodels GLM, family Binomial, link logit)
 
 
+def _close(a: float, b: float, atol: float) -> bool:
+    """``np.allclose(a, b, atol=atol, rtol=0)`` of two numbers (equal infinities are close, NaN
+    is not)."""
+    return bool(a == b or abs(a - b) <= atol)
+
+
 def _clip_p(p: np.ndarray) -> np.ndarray:
     return np.clip(p, _EPS, 1.0 - _EPS)
 
 
 def _deviance(y: np.ndarray, mu: np.ndarray, var_weights: np.ndarray) -> float:
     """Binomial ``deviance`` (scale 1, frequency weights 1)."""
-    endog_mu = np.clip(y / (mu + 1e-20), _EPS, np.inf)
-    n_endog_mu = np.clip((1.0 - y) / (1.0 - mu + 1e-20), _EPS, np.inf)
+    endog_mu = np.maximum(y / (mu + 1e-20), _EPS)          # np.clip(..., _EPS, np.inf), bit for bit
+    n_endog_mu = np.maximum((1.0 - y) / (1.0 - mu + 1e-20), _EPS)
     resid_dev = 2 * (y * np.log(endog_mu) + (1 - y) * np.log(n_endog_mu))
     return np.sum(resid_dev * var_weights)
 
@@ -153,10 +159,9 @@ def _irls_logit(y: np.ndarray, X: np.ndarray, vw: np.ndarray, tol: float,
         lin_pred = np.dot(X, params)
         mu = 1.0 / (1.0 + np.exp(-lin_pred))
         deviances.append(_deviance(y, mu, vw))
-        if np.allclose(mu - y, 0):
+        if np.all(np.abs(mu - y) <= 1e-8):           # np.allclose(mu - y, 0), without its walk
             perfect = True
-        converged = bool(np.allclose(deviances[iteration + 1], deviances[iteration + 2],
-                                     atol=tol, rtol=0.0))
+        converged = _close(deviances[iteration + 1], deviances[iteration + 2], tol)
         if converged:
             break
     sw = np.sqrt(weights)

@@ -42,9 +42,15 @@ class ModelResult:
     fit: dict[str, Any]
     components: pd.DataFrame
     params: pd.Series
-    vcov: pd.DataFrame
+    _vcov: np.ndarray = field(repr=False)
     rows: pd.Index
     _predictor: _Predictor = field(repr=False)
+
+    @property
+    def vcov(self) -> pd.DataFrame:
+        """The covariance of ``params`` as a frame labelled by term (made when asked for)."""
+        names = list(self.params.index)
+        return pd.DataFrame(self._vcov, index=names, columns=names)
 
     @property
     def status(self) -> str:
@@ -72,12 +78,11 @@ def coefficient_table(results: Sequence[ModelResult]) -> pd.DataFrame:
 def _result(spec: ModelSpec, mf: _Frame, design_info: Any, params: pd.Series, V: np.ndarray,
             t_df: float | np.ndarray | None, fit: dict, components: pd.DataFrame | None = None,
             levels: tuple = (), drop_intercept: bool = False) -> ModelResult:
-    names = list(params.index)
     return ModelResult(
         model=spec.id, spec=spec,
         coefficients=_coef_table(spec.id, params, V, spec.covariance, t_df, spec.conf_level),
         fit=fit, components=_empty_components() if components is None else components,
-        params=params, vcov=pd.DataFrame(V, index=names, columns=names), rows=mf.raw.index,
+        params=params, _vcov=np.asarray(V, dtype=float), rows=mf.raw.index,
         _predictor=_Predictor(design_info=design_info, drop_intercept=drop_intercept,
                               outcome_levels=levels, standardization=mf.standardization,
                               rhs_vars=mf.rhs_vars),
