@@ -127,3 +127,28 @@ def test_fits_and_predictions_are_unchanged(dtype):
     Xp = patsy.build_design_matrices([ref.design_info], point, return_type="dataframe")[0]
     got = pred.query("g == 'a' and codes == 30")["estimate"].iloc[0]
     assert got == pytest.approx(float((Xp.to_numpy() @ beta)[0]), rel=1e-10)
+
+
+def test_text_codes_kept_per_arrow_array_follow_a_changed_column():
+    """The sorted codes of a text column are kept per Arrow array (immutable): a column given new
+    values (a new array) is encoded anew, rows dropped by the model frame are encoded from the
+    rows left, and the kept codes cannot be written to."""
+    from pipeline.stats.frame import _sorted_text_codes
+
+    data = _data("str").dropna(subset=["g"]).reset_index(drop=True)
+    spec = {"id": "m", "formula": "y ~ x + g", "covariance": "cluster", "cluster": "g"}
+    first = fit_model(spec, data)
+    again = fit_model(spec, data)
+    pd.testing.assert_frame_equal(first.coefficients, again.coefficients)
+    changed = data.copy()
+    changed.loc[changed["g"] == "a", "g"] = "zz"                    # a new level, a new array
+    refit = fit_model(spec, changed)
+    assert "g[T.zz]" in set(refit.coefficients["term"]) and "g[T.a]" not in set(refit.coefficients["term"])
+    fresh = fit_model(spec, changed.copy(deep=True))
+    pd.testing.assert_frame_equal(refit.coefficients, fresh.coefficients)
+    fewer = changed.assign(x=changed["x"].where(changed["g"] != "b"))  # rows of b dropped
+    assert "g[T.b]" not in set(fit_model(spec, fewer).coefficients["term"])
+    codes, values = _sorted_text_codes(changed["g"])
+    assert list(values) == sorted(set(changed["g"])) and not codes.flags.writeable
+    with pytest.raises(ValueError):
+        codes[0] = 1
