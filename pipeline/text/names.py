@@ -243,11 +243,14 @@ def _foreign_word(word: str, sur: str, rules: Rules, lexicon: Lexicon) -> bool:
 
 
 def _place_after(text: str, e: int, rules: Rules, lexicon: Lexicon) -> bool:
-    """A word of ``place_after`` follows (满春小区, 银川市, 金海旺酒店): the candidate names a
-    place or an organisation. Not before a title (马村长) nor a one-character place word that
-    starts an everyday word (区长, 村里, 路过)."""
+    """A word of ``place_after`` follows (满春小区, 银川市, 金海旺酒店) or a building's number
+    (康乐苑5号楼): the candidate names a place or an organisation. Not before a title (马村长)
+    nor a one-character place word that starts an everyday word (区长, 村里, 路过)."""
     if any(text.startswith(t, e) for t in rules.titles):
         return False
+    part = rules.address_part_re.match(text, e)
+    if part and part.lastgroup in ("b", "u", "z", "w"):
+        return True                                           # 康乐苑5号楼: a building's number follows
     for w in rules.place_after:
         if text.startswith(w, e):
             two = text[e:e + 2]
