@@ -372,3 +372,35 @@ def test_forms_of_held_out_5_and_6_are_redacted(generic, text, found):
 ])
 def test_look_alikes_of_held_out_5_and_6_are_kept(generic, text):
     assert spans(generic, text) == []
+
+
+@pytest.mark.parametrize("text,names", [
+    ("值班：周四杨 敏，周五李静。", ["杨 敏", "李静"]),                       # a time word starts no window (周四杨)
+    ("名单：张丽13909511234 王军13809512345", ["张丽", "王军"]),             # a name right before its phone number
+    ("我们先去丁玉花老人家里看看。", ["丁玉花"]),                            # a person noun after: 去 is no place word then
+    ("那天冯建国这人喝多了。", ["冯建国"]),                                  # 这人 after a name
+    ("他二哥马老二在工地上。", ["马"]), ("杨老三说的不对。", ["杨"]),           # birth order as a form of address
+    ("周家和吕家为地界吵过架。", ["周", "吕"]),                              # families in a list (周家 is a word too)
+    ("汪家、苏家、田家都是老户。", ["汪", "苏", "田"]),
+    ("对面的韩家兄弟都在外面打工。", ["韩"]),                                # a member of the family after X家
+    ("来开会的有 周敏 海建华 何丽 三个人。", ["周敏", "海建华", "何丽"]),      # the next name of a list
+    ("禹建波的电话我有。", ["禹建波"]),                                      # a rare surname, a given name of name characters
+    ("他儿子叫嘎西木，在清真寺念经。", ["嘎西木"]),                          # more transcriptions of 经名 (Qasim)
+    ("村里会计叫高原，他老家在青海高原上。", ["高原"]),                      # a name that is a word: elsewhere only at a break
+])
+def test_names_found_by_the_rules_of_held_out_5_and_6(generic, text, names):
+    found = [(v, t) for v, t in spans(generic, text) if t == "name"]
+    assert [v for v, _ in found] == names
+
+
+@pytest.mark.parametrize("text", [
+    "大家晚上在院子里纳凉聊天。",              # a rare nr word with no name character and no break after it
+    "买了两个哈密瓜，甜得很。",                # a place word + a character rare in names
+    "工资的钱打到折子上了。",                  # 的 + a surname + verbs is no split name
+    "卡是石嘴山农商银行的。",                  # a name-shaped word before 银行
+    "这是商家的责任，专家也说了，国家也管。",    # X家 that is a word, as a subject
+    "商家和厂家都来了。",
+    "答对者加50分，树高可达20米。",            # a short number after is no roster
+])
+def test_look_alikes_of_the_rules_of_held_out_5_and_6_are_kept(generic, text):
+    assert spans(generic, text) == []
