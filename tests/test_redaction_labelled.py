@@ -1,9 +1,15 @@
 """Redaction measured on the hand-labelled set (tests/fixtures/redaction/labelled.yaml; written by
 hand, not by the simulator), with the detector a new study gets (the generic template that
-``init`` drafts, the generic word lists). Targets on the tuning parts (tune, and tune2, tune3 and
-tune4: turns written blind by other writers, measured, then tuned on): numbers and ids recall 1.00, names
-and addresses >= 0.95, precision >= 0.90, ordinary words kept >= 0.90. The held-out parts (not
-tuned to) are reported in docs/redaction.md: their floors here only catch a regression. The table in docs/redaction.md must be the one benchmarks/redaction_table.py makes now.
+``init`` drafts, the generic word lists). Targets on the tuning parts (tune, and tune2, tune3,
+tune4 and tune6: turns written blind by other writers, measured, then tuned on): numbers and ids
+recall 1.00, names and addresses >= 0.95, precision >= 0.90, ordinary words kept >= 0.90. Tune5
+and tune6 were heldout5 and heldout6: both have been tuned on since (issue 17), so no part of
+the set is blind any more; tune5 still misses the names target (names that are everyday words
+with no naming word: 白云, 高山; 拓海军) and has floors of its own. The held-out parts are
+reported in docs/redaction.md: their floors here only catch a regression. The table in
+docs/redaction.md must be the one benchmarks/redaction_table.py makes now. The Wikipedia
+sentences (tests/fixtures/corpus/ud_gsdsimp) guard precision outside the domain: their count of
+name spans may only fall.
 """
 from __future__ import annotations
 
@@ -43,6 +49,7 @@ def test_the_labelled_set_is_large_and_varied():
     assert sum(i.part == "tune2" for i in items) >= 28
     assert sum(i.part == "heldout2" for i in items) >= 28 and sum(i.part == "tune3" for i in items) >= 40
     assert sum(i.part == "tune4" for i in items) >= 70
+    assert sum(i.part == "tune5" for i in items) >= 60 and sum(i.part == "tune6" for i in items) >= 60
     cats = {c for i in items for _, _, c in i.gold}
     assert {"name", "mobile", "landline", "id_number", "bank_card", "certificate", "plate", "account", "email",
             "staff_id", "address"} <= cats
@@ -52,7 +59,7 @@ def test_the_labelled_set_is_large_and_varied():
         and decoys == [(21, 23)]
 
 
-@pytest.mark.parametrize("part", ["tuning", "tuning 2", "tuning 3", "tuning 4"])
+@pytest.mark.parametrize("part", ["tuning", "tuning 2", "tuning 3", "tuning 4", "tuning 6"])
 def test_targets_on_the_tuning_parts(measured, part):
     _, parts, misses = measured
     t = parts[part]
@@ -75,12 +82,12 @@ def test_the_held_out_part_has_not_regressed(measured):
 
 
 @pytest.mark.parametrize("part, names, numbers, addresses", [("held-out 2", 0.92, 1.0, 0.95),
-                                                           ("held-out 5", 0.82, 0.92, 0.70),
-                                                           ("held-out 6", 0.86, 1.0, 0.91)])
-def test_the_blind_parts_have_not_regressed(measured, part, names, numbers, addresses):
-    """The part another writer wrote blind and nobody tuned on (labelled.yaml's notes say how
-    blind it still is): floors at or just below what it measures, precision and decoys at the
-    targets. (Held-out 3 was tuned on after its blind measurement: it is tuning 3 now.)"""
+                                                           ("tuning 5", 0.93, 1.0, 1.0)])
+def test_the_parts_below_the_targets_have_not_regressed(measured, part, names, numbers, addresses):
+    """Held-out 2 (written blind by the second writer, not fully blind since: labelled.yaml's
+    notes) and tuning 5 (tuned on, still below the names target): floors at or just below what
+    they measure, precision and decoys at the targets. (Held-out 3 to 6 were tuned on after
+    their blind measurement: they are tuning 3 to 6 now.)"""
     _, parts, misses = measured
     h = parts[part]
     assert _row(h, "names")["recall"] >= names and _row(h, "numbers and ids")["recall"] >= numbers, misses[part]
@@ -113,8 +120,8 @@ def test_role_words_survive(tmp_path):
     for it in items:
         for s, e, typ in detect(it.text):
             assert not (typ == "name" and any(r in it.text[s:e] for r in roles)), (it.id, it.text[s:e])
-    # the scores of those turns on the parts tuned on (the blind parts have their floors above)
-    table, misses = score([i for i in items if i.part not in ("heldout5", "heldout6")], detect)
+    # the scores of those turns (every part has been tuned on)
+    table, misses = score(items, detect)
     assert _row(table, "names")["recall"] >= 0.95 and _row(table, "names")["precision"] == 1.0, misses
 
 
@@ -122,3 +129,30 @@ def test_the_docs_show_the_current_table(measured):
     module, parts, _ = measured
     doc = (ROOT / "docs" / "redaction.md").read_text(encoding="utf-8")
     assert module.block(parts) in doc, "docs/redaction.md is stale: run benchmarks/redaction_table.py"
+
+
+WIKIPEDIA = ROOT / "tests" / "fixtures" / "corpus" / "ud_gsdsimp" / "texts.txt"
+WIKIPEDIA_NAME_SPANS = 156          # measured at issue 17's rules (170 before them); may only fall
+
+
+def test_names_outside_the_domain_do_not_grow(tmp_path):
+    """The 500 Wikipedia sentences (no planted data), each as one respondent turn: the detector's
+    name spans there are mostly not people (docs/redaction.md, "Outside the domain"), so a rule
+    that finds more names must not find more here. Lower WIKIPEDIA_NAME_SPANS when a rule takes
+    some away (and say which in docs/redaction.md); never raise it."""
+    from pipeline.text.corpus import Context, parse_settings, _state
+    from pipeline.text.redaction_eval import template_config, turn_detector
+    from pipeline.text.rules import load_rules
+    from pipeline.text.segment import resolve_engine, resolve_userdict, segmenter_spec
+
+    cfg = template_config(tmp_path / "config", ROOT / "config")
+    rules = load_rules(cfg, cfg.parent / "stopwords.txt")
+    cache = str(ROOT / ".cache" / "jieba.cache")
+    ctx = Context(rules=rules, spec=segmenter_spec(resolve_engine("auto"), resolve_userdict(cfg.parent / "userdict.txt", cache),
+                                                   cache), settings=parse_settings(n_jobs=1), communities=None, communities_name="")
+    seg, lexicon, _ = _state(ctx)
+    detect = turn_detector(rules, seg, lexicon)
+    lines = [line for line in WIKIPEDIA.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(lines) == 500
+    n = sum(typ == "name" for line in lines for _, _, typ in detect(line))
+    assert n <= WIKIPEDIA_NAME_SPANS, f"{n} name spans in the Wikipedia sentences (at most {WIKIPEDIA_NAME_SPANS})"

@@ -81,7 +81,7 @@ def leaks(roots: list[Path], values: dict[str, str], extra: str = "") -> tuple[l
 # --------------------------------------------------------------------------------------------
 # the planted corpus
 # --------------------------------------------------------------------------------------------
-NOT_PLANTED = {"heldout5", "heldout6"}   # blind, measured, misses not fixed (labelled.yaml's notes)
+NOT_PLANTED: set[str] = set()          # a blind part not yet tuned on goes here (labelled.yaml's notes)
 
 
 def planted_corpus(folder: Path) -> tuple[dict[str, str], str]:

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from pipeline.text.rules import Rules
 from pipeline.text.segment import HAN_JIEBA, Lexicon
 
+RARE_FREQ = 10                                  # X家 this frequent in jieba's dictionary is a word (商家, 专家)
+
 DOTS = "·•・‧･"                                  # the middle dots of transliterated names
 CLAUSE_END = "，。；！？,;!?：:\n"
 NICKNAME_WORDS = ("小名儿", "小名", "乳名", "外号儿", "外号", "绰号", "诨名", "昵称")
@@ -30,6 +32,12 @@ NOT_NICKNAME_TAGS = ("v", "d", "a", "r", "m", "p", "c", "u", "q", "t", "f")
 GENERAL = re.compile(r"的(?:人|户|家)?[也都还比较最很特别更挺]{0,3}(?:多|少|不少|居多|占)")
 FAMILY_BEFORE = "是找去到在住给跟和"
 FAMILY_AFTER = "的人里那这门"
+FAMILY = re.compile(r"([\u4e00-\u9fd5]{1,2})家")
+FAMILY_LIST = "、和跟与同及"                   # 马家、丁家、杨家; 黑家和者家: families in a list
+FAMILY_SUBJECT = "也都还就又"                  # the family as a clause's subject (汉族的李家也在)
+# after X家: a member of the family (者家老二, 冶家兄弟, 黑家娃娃)
+FAMILY_MEMBERS = ("兄弟", "姐妹", "弟兄", "老大", "老二", "老三", "老四", "老五", "老小", "老幺", "娃娃", "娃", "儿子",
+                  "女儿", "闺女", "媳妇", "儿媳", "女婿", "男人", "女人", "老汉", "老人", "老婆", "两口子", "一家子")
 
 
 def lone_surnames(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
@@ -56,6 +64,32 @@ def lone_surnames(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Ite
         entry = lexicon.get(sur + "家")
         if m.end(1) - len(sur) >= region and (entry is None or entry[1].startswith("nr") or entry[0] < rules.dict_max_freq):
             yield m.end(1) - len(sur), m.end(1)
+    yield from _families(text, rules, lexicon, region)
+
+
+def _families(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """A strong surname + 家 that names a family by what is around it: families in a list
+    (马家、丁家、杨家; 黑家和者家; 王家和李家, though 王家 is a word too), a member of the family
+    after it (者家老二, 冶家兄弟), or the family as a subject after a break or 的 (汉族的李家也在).
+    Outside a list X家 must be no common word (商家, 周家)."""
+    heads = {}                                          # where 家 ends -> (start of the surname, surname)
+    for m in FAMILY.finditer(text, region):
+        sur = next((m.group(1)[-k:] for k in (2, 1) if len(m.group(1)) >= k and m.group(1)[-k:] in rules.surnames), "")
+        if sur:
+            heads[m.end()] = (m.end(1) - len(sur), sur)
+    starts = {s for s, _ in heads.values()}
+    gap = re.compile(rf"[ \t\u3000]*[{FAMILY_LIST}][ \t\u3000]*")
+    for e, (s, sur) in heads.items():
+        after, before = gap.match(text, e), re.search(rf"家{gap.pattern}$", text[max(0, s - 4):s])
+        in_list = bool(after and after.end() in starts) or bool(before and any(e2 == s - len(before.group()) + 1
+                                                                              for e2 in heads))
+        entry = lexicon.get(sur + "家")
+        word = entry is not None and not entry[1].startswith("nr") and entry[0] >= RARE_FREQ
+        prev = text[s - 1:s]
+        member = any(text.startswith(w, e) for w in FAMILY_MEMBERS)
+        subject = text[e:e + 1] in FAMILY_SUBJECT and (not prev or not HAN_JIEBA.match(prev) or prev == "的")
+        if s >= region and (in_list or (not word and (member or subject))):
+            yield s, s + len(sur)
 
 
 def _general(text: str, e: int) -> bool:

@@ -126,7 +126,8 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
     for s, e in _union(candidates):
         found.setdefault(text[s:e], re.sub(r"\s+", "", text[s:e]))
         direct.add(s)
-    ordinary |= {name for name in found if _starts_word(name, rules, lexicon)}    # 马兰花 (马兰, a plant) as 丁香
+    ordinary |= {name for name in found if _starts_word(name, rules, lexicon) or _everyday(name, lexicon)}
+    # 马兰花 (马兰, a plant) as 丁香; 叫高山 found, 固原高山上 an everyday word
     yield from _everywhere(text, found, direct, ordinary, local, rules, lexicon, region, token_starts)
     for s, e in lone_surnames(text, rules, lexicon, region):
         if not _in_place(text, s, places, rules):
@@ -162,6 +163,12 @@ def _everywhere(text: str, found: dict[str, str], direct: set[int], ordinary: se
                     s, e = across_dots(text, s, e, rules)
                     key = re.sub(r"\s+", "", text[s:e])
                 yield s, e, key
+
+
+def _everyday(name: str, lexicon: Lexicon) -> bool:
+    """A name that jieba's dictionary knows as an everyday word, not as a name (高山)."""
+    entry = lexicon.get(name)
+    return entry is not None and not entry[1].startswith("nr") and entry[0] >= RARE_FREQ
 
 
 def _starts_word(name: str, rules: Rules, lexicon: Lexicon) -> bool:
@@ -230,24 +237,34 @@ def _implausible(text: str, s: int, e: int, rules: Rules, lexicon: Lexicon, word
     if len(word) > len(sur) + 1 and head is not None and not head[1].startswith("nr") and head[0] >= COMMON_FREQ \
             and not broken and not strong:
         return True
+    if not broken and not strong and not kin and not any(_name_char(c, lexicon) for c in word[len(sur):]):
+        return True                                           # 纳凉晚会: no character of a given name, no break
     return len(word) == 2 and any(prev.endswith(w) for w in rules.place_words) and \
         text[e:e + 1] not in rules.name_suffixes
 
 
 def _foreign_word(word: str, sur: str, rules: Rules, lexicon: Lexicon) -> bool:
     """The surname and the next character are an everyday word (哈密, a place) and a given
-    character is in no name (瓜): 哈密瓜 is fruit, though jieba's dictionary tags it nr."""
+    character is rare in names (瓜): 哈密瓜 is fruit, though jieba's dictionary tags it nr."""
     head = lexicon.get(word[:len(sur) + 1])
     return len(word) > len(sur) + 1 and head is not None and head[0] >= rules.dict_max_freq and \
-        any(lexicon.given_chars.get(c, 0) == 0 and c not in GIVEN_CHARS for c in word[len(sur):])
+        any(not _name_char(c, lexicon) for c in word[len(sur):])
+
+
+def _name_char(c: str, lexicon: Lexicon) -> bool:
+    """A character common in given names (:data:`GIVEN_CHARS`, or in 30 of jieba's names)."""
+    return c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= 30
 
 
 def _place_after(text: str, e: int, rules: Rules, lexicon: Lexicon) -> bool:
-    """A word of ``place_after`` follows (满春小区, 银川市, 金海旺酒店): the candidate names a
-    place or an organisation. Not before a title (马村长) nor a one-character place word that
-    starts an everyday word (区长, 村里, 路过)."""
+    """A word of ``place_after`` follows (满春小区, 银川市, 金海旺酒店) or a building's number
+    (康乐苑5号楼): the candidate names a place or an organisation. Not before a title (马村长)
+    nor a one-character place word that starts an everyday word (区长, 村里, 路过)."""
     if any(text.startswith(t, e) for t in rules.titles):
         return False
+    part = rules.address_part_re.match(text, e)
+    if part and part.lastgroup in ("b", "u", "z", "w"):
+        return True                                           # 康乐苑5号楼: a building's number follows
     for w in rules.place_after:
         if text.startswith(w, e):
             two = text[e:e + 2]
@@ -450,7 +467,7 @@ def _split_name(tokens: list[str], i: int, offset: int, word: str, trigger: bool
     entry = lexicon.get(word)
     if not given:
         after_rest = tokens[i + 1 + used] if i + 1 + used < len(tokens) else ""
-        head_ok = trigger or (prev in rules.weak_triggers and (
+        head_ok = trigger or (prev in rules.weak_triggers and all(_name_char(c, lexicon) for c in rest) and (
             not _common(rest, lexicon, rules.dict_max_freq) or
             (lexicon.get(rest) or (0, ""))[1].startswith("nr") or
             (len(rest) == 1 and not WORD_CHAR.match(after_rest or "。"))))
@@ -733,6 +750,8 @@ def _window_score(text: str, i: int, k: int, g: int, rules: Rules, lexicon: Lexi
     if len(given) < g or not _given_ok(given, rules, lexicon=lexicon, final=not named) or word in rules.not_names or \
             word in lexicon.user:
         return -9
+    if not named and any(c in rules.stopwords and c not in GIVEN_CHARS for c in given):
+        return -9                                             # a function word (吕家为地界: 为; after 叫 杨千里)
     if given[-1] in rules.glue_after or any(text.startswith(t, j) and j + len(t) > i + k and (j == i + k or j + len(t) > e)
                                             for j in range(i + k, e) for t in rules.titles):
         return -9                                             # a title after the surname, or cut into (丁香阿姨: not 丁香阿)

@@ -64,6 +64,12 @@ ROLE_WORDS = ("志愿者", "网格员", "楼栋长", "楼长", "社工", "干部
               "负责人", "联系人", "工作人员", "管理员", "户主", "低保户", "贫困户", "学生", "老乡", "网格")
 PERSON_AFTER = ("老人", "老汉", "大娘", "大伯", "家", "说", "讲", "那边", "这边", "那里", "这里", "他们", "她们", "们",
                 "自己", "本人", "一家", "两口子", "夫妇", "同志")
+# after a name: a noun or pronoun for the same person (马金花老人家里, 者建军这人, 王芳她); these
+# outweigh a place word before the name (去马金花老人家里: the place is the person's home)
+PERSON_NOUNS = ("老人家", "老人", "老汉", "老太太", "这人", "这个人", "那人", "那个人", "此人", "本人", "他", "她")
+NOT_PERSON = ("老人院", "老人节", "老人会", "老人协会", "他们村", "她们村", "他人", "她人")
+LIST_ITEM = re.compile(r"(?:^|[ \t\u3000、，,：:])([\u4e00-\u9fd5]{2,4})[ \t\u3000、]+$")     # 马强 | 海如意
+ROSTER_NUMBER = re.compile(r"[\d\uff10-\uff19]{7,}")          # a phone or ID number right after a name (a roster)
 HAVE_ONE = ("有个", "有位", "有一个", "有一位", "叫做", "名叫")
 FUNCTION_AFTER = "是在也都就还又和跟给的了把被让请找问带陪住来去办留说讲帮管打送，。、；：！？,.;:!? \t\u3000"
 
@@ -102,6 +108,14 @@ def _windows(text: str, i: int, k: int, g: int) -> Iterator[tuple[int, str]]:
         yield j + m.end(1), m.group(1)
 
 
+def _surname_weight(sur: str, given: str, weights: list[float], rules: Rules, lexicon: Lexicon) -> float:
+    """A common surname counts for the window, a rare one (拓, 禹) against it: less so before a
+    given name of two characters common in names that is no word of jieba's dictionary (拓文彬)."""
+    if sur in rules.rare_surnames:
+        return -1.0 if len(given) == 2 and min(weights) == 1.0 and lexicon.get(given) is None else -2.0
+    return 0.5 if sur in TOP_SURNAMES else 0.0
+
+
 def _given_weight(c: str, lexicon: Lexicon) -> float:
     count = lexicon.given_chars.get(c, 0)
     if c in GIVEN_CHARS or count >= 30:
@@ -121,15 +135,18 @@ def window_score(text: str, i: int, k: int, e: int, given: str, rules: Rules, le
         return -9.0
     if any(text.startswith(t, j) for j in range(i + k, e) for t in rules.titles if j + len(t) > i + k):
         return -9.0                                           # a title starts inside the window (丁香阿姨: not 丁香阿)
+    if any(text.startswith(t, i) for t in TIME_WORDS if len(t) > k):
+        return -9.0                                           # a time word (周四马 强: the name is 马 强)
     if spaced and len(given) == 2 and text[e - 2] not in " \t\u3000" and \
             (given in rules.titles or _freq(given, lexicon) >= COMMON_FREQ):
         return -9.0                                           # 王 先生: an everyday word written together
     if spaced and re.match(r"[ \t\u3000]+[\u4e00-\u9fd5]", text[e:e + 3]):
         return -9.0                                           # more spaced characters follow: another finder's case
-    score = -2.0 if sur in rules.rare_surnames else 0.5 if sur in TOP_SURNAMES else 0.0
-    score += 1.5 * sum(_given_weight(c, lexicon) for c in given) / len(given)
+    weights = [_given_weight(c, lexicon) for c in given]
+    score = _surname_weight(sur, given, weights, rules, lexicon)
+    score += 1.5 * sum(weights) / len(given)
     score += _dictionary(text, i, k, e, sur, given, word, spaced, rules, lexicon)
-    score += _left(text, i, rules)
+    score += _left(text, i, e, rules)
     right = _right(text, e, rules)
     if len(given) == 1 and not right:
         return -9.0                                           # the name may go on (秦月香): a short window ends at a boundary
@@ -176,7 +193,7 @@ def _ordinary(entry: tuple[int, str], rules: Rules) -> bool:
     return entry[0] >= (rules.dict_max_freq if entry[1].startswith("nr") else RARE_FREQ)
 
 
-def _left(text: str, i: int, rules: Rules) -> float:
+def _left(text: str, i: int, e: int, rules: Rules) -> float:
     before = text[max(0, i - 6):i]
     stripped = before.rstrip(" \t\u3000")
     score = 0.0
@@ -188,18 +205,29 @@ def _left(text: str, i: int, rules: Rules) -> float:
         score += 1.0
     if any(stripped.endswith(w) for w in (*TIME_WORDS, *ROLE_WORDS, *rules.kin_words, *rules.titles)):
         score += 1.0                                          # 周一李娜, 志愿者上官婉清, 孙子纳小龙
-    if any(stripped.endswith(w) for w in rules.place_words):
-        score -= 1.0                                          # 嫁到吴忠
+    elif _after_a_name(text[max(0, i - 8):i], rules):
+        score += 1.0                                          # 马强 海如意: the next name of a list
+    if any(stripped.endswith(w) for w in rules.place_words) and not any(text.startswith(w, e) for w in PERSON_NOUNS):
+        score -= 1.0                                          # 嫁到吴忠 (not 去马金花老人家里)
     return score
 
 
 def _right(text: str, e: int, rules: Rules) -> float:
     nxt = text[e:e + 1]
-    if not nxt or nxt in FUNCTION_AFTER or not WORD_CHAR.match(nxt):
-        return 1.0 + any(text.startswith(w, e) for w in rules.person_after)
+    if not nxt or nxt in FUNCTION_AFTER or not WORD_CHAR.match(nxt) or ROSTER_NUMBER.match(text, e):
+        return 1.0 + any(text.startswith(w, e) for w in rules.person_after)   # or a phone: 李娜15809532217 (a roster)
+    if any(text.startswith(w, e) for w in PERSON_NOUNS) and not any(text.startswith(w, e) for w in NOT_PERSON):
+        return 1.5                                            # 马金花老人, 者建军这人: a noun for the person
     if any(text.startswith(w, e) for w in (*rules.titles, *PERSON_AFTER, *TIME_WORDS)):
         return 1.0
     return 0.0
+
+
+def _after_a_name(before: str, rules: Rules) -> bool:
+    """``before`` ends with a name-shaped word (a surname and one or two characters, set off
+    before it) and a space or 、: the window is the next item of a list of names."""
+    m = LIST_ITEM.search(before)
+    return bool(m) and any(m.group(1)[:k] in rules.surnames for k in (1, 2))
 
 
 def after_time_word(text: str, i: int) -> bool:

@@ -79,7 +79,7 @@ PLATE_RE = re.compile(r"[" + PROVINCES + r"][A-Za-z][ .\-]?[A-Za-z0-9" + _CN + r
 CERT_RE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{1,2}\d{7,10}(?![A-Za-z0-9])")
 _DOC_HAN = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她])[\u4e00-\u9fff])"
 DOC_NO_RE = re.compile(                          # a document's number: property deed, land or court file
-    r"(?:[" + PROVINCES + r"]|" + _DOC_HAN + r"{0,2}[用证字])?"
+    r"(?:[" + PROVINCES + r"]|" + _DOC_HAN + r"{0,5}[用证字])?"                              # 银兴民低字（2021）第00358号
     r"[(\[〔【] ?(?:19|20)\d\d ?[)\]〕】] ?(?:" + _DOC_HAN + r"|\d){0,16}?第? ?\d{3,} ?号"     # 宁(2021)银川市不动产权第0045218号
     r"|" + _DOC_HAN + r"{0,4}字第 ?\d{3,} ?号")                                                 # 银房权证字第00123号
 # a unified social credit code (统一社会信用代码, GB 32100-2015) with a letter in it: registration
@@ -92,6 +92,12 @@ CREDIT_CODE_RE = re.compile(rf"(?<![A-Za-z0-9])(?=[0-9]{{0,16}}[A-Za-z])[{_USCC}
 # more and two letters or a dash (DB6403022019-0417, HY-DB-2022-01157, NX2023PX06118)
 LETTERED_RE = re.compile(r"(?<![A-Za-z0-9_.@\-])[A-Z]{1,5}(?:-?[A-Z0-9]){5,30}(?![A-Za-z0-9_@]|-[A-Za-z0-9])")
 TOKEN = r"[A-Za-z0-9](?:[A-Za-z0-9_.\-]{0,38}[A-Za-z0-9])?"
+# a WeChat id as the app makes it (wxid_ and letters and digits): an account with no word before it
+WXID_RE = re.compile(r"(?<![A-Za-z0-9_])wxid_[A-Za-z0-9_\-]{6,30}(?![A-Za-z0-9_])", re.I)
+# a number said in groups of Chinese (or Arabic) digits with commas between them (幺三九，零九五一，
+# 二二三三): one number when the groups together are a phone or an ID number
+GROUPED_RE = re.compile(r"(?<![\d" + _CN + r"])[\d" + _CN + r"]{3,4}(?:[,、] ?[\d" + _CN + r"]{3,4}){1,4}"
+                        r"(?![\d" + _CN + r"])")
 YEAR_GROUPS = re.compile(r"(?:19|20)\d\d(?:" + SEP + r"{1,3}(?:19|20)\d\d)+")
 
 
@@ -122,7 +128,8 @@ def credit_code_check(first17: str) -> str:
 def _lettered(value: str) -> bool:
     """A lettered file number rather than a word or a model name: six digits or more, and two
     letters or a dash."""
-    return sum(c.isdigit() for c in value) >= 6 and (sum(c.isalpha() for c in value) >= 2 or "-" in value)
+    return sum(c.isdigit() for c in value) >= 6 and (sum(c.isalpha() for c in value) >= 2 or "-" in value or
+                                                     valid_id_number(value[1:]))    # G + an ID number: a student number
 
 
 def birth_date(digits: str) -> bool:
@@ -247,6 +254,20 @@ def _chinese_runs(folded: str, text: str, rules: Rules) -> Iterator[tuple[int, i
             yield m.start(), end, typ
 
 
+def _grouped(folded: str, text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
+    """A number said in groups with commas between them (幺三九，零九五一，二二三三): one span when
+    the groups hold three Chinese digits or more and together are a mobile, a landline or an
+    ID number (a list of amounts is none of these)."""
+    for m in GROUPED_RE.finditer(folded):
+        value = m.group()
+        if sum(c in CN_DIGITS for c in value) < 3:
+            continue
+        digits = "".join(CN_DIGITS.get(c, c) for c in value if c.isdigit() or c in CN_DIGITS)
+        typ, _ = classify(digits, text, m.start(), rules)
+        if typ in ("mobile", "landline", "id_number"):
+            yield m.start(), m.end(), typ
+
+
 def _context_ids(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     """Identifiers after the words of ``redaction.context`` (微信号, QQ, 工号, 护照 ...)."""
     filler = rules.context_filler
@@ -255,7 +276,7 @@ def _context_ids(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
         if not words:
             continue
         alt = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-        for m in re.finditer(rf"(?:{alt})[{re.escape(filler)}]{{0,4}}({TOKEN})(?![A-Za-z0-9_@])", folded):
+        for m in re.finditer(rf"(?<![A-Za-z])(?:{alt})[{re.escape(filler)}]{{0,4}}({TOKEN})(?![A-Za-z0-9_@])", folded):
             value = m.group(1)
             if folded.endswith("身份", 0, m.start()):
                 continue                                 # 身份证号 (not 证号): an ID number, classified as a number
@@ -282,6 +303,8 @@ def find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     for m in PLATE_RE.finditer(folded):
         if sum(c.isdigit() or c in CN_DIGITS for c in m.group()[2:]) >= 2:
             yield m.start(), m.end(), "plate"
+    for m in WXID_RE.finditer(folded):
+        yield m.start(), m.end(), "account"
     for s, e, typ in _context_ids(folded, rules):
         digits = folded[s:e].replace("-", "").replace(".", "")
         run = RUN_RE.match(folded, s) if digits.isdigit() else None
@@ -300,5 +323,6 @@ def find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
             yield m.start(), m.end(), "certificate"
     for m in DOC_NO_RE.finditer(folded):
         yield m.start(), m.end(), "certificate"
+    yield from _grouped(folded, text, rules)
     yield from _chinese_runs(folded, text, rules)            # before the Arabic runs: 一三八 0953 6627 is one number
     yield from _runs(folded, text, rules)

@@ -31,6 +31,7 @@ from pipeline.text.turns import Parsed
 
 
 CN_TABLE = str.maketrans(CN_DIGITS)
+GROUP_CHAT = re.compile(r"[\u4e00-\u9fd5]{0,3}群(?![众体落])")      # after an address: the name of a chat group
 
 
 @dataclass(frozen=True, order=True)
@@ -118,8 +119,8 @@ def _addresses(text: str, rules: Rules, tokens: list[str], starts: list[int], le
     found = []
     for m in rules.address_re.finditer(text):
         start, end = m.start(), m.end()
-        if m.group("seq") and not _sequence_ok(m.group("seq"), rules):
-            continue
+        if m.group("seq") and not _sequence_ok(m.group("seq"), rules) or GROUP_CHAT.match(text, end):
+            continue                                         # 幸福里3号楼邻里群: a chat group's name
         k = bisect.bisect_right(starts, start) - 1          # the token holding the anchor's first character
         if k < 0 or (m.group("cnroad") and not _road_before(tokens, starts, start, rules, lexicon)):
             continue

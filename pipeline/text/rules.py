@@ -47,11 +47,12 @@ DEFAULT_PERSON_AFTER = ("他们", "她们", "他俩", "她俩", "说", "讲", "�
 # ... and a place or organisation (满春小区, 银川市, 金海旺酒店: no name), unless a title or 长/里 follows (区长, 村里)
 DEFAULT_PLACE_AFTER = ("小区", "社区", "家园", "花园", "广场", "酒店", "宾馆", "饭店", "公司", "集团", "大厦", "公寓",
                        "新村", "超市", "商场", "市场", "医院", "学校", "小学", "中学", "大学", "省", "市", "县", "区",
-                       "镇", "乡", "村", "路", "街", "苑", "街道", "路口", "街口", "巷口")
+                       "镇", "乡", "村", "路", "街", "苑", "街道", "路口", "街口", "巷口", "银行", "信用社", "合作社",
+                       "卫生院", "卫生室", "诊所", "药店", "派出所", "清真寺", "幼儿园", "加油站")
 # before a surname + 家 (隔壁单家, 对门王家): a family named by its surname
 DEFAULT_NEIGHBOURS = ("隔壁", "对门", "对面", "邻居", "楼上", "楼下", "前院", "后院", "同村", "同组")
 DEFAULT_MEASURE_WORDS = ("张", "支", "位", "台", "条", "把", "间", "口", "头", "匹", "门", "包", "盘")
-CONTEXT_FILLER = " :是为叫号码就搜加的也呢啊嘛,"
+CONTEXT_FILLER = " :是为叫号码就搜加的也呢啊嘛,你我"              # 微信你搜 wxid_...
 HEADER_FIELDS = ("interview_id", "community", "role", "date")
 KINDS = ("interview", "documents")
 SPLITS = ("file", "line", "separator")
@@ -294,16 +295,19 @@ def _address_re(addr: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
     road_ends = re.escape("".join(sorted({r[-1] for r in parts("roads")})))
     part = (rf"(?P<b>(?:{num}|[A-Za-z])(?:{building})|\d{{1,4}}#(?:{floor})?)|(?P<u>{num}(?:{long_units})|[{sides}](?:{long_units}))"
             rf"|(?P<d>{num}(?:{short_units}))"
-            rf"|(?P<r>\d{{1,5}}(?:{room})|[{sides}]边?(?:{room}))|(?P<f>{num}(?:{floor}))|(?P<z>[A-Za-z]区)")
+            rf"|(?P<r>\d{{1,5}}(?:{room})|[{sides}]边?(?:{room}))|(?P<f>{num}(?:{floor}))|(?P<z>[A-Za-z]区)"
+            rf"|(?P<w>{num}排)")                                                   # a row (72号院5排3号)
     plain = re.sub(r"\(\?P<\w+>", "(?:", part)
     dash = r" ?[-－—–] ?"
     said = r"[零〇一二三四五六七八九幺洞]{3,4}(?![零〇一二三四五六七八九十百])"     # a room read out digit by digit (三零二)
+    house = r"(?:\d{1,4}|[一二三四五六七八九十百千零〇两]{1,7})"                  # a house number (二百一十六号)
+    dashed = rf"\d{{1,4}}(?:{dash}\d{{1,5}}){{1,2}}(?![\d\-－—–])"                # 12-3-401: building-unit-room
     row = rf"(?:{num}排)?"                                                            # a row of a resettlement village (十二排)
     anchors = re.compile(
-        rf"(?<=[{road_ends}])(?:\d{{1,4}}|(?P<cnroad>{num}))号(?![楼院])"                 # 北京中路154号, 新华街一百二十号
+        rf"(?<=[{road_ends}])(?:\d{{1,4}}|(?P<cnroad>{house}))号(?![楼院])"               # 北京中路154号, 新华街二百一十六号
         rf"|(?:{compounds}) ?\d{{1,4}}(?:{dash}\d{{1,5}}){{1,2}}(?:号|室)?(?![\d\-－—–])"  # 福民家园12-3-402
-        rf"|(?P<seq>(?<![\dA-Za-z])(?:{plain})(?: ?(?:{plain}))*(?: ?\d{{1,5}}(?![\d年])|{said})?)"   # 12号楼2单元301, 12号院 3号楼
-        rf"|(?:{village})(?:委会)?{num}(?:{group}){row}(?:{num}(?:号|户)院?)?"            # 明台村二组38号, 东和村4队, 二组十二排七号
+        rf"|(?P<seq>(?<![\dA-Za-z])(?:{plain})(?: ?(?:{plain}))*(?: ?{dashed}| ?\d{{1,5}}(?![\d年])|{said})?)"   # 12号楼2单元301, C区5-2-301
+        rf"|(?:{village})(?:委会)? ?{num}(?:{group}) ?{row}(?:{house}(?:号|户)院?)?"      # 明台村二组38号, 东和村4队, 方堡村 四队 二十一号
         rf"|(?<![\d一二三四五六七八九十百零〇两]){num}(?:{group}){row}{num}(?:号|户)院?"     # 二组38号
     )
     return anchors, re.compile(part)
