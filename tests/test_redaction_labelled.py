@@ -22,6 +22,7 @@ from pipeline.text.redaction_eval import load_labelled, parse_markup, score
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELLED = ROOT / "tests" / "fixtures" / "redaction" / "labelled.yaml"
+BLIND = {"heldout7"}       # parts never tuned on: measured, with floors, not held to the targets
 
 
 def _table_module():
@@ -82,10 +83,12 @@ def test_the_held_out_part_has_not_regressed(measured):
 
 
 @pytest.mark.parametrize("part, names, numbers, addresses", [("held-out 2", 0.92, 1.0, 0.95),
-                                                           ("tuning 5", 0.93, 1.0, 1.0)])
+                                                           ("tuning 5", 0.93, 1.0, 1.0),
+                                                           ("held-out 7", 0.81, 0.98, 0.86)])
 def test_the_parts_below_the_targets_have_not_regressed(measured, part, names, numbers, addresses):
     """Held-out 2 (written blind by the second writer, not fully blind since: labelled.yaml's
-    notes) and tuning 5 (tuned on, still below the names target): floors at or just below what
+    notes), tuning 5 (tuned on, still below the names target) and held-out 7 (a seventh writer's,
+    blind, never tuned on): floors at or just below what
     they measure, precision and decoys at the targets. (Held-out 3 to 6 were tuned on after
     their blind measurement: they are tuning 3 to 6 now.)"""
     _, parts, misses = measured
@@ -120,8 +123,8 @@ def test_role_words_survive(tmp_path):
     for it in items:
         for s, e, typ in detect(it.text):
             assert not (typ == "name" and any(r in it.text[s:e] for r in roles)), (it.id, it.text[s:e])
-    # the scores of those turns (every part has been tuned on)
-    table, misses = score(items, detect)
+    # the scores of those turns in the parts tuned on (a blind part's other names are its own measure)
+    table, misses = score([i for i in items if i.part not in BLIND], detect)
     assert _row(table, "names")["recall"] >= 0.95 and _row(table, "names")["precision"] == 1.0, misses
 
 
