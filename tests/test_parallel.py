@@ -18,7 +18,7 @@ import yaml
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.parallel import (ParallelSettings, blas_threads, from_params, iter_tasks, run_tasks, settings_from,
-                               task_seeds)
+                               submit, task_seeds)
 
 ROOT = Path(__file__).resolve().parents[1]
 distributed = pytest.importorskip("distributed")
@@ -255,3 +255,18 @@ def test_recovery_cli_unreachable_scheduler_exits_2(params, tmp_path):
     assert proc.returncode == 2
     assert "error: params.yaml: parallel.scheduler tcp://127.0.0.1:9: no Dask scheduler" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_submit_runs_one_task_in_a_worker_while_this_process_goes_on():
+    """submit: the task starts in a worker at once (loky, n_jobs 2) or here when asked for
+    (n_jobs 1); the same result either way, and a task's error is raised by the waiting call."""
+    wait = submit(_slow_identity, 3, 2)
+    here = run_tasks(_slow_identity, [3], 1)[0]
+    value, pid = wait()
+    assert value == here[0] == 3 and pid != os.getpid()
+    value, pid = submit(_slow_identity, 3, 1)()
+    assert value == 3 and pid == os.getpid()
+    for n_jobs in (1, 2):
+        failing = submit(_fails, 3, n_jobs)
+        with pytest.raises(PipelineError, match="task 3: bad input"):
+            failing()

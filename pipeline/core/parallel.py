@@ -229,6 +229,24 @@ def run_tasks(func: Callable[[T], R], tasks: Iterable[T], settings: ParallelSett
     return list(iter_tasks(func, tasks, settings, batch_size=batch_size))
 
 
+def submit(func: Callable[[T], R], task: T, settings: ParallelSettings | int | None = None) -> Callable[[], R]:
+    """Start ``func(task)`` now and return a function that waits for its result (raising its
+    exception), so this process can do other work meanwhile: with loky and ``n_jobs`` >= 2 the
+    task goes to a worker process at once (one more process of the reusable executor). In this
+    process (``n_jobs: 1``) and on a Dask cluster it runs when its result is asked for, through
+    :func:`run_tasks`. The same result either way; ``func`` as for :func:`iter_tasks`."""
+    settings = as_settings(settings)
+    if settings.backend != "loky" or settings.n_jobs == 1:
+        return partial(_first, func, task, settings)
+    from joblib.externals.loky import get_reusable_executor
+
+    return get_reusable_executor(max_workers=1).submit(_call_one_thread, func, task).result
+
+
+def _first(func: Callable[[T], R], task: T, settings: ParallelSettings) -> R:
+    return run_tasks(func, [task], settings)[0]
+
+
 def describe(settings: ParallelSettings) -> str:
     """One line for logs: where the tasks run."""
     if settings.backend == "dask":

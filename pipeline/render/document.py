@@ -7,7 +7,6 @@ Everything here is layout: the tables come from :mod:`pipeline.render.tables`, t
 from __future__ import annotations
 
 import html
-import io
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
@@ -20,6 +19,7 @@ from pipeline.render import figures as F
 from pipeline.render import locale
 from pipeline.render import table as render
 from pipeline.render.tables.text import topic_label
+from pipeline.render.webfont import font_face_css
 
 # The report's sections and their figures; which tables go in a section comes with the tables
 # (pipeline.render.tables.plan.table_sections: the model tables follow params.yaml models.specs).
@@ -44,6 +44,9 @@ class FigureOut:
     smallest_pt: float | None = None     # its smallest text at its own size (Word keeps it >= 7 pt)
 
 
+UNDRAWN = (b"", b"<svg></svg>")   # a figure's PNG and SVG in build_figures(draw=False)
+
+
 # -- figures -----------------------------------------------------------------------------------
 def model_labels(fits: pd.DataFrame, hypotheses: pd.DataFrame, lang: str) -> dict[str, str]:
     """The legend of the coefficient plot: each model by its estimator; a hypothesis read off a
@@ -58,11 +61,13 @@ def model_labels(fits: pd.DataFrame, hypotheses: pd.DataFrame, lang: str) -> dic
 
 
 def build_figures(results: Mapping[str, pd.DataFrame], instrument: Any, params: Mapping[str, Any],
-                  settings: Mapping[str, Any]) -> list[FigureOut]:
+                  settings: Mapping[str, Any], draw: bool = True) -> list[FigureOut]:
     """The figures this study has, with captions from the study's own labels. A figure whose
     inputs are absent (a stage the study does not have) or empty (no scales, no models) is left
     out, as is one whose setting is not given (``report.figures.topic_factor``); without
-    ``report.figures.index_group`` the index distributions are drawn for the whole sample."""
+    ``report.figures.index_group`` the index distributions are drawn for the whole sample.
+    ``draw=False``: the same figures, keys, captions and inputs, not drawn (an empty PNG and
+    SVG: :data:`UNDRAWN`), for the page's text before the figures exist."""
     lang = settings["lang"]
     cfg = settings.get("figures") or {}
     models = params.get("models") or {}
@@ -85,6 +90,9 @@ def build_figures(results: Mapping[str, pd.DataFrame], instrument: Any, params: 
 
     def add(key: str, make, needs: Sequence[str]) -> None:
         if any(n not in results or not len(results[n]) for n in needs):
+            return
+        if not draw:
+            out.append(FigureOut(key, caps[key], *UNDRAWN, inputs=tuple(needs)))
             return
         fig = make()
         png, svg = F.figure_bytes(fig, "png"), F.figure_bytes(fig, "svg")
@@ -157,32 +165,20 @@ section.prov td { font-family: monospace; font-size: 85%; word-break: break-all;
 """.replace("MARGIN", str(PRINT_MARGIN_MM))
 
 
-def embedded_font_css(text: str) -> str:
-    """An ``@font-face`` rule carrying the project's CJK font (the pinned Noto Sans CJK SC, see
-    :mod:`pipeline.render.figures`) cut down to the characters ``text`` uses, as a data URL: the page
-    then shows its Chinese in the same face on any machine without fetching a font. Byte-identical
-    on reruns (fontTools keeps the font's own timestamps: ``recalcTimestamp=False``)."""
-    import base64
-
-    from fontTools import subset
-    from fontTools.ttLib import TTCollection, TTFont
-
+def font_task(text: str) -> tuple[str, str, str]:
+    """The arguments of :func:`pipeline.render.webfont.font_face_css` for ``text``: the project's
+    CJK font (the pinned Noto Sans CJK SC, see :mod:`pipeline.render.figures`), its file checked
+    here (its SHA-256, with a clear error if the font is missing)."""
     path = F.default_font_path()
-    F.use_cjk_font()   # checks the file's SHA-256, with a clear error if the font is missing
-    faces = [f["name"].getDebugName(1) for f in TTCollection(str(path)).fonts]
-    font = TTFont(str(path), fontNumber=faces.index(F.FONT_FAMILY), recalcTimestamp=False, lazy=False)
-    options = subset.Options()
-    options.hinting = False
-    options.layout_features = ["*"]
-    options.name_IDs = ["*"]
-    subsetter = subset.Subsetter(options)
-    subsetter.populate(text="".join(sorted(set(text))))
-    subsetter.subset(font)
-    buf = io.BytesIO()
-    font.save(buf)
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return ('@font-face { font-family: "Report CJK"; font-style: normal; font-weight: 400;\n'
-            f'  src: url(data:font/otf;base64,{data}) format("opentype"); }}\n')
+    F.use_cjk_font()
+    return str(path), F.FONT_FAMILY, text
+
+
+def embedded_font_css(text: str) -> str:
+    """An ``@font-face`` rule carrying the project's CJK font cut down to the characters ``text``
+    uses, as a data URL: the page then shows its Chinese in the same face on any machine
+    without fetching a font (:func:`pipeline.render.webfont.font_face_css`)."""
+    return font_face_css(font_task(text))
 
 
 _SVG_PROLOGUE = re.compile(r"^\s*(<\?xml[^>]*\?>\s*)?(<!DOCTYPE[^>]*>\s*)?", re.S)
@@ -249,7 +245,10 @@ def study_sections(by_section: Mapping[str, Sequence[render.Table]], figs: Seque
 
 
 def report_html(lang: str, title: Mapping[str, str], table_list: Sequence[render.Table], figs: Sequence[FigureOut],
-                prov: Mapping[str, Any], sections: Mapping[str, str], simulated: bool = False) -> str:
+                prov: Mapping[str, Any], sections: Mapping[str, str], simulated: bool = False,
+                font_css: str | None = None) -> str:
+    """The self-contained HTML report. ``font_css``: its embedded font
+    (:func:`embedded_font_css` of the page's :func:`visible_text`; computed here when None)."""
     phrase = locale.phrases("report", lang)
     by_section = _by_section(table_list, sections)
     fig_by_key = {f.key: f for f in figs}
@@ -284,8 +283,14 @@ def report_html(lang: str, title: Mapping[str, str], table_list: Sequence[render
     parts.append(render.html_fragment(provenance_table(prov, lang)))
     parts.append("</section>\n</body>\n</html>\n")
     page = "\n".join(parts)
-    visible = html.unescape(re.sub(r"<svg.*?</svg>|<[^>]+>", "", page, flags=re.S))
-    return page.replace("<style>\n", "<style>\n" + embedded_font_css(visible), 1)
+    css = embedded_font_css(visible_text(page)) if font_css is None else font_css
+    return page.replace("<style>\n", "<style>\n" + css, 1)
+
+
+def visible_text(page: str) -> str:
+    """The text a page shows (no tags, no inline SVG: the figures' text is drawn as paths),
+    whose characters the embedded font must have."""
+    return html.unescape(re.sub(r"<svg.*?</svg>|<[^>]+>", "", page, flags=re.S))
 
 
 def report_docx(lang: str, title: Mapping[str, str], table_list: Sequence[render.Table], figs: Sequence[FigureOut],

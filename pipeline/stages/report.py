@@ -34,9 +34,11 @@ from pipeline.core.config import load_params, section
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_dir, write_bytes, write_json, write_text
 from pipeline.core.instrument import load_instrument, no_instrument
+from pipeline.core.parallel import ParallelSettings, from_params, submit
 from pipeline.core.provenance import reproducible_part, run_part
 from pipeline.core.settings import Report
-from pipeline.render.document import build_figures, report_docx, report_html
+from pipeline.render.document import build_figures, font_task, report_docx, report_html, visible_text
+from pipeline.render.webfont import font_face_css
 from pipeline.render import latex
 from pipeline.render.tables.check import check_numbers
 from pipeline.render.tables.joint import joint_table
@@ -54,8 +56,10 @@ def theme_labels(path: Path) -> dict[int, dict[str, str]]:
 
 
 def make_report(params: Mapping[str, Any], processed: Path, codebook_path: Path, lock: Path,
-                dvc_lock: Path) -> dict[str, Any]:
-    """Everything the stage writes, in memory (nothing is written here)."""
+                dvc_lock: Path, parallel: ParallelSettings | None = None) -> dict[str, Any]:
+    """Everything the stage writes, in memory (nothing is written here); the page's embedded font
+    as a function that returns it (``font_css``: computed in a worker with ``parallel``'s local
+    processes, else in this process when asked for)."""
     cfg = section(dict(params), "report")
     title = cfg.get("title")
     if not isinstance(title, Mapping) or not all(isinstance(title.get(k), str) for k in ("zh", "en")):
@@ -90,18 +94,25 @@ def make_report(params: Mapping[str, Any], processed: Path, codebook_path: Path,
         raise PipelineError(f"{len(problems)} number(s) in the tables differ from their tidy sources: {problems[:5]}",
                             "this is a bug in the table builders: report it")
 
-    figs = build_figures(results, instrument, params, settings)
+    plan = build_figures(results, instrument, params, settings, draw=False)   # keys, captions, inputs
     codebook = [(locale.text("report.full_codebook", lang), "survey", "reports/codebook.md, reports/codebook.xlsx")] \
         if "integrate/codebook.csv" in results else []
-    table_list.append(sources_table(table_list, [(f.key, f.caption, f.inputs) for f in figs if f.png is not None], lang,
+    table_list.append(sources_table(table_list, [(f.key, f.caption, f.inputs) for f in plan if f.png is not None], lang,
                                     codebook))
     sections[table_list[-1].key] = "sources"
     prov = reproducible_part(dict(params), lock, dvc_lock)
+    # the page's embedded font needs only its text (the figures' text is drawn as paths): it is
+    # cut from the font file in a worker (`parallel`) while the figures are drawn here
+    text = visible_text(report_html(lang, title, table_list, plan, prov, sections, settings["simulated"], font_css=""))
+    font = submit(font_face_css, font_task(text), parallel)
+    figs = build_figures(results, instrument, params, settings)
+    if [(f.key, f.caption, f.inputs) for f in figs] != [(f.key, f.caption, f.inputs) for f in plan]:
+        raise PipelineError("the figures drawn are not those planned", "this is a bug in build_figures: report it")
     layout = Report.model_validate(cfg)      # the defaults of report.paper and report.template
     word = {"template": layout.template, "paper": layout.paper}
     # simulated: the study's data are simulated (params.yaml report.simulated); the tables' notes and
     # the figures' captions already say so, the documents put it on top and on every page
-    return {"tables": table_list, "sections": sections, "figures": figs, "provenance": prov,
+    return {"tables": table_list, "sections": sections, "figures": figs, "provenance": prov, "font_css": font,
             "lang": lang, "title": title, "simulated": settings["simulated"], "word": word,
             "formats": settings.get("formats", render.FORMATS), "joint": joint}
 
@@ -120,7 +131,7 @@ def metrics_of(made: Mapping[str, Any]) -> dict[str, Any]:
 def write_report(made: Mapping[str, Any], reports: Path, metrics_path: Path) -> None:
     """Write every output; the documents are rendered first, so a failure writes nothing."""
     page = report_html(made["lang"], made["title"], made["tables"], made["figures"], made["provenance"], made["sections"],
-                       simulated=made["simulated"])
+                       simulated=made["simulated"], font_css=made["font_css"]())
     document = report_docx(made["lang"], made["title"], made["tables"], made["figures"], made["provenance"],
                            made["sections"], simulated=made["simulated"], **made["word"])
     with atomic_dir(reports / "tables") as tdir, atomic_dir(reports / "figures") as fdir:
@@ -151,7 +162,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     started = time.time()
     params = load_params(args.params)
-    made = make_report(params, Path(args.processed), Path(args.codebook), Path(args.lock), Path(args.dvc_lock))
+    made = make_report(params, Path(args.processed), Path(args.codebook), Path(args.lock), Path(args.dvc_lock),
+                       parallel=from_params(params))
     reports = Path(args.reports)
     write_report(made, reports, Path(args.metrics))
     timings = Path(args.timings or os.environ.get("PIPELINE_TIMINGS", ".cache/timings"))

@@ -124,7 +124,6 @@ from pipeline.stats.frame import _design, _Frame, _model_frame, _outcome, _weigh
 from pipeline.stats.leastsq import wls
 from pipeline.stats.logit import _fit_logit
 from pipeline.stats.mixed import _fit_mixed
-from pipeline.stats.ordinal import _fit_ordered
 from pipeline.stats.results import ModelResult, _result
 from pipeline.stats.spec import ModelSpec, _err, parse_spec
 
@@ -144,6 +143,8 @@ def fit_model(spec: Mapping[str, Any] | ModelSpec, data: pd.DataFrame) -> ModelR
     if spec.estimator == "mixed":
         return _fit_mixed(spec, mf)
     if spec.family == "ordered_logit":
+        from pipeline.stats.ordinal import _fit_ordered   # statsmodels (~0.5 s to import) only here
+
         return _fit_ordered(spec, mf)
     return _fit_logit(spec, mf)
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from statsmodels.regression.mixed_linear_model import MixedLM
 from scipy import optimize
 
 from pipeline.core.digits import snap
@@ -17,6 +17,9 @@ from pipeline.stats.covariance import COMPONENT_COLUMNS, _cluster_codes, _fit_ro
 from pipeline.stats.frame import _check_rank, _design, _Frame, _outcome
 from pipeline.stats.results import ModelResult, _result
 from pipeline.stats.spec import ModelSpec, _err
+
+if TYPE_CHECKING:
+    from statsmodels.regression.mixed_linear_model import MixedLM
 
 _MIXED_GTOL = 1e-10
 _MIXED_SCORE_TOL = 1e-2  # largest profile-likelihood score accepted at a mixed-model optimum
@@ -40,6 +43,8 @@ def _fit_mixed(spec: ModelSpec, mf: _Frame) -> ModelResult:
         raise _err(spec.id, f"grouping variable {spec.group!r} has a single value")
     if not spec.slopes:
         return _fit_random_intercept(spec, mf, X, y, codes, n_groups, groups)
+    from statsmodels.regression.mixed_linear_model import MixedLM   # only random slopes: ~0.5 s to import
+
     model = MixedLM(y, X, groups=groups, exog_re=Z)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -23,7 +23,7 @@ from pipeline.core.digits import rounded
 from pipeline.core.errors import PipelineError
 from pipeline.core.parallel import run_tasks
 from pipeline.text.documents import Corpus, cap_documents, split_holdout
-from pipeline.text.topicmodel import Settings, TopicFit, fit_topics, run_seed
+from pipeline.text.topicmodel import Settings, TopicFit, compile_dmm, fit_topics, run_seed
 
 CRITERIA = ("coherence_npmi", "exclusivity", "stability", "neg_perplexity")
 STREAM_SUBSAMPLE = 73   # SeedSequence stream of the documents each seed run is fitted on
@@ -197,6 +197,8 @@ def evaluate_grid(corpus: Corpus, settings: Settings, seed: int) -> pd.DataFrame
     check_grid(settings.k_grid, len(train), X.shape[1], settings.min_docs_per_topic)
     X_train, X_test = X[train], X[test]
     tasks = [(m, k, r) for m in settings.models for k in settings.k_grid for r in range(settings.seeds)]
+    if "dmm" in settings.models:   # compiled here once, loaded by the workers (see compile_dmm)
+        compile_dmm()
     fits = run_tasks(partial(_grid_of, X_train=X_train, X_test=X_test, seed=seed, settings=settings), tasks,
                      settings.n_jobs)
     by_key: dict[tuple[str, int], list[TopicFit]] = {}

@@ -221,6 +221,16 @@ def fit_dmm(X: sparse.spmatrix, k: int, random_state: int, alpha: float = 0.1, b
     return phi, pi, z
 
 
+def compile_dmm() -> None:
+    """Compile (or load from numba's cache) every kernel of :func:`fit_dmm` in this process, with
+    the argument types a real fit passes, on a four-document corpus. Called before the K grid's
+    fits go to worker processes: with an empty cache (a fresh clone) each worker and then this
+    process would compile the same kernels (~5 CPU-s each); this way one compiles and writes
+    the cache, the others load it. The compiled code, and so every fit, is the same either way."""
+    X = sparse.csr_matrix(np.array([[1.0, 0.0, 2.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0], [2.0, 0.0, 1.0]]))
+    fit_dmm(X, 2, 0, n_iter=2, split_merge=1)
+
+
 def dmm_log_posterior(X: sparse.spmatrix, z: np.ndarray, k: int, alpha: float, beta: float) -> float:
     """The collapsed log joint log p(z, w | alpha, beta) of a DMM assignment ``z`` (0-based):
     log p(z) = log G(K a) - log G(D + K a) + sum_k [log G(m_k + a) - log G(a)] and
