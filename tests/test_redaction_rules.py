@@ -456,5 +456,10 @@ def test_look_alikes_of_the_rules_of_held_out_7_are_kept(generic, text):
     assert [v for v, t in spans(generic, text) if t == "name"] == []
 
 
+@pytest.mark.parametrize("text", ["我家住五楼，一层四户，有两户是回族。", "住六楼，一层两户。"])
+def test_floors_said_between_commas_are_no_address(generic, text):
+    assert spans(generic, text) == []
+
+
 def test_a_spelling_frame_is_no_name(generic):
     assert [v for v, t in spans(generic, "我姓锁，锁头的锁。") if t == "name"] == ["锁"]

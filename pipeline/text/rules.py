@@ -303,7 +303,7 @@ def _address_re(addr: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
     house = r"(?:\d{1,4}|[一二三四五六七八九十百千零〇两]{1,7})"                  # a house number (二百一十六号)
     annex = r"(?:附\d{1,3}号)?"                                                      # an annex number (14号附2号)
     plate = r"(?:门牌号?)?"                                                           # 门牌 before the house number (五组门牌17号)
-    comma = r"(?:[ ,，] ?)?"                                                          # parts said one by one (花园，7号楼，3单元，501)
+    comma = r"(?: |[,，] ?(?=[\dA-Za-z]))?"                                          # parts said one by one (花园，7号楼，3单元，501; not 五楼，一层)
     dashed = rf"\d{{1,4}}(?:{dash}\d{{1,5}}){{1,2}}(?![\d\-－—–])"                # 12-3-401: building-unit-room
     row = rf"(?:{num}排)?"                                                            # a row of a resettlement village (十二排)
     anchors = re.compile(
