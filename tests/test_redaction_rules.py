@@ -404,3 +404,62 @@ def test_names_found_by_the_rules_of_held_out_5_and_6(generic, text, names):
 ])
 def test_look_alikes_of_the_rules_of_held_out_5_and_6_are_kept(generic, text):
     assert spans(generic, text) == []
+
+
+@pytest.mark.parametrize("text,found", [
+    ("我家是海原县李旺镇新园村三组门牌24号。", ("海原县李旺镇新园村三组门牌24号", "address")),   # 门牌 before the house number
+    ("住在丽水花园八号楼三单元四零二室，", ("丽水花园八号楼三单元四零二室", "address")),       # a room read out, then 室
+    ("店在原州区中山街8号附1号，", ("原州区中山街8号附1号", "address")),                     # an annex number (附N号)
+    ("证号是宁民字第2019-0042号。", ("宁民字第2019-0042号", "certificate")),                 # a year and a number after 字第
+])
+def test_forms_of_held_out_7_are_redacted(generic, text, found):
+    assert spans(generic, text) == [found]
+
+
+def test_an_address_said_part_by_part_with_commas(generic):
+    assert ("阳光小区，12号楼，1单元，302", "address") in [(v.removeprefix("写"), t) for v, t in
+                                                         spans(generic, "就写阳光小区，12号楼，1单元，302，他们能找着。")]
+
+
+@pytest.mark.parametrize("text,names", [
+    ("明书记说过了。", ["明"]), ("安老师教的语文。", ["安"]),            # a weak surname before a role at a clause's start
+    ("马乡老来了，掌教也在。", ["马"]),                                 # a mosque's elder as a title
+    ("我孙女叫佳慧，在上学。", ["佳慧"]), ("我孙子叫浩然，", ["浩然"]),    # X叫Y: a given name up to a break
+    ("我叫妥——妥当的妥，妥建华。", ["妥", "妥建华"]),                   # a surname spelled, then the full name
+    ("我女婿马国庆来了。", ["马国庆"]),                                 # a kinship word right before a full name
+    ("来了一个杨建军一个杨建新，", ["杨建军", "杨建新"]),                # 一个A一个B
+    ("我丫头春花在读书。", ["春花"]),                                   # 丫头 is a kinship word
+    ("禹家和拓家都是老户。", ["禹", "拓"]),                              # rare surnames' families in a list
+    ("我们去给冶家帮忙了。", ["冶"]),                                   # X家 that is no word, after 给
+    ("她问我，春梅嘛早就走了。", ["春梅"]),                             # a given name alone before a particle
+    ("丁书记也来了，丁家的人都在。", ["丁", "丁"]),                      # the family of a person found in the turn
+    ("阿依莎是我姐姐。", ["阿依莎"]),                                   # a listed name before 是 (阿米乃是: 乃是 a word)
+    ("汉名马超，经名叫尔萨。", ["马超", "尔萨"]),                        # a naming noun before a name
+])
+def test_names_found_by_the_rules_of_held_out_7(generic, text, names):
+    assert [v for v, t in spans(generic, text) if t == "name"] == names
+
+
+@pytest.mark.parametrize("text", [
+    "他是撒拉族，住在循化。",                  # a people before 族
+    "我们住马庄村，马庄那边人多。",            # a village's name said alone later
+    "李家沟那边人少。",                        # surname + 家 + a landform: a village
+    "念高三的娃多。",                          # a grade, not surname + numeral
+    "有十二名司铎。",                          # a counted plural before the word
+    "在马来西亚打工。",                        # a place of the dictionary goes on past the window
+    "我们去周口市了。",                        # a place's suffix ends the word
+    "那个人马大哈得很。",                      # a degree complement after the word
+    "他叫车，走了。",                          # a surname that is an everyday word, after 叫, unspelled
+    "应老师要求，我们改了。",                  # a weak surname that opens a phrase
+])
+def test_look_alikes_of_the_rules_of_held_out_7_are_kept(generic, text):
+    assert [v for v, t in spans(generic, text) if t == "name"] == []
+
+
+@pytest.mark.parametrize("text", ["我家住五楼，一层四户，有两户是回族。", "住六楼，一层两户。"])
+def test_floors_said_between_commas_are_no_address(generic, text):
+    assert spans(generic, text) == []
+
+
+def test_a_spelling_frame_is_no_name(generic):
+    assert [v for v, t in spans(generic, "我姓锁，锁头的锁。") if t == "name"] == ["锁"]

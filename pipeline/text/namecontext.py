@@ -32,6 +32,7 @@ NOT_NICKNAME_TAGS = ("v", "d", "a", "r", "m", "p", "c", "u", "q", "t", "f")
 GENERAL = re.compile(r"的(?:人|户|家)?[也都还比较最很特别更挺]{0,3}(?:多|少|不少|居多|占)")
 FAMILY_BEFORE = "是找去到在住给跟和"
 FAMILY_AFTER = "的人里那这门"
+FAMILY_AFTER_WORDS = ("具", "电", "务", "伙", "乡", "属", "族", "长", "园", "居", "庭", "政")   # 家具, 家电 …: 家 starts a word
 FAMILY = re.compile(r"([\u4e00-\u9fd5]{1,2})家")
 FAMILY_LIST = "、和跟与同及"                   # 马家、丁家、杨家; 黑家和者家: families in a list
 FAMILY_SUBJECT = "也都还就又"                  # the family as a clause's subject (汉族的李家也在)
@@ -64,6 +65,10 @@ def lone_surnames(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Ite
         entry = lexicon.get(sur + "家")
         if m.end(1) - len(sur) >= region and (entry is None or entry[1].startswith("nr") or entry[0] < rules.dict_max_freq):
             yield m.end(1) - len(sur), m.end(1)
+    for m in re.finditer(rf"(?<=[{FAMILY_BEFORE}])([\u4e00-\u9fd5])家(?=[\u4e00-\u9fd5])", text):
+        if m.group(1) in rules.surnames and lexicon.get(m.group()) is None and m.start() >= region and \
+                not text.startswith(FAMILY_AFTER_WORDS, m.end()):
+            yield m.span(1)                                  # 给妥家调解: X家 no word of the dictionary
     yield from _families(text, rules, lexicon, region)
 
 
@@ -73,8 +78,9 @@ def _families(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterato
     after it (者家老二, 冶家兄弟), or the family as a subject after a break or 的 (汉族的李家也在).
     Outside a list X家 must be no common word (商家, 周家)."""
     heads = {}                                          # where 家 ends -> (start of the surname, surname)
+    every = rules.surnames | rules.rare_surnames
     for m in FAMILY.finditer(text, region):
-        sur = next((m.group(1)[-k:] for k in (2, 1) if len(m.group(1)) >= k and m.group(1)[-k:] in rules.surnames), "")
+        sur = next((m.group(1)[-k:] for k in (2, 1) if len(m.group(1)) >= k and m.group(1)[-k:] in every), "")
         if sur:
             heads[m.end()] = (m.end(1) - len(sur), sur)
     starts = {s for s, _ in heads.values()}
@@ -88,6 +94,8 @@ def _families(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterato
         prev = text[s - 1:s]
         member = any(text.startswith(w, e) for w in FAMILY_MEMBERS)
         subject = text[e:e + 1] in FAMILY_SUBJECT and (not prev or not HAN_JIEBA.match(prev) or prev == "的")
+        if sur not in rules.surnames and (word or not in_list):
+            continue                                          # a rare surname's family only in a list (禹家跟仝家)
         if s >= region and (in_list or (not word and (member or subject))):
             yield s, s + len(sur)
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pipeline.text.namecontext import across_dots, lone_surnames, nicknames, role_subjects
+from pipeline.text.nameframes import bare_given, called, families_of, kept, not_person_spans, weak_titled
 from pipeline.text.namescore import GIVEN_CHARS, after_time_word, scored_windows
 from pipeline.text.rules import Rules
 from pipeline.text.segment import HAN_JIEBA, WORD_CHAR, Lexicon
@@ -89,8 +90,9 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
     listed = list(_listed_names(text, rules, lexicon, region))
     places = _place_spans(text, rules)
     scored = list(scored_windows(text, rules, lexicon, region))
+    informal_spans: list[tuple[int, int]] = []
     informal = bytearray(len(text))                      # informal forms win over the other signals (小周 张罗) ...
-    for s, e in _informal_names(text, rules, lexicon, token_starts):
+    for s, e in [*_informal_names(text, rules, lexicon, token_starts), *weak_titled(text, rules, lexicon, region)]:
         if any(ls < e and s < le for ls, le in listed) or any(ws < s and s < we and e <= we for ws, we in scored):
             continue                                     # ... but not over a listed name (阿卜杜拉: not 阿卜) or a
                                                          # full name that holds the form (纳小龙: not 纳 + 小[龙])
@@ -98,6 +100,7 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
             found[text[s:e]] = text[s:e]
             direct.add(s)
             informal[s:e] = b"\x01" * (e - s)
+            informal_spans.append((s, e))
     candidates: list[tuple[int, int]] = []
     words = _Words(tokens, starts, lexicon, rules.glue_before)
     for finder in (_spaced_names(text, rules, lexicon, region), listed, _kin_names(text, rules, lexicon, token_starts, region),
@@ -117,7 +120,8 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
     candidates.extend((m.start(), m.end()) for w in ordinary for m in re.finditer(re.escape(w), text)
                       if m.start() >= region and _person_context(text, m.start(), m.end(), rules))
     local: set[str] = set()                              # redacted where found only (叫她燕子: elsewhere a bird)
-    for finder, words_too in ((role_subjects(text, rules, lexicon, region), ordinary), (nicknames(text, rules, lexicon, region), local)):
+    for finder, words_too in ((role_subjects(text, rules, lexicon, region), ordinary), (nicknames(text, rules, lexicon, region), local),
+                              (called(text, rules, lexicon, region), local), (bare_given(text, rules, lexicon, region), local)):
         for s, e in finder:
             if taken.free(s, e) and not any(informal[s:e]):
                 candidates.append((s, e))
@@ -128,9 +132,13 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
         direct.add(s)
     ordinary |= {name for name in found if _starts_word(name, rules, lexicon) or _everyday(name, lexicon)}
     # 马兰花 (马兰, a plant) as 丁香; 叫高山 found, 固原高山上 an everyday word
-    yield from _everywhere(text, found, direct, ordinary, local, rules, lexicon, region, token_starts)
-    for s, e in lone_surnames(text, rules, lexicon, region):
-        if not _in_place(text, s, places, rules):
+    spans = not_person_spans(text, rules)               # 冶金的冶, 撒拉族, 马园村 … 马园 (:mod:`nameframes`)
+    yield from ((s, e, k) for s, e, k in _everywhere(text, found, direct, ordinary, local, rules, lexicon, region, token_starts)
+                if not kept(text, s, e, spans, rules, lexicon))
+    titled = {text[s:e][slice(*split_role(text[s:e], rules))] for s, e in informal_spans if split_role(text[s:e], rules)}
+    for s, e in [*lone_surnames(text, rules, lexicon, region), *((s, e) for s, e in called(text, rules, lexicon, region) if e - s == 1),
+                 *families_of(text, titled, lexicon, region)]:
+        if not _in_place(text, s, places, rules) and not kept(text, s, e, spans, rules, lexicon):
             yield s, e, text[s:e]
 
 
@@ -644,8 +652,9 @@ def _listed_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Ite
         s, e = m.start(), m.end()
         if s > 0 and HAN_JIEBA.match(text[s - 1]) and _common(text[s - 1] + text[s], lexicon, COMMON_FREQ):
             continue                                          # the first character ends another word
-        if e < len(text) and HAN_JIEBA.match(text[e]) and _common(text[e - 1] + text[e], lexicon, COMMON_FREQ):
-            continue
+        if e < len(text) and HAN_JIEBA.match(text[e]) and _common(text[e - 1] + text[e], lexicon, COMMON_FREQ) and \
+                text[e] not in rules.glue_after:
+            continue                                          # (阿米乃是她妹子: 乃是 a word, but 是 follows names)
         for k in (2, 1):
             if s - k >= region and text[s - k:s] in rules.surnames and \
                     not (s - k > 0 and _common(text[s - k - 1] + text[s - k], lexicon, RARE_FREQ)):
@@ -670,8 +679,9 @@ def _kin_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[int]
         spaced = re.match(r"[\u4e00-\u9fd5][ \t\u3000]+(?=[\u4e00-\u9fd5])", text[b:b + 6])
         end = b + (spaced.end() + 1 if spaced else 2)
         given = text[b] + text[end - 1] if spaced else text[b:end]
-        if len(given) < 2 or not _given_ok(given, rules) or given in rules.not_names or given in lexicon.user:
-            continue
+        if len(given) < 2 or not _given_ok(given, rules) or given in rules.not_names or given in lexicon.user or \
+                given.startswith(tuple(rules.strong_triggers)):
+            continue                                          # 孙女叫佳慧: the name comes after 叫
         entry = lexicon.get(given)
         if entry is not None and not entry[1].startswith(("nr", "nz", "ns", "z")) and \
                 (entry[0] >= rules.dict_max_freq or not lexicon.name_like(given)) and not _named_noun(text, end, given, rules, lexicon):

@@ -52,6 +52,7 @@ GIVEN_CHARS = frozenset(
     "海燕霞梅兰芳桂秀英玉珍凤花莲丽娟红艳萍琴云香翠巧霖露雯静怡悦欣馨佩婷蓓蕾雅璐丹青紫晴岚"
     "冰雪霜月星辰阳光宇航帆舟江涛波澜洲岳峻岩嵩崇尚昂扬奇伦磊毅恒永久远长乐天佑祐福禄寿康宁"
     "阿依莎丽娜古买提尔萨穆哈吉克力木汗别江月"
+    "芹爱素仙廷"            # women's names of the 1940s-1970s in the north (淑芹, 爱兰, 素珍, 秀仙) and 廷 (廷贵)
 )
 # The thirty commonest surnames (the 2020 census's ranking), Hui surnames of Ningxia besides.
 TOP_SURNAMES = frozenset("王李张刘陈杨黄赵吴周徐孙马朱胡郭何林高罗郑梁谢宋唐许韩冯邓曹") | frozenset("丁海纳哈拜冶虎穆锁妥撒")
@@ -70,7 +71,8 @@ PERSON_NOUNS = ("老人家", "老人", "老汉", "老太太", "这人", "这个�
 NOT_PERSON = ("老人院", "老人节", "老人会", "老人协会", "他们村", "她们村", "他人", "她人")
 LIST_ITEM = re.compile(r"(?:^|[ \t\u3000、，,：:])([\u4e00-\u9fd5]{2,4})[ \t\u3000、]+$")     # 马强 | 海如意
 ROSTER_NUMBER = re.compile(r"[\d\uff10-\uff19]{7,}")          # a phone or ID number right after a name (a roster)
-HAVE_ONE = ("有个", "有位", "有一个", "有一位", "叫做", "名叫")
+HAVE_ONE = ("有个", "有位", "有一个", "有一位", "叫做", "名叫", "一个", "一位", "这个", "那个")   # 一个马强一个马军
+NEXT_ONE = ("一个", "一位")                            # 一个马强一个马军: the next of a pair
 FUNCTION_AFTER = "是在也都就还又和跟给的了把被让请找问带陪住来去办留说讲帮管打送，。、；：！？,.;:!? \t\u3000"
 
 
@@ -205,6 +207,8 @@ def _left(text: str, i: int, e: int, rules: Rules) -> float:
         score += 1.0
     if any(stripped.endswith(w) for w in (*TIME_WORDS, *ROLE_WORDS, *rules.kin_words, *rules.titles)):
         score += 1.0                                          # 周一李娜, 志愿者上官婉清, 孙子纳小龙
+        if e - i >= 3 and before.endswith(rules.kin_words):
+            score += 1.0                                      # 我女婿吴国庆: a kinship word right before a full name
     elif _after_a_name(text[max(0, i - 8):i], rules):
         score += 1.0                                          # 马强 海如意: the next name of a list
     if any(stripped.endswith(w) for w in rules.place_words) and not any(text.startswith(w, e) for w in PERSON_NOUNS):
@@ -218,7 +222,7 @@ def _right(text: str, e: int, rules: Rules) -> float:
         return 1.0 + any(text.startswith(w, e) for w in rules.person_after)   # or a phone: 李娜15809532217 (a roster)
     if any(text.startswith(w, e) for w in PERSON_NOUNS) and not any(text.startswith(w, e) for w in NOT_PERSON):
         return 1.5                                            # 马金花老人, 者建军这人: a noun for the person
-    if any(text.startswith(w, e) for w in (*rules.titles, *PERSON_AFTER, *TIME_WORDS)):
+    if any(text.startswith(w, e) for w in (*rules.titles, *PERSON_AFTER, *TIME_WORDS, *NEXT_ONE)):
         return 1.0
     return 0.0
 

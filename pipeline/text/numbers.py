@@ -81,7 +81,7 @@ _DOC_HAN = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她])[
 DOC_NO_RE = re.compile(                          # a document's number: property deed, land or court file
     r"(?:[" + PROVINCES + r"]|" + _DOC_HAN + r"{0,5}[用证字])?"                              # 银兴民低字（2021）第00358号
     r"[(\[〔【] ?(?:19|20)\d\d ?[)\]〕】] ?(?:" + _DOC_HAN + r"|\d){0,16}?第? ?\d{3,} ?号"     # 宁(2021)银川市不动产权第0045218号
-    r"|" + _DOC_HAN + r"{0,4}字第 ?\d{3,} ?号")                                                 # 银房权证字第00123号
+    r"|" + _DOC_HAN + r"{0,4}字第 ?(?:(?:19|20)\d\d ?[-－—–] ?)?\d{3,} ?号")                      # 银房权证字第00123号, 字第2021-0517号
 # a unified social credit code (统一社会信用代码, GB 32100-2015) with a letter in it: registration
 # authority and type, a 6-digit division code, the 9-character organisation code, the check character
 # (an individual business's code, 92..., names a person); all digits, it is a number run like any other

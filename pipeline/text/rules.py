@@ -301,14 +301,18 @@ def _address_re(addr: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
     dash = r" ?[-－—–] ?"
     said = r"[零〇一二三四五六七八九幺洞]{3,4}(?![零〇一二三四五六七八九十百])"     # a room read out digit by digit (三零二)
     house = r"(?:\d{1,4}|[一二三四五六七八九十百千零〇两]{1,7})"                  # a house number (二百一十六号)
+    annex = r"(?:附\d{1,3}号)?"                                                      # an annex number (14号附2号)
+    plate = r"(?:门牌号?)?"                                                           # 门牌 before the house number (五组门牌17号)
+    comma = r"(?: |[,，] ?(?=[\dA-Za-z]))?"                                          # parts said one by one (花园，7号楼，3单元，501; not 五楼，一层)
     dashed = rf"\d{{1,4}}(?:{dash}\d{{1,5}}){{1,2}}(?![\d\-－—–])"                # 12-3-401: building-unit-room
     row = rf"(?:{num}排)?"                                                            # a row of a resettlement village (十二排)
     anchors = re.compile(
-        rf"(?<=[{road_ends}])(?:\d{{1,4}}|(?P<cnroad>{house}))号(?![楼院])"               # 北京中路154号, 新华街二百一十六号
+        rf"(?<=[{road_ends}])(?:\d{{1,4}}|(?P<cnroad>{house}))号(?![楼院]){annex}"        # 北京中路154号, 新华街二百一十六号
         rf"|(?:{compounds}) ?\d{{1,4}}(?:{dash}\d{{1,5}}){{1,2}}(?:号|室)?(?![\d\-－—–])"  # 福民家园12-3-402
-        rf"|(?P<seq>(?<![\dA-Za-z])(?:{plain})(?: ?(?:{plain}))*(?: ?{dashed}| ?\d{{1,5}}(?![\d年])|{said})?)"   # 12号楼2单元301, C区5-2-301
-        rf"|(?:{village})(?:委会)? ?{num}(?:{group}) ?{row}(?:{house}(?:号|户)院?)?"      # 明台村二组38号, 东和村4队, 方堡村 四队 二十一号
-        rf"|(?<![\d一二三四五六七八九十百零〇两]){num}(?:{group}){row}{num}(?:号|户)院?"     # 二组38号
+        rf"|(?P<seq>(?<![\dA-Za-z])(?:{plain})(?:{comma}(?:{plain}))*(?: ?{dashed}| ?\d{{1,5}}(?![\d年])"
+        rf"|[,，] ?\d{{1,5}}(?=[，。,.;；！？\s]|$)|{said}(?:{room})?)?)"                    # 12号楼2单元301, C区5-2-301, 六零一室
+        rf"|(?:{village})(?:委会)? ?{num}(?:{group}) ?{row}(?:{plate}{house}(?:号|户)院?{annex})?"   # 明台村二组38号, 东和村4队, 方堡村 四队 二十一号
+        rf"|(?<![\d一二三四五六七八九十百零〇两]){num}(?:{group}){row}{plate}{num}(?:号|户)院?{annex}"     # 二组38号
     )
     return anchors, re.compile(part)
 

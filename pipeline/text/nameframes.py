@@ -1,0 +1,186 @@
+"""Names found, and words kept, by the frames of speech around them: part of step 3 (see
+:mod:`pipeline.text.names`, which calls these).
+
+Found:
+
+- a surname that is also an everyday character (``weak`` in the surname list: 安, 明) before a
+  role at a clause's start (安主任说, 明老师教): a function word (和, 于, 向) never;
+- the naming frame X叫Y, with a person as X (我/你/他/她, a child, a name noun: 大名叫) or no X
+  at a clause's start (不对，叫明玉，): Y of two or three characters up to a break, each a
+  character of given names or the word unknown to jieba's dictionary (狗蛋), and no verb,
+  pronoun, numeral …; or a surname alone up to a break (我叫冶——), which then makes the same
+  surname + two given-name characters at a break a name (冶海军, though 海军 is a word).
+
+Kept (the spans of :func:`not_person_spans`):
+
+- a spelling frame A的B, B a part of A, said to spell a name (冶金的冶, 锁子的锁, 白雪公主的白雪);
+- a people before 族 (撒拉族, 东乡族);
+- a place said with a village's or a town's suffix in the same turn (马园村 … 马园那个地方), or a
+  surname + 家 + a landform (马家滩, 李家沟: villages);
+- a word before a degree complement (马大哈得很, 明白得很): a predicate, not a person; and the
+  other cases of :func:`kept`.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from pipeline.text.namescore import GIVEN_CHARS
+from pipeline.text.rules import Rules
+from pipeline.text.segment import HAN_JIEBA, Lexicon
+
+BREAK = "，。；！？,;!?：:、—…～~ \t\u3000\n"
+CALLER = "我你他她娃名"                              # before 叫: a person or a name noun (大名叫, 娃叫)
+PARTICLES = "嘛呢吧啊呀哦"                          # after a name said alone (秀兰嘛)
+NOT_A_NAME_TAGS = ("v", "d", "r", "p", "c", "u", "q", "m", "f", "a")
+FUNCTION_TAGS = ("p", "c", "d", "r", "u", "m", "q")
+PHRASE_HEADS = "应连全成管时"               # weak surnames that open a phrase before a title (应老师要求, 连主任都, 时任)
+SPELLED = re.compile(r"([\u4e00-\u9fd5]{2,4})的([\u4e00-\u9fd5]{1,2})(?=[，。,；;！!？?、\s—]|$)")
+PEOPLE = "族"
+SETTLEMENTS = "村庄屯寨镇乡堡"
+SETTLED_WORDS = ("村里", "村上", "村口", "村民", "村子", "村长", "乡里", "乡长", "镇上", "镇里", "镇长", "庄稼")
+LANDFORMS = "山川河沟湾岭坡梁塬峁洼滩渠岔湖"
+PLACE_ENDS = "州省市县区镇乡村"
+PLURAL = re.compile(r"(?:[\d两几多]|[一二三四五六七八九十百千]{0,3}[二三四五六七八九十百千])[名位个]$")   # 五名司铎
+NUMERAL_CHARS = "一二三四五六七八九十"
+DEGREE = ("得很", "得多", "得要命", "得不行", "极了")
+
+
+def weak_titled(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """A weak surname + a role title (not a form of address) at a clause's start: 安主任说."""
+    roles = [t for t in rules.titles if t not in rules.address_titles]
+    if not roles or not rules.weak_surnames:
+        return
+    pattern = rf"(?:{'|'.join(map(re.escape, sorted(rules.weak_surnames, key=len, reverse=True)))})" \
+              rf"(?:{'|'.join(map(re.escape, roles))})"
+    for m in re.finditer(pattern, text):
+        s = m.start()
+        sur = next(w for w in rules.weak_surnames if m.group().startswith(w))
+        entry = lexicon.get(sur)
+        if s < region or (s > 0 and text[s - 1] not in BREAK) or (entry and entry[1].startswith(FUNCTION_TAGS)) or \
+                sur in PHRASE_HEADS \
+                or _word(text[s:s + len(sur) + 1], lexicon) or m.group() in rules.not_names:
+            continue
+        yield s, m.end()
+
+
+def called(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """Names in the frame X叫Y (see the module docstring)."""
+    every = rules.surnames | rules.weak_surnames | rules.rare_surnames
+    declared = set()
+    for m in re.finditer("叫", text):
+        j = m.end()
+        prev = text[m.start() - 1:m.start()]
+        if j < region or not (not prev or prev in BREAK or prev in CALLER or
+                              any(text.endswith(k, 0, m.start()) for k in rules.kin_words)):
+            continue
+        sur = next((text[j:j + k] for k in (2, 1) if text[j:j + k] in every), "")
+        if sur and text[j + len(sur):j + len(sur) + 1] in BREAK and j + len(sur) < len(text) and \
+                (_spelled(text, j + len(sur), sur) or _freq(sur, lexicon) < 1000):      # 我叫冶——; not 他叫车，
+            declared.add(sur)
+            yield j, j + len(sur)
+            continue
+        k = j
+        while k < len(text) and k - j < 3 and HAN_JIEBA.match(text[k]) and text[k] not in rules.not_given:
+            k += 1
+        nxt = text[k:k + 1]
+        if k - j >= 2 and (not nxt or nxt in BREAK or nxt in PARTICLES) and _name_shaped(text[j:k], rules, lexicon):
+            yield j, k
+    for sur in declared:
+        for m in re.finditer(re.escape(sur) + r"[\u4e00-\u9fd5]{2}", text):
+            s, e = m.span()
+            before, after = text[s - 1:s], text[e:e + 1]
+            if s >= region and (not before or before in BREAK) and (not after or after in BREAK) and \
+                    all(c in GIVEN_CHARS for c in text[s + len(sur):e]):
+                yield s, e
+
+
+def bare_given(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """A given name said alone as a clause's subject: two characters of given names that are no
+    word of jieba's dictionary, at a clause's start, before a particle or 说/讲 (秀兰嘛去了, 建英说)."""
+    for m in re.finditer(r"[\u4e00-\u9fd5]{2}", text):
+        s, e = m.span()
+        word = m.group()
+        if s < region or (s > 0 and text[s - 1] not in BREAK) or lexicon.get(word) is not None or \
+                word[0] in rules.surnames or word[0] in rules.prefixes:
+            continue
+        if all(c in GIVEN_CHARS for c in word) and (text[e:e + 1] in PARTICLES or text.startswith(("说", "讲"), e)):
+            yield s, e
+
+
+def families_of(text: str, surnames: set[str], lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """The family of a person found by surname in the turn (米书记 … 米家的小伙子): the surname + 家,
+    when that is no word of jieba's dictionary."""
+    for sur in surnames:
+        for m in re.finditer(re.escape(sur) + "家", text):
+            if m.start() >= region and lexicon.get(m.group()) is None:
+                yield m.start(), m.start() + len(sur)
+
+
+def _name_shaped(word: str, rules: Rules, lexicon: Lexicon) -> bool:
+    """Two or three characters that can be a given name or a nickname after 叫."""
+    entry = lexicon.get(word)
+    if word in rules.titles or word in rules.kin_words or word in rules.not_names or word[0] in rules.prefixes:
+        return False
+    if entry is not None and entry[1].startswith("a") and all(c in GIVEN_CHARS for c in word):
+        return True                                  # 叫浩然: an adjective of name characters
+    if entry is not None and (entry[1].startswith(NOT_A_NAME_TAGS) or (entry[0] >= 1000 and not entry[1].startswith("nr"))):
+        return False
+    return entry is None or all(c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= 30 for c in word)
+
+
+def _spelled(text: str, e: int, sur: str) -> bool:
+    """A spelling of ``sur`` follows within the sentence (我叫冶——冶金的冶)."""
+    return any(m.group(2) == sur for m in SPELLED.finditer(text[e:e + 16]))
+
+
+def _freq(word: str, lexicon: Lexicon) -> int:
+    entry = lexicon.get(word)
+    return entry[0] if entry else 0
+
+
+def _word(word: str, lexicon: Lexicon) -> bool:
+    entry = lexicon.get(word)
+    return entry is not None and entry[0] >= 10 and not entry[1].startswith("nr")
+
+
+def not_person_spans(text: str, rules: Rules) -> list[tuple[int, int]]:
+    """Spans where no name is (see the module docstring): spelling frames, peoples, places."""
+    out: list[tuple[int, int]] = []
+    for m in SPELLED.finditer(text):
+        if m.group(2) in m.group(1):
+            out += [m.span(1), m.span(2)]
+    for m in re.finditer(rf"[{SETTLEMENTS}]", text):
+        p = m.start()
+        if text[p:p + 2] in SETTLED_WORDS:
+            continue                                     # 马建国村里: his village, not a village's name
+        for k in (3, 2):
+            stem = text[p - k:p] if p >= k else ""
+            if stem and stem[0] in rules.surnames | rules.rare_surnames:
+                out += [mm.span() for mm in re.finditer(re.escape(stem), text)]
+                break
+    for m in re.finditer(rf"[\u4e00-\u9fd5]家[{LANDFORMS}]", text):
+        if m.group()[0] in rules.surnames:
+            out.append(m.span())
+    return out
+
+
+def kept(text: str, s: int, e: int, spans: list[tuple[int, int]], rules: Rules, lexicon: Lexicon) -> bool:
+    """``text[s:e]`` is no person's name: it lies in a span of :func:`not_person_spans`; a
+    people's 族 or a degree complement follows it (撒拉族, 马大哈得很); it ends in a place's
+    suffix (吴忠市, 高雄州); a counted plural is before it (五名司铎); a place or a thing of
+    jieba's dictionary goes on past it (马来西 + 亚); or its given name is a numeral with no
+    naming word before it (念高二; not 叫张三)."""
+    word = text[s:e]
+    if any(ks <= s and e <= ke for ks, ke in spans) or text.startswith(PEOPLE, e) or \
+            any(text.startswith(d, e) for d in DEGREE):
+        return True
+    if len(word) >= 3 and word[-1] in PLACE_ENDS or (len(word) >= 2 and PLURAL.search(text, 0, s)):
+        return True
+    if len(word) >= 2 and any((entry := lexicon.get(text[s:e + m])) and entry[1].startswith(("ns", "nz", "n")) and not entry[1].startswith("nr")
+           and entry[0] >= 10 and e + m <= len(text) for m in (1, 2)):
+        return True
+    before = text[max(0, s - 4):s]
+    return len(word) == 2 and word[1] in NUMERAL_CHARS and \
+        not any(before.endswith(w) for w in (*rules.strong_triggers, *rules.kin_words)) and \
+        not any(text.startswith(t, e) for t in rules.titles)
