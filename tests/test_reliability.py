@@ -241,6 +241,19 @@ def test_cluster_bootstrap_is_deterministic_given_the_seed():
     assert not np.array_equal(a["alpha"].replicates, c["alpha"].replicates)
 
 
+def test_cluster_bootstrap_is_the_same_in_worker_processes():
+    x, g = _boot_frame()
+    here = rel.cluster_bootstrap(x, g, rng=7, n_replications=21)
+    there = rel.cluster_bootstrap(x, g, rng=7, n_replications=21, parallel=2)
+    rows = rel.cluster_bootstrap(x, pd.Series(np.arange(len(x)), index=x.index), rng=7, n_replications=21)
+    rows2 = rel.cluster_bootstrap(x, pd.Series(np.arange(len(x)), index=x.index), rng=7, n_replications=21,
+                                  parallel=2)
+    for a, b in ((here, there), (rows, rows2)):
+        for s in ("alpha", "omega"):
+            assert a[s].replicates.tobytes() == b[s].replicates.tobytes()
+            assert (a[s].lower, a[s].upper) == (b[s].lower, b[s].upper)
+
+
 def test_cluster_bootstrap_resamples_whole_clusters_and_takes_percentiles():
     x, g = _boot_frame()
     n_rep = 30

@@ -17,7 +17,7 @@ Only the demo study has a truth, and only this module (through the ``demo_checks
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,25 @@ def doc_themes(docs: pd.DataFrame, truth_units: pd.DataFrame) -> pd.Series:
     return pd.Series(out, index=docs.index, name="theme")
 
 
+def _turn_stances(keys: np.ndarray, variants: np.ndarray, themes: np.ndarray) -> dict[str, str]:
+    """``"theme:variant"`` of each turn key: the variant most of the turn's rows carry (ties: the
+    first in row order) and the theme of the turn's first row (:func:`doc_stances`), counted by
+    whole columns instead of a Python loop over turns."""
+    if not len(keys):
+        return {}
+    key_code, key_uniques = pd.factorize(keys, use_na_sentinel=False)
+    var_code, var_uniques = pd.factorize(variants, use_na_sentinel=False)   # a missing variant is one value ("nan")
+    pair = key_code.astype(np.int64) * len(var_uniques) + var_code
+    pairs, first, counts = np.unique(pair, return_index=True, return_counts=True)
+    # per turn: the most rows, then the earliest first row
+    order = np.lexsort((first, -counts, pairs // len(var_uniques)))
+    turn = pairs[order] // len(var_uniques)
+    best = order[np.r_[True, turn[1:] != turn[:-1]]]
+    first_row = np.unique(key_code, return_index=True)[1]
+    return {str(key_uniques[p // len(var_uniques)]): f"{int(themes[first_row[p // len(var_uniques)]])}:"
+            f"{var_uniques[p % len(var_uniques)]}" for p in pairs[best]}
+
+
 def doc_stances(docs: pd.DataFrame, truth_units: pd.DataFrame) -> pd.Series:
     """Each turn document's planted (theme, stance) class as ``"theme:variant"``: the turn's main
     theme and the variant most of its sentences of that theme carry (ties: first in sentence
@@ -86,13 +105,8 @@ def doc_stances(docs: pd.DataFrame, truth_units: pd.DataFrame) -> pd.Series:
     plants four themes with two stances each (raw/truth: transcript_theme_effects.json,
     ``variants``), each with its own wording."""
     t = truth_units[truth_units["theme"] == truth_units["turn_theme"]]
-    t = t.assign(turn_key=_truth_turn_keys(t), variant=t["variant"].astype(str))
-    main: dict[str, str] = {}
-    for key, g in t.groupby("turn_key", sort=False):
-        seq = g["variant"].tolist()
-        counts = {x: seq.count(x) for x in seq}
-        v = next(x for x in seq if counts[x] == max(counts.values()))
-        main[key] = f"{int(g['turn_theme'].iat[0])}:{v}"
+    main = _turn_stances(_truth_turn_keys(t).to_numpy(), t["variant"].astype(str).to_numpy(),
+                         t["turn_theme"].to_numpy())
     out = []
     for ids in docs["unit_ids"]:
         turns = {u.rsplit(":", 1)[0] for u in ids.split(";")}
@@ -289,28 +303,30 @@ def align_truth_turn(truth_lengths: Sequence[int], unit_sentences: Sequence[int]
     k_max = max(known) if known else 0
     if n == 0 or k_max == 0:
         return [[] for _ in unit_sentences]
-    cum = np.concatenate([[0.0], np.cumsum(L)])
+    cum = np.concatenate([[0.0], np.cumsum(L)]).tolist()     # Python floats: the same sums, faster scalars
     inf = float("inf")
-    dp = np.full((k_max + 1, n + 1), inf)
-    back = np.zeros((k_max + 1, n + 1), dtype=int)
-    dp[0, 0] = 0.0
+    prev = [0.0] + [inf] * n                                  # dp[k - 1, :]
+    back = [[0] * (n + 1) for _ in range(k_max + 1)]
     for k in range(1, k_max + 1):
+        cur = [inf] * (n + 1)
+        target = known.get(k)
         for i in range(k, n + 1):
             best, arg = inf, -1
             for j in range(k - 1, i):
-                if dp[k - 1, j] == inf:
+                if prev[j] == inf:
                     continue
                 run = cum[i] - cum[j]
-                c = abs(run - known[k]) if k in known else 0.5 * run
+                c = abs(run - target) if target is not None else 0.5 * run
                 c += 1e-3 * (i - j - 1)  # prefer single sentences on ties
-                if dp[k - 1, j] + c < best:
-                    best, arg = dp[k - 1, j] + c, j
-            dp[k, i], back[k, i] = best, arg
-    totals = [dp[k_max, i] + 0.5 * (cum[n] - cum[i]) for i in range(n + 1)]
+                if prev[j] + c < best:
+                    best, arg = prev[j] + c, j
+            cur[i], back[k][i] = best, arg
+        prev = cur
+    totals = [prev[i] + 0.5 * (cum[n] - cum[i]) for i in range(n + 1)]
     i = int(np.argmin(totals))
     runs: dict[int, list[int]] = {}
     for k in range(k_max, 0, -1):
-        j = back[k, i]
+        j = back[k][i]
         runs[k] = list(range(j, i))
         i = j
     return [runs.get(int(s), []) for s in unit_sentences]
@@ -326,25 +342,43 @@ def truth_unit_codes(truth: pd.DataFrame, units: pd.DataFrame, codebook: Codeboo
     if lacking:
         raise PipelineError(f"truth units: no column(s) {lacking}", hint="pass raw/truth of the demo study")
     by_id = {t.id: t.code for t in codebook.themes}
+    columns = list(dict.fromkeys(by_id.values()))
+    column_of = {th: columns.index(code) for th, code in by_id.items()}
     t = truth.sort_values(["interview_id", "turn", "sentence"])
-    groups = {k: g for k, g in t.groupby(["interview_id", "turn"], sort=False)}
-    rows = []
-    u = units.assign(_len=units["text"].fillna("").astype(str).str.len())
-    for (iv, turn), g in u.groupby(["interview_id", "turn"], sort=False):
-        tg = groups.get((iv, int(turn) - 1))
-        if tg is None:
-            runs = [[] for _ in range(len(g))]
-            themes = np.array([], dtype=int)
-        else:
-            runs = align_truth_turn(tg["text_length"].to_numpy(), g["sentence"].to_numpy(), g["_len"].to_numpy())
-            themes = tg["theme"].astype(int).to_numpy()
-        for uid, run in zip(g["unit_id"], runs):
-            row = dict.fromkeys(by_id.values(), 0)
+    t = t[t["interview_id"].notna() & t["turn"].notna()]          # as a groupby by the two keys
+    t_len, t_theme = t["text_length"].to_numpy(), t["theme"].astype(int).to_numpy()
+    groups = dict(_runs_of(t["interview_id"].to_numpy(dtype=object), t["turn"].to_numpy()))
+    gid = units.groupby(["interview_id", "turn"], sort=False).ngroup().to_numpy()
+    order = np.argsort(gid, kind="stable")                          # groups in order of appearance
+    order = order[gid[order] >= 0]
+    iv_col, turn_col = units["interview_id"].to_numpy(dtype=object)[order], units["turn"].to_numpy()[order]
+    sentence = units["sentence"].to_numpy()[order]
+    length = units["text"].fillna("").astype(str).str.len().to_numpy()[order]
+    codes = np.zeros((len(order), len(columns)), dtype=np.int64)
+    bounds = np.flatnonzero(np.r_[True, gid[order][1:] != gid[order][:-1], True]) if len(order) else []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        span = groups.get((iv_col[a], int(turn_col[a]) - 1))
+        if span is None:
+            continue
+        runs = align_truth_turn(t_len[span[0]:span[1]], sentence[a:b], length[a:b])
+        themes = t_theme[span[0]:span[1]]
+        for r, run in enumerate(runs, start=a):
             for th in themes[run]:
-                if th in by_id:
-                    row[by_id[th]] = 1
-            rows.append({"unit_id": uid, **row})
-    return pd.DataFrame(rows, columns=["unit_id", *by_id.values()])
+                if th in column_of:
+                    codes[r, column_of[th]] = 1
+    out = pd.DataFrame(codes, columns=columns)
+    out.insert(0, "unit_id", units["unit_id"].to_numpy(dtype=object)[order])
+    return out
+
+
+def _runs_of(ids: np.ndarray, turns: np.ndarray) -> Iterator[tuple[tuple[Any, Any], tuple[int, int]]]:
+    """((interview_id, turn), (start, end)) of each run of equal keys in rows sorted by them."""
+    if not len(ids):
+        return
+    change = np.flatnonzero(np.r_[True, (ids[1:] != ids[:-1]) | (turns[1:] != turns[:-1]), True])
+    keys_iv, keys_turn = ids.tolist(), turns.tolist()
+    for a, b in zip(change[:-1], change[1:]):
+        yield (keys_iv[a], keys_turn[a]), (int(a), int(b))
 
 
 def human_code_sheet(truth_units: pd.DataFrame, units: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:

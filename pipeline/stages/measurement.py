@@ -36,6 +36,7 @@ from pipeline.stats.validity import composite_reliability, fornell_larcker, htmt
 from pipeline.core.errors import PipelineError, run_cli
 from pipeline.core.files import atomic_dir, write_csv, write_json, write_parquet
 from pipeline.core.instrument import Instrument, load_instrument
+from pipeline.core.parallel import ParallelSettings, from_params
 from pipeline.core.settings import Invariance, Measurement, Reliability
 from pipeline.stats.reliability import cluster_bootstrap, cronbach_alpha, omega_total
 from pipeline.stats.preflight import check_measurement, raise_problems
@@ -73,13 +74,15 @@ def correlations(indices: pd.DataFrame, scales: list[str]) -> pd.DataFrame:
 
 
 def reliability_tables(
-    clean: pd.DataFrame, instrument: Instrument, scales: list[str], cfg: Reliability, rng: np.random.Generator
+    clean: pd.DataFrame, instrument: Instrument, scales: list[str], cfg: Reliability, rng: np.random.Generator,
+    parallel: ParallelSettings | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per scale: alpha (psych's conventions), omega total, cluster-bootstrap intervals; per item:
     mean, SD, corrected item-total correlation, alpha if deleted and the one-factor loading.
 
     The bootstrap resamples communities (``roles.community``); an instrument without one has its
-    respondents resampled instead, which the scale's ``message`` says."""
+    respondents resampled instead, which the scale's ``message`` says. The replications run where
+    ``parallel`` says (None: here); the intervals are the same anywhere."""
     comm_var = instrument.role("community")
     if comm_var:
         comm = clean[comm_var].astype(str).reset_index(drop=True)
@@ -99,7 +102,7 @@ def reliability_tables(
         if reps > 0 and alpha.status == "ok":
             boot = cluster_bootstrap(items, comm, rng=rng, n_replications=reps, level=level,
                                      statistics=("alpha", "omega") if omega.status == "ok" else ("alpha",),
-                                     omega_use=use)
+                                     omega_use=use, parallel=parallel)
             for stat, interval in boot.intervals.items():
                 row[f"{stat}_low"], row[f"{stat}_high"] = interval.lower, interval.upper
                 if interval.status != "ok":
@@ -221,7 +224,7 @@ def no_invariance() -> dict[str, Any]:
 
 def measure(
     clean: pd.DataFrame, communities: pd.DataFrame | None, instrument: Instrument, cfg: Measurement, seed: int,
-    *, params_name: str = "params.yaml",
+    *, params_name: str = "params.yaml", parallel: ParallelSettings | None = None,
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, Any]]:
     """The whole stage in memory: (indices, tables, metrics).
 
@@ -229,13 +232,14 @@ def measure(
     (:func:`pipeline.stats.preflight.check_measurement`). No ``measurement.cfa``: the CFA tables
     are empty and the ``cfa_*`` metrics null; no ``measurement.invariance``: likewise the
     invariance tables and ``invariance_*``. ``communities`` may be None when no community
-    covariate is asked for."""
+    covariate is asked for. ``parallel``: where the bootstrap replications run (None: here;
+    the stage passes ``params.yaml: parallel``); the results are the same anywhere."""
     raise_problems(check_measurement(clean, communities, instrument, cfg, params_name=params_name),
                    hint="nothing was computed; fix the names in params.yaml or the instrument")
     scales = measured_scales(instrument, cfg)
     indices = build_indices(clean, communities, instrument, cfg)
     rng = np.random.default_rng([seed, STREAM_BOOTSTRAP])
-    reliability, items = reliability_tables(clean, instrument, scales, cfg.reliability, rng)
+    reliability, items = reliability_tables(clean, instrument, scales, cfg.reliability, rng, parallel)
     tables: dict[str, pd.DataFrame] = {"reliability": reliability, "items": items}
     if cfg.cfa is not None:
         tables.update(cfa_tables(clean, instrument, list(cfg.cfa.scales)))
@@ -302,7 +306,8 @@ def main(argv: list[str] | None = None) -> None:
     communities = None
     if cfg.community_covariates and instrument.role("community"):   # else the file is not needed
         communities = _read_communities(args.communities, instrument, args.params)
-    indices, tables, metrics = measure(clean, communities, instrument, cfg, params.seed, params_name=args.params)
+    indices, tables, metrics = measure(clean, communities, instrument, cfg, params.seed, params_name=args.params,
+                                       parallel=from_params(params))   # where the bootstrap runs: same results
     for line in flagged_lines(tables):
         print(f"measurement: {line}", file=sys.stderr)
     processed = Path(args.processed)

@@ -138,7 +138,7 @@ def fit_all(data: pd.DataFrame, cfg: Models, seed: int, parallel: ParallelSettin
         spec = next(s for s in specs if s["id"] == model_id)
         mi = fit_imputed(spec, data, m=mi_cfg.m, seed=np.random.SeedSequence([seed, STREAM_IMPUTATION, k]),
                          n_iter=mi_cfg.n_iter, donors=mi_cfg.donors, auxiliary=list(mi_cfg.auxiliary),
-                         n_jobs=mi_cfg.n_jobs, parallel=parallel)
+                         n_jobs=mi_cfg.n_jobs, parallel=parallel, complete_case=results[model_id])
         pooled = mi.pooled.copy()
         pooled["model"] = f"{model_id}_mi"
         mi_coefs.append(pooled)

@@ -122,9 +122,11 @@ def cr2(X: np.ndarray, resid: np.ndarray, clusters: np.ndarray,
     B = np.linalg.inv(X.T @ (X * w[:, None]))
     B = (B + B.T) / 2
     Omega = B @ (X.T @ (X * (w ** 2)[:, None])) @ B
-    E_list = []
+    E_list, X_list, w_list = [], [], []      # each cluster's rows, gathered once
     for rows in groups:
         Xj, wj = X[rows], w[rows]
+        X_list.append(Xj)
+        w_list.append(wj)
         XBX = Xj @ B @ Xj.T
         H = XBX * wj[None, :]  # X_j B X_j' W_j
         Gj = np.eye(len(rows)) - H - H.T + Xj @ Omega @ Xj.T
@@ -138,8 +140,8 @@ def cr2(X: np.ndarray, resid: np.ndarray, clusters: np.ndarray,
     ME = [B @ E for E in E_list]
     df = np.empty(p)
     for i in range(p):
-        R = np.vstack([X[rows].T @ me[i] for me, rows in zip(ME, groups)])  # J x p
-        S = np.vstack([X[rows].T @ (w[rows] * me[i]) for me, rows in zip(ME, groups)])
+        R = np.vstack([Xj.T @ me[i] for me, Xj in zip(ME, X_list)])  # J x p
+        S = np.vstack([Xj.T @ (wj * me[i]) for me, Xj, wj in zip(ME, X_list, w_list)])
         RBS = R @ B @ S.T
         P = R @ Omega @ R.T - RBS - RBS.T
         P[np.diag_indices(G)] += np.array([me[i] @ me[i] for me in ME])

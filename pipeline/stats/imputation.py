@@ -123,14 +123,24 @@ def _impute_chain(gen: np.random.Generator, numeric: dict[str, np.ndarray], miss
     for name in order:
         observed = current[name][~miss[name]]
         current[name][miss[name]] = gen.choice(observed, size=int(miss[name].sum()))
+    # every predictor column once: [1, the numeric variables, the nominal block]; a variable's
+    # design is a gather of its columns (the same C-order matrix as stacking them)
+    names = list(numeric)
+    M = np.column_stack([np.ones(n), *(current[o] for o in names), nominal_block])
+    nominal_cols = list(range(1 + len(names), M.shape[1]))
+    chosen: dict[str, np.ndarray] = {}
     for _ in range(n_iter):
         for name in order:
-            others = [current[o] for o in numeric if o != name]
-            X = np.column_stack([np.ones(n), *others, nominal_block])
-            sd = X[:, 1:].std(axis=0)
-            keep = np.concatenate(([True], sd > 0))
-            X = X[:, keep]
+            if name not in chosen:
+                # constant predictors left out; whether a column is constant never changes (the
+                # imputed values are observed ones), so this is decided once per variable
+                cols = np.array([0, *(1 + j for j, o in enumerate(names) if o != name), *nominal_cols], dtype=int)
+                X = M[:, cols]
+                sd = X[:, 1:].std(axis=0)
+                chosen[name] = cols[np.concatenate(([True], sd > 0))]
+            X = M[:, chosen[name]]
             current[name][miss[name]] = _pmm(X, current[name], miss[name], donors, gen)
+            M[miss[name], 1 + names.index(name)] = current[name][miss[name]]
     return {name: current[name] for name in order}
 
 
@@ -162,6 +172,16 @@ def impute_chained(data: pd.DataFrame, variables: Sequence[str], m: int = 20, *,
             raise _missing_column("imputation", "variable", name, list(data.columns))
     if not isinstance(m, int) or m < 1:
         raise PipelineError(f"the number of imputations must be a positive integer, not {m!r}")
+    chains = _prepare_chains(data, variables)
+    gens = _spawn(seed, m, "multiple imputation")
+    runs = run_tasks(partial(_one_chain, chains=chains, n_iter=n_iter, donors=donors), gens,
+                     parallel if parallel is not None else as_settings(n_jobs))
+    return [chains.completed(data, current) for current in runs]
+
+
+def _prepare_chains(data: pd.DataFrame, variables: list[str]) -> "_Chains":
+    """The numeric arrays, missingness masks, imputation order and nominal predictor block of
+    :func:`impute_chained` (errors for variables it cannot impute)."""
     n = len(data)
     numeric: dict[str, np.ndarray] = {}
     restore: dict[str, Any] = {}
@@ -194,24 +214,46 @@ def impute_chained(data: pd.DataFrame, variables: Sequence[str], m: int = 20, *,
             raise PipelineError(f"imputation: variable {name!r} has no observed value")
     order = sorted((v for v in numeric if miss[v].any()), key=lambda v: miss[v].sum())
     nominal_block = np.column_stack(nominal) if nominal else np.empty((n, 0))
-    gens = _spawn(seed, m, "multiple imputation")
-    chain = partial(_impute_chain, numeric=numeric, miss=miss, order=order, nominal_block=nominal_block,
-                    n_iter=n_iter, donors=donors)
-    chains = run_tasks(chain, gens, parallel if parallel is not None else as_settings(n_jobs))
-    completed = []
-    for current in chains:
+    return _Chains(numeric=numeric, miss=miss, order=order, nominal_block=nominal_block, restore=restore)
+
+
+@dataclass(frozen=True, eq=False)
+class _Chains:
+    """What every chain of :func:`impute_chained` starts from (picklable)."""
+
+    numeric: dict[str, np.ndarray]
+    miss: dict[str, np.ndarray]
+    order: list[str]
+    nominal_block: np.ndarray
+    restore: dict[str, Any]
+
+    def run(self, gen: np.random.Generator, n_iter: int, donors: int) -> dict[str, np.ndarray]:
+        return _impute_chain(gen, self.numeric, self.miss, self.order, self.nominal_block, n_iter, donors)
+
+    def completed(self, data: pd.DataFrame, current: dict[str, np.ndarray]) -> pd.DataFrame:
+        """``data`` with the imputed variables replaced by one chain's completed values."""
         out = data.copy()
-        for name in order:
+        for name in self.order:
             values = current[name]
-            kind = restore[name]
+            kind = self.restore[name]
             if isinstance(kind, pd.CategoricalDtype):
                 out[name] = pd.Categorical.from_codes(values.astype(int), dtype=kind)
             elif kind == "bool":
                 out[name] = values.astype(bool)
             else:
                 out[name] = values
-        completed.append(out)
-    return completed
+        return out
+
+
+def _one_chain(gen: np.random.Generator, chains: _Chains, n_iter: int, donors: int) -> dict[str, np.ndarray]:
+    return chains.run(gen, n_iter, donors)
+
+
+def _impute_and_fit(gen: np.random.Generator, chains: _Chains, data: pd.DataFrame, spec: ModelSpec, n_iter: int,
+                    donors: int) -> "_ImputationFit":
+    """One chain and the model fitted to its completed data, in one task: the completed copy
+    never travels between processes."""
+    return _ImputationFit.of(fit_model(spec, chains.completed(data, chains.run(gen, n_iter, donors))))
 
 
 @dataclass(frozen=True, eq=False)
@@ -252,14 +294,10 @@ class _ImputationFit:
         return cls(result.params, result.vcov, result.fit, result.coefficients)
 
 
-def _fit_for_pooling(spec: ModelSpec, data: pd.DataFrame) -> _ImputationFit:
-    return _ImputationFit.of(fit_model(spec, data))
-
-
 def fit_imputed(spec: Mapping[str, Any] | ModelSpec, data: pd.DataFrame, *, m: int = 20,
                 seed: np.random.Generator | int | np.random.SeedSequence, n_iter: int = 10,
                 donors: int = 5, auxiliary: Sequence[str] = (), n_jobs: int = 1,
-                parallel: ParallelSettings | None = None) -> MIResult:
+                parallel: ParallelSettings | None = None, complete_case: ModelResult | None = None) -> MIResult:
     """Multiple imputation of item nonresponse: impute the model's variables (outcome, formula
     variables, random slopes) plus ``auxiliary`` ones by :func:`impute_chained`, fit ``spec``
     to each completed dataset, pool with :func:`pool_rubin`, and fit the complete-case model
@@ -270,7 +308,8 @@ def fit_imputed(spec: Mapping[str, Any] | ModelSpec, data: pd.DataFrame, *, m: i
     fitted ("impute, then transform"). The complete-data degrees of freedom for Barnard-Rubin are
     the model's t degrees of freedom, else n - k (as mice uses df.residual). The chains and the
     completed-data fits run on ``n_jobs`` local processes, or where ``parallel`` says
-    (:mod:`pipeline.core.parallel`); the result is the same.
+    (:mod:`pipeline.core.parallel`); the result is the same. ``complete_case``: the fit of ``spec``
+    to ``data`` when the caller has it already (it is not fitted again).
     """
     spec = parse_spec(spec)
     if not isinstance(data, pd.DataFrame):
@@ -282,14 +321,20 @@ def fit_imputed(spec: Mapping[str, Any] | ModelSpec, data: pd.DataFrame, *, m: i
             raise _missing_column(spec.id, "variable", name, list(data.columns))
     design = {c for c in (spec.cluster, spec.group, spec.weights) if c}
     variables = [v for v in variables if v not in design]
-    try:
-        complete_case: ModelResult | None = fit_model(spec, data)
-        cc_note = None
-    except PipelineError as exc:
-        complete_case, cc_note = None, f"complete-case fit failed: {exc.message}"
+    cc_note = None
+    if complete_case is None:
+        try:
+            complete_case = fit_model(spec, data)
+        except PipelineError as exc:
+            complete_case, cc_note = None, f"complete-case fit failed: {exc.message}"
+    if not isinstance(m, int) or m < 1:
+        raise PipelineError(f"the number of imputations must be a positive integer, not {m!r}")
     settings = parallel if parallel is not None else as_settings(n_jobs)
-    completed = impute_chained(data, variables, m, seed=seed, n_iter=n_iter, donors=donors, parallel=settings)
-    fits = run_tasks(partial(_fit_for_pooling, spec), completed, settings)
+    chains = _prepare_chains(data, variables)
+    gens = _spawn(seed, m, "multiple imputation")
+    used = data[[c for c in data.columns if c in {*variables, *design}]]    # what a fit reads: less to send
+    fits = run_tasks(partial(_impute_and_fit, chains=chains, data=used, spec=spec, n_iter=n_iter, donors=donors),
+                     gens, settings)
     terms = list(fits[0].params.index)
     for j, f in enumerate(fits):
         if list(f.params.index) != terms:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal
 
 import numpy as np
@@ -29,6 +30,7 @@ from scipy import optimize, stats
 
 from pipeline.core.digits import snap
 from pipeline.core.errors import PipelineError
+from pipeline.core.parallel import ParallelSettings, as_settings, run_tasks
 
 STATUS_OK = "ok"
 STATUS_TOO_FEW_ITEMS = "too_few_items"  # alpha needs 2 items
@@ -650,6 +652,7 @@ def cluster_bootstrap(
     statistics: Sequence[str] = ("alpha", "omega"),
     omega_use: Use = "complete",
     min_n: int = 10,
+    parallel: ParallelSettings | int | None = None,
 ) -> ReliabilityBootstrap:
     """Percentile intervals for raw alpha and omega total, resampling whole clusters.
 
@@ -667,6 +670,8 @@ def cluster_bootstrap(
     NaN and counts in ``n_failed``; an interval with fewer than two usable replications has
     status ``"bootstrap_failed"``; fewer than two clusters gives ``"too_few_clusters"``; a
     degenerate full-data statistic gives its own status and no replications are drawn.
+    The replications are computed where ``parallel`` says (:mod:`pipeline.core.parallel`;
+    None: here), all drawn here first: the same intervals anywhere.
     """
     x, names = _as_item_array(items)
     _check_bootstrap_args(items, clusters, rng, n_replications, level, statistics)
@@ -682,20 +687,36 @@ def cluster_bootstrap(
         o = omega_total(items, use=omega_use, min_n=min_n)
         full["omega"] = (o.status, o.message, o.omega_total)
 
-    runnable = [s for s in full if full[s][0] == STATUS_OK]
+    runnable = tuple(s for s in full if full[s][0] == STATUS_OK)
     reps = {s: np.full(int(n_replications), np.nan) for s in full}
     if n_clusters >= 2 and runnable:
-        for b in range(int(n_replications)):
-            drawn = gen.integers(0, n_clusters, size=n_clusters)
-            xb = x[order[drawn]] if singletons else x[np.concatenate([members[g] for g in drawn])]
-            if "alpha" in runnable:
-                reps["alpha"][b] = _raw_alpha_of(xb)
-            if "omega" in runnable:
-                reps["omega"][b] = _omega_value(xb, omega_use, min_n)
+        draws = [gen.integers(0, n_clusters, size=n_clusters) for _ in range(int(n_replications))]
+        settings = as_settings(parallel)
+        chunks = [draws[i::8] for i in range(8)] if settings.parallel and len(draws) > 8 else [draws]
+        task = partial(_replications, x=x, rows=order if singletons else members, singletons=singletons,
+                       statistics=runnable, use=omega_use, min_n=min_n)
+        values = run_tasks(task, chunks, settings)
+        for i, chunk in enumerate(values):                # chunk i holds replications i, i + 8, ...
+            for j, s in enumerate(runnable):
+                reps[s][i::len(chunks)] = chunk[:, j]
 
     intervals = {s: _percentile_interval(s, status, message, estimate, reps[s], n_clusters, level)
                  for s, (status, message, estimate) in full.items()}
     return ReliabilityBootstrap(intervals=intervals, n_clusters=n_clusters, n_rows=int(x.shape[0]))
+
+
+def _replications(draws: Sequence[np.ndarray], x: np.ndarray, rows: np.ndarray | list[np.ndarray], singletons: bool,
+                  statistics: tuple[str, ...], use: Use, min_n: int) -> np.ndarray:
+    """The ``statistics`` of the resamples ``draws`` (drawn cluster numbers; ``rows`` each
+    cluster's rows, or the rows in cluster order when every row is its own cluster): one row per
+    draw. A task of :func:`cluster_bootstrap`, so a worker process can run it."""
+    out = np.full((len(draws), len(statistics)), np.nan)
+    for b, drawn in enumerate(draws):
+        picked = rows[drawn] if singletons else np.concatenate([rows[g] for g in drawn])
+        xb = np.take(x, picked, axis=0, out=np.empty((len(picked), x.shape[1])))   # x[picked], faster
+        for j, s in enumerate(statistics):
+            out[b, j] = _raw_alpha_of(xb) if s == "alpha" else _omega_value(xb, use, min_n)
+    return out
 
 
 def _check_bootstrap_args(items: pd.DataFrame, clusters: pd.Series, rng: np.random.Generator | int,

@@ -462,6 +462,41 @@ def _factor_of(rhs: str, name: str) -> str:
     return "categorical" if f"C({name})" in rhs.replace(" ", "") else "numeric"
 
 
+def _row_groups(frame: pd.DataFrame) -> np.ndarray:
+    """Each row's number among the frame's distinct rows, numbered in order of first appearance."""
+    ids = np.zeros(len(frame), dtype=np.int64)
+    for column in frame.columns:
+        codes = pd.factorize(frame[column])[0].astype(np.int64)
+        ids = pd.factorize(ids * (int(codes.max(initial=0)) + 1) + codes)[0].astype(np.int64)
+    return ids
+
+
+def _level_design_means(info: Any, data: pd.DataFrame, rhs: str, factors: Sequence[str]) -> list[tuple[str, Any, np.ndarray]]:
+    """(factor, level, mean design row with every document at that level) for each level of each
+    factor: the same for every topic. patsy turns a categorical into codes one value at a time,
+    so the design is built on the distinct rows of the formula's variables and spread back to
+    every document (a design row is a function of its variables' values; the same full matrix,
+    the same mean); with a missing value among them (patsy drops those rows), or a variable
+    that is not a column, on the whole frame."""
+    used = [c for c in formula_variables(rhs) if c in data.columns]
+    levels = [(f, v) for f in factors for v in sorted(data[f].dropna().unique().tolist())]
+    whole = (len(used) != len(formula_variables(rhs)) or any(f not in used for f in factors)
+             or bool(data[used].isna().to_numpy().any()))
+    if whole:
+        frames, inverse = [data.assign(**{f: v}) for f, v in levels], None
+    else:
+        inverse = _row_groups(data[used])
+        distinct = data[used].iloc[np.unique(inverse, return_index=True)[1]]
+        frames = [distinct.assign(**{f: v}) for f, v in levels]
+    out = []
+    for (f, v), frame in zip(levels, frames):
+        x = patsy.build_design_matrices([info], frame, return_type="dataframe")[0].to_numpy(float)
+        if inverse is not None:                   # every document's row, in the same memory layout
+            x = np.take(x, inverse, axis=0, out=np.empty_like(x, shape=(len(inverse), x.shape[1])))
+        out.append((f, v, x.mean(axis=0)))
+    return out
+
+
 def prevalence_effects(data: pd.DataFrame, outcomes: Sequence[str], rhs: str, factors: Sequence[str],
                        covariance: str = "hc1", cluster: str | None = None,
                        conf_level: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -479,10 +514,7 @@ def prevalence_effects(data: pd.DataFrame, outcomes: Sequence[str], rhs: str, fa
 
     coefs, levels = [], []
     base = patsy.dmatrix(rhs, data, return_type="dataframe")
-    # the mean design row with every document at a factor's level: the same for every topic
-    at_level = [(f, v, patsy.build_design_matrices([base.design_info], data.assign(**{f: v}),
-                                                   return_type="dataframe")[0].to_numpy(float).mean(axis=0))
-                for f in factors for v in sorted(data[f].dropna().unique().tolist())]
+    at_level = _level_design_means(base.design_info, data, rhs, factors)
     for name in outcomes:
         res = fit_model({"id": name, "formula": f"{name} ~ {rhs}", "estimator": "ols", "covariance": covariance,
                          "cluster": cluster, "conf_level": conf_level}, data)
