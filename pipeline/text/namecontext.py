@@ -54,6 +54,8 @@ def lone_surnames(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Ite
         for m in re.finditer(re.escape(w), text):
             e = m.end()
             sur = next((text[e:e + k] for k in (2, 1) if text[e:e + k] in every and text[e + k:e + k + 1] == "家"), "")
+            if sur in rules.very_rare_surnames and lexicon.get(sur + "家") is not None:
+                continue                                 # 楼上那家: a word, and 那 a very rare surname
             if sur and e >= region:
                 yield e, e + len(sur)
     for m in re.finditer(rf"(?<=[{FAMILY_BEFORE}])([\u4e00-\u9fd5]{{1,2}})家(?=[{FAMILY_AFTER}])", text):

@@ -96,6 +96,7 @@ class Rules:
     surnames: frozenset[str]                  # strong surnames (1 or 2 characters)
     weak_surnames: frozenset[str]
     rare_surnames: frozenset[str]             # rare surnames (禹, 拓, 端木): a name only in a name's context
+    very_rare_surnames: frozenset[str]        # of those, the very rare (訾, 鲜, 把): a stronger context still
     prefixes: frozenset[str]
     titles: tuple[str, ...]                   # roles and forms of address after a surname, longest first
     address_titles: frozenset[str]            # the forms of address among them (大姐, 师傅): no content token
@@ -444,9 +445,10 @@ def load_rules(path: str | Path, stopwords_path: str | Path) -> Rules:
     names = _cfg_need(red, "names", f"{where}: redaction")
     surname_path = path.parent / str(_cfg_need(names, "surnames", f"{where}: redaction.names"))
     surname_rows = read_word_list(surname_path, "surname list")
-    surnames = frozenset(r[0] for r in surname_rows if not {"weak", "rare"} & set(r[1:]))
+    surnames = frozenset(r[0] for r in surname_rows if not {"weak", "rare", "veryrare"} & set(r[1:]))
     weak = frozenset(r[0] for r in surname_rows if "weak" in r[1:])
-    rare = frozenset(r[0] for r in surname_rows if "rare" in r[1:]) - weak
+    very_rare = frozenset(r[0] for r in surname_rows if "veryrare" in r[1:]) - weak
+    rare = (frozenset(r[0] for r in surname_rows if "rare" in r[1:]) | very_rare) - weak
     if not surnames:
         raise PipelineError(f"{where}: the surname list is empty")
 
@@ -478,7 +480,7 @@ def load_rules(path: str | Path, stopwords_path: str | Path) -> Rules:
         long_min=int(long_min) if long_min is not None else None,
         phone_words=tuple(_str_list(red.get("phone_words") or [], f"{where}: redaction.phone_words")),
         phone_window=int(red.get("phone_word_window", 6)),
-        surnames=surnames, weak_surnames=weak, rare_surnames=rare,
+        surnames=surnames, weak_surnames=weak, rare_surnames=rare, very_rare_surnames=very_rare,
         prefixes=frozenset(prefixes), titles=tuple(sorted(set(titles), key=lambda w: (-len(w), w))),
         address_titles=frozenset(address_titles), token_re=token_re,
         dict_max_freq=int(names.get("dict_max_freq", 100)), given_max=int(names.get("given_max_chars", 2)),
