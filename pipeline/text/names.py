@@ -15,6 +15,7 @@ from typing import Any
 
 from pipeline.text.namebase import (COMMON_FREQ, RARE_FREQ, _after_trigger, _common, _function_word, _given_ok,
                                     _is_break, _rare_head, _surname_of)
+from pipeline.text.nameminority import dotted, minority_names
 from pipeline.text.namesignals import _kin_names, _listed_names, _spaced_names
 from pipeline.text.namecontext import across_dots, lone_surnames, nicknames, role_subjects
 from pipeline.text.nameframes import bare_given, called, families_of, kept, not_person_spans, weak_titled
@@ -115,6 +116,8 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
                       not _in_place(text, s, places, rules) and
                       not _implausible(text, s, e, rules, lexicon, words, weighed=True))   # 丁金花老人: 金花 weighed
     candidates = _trim_glue(text, candidates, scored, rules)
+    candidates.extend((s, e) for s, e in [*dotted(text, rules, region), *minority_names(text, rules, lexicon, region)]
+                      if taken.free(s, e) and not any(informal[s:e]))     # 才让东知, 买买提江·吐尔逊 (:mod:`nameminority`)
     ordinary = {text[s:e] for s, e in _context_names(text, rules, lexicon, region)
                 if taken.free(s, e) and not any(informal[s:e]) and text[s:e] not in rules.not_names
                 and not _in_place(text, s, places, rules)}          # 丁香阿姨: an ordinary word in a person's context
