@@ -43,6 +43,7 @@ LANDFORMS = "山川河沟湾岭坡梁塬峁洼滩渠岔湖"
 PLACE_ENDS = "州省市县区镇乡村"
 PLURAL = re.compile(r"(?:[\d两几多]|[一二三四五六七八九十百千]{0,3}[二三四五六七八九十百千])[名位个]$")   # 五名司铎
 NUMERAL_CHARS = "一二三四五六七八九十"
+ASPECT = "了着过"                                  # aspect particles after a verb (车占了)
 DEGREE = ("得很", "得多", "得要命", "得不行", "极了")
 
 
@@ -173,10 +174,12 @@ def kept(text: str, s: int, e: int, spans: list[tuple[int, int]], rules: Rules, 
     naming word before it (念高二; not 叫张三)."""
     word = text[s:e]
     if any(ks <= s and e <= ke for ks, ke in spans) or text.startswith(PEOPLE, e) or \
-            any(text.startswith(d, e) for d in DEGREE):
+            any(text.startswith(d, e) for d in DEGREE) or _everyday_frame(text, s, e, rules, lexicon):
         return True
-    if len(word) >= 3 and word[-1] in PLACE_ENDS or (len(word) >= 2 and PLURAL.search(text, 0, s)):
-        return True
+    named = any(text.endswith(t, 0, s) for t in rules.strong_triggers)
+    if len(word) >= 3 and word[-1] in PLACE_ENDS and not (named and _tag(word[-2:], lexicon).startswith("ns")) or \
+            (len(word) >= 2 and PLURAL.search(text, 0, s)):
+        return True                                      # 吴忠市; not 叫李兰州 (兰州, a place, named after it)
     if len(word) >= 2 and any((entry := lexicon.get(text[s:e + m])) and entry[1].startswith(("ns", "nz", "n")) and not entry[1].startswith("nr")
            and entry[0] >= 10 and e + m <= len(text) for m in (1, 2)):
         return True
@@ -184,3 +187,27 @@ def kept(text: str, s: int, e: int, spans: list[tuple[int, int]], rules: Rules, 
     return len(word) == 2 and word[1] in NUMERAL_CHARS and \
         not any(before.endswith(w) for w in (*rules.strong_triggers, *rules.kin_words)) and \
         not any(text.startswith(t, e) for t in rules.titles)
+
+
+def _tag(word: str, lexicon: Lexicon) -> str:
+    entry = lexicon.get(word)
+    return entry[1] if entry is not None and entry[0] >= 10 else ""
+
+
+def _everyday_frame(text: str, s: int, e: int, rules: Rules, lexicon: Lexicon) -> bool:
+    """Frames of everyday speech that a name cannot stand in: a reduplicated word (马马虎虎: AABB), a
+    place of the dictionary and a verb (兰州生的), a surname and a verb before an aspect particle
+    (车占了), and a candidate that goes on into a word of the dictionary before more text (马兰花志愿
+    服务队: 马兰花 names the team), unless a naming word is before it."""
+    word = text[s:e]
+    if len(word) >= 2 and word[0] == word[1] and text[s + 2:s + 3] and text[s + 2:s + 3] == text[s + 3:s + 4]:
+        return True
+    if len(word) < 2 or any(text.endswith(t, 0, s) for t in (*rules.strong_triggers, *rules.kin_words)):
+        return False                                     # 叫马兰, 我女婿吴国庆
+    if len(word) == 3 and _tag(word[:2], lexicon).startswith("ns") and _tag(word[2], lexicon).startswith("v"):
+        return True
+    if len(word) == 2 and text[e:e + 1] in ASPECT and _tag(word[1], lexicon).startswith("v") and \
+            lexicon.get(word) is None:
+        return True
+    return any(_tag(text[s:e + m], lexicon) and HAN_JIEBA.match(text[e + m:e + m + 1] or "。") for m in (1, 2))
+
