@@ -96,6 +96,29 @@ def called(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[t
                 yield s, e
 
 
+def declared_surnames(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """A surname the turn declares (姓咸的, 姓白的, 保家兄弟俩) makes that surname + one or two
+    characters of given names a name where they stand set off: between breaks, before 就/是/说, or
+    one after the other (咸国栋, ……白雪……, 保永福保永禄), whatever the surname's tier."""
+    every = rules.surnames | rules.weak_surnames | rules.rare_surnames
+    declared = {m.group(1) for m in re.finditer(r"(?<![百都全多大同本异])姓([\u4e00-\u9fd5]{1,2})", text)
+                if m.group(1) in every or m.group(1)[:1] in every}
+    declared = {d if d in every else d[0] for d in declared}
+    for m in re.finditer(r"([\u4e00-\u9fd5]{1,2})家(?:兄弟|姐妹|弟兄)", text):
+        declared |= {m.group(1)[-k:] for k in (2, 1) if len(m.group(1)) >= k and m.group(1)[-k:] in every}
+    for sur in declared:
+        for m in re.finditer(re.escape(sur) + r"[\u4e00-\u9fd5]{1,2}", text, region):
+            for end in (m.end(), m.end() - 1):
+                given, before, after = text[m.start() + len(sur):end], text[m.start() - 1:m.start()], text[end:end + 1]
+                if not given or any(c in rules.not_given or not (c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= 30)
+                                    for c in given) or given in rules.titles:
+                    continue
+                if (not before or before in BREAK or text.endswith(sur, 0, m.start() - 2)) and \
+                        (not after or after in BREAK or after in "就是说讲" or text.startswith(sur, end)):
+                    yield m.start(), end
+                    break
+
+
 def bare_given(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
     """A given name said alone as a clause's subject: two characters of given names that are no
     word of jieba's dictionary, at a clause's start, before a particle or 说/讲 (秀兰嘛去了, 建英说)."""

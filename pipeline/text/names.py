@@ -18,7 +18,7 @@ from pipeline.text.namebase import (COMMON_FREQ, RARE_FREQ, _after_trigger, _com
 from pipeline.text.nameminority import dotted, minority_names
 from pipeline.text.namesignals import _kin_names, _listed_names, _spaced_names
 from pipeline.text.namecontext import across_dots, lone_surnames, nicknames, role_subjects
-from pipeline.text.nameframes import bare_given, called, families_of, kept, not_person_spans, weak_titled
+from pipeline.text.nameframes import bare_given, called, declared_surnames, families_of, kept, not_person_spans, weak_titled
 from pipeline.text.namescore import GIVEN_CHARS, after_time_word, scored_windows
 from pipeline.text.rules import Rules
 from pipeline.text.segment import HAN_JIEBA, WORD_CHAR, Lexicon
@@ -125,7 +125,8 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
                       if m.start() >= region and _person_context(text, m.start(), m.end(), rules))
     local: set[str] = set()                              # redacted where found only (叫她燕子: elsewhere a bird)
     for finder, words_too in ((role_subjects(text, rules, lexicon, region), ordinary), (nicknames(text, rules, lexicon, region), local),
-                              (called(text, rules, lexicon, region), local), (bare_given(text, rules, lexicon, region), local)):
+                              (called(text, rules, lexicon, region), local), (bare_given(text, rules, lexicon, region), local),
+                              (declared_surnames(text, rules, lexicon, region), local)):
         for s, e in finder:
             if taken.free(s, e) and not any(informal[s:e]):
                 candidates.append((s, e))
