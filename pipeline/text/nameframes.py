@@ -30,6 +30,7 @@ from pipeline.text.rules import Rules
 from pipeline.text.segment import HAN_JIEBA, Lexicon
 
 BREAK = "，。；！？,;!?：:、—…～~ \t\u3000\n"
+ONE_OF = ("一个", "一位", "有个", "有位")                 # 一个叫石磊，一个叫田野: one of some people
 CALLER = "我你他她娃名"                              # before 叫: a person or a name noun (大名叫, 娃叫)
 PARTICLES = "嘛呢吧啊呀哦"                          # after a name said alone (秀兰嘛)
 NOT_A_NAME_TAGS = ("v", "d", "r", "p", "c", "u", "q", "m", "f", "a")
@@ -72,7 +73,7 @@ def called(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[t
     for m in re.finditer("叫", text):
         j = m.end()
         prev = text[m.start() - 1:m.start()]
-        if j < region or not (not prev or prev in BREAK or prev in CALLER or
+        if j < region or not (not prev or prev in BREAK or prev in CALLER or text.endswith(ONE_OF, 0, m.start()) or
                               any(text.endswith(k, 0, m.start()) for k in rules.kin_words)):
             continue
         sur = next((text[j:j + k] for k in (2, 1) if text[j:j + k] in every), "")
@@ -144,13 +145,15 @@ def families_of(text: str, surnames: set[str], lexicon: Lexicon, region: int) ->
 def _name_shaped(word: str, rules: Rules, lexicon: Lexicon) -> bool:
     """Two or three characters that can be a given name or a nickname after 叫."""
     entry = lexicon.get(word)
-    if word in rules.titles or word in rules.kin_words or word in rules.not_names or word[0] in rules.prefixes:
-        return False
+    surname_nr = word[0] in rules.surnames and entry is not None and entry[1].startswith("nr")
+    if word in rules.titles or word in rules.kin_words or (word in rules.not_names and not surname_nr) or \
+            word[0] in rules.prefixes:
+        return False                                 # 叫田野: a word of not_names, yet a surname + a name of jieba's
     if entry is not None and entry[1].startswith("a") and all(c in GIVEN_CHARS for c in word):
         return True                                  # 叫浩然: an adjective of name characters
     if entry is not None and (entry[1].startswith(NOT_A_NAME_TAGS) or (entry[0] >= 1000 and not entry[1].startswith("nr"))):
         return False
-    return entry is None or all(c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= 30 for c in word)
+    return entry is None or surname_nr or all(c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= 30 for c in word)
 
 
 def _spelled(text: str, e: int, sur: str) -> bool:
