@@ -23,7 +23,7 @@ Kept (the spans of :func:`not_person_spans`):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from pipeline.text.namescore import GIVEN_CHARS
 from pipeline.text.rules import Rules
@@ -118,6 +118,19 @@ def declared_surnames(text: str, rules: Rules, lexicon: Lexicon, region: int) ->
                         (not after or after in BREAK or after in "就是说讲" or text.startswith(sur, end)):
                     yield m.start(), end
                     break
+
+
+def compound_alone(text: str, names: Iterable[str], rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """A compound surname said alone before a break (那个诸葛，诸葛明亮) when a name found in the turn
+    starts with it: the person, named by the surname; not when a famous bearer of the dictionary
+    spells it (司马光砸缸那个司马)."""
+    every = rules.surnames | rules.rare_surnames
+    for sur in {n[:2] for n in names if len(n) > 2 and n[:2] in every}:
+        if any(_tag(m.group(), lexicon).startswith("nr") for m in re.finditer(re.escape(sur) + r"[\u4e00-\u9fd5]", text)):
+            continue
+        for m in re.finditer(re.escape(sur) + rf"(?=[{re.escape(BREAK)}]|$)", text):
+            if m.start() >= region:
+                yield m.span()
 
 
 def bare_given(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:

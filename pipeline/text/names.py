@@ -18,7 +18,7 @@ from pipeline.text.namebase import (COMMON_FREQ, RARE_FREQ, _after_trigger, _com
 from pipeline.text.nameminority import dotted, minority_names
 from pipeline.text.namesignals import _kin_names, _listed_names, _spaced_names
 from pipeline.text.namecontext import across_dots, lone_surnames, nicknames, role_subjects
-from pipeline.text.nameframes import bare_given, called, declared_surnames, families_of, kept, not_person_spans, weak_titled
+from pipeline.text.nameframes import bare_given, called, compound_alone, declared_surnames, families_of, kept, not_person_spans, weak_titled
 from pipeline.text.namescore import GIVEN_CHARS, after_time_word, scored_windows
 from pipeline.text.rules import Rules
 from pipeline.text.segment import HAN_JIEBA, WORD_CHAR, Lexicon
@@ -142,7 +142,7 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
                 if not kept(text, s, e, spans, rules, lexicon))
     titled = {text[s:e][slice(*split_role(text[s:e], rules))] for s, e in informal_spans if split_role(text[s:e], rules)}
     for s, e in [*lone_surnames(text, rules, lexicon, region), *((s, e) for s, e in called(text, rules, lexicon, region) if e - s == 1),
-                 *families_of(text, titled, lexicon, region)]:
+                 *families_of(text, titled, lexicon, region), *compound_alone(text, found, rules, lexicon, region)]:
         if not _in_place(text, s, places, rules) and not kept(text, s, e, spans, rules, lexicon):
             yield s, e, text[s:e]
 
