@@ -10,6 +10,8 @@ from pipeline.text.namebase import COMMON_FREQ, RARE_FREQ, _after_trigger, _comm
 from pipeline.text.rules import Rules
 from pipeline.text.segment import HAN_JIEBA, WORD_CHAR, Lexicon
 
+ROSTER_SEX = re.compile(r"[ \t\u3000]+[男女](?:[ \t\u3000]|$)")   # a roster's row: 杨 建 军 男 汉 182…
+
 
 def _spaced_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
     """A name written with a space after the surname: 马 玉 兰, 王 子 轩 (each character alone),
@@ -25,6 +27,9 @@ def _spaced_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Ite
         start, end = m.span()
         if text[end - 2] not in gap and (text[end - 1] in rules.not_given or text[end - 1] in rules.glue_after):
             end -= 1                                          # 马 悦也: the name is 马 悦
+        sex = re.search(r"[ \t\u3000]+[男女]$", text[start:end])
+        if sex and ROSTER_SEX.match(text, end - len(sex.group())) and len(re.sub(r"\s+", "", text[start:end])) == 4:
+            end -= len(sex.group())                           # 杨 建 军 男: the roster's next column
         value = text[start:end]
         chars = re.sub(r"[ \t\u3000]+", "", value)
         sur = _surname_of(chars, rules) or (_surname_of(chars, rules, weak=True) if _rare_head(chars, rules) else "")
@@ -34,8 +39,8 @@ def _spaced_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Ite
                 (sur not in rules.surnames and not _after_trigger(text, start, rules)):
             continue
         rest = text[end:]
-        if rest[:1] in gap and HAN_JIEBA.match(rest.lstrip(gap)[:1] or "。"):
-            continue                                          # more spaced characters follow
+        if rest[:1] in gap and HAN_JIEBA.match(rest.lstrip(gap)[:1] or "。") and not ROSTER_SEX.match(rest):
+            continue                                          # more spaced characters follow (not a roster's 男/女)
         before = text[max(0, start - 2):start]
         if len(before) == 2 and before[1] in gap and HAN_JIEBA.match(before[0]) and \
                 not _after_trigger(text, start - 1, rules):
