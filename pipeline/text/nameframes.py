@@ -196,7 +196,7 @@ def not_person_spans(text: str, rules: Rules) -> list[tuple[int, int]]:
             continue                                     # 马建国村里: his village, not a village's name
         for k in (3, 2):
             stem = text[p - k:p] if p >= k else ""
-            if stem and stem[0] in rules.surnames | rules.rare_surnames:
+            if stem and stem[0] in rules.surnames | rules.rare_surnames and all(HAN_JIEBA.match(c) for c in stem):
                 out += [mm.span() for mm in re.finditer(re.escape(stem), text)]
                 break
     for m in re.finditer(rf"[\u4e00-\u9fd5]家[{LANDFORMS}]", text):
