@@ -10,12 +10,12 @@
 - **The middle dot.** Two runs of transcription characters joined by a middle dot (买买提江·吐尔逊;
   also ‧ • ・ ･ and the full-width ．) are one name.
 
-Sources of the syllables (written from knowledge, not downloaded): the given names and their
-usual Chinese spellings in 《藏族人名汉译规范》-style tables of Tibetan names (次仁, 扎西, 卓玛,
-才让, 拉毛, 措/错, 东知/东智 …), the Mongolian names of Inner Mongolia's and Xinjiang's name
-handbooks (巴特尔, 其木格, 乌兰, 图雅, 苏和, 那日苏 …), and the Uyghur and Kazakh names of the
-Xinjiang public-security transcription tables (买买提, 吐尔逊, 阿依古丽, -江, -古丽, -汗 …); the Hui
-经名 are the ``given_names`` list of the study. A team adds the names its people use to that list.
+Sources of the syllables: written from knowledge of the names' usual Chinese spellings (not from
+a printed table, not downloaded): Tibetan names as Qinghai's and Gansu's Tibetans write them in
+Chinese (次仁, 扎西, 卓玛, 才让, 拉毛, 措/错, 东知/东智 …), Mongolian names of Inner Mongolia and
+Xinjiang (巴特尔, 其木格, 乌兰, 图雅, 苏和, 那日苏 …), and Uyghur and Kazakh names in the spellings
+of Xinjiang's ID cards (买买提, 吐尔逊, 阿依古丽, -江, -古丽, -汗 …); the Hui 经名 are the
+``given_names`` list of the study. A team adds the names its people use to that list.
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ DOT_NAME = re.compile(r"([\u4e00-\u9fd5]{2,6})[·•・‧･．]([\u4e00-\u9fd5
 BREAKS = "，。；！？,;!?：:、—… \t\u3000\n"
 AFTER = ("是", "在", "也", "就", "说", "讲", "他们", "她们", "的", "嫁", "过来", "读", "从")
 NAMING = ("叫", "名叫", "叫做", "名字", "、")
-MIN_SYLLABLES = 2                      # one syllable alone (苏, 措) is no name here
+MIN_SYLLABLES = 1                      # a window is two characters at least: 苏, 措 alone are no name
 
 
 @functools.lru_cache(maxsize=1)
