@@ -524,3 +524,7 @@ def test_an_office_room_is_no_address(generic):
 
 def test_a_spaced_name_in_a_roster_row(generic):
     assert spans(generic, "序号 姓名 性别\n1 王 晓 燕 女 13895012345") == [("王 晓 燕", "name"), ("13895012345", "mobile")]
+
+
+def test_a_section_of_a_resettlement_village(generic):
+    assert spans(generic, "他家在红寺堡移民新村5区23号，离学校近。") == [("红寺堡移民新村5区23号", "address")]
