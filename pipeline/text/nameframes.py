@@ -108,7 +108,7 @@ def declared_surnames(text: str, rules: Rules, lexicon: Lexicon, region: int) ->
     for m in re.finditer(r"([\u4e00-\u9fd5]{1,2})家(?:兄弟|姐妹|弟兄)", text):
         declared |= {m.group(1)[-k:] for k in (2, 1) if len(m.group(1)) >= k and m.group(1)[-k:] in every}
     for sur in declared:
-        for m in re.finditer(re.escape(sur) + r"[\u4e00-\u9fd5]{1,2}", text, region):
+        for m in re.compile(re.escape(sur) + r"[\u4e00-\u9fd5]{1,2}").finditer(text, region):
             for end in (m.end(), m.end() - 1):
                 given, before, after = text[m.start() + len(sur):end], text[m.start() - 1:m.start()], text[end:end + 1]
                 if not given or any(c in rules.not_given or not (c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= 30)
