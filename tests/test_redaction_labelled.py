@@ -1,9 +1,9 @@
 """Redaction measured on the hand-labelled set (tests/fixtures/redaction/labelled.yaml; written by
 hand, not by the simulator), with the detector a new study gets (the generic template that
 ``init`` drafts, the generic word lists). Targets on the tuning parts (tune, and tune2, tune3,
-tune4, tune6 and tune7: turns written blind by other writers, measured, then tuned on): numbers and ids
+tune4, tune6, tune7 and tune8: turns written blind by other writers, measured, then tuned on): numbers and ids
 recall 1.00, names and addresses >= 0.95, precision >= 0.90, ordinary words kept >= 0.90. Tune5
-and tune6 were heldout5 and heldout6, tune7 was heldout7: all have been tuned on since (issue 17),
+and tune6 were heldout5 and heldout6, tune7 and tune8 were heldout7 and heldout8: all have been tuned on since (issue 17),
 so no part of the set is blind any more; tune5 still misses the names target (names that are everyday words
 with no naming word: 白云, 高山; 拓海军) and has floors of its own. The held-out parts are
 reported in docs/redaction.md: their floors here only catch a regression. The table in
@@ -22,7 +22,7 @@ from pipeline.text.redaction_eval import load_labelled, parse_markup, score
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELLED = ROOT / "tests" / "fixtures" / "redaction" / "labelled.yaml"
-BLIND = {"heldout8"}       # parts never tuned on: measured, with floors, not held to the targets
+BLIND: set[str] = set()    # parts never tuned on: measured, with floors, not held to the targets (none now)
 
 
 def _table_module():
@@ -51,6 +51,7 @@ def test_the_labelled_set_is_large_and_varied():
     assert sum(i.part == "heldout2" for i in items) >= 28 and sum(i.part == "tune3" for i in items) >= 40
     assert sum(i.part == "tune4" for i in items) >= 70
     assert sum(i.part == "tune5" for i in items) >= 60 and sum(i.part == "tune6" for i in items) >= 60
+    assert sum(i.part == "tune7" for i in items) >= 130 and sum(i.part == "tune8" for i in items) >= 130
     cats = {c for i in items for _, _, c in i.gold}
     assert {"name", "mobile", "landline", "id_number", "bank_card", "certificate", "plate", "account", "email",
             "staff_id", "address"} <= cats
@@ -60,7 +61,7 @@ def test_the_labelled_set_is_large_and_varied():
         and decoys == [(21, 23)]
 
 
-@pytest.mark.parametrize("part", ["tuning", "tuning 2", "tuning 3", "tuning 4", "tuning 6", "tuning 7"])
+@pytest.mark.parametrize("part", ["tuning", "tuning 2", "tuning 3", "tuning 4", "tuning 6", "tuning 7", "tuning 8"])
 def test_targets_on_the_tuning_parts(measured, part):
     _, parts, misses = measured
     t = parts[part]
@@ -83,14 +84,12 @@ def test_the_held_out_part_has_not_regressed(measured):
 
 
 @pytest.mark.parametrize("part, names, numbers, addresses", [("held-out 2", 0.92, 1.0, 0.95),
-                                                           ("tuning 5", 0.93, 1.0, 1.0),
-                                                           ("held-out 8", 0.79, 0.95, 0.94)])
+                                                           ("tuning 5", 0.93, 1.0, 1.0)])
 def test_the_parts_below_the_targets_have_not_regressed(measured, part, names, numbers, addresses):
     """Held-out 2 (written blind by the second writer, not fully blind since: labelled.yaml's
-    notes), tuning 5 (tuned on, still below the names target) and held-out 8 (an eighth writer's,
-    blind, never tuned on): floors at or just below what
-    they measure, precision and decoys at the targets. (Held-out 3 to 7 were tuned on after
-    their blind measurement: they are tuning 3 to 7 now.)"""
+    notes) and tuning 5 (tuned on, still below the names target): floors at or just below what
+    they measure, precision and decoys at the targets. (Held-out 3 to 8 were tuned on after
+    their blind measurement: they are tuning 3 to 8 now.)"""
     _, parts, misses = measured
     h = parts[part]
     assert _row(h, "names")["recall"] >= names and _row(h, "numbers and ids")["recall"] >= numbers, misses[part]
@@ -135,7 +134,7 @@ def test_the_docs_show_the_current_table(measured):
 
 
 WIKIPEDIA = ROOT / "tests" / "fixtures" / "corpus" / "ud_gsdsimp" / "texts.txt"
-WIKIPEDIA_NAME_SPANS = 147          # measured after tuning 7's rules (156 before them, 170 before issue 17); may only fall
+WIKIPEDIA_NAME_SPANS = 145          # measured after tuning 8's rules (147 before them, 156 before tuning 7's, 170 before issue 17); may only fall
 
 
 def test_names_outside_the_domain_do_not_grow(tmp_path):

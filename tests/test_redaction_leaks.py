@@ -81,7 +81,7 @@ def leaks(roots: list[Path], values: dict[str, str], extra: str = "") -> tuple[l
 # --------------------------------------------------------------------------------------------
 # the planted corpus
 # --------------------------------------------------------------------------------------------
-NOT_PLANTED = {"heldout8"}            # a blind part not yet tuned on (labelled.yaml's notes): its misses are not all found
+NOT_PLANTED: set[str] = set()         # blind parts not yet tuned on (labelled.yaml's notes): none now
 
 
 def planted_corpus(folder: Path) -> tuple[dict[str, str], str]:
@@ -138,10 +138,19 @@ def _also_words(items) -> set[str]:
     for name in names:
         for it in items:
             spans = [(s, e) for s, e, c in it.gold if c == "name"]
-            if any(not any(s <= m.start() and m.end() <= e for s, e in spans) for m in re.finditer(re.escape(name), it.text)):
+            if any(not any(s <= m.start() and m.end() <= e for s, e in spans) for m in re.finditer(re.escape(name), it.text)) \
+                    or name in _words_only(it.text, spans):
                 out.add(name)
                 break
     return out
+
+
+def _words_only(text: str, spans: list[tuple[int, int]]) -> str:
+    """The text outside the name spans as the token column holds it, without punctuation and
+    separators: a name spelled out character by character (撒种子的撒，国庆节的国庆) is there."""
+    for s, e in sorted(spans, reverse=True):
+        text = text[:s] + "□" + text[e:]
+    return re.sub(r"[\s\-.·_/()（），。、；：！？…—,;:!?]+", "", text)
 
 
 @pytest.fixture(scope="module")

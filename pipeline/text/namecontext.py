@@ -35,7 +35,8 @@ FAMILY_AFTER = "的人里那这门"
 FAMILY_AFTER_WORDS = ("具", "电", "务", "伙", "乡", "属", "族", "长", "园", "居", "庭", "政")   # 家具, 家电 …: 家 starts a word
 FAMILY = re.compile(r"([\u4e00-\u9fd5]{1,2})家")
 FAMILY_LIST = "、和跟与同及"                   # 马家、丁家、杨家; 黑家和者家: families in a list
-FAMILY_SUBJECT = "也都还就又"                  # the family as a clause's subject (汉族的李家也在)
+FAMILY_SUBJECT = "也都还就又在是，。；！？"      # the family as a clause's subject (汉族的李家也在, ，米家在那边, ，喇家，)
+OURS = ("我们", "咱们", "俺们", "他们", "她们", "你们")       # our family: 我们田家的
 # after X家: a member of the family (者家老二, 冶家兄弟, 黑家娃娃)
 FAMILY_MEMBERS = ("兄弟", "姐妹", "弟兄", "老大", "老二", "老三", "老四", "老五", "老小", "老幺", "娃娃", "娃", "儿子",
                   "女儿", "闺女", "媳妇", "儿媳", "女婿", "男人", "女人", "老汉", "老人", "老婆", "两口子", "一家子")
@@ -54,6 +55,8 @@ def lone_surnames(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Ite
         for m in re.finditer(re.escape(w), text):
             e = m.end()
             sur = next((text[e:e + k] for k in (2, 1) if text[e:e + k] in every and text[e + k:e + k + 1] == "家"), "")
+            if sur in rules.very_rare_surnames and lexicon.get(sur + "家") is not None:
+                continue                                 # 楼上那家: a word, and 那 a very rare surname
             if sur and e >= region:
                 yield e, e + len(sur)
     for m in re.finditer(rf"(?<=[{FAMILY_BEFORE}])([\u4e00-\u9fd5]{{1,2}})家(?=[{FAMILY_AFTER}])", text):
@@ -94,8 +97,10 @@ def _families(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterato
         prev = text[s - 1:s]
         member = any(text.startswith(w, e) for w in FAMILY_MEMBERS)
         subject = text[e:e + 1] in FAMILY_SUBJECT and (not prev or not HAN_JIEBA.match(prev) or prev == "的")
-        if sur not in rules.surnames and (word or not in_list):
-            continue                                          # a rare surname's family only in a list (禹家跟仝家)
+        subject = subject or (text.endswith(OURS, 0, s) and text[e:e + 1] == "的")
+        if sur not in rules.surnames and (word or not (in_list or (member and sur not in rules.very_rare_surnames))):
+            continue                                          # a rare surname's family in a list (禹家跟仝家) or with
+                                                              # a member after it (保家兄弟俩)
         if s >= region and (in_list or (not word and (member or subject))):
             yield s, s + len(sur)
 

@@ -23,13 +23,14 @@ Kept (the spans of :func:`not_person_spans`):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from pipeline.text.namescore import GIVEN_CHARS
 from pipeline.text.rules import Rules
 from pipeline.text.segment import HAN_JIEBA, Lexicon
 
 BREAK = "，。；！？,;!?：:、—…～~ \t\u3000\n"
+ONE_OF = ("一个", "一位", "有个", "有位")                 # 一个叫石磊，一个叫田野: one of some people
 CALLER = "我你他她娃名"                              # before 叫: a person or a name noun (大名叫, 娃叫)
 PARTICLES = "嘛呢吧啊呀哦"                          # after a name said alone (秀兰嘛)
 NOT_A_NAME_TAGS = ("v", "d", "r", "p", "c", "u", "q", "m", "f", "a")
@@ -43,6 +44,7 @@ LANDFORMS = "山川河沟湾岭坡梁塬峁洼滩渠岔湖"
 PLACE_ENDS = "州省市县区镇乡村"
 PLURAL = re.compile(r"(?:[\d两几多]|[一二三四五六七八九十百千]{0,3}[二三四五六七八九十百千])[名位个]$")   # 五名司铎
 NUMERAL_CHARS = "一二三四五六七八九十"
+ASPECT = "了着过"                                  # aspect particles after a verb (车占了)
 DEGREE = ("得很", "得多", "得要命", "得不行", "极了")
 
 
@@ -71,7 +73,7 @@ def called(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[t
     for m in re.finditer("叫", text):
         j = m.end()
         prev = text[m.start() - 1:m.start()]
-        if j < region or not (not prev or prev in BREAK or prev in CALLER or
+        if j < region or not (not prev or prev in BREAK or prev in CALLER or text.endswith(ONE_OF, 0, m.start()) or
                               any(text.endswith(k, 0, m.start()) for k in rules.kin_words)):
             continue
         sur = next((text[j:j + k] for k in (2, 1) if text[j:j + k] in every), "")
@@ -93,6 +95,42 @@ def called(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[t
             if s >= region and (not before or before in BREAK) and (not after or after in BREAK) and \
                     all(c in GIVEN_CHARS for c in text[s + len(sur):e]):
                 yield s, e
+
+
+def declared_surnames(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """A surname the turn declares (姓咸的, 姓白的, 保家兄弟俩) makes that surname + one or two
+    characters of given names a name where they stand set off: between breaks, before 就/是/说, or
+    one after the other (咸国栋, ……白雪……, 保永福保永禄), whatever the surname's tier."""
+    every = rules.surnames | rules.weak_surnames | rules.rare_surnames
+    declared = {m.group(1) for m in re.finditer(r"(?<![百都全多大同本异])姓([\u4e00-\u9fd5]{1,2})", text)
+                if m.group(1) in every or m.group(1)[:1] in every}
+    declared = {d if d in every else d[0] for d in declared}
+    for m in re.finditer(r"([\u4e00-\u9fd5]{1,2})家(?:兄弟|姐妹|弟兄)", text):
+        declared |= {m.group(1)[-k:] for k in (2, 1) if len(m.group(1)) >= k and m.group(1)[-k:] in every}
+    for sur in declared:
+        for m in re.compile(re.escape(sur) + r"[\u4e00-\u9fd5]{1,2}").finditer(text, region):
+            for end in (m.end(), m.end() - 1):
+                given, before, after = text[m.start() + len(sur):end], text[m.start() - 1:m.start()], text[end:end + 1]
+                if not given or any(c in rules.not_given or not (c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= 30)
+                                    for c in given) or given in rules.titles:
+                    continue
+                if (not before or before in BREAK or text.endswith(sur, 0, m.start() - 2)) and \
+                        (not after or after in BREAK or after in "就是说讲" or text.startswith(sur, end)):
+                    yield m.start(), end
+                    break
+
+
+def compound_alone(text: str, names: Iterable[str], rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """A compound surname said alone before a break (那个诸葛，诸葛明亮) when a name found in the turn
+    starts with it: the person, named by the surname; not when a famous bearer of the dictionary
+    spells it (司马光砸缸那个司马)."""
+    every = rules.surnames | rules.rare_surnames
+    for sur in {n[:2] for n in names if len(n) > 2 and n[:2] in every}:
+        if any(_tag(m.group(), lexicon).startswith("nr") for m in re.finditer(re.escape(sur) + r"[\u4e00-\u9fd5]", text)):
+            continue
+        for m in re.finditer(re.escape(sur) + rf"(?=[{re.escape(BREAK)}]|$)", text):
+            if m.start() >= region:
+                yield m.span()
 
 
 def bare_given(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
@@ -120,13 +158,15 @@ def families_of(text: str, surnames: set[str], lexicon: Lexicon, region: int) ->
 def _name_shaped(word: str, rules: Rules, lexicon: Lexicon) -> bool:
     """Two or three characters that can be a given name or a nickname after 叫."""
     entry = lexicon.get(word)
-    if word in rules.titles or word in rules.kin_words or word in rules.not_names or word[0] in rules.prefixes:
-        return False
+    surname_nr = word[0] in rules.surnames and entry is not None and entry[1].startswith("nr")
+    if word in rules.titles or word in rules.kin_words or (word in rules.not_names and not surname_nr) or \
+            word[0] in rules.prefixes:
+        return False                                 # 叫田野: a word of not_names, yet a surname + a name of jieba's
     if entry is not None and entry[1].startswith("a") and all(c in GIVEN_CHARS for c in word):
         return True                                  # 叫浩然: an adjective of name characters
     if entry is not None and (entry[1].startswith(NOT_A_NAME_TAGS) or (entry[0] >= 1000 and not entry[1].startswith("nr"))):
         return False
-    return entry is None or all(c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= 30 for c in word)
+    return entry is None or surname_nr or all(c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= 30 for c in word)
 
 
 def _spelled(text: str, e: int, sur: str) -> bool:
@@ -156,7 +196,7 @@ def not_person_spans(text: str, rules: Rules) -> list[tuple[int, int]]:
             continue                                     # 马建国村里: his village, not a village's name
         for k in (3, 2):
             stem = text[p - k:p] if p >= k else ""
-            if stem and stem[0] in rules.surnames | rules.rare_surnames:
+            if stem and stem[0] in rules.surnames | rules.rare_surnames and all(HAN_JIEBA.match(c) for c in stem):
                 out += [mm.span() for mm in re.finditer(re.escape(stem), text)]
                 break
     for m in re.finditer(rf"[\u4e00-\u9fd5]家[{LANDFORMS}]", text):
@@ -173,10 +213,12 @@ def kept(text: str, s: int, e: int, spans: list[tuple[int, int]], rules: Rules, 
     naming word before it (念高二; not 叫张三)."""
     word = text[s:e]
     if any(ks <= s and e <= ke for ks, ke in spans) or text.startswith(PEOPLE, e) or \
-            any(text.startswith(d, e) for d in DEGREE):
+            any(text.startswith(d, e) for d in DEGREE) or _everyday_frame(text, s, e, rules, lexicon):
         return True
-    if len(word) >= 3 and word[-1] in PLACE_ENDS or (len(word) >= 2 and PLURAL.search(text, 0, s)):
-        return True
+    named = any(text.endswith(t, 0, s) for t in rules.strong_triggers)
+    if len(word) >= 3 and word[-1] in PLACE_ENDS and not (named and _tag(word[-2:], lexicon).startswith("ns")) or \
+            (len(word) >= 2 and PLURAL.search(text, 0, s)):
+        return True                                      # 吴忠市; not 叫李兰州 (兰州, a place, named after it)
     if len(word) >= 2 and any((entry := lexicon.get(text[s:e + m])) and entry[1].startswith(("ns", "nz", "n")) and not entry[1].startswith("nr")
            and entry[0] >= 10 and e + m <= len(text) for m in (1, 2)):
         return True
@@ -184,3 +226,27 @@ def kept(text: str, s: int, e: int, spans: list[tuple[int, int]], rules: Rules, 
     return len(word) == 2 and word[1] in NUMERAL_CHARS and \
         not any(before.endswith(w) for w in (*rules.strong_triggers, *rules.kin_words)) and \
         not any(text.startswith(t, e) for t in rules.titles)
+
+
+def _tag(word: str, lexicon: Lexicon) -> str:
+    entry = lexicon.get(word)
+    return entry[1] if entry is not None and entry[0] >= 10 else ""
+
+
+def _everyday_frame(text: str, s: int, e: int, rules: Rules, lexicon: Lexicon) -> bool:
+    """Frames of everyday speech that a name cannot stand in: a reduplicated word (马马虎虎: AABB), a
+    place of the dictionary and a verb (兰州生的), a surname and a verb before an aspect particle
+    (车占了), and a candidate that goes on into a word of the dictionary before more text (马兰花志愿
+    服务队: 马兰花 names the team), unless a naming word is before it."""
+    word = text[s:e]
+    if len(word) >= 2 and word[0] == word[1] and text[s + 2:s + 3] and text[s + 2:s + 3] == text[s + 3:s + 4]:
+        return True
+    if len(word) < 2 or any(text.endswith(t, 0, s) for t in (*rules.strong_triggers, *rules.kin_words)):
+        return False                                     # 叫马兰, 我女婿吴国庆
+    if len(word) == 3 and _tag(word[:2], lexicon).startswith("ns") and _tag(word[2], lexicon).startswith("v"):
+        return True
+    if len(word) == 2 and text[e:e + 1] in ASPECT and _tag(word[1], lexicon).startswith("v") and \
+            lexicon.get(word) is None:
+        return True
+    return any(_tag(text[s:e + m], lexicon) and HAN_JIEBA.match(text[e + m:e + m + 1] or "。") for m in (1, 2))
+

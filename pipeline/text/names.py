@@ -13,21 +13,23 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from pipeline.text.namebase import (COMMON_FREQ, RARE_FREQ, _after_trigger, _common, _function_word, _given_ok,
+                                    _is_break, _rare_head, _surname_of)
+from pipeline.text.nameminority import dotted, minority_names
+from pipeline.text.namesignals import _kin_names, _listed_names, _spaced_names
 from pipeline.text.namecontext import across_dots, lone_surnames, nicknames, role_subjects
-from pipeline.text.nameframes import bare_given, called, families_of, kept, not_person_spans, weak_titled
+from pipeline.text.nameframes import bare_given, called, compound_alone, declared_surnames, families_of, kept, not_person_spans, weak_titled
 from pipeline.text.namescore import GIVEN_CHARS, after_time_word, scored_windows
 from pipeline.text.rules import Rules
 from pipeline.text.segment import HAN_JIEBA, WORD_CHAR, Lexicon
 from pipeline.text.turns import Parsed
 
-RARE_FREQ = 10                              # jieba dictionary words rarer than this may be names
-COMMON_FREQ = 1000                          # ... and words at least this frequent are everyday words
 
 
 NUMERALS = "这那哪每几一二两三四五六七八九十半整0123456789"     # before a measure word (这张卡): no surname
 WRITTEN_ON = "写印登填签标记盖"                 # after 上: the word before is a document (房本上写的), no name
 LANDFORMS = "山川河沟湾岭坡梁塬峁洼滩渠堡岔"        # a surname and one of these: a place (杨山, 羊山), not a name
-OPEN_FIRST = "有"                               # of not_given, yet first in given names no dictionary knows (有福, 有才)
+SAID_AFTER = "说讲也都就还又在他她，。；！？,.;!?…、 "       # after a very rare surname that is a function word + a title
 
 
 def split_role(word: str, rules: Rules) -> tuple[int, int] | None:
@@ -114,6 +116,8 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
                       not _in_place(text, s, places, rules) and
                       not _implausible(text, s, e, rules, lexicon, words, weighed=True))   # 丁金花老人: 金花 weighed
     candidates = _trim_glue(text, candidates, scored, rules)
+    candidates.extend((s, e) for s, e in [*dotted(text, rules, region), *minority_names(text, rules, lexicon, region)]
+                      if taken.free(s, e) and not any(informal[s:e]))     # 才让东知, 买买提江·吐尔逊 (:mod:`nameminority`)
     ordinary = {text[s:e] for s, e in _context_names(text, rules, lexicon, region)
                 if taken.free(s, e) and not any(informal[s:e]) and text[s:e] not in rules.not_names
                 and not _in_place(text, s, places, rules)}          # 丁香阿姨: an ordinary word in a person's context
@@ -121,7 +125,8 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
                       if m.start() >= region and _person_context(text, m.start(), m.end(), rules))
     local: set[str] = set()                              # redacted where found only (叫她燕子: elsewhere a bird)
     for finder, words_too in ((role_subjects(text, rules, lexicon, region), ordinary), (nicknames(text, rules, lexicon, region), local),
-                              (called(text, rules, lexicon, region), local), (bare_given(text, rules, lexicon, region), local)):
+                              (called(text, rules, lexicon, region), local), (bare_given(text, rules, lexicon, region), local),
+                              (declared_surnames(text, rules, lexicon, region), local)):
         for s, e in finder:
             if taken.free(s, e) and not any(informal[s:e]):
                 candidates.append((s, e))
@@ -137,7 +142,7 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
                 if not kept(text, s, e, spans, rules, lexicon))
     titled = {text[s:e][slice(*split_role(text[s:e], rules))] for s, e in informal_spans if split_role(text[s:e], rules)}
     for s, e in [*lone_surnames(text, rules, lexicon, region), *((s, e) for s, e in called(text, rules, lexicon, region) if e - s == 1),
-                 *families_of(text, titled, lexicon, region)]:
+                 *families_of(text, titled, lexicon, region), *compound_alone(text, found, rules, lexicon, region)]:
         if not _in_place(text, s, places, rules) and not kept(text, s, e, spans, rules, lexicon):
             yield s, e, text[s:e]
 
@@ -355,32 +360,6 @@ def _bounded(text: str, s: int, e: int) -> bool:
     return (s == 0 or not HAN_JIEBA.match(text[s - 1])) or (e >= len(text) or not HAN_JIEBA.match(text[e]))
 
 
-def _surname_of(word: str, rules: Rules, weak: bool = False) -> str:
-    """The surname ``word`` starts with ("" if none); weak surnames only if ``weak``."""
-    for k in (2, 1):
-        head = word[:k]
-        if len(word) > k and (head in rules.surnames or (weak and (head in rules.weak_surnames or
-                                                                 head in rules.rare_surnames))):
-            return head
-    return ""
-
-
-def _given_ok(given: str, rules: Rules, extra: int = 0, lexicon: Lexicon | None = None, final: bool = True) -> bool:
-    """Could ``given`` be a given name? Chinese characters, none a function word, not 谢谢-like;
-    ``extra`` characters more than ``given_max`` (a name spaced out: 纳 麦 丽 燕). With
-    ``lexicon``, 有 may start two characters that jieba's dictionary does not know (马有福; not
-    有点, 有钱); ``final=False`` lets a ``not_final`` character end it (after 叫: 杨万里)."""
-    open_first = lexicon is not None and len(given) == 2 and given[0] in OPEN_FIRST and lexicon.get(given) is None
-    return (0 < len(given) <= rules.given_max + extra and all(HAN_JIEBA.match(c) for c in given)
-            and not any(c in rules.not_given for c in given[open_first:]) and
-            (not final or given[-1] not in rules.not_final))
-
-
-def _is_break(tok: str, rules: Rules) -> bool:
-    """The token after a name: punctuation, a space, the end, or a word starting with a glue character."""
-    return not tok or not WORD_CHAR.match(tok) or tok[0] in rules.glue_after
-
-
 def _ordinary(word: str, lexicon: Lexicon, rules: Rules) -> bool:
     """An everyday word, not a name: a user word not tagged nr, or a dictionary word that is
     not tagged nr (or is, but frequent: 张罗, 白云) unless it is very rare (under 10)."""
@@ -533,16 +512,6 @@ def _rest_of_name(tokens: list[str], j: int, room: int, rules: Rules, lexicon: L
     return "", 0
 
 
-def _common(word: str, lexicon: Lexicon, min_freq: int) -> bool:
-    entry = lexicon.get(word)
-    return entry is not None and entry[0] >= min_freq
-
-
-def _rare_head(word: str, rules: Rules) -> bool:
-    """``word`` starts with a rare surname (禹, 拓, 端木) and no common one."""
-    return not _surname_of(word, rules) and any(word[:k] in rules.rare_surnames for k in (2, 1))
-
-
 def _rare_ok(text: str, s: int, form: str, rules: Rules, lexicon: Lexicon) -> bool:
     """A rare surname and a title (禹大爷, 拓老师) is a name where the form is no word of jieba's
     dictionary (班主任, 班长) and it stands after a break, a glue character, a naming word or a
@@ -550,7 +519,12 @@ def _rare_ok(text: str, s: int, form: str, rules: Rules, lexicon: Lexicon) -> bo
     entry = lexicon.get(form)
     if entry is not None and not entry[1].startswith("nr") and entry[0] >= RARE_FREQ:
         return False
+    sur = next((form[:k] for k in (2, 1) if form[:k] in rules.very_rare_surnames), "")
+    if sur and _function_word(sur, lexicon) and text[s + len(form):s + len(form) + 1] not in SAID_AFTER:
+        return False                                 # 把师傅说; not 把老师叫来 (把: a preposition)
     prev = text[s - 1:s]
+    if sur and prev.isspace():
+        return False                                 # 谢 振 东经理: the end of a spaced name
     return not prev or not WORD_CHAR.match(prev) or prev in rules.glue_before or \
         _after_trigger(text, s, rules) or any(text.endswith(w, 0, s) for w in rules.neighbour_words)
 
@@ -592,123 +566,6 @@ def _informal_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set
                 yield s, e
 
 
-# --------------------------------------------------------------------------------------------
-# signals that do not depend on jieba's word boundaries
-# --------------------------------------------------------------------------------------------
-def _spaced_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
-    """A name written with a space after the surname: 马 玉 兰, 王 子 轩 (each character alone),
-    马 福祥 (the given name together: no ordinary word, no role word), or a surname and one
-    character after a naming word (叫 李 明). The name ends where the spacing ends (王 建 国他们,
-    田 秀 珍老人家), unless more spaced characters follow (a text spaced throughout); a given name
-    written together must be followed by a break, a function character, a role or a person word
-    (马 福祥家, 赵 淑芬，; not 马 福祥路)."""
-    if rules.spaced_re is None:
-        return
-    gap = " \t\u3000"
-    for m in rules.spaced_re.finditer(text, region):
-        start, end = m.span()
-        if text[end - 2] not in gap and (text[end - 1] in rules.not_given or text[end - 1] in rules.glue_after):
-            end -= 1                                          # 马 悦也: the name is 马 悦
-        value = text[start:end]
-        chars = re.sub(r"[ \t\u3000]+", "", value)
-        sur = _surname_of(chars, rules) or (_surname_of(chars, rules, weak=True) if _rare_head(chars, rules) else "")
-        given = chars[len(sur):] if sur else ""
-        spaced = len(value) - len(chars) >= len(given)                     # every given character set off
-        if not sur or not _given_ok(given, rules, extra=spaced) or chars in rules.not_names or \
-                (sur not in rules.surnames and not _after_trigger(text, start, rules)):
-            continue
-        rest = text[end:]
-        if rest[:1] in gap and HAN_JIEBA.match(rest.lstrip(gap)[:1] or "。"):
-            continue                                          # more spaced characters follow
-        before = text[max(0, start - 2):start]
-        if len(before) == 2 and before[1] in gap and HAN_JIEBA.match(before[0]) and \
-                not _after_trigger(text, start - 1, rules):
-            continue                                          # inside a text spaced throughout
-        if len(given) == 1 and not _after_trigger(text, start, rules) and not _lone_given_ok(chars, rest, rules, lexicon):
-            continue
-        together = len(given) == 2 and value[-2] not in gap
-        if together and (given in rules.titles or _common(given, lexicon, COMMON_FREQ) or not (
-                _is_break(rest[:1], rules) or rest[:1] in rules.not_given or
-                any(rest.startswith(w) for w in (*rules.titles, *rules.person_after)))):
-            continue
-        yield start, end
-
-
-def _lone_given_ok(chars: str, rest: str, rules: Rules, lexicon: Lexicon) -> bool:
-    """A surname, a space and one character with no naming word before: a name when a glue
-    character or a person word follows (马 悦也去了, 王 芳说), the two are no word of jieba's
-    dictionary (not 马 上) and the character is common in given names."""
-    glued = rest[:1] in rules.glue_after or any(rest.startswith(w) for w in rules.person_after)
-    return glued and not _common(chars, lexicon, RARE_FREQ) and lexicon.name_like(chars[-1], min_count=3) and \
-        not _common(chars[-1] + rest[:1], lexicon, COMMON_FREQ)
-
-
-def _listed_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
-    """Given names of the ``given_names`` list (经名 and other names used without a surname:
-    阿依莎, 尔萨, 穆萨), with the surname written before one (马穆萨, 马阿依莎)."""
-    if rules.given_re is None:
-        return
-    for m in rules.given_re.finditer(text, region):
-        s, e = m.start(), m.end()
-        if s > 0 and HAN_JIEBA.match(text[s - 1]) and _common(text[s - 1] + text[s], lexicon, COMMON_FREQ):
-            continue                                          # the first character ends another word
-        if e < len(text) and HAN_JIEBA.match(text[e]) and _common(text[e - 1] + text[e], lexicon, COMMON_FREQ) and \
-                text[e] not in rules.glue_after:
-            continue                                          # (阿米乃是她妹子: 乃是 a word, but 是 follows names)
-        for k in (2, 1):
-            if s - k >= region and text[s - k:s] in rules.surnames and \
-                    not (s - k > 0 and _common(text[s - k - 1] + text[s - k], lexicon, RARE_FREQ)):
-                s -= k
-                break
-        yield s, e
-
-
-def _kin_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[int], region: int) -> Iterator[tuple[int, int]]:
-    """A given name alone after a kinship word: 我闺女玉兰, 老伴秀英, 我弟志强, 孙子浩浩. The two
-    characters after it are a name when jieba's dictionary does not know them as one word, knows
-    them as a name (nr, nz, ns, z: 玉兰, 秀英, 浩浩) or as a very rare word (欣怡), and no function
-    character is in them; written with a space between them too (他媳妇海 燕)."""
-    if rules.kin_re is None:
-        return
-    for m in rules.kin_re.finditer(text, region):
-        a, b = m.start(), m.end()
-        if len(m.group()) == 1 and not (a > 0 and text[a - 1] in "我他她你咱俺的"):
-            continue                                          # 姐, 弟 alone only after 我/他/的 ...
-        if b < len(text) and text[b] == "儿":
-            b += 1                                            # 老伴儿
-        spaced = re.match(r"[\u4e00-\u9fd5][ \t\u3000]+(?=[\u4e00-\u9fd5])", text[b:b + 6])
-        end = b + (spaced.end() + 1 if spaced else 2)
-        given = text[b] + text[end - 1] if spaced else text[b:end]
-        if len(given) < 2 or not _given_ok(given, rules) or given in rules.not_names or given in lexicon.user or \
-                given.startswith(tuple(rules.strong_triggers)):
-            continue                                          # 孙女叫佳慧: the name comes after 叫
-        entry = lexicon.get(given)
-        if entry is not None and not entry[1].startswith(("nr", "nz", "ns", "z")) and \
-                (entry[0] >= rules.dict_max_freq or not lexicon.name_like(given)) and not _named_noun(text, end, given, rules, lexicon):
-            continue                                          # an everyday word (上学, 今年, 嫁到; not 欣怡, 儿子建军在)
-        if entry is None and any(_common(given[0] + given[1] + c, lexicon, RARE_FREQ) for c in text[end:end + 1]):
-            continue
-        nxt = text[end:end + 1]
-        if nxt and HAN_JIEBA.match(nxt) and _common(given[1] + nxt, lexicon, COMMON_FREQ):
-            continue                                          # the second character starts the next word
-        yield b, end
-
-
-def _named_noun(text: str, end: int, given: str, rules: Rules, lexicon: Lexicon) -> bool:
-    """A noun of jieba's dictionary after a kinship word whose characters are among the commonest
-    in names, before a glue character or a break (我儿子建军在, 她哥国庆说): a given name."""
-    nxt = text[end:end + 1]
-    entry = lexicon.get(given)
-    return entry is not None and entry[1] == "n" and lexicon.name_like(given, min_count=100) and \
-        (not nxt or not WORD_CHAR.match(nxt) or nxt in rules.glue_after)
-
-
-def _after_trigger(text: str, start: int, rules: Rules) -> bool:
-    before = text[max(0, start - 6):start].rstrip(" \t\u3000")
-    return any(before.endswith(t) for t in (*rules.name_triggers, *rules.titles, *rules.kin_words)) or \
-        before.endswith("、")
-
-
 def _window_names(text: str, rules: Rules, lexicon: Lexicon, region: int, words: _Words) -> Iterator[tuple[int, int]]:
     """Full names in name-shaped windows of the text, whatever jieba's words: a surname and one
     or two characters (the longer first) that at least two signals support
@@ -718,6 +575,9 @@ def _window_names(text: str, rules: Rules, lexicon: Lexicon, region: int, words:
         k = 2 if text[i:i + 2] in rules.surnames else 1 if text[i] in rules.surnames else 0
         if not k and _rare_head(text[i:i + 3], rules) and _after_trigger(text, i, rules):
             k = 2 if text[i:i + 2] in rules.rare_surnames else 1
+            if text[i:i + k] in rules.very_rare_surnames and (_function_word(text[i:i + k], lexicon) or not any(
+                    text.endswith(t, 0, i) for t in rules.strong_triggers)):
+                k = 0                                # a very rare surname only right after 叫 ... (叫訾建设; not 是从阿拉善)
         hit = None
         if k:
             for g in (2, 1):
@@ -758,8 +618,8 @@ def _window_score(text: str, i: int, k: int, g: int, rules: Rules, lexicon: Lexi
     given, word = text[i + k:e], text[i:e]
     named = any(text[max(0, i - 6):i].endswith(t) for t in rules.strong_triggers)     # after 叫 a name may end in 里
     if len(given) < g or not _given_ok(given, rules, lexicon=lexicon, final=not named) or word in rules.not_names or \
-            word in lexicon.user:
-        return -9
+            word in lexicon.user or word in rules.strong_triggers:
+        return -9                                             # ... or a naming word itself (叫经名: 经, a very rare surname)
     if not named and any(c in rules.stopwords and c not in GIVEN_CHARS for c in given):
         return -9                                             # a function word (吕家为地界: 为; after 叫 杨千里)
     if given[-1] in rules.glue_after or any(text.startswith(t, j) and j + len(t) > i + k and (j == i + k or j + len(t) > e)

@@ -112,7 +112,10 @@ def _windows(text: str, i: int, k: int, g: int) -> Iterator[tuple[int, str]]:
 
 def _surname_weight(sur: str, given: str, weights: list[float], rules: Rules, lexicon: Lexicon) -> float:
     """A common surname counts for the window, a rare one (拓, 禹) against it: less so before a
-    given name of two characters common in names that is no word of jieba's dictionary (拓文彬)."""
+    given name of two characters common in names that is no word of jieba's dictionary (拓文彬);
+    a very rare one (訾, 鲜: the tier of the surname list) still more: only a strong context lifts it."""
+    if sur in rules.very_rare_surnames:
+        return -3.0
     if sur in rules.rare_surnames:
         return -1.0 if len(given) == 2 and min(weights) == 1.0 and lexicon.get(given) is None else -2.0
     return 0.5 if sur in TOP_SURNAMES else 0.0

@@ -74,8 +74,8 @@ OFFICIAL_DOC_RE = re.compile(r"[\u4e00-\u9fff]{1,6}[发函办令规字]〔 ?(?:1
 BIRTH_WORDS = ("生日", "出生", "生于", "出生日期", "出生年月", "生辰")
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"   # one-character abbreviations
 # a plate's five or six characters in any notation: letters, digits, Chinese digits (宁A幺六八二九)
-PLATE_RE = re.compile(r"[" + PROVINCES + r"][A-Za-z][ .\-]?[A-Za-z0-9" + _CN + r"]{5,6}"
-                      r"(?![A-Za-z0-9" + _CN + r"])")
+PLATE_RE = re.compile(r"[" + PROVINCES + r"][A-Za-z](?:[ .\-]?[A-Za-z0-9" + _CN + r"]){5,6}"
+                      r"(?![A-Za-z0-9" + _CN + r"])")      # a separator anywhere: 宁A·52J36, 宁AD 68159
 CERT_RE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{1,2}\d{7,10}(?![A-Za-z0-9])")
 _DOC_HAN = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她])[\u4e00-\u9fff])"
 DOC_NO_RE = re.compile(                          # a document's number: property deed, land or court file
@@ -96,8 +96,16 @@ TOKEN = r"[A-Za-z0-9](?:[A-Za-z0-9_.\-]{0,38}[A-Za-z0-9])?"
 WXID_RE = re.compile(r"(?<![A-Za-z0-9_])wxid_[A-Za-z0-9_\-]{6,30}(?![A-Za-z0-9_])", re.I)
 # a number said in groups of Chinese (or Arabic) digits with commas between them (幺三九，零九五一，
 # 二二三三): one number when the groups together are a phone or an ID number
-GROUPED_RE = re.compile(r"(?<![\d" + _CN + r"])[\d" + _CN + r"]{3,4}(?:[,、] ?[\d" + _CN + r"]{3,4}){1,4}"
-                        r"(?![\d" + _CN + r"])")
+GROUPED_RE = re.compile(r"(?<![\d" + _CN + r"])[\d" + _CN + r"]{2,5}(?:[,、] ?[\d" + _CN + r"]{2,5}){1,5}"
+                        r"(?![\d" + _CN + r"])")        # groups of any size (幺八九，五幺洞，两六三，七四)
+# a number broken by a filler (180 9510……呃……4421): the parts joined when together they are a mobile
+_PART = r"\d(?:[ \-]?\d)*"
+FILLED_RE = re.compile(rf"(?<![\d])({_PART})((?:[ \t,、.…~\-]|呃|嗯|额|啊|哦|那个|这个|就是){{1,10}})({_PART})(?![\d])")
+FILLERS = ("…", "呃", "嗯", "额", "啊", "哦", "那个", "这个", "就是")
+# a staff number by its shape (two or three capitals and four to six digits: WG0317) near a role or a
+# staff word, though not right after it (工号……原来是WG0317)
+STAFF_SHAPE_RE = re.compile(r"(?<![A-Za-z0-9_@.\-])[A-Z]{2,3}-?\d{4,6}(?![A-Za-z0-9_@])")
+STAFF_NEAR = 24                                          # characters before the shape searched for the word
 YEAR_GROUPS = re.compile(r"(?:19|20)\d\d(?:" + SEP + r"{1,3}(?:19|20)\d\d)+")
 
 
@@ -268,6 +276,27 @@ def _grouped(folded: str, text: str, rules: Rules) -> Iterator[tuple[int, int, s
             yield m.start(), m.end(), typ
 
 
+def _filled(folded: str, text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
+    """A mobile said with a filler inside (180 9510……呃……4421): the parts are no number alone."""
+    for m in FILLED_RE.finditer(folded):
+        if not any(f in m.group(2) for f in FILLERS):
+            continue
+        digits = re.sub(r"\D", "", m.group(1) + m.group(3))
+        typ, _ = classify(digits, text, m.start(), rules)
+        if typ == "mobile":
+            yield m.start(), m.end(), typ
+
+
+def _staff_shapes(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
+    """Two or three capitals and four to six digits after a staff word or a role (工号, 网格员, 保安)
+    in the same stretch of text: a staff number."""
+    words = (*rules.context["staff_id"], *rules.titles)
+    for m in STAFF_SHAPE_RE.finditer(folded):
+        before = folded[max(0, m.start() - STAFF_NEAR):m.start()]
+        if any(w in before for w in words):
+            yield m.start(), m.end(), "staff_id"
+
+
 def _context_ids(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     """Identifiers after the words of ``redaction.context`` (微信号, QQ, 工号, 护照 ...)."""
     filler = rules.context_filler
@@ -314,6 +343,7 @@ def find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
             own, _ = classify(digits, text, s, rules)
             typ = own if own in ("mobile", "id_number", "landline", "bank_card") else typ
         yield s, e, typ
+    yield from _staff_shapes(folded, rules)
     for m in CERT_RE.finditer(folded):
         yield m.start(), m.end(), "certificate"
     for m in CREDIT_CODE_RE.finditer(folded):
@@ -324,5 +354,6 @@ def find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     for m in DOC_NO_RE.finditer(folded):
         yield m.start(), m.end(), "certificate"
     yield from _grouped(folded, text, rules)
+    yield from _filled(folded, text, rules)
     yield from _chinese_runs(folded, text, rules)            # before the Arabic runs: 一三八 0953 6627 is one number
     yield from _runs(folded, text, rules)

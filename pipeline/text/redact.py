@@ -31,6 +31,8 @@ from pipeline.text.turns import Parsed
 
 
 CN_TABLE = str.maketrans(CN_DIGITS)
+# generic places of work said before a floor and a room (社区二楼204): an office, not a home's address
+OFFICES = ("社区", "居委会", "村委会", "村部", "单位", "办公室", "医院", "卫生院", "学校", "公司", "派出所", "街道办", "服务中心")
 GROUP_CHAT = re.compile(r"[\u4e00-\u9fd5]{0,3}群(?![众体落])")      # after an address: the name of a chat group
 
 
@@ -143,6 +145,8 @@ def _addresses(text: str, rules: Rules, tokens: list[str], starts: list[int], le
             j -= 1
         while begin < start and text[begin] in rules.address_stop:
             begin += 1                                       # a stop character inside a mixed token
+        if text[begin:start] in OFFICES and not re.search("号楼|栋|幢|单元|号院", m.group()):
+            continue                                         # 社区二楼204: a room of an office, named by no place
         found.append((begin, end))
     merged: list[tuple[int, int]] = []
     for s, e in sorted(found):

@@ -96,6 +96,7 @@ class Rules:
     surnames: frozenset[str]                  # strong surnames (1 or 2 characters)
     weak_surnames: frozenset[str]
     rare_surnames: frozenset[str]             # rare surnames (禹, 拓, 端木): a name only in a name's context
+    very_rare_surnames: frozenset[str]        # of those, the very rare (訾, 鲜, 把): a stronger context still
     prefixes: frozenset[str]
     titles: tuple[str, ...]                   # roles and forms of address after a surname, longest first
     address_titles: frozenset[str]            # the forms of address among them (大姐, 师傅): no content token
@@ -313,6 +314,7 @@ def _address_re(addr: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
         rf"|[,，] ?\d{{1,5}}(?=[，。,.;；！？\s]|$)|{said}(?:{room})?)?)"                    # 12号楼2单元301, C区5-2-301, 六零一室
         rf"|(?:{village})(?:委会)? ?{num}(?:{group}) ?{row}(?:{plate}{house}(?:号|户)院?{annex})?"   # 明台村二组38号, 东和村4队, 方堡村 四队 二十一号
         rf"|(?<![\d一二三四五六七八九十百零〇两]){num}(?:{group}){row}{plate}{num}(?:号|户)院?{annex}"     # 二组38号
+        rf"|(?:{village}) ?{num}区 ?{row}{plate}{house}(?:号|户)院?{annex}"      # a section of a resettlement village: 移民新村3区17号
     )
     return anchors, re.compile(part)
 
@@ -398,7 +400,8 @@ def _name_signals(names: dict, path: Path, where: str, surnames: frozenset[str])
     }
 
 
-REDACTION_CODE = ("rules.py", "decode.py", "turns.py", "numbers.py", "names.py", "namecontext.py", "namescore.py", "redact.py", "units.py", "segment.py")
+REDACTION_CODE = ("rules.py", "decode.py", "turns.py", "numbers.py", "names.py", "namebase.py", "namesignals.py", "namecontext.py",
+                  "namescore.py", "nameframes.py", "nameminority.py", "redact.py", "units.py", "segment.py")
 
 
 def redaction_digest(files: Iterable[Path]) -> str:
@@ -444,9 +447,10 @@ def load_rules(path: str | Path, stopwords_path: str | Path) -> Rules:
     names = _cfg_need(red, "names", f"{where}: redaction")
     surname_path = path.parent / str(_cfg_need(names, "surnames", f"{where}: redaction.names"))
     surname_rows = read_word_list(surname_path, "surname list")
-    surnames = frozenset(r[0] for r in surname_rows if not {"weak", "rare"} & set(r[1:]))
+    surnames = frozenset(r[0] for r in surname_rows if not {"weak", "rare", "veryrare"} & set(r[1:]))
     weak = frozenset(r[0] for r in surname_rows if "weak" in r[1:])
-    rare = frozenset(r[0] for r in surname_rows if "rare" in r[1:]) - weak
+    very_rare = frozenset(r[0] for r in surname_rows if "veryrare" in r[1:]) - weak
+    rare = (frozenset(r[0] for r in surname_rows if "rare" in r[1:]) | very_rare) - weak
     if not surnames:
         raise PipelineError(f"{where}: the surname list is empty")
 
@@ -478,7 +482,7 @@ def load_rules(path: str | Path, stopwords_path: str | Path) -> Rules:
         long_min=int(long_min) if long_min is not None else None,
         phone_words=tuple(_str_list(red.get("phone_words") or [], f"{where}: redaction.phone_words")),
         phone_window=int(red.get("phone_word_window", 6)),
-        surnames=surnames, weak_surnames=weak, rare_surnames=rare,
+        surnames=surnames, weak_surnames=weak, rare_surnames=rare, very_rare_surnames=very_rare,
         prefixes=frozenset(prefixes), titles=tuple(sorted(set(titles), key=lambda w: (-len(w), w))),
         address_titles=frozenset(address_titles), token_re=token_re,
         dict_max_freq=int(names.get("dict_max_freq", 100)), given_max=int(names.get("given_max_chars", 2)),

@@ -1,0 +1,124 @@
+"""Name signals that do not depend on jieba's word boundaries (part of :func:`pipeline.text.names.find_names`):
+spaced names (马 玉 兰), given names of the ``given_names`` list (阿依莎, 马穆萨) and given names
+after a kinship word (我闺女玉兰)."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from pipeline.text.namebase import COMMON_FREQ, RARE_FREQ, _after_trigger, _common, _given_ok, _is_break, _rare_head, _surname_of
+from pipeline.text.rules import Rules
+from pipeline.text.segment import HAN_JIEBA, WORD_CHAR, Lexicon
+
+ROSTER_SEX = re.compile(r"[ \t\u3000]+[男女](?:[ \t\u3000]|$)")   # a roster's row: 杨 建 军 男 汉 182…
+
+
+def _spaced_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """A name written with a space after the surname: 马 玉 兰, 王 子 轩 (each character alone),
+    马 福祥 (the given name together: no ordinary word, no role word), or a surname and one
+    character after a naming word (叫 李 明). The name ends where the spacing ends (王 建 国他们,
+    田 秀 珍老人家), unless more spaced characters follow (a text spaced throughout); a given name
+    written together must be followed by a break, a function character, a role or a person word
+    (马 福祥家, 赵 淑芬，; not 马 福祥路)."""
+    if rules.spaced_re is None:
+        return
+    gap = " \t\u3000"
+    for m in rules.spaced_re.finditer(text, region):
+        start, end = m.span()
+        if text[end - 2] not in gap and (text[end - 1] in rules.not_given or text[end - 1] in rules.glue_after):
+            end -= 1                                          # 马 悦也: the name is 马 悦
+        sex = re.search(r"[ \t\u3000]+[男女]$", text[start:end])
+        if sex and ROSTER_SEX.match(text, end - len(sex.group())) and len(re.sub(r"\s+", "", text[start:end])) == 4:
+            end -= len(sex.group())                           # 杨 建 军 男: the roster's next column
+        value = text[start:end]
+        chars = re.sub(r"[ \t\u3000]+", "", value)
+        sur = _surname_of(chars, rules) or (_surname_of(chars, rules, weak=True) if _rare_head(chars, rules) else "")
+        given = chars[len(sur):] if sur else ""
+        spaced = len(value) - len(chars) >= len(given)                     # every given character set off
+        if not sur or not _given_ok(given, rules, extra=spaced) or chars in rules.not_names or \
+                (sur not in rules.surnames and not _after_trigger(text, start, rules)):
+            continue
+        rest = text[end:]
+        if rest[:1] in gap and HAN_JIEBA.match(rest.lstrip(gap)[:1] or "。") and not ROSTER_SEX.match(rest):
+            continue                                          # more spaced characters follow (not a roster's 男/女)
+        before = text[max(0, start - 2):start]
+        if len(before) == 2 and before[1] in gap and HAN_JIEBA.match(before[0]) and \
+                not _after_trigger(text, start - 1, rules):
+            continue                                          # inside a text spaced throughout
+        if len(given) == 1 and not _after_trigger(text, start, rules) and not _lone_given_ok(chars, rest, rules, lexicon):
+            continue
+        together = len(given) == 2 and value[-2] not in gap
+        if together and (given in rules.titles or _common(given, lexicon, COMMON_FREQ) or not (
+                _is_break(rest[:1], rules) or rest[:1] in rules.not_given or
+                any(rest.startswith(w) for w in (*rules.titles, *rules.person_after)))):
+            continue
+        yield start, end
+
+
+def _lone_given_ok(chars: str, rest: str, rules: Rules, lexicon: Lexicon) -> bool:
+    """A surname, a space and one character with no naming word before: a name when a glue
+    character or a person word follows (马 悦也去了, 王 芳说), the two are no word of jieba's
+    dictionary (not 马 上) and the character is common in given names."""
+    glued = rest[:1] in rules.glue_after or any(rest.startswith(w) for w in rules.person_after)
+    return glued and not _common(chars, lexicon, RARE_FREQ) and lexicon.name_like(chars[-1], min_count=3) and \
+        not _common(chars[-1] + rest[:1], lexicon, COMMON_FREQ)
+
+
+def _listed_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """Given names of the ``given_names`` list (经名 and other names used without a surname:
+    阿依莎, 尔萨, 穆萨), with the surname written before one (马穆萨, 马阿依莎)."""
+    if rules.given_re is None:
+        return
+    for m in rules.given_re.finditer(text, region):
+        s, e = m.start(), m.end()
+        if s > 0 and HAN_JIEBA.match(text[s - 1]) and _common(text[s - 1] + text[s], lexicon, COMMON_FREQ):
+            continue                                          # the first character ends another word
+        if e < len(text) and HAN_JIEBA.match(text[e]) and _common(text[e - 1] + text[e], lexicon, COMMON_FREQ) and \
+                text[e] not in rules.glue_after:
+            continue                                          # (阿米乃是她妹子: 乃是 a word, but 是 follows names)
+        for k in (2, 1):
+            if s - k >= region and text[s - k:s] in rules.surnames and \
+                    not (s - k > 0 and _common(text[s - k - 1] + text[s - k], lexicon, RARE_FREQ)):
+                s -= k
+                break
+        yield s, e
+
+
+def _kin_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[int], region: int) -> Iterator[tuple[int, int]]:
+    """A given name alone after a kinship word: 我闺女玉兰, 老伴秀英, 我弟志强, 孙子浩浩. The two
+    characters after it are a name when jieba's dictionary does not know them as one word, knows
+    them as a name (nr, nz, ns, z: 玉兰, 秀英, 浩浩) or as a very rare word (欣怡), and no function
+    character is in them; written with a space between them too (他媳妇海 燕)."""
+    if rules.kin_re is None:
+        return
+    for m in rules.kin_re.finditer(text, region):
+        a, b = m.start(), m.end()
+        if len(m.group()) == 1 and not (a > 0 and text[a - 1] in "我他她你咱俺的"):
+            continue                                          # 姐, 弟 alone only after 我/他/的 ...
+        if b < len(text) and text[b] == "儿":
+            b += 1                                            # 老伴儿
+        spaced = re.match(r"[\u4e00-\u9fd5][ \t\u3000]+(?=[\u4e00-\u9fd5])", text[b:b + 6])
+        end = b + (spaced.end() + 1 if spaced else 2)
+        given = text[b] + text[end - 1] if spaced else text[b:end]
+        if len(given) < 2 or not _given_ok(given, rules) or given in rules.not_names or given in lexicon.user or \
+                given.startswith(tuple(rules.strong_triggers)):
+            continue                                          # 孙女叫佳慧: the name comes after 叫
+        entry = lexicon.get(given)
+        if entry is not None and not entry[1].startswith(("nr", "nz", "ns", "z")) and \
+                (entry[0] >= rules.dict_max_freq or not lexicon.name_like(given)) and not _named_noun(text, end, given, rules, lexicon):
+            continue                                          # an everyday word (上学, 今年, 嫁到; not 欣怡, 儿子建军在)
+        if entry is None and any(_common(given[0] + given[1] + c, lexicon, RARE_FREQ) for c in text[end:end + 1]):
+            continue
+        nxt = text[end:end + 1]
+        if nxt and HAN_JIEBA.match(nxt) and _common(given[1] + nxt, lexicon, COMMON_FREQ):
+            continue                                          # the second character starts the next word
+        yield b, end
+
+
+def _named_noun(text: str, end: int, given: str, rules: Rules, lexicon: Lexicon) -> bool:
+    """A noun of jieba's dictionary after a kinship word whose characters are among the commonest
+    in names, before a glue character or a break (我儿子建军在, 她哥国庆说): a given name."""
+    nxt = text[end:end + 1]
+    entry = lexicon.get(given)
+    return entry is not None and entry[1] == "n" and lexicon.name_like(given, min_count=100) and \
+        (not nxt or not WORD_CHAR.match(nxt) or nxt in rules.glue_after)
