@@ -25,7 +25,7 @@ DOC = ROOT / "docs" / "redaction.md"
 START, END = "<!-- redaction-table:start -->", "<!-- redaction-table:end -->"
 PARTS = {"tuning": "tune", "held-out": "heldout", "tuning 2": "tune2", "held-out 2": "heldout2",
          "tuning 3": "tune3", "tuning 4": "tune4", "tuning 5": "tune5",
-         "tuning 6": "tune6", "tuning 7": "tune7", "tuning 8": "tune8"}
+         "tuning 6": "tune6", "tuning 7": "tune7", "tuning 8": "tune8", "held-out 9": "heldout9"}
 
 
 def tables(workdir: Path, jieba_cache: str) -> tuple[dict, dict]:

@@ -22,7 +22,7 @@ from pipeline.text.redaction_eval import load_labelled, parse_markup, score
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELLED = ROOT / "tests" / "fixtures" / "redaction" / "labelled.yaml"
-BLIND: set[str] = set()    # parts never tuned on: measured, with floors, not held to the targets (none now)
+BLIND = {"heldout9"}       # parts never tuned on: measured, with floors, not held to the targets
 
 
 def _table_module():
@@ -84,10 +84,12 @@ def test_the_held_out_part_has_not_regressed(measured):
 
 
 @pytest.mark.parametrize("part, names, numbers, addresses", [("held-out 2", 0.92, 1.0, 0.95),
-                                                           ("tuning 5", 0.93, 1.0, 1.0)])
+                                                           ("tuning 5", 0.93, 1.0, 1.0),
+                                                           ("held-out 9", 0.86, 0.97, 1.0)])
 def test_the_parts_below_the_targets_have_not_regressed(measured, part, names, numbers, addresses):
     """Held-out 2 (written blind by the second writer, not fully blind since: labelled.yaml's
-    notes) and tuning 5 (tuned on, still below the names target): floors at or just below what
+    notes), tuning 5 (tuned on, still below the names target) and held-out 9 (a ninth writer's,
+    blind, never tuned on): floors at or just below what
     they measure, precision and decoys at the targets. (Held-out 3 to 8 were tuned on after
     their blind measurement: they are tuning 3 to 8 now.)"""
     _, parts, misses = measured
