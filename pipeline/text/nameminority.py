@@ -53,18 +53,25 @@ def _syllables() -> dict[str, frozenset[str]]:
     return {k: frozenset(v) for k, v in TRADITIONS.items()}
 
 
-def _split(word: str, syllables: frozenset[str]) -> int:
-    """The number of syllables ``word`` splits into, longest first with backtracking; 0 if none."""
-    @functools.lru_cache(maxsize=None)
-    def go(i: int) -> int:
-        if i == len(word):
-            return 0
-        best = -1
+@functools.lru_cache(maxsize=1)
+def _starts() -> dict[str, frozenset[str]]:
+    """Per tradition, the characters its syllables begin with (a window starting elsewhere splits into none)."""
+    return {k: frozenset(w[0] for w in v) for k, v in TRADITIONS.items()}
+
+
+@functools.lru_cache(maxsize=65536)
+def _split(word: str, tradition: str) -> int:
+    """The number of syllables ``word`` splits into, the fewest over every split (syllables of up
+    to four characters); 0 if none. (Kept per word: a turn's windows overlap.)"""
+    syllables = _syllables()[tradition]
+    n = len(word)
+    best = [-1] * n + [0]                    # best[i]: the fewest syllables of word[i:], -1 if none
+    for i in range(n - 1, -1, -1):
         for k in (4, 3, 2, 1):
-            if i + k <= len(word) and word[i:i + k] in syllables and (rest := go(i + k)) >= 0:
-                best = rest + 1 if best < 0 else min(best, rest + 1)
-        return best
-    return go(0)
+            if i + k <= n and best[i + k] >= 0 and word[i:i + k] in syllables:
+                count = best[i + k] + 1
+                best[i] = count if best[i] < 0 else min(best[i], count)
+    return max(best[0], 0) if n else 0
 
 
 def chars() -> frozenset[str]:
@@ -87,11 +94,12 @@ def dotted(text: str, rules: Rules, region: int) -> Iterator[tuple[int, int]]:
 
 def minority_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
     """Windows of one tradition's syllables in a person's context (see the module docstring)."""
-    for tradition, syllables in _syllables().items():
+    for tradition in TRADITIONS:
         people = any(p in text for p in PEOPLES[tradition])
+        starts = _starts()[tradition]
         i = region
         while i < len(text):
-            hit = _window(text, i, syllables, people, rules, lexicon)
+            hit = _window(text, i, tradition, people, rules, lexicon) if text[i] in starts else 0
             if hit:
                 yield i, hit
                 i = hit
@@ -99,11 +107,11 @@ def minority_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> It
                 i += 1
 
 
-def _window(text: str, i: int, syllables: frozenset[str], people: bool, rules: Rules, lexicon: Lexicon) -> int:
+def _window(text: str, i: int, tradition: str, people: bool, rules: Rules, lexicon: Lexicon) -> int:
     """The end of the name starting at ``i`` (0 if none): the longest window first."""
     for n in range(6, 1, -1):
         word = text[i:i + n]
-        if len(word) < n or _split(word, syllables) < MIN_SYLLABLES:
+        if len(word) < n or _split(word, tradition) < MIN_SYLLABLES:
             continue
         entry = lexicon.get(word)
         if entry is not None and not entry[1].startswith("nr") and entry[0] >= 10 or word in rules.not_names:
