@@ -298,8 +298,11 @@ def real_study(request, tmp_path_factory):
 # PYTHONHASHSEED 0 and 1; the reviews held at 5, 5, 5 at 42030e2 and moved to 4, 7, 5 and then
 # 7, 7, 4 with the same selection rule as the redaction rules changed a few of their tokens: no K
 # reaches min_stability there and the fallback follows small changes of the corpus). Reported as xfail so the
-# other corpora's results count; the day it holds, the xfail goes.
-UNSTABLE_K = {"ud_gsdsimp", "online_shopping"}
+# other corpora's results count; the day it holds, the xfail goes. 2026-12-03, after three more rounds of
+# redaction rules (issue 17) changed a few tokens of every corpus: the Wikipedia sentences and the reviews
+# held (within one), the citizen messages moved 4, 6, 4 (CI on a fresh clone of 67afac8). A corpus listed
+# here that holds passes as any other.
+UNSTABLE_K = {"ud_gsdsimp", "online_shopping", "gov_messages"}
 
 
 @pytest.mark.slow
