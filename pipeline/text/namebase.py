@@ -3,6 +3,11 @@ the surname a word starts with, whether characters can be a given name, frequenc
 tests on jieba's dictionary, and whether a naming word stands before a place."""
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 from pipeline.text.rules import Rules
 from pipeline.text.segment import HAN_JIEBA, WORD_CHAR, Lexicon
 
@@ -46,7 +51,7 @@ def _common(word: str, lexicon: Lexicon, min_freq: int) -> bool:
 
 def _rare_head(word: str, rules: Rules) -> bool:
     """``word`` starts with a rare surname (禹, 拓, 端木) and no common one."""
-    return not _surname_of(word, rules) and any(word[:k] in rules.rare_surnames for k in (2, 1))
+    return (word[:2] in rules.rare_surnames or word[:1] in rules.rare_surnames) and not _surname_of(word, rules)
 
 
 def _function_word(word: str, lexicon: Lexicon) -> bool:
@@ -56,5 +61,56 @@ def _function_word(word: str, lexicon: Lexicon) -> bool:
 
 def _after_trigger(text: str, start: int, rules: Rules) -> bool:
     before = text[max(0, start - 6):start].rstrip(" \t\u3000")
-    return any(before.endswith(t) for t in (*rules.name_triggers, *rules.titles, *rules.kin_words)) or \
-        before.endswith("、")
+    return before.endswith(word_lists(rules).after_trigger) or before.endswith("、")
+
+
+@dataclass(frozen=True)
+class WordLists:
+    """The rules' word lists as tuples, for one ``str.startswith`` / ``str.endswith`` call each
+    (the same answer as testing the words one by one), and the first characters of surnames."""
+
+    strong_triggers: tuple[str, ...]
+    after_trigger: tuple[str, ...]                 # naming words, titles, kinship words (:func:`_after_trigger`)
+    kin_strong: tuple[str, ...]                    # kinship words and strong triggers
+    titles_longer: tuple[tuple[str, ...], ...]     # [n]: the titles longer than n characters
+    surname_first: re.Pattern                      # a character that starts a surname (strong or rare)
+    strong_first: re.Pattern                       # a character that starts a strong surname
+
+    def longer(self, n: int) -> tuple[str, ...]:
+        return self.titles_longer[n] if n < len(self.titles_longer) else ()
+
+
+_PER_RULES: dict[tuple[int, Callable], tuple[Rules, Any]] = {}
+
+
+def per_rules(rules: Rules, build: Callable[[Rules], Any]) -> Any:
+    """``build(rules)``, made once per rules object and module-level function ``build``."""
+    hit = _PER_RULES.get((id(rules), build))
+    if hit is not None and hit[0] is rules:
+        return hit[1]
+    if len(_PER_RULES) > 256:
+        _PER_RULES.clear()
+    value = build(rules)
+    _PER_RULES[(id(rules), build)] = (rules, value)
+    return value
+
+
+def _first_chars(words: frozenset[str]) -> re.Pattern:
+    chars = sorted({w[0] for w in words if w})
+    return re.compile("[" + "".join(map(re.escape, chars)) + "]" if chars else r"(?!x)x")
+
+
+def _word_lists(rules: Rules) -> WordLists:
+    longest = max((len(t) for t in rules.titles), default=0)
+    return WordLists(
+        strong_triggers=tuple(rules.strong_triggers),
+        after_trigger=(*rules.name_triggers, *rules.titles, *rules.kin_words),
+        kin_strong=(*rules.kin_words, *rules.strong_triggers),
+        titles_longer=tuple(tuple(t for t in rules.titles if len(t) > n) for n in range(longest + 1)),
+        surname_first=_first_chars(rules.surnames | rules.rare_surnames),
+        strong_first=_first_chars(rules.surnames))
+
+
+def word_lists(rules: Rules) -> WordLists:
+    """:class:`WordLists` of ``rules``, made once per rules object."""
+    return per_rules(rules, _word_lists)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from pipeline.text.namebase import per_rules, word_lists
 from pipeline.text.rules import Rules
 from pipeline.text.segment import HAN_JIEBA, WORD_CHAR, Lexicon
 
@@ -74,13 +75,27 @@ ROSTER_NUMBER = re.compile(r"[\d\uff10-\uff19]{7,}")          # a phone or ID nu
 HAVE_ONE = ("有个", "有位", "有一个", "有一位", "叫做", "名叫", "一个", "一位", "这个", "那个")   # 一个马强一个马军
 NEXT_ONE = ("一个", "一位")                            # 一个马强一个马军: the next of a pair
 FUNCTION_AFTER = "是在也都就还又和跟给的了把被让请找问带陪住来去办留说讲帮管打送，。、；：！？,.;:!? \t\u3000"
+TIME_LONGER = tuple(tuple(t for t in TIME_WORDS if len(t) > n) for n in range(max(map(len, TIME_WORDS)) + 1))
+SPACED = re.compile(r"[ \t\u3000]+([\u4e00-\u9fd5])(?:[ \t\u3000]*([\u4e00-\u9fd5]))?")
+SPACED_ON = re.compile(r"[ \t\u3000]+[\u4e00-\u9fd5]")
+
+
+def _lists(rules: Rules) -> tuple[tuple[str, ...], ...]:
+    """The word lists of :func:`_left` and :func:`_right`, joined once per rules object."""
+    return ((*rules.name_triggers, *HAVE_ONE), (*TIME_WORDS, *ROLE_WORDS, *rules.kin_words, *rules.titles),
+            (*rules.titles, *PERSON_AFTER, *TIME_WORDS, *NEXT_ONE))
 
 
 def scored_windows(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
     """The windows of ``text`` from ``region`` on that score at least :data:`THRESHOLD`, one per
     place (the best of its windows), left to right, none overlapping the one before."""
     n, i = len(text), region
+    first = word_lists(rules).surname_first
     while i < n:
+        m = first.search(text, i)                    # no window starts before a surname's first character
+        if m is None:
+            return
+        i = m.start()
         k = 2 if text[i:i + 2] in rules.surnames or text[i:i + 2] in rules.rare_surnames else \
             1 if text[i] in rules.surnames or text[i] in rules.rare_surnames else 0
         best = None
@@ -103,7 +118,7 @@ def _windows(text: str, i: int, k: int, g: int) -> Iterator[tuple[int, str]]:
     j = i + k
     if text[j:j + g] and len(text[j:j + g]) == g and all(HAN_JIEBA.match(c) for c in text[j:j + g]):
         yield j + g, text[j:j + g]
-    m = re.match(r"[ \t\u3000]+([\u4e00-\u9fd5])(?:[ \t\u3000]*([\u4e00-\u9fd5]))?", text[j:j + 8])
+    m = SPACED.match(text[j:j + 8])
     if m and g == (2 if m.group(2) else 1):
         yield j + m.end(), m.group(1) + (m.group(2) or "")
     elif m and g == 1 and m.group(2):
@@ -138,14 +153,15 @@ def window_score(text: str, i: int, k: int, e: int, given: str, rules: Rules, le
             given[-1] in rules.not_final or word in rules.not_names or \
             word in lexicon.user or given[-1] in rules.glue_after:
         return -9.0
-    if any(text.startswith(t, j) for j in range(i + k, e) for t in rules.titles if j + len(t) > i + k):
+    if e > i + k and text.startswith(word_lists(rules).longer(0), i + k) or \
+            any(text.startswith(rules.titles, j) for j in range(i + k + 1, e)):
         return -9.0                                           # a title starts inside the window (丁香阿姨: not 丁香阿)
-    if any(text.startswith(t, i) for t in TIME_WORDS if len(t) > k):
+    if text.startswith(TIME_LONGER[k] if k < len(TIME_LONGER) else (), i):
         return -9.0                                           # a time word (周四马 强: the name is 马 强)
     if spaced and len(given) == 2 and text[e - 2] not in " \t\u3000" and \
             (given in rules.titles or _freq(given, lexicon) >= COMMON_FREQ):
         return -9.0                                           # 王 先生: an everyday word written together
-    if spaced and re.match(r"[ \t\u3000]+[\u4e00-\u9fd5]", text[e:e + 3]):
+    if spaced and SPACED_ON.match(text[e:e + 3]):
         return -9.0                                           # more spaced characters follow: another finder's case
     weights = [_given_weight(c, lexicon) for c in given]
     score = _surname_weight(sur, given, weights, rules, lexicon)
@@ -204,17 +220,18 @@ def _left(text: str, i: int, e: int, rules: Rules) -> float:
     score = 0.0
     if not before or not WORD_CHAR.match(before[-1]) or before[-1] in "、":
         score += 1.0                                          # the start of a clause or of a list's item
-    if any(stripped.endswith(w) for w in rules.strong_triggers):
+    naming, context, _ = per_rules(rules, _lists)
+    if stripped.endswith(word_lists(rules).strong_triggers):
         score += 2.0
-    elif any(stripped.endswith(w) for w in (*rules.name_triggers, *HAVE_ONE)):
+    elif stripped.endswith(naming):
         score += 1.0
-    if any(stripped.endswith(w) for w in (*TIME_WORDS, *ROLE_WORDS, *rules.kin_words, *rules.titles)):
+    if stripped.endswith(context):
         score += 1.0                                          # 周一李娜, 志愿者上官婉清, 孙子纳小龙
         if e - i >= 3 and before.endswith(rules.kin_words):
             score += 1.0                                      # 我女婿吴国庆: a kinship word right before a full name
     elif _after_a_name(text[max(0, i - 8):i], rules):
         score += 1.0                                          # 马强 海如意: the next name of a list
-    if any(stripped.endswith(w) for w in rules.place_words) and not any(text.startswith(w, e) for w in PERSON_NOUNS):
+    if stripped.endswith(rules.place_words) and not text.startswith(PERSON_NOUNS, e):
         score -= 1.0                                          # 嫁到吴忠 (not 去马金花老人家里)
     return score
 
@@ -222,10 +239,10 @@ def _left(text: str, i: int, e: int, rules: Rules) -> float:
 def _right(text: str, e: int, rules: Rules) -> float:
     nxt = text[e:e + 1]
     if not nxt or nxt in FUNCTION_AFTER or not WORD_CHAR.match(nxt) or ROSTER_NUMBER.match(text, e):
-        return 1.0 + any(text.startswith(w, e) for w in rules.person_after)   # or a phone: 李娜15809532217 (a roster)
-    if any(text.startswith(w, e) for w in PERSON_NOUNS) and not any(text.startswith(w, e) for w in NOT_PERSON):
+        return 1.0 + text.startswith(rules.person_after, e)   # or a phone: 李娜15809532217 (a roster)
+    if text.startswith(PERSON_NOUNS, e) and not text.startswith(NOT_PERSON, e):
         return 1.5                                            # 马金花老人, 者建军这人: a noun for the person
-    if any(text.startswith(w, e) for w in (*rules.titles, *PERSON_AFTER, *TIME_WORDS, *NEXT_ONE)):
+    if text.startswith(per_rules(rules, _lists)[2], e):
         return 1.0
     return 0.0
 
@@ -239,7 +256,7 @@ def _after_a_name(before: str, rules: Rules) -> bool:
 
 def after_time_word(text: str, i: int) -> bool:
     """``text[i]`` follows a time word (周六张伟: 六 is no numeral before a measure word there)."""
-    return any(text.endswith(w, 0, i) for w in TIME_WORDS)
+    return text.endswith(TIME_WORDS, 0, i)
 
 
 def _freq(word: str, lexicon: Lexicon) -> int:
