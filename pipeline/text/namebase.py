@@ -72,9 +72,12 @@ class WordLists:
     strong_triggers: tuple[str, ...]
     after_trigger: tuple[str, ...]                 # naming words, titles, kinship words (:func:`_after_trigger`)
     kin_strong: tuple[str, ...]                    # kinship words and strong triggers
+    long_triggers: tuple[str, ...]                 # the naming words of two characters or more
+    address_titles: tuple[str, ...]
     titles_longer: tuple[tuple[str, ...], ...]     # [n]: the titles longer than n characters
     surname_first: re.Pattern                      # a character that starts a surname (strong or rare)
     strong_first: re.Pattern                       # a character that starts a strong surname
+    strong_chars: frozenset[str]                   # the characters that start a strong surname
 
     def longer(self, n: int) -> tuple[str, ...]:
         return self.titles_longer[n] if n < len(self.titles_longer) else ()
@@ -106,9 +109,12 @@ def _word_lists(rules: Rules) -> WordLists:
         strong_triggers=tuple(rules.strong_triggers),
         after_trigger=(*rules.name_triggers, *rules.titles, *rules.kin_words),
         kin_strong=(*rules.kin_words, *rules.strong_triggers),
+        long_triggers=tuple(t for t in rules.name_triggers if len(t) > 1),
+        address_titles=tuple(rules.address_titles),
         titles_longer=tuple(tuple(t for t in rules.titles if len(t) > n) for n in range(longest + 1)),
         surname_first=_first_chars(rules.surnames | rules.rare_surnames),
-        strong_first=_first_chars(rules.surnames))
+        strong_first=_first_chars(rules.surnames),
+        strong_chars=frozenset(w[0] for w in rules.surnames if w))
 
 
 def word_lists(rules: Rules) -> WordLists:

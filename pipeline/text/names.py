@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pipeline.text.namebase import (COMMON_FREQ, RARE_FREQ, _after_trigger, _common, _function_word, _given_ok,
-                                    _is_break, _rare_head, _surname_of)
+                                    _is_break, _rare_head, _surname_of, word_lists)
 from pipeline.text.nameminority import dotted, minority_names
 from pipeline.text.namesignals import _kin_names, _listed_names, _spaced_names
 from pipeline.text.namecontext import across_dots, lone_surnames, nicknames, role_subjects
@@ -231,15 +231,15 @@ def _implausible(text: str, s: int, e: int, rules: Rules, lexicon: Lexicon, word
         return True                                           # 周四马 强: a time word; 哈密瓜: no name characters
     if any(w in lexicon.user for w in (word,)) or words.cuts_word(s, e):
         return True
-    strong = any(prev.endswith(t) for t in rules.strong_triggers)
-    kin = any(prev.endswith(k) for k in rules.kin_words)
+    strong = prev.endswith(word_lists(rules).strong_triggers)
+    kin = prev.endswith(rules.kin_words)
     if len(word) == len(sur) + 1 and word[-1] in LANDFORMS and not strong and not kin and \
-            not any(text.startswith(t, e) for t in rules.titles):
+            not text.startswith(rules.titles, e):
         return True                                           # 杨山, 羊山: a hill or a village, not a name
     given = lexicon.get(word[len(sur):]) if len(word) - len(sur) == 2 else None
     if given is not None and not weighed and not given[1].startswith(("nr", "ns", "nz")) and given[0] >= rules.dict_max_freq \
             and not strong and not _after_trigger(text, s, rules) and \
-            not (lexicon.name_like(word[len(sur):]) and any(text.startswith(w, e) for w in rules.person_after)):
+            not (lexicon.name_like(word[len(sur):]) and text.startswith(rules.person_after, e)):
         return True                                           # 买房子 (but 负责人是丁强国, 王建军讲的): an everyday word
     head = lexicon.get(word[:len(sur) + 1])
     nxt = text[e:e + 1]
@@ -252,7 +252,7 @@ def _implausible(text: str, s: int, e: int, rules: Rules, lexicon: Lexicon, word
         return True
     if not broken and not strong and not kin and not any(_name_char(c, lexicon) for c in word[len(sur):]):
         return True                                           # 纳凉晚会: no character of a given name, no break
-    return len(word) == 2 and any(prev.endswith(w) for w in rules.place_words) and \
+    return len(word) == 2 and prev.endswith(rules.place_words) and \
         text[e:e + 1] not in rules.name_suffixes
 
 
@@ -273,7 +273,7 @@ def _place_after(text: str, e: int, rules: Rules, lexicon: Lexicon) -> bool:
     """A word of ``place_after`` follows (满春小区, 银川市, 金海旺酒店) or a building's number
     (康乐苑5号楼): the candidate names a place or an organisation. Not before a title (马村长)
     nor a one-character place word that starts an everyday word (区长, 村里, 路过)."""
-    if any(text.startswith(t, e) for t in rules.titles):
+    if text.startswith(rules.titles, e):
         return False
     part = rules.address_part_re.match(text, e)
     if part and part.lastgroup in ("b", "u", "z", "w"):
@@ -298,18 +298,18 @@ def _in_place(text: str, s: int, places: list[tuple[int, int]], rules: Rules) ->
     right before it (我闺女金凤)."""
     before = text[max(0, s - 4):s]
     return any(ps <= s < pe for ps, pe in places) and \
-        not any(before.endswith(w) for w in (*rules.kin_words, *rules.strong_triggers))
+        not before.endswith(word_lists(rules).kin_strong)
 
 
 def _person_context(text: str, s: int, e: int, rules: Rules, lexicon: Lexicon | None = None) -> bool:
     """What follows ``text[s:e]`` makes it a person: a form of address (丁香阿姨, 白雪大姐; a role
     may follow a word: 康复医生), or, after a full name of three characters or more, a role, 家 or
     a word of ``person_after`` that starts no longer word (杨树林经理, 杨树林家; not 高峰说明)."""
-    if any(text.startswith(t, e) for t in rules.address_titles):
+    if text.startswith(word_lists(rules).address_titles, e):
         return True
     if len(re.sub(r"\s+", "", text[s:e])) < 3:
         return False
-    if any(text.startswith(t, e) for t in rules.titles):
+    if text.startswith(rules.titles, e):
         return True
     for w in (*rules.person_after, "家"):
         if text.startswith(w, e):
@@ -420,8 +420,7 @@ def _name_at(tokens: list[str], i: int, offset: int, word: str, rules: Rules,
     if before and before not in rules.glue_before and _common(before + sur, lexicon, RARE_FREQ):
         return None                                    # the surname ends the word before it
     given = word[len(sur):]
-    trigger = offset == 1 or prev in rules.name_triggers or \
-        any(len(t) > 1 and prev.endswith(t) for t in rules.name_triggers)
+    trigger = offset == 1 or prev in rules.name_triggers or prev.endswith(word_lists(rules).long_triggers)
     nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
     if len(given) <= 1 and HAN_JIEBA.match(nxt):
         split = _split_name(tokens, i, offset, word, trigger, rules, lexicon)
@@ -526,7 +525,7 @@ def _rare_ok(text: str, s: int, form: str, rules: Rules, lexicon: Lexicon) -> bo
     if sur and prev.isspace():
         return False                                 # 谢 振 东经理: the end of a spaced name
     return not prev or not WORD_CHAR.match(prev) or prev in rules.glue_before or \
-        _after_trigger(text, s, rules) or any(text.endswith(w, 0, s) for w in rules.neighbour_words)
+        _after_trigger(text, s, rules) or text.endswith(rules.neighbour_words, 0, s)
 
 
 def _informal_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[int]) -> Iterator[tuple[int, int]]:
@@ -571,12 +570,17 @@ def _window_names(text: str, rules: Rules, lexicon: Lexicon, region: int, words:
     or two characters (the longer first) that at least two signals support
     (:func:`_window_score`); a rare surname only after a naming word (找端木宏)."""
     n, i = len(text), region
+    lists = word_lists(rules)
     while i < n:
+        m = lists.surname_first.search(text, i)      # no window starts before a surname's first character
+        if m is None:
+            return
+        i = m.start()
         k = 2 if text[i:i + 2] in rules.surnames else 1 if text[i] in rules.surnames else 0
         if not k and _rare_head(text[i:i + 3], rules) and _after_trigger(text, i, rules):
             k = 2 if text[i:i + 2] in rules.rare_surnames else 1
-            if text[i:i + k] in rules.very_rare_surnames and (_function_word(text[i:i + k], lexicon) or not any(
-                    text.endswith(t, 0, i) for t in rules.strong_triggers)):
+            if text[i:i + k] in rules.very_rare_surnames and (_function_word(text[i:i + k], lexicon) or not
+                                                              text.endswith(lists.strong_triggers, 0, i)):
                 k = 0                                # a very rare surname only right after 叫 ... (叫訾建设; not 是从阿拉善)
         hit = None
         if k:
@@ -616,14 +620,15 @@ def _window_score(text: str, i: int, k: int, g: int, rules: Rules, lexicon: Lexi
     ordinary word (施工方, 房产局: twice if a common one); the given name is a common word."""
     sur, e = text[i:i + k], i + k + g
     given, word = text[i + k:e], text[i:e]
-    named = any(text[max(0, i - 6):i].endswith(t) for t in rules.strong_triggers)     # after 叫 a name may end in 里
+    lists = word_lists(rules)
+    named = text[max(0, i - 6):i].endswith(lists.strong_triggers)     # after 叫 a name may end in 里
     if len(given) < g or not _given_ok(given, rules, lexicon=lexicon, final=not named) or word in rules.not_names or \
             word in lexicon.user or word in rules.strong_triggers:
         return -9                                             # ... or a naming word itself (叫经名: 经, a very rare surname)
     if not named and any(c in rules.stopwords and c not in GIVEN_CHARS for c in given):
         return -9                                             # a function word (吕家为地界: 为; after 叫 杨千里)
-    if given[-1] in rules.glue_after or any(text.startswith(t, j) and j + len(t) > i + k and (j == i + k or j + len(t) > e)
-                                            for j in range(i + k, e) for t in rules.titles):
+    if given[-1] in rules.glue_after or any(text.startswith(lists.longer(0 if j == i + k else e - j), j)
+                                            for j in range(i + k, e)):
         return -9                                             # a title after the surname, or cut into (丁香阿姨: not 丁香阿)
     prev = text[max(0, i - 6):i]
     if prev and prev[-1] in NUMERALS and sur in rules.measure_words:
@@ -631,22 +636,22 @@ def _window_score(text: str, i: int, k: int, g: int, rules: Rules, lexicon: Lexi
     if _ends_word(text, i, sur, rules, lexicon):
         return -9                                             # the surname ends the word before it
     entry = lexicon.get(word)
-    person = any(text.startswith(w, e) for w in rules.person_after)
+    person = text.startswith(rules.person_after, e)
     if _ordinary(word, lexicon, rules) and not (person and entry is not None and entry[1].startswith("nr")):
         return -9                                             # an ordinary word (卫星, jieba's nr, is frequent; not 李强他们)
     nxt = text[e:e + 1]
     if nxt and HAN_JIEBA.match(nxt) and _common(given[-1] + nxt, lexicon, COMMON_FREQ):
         return -9                                             # the last character starts the next word (方老是)
-    score = 2 * any(prev.endswith(t) for t in rules.strong_triggers)
+    score = 2 * prev.endswith(lists.strong_triggers)
     score += _after_trigger(text, i, rules)
     score += not nxt or not WORD_CHAR.match(nxt) or nxt in rules.glue_after or nxt in rules.name_suffixes or \
-        any(text.startswith(t, e) for t in rules.titles)
+        text.startswith(rules.titles, e)
     score += person                                           # 冯建军讲的, 张伟他们
     given_entry = lexicon.get(given) if g == 2 else None
     score += bool((entry and entry[1].startswith("nr") and entry[0] < rules.dict_max_freq) or
                   (given_entry and given_entry[1].startswith("nr")))
     score += lexicon.name_like(given)
-    score -= any(prev.endswith(w) for w in rules.place_words) and nxt not in rules.name_suffixes
+    score -= prev.endswith(rules.place_words) and nxt not in rules.name_suffixes
     head = lexicon.get(sur + given[0])
     if head is not None and not head[1].startswith("nr") and sur + given[0] != word:
         score -= 1 + (head[0] >= COMMON_FREQ)
