@@ -46,17 +46,13 @@ BREAKS = "，。；！？,;!?：:、—… \t\u3000\n"
 AFTER = ("是", "在", "也", "就", "说", "讲", "他们", "她们", "的", "嫁", "过来", "读", "从")
 NAMING = ("叫", "名叫", "叫做", "名字", "、")
 MIN_SYLLABLES = 1                      # a window is two characters at least: 苏, 措 alone are no name
+# per tradition, a character its syllables begin with (a window starting elsewhere splits into none)
+START_RE = {k: re.compile("[" + "".join(sorted({w[0] for w in v})) + "]") for k, v in TRADITIONS.items()}
 
 
 @functools.lru_cache(maxsize=1)
 def _syllables() -> dict[str, frozenset[str]]:
     return {k: frozenset(v) for k, v in TRADITIONS.items()}
-
-
-@functools.lru_cache(maxsize=1)
-def _starts() -> dict[str, frozenset[str]]:
-    """Per tradition, the characters its syllables begin with (a window starting elsewhere splits into none)."""
-    return {k: frozenset(w[0] for w in v) for k, v in TRADITIONS.items()}
 
 
 @functools.lru_cache(maxsize=65536)
@@ -96,10 +92,14 @@ def minority_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> It
     """Windows of one tradition's syllables in a person's context (see the module docstring)."""
     for tradition in TRADITIONS:
         people = any(p in text for p in PEOPLES[tradition])
-        starts = _starts()[tradition]
+        start_re = START_RE[tradition]
         i = region
         while i < len(text):
-            hit = _window(text, i, tradition, people, rules, lexicon) if text[i] in starts else 0
+            m = start_re.search(text, i)
+            if m is None:
+                break
+            i = m.start()
+            hit = _window(text, i, tradition, people, rules, lexicon)
             if hit:
                 yield i, hit
                 i = hit

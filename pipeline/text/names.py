@@ -323,7 +323,9 @@ def _context_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> It
     to the other finders; 杨树林 beside 树林) where a person's context follows them
     (:func:`_person_context`): a surname and one or two characters, the word tagged nr, the surname
     ending no word before it."""
-    for i in range(region, len(text)):
+    first = word_lists(rules).strong_first
+    for m in first.finditer(text, region):                 # no window starts before a surname's first character
+        i = m.start()
         k = 2 if text[i:i + 2] in rules.surnames else 1 if text[i] in rules.surnames else 0
         if not k or _ends_word(text, i, text[i:i + k], rules, lexicon):
             continue
@@ -388,12 +390,13 @@ def _full_names(tokens: list[str], starts: list[int], rules: Rules, lexicon: Lex
     """
     n = len(tokens)
     i = 0
+    strong_chars = word_lists(rules).strong_chars
     while i < n:
         tok = tokens[i]
         if not HAN_JIEBA.match(tok):
             i += 1
             continue
-        views = [(0, tok)]
+        views = [(0, tok)] if tok[0] in strong_chars else []     # (no name starts without a surname)
         if len(tok) >= 2 and tok[0] in rules.glue_before and _surname_of(tok[1:] + "x", rules):
             views.append((1, tok[1:]))
         step = 1
