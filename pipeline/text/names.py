@@ -393,7 +393,7 @@ def _full_names(tokens: list[str], starts: list[int], rules: Rules, lexicon: Lex
     strong_chars = word_lists(rules).strong_chars
     while i < n:
         tok = tokens[i]
-        if not HAN_JIEBA.match(tok):
+        if (tok[:1] not in strong_chars and tok[:1] not in rules.glue_before) or not HAN_JIEBA.match(tok):
             i += 1
             continue
         views = [(0, tok)] if tok[0] in strong_chars else []     # (no name starts without a surname)

@@ -163,14 +163,14 @@ def window_score(text: str, i: int, k: int, e: int, given: str, rules: Rules, le
         return -9.0                                           # 王 先生: an everyday word written together
     if spaced and SPACED_ON.match(text[e:e + 3]):
         return -9.0                                           # more spaced characters follow: another finder's case
+    right = _right(text, e, rules)
+    if len(given) == 1 and not right:
+        return -9.0                                           # the name may go on (秦月香): a short window ends at a boundary
     weights = [_given_weight(c, lexicon) for c in given]
     score = _surname_weight(sur, given, weights, rules, lexicon)
     score += 1.5 * sum(weights) / len(given)
     score += _dictionary(text, i, k, e, sur, given, word, spaced, rules, lexicon)
     score += _left(text, i, e, rules)
-    right = _right(text, e, rules)
-    if len(given) == 1 and not right:
-        return -9.0                                           # the name may go on (秦月香): a short window ends at a boundary
     return score + right
 
 

@@ -19,6 +19,7 @@ docs/redaction.md has the categories, the rules and the measured quality).
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -107,11 +108,7 @@ def _join_names(spans: list[Span]) -> list[Span]:
 
 
 def _token_starts(tokens: list[str]) -> list[int]:
-    starts, pos = [], 0
-    for t in tokens:
-        starts.append(pos)
-        pos += len(t)
-    return starts
+    return list(itertools.accumulate(map(len, tokens[:-1]), initial=0)) if tokens else []
 
 
 def _addresses(text: str, rules: Rules, tokens: list[str], starts: list[int], lexicon: Lexicon) -> list[tuple[int, int]]:
