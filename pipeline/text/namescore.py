@@ -78,6 +78,8 @@ FUNCTION_AFTER = "是在也都就还又和跟给的了把被让请找问带陪�
 TIME_LONGER = tuple(tuple(t for t in TIME_WORDS if len(t) > n) for n in range(max(map(len, TIME_WORDS)) + 1))
 SPACED = re.compile(r"[ \t\u3000]+([\u4e00-\u9fd5])(?:[ \t\u3000]*([\u4e00-\u9fd5]))?")
 SPACED_ON = re.compile(r"[ \t\u3000]+[\u4e00-\u9fd5]")
+HAN_RUN = re.compile(r"[\u4e00-\u9fd5]+")
+GAPS = frozenset(" \t\u3000")
 
 
 def _lists(rules: Rules) -> tuple[tuple[str, ...], ...]:
@@ -116,9 +118,9 @@ def _windows(text: str, i: int, k: int, g: int) -> Iterator[tuple[int, str]]:
     """The ends and given names of the windows of ``g`` given characters after the surname at
     ``i``: written together, or with spaces after the surname and between the characters."""
     j = i + k
-    if text[j:j + g] and len(text[j:j + g]) == g and all(HAN_JIEBA.match(c) for c in text[j:j + g]):
+    if len(text[j:j + g]) == g and HAN_RUN.fullmatch(text, j, j + g):
         yield j + g, text[j:j + g]
-    m = SPACED.match(text[j:j + 8])
+    m = SPACED.match(text[j:j + 8]) if text[j:j + 1] in GAPS else None
     if m and g == (2 if m.group(2) else 1):
         yield j + m.end(), m.group(1) + (m.group(2) or "")
     elif m and g == 1 and m.group(2):
