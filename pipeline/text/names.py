@@ -67,15 +67,40 @@ def occurrences(text: str, name: str, rules: Rules, region: int = 0) -> Iterator
     as (start, end of the occurrence, start, end of the span to redact, key): the surname only
     for an informal form (key: the form), else the whole occurrence."""
     compact = re.sub(r"\s+", "", name)
-    pattern = r"[ \t\u3000]*".join(re.escape(c) for c in compact)
     part = split_role(compact, rules)
-    for m in re.finditer(pattern, text):
-        if m.start() < region:
+    for start, end in _spaced_matches(text, compact):
+        if start < region:
             continue
-        if part and m.end() - m.start() == len(compact):
-            yield m.start(), m.end(), m.start() + part[0], m.start() + part[1], compact
+        if part and end - start == len(compact):
+            yield start, end, start + part[0], start + part[1], compact
         else:
-            yield m.start(), m.end(), m.start(), m.end(), compact
+            yield start, end, start, end, compact
+
+
+def _spaced_matches(text: str, compact: str) -> Iterator[tuple[int, int]]:
+    """Where ``compact`` occurs with any spaces, tabs or ideographic spaces between its characters,
+    left to right, not overlapping: the matches of ``[ \t\u3000]*`` joining its characters (no
+    character of ``compact`` is a space, so the match at a place is the one way to go on),
+    found without compiling a pattern per name."""
+    if not compact:
+        yield from (m.span() for m in re.finditer("", text))
+        return
+    n, first, rest = len(text), compact[0], compact[1:]
+    p = text.find(first)
+    while p >= 0:
+        q = p + 1
+        for c in rest:
+            while q < n and text[q] in " \t\u3000":
+                q += 1
+            if q < n and text[q] == c:
+                q += 1
+            else:
+                break
+        else:
+            yield p, q
+            p = text.find(first, q)
+            continue
+        p = text.find(first, p + 1)
 
 
 def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], starts: list[int], lexicon: Lexicon,
