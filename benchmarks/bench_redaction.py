@@ -2,7 +2,7 @@
 on a sample of the benchmark study's transcripts, timed, with a digest of every span and
 placeholder so that a faster version can be checked for identical output.
 
-    .venv/bin/python benchmarks/bench_redaction.py [--every 20] [--before DIR] [--rounds 2] [--profile]
+    .venv/bin/python benchmarks/bench_redaction.py [--every 20] [--before DIR] [--rounds 2] [--profile] [--stage 5]
 
 1. The benchmark study's transcripts (``benchmarks/benchmark_study.yaml``: 10,000 interviews) are
    generated once with the simulator into ``benchmarks/work/redaction/raw/`` (kept for reruns;
@@ -14,6 +14,9 @@ placeholder so that a faster version can be checked for identical output.
    another version's ``pipeline/`` package (``git archive main pipeline | tar -x -C DIR``) timed
    in the same rounds, alternating with this checkout's.
 3. ``--profile``: a cProfile of this checkout's run (the top functions by own time).
+4. ``--stage N``: the whole transcripts stage (``python -m pipeline transcripts``, no token
+   cache, the study's ``n_jobs``) on every N-th transcript, once per code version, wall time and
+   whether every output file is byte-identical across versions.
 
 Prints Markdown.
 """
@@ -86,6 +89,43 @@ def _settings() -> dict:
     return tcfg
 
 
+def stage(every: int, versions: dict[str, Path]) -> None:
+    """The transcripts stage on every ``every``-th transcript with each code version (see the module docstring)."""
+    import numpy as np
+    import yaml
+
+    from common import measured
+
+    raw = generate()
+    sub = WORK / f"stage_{every}" / "transcripts"
+    if not sub.is_dir():
+        sub.mkdir(parents=True)
+        for f in sorted(raw.iterdir())[::every]:
+            (sub / f.name).write_bytes(f.read_bytes())
+    params_path = benchmark_params(WORK / "stage")
+    params = yaml.safe_load(params_path.read_text(encoding="utf-8"))
+    params["transcripts"].update(_settings() | {"cache_dir": None})
+    params_path.write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    comm = WORK / "raw" / "communities.csv"
+    if not comm.exists():
+        sys.path.insert(0, str(ROOT))
+        from pipeline.demo.simulate import simulate_communities
+        simulate_communities(params["simulate"], np.random.default_rng([int(params["seed"]), 1])).to_csv(comm, index=False)
+    outs = {}
+    print(f"Transcripts stage on every {every}th transcript ({len(list(sub.iterdir())):,} files), no token cache:\n")
+    print("| code | wall time (s) | peak memory (MB) |\n|---|---|---|")
+    for label, root in versions.items():
+        outs[label] = WORK / f"stage_{every}" / label.replace(" ", "_")
+        cmd = [sys.executable, "-m", "pipeline", "transcripts", "--params", str(params_path), "--transcripts", str(sub),
+               "--communities", str(comm), "--out", str(outs[label] / "out"), "--metrics", str(outs[label] / "metrics.json")]
+        r = measured(cmd, cwd=root)                        # run from ``root``: its pipeline/ comes first
+        print(f"| {label} | {r['seconds']} | {r['peak_mb']} |")
+    first, *rest = outs.values()
+    same = all((first / "out" / f.name).read_bytes() == (o / "out" / f.name).read_bytes()
+               for o in rest for f in (first / "out").iterdir())
+    print(f"\nEvery output file byte-identical across versions: {same}.")
+
+
 def child(pkg_root: str, sample_path: str, profile: bool) -> None:
     """One timed pass over the sample with the ``pipeline`` package under ``pkg_root``."""
     sys.path.insert(0, pkg_root)
@@ -137,19 +177,23 @@ def main() -> None:
     ap.add_argument("--before", help="a directory holding another version's pipeline/ package")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--stage", type=int, default=0, help="run the transcripts stage on every n-th transcript instead")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(args.child[0], args.child[1], args.profile)
+        return
+    versions = {"this checkout": ROOT}
+    if args.before:
+        versions = {"before": Path(args.before), **versions}
+    if args.stage:
+        stage(args.stage, versions)
         return
     path = sample(args.every)
     items = pickle.loads(path.read_bytes())
     if args.profile:
         child(str(ROOT), str(path), True)
         return
-    versions = {"this checkout": ROOT}
-    if args.before:
-        versions = {"before": Path(args.before), **versions}
     runs: dict[str, list[dict]] = {k: [] for k in versions}
     for _ in range(args.rounds):
         for label, root in versions.items():
