@@ -46,9 +46,6 @@ PLURAL = re.compile(r"(?:[\d两几多]|[一二三四五六七八九十百千]{0,
 NUMERAL_CHARS = "一二三四五六七八九十"
 ASPECT = "了着过"                                  # aspect particles after a verb (车占了)
 DEGREE = ("得很", "得多", "得要命", "得不行", "极了")
-# two Chinese characters at the text's start or after a break (the pairs bare_given looks at; the
-# pairs of a run of characters are counted from its start, so no other pair starts after a break)
-CLAUSE_PAIR = re.compile(rf"(?<![^{re.escape(BREAK)}])[\u4e00-\u9fd5]{{2}}")
 
 
 def weak_titled(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
@@ -139,7 +136,7 @@ def compound_alone(text: str, names: Iterable[str], rules: Rules, lexicon: Lexic
 def bare_given(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
     """A given name said alone as a clause's subject: two characters of given names that are no
     word of jieba's dictionary, at a clause's start, before a particle or 说/讲 (秀兰嘛去了, 建英说)."""
-    for m in CLAUSE_PAIR.finditer(text):
+    for m in re.finditer(r"[\u4e00-\u9fd5]{2}", text):
         s, e = m.span()
         word = m.group()
         if s < region or (s > 0 and text[s - 1] not in BREAK) or lexicon.get(word) is not None or \
