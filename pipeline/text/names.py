@@ -334,7 +334,7 @@ def _person_context(text: str, s: int, e: int, rules: Rules, lexicon: Lexicon | 
         return True
     if len(re.sub(r"\s+", "", text[s:e])) < 3:
         return False
-    if text.startswith(rules.titles, e):
+    if any(text.startswith(t, e) for t in rules.titles):
         return True
     for w in (*rules.person_after, "家"):
         if text.startswith(w, e):
