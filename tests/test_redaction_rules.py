@@ -528,3 +528,23 @@ def test_a_spaced_name_in_a_roster_row(generic):
 
 def test_a_section_of_a_resettlement_village(generic):
     assert spans(generic, "他家在红寺堡移民新村5区23号，离学校近。") == [("红寺堡移民新村5区23号", "address")]
+
+
+# --------------------------------------------------------------------------------------------
+# the rules of tuning 9 (the seventh round; own sentences)
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text,value,typ", [
+    ("手机是一三八，呃，零九五四，那个，二二七六，别打错了。", "一三八，呃，零九五四，那个，二二七六", "mobile"),  # fillers between groups
+    ("身份证是六四零一零四一九八八零五二七一一八X，没错。", "六四零一零四一九八八零五二七一一八X", "id_number"),   # Chinese digits and X
+])
+def test_numbers_of_tuning_9(generic, text, value, typ):
+    assert [(v, t) for v, t in spans(generic, text)] == [(value, typ)]
+
+
+@pytest.mark.parametrize("text", [
+    "有事打0953-12345，那是热线。",            # an area code and a five-digit public service line
+    "车就停在5号楼楼下，挡着路了。",           # a building's number of the setting, no place named
+    "我负责7号楼的卫生。",
+])
+def test_look_alikes_of_the_numbers_and_addresses_of_tuning_9_are_kept(generic, text):
+    assert spans(generic, text) == []
