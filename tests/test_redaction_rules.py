@@ -548,3 +548,31 @@ def test_numbers_of_tuning_9(generic, text, value, typ):
 ])
 def test_look_alikes_of_the_numbers_and_addresses_of_tuning_9_are_kept(generic, text):
     assert spans(generic, text) == []
+
+
+@pytest.mark.parametrize("text,names", [
+    # an item of a list of names found, an everyday word by itself (:mod:`pipeline.text.namelists`)
+    ("报名的有：王建军、李红梅、白云，就三个人。", ["王建军", "李红梅", "白云"]),
+    ("我们班有张伟、李娜、高山、田野四个人。", ["张伟", "李娜", "高山"]),
+    # a person field of minutes
+    ("会议纪要\n主持：王建军\n记录：田野\n议题：防汛。", ["王建军", "田野"]),
+    # siblings named together, sharing the surname of a name found
+    ("高峰跟高翔是兄弟。", ["高峰", "高翔"]), ("马莉跟马兰是姐妹俩。", ["马莉", "马兰"]),
+    # a given name said again alone; a surname asked back; the family of a name found
+    ("我们楼长叫刘建军，建军呢？刚还在。", ["刘建军", "建军"]), ("老杨来了没有？哪个杨？就是杨国华。", ["杨", "杨", "杨国华"]),
+    ("纳小军回来了。纳家那个老大也回来了。", ["纳小军", "纳"]),
+])
+def test_names_found_by_the_names_of_the_turn(generic, text, names):
+    assert [v for v, t in spans(generic, text) if t == "name"] == names
+
+
+@pytest.mark.parametrize("text", [
+    "北京、上海、广州、金凤都去过。",          # a list with no name found in it
+    "马路和马车都有，就是没人。",              # no sibling of no name
+])
+def test_look_alikes_of_the_names_of_the_turn_are_kept(generic, text):
+    assert [v for v, t in spans(generic, text) if t == "name"] == []
+
+
+def test_a_surname_spelled_after_that_is_no_second_person(generic):
+    assert [v for v, t in spans(generic, "我叫王丽，三横一竖那个王。") if t == "name"] == ["王丽"]

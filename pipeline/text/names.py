@@ -19,6 +19,7 @@ from pipeline.text.nameminority import dotted, minority_names
 from pipeline.text.namesignals import _kin_names, _listed_names, _spaced_names
 from pipeline.text.namecontext import across_dots, lone_surnames, nicknames, role_subjects
 from pipeline.text.nameframes import bare_given, called, compound_alone, declared_surnames, families_of, kept, not_person_spans, weak_titled
+from pipeline.text.namelists import more_names
 from pipeline.text.namescore import GIVEN_CHARS, after_time_word, scored_windows
 from pipeline.text.rules import Rules
 from pipeline.text.segment import HAN_JIEBA, WORD_CHAR, Lexicon
@@ -80,6 +81,19 @@ def occurrences(text: str, name: str, rules: Rules, region: int = 0) -> Iterator
 
 def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], starts: list[int], lexicon: Lexicon,
                region: int, taken: Any) -> Iterator[tuple[int, int, str]]:
+    """Name spans (start, end, key) found automatically (:func:`_found_names`), then those that the
+    names found make names (:mod:`pipeline.text.namelists`: a list's items, siblings, a given name
+    said again)."""
+    found = list(_found_names(text, parsed, rules, tokens, starts, lexicon, region, taken))
+    yield from found
+    spans = not_person_spans(text, rules)
+    for s, e in more_names(text, [(s, e) for s, e, _ in found], rules, lexicon, region):
+        if taken.free(s, e) and not kept(text, s, e, spans, rules, lexicon):
+            yield s, e, re.sub(r"\s+", "", text[s:e])
+
+
+def _found_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], starts: list[int], lexicon: Lexicon,
+                 region: int, taken: Any) -> Iterator[tuple[int, int, str]]:
     """Name spans (start, end, key) found automatically, each then wherever else it occurs:
     informal forms (老马, 马大姐: the surname only), spaced names (马 玉 兰), given names of the
     ``given_names`` list (阿依莎, 马穆萨), given names after a kinship word (我闺女玉兰), full
