@@ -576,3 +576,24 @@ def test_look_alikes_of_the_names_of_the_turn_are_kept(generic, text):
 
 def test_a_surname_spelled_after_that_is_no_second_person(generic):
     assert [v for v, t in spans(generic, "我叫王丽，三横一竖那个王。") if t == "name"] == ["王丽"]
+
+
+@pytest.mark.parametrize("text,names", [
+    ("紧急联系人王姨（王秀英），电话晚点给你。", ["王", "王秀英"]),     # a naming word before a form jieba glued (人王)
+    ("我孙子哈比卜今年上初中。", ["哈比卜"]),                              # a spelling of 哈比布 in the list of 经名
+    ("他舅舅韩·巴图在锡林郭勒放羊。", ["韩·巴图"]),                       # a Han surname, a dot, a Mongolian name
+    ("新来的保安斯琴，蒙古族，人很好。", ["斯琴"]),                        # the people said after a comma
+    ("马二姐今天没来。", ["马"]),                                          # birth order and kinship as a form of address
+    ("仝大姐来了，哦，仝桂兰，是她。", ["仝", "仝桂兰"]),                  # a surname found alone, then with a given name
+])
+def test_names_found_by_the_rules_of_tuning_9(generic, text, names):
+    assert [v for v, t in spans(generic, text) if t == "name"] == names
+
+
+@pytest.mark.parametrize("text", [
+    "我们村一半姓马，一半姓杨。",              # the surname spoken of in general
+    "他是王家寨的人，王家寨在山里。",          # a village: a settlement's suffix
+    "物业是金华物业，我们常去人民公园。",      # a management company, a park
+])
+def test_look_alikes_of_the_rules_of_tuning_9_are_kept(generic, text):
+    assert [v for v, t in spans(generic, text) if t == "name"] == []

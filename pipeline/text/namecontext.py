@@ -46,7 +46,7 @@ def lone_surnames(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Ite
     """A surname alone that names a person (see the module docstring); any surname of the list
     after 姓 or a neighbour word, a strong one before 家 after 是/找/去 ..."""
     every = rules.surnames | rules.weak_surnames | rules.rare_surnames
-    for m in re.finditer(r"(?<![百都全多大同本异])姓[ \t\u3000]*", text):
+    for m in re.finditer(r"(?<![百都全多大同本异半])姓[ \t\u3000]*", text):
         e = m.end()
         sur = next((text[e:e + k] for k in (2, 1) if text[e:e + k] in every), "")
         if sur and e >= region and not _general(text, e + len(sur)):

@@ -41,7 +41,7 @@ PEOPLE = "族"
 SETTLEMENTS = "村庄屯寨镇乡堡"
 SETTLED_WORDS = ("村里", "村上", "村口", "村民", "村子", "村长", "乡里", "乡长", "镇上", "镇里", "镇长", "庄稼")
 LANDFORMS = "山川河沟湾岭坡梁塬峁洼滩渠岔湖"
-PLACE_ENDS = "州省市县区镇乡村"
+PLACE_ENDS = "州省市县区镇乡村寨屯堡"
 PLURAL = re.compile(r"(?:[\d两几多]|[一二三四五六七八九十百千]{0,3}[二三四五六七八九十百千])[名位个]$")   # 五名司铎
 NUMERAL_CHARS = "一二三四五六七八九十"
 ASPECT = "了着过"                                  # aspect particles after a verb (车占了)
@@ -102,7 +102,7 @@ def declared_surnames(text: str, rules: Rules, lexicon: Lexicon, region: int) ->
     characters of given names a name where they stand set off: between breaks, before 就/是/说, or
     one after the other (咸国栋, ……白雪……, 保永福保永禄), whatever the surname's tier."""
     every = rules.surnames | rules.weak_surnames | rules.rare_surnames
-    declared = {m.group(1) for m in re.finditer(r"(?<![百都全多大同本异])姓([\u4e00-\u9fd5]{1,2})", text)
+    declared = {m.group(1) for m in re.finditer(r"(?<![百都全多大同本异半])姓([\u4e00-\u9fd5]{1,2})", text)
                 if m.group(1) in every or m.group(1)[:1] in every}
     declared = {d if d in every else d[0] for d in declared}
     for m in re.finditer(r"([\u4e00-\u9fd5]{1,2})家(?:兄弟|姐妹|弟兄)", text):

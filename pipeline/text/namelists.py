@@ -18,7 +18,8 @@ turn's other names say so; each is redacted where it stands, not elsewhere in th
   character after it).
 - **A surname again**: a surname alone that a name found in the turn bears, after 哪个 (asking
   which person; not 那个, which ends a spelling: 三横一竖那个王) and before a break (老马 … 哪个马？), or before 家 where that is no word of jieba's dictionary
-  (哈斌 … 哈家那个小伙子).
+  (哈斌 … 哈家那个小伙子); a surname found alone (an informal form: 闪大姐) and two characters of
+  given names set off by breaks (，闪桂英，).
 """
 from __future__ import annotations
 
@@ -165,8 +166,15 @@ def _given_again(text: str, full: set[str], rules: Rules, lexicon: Lexicon, regi
 
 
 def _surname_again(text: str, full: set[str], rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
-    surnames = {sur for sur in (_surname(n, rules) for n in full) if sur}
-    surnames |= {n for n in full if n in rules.surnames}      # a surname found alone (老马: 马)
+    every = rules.surnames | rules.weak_surnames | rules.rare_surnames
+    alone = {n for n in full if n in every}                    # a surname found alone (老马, 闪大姐)
+    surnames = {sur for sur in (_surname(n, rules) for n in full) if sur} | alone
+    for sur in alone:
+        for m in re.finditer(re.escape(sur) + r"[\u4e00-\u9fd5]{2}", text[region:]):
+            a, b = region + m.start(), region + m.end()
+            if (a == 0 or text[a - 1] in BREAK) and (b >= len(text) or text[b] in BREAK) and \
+                    all(c in GIVEN_CHARS for c in text[a + len(sur):b]) and text[a:b] not in full:
+                yield a, b                                   # 闪大姐 … ，闪桂英，
     for sur in surnames:
         for m in re.finditer(re.escape(sur), text[region:]):
             a, b = region + m.start(), region + m.end()

@@ -85,11 +85,11 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
     names found make names (:mod:`pipeline.text.namelists`: a list's items, siblings, a given name
     said again)."""
     found = list(_found_names(text, parsed, rules, tokens, starts, lexicon, region, taken))
-    yield from found
     spans = not_person_spans(text, rules)
-    for s, e in more_names(text, [(s, e) for s, e, _ in found], rules, lexicon, region):
-        if taken.free(s, e) and not kept(text, s, e, spans, rules, lexicon):
-            yield s, e, re.sub(r"\s+", "", text[s:e])
+    more = [(s, e) for s, e in more_names(text, [(s, e) for s, e, _ in found], rules, lexicon, region)
+            if taken.free(s, e) and not kept(text, s, e, spans, rules, lexicon)]
+    yield from (f for f in found if not any(s <= f[0] and f[1] <= e for s, e in more))   # 桂英 in 闪桂英
+    yield from ((s, e, re.sub(r"\s+", "", text[s:e])) for s, e in more)
 
 
 def _found_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], starts: list[int], lexicon: Lexicon,
@@ -550,7 +550,8 @@ def _informal_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set
             s, e = m.start(), m.end()
             if m.group() in rules.not_names or (_rare_head(m.group(), rules) and not _rare_ok(text, s, m.group(), rules, lexicon)):
                 continue
-            ok = s in token_starts or s == 0 or not WORD_CHAR.match(text[s - 1]) or text[s - 1] in rules.glue_before
+            ok = s in token_starts or s == 0 or not WORD_CHAR.match(text[s - 1]) or text[s - 1] in rules.glue_before or \
+                any(len(t) > 1 and text.endswith(t, 0, s) for t in rules.name_triggers)    # 联系人丁姨 (jieba's 人丁)
             part = split_role(m.group(), rules)
             if not ok and part and m.group()[:part[1]] in rules.surnames and HAN_JIEBA.match(text[s - 1]) and \
                     not _common(text[s - 1:s + part[1]], lexicon, RARE_FREQ) and not _common(text[s - 1:e], lexicon, RARE_FREQ):
