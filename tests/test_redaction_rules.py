@@ -597,3 +597,22 @@ def test_names_found_by_the_rules_of_tuning_9(generic, text, names):
 ])
 def test_look_alikes_of_the_rules_of_tuning_9_are_kept(generic, text):
     assert [v for v, t in spans(generic, text) if t == "name"] == []
+
+
+@pytest.mark.parametrize("text,names", [
+    ("铁蛋他爸昨天来过。", ["铁蛋"]),                                      # a person named to name a relative
+    ("你找春燕去，她知道。", ["春燕"]),                                    # a given name alone after a verb of a person
+    ("（念群聊）\n秀兰：几点开会？\n建国：九点\n[玉梅] 收到", ["秀兰", "建国", "玉梅"]),   # senders of chat lines
+    ("网格员小何还有社区的马晓东他们都来了", ["何", "马晓东"]),           # speech with no punctuation, jieba's 员小何
+])
+def test_names_in_frames_of_tuning_9(generic, text, names):
+    assert [v for v, t in spans(generic, text) if t == "name"] == names
+
+
+@pytest.mark.parametrize("text", [
+    "孩子他妈做饭去了。",                      # an everyday word before 他妈
+    "会议记录\n时间：上午九点\n地点：二楼\n内容：防汛",   # fields of minutes, no chat senders
+    "让大家去看看。",
+])
+def test_look_alikes_of_the_frames_of_tuning_9_are_kept(generic, text):
+    assert [v for v, t in spans(generic, text) if t == "name"] == []

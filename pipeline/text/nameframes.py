@@ -5,6 +5,7 @@ Found:
 
 - a surname that is also an everyday character (``weak`` in the surname list: 安, 明) before a
   role at a clause's start (安主任说, 明老师教): a function word (和, 于, 向) never;
+- a person named to name a relative (尕蛋他奶奶), a given name alone after 让/找/问 … (让玉兰去);
 - the naming frame X叫Y, with a person as X (我/你/他/她, a child, a name noun: 大名叫) or no X
   at a clause's start (不对，叫明玉，): Y of two or three characters up to a break, each a
   character of given names or the word unknown to jieba's dictionary (狗蛋), and no verb,
@@ -46,6 +47,10 @@ PLURAL = re.compile(r"(?:[\d两几多]|[一二三四五六七八九十百千]{0,
 NUMERAL_CHARS = "一二三四五六七八九十"
 ASPECT = "了着过"                                  # aspect particles after a verb (车占了)
 DEGREE = ("得很", "得多", "得要命", "得不行", "极了")
+PERSON_VERBS = "让叫找问请带陪喊"                    # before a given name said alone (让玉兰去)
+GOING = "去来到回"
+KIN_OF = re.compile(r"[他她](?:爸爸|妈妈|爸|妈|爹|娘|奶奶|爷爷|姥姥|姥爷|外婆|外公|媳妇|老婆|老汉|"
+                    r"男人|女人|哥哥|姐姐|哥|姐|弟弟|妹妹|儿子|女儿|闺女|阿大|阿妈)")
 
 
 def weak_titled(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
@@ -134,16 +139,40 @@ def compound_alone(text: str, names: Iterable[str], rules: Rules, lexicon: Lexic
 
 
 def bare_given(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
-    """A given name said alone as a clause's subject: two characters of given names that are no
-    word of jieba's dictionary, at a clause's start, before a particle or 说/讲 (秀兰嘛去了, 建英说)."""
+    """A given name said alone: two characters of given names that are no word of jieba's
+    dictionary, at a clause's start before a particle or 说/讲 (秀兰嘛去了, 建英说), or after a verb
+    that takes a person (让, 叫, 找, 问 ...) at a clause's start and before a verb of going or a
+    break (让玉兰去接, 你找春燕，)."""
     for m in re.finditer(r"[\u4e00-\u9fd5]{2}", text):
         s, e = m.span()
         word = m.group()
-        if s < region or (s > 0 and text[s - 1] not in BREAK) or lexicon.get(word) is not None or \
-                word[0] in rules.surnames or word[0] in rules.prefixes:
+        if s < region or lexicon.get(word) is not None or word[0] in rules.surnames or word[0] in rules.prefixes or \
+                not all(c in GIVEN_CHARS for c in word):
             continue
-        if all(c in GIVEN_CHARS for c in word) and (text[e:e + 1] in PARTICLES or text.startswith(("说", "讲"), e)):
+        if (s == 0 or text[s - 1] in BREAK) and (text[e:e + 1] in PARTICLES or text.startswith(("说", "讲"), e)):
             yield s, e
+        elif text[s - 1:s] in PERSON_VERBS and (s < 2 or text[s - 2] in BREAK or text[s - 2] in "那就你我他她") and \
+                (e >= len(text) or text[e] in BREAK or text[e] in GOING):
+            yield s, e
+
+
+def kin_of(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """A person named to name a relative: a name-shaped word before 他/她 and a kinship word, at a
+    clause's start (尕蛋他奶奶, 建军他爸; not 孩子他妈: an everyday word)."""
+    for m in KIN_OF.finditer(text, region):
+        e = m.start()
+        for s in (e - 2, e - 3):
+            word = text[s:e]
+            if s < region or not all(HAN_JIEBA.match(c) for c in word) or \
+                    (s > 0 and text[s - 1] not in BREAK and text[s - 1] not in rules.glue_before):
+                continue
+            entry = lexicon.get(word)
+            if any(c in rules.not_given for c in word) or word in rules.titles or word in rules.kin_words or \
+                    (entry is not None and not (entry[1].startswith("nr") and entry[0] < 1000)):
+                continue
+            if all(c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= 30 or c in rules.surnames for c in word):
+                yield s, e
+                break
 
 
 def families_of(text: str, surnames: set[str], lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:

@@ -10,6 +10,8 @@ turn's other names say so; each is redacted where it stands, not elsewhere in th
   character, no role or kinship word).
 - **A person field**: the value of a field of minutes or a form that names a person (记录：白雪,
   主持：…, 联系人：…) at a line's start, up to the line's end or a bracket.
+- **Chat messages read out**: the senders of two lines or more of the form 海燕：… or [玉梅] …, when
+  the sender is shaped like a name and is no everyday word of jieba's dictionary.
 - **Siblings**: a word of the same shape as a name found, with the same surname, right before or
   after it or joined to it by 跟/和/与/、 (白云跟白月, 海龙海虎兄弟俩): brothers and sisters share
   a surname and are named together.
@@ -37,6 +39,8 @@ ITEM = re.compile(r"[\u4e00-\u9fd5](?:[ \t\u3000]{0,2}[\u4e00-\u9fd5]){1,2}")
 FIELDS = ("主持人", "主持", "记录人", "记录", "参会人员", "参会人", "参会", "出席", "列席", "缺席", "联系人", "经办人",
           "负责人", "来电人", "登记人", "填表人", "审核人", "值班人", "报名人", "申请人", "签字", "签名")
 FIELD_RE = re.compile(rf"(?:^|(?<=\n))[ \t\u3000]*(?:{'|'.join(FIELDS)})[：:][ \t\u3000]*")
+CHAT_LINE = re.compile(r"(?:^|(?<=\n))[ \t\u3000]*(?:([\u4e00-\u9fd5]{2,3})[ \t\u3000]*[：:]|[\[【]([\u4e00-\u9fd5]{2,3})[\]】])"
+                       r"[ \t\u3000]*(?=[^ \t\u3000\n])")
 JOINERS = ("跟", "和", "与", "同", "、", "")
 PARTICLES = "啊呢哩吧嘛呀哦"
 DEMONSTRATIVES = ("哪个", "哪一个")                   # asking which person (not 那个王: a spelling, 三横一竖那个王)
@@ -49,6 +53,7 @@ def more_names(text: str, spans: list[tuple[int, int]], rules: Rules, lexicon: L
     spans = sorted(set(spans))
     yield from _listed(text, spans, rules, lexicon, region)
     yield from _fields(text, rules, lexicon, region)
+    yield from _chat(text, rules, lexicon, region)
     yield from _siblings(text, spans, rules, lexicon, region)
     full = {re.sub(r"\s+", "", text[s:e]) for s, e in spans}
     yield from _given_again(text, full, rules, lexicon, region)
@@ -123,6 +128,24 @@ def _fields(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[
         end = ANNOTATION.match(text, item.end()).end()
         if (end >= len(text) or text[end] in ENDS) and _shaped(re.sub(r"\s+", "", item.group()), rules, lexicon):
             yield item.span()
+
+
+def _chat(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """The senders of chat messages read out, two lines at least (海燕：明天几点？ / 秀兰：九点; [玉梅]
+    好的): a sender of two or three characters of given names (or a surname and given names) that
+    jieba's dictionary knows as no everyday word (not 时间：, 物业：, 明天：)."""
+    lines = [m for m in CHAT_LINE.finditer(text, region)]
+    if len(lines) < 2:
+        return
+    for m in lines:
+        word = m.group(1) or m.group(2)
+        entry = lexicon.get(word)
+        if word in rules.titles or word in rules.kin_words or word in ROLE_WORDS or word in FIELDS or \
+                any(c in rules.not_given for c in word) or \
+                (entry is not None and not entry[1].startswith(("nr", "nz", "ns"))):
+            continue
+        if _surname(word, rules) or all(c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= 30 for c in word):
+            yield m.span(1) if m.group(1) else m.span(2)
 
 
 def _siblings(text: str, spans: list[tuple[int, int]], rules: Rules, lexicon: Lexicon,

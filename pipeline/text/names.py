@@ -18,7 +18,8 @@ from pipeline.text.namebase import (COMMON_FREQ, RARE_FREQ, _after_trigger, _com
 from pipeline.text.nameminority import dotted, minority_names
 from pipeline.text.namesignals import _kin_names, _listed_names, _spaced_names
 from pipeline.text.namecontext import across_dots, lone_surnames, nicknames, role_subjects
-from pipeline.text.nameframes import bare_given, called, compound_alone, declared_surnames, families_of, kept, not_person_spans, weak_titled
+from pipeline.text.nameframes import (bare_given, called, compound_alone, declared_surnames, families_of, kept, kin_of, not_person_spans,
+                                      weak_titled)
 from pipeline.text.namelists import more_names
 from pipeline.text.namescore import GIVEN_CHARS, after_time_word, scored_windows
 from pipeline.text.rules import Rules
@@ -140,7 +141,7 @@ def _found_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], sta
     local: set[str] = set()                              # redacted where found only (叫她燕子: elsewhere a bird)
     for finder, words_too in ((role_subjects(text, rules, lexicon, region), ordinary), (nicknames(text, rules, lexicon, region), local),
                               (called(text, rules, lexicon, region), local), (bare_given(text, rules, lexicon, region), local),
-                              (declared_surnames(text, rules, lexicon, region), local)):
+                              (declared_surnames(text, rules, lexicon, region), local), (kin_of(text, rules, lexicon, region), local)):
         for s, e in finder:
             if taken.free(s, e) and not any(informal[s:e]):
                 candidates.append((s, e))
@@ -543,6 +544,11 @@ def _rare_ok(text: str, s: int, form: str, rules: Rules, lexicon: Lexicon) -> bo
         _after_trigger(text, s, rules) or any(text.endswith(w, 0, s) for w in rules.neighbour_words)
 
 
+def _after_naming_word(text: str, s: int, rules: Rules) -> bool:
+    """A naming word of two characters or more (联系人, 网格员, 负责人) right before ``s``."""
+    return any(len(t) > 1 and text.endswith(t, 0, s) for t in rules.name_triggers)
+
+
 def _informal_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[int]) -> Iterator[tuple[int, int]]:
     """老马 / 小李 / 阿丁 (prefix + surname) and 马大姐 / 李书记 (surname + title)."""
     if rules.title_re:
@@ -551,7 +557,7 @@ def _informal_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set
             if m.group() in rules.not_names or (_rare_head(m.group(), rules) and not _rare_ok(text, s, m.group(), rules, lexicon)):
                 continue
             ok = s in token_starts or s == 0 or not WORD_CHAR.match(text[s - 1]) or text[s - 1] in rules.glue_before or \
-                any(len(t) > 1 and text.endswith(t, 0, s) for t in rules.name_triggers)    # 联系人丁姨 (jieba's 人丁)
+                _after_naming_word(text, s, rules)                 # 联系人丁姨 (jieba's 人丁)
             part = split_role(m.group(), rules)
             if not ok and part and m.group()[:part[1]] in rules.surnames and HAN_JIEBA.match(text[s - 1]) and \
                     not _common(text[s - 1:s + part[1]], lexicon, RARE_FREQ) and not _common(text[s - 1:e], lexicon, RARE_FREQ):
@@ -564,7 +570,8 @@ def _informal_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set
         for m in rules.prefix_re.finditer(text):
             s, e = m.start(), m.end()
             word = m.group()
-            if word in rules.not_names or not (s in token_starts or (s > 0 and text[s - 1] in rules.glue_before)):
+            if word in rules.not_names or not (s in token_starts or (s > 0 and text[s - 1] in rules.glue_before) or
+                                               _after_naming_word(text, s, rules)):     # 网格员小何 (jieba's 员小何)
                 continue
             entry = lexicon.get(word)
             if entry and not entry[1].startswith("nr") and entry[0] >= COMMON_FREQ:
