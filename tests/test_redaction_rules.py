@@ -616,3 +616,18 @@ def test_names_in_frames_of_tuning_9(generic, text, names):
 ])
 def test_look_alikes_of_the_frames_of_tuning_9_are_kept(generic, text):
     assert [v for v, t in spans(generic, text) if t == "name"] == []
+
+
+@pytest.mark.parametrize("text,names", [
+    ("他叫马明，不对，是马鸣，鸣叫的鸣。", ["马明", "马鸣"]),               # a correction
+    ("那个王什么……不对，是汪，汪海。", ["汪", "汪海"]),
+    ("我记错了，不是秀芳，是秀芬。", ["秀芳", "秀芬"]),
+    ("我姓弓长张，张建民。", ["张", "张建民"]), ("她姓草头黄。", ["黄"]),      # a surname spelled out after 姓
+])
+def test_corrections_and_spelled_surnames(generic, text, names):
+    assert [v for v, t in spans(generic, text) if t == "name"] == names
+
+
+@pytest.mark.parametrize("text", ["不对，是明天。", "不是这个，是那个。", "不对，是红色的。", "不是马，是驴。"])
+def test_look_alikes_of_corrections_are_kept(generic, text):
+    assert [v for v, t in spans(generic, text) if t == "name"] == []

@@ -6,6 +6,7 @@ Found:
 - a surname that is also an everyday character (``weak`` in the surname list: 安, 明) before a
   role at a clause's start (安主任说, 明老师教): a function word (和, 于, 向) never;
 - a person named to name a relative (尕蛋他奶奶), a given name alone after 让/找/问 … (让玉兰去);
+- a name said again to correct it (不对，是章; 不是秀芳，是秀芬);
 - the naming frame X叫Y, with a person as X (我/你/他/她, a child, a name noun: 大名叫) or no X
   at a clause's start (不对，叫明玉，): Y of two or three characters up to a break, each a
   character of given names or the word unknown to jieba's dictionary (狗蛋), and no verb,
@@ -47,6 +48,10 @@ PLURAL = re.compile(r"(?:[\d两几多]|[一二三四五六七八九十百千]{0,
 NUMERAL_CHARS = "一二三四五六七八九十"
 ASPECT = "了着过"                                  # aspect particles after a verb (车占了)
 DEGREE = ("得很", "得多", "得要命", "得不行", "极了")
+_NAMEISH = r"[\u4e00-\u9fd5]{1,3}?"
+_BREAK_AHEAD = r"(?=[，。,；;！!？?…—、\s]|$)"
+CORRECTION = re.compile(rf"(?:(?:不对|哦不|说错了|记错了|错了)[，,、…—\s]*(?:不对[，,、…—\s]*)*|不是({_NAMEISH})[，,、…—\s]*)"
+                        rf"是({_NAMEISH}){_BREAK_AHEAD}")
 PERSON_VERBS = "让叫找问请带陪喊"                    # before a given name said alone (让玉兰去)
 GOING = "去来到回"
 KIN_OF = re.compile(r"[他她](?:爸爸|妈妈|爸|妈|爹|娘|奶奶|爷爷|姥姥|姥爷|外婆|外公|媳妇|老婆|老汉|"
@@ -154,6 +159,32 @@ def bare_given(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterat
         elif text[s - 1:s] in PERSON_VERBS and (s < 2 or text[s - 2] in BREAK or text[s - 2] in "那就你我他她") and \
                 (e >= len(text) or text[e] in BREAK or text[e] in GOING):
             yield s, e
+
+
+def corrections(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """A name said again to correct it (不对，是章; 哦不，是马鸣; 不是秀芳，是秀芬): after a word of
+    correction and 是, a surname alone or two or three characters shaped like a name up to a break;
+    in 不是X，是Y the X too when it is shaped like Y."""
+    for m in CORRECTION.finditer(text, region):
+        y = m.group(2)
+        if not _corrected(y, rules, lexicon):
+            continue
+        yield m.span(2)
+        x = m.group(1)
+        if x and len(x) == len(y) and _corrected(x, rules, lexicon):
+            yield m.span(1)
+
+
+def _corrected(word: str, rules: Rules, lexicon: Lexicon) -> bool:
+    every = rules.surnames | rules.weak_surnames | rules.rare_surnames
+    if len(word) == 1 or word in every:
+        return word in every and word not in rules.very_rare_surnames
+    entry = lexicon.get(word)
+    if any(c in rules.not_given for c in word) or word in rules.titles or word in rules.kin_words or \
+            (entry is not None and (entry[1].startswith(NOT_A_NAME_TAGS + ("t",)) or
+                                    (not entry[1].startswith("nr") and entry[0] >= 1000))):
+        return False
+    return word[:1] in every or word[:2] in every or all(c in GIVEN_CHARS for c in word)
 
 
 def kin_of(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:

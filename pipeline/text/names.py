@@ -18,8 +18,8 @@ from pipeline.text.namebase import (COMMON_FREQ, RARE_FREQ, _after_trigger, _com
 from pipeline.text.nameminority import dotted, minority_names
 from pipeline.text.namesignals import _kin_names, _listed_names, _spaced_names
 from pipeline.text.namecontext import across_dots, lone_surnames, nicknames, role_subjects
-from pipeline.text.nameframes import (bare_given, called, compound_alone, declared_surnames, families_of, kept, kin_of, not_person_spans,
-                                      weak_titled)
+from pipeline.text.nameframes import (bare_given, called, compound_alone, corrections, declared_surnames, families_of, kept, kin_of,
+                                      not_person_spans, weak_titled)
 from pipeline.text.namelists import more_names
 from pipeline.text.namescore import GIVEN_CHARS, after_time_word, scored_windows
 from pipeline.text.rules import Rules
@@ -141,7 +141,8 @@ def _found_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], sta
     local: set[str] = set()                              # redacted where found only (叫她燕子: elsewhere a bird)
     for finder, words_too in ((role_subjects(text, rules, lexicon, region), ordinary), (nicknames(text, rules, lexicon, region), local),
                               (called(text, rules, lexicon, region), local), (bare_given(text, rules, lexicon, region), local),
-                              (declared_surnames(text, rules, lexicon, region), local), (kin_of(text, rules, lexicon, region), local)):
+                              (declared_surnames(text, rules, lexicon, region), local), (kin_of(text, rules, lexicon, region), local),
+                              (corrections(text, rules, lexicon, region), local)):
         for s, e in finder:
             if taken.free(s, e) and not any(informal[s:e]):
                 candidates.append((s, e))
@@ -157,6 +158,7 @@ def _found_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], sta
                 if not kept(text, s, e, spans, rules, lexicon))
     titled = {text[s:e][slice(*split_role(text[s:e], rules))] for s, e in informal_spans if split_role(text[s:e], rules)}
     for s, e in [*lone_surnames(text, rules, lexicon, region), *((s, e) for s, e in called(text, rules, lexicon, region) if e - s == 1),
+                 *((s, e) for s, e in corrections(text, rules, lexicon, region) if e - s == 1),
                  *families_of(text, titled, lexicon, region), *compound_alone(text, found, rules, lexicon, region)]:
         if not _in_place(text, s, places, rules) and not kept(text, s, e, spans, rules, lexicon):
             yield s, e, text[s:e]
