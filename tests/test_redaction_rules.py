@@ -631,3 +631,15 @@ def test_corrections_and_spelled_surnames(generic, text, names):
 @pytest.mark.parametrize("text", ["不对，是明天。", "不是这个，是那个。", "不对，是红色的。", "不是马，是驴。"])
 def test_look_alikes_of_corrections_are_kept(generic, text):
     assert [v for v, t in spans(generic, text) if t == "name"] == []
+
+
+@pytest.mark.parametrize("text,names", [
+    ("我们家本姓是钮祜禄氏，后来改了。", ["钮祜禄"]),                 # a clan name before 氏
+    ("我大女子金花在县上。", ["金花"]),                                # a noun of name characters after a kinship word
+])
+def test_clans_and_kin_nouns(generic, text, names):
+    assert [v for v, t in spans(generic, text) if t == "name"] == names
+
+
+def test_the_name_of_a_shop_is_no_person(generic):
+    assert [v for v, t in spans(generic, "我们的店名叫福满园，在南门。") if t == "name"] == []

@@ -52,6 +52,7 @@ _NAMEISH = r"[\u4e00-\u9fd5]{1,3}?"
 _BREAK_AHEAD = r"(?=[，。,；;！!？?…—、\s]|$)"
 CORRECTION = re.compile(rf"(?:(?:不对|哦不|说错了|记错了|错了)[，,、…—\s]*(?:不对[，,、…—\s]*)*|不是({_NAMEISH})[，,、…—\s]*)"
                         rf"是({_NAMEISH}){_BREAK_AHEAD}")
+THING_NAMES = ("店名", "地名", "村名", "路名", "街名", "书名", "品名", "厂名", "校名", "队名", "群名", "菜名")   # 店名叫丝路香
 PERSON_VERBS = "让叫找问请带陪喊"                    # before a given name said alone (让玉兰去)
 GOING = "去来到回"
 KIN_OF = re.compile(r"[他她](?:爸爸|妈妈|爸|妈|爹|娘|奶奶|爷爷|姥姥|姥爷|外婆|外公|媳妇|老婆|老汉|"
@@ -83,7 +84,8 @@ def called(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[t
     for m in re.finditer("叫", text):
         j = m.end()
         prev = text[m.start() - 1:m.start()]
-        if j < region or not (not prev or prev in BREAK or prev in CALLER or text.endswith(ONE_OF, 0, m.start()) or
+        if j < region or text.endswith(THING_NAMES, 0, m.start()) or \
+                not (not prev or prev in BREAK or prev in CALLER or text.endswith(ONE_OF, 0, m.start()) or
                               any(text.endswith(k, 0, m.start()) for k in rules.kin_words)):
             continue
         sur = next((text[j:j + k] for k in (2, 1) if text[j:j + k] in every), "")

@@ -18,8 +18,8 @@ from pipeline.text.namebase import (COMMON_FREQ, RARE_FREQ, _after_trigger, _com
 from pipeline.text.nameminority import dotted, minority_names
 from pipeline.text.namesignals import _kin_names, _listed_names, _spaced_names
 from pipeline.text.namecontext import across_dots, lone_surnames, nicknames, role_subjects
-from pipeline.text.nameframes import (bare_given, called, compound_alone, corrections, declared_surnames, families_of, kept, kin_of,
-                                      not_person_spans, weak_titled)
+from pipeline.text.nameframes import (THING_NAMES, bare_given, called, compound_alone, corrections, declared_surnames, families_of, kept,
+                                      kin_of, not_person_spans, weak_titled)
 from pipeline.text.namelists import more_names
 from pipeline.text.namescore import GIVEN_CHARS, after_time_word, scored_windows
 from pipeline.text.rules import Rules
@@ -31,6 +31,7 @@ from pipeline.text.turns import Parsed
 NUMERALS = "这那哪每几一二两三四五六七八九十半整0123456789"     # before a measure word (这张卡): no surname
 WRITTEN_ON = "写印登填签标记盖"                 # after 上: the word before is a document (房本上写的), no name
 LANDFORMS = "山川河沟湾岭坡梁塬峁洼滩渠堡岔"        # a surname and one of these: a place (杨山, 羊山), not a name
+THING_CALLED = tuple(w + v for w in THING_NAMES for v in ("叫", "叫做", "是"))
 SAID_AFTER = "说讲也都就还又在他她，。；！？,.;!?…、 "       # after a very rare surname that is a function word + a title
 
 
@@ -85,7 +86,8 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
     """Name spans (start, end, key) found automatically (:func:`_found_names`), then those that the
     names found make names (:mod:`pipeline.text.namelists`: a list's items, siblings, a given name
     said again)."""
-    found = list(_found_names(text, parsed, rules, tokens, starts, lexicon, region, taken))
+    found = [f for f in _found_names(text, parsed, rules, tokens, starts, lexicon, region, taken)
+             if not text.endswith(THING_CALLED, 0, f[0])]                  # 店名叫福满园: a shop's name
     spans = not_person_spans(text, rules)
     more = [(s, e) for s, e in more_names(text, [(s, e) for s, e, _ in found], rules, lexicon, region)
             if taken.free(s, e) and not kept(text, s, e, spans, rules, lexicon)]

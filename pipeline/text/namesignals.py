@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 
 from pipeline.text.namebase import COMMON_FREQ, RARE_FREQ, _after_trigger, _common, _given_ok, _is_break, _rare_head, _surname_of
+from pipeline.text.namescore import GIVEN_CHARS
 from pipeline.text.rules import Rules
 from pipeline.text.segment import HAN_JIEBA, WORD_CHAR, Lexicon
 
@@ -117,8 +118,10 @@ def _kin_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[int]
 
 def _named_noun(text: str, end: int, given: str, rules: Rules, lexicon: Lexicon) -> bool:
     """A noun of jieba's dictionary after a kinship word whose characters are among the commonest
-    in names, before a glue character or a break (我儿子建军在, 她哥国庆说): a given name."""
+    in names (or of :data:`GIVEN_CHARS` and common in names), before a glue character or a break
+    (我儿子建军在, 她哥国庆说, 三女子金花在): a given name."""
     nxt = text[end:end + 1]
     entry = lexicon.get(given)
-    return entry is not None and entry[1] == "n" and lexicon.name_like(given, min_count=100) and \
+    common = lexicon.name_like(given, min_count=100) or (all(c in GIVEN_CHARS for c in given) and lexicon.name_like(given))
+    return entry is not None and entry[1] == "n" and common and \
         (not nxt or not WORD_CHAR.match(nxt) or nxt in rules.glue_after)
