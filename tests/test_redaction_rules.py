@@ -643,3 +643,9 @@ def test_clans_and_kin_nouns(generic, text, names):
 
 def test_the_name_of_a_shop_is_no_person(generic):
     assert [v for v, t in spans(generic, "我们的店名叫福满园，在南门。") if t == "name"] == []
+
+
+def test_an_everyday_name_before_a_role_at_a_clause_start(generic):
+    """田野 (in not_names) before 主任 after a break is a person; 白天老师 (a time word) is not."""
+    assert [v for v, t in spans(generic, "会上，田野主任讲了话，大家鼓掌。") if t == "name"] == ["田野"]
+    assert [v for v, t in spans(generic, "白天老师来过一趟。") if t == "name"] == []

@@ -32,6 +32,7 @@ NUMERALS = "这那哪每几一二两三四五六七八九十半整0123456789"   
 WRITTEN_ON = "写印登填签标记盖"                 # after 上: the word before is a document (房本上写的), no name
 LANDFORMS = "山川河沟湾岭坡梁塬峁洼滩渠堡岔"        # a surname and one of these: a place (杨山, 羊山), not a name
 THING_CALLED = tuple(w + v for w in THING_NAMES for v in ("叫", "叫做", "是"))
+CLAUSE_START = "，。；！？,;!?：:、\n \t\u3000（(“「"      # before a name-shaped word that a role follows (，高峰主任说)
 SAID_AFTER = "说讲也都就还又在他她，。；！？,.;!?…、 "       # after a very rare surname that is a function word + a title
 
 
@@ -136,7 +137,7 @@ def _found_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], sta
     candidates.extend((s, e) for s, e in [*dotted(text, rules, region), *minority_names(text, rules, lexicon, region)]
                       if taken.free(s, e) and not any(informal[s:e]))     # 才让东知, 买买提江·吐尔逊 (:mod:`nameminority`)
     ordinary = {text[s:e] for s, e in _context_names(text, rules, lexicon, region)
-                if taken.free(s, e) and not any(informal[s:e]) and text[s:e] not in rules.not_names
+                if taken.free(s, e) and not any(informal[s:e]) and (text[s:e] not in rules.not_names or _titled(text, s, e, rules))
                 and not _in_place(text, s, places, rules)}          # 丁香阿姨: an ordinary word in a person's context
     candidates.extend((m.start(), m.end()) for w in ordinary for m in re.finditer(re.escape(w), text)
                       if m.start() >= region and _person_context(text, m.start(), m.end(), rules))
@@ -322,12 +323,13 @@ def _in_place(text: str, s: int, places: list[tuple[int, int]], rules: Rules) ->
 
 def _person_context(text: str, s: int, e: int, rules: Rules, lexicon: Lexicon | None = None) -> bool:
     """What follows ``text[s:e]`` makes it a person: a form of address (丁香阿姨, 白雪大姐; a role
-    may follow a word: 康复医生), or, after a full name of three characters or more, a role, 家 or
+    may follow a word: 康复医生, but not after a clause's start: ，高峰主任说), or, after a full name of
+    three characters or more, a role, 家 or
     a word of ``person_after`` that starts no longer word (杨树林经理, 杨树林家; not 高峰说明)."""
     if any(text.startswith(t, e) for t in rules.address_titles):
         return True
     if len(re.sub(r"\s+", "", text[s:e])) < 3:
-        return False
+        return _titled(text, s, e, rules)
     if any(text.startswith(t, e) for t in rules.titles):
         return True
     for w in (*rules.person_after, "家"):
@@ -335,6 +337,12 @@ def _person_context(text: str, s: int, e: int, rules: Rules, lexicon: Lexicon | 
             two = text[e:e + len(w) + 1]
             return lexicon is None or not _common(two, lexicon, COMMON_FREQ) or two in ("家里", "家的", "家人")
     return False
+
+
+def _titled(text: str, s: int, e: int, rules: Rules) -> bool:
+    """A role follows ``text[s:e]`` at a clause's start (，高峰主任说了): a person, even where the
+    word is an ordinary one of ``not_names``."""
+    return (s == 0 or text[s - 1] in CLAUSE_START) and any(text.startswith(t, e) for t in rules.titles)
 
 
 def _context_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
