@@ -649,3 +649,12 @@ def test_an_everyday_name_before_a_role_at_a_clause_start(generic):
     """田野 (in not_names) before 主任 after a break is a person; 白天老师 (a time word) is not."""
     assert [v for v, t in spans(generic, "会上，田野主任讲了话，大家鼓掌。") if t == "name"] == ["田野"]
     assert [v for v, t in spans(generic, "白天老师来过一趟。") if t == "name"] == []
+
+
+def test_a_chat_sender_that_is_a_form_of_address_keeps_its_role_word(generic):
+    found = spans(generic, "【微信群】\n马姐：明天发米面油\n丽萍：几点？")
+    assert [v for v, t in found if t == "name"] == ["马", "丽萍"]
+
+
+def test_names_after_a_birth_order(generic):
+    assert [v for v, t in spans(generic, "他们家老大叫建军，老二叫建国。") if t == "name"] == ["建军", "建国"]

@@ -7,7 +7,7 @@ Found:
   role at a clause's start (安主任说, 明老师教): a function word (和, 于, 向) never;
 - a person named to name a relative (尕蛋他奶奶), a given name alone after 让/找/问 … (让玉兰去);
 - a name said again to correct it (不对，是章; 不是秀芳，是秀芬);
-- the naming frame X叫Y, with a person as X (我/你/他/她, a child, a name noun: 大名叫) or no X
+- the naming frame X叫Y, with a person as X (我/你/他/她, a child, a name noun: 大名叫; birth order: 老二叫) or no X
   at a clause's start (不对，叫明玉，): Y of two or three characters up to a break, each a
   character of given names or the word unknown to jieba's dictionary (狗蛋), and no verb,
   pronoun, numeral …; or a surname alone up to a break (我叫冶——), which then makes the same
@@ -32,6 +32,7 @@ from pipeline.text.rules import Rules
 from pipeline.text.segment import HAN_JIEBA, Lexicon
 
 BREAK = "，。；！？,;!?：:、—…～~ \t\u3000\n"
+BIRTH_ORDER = ("老大", "老二", "老三", "老四", "老五", "老小", "老幺", "大的", "小的")    # 老大叫建军，老二叫建国
 ONE_OF = ("一个", "一位", "有个", "有位")                 # 一个叫石磊，一个叫田野: one of some people
 CALLER = "我你他她娃名"                              # before 叫: a person or a name noun (大名叫, 娃叫)
 PARTICLES = "嘛呢吧啊呀哦"                          # after a name said alone (秀兰嘛)
@@ -85,7 +86,7 @@ def called(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[t
         j = m.end()
         prev = text[m.start() - 1:m.start()]
         if j < region or text.endswith(THING_NAMES, 0, m.start()) or \
-                not (not prev or prev in BREAK or prev in CALLER or text.endswith(ONE_OF, 0, m.start()) or
+                not (not prev or prev in BREAK or prev in CALLER or text.endswith(ONE_OF + BIRTH_ORDER, 0, m.start()) or
                               any(text.endswith(k, 0, m.start()) for k in rules.kin_words)):
             continue
         sur = next((text[j:j + k] for k in (2, 1) if text[j:j + k] in every), "")
@@ -224,8 +225,8 @@ def _name_shaped(word: str, rules: Rules, lexicon: Lexicon) -> bool:
     if word in rules.titles or word in rules.kin_words or (word in rules.not_names and not surname_nr) or \
             word[0] in rules.prefixes:
         return False                                 # 叫田野: a word of not_names, yet a surname + a name of jieba's
-    if entry is not None and entry[1].startswith("a") and all(c in GIVEN_CHARS for c in word):
-        return True                                  # 叫浩然: an adjective of name characters
+    if entry is not None and entry[1].startswith(("a", "ns", "nz")) and all(c in GIVEN_CHARS for c in word):
+        return True                                  # 叫浩然: an adjective of name characters; 叫建国, 叫永福: places named like people
     if entry is not None and (entry[1].startswith(NOT_A_NAME_TAGS) or (entry[0] >= 1000 and not entry[1].startswith("nr"))):
         return False
     return entry is None or surname_nr or all(c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= 30 for c in word)

@@ -141,7 +141,8 @@ def _chat(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tu
         word = m.group(1) or m.group(2)
         entry = lexicon.get(word)
         if word in rules.titles or word in rules.kin_words or word in ROLE_WORDS or word in FIELDS or \
-                any(c in rules.not_given for c in word) or \
+                any(c in rules.not_given for c in word) or any(word.endswith(t) for t in rules.titles) or \
+                word[0] in rules.prefixes or \
                 (entry is not None and not entry[1].startswith(("nr", "nz", "ns"))):
             continue
         if _surname(word, rules) or all(c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= 30 for c in word):

@@ -92,7 +92,8 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
     spans = not_person_spans(text, rules)
     more = [(s, e) for s, e in more_names(text, [(s, e) for s, e, _ in found], rules, lexicon, region)
             if taken.free(s, e) and not kept(text, s, e, spans, rules, lexicon)]
-    yield from (f for f in found if not any(s <= f[0] and f[1] <= e for s, e in more))   # 桂英 in 闪桂英
+    yield from (f for f in found if f[2] != text[f[0]:f[1]].replace(" ", "") or
+                not any(s <= f[0] and f[1] <= e for s, e in more))                  # 桂英 in 闪桂英 (not 马 of 马姐)
     yield from ((s, e, re.sub(r"\s+", "", text[s:e])) for s, e in more)
 
 
