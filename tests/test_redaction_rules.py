@@ -658,3 +658,16 @@ def test_a_chat_sender_that_is_a_form_of_address_keeps_its_role_word(generic):
 
 def test_names_after_a_birth_order(generic):
     assert [v for v, t in spans(generic, "他们家老大叫建军，老二叫建国。") if t == "name"] == ["建军", "建国"]
+
+
+@pytest.mark.parametrize("text,names", [
+    ("护照上的名字是MA XIULAN，拼音的。", ["MA XIULAN"]), ("拼音写的是wang jianguo。", ["wang jianguo"]),   # pinyin
+    ("阿强跟阿珍两口子都来了。", ["阿强", "阿珍"]),                                                          # 阿 + a name character
+])
+def test_names_in_pinyin_and_a_nicknames(generic, text, names):
+    assert [v for v, t in spans(generic, text) if t == "name"] == names
+
+
+@pytest.mark.parametrize("text", ["阿姨来了，阿訇说了，阿拉不晓得。", "这个PDF文件是ok的，Jack说的。"])
+def test_look_alikes_of_pinyin_and_a_nicknames_are_kept(generic, text):
+    assert [v for v, t in spans(generic, text) if t == "name"] == []
