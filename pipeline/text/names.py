@@ -324,14 +324,14 @@ def _in_place(text: str, s: int, places: list[tuple[int, int]], rules: Rules) ->
 
 
 def _person_context(text: str, s: int, e: int, rules: Rules, lexicon: Lexicon | None = None) -> bool:
-    """What follows ``text[s:e]`` makes it a person: a form of address (丁香阿姨, 白雪大姐; a role
-    may follow a word: 康复医生, but not after a clause's start: ，高峰主任说), or, after a full name of
-    three characters or more, a role, 家 or
-    a word of ``person_after`` that starts no longer word (杨树林经理, 杨树林家; not 高峰说明)."""
+    """What follows ``text[s:e]`` makes it a person: a form of address (丁香阿姨, 白雪大姐); a role
+    after a word of ``not_names`` at a clause's start (，高峰主任说; a role may follow another word:
+    康复医生); or, after a full name of three characters or more, a role, 家 or a word of
+    ``person_after`` that starts no longer word (杨树林经理, 杨树林家; not 高峰说明)."""
     if any(text.startswith(t, e) for t in rules.address_titles):
         return True
     if len(re.sub(r"\s+", "", text[s:e])) < 3:
-        return _titled(text, s, e, rules)
+        return text[s:e] in rules.not_names and _titled(text, s, e, rules)    # 高峰主任 (not 康复医生)
     if any(text.startswith(t, e) for t in rules.titles):
         return True
     for w in (*rules.person_after, "家"):
