@@ -671,7 +671,3 @@ def test_names_in_pinyin_and_a_nicknames(generic, text, names):
 @pytest.mark.parametrize("text", ["阿姨来了，阿訇说了，阿拉不晓得。", "这个PDF文件是ok的，Jack说的。"])
 def test_look_alikes_of_pinyin_and_a_nicknames_are_kept(generic, text):
     assert [v for v, t in spans(generic, text) if t == "name"] == []
-
-
-def test_a_word_before_a_role_at_a_clause_start_that_is_no_name_is_kept(generic):
-    assert [v for v, t in spans(generic, "康复医生说要多走。") if t == "name"] == []
