@@ -15,7 +15,9 @@ def file_texts(path: Path) -> list[str]:
     data = path.read_bytes()
     if path.suffix == ".parquet":
         table = pq.read_table(path)
-        return ["\n".join("" if v is None else str(v) for v in col.to_pylist()) for col in table.columns] + \
+        # cells joined by a mark the scanner's separators keep, so that a column of small numbers
+        # (1, 2, 3 … 7: a turn's unit numbers) never reads as one number (1234567)
+        return ["\n|".join("" if v is None else str(v) for v in col.to_pylist()) for col in table.columns] + \
             ["\n".join(table.column_names), str(table.schema.metadata or "")]
     texts = []
     if path.suffix == ".tok":

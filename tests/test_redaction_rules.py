@@ -528,3 +528,146 @@ def test_a_spaced_name_in_a_roster_row(generic):
 
 def test_a_section_of_a_resettlement_village(generic):
     assert spans(generic, "他家在红寺堡移民新村5区23号，离学校近。") == [("红寺堡移民新村5区23号", "address")]
+
+
+# --------------------------------------------------------------------------------------------
+# the rules of tuning 9 (the seventh round; own sentences)
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text,value,typ", [
+    ("手机是一三八，呃，零九五四，那个，二二七六，别打错了。", "一三八，呃，零九五四，那个，二二七六", "mobile"),  # fillers between groups
+    ("身份证是六四零一零四一九八八零五二七一一八X，没错。", "六四零一零四一九八八零五二七一一八X", "id_number"),   # Chinese digits and X
+])
+def test_numbers_of_tuning_9(generic, text, value, typ):
+    assert [(v, t) for v, t in spans(generic, text)] == [(value, typ)]
+
+
+@pytest.mark.parametrize("text", [
+    "有事打0953-12345，那是热线。",            # an area code and a five-digit public service line
+    "车就停在5号楼楼下，挡着路了。",           # a building's number of the setting, no place named
+    "我负责7号楼的卫生。",
+])
+def test_look_alikes_of_the_numbers_and_addresses_of_tuning_9_are_kept(generic, text):
+    assert spans(generic, text) == []
+
+
+@pytest.mark.parametrize("text,names", [
+    # an item of a list of names found, an everyday word by itself (:mod:`pipeline.text.namelists`)
+    ("报名的有：王建军、李红梅、白云，就三个人。", ["王建军", "李红梅", "白云"]),
+    ("我们班有张伟、李娜、高山、田野四个人。", ["张伟", "李娜", "高山"]),
+    # a person field of minutes
+    ("会议纪要\n主持：王建军\n记录：田野\n议题：防汛。", ["王建军", "田野"]),
+    # siblings named together, sharing the surname of a name found
+    ("高峰跟高翔是兄弟。", ["高峰", "高翔"]), ("马莉跟马兰是姐妹俩。", ["马莉", "马兰"]),
+    # a given name said again alone; a surname asked back; the family of a name found
+    ("我们楼长叫刘建军，建军呢？刚还在。", ["刘建军", "建军"]), ("老杨来了没有？哪个杨？就是杨国华。", ["杨", "杨", "杨国华"]),
+    ("纳小军回来了。纳家那个老大也回来了。", ["纳小军", "纳"]),
+])
+def test_names_found_by_the_names_of_the_turn(generic, text, names):
+    assert [v for v, t in spans(generic, text) if t == "name"] == names
+
+
+@pytest.mark.parametrize("text", [
+    "北京、上海、广州、金凤都去过。",          # a list with no name found in it
+    "马路和马车都有，就是没人。",              # no sibling of no name
+])
+def test_look_alikes_of_the_names_of_the_turn_are_kept(generic, text):
+    assert [v for v, t in spans(generic, text) if t == "name"] == []
+
+
+def test_a_surname_spelled_after_that_is_no_second_person(generic):
+    assert [v for v, t in spans(generic, "我叫王丽，三横一竖那个王。") if t == "name"] == ["王丽"]
+
+
+@pytest.mark.parametrize("text,names", [
+    ("紧急联系人王姨（王秀英），电话晚点给你。", ["王", "王秀英"]),     # a naming word before a form jieba glued (人王)
+    ("我孙子哈比卜今年上初中。", ["哈比卜"]),                              # a spelling of 哈比布 in the list of 经名
+    ("他舅舅韩·巴图在锡林郭勒放羊。", ["韩·巴图"]),                       # a Han surname, a dot, a Mongolian name
+    ("新来的保安斯琴，蒙古族，人很好。", ["斯琴"]),                        # the people said after a comma
+    ("马二姐今天没来。", ["马"]),                                          # birth order and kinship as a form of address
+    ("仝大姐来了，哦，仝桂兰，是她。", ["仝", "仝桂兰"]),                  # a surname found alone, then with a given name
+])
+def test_names_found_by_the_rules_of_tuning_9(generic, text, names):
+    assert [v for v, t in spans(generic, text) if t == "name"] == names
+
+
+@pytest.mark.parametrize("text", [
+    "我们村一半姓马，一半姓杨。",              # the surname spoken of in general
+    "他是王家寨的人，王家寨在山里。",          # a village: a settlement's suffix
+    "物业是金华物业，我们常去人民公园。",      # a management company, a park
+])
+def test_look_alikes_of_the_rules_of_tuning_9_are_kept(generic, text):
+    assert [v for v, t in spans(generic, text) if t == "name"] == []
+
+
+@pytest.mark.parametrize("text,names", [
+    ("铁蛋他爸昨天来过。", ["铁蛋"]),                                      # a person named to name a relative
+    ("你找春燕去，她知道。", ["春燕"]),                                    # a given name alone after a verb of a person
+    ("（念群聊）\n秀兰：几点开会？\n建国：九点\n[玉梅] 收到", ["秀兰", "建国", "玉梅"]),   # senders of chat lines
+    ("网格员小何还有社区的马晓东他们都来了", ["何", "马晓东"]),           # speech with no punctuation, jieba's 员小何
+])
+def test_names_in_frames_of_tuning_9(generic, text, names):
+    assert [v for v, t in spans(generic, text) if t == "name"] == names
+
+
+@pytest.mark.parametrize("text", [
+    "孩子他妈做饭去了。",                      # an everyday word before 他妈
+    "会议记录\n时间：上午九点\n地点：二楼\n内容：防汛",   # fields of minutes, no chat senders
+    "让大家去看看。",
+])
+def test_look_alikes_of_the_frames_of_tuning_9_are_kept(generic, text):
+    assert [v for v, t in spans(generic, text) if t == "name"] == []
+
+
+@pytest.mark.parametrize("text,names", [
+    ("他叫马明，不对，是马鸣，鸣叫的鸣。", ["马明", "马鸣"]),               # a correction
+    ("那个王什么……不对，是汪，汪海。", ["汪", "汪海"]),
+    ("我记错了，不是秀芳，是秀芬。", ["秀芳", "秀芬"]),
+    ("我姓弓长张，张建民。", ["张", "张建民"]), ("她姓草头黄。", ["黄"]),      # a surname spelled out after 姓
+])
+def test_corrections_and_spelled_surnames(generic, text, names):
+    assert [v for v, t in spans(generic, text) if t == "name"] == names
+
+
+@pytest.mark.parametrize("text", ["不对，是明天。", "不是这个，是那个。", "不对，是红色的。", "不是马，是驴。"])
+def test_look_alikes_of_corrections_are_kept(generic, text):
+    assert [v for v, t in spans(generic, text) if t == "name"] == []
+
+
+@pytest.mark.parametrize("text,names", [
+    ("我们家本姓是钮祜禄氏，后来改了。", ["钮祜禄"]),                 # a clan name before 氏
+    ("我大女子金花在县上。", ["金花"]),                                # a noun of name characters after a kinship word
+])
+def test_clans_and_kin_nouns(generic, text, names):
+    assert [v for v, t in spans(generic, text) if t == "name"] == names
+
+
+def test_the_name_of_a_shop_is_no_person(generic):
+    assert [v for v, t in spans(generic, "我们的店名叫福满园，在南门。") if t == "name"] == []
+
+
+def test_an_everyday_name_before_a_role_at_a_clause_start(generic):
+    """田野 (in not_names) before 主任 after a break is a person; 白天老师 (a time word) is not."""
+    assert [v for v, t in spans(generic, "会上，田野主任讲了话，大家鼓掌。") if t == "name"] == ["田野"]
+    assert [v for v, t in spans(generic, "白天老师来过一趟。") if t == "name"] == []
+
+
+def test_a_chat_sender_that_is_a_form_of_address_keeps_its_role_word(generic):
+    found = spans(generic, "【微信群】\n马姐：明天发米面油\n丽萍：几点？")
+    assert [v for v, t in found if t == "name"] == ["马", "丽萍"]
+
+
+def test_names_after_a_birth_order(generic):
+    assert [v for v, t in spans(generic, "他们家老大叫建军，老二叫建国。") if t == "name"] == ["建军", "建国"]
+
+
+@pytest.mark.parametrize("text,names", [
+    ("护照上的名字是MA XIULAN，拼音的。", ["MA XIULAN"]), ("拼音写的是wang jianguo。", ["wang jianguo"]),   # pinyin
+    ("阿强跟阿珍两口子都来了。", ["阿强", "阿珍"]),                                                          # 阿 + a name character
+])
+def test_names_in_pinyin_and_a_nicknames(generic, text, names):
+    assert [v for v, t in spans(generic, text) if t == "name"] == names
+
+
+@pytest.mark.parametrize("text", ["阿姨来了，阿訇说了，阿拉不晓得。", "这个PDF文件是ok的，Jack说的。"])
+def test_look_alikes_of_pinyin_and_a_nicknames_are_kept(generic, text):
+    assert [v for v, t in spans(generic, text) if t == "name"] == []

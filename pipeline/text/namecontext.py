@@ -1,8 +1,8 @@
 """Names found by the words around them: part of step 3 (see :mod:`pipeline.text.names`, which
 calls these and decides where else each name is redacted).
 
-- a surname alone that names a person: after 姓 (他姓禹, 姓欧阳的) unless the clause speaks of
-  the surname in general (姓马的多, 姓杨的、姓丁的也多); before 家 after a neighbour word (隔壁单家)
+- a surname alone that names a person: after 姓 (他姓禹, 姓欧阳的; spelled out: 姓弓长张 names 张)
+  or a clan name before 氏 (老姓是瓜尔佳氏), unless the clause speaks of the surname in general (姓马的多, 姓杨的、姓丁的也多); before 家 after a neighbour word (隔壁单家)
   or after 是/找/去 ... with 的/人/里 after it (是杨家的: 杨家, not 商家, 王家 as jieba's words);
 - a nickname after 小名/外号/绰号 ... (小名叫狗蛋) or after 叫她/喊他 (我们叫她麦子，), where
   no verb, numeral or kinship word follows;
@@ -21,6 +21,11 @@ from pipeline.text.segment import HAN_JIEBA, Lexicon
 
 RARE_FREQ = 10                                  # X家 this frequent in jieba's dictionary is a word (商家, 专家)
 
+# surnames spelled out by their parts, as people say them (弓长张, 木子李, 耳东陈): after 姓 the
+# surname is the last character, the first is no surname of its own (姓古月胡: not 古)
+SPELLED_SURNAMES = ("三横一竖王", "弓长张", "立早章", "木子李", "耳东陈", "口天吴", "古月胡", "双木林", "草头黄", "文刀刘",
+                    "言午许", "禾呈程", "人可何", "关耳郑", "走肖赵", "子小孙", "木易杨", "双口吕", "女生姚", "三横王")
+CLAN = re.compile(r"姓(?:是|为|叫)?([\u4e00-\u9fd5]{2,4}?)氏")       # 老姓是瓜尔佳氏, 本姓钮祜禄氏
 DOTS = "·•・‧･"                                  # the middle dots of transliterated names
 CLAUSE_END = "，。；！？,;!?：:\n"
 NICKNAME_WORDS = ("小名儿", "小名", "乳名", "外号儿", "外号", "绰号", "诨名", "昵称")
@@ -46,11 +51,18 @@ def lone_surnames(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Ite
     """A surname alone that names a person (see the module docstring); any surname of the list
     after 姓 or a neighbour word, a strong one before 家 after 是/找/去 ..."""
     every = rules.surnames | rules.weak_surnames | rules.rare_surnames
-    for m in re.finditer(r"(?<![百都全多大同本异])姓[ \t\u3000]*", text):
+    for m in re.finditer(r"(?<![百都全多大同本异半])姓[ \t\u3000]*", text):
         e = m.end()
+        spelled = next((f for f in SPELLED_SURNAMES if text.startswith(f, e)), "")
+        if spelled:                                      # 姓弓长张: the surname is 张 (not 弓)
+            if e >= region and not _general(text, e + len(spelled)):
+                yield e + len(spelled) - 1, e + len(spelled)
+            continue
         sur = next((text[e:e + k] for k in (2, 1) if text[e:e + k] in every), "")
         if sur and e >= region and not _general(text, e + len(sur)):
             yield e, e + len(sur)
+    for m in CLAN.finditer(text, region):
+        yield m.span(1)                                  # 老姓是瓜尔佳氏: a clan name before 氏
     for w in rules.neighbour_words:
         for m in re.finditer(re.escape(w), text):
             e = m.end()

@@ -5,7 +5,9 @@ Found:
 
 - a surname that is also an everyday character (``weak`` in the surname list: 安, 明) before a
   role at a clause's start (安主任说, 明老师教): a function word (和, 于, 向) never;
-- the naming frame X叫Y, with a person as X (我/你/他/她, a child, a name noun: 大名叫) or no X
+- a person named to name a relative (尕蛋他奶奶), a given name alone after 让/找/问 … (让玉兰去);
+- a name said again to correct it (不对，是章; 不是秀芳，是秀芬);
+- the naming frame X叫Y, with a person as X (我/你/他/她, a child, a name noun: 大名叫; birth order: 老二叫) or no X
   at a clause's start (不对，叫明玉，): Y of two or three characters up to a break, each a
   character of given names or the word unknown to jieba's dictionary (狗蛋), and no verb,
   pronoun, numeral …; or a surname alone up to a break (我叫冶——), which then makes the same
@@ -30,6 +32,7 @@ from pipeline.text.rules import Rules
 from pipeline.text.segment import HAN_JIEBA, Lexicon
 
 BREAK = "，。；！？,;!?：:、—…～~ \t\u3000\n"
+BIRTH_ORDER = ("老大", "老二", "老三", "老四", "老五", "老小", "老幺", "大的", "小的")    # 老大叫建军，老二叫建国
 ONE_OF = ("一个", "一位", "有个", "有位")                 # 一个叫石磊，一个叫田野: one of some people
 CALLER = "我你他她娃名"                              # before 叫: a person or a name noun (大名叫, 娃叫)
 PARTICLES = "嘛呢吧啊呀哦"                          # after a name said alone (秀兰嘛)
@@ -41,11 +44,20 @@ PEOPLE = "族"
 SETTLEMENTS = "村庄屯寨镇乡堡"
 SETTLED_WORDS = ("村里", "村上", "村口", "村民", "村子", "村长", "乡里", "乡长", "镇上", "镇里", "镇长", "庄稼")
 LANDFORMS = "山川河沟湾岭坡梁塬峁洼滩渠岔湖"
-PLACE_ENDS = "州省市县区镇乡村"
+PLACE_ENDS = "州省市县区镇乡村寨屯堡"
 PLURAL = re.compile(r"(?:[\d两几多]|[一二三四五六七八九十百千]{0,3}[二三四五六七八九十百千])[名位个]$")   # 五名司铎
 NUMERAL_CHARS = "一二三四五六七八九十"
 ASPECT = "了着过"                                  # aspect particles after a verb (车占了)
 DEGREE = ("得很", "得多", "得要命", "得不行", "极了")
+_NAMEISH = r"[\u4e00-\u9fd5]{1,3}?"
+_BREAK_AHEAD = r"(?=[，。,；;！!？?…—、\s]|$)"
+CORRECTION = re.compile(rf"(?:(?:不对|哦不|说错了|记错了|错了)[，,、…—\s]*(?:不对[，,、…—\s]*)*|不是({_NAMEISH})[，,、…—\s]*)"
+                        rf"是({_NAMEISH}){_BREAK_AHEAD}")
+THING_NAMES = ("店名", "地名", "村名", "路名", "街名", "书名", "品名", "厂名", "校名", "队名", "群名", "菜名")   # 店名叫丝路香
+PERSON_VERBS = "让叫找问请带陪喊"                    # before a given name said alone (让玉兰去)
+GOING = "去来到回"
+KIN_OF = re.compile(r"[他她](?:爸爸|妈妈|爸|妈|爹|娘|奶奶|爷爷|姥姥|姥爷|外婆|外公|媳妇|老婆|老汉|"
+                    r"男人|女人|哥哥|姐姐|哥|姐|弟弟|妹妹|儿子|女儿|闺女|阿大|阿妈)")
 
 
 def weak_titled(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
@@ -73,7 +85,8 @@ def called(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[t
     for m in re.finditer("叫", text):
         j = m.end()
         prev = text[m.start() - 1:m.start()]
-        if j < region or not (not prev or prev in BREAK or prev in CALLER or text.endswith(ONE_OF, 0, m.start()) or
+        if j < region or text.endswith(THING_NAMES, 0, m.start()) or \
+                not (not prev or prev in BREAK or prev in CALLER or text.endswith(ONE_OF + BIRTH_ORDER, 0, m.start()) or
                               any(text.endswith(k, 0, m.start()) for k in rules.kin_words)):
             continue
         sur = next((text[j:j + k] for k in (2, 1) if text[j:j + k] in every), "")
@@ -102,7 +115,7 @@ def declared_surnames(text: str, rules: Rules, lexicon: Lexicon, region: int) ->
     characters of given names a name where they stand set off: between breaks, before 就/是/说, or
     one after the other (咸国栋, ……白雪……, 保永福保永禄), whatever the surname's tier."""
     every = rules.surnames | rules.weak_surnames | rules.rare_surnames
-    declared = {m.group(1) for m in re.finditer(r"(?<![百都全多大同本异])姓([\u4e00-\u9fd5]{1,2})", text)
+    declared = {m.group(1) for m in re.finditer(r"(?<![百都全多大同本异半])姓([\u4e00-\u9fd5]{1,2})", text)
                 if m.group(1) in every or m.group(1)[:1] in every}
     declared = {d if d in every else d[0] for d in declared}
     for m in re.finditer(r"([\u4e00-\u9fd5]{1,2})家(?:兄弟|姐妹|弟兄)", text):
@@ -134,16 +147,66 @@ def compound_alone(text: str, names: Iterable[str], rules: Rules, lexicon: Lexic
 
 
 def bare_given(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
-    """A given name said alone as a clause's subject: two characters of given names that are no
-    word of jieba's dictionary, at a clause's start, before a particle or 说/讲 (秀兰嘛去了, 建英说)."""
+    """A given name said alone: two characters of given names that are no word of jieba's
+    dictionary, at a clause's start before a particle or 说/讲 (秀兰嘛去了, 建英说), or after a verb
+    that takes a person (让, 叫, 找, 问 ...) at a clause's start and before a verb of going or a
+    break (让玉兰去接, 你找春燕，)."""
     for m in re.finditer(r"[\u4e00-\u9fd5]{2}", text):
         s, e = m.span()
         word = m.group()
-        if s < region or (s > 0 and text[s - 1] not in BREAK) or lexicon.get(word) is not None or \
-                word[0] in rules.surnames or word[0] in rules.prefixes:
+        if s < region or lexicon.get(word) is not None or word[0] in rules.surnames or word[0] in rules.prefixes or \
+                not all(c in GIVEN_CHARS for c in word):
             continue
-        if all(c in GIVEN_CHARS for c in word) and (text[e:e + 1] in PARTICLES or text.startswith(("说", "讲"), e)):
+        if (s == 0 or text[s - 1] in BREAK) and (text[e:e + 1] in PARTICLES or text.startswith(("说", "讲"), e)):
             yield s, e
+        elif text[s - 1:s] in PERSON_VERBS and (s < 2 or text[s - 2] in BREAK or text[s - 2] in "那就你我他她") and \
+                (e >= len(text) or text[e] in BREAK or text[e] in GOING):
+            yield s, e
+
+
+def corrections(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """A name said again to correct it (不对，是章; 哦不，是马鸣; 不是秀芳，是秀芬): after a word of
+    correction and 是, a surname alone or two or three characters shaped like a name up to a break;
+    in 不是X，是Y the X too when it is shaped like Y."""
+    for m in CORRECTION.finditer(text, region):
+        y = m.group(2)
+        if not _corrected(y, rules, lexicon):
+            continue
+        yield m.span(2)
+        x = m.group(1)
+        if x and len(x) == len(y) and _corrected(x, rules, lexicon):
+            yield m.span(1)
+
+
+def _corrected(word: str, rules: Rules, lexicon: Lexicon) -> bool:
+    every = rules.surnames | rules.weak_surnames | rules.rare_surnames
+    if len(word) == 1 or word in every:
+        return word in every and word not in rules.very_rare_surnames
+    entry = lexicon.get(word)
+    if any(c in rules.not_given for c in word) or word in rules.titles or word in rules.kin_words or \
+            (entry is not None and (entry[1].startswith(NOT_A_NAME_TAGS + ("t",)) or
+                                    (not entry[1].startswith("nr") and entry[0] >= 1000))):
+        return False
+    return word[:1] in every or word[:2] in every or all(c in GIVEN_CHARS for c in word)
+
+
+def kin_of(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """A person named to name a relative: a name-shaped word before 他/她 and a kinship word, at a
+    clause's start (尕蛋他奶奶, 建军他爸; not 孩子他妈: an everyday word)."""
+    for m in KIN_OF.finditer(text, region):
+        e = m.start()
+        for s in (e - 2, e - 3):
+            word = text[s:e]
+            if s < region or not all(HAN_JIEBA.match(c) for c in word) or \
+                    (s > 0 and text[s - 1] not in BREAK and text[s - 1] not in rules.glue_before):
+                continue
+            entry = lexicon.get(word)
+            if any(c in rules.not_given for c in word) or word in rules.titles or word in rules.kin_words or \
+                    (entry is not None and not (entry[1].startswith("nr") and entry[0] < 1000)):
+                continue
+            if all(c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= 30 or c in rules.surnames for c in word):
+                yield s, e
+                break
 
 
 def families_of(text: str, surnames: set[str], lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
@@ -162,8 +225,8 @@ def _name_shaped(word: str, rules: Rules, lexicon: Lexicon) -> bool:
     if word in rules.titles or word in rules.kin_words or (word in rules.not_names and not surname_nr) or \
             word[0] in rules.prefixes:
         return False                                 # 叫田野: a word of not_names, yet a surname + a name of jieba's
-    if entry is not None and entry[1].startswith("a") and all(c in GIVEN_CHARS for c in word):
-        return True                                  # 叫浩然: an adjective of name characters
+    if entry is not None and entry[1].startswith(("a", "ns", "nz")) and all(c in GIVEN_CHARS for c in word):
+        return True                                  # 叫浩然: an adjective of name characters; 叫建国, 叫永福: places named like people
     if entry is not None and (entry[1].startswith(NOT_A_NAME_TAGS) or (entry[0] >= 1000 and not entry[1].startswith("nr"))):
         return False
     return entry is None or surname_nr or all(c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= 30 for c in word)

@@ -32,7 +32,7 @@ TIBETAN = ("才让", "扎西", "卓玛", "多吉", "多杰", "拉毛", "拉姆",
            "周", "项", "切", "羊", "卡", "娘", "华", "当", "知", "智", "让", "毛", "杰", "吉", "德", "央", "宗", "珍", "拉")
 MONGOLIAN = ("巴特尔", "巴图", "其木格", "其其格", "乌兰", "图雅", "那日", "苏和", "苏", "斯琴", "高娃", "萨仁", "哈斯",
              "宝音", "额尔敦", "朝鲁", "敖登", "格日勒", "娜仁", "塔娜", "阿拉坦", "毕力格", "孟和", "吉雅", "都仁",
-             "满都拉", "特木尔", "布和", "乌日娜", "乌云", "其劳", "图", "雅", "格", "日", "勒", "木", "其", "娜", "仁",
+             "满都拉", "特木尔", "布和", "乌日娜", "乌云", "其劳", "松", "图", "雅", "格", "日", "勒", "木", "其", "娜", "仁",
              "额", "敦", "巴", "特", "尔", "达", "赖", "图门", "宝力道", "呼和", "查干", "阿木尔", "吉日嘎拉")
 UYGHUR = ("买买提", "麦麦提", "阿依古丽", "古丽", "吐尔逊", "江", "艾力", "阿布都", "阿不都", "热依拉", "努尔", "帕提",
           "古丽努尔", "阿依", "依", "热合曼", "艾买提", "艾尔肯", "阿迪力", "克然木", "吐逊", "玉素甫", "托合提", "帕丽",
@@ -42,6 +42,7 @@ TRADITIONS = {"tibetan": TIBETAN, "mongolian": MONGOLIAN, "uyghur": UYGHUR}
 PEOPLES = {"tibetan": ("藏族", "藏民", "西藏", "青海", "甘南", "玉树"), "mongolian": ("蒙古族", "蒙族", "内蒙", "阿拉善"),
            "uyghur": ("维吾尔", "维族", "哈萨克", "新疆", "伊犁", "喀什")}
 DOT_NAME = re.compile(r"([\u4e00-\u9fd5]{2,6})[·•・‧･．]([\u4e00-\u9fd5]{2,6})")
+DOT_NAME_SURNAME = re.compile(r"([\u4e00-\u9fd5])[·•・‧･．]([\u4e00-\u9fd5]{2,6})")      # 包·巴特尔
 BREAKS = "，。；！？,;!?：:、—… \t\u3000\n"
 AFTER = ("是", "在", "也", "就", "说", "讲", "他们", "她们", "的", "嫁", "过来", "读", "从")
 NAMING = ("叫", "名叫", "叫做", "名字", "、")
@@ -77,9 +78,18 @@ def chars() -> frozenset[str]:
 
 def dotted(text: str, rules: Rules, region: int) -> Iterator[tuple[int, int]]:
     """Two runs of the characters of Uyghur and Kazakh names (and of the ``given_names`` list) joined by
-    a middle dot, one of them holding a syllable of two characters or more (买买提, 古丽): one name."""
+    a middle dot, one of them holding a syllable of two characters or more (买买提, 古丽): one name.
+    A Han surname before the dot and a Mongolian or Turkic given name after it are one name too
+    (包·巴特尔, 马·阿里: the surname some Mongols and Hui write before their own name)."""
     every = frozenset("".join(UYGHUR)) | frozenset("".join(rules.given_names))
     marks = tuple(w for w in (*UYGHUR, *rules.given_names) if len(w) >= 2)
+    after_surname = every | frozenset("".join(MONGOLIAN))
+    long_marks = (*marks, *(w for w in MONGOLIAN if len(w) >= 2))
+    for m in DOT_NAME_SURNAME.finditer(text, region):
+        b = m.group(2)
+        b = b[:next((i for i, c in enumerate(b) if c not in after_surname), len(b))]
+        if m.group(1) in rules.surnames and len(b) >= 2 and any(w in b for w in long_marks):
+            yield m.start(), m.start(2) + len(b)
     for m in DOT_NAME.finditer(text, region):
         a, b = m.group(1), m.group(2)
         a = a[next(i for i in range(len(a) + 1) if all(c in every for c in a[i:])):]      # the run before the dot
@@ -130,6 +140,6 @@ def _context(text: str, s: int, e: int, people: bool, rules: Rules) -> bool:
     before = text[max(0, s - 6):s]
     if any(before.endswith(w) for w in (*NAMING, *rules.kin_words)):
         return True
-    if re.match(r"是[\u4e00-\u9fd5]{1,3}族", text[e:e + 6]):
-        return True                                  # 那日苏是蒙古族
+    if re.match(r"[，,]?是?[\u4e00-\u9fd5]{1,3}族", text[e:e + 7]):
+        return True                                  # 那日苏是蒙古族, 那日松，蒙古族
     return people and (not before or before[-1] in BREAKS) and (e >= len(text) or text[e] in BREAKS)

@@ -16,9 +16,11 @@ from typing import Any
 from pipeline.text.namebase import (COMMON_FREQ, RARE_FREQ, _after_trigger, _common, _function_word, _given_ok,
                                     _is_break, _rare_head, _surname_of, word_lists)
 from pipeline.text.nameminority import dotted, minority_names
-from pipeline.text.namesignals import _kin_names, _listed_names, _spaced_names
+from pipeline.text.namesignals import _kin_names, _listed_names, _spaced_names, a_names, pinyin_names
 from pipeline.text.namecontext import across_dots, lone_surnames, nicknames, role_subjects
-from pipeline.text.nameframes import bare_given, called, compound_alone, declared_surnames, families_of, kept, not_person_spans, weak_titled
+from pipeline.text.nameframes import (THING_NAMES, bare_given, called, compound_alone, corrections, declared_surnames, families_of, kept,
+                                      kin_of, not_person_spans, weak_titled)
+from pipeline.text.namelists import more_names
 from pipeline.text.namescore import GIVEN_CHARS, after_time_word, scored_windows
 from pipeline.text.rules import Rules
 from pipeline.text.segment import HAN_JIEBA, WORD_CHAR, Lexicon
@@ -29,6 +31,8 @@ from pipeline.text.turns import Parsed
 NUMERALS = "这那哪每几一二两三四五六七八九十半整0123456789"     # before a measure word (这张卡): no surname
 WRITTEN_ON = "写印登填签标记盖"                 # after 上: the word before is a document (房本上写的), no name
 LANDFORMS = "山川河沟湾岭坡梁塬峁洼滩渠堡岔"        # a surname and one of these: a place (杨山, 羊山), not a name
+THING_CALLED = tuple(w + v for w in THING_NAMES for v in ("叫", "叫做", "是"))
+CLAUSE_START = "，。；！？,;!?：:、\n \t\u3000（(“「"      # before a name-shaped word that a role follows (，高峰主任说)
 SAID_AFTER = "说讲也都就还又在他她，。；！？,.;!?…、 "       # after a very rare surname that is a function word + a title
 
 
@@ -105,6 +109,21 @@ def _spaced_matches(text: str, compact: str) -> Iterator[tuple[int, int]]:
 
 def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], starts: list[int], lexicon: Lexicon,
                region: int, taken: Any) -> Iterator[tuple[int, int, str]]:
+    """Name spans (start, end, key) found automatically (:func:`_found_names`), then those that the
+    names found make names (:mod:`pipeline.text.namelists`: a list's items, siblings, a given name
+    said again)."""
+    found = [f for f in _found_names(text, parsed, rules, tokens, starts, lexicon, region, taken)
+             if not text.endswith(THING_CALLED, 0, f[0])]                  # 店名叫福满园: a shop's name
+    spans = not_person_spans(text, rules)
+    more = [(s, e) for s, e in more_names(text, [(s, e) for s, e, _ in found], rules, lexicon, region)
+            if taken.free(s, e) and not kept(text, s, e, spans, rules, lexicon)]
+    yield from (f for f in found if f[2] != text[f[0]:f[1]].replace(" ", "") or
+                not any(s <= f[0] and f[1] <= e for s, e in more))                  # 桂英 in 闪桂英 (not 马 of 马姐)
+    yield from ((s, e, re.sub(r"\s+", "", text[s:e])) for s, e in more)
+
+
+def _found_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], starts: list[int], lexicon: Lexicon,
+                 region: int, taken: Any) -> Iterator[tuple[int, int, str]]:
     """Name spans (start, end, key) found automatically, each then wherever else it occurs:
     informal forms (老马, 马大姐: the surname only), spaced names (马 玉 兰), given names of the
     ``given_names`` list (阿依莎, 马穆萨), given names after a kinship word (我闺女玉兰), full
@@ -144,14 +163,16 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
     candidates.extend((s, e) for s, e in [*dotted(text, rules, region), *minority_names(text, rules, lexicon, region)]
                       if taken.free(s, e) and not any(informal[s:e]))     # 才让东知, 买买提江·吐尔逊 (:mod:`nameminority`)
     ordinary = {text[s:e] for s, e in _context_names(text, rules, lexicon, region)
-                if taken.free(s, e) and not any(informal[s:e]) and text[s:e] not in rules.not_names
+                if taken.free(s, e) and not any(informal[s:e]) and (text[s:e] not in rules.not_names or _titled(text, s, e, rules))
                 and not _in_place(text, s, places, rules)}          # 丁香阿姨: an ordinary word in a person's context
     candidates.extend((m.start(), m.end()) for w in ordinary for m in re.finditer(re.escape(w), text)
                       if m.start() >= region and _person_context(text, m.start(), m.end(), rules))
     local: set[str] = set()                              # redacted where found only (叫她燕子: elsewhere a bird)
     for finder, words_too in ((role_subjects(text, rules, lexicon, region), ordinary), (nicknames(text, rules, lexicon, region), local),
                               (called(text, rules, lexicon, region), local), (bare_given(text, rules, lexicon, region), local),
-                              (declared_surnames(text, rules, lexicon, region), local)):
+                              (declared_surnames(text, rules, lexicon, region), local), (kin_of(text, rules, lexicon, region), local),
+                              (corrections(text, rules, lexicon, region), local), (a_names(text, rules, lexicon, region), local),
+                              (pinyin_names(text, rules, region), local)):
         for s, e in finder:
             if taken.free(s, e) and not any(informal[s:e]):
                 candidates.append((s, e))
@@ -167,6 +188,7 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
                 if not kept(text, s, e, spans, rules, lexicon))
     titled = {text[s:e][slice(*split_role(text[s:e], rules))] for s, e in informal_spans if split_role(text[s:e], rules)}
     for s, e in [*lone_surnames(text, rules, lexicon, region), *((s, e) for s, e in called(text, rules, lexicon, region) if e - s == 1),
+                 *((s, e) for s, e in corrections(text, rules, lexicon, region) if e - s == 1),
                  *families_of(text, titled, lexicon, region), *compound_alone(text, found, rules, lexicon, region)]:
         if not _in_place(text, s, places, rules) and not kept(text, s, e, spans, rules, lexicon):
             yield s, e, text[s:e]
@@ -327,13 +349,14 @@ def _in_place(text: str, s: int, places: list[tuple[int, int]], rules: Rules) ->
 
 
 def _person_context(text: str, s: int, e: int, rules: Rules, lexicon: Lexicon | None = None) -> bool:
-    """What follows ``text[s:e]`` makes it a person: a form of address (丁香阿姨, 白雪大姐; a role
-    may follow a word: 康复医生), or, after a full name of three characters or more, a role, 家 or
-    a word of ``person_after`` that starts no longer word (杨树林经理, 杨树林家; not 高峰说明)."""
+    """What follows ``text[s:e]`` makes it a person: a form of address (丁香阿姨, 白雪大姐); a role
+    after a word of ``not_names`` at a clause's start (，高峰主任说; a role may follow another word:
+    康复医生); or, after a full name of three characters or more, a role, 家 or a word of
+    ``person_after`` that starts no longer word (杨树林经理, 杨树林家; not 高峰说明)."""
     if text.startswith(word_lists(rules).address_titles, e):
         return True
     if len(re.sub(r"\s+", "", text[s:e])) < 3:
-        return False
+        return text[s:e] in rules.not_names and _titled(text, s, e, rules)    # 高峰主任 (not 康复医生)
     if any(text.startswith(t, e) for t in rules.titles):
         return True
     for w in (*rules.person_after, "家"):
@@ -341,6 +364,12 @@ def _person_context(text: str, s: int, e: int, rules: Rules, lexicon: Lexicon | 
             two = text[e:e + len(w) + 1]
             return lexicon is None or not _common(two, lexicon, COMMON_FREQ) or two in ("家里", "家的", "家人")
     return False
+
+
+def _titled(text: str, s: int, e: int, rules: Rules) -> bool:
+    """A role follows ``text[s:e]`` at a clause's start (，高峰主任说了): a person, even where the
+    word is an ordinary one of ``not_names``."""
+    return (s == 0 or text[s - 1] in CLAUSE_START) and any(text.startswith(t, e) for t in rules.titles)
 
 
 def _context_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
@@ -556,6 +585,11 @@ def _rare_ok(text: str, s: int, form: str, rules: Rules, lexicon: Lexicon) -> bo
         _after_trigger(text, s, rules) or text.endswith(rules.neighbour_words, 0, s)
 
 
+def _after_naming_word(text: str, s: int, rules: Rules) -> bool:
+    """A naming word of two characters or more (联系人, 网格员, 负责人) right before ``s``."""
+    return any(len(t) > 1 and text.endswith(t, 0, s) for t in rules.name_triggers)
+
+
 def _informal_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[int]) -> Iterator[tuple[int, int]]:
     """老马 / 小李 / 阿丁 (prefix + surname) and 马大姐 / 李书记 (surname + title)."""
     if rules.title_re:
@@ -563,7 +597,8 @@ def _informal_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set
             s, e = m.start(), m.end()
             if m.group() in rules.not_names or (_rare_head(m.group(), rules) and not _rare_ok(text, s, m.group(), rules, lexicon)):
                 continue
-            ok = s in token_starts or s == 0 or not WORD_CHAR.match(text[s - 1]) or text[s - 1] in rules.glue_before
+            ok = s in token_starts or s == 0 or not WORD_CHAR.match(text[s - 1]) or text[s - 1] in rules.glue_before or \
+                _after_naming_word(text, s, rules)                 # 联系人丁姨 (jieba's 人丁)
             part = split_role(m.group(), rules)
             if not ok and part and m.group()[:part[1]] in rules.surnames and HAN_JIEBA.match(text[s - 1]) and \
                     not _common(text[s - 1:s + part[1]], lexicon, RARE_FREQ) and not _common(text[s - 1:e], lexicon, RARE_FREQ):
@@ -576,7 +611,8 @@ def _informal_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set
         for m in rules.prefix_re.finditer(text):
             s, e = m.start(), m.end()
             word = m.group()
-            if word in rules.not_names or not (s in token_starts or (s > 0 and text[s - 1] in rules.glue_before)):
+            if word in rules.not_names or not (s in token_starts or (s > 0 and text[s - 1] in rules.glue_before) or
+                                               _after_naming_word(text, s, rules)):     # 网格员小何 (jieba's 员小何)
                 continue
             entry = lexicon.get(word)
             if entry and not entry[1].startswith("nr") and entry[0] >= COMMON_FREQ:

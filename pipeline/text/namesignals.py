@@ -1,15 +1,32 @@
 """Name signals that do not depend on jieba's word boundaries (part of :func:`pipeline.text.names.find_names`):
-spaced names (马 玉 兰), given names of the ``given_names`` list (阿依莎, 马穆萨) and given names
-after a kinship word (我闺女玉兰)."""
+spaced names (马 玉 兰), given names of the ``given_names`` list (阿依莎, 马穆萨), given names
+after a kinship word (我闺女玉兰), names in pinyin (MA XIULAN, Ma Xiulan) and 阿 + one
+character of given names said as a name (阿强跟阿珍)."""
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
 
 from pipeline.text.namebase import COMMON_FREQ, RARE_FREQ, _after_trigger, _common, _given_ok, _is_break, _rare_head, _surname_of
+from pipeline.text.namescore import GIVEN_CHARS
 from pipeline.text.rules import Rules
 from pipeline.text.segment import HAN_JIEBA, WORD_CHAR, Lexicon
 
+# pinyin syllables (initial + final) and the commonest surnames in pinyin (the thirty commonest and
+# the Hui surnames of Ningxia): a surname and a given name of one or two syllables, as a passport or a
+# form writes them (MA XIULAN, Ma Xiu Lan, Xiulan MA)
+_PY_INITIAL = r"(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?"
+_PY_FINAL = (r"(?:iang|iong|uang|ang|eng|ing|ong|ian|iao|uai|uan|üan|van|ai|ao|an|ei|en|er|ia|ie|in|iu|ou|ua|uo|ui|un|ue|üe|ve"
+             r"|a|e|i|o|u|ü|v)")
+_PY = rf"{_PY_INITIAL}{_PY_FINAL}"
+PINYIN_SURNAMES = ("wang", "li", "zhang", "liu", "chen", "yang", "huang", "zhao", "wu", "zhou", "xu", "sun", "ma", "zhu",
+                   "hu", "guo", "he", "gao", "lin", "luo", "zheng", "liang", "xie", "song", "tang", "han", "feng", "deng",
+                   "cao", "ding", "na", "ha", "bai", "ye", "hai", "mu", "suo", "tuo", "sa", "yu", "jin", "tian", "bao", "su")
+PINYIN_NAME = re.compile(
+    rf"(?<![A-Za-z])(?:(?P<sur>{'|'.join(PINYIN_SURNAMES)})[ \t]+(?P<given>{_PY}(?:[ \t\-]?{_PY})?)"
+    rf"|(?P<given2>{_PY}(?:[ \t\-]?{_PY})?)[ \t]+(?P<sur2>{'|'.join(PINYIN_SURNAMES)}))(?![A-Za-z])", re.I)
+PINYIN_BEFORE = ("名字是", "名字叫", "叫", "拼音", "拼音是", "护照上", "英文名", "签名", "署名", "姓名", "写的是", "：", ":")
+A_NICK_NOT = frozenset("大小老妈爸爹哥姐弟妹叔姨舅婶嫂伯姑爷奶娘公婆里拉訇")   # 阿大 (a father), 阿姨, 阿訇 …
 ROSTER_SEX = re.compile(r"[ \t\u3000]+[男女](?:[ \t\u3000]|$)")   # a roster's row: 杨 建 军 男 汉 182…
 
 
@@ -117,8 +134,42 @@ def _kin_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[int]
 
 def _named_noun(text: str, end: int, given: str, rules: Rules, lexicon: Lexicon) -> bool:
     """A noun of jieba's dictionary after a kinship word whose characters are among the commonest
-    in names, before a glue character or a break (我儿子建军在, 她哥国庆说): a given name."""
+    in names (or of :data:`GIVEN_CHARS` and common in names), before a glue character or a break
+    (我儿子建军在, 她哥国庆说, 三女子金花在): a given name."""
     nxt = text[end:end + 1]
     entry = lexicon.get(given)
-    return entry is not None and entry[1] == "n" and lexicon.name_like(given, min_count=100) and \
+    common = lexicon.name_like(given, min_count=100) or (all(c in GIVEN_CHARS for c in given) and lexicon.name_like(given))
+    return entry is not None and entry[1] == "n" and common and \
         (not nxt or not WORD_CHAR.match(nxt) or nxt in rules.glue_after)
+
+
+def pinyin_names(text: str, rules: Rules, region: int) -> Iterator[tuple[int, int]]:
+    """A name in pinyin: a surname of :data:`PINYIN_SURNAMES` and a given name of one or two pinyin
+    syllables (either order), all in capitals or each word capitalised (MA XIULAN, Ma Xiulan,
+    Xiulan Ma), or after a naming word (名字是, 拼音, 护照上 …) in any case."""
+    for m in PINYIN_NAME.finditer(text, region):
+        value = m.group()
+        words = value.replace("-", " ").split()
+        shaped = value.isupper() or all(w[:1].isupper() and w[1:].islower() for w in words)
+        before = text[max(0, m.start() - 6):m.start()].rstrip(" \t")
+        if shaped or before.endswith(PINYIN_BEFORE):
+            yield m.span()
+
+
+def a_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """阿 and one character of given names said as a name (阿强跟阿珍两口子, 叫阿芳来): no word of
+    jieba's dictionary (阿里, 阿拉) nor a kinship word (阿大, 阿姨), set off before (a break, a
+    naming, glue or kinship word) and after (a break, a glue character, a person word)."""
+    for m in re.finditer(r"阿([\u4e00-\u9fd5])", text[region:]):
+        s, e = region + m.start(), region + m.end()
+        c = m.group(1)
+        entry = lexicon.get(m.group())
+        if c not in GIVEN_CHARS or c in A_NICK_NOT or c in rules.surnames or \
+                (entry is not None and not (entry[1].startswith("nr") and entry[0] < rules.dict_max_freq)):
+            continue
+        prev, nxt = text[s - 1:s], text[e:e + 1]
+        before_ok = not prev or not WORD_CHAR.match(prev) or prev in rules.glue_before or _after_trigger(text, s, rules)
+        after_ok = not nxt or not WORD_CHAR.match(nxt) or nxt in rules.glue_after or \
+            any(text.startswith(w, e) for w in (*rules.person_after, "两口子", "他们", "她们"))
+        if before_ok and after_ok:
+            yield s, e

@@ -19,7 +19,8 @@ people write them:
   bank card; 7-8 digits shortly after a phone word a local landline; any other run of at least
   ``long_number_min_digits`` digits a long number;
 - what is not personal data is claimed but kept: a masked number (all one digit,
-  ``0000-00000000``), a 400/800 service number, a run of years (``2019-2020``);
+  ``0000-00000000``), a 400/800 service number, a public service line of five digits after an
+  area code (``0951-12345``), a run of years (``2019-2020``);
 - identifiers made of letters and digits are found by the word before them (``微信号``, ``QQ``,
   ``工号``, ``护照``: the ``redaction.context`` lists of the config) or by their shape (a plate
   ``宁A·12345``; one or two capitals and 7-10 digits: ``E12345678``; a document's number with a
@@ -58,7 +59,8 @@ RUN_RE = re.compile(
 _CN = "〇零洞一二三四五六七八九幺两"
 HAN = re.compile(r"[\u4e00-\u9fff]")
 # seven or more digits, Chinese or mixed with Arabic ones (一三八 0953 6627, 零九五一-5028316)
-CN_RUN_RE = re.compile(r"(?<![\d" + _CN + r"])[\d" + _CN + r"](?:[ \t\-]{0,3}[\d" + _CN + r"]){6,}(?![\d" + _CN + r"])")
+CN_RUN_RE = re.compile(r"(?<![\d" + _CN + r"])[\d" + _CN + r"](?:[ \t\-]{0,3}[\d" + _CN + r"]){6,}"
+                       r"(?:[ \t\-]{0,2}[Xx](?![A-Za-z0-9]))?(?![\d" + _CN + r"])")     # an ID's X last (…三五三X)
 EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
                       r"(?![A-Za-z0-9])")
 # an address read out: @ said as 艾特 / 圈a / at, a dot as 点, spaces around them
@@ -95,8 +97,11 @@ TOKEN = r"[A-Za-z0-9](?:[A-Za-z0-9_.\-]{0,38}[A-Za-z0-9])?"
 # a WeChat id as the app makes it (wxid_ and letters and digits): an account with no word before it
 WXID_RE = re.compile(r"(?<![A-Za-z0-9_])wxid_[A-Za-z0-9_\-]{6,30}(?![A-Za-z0-9_])", re.I)
 # a number said in groups of Chinese (or Arabic) digits with commas between them (幺三九，零九五一，
-# 二二三三): one number when the groups together are a phone or an ID number
-GROUPED_RE = re.compile(r"(?<![\d" + _CN + r"])[\d" + _CN + r"]{2,5}(?:[,、] ?[\d" + _CN + r"]{2,5}){1,5}"
+# 二二三三), a filler said between two groups too (幺三九，呃，零九五一): one number when the groups
+# together are a phone or an ID number
+_GROUP_FILLER = r"(?:嗯|呃|额|啊|哦|那个|这个|就是)"
+_GROUP_SEP = r"(?:[,、] ?(?:" + _GROUP_FILLER + r" ?[,、…]* ?)?|…+ ?)"
+GROUPED_RE = re.compile(r"(?<![\d" + _CN + r"])[\d" + _CN + r"]{2,5}(?:" + _GROUP_SEP + r"[\d" + _CN + r"]{2,5}){1,5}"
                         r"(?![\d" + _CN + r"])")        # groups of any size (幺八九，五幺洞，两六三，七四)
 # a number broken by a filler (180 9510……呃……4421): the parts joined when together they are a mobile
 _PART = r"\d(?:[ \-]?\d)*"
@@ -194,6 +199,9 @@ def classify(digits: str, text: str, start: int, rules: Rules, *, cc: bool = Fal
             return "landline", len(groups[-1])
     if n == 10 and core[:3] in ("400", "800"):
         return KEEP, 0                                   # a company's service number
+    if len(groups) == 2 and groups[0][0] == "0" and len(groups[0]) in (3, 4) and len(groups[1]) == 5 and \
+            groups[1][0] in "19":
+        return KEEP, 0                                   # 0951-12345: a public service line (12345, 96xxx) with its area code
     if 16 <= n <= 19 and (luhn(core) or _before(text, start, rules.context["bank_card"], 12)):
         return "bank_card", 0
     if 15 <= n <= 19 and _before(text, start, rules.context["bank_card"], 12):
@@ -254,6 +262,12 @@ def _chinese_runs(folded: str, text: str, rules: Rules) -> Iterator[tuple[int, i
         if n_cn < 3:
             continue
         digits = "".join(CN_DIGITS.get(c, c) for c in value if c.isdigit() or c in CN_DIGITS)
+        if value[-1] in "Xx":
+            if len(digits) != 17:
+                value = value[:-1].rstrip(" \t-")             # an X after no ID number is no part of it
+                end = m.start() + len(value)
+            else:
+                digits += "X"                                  # 六四零…三五三X: an ID number's check character
         if YEAR_GROUPS.fullmatch(" ".join(re.split(r"[ \t\-]+", value.translate(str.maketrans(CN_DIGITS))))):
             yield m.start(), end, KEEP                       # 二〇一九 2020: years
             continue

@@ -114,7 +114,8 @@ def _token_starts(tokens: list[str]) -> list[int]:
 def _addresses(text: str, rules: Rules, tokens: list[str], starts: list[int], lexicon: Lexicon) -> list[tuple[int, int]]:
     """Addresses: a building/unit/room anchor, extended left token by token over place names
     (across a comma or a space after a place's name: 宁安镇,枸杞苑小区,8号楼; 朝阳街 12号院);
-    anchors whose extensions touch are one address (路154号 + 小区32号楼5单元)."""
+    anchors whose extensions touch are one address (路154号 + 小区32号楼5单元); a building's number
+alone (3号楼) only after a place's name (满春小区14号楼; not 管8号楼, 负责7号楼)."""
     found = []
     for m in rules.address_re.finditer(text):
         start, end = m.start(), m.end()
@@ -144,6 +145,8 @@ def _addresses(text: str, rules: Rules, tokens: list[str], starts: list[int], le
             begin += 1                                       # a stop character inside a mixed token
         if text[begin:start] in OFFICES and not re.search("号楼|栋|幢|单元|号院", m.group()):
             continue                                         # 社区二楼204: a room of an office, named by no place
+        if m.group("seq") and _lone_building(m.group("seq"), rules) and not _place_named(text, begin, start, lexicon):
+            continue                                         # 停在3号楼楼下, 负责7号楼: a building of the setting
         found.append((begin, end))
     merged: list[tuple[int, int]] = []
     for s, e in sorted(found):
@@ -166,6 +169,19 @@ def _road_before(tokens: list[str], starts: list[int], start: int, rules: Rules,
     named = len(tokens[k]) >= 3 or (k > 0 and bool(WORD_CHAR.match(tokens[k - 1])) and
                                     not all(c in rules.address_stop for c in tokens[k - 1]))
     return named and (entry is None or not entry[1].startswith(("v", "d", "m", "a", "c", "p", "r")))
+
+
+def _place_named(text: str, begin: int, start: int, lexicon: Lexicon) -> bool:
+    """Two characters or more before a building's number that are no verb, adverb, pronoun ...
+    of jieba's dictionary (满春小区14号楼; not 管8号楼, 负责7号楼)."""
+    entry = lexicon.get(text[begin:start])
+    return start - begin >= 2 and (entry is None or not entry[1].startswith(("v", "d", "m", "a", "c", "p", "r")))
+
+
+def _lone_building(seq: str, rules: Rules) -> bool:
+    """A sequence that is a building's number and nothing more (3号楼, 12栋)."""
+    m = rules.address_part_re.match(seq.replace(" ", ""))
+    return bool(m) and m.lastgroup == "b" and m.end() == len(seq.replace(" ", ""))
 
 
 def _sequence_ok(seq: str, rules: Rules) -> bool:

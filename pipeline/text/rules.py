@@ -401,7 +401,7 @@ def _name_signals(names: dict, path: Path, where: str, surnames: frozenset[str])
 
 
 REDACTION_CODE = ("rules.py", "decode.py", "turns.py", "numbers.py", "names.py", "namebase.py", "namesignals.py", "namecontext.py",
-                  "namescore.py", "nameframes.py", "nameminority.py", "redact.py", "units.py", "segment.py")
+                  "namescore.py", "nameframes.py", "nameminority.py", "namelists.py", "redact.py", "units.py", "segment.py")
 
 
 def redaction_digest(files: Iterable[Path]) -> str:

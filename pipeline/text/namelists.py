@@ -1,0 +1,210 @@
+"""Names found by the names already found in the turn: part of step 3 (see :mod:`pipeline.text.names`,
+which calls :func:`more_names` with the spans its other finders found). Each rule lets a word that
+is no name by itself (an everyday word such as 白雪, 金凤, 燕子, or a place's name) be one where the
+turn's other names say so; each is redacted where it stands, not elsewhere in the turn.
+
+- **A list of names**: an item of a list (items set off by 、 or ，, each perhaps with a number or
+  a bracket after it: 杨德胜15号，马兰16号; 冶春梅、金凤（网格员）) whose neighbour is a name found,
+  itself next to another name found, is a name when it is shaped like one (two or three
+  characters that start with a surname or are all characters of given names, none a function
+  character, no role or kinship word).
+- **A person field**: the value of a field of minutes or a form that names a person (记录：白雪,
+  主持：…, 联系人：…) at a line's start, up to the line's end or a bracket.
+- **Chat messages read out**: the senders of two lines or more of the form 海燕：… or [玉梅] …, when
+  the sender is shaped like a name and is no everyday word of jieba's dictionary.
+- **Siblings**: a word of the same shape as a name found, with the same surname, right before or
+  after it or joined to it by 跟/和/与/、 (白云跟白月, 海龙海虎兄弟俩): brothers and sisters share
+  a surname and are named together.
+- **A given name again**: the given name of a full name found (马永福 … 永福啊; 丁建华 … 建华哩),
+  alone and set off (a break, a naming or glue character before it; a break, a particle or a glue
+  character after it).
+- **A surname again**: a surname alone that a name found in the turn bears, after 哪个 (asking
+  which person; not 那个, which ends a spelling: 三横一竖那个王) and before a break (老马 … 哪个马？), or before 家 where that is no word of jieba's dictionary
+  (哈斌 … 哈家那个小伙子); a surname found alone (an informal form: 闪大姐) and two characters of
+  given names set off by breaks (，闪桂英，).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from pipeline.text.namescore import GIVEN_CHARS, ROLE_WORDS
+from pipeline.text.rules import Rules
+from pipeline.text.segment import HAN_JIEBA, Lexicon
+
+SEPARATORS = "、，,"
+ENDS = "、，,；;。！!？?\n—…："                        # what ends an item of a list
+ANNOTATION = re.compile(r"(?:[ \t\u3000]*(?:\d{1,3}号|[（(][^）)\n]{1,10}[）)]))?")     # 15号, （网格员）
+ITEM = re.compile(r"[\u4e00-\u9fd5](?:[ \t\u3000]{0,2}[\u4e00-\u9fd5]){1,2}")
+FIELDS = ("主持人", "主持", "记录人", "记录", "参会人员", "参会人", "参会", "出席", "列席", "缺席", "联系人", "经办人",
+          "负责人", "来电人", "登记人", "填表人", "审核人", "值班人", "报名人", "申请人", "签字", "签名")
+FIELD_RE = re.compile(rf"(?:^|(?<=\n))[ \t\u3000]*(?:{'|'.join(FIELDS)})[：:][ \t\u3000]*")
+CHAT_LINE = re.compile(r"(?:^|(?<=\n))[ \t\u3000]*(?:([\u4e00-\u9fd5]{2,3})[ \t\u3000]*[：:]|[\[【]([\u4e00-\u9fd5]{2,3})[\]】])"
+                       r"[ \t\u3000]*(?=[^ \t\u3000\n])")
+JOINERS = ("跟", "和", "与", "同", "、", "")
+PARTICLES = "啊呢哩吧嘛呀哦"
+DEMONSTRATIVES = ("哪个", "哪一个")                   # asking which person (not 那个王: a spelling, 三横一竖那个王)
+BREAK = "，。；！？,;!?：:、—…～~ \t\u3000\n"
+
+
+def more_names(text: str, spans: list[tuple[int, int]], rules: Rules, lexicon: Lexicon,
+               region: int) -> Iterator[tuple[int, int]]:
+    """The names the rules of the module docstring add to ``spans`` (the names found)."""
+    spans = sorted(set(spans))
+    yield from _listed(text, spans, rules, lexicon, region)
+    yield from _fields(text, rules, lexicon, region)
+    yield from _chat(text, rules, lexicon, region)
+    yield from _siblings(text, spans, rules, lexicon, region)
+    full = {re.sub(r"\s+", "", text[s:e]) for s, e in spans}
+    yield from _given_again(text, full, rules, lexicon, region)
+    yield from _surname_again(text, full, rules, lexicon, region)
+
+
+def _surname(word: str, rules: Rules) -> str:
+    every = rules.surnames | rules.weak_surnames | rules.rare_surnames
+    return next((word[:k] for k in (2, 1) if len(word) > k and word[:k] in every), "")
+
+
+def _shaped(word: str, rules: Rules, lexicon: Lexicon) -> bool:
+    """Two or three characters that can be a name said in a list (see the module docstring)."""
+    if not 2 <= len(word) <= 3 or any(c in rules.not_given for c in word) or word in rules.titles or \
+            word in rules.kin_words or word in ROLE_WORDS or any(word.endswith(t) for t in rules.titles):
+        return False
+    entry = lexicon.get(word)
+    if entry is not None and entry[1].startswith(("v", "d", "r", "p", "c", "u", "q", "m", "f", "t")):
+        return False
+    return bool(_surname(word, rules)) or all(c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= 30 for c in word)
+
+
+def _item_after(text: str, e: int) -> tuple[int, int] | None:
+    """The next item of a list after a name ending at ``e`` (its annotation, a separator, the item)."""
+    a = ANNOTATION.match(text, e).end()
+    if a >= len(text) or text[a] not in SEPARATORS:
+        return None
+    m = ITEM.match(text, a + 1)
+    if not m:
+        return None
+    end = ANNOTATION.match(text, m.end()).end()
+    return (m.start(), m.end()) if end >= len(text) or text[end] in ENDS else None
+
+
+def _item_before(text: str, s: int, starts: dict[int, int]) -> tuple[int, int] | None:
+    """The item of a list before a name starting at ``s``: an item ends at a separator before it."""
+    if s < 2 or text[s - 1] not in SEPARATORS:
+        return None
+    for k in range(2, 8):
+        b = s - 1 - k
+        if b < 0:
+            break
+        m = ITEM.match(text, b)
+        if m and (b == 0 or text[b - 1] in ENDS or b in starts) and ANNOTATION.match(text, m.end()).end() == s - 1:
+            return m.span()
+    return None
+
+
+def _listed(text: str, spans: list[tuple[int, int]], rules: Rules, lexicon: Lexicon,
+            region: int) -> Iterator[tuple[int, int]]:
+    starts = {s: e for s, e in spans}
+    seen = set()
+    for s, e in spans:
+        for item in (_item_after(text, e), _item_before(text, s, starts)):
+            if item is None or item[0] < region or item[0] in starts or item in seen:
+                continue
+            nxt, prev = _item_after(text, item[1]), _item_before(text, item[0], starts)
+            other = _item_before(text, s, starts) if item[0] >= e else _item_after(text, e)
+            named_other = (nxt is not None and nxt[0] in starts and nxt[0] != s) or \
+                (prev is not None and prev[0] in starts and prev[0] != s) or (other is not None and other[0] in starts)
+            if named_other and not any(ps < item[1] and item[0] < pe for ps, pe in spans) and \
+                    _shaped(re.sub(r"\s+", "", text[item[0]:item[1]]), rules, lexicon):
+                seen.add(item)
+                yield item
+
+
+def _fields(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    for m in FIELD_RE.finditer(text, region):
+        item = ITEM.match(text, m.end())
+        if not item:
+            continue
+        end = ANNOTATION.match(text, item.end()).end()
+        if (end >= len(text) or text[end] in ENDS) and _shaped(re.sub(r"\s+", "", item.group()), rules, lexicon):
+            yield item.span()
+
+
+def _chat(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """The senders of chat messages read out, two lines at least (海燕：明天几点？ / 秀兰：九点; [玉梅]
+    好的): a sender of two or three characters of given names (or a surname and given names) that
+    jieba's dictionary knows as no everyday word (not 时间：, 物业：, 明天：)."""
+    lines = [m for m in CHAT_LINE.finditer(text, region)]
+    if len(lines) < 2:
+        return
+    for m in lines:
+        word = m.group(1) or m.group(2)
+        entry = lexicon.get(word)
+        if word in rules.titles or word in rules.kin_words or word in ROLE_WORDS or word in FIELDS or \
+                any(c in rules.not_given for c in word) or any(word.endswith(t) for t in rules.titles) or \
+                word[0] in rules.prefixes or \
+                (entry is not None and not entry[1].startswith(("nr", "nz", "ns"))):
+            continue
+        if _surname(word, rules) or all(c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= 30 for c in word):
+            yield m.span(1) if m.group(1) else m.span(2)
+
+
+def _siblings(text: str, spans: list[tuple[int, int]], rules: Rules, lexicon: Lexicon,
+              region: int) -> Iterator[tuple[int, int]]:
+    for s, e in spans:
+        word = text[s:e]
+        sur = _surname(word, rules)
+        if not sur or not 2 <= len(word) <= 3 or " " in word:
+            continue
+        n = len(word)
+        for joiner in JOINERS:
+            for a in (s - len(joiner) - n, e + len(joiner)):
+                b = a + n
+                if a < region or b > len(text) or text[a:b] == word or not text.startswith(sur, a):
+                    continue
+                if (a < s and text[b:s] != joiner) or (a > s and text[e:a] != joiner):
+                    continue
+                outer = text[a - 1:a] if a < s else text[b:b + 1]
+                if outer and HAN_JIEBA.match(outer) and not (a > s and outer in rules.glue_after) and \
+                        not (a > s and text.startswith(("兄弟", "姐妹", "弟兄", "两", "俩", "是"), b)):
+                    continue                                 # the other word must be set off on its far side
+                if _shaped(text[a:b], rules, lexicon) and all(c in GIVEN_CHARS for c in text[a + len(sur):b]):
+                    yield a, b
+
+
+def _given_again(text: str, full: set[str], rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    for name in full:
+        sur = _surname(name, rules)
+        given = name[len(sur):]
+        if not sur or len(given) != 2 or not all(c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= 30 for c in given) or \
+                given in rules.titles or given in ROLE_WORDS:
+            continue                                         # (苏楼长 … 找楼长: a role, no given name)
+        for m in re.finditer(re.escape(given), text[region:]):
+            a, b = region + m.start(), region + m.end()
+            before, after = text[a - 1:a], text[b:b + 1]
+            if text.endswith(sur, 0, a):
+                continue                                     # the full name itself
+            if (not before or before in BREAK or before in rules.glue_before) and \
+                    (not after or after in BREAK or after in PARTICLES or after in rules.glue_after):
+                yield a, b
+
+
+def _surname_again(text: str, full: set[str], rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    every = rules.surnames | rules.weak_surnames | rules.rare_surnames
+    alone = {n for n in full if n in every}                    # a surname found alone (老马, 闪大姐)
+    surnames = {sur for sur in (_surname(n, rules) for n in full) if sur} | alone
+    for sur in alone:
+        for m in re.finditer(re.escape(sur) + r"[\u4e00-\u9fd5]{2}", text[region:]):
+            a, b = region + m.start(), region + m.end()
+            if (a == 0 or text[a - 1] in BREAK) and (b >= len(text) or text[b] in BREAK) and \
+                    all(c in GIVEN_CHARS for c in text[a + len(sur):b]) and text[a:b] not in full:
+                yield a, b                                   # 闪大姐 … ，闪桂英，
+    for sur in surnames:
+        for m in re.finditer(re.escape(sur), text[region:]):
+            a, b = region + m.start(), region + m.end()
+            after = text[b:b + 1]
+            if text.endswith(DEMONSTRATIVES, 0, a) and (not after or after in BREAK):
+                yield a, b                                   # 哪个马？
+            elif after == "家" and lexicon.get(sur + "家") is None and (a == 0 or text[a - 1] in BREAK) and \
+                    text.startswith(("那", "这", "的", "老", "兄弟", "姐妹"), b + 1):
+                yield a, b                                   # 哈家那个小伙子
