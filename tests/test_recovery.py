@@ -53,9 +53,8 @@ def test_population_point_estimates_are_the_full_fits_estimates(small_params, in
     """The population draw fits CR2 models with CR1 (point estimates only): the same estimates
     bit for bit as the configured fits, which a smaller draw can afford."""
     from pipeline.demo.recovery import STREAM_REPLICATION, analysed_indices
-    from pipeline.demo.settings import recovery_settings
 
-    targets = recovery_settings(small_params).targets
+    targets = small_params["recovery"]["targets"]
     data = analysed_indices(small_params, instrument, np.random.default_rng([1, STREAM_REPLICATION]))
     full = estimates(data, small_params, targets, 20, np.random.default_rng(5))
     point = estimates(data, small_params, targets, 20, np.random.default_rng(5), point_only=True)
