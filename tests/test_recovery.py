@@ -47,3 +47,16 @@ def test_unknown_target_is_a_clear_error(small_params, instrument):
     p["models"]["derived"] = {}
     with pytest.raises(PipelineError, match="nonexistent"):
         estimates(pd.DataFrame({"a": [1.0]}), p, [{"model": "nonexistent", "term": "x"}], 10, np.random.default_rng(0))
+
+
+def test_population_point_estimates_are_the_full_fits_estimates(small_params, instrument):
+    """The population draw fits CR2 models with CR1 (point estimates only): the same estimates
+    bit for bit as the configured fits, which a smaller draw can afford."""
+    from pipeline.demo.recovery import STREAM_REPLICATION, analysed_indices
+
+    targets = small_params["recovery"]["targets"]
+    data = analysed_indices(small_params, instrument, np.random.default_rng([1, STREAM_REPLICATION]))
+    full = estimates(data, small_params, targets, 20, np.random.default_rng(5))
+    point = estimates(data, small_params, targets, 20, np.random.default_rng(5), point_only=True)
+    assert list(full["target"]) == list(point["target"])
+    np.testing.assert_array_equal(full["estimate"].to_numpy(), point["estimate"].to_numpy())

@@ -63,11 +63,17 @@ def analysed_indices(params: Params | Mapping[str, Any], instrument: Instrument,
 
 def estimates(data: pd.DataFrame, params: Params | Mapping[str, Any],
               targets: Sequence[EstimateRef | Mapping[str, Any]], n_boot: int,
-              rng: np.random.Generator) -> pd.DataFrame:
-    """Estimate and 95 % interval of every target in one dataset."""
+              rng: np.random.Generator, point_only: bool = False) -> pd.DataFrame:
+    """Estimate and 95 % interval of every target in one dataset. ``point_only``: only the
+    estimates are wanted (the population values), so a CR2 model is fitted with CR1: the same
+    least-squares estimate bit for bit, without CR2's Satterthwaite df, whose J x J matrices
+    (J clusters) cost most of the population draw's time and memory; its intervals are not CR2's."""
     cfg = parse(Params, params).section("models")
     data = derive(data, cfg.derived)
     specs = {s["id"]: s for s in expand_specs(cfg)}
+    if point_only:
+        specs = {k: {**s, "covariance": "cluster"} if s.get("covariance") == "cluster_cr2" else s
+                 for k, s in specs.items()}
     fitted: dict[str, pd.DataFrame] = {}
     med = None
     rows = []
@@ -115,8 +121,18 @@ def population_values(params: Params | Mapping[str, Any], instrument: Instrument
     cfg = recovery_settings(params)
     rng = np.random.default_rng([params.seed, STREAM_POPULATION])
     data = analysed_indices(params, instrument, rng, {"n_communities": cfg.population_communities})
-    return estimates(data, params, cfg.targets, 2, rng)[["target", "estimate"]].rename(
+    return estimates(data, params, cfg.targets, 2, rng, point_only=True)[["target", "estimate"]].rename(
         columns={"estimate": "population"})
+
+
+POPULATION = -1     # the task that draws the population values, run beside the replications
+
+
+def _task(r: int, params: Params, instrument: Instrument) -> pd.DataFrame:
+    """Replication ``r``, or the population values for ``r == POPULATION``."""
+    if r == POPULATION:
+        return population_values(params, instrument)
+    return one_replication(r, params, instrument)
 
 
 def summarise(draws: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
@@ -141,9 +157,12 @@ def run(params: Params | Mapping[str, Any], instrument: Instrument, replications
     (:mod:`pipeline.core.parallel`; an integer is a number of local processes). Replication r draws
     from its own seed ``[seed, 1000 + r]``, so the result is the same on any backend."""
     params = parse(Params, params)
-    task = partial(one_replication, params=params, instrument=instrument)
-    draws = pd.concat(run_tasks(task, range(replications), parallel), ignore_index=True)
-    return summarise(draws, population_values(params, instrument)), draws
+    task = partial(_task, params=params, instrument=instrument)
+    # the population draw (the longest task) first, so one worker runs it while the others
+    # start on the replications; results come back in task order
+    population, *reps = run_tasks(task, [POPULATION, *range(replications)], parallel)
+    draws = pd.concat(reps, ignore_index=True)
+    return summarise(draws, population), draws
 
 
 def render(summary: pd.DataFrame, replications: int, seconds: float | None = None) -> str:

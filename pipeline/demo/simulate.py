@@ -410,6 +410,7 @@ def _plant_response_problems(df: pd.DataFrame, cfg: Simulate, instrument: Instru
     scale_items = instrument.scale_items
     median = float(cfg.duration_median_sec)
     records: list[tuple[str, str, str, str]] = []  # resp_id, problem, kind, detail
+    resp_id = df["resp_id"].to_numpy(dtype=object)   # per row: no pandas lookup per record
 
     pool = np.arange(n)
     # speeders: very short duration and random answers
@@ -419,7 +420,7 @@ def _plant_response_problems(df: pd.DataFrame, cfg: Simulate, instrument: Instru
     for item in scale_items + ([attention["variable"]] if attention else []):
         codes = instrument.variables[item].valid_codes
         df.loc[speeders, item] = rng.choice(codes, size=len(speeders)).astype(float)
-    records += [(df.at[i, "resp_id"], "speeder", "planted", "") for i in speeders]
+    records += [(resp_id[i], "speeder", "planted", "") for i in speeders]
 
     rest = np.setdiff1d(pool, speeders)
     # straight-liners: one value over the whole grid (and the attention check)
@@ -427,7 +428,7 @@ def _plant_response_problems(df: pd.DataFrame, cfg: Simulate, instrument: Instru
     value = rng.integers(1, 6, size=len(liners)).astype(float)
     for item in grid + ([attention["variable"]] if attention else []):
         df.loc[liners, item] = value
-    records += [(df.at[i, "resp_id"], "straightline", "planted", "") for i in liners]
+    records += [(resp_id[i], "straightline", "planted", "") for i in liners]
     rest = np.setdiff1d(rest, liners)
 
     # failed attention checks
@@ -445,7 +446,7 @@ def _plant_response_problems(df: pd.DataFrame, cfg: Simulate, instrument: Instru
     young = rng.integers(14, 18, size=len(agers) - half).astype(float)
     df.loc[agers[half:], "age"] = young
     df.loc[agers[half:], "birth_year"] = survey_year - young
-    records += [(df.at[i, "resp_id"], "age_rule", "planted", "") for i in agers]
+    records += [(resp_id[i], "age_rule", "planted", "") for i in agers]
     return records, liners
 
 
@@ -493,13 +494,18 @@ def _plant_fullwidth(df: pd.DataFrame, cfg: Simulate, rng: np.random.Generator, 
     pool = np.arange(n)
     fw = _pick(rng, pool, cfg.problems.fullwidth, n)
     styles = rng.integers(0, 3, size=len(fw))
+    # the new texts into a copy of the column, which goes back whole: a cell set at a time
+    # copies an Arrow-backed column each time (quadratic: 39 s for a million respondents)
+    column = df["hh_size_text"]
+    values = column.to_numpy(dtype=object).copy()
     for i, style in zip(fw, styles):
         text = str(int(hh_size[i])).translate(FULLWIDTH)
-        df.at[i, "hh_size_text"] = [text, f" {text}人 ", f"{text}口人"][style]
+        values[i] = [text, f" {text}人 ", f"{text}口人"][style]
     normal = np.setdiff1d(pool, fw)
     pad = normal[rng.random(len(normal)) < 0.05]
     for i in pad:
-        df.at[i, "hh_size_text"] = f"{int(hh_size[i])}人"
+        values[i] = f"{int(hh_size[i])}人"
+    df["hh_size_text"] = pd.Series(values, index=column.index, dtype=column.dtype, name=column.name)
 
 
 def _add_duplicates(df: pd.DataFrame, cfg: Simulate, instrument: Instrument, rng: np.random.Generator
