@@ -19,7 +19,7 @@ SPREAD = ("coherence_npmi", "exclusivity", "stability", "perplexity")
 K_COLUMNS = ["model", "k", *[f"{c}{s}" for c in SPREAD for s in ("", "_sd", "_min", "_max")], "n_seeds",
              "eligible", "score", "score_sd", "score_se", "within_se", "selection_fallback", "chosen"]
 # a fallback K is told apart from the best when its score is lower by more than this many standard
-# errors of the difference (about a 5 % one-sided test): docs/topics.md step 5
+# errors of the difference (a two-sided 5 % test, one-sided 2.3 %): docs/topics.md step 5
 SE_BAND = 2.0
 
 
@@ -93,9 +93,9 @@ def jackknife_se(runs: pd.DataFrame, table: pd.DataFrame, criteria: tuple[str, .
     g = loo.groupby(["model", "k"], sort=False)["score"]
     n = g.transform("size")
     loo["dev2"] = (loo["score"] - g.transform("mean")) ** 2 * (n - 1) / n
-    se = loo.groupby(["model", "k"], sort=False)["dev2"].sum().pow(0.5).rename("score_se").reset_index()
-    se.loc[se.merge(table[["model", "k", "n_seeds"]], on=["model", "k"])["n_seeds"].to_numpy() < 2, "score_se"] = np.nan
-    return se
+    out = loo.groupby(["model", "k"], sort=False).agg(dev2=("dev2", "sum"), n=("dev2", "size")).reset_index()
+    out["score_se"] = np.sqrt(out["dev2"]).where(out["n"] >= 2)
+    return out[["model", "k", "score_se"]]
 
 
 def select_model(runs: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -152,8 +152,8 @@ def choose(table: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, dict[
        (``selection_fallback``): its pick is the smallest K whose score the evidence cannot tell
        apart from its best, lower by at most ``SE_BAND`` (2) jackknife standard errors of the
        difference (the one-standard-error rule of cross-validation, with the error of a
-       difference and a 5 % test: topics the evidence does not tell apart from noise are not
-       added). ``within_se`` marks, in every family, the K within that band.
+       difference and a two-sided 5 % test: topics the evidence does not tell apart from noise
+       are not added). ``within_se`` marks, in every family, the K within that band.
     2. Across families, the picks compete on NPMI coherence (the one criterion on a common
        scale: the same corpus, the same ``top_n`` words, document co-occurrence): the highest
        wins, ties to the order of ``topics.models``; a stable pick beats any fallback pick.
