@@ -91,7 +91,7 @@ def show(res: dict) -> None:
         t = pd.DataFrame(g["table"])
         print(f"  seed {g['seed']}: chosen K {g['k']} ({g['decision']['selection']})")
         cols = ["k", "coherence_npmi", "exclusivity", "stability", "stability_sd", "perplexity", "score", "score_sd",
-                "within_sd"]
+                "score_se", "within_se"]
         print(t[cols].round(3).to_string(index=False))
 
 

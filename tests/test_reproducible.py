@@ -95,7 +95,7 @@ def test_the_best_k_does_not_hang_on_the_last_digit():
         t.loc[2:3, "coherence_npmi"] = 0.1 + nudge       # a tie broken by the CPU's last digit before
         chosen, _ = select_model(t, parse_settings(models=("dmm",), k_grid=(6, 7, 8), seeds=2))
         assert chosen.loc[chosen["chosen"], "k"].tolist() == [6]
-        assert chosen["within_sd"].tolist() == [True, True, False]
+        assert chosen["within_se"].tolist() == [True, True, False]
 
 
 # --------------------------------------------------------------------------------------------

@@ -22,11 +22,11 @@ writes the outputs; docs/topics.md has the details):
    stability against the other runs and, for LDA and DMM, held-out perplexity (``k_runs.csv``).
 4. :func:`pipeline.text.topicselect.select_model` applies the documented rule
    (``topics.selection``): per model family, among the K with stability >= ``min_stability``,
-   the smallest K whose score (the criteria standardised within the family) is within one sd
-   (across the seed runs) of the best; the family by NPMI coherence. When no K is that stable
-   the same rule runs over all K and the choice is flagged a fallback (``selection_fallback`` in
-   ``k_selection.csv`` and ``metrics/topics.json``, with the reason); ``model`` / ``fixed_k``
-   override it.
+   the best score (the criteria standardised within the family, mean over the seed runs); the
+   family by NPMI coherence. When no K is that stable, the smallest K whose score is within two
+   jackknife standard errors of its difference from the best (over all K), flagged a fallback
+   (``selection_fallback`` in ``k_selection.csv`` and ``metrics/topics.json``, with the reason);
+   ``model`` / ``fixed_k`` override it.
 5. The chosen model is refitted on all documents (:func:`pipeline.text.topicmodel.fit_final`).
    Topics are numbered by overall prevalence (largest first). Top and FREX words, the topic
    table, exemplars, and the prevalence effects (each topic's document proportion regressed on
