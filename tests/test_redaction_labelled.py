@@ -52,7 +52,7 @@ def test_the_labelled_set_is_large_and_varied():
     assert sum(i.part == "tune4" for i in items) >= 70
     assert sum(i.part == "tune5" for i in items) >= 60 and sum(i.part == "tune6" for i in items) >= 60
     assert sum(i.part == "tune7" for i in items) >= 130 and sum(i.part == "tune8" for i in items) >= 130
-    assert sum(i.part == "tune9" for i in items) >= 120
+    assert sum(i.part == "tune9" for i in items) >= 120 and sum(i.part == "tune10" for i in items) >= 130
     cats = {c for i in items for _, _, c in i.gold}
     assert {"name", "mobile", "landline", "id_number", "bank_card", "certificate", "plate", "account", "email",
             "staff_id", "address"} <= cats
