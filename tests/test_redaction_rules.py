@@ -671,3 +671,39 @@ def test_names_in_pinyin_and_a_nicknames(generic, text, names):
 @pytest.mark.parametrize("text", ["阿姨来了，阿訇说了，阿拉不晓得。", "这个PDF文件是ok的，Jack说的。"])
 def test_look_alikes_of_pinyin_and_a_nicknames_are_kept(generic, text):
     assert [v for v, t in spans(generic, text) if t == "name"] == []
+
+
+@pytest.mark.parametrize("text", [
+    "群里2024-03-02 07:41发的通知。", "消息时间2022/11/9 16:30:12，他回了个好。", "2021年7月3日 09:15开的会。",
+    "录音从01:12:48开始，到14:05结束。", "下午2025.1.20 17:02打的卡。", "2019年10月8日送来的，电话是打过的。",
+])
+def test_dates_and_clock_times_are_no_numbers(generic, text):
+    assert spans(generic, text) == []
+
+
+def test_a_number_after_a_date_is_still_found(generic):
+    found = spans(generic, "2024-03-02 07:41 老周：我手机13709518826，证件号640104-1960-05-12-0823不对。")
+    assert ("13709518826", "mobile") in found and [v for v, t in found if "1960" in v] == ["640104-1960-05-12-0823"]
+
+
+@pytest.mark.parametrize("text,value,typ", [
+    ("座机，零九五三，二六七，四四八二，转，幺零二，", "零九五三，二六七，四四八二，转，幺零二", "landline"),  # said in groups
+    ("证上印的吴民残（利）字2018第01256号。", "吴民残（利）字2018第01256号", "certificate"),  # a county in brackets
+    ("加个微信吧，是闺女帮我注册的，zhl1978，", "zhl1978", "account"),                      # its shape after the word
+])
+def test_identifiers_read_out_in_other_forms(generic, text, value, typ):
+    assert (value, typ) in spans(generic, text)
+
+
+def test_an_identifier_said_again_or_corrected(generic):
+    found = spans(generic, "他的抖音号叫hw_dad88，你搜hw_dad88就有。工号是QT-LX-2231吧？不对，2213。")
+    assert [v for v, t in found] == ["hw_dad88", "hw_dad88", "QT-LX-2231", "2213"]
+
+
+def test_a_chat_groups_name_is_no_address(generic):
+    assert [v for v, t in spans(generic, "我在“红星村三组村民互助群”里说过。") if t == "address"] == []
+    assert [v for v, t in spans(generic, "我住红星村三组，群里都知道。") if t == "address"] == ["红星村三组"]
+
+
+def test_a_date_of_birth_is_still_personal_data(generic):
+    assert spans(generic, "她生日是1983/04/27，2023-06-14 08:23报的名。") == [("1983/04/27", "long_number")]
