@@ -707,3 +707,16 @@ def test_a_chat_groups_name_is_no_address(generic):
 
 def test_a_date_of_birth_is_still_personal_data(generic):
     assert spans(generic, "她生日是1983/04/27，2023-06-14 08:23报的名。") == [("1983/04/27", "long_number")]
+
+
+def test_kinship_words_of_north_western_speech(generic):
+    """达达 and 我大 (a father), 掌柜的 (a husband), 妹子: kinship words, no names; a given name after one is a name."""
+    assert [v for v, t in spans(generic, "名字是她达达给起的，她达达识字。") if t == "name"] == []
+    assert [v for v, t in spans(generic, "他掌柜的德旺爱喝酒，他妹子三花也劝过。") if t == "name"] == ["德旺", "三花"]
+    assert [v for v, t in spans(generic, "他掌柜的去固原了，兄弟拉来两车砖。") if t == "name"] == []
+
+
+def test_chat_lines_with_their_times_and_mentions(generic):
+    text = ("2024-05-02 19:01 思雨妈妈：李老师 思雨今天请假\n2024-05-02 19:03 雨萱：收到\n"
+            "2024-05-02 19:04 “雨萱”撤回了一条消息\n2024-05-02 19:05 李老师：@雨萱 好的")
+    assert sorted({v for v, t in spans(generic, text) if t == "name"}) == ["思雨", "李", "雨萱"]
