@@ -720,3 +720,13 @@ def test_chat_lines_with_their_times_and_mentions(generic):
     text = ("2024-05-02 19:01 思雨妈妈：李老师 思雨今天请假\n2024-05-02 19:03 雨萱：收到\n"
             "2024-05-02 19:04 “雨萱”撤回了一条消息\n2024-05-02 19:05 李老师：@雨萱 好的")
     assert sorted({v for v, t in spans(generic, text) if t == "name"}) == ["思雨", "李", "雨萱"]
+
+
+def test_a_surname_spelled_out_alone_is_redacted_whole(generic):
+    assert [v for v, t in spans(generic, "（记录员：哪个章？）立早章，不是弓长张。") if t == "name"] == ["立早章", "弓长张"]
+
+
+def test_names_after_call_me_and_a_given_name_before_a_pronoun(generic):
+    assert [v for v, t in spans(generic, "小时候我奶奶叫我桂芝，后来才改的。") if t == "name"] == ["桂芝"]
+    assert [v for v, t in spans(generic, "我借了杨德顺的钱，德顺他也不急。") if t == "name"] == ["杨德顺", "德顺"]
+    assert [v for v, t in spans(generic, "她老叫我过来，叫我吃饭。") if t == "name"] == []

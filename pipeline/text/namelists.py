@@ -206,7 +206,7 @@ def _given_again(text: str, full: set[str], rules: Rules, lexicon: Lexicon, regi
             if text.endswith(sur, 0, a):
                 continue                                     # the full name itself
             if (not before or before in BREAK or before in rules.glue_before) and \
-                    (not after or after in BREAK or after in PARTICLES or after in rules.glue_after):
+                    (not after or after in BREAK or after in PARTICLES or after in rules.glue_after or after in "他她"):
                 yield a, b
 
 

@@ -124,6 +124,8 @@ def _kin_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[int]
                 given.startswith(tuple(rules.strong_triggers)) or given[0] in KIN_VERBS:
             continue                                          # 孙女叫佳慧: the name comes after 叫
         entry = lexicon.get(given)
+        if given[0] == given[1] and given[0] in GIVEN_CHARS:
+            entry = None                                      # 孙女甜甜, 我家亮亮: a given name doubled, a child's name
         if entry is not None and not entry[1].startswith(("nr", "nz", "ns", "z")) and \
                 (entry[0] >= rules.dict_max_freq or not lexicon.name_like(given)) and not _named_noun(text, end, given, rules, lexicon):
             continue                                          # an everyday word (上学, 今年, 嫁到; not 欣怡, 儿子建军在)
