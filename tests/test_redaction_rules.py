@@ -730,3 +730,11 @@ def test_names_after_call_me_and_a_given_name_before_a_pronoun(generic):
     assert [v for v, t in spans(generic, "小时候我奶奶叫我桂芝，后来才改的。") if t == "name"] == ["桂芝"]
     assert [v for v, t in spans(generic, "我借了杨德顺的钱，德顺他也不急。") if t == "name"] == ["杨德顺", "德顺"]
     assert [v for v, t in spans(generic, "她老叫我过来，叫我吃饭。") if t == "name"] == []
+
+
+def test_names_with_ga_and_chat_notices(generic):
+    """尕 + a name (north-western speech for 小): 尕宝, 尕花; not 尕娃 (a child). A message withdrawn
+    names its sender, wherever the turn says the name but before a place's word (秀芝 … 秀芝区)."""
+    assert [v for v, t in spans(generic, "那会儿尕宝跟尕花都小，尕娃们在村里跑。") if t == "name"] == ["尕宝", "尕花"]
+    found = spans(generic, "“秀芝”撤回了一条消息\n20:15 物业：请到秀芝区服务点领取")
+    assert [v for v, t in found if t == "name"] == ["秀芝"]

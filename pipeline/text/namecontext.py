@@ -31,6 +31,7 @@ CLAUSE_END = "，。；！？,;!?：:\n"
 SPELL_BEFORE = CLAUSE_END + "）)… \t\u3000"
 NICKNAME_WORDS = ("小名儿", "小名", "乳名", "外号儿", "外号", "绰号", "诨名", "昵称")
 CALL_WORDS = ("叫他", "叫她", "喊他", "喊她", "叫我", "喊我", "叫俺", "喊俺", "叫额", "喊额")   # 我婆家叫我秀英，
+GA_NOT = ("尕娃", "尕的", "尕些", "尕点", "尕个", "尕一")
 NICK_FILLER = "叫是就都也还做为 \t\u3000"
 KIN_CHARS = "妈爸爹娘爷奶姐哥弟妹叔姨舅婶嫂伯姑"           # 叫她妈妈: a kinship word, no nickname
 NOT_NICKNAME_TAGS = ("v", "d", "a", "r", "m", "p", "c", "u", "q", "t", "f")
@@ -137,6 +138,21 @@ def _general(text: str, e: int) -> bool:
     surnames (姓马、杨、丁的多)."""
     clause = re.split(rf"[{re.escape(CLAUSE_END)}]", text[e:e + 30], maxsplit=1)[0]
     return clause.startswith("、") or bool(GENERAL.search(clause))
+
+
+def ga_names(text: str, rules: Rules, region: int) -> Iterator[tuple[int, int]]:
+    """A child's name with 尕 (small, in north-western speech, as 小 elsewhere) and one or two
+    characters set off after it (尕蛋, 尕花, 尕老虎，); not 尕娃 (a child) nor 尕的 (a small one)."""
+    p = text.find("尕", region)
+    while p >= 0:
+        for k in (2, 3):
+            word, nxt = text[p:p + k], text[p + k:p + k + 1]
+            if len(word) == k and HAN_JIEBA.match(word[1:]) and not word.startswith(GA_NOT) and \
+                    not any(c in rules.not_given for c in word[1:]) and \
+                    (not nxt or not HAN_JIEBA.match(nxt) or nxt in rules.glue_after or nxt in "跟和他她也都就还"):
+                yield p, p + k
+                break
+        p = text.find("尕", p + 1)
 
 
 def nicknames(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:

@@ -145,7 +145,7 @@ def _chat(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tu
     jieba's dictionary knows as no everyday word (not 时间：, 物业：, 明天：)."""
     lines = [m for m in CHAT_LINE.finditer(text, region)]
     if len(lines) < 2:
-        return
+        lines = []                                       # one line: no chat (时间：…), but @ and 撤回 are
     named = set()
     for m in [*lines, *CHAT_MENTION.finditer(text, region)]:
         k = next(i for i in (1, 2, 3) if m.re.groups >= i and m.group(i))
@@ -154,7 +154,8 @@ def _chat(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tu
     for word in named:                                   # and wherever the chat says it (我们家子涵的作业本)
         p = text.find(word, region)
         while p >= 0:
-            yield p, p + len(word)
+            if not text.startswith(rules.place_after, p + len(word)):
+                yield p, p + len(word)                   # (not 金凤区: a place)
             p = text.find(word, p + len(word))
 
 
