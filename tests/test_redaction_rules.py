@@ -738,3 +738,9 @@ def test_names_with_ga_and_chat_notices(generic):
     assert [v for v, t in spans(generic, "那会儿尕宝跟尕花都小，尕娃们在村里跑。") if t == "name"] == ["尕宝", "尕花"]
     found = spans(generic, "“秀芝”撤回了一条消息\n20:15 物业：请到秀芝区服务点领取")
     assert [v for v, t in found if t == "name"] == ["秀芝"]
+
+
+def test_a_given_name_again_in_text_without_punctuation(generic):
+    """Speech recognition writes no commas: 丁秀琴 … 秀琴明天 (秀琴 run on into 明天) is her given name."""
+    found = spans(generic, "说话人2 我嫂子叫丁秀琴 秀琴明天就回来了")
+    assert [v for v, t in found if t == "name"] == ["丁秀琴", "秀琴"]

@@ -207,8 +207,17 @@ def _given_again(text: str, full: set[str], rules: Rules, lexicon: Lexicon, regi
             if text.endswith(sur, 0, a):
                 continue                                     # the full name itself
             if (not before or before in BREAK or before in rules.glue_before) and \
-                    (not after or after in BREAK or after in PARTICLES or after in rules.glue_after or after in "他她"):
+                    (not after or after in BREAK or after in PARTICLES or after in rules.glue_after or after in "他她" or
+                     (given not in rules.places and _unbroken_ok(given, after, lexicon))):
                 yield a, b
+
+
+def _unbroken_ok(given: str, after: str, lexicon: Lexicon) -> bool:
+    """A given name run on into the next word (speech recognition writes no commas: 晓燕明天来):
+    when jieba knows it as no everyday word (or as a name) and its last character starts no word
+    with the next."""
+    entry = lexicon.get(given)
+    return (entry is None or entry[1].startswith("nr")) and lexicon.get(given[1] + after) is None
 
 
 def _surname_again(text: str, full: set[str], rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
