@@ -744,3 +744,8 @@ def test_a_given_name_again_in_text_without_punctuation(generic):
     """Speech recognition writes no commas: 丁秀琴 … 秀琴明天 (秀琴 run on into 明天) is her given name."""
     found = spans(generic, "说话人2 我嫂子叫丁秀琴 秀琴明天就回来了")
     assert [v for v, t in found if t == "name"] == ["丁秀琴", "秀琴"]
+
+
+def test_a_doubled_given_name_after_a_kinship_word_but_not_a_doubled_adverb(generic):
+    assert [v for v, t in spans(generic, "她外孙女乐乐在县上念书。") if t == "name"] == ["乐乐"]
+    assert [v for v, t in spans(generic, "老伴天天去跳舞，儿子常常回来。") if t == "name"] == []

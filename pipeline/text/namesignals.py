@@ -101,6 +101,7 @@ def _listed_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Ite
         yield s, e
 
 
+NOT_DOUBLED_TAGS = ("d", "t", "m", "q", "r", "p", "c", "u", "v")     # 天天, 常常, 刚刚: a doubled adverb or time word
 KIN_VERBS = "去来到在回往从住拉说讲给把让跟和也都就还又不没是要会能想"   # 掌柜的去银川, 兄弟拉来: a verb follows
 
 
@@ -124,8 +125,9 @@ def _kin_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[int]
                 given.startswith(tuple(rules.strong_triggers)) or given[0] in KIN_VERBS:
             continue                                          # 孙女叫佳慧: the name comes after 叫
         entry = lexicon.get(given)
-        if given[0] == given[1] and given[0] in GIVEN_CHARS:
-            entry = None                                      # 孙女甜甜, 我家亮亮: a given name doubled, a child's name
+        if given[0] == given[1] and given[0] in GIVEN_CHARS and \
+                (entry is None or (entry[0] < 100 and not entry[1].startswith(NOT_DOUBLED_TAGS))):
+            entry = None                                      # 孙女甜甜: a given name doubled, a child's name (not 天天, 常常)
         if entry is not None and not entry[1].startswith(("nr", "nz", "ns", "z")) and \
                 (entry[0] >= rules.dict_max_freq or not lexicon.name_like(given)) and not _named_noun(text, end, given, rules, lexicon):
             continue                                          # an everyday word (上学, 今年, 嫁到; not 欣怡, 儿子建军在)
