@@ -749,3 +749,12 @@ def test_a_given_name_again_in_text_without_punctuation(generic):
 def test_a_doubled_given_name_after_a_kinship_word_but_not_a_doubled_adverb(generic):
     assert [v for v, t in spans(generic, "她外孙女乐乐在县上念书。") if t == "name"] == ["乐乐"]
     assert [v for v, t in spans(generic, "老伴天天去跳舞，儿子常常回来。") if t == "name"] == []
+
+
+def test_a_lettered_file_number_with_a_dashed_tail_is_one_certificate():
+    """With the demo study's config (no 证号 among its words), E12345678's shape must not take
+    the head of a file number and leave its tail (CX5012342020-0815)."""
+    from pipeline.text.numbers import find_numbers
+    rules = load_rules(ROOT / "studies" / "demo" / "transcripts.yaml", ROOT / "config" / "stopwords.txt")
+    text = "他的残疾证是CX5012342020-0815，去年办的。"
+    assert [text[s:e] for s, e, _ in find_numbers(text, rules)][:1] == ["CX5012342020-0815"]

@@ -78,7 +78,7 @@ PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕�
 # a plate's five or six characters in any notation: letters, digits, Chinese digits (宁A幺六八二九)
 PLATE_RE = re.compile(r"[" + PROVINCES + r"][A-Za-z](?:[ .\-]?[A-Za-z0-9" + _CN + r"]){5,6}"
                       r"(?![A-Za-z0-9" + _CN + r"])")      # a separator anywhere: 宁A·52J36, 宁AD 68159
-CERT_RE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{1,2}\d{7,10}(?![A-Za-z0-9])")
+CERT_RE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{1,2}\d{7,10}(?![A-Za-z0-9]|-\d)")     # not DB6403022019 of …-0417
 _DOC_HAN = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她])[\u4e00-\u9fff])"
 _DOC_ISSUER = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她号证])[\u4e00-\u9fff])"     # not 证号 before 宁民低（永）
 DOC_NO_RE = re.compile(                          # a document's number: property deed, land or court file
