@@ -671,3 +671,90 @@ def test_names_in_pinyin_and_a_nicknames(generic, text, names):
 @pytest.mark.parametrize("text", ["阿姨来了，阿訇说了，阿拉不晓得。", "这个PDF文件是ok的，Jack说的。"])
 def test_look_alikes_of_pinyin_and_a_nicknames_are_kept(generic, text):
     assert [v for v, t in spans(generic, text) if t == "name"] == []
+
+
+@pytest.mark.parametrize("text", [
+    "群里2024-03-02 07:41发的通知。", "消息时间2022/11/9 16:30:12，他回了个好。", "2021年7月3日 09:15开的会。",
+    "录音从01:12:48开始，到14:05结束。", "下午2025.1.20 17:02打的卡。", "2019年10月8日送来的，电话是打过的。",
+])
+def test_dates_and_clock_times_are_no_numbers(generic, text):
+    assert spans(generic, text) == []
+
+
+def test_a_number_after_a_date_is_still_found(generic):
+    found = spans(generic, "2024-03-02 07:41 老周：我手机13709518826，证件号640104-1960-05-12-0823不对。")
+    assert ("13709518826", "mobile") in found and [v for v, t in found if "1960" in v] == ["640104-1960-05-12-0823"]
+
+
+@pytest.mark.parametrize("text,value,typ", [
+    ("座机，零九五三，二六七，四四八二，转，幺零二，", "零九五三，二六七，四四八二，转，幺零二", "landline"),  # said in groups
+    ("证上印的吴民残（利）字2018第01256号。", "吴民残（利）字2018第01256号", "certificate"),  # a county in brackets
+    ("加个微信吧，是闺女帮我注册的，zhl1978，", "zhl1978", "account"),                      # its shape after the word
+])
+def test_identifiers_read_out_in_other_forms(generic, text, value, typ):
+    assert (value, typ) in spans(generic, text)
+
+
+def test_an_identifier_said_again_or_corrected(generic):
+    found = spans(generic, "他的抖音号叫hw_dad88，你搜hw_dad88就有。工号是QT-LX-2231吧？不对，2213。")
+    assert [v for v, t in found] == ["hw_dad88", "hw_dad88", "QT-LX-2231", "2213"]
+
+
+def test_a_chat_groups_name_is_no_address(generic):
+    assert [v for v, t in spans(generic, "我在“红星村三组村民互助群”里说过。") if t == "address"] == []
+    assert [v for v, t in spans(generic, "我住红星村三组，群里都知道。") if t == "address"] == ["红星村三组"]
+
+
+def test_a_date_of_birth_is_still_personal_data(generic):
+    assert spans(generic, "她生日是1983/04/27，2023-06-14 08:23报的名。") == [("1983/04/27", "long_number")]
+
+
+def test_kinship_words_of_north_western_speech(generic):
+    """达达 and 我大 (a father), 掌柜的 (a husband), 妹子: kinship words, no names; a given name after one is a name."""
+    assert [v for v, t in spans(generic, "名字是她达达给起的，她达达识字。") if t == "name"] == []
+    assert [v for v, t in spans(generic, "他掌柜的德旺爱喝酒，他妹子三花也劝过。") if t == "name"] == ["德旺", "三花"]
+    assert [v for v, t in spans(generic, "他掌柜的去固原了，兄弟拉来两车砖。") if t == "name"] == []
+
+
+def test_chat_lines_with_their_times_and_mentions(generic):
+    text = ("2024-05-02 19:01 思雨妈妈：李老师 思雨今天请假\n2024-05-02 19:03 雨萱：收到\n"
+            "2024-05-02 19:04 “雨萱”撤回了一条消息\n2024-05-02 19:05 李老师：@雨萱 好的")
+    assert sorted({v for v, t in spans(generic, text) if t == "name"}) == ["思雨", "李", "雨萱"]
+
+
+def test_a_surname_spelled_out_alone_is_redacted_whole(generic):
+    assert [v for v, t in spans(generic, "（记录员：哪个章？）立早章，不是弓长张。") if t == "name"] == ["立早章", "弓长张"]
+
+
+def test_names_after_call_me_and_a_given_name_before_a_pronoun(generic):
+    assert [v for v, t in spans(generic, "小时候我奶奶叫我桂芝，后来才改的。") if t == "name"] == ["桂芝"]
+    assert [v for v, t in spans(generic, "我借了杨德顺的钱，德顺他也不急。") if t == "name"] == ["杨德顺", "德顺"]
+    assert [v for v, t in spans(generic, "她老叫我过来，叫我吃饭。") if t == "name"] == []
+
+
+def test_names_with_ga_and_chat_notices(generic):
+    """尕 + a name (north-western speech for 小): 尕宝, 尕花; not 尕娃 (a child). A message withdrawn
+    names its sender, wherever the turn says the name but before a place's word (秀芝 … 秀芝区)."""
+    assert [v for v, t in spans(generic, "那会儿尕宝跟尕花都小，尕娃们在村里跑。") if t == "name"] == ["尕宝", "尕花"]
+    found = spans(generic, "“秀芝”撤回了一条消息\n20:15 物业：请到秀芝区服务点领取")
+    assert [v for v, t in found if t == "name"] == ["秀芝"]
+
+
+def test_a_given_name_again_in_text_without_punctuation(generic):
+    """Speech recognition writes no commas: 丁秀琴 … 秀琴明天 (秀琴 run on into 明天) is her given name."""
+    found = spans(generic, "说话人2 我嫂子叫丁秀琴 秀琴明天就回来了")
+    assert [v for v, t in found if t == "name"] == ["丁秀琴", "秀琴"]
+
+
+def test_a_doubled_given_name_after_a_kinship_word_but_not_a_doubled_adverb(generic):
+    assert [v for v, t in spans(generic, "她外孙女乐乐在县上念书。") if t == "name"] == ["乐乐"]
+    assert [v for v, t in spans(generic, "老伴天天去跳舞，儿子常常回来。") if t == "name"] == []
+
+
+def test_a_lettered_file_number_with_a_dashed_tail_is_one_certificate():
+    """With the demo study's config (no 证号 among its words), E12345678's shape must not take
+    the head of a file number and leave its tail (CX5012342020-0815)."""
+    from pipeline.text.numbers import find_numbers
+    rules = load_rules(ROOT / "studies" / "demo" / "transcripts.yaml", ROOT / "config" / "stopwords.txt")
+    text = "他的残疾证是CX5012342020-0815，去年办的。"
+    assert [text[s:e] for s, e, _ in find_numbers(text, rules)][:1] == ["CX5012342020-0815"]

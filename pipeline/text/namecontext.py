@@ -28,8 +28,10 @@ SPELLED_SURNAMES = ("三横一竖王", "弓长张", "立早章", "木子李", "�
 CLAN = re.compile(r"姓(?:是|为|叫)?([\u4e00-\u9fd5]{2,4}?)氏")       # 老姓是瓜尔佳氏, 本姓钮祜禄氏
 DOTS = "·•・‧･"                                  # the middle dots of transliterated names
 CLAUSE_END = "，。；！？,;!?：:\n"
+SPELL_BEFORE = CLAUSE_END + "）)… \t\u3000"
 NICKNAME_WORDS = ("小名儿", "小名", "乳名", "外号儿", "外号", "绰号", "诨名", "昵称")
-CALL_WORDS = ("叫他", "叫她", "喊他", "喊她")
+CALL_WORDS = ("叫他", "叫她", "喊他", "喊她", "叫我", "喊我", "叫俺", "喊俺", "叫额", "喊额")   # 我婆家叫我秀英，
+GA_NOT = ("尕娃", "尕的", "尕些", "尕点", "尕个", "尕一")
 NICK_FILLER = "叫是就都也还做为 \t\u3000"
 KIN_CHARS = "妈爸爹娘爷奶姐哥弟妹叔姨舅婶嫂伯姑"           # 叫她妈妈: a kinship word, no nickname
 NOT_NICKNAME_TAGS = ("v", "d", "a", "r", "m", "p", "c", "u", "q", "t", "f")
@@ -47,6 +49,19 @@ FAMILY_MEMBERS = ("兄弟", "姐妹", "弟兄", "老大", "老二", "老三", "�
                   "女儿", "闺女", "媳妇", "儿媳", "女婿", "男人", "女人", "老汉", "老人", "老婆", "两口子", "一家子")
 
 
+def _spelled_alone(text: str, region: int) -> Iterator[tuple[int, int]]:
+    """A surname spelled out and set off on both sides (，木子李，; ）口天吴，; 说的是耳东陈，): the
+    spelling names the person's surname, all of it is redacted."""
+    for f in SPELLED_SURNAMES:
+        p = text.find(f, region)
+        while p >= 0:
+            e = p + len(f)
+            if (p == 0 or text[p - 1] in SPELL_BEFORE or text.endswith("是", 0, p)) and \
+                    (e >= len(text) or text[e] in CLAUSE_END or text[e] in "（(。 "):
+                yield p, e
+            p = text.find(f, e)
+
+
 def lone_surnames(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
     """A surname alone that names a person (see the module docstring); any surname of the list
     after 姓 or a neighbour word, a strong one before 家 after 是/找/去 ..."""
@@ -61,6 +76,7 @@ def lone_surnames(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Ite
         sur = next((text[e:e + k] for k in (2, 1) if text[e:e + k] in every), "")
         if sur and e >= region and not _general(text, e + len(sur)):
             yield e, e + len(sur)
+    yield from _spelled_alone(text, region)
     for m in CLAN.finditer(text, region):
         yield m.span(1)                                  # 老姓是瓜尔佳氏: a clan name before 氏
     for w in rules.neighbour_words:
@@ -122,6 +138,21 @@ def _general(text: str, e: int) -> bool:
     surnames (姓马、杨、丁的多)."""
     clause = re.split(rf"[{re.escape(CLAUSE_END)}]", text[e:e + 30], maxsplit=1)[0]
     return clause.startswith("、") or bool(GENERAL.search(clause))
+
+
+def ga_names(text: str, rules: Rules, region: int) -> Iterator[tuple[int, int]]:
+    """A child's name with 尕 (small, in north-western speech, as 小 elsewhere) and one or two
+    characters set off after it (尕蛋, 尕花, 尕老虎，); not 尕娃 (a child) nor 尕的 (a small one)."""
+    p = text.find("尕", region)
+    while p >= 0:
+        for k in (2, 3):
+            word, nxt = text[p:p + k], text[p + k:p + k + 1]
+            if len(word) == k and HAN_JIEBA.match(word[1:]) and not word.startswith(GA_NOT) and \
+                    not any(c in rules.not_given for c in word[1:]) and \
+                    (not nxt or not HAN_JIEBA.match(nxt) or nxt in rules.glue_after or nxt in "跟和他她也都就还"):
+                yield p, p + k
+                break
+        p = text.find("尕", p + 1)
 
 
 def nicknames(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:

@@ -39,8 +39,17 @@ ITEM = re.compile(r"[\u4e00-\u9fd5](?:[ \t\u3000]{0,2}[\u4e00-\u9fd5]){1,2}")
 FIELDS = ("主持人", "主持", "记录人", "记录", "参会人员", "参会人", "参会", "出席", "列席", "缺席", "联系人", "经办人",
           "负责人", "来电人", "登记人", "填表人", "审核人", "值班人", "报名人", "申请人", "签字", "签名")
 FIELD_RE = re.compile(rf"(?:^|(?<=\n))[ \t\u3000]*(?:{'|'.join(FIELDS)})[：:][ \t\u3000]*")
-CHAT_LINE = re.compile(r"(?:^|(?<=\n))[ \t\u3000]*(?:([\u4e00-\u9fd5]{2,3})[ \t\u3000]*[：:]|[\[【]([\u4e00-\u9fd5]{2,3})[\]】])"
+# a chat line: its time (2023-06-14 08:23, [19:05]) and its sender, who may be named with a kinship
+# word (浩然妈妈：), a role after a dash (苏海燕-网格员：) or a note in brackets (老杨（五组）：)
+_STAMP = r"\[?(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}[ T]*)?\d{1,2}:\d{2}(?::\d{2})?\]?[ \t\u3000]*"
+CHAT_KIN = ("妈妈", "爸爸", "奶奶", "爷爷", "姥姥", "姥爷", "外婆", "外公", "嫂子", "妈", "爸")
+CHAT_LINE = re.compile(r"(?:(?<![\d:])" + _STAMP + r"|(?:^|(?<=\n))[ \t\u3000]*)"
+                       r"(?:([\u4e00-\u9fd5]{2,3}?)(?P<kin>" + "|".join(CHAT_KIN) + r")?(?:-[\u4e00-\u9fd5]{2,4})?"
+                       r"(?:[（(][^）)\n]{1,10}[）)])?[ \t\u3000]*[：:]|[\[【]([\u4e00-\u9fd5]{2,3})[\]】])"
                        r"[ \t\u3000]*(?=[^ \t\u3000\n])")
+# a member named in a chat: @ before a name (@金凤嫂子, @尕女 ), a message withdrawn (“金凤”撤回了一条消息)
+CHAT_MENTION = re.compile(r"@([\u4e00-\u9fd5]{2,3}?)(?P<kin>" + "|".join(CHAT_KIN) + r")?(?=[-\s，,：:]|$)"
+                          r"|[“\"]([\u4e00-\u9fd5]{2,3})[”\"](?=撤回了|拍了拍|邀请|加入了|修改了)")
 JOINERS = ("跟", "和", "与", "同", "、", "")
 PARTICLES = "啊呢哩吧嘛呀哦"
 DEMONSTRATIVES = ("哪个", "哪一个")                   # asking which person (not 那个王: a spelling, 三横一竖那个王)
@@ -136,17 +145,30 @@ def _chat(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tu
     jieba's dictionary knows as no everyday word (not 时间：, 物业：, 明天：)."""
     lines = [m for m in CHAT_LINE.finditer(text, region)]
     if len(lines) < 2:
-        return
-    for m in lines:
-        word = m.group(1) or m.group(2)
-        entry = lexicon.get(word)
-        if word in rules.titles or word in rules.kin_words or word in ROLE_WORDS or word in FIELDS or \
-                any(c in rules.not_given for c in word) or any(word.endswith(t) for t in rules.titles) or \
-                word[0] in rules.prefixes or \
-                (entry is not None and not entry[1].startswith(("nr", "nz", "ns"))):
-            continue
-        if _surname(word, rules) or all(c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= 30 for c in word):
-            yield m.span(1) if m.group(1) else m.span(2)
+        lines = []                                       # one line: no chat (时间：…), but @ and 撤回 are
+    named = set()
+    for m in [*lines, *CHAT_MENTION.finditer(text, region)]:
+        k = next(i for i in (1, 2, 3) if m.re.groups >= i and m.group(i))
+        if _chat_name(m.group(k), bool(m.group("kin")), rules, lexicon):
+            named.add(m.group(k))
+    for word in named:                                   # and wherever the chat says it (我们家子涵的作业本)
+        p = text.find(word, region)
+        while p >= 0:
+            if not text.startswith(rules.place_after, p + len(word)):
+                yield p, p + len(word)                   # (not 金凤区: a place)
+            p = text.find(word, p + len(word))
+
+
+def _chat_name(word: str, kin: bool, rules: Rules, lexicon: Lexicon) -> bool:
+    """A sender or a member of a chat shaped like a name; an everyday word of jieba's dictionary
+    only before a kinship word (浩然妈妈：; not 时间：, 物业：, 明天：)."""
+    entry = lexicon.get(word)
+    if word in rules.titles or word in rules.kin_words or word in ROLE_WORDS or word in FIELDS or \
+            any(c in rules.not_given for c in word) or any(word.endswith(t) for t in rules.titles) or \
+            word[0] in rules.prefixes or \
+            (entry is not None and not entry[1].startswith(("nr", "nz", "ns")) and not (kin and entry[1] != "r")):
+        return False
+    return bool(_surname(word, rules)) or all(c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= 30 for c in word)
 
 
 def _siblings(text: str, spans: list[tuple[int, int]], rules: Rules, lexicon: Lexicon,
@@ -185,8 +207,17 @@ def _given_again(text: str, full: set[str], rules: Rules, lexicon: Lexicon, regi
             if text.endswith(sur, 0, a):
                 continue                                     # the full name itself
             if (not before or before in BREAK or before in rules.glue_before) and \
-                    (not after or after in BREAK or after in PARTICLES or after in rules.glue_after):
+                    (not after or after in BREAK or after in PARTICLES or after in rules.glue_after or after in "他她" or
+                     (given not in rules.places and _unbroken_ok(given, after, lexicon))):
                 yield a, b
+
+
+def _unbroken_ok(given: str, after: str, lexicon: Lexicon) -> bool:
+    """A given name run on into the next word (speech recognition writes no commas: 晓燕明天来):
+    when jieba knows it as no everyday word (or as a name) and its last character starts no word
+    with the next."""
+    entry = lexicon.get(given)
+    return (entry is None or entry[1].startswith("nr")) and lexicon.get(given[1] + after) is None
 
 
 def _surname_again(text: str, full: set[str], rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:

@@ -17,7 +17,7 @@ from pipeline.text.namebase import (COMMON_FREQ, RARE_FREQ, _after_trigger, _com
                                     _is_break, _rare_head, _surname_of, word_lists)
 from pipeline.text.nameminority import dotted, minority_names
 from pipeline.text.namesignals import _kin_names, _listed_names, _spaced_names, a_names, pinyin_names
-from pipeline.text.namecontext import across_dots, lone_surnames, nicknames, role_subjects
+from pipeline.text.namecontext import across_dots, ga_names, lone_surnames, nicknames, role_subjects
 from pipeline.text.nameframes import (THING_NAMES, bare_given, called, compound_alone, corrections, declared_surnames, families_of, kept,
                                       kin_of, not_person_spans, weak_titled)
 from pipeline.text.namelists import more_names
@@ -113,13 +113,19 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
     names found make names (:mod:`pipeline.text.namelists`: a list's items, siblings, a given name
     said again)."""
     found = [f for f in _found_names(text, parsed, rules, tokens, starts, lexicon, region, taken)
-             if not text.endswith(THING_CALLED, 0, f[0])]                  # 店名叫福满园: a shop's name
+             if not text.endswith(THING_CALLED, 0, f[0]) and not _kin_word(text[f[0]:f[1]], rules)]   # 店名叫福满园: a shop's name
     spans = not_person_spans(text, rules)
     more = [(s, e) for s, e in more_names(text, [(s, e) for s, e, _ in found], rules, lexicon, region)
             if taken.free(s, e) and not kept(text, s, e, spans, rules, lexicon)]
     yield from (f for f in found if f[2] != text[f[0]:f[1]].replace(" ", "") or
                 not any(s <= f[0] and f[1] <= e for s, e in more))                  # 桂英 in 闪桂英 (not 马 of 马姐)
     yield from ((s, e, re.sub(r"\s+", "", text[s:e])) for s, e in more)
+
+
+def _kin_word(word: str, rules: Rules) -> bool:
+    """A kinship word of two characters or more, or a span that starts with one (她达达起的: 达达 a
+    father in north-western speech): no name."""
+    return any(word.startswith(k) for k in rules.kin_words if len(k) >= 2)
 
 
 def _found_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], starts: list[int], lexicon: Lexicon,
@@ -172,7 +178,7 @@ def _found_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], sta
                               (called(text, rules, lexicon, region), local), (bare_given(text, rules, lexicon, region), local),
                               (declared_surnames(text, rules, lexicon, region), local), (kin_of(text, rules, lexicon, region), local),
                               (corrections(text, rules, lexicon, region), local), (a_names(text, rules, lexicon, region), local),
-                              (pinyin_names(text, rules, region), local)):
+                              (pinyin_names(text, rules, region), local), (ga_names(text, rules, region), local)):
         for s, e in finder:
             if taken.free(s, e) and not any(informal[s:e]):
                 candidates.append((s, e))

@@ -101,6 +101,10 @@ def _listed_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Ite
         yield s, e
 
 
+NOT_DOUBLED_TAGS = ("d", "t", "m", "q", "r", "p", "c", "u", "v")     # 天天, 常常, 刚刚: a doubled adverb or time word
+KIN_VERBS = "去来到在回往从住拉说讲给把让跟和也都就还又不没是要会能想"   # 掌柜的去银川, 兄弟拉来: a verb follows
+
+
 def _kin_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[int], region: int) -> Iterator[tuple[int, int]]:
     """A given name alone after a kinship word: 我闺女玉兰, 老伴秀英, 我弟志强, 孙子浩浩. The two
     characters after it are a name when jieba's dictionary does not know them as one word, knows
@@ -118,9 +122,12 @@ def _kin_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[int]
         end = b + (spaced.end() + 1 if spaced else 2)
         given = text[b] + text[end - 1] if spaced else text[b:end]
         if len(given) < 2 or not _given_ok(given, rules) or given in rules.not_names or given in lexicon.user or \
-                given.startswith(tuple(rules.strong_triggers)):
+                given.startswith(tuple(rules.strong_triggers)) or given[0] in KIN_VERBS:
             continue                                          # 孙女叫佳慧: the name comes after 叫
         entry = lexicon.get(given)
+        if given[0] == given[1] and given[0] in GIVEN_CHARS and \
+                (entry is None or (entry[0] < 100 and not entry[1].startswith(NOT_DOUBLED_TAGS))):
+            entry = None                                      # 孙女甜甜: a given name doubled, a child's name (not 天天, 常常)
         if entry is not None and not entry[1].startswith(("nr", "nz", "ns", "z")) and \
                 (entry[0] >= rules.dict_max_freq or not lexicon.name_like(given)) and not _named_noun(text, end, given, rules, lexicon):
             continue                                          # an everyday word (上学, 今年, 嫁到; not 欣怡, 儿子建军在)

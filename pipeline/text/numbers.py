@@ -78,12 +78,14 @@ PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕�
 # a plate's five or six characters in any notation: letters, digits, Chinese digits (宁A幺六八二九)
 PLATE_RE = re.compile(r"[" + PROVINCES + r"][A-Za-z](?:[ .\-]?[A-Za-z0-9" + _CN + r"]){5,6}"
                       r"(?![A-Za-z0-9" + _CN + r"])")      # a separator anywhere: 宁A·52J36, 宁AD 68159
-CERT_RE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{1,2}\d{7,10}(?![A-Za-z0-9])")
+CERT_RE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{1,2}\d{7,10}(?![A-Za-z0-9]|-\d)")     # not DB6403022019 of …-0417
 _DOC_HAN = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她])[\u4e00-\u9fff])"
+_DOC_ISSUER = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她号证])[\u4e00-\u9fff])"     # not 证号 before 宁民低（永）
 DOC_NO_RE = re.compile(                          # a document's number: property deed, land or court file
     r"(?:[" + PROVINCES + r"]|" + _DOC_HAN + r"{0,5}[用证字])?"                              # 银兴民低字（2021）第00358号
     r"[(\[〔【] ?(?:19|20)\d\d ?[)\]〕】] ?(?:" + _DOC_HAN + r"|\d){0,16}?第? ?\d{3,} ?号"     # 宁(2021)银川市不动产权第0045218号
-    r"|" + _DOC_HAN + r"{0,4}字第 ?(?:(?:19|20)\d\d ?[-－—–] ?)?\d{3,} ?号")                      # 银房权证字第00123号, 字第2021-0517号
+    r"|" + _DOC_HAN + r"{0,4}字第 ?(?:(?:19|20)\d\d ?[-－—–] ?)?\d{3,} ?号"                      # 银房权证字第00123号, 字第2021-0517号
+    r"|" + _DOC_ISSUER + r"{1,5}[(\[〔【]" + _DOC_ISSUER + r"{1,3}[)\]〕】]字 ?(?:19|20)\d\d ?第 ?\d{3,} ?号")  # 宁民低（永）字2021第00347号
 # a unified social credit code (统一社会信用代码, GB 32100-2015) with a letter in it: registration
 # authority and type, a 6-digit division code, the 9-character organisation code, the check character
 # (an individual business's code, 92..., names a person); all digits, it is a number run like any other
@@ -103,15 +105,44 @@ _GROUP_FILLER = r"(?:嗯|呃|额|啊|哦|那个|这个|就是)"
 _GROUP_SEP = r"(?:[,、] ?(?:" + _GROUP_FILLER + r" ?[,、…]* ?)?|…+ ?)"
 GROUPED_RE = re.compile(r"(?<![\d" + _CN + r"])[\d" + _CN + r"]{2,5}(?:" + _GROUP_SEP + r"[\d" + _CN + r"]{2,5}){1,5}"
                         r"(?![\d" + _CN + r"])")        # groups of any size (幺八九，五幺洞，两六三，七四)
+GROUPED_EXT_RE = re.compile(r"[,、 ]{0,2}(?:转|分机)[,、 ]{0,2}[\d" + _CN + r"]{1,5}(?![\d" + _CN + r"])")
 # a number broken by a filler (180 9510……呃……4421): the parts joined when together they are a mobile
 _PART = r"\d(?:[ \-]?\d)*"
 FILLED_RE = re.compile(rf"(?<![\d])({_PART})((?:[ \t,、.…~\-]|呃|嗯|额|啊|哦|那个|这个|就是){{1,10}})({_PART})(?![\d])")
 FILLERS = ("…", "呃", "嗯", "额", "啊", "哦", "那个", "这个", "就是")
 # a staff number by its shape (two or three capitals and four to six digits: WG0317) near a role or a
 # staff word, though not right after it (工号……原来是WG0317)
-STAFF_SHAPE_RE = re.compile(r"(?<![A-Za-z0-9_@.\-])[A-Z]{2,3}-?\d{4,6}(?![A-Za-z0-9_@])")
+STAFF_SHAPE_RE = re.compile(r"(?<![A-Za-z0-9_@.\-])(?:[A-Z]{2,3}-){0,2}[A-Z]{2,3}-?\d{4,6}(?![A-Za-z0-9_@]|-\d)")   # YN-MN-0417
+# an account id by its shape (letters then digits, lower case: mxl1965, ma_yl88) near an account word,
+# though not right after it (微信号是丫头给我弄的 mxl1965)
+ACCOUNT_SHAPE_RE = re.compile(r"(?<![A-Za-z0-9_@.\-])[a-z][a-z_]{1,15}\d{2,10}(?![A-Za-z0-9_@])")
+# an identifier said again to correct it (编号是YN-MN-0471？不对，0417): digits after 不对/不是/错了
+CORRECTION_RE = re.compile(r"(?:不对|不是|错了)[,，:： 是就]{0,3}(\d{3,8})(?![\dA-Za-z])")
 STAFF_NEAR = 24                                          # characters before the shape searched for the word
 YEAR_GROUPS = re.compile(r"(?:19|20)\d\d(?:" + SEP + r"{1,3}(?:19|20)\d\d)+")
+# a date and a clock time in any common form (2023-06-14 08:23:05, 2023/6/14 8:23, 2023年6月14日 08:23,
+# 14:05, 00:00:04): never a number to redact (a chat export's or a recording's timestamps); masked in the
+# folded copy before any number is searched. Not inside a longer number (640104-1960-05-12-0823)
+_CLOCK = r"(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?"
+DATE_TIME_RE = re.compile(
+    r"(?<!\d)(?<!\d[ :\-./])(?:19|20)\d\d ?[-/.年] ?(?:1[0-2]|0?[1-9]) ?[-/.月] ?(?:3[01]|[12]\d|0?[1-9])(?!\d) ?[日号]?"
+    r"(?:[ T]{0,2}" + _CLOCK + r")?(?![\d:])(?![\-./]\d)"
+    r"|(?<!\d)(?<!\d[:.])" + _CLOCK + r"(?![\d:])(?![\-./]\d)")
+
+
+def _mask_dates(folded: str) -> tuple[str, list[tuple[int, int, str]]]:
+    """``folded`` with every date and clock time (:data:`DATE_TIME_RE`) made ``#``, one for one,
+    and the dates of birth (after 出生, 生日: personal data) as long-number spans."""
+    if ":" not in folded and not re.search(r"(?:19|20)\d\d ?[-/.年]", folded):
+        return folded, []                                # the cheap test first: most turns hold no date
+    births = []
+
+    def mask(m: re.Match) -> str:
+        if m.group()[:2] in ("19", "20") and _before(folded, m.start(), BIRTH_WORDS, 8):
+            births.append((m.start(), m.end(), "long_number"))
+        return "#" * len(m.group())
+
+    return DATE_TIME_RE.sub(mask, folded), births
 
 
 def fold(text: str) -> str:
@@ -287,7 +318,8 @@ def _grouped(folded: str, text: str, rules: Rules) -> Iterator[tuple[int, int, s
         digits = "".join(CN_DIGITS.get(c, c) for c in value if c.isdigit() or c in CN_DIGITS)
         typ, _ = classify(digits, text, m.start(), rules)
         if typ in ("mobile", "landline", "id_number"):
-            yield m.start(), m.end(), typ
+            ext = GROUPED_EXT_RE.match(folded, m.end()) if typ == "landline" else None
+            yield m.start(), ext.end() if ext else m.end(), typ         # ……三二七一零，转，八零幺: its extension
 
 
 def _filled(folded: str, text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
@@ -309,6 +341,30 @@ def _staff_shapes(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
         before = folded[max(0, m.start() - STAFF_NEAR):m.start()]
         if any(w in before for w in words):
             yield m.start(), m.end(), "staff_id"
+
+
+def _account_shapes(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
+    """Letters and digits shaped like an account id (mxl1965) after an account word (微信, QQ) in
+    the same stretch of text: an account."""
+    words = rules.context["account"]
+    for m in ACCOUNT_SHAPE_RE.finditer(folded):
+        before = folded[max(0, m.start() - STAFF_NEAR):m.start()]
+        if any(w in before for w in words):
+            yield m.start(), m.end(), "account"
+
+
+def _again(folded: str, found: list[tuple[int, int, str]]) -> Iterator[tuple[int, int, str]]:
+    """An identifier found by its word said again elsewhere in the text (mxl1965 … mxl1965), and
+    digits that correct one shortly before (YN-MN-0471？不对，0417: as long as its last digits)."""
+    for value, typ in {(folded[s:e], t) for s, e, t in found if e - s >= 5}:
+        for m in re.finditer(rf"(?<![A-Za-z0-9_@.\-]){re.escape(value)}(?![A-Za-z0-9_@])", folded):
+            yield m.start(), m.end(), typ
+    for m in CORRECTION_RE.finditer(folded):
+        for s, e, typ in found:
+            tail = re.search(r"\d+$", folded[s:e])
+            if 0 <= m.start() - e <= 12 and tail and len(tail.group()) == len(m.group(1)):
+                yield m.start(1), m.end(1), typ
+                break
 
 
 def _context_ids(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
@@ -337,7 +393,8 @@ def _context_ids(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
 def find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     """Spans of numbers and identifiers (see the module docstring), most specific first: the
     caller keeps the first span that claims a character."""
-    folded = fold(text)
+    folded, births = _mask_dates(fold(text))
+    yield from births                                    # 生日是1983/04/27
     for m in OFFICIAL_DOC_RE.finditer(folded):
         yield m.start(), m.end(), KEEP                   # 宁政发〔2017〕52号: a public document's number
     for rx in (EMAIL_RE, SPOKEN_EMAIL_RE):
@@ -348,6 +405,7 @@ def find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
             yield m.start(), m.end(), "plate"
     for m in WXID_RE.finditer(folded):
         yield m.start(), m.end(), "account"
+    found = []
     for s, e, typ in _context_ids(folded, rules):
         digits = folded[s:e].replace("-", "").replace(".", "")
         run = RUN_RE.match(folded, s) if digits.isdigit() else None
@@ -356,8 +414,10 @@ def find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
         if digits.isdigit():                             # a number after 微信: a mobile is a mobile
             own, _ = classify(digits, text, s, rules)
             typ = own if own in ("mobile", "id_number", "landline", "bank_card") else typ
-        yield s, e, typ
-    yield from _staff_shapes(folded, rules)
+        found.append((s, e, typ))
+    found += [*_staff_shapes(folded, rules), *_account_shapes(folded, rules)]
+    yield from found
+    yield from _again(folded, [f for f in found if f[2] in ("account", "staff_id", "certificate")])
     for m in CERT_RE.finditer(folded):
         yield m.start(), m.end(), "certificate"
     for m in CREDIT_CODE_RE.finditer(folded):

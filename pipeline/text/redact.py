@@ -34,7 +34,8 @@ from pipeline.text.turns import Parsed
 CN_TABLE = str.maketrans(CN_DIGITS)
 # generic places of work said before a floor and a room (社区二楼204): an office, not a home's address
 OFFICES = ("社区", "居委会", "村委会", "村部", "单位", "办公室", "医院", "卫生院", "学校", "公司", "派出所", "街道办", "服务中心")
-GROUP_CHAT = re.compile(r"[\u4e00-\u9fd5]{0,3}群(?![众体落])")      # after an address: the name of a chat group
+GROUP_CHAT = re.compile(r"(?:[\u4e00-\u9fd5]{0,3}|(?:(?![的地得在都也了是和跟把我你他她们里])[\u4e00-\u9fd5]){4,6})"
+                        r"群(?![众体落])")      # after an address: the name of a chat group (原隆村五组网格服务群)
 
 
 @dataclass(frozen=True, order=True)
