@@ -1,16 +1,18 @@
 """Redaction measured on the hand-labelled set (tests/fixtures/redaction/labelled.yaml; written by
 hand, not by the simulator), with the detector a new study gets (the generic template that
 ``init`` drafts, the generic word lists). Targets on the tuning parts (tune, and tune2, tune3,
-tune4, tune6, tune7, tune8 and tune9: turns written blind by other writers, measured, then tuned on): numbers and ids
-recall 1.00, names and addresses >= 0.95, precision >= 0.90, ordinary words kept >= 0.90. Tune5
-and tune6 were heldout5 and heldout6, tune7, tune8, tune9 and tune10 were heldout7, heldout8, heldout9 and heldout10: all have been tuned on since (issue 17),
-so no part of the set is blind any more; tune5 and tune10 still miss the names target (tune5: names that are everyday words
-with no naming word: 白云, 高山; 拓海军; tune10: pet names and everyday words as names in dialect speech: 大娃, 国庆, 海军)
-and have floors of their own (tune10 meets the numbers and addresses targets). The held-out parts are
-reported in docs/redaction.md: their floors here only catch a regression. The table in
-docs/redaction.md must be the one benchmarks/redaction_table.py makes now. The Wikipedia
-sentences (tests/fixtures/corpus/ud_gsdsimp) guard precision outside the domain: their count of
-name spans may only fall.
+tune4, tune6, tune7, tune8 and tune9: turns written blind by other writers, measured, then tuned
+on): numbers and ids recall 1.00, names and addresses >= 0.95, precision >= 0.90, ordinary words
+kept >= 0.90. Tune5 and tune6 were heldout5 and heldout6, tune7 to tune10 were heldout7 to
+heldout10: all have been tuned on since (issue 17); tune5 and tune10 still miss the names target
+(tune5: names that are everyday words with no naming word: 白云, 高山; 拓海军; tune10: pet names
+and everyday words as names in dialect speech: 大娃, 国庆, 海军) and have floors of their own
+(tune10 meets the numbers and addresses targets). Heldout11, an eleventh writer's, is blind
+(never tuned on; BLIND): floors at its measured values. The held-out parts are reported in
+docs/redaction.md: their floors here only catch a regression. The table in docs/redaction.md
+must be the one benchmarks/redaction_table.py makes now. The Wikipedia sentences
+(tests/fixtures/corpus/ud_gsdsimp) guard precision outside the domain: their count of name spans
+may only fall.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from pipeline.text.redaction_eval import load_labelled, parse_markup, score
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELLED = ROOT / "tests" / "fixtures" / "redaction" / "labelled.yaml"
-BLIND: set[str] = set()    # parts never tuned on: measured, with floors, not held to the targets (none now)
+BLIND = {"heldout11"}      # parts never tuned on: measured, with floors, not held to the targets
 
 
 def _table_module():
@@ -54,6 +56,7 @@ def test_the_labelled_set_is_large_and_varied():
     assert sum(i.part == "tune5" for i in items) >= 60 and sum(i.part == "tune6" for i in items) >= 60
     assert sum(i.part == "tune7" for i in items) >= 130 and sum(i.part == "tune8" for i in items) >= 130
     assert sum(i.part == "tune9" for i in items) >= 120 and sum(i.part == "tune10" for i in items) >= 130
+    assert sum(i.part == "heldout11" for i in items) >= 130
     cats = {c for i in items for _, _, c in i.gold}
     assert {"name", "mobile", "landline", "id_number", "bank_card", "certificate", "plate", "account", "email",
             "staff_id", "address"} <= cats
@@ -88,13 +91,16 @@ def test_the_held_out_part_has_not_regressed(measured):
 
 @pytest.mark.parametrize("part, names, numbers, addresses", [("held-out 2", 0.92, 1.0, 0.95),
                                                            ("tuning 5", 0.93, 1.0, 1.0),
-                                                           ("tuning 10", 0.84, 1.0, 1.0)])
+                                                           ("tuning 10", 0.84, 1.0, 1.0),
+                                                           ("held-out 11", 0.70, 0.92, 0.90)])
 def test_the_parts_below_the_targets_have_not_regressed(measured, part, names, numbers, addresses):
     """Held-out 2 (written blind by the second writer, not fully blind since: labelled.yaml's
     notes), tuning 5 and tuning 10 (tuned on, still below the names target: tuning 10 measures
-    names 278/329 = 0.845 after the eighth round): floors at or just below what they measure,
-    numbers and ids at 1.00, precision and decoys at the targets. (Held-out 3 to 10 were tuned on
-    after their blind measurement: they are tuning 3 to 10 now.)"""
+    names 278/329 = 0.845 after the eighth round) and held-out 11 (an eleventh writer's, blind,
+    never tuned on: names 399/563 = 0.71, numbers and ids 77/83 = 0.93, addresses 37/41 = 0.90
+    at da8157b): floors at or just below what they measure, precision and decoys at the
+    targets. (Held-out 3 to 10 were tuned on after their blind measurement: they are tuning 3 to
+    10 now.)"""
     _, parts, misses = measured
     h = parts[part]
     assert _row(h, "names")["recall"] >= names and _row(h, "numbers and ids")["recall"] >= numbers, misses[part]
