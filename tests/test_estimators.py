@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.core.errors import PipelineError
+from pipeline.core.parallel import ParallelSettings
 from pipeline.stats.covariance import COEF_COLUMNS, FIT_FIELDS, sandwich
 from pipeline.stats.fit import fit_model
 from pipeline.stats.imputation import POOLED_COLUMNS, fit_imputed, impute_chained, pool_rubin
@@ -576,7 +577,8 @@ def test_imputation_does_not_depend_on_the_number_of_workers():
     d.loc[rng.random(n) < 0.2, "c"] = np.nan
     d.loc[rng.random(n) < 0.1, "a"] = np.nan
     one = impute_chained(d, ["a", "b", "c"], m=4, seed=11, n_iter=3, n_jobs=1)
-    two = impute_chained(d, ["a", "b", "c"], m=4, seed=11, n_iter=3, n_jobs=2)
+    two = impute_chained(d, ["a", "b", "c"], m=4, seed=11, n_iter=3,
+                         parallel=ParallelSettings(n_jobs=2, serial_below_s=0))   # the workers, always
     for x, y in zip(one, two):
         pd.testing.assert_frame_equal(x, y)
 
@@ -591,7 +593,7 @@ def test_pooled_fit_does_not_depend_on_the_number_of_workers():
     d.loc[rng.random(n) < 0.2, "x"] = np.nan
     spec = {"id": "mi", "formula": "y ~ x + z", "covariance": "cluster_cr2", "cluster": "g"}
     one = fit_imputed(spec, d, m=4, seed=2, n_iter=3, n_jobs=1)
-    two = fit_imputed(spec, d, m=4, seed=2, n_iter=3, n_jobs=2)
+    two = fit_imputed(spec, d, m=4, seed=2, n_iter=3, parallel=ParallelSettings(n_jobs=2, serial_below_s=0))
     pd.testing.assert_frame_equal(one.pooled, two.pooled)
 
 

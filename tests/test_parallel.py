@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 distributed = pytest.importorskip("distributed")
 
 IN_PROCESS = ParallelSettings(backend="loky", n_jobs=1)
-LOKY2 = ParallelSettings(backend="loky", n_jobs=2)
+LOKY2 = ParallelSettings(backend="loky", n_jobs=2, serial_below_s=0)     # always the workers
 
 
 def local_cluster():
@@ -125,7 +125,7 @@ def test_task_seeds_are_keyed_by_index():
 def test_same_results_in_process_loky_and_dask(dask):
     seeds = task_seeds(20251021, 12)
     ref = run_tasks(_draw, seeds, IN_PROCESS)
-    for settings in (LOKY2, ParallelSettings(backend="loky", n_jobs=-1), dask):
+    for settings in (LOKY2, ParallelSettings(backend="loky", n_jobs=-1, serial_below_s=0), dask):
         got = run_tasks(_draw, seeds, settings)
         assert len(got) == len(ref)
         for x, y in zip(ref, got):
@@ -153,6 +153,29 @@ def _two_threads() -> None:
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "2"
     threadpool_limits(2)
+
+
+def _sleep_pid(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def test_small_work_stays_here_and_large_work_goes_to_the_workers():
+    """loky with n_jobs 2: tasks start in this process; the rest goes to the workers only once
+    it would take serial_below_s or more (projected from the tasks done), else it finishes here.
+    The same results in the same order either way."""
+    here = os.getpid()
+    small = run_tasks(_sleep_pid, [0.01] * 6, ParallelSettings(backend="loky", n_jobs=2, serial_below_s=5))
+    assert small == [here] * 6                                   # 0.05 s projected: all here
+    large = run_tasks(_sleep_pid, [0.3] * 6, ParallelSettings(backend="loky", n_jobs=2, serial_below_s=1))
+    assert large[0] == here and here not in large[1:]           # 0.3 s x 5 = 1.5 s projected: workers
+    assert run_tasks(_sleep_pid, [0.3] * 3, ParallelSettings(backend="loky", n_jobs=2, serial_below_s=1)) == [here] * 3
+    assert all(p != here for p in run_tasks(_sleep_pid, [0.0] * 4, LOKY2))     # 0: always the workers
+    assert ParallelSettings().serial_below_s == settings_from(None).serial_below_s == 10
+    assert settings_from({"serial_below_s": 0}).serial_below_s == 0
+    seeds = task_seeds(3, 9)
+    assert all(np.array_equal(x, y) for x, y in zip(run_tasks(_draw, seeds, IN_PROCESS),
+                                                     run_tasks(_draw, seeds, ParallelSettings(n_jobs=2, serial_below_s=1e-9))))
 
 
 def test_workers_run_blas_at_one_thread():

@@ -358,7 +358,7 @@ def test_final_chains_on_a_sample_then_the_whole_corpus():
     assert fit.doc_topic.shape == (300, 4)
     tab = pd.crosstab(fit.doc_topic.argmax(axis=1), truth).to_numpy()
     assert tab.max(axis=1).sum() == 300 and tab.shape == (4, 4)
-    fit2, chains2 = TM.fit_final(X, "dmm", 4, 3, dataclasses.replace(s, n_jobs=2))
+    fit2, chains2 = TM.fit_final(X, "dmm", 4, 3, dataclasses.replace(s, n_jobs=2, serial_below_s=0))
     np.testing.assert_array_equal(fit.topic_word, fit2.topic_word)
     pd.testing.assert_frame_equal(chains, chains2)
     # within the cap: the chains run on every document and no whole-corpus row is added
@@ -419,6 +419,7 @@ SMALL = {"k_grid": [3, 4], "seeds": 2, "models": ["dmm", "lda", "nmf"], "lda": {
 def _stage(tmp: Path, units: tuple[Path, Path], overrides: dict, name: str) -> Path:
     params = yaml.safe_load((ROOT / "studies/demo/params.yaml").read_text(encoding="utf-8"))
     params["topics"] = {**params["topics"], **overrides}
+    params["parallel"] = {**params["parallel"], "serial_below_s": 0}      # n_jobs > 1: the workers, always
     pfile = tmp / f"params_{name}.yaml"
     pfile.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
     out = tmp / name

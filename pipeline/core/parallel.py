@@ -19,6 +19,7 @@ same order everywhere.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -47,12 +48,17 @@ class ParallelSettings:
     ``n_jobs``: loky worker processes (1: in this process; -1: all cores); with dask the
     cluster's worker threads set the concurrency and ``n_jobs`` is not used.
     ``scheduler``: the Dask scheduler's address. ``connect_timeout``: seconds to reach it.
+    ``serial_below_s``: with loky, the tasks start in this process and go to the workers only
+    once the rest, projected from the mean time of those done, would take this many seconds or
+    more (a worker's start costs its imports, 1-3 s of CPU, more than small work gains); 0:
+    always the workers when ``n_jobs`` > 1. It changes where tasks run, never their results.
     """
 
     backend: str = "loky"
     n_jobs: int = Parallel.model_fields["n_jobs"].default
     scheduler: str | None = None
     connect_timeout: float = Parallel.model_fields["connect_timeout"].default
+    serial_below_s: float = Parallel.model_fields["serial_below_s"].default
 
     @property
     def in_process(self) -> bool:
@@ -77,7 +83,7 @@ def settings_from(cfg: Parallel | Mapping[str, Any] | None, *, n_jobs: int | Non
     address = section.scheduler.strip() if section.scheduler and section.scheduler.strip() else None
     name = section.backend if section.backend != "auto" else ("dask" if address else "loky")
     return ParallelSettings(backend=name, n_jobs=section.n_jobs, scheduler=address,
-                            connect_timeout=section.connect_timeout)
+                            connect_timeout=section.connect_timeout, serial_below_s=section.serial_below_s)
 
 
 def from_params(params: Params | Mapping[str, Any], *, n_jobs: int | None = None, backend: str | None = None,
@@ -200,18 +206,19 @@ def iter_tasks(func: Callable[[T], R], tasks: Iterable[T], settings: ParallelSet
     ``func`` must be picklable (a module-level function, or ``functools.partial`` of one with
     the shared arguments) and take everything it needs from its arguments. With loky and
     ``n_jobs: 1`` (or a single task) the tasks run here, one after another. Exceptions in a
-    task are raised here, a :class:`PipelineError` as itself."""
+    task are raised here, a :class:`PipelineError` as itself. With loky the first tasks run
+    here until the rest would take ``settings.serial_below_s`` or more (then the workers take
+    it); with ``n_jobs: 1`` (or a single task) all of them."""
     settings = as_settings(settings)
     tasks = list(tasks)
     if not tasks:
         return
-    if settings.backend == "loky" and (settings.n_jobs == 1 or len(tasks) == 1):
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(1):
-            for task in tasks:
-                yield func(task)
-        return
+    if settings.backend == "loky":
+        alone = settings.n_jobs == 1 or len(tasks) == 1
+        done = yield from _run_here(func, tasks, None if alone else settings.serial_below_s)
+        tasks = tasks[done:]
+        if not tasks:
+            return
     client_cm = dask_client(settings) if settings.backend == "dask" else nullcontext()
     with client_cm as client:
         config, make = _joblib_parallel(settings, client, len(tasks), batch_size)
@@ -220,6 +227,28 @@ def iter_tasks(func: Callable[[T], R], tasks: Iterable[T], settings: ParallelSet
         with config:
             call = delayed(_call_one_thread)
             yield from make()(call(func, task) for task in tasks)
+
+
+def _run_here(func: Callable[[T], R], tasks: list[T], budget_s: float | None) -> Iterator[R]:
+    """Yield ``func(task)`` here, in order, while the projected time of the remaining tasks
+    (their number times the mean time of the tasks done here) stays under ``budget_s``
+    (None: all of them; 0: none); return how many ran. Only the tasks' own time counts, not
+    the caller's between two results."""
+    if budget_s is not None and budget_s <= 0:
+        return 0
+    from threadpoolctl import threadpool_limits
+
+    spent, done = 0.0, 0
+    with threadpool_limits(1):
+        for task in tasks:
+            started = time.perf_counter()
+            result = func(task)
+            spent += time.perf_counter() - started
+            done += 1
+            yield result
+            if budget_s is not None and spent / done * (len(tasks) - done) >= budget_s:
+                break
+    return done
 
 
 def run_tasks(func: Callable[[T], R], tasks: Iterable[T], settings: ParallelSettings | int | None = None,

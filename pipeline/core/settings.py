@@ -499,6 +499,7 @@ class Parallel(Section):
     scheduler: str | None = None
     n_jobs: NJobs = 1
     connect_timeout: Positive = 30.0
+    serial_below_s: Weight = 10.0      # loky: tasks run here while the rest would take less than this (s)
 
     @model_validator(mode="after")
     def _backend(self) -> Parallel:

@@ -59,6 +59,7 @@ from pipeline.core import config
 from pipeline.core.errors import PipelineError, run_cli
 from pipeline.core.files import atomic_dir, read_community_columns, read_transcript_output, write_csv, write_json, write_parquet
 from pipeline.core.instrument import text_community
+from pipeline.core.parallel import from_params
 from pipeline.text.units import check_text_frame
 from pipeline.text.documents import build_documents, resolve_unit, vectorize
 from pipeline.text.topicmetrics import evaluate_grid, exclusivity, npmi_coherence, top_word_indices, topic_words
@@ -157,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     explicit = args.communities is not None
     args.communities = config.communities_path(args.communities)
     params = config.load_params(args.params)
-    settings = parse_settings(config.section(params, "topics"))
+    settings = parse_settings(config.section(params, "topics"), serial_below_s=from_params(params).serial_below_s)
     units = read_transcript_output(args.units, "transcript units")
     questions = (read_transcript_output(args.questions, "interviewer questions")
                  if args.questions and settings.unit in ("exchange", "auto") else None)

@@ -16,8 +16,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.optimize import linear_sum_assignment
-from scipy.stats import rankdata
 
 from pipeline.core.digits import rounded
 from pipeline.core.errors import PipelineError
@@ -94,10 +92,23 @@ def frex(topic_word: np.ndarray, weight: float = 0.5) -> np.ndarray:
     (as ``data.table::frank`` in ``stm::calcfrex``)."""
     tw = np.asarray(topic_word, dtype=float)
     V = tw.shape[1]
-    freq = np.vstack([rankdata(row, method="average") / V for row in rounded(tw)])   # ties to 10 digits
-    excl = np.vstack([rankdata(row, method="average") / V for row in rounded(word_exclusivity(tw))])
+    freq = np.vstack([average_ranks(row) / V for row in rounded(tw)])   # ties to 10 digits
+    excl = np.vstack([average_ranks(row) / V for row in rounded(word_exclusivity(tw))])
     return 1.0 / (weight / freq + (1.0 - weight) / excl)
 
+
+
+def average_ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks 1..n, ties sharing their mean rank: ``scipy.stats.rankdata(x, method="average")``
+    (the same numbers; without importing scipy.stats, 0.5-1 s in every stage process)."""
+    x = np.asarray(x)
+    order = np.argsort(x, kind="mergesort")
+    xs = x[order]
+    starts = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]])
+    ends = np.r_[starts[1:], len(x)]
+    ranks = np.empty(len(x), dtype=float)
+    ranks[order] = np.repeat(0.5 * (starts + 1 + ends), ends - starts)
+    return ranks
 
 
 def topic_words(fit: TopicFit, vocab: np.ndarray, n: int, weight: float = 0.5) -> pd.DataFrame:
@@ -122,6 +133,8 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def match_topics(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Hungarian matching of the rows (topics) of two topic-word matrices by cosine similarity:
     returns ``perm`` (row of ``b`` matched to each row of ``a``) and the matched cosines."""
+    from scipy.optimize import linear_sum_assignment    # here only: scipy.optimize takes 0.3 s to import
+
     sim = _cosine(np.asarray(a, float), np.asarray(b, float))
     rows, cols = linear_sum_assignment(-rounded(sim))
     perm = np.empty(len(rows), dtype=int)
@@ -200,7 +213,7 @@ def evaluate_grid(corpus: Corpus, settings: Settings, seed: int) -> pd.DataFrame
     if "dmm" in settings.models:   # compiled here once, loaded by the workers (see compile_dmm)
         compile_dmm()
     fits = run_tasks(partial(_grid_of, X_train=X_train, X_test=X_test, seed=seed, settings=settings), tasks,
-                     settings.n_jobs)
+                     settings.parallel)
     by_key: dict[tuple[str, int], list[TopicFit]] = {}
     for (m, k, _), f in zip(tasks, fits):
         by_key.setdefault((m, k), []).append(f)

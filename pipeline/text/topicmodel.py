@@ -26,14 +26,13 @@ from scipy import sparse
 from pipeline.core import config
 from pipeline.core.digits import rounded
 from pipeline.core.errors import PipelineError
-from pipeline.core.parallel import run_tasks
+from pipeline.core.parallel import ParallelSettings, run_tasks
 from pipeline.core.schema import parse
 from pipeline.core.settings import Topics, Vocabulary
+from pipeline.stats.distributions import norm_ppf, t_ppf
 from pipeline.stats.fit import fit_model
 from pipeline.stats.frame import formula_variables
 from pipeline.text.documents import Corpus
-from pipeline.text.gsdmm import DMMDocs, DMMState, gibbs_sweeps
-from pipeline.text.gsdmm import split_merge as gsdmm_split_merge
 
 MODELS = ("dmm", "lda", "nmf")
 STREAM_FIT = 72         # SeedSequence stream of the model fits (run r gets spawn key r)
@@ -91,6 +90,12 @@ class Settings:
     conf_level: float
     labels: str | None
     n_jobs: int
+    serial_below_s: float = ParallelSettings.serial_below_s   # params.yaml: parallel (where the tasks start)
+
+    @property
+    def parallel(self) -> ParallelSettings:
+        """Where the K grid's fits and the final chains run (``n_jobs`` local processes)."""
+        return ParallelSettings(backend="loky", n_jobs=self.n_jobs, serial_below_s=self.serial_below_s)
 
 
 
@@ -203,6 +208,9 @@ def fit_dmm(X: sparse.spmatrix, k: int, random_state: int, alpha: float = 0.1, b
     topic shares pi_k = (m_k + alpha) / (D + K alpha) and the last assignments z (0-based).
     A topic left with no document keeps the flat phi = 1/V.
     """
+    from pipeline.text.gsdmm import DMMDocs, DMMState, gibbs_sweeps       # numba: imported by the stages that fit
+    from pipeline.text.gsdmm import split_merge as gsdmm_split_merge
+
     X = sparse.csr_matrix(X)
     n, V = X.shape
     rng = np.random.default_rng(random_state)
@@ -279,7 +287,7 @@ def fit_final(X: sparse.spmatrix, model: str, k: int, seed: int, settings: Setti
         sample = np.sort(rng.choice(n, size=settings.dmm_chain_max_docs, replace=False))
     Xc = X if sample is None else X[sample]
     states = [run_seed(seed, r) for r in range(settings.dmm_restarts)]
-    fits = run_tasks(partial(_dmm_chain, Xc, k, settings=settings), states, min(settings.n_jobs, len(states)))
+    fits = run_tasks(partial(_dmm_chain, Xc, k, settings=settings), states, replace(settings.parallel, n_jobs=min(settings.n_jobs, len(states))))
     rows = [{"chain": r + 1, "random_state": st, "n_docs": Xc.shape[0], "log_posterior": f[3],
              "n_topics_used": int(np.count_nonzero(np.bincount(f[2], minlength=k))), "chosen": False}
             for r, (st, f) in enumerate(zip(states, fits))]
@@ -510,8 +518,6 @@ def prevalence_effects(data: pd.DataFrame, outcomes: Sequence[str], rhs: str, fa
     coefficients, so its interval uses the coefficient covariance and the model's t df):
     topic, factor, level, estimate, se, ci_low, ci_high.
     """
-    from scipy import stats
-
     coefs, levels = [], []
     base = patsy.dmatrix(rhs, data, return_type="dataframe")
     at_level = _level_design_means(base.design_info, data, rhs, factors)
@@ -528,7 +534,7 @@ def prevalence_effects(data: pd.DataFrame, outcomes: Sequence[str], rhs: str, fa
         beta = res.params.to_numpy(float)
         V = res.vcov.to_numpy(float)
         df = res.fit["t_df"]
-        q = stats.t.ppf(0.5 + conf_level / 2, df) if df is not None else stats.norm.ppf(0.5 + conf_level / 2)
+        q = t_ppf(0.5 + conf_level / 2, df) if df is not None else norm_ppf(0.5 + conf_level / 2)
         for f, v, g in at_level:
             est = float(g @ beta)
             se = float(np.sqrt(g @ V @ g))
