@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+
+from pipeline.stats.distributions import norm_ppf
 
 
 STREAM_BOOT = 81      # SeedSequence stream of the agreement bootstrap
@@ -41,7 +42,7 @@ def cohen_kappa(table: np.ndarray, alpha: float = 0.05) -> dict[str, float]:
     var = (t1 + t2 - t3) / (tot * (1 - pc) ** 4) if pc < 1 else float("nan")
     if not np.isfinite(var) or var < 0:
         var = 0.0
-    z = norm.ppf(alpha / 2)
+    z = norm_ppf(alpha / 2)
     lo, hi = kappa + z * math.sqrt(var), kappa - z * math.sqrt(var)
     return {"kappa": float(kappa), "var_kappa": float(var), "ci_low": float(max(-1.0, min(1.0, lo))),
             "ci_high": float(max(-1.0, min(1.0, hi))), "n": float(tot)}

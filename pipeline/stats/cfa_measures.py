@@ -7,9 +7,10 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize
 
 from pipeline.stats.cfa_model import _Model, _Moments, _Objective, _Spec
+from pipeline.stats.distributions import chi2_cdf, chi2_sf, norm_sf
 
 FIT_MEASURES = (
     "npar", "fmin", "chisq", "df", "pvalue", "baseline.chisq", "baseline.df", "baseline.pvalue",
@@ -22,6 +23,21 @@ ESTIMATE_COLUMNS = ("lhs", "op", "rhs", "group", "est", "se", "z", "pvalue", "st
 
 _RMSEA_CLOSE = 0.05
 _RMSEA_LEVEL = 0.90
+def ncx2_cdf(x: float, df: float, nc: float) -> float:
+    """``scipy.stats.ncx2.cdf``, imported here only: scipy.stats costs every process that
+    imports it 0.5-1 s (``pipeline.stats.distributions``)."""
+    from scipy import stats
+
+    return float(stats.ncx2.cdf(x, df, nc))
+
+
+def ncx2_sf(x: float, df: float, nc: float) -> float:
+    """``scipy.stats.ncx2.sf`` (see :func:`ncx2_cdf`)."""
+    from scipy import stats
+
+    return float(stats.ncx2.sf(x, df, nc))
+
+
 _NEAR_ZERO = 1e-5  # lavaan leaves elements below this unscaled in the SRMR residuals
 
 
@@ -32,7 +48,7 @@ def _rmsea_ci(x2: float, df: float, n: int, g: int, level: float = _RMSEA_LEVEL)
     upper_p, lower_p = 1 - (1 - level) / 2, (1 - level) / 2
 
     def cdf(lam: float) -> float:
-        return float(stats.chi2.cdf(x2, df)) if lam <= 0 else float(stats.ncx2.cdf(x2, df, lam))
+        return float(chi2_cdf(x2, df)) if lam <= 0 else float(ncx2_cdf(x2, df, lam))
 
     if cdf(0.0) - upper_p < 0:
         lo = 0.0
@@ -79,11 +95,11 @@ def _fit_measures(obj: _Objective, x: np.ndarray, fmin_g: np.ndarray, mom: _Mome
     ns = np.asarray(mom.n, dtype=float)
     chisq = float(ns @ fmin_g)
     chisq = max(chisq, 0.0) if abs(chisq) < 1e-10 else chisq
-    pvalue = float(stats.chi2.sf(chisq, df)) if df > 0 else np.nan
+    pvalue = float(chi2_sf(chisq, df)) if df > 0 else np.nan
     base_chisq = float(sum(ng * (np.sum(np.log(np.diag(s))) - ld)
                            for ng, s, ld in zip(ns, mom.cov, mom.logdet)))
     base_df = g_count * p * (p - 1) // 2
-    base_p = float(stats.chi2.sf(base_chisq, base_df)) if base_df > 0 else np.nan
+    base_p = float(chi2_sf(base_chisq, base_df)) if base_df > 0 else np.nan
     t1 = max(chisq - df, 0.0)
     t2 = max(chisq - df, base_chisq - base_df, 0.0)
     # lavaan: isTRUE(all.equal(t1, 0)) && isTRUE(all.equal(t2, 0)) -> 1
@@ -95,7 +111,7 @@ def _fit_measures(obj: _Objective, x: np.ndarray, fmin_g: np.ndarray, mom: _Mome
     lo, hi = _rmsea_ci(chisq, df, n, g_count)
     if df > 0:
         ncp = n * df * _RMSEA_CLOSE ** 2 / g_count
-        rmsea_p = float(stats.ncx2.sf(chisq, df, ncp))
+        rmsea_p = float(ncx2_sf(chisq, df, ncp))
     else:
         rmsea_p = np.nan
     log2pi = math.log(2 * math.pi)
@@ -165,7 +181,7 @@ def _estimates_table(spec: _Spec, model: _Model, x: np.ndarray, vcov: np.ndarray
             if e.par >= 0:
                 se = float(se_free[e.par])
                 z = est / se if se > 0 else np.nan
-                pv = float(2 * stats.norm.sf(abs(z))) if np.isfinite(z) else np.nan
+                pv = float(2 * norm_sf(abs(z))) if np.isfinite(z) else np.nan
             else:
                 se, z, pv = 0.0, np.nan, np.nan
             rows.append({"lhs": e.lhs, "op": e.op, "rhs": e.rhs, "group": labels[g], "est": float(est),

@@ -13,7 +13,6 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.instrument import Instrument
@@ -106,6 +105,8 @@ def sample_characteristics(clean: pd.DataFrame, communities: pd.DataFrame | None
                              "suppressed": bool(len(x) < k)})
             usable = [x for x in samples if len(x) > 1]
             if len(usable) > 1:
+                from scipy import stats      # here only: 0.5-1 s to import (pipeline.stats.distributions)
+
                 f, p = stats.f_oneway(*usable)
                 tests.append({"variable": name, "test": "anova", "statistic": float(f),
                               "df": float(len(usable) - 1), "p_value": float(p), "n": int(sum(len(x) for x in usable)),
@@ -142,6 +143,8 @@ def independence_test(x: np.ndarray, g: np.ndarray, rng: np.random.Generator,
     obs = np.bincount(r_idx * len(cols) + c_idx, minlength=len(rows) * len(cols)).reshape(len(rows), len(cols))
     expected = np.outer(obs.sum(axis=1), obs.sum(axis=0)) / obs.sum()
     out = {"n": int(obs.sum()), "min_expected": float(expected.min()), "replications": np.nan}
+    from scipy import stats          # here only: 0.5-1 s to import (pipeline.stats.distributions)
+
     chi2, p, dof, _ = stats.chi2_contingency(obs, correction=False)
     if expected.min() >= MIN_EXPECTED:
         return {"test": "chi2", "statistic": float(chi2), "df": float(dof), "p_value": float(p), **out}

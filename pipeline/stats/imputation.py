@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.parallel import ParallelSettings, as_settings, run_tasks
 from pipeline.stats.covariance import COEF_COLUMNS, STATUS_OK, _status
+from pipeline.stats.distributions import t_ppf, t_sf
 from pipeline.stats.fit import fit_model
 from pipeline.stats.frame import _missing_column, formula_variables
 from pipeline.stats.results import ModelResult
@@ -64,8 +64,8 @@ def pool_rubin(estimates: Any, variances: Any, df_complete: float = np.inf,
         fmi = (riv + 2 / (nu + 3)) / (1 + riv)
         se = np.sqrt(T)
         stat = qbar / se
-    p_value = 2 * stats.t.sf(np.abs(stat), nu)
-    q = stats.t.ppf(0.5 + level / 2, nu)
+    p_value = 2 * t_sf(np.abs(stat), nu)
+    q = t_ppf(0.5 + level / 2, nu)
     return pd.DataFrame({
         "term": terms, "estimate": qbar, "std_error": se, "statistic": stat, "p_value": p_value,
         "conf_low": qbar - q * se, "conf_high": qbar + q * se, "within_var": ubar,

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from pipeline.stats.cfa import STATUS_OK, CFAResult, fit_cfa
 from pipeline.stats.cfa_model import _normalise_factors
+from pipeline.stats.distributions import chi2_sf
 
 
 TABLE_COLUMNS = ("model", "status", "free_intercepts", "npar", "chisq", "df", "pvalue", "cfi", "tli",
@@ -56,7 +56,7 @@ def lr_test(restricted: CFAResult, general: CFAResult) -> dict[str, float]:
         return dict.fromkeys(keys, np.nan)
     d = restricted["chisq"] - general["chisq"]
     ddf = restricted["df"] - general["df"]
-    pv = float(stats.chi2.sf(d, ddf)) if ddf > 0 else np.nan
+    pv = float(chi2_sf(d, ddf)) if ddf > 0 else np.nan
     return {"chisq_diff": d, "df_diff": ddf, "pvalue_diff": pv,
             "delta_cfi": restricted["cfi"] - general["cfi"],
             "delta_rmsea": restricted["rmsea"] - general["rmsea"]}

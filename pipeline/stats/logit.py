@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
 
 from pipeline.stats.covariance import _cluster_ids, _fit_row, _robust_or_classical, _status
 from pipeline.stats.frame import _design, _Frame, _outcome, _weights
@@ -25,6 +24,8 @@ def separation_check(X: np.ndarray, y: np.ndarray) -> np.ndarray | None:
     scale[scale == 0] = 1
     A = A / scale
     n, k = A.shape
+    from scipy import optimize     # here only: 0.3 s to import, and most stages never fit a logit
+
     res = optimize.linprog(-A.sum(axis=0), A_ub=-A, b_ub=np.zeros(n), bounds=[(-1, 1)] * k,
                            method="highs")
     if res.status != 0 or -res.fun <= 1e-6 * max(1.0, n ** 0.5):

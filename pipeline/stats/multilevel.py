@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
-from scipy import stats
 
+from pipeline.stats.distributions import chi2_sf
 from pipeline.stats.fit import fit_model
 from pipeline.stats.spec import ModelSpec, _err, _quote, parse_spec
 
@@ -51,7 +51,7 @@ def lrt_random_intercept(spec: Mapping[str, Any] | ModelSpec,
                        data.loc[mixed.rows])
     lr = 2 * (mixed.fit["loglik"] - single.fit["loglik"])
     lr_clipped = max(lr, 0.0)
-    p1 = float(stats.chi2.sf(lr_clipped, 1))
+    p1 = float(chi2_sf(lr_clipped, 1))
     return {
         "model": spec.id, "group": spec.group, "n_obs": mixed.fit["n_obs"],
         "n_groups": mixed.fit["n_groups"], "loglik_single": single.fit["loglik"],

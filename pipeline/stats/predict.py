@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import patsy
-from scipy import special, stats
+from scipy import special
 
+from pipeline.stats.distributions import norm_ppf, t_ppf
 from pipeline.stats.frame import _is_numeric
 from pipeline.stats.results import ModelResult
 from pipeline.stats.spec import ModelSpec, _err
@@ -49,7 +50,7 @@ def predict_grid(result: ModelResult, data: pd.DataFrame, grid: Mapping[str, Seq
     params = result.params.to_numpy(float)
     V = result.vcov.to_numpy(float)
     t_df = result.fit["t_df"]
-    q = stats.norm.ppf(0.5 + level / 2) if t_df is None else stats.t.ppf(0.5 + level / 2, t_df)
+    q = norm_ppf(0.5 + level / 2) if t_df is None else t_ppf(0.5 + level / 2, t_df)
     if spec.family == "ordered_logit":
         out = _category_probabilities(points, Xv, params, V, q, pred.outcome_levels)
     else:

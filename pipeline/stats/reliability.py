@@ -26,11 +26,12 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize
 
 from pipeline.core.digits import snap
 from pipeline.core.errors import PipelineError
 from pipeline.core.parallel import ParallelSettings, as_settings, run_tasks
+from pipeline.stats.distributions import chi2_sf, f_ppf
 
 STATUS_OK = "ok"
 STATUS_TOO_FEW_ITEMS = "too_few_items"  # alpha needs 2 items
@@ -397,8 +398,8 @@ def _alpha_result(x: np.ndarray, names: tuple[str, ...], c: np.ndarray, r: np.nd
 
     raw_alpha = float(tot["raw_alpha"])
     df1, df2 = n_rows - 1, (n_rows - 1) * (k - 1)
-    feldt_lower = 1 - (1 - raw_alpha) * stats.f.ppf(0.975, df1, df2) if n_rows > 1 else np.nan
-    feldt_upper = 1 - (1 - raw_alpha) * stats.f.ppf(0.025, df1, df2) if n_rows > 1 else np.nan
+    feldt_lower = 1 - (1 - raw_alpha) * f_ppf(0.975, df1, df2) if n_rows > 1 else np.nan
+    feldt_upper = 1 - (1 - raw_alpha) * f_ppf(0.025, df1, df2) if n_rows > 1 else np.nan
 
     notes = []
     negative = [names[i] for i in range(k) if r_drop[i] < 0]
@@ -622,7 +623,7 @@ def omega_total(items: pd.DataFrame, *, use: Use = "complete", min_n: int = 10) 
         loadings=pd.Series(lam, index=list(names)),
         residual_variances=pd.Series(theta, index=list(names)),
         std_loadings=pd.Series(fit.std_loadings, index=list(names)),
-        chisq=float(chisq), df=df, pvalue=float(stats.chi2.sf(chisq, df)) if df > 0 else np.nan,
+        chisq=float(chisq), df=df, pvalue=float(chi2_sf(chisq, df)) if df > 0 else np.nan,
         fmin=fit.fmin, converged=fit.converged, heywood=fit.heywood, warnings=tuple(notes),
     )
 
