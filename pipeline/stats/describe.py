@@ -16,6 +16,7 @@ import pandas as pd
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.instrument import Instrument
+from pipeline.stats.distributions import chi2_sf, f_sf
 
 
 def describe_survey(clean: pd.DataFrame | None, missing: pd.DataFrame | None, indices: pd.DataFrame | None,
@@ -105,9 +106,7 @@ def sample_characteristics(clean: pd.DataFrame, communities: pd.DataFrame | None
                              "suppressed": bool(len(x) < k)})
             usable = [x for x in samples if len(x) > 1]
             if len(usable) > 1:
-                from scipy import stats      # here only: 0.5-1 s to import (pipeline.stats.distributions)
-
-                f, p = stats.f_oneway(*usable)
+                f, p = one_way_anova(usable)
                 tests.append({"variable": name, "test": "anova", "statistic": float(f),
                               "df": float(len(usable) - 1), "p_value": float(p), "n": int(sum(len(x) for x in usable)),
                               "min_expected": np.nan, "replications": np.nan})
@@ -143,12 +142,13 @@ def independence_test(x: np.ndarray, g: np.ndarray, rng: np.random.Generator,
     obs = np.bincount(r_idx * len(cols) + c_idx, minlength=len(rows) * len(cols)).reshape(len(rows), len(cols))
     expected = np.outer(obs.sum(axis=1), obs.sum(axis=0)) / obs.sum()
     out = {"n": int(obs.sum()), "min_expected": float(expected.min()), "replications": np.nan}
-    from scipy import stats          # here only: 0.5-1 s to import (pipeline.stats.distributions)
-
-    chi2, p, dof, _ = stats.chi2_contingency(obs, correction=False)
+    chi2, dof = float(((obs - expected) ** 2 / expected).sum()), (len(rows) - 1) * (len(cols) - 1)
+    p = chi2_sf(chi2, dof)      # scipy.stats.chi2_contingency(obs, correction=False), the same numbers
     if expected.min() >= MIN_EXPECTED:
         return {"test": "chi2", "statistic": float(chi2), "df": float(dof), "p_value": float(p), **out}
     if obs.shape == (2, 2):
+        from scipy import stats      # here only: 0.5-1 s to import (pipeline.stats.distributions)
+
         odds, p = stats.fisher_exact(obs)
         return {"test": "fisher", "statistic": float(odds), "df": np.nan, "p_value": float(p), **out}
     tables = random_tables(obs.sum(axis=1), obs.sum(axis=0), replications, rng)
@@ -157,6 +157,30 @@ def independence_test(x: np.ndarray, g: np.ndarray, rng: np.random.Generator,
     out["replications"] = float(replications)
     return {"test": "chi2_mc", "statistic": float(chi2), "df": float(dof),
             "p_value": (1 + hits) / (replications + 1), **out}
+
+
+def one_way_anova(samples: list[np.ndarray]) -> tuple[float, float]:
+    """F and its p value of the one-way ANOVA of ``samples`` (each of two or more values):
+    ``scipy.stats.f_oneway`` with its operations in its order (the same numbers, bit for bit;
+    ``tests/test_distributions.py``), without importing scipy.stats. Groups that are all
+    constant go to scipy.stats itself, for its conventions (F infinite or NaN)."""
+    if all(np.all(x == x[0]) for x in samples):
+        from scipy import stats
+
+        res = stats.f_oneway(*samples)
+        return float(res.statistic), float(res.pvalue)
+    alldata = np.concatenate(samples)
+    offset = np.mean(alldata, keepdims=True)
+    centred = alldata - offset
+    normalized_ss = np.sum(centred) ** 2.0 / len(alldata)
+    sstot = np.vecdot(centred, centred) - normalized_ss
+    ssbn = 0.0
+    for x in samples:
+        ssbn = ssbn + np.sum(x - offset) ** 2.0 / len(x)
+    ssbn = ssbn - normalized_ss
+    dfbn, dfwn = len(samples) - 1, len(alldata) - len(samples)
+    f = (ssbn / dfbn) / ((sstot - ssbn) / dfwn)
+    return float(f), float(f_sf(f, dfbn, dfwn))
 
 
 def random_tables(rows: np.ndarray, cols: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -53,3 +53,9 @@ def norm_ppf(q):
 def f_ppf(q, dfn, dfd):
     """``scipy.stats.f.ppf(q, dfn, dfd)`` for 0 < q < 1."""
     return _out(special.fdtri(dfn, dfd, q))
+
+
+def f_sf(x, dfn, dfd):
+    """``scipy.stats.f.sf(x, dfn, dfd)``: 1 for x <= 0."""
+    x = np.asarray(x, dtype=float)
+    return _out(np.where(x > 0, special.fdtrc(dfn, dfd, np.maximum(x, 0.0)), np.where(np.isnan(x), np.nan, 1.0)))
