@@ -411,3 +411,34 @@ def test_not_item_data_raises_pipeline_error():
         rel.cronbach_alpha(np.zeros((3, 3)))  # type: ignore[arg-type]
     with pytest.raises(PipelineError, match="use must be"):
         rel.omega_total(keyed("agreeableness"), use="listwise")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("loadings,use,min_warm", [((0.8, 0.7, 0.6, 0.5, 0.4), "complete", 55),
+                                                   ((0.9, 0.3, 0.3, 0.2), "pairwise", 40),
+                                                   ((0.99, 0.95, 0.2), "complete", 0)])   # near a Heywood case
+def test_bootstrap_omega_from_the_full_datas_fit_is_the_same_number(loadings, use, min_warm):
+    """The bootstrap's omega fits start from the full data's uniquenesses (Newton's method alone,
+    rel._warm_uniquenesses) instead of the optimiser: the same omega, bit for bit, on every
+    resample; where the warm start is not sure (a Heywood case, no convergence) the optimiser's
+    path is taken."""
+    rng = np.random.default_rng(7)
+    lam = np.array(loadings)
+    n = 400
+    x = rng.standard_normal((n, 1)) * lam + rng.standard_normal((n, len(lam))) * np.sqrt(1 - lam ** 2)
+    x = np.round(x * 2) / 2                              # Likert-like ties
+    if use == "pairwise":
+        x[rng.random(x.shape) < 0.05] = np.nan
+    start = rel._full_uniquenesses(x, use, 10)
+    assert start is not None
+    warm = 0
+    for _ in range(60):
+        xb = x[rng.integers(0, n, size=n)]
+        cold = rel._omega_value(xb, use, 10)
+        assert rel._omega_value(xb, use, 10, start) == cold or (np.isnan(cold) and np.isnan(rel._omega_value(xb, use, 10, start)))
+        cov, _ = rel._omega_cov(xb, use)
+        sd = np.sqrt(np.diag(cov))
+        warm += rel._warm_uniquenesses(start, cov / np.outer(sd, sd)) is not None
+    assert warm >= min_warm                              # the warm path is the one mostly taken
+    heywood = start.copy()
+    heywood[0] = rel._PSI_LOWER
+    assert rel._warm_uniquenesses(heywood, np.eye(len(lam))) is None
