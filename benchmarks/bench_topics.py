@@ -147,11 +147,11 @@ def child(corpus: str, sampler: str, out: Path) -> None:
 
 def child_env(**extra: str) -> dict[str, str]:
     """The environment ``python -m pipeline`` gives a stage (one thread, the same CPU kernels, the
-    project's numba cache), and the project on the path."""
+    machine's kernel cache), and the project on the path."""
     from pipeline.__main__ import CPU_KERNELS
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "NUMBA_CACHE_DIR": str(ROOT / ".cache" / "numba"),
+           "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
            "PYTHONPATH": str(ROOT), **CPU_KERNELS}
     return {**env, **extra}
 
@@ -226,7 +226,7 @@ def main() -> None:
         results[corpus, "old"] = run(corpus, "numpy", "old")
     cold = WORK / "numba-cold"
     shutil.rmtree(cold, ignore_errors=True)
-    results["demo", "cold"] = run("demo", "numba", "cold", NUMBA_CACHE_DIR=str(cold))
+    results["demo", "cold"] = run("demo", "numba", "cold", PIPELINE_MACHINE_CACHE=str(cold))
     print(f"Machine: {machine()}; `nproc` {os.cpu_count()}, load average at the end "
           f"{' '.join('%.1f' % x for x in os.getloadavg())}. Commit {commit()}.\n")
     print("| corpus | sampler | wall (s) | CPU (s) | stage's tables |\n|---|---|---|---|---|")

@@ -10,11 +10,8 @@ import platform
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-# numba's compiled code (the topic model's Gibbs sampler, pipeline/text/gsdmm.py) is cached in
-# .cache/numba of the working folder (git-ignored and no stage's dependency; DVC runs every stage
-# from the project root), not in __pycache__ beside the code: a stage process loads it instead of
-# compiling, and its workers inherit the variable. The code is the same cold or warm.
-os.environ.setdefault("NUMBA_CACHE_DIR", os.path.abspath(os.path.join(".cache", "numba")))
+# numba's compiled code (the topic model's Gibbs sampler) is cached by the module's content
+# outside the project (pipeline/core/machine.py), once per machine.
 
 # The same kernels on every x86-64 CPU: numpy's own x86-64-v2 baseline loops (its AVX2/AVX-512
 # variants switched off) and OpenBLAS's Nehalem (SSE) kernels instead of the ones it would pick

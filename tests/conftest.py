@@ -7,9 +7,8 @@ from pathlib import Path
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
-# numba's cache (pipeline/text/gsdmm.py) in the project's .cache/numba, for this process and the
-# stage commands of run_study (which run in a temporary folder): compiled once, not per session.
-os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".cache" / "numba"))
+# numba's compiled kernels and jieba's dictionary cache: kept by content outside the project
+# (pipeline/core/machine.py), for this process and every stage command a test runs elsewhere.
 
 import pytest  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402

@@ -102,3 +102,33 @@ def test_real_sentences_match(k, seed):
     X = _sentences()
     assert X.shape[0] == 500 and X.data.max() > 1
     _assert_same(REF.fit_dmm(X, k, seed, n_iter=3, split_merge=2), TM.fit_dmm(X, k, seed, n_iter=3, split_merge=2))
+
+
+@pytest.mark.slow   # compiles the kernels once in a fresh cache: 5-10 s
+def test_compiled_kernels_are_found_by_content_from_a_fresh_clone(tmp_path):
+    """The kernel cache is keyed by gsdmm.py's content, not its path or mtime: a copy of the
+    package elsewhere, with a new mtime (a fresh clone), loads what the first copy compiled; an
+    edited module compiles afresh."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PIPELINE_MACHINE_CACHE": str(tmp_path / "machine"), "NUMBA_DEBUG_CACHE": "1"}
+    code = "from pipeline.text.topicmodel import compile_dmm; compile_dmm()"
+
+    def run(where: Path) -> str:
+        return subprocess.run([sys.executable, "-c", code], cwd=where, env=env, capture_output=True, text=True,
+                              check=True).stdout
+
+    first = run(root)
+    assert "data saved to" in first and str(tmp_path / "machine") in first
+    clone = tmp_path / "clone"
+    shutil.copytree(root / "pipeline", clone / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
+    os.utime(clone / "pipeline" / "text" / "gsdmm.py", (1e9, 1e9))
+    second = run(clone)
+    assert "data loaded from" in second and "data saved to" not in second
+    edited = clone / "pipeline" / "text" / "gsdmm.py"
+    edited.write_text(edited.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    assert "data saved to" in run(clone)
