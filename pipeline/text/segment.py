@@ -24,6 +24,7 @@ from pathlib import Path
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import write_bytes
+from pipeline.core.machine import machine_cache_dir
 from pipeline.text.rules import Rules, read_word_list
 
 ENGINES = ("jieba", "rjieba", "auto")
@@ -54,12 +55,33 @@ def _import_jieba():
     return jieba
 
 
+def _machine_jieba_cache(jieba) -> Path:
+    """The machine's copy of jieba's dictionary cache, named by the dictionary's content
+    (:mod:`pipeline.core.machine`): built once per machine and jieba version, not per clone."""
+    dictionary = Path(jieba.__file__).parent / "dict.txt"
+    return machine_cache_dir("jieba", hashlib.sha256(dictionary.read_bytes()).hexdigest()[:16] + ".cache")
+
+
 def _jieba_tokenizer(cache_file: str, words: Iterable[tuple[str, int | None, str | None]] = ()):
+    """A jieba tokenizer whose dictionary cache is ``cache_file`` (the study's
+    ``transcripts.jieba_cache``). A missing cache file is first copied from the machine's copy
+    (2-3 CPU-s to build it again in every fresh clone), and the machine's copy is made from a
+    new one; the same bytes either way (jieba marshals the dictionary in its file order)."""
     jieba = _import_jieba()
     tk = jieba.Tokenizer()
-    Path(cache_file).parent.mkdir(parents=True, exist_ok=True)
-    tk.cache_file = str(Path(cache_file).resolve())
+    target = Path(cache_file).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shared = _machine_jieba_cache(jieba)
+    if not target.exists() and shared.is_file():
+        write_bytes(target, shared.read_bytes())
+    tk.cache_file = str(target)
     tk.initialize()
+    if not shared.exists() and target.is_file():
+        try:
+            shared.parent.mkdir(parents=True, exist_ok=True)
+            write_bytes(shared, target.read_bytes())
+        except OSError:           # a read-only home: every clone builds its own, as before
+            pass
     for word, freq, tag in words:
         tk.add_word(word, freq, tag or None)
     return tk
