@@ -54,6 +54,7 @@ install_system_checks
 export PATH="$PWD/.venv/bin:$PATH"
 # Reproducible defaults for every stage (see README, "Determinism").
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONHASHSEED=0
-export PYTHONDONTWRITEBYTECODE=1   # no __pycache__ in the code folders that stages depend on
-find pipeline -name __pycache__ -type d -prune -exec rm -rf {} +
+# Python's bytecode (__pycache__/) is written beside the code: .dvcignore keeps it out of the
+# stages' code dependencies and .gitignore out of git, and every later stage loads it instead of
+# compiling the modules it imports again.
 .venv/bin/dvc repro
