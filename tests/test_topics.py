@@ -551,3 +551,31 @@ def test_grid_document_cap_is_a_seeded_sample_and_a_no_op_within_the_cap():
     assert set(a[0]) <= set(train) and set(a[1]) <= set(test) and (np.diff(a[0]) > 0).all()
     assert all((x == y).all() for x, y in zip(a, b))
     assert not (cap_documents(train, test, 1000, seed=2)[0] == a[0]).all()
+
+
+def test_counts_are_scikit_learns_without_importing_it(small_units):
+    """documents.count_matrix and the min_df rule give CountVectorizer's vocabulary and matrix
+    (values, dtypes, sorted indices), and vectorizing imports no scikit-learn (2 CPU-s)."""
+    import subprocess
+    import sys
+
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    from pipeline.text.documents import _min_df_counts, count_matrix
+
+    texts = [str(t) for t in pd.read_parquet(small_units[0])["tokens"]] + ["", "a a b"]
+    for min_df in (1, 2, 3, 0.02):
+        vec = CountVectorizer(analyzer=str.split, min_df=min_df, dtype=np.int64)
+        want = vec.fit_transform(texts).tocsr()
+        want.sort_indices()
+        words, got = _min_df_counts(texts, min_df, len(texts))
+        assert list(words) == list(vec.get_feature_names_out())
+        fixed = CountVectorizer(analyzer=str.split, vocabulary=list(words), dtype=np.int64).fit_transform(texts).tocsr()
+        for a, b in ((want, got), (fixed, count_matrix(texts, list(words)))):
+            for part in ("data", "indices", "indptr"):
+                x, y = getattr(a, part), getattr(b, part)
+                assert x.dtype == y.dtype and np.array_equal(x, y)
+    code = ("import sys, pandas as pd; from pipeline.text.documents import vectorize; "
+            f"vectorize(pd.DataFrame({{'tokens': {texts[:50]!r}, 'doc_id': range(50), 'unit_ids': '', "
+            "'interview_id': '', 'n_units': 1})); print('sklearn' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

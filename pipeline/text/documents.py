@@ -184,18 +184,40 @@ def _audit_row(rule: str, setting: object, words: Sequence[str], freq: Mapping[s
             "examples": " ".join(top[:N_EXAMPLES]) if examples else ""}
 
 
+def count_matrix(texts: Sequence[str], vocab: Sequence[str]) -> sparse.csr_matrix:
+    """Documents x ``vocab`` counts of the space-separated tokens of ``texts`` (tokens not in
+    ``vocab`` ignored): the matrix of scikit-learn's ``CountVectorizer(analyzer=str.split,
+    vocabulary=vocab, dtype=np.int64)``, the same values, dtypes (int64 counts, int32 indices)
+    and sorted indices (tests/test_topics.py), without importing scikit-learn (2 CPU-s)."""
+    index = {w: j for j, w in enumerate(vocab)}
+    indptr, indices, data = [0], [], []
+    for text in texts:
+        counts = Counter(j for j in map(index.get, text.split()) if j is not None)
+        for j in sorted(counts):
+            indices.append(j)
+            data.append(counts[j])
+        indptr.append(len(indices))
+    return sparse.csr_matrix((np.asarray(data, dtype=np.int64), np.asarray(indices, dtype=np.int32),
+                              np.asarray(indptr, dtype=np.int32)), shape=(len(texts), len(vocab)))
+
+
+def _min_df_counts(texts: list[str], min_df: int | float, n_docs: int) -> tuple[np.ndarray, sparse.csr_matrix]:
+    """The words (sorted) in at least ``min_df`` documents (a count, or a share of them) and
+    their count matrix: ``CountVectorizer(analyzer=str.split, min_df=min_df)``'s."""
+    words = np.asarray(sorted({t for text in texts for t in text.split()}), dtype=object)
+    X = count_matrix(texts, words)
+    low = min_df if isinstance(min_df, (int, np.integer)) else min_df * len(texts)
+    keep = np.flatnonzero(np.diff(X.tocsc().indptr) >= low) if len(words) else np.zeros(0, dtype=int)
+    if not len(keep):
+        raise PipelineError("topics.vocabulary: no vocabulary left (no word is in min_df documents)",
+                            hint=f"{n_docs} documents: lower vocabulary.min_df")
+    return words[keep], X[:, keep]
+
+
 def _doc_frequency_rules(texts: list[str], vocabulary: Vocabulary, n_docs: int) -> tuple[list[str], list[dict]]:
     """min_df, then max_df with its exception for bursty words (``max_df_ridf``), then
     ``max_features``: the vocabulary (sorted) and the audit rows."""
-    from sklearn.feature_extraction.text import CountVectorizer
-
-    vec = CountVectorizer(analyzer=str.split, min_df=vocabulary.min_df, dtype=np.int64)
-    try:
-        X = vec.fit_transform(texts).tocsr()
-    except ValueError as exc:  # empty vocabulary
-        raise PipelineError(f"topics.vocabulary: no vocabulary left ({exc})",
-                            hint=f"{n_docs} documents: lower vocabulary.min_df") from None
-    words = vec.get_feature_names_out()
+    words, X = _min_df_counts(texts, vocabulary.min_df, n_docs)
     total = Counter(t for s in texts for t in s.split())
     rows = [_audit_row("min_df", vocabulary.min_df, sorted(set(total) - set(words)), total, examples=False)]
     df = np.asarray((X > 0).sum(axis=0)).ravel()
@@ -238,9 +260,7 @@ def vectorize(docs: pd.DataFrame, vocabulary: Vocabulary | None = None, min_doc_
     if not vocab:
         raise PipelineError("topics.vocabulary: no vocabulary left",
                             hint=f"{len(docs)} documents: lower vocabulary.min_df or raise max_df")
-    from sklearn.feature_extraction.text import CountVectorizer
-
-    X = CountVectorizer(analyzer=str.split, vocabulary=vocab, dtype=np.int64).fit_transform(texts).tocsr()
+    X = count_matrix(texts, vocab)
     n_tok = np.asarray(X.sum(axis=1)).ravel()
     keep = n_tok >= min_doc_tokens
     flagged = docs.loc[~keep, ["doc_id", "unit_ids", "interview_id", "n_units"]].assign(

@@ -156,9 +156,7 @@ def fit_topics(X: sparse.spmatrix, model: str, k: int, random_state: int, settin
     """Fit LDA (batch variational Bayes on counts) or NMF (Kullback-Leibler or Frobenius loss,
     on L2-normalised TF-IDF) with ``k`` topics. NMF's topic-word rows are its normalised H rows; its document
     proportions the normalised W rows (a document with W = 0 gets 1/k each)."""
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
+    import warnings      # scikit-learn (2 CPU-s to import) only for the models that use it
 
     if model == "lda":
         from sklearn.decomposition import LatentDirichletAllocation
@@ -171,6 +169,7 @@ def fit_topics(X: sparse.spmatrix, model: str, k: int, random_state: int, settin
         return TopicFit(model, k, _normalise_rows(lda.components_), _normalise_rows(theta), perp)
     if model == "nmf":
         from sklearn.decomposition import NMF
+        from sklearn.exceptions import ConvergenceWarning
         from sklearn.feature_extraction.text import TfidfTransformer
 
         tfidf = TfidfTransformer().fit_transform(X)
