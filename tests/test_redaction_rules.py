@@ -758,3 +758,11 @@ def test_a_lettered_file_number_with_a_dashed_tail_is_one_certificate():
     rules = load_rules(ROOT / "studies" / "demo" / "transcripts.yaml", ROOT / "config" / "stopwords.txt")
     text = "他的残疾证是CX5012342020-0815，去年办的。"
     assert [text[s:e] for s, e, _ in find_numbers(text, rules)][:1] == ["CX5012342020-0815"]
+
+
+# --- round 9 (issue 17): people named again and again in one long answer ---------------------------
+def test_a_given_name_with_xiao_said_again_is_the_given_name(generic):
+    """小龙 of 马小龙 said again is his given name whole, not 小 + the surname 龙 (小[龙])."""
+    found = spans(generic, "有个孩子叫马小龙，回族。我就让他当管理员。小龙他爸在工地上干活。")
+    assert [v for v, t in found if t == "name"] == ["马小龙", "小龙"]
+    assert [v for v, t in spans(generic, "我们楼的小龙师傅人好。") if t == "name"] == ["龙"]

@@ -117,9 +117,22 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
     spans = not_person_spans(text, rules)
     more = [(s, e) for s, e in more_names(text, [(s, e) for s, e, _ in found], rules, lexicon, region)
             if taken.free(s, e) and not kept(text, s, e, spans, rules, lexicon)]
-    yield from (f for f in found if f[2] != text[f[0]:f[1]].replace(" ", "") or
-                not any(s <= f[0] and f[1] <= e for s, e in more))                  # 桂英 in 闪桂英 (not 马 of 马姐)
+    givens = _givens_of_found(text, found, rules)
+    yield from (f for f in found if not any(s <= f[0] and f[1] <= e and (f[2] == text[f[0]:f[1]].replace(" ", "") or
+                                                                         text[s:e] in givens) for s, e in more))
+    # 桂英 in 闪桂英 (not 马 of 马姐); 小龙 of 马小龙 said again is the given name, not 小 + the surname 龙
     yield from ((s, e, re.sub(r"\s+", "", text[s:e])) for s, e in more)
+
+
+def _givens_of_found(text: str, found: list[tuple[int, int, str]], rules: Rules) -> set[str]:
+    """The given names (two characters) of the full names found whole: 小龙 of 马小龙."""
+    out = set()
+    for s, e, key in found:
+        word = re.sub(r"\s+", "", text[s:e])
+        sur = _surname_of(word, rules, weak=True) if key == word else ""
+        if sur and len(word) - len(sur) == 2:
+            out.add(word[len(sur):])
+    return out
 
 
 def _kin_word(word: str, rules: Rules) -> bool:
