@@ -766,3 +766,10 @@ def test_a_given_name_with_xiao_said_again_is_the_given_name(generic):
     found = spans(generic, "有个孩子叫马小龙，回族。我就让他当管理员。小龙他爸在工地上干活。")
     assert [v for v, t in found if t == "name"] == ["马小龙", "小龙"]
     assert [v for v, t in spans(generic, "我们楼的小龙师傅人好。") if t == "name"] == ["龙"]
+
+
+def test_a_full_name_after_a_kinship_word_is_taken_whole(generic):
+    """她儿子路建军: a surname (a weak one too) and two given characters after a kinship word are the
+    full name, not 路建; 王强明天, 王芳学习: the third character starts the next word."""
+    assert [v for v, t in spans(generic, "我媳妇敏秀珍在家种地，让她儿子路建军盯着。") if t == "name"] == ["敏秀珍", "路建军"]
+    assert [v for v, t in spans(generic, "我儿子王强明天来，我女儿王芳学习好。") if t == "name"] == ["王强", "王芳"]

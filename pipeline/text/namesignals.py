@@ -1,6 +1,6 @@
 """Name signals that do not depend on jieba's word boundaries (part of :func:`pipeline.text.names.find_names`):
 spaced names (马 玉 兰), given names of the ``given_names`` list (阿依莎, 马穆萨), given names
-after a kinship word (我闺女玉兰), names in pinyin (MA XIULAN, Ma Xiulan) and 阿 + one
+after a kinship word (我闺女玉兰; a full name there: 她儿子路建军), names in pinyin (MA XIULAN, Ma Xiulan) and 阿 + one
 character of given names said as a name (阿强跟阿珍)."""
 from __future__ import annotations
 
@@ -135,9 +135,31 @@ def _kin_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[int]
         if entry is None and any(_common(given[0] + given[1] + c, lexicon, RARE_FREQ) for c in text[end:end + 1]):
             continue
         nxt = text[end:end + 1]
+        if not spaced and _kin_full_name(text, b, rules, lexicon):
+            yield b, b + 3                                    # 我媳妇敏秀珍在家: the full name, not 敏秀
+            continue
         if nxt and HAN_JIEBA.match(nxt) and _common(given[1] + nxt, lexicon, COMMON_FREQ):
             continue                                          # the second character starts the next word
         yield b, end
+
+
+def _kin_full_name(text: str, b: int, rules: Rules, lexicon: Lexicon) -> bool:
+    """A full name of three characters right after a kinship word (她儿子路建军盯着, 我男人于海龙，):
+    a surname (weak or rare ones too: the kinship word is the signal) that makes no dictionary word
+    with the next character, two characters of given names, the third starting no word with what
+    follows (not 王强明天, 王芳学习: there the name is 王强, 王芳)."""
+    word = text[b:b + 3]
+    sur = word[:1]
+    if len(word) < 3 or not (sur in rules.surnames or sur in rules.weak_surnames or sur in rules.rare_surnames) or \
+            not all(c in GIVEN_CHARS for c in word[1:]) or _common(word[:2], lexicon, RARE_FREQ) or word in rules.not_names:
+        return False
+    entry = lexicon.get(word[1:])
+    if entry is not None and not entry[1].startswith(("nr", "nz", "ns")) and _common(word[1:], lexicon, COMMON_FREQ) and \
+            not lexicon.name_like(word[1:]):
+        return False                                          # (我儿子王上学: no name)
+    nxt = text[b + 3:b + 4]
+    return not (nxt and HAN_JIEBA.match(nxt) and (_common(word[2] + nxt, lexicon, RARE_FREQ) or
+                                                  _common(word + nxt, lexicon, RARE_FREQ)))
 
 
 def _named_noun(text: str, end: int, given: str, rules: Rules, lexicon: Lexicon) -> bool:
