@@ -146,12 +146,13 @@ def _kin_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[int]
 def _kin_full_name(text: str, b: int, rules: Rules, lexicon: Lexicon) -> bool:
     """A full name of three characters right after a kinship word (她儿子路建军盯着, 我男人于海龙，):
     a surname (weak or rare ones too: the kinship word is the signal) that makes no dictionary word
-    with the next character, two characters of given names, the third starting no word with what
+    with the next character, two characters common in given names (not 德旺爱), the third starting no word with what
     follows (not 王强明天, 王芳学习: there the name is 王强, 王芳)."""
     word = text[b:b + 3]
     sur = word[:1]
     if len(word) < 3 or not (sur in rules.surnames or sur in rules.weak_surnames or sur in rules.rare_surnames) or \
-            not all(c in GIVEN_CHARS for c in word[1:]) or _common(word[:2], lexicon, RARE_FREQ) or word in rules.not_names:
+            not all(c in GIVEN_CHARS for c in word[1:]) or not lexicon.name_like(word[1:]) or \
+            _common(word[:2], lexicon, RARE_FREQ) or word in rules.not_names:
         return False
     entry = lexicon.get(word[1:])
     if entry is not None and not entry[1].startswith(("nr", "nz", "ns")) and _common(word[1:], lexicon, COMMON_FREQ) and \
