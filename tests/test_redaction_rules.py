@@ -773,3 +773,14 @@ def test_a_full_name_after_a_kinship_word_is_taken_whole(generic):
     full name, not 路建; 王强明天, 王芳学习: the third character starts the next word."""
     assert [v for v, t in spans(generic, "我媳妇敏秀珍在家种地，让她儿子路建军盯着。") if t == "name"] == ["敏秀珍", "路建军"]
     assert [v for v, t in spans(generic, "我儿子王强明天来，我女儿王芳学习好。") if t == "name"] == ["王强", "王芳"]
+
+
+def test_a_given_name_said_again_inside_a_sentence(generic):
+    """The given name of a full name found, said again inside a sentence (不是逗号后): 锁在晓明的柜子里,
+    现在国强每个月; an everyday word (国庆, 建国) only before a title, a kinship or a person word."""
+    found = spans(generic, "我们的会计张晓明，钥匙都锁在晓明的柜子里，现在晓明每个月来一趟。")
+    assert [v for v, t in found if t == "name"] == ["张晓明", "晓明", "晓明"]
+    found = spans(generic, "我女婿马国庆，去年国庆老哥住院，国庆节我们去看他。")
+    assert [v for v, t in found if t == "name"] == ["马国庆", "国庆"]
+    found = spans(generic, "他大名叫杨海麦，二儿子，海麦这个娃从小就灵。")
+    assert [v for v, t in found if t == "name"] == ["杨海麦", "海麦"]

@@ -17,7 +17,9 @@ turn's other names say so; each is redacted where it stands, not elsewhere in th
   a surname and are named together.
 - **A given name again**: the given name of a full name found (马永福 … 永福啊; 丁建华 … 建华哩),
   alone and set off (a break, a naming or glue character before it; a break, a particle or a glue
-  character after it).
+  character after it), or inside a sentence where it makes no dictionary word with its neighbours
+  (礼拜秀英就端了, 锁在晓明的柜子里; an everyday word such as 国庆 only before a title, a kinship or
+  a person word: 国庆老哥, not 国庆节); its characters in 10 of jieba's names at least (海麦).
 - **A surname again**: a surname alone that a name found in the turn bears, after 哪个 (asking
   which person; not 那个, which ends a spelling: 三横一竖那个王) and before a break (老马 … 哪个马？), or before 家 where that is no word of jieba's dictionary
   (哈斌 … 哈家那个小伙子); a surname found alone (an informal form: 闪大姐) and two characters of
@@ -54,6 +56,8 @@ JOINERS = ("跟", "和", "与", "同", "、", "")
 PARTICLES = "啊呢哩吧嘛呀哦"
 DEMONSTRATIVES = ("哪个", "哪一个")                   # asking which person (not 那个王: a spelling, 三横一竖那个王)
 BREAK = "，。；！？,;!?：:、—…～~ \t\u3000\n"
+GIVEN_AGAIN_MIN = 10                                 # a given name said again: its characters in 10 of jieba's names (海麦)
+KIN_AFTER = ("爸", "妈", "叔", "婶", "姨", "哥", "姐", "老哥", "老汉", "婶子", "家")    # 振华爸, 建国叔, 哈三家
 
 
 def more_names(text: str, spans: list[tuple[int, int]], rules: Rules, lexicon: Lexicon,
@@ -198,9 +202,9 @@ def _given_again(text: str, full: set[str], rules: Rules, lexicon: Lexicon, regi
     for name in full:
         sur = _surname(name, rules)
         given = name[len(sur):]
-        if not sur or len(given) != 2 or not all(c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= 30 for c in given) or \
-                given in rules.titles or given in ROLE_WORDS:
-            continue                                         # (苏楼长 … 找楼长: a role, no given name)
+        if not sur or len(given) != 2 or not all(c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= GIVEN_AGAIN_MIN for c in given) or \
+                given in rules.titles or given in ROLE_WORDS or given in rules.kin_words:
+            continue                                         # (苏楼长 … 找楼长: a role, no given name; 常老汉)
         for m in re.finditer(re.escape(given), text[region:]):
             a, b = region + m.start(), region + m.end()
             before, after = text[a - 1:a], text[b:b + 1]
@@ -210,6 +214,31 @@ def _given_again(text: str, full: set[str], rules: Rules, lexicon: Lexicon, regi
                     (not after or after in BREAK or after in PARTICLES or after in rules.glue_after or after in "他她" or
                      (given not in rules.places and _unbroken_ok(given, after, lexicon))):
                 yield a, b
+            elif _given_in_running_text(text, a, b, rules, lexicon):
+                yield a, b
+
+
+def _given_in_running_text(text: str, a: int, b: int, rules: Rules, lexicon: Lexicon) -> bool:
+    """A given name of a full name found, said again inside a sentence (礼拜秀英就端了, 锁在晓明的柜子里,
+    是建平半夜, 现在国强每个月): no dictionary word with the character before it or after it and
+    the start of no longer word; one that is an everyday word (国庆, 建国, 银川, 团结) only before a
+    title, a kinship word or a person word (国庆老哥, 建国叔, 红梅书记; not 国庆节, 网格就团结)."""
+    given, before, after = text[a:b], text[a - 1:a], text[b:b + 1]
+    if before and HAN_JIEBA.match(before) and (_freq(before + given[0], lexicon) >= 10 or _freq(text[a - 1:b], lexicon) > 0):
+        return False
+    if after and HAN_JIEBA.match(after) and any(_freq(given[1] + text[b:b + k], lexicon) >= 10 or
+                                                  _freq(given + text[b:b + k], lexicon) > 0 for k in (1, 2)):
+        return False
+    person = text.startswith((*rules.titles, *rules.kin_words, *rules.person_after, *ROLE_WORDS, *KIN_AFTER), b)
+    entry = lexicon.get(given)
+    everyday = given in rules.places or (entry is not None and not entry[1].startswith("nr") and
+                                         (entry[0] >= 100 or entry[1].startswith("ns")))
+    return person or (not everyday and (not after or after in BREAK or after in PARTICLES or HAN_JIEBA.match(after)))
+
+
+def _freq(word: str, lexicon: Lexicon) -> int:
+    entry = lexicon.get(word)
+    return entry[0] if entry else 0
 
 
 def _unbroken_ok(given: str, after: str, lexicon: Lexicon) -> bool:
