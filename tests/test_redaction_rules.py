@@ -784,3 +784,18 @@ def test_a_given_name_said_again_inside_a_sentence(generic):
     assert [v for v, t in found if t == "name"] == ["马国庆", "国庆"]
     found = spans(generic, "他大名叫杨海麦，二儿子，海麦这个娃从小就灵。")
     assert [v for v, t in found if t == "name"] == ["杨海麦", "海麦"]
+
+
+def test_a_full_name_the_turn_confirms(generic):
+    """A surname and a given name that score a little low (a weak surname: 路; an everyday word as
+    the given name: 国庆) are a name when the turn confirms it: the surname with a title elsewhere
+    (路经理 … 路红霞), the given name before a kinship word (国庆老哥), a title after the full name;
+    the surname's informal forms are then redacted too (路经理, 安奶奶). Without a confirmation
+    nothing changes (比如马国庆 alone; 安全主任 no name)."""
+    found = spans(generic, "我把物业的路经理叫上，路红霞，拍了照片。")
+    assert [v for v, t in found if t == "name"] == ["路", "路红霞"]
+    found = spans(generic, "比如马国庆，八四年入伍。去年国庆老哥住院了。")
+    assert [v for v, t in found if t == "name"] == ["马国庆", "国庆"]
+    found = spans(generic, "安玉兰奶奶八十五了，安奶奶一个人住。")
+    assert [v for v, t in found if t == "name"] == ["安玉兰", "安"]
+    assert [v for v, t in spans(generic, "比如马国庆，八四年入伍。安全主任说了。") if t == "name"] == []

@@ -22,15 +22,21 @@ turn's other names say so; each is redacted where it stands, not elsewhere in th
   a person word: 国庆老哥, not 国庆节); its characters in 10 of jieba's names at least (海麦).
 - **A surname again**: a surname alone that a name found in the turn bears, after 哪个 (asking
   which person; not 那个, which ends a spelling: 三横一竖那个王) and before a break (老马 … 哪个马？), or before 家 where that is no word of jieba's dictionary
-  (哈斌 … 哈家那个小伙子); a surname found alone (an informal form: 闪大姐) and two characters of
-  given names set off by breaks (，闪桂英，).
+  (哈斌 … 哈家那个小伙子), or in an informal form (路红霞 … 路经理, 金德福 … 老金商量: a weak surname
+  too, before a title that makes no word with it); a surname found alone (an informal form: 闪大姐)
+  and two characters of given names set off by breaks (，闪桂英，).
+- **A full name the turn confirms** (:func:`with_confirmed`, called before the rules above): a
+  surname and two characters of given names that score up to 1.5 under the threshold (a weak
+  surname, 路红霞; an everyday word as the given name, 马国庆), when the turn says the surname in an
+  informal form elsewhere (路经理), the given name before a title, a kinship or a person word
+  (国庆老哥, 红梅书记), or a title right after the full name (安玉兰奶奶, 丁福海乡老).
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
 
-from pipeline.text.namescore import GIVEN_CHARS, ROLE_WORDS
+from pipeline.text.namescore import GIVEN_CHARS, ROLE_WORDS, THRESHOLD, window_score
 from pipeline.text.rules import Rules
 from pipeline.text.segment import HAN_JIEBA, Lexicon
 
@@ -57,6 +63,7 @@ PARTICLES = "啊呢哩吧嘛呀哦"
 DEMONSTRATIVES = ("哪个", "哪一个")                   # asking which person (not 那个王: a spelling, 三横一竖那个王)
 BREAK = "，。；！？,;!?：:、—…～~ \t\u3000\n"
 GIVEN_AGAIN_MIN = 10                                 # a given name said again: its characters in 10 of jieba's names (海麦)
+CONFIRMED_MARGIN = 1.5                                # a full name the turn confirms may score this much below THRESHOLD
 KIN_AFTER = ("爸", "妈", "叔", "婶", "姨", "哥", "姐", "老哥", "老汉", "婶子", "家")    # 振华爸, 建国叔, 哈三家
 
 
@@ -268,3 +275,77 @@ def _surname_again(text: str, full: set[str], rules: Rules, lexicon: Lexicon, re
             elif after == "家" and lexicon.get(sur + "家") is None and (a == 0 or text[a - 1] in BREAK) and \
                     text.startswith(("那", "这", "的", "老", "兄弟", "姐妹"), b + 1):
                 yield a, b                                   # 哈家那个小伙子
+            elif _informal_at(text, a, sur, rules, lexicon):
+                yield a, b                                   # 路红霞 … 路经理, 金德福 … 老金商量
+
+
+def _informal_at(text: str, j: int, sur: str, rules: Rules, lexicon: Lexicon) -> bool:
+    """The surname at ``j`` in an informal form: before a title that makes no dictionary word with
+    it (路经理; not 班主任), or after 老/小 and before a break or no word (老金商量, 小路——); the
+    character before it makes no word with it (not 道路经理)."""
+    k = len(sur)
+    if j > 0 and HAN_JIEBA.match(text[j - 1]) and text[j - 1] not in rules.prefixes and \
+            text[j - 1] not in rules.glue_before and _freq(text[j - 1:j + k], lexicon) >= 10:
+        return False
+    title = next((t for t in sorted(rules.titles, key=len, reverse=True) if text.startswith(t, j + k)), "")
+    if title:
+        return _freq(sur + title, lexicon) < 10
+    after = text[j + k:j + k + 1]
+    return j > 0 and text[j - 1] in rules.prefixes and (not after or after in BREAK or after in rules.glue_after or
+                                                       (HAN_JIEBA.match(after) and _freq(sur + after, lexicon) < 10 and
+                                                        after not in GIVEN_CHARS))
+
+
+def with_confirmed(text: str, found: list[tuple[int, int, str]], rules: Rules, lexicon: Lexicon, region: int,
+                   free) -> list[tuple[int, int, str]]:
+    """``found`` (spans with keys) and the full names the turn confirms (:func:`confirmed`), each
+    wherever it occurs; a name found inside one (周建 of 周建平) gives way to it."""
+    new = {text[s:e] for s, e in confirmed(text, found, rules, lexicon, region) if free(s, e)}
+    spans = [(m.start(), m.end()) for word in new for m in re.finditer(re.escape(word), text[region:])]
+    spans = [(region + s, region + e) for s, e in spans]
+    kept = [f for f in found if not any(s <= f[0] and f[1] <= e for s, e in spans)]
+    spans = [(s, e) for s, e in spans if not any(f[0] < e and s < f[1] for f in kept)]
+    return kept + [(s, e, text[s:e]) for s, e in spans]
+
+
+def confirmed(text: str, found: list[tuple[int, int, str]], rules: Rules, lexicon: Lexicon,
+              region: int) -> Iterator[tuple[int, int]]:
+    """A surname and two characters of given names that score a little under the threshold (an
+    everyday word as the given name: 马国庆; a weak surname: 路红霞, 安红梅), a name when the turn
+    confirms it: the same surname in an informal form elsewhere (路经理 … 路红霞, 杨婶子杨春梅), the
+    given name said again before a title, a kinship or a person word (国庆老哥, 红梅书记), or a
+    title right after the full name itself (安玉兰奶奶, 丁福海乡老)."""
+    every = rules.surnames | rules.weak_surnames | rules.rare_surnames
+    taken = bytearray(len(text))
+    for s, e, _ in found:
+        taken[s:e] = b"\x01" * (e - s)
+    for i in range(region, len(text) - 2):
+        sur, given = text[i], text[i + 1:i + 3]
+        if sur not in every or sur in rules.very_rare_surnames or any(taken[i:i + 3]) or \
+                not all(HAN_JIEBA.match(c) and c not in rules.not_given for c in given) or \
+                not (all(c in GIVEN_CHARS for c in given) and lexicon.name_like(given)) or \
+                given in rules.titles or given in rules.kin_words or given in ROLE_WORDS or _freq(sur + given[0], lexicon) >= 10:
+            continue
+        if window_score(text, i, 1, i + 3, given, rules, lexicon) < THRESHOLD - CONFIRMED_MARGIN:
+            continue
+        if text.startswith(rules.titles, i + 3) or _informal_elsewhere(text, i, sur, rules, lexicon, region) or \
+                _given_with_person(text, i + 1, given, rules, region):
+            yield i, i + 3
+
+
+def _informal_elsewhere(text: str, i: int, sur: str, rules: Rules, lexicon: Lexicon, region: int) -> bool:
+    """The surname at ``i`` said elsewhere in the turn with a title (路经理, 杨婶子) or after 老/小 (老金)."""
+    for m in re.finditer(re.escape(sur), text[region:]):
+        j = region + m.start()
+        if j == i:
+            continue
+        if _informal_at(text, j, sur, rules, lexicon):
+            return True
+    return False
+
+
+def _given_with_person(text: str, g: int, given: str, rules: Rules, region: int) -> bool:
+    """The given name at ``g`` said elsewhere in the turn before a title, a kinship or a person word."""
+    words = (*rules.titles, *rules.kin_words, *rules.person_after, *KIN_AFTER)
+    return any(region + m.start() != g and text.startswith(words, region + m.end())
+               for m in re.finditer(re.escape(given), text[region:]))

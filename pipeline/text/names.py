@@ -20,7 +20,7 @@ from pipeline.text.namesignals import _kin_names, _listed_names, _spaced_names, 
 from pipeline.text.namecontext import across_dots, ga_names, lone_surnames, nicknames, role_subjects
 from pipeline.text.nameframes import (THING_NAMES, bare_given, called, compound_alone, corrections, declared_surnames, families_of, kept,
                                       kin_of, not_person_spans, weak_titled)
-from pipeline.text.namelists import more_names
+from pipeline.text.namelists import more_names, with_confirmed
 from pipeline.text.namescore import GIVEN_CHARS, after_time_word, scored_windows
 from pipeline.text.rules import Rules
 from pipeline.text.segment import HAN_JIEBA, WORD_CHAR, Lexicon
@@ -114,6 +114,7 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
     said again)."""
     found = [f for f in _found_names(text, parsed, rules, tokens, starts, lexicon, region, taken)
              if not text.endswith(THING_CALLED, 0, f[0]) and not _kin_word(text[f[0]:f[1]], rules)]   # 店名叫福满园: a shop's name
+    found = with_confirmed(text, found, rules, lexicon, region, taken.free)            # 路经理 … 路红霞 (:mod:`namelists`)
     spans = not_person_spans(text, rules)
     more = [(s, e) for s, e in more_names(text, [(s, e) for s, e, _ in found], rules, lexicon, region)
             if taken.free(s, e) and not kept(text, s, e, spans, rules, lexicon)]
