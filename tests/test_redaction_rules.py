@@ -799,3 +799,13 @@ def test_a_full_name_the_turn_confirms(generic):
     found = spans(generic, "安玉兰奶奶八十五了，安奶奶一个人住。")
     assert [v for v, t in found if t == "name"] == ["安玉兰", "安"]
     assert [v for v, t in spans(generic, "比如马国庆，八四年入伍。安全主任说了。") if t == "name"] == []
+
+
+def test_a_childs_doubled_pet_name_but_no_doubled_everyday_word(generic):
+    """丫丫, 婷婷: a character of given names doubled, a rare word or none in jieba's dictionary, is a
+    child's pet name wherever it makes no word with its neighbours (虎虎——: a dash is no AABB);
+    天天, 常常, 哈哈, 高高兴兴, 姐姐 stay."""
+    found = spans(generic, "放学以后婷婷先到我这儿来，她孙子虎虎——大名我不说了——也来。")
+    assert [v for v, t in found if t == "name"] == ["婷婷", "虎虎"]
+    found = spans(generic, "哈哈，老人天天高高兴兴的，常常跟姐姐说话。")
+    assert [v for v, t in found if t == "name"] == []

@@ -302,8 +302,9 @@ def _everyday_frame(text: str, s: int, e: int, rules: Rules, lexicon: Lexicon) -
     (车占了), and a candidate that goes on into a word of the dictionary before more text (马兰花志愿
     服务队: 马兰花 names the team), unless a naming word is before it."""
     word = text[s:e]
-    if len(word) >= 2 and word[0] == word[1] and text[s + 2:s + 3] and text[s + 2:s + 3] == text[s + 3:s + 4]:
-        return True
+    if len(word) >= 2 and word[0] == word[1] and HAN_JIEBA.match(text[s + 2:s + 3] or "。") and \
+            text[s + 2:s + 3] == text[s + 3:s + 4]:
+        return True                                      # (not 虎虎——: a dash)
     if len(word) < 2 or any(text.endswith(t, 0, s) for t in (*rules.strong_triggers, *rules.kin_words)):
         return False                                     # 叫马兰, 我女婿吴国庆
     if len(word) == 3 and _tag(word[:2], lexicon).startswith("ns") and _tag(word[2], lexicon).startswith("v"):

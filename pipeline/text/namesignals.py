@@ -1,7 +1,7 @@
 """Name signals that do not depend on jieba's word boundaries (part of :func:`pipeline.text.names.find_names`):
 spaced names (马 玉 兰), given names of the ``given_names`` list (阿依莎, 马穆萨), given names
 after a kinship word (我闺女玉兰; a full name there: 她儿子路建军), names in pinyin (MA XIULAN, Ma Xiulan) and 阿 + one
-character of given names said as a name (阿强跟阿珍)."""
+character of given names said as a name (阿强跟阿珍), a child's pet name doubled (丫丫, 婷婷)."""
 from __future__ import annotations
 
 import re
@@ -103,6 +103,8 @@ def _listed_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Ite
 
 
 NOT_DOUBLED_TAGS = ("d", "t", "m", "q", "r", "p", "c", "u", "v")     # 天天, 常常, 刚刚: a doubled adverb or time word
+DOUBLED = re.compile(r"([\u4e00-\u9fd5])\1")
+DOUBLED_TAGS = ("n", "z", "a")                           # 丫丫 (n), 婷婷 (z), 乐乐 (a): rare words of these kinds
 KIN_VERBS = "去来到在回往从住拉说讲给把让跟和也都就还又不没是要会能想"   # 掌柜的去银川, 兄弟拉来: a verb follows
 
 
@@ -208,3 +210,25 @@ def a_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[
             any(text.startswith(w, e) for w in (*rules.person_after, "两口子", "他们", "她们"))
         if before_ok and after_ok:
             yield s, e
+
+
+def doubled_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """A child's pet name, a character of given names doubled (丫丫, 婷婷, 涵涵, 豆豆), wherever it
+    makes no word with its neighbours: jieba's dictionary knows it as no word, or as a rare noun,
+    adjective or descriptive word (not 天天, 常常, 刚刚, 哈哈, 星星); no kinship word or title
+    (达达, 姐姐), no part of AABB or AAA (高高兴兴)."""
+    for m in DOUBLED.finditer(text, region):
+        a, b = m.span()
+        word = m.group()
+        entry = lexicon.get(word)
+        if word[0] not in GIVEN_CHARS or word in rules.kin_words or word in rules.titles or word in rules.not_names or \
+                (entry is not None and not (entry[0] < 100 and entry[1].startswith(DOUBLED_TAGS))):
+            continue
+        before, after = text[a - 1:a] if a else "", text[b:b + 1]
+        if before == word[0] or after == word[0] or DOUBLED.match(text, b) or (a >= 2 and DOUBLED.match(text, a - 2)):
+            continue                                          # AAA, AABB
+        if before and HAN_JIEBA.match(before) and before not in rules.glue_before and _common(before + word[0], lexicon, RARE_FREQ):
+            continue
+        if after and HAN_JIEBA.match(after) and after not in rules.glue_after and _common(word[1] + after, lexicon, RARE_FREQ):
+            continue
+        yield a, b
