@@ -809,3 +809,12 @@ def test_a_childs_doubled_pet_name_but_no_doubled_everyday_word(generic):
     assert [v for v, t in found if t == "name"] == ["婷婷", "虎虎"]
     found = spans(generic, "哈哈，老人天天高高兴兴的，常常跟姐姐说话。")
     assert [v for v, t in found if t == "name"] == []
+
+
+def test_a_weak_surname_with_a_title_inside_a_sentence(generic):
+    """安 (a weak surname: 安全, 安排) before a title inside a sentence: 那时候安书记, 送给安奶奶; not
+    after a given-name character (哈正明老板: the full name), nor where the form is a word."""
+    found = spans(generic, "那时候安书记天天在群里发通知，我们的面都送给安奶奶了。")
+    assert [v for v, t in found if t == "name"] == ["安", "安"]
+    found = spans(generic, "还有哈正明老板，大家注意安全。")
+    assert [v for v, t in found if t == "name"] == ["哈正明"]

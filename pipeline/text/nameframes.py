@@ -61,21 +61,28 @@ KIN_OF = re.compile(r"[他她](?:爸爸|妈妈|爸|妈|爹|娘|奶奶|爷爷|姥
 
 
 def weak_titled(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
-    """A weak surname + a role title (not a form of address) at a clause's start: 安主任说."""
-    roles = [t for t in rules.titles if t not in rules.address_titles]
-    if not roles or not rules.weak_surnames:
+    """A weak surname + a title: a role title at a clause's start (安主任说), or any title (a form of
+    address too: 安奶奶) after a glue character (找安书记) or a character that makes no dictionary
+    word with the surname and ends no given name (那时候安书记, 送给安奶奶; not 哈正明老板), the form
+    itself no word."""
+    if not rules.titles or not rules.weak_surnames:
         return
     pattern = rf"(?:{'|'.join(map(re.escape, sorted(rules.weak_surnames, key=len, reverse=True)))})" \
-              rf"(?:{'|'.join(map(re.escape, roles))})"
+              rf"(?:{'|'.join(map(re.escape, sorted(rules.titles, key=len, reverse=True)))})"
     for m in re.finditer(pattern, text):
         s = m.start()
         sur = next(w for w in rules.weak_surnames if m.group().startswith(w))
         entry = lexicon.get(sur)
-        if s < region or (s > 0 and text[s - 1] not in BREAK) or (entry and entry[1].startswith(FUNCTION_TAGS)) or \
-                sur in PHRASE_HEADS \
-                or _word(text[s:s + len(sur) + 1], lexicon) or m.group() in rules.not_names:
+        if s < region or (entry and entry[1].startswith(FUNCTION_TAGS)) or sur in PHRASE_HEADS \
+                or _word(text[s:s + len(sur) + 1], lexicon) or _word(m.group(), lexicon) or m.group() in rules.not_names:
             continue
-        yield s, m.end()
+        role = m.group()[len(sur):] not in rules.address_titles
+        before = text[s - 1:s] if s else ""
+        if not before or (role and before in BREAK) or \
+                (before in BREAK or before in rules.glue_before or
+                 (not _word(before + sur, lexicon) and before not in GIVEN_CHARS)) and \
+                not _word(text[max(0, s - 2):s + len(sur)], lexicon):      # (not 哈正明老板: a full name)
+            yield s, m.end()
 
 
 def called(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
