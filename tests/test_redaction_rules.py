@@ -818,3 +818,11 @@ def test_a_weak_surname_with_a_title_inside_a_sentence(generic):
     assert [v for v, t in found if t == "name"] == ["安", "安"]
     found = spans(generic, "还有哈正明老板，大家注意安全。")
     assert [v for v, t in found if t == "name"] == ["哈正明"]
+
+
+def test_a_full_name_after_lao_that_ends_a_word_and_said_again_glued(generic):
+    """乡老丁福海: 老 ends 乡老 (a mosque's elder), the full name starts at the surname (not 老[丁]);
+    a full name found, said again where jieba glues it to its neighbours (我丁占元活了), is redacted."""
+    assert [v for v, t in spans(generic, "我们的乡老丁福海就悄悄递了一件外套。") if t == "name"] == ["丁福海"]
+    found = spans(generic, "四组有个回族老汉丁占元，八十七了。他说“我丁占元活了八十七年”。")
+    assert [v for v, t in found if t == "name"] == ["丁占元", "丁占元"]

@@ -159,9 +159,11 @@ def _found_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], sta
     informal_spans: list[tuple[int, int]] = []
     informal = bytearray(len(text))                      # informal forms win over the other signals (小周 张罗) ...
     for s, e in [*_informal_names(text, rules, lexicon, token_starts), *weak_titled(text, rules, lexicon, region)]:
-        if any(ls < e and s < le for ls, le in listed) or any(ws < s and s < we and e <= we for ws, we in scored):
+        if any(ls < e and s < le for ls, le in listed) or any(ws < s and s < we and e <= we or
+                                                              (ws == s + 1 == e - 1 and we > e) for ws, we in scored):
             continue                                     # ... but not over a listed name (阿卜杜拉: not 阿卜) or a
                                                          # full name that holds the form (纳小龙: not 纳 + 小[龙])
+                                                         # or starts at its surname (乡老丁福海: not 老[丁])
         if s >= region and taken.free(s, e):
             found[text[s:e]] = text[s:e]
             direct.add(s)
@@ -226,8 +228,8 @@ def _trim_glue(text: str, candidates: list[tuple[int, int]], scored: list[tuple[
 
 def _everywhere(text: str, found: dict[str, str], direct: set[int], ordinary: set[str], local: set[str], rules: Rules,
                 lexicon: Lexicon, region: int, token_starts: set[int]) -> Iterator[tuple[int, int, str]]:
-    """Each name found, wherever it occurs: at a token's start, after a glue character or set off
-    by punctuation; an ordinary word (丁香, 田野) elsewhere only after a break, a nickname that is
+    """Each name found, wherever it occurs: at a token's start, after a glue character, set off
+    by punctuation or (a full name) where no dictionary word crosses its ends; an ordinary word (丁香, 田野) elsewhere only after a break, a nickname that is
     a word (燕子) nowhere else, and nowhere before a place word (吴忠市: the name 吴忠 is a city
     there). A name written with a middle dot takes its other half (阿依古丽·买买提)."""
     for name in sorted(found, key=lambda w: (-len(w), w)):
@@ -239,11 +241,16 @@ def _everywhere(text: str, found: dict[str, str], direct: set[int], ordinary: se
             if name in ordinary and not (ms in direct or ms == 0 or not HAN_JIEBA.match(text[ms - 1])):
                 continue                                 # 丁香 elsewhere only after a break (not 两棵丁香)
             if ms in direct or ms in token_starts or (ms > 0 and text[ms - 1] in rules.glue_before) or \
-                    _bounded(text, ms, me):
+                    _bounded(text, ms, me) or (len(key) >= 3 and _unglued(text, ms, me, lexicon)):
                 if (s, e) == (ms, me):
                     s, e = across_dots(text, s, e, rules)
                     key = re.sub(r"\s+", "", text[s:e])
                 yield s, e, key
+
+
+def _unglued(text: str, s: int, e: int, lexicon: Lexicon) -> bool:
+    """No dictionary word crosses either end of ``text[s:e]`` (我丁占元活了: jieba's 我丁 / 占元活)."""
+    return not _common(text[s - 1:s + 1], lexicon, RARE_FREQ) and not _common(text[e - 1:e + 1], lexicon, RARE_FREQ)
 
 
 def _everyday(name: str, lexicon: Lexicon) -> bool:
