@@ -826,3 +826,14 @@ def test_a_full_name_after_lao_that_ends_a_word_and_said_again_glued(generic):
     assert [v for v, t in spans(generic, "我们的乡老丁福海就悄悄递了一件外套。") if t == "name"] == ["丁福海"]
     found = spans(generic, "四组有个回族老汉丁占元，八十七了。他说“我丁占元活了八十七年”。")
     assert [v for v, t in found if t == "name"] == ["丁占元", "丁占元"]
+
+
+def test_a_full_name_confirmed_by_a_partner_or_its_informal_form(generic):
+    """王婷婷和路小梅: a weak surname's full name joined by 和 to a full name found; 万主任，万国庆 (万国
+    a word): the informal form confirms it; 是康建军听见了 … 康老师: the full name, not 康建."""
+    found = spans(generic, "店里有两个汉族姑娘，王婷婷和路小梅，小梅是贺兰人。")
+    assert [v for v, t in found if t == "name"] == ["王婷婷", "路小梅", "小梅"]
+    found = spans(generic, "可以找德育处的万主任，万国庆，他管这一块。")
+    assert [v for v, t in found if t == "name"] == ["万", "万国庆"]
+    found = spans(generic, "是康建军听见了，康老师打了120。")
+    assert [v for v, t in found if t == "name"] == ["康建军", "康"]

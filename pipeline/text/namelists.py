@@ -29,7 +29,8 @@ turn's other names say so; each is redacted where it stands, not elsewhere in th
   surname and two characters of given names that score up to 1.5 under the threshold (a weak
   surname, 路红霞; an everyday word as the given name, 马国庆), when the turn says the surname in an
   informal form elsewhere (路经理), the given name before a title, a kinship or a person word
-  (国庆老哥, 红梅书记), or a title right after the full name (安玉兰奶奶, 丁福海乡老).
+  (国庆老哥, 红梅书记), a title right after the full name (安玉兰奶奶, 丁福海乡老), or a full name
+  found joined to it by 和/跟/与/、 (王婷婷和路小梅).
 """
 from __future__ import annotations
 
@@ -316,21 +317,25 @@ def confirmed(text: str, found: list[tuple[int, int, str]], rules: Rules, lexico
     given name said again before a title, a kinship or a person word (国庆老哥, 红梅书记), or a
     title right after the full name itself (安玉兰奶奶, 丁福海乡老)."""
     every = rules.surnames | rules.weak_surnames | rules.rare_surnames
-    taken = bytearray(len(text))
-    for s, e, _ in found:
-        taken[s:e] = b"\x01" * (e - s)
     for i in range(region, len(text) - 2):
         sur, given = text[i], text[i + 1:i + 3]
-        if sur not in every or sur in rules.very_rare_surnames or any(taken[i:i + 3]) or \
+        if sur not in every or sur in rules.very_rare_surnames or \
+                any(s < i + 3 and i < e and not (i <= s and e <= i + 3) for s, e, _ in found) or \
                 not all(HAN_JIEBA.match(c) and c not in rules.not_given for c in given) or \
                 not (all(c in GIVEN_CHARS for c in given) and lexicon.name_like(given)) or \
-                given in rules.titles or given in rules.kin_words or given in ROLE_WORDS or _freq(sur + given[0], lexicon) >= 10:
-            continue
+                given in rules.titles or given in rules.kin_words or given in ROLE_WORDS:
+            continue                                         # (a name found inside it gives way: 康建 of 康建军)
         if window_score(text, i, 1, i + 3, given, rules, lexicon) < THRESHOLD - CONFIRMED_MARGIN:
             continue
-        if text.startswith(rules.titles, i + 3) or _informal_elsewhere(text, i, sur, rules, lexicon, region) or \
-                _given_with_person(text, i + 1, given, rules, region):
-            yield i, i + 3
+        if _informal_elsewhere(text, i, sur, rules, lexicon, region) or _freq(sur + given[0], lexicon) < 10 and (
+                text.startswith(rules.titles, i + 3) or _given_with_person(text, i + 1, given, rules, region) or
+                _joined_to_a_name(text, i, found)):
+            yield i, i + 3                                   # (万主任 … 万国庆: 万国 a word; not 安全主任)
+
+
+def _joined_to_a_name(text: str, i: int, found: list[tuple[int, int, str]]) -> bool:
+    """The window at ``i`` joined by 和/跟/与/、 to a full name found right before it (王婷婷和路小梅)."""
+    return any(e < i and e - s >= 3 and text[e:i] in ("和", "跟", "与", "、") for s, e, _ in found)
 
 
 def _informal_elsewhere(text: str, i: int, sur: str, rules: Rules, lexicon: Lexicon, region: int) -> bool:
