@@ -837,3 +837,21 @@ def test_a_full_name_confirmed_by_a_partner_or_its_informal_form(generic):
     assert [v for v, t in found if t == "name"] == ["万", "万国庆"]
     found = spans(generic, "是康建军听见了，康老师打了120。")
     assert [v for v, t in found if t == "name"] == ["康建军", "康"]
+
+
+@pytest.mark.parametrize("text,value,typ", [
+    ("黑大夫的电话我记在门后头了，155，0322，1291。", "155，0322，1291", "mobile"),
+    ("康主席的电话我还存着，187，呃，3397，0129。", "187，呃，3397，0129", "mobile"),
+    ("我念她的卡号，六二幺二，二六幺九，零幺四四，九七四六，八六四，念到一半。", "六二幺二，二六幺九，零幺四四，九七四六，八六四", "bank_card"),
+    ("身份证号我念的是六四零幺二幺，幺九九六，零三零二，二八四八，她说不对。", "六四零幺二幺，幺九九六，零三零二，二八四八", "id_number"),
+    ("残疾证我抄过，64040219611115117X42，二级肢体残疾。", "64040219611115117X42", "certificate"),
+    ("抖音上我们的号是jingyuan_maiyan，粉丝两万三。", "jingyuan_maiyan", "account"),
+])
+def test_numbers_in_groups_a_disability_certificate_and_an_account_of_words(generic, text, value, typ):
+    """Arabic digits in groups after a phone word, Chinese digits in groups of up to six (an ID's
+    region code) and a bank card's groups; an ID number and two digits (残疾人证); words joined by _."""
+    assert (value, typ) in spans(generic, text)
+
+
+def test_arabic_groups_without_a_phone_word_are_no_number(generic):
+    assert spans(generic, "三年分别卖了155，0322，1291斤。") == []
