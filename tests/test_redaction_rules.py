@@ -855,3 +855,12 @@ def test_numbers_in_groups_a_disability_certificate_and_an_account_of_words(gene
 
 def test_arabic_groups_without_a_phone_word_are_no_number(generic):
     assert spans(generic, "三年分别卖了155，0322，1291斤。") == []
+
+
+@pytest.mark.parametrize("text,value", [
+    ("他家在闽宁镇原隆村第五村民小组，种葡萄。", "闽宁镇原隆村第五村民小组"),
+    ("他们住在悦湖家园二期，17号楼，3单元，302，楼上小两口。", "悦湖家园二期，17号楼，3单元，302"),
+])
+def test_a_group_with_di_and_a_compounds_phase(generic, text, value):
+    """A village's group said with 第 (第五村民小组); a compound's phase (二期) before the parts said one by one."""
+    assert (value, "address") in spans(generic, text)
