@@ -864,3 +864,11 @@ def test_arabic_groups_without_a_phone_word_are_no_number(generic):
 def test_a_group_with_di_and_a_compounds_phase(generic, text, value):
     """A village's group said with 第 (第五村民小组); a compound's phase (二期) before the parts said one by one."""
     assert (value, "address") in spans(generic, text)
+
+
+def test_a_given_name_before_a_kinship_form_of_address(generic):
+    """秀兰姐, 文军叔, 春梅婶子: two characters of given names (no everyday word) before a kinship form
+    of address are a given name, not 秀 + the informal form 兰姐; 保洁阿姨, 东北大哥 stay."""
+    found = spans(generic, "秀兰姐一个人供他上学，绑的是文军叔的卡，春梅婶子教我们绣花。")
+    assert [v for v, t in found if t == "name"] == ["秀兰", "文军", "春梅"]
+    assert [v for v, t in spans(generic, "保洁阿姨和东北大哥都来了。") if t == "name"] == []

@@ -54,7 +54,9 @@ _BREAK_AHEAD = r"(?=[，。,；;！!？?…—、\s]|$)"
 CORRECTION = re.compile(rf"(?:(?:不对|哦不|说错了|记错了|错了)[，,、…—\s]*(?:不对[，,、…—\s]*)*|不是({_NAMEISH})[，,、…—\s]*)"
                         rf"是({_NAMEISH}){_BREAK_AHEAD}")
 THING_NAMES = ("店名", "地名", "村名", "路名", "街名", "书名", "品名", "厂名", "校名", "队名", "群名", "菜名")   # 店名叫丝路香
-PERSON_VERBS = "让叫找问请带陪喊"                    # before a given name said alone (让玉兰去)
+PERSON_VERBS = "让叫找问请带陪喊"
+KIN_ADDRESS_ENDS = "姐哥叔婶姨嫂爷奶伯"                # forms of address of kin (秀兰姐, 文军叔, 玉兰奶奶)
+KIN_ADDRESS_STARTS = "姐哥叔婶姨嫂爷奶伯大阿"                    # before a given name said alone (让玉兰去)
 GOING = "去来到回"
 KIN_OF = re.compile(r"[他她](?:爸爸|妈妈|爸|妈|爹|娘|奶奶|爷爷|姥姥|姥爷|外婆|外公|媳妇|老婆|老汉|"
                     r"男人|女人|哥哥|姐姐|哥|姐|弟弟|妹妹|儿子|女儿|闺女|阿大|阿妈)")
@@ -157,7 +159,8 @@ def bare_given(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterat
     """A given name said alone: two characters of given names that are no word of jieba's
     dictionary, at a clause's start before a particle or 说/讲 (秀兰嘛去了, 建英说), or after a verb
     that takes a person (让, 叫, 找, 问 ...) at a clause's start and before a verb of going or a
-    break (让玉兰去接, 你找春燕，)."""
+    break (让玉兰去接, 你找春燕，); anywhere before a kinship form of address (:func:`kin_given`)."""
+    yield from kin_given(text, rules, lexicon, region)
     for m in re.finditer(r"[\u4e00-\u9fd5]{2}", text):
         s, e = m.span()
         word = m.group()
@@ -169,6 +172,41 @@ def bare_given(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterat
         elif text[s - 1:s] in PERSON_VERBS and (s < 2 or text[s - 2] in BREAK or text[s - 2] in "那就你我他她") and \
                 (e >= len(text) or text[e] in BREAK or text[e] in GOING):
             yield s, e
+
+
+def kin_given(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """Given names before a kinship form of address (秀兰姐一个人供, 文军叔的卡, 春梅婶子教我们)."""
+    kin_address = _kin_address(rules)
+    for e in range(max(region + 2, 2), len(text)):
+        if text[e] in KIN_ADDRESS_STARTS and _given_before_kin(text, e - 2, e, kin_address, rules, lexicon):
+            yield e - 2, e
+
+
+def kin_given_at(text: str, s: int, rules: Rules, lexicon: Lexicon) -> bool:
+    """An informal form at ``s`` (兰姐) is the end of a given name before a kinship form of address (秀兰姐)."""
+    return s >= 1 and _given_before_kin(text, s - 1, s + 1, _kin_address(rules), rules, lexicon)
+
+
+def _kin_address(rules: Rules) -> tuple[str, ...]:
+    return tuple(t for t in rules.address_titles if t in rules.kin_words or t[-1] in KIN_ADDRESS_ENDS)
+
+
+def _given_before_kin(text: str, s: int, e: int, kin_address: tuple[str, ...], rules: Rules, lexicon: Lexicon) -> bool:
+    """Two characters of given names before a kinship form of address (秀兰姐, 文军叔, 春梅婶子, 玉兰奶奶):
+    no everyday word of jieba's dictionary (a name or a rare word only), none of it a prefix or a
+    numeral, making no word with the character before it; the form of address ends a word."""
+    word = text[s:e]
+    title = next((t for t in sorted(kin_address, key=len, reverse=True) if text.startswith(t, e)), "")
+    if not title or word[0] in rules.prefixes or not all(c in GIVEN_CHARS for c in word) or not lexicon.name_like(word):
+        return False
+    entry = lexicon.get(word)
+    if entry is not None and not entry[1].startswith("nr") and entry[0] >= 10 or word in rules.kin_words:
+        return False
+    before, after = text[s - 1:s], text[e + len(title):e + len(title) + 1]
+    if before and HAN_JIEBA.match(before) and before not in BREAK and before not in rules.glue_before and \
+            (_freq(before + word[0], lexicon) >= 10 or _freq(text[s - 1:e], lexicon) > 0):
+        return False
+    return not (after and HAN_JIEBA.match(after) and _freq(title[-1] + after, lexicon) >= 1000)
 
 
 def corrections(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:

@@ -19,7 +19,7 @@ from pipeline.text.nameminority import dotted, minority_names
 from pipeline.text.namesignals import _kin_names, _listed_names, _spaced_names, a_names, doubled_names, pinyin_names
 from pipeline.text.namecontext import across_dots, ga_names, lone_surnames, nicknames, role_subjects
 from pipeline.text.nameframes import (THING_NAMES, bare_given, called, compound_alone, corrections, declared_surnames, families_of, kept,
-                                      kin_of, not_person_spans, weak_titled)
+                                      kin_given_at, kin_of, not_person_spans, weak_titled)
 from pipeline.text.namelists import more_names, with_confirmed
 from pipeline.text.namescore import GIVEN_CHARS, after_time_word, scored_windows
 from pipeline.text.rules import Rules
@@ -159,8 +159,8 @@ def _found_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], sta
     informal_spans: list[tuple[int, int]] = []
     informal = bytearray(len(text))                      # informal forms win over the other signals (小周 张罗) ...
     for s, e in [*_informal_names(text, rules, lexicon, token_starts), *weak_titled(text, rules, lexicon, region)]:
-        if any(ls < e and s < le for ls, le in listed) or any(ws < s and s < we and e <= we or
-                                                              (ws == s + 1 == e - 1 and we > e) for ws, we in scored):
+        if any(ls < e and s < le for ls, le in listed) or kin_given_at(text, s, rules, lexicon) or \
+                any(ws < s and s < we and e <= we or (ws == s + 1 == e - 1 and we > e) for ws, we in scored):
             continue                                     # ... but not over a listed name (阿卜杜拉: not 阿卜) or a
                                                          # full name that holds the form (纳小龙: not 纳 + 小[龙])
                                                          # or starts at its surname (乡老丁福海: not 老[丁])
