@@ -872,3 +872,9 @@ def test_a_given_name_before_a_kinship_form_of_address(generic):
     found = spans(generic, "秀兰姐一个人供他上学，绑的是文军叔的卡，春梅婶子教我们绣花。")
     assert [v for v, t in found if t == "name"] == ["秀兰", "文军", "春梅"]
     assert [v for v, t in spans(generic, "保洁阿姨和东北大哥都来了。") if t == "name"] == []
+
+
+def test_a_given_name_with_a_numeral_said_again(generic):
+    """马哈三 … 哈三是东乡族: the given name of a full name found, though it ends in a numeral."""
+    found = spans(generic, "八组是回族马哈三家，哈三是东乡族，他说三三两两的来。")
+    assert [v for v, t in found if t == "name"] == ["马哈三", "哈三"]

@@ -313,12 +313,14 @@ def not_person_spans(text: str, rules: Rules) -> list[tuple[int, int]]:
     return out
 
 
-def kept(text: str, s: int, e: int, spans: list[tuple[int, int]], rules: Rules, lexicon: Lexicon) -> bool:
+def kept(text: str, s: int, e: int, spans: list[tuple[int, int]], rules: Rules, lexicon: Lexicon,
+         given: bool = False) -> bool:
     """``text[s:e]`` is no person's name: it lies in a span of :func:`not_person_spans`; a
     people's 族 or a degree complement follows it (撒拉族, 马大哈得很); it ends in a place's
     suffix (吴忠市, 高雄州); a counted plural is before it (五名司铎); a place or a thing of
     jieba's dictionary goes on past it (马来西 + 亚); or its given name is a numeral with no
-    naming word before it (念高二; not 叫张三)."""
+    naming word before it (念高二; not 叫张三, nor ``given``: the given name of a full name found,
+    马哈三 … 哈三)."""
     word = text[s:e]
     if any(ks <= s and e <= ke for ks, ke in spans) or text.startswith(PEOPLE, e) or \
             any(text.startswith(d, e) for d in DEGREE) or _everyday_frame(text, s, e, rules, lexicon):
@@ -331,7 +333,7 @@ def kept(text: str, s: int, e: int, spans: list[tuple[int, int]], rules: Rules, 
            and entry[0] >= 10 and e + m <= len(text) for m in (1, 2)):
         return True
     before = text[max(0, s - 4):s]
-    return len(word) == 2 and word[1] in NUMERAL_CHARS and \
+    return len(word) == 2 and word[1] in NUMERAL_CHARS and not given and \
         not any(before.endswith(w) for w in (*rules.strong_triggers, *rules.kin_words)) and \
         not any(text.startswith(t, e) for t in rules.titles)
 

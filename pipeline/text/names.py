@@ -116,9 +116,9 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
              if not text.endswith(THING_CALLED, 0, f[0]) and not _kin_word(text[f[0]:f[1]], rules)]   # 店名叫福满园: a shop's name
     found = with_confirmed(text, found, rules, lexicon, region, taken.free)            # 路经理 … 路红霞 (:mod:`namelists`)
     spans = not_person_spans(text, rules)
-    more = [(s, e) for s, e in more_names(text, [(s, e) for s, e, _ in found], rules, lexicon, region)
-            if taken.free(s, e) and not kept(text, s, e, spans, rules, lexicon)]
     givens = _givens_of_found(text, found, rules)
+    more = [(s, e) for s, e in more_names(text, [(s, e) for s, e, _ in found], rules, lexicon, region)
+            if taken.free(s, e) and not kept(text, s, e, spans, rules, lexicon, given=text[s:e] in givens)]   # 马哈三 … 哈三
     yield from (f for f in found if not any(s <= f[0] and f[1] <= e and (f[2] == text[f[0]:f[1]].replace(" ", "") or
                                                                          text[s:e] in givens) for s, e in more))
     # 桂英 in 闪桂英 (not 马 of 马姐); 小龙 of 马小龙 said again is the given name, not 小 + the surname 龙
