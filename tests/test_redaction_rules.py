@@ -878,3 +878,13 @@ def test_a_given_name_with_a_numeral_said_again(generic):
     """马哈三 … 哈三是东乡族: the given name of a full name found, though it ends in a numeral."""
     found = spans(generic, "八组是回族马哈三家，哈三是东乡族，他说三三两两的来。")
     assert [v for v, t in found if t == "name"] == ["马哈三", "哈三"]
+
+
+def test_a_name_in_apposition_and_a_short_name_with_its_informal_form(generic):
+    """汉族老太太，安桂珍，: a weak surname's full name set off by commas after a person word; ——路鹏，小路——:
+    a surname and one character set off by breaks, the informal form 小路 beside it."""
+    found = spans(generic, "是个汉族老太太，安桂珍，住在西区。")
+    assert [v for v, t in found if t == "name"] == ["安桂珍"]
+    found = spans(generic, "请了楼上的男的——路鹏，小路——到社区来喝茶。路鹏一开始挺冲。")
+    assert [v for v, t in found if t == "name"] == ["路鹏", "路", "路鹏"]
+    assert [v for v, t in spans(generic, "走了一段路，路滑，小心。") if t == "name"] == []

@@ -29,8 +29,10 @@ turn's other names say so; each is redacted where it stands, not elsewhere in th
   surname and two characters of given names that score up to 1.5 under the threshold (a weak
   surname, 路红霞; an everyday word as the given name, 马国庆), when the turn says the surname in an
   informal form elsewhere (路经理), the given name before a title, a kinship or a person word
-  (国庆老哥, 红梅书记), a title right after the full name (安玉兰奶奶, 丁福海乡老), or a full name
-  found joined to it by 和/跟/与/、 (王婷婷和路小梅).
+  (国庆老哥, 红梅书记), a title right after the full name (安玉兰奶奶, 丁福海乡老), a full name
+  found joined to it by 和/跟/与/、 (王婷婷和路小梅), or a person word and a comma before it and a
+  break after it (老太太，安桂珍，). A surname and one given character set off by breaks (路鹏，)
+  likewise when the surname is said in an informal form elsewhere (小路).
 """
 from __future__ import annotations
 
@@ -64,6 +66,7 @@ PARTICLES = "啊呢哩吧嘛呀哦"
 DEMONSTRATIVES = ("哪个", "哪一个")                   # asking which person (not 那个王: a spelling, 三横一竖那个王)
 BREAK = "，。；！？,;!?：:、—…～~ \t\u3000\n"
 GIVEN_AGAIN_MIN = 10                                 # a given name said again: its characters in 10 of jieba's names (海麦)
+APPOSITION_NOUNS = ("老太太", "老头", "老人", "小伙子", "姑娘", "媳妇", "娃娃", "孩子", "女的", "男的")
 CONFIRMED_MARGIN = 1.5                                # a full name the turn confirms may score this much below THRESHOLD
 KIN_AFTER = ("爸", "妈", "叔", "婶", "姨", "哥", "姐", "老哥", "老汉", "婶子", "家")    # 振华爸, 建国叔, 哈三家
 
@@ -329,8 +332,31 @@ def confirmed(text: str, found: list[tuple[int, int, str]], rules: Rules, lexico
             continue
         if _informal_elsewhere(text, i, sur, rules, lexicon, region) or _freq(sur + given[0], lexicon) < 10 and (
                 text.startswith(rules.titles, i + 3) or _given_with_person(text, i + 1, given, rules, region) or
-                _joined_to_a_name(text, i, found)):
+                _joined_to_a_name(text, i, found) or _apposed(text, i, i + 3, rules)):
             yield i, i + 3                                   # (万主任 … 万国庆: 万国 a word; not 安全主任)
+    yield from _short_confirmed(text, found, rules, lexicon, region)
+
+
+def _short_confirmed(text: str, found: list[tuple[int, int, str]], rules: Rules, lexicon: Lexicon,
+                     region: int) -> Iterator[tuple[int, int]]:
+    """A surname and one given character set off by breaks on both sides (——路鹏，小路——), a name when
+    the turn says the surname in an informal form elsewhere and jieba knows the two as no word."""
+    every = rules.surnames | rules.weak_surnames | rules.rare_surnames
+    for i in range(max(region, 1), len(text) - 2):
+        sur, given = text[i], text[i + 1]
+        if sur not in every or sur in rules.very_rare_surnames or text[i - 1] not in BREAK or text[i + 2] not in BREAK or \
+                any(s < i + 2 and i < e for s, e, _ in found) or given not in GIVEN_CHARS or \
+                given in rules.not_given or lexicon.get(sur + given) is not None:
+            continue
+        if window_score(text, i, 1, i + 2, given, rules, lexicon) >= THRESHOLD - CONFIRMED_MARGIN and \
+                _informal_elsewhere(text, i, sur, rules, lexicon, region):
+            yield i, i + 2
+
+
+def _apposed(text: str, s: int, e: int, rules: Rules) -> bool:
+    """A full name set off by breaks right after a person word (汉族老太太，安桂珍，住在): in apposition."""
+    words = (*ROLE_WORDS, *rules.kin_words, *rules.titles, *APPOSITION_NOUNS)
+    return s >= 2 and text[s - 1] in "，," and text[e:e + 1] in BREAK and text.endswith(words, 0, s - 1)
 
 
 def _joined_to_a_name(text: str, i: int, found: list[tuple[int, int, str]]) -> bool:
