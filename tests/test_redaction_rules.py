@@ -888,3 +888,9 @@ def test_a_name_in_apposition_and_a_short_name_with_its_informal_form(generic):
     found = spans(generic, "请了楼上的男的——路鹏，小路——到社区来喝茶。路鹏一开始挺冲。")
     assert [v for v, t in found if t == "name"] == ["路鹏", "路", "路鹏"]
     assert [v for v, t in spans(generic, "走了一段路，路滑，小心。") if t == "name"] == []
+
+
+def test_a_surname_of_a_name_found_before_a_role_word(generic):
+    """常晓东 … 常网格员, 白雪 … 白同学: the surname of a name found before a role word."""
+    found = spans(generic, "网格员常晓东来过，常网格员的工号我记着。")
+    assert [v for v, t in found if t == "name"] == ["常晓东", "常"]

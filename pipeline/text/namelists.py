@@ -284,14 +284,14 @@ def _surname_again(text: str, full: set[str], rules: Rules, lexicon: Lexicon, re
 
 
 def _informal_at(text: str, j: int, sur: str, rules: Rules, lexicon: Lexicon) -> bool:
-    """The surname at ``j`` in an informal form: before a title that makes no dictionary word with
-    it (路经理; not 班主任), or after 老/小 and before a break or no word (老金商量, 小路——); the
+    """The surname at ``j`` in an informal form: before a title or a role word that makes no
+    dictionary word with it (路经理, 常网格员, 白同学; not 班主任), or after 老/小 and before a break or no word (老金商量, 小路——); the
     character before it makes no word with it (not 道路经理)."""
     k = len(sur)
     if j > 0 and HAN_JIEBA.match(text[j - 1]) and text[j - 1] not in rules.prefixes and \
             text[j - 1] not in rules.glue_before and _freq(text[j - 1:j + k], lexicon) >= 10:
         return False
-    title = next((t for t in sorted(rules.titles, key=len, reverse=True) if text.startswith(t, j + k)), "")
+    title = next((t for t in sorted((*rules.titles, *ROLE_WORDS), key=len, reverse=True) if text.startswith(t, j + k)), "")
     if title:
         return _freq(sur + title, lexicon) < 10
     after = text[j + k:j + k + 1]
