@@ -894,3 +894,9 @@ def test_a_surname_of_a_name_found_before_a_role_word(generic):
     """常晓东 … 常网格员, 白雪 … 白同学: the surname of a name found before a role word."""
     found = spans(generic, "网格员常晓东来过，常网格员的工号我记着。")
     assert [v for v, t in found if t == "name"] == ["常晓东", "常"]
+
+
+def test_a_name_found_is_redacted_where_jieba_glues_it(generic):
+    """常丽 found (。常丽负责) is redacted in 她妈常丽现在 too (jieba's 妈常丽): no word crosses its ends."""
+    found = spans(generic, "白雪她妈常丽现在是好朋友。常丽负责拍视频。")
+    assert [v for v, t in found if t == "name"].count("常丽") == 2

@@ -229,7 +229,7 @@ def _trim_glue(text: str, candidates: list[tuple[int, int]], scored: list[tuple[
 def _everywhere(text: str, found: dict[str, str], direct: set[int], ordinary: set[str], local: set[str], rules: Rules,
                 lexicon: Lexicon, region: int, token_starts: set[int]) -> Iterator[tuple[int, int, str]]:
     """Each name found, wherever it occurs: at a token's start, after a glue character, set off
-    by punctuation or (a full name) where no dictionary word crosses its ends; an ordinary word (丁香, 田野) elsewhere only after a break, a nickname that is
+    by punctuation or where no dictionary word crosses its ends (她妈常丽现在); an ordinary word (丁香, 田野) elsewhere only after a break, a nickname that is
     a word (燕子) nowhere else, and nowhere before a place word (吴忠市: the name 吴忠 is a city
     there). A name written with a middle dot takes its other half (阿依古丽·买买提)."""
     for name in sorted(found, key=lambda w: (-len(w), w)):
@@ -241,7 +241,7 @@ def _everywhere(text: str, found: dict[str, str], direct: set[int], ordinary: se
             if name in ordinary and not (ms in direct or ms == 0 or not HAN_JIEBA.match(text[ms - 1])):
                 continue                                 # 丁香 elsewhere only after a break (not 两棵丁香)
             if ms in direct or ms in token_starts or (ms > 0 and text[ms - 1] in rules.glue_before) or \
-                    _bounded(text, ms, me) or (len(key) >= 3 and _unglued(text, ms, me, lexicon)):
+                    _bounded(text, ms, me) or (len(key) >= 2 and _unglued(text, ms, me, lexicon)):
                 if (s, e) == (ms, me):
                     s, e = across_dots(text, s, e, rules)
                     key = re.sub(r"\s+", "", text[s:e])
