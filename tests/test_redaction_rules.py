@@ -900,3 +900,11 @@ def test_a_name_found_is_redacted_where_jieba_glues_it(generic):
     """常丽 found (。常丽负责) is redacted in 她妈常丽现在 too (jieba's 妈常丽): no word crosses its ends."""
     found = spans(generic, "白雪她妈常丽现在是好朋友。常丽负责拍视频。")
     assert [v for v, t in found if t == "name"].count("常丽") == 2
+
+
+def test_a_word_spelled_out_after_it_is_a_name(generic):
+    """康宁——健康的康，安宁的宁——: an everyday word spelled character by character right after it is
+    a name, redacted wherever the turn says it; one spelling alone (冶金的冶) makes no name."""
+    found = spans(generic, "一辆是汉族康宁的。康宁——健康的康，安宁的宁——是个姑娘。后来还给康宁道了歉。")
+    assert [v for v, t in found if t == "name"] == ["康宁", "康宁", "康宁"]
+    assert [v for v, t in spans(generic, "身体健康，健康的康。") if t == "name"] == []

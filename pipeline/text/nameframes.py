@@ -40,6 +40,7 @@ NOT_A_NAME_TAGS = ("v", "d", "r", "p", "c", "u", "q", "m", "f", "a")
 FUNCTION_TAGS = ("p", "c", "d", "r", "u", "m", "q")
 PHRASE_HEADS = "应连全成管时"               # weak surnames that open a phrase before a title (应老师要求, 连主任都, 时任)
 SPELLED = re.compile(r"([\u4e00-\u9fd5]{2,4})的([\u4e00-\u9fd5]{1,2})(?=[，。,；;！!？?、\s—]|$)")
+SPELL_GAP = re.compile(r"[，,、 —]{1,3}")           # between the word and its spelling, and between spellings
 PEOPLE = "族"
 SETTLEMENTS = "村庄屯寨镇乡堡"
 SETTLED_WORDS = ("村里", "村上", "村口", "村民", "村子", "村长", "乡里", "乡长", "镇上", "镇里", "镇长", "庄稼")
@@ -207,6 +208,26 @@ def _given_before_kin(text: str, s: int, e: int, kin_address: tuple[str, ...], r
             (_freq(before + word[0], lexicon) >= 10 or _freq(text[s - 1:e], lexicon) > 0):
         return False
     return not (after and HAN_JIEBA.match(after) and _freq(title[-1] + after, lexicon) >= 1000)
+
+
+def spelled_words(text: str, rules: Rules, region: int) -> Iterator[tuple[int, int]]:
+    """A word spelled out character by character right after it (康宁——健康的康，安宁的宁——; 白玉梅，
+    白天的白，玉石的玉，梅花的梅): two spellings or more in a row, each character of its example
+    word, that together make the word before them: a name (people spell names, not words)."""
+    items = [m for m in SPELLED.finditer(text, region) if m.group(2) in m.group(1)]
+    k = 0
+    while k < len(items):
+        run = [items[k]]
+        while k + len(run) < len(items) and SPELL_GAP.fullmatch(text, run[-1].end(), items[k + len(run)].start()):
+            run.append(items[k + len(run)])
+        k += len(run)
+        word = "".join(m.group(2) for m in run)
+        end = run[0].start()
+        while end > max(region, run[0].start() - 3) and text[end - 1] in "，,、 —":
+            end -= 1
+        if len(run) >= 2 and end - len(word) >= region and text.endswith(word, 0, end) and \
+                all(c not in rules.not_given for c in word):
+            yield end - len(word), end
 
 
 def corrections(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:

@@ -19,7 +19,7 @@ from pipeline.text.nameminority import dotted, minority_names
 from pipeline.text.namesignals import _kin_names, _listed_names, _spaced_names, a_names, doubled_names, pinyin_names
 from pipeline.text.namecontext import across_dots, ga_names, lone_surnames, nicknames, role_subjects
 from pipeline.text.nameframes import (THING_NAMES, bare_given, called, compound_alone, corrections, declared_surnames, families_of, kept,
-                                      kin_given_at, kin_of, not_person_spans, weak_titled)
+                                      kin_given_at, kin_of, not_person_spans, spelled_words, weak_titled)
 from pipeline.text.namelists import more_names, with_confirmed
 from pipeline.text.namescore import GIVEN_CHARS, after_time_word, scored_windows
 from pipeline.text.rules import Rules
@@ -195,7 +195,7 @@ def _found_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], sta
                               (declared_surnames(text, rules, lexicon, region), local), (kin_of(text, rules, lexicon, region), local),
                               (corrections(text, rules, lexicon, region), local), (a_names(text, rules, lexicon, region), local),
                               (pinyin_names(text, rules, region), local), (ga_names(text, rules, region), local),
-                              (doubled_names(text, rules, lexicon, region), local)):
+                              (doubled_names(text, rules, lexicon, region), local), (spelled_words(text, rules, region), set())):
         for s, e in finder:
             if taken.free(s, e) and not any(informal[s:e]):
                 candidates.append((s, e))
