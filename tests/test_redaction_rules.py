@@ -908,3 +908,8 @@ def test_a_word_spelled_out_after_it_is_a_name(generic):
     found = spans(generic, "一辆是汉族康宁的。康宁——健康的康，安宁的宁——是个姑娘。后来还给康宁道了歉。")
     assert [v for v, t in found if t == "name"] == ["康宁", "康宁", "康宁"]
     assert [v for v, t in spans(generic, "身体健康，健康的康。") if t == "name"] == []
+
+
+def test_a_full_name_after_a_parent_word_scoring_low(generic):
+    """她爸拜永福腿不方便: a full name with an everyday given name (永福) after 她爸 is confirmed."""
+    assert [v for v, t in spans(generic, "像拜玉洁，她爸拜永福腿不方便。") if t == "name"] == ["拜玉洁", "拜永福"]

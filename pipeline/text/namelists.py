@@ -30,7 +30,7 @@ turn's other names say so; each is redacted where it stands, not elsewhere in th
   surname, 路红霞; an everyday word as the given name, 马国庆), when the turn says the surname in an
   informal form elsewhere (路经理), the given name before a title, a kinship or a person word
   (国庆老哥, 红梅书记), a title right after the full name (安玉兰奶奶, 丁福海乡老), a full name
-  found joined to it by 和/跟/与/、 (王婷婷和路小梅), or a person word and a comma before it and a
+  found joined to it by 和/跟/与/、 (王婷婷和路小梅), a kinship word before it (她爸拜永福), or a person word and a comma before it and a
   break after it (老太太，安桂珍，). A surname and one given character set off by breaks (路鹏，)
   likewise when the surname is said in an informal form elsewhere (小路).
 """
@@ -66,6 +66,7 @@ PARTICLES = "啊呢哩吧嘛呀哦"
 DEMONSTRATIVES = ("哪个", "哪一个")                   # asking which person (not 那个王: a spelling, 三横一竖那个王)
 BREAK = "，。；！？,;!?：:、—…～~ \t\u3000\n"
 GIVEN_AGAIN_MIN = 10                                 # a given name said again: its characters in 10 of jieba's names (海麦)
+PARENT_OF = tuple(p + k for p in "我他她" for k in ("爸", "妈", "爹", "娘"))    # 她爸拜永福
 APPOSITION_NOUNS = ("老太太", "老头", "老人", "小伙子", "姑娘", "媳妇", "娃娃", "孩子", "女的", "男的")
 CONFIRMED_MARGIN = 1.5                                # a full name the turn confirms may score this much below THRESHOLD
 KIN_AFTER = ("爸", "妈", "叔", "婶", "姨", "哥", "姐", "老哥", "老汉", "婶子", "家")    # 振华爸, 建国叔, 哈三家
@@ -332,7 +333,8 @@ def confirmed(text: str, found: list[tuple[int, int, str]], rules: Rules, lexico
             continue
         if _informal_elsewhere(text, i, sur, rules, lexicon, region) or _freq(sur + given[0], lexicon) < 10 and (
                 text.startswith(rules.titles, i + 3) or _given_with_person(text, i + 1, given, rules, region) or
-                _joined_to_a_name(text, i, found) or _apposed(text, i, i + 3, rules)):
+                _joined_to_a_name(text, i, found) or _apposed(text, i, i + 3, rules) or
+                text.endswith((*rules.kin_words, *PARENT_OF), 0, i)):
             yield i, i + 3                                   # (万主任 … 万国庆: 万国 a word; not 安全主任)
     yield from _short_confirmed(text, found, rules, lexicon, region)
 
