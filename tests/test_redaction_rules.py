@@ -913,3 +913,14 @@ def test_a_word_spelled_out_after_it_is_a_name(generic):
 def test_a_full_name_after_a_parent_word_scoring_low(generic):
     """她爸拜永福腿不方便: a full name with an everyday given name (永福) after 她爸 is confirmed."""
     assert [v for v, t in spans(generic, "像拜玉洁，她爸拜永福腿不方便。") if t == "name"] == ["拜玉洁", "拜永福"]
+
+
+def test_an_address_said_backwards_and_a_regions_file_number(generic):
+    """五零三，五单元，十一号楼，就在清和家园: room, unit, building, then the compound; 640303-DB-2019-0447:
+    a region's six digits and capitals and digits between dashes (a certificate with any config)."""
+    found = spans(generic, "他们家租的房子是五零三，五单元，十一号楼，就在清和家园，上下楼都是汉族。")
+    assert ("五零三，五单元，十一号楼，就在清和家园", "address") in found
+    from pipeline.text.numbers import find_numbers
+    rules = load_rules(ROOT / "studies" / "demo" / "transcripts.yaml", ROOT / "config" / "stopwords.txt")
+    text = "他们家的低保证号是640303-DB-2019-0447，一类低保。"
+    assert [(text[s:e], t) for s, e, t in find_numbers(text, rules)] == [("640303-DB-2019-0447", "certificate")]

@@ -327,8 +327,10 @@ def confirmed(text: str, found: list[tuple[int, int, str]], rules: Rules, lexico
                 any(s < i + 3 and i < e and not (i <= s and e <= i + 3) for s, e, _ in found) or \
                 not all(HAN_JIEBA.match(c) and c not in rules.not_given for c in given) or \
                 not (all(c in GIVEN_CHARS for c in given) and lexicon.name_like(given)) or \
-                given in rules.titles or given in rules.kin_words or given in ROLE_WORDS:
-            continue                                         # (a name found inside it gives way: 康建 of 康建军)
+                given in rules.titles or given in rules.kin_words or given in ROLE_WORDS or \
+                (HAN_JIEBA.match(text[i + 3:i + 4]) and _freq(text[i + 2:i + 4], lexicon) >= 10):
+            continue                                         # (a name found inside it gives way: 康建 of 康建军;
+                                                             # the last character starts no word: not 王强明天)
         if window_score(text, i, 1, i + 3, given, rules, lexicon) < THRESHOLD - CONFIRMED_MARGIN:
             continue
         if _informal_elsewhere(text, i, sur, rules, lexicon, region) or _freq(sur + given[0], lexicon) < 10 and (

@@ -25,7 +25,8 @@ people write them:
   ``工号``, ``护照``: the ``redaction.context`` lists of the config) or by their shape (a plate
   ``宁A·12345``; one or two capitals and 7-10 digits: ``E12345678``; a document's number with a
   year in brackets or ``字第``: ``宁（2021）银川市不动产权第0045218号``, ``房权证银字第00123号``; a
-  disability certificate's number, an ID number and two digits: ``64040219611115117X42``);
+  disability certificate's number, an ID number and two digits: ``64040219611115117X42``; a file
+  number of a region's six digits and capitals and digits between dashes: ``640303-DB-2019-0447``);
 - a number said in groups with commas (``幺三九，零九五一，二二三三``; Arabic digits only after a
   phone, ID or bank-card word: ``电话……155，0322，1291``) is one number when the groups together
   are a phone, an ID or a bank card number.
@@ -98,6 +99,9 @@ USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 CREDIT_CODE_RE = re.compile(rf"(?<![A-Za-z0-9])(?=[0-9]{{0,16}}[A-Za-z])[{_USCC}]{{2}}\d{{6}}[{_USCC}]{{10}}(?![A-Za-z0-9])", re.I)
 # a lettered file number: capitals, digits and dashes, starting with capitals, with six digits or
 # more and two letters or a dash (DB6403022019-0417, HY-DB-2022-01157, NX2023PX06118)
+# a file number that starts with a region's six digits, then capitals and digits between dashes
+# (640303-DB-2019-0447, 640121-MN-DB-2023-0612: a county's assistance file)
+REGION_FILE_RE = re.compile(r"(?<![A-Za-z0-9\-])\d{6}(?:-[A-Z]{1,4}){1,3}(?:-\d{2,8}){1,3}(?![A-Za-z0-9]|-[A-Za-z0-9])")
 LETTERED_RE = re.compile(r"(?<![A-Za-z0-9_.@\-])[A-Z]{1,5}(?:-?[A-Z0-9]){5,30}(?![A-Za-z0-9_@]|-[A-Za-z0-9])")
 TOKEN = r"[A-Za-z0-9](?:[A-Za-z0-9_.\-]{0,38}[A-Za-z0-9])?"
 # a WeChat id as the app makes it (wxid_ and letters and digits): an account with no word before it
@@ -434,6 +438,8 @@ def find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
         if valid_id_number(m.group()[:18]):
             yield m.start(), m.end(), "certificate"     # 64040219611115117X42
     for m in CREDIT_CODE_RE.finditer(folded):
+        yield m.start(), m.end(), "certificate"
+    for m in REGION_FILE_RE.finditer(folded):
         yield m.start(), m.end(), "certificate"
     for m in LETTERED_RE.finditer(folded):
         if _lettered(m.group()):

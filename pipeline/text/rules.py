@@ -315,6 +315,8 @@ def _address_re(addr: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
         rf"|(?:{village})(?:委会)? ?第?{num}(?:{group}) ?{row}(?:{plate}{house}(?:号|户)院?{annex})?"   # 明台村二组38号, 东和村4队, 原隆村第五村民小组
         rf"|(?<![\d一二三四五六七八九十百零〇两]){num}(?:{group}){row}{plate}{num}(?:号|户)院?{annex}"     # 二组38号
         rf"|(?:{village}) ?{num}区 ?{row}{plate}{house}(?:号|户)院?{annex}"      # a section of a resettlement village: 移民新村3区17号
+        rf"|(?<![零〇一二三四五六七八九幺洞\d]){said}(?:{room})?[,，] ?{num}(?:{long_units})(?:[,，] ?{num}(?:{building}))?"
+        rf"(?:[,，] ?就?在[\u4e00-\u9fd5]{{1,6}}?(?:{compounds}))?"      # said backwards: 五零三，五单元，十一号楼，就在清和家园
     )
     return anchors, re.compile(part)
 
