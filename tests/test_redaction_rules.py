@@ -924,3 +924,15 @@ def test_an_address_said_backwards_and_a_regions_file_number(generic):
     rules = load_rules(ROOT / "studies" / "demo" / "transcripts.yaml", ROOT / "config" / "stopwords.txt")
     text = "他们家的低保证号是640303-DB-2019-0447，一类低保。"
     assert [(text[s:e], t) for s, e, t in find_numbers(text, rules)] == [("640303-DB-2019-0447", "certificate")]
+
+
+def test_chat_kinship_words_and_person_fields_are_configured():
+    """redaction.names.chat_kin and person_fields (the template's lists by default) are a study's to change."""
+    def edit(red):
+        red["names"]["person_fields"] = ["监护人"]
+        red["names"]["chat_kin"] = ["阿妈"]
+    env = make(edit)
+    found = spans(env, "好的。\n监护人：白雪\n记录：田野\n")
+    assert [v for v, t in found if t == "name"] == ["白雪"]
+    found = spans(env, "好的。\n浩然阿妈：明天几点？\n秀兰：九点\n")
+    assert "浩然" in [v for v, t in found if t == "name"]

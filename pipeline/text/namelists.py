@@ -9,9 +9,11 @@ turn's other names say so; each is redacted where it stands, not elsewhere in th
   characters that start with a surname or are all characters of given names, none a function
   character, no role or kinship word).
 - **A person field**: the value of a field of minutes or a form that names a person (记录：白雪,
-  主持：…, 联系人：…) at a line's start, up to the line's end or a bracket.
+  主持：…, 联系人：…; ``redaction.names.person_fields``) at a line's start, up to the line's end or
+  a bracket.
 - **Chat messages read out**: the senders of two lines or more of the form 海燕：… or [玉梅] …, when
-  the sender is shaped like a name and is no everyday word of jieba's dictionary.
+  the sender is shaped like a name and is no everyday word of jieba's dictionary (a kinship word of
+  ``redaction.names.chat_kin`` after it: 浩然妈妈：).
 - **Siblings**: a word of the same shape as a name found, with the same surname, right before or
   after it or joined to it by 跟/和/与/、 (白云跟白月, 海龙海虎兄弟俩): brothers and sisters share
   a surname and are named together.
@@ -36,6 +38,7 @@ turn's other names say so; each is redacted where it stands, not elsewhere in th
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 
@@ -47,20 +50,26 @@ SEPARATORS = "、，,"
 ENDS = "、，,；;。！!？?\n—…："                        # what ends an item of a list
 ANNOTATION = re.compile(r"(?:[ \t\u3000]*(?:\d{1,3}号|[（(][^）)\n]{1,10}[）)]))?")     # 15号, （网格员）
 ITEM = re.compile(r"[\u4e00-\u9fd5](?:[ \t\u3000]{0,2}[\u4e00-\u9fd5]){1,2}")
-FIELDS = ("主持人", "主持", "记录人", "记录", "参会人员", "参会人", "参会", "出席", "列席", "缺席", "联系人", "经办人",
-          "负责人", "来电人", "登记人", "填表人", "审核人", "值班人", "报名人", "申请人", "签字", "签名")
-FIELD_RE = re.compile(rf"(?:^|(?<=\n))[ \t\u3000]*(?:{'|'.join(FIELDS)})[：:][ \t\u3000]*")
 # a chat line: its time (2023-06-14 08:23, [19:05]) and its sender, who may be named with a kinship
-# word (浩然妈妈：), a role after a dash (苏海燕-网格员：) or a note in brackets (老杨（五组）：)
+# word (浩然妈妈：, ``chat_kin``), a role after a dash (苏海燕-网格员：) or a note in brackets (老杨（五组）：)
 _STAMP = r"\[?(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}[ T]*)?\d{1,2}:\d{2}(?::\d{2})?\]?[ \t\u3000]*"
-CHAT_KIN = ("妈妈", "爸爸", "奶奶", "爷爷", "姥姥", "姥爷", "外婆", "外公", "嫂子", "妈", "爸")
-CHAT_LINE = re.compile(r"(?:(?<![\d:])" + _STAMP + r"|(?:^|(?<=\n))[ \t\u3000]*)"
-                       r"(?:([\u4e00-\u9fd5]{2,3}?)(?P<kin>" + "|".join(CHAT_KIN) + r")?(?:-[\u4e00-\u9fd5]{2,4})?"
-                       r"(?:[（(][^）)\n]{1,10}[）)])?[ \t\u3000]*[：:]|[\[【]([\u4e00-\u9fd5]{2,3})[\]】])"
-                       r"[ \t\u3000]*(?=[^ \t\u3000\n])")
-# a member named in a chat: @ before a name (@金凤嫂子, @尕女 ), a message withdrawn (“金凤”撤回了一条消息)
-CHAT_MENTION = re.compile(r"@([\u4e00-\u9fd5]{2,3}?)(?P<kin>" + "|".join(CHAT_KIN) + r")?(?=[-\s，,：:]|$)"
-                          r"|[“\"]([\u4e00-\u9fd5]{2,3})[”\"](?=撤回了|拍了拍|邀请|加入了|修改了)")
+
+
+@functools.lru_cache(maxsize=8)
+def _patterns(person_fields: tuple[str, ...], chat_kin: tuple[str, ...]) -> tuple[re.Pattern, re.Pattern, re.Pattern]:
+    """The field, chat line and chat mention patterns of a study's ``person_fields`` and ``chat_kin``
+    (redaction.names in the config; the template's lists by default)."""
+    fields = "|".join(map(re.escape, sorted(person_fields, key=len, reverse=True))) or "(?!)"
+    kin = "|".join(map(re.escape, sorted(chat_kin, key=len, reverse=True))) or "(?!)"
+    field_re = re.compile(rf"(?:^|(?<=\n))[ \t\u3000]*(?:{fields})[：:][ \t\u3000]*")
+    line = re.compile(r"(?:(?<![\d:])" + _STAMP + r"|(?:^|(?<=\n))[ \t\u3000]*)"
+                      r"(?:([\u4e00-\u9fd5]{2,3}?)(?P<kin>" + kin + r")?(?:-[\u4e00-\u9fd5]{2,4})?"
+                      r"(?:[（(][^）)\n]{1,10}[）)])?[ \t\u3000]*[：:]|[\[【]([\u4e00-\u9fd5]{2,3})[\]】])"
+                      r"[ \t\u3000]*(?=[^ \t\u3000\n])")
+    # a member named in a chat: @ before a name (@金凤嫂子, @尕女 ), a message withdrawn (“金凤”撤回了一条消息)
+    mention = re.compile(r"@([\u4e00-\u9fd5]{2,3}?)(?P<kin>" + kin + r")?(?=[-\s，,：:]|$)"
+                         r"|[“\"]([\u4e00-\u9fd5]{2,3})[”\"](?=撤回了|拍了拍|邀请|加入了|修改了)")
+    return field_re, line, mention
 JOINERS = ("跟", "和", "与", "同", "、", "")
 PARTICLES = "啊呢哩吧嘛呀哦"
 DEMONSTRATIVES = ("哪个", "哪一个")                   # asking which person (not 那个王: a spelling, 三横一竖那个王)
@@ -146,7 +155,7 @@ def _listed(text: str, spans: list[tuple[int, int]], rules: Rules, lexicon: Lexi
 
 
 def _fields(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
-    for m in FIELD_RE.finditer(text, region):
+    for m in _patterns(rules.person_fields, rules.chat_kin)[0].finditer(text, region):
         item = ITEM.match(text, m.end())
         if not item:
             continue
@@ -159,11 +168,12 @@ def _chat(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tu
     """The senders of chat messages read out, two lines at least (海燕：明天几点？ / 秀兰：九点; [玉梅]
     好的): a sender of two or three characters of given names (or a surname and given names) that
     jieba's dictionary knows as no everyday word (not 时间：, 物业：, 明天：)."""
-    lines = [m for m in CHAT_LINE.finditer(text, region)]
+    _, chat_line, chat_mention = _patterns(rules.person_fields, rules.chat_kin)
+    lines = [m for m in chat_line.finditer(text, region)]
     if len(lines) < 2:
         lines = []                                       # one line: no chat (时间：…), but @ and 撤回 are
     named = set()
-    for m in [*lines, *CHAT_MENTION.finditer(text, region)]:
+    for m in [*lines, *chat_mention.finditer(text, region)]:
         k = next(i for i in (1, 2, 3) if m.re.groups >= i and m.group(i))
         if _chat_name(m.group(k), bool(m.group("kin")), rules, lexicon):
             named.add(m.group(k))
@@ -179,7 +189,7 @@ def _chat_name(word: str, kin: bool, rules: Rules, lexicon: Lexicon) -> bool:
     """A sender or a member of a chat shaped like a name; an everyday word of jieba's dictionary
     only before a kinship word (浩然妈妈：; not 时间：, 物业：, 明天：)."""
     entry = lexicon.get(word)
-    if word in rules.titles or word in rules.kin_words or word in ROLE_WORDS or word in FIELDS or \
+    if word in rules.titles or word in rules.kin_words or word in ROLE_WORDS or word in rules.person_fields or \
             any(c in rules.not_given for c in word) or any(word.endswith(t) for t in rules.titles) or \
             word[0] in rules.prefixes or \
             (entry is not None and not entry[1].startswith(("nr", "nz", "ns")) and not (kin and entry[1] != "r")):
