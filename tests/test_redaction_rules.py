@@ -871,7 +871,7 @@ def test_a_given_name_before_a_kinship_form_of_address(generic):
     of address are a given name, not 秀 + the informal form 兰姐; 保洁阿姨, 东北大哥 stay."""
     found = spans(generic, "秀兰姐一个人供他上学，绑的是文军叔的卡，春梅婶子教我们绣花。")
     assert [v for v, t in found if t == "name"] == ["秀兰", "文军", "春梅"]
-    assert [v for v, t in spans(generic, "保洁阿姨和东北大哥都来了。") if t == "name"] == []
+    assert [v for v, t in spans(generic, "保洁阿姨和东北大哥都来了，我和阿姨说了。") if t == "name"] == []
 
 
 def test_a_given_name_with_a_numeral_said_again(generic):

@@ -198,8 +198,9 @@ def _given_before_kin(text: str, s: int, e: int, kin_address: tuple[str, ...], r
     numeral, making no word with the character before it; the form of address ends a word."""
     word = text[s:e]
     title = next((t for t in sorted(kin_address, key=len, reverse=True) if text.startswith(t, e)), "")
-    if not title or word[0] in rules.prefixes or not all(c in GIVEN_CHARS for c in word) or not lexicon.name_like(word):
-        return False
+    if not title or word[0] in rules.prefixes or not all(c in GIVEN_CHARS for c in word) or not lexicon.name_like(word) or \
+            any(text.startswith(t, s + 1) for t in rules.titles):
+        return False                                     # (我和阿姨说: 阿姨 is the form of address)
     entry = lexicon.get(word)
     if entry is not None and not entry[1].startswith("nr") and entry[0] >= 10 or word in rules.kin_words:
         return False
