@@ -81,7 +81,7 @@ def leaks(roots: list[Path], values: dict[str, str], extra: str = "") -> tuple[l
 # --------------------------------------------------------------------------------------------
 # the planted corpus
 # --------------------------------------------------------------------------------------------
-NOT_PLANTED = {"heldout11"}           # blind parts not yet tuned on (labelled.yaml's notes): their misses are not all found
+NOT_PLANTED: set[str] = set()          # blind parts not yet tuned on (labelled.yaml's notes): none now (tune11 was heldout11)
 
 
 def planted_corpus(folder: Path) -> tuple[dict[str, str], str]:
@@ -145,11 +145,19 @@ def _also_words(items) -> set[str]:
     return out
 
 
+STOP_CHARS = frozenset(w for w in (ROOT / "config" / "stopwords.txt").read_text(encoding="utf-8").split()
+                       if len(w) == 1 and not w.startswith("#"))
+
+
 def _words_only(text: str, spans: list[tuple[int, int]]) -> str:
-    """The text outside the name spans as the token column holds it, without punctuation and
-    separators: a name spelled out character by character (撒种子的撒，国庆节的国庆) is there."""
+    """The text outside the name spans as the token column holds it, without punctuation,
+    separators and one-character stopwords: a name spelled out character by character
+    (撒种子的撒，国庆节的国庆; 菩萨的萨 holds 萨萨) is there. Spans of one character are not masked:
+    they are on no roster and never scanned for, so the text may hold them (玉石的玉，梅花的梅: 玉梅)."""
     for s, e in sorted(spans, reverse=True):
-        text = text[:s] + "□" + text[e:]
+        if len(re.sub(r"\s+", "", text[s:e])) >= 2:
+            text = text[:s] + "□" + text[e:]
+    text = "".join(c for c in text if c not in STOP_CHARS)
     return re.sub(r"[\s\-.·_/()（），。、；：！？…—,;:!?]+", "", text)
 
 

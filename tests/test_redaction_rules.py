@@ -758,3 +758,181 @@ def test_a_lettered_file_number_with_a_dashed_tail_is_one_certificate():
     rules = load_rules(ROOT / "studies" / "demo" / "transcripts.yaml", ROOT / "config" / "stopwords.txt")
     text = "他的残疾证是CX5012342020-0815，去年办的。"
     assert [text[s:e] for s, e, _ in find_numbers(text, rules)][:1] == ["CX5012342020-0815"]
+
+
+# --- round 9 (issue 17): people named again and again in one long answer ---------------------------
+def test_a_given_name_with_xiao_said_again_is_the_given_name(generic):
+    """小龙 of 马小龙 said again is his given name whole, not 小 + the surname 龙 (小[龙])."""
+    found = spans(generic, "有个孩子叫马小龙，回族。我就让他当管理员。小龙他爸在工地上干活。")
+    assert [v for v, t in found if t == "name"] == ["马小龙", "小龙"]
+    assert [v for v, t in spans(generic, "我们楼的小龙师傅人好。") if t == "name"] == ["龙"]
+
+
+def test_a_full_name_after_a_kinship_word_is_taken_whole(generic):
+    """她儿子路建军: a surname (a weak one too) and two given characters after a kinship word are the
+    full name, not 路建; 王强明天, 王芳学习: the third character starts the next word."""
+    assert [v for v, t in spans(generic, "我媳妇敏秀珍在家种地，让她儿子路建军盯着。") if t == "name"] == ["敏秀珍", "路建军"]
+    assert [v for v, t in spans(generic, "我儿子王强明天来，我女儿王芳学习好。") if t == "name"] == ["王强", "王芳"]
+
+
+def test_a_given_name_said_again_inside_a_sentence(generic):
+    """The given name of a full name found, said again inside a sentence (不是逗号后): 锁在晓明的柜子里,
+    现在国强每个月; an everyday word (国庆, 建国) only before a title, a kinship or a person word."""
+    found = spans(generic, "我们的会计张晓明，钥匙都锁在晓明的柜子里，现在晓明每个月来一趟。")
+    assert [v for v, t in found if t == "name"] == ["张晓明", "晓明", "晓明"]
+    found = spans(generic, "我女婿马国庆，去年国庆老哥住院，国庆节我们去看他。")
+    assert [v for v, t in found if t == "name"] == ["马国庆", "国庆"]
+    found = spans(generic, "他大名叫杨海麦，二儿子，海麦这个娃从小就灵。")
+    assert [v for v, t in found if t == "name"] == ["杨海麦", "海麦"]
+
+
+def test_a_full_name_the_turn_confirms(generic):
+    """A surname and a given name that score a little low (a weak surname: 路; an everyday word as
+    the given name: 国庆) are a name when the turn confirms it: the surname with a title elsewhere
+    (路经理 … 路红霞), the given name before a kinship word (国庆老哥), a title after the full name;
+    the surname's informal forms are then redacted too (路经理, 安奶奶). Without a confirmation
+    nothing changes (比如马国庆 alone; 安全主任 no name)."""
+    found = spans(generic, "我把物业的路经理叫上，路红霞，拍了照片。")
+    assert [v for v, t in found if t == "name"] == ["路", "路红霞"]
+    found = spans(generic, "比如马国庆，八四年入伍。去年国庆老哥住院了。")
+    assert [v for v, t in found if t == "name"] == ["马国庆", "国庆"]
+    found = spans(generic, "安玉兰奶奶八十五了，安奶奶一个人住。")
+    assert [v for v, t in found if t == "name"] == ["安玉兰", "安"]
+    assert [v for v, t in spans(generic, "比如马国庆，八四年入伍。安全主任说了。") if t == "name"] == []
+
+
+def test_a_childs_doubled_pet_name_but_no_doubled_everyday_word(generic):
+    """丫丫, 婷婷: a character of given names doubled, a rare word or none in jieba's dictionary, is a
+    child's pet name wherever it makes no word with its neighbours (虎虎——: a dash is no AABB);
+    天天, 常常, 哈哈, 高高兴兴, 姐姐 stay."""
+    found = spans(generic, "放学以后婷婷先到我这儿来，她孙子虎虎——大名我不说了——也来。")
+    assert [v for v, t in found if t == "name"] == ["婷婷", "虎虎"]
+    found = spans(generic, "哈哈，老人天天高高兴兴的，常常跟姐姐说话。")
+    assert [v for v, t in found if t == "name"] == []
+
+
+def test_a_weak_surname_with_a_title_inside_a_sentence(generic):
+    """安 (a weak surname: 安全, 安排) before a title inside a sentence: 那时候安书记, 送给安奶奶; not
+    after a given-name character (哈正明老板: the full name), nor where the form is a word."""
+    found = spans(generic, "那时候安书记天天在群里发通知，我们的面都送给安奶奶了。")
+    assert [v for v, t in found if t == "name"] == ["安", "安"]
+    found = spans(generic, "还有哈正明老板，大家注意安全。")
+    assert [v for v, t in found if t == "name"] == ["哈正明"]
+
+
+def test_a_full_name_after_lao_that_ends_a_word_and_said_again_glued(generic):
+    """乡老丁福海: 老 ends 乡老 (a mosque's elder), the full name starts at the surname (not 老[丁]);
+    a full name found, said again where jieba glues it to its neighbours (我丁占元活了), is redacted."""
+    assert [v for v, t in spans(generic, "我们的乡老丁福海就悄悄递了一件外套。") if t == "name"] == ["丁福海"]
+    found = spans(generic, "四组有个回族老汉丁占元，八十七了。他说“我丁占元活了八十七年”。")
+    assert [v for v, t in found if t == "name"] == ["丁占元", "丁占元"]
+
+
+def test_a_full_name_confirmed_by_a_partner_or_its_informal_form(generic):
+    """王婷婷和路小梅: a weak surname's full name joined by 和 to a full name found; 万主任，万国庆 (万国
+    a word): the informal form confirms it; 是康建军听见了 … 康老师: the full name, not 康建."""
+    found = spans(generic, "店里有两个汉族姑娘，王婷婷和路小梅，小梅是贺兰人。")
+    assert [v for v, t in found if t == "name"] == ["王婷婷", "路小梅", "小梅"]
+    found = spans(generic, "可以找德育处的万主任，万国庆，他管这一块。")
+    assert [v for v, t in found if t == "name"] == ["万", "万国庆"]
+    found = spans(generic, "是康建军听见了，康老师打了120。")
+    assert [v for v, t in found if t == "name"] == ["康建军", "康"]
+
+
+@pytest.mark.parametrize("text,value,typ", [
+    ("黑大夫的电话我记在门后头了，155，0322，1291。", "155，0322，1291", "mobile"),
+    ("康主席的电话我还存着，187，呃，3397，0129。", "187，呃，3397，0129", "mobile"),
+    ("我念她的卡号，六二幺二，二六幺九，零幺四四，九七四六，八六四，念到一半。", "六二幺二，二六幺九，零幺四四，九七四六，八六四", "bank_card"),
+    ("身份证号我念的是六四零幺二幺，幺九九六，零三零二，二八四八，她说不对。", "六四零幺二幺，幺九九六，零三零二，二八四八", "id_number"),
+    ("残疾证我抄过，64040219611115117X42，二级肢体残疾。", "64040219611115117X42", "certificate"),
+    ("抖音上我们的号是jingyuan_maiyan，粉丝两万三。", "jingyuan_maiyan", "account"),
+])
+def test_numbers_in_groups_a_disability_certificate_and_an_account_of_words(generic, text, value, typ):
+    """Arabic digits in groups after a phone word, Chinese digits in groups of up to six (an ID's
+    region code) and a bank card's groups; an ID number and two digits (残疾人证); words joined by _."""
+    assert (value, typ) in spans(generic, text)
+
+
+def test_arabic_groups_without_a_phone_word_are_no_number(generic):
+    assert spans(generic, "三年分别卖了155，0322，1291斤。") == []
+
+
+@pytest.mark.parametrize("text,value", [
+    ("他家在闽宁镇原隆村第五村民小组，种葡萄。", "闽宁镇原隆村第五村民小组"),
+    ("他们住在悦湖家园二期，17号楼，3单元，302，楼上小两口。", "悦湖家园二期，17号楼，3单元，302"),
+])
+def test_a_group_with_di_and_a_compounds_phase(generic, text, value):
+    """A village's group said with 第 (第五村民小组); a compound's phase (二期) before the parts said one by one."""
+    assert (value, "address") in spans(generic, text)
+
+
+def test_a_given_name_before_a_kinship_form_of_address(generic):
+    """秀兰姐, 文军叔, 春梅婶子: two characters of given names (no everyday word) before a kinship form
+    of address are a given name, not 秀 + the informal form 兰姐; 保洁阿姨, 东北大哥 stay."""
+    found = spans(generic, "秀兰姐一个人供他上学，绑的是文军叔的卡，春梅婶子教我们绣花。")
+    assert [v for v, t in found if t == "name"] == ["秀兰", "文军", "春梅"]
+    assert [v for v, t in spans(generic, "保洁阿姨和东北大哥都来了，我和阿姨说了。") if t == "name"] == []
+
+
+def test_a_given_name_with_a_numeral_said_again(generic):
+    """马哈三 … 哈三是东乡族: the given name of a full name found, though it ends in a numeral."""
+    found = spans(generic, "八组是回族马哈三家，哈三是东乡族，他说三三两两的来。")
+    assert [v for v, t in found if t == "name"] == ["马哈三", "哈三"]
+
+
+def test_a_name_in_apposition_and_a_short_name_with_its_informal_form(generic):
+    """汉族老太太，安桂珍，: a weak surname's full name set off by commas after a person word; ——路鹏，小路——:
+    a surname and one character set off by breaks, the informal form 小路 beside it."""
+    found = spans(generic, "是个汉族老太太，安桂珍，住在西区。")
+    assert [v for v, t in found if t == "name"] == ["安桂珍"]
+    found = spans(generic, "请了楼上的男的——路鹏，小路——到社区来喝茶。路鹏一开始挺冲。")
+    assert [v for v, t in found if t == "name"] == ["路鹏", "路", "路鹏"]
+    assert [v for v, t in spans(generic, "走了一段路，路滑，小心。") if t == "name"] == []
+
+
+def test_a_surname_of_a_name_found_before_a_role_word(generic):
+    """常晓东 … 常网格员, 白雪 … 白同学: the surname of a name found before a role word."""
+    found = spans(generic, "网格员常晓东来过，常网格员的工号我记着。")
+    assert [v for v, t in found if t == "name"] == ["常晓东", "常"]
+
+
+def test_a_name_found_is_redacted_where_jieba_glues_it(generic):
+    """常丽 found (。常丽负责) is redacted in 她妈常丽现在 too (jieba's 妈常丽): no word crosses its ends."""
+    found = spans(generic, "白雪她妈常丽现在是好朋友。常丽负责拍视频。")
+    assert [v for v, t in found if t == "name"].count("常丽") == 2
+
+
+def test_a_word_spelled_out_after_it_is_a_name(generic):
+    """康宁——健康的康，安宁的宁——: an everyday word spelled character by character right after it is
+    a name, redacted wherever the turn says it; one spelling alone (冶金的冶) makes no name."""
+    found = spans(generic, "一辆是汉族康宁的。康宁——健康的康，安宁的宁——是个姑娘。后来还给康宁道了歉。")
+    assert [v for v, t in found if t == "name"] == ["康宁", "康宁", "康宁"]
+    assert [v for v, t in spans(generic, "身体健康，健康的康。") if t == "name"] == []
+
+
+def test_a_full_name_after_a_parent_word_scoring_low(generic):
+    """她爸拜永福腿不方便: a full name with an everyday given name (永福) after 她爸 is confirmed."""
+    assert [v for v, t in spans(generic, "像拜玉洁，她爸拜永福腿不方便。") if t == "name"] == ["拜玉洁", "拜永福"]
+
+
+def test_an_address_said_backwards_and_a_regions_file_number(generic):
+    """五零三，五单元，十一号楼，就在清和家园: room, unit, building, then the compound; 640303-DB-2019-0447:
+    a region's six digits and capitals and digits between dashes (a certificate with any config)."""
+    found = spans(generic, "他们家租的房子是五零三，五单元，十一号楼，就在清和家园，上下楼都是汉族。")
+    assert ("五零三，五单元，十一号楼，就在清和家园", "address") in found
+    from pipeline.text.numbers import find_numbers
+    rules = load_rules(ROOT / "studies" / "demo" / "transcripts.yaml", ROOT / "config" / "stopwords.txt")
+    text = "他们家的低保证号是640303-DB-2019-0447，一类低保。"
+    assert [(text[s:e], t) for s, e, t in find_numbers(text, rules)] == [("640303-DB-2019-0447", "certificate")]
+
+
+def test_chat_kinship_words_and_person_fields_are_configured():
+    """redaction.names.chat_kin and person_fields (the template's lists by default) are a study's to change."""
+    def edit(red):
+        red["names"]["person_fields"] = ["监护人"]
+        red["names"]["chat_kin"] = ["阿妈"]
+    env = make(edit)
+    found = spans(env, "好的。\n监护人：白雪\n记录：田野\n")
+    assert [v for v, t in found if t == "name"] == ["白雪"]
+    found = spans(env, "好的。\n浩然阿妈：明天几点？\n秀兰：九点\n")
+    assert "浩然" in [v for v, t in found if t == "name"]

@@ -40,6 +40,7 @@ NOT_A_NAME_TAGS = ("v", "d", "r", "p", "c", "u", "q", "m", "f", "a")
 FUNCTION_TAGS = ("p", "c", "d", "r", "u", "m", "q")
 PHRASE_HEADS = "应连全成管时"               # weak surnames that open a phrase before a title (应老师要求, 连主任都, 时任)
 SPELLED = re.compile(r"([\u4e00-\u9fd5]{2,4})的([\u4e00-\u9fd5]{1,2})(?=[，。,；;！!？?、\s—]|$)")
+SPELL_GAP = re.compile(r"[，,、 —]{1,3}")           # between the word and its spelling, and between spellings
 PEOPLE = "族"
 SETTLEMENTS = "村庄屯寨镇乡堡"
 SETTLED_WORDS = ("村里", "村上", "村口", "村民", "村子", "村长", "乡里", "乡长", "镇上", "镇里", "镇长", "庄稼")
@@ -54,28 +55,37 @@ _BREAK_AHEAD = r"(?=[，。,；;！!？?…—、\s]|$)"
 CORRECTION = re.compile(rf"(?:(?:不对|哦不|说错了|记错了|错了)[，,、…—\s]*(?:不对[，,、…—\s]*)*|不是({_NAMEISH})[，,、…—\s]*)"
                         rf"是({_NAMEISH}){_BREAK_AHEAD}")
 THING_NAMES = ("店名", "地名", "村名", "路名", "街名", "书名", "品名", "厂名", "校名", "队名", "群名", "菜名")   # 店名叫丝路香
-PERSON_VERBS = "让叫找问请带陪喊"                    # before a given name said alone (让玉兰去)
+PERSON_VERBS = "让叫找问请带陪喊"
+KIN_ADDRESS_ENDS = "姐哥叔婶姨嫂爷奶伯"                # forms of address of kin (秀兰姐, 文军叔, 玉兰奶奶)
+KIN_ADDRESS_STARTS = "姐哥叔婶姨嫂爷奶伯大阿"                    # before a given name said alone (让玉兰去)
 GOING = "去来到回"
 KIN_OF = re.compile(r"[他她](?:爸爸|妈妈|爸|妈|爹|娘|奶奶|爷爷|姥姥|姥爷|外婆|外公|媳妇|老婆|老汉|"
                     r"男人|女人|哥哥|姐姐|哥|姐|弟弟|妹妹|儿子|女儿|闺女|阿大|阿妈)")
 
 
 def weak_titled(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
-    """A weak surname + a role title (not a form of address) at a clause's start: 安主任说."""
-    roles = [t for t in rules.titles if t not in rules.address_titles]
-    if not roles or not rules.weak_surnames:
+    """A weak surname + a title: a role title at a clause's start (安主任说), or any title (a form of
+    address too: 安奶奶) after a glue character (找安书记) or a character that makes no dictionary
+    word with the surname and ends no given name (那时候安书记, 送给安奶奶; not 哈正明老板), the form
+    itself no word."""
+    if not rules.titles or not rules.weak_surnames:
         return
     pattern = rf"(?:{'|'.join(map(re.escape, sorted(rules.weak_surnames, key=len, reverse=True)))})" \
-              rf"(?:{'|'.join(map(re.escape, roles))})"
+              rf"(?:{'|'.join(map(re.escape, sorted(rules.titles, key=len, reverse=True)))})"
     for m in re.finditer(pattern, text):
         s = m.start()
         sur = next(w for w in rules.weak_surnames if m.group().startswith(w))
         entry = lexicon.get(sur)
-        if s < region or (s > 0 and text[s - 1] not in BREAK) or (entry and entry[1].startswith(FUNCTION_TAGS)) or \
-                sur in PHRASE_HEADS \
-                or _word(text[s:s + len(sur) + 1], lexicon) or m.group() in rules.not_names:
+        if s < region or (entry and entry[1].startswith(FUNCTION_TAGS)) or sur in PHRASE_HEADS \
+                or _word(text[s:s + len(sur) + 1], lexicon) or _word(m.group(), lexicon) or m.group() in rules.not_names:
             continue
-        yield s, m.end()
+        role = m.group()[len(sur):] not in rules.address_titles
+        before = text[s - 1:s] if s else ""
+        if not before or (role and before in BREAK) or \
+                (before in BREAK or before in rules.glue_before or
+                 (not _word(before + sur, lexicon) and before not in GIVEN_CHARS)) and \
+                not _word(text[max(0, s - 2):s + len(sur)], lexicon):      # (not 哈正明老板: a full name)
+            yield s, m.end()
 
 
 def called(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
@@ -150,7 +160,8 @@ def bare_given(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterat
     """A given name said alone: two characters of given names that are no word of jieba's
     dictionary, at a clause's start before a particle or 说/讲 (秀兰嘛去了, 建英说), or after a verb
     that takes a person (让, 叫, 找, 问 ...) at a clause's start and before a verb of going or a
-    break (让玉兰去接, 你找春燕，)."""
+    break (让玉兰去接, 你找春燕，); anywhere before a kinship form of address (:func:`kin_given`)."""
+    yield from kin_given(text, rules, lexicon, region)
     for m in re.finditer(r"[\u4e00-\u9fd5]{2}", text):
         s, e = m.span()
         word = m.group()
@@ -162,6 +173,62 @@ def bare_given(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterat
         elif text[s - 1:s] in PERSON_VERBS and (s < 2 or text[s - 2] in BREAK or text[s - 2] in "那就你我他她") and \
                 (e >= len(text) or text[e] in BREAK or text[e] in GOING):
             yield s, e
+
+
+def kin_given(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """Given names before a kinship form of address (秀兰姐一个人供, 文军叔的卡, 春梅婶子教我们)."""
+    kin_address = _kin_address(rules)
+    for e in range(max(region + 2, 2), len(text)):
+        if text[e] in KIN_ADDRESS_STARTS and _given_before_kin(text, e - 2, e, kin_address, rules, lexicon):
+            yield e - 2, e
+
+
+def kin_given_at(text: str, s: int, rules: Rules, lexicon: Lexicon) -> bool:
+    """An informal form at ``s`` (兰姐) is the end of a given name before a kinship form of address (秀兰姐)."""
+    return s >= 1 and _given_before_kin(text, s - 1, s + 1, _kin_address(rules), rules, lexicon)
+
+
+def _kin_address(rules: Rules) -> tuple[str, ...]:
+    return tuple(t for t in rules.address_titles if t in rules.kin_words or t[-1] in KIN_ADDRESS_ENDS)
+
+
+def _given_before_kin(text: str, s: int, e: int, kin_address: tuple[str, ...], rules: Rules, lexicon: Lexicon) -> bool:
+    """Two characters of given names before a kinship form of address (秀兰姐, 文军叔, 春梅婶子, 玉兰奶奶):
+    no everyday word of jieba's dictionary (a name or a rare word only), none of it a prefix or a
+    numeral, making no word with the character before it; the form of address ends a word."""
+    word = text[s:e]
+    title = next((t for t in sorted(kin_address, key=len, reverse=True) if text.startswith(t, e)), "")
+    if not title or word[0] in rules.prefixes or not all(c in GIVEN_CHARS for c in word) or not lexicon.name_like(word) or \
+            any(text.startswith(t, s + 1) for t in rules.titles):
+        return False                                     # (我和阿姨说: 阿姨 is the form of address)
+    entry = lexicon.get(word)
+    if entry is not None and not entry[1].startswith("nr") and entry[0] >= 10 or word in rules.kin_words:
+        return False
+    before, after = text[s - 1:s], text[e + len(title):e + len(title) + 1]
+    if before and HAN_JIEBA.match(before) and before not in BREAK and before not in rules.glue_before and \
+            (_freq(before + word[0], lexicon) >= 10 or _freq(text[s - 1:e], lexicon) > 0):
+        return False
+    return not (after and HAN_JIEBA.match(after) and _freq(title[-1] + after, lexicon) >= 1000)
+
+
+def spelled_words(text: str, rules: Rules, region: int) -> Iterator[tuple[int, int]]:
+    """A word spelled out character by character right after it (康宁——健康的康，安宁的宁——; 白玉梅，
+    白天的白，玉石的玉，梅花的梅): two spellings or more in a row, each character of its example
+    word, that together make the word before them: a name (people spell names, not words)."""
+    items = [m for m in SPELLED.finditer(text, region) if m.group(2) in m.group(1)]
+    k = 0
+    while k < len(items):
+        run = [items[k]]
+        while k + len(run) < len(items) and SPELL_GAP.fullmatch(text, run[-1].end(), items[k + len(run)].start()):
+            run.append(items[k + len(run)])
+        k += len(run)
+        word = "".join(m.group(2) for m in run)
+        end = run[0].start()
+        while end > max(region, run[0].start() - 3) and text[end - 1] in "，,、 —":
+            end -= 1
+        if len(run) >= 2 and end - len(word) >= region and text.endswith(word, 0, end) and \
+                all(c not in rules.not_given for c in word):
+            yield end - len(word), end
 
 
 def corrections(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
@@ -268,12 +335,14 @@ def not_person_spans(text: str, rules: Rules) -> list[tuple[int, int]]:
     return out
 
 
-def kept(text: str, s: int, e: int, spans: list[tuple[int, int]], rules: Rules, lexicon: Lexicon) -> bool:
+def kept(text: str, s: int, e: int, spans: list[tuple[int, int]], rules: Rules, lexicon: Lexicon,
+         given: bool = False) -> bool:
     """``text[s:e]`` is no person's name: it lies in a span of :func:`not_person_spans`; a
     people's 族 or a degree complement follows it (撒拉族, 马大哈得很); it ends in a place's
     suffix (吴忠市, 高雄州); a counted plural is before it (五名司铎); a place or a thing of
     jieba's dictionary goes on past it (马来西 + 亚); or its given name is a numeral with no
-    naming word before it (念高二; not 叫张三)."""
+    naming word before it (念高二; not 叫张三, nor ``given``: the given name of a full name found,
+    马哈三 … 哈三)."""
     word = text[s:e]
     if any(ks <= s and e <= ke for ks, ke in spans) or text.startswith(PEOPLE, e) or \
             any(text.startswith(d, e) for d in DEGREE) or _everyday_frame(text, s, e, rules, lexicon):
@@ -286,7 +355,7 @@ def kept(text: str, s: int, e: int, spans: list[tuple[int, int]], rules: Rules, 
            and entry[0] >= 10 and e + m <= len(text) for m in (1, 2)):
         return True
     before = text[max(0, s - 4):s]
-    return len(word) == 2 and word[1] in NUMERAL_CHARS and \
+    return len(word) == 2 and word[1] in NUMERAL_CHARS and not given and \
         not any(before.endswith(w) for w in (*rules.strong_triggers, *rules.kin_words)) and \
         not any(text.startswith(t, e) for t in rules.titles)
 
@@ -302,8 +371,9 @@ def _everyday_frame(text: str, s: int, e: int, rules: Rules, lexicon: Lexicon) -
     (车占了), and a candidate that goes on into a word of the dictionary before more text (马兰花志愿
     服务队: 马兰花 names the team), unless a naming word is before it."""
     word = text[s:e]
-    if len(word) >= 2 and word[0] == word[1] and text[s + 2:s + 3] and text[s + 2:s + 3] == text[s + 3:s + 4]:
-        return True
+    if len(word) >= 2 and word[0] == word[1] and HAN_JIEBA.match(text[s + 2:s + 3] or "。") and \
+            text[s + 2:s + 3] == text[s + 3:s + 4]:
+        return True                                      # (not 虎虎——: a dash)
     if len(word) < 2 or any(text.endswith(t, 0, s) for t in (*rules.strong_triggers, *rules.kin_words)):
         return False                                     # 叫马兰, 我女婿吴国庆
     if len(word) == 3 and _tag(word[:2], lexicon).startswith("ns") and _tag(word[2], lexicon).startswith("v"):

@@ -9,26 +9,40 @@ turn's other names say so; each is redacted where it stands, not elsewhere in th
   characters that start with a surname or are all characters of given names, none a function
   character, no role or kinship word).
 - **A person field**: the value of a field of minutes or a form that names a person (记录：白雪,
-  主持：…, 联系人：…) at a line's start, up to the line's end or a bracket.
+  主持：…, 联系人：…; ``redaction.names.person_fields``) at a line's start, up to the line's end or
+  a bracket.
 - **Chat messages read out**: the senders of two lines or more of the form 海燕：… or [玉梅] …, when
-  the sender is shaped like a name and is no everyday word of jieba's dictionary.
+  the sender is shaped like a name and is no everyday word of jieba's dictionary (a kinship word of
+  ``redaction.names.chat_kin`` after it: 浩然妈妈：).
 - **Siblings**: a word of the same shape as a name found, with the same surname, right before or
   after it or joined to it by 跟/和/与/、 (白云跟白月, 海龙海虎兄弟俩): brothers and sisters share
   a surname and are named together.
 - **A given name again**: the given name of a full name found (马永福 … 永福啊; 丁建华 … 建华哩),
   alone and set off (a break, a naming or glue character before it; a break, a particle or a glue
-  character after it).
+  character after it), or inside a sentence where it makes no dictionary word with its neighbours
+  (礼拜秀英就端了, 锁在晓明的柜子里; an everyday word such as 国庆 only before a title, a kinship or
+  a person word: 国庆老哥, not 国庆节); its characters in 10 of jieba's names at least (海麦).
 - **A surname again**: a surname alone that a name found in the turn bears, after 哪个 (asking
   which person; not 那个, which ends a spelling: 三横一竖那个王) and before a break (老马 … 哪个马？), or before 家 where that is no word of jieba's dictionary
-  (哈斌 … 哈家那个小伙子); a surname found alone (an informal form: 闪大姐) and two characters of
-  given names set off by breaks (，闪桂英，).
+  (哈斌 … 哈家那个小伙子), or in an informal form (路红霞 … 路经理, 金德福 … 老金商量: a weak surname
+  too, before a title that makes no word with it); a surname found alone (an informal form: 闪大姐)
+  and two characters of given names set off by breaks (，闪桂英，).
+- **A full name the turn confirms** (:func:`with_confirmed`, called before the rules above): a
+  surname and two characters of given names that score up to 1.5 under the threshold (a weak
+  surname, 路红霞; an everyday word as the given name, 马国庆), when the turn says the surname in an
+  informal form elsewhere (路经理), the given name before a title, a kinship or a person word
+  (国庆老哥, 红梅书记), a title right after the full name (安玉兰奶奶, 丁福海乡老), a full name
+  found joined to it by 和/跟/与/、 (王婷婷和路小梅), a kinship word before it (她爸拜永福), or a person word and a comma before it and a
+  break after it (老太太，安桂珍，). A surname and one given character set off by breaks (路鹏，)
+  likewise when the surname is said in an informal form elsewhere (小路).
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 
-from pipeline.text.namescore import GIVEN_CHARS, ROLE_WORDS
+from pipeline.text.namescore import GIVEN_CHARS, ROLE_WORDS, THRESHOLD, window_score
 from pipeline.text.rules import Rules
 from pipeline.text.segment import HAN_JIEBA, Lexicon
 
@@ -36,24 +50,35 @@ SEPARATORS = "、，,"
 ENDS = "、，,；;。！!？?\n—…："                        # what ends an item of a list
 ANNOTATION = re.compile(r"(?:[ \t\u3000]*(?:\d{1,3}号|[（(][^）)\n]{1,10}[）)]))?")     # 15号, （网格员）
 ITEM = re.compile(r"[\u4e00-\u9fd5](?:[ \t\u3000]{0,2}[\u4e00-\u9fd5]){1,2}")
-FIELDS = ("主持人", "主持", "记录人", "记录", "参会人员", "参会人", "参会", "出席", "列席", "缺席", "联系人", "经办人",
-          "负责人", "来电人", "登记人", "填表人", "审核人", "值班人", "报名人", "申请人", "签字", "签名")
-FIELD_RE = re.compile(rf"(?:^|(?<=\n))[ \t\u3000]*(?:{'|'.join(FIELDS)})[：:][ \t\u3000]*")
 # a chat line: its time (2023-06-14 08:23, [19:05]) and its sender, who may be named with a kinship
-# word (浩然妈妈：), a role after a dash (苏海燕-网格员：) or a note in brackets (老杨（五组）：)
+# word (浩然妈妈：, ``chat_kin``), a role after a dash (苏海燕-网格员：) or a note in brackets (老杨（五组）：)
 _STAMP = r"\[?(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}[ T]*)?\d{1,2}:\d{2}(?::\d{2})?\]?[ \t\u3000]*"
-CHAT_KIN = ("妈妈", "爸爸", "奶奶", "爷爷", "姥姥", "姥爷", "外婆", "外公", "嫂子", "妈", "爸")
-CHAT_LINE = re.compile(r"(?:(?<![\d:])" + _STAMP + r"|(?:^|(?<=\n))[ \t\u3000]*)"
-                       r"(?:([\u4e00-\u9fd5]{2,3}?)(?P<kin>" + "|".join(CHAT_KIN) + r")?(?:-[\u4e00-\u9fd5]{2,4})?"
-                       r"(?:[（(][^）)\n]{1,10}[）)])?[ \t\u3000]*[：:]|[\[【]([\u4e00-\u9fd5]{2,3})[\]】])"
-                       r"[ \t\u3000]*(?=[^ \t\u3000\n])")
-# a member named in a chat: @ before a name (@金凤嫂子, @尕女 ), a message withdrawn (“金凤”撤回了一条消息)
-CHAT_MENTION = re.compile(r"@([\u4e00-\u9fd5]{2,3}?)(?P<kin>" + "|".join(CHAT_KIN) + r")?(?=[-\s，,：:]|$)"
-                          r"|[“\"]([\u4e00-\u9fd5]{2,3})[”\"](?=撤回了|拍了拍|邀请|加入了|修改了)")
+
+
+@functools.lru_cache(maxsize=8)
+def _patterns(person_fields: tuple[str, ...], chat_kin: tuple[str, ...]) -> tuple[re.Pattern, re.Pattern, re.Pattern]:
+    """The field, chat line and chat mention patterns of a study's ``person_fields`` and ``chat_kin``
+    (redaction.names in the config; the template's lists by default)."""
+    fields = "|".join(map(re.escape, sorted(person_fields, key=len, reverse=True))) or "(?!)"
+    kin = "|".join(map(re.escape, sorted(chat_kin, key=len, reverse=True))) or "(?!)"
+    field_re = re.compile(rf"(?:^|(?<=\n))[ \t\u3000]*(?:{fields})[：:][ \t\u3000]*")
+    line = re.compile(r"(?:(?<![\d:])" + _STAMP + r"|(?:^|(?<=\n))[ \t\u3000]*)"
+                      r"(?:([\u4e00-\u9fd5]{2,3}?)(?P<kin>" + kin + r")?(?:-[\u4e00-\u9fd5]{2,4})?"
+                      r"(?:[（(][^）)\n]{1,10}[）)])?[ \t\u3000]*[：:]|[\[【]([\u4e00-\u9fd5]{2,3})[\]】])"
+                      r"[ \t\u3000]*(?=[^ \t\u3000\n])")
+    # a member named in a chat: @ before a name (@金凤嫂子, @尕女 ), a message withdrawn (“金凤”撤回了一条消息)
+    mention = re.compile(r"@([\u4e00-\u9fd5]{2,3}?)(?P<kin>" + kin + r")?(?=[-\s，,：:]|$)"
+                         r"|[“\"]([\u4e00-\u9fd5]{2,3})[”\"](?=撤回了|拍了拍|邀请|加入了|修改了)")
+    return field_re, line, mention
 JOINERS = ("跟", "和", "与", "同", "、", "")
 PARTICLES = "啊呢哩吧嘛呀哦"
 DEMONSTRATIVES = ("哪个", "哪一个")                   # asking which person (not 那个王: a spelling, 三横一竖那个王)
 BREAK = "，。；！？,;!?：:、—…～~ \t\u3000\n"
+GIVEN_AGAIN_MIN = 10                                 # a given name said again: its characters in 10 of jieba's names (海麦)
+PARENT_OF = tuple(p + k for p in "我他她" for k in ("爸", "妈", "爹", "娘"))    # 她爸拜永福
+APPOSITION_NOUNS = ("老太太", "老头", "老人", "小伙子", "姑娘", "媳妇", "娃娃", "孩子", "女的", "男的")
+CONFIRMED_MARGIN = 1.5                                # a full name the turn confirms may score this much below THRESHOLD
+KIN_AFTER = ("爸", "妈", "叔", "婶", "姨", "哥", "姐", "老哥", "老汉", "婶子", "家")    # 振华爸, 建国叔, 哈三家
 
 
 def more_names(text: str, spans: list[tuple[int, int]], rules: Rules, lexicon: Lexicon,
@@ -130,7 +155,7 @@ def _listed(text: str, spans: list[tuple[int, int]], rules: Rules, lexicon: Lexi
 
 
 def _fields(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
-    for m in FIELD_RE.finditer(text, region):
+    for m in _patterns(rules.person_fields, rules.chat_kin)[0].finditer(text, region):
         item = ITEM.match(text, m.end())
         if not item:
             continue
@@ -143,11 +168,12 @@ def _chat(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tu
     """The senders of chat messages read out, two lines at least (海燕：明天几点？ / 秀兰：九点; [玉梅]
     好的): a sender of two or three characters of given names (or a surname and given names) that
     jieba's dictionary knows as no everyday word (not 时间：, 物业：, 明天：)."""
-    lines = [m for m in CHAT_LINE.finditer(text, region)]
+    _, chat_line, chat_mention = _patterns(rules.person_fields, rules.chat_kin)
+    lines = [m for m in chat_line.finditer(text, region)]
     if len(lines) < 2:
         lines = []                                       # one line: no chat (时间：…), but @ and 撤回 are
     named = set()
-    for m in [*lines, *CHAT_MENTION.finditer(text, region)]:
+    for m in [*lines, *chat_mention.finditer(text, region)]:
         k = next(i for i in (1, 2, 3) if m.re.groups >= i and m.group(i))
         if _chat_name(m.group(k), bool(m.group("kin")), rules, lexicon):
             named.add(m.group(k))
@@ -163,7 +189,7 @@ def _chat_name(word: str, kin: bool, rules: Rules, lexicon: Lexicon) -> bool:
     """A sender or a member of a chat shaped like a name; an everyday word of jieba's dictionary
     only before a kinship word (浩然妈妈：; not 时间：, 物业：, 明天：)."""
     entry = lexicon.get(word)
-    if word in rules.titles or word in rules.kin_words or word in ROLE_WORDS or word in FIELDS or \
+    if word in rules.titles or word in rules.kin_words or word in ROLE_WORDS or word in rules.person_fields or \
             any(c in rules.not_given for c in word) or any(word.endswith(t) for t in rules.titles) or \
             word[0] in rules.prefixes or \
             (entry is not None and not entry[1].startswith(("nr", "nz", "ns")) and not (kin and entry[1] != "r")):
@@ -198,9 +224,9 @@ def _given_again(text: str, full: set[str], rules: Rules, lexicon: Lexicon, regi
     for name in full:
         sur = _surname(name, rules)
         given = name[len(sur):]
-        if not sur or len(given) != 2 or not all(c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= 30 for c in given) or \
-                given in rules.titles or given in ROLE_WORDS:
-            continue                                         # (苏楼长 … 找楼长: a role, no given name)
+        if not sur or len(given) != 2 or not all(c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= GIVEN_AGAIN_MIN for c in given) or \
+                given in rules.titles or given in ROLE_WORDS or given in rules.kin_words:
+            continue                                         # (苏楼长 … 找楼长: a role, no given name; 常老汉)
         for m in re.finditer(re.escape(given), text[region:]):
             a, b = region + m.start(), region + m.end()
             before, after = text[a - 1:a], text[b:b + 1]
@@ -210,6 +236,31 @@ def _given_again(text: str, full: set[str], rules: Rules, lexicon: Lexicon, regi
                     (not after or after in BREAK or after in PARTICLES or after in rules.glue_after or after in "他她" or
                      (given not in rules.places and _unbroken_ok(given, after, lexicon))):
                 yield a, b
+            elif _given_in_running_text(text, a, b, rules, lexicon):
+                yield a, b
+
+
+def _given_in_running_text(text: str, a: int, b: int, rules: Rules, lexicon: Lexicon) -> bool:
+    """A given name of a full name found, said again inside a sentence (礼拜秀英就端了, 锁在晓明的柜子里,
+    是建平半夜, 现在国强每个月): no dictionary word with the character before it or after it and
+    the start of no longer word; one that is an everyday word (国庆, 建国, 银川, 团结) only before a
+    title, a kinship word or a person word (国庆老哥, 建国叔, 红梅书记; not 国庆节, 网格就团结)."""
+    given, before, after = text[a:b], text[a - 1:a], text[b:b + 1]
+    if before and HAN_JIEBA.match(before) and (_freq(before + given[0], lexicon) >= 10 or _freq(text[a - 1:b], lexicon) > 0):
+        return False
+    if after and HAN_JIEBA.match(after) and any(_freq(given[1] + text[b:b + k], lexicon) >= 10 or
+                                                  _freq(given + text[b:b + k], lexicon) > 0 for k in (1, 2)):
+        return False
+    person = text.startswith((*rules.titles, *rules.kin_words, *rules.person_after, *ROLE_WORDS, *KIN_AFTER), b)
+    entry = lexicon.get(given)
+    everyday = given in rules.places or (entry is not None and not entry[1].startswith("nr") and
+                                         (entry[0] >= 100 or entry[1].startswith("ns")))
+    return person or (not everyday and (not after or after in BREAK or after in PARTICLES or HAN_JIEBA.match(after)))
+
+
+def _freq(word: str, lexicon: Lexicon) -> int:
+    entry = lexicon.get(word)
+    return entry[0] if entry else 0
 
 
 def _unbroken_ok(given: str, after: str, lexicon: Lexicon) -> bool:
@@ -239,3 +290,107 @@ def _surname_again(text: str, full: set[str], rules: Rules, lexicon: Lexicon, re
             elif after == "家" and lexicon.get(sur + "家") is None and (a == 0 or text[a - 1] in BREAK) and \
                     text.startswith(("那", "这", "的", "老", "兄弟", "姐妹"), b + 1):
                 yield a, b                                   # 哈家那个小伙子
+            elif _informal_at(text, a, sur, rules, lexicon):
+                yield a, b                                   # 路红霞 … 路经理, 金德福 … 老金商量
+
+
+def _informal_at(text: str, j: int, sur: str, rules: Rules, lexicon: Lexicon) -> bool:
+    """The surname at ``j`` in an informal form: before a title or a role word that makes no
+    dictionary word with it (路经理, 常网格员, 白同学; not 班主任), or after 老/小 and before a break or no word (老金商量, 小路——); the
+    character before it makes no word with it (not 道路经理)."""
+    k = len(sur)
+    if j > 0 and HAN_JIEBA.match(text[j - 1]) and text[j - 1] not in rules.prefixes and \
+            text[j - 1] not in rules.glue_before and _freq(text[j - 1:j + k], lexicon) >= 10:
+        return False
+    title = next((t for t in sorted((*rules.titles, *ROLE_WORDS), key=len, reverse=True) if text.startswith(t, j + k)), "")
+    if title:
+        return _freq(sur + title, lexicon) < 10
+    after = text[j + k:j + k + 1]
+    return j > 0 and text[j - 1] in rules.prefixes and (not after or after in BREAK or after in rules.glue_after or
+                                                       (HAN_JIEBA.match(after) and _freq(sur + after, lexicon) < 10 and
+                                                        after not in GIVEN_CHARS))
+
+
+def with_confirmed(text: str, found: list[tuple[int, int, str]], rules: Rules, lexicon: Lexicon, region: int,
+                   free) -> list[tuple[int, int, str]]:
+    """``found`` (spans with keys) and the full names the turn confirms (:func:`confirmed`), each
+    wherever it occurs; a name found inside one (周建 of 周建平) gives way to it."""
+    new = {text[s:e] for s, e in confirmed(text, found, rules, lexicon, region) if free(s, e)}
+    spans = [(m.start(), m.end()) for word in new for m in re.finditer(re.escape(word), text[region:])]
+    spans = [(region + s, region + e) for s, e in spans]
+    kept = [f for f in found if not any(s <= f[0] and f[1] <= e for s, e in spans)]
+    spans = [(s, e) for s, e in spans if not any(f[0] < e and s < f[1] for f in kept)]
+    return kept + [(s, e, text[s:e]) for s, e in spans]
+
+
+def confirmed(text: str, found: list[tuple[int, int, str]], rules: Rules, lexicon: Lexicon,
+              region: int) -> Iterator[tuple[int, int]]:
+    """A surname and two characters of given names that score a little under the threshold (an
+    everyday word as the given name: 马国庆; a weak surname: 路红霞, 安红梅), a name when the turn
+    confirms it: the same surname in an informal form elsewhere (路经理 … 路红霞, 杨婶子杨春梅), the
+    given name said again before a title, a kinship or a person word (国庆老哥, 红梅书记), or a
+    title right after the full name itself (安玉兰奶奶, 丁福海乡老)."""
+    every = rules.surnames | rules.weak_surnames | rules.rare_surnames
+    for i in range(region, len(text) - 2):
+        sur, given = text[i], text[i + 1:i + 3]
+        if sur not in every or sur in rules.very_rare_surnames or \
+                any(s < i + 3 and i < e and not (i <= s and e <= i + 3) for s, e, _ in found) or \
+                not all(HAN_JIEBA.match(c) and c not in rules.not_given for c in given) or \
+                not (all(c in GIVEN_CHARS for c in given) and lexicon.name_like(given)) or \
+                given in rules.titles or given in rules.kin_words or given in ROLE_WORDS or \
+                (HAN_JIEBA.match(text[i + 3:i + 4]) and _freq(text[i + 2:i + 4], lexicon) >= 10):
+            continue                                         # (a name found inside it gives way: 康建 of 康建军;
+                                                             # the last character starts no word: not 王强明天)
+        if window_score(text, i, 1, i + 3, given, rules, lexicon) < THRESHOLD - CONFIRMED_MARGIN:
+            continue
+        if _informal_elsewhere(text, i, sur, rules, lexicon, region) or _freq(sur + given[0], lexicon) < 10 and (
+                text.startswith(rules.titles, i + 3) or _given_with_person(text, i + 1, given, rules, region) or
+                _joined_to_a_name(text, i, found) or _apposed(text, i, i + 3, rules) or
+                text.endswith((*rules.kin_words, *PARENT_OF), 0, i)):
+            yield i, i + 3                                   # (万主任 … 万国庆: 万国 a word; not 安全主任)
+    yield from _short_confirmed(text, found, rules, lexicon, region)
+
+
+def _short_confirmed(text: str, found: list[tuple[int, int, str]], rules: Rules, lexicon: Lexicon,
+                     region: int) -> Iterator[tuple[int, int]]:
+    """A surname and one given character set off by breaks on both sides (——路鹏，小路——), a name when
+    the turn says the surname in an informal form elsewhere and jieba knows the two as no word."""
+    every = rules.surnames | rules.weak_surnames | rules.rare_surnames
+    for i in range(max(region, 1), len(text) - 2):
+        sur, given = text[i], text[i + 1]
+        if sur not in every or sur in rules.very_rare_surnames or text[i - 1] not in BREAK or text[i + 2] not in BREAK or \
+                any(s < i + 2 and i < e for s, e, _ in found) or given not in GIVEN_CHARS or \
+                given in rules.not_given or lexicon.get(sur + given) is not None:
+            continue
+        if window_score(text, i, 1, i + 2, given, rules, lexicon) >= THRESHOLD - CONFIRMED_MARGIN and \
+                _informal_elsewhere(text, i, sur, rules, lexicon, region):
+            yield i, i + 2
+
+
+def _apposed(text: str, s: int, e: int, rules: Rules) -> bool:
+    """A full name set off by breaks right after a person word (汉族老太太，安桂珍，住在): in apposition."""
+    words = (*ROLE_WORDS, *rules.kin_words, *rules.titles, *APPOSITION_NOUNS)
+    return s >= 2 and text[s - 1] in "，," and text[e:e + 1] in BREAK and text.endswith(words, 0, s - 1)
+
+
+def _joined_to_a_name(text: str, i: int, found: list[tuple[int, int, str]]) -> bool:
+    """The window at ``i`` joined by 和/跟/与/、 to a full name found right before it (王婷婷和路小梅)."""
+    return any(e < i and e - s >= 3 and text[e:i] in ("和", "跟", "与", "、") for s, e, _ in found)
+
+
+def _informal_elsewhere(text: str, i: int, sur: str, rules: Rules, lexicon: Lexicon, region: int) -> bool:
+    """The surname at ``i`` said elsewhere in the turn with a title (路经理, 杨婶子) or after 老/小 (老金)."""
+    for m in re.finditer(re.escape(sur), text[region:]):
+        j = region + m.start()
+        if j == i:
+            continue
+        if _informal_at(text, j, sur, rules, lexicon):
+            return True
+    return False
+
+
+def _given_with_person(text: str, g: int, given: str, rules: Rules, region: int) -> bool:
+    """The given name at ``g`` said elsewhere in the turn before a title, a kinship or a person word."""
+    words = (*rules.titles, *rules.kin_words, *rules.person_after, *KIN_AFTER)
+    return any(region + m.start() != g and text.startswith(words, region + m.end())
+               for m in re.finditer(re.escape(given), text[region:]))

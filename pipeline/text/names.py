@@ -16,11 +16,11 @@ from typing import Any
 from pipeline.text.namebase import (COMMON_FREQ, RARE_FREQ, _after_trigger, _common, _function_word, _given_ok,
                                     _is_break, _rare_head, _surname_of, word_lists)
 from pipeline.text.nameminority import dotted, minority_names
-from pipeline.text.namesignals import _kin_names, _listed_names, _spaced_names, a_names, pinyin_names
+from pipeline.text.namesignals import _kin_names, _listed_names, _spaced_names, a_names, doubled_names, pinyin_names
 from pipeline.text.namecontext import across_dots, ga_names, lone_surnames, nicknames, role_subjects
 from pipeline.text.nameframes import (THING_NAMES, bare_given, called, compound_alone, corrections, declared_surnames, families_of, kept,
-                                      kin_of, not_person_spans, weak_titled)
-from pipeline.text.namelists import more_names
+                                      kin_given_at, kin_of, not_person_spans, spelled_words, weak_titled)
+from pipeline.text.namelists import more_names, with_confirmed
 from pipeline.text.namescore import GIVEN_CHARS, after_time_word, scored_windows
 from pipeline.text.rules import Rules
 from pipeline.text.segment import HAN_JIEBA, WORD_CHAR, Lexicon
@@ -114,12 +114,26 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
     said again)."""
     found = [f for f in _found_names(text, parsed, rules, tokens, starts, lexicon, region, taken)
              if not text.endswith(THING_CALLED, 0, f[0]) and not _kin_word(text[f[0]:f[1]], rules)]   # 店名叫福满园: a shop's name
+    found = with_confirmed(text, found, rules, lexicon, region, taken.free)            # 路经理 … 路红霞 (:mod:`namelists`)
     spans = not_person_spans(text, rules)
+    givens = _givens_of_found(text, found, rules)
     more = [(s, e) for s, e in more_names(text, [(s, e) for s, e, _ in found], rules, lexicon, region)
-            if taken.free(s, e) and not kept(text, s, e, spans, rules, lexicon)]
-    yield from (f for f in found if f[2] != text[f[0]:f[1]].replace(" ", "") or
-                not any(s <= f[0] and f[1] <= e for s, e in more))                  # 桂英 in 闪桂英 (not 马 of 马姐)
+            if taken.free(s, e) and not kept(text, s, e, spans, rules, lexicon, given=text[s:e] in givens)]   # 马哈三 … 哈三
+    yield from (f for f in found if not any(s <= f[0] and f[1] <= e and (f[2] == text[f[0]:f[1]].replace(" ", "") or
+                                                                         text[s:e] in givens) for s, e in more))
+    # 桂英 in 闪桂英 (not 马 of 马姐); 小龙 of 马小龙 said again is the given name, not 小 + the surname 龙
     yield from ((s, e, re.sub(r"\s+", "", text[s:e])) for s, e in more)
+
+
+def _givens_of_found(text: str, found: list[tuple[int, int, str]], rules: Rules) -> set[str]:
+    """The given names (two characters) of the full names found whole: 小龙 of 马小龙."""
+    out = set()
+    for s, e, key in found:
+        word = re.sub(r"\s+", "", text[s:e])
+        sur = _surname_of(word, rules, weak=True) if key == word else ""
+        if sur and len(word) - len(sur) == 2:
+            out.add(word[len(sur):])
+    return out
 
 
 def _kin_word(word: str, rules: Rules) -> bool:
@@ -145,9 +159,11 @@ def _found_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], sta
     informal_spans: list[tuple[int, int]] = []
     informal = bytearray(len(text))                      # informal forms win over the other signals (小周 张罗) ...
     for s, e in [*_informal_names(text, rules, lexicon, token_starts), *weak_titled(text, rules, lexicon, region)]:
-        if any(ls < e and s < le for ls, le in listed) or any(ws < s and s < we and e <= we for ws, we in scored):
+        if any(ls < e and s < le for ls, le in listed) or kin_given_at(text, s, rules, lexicon) or \
+                any(ws < s and s < we and e <= we or (ws == s + 1 == e - 1 and we > e) for ws, we in scored):
             continue                                     # ... but not over a listed name (阿卜杜拉: not 阿卜) or a
                                                          # full name that holds the form (纳小龙: not 纳 + 小[龙])
+                                                         # or starts at its surname (乡老丁福海: not 老[丁])
         if s >= region and taken.free(s, e):
             found[text[s:e]] = text[s:e]
             direct.add(s)
@@ -178,7 +194,8 @@ def _found_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], sta
                               (called(text, rules, lexicon, region), local), (bare_given(text, rules, lexicon, region), local),
                               (declared_surnames(text, rules, lexicon, region), local), (kin_of(text, rules, lexicon, region), local),
                               (corrections(text, rules, lexicon, region), local), (a_names(text, rules, lexicon, region), local),
-                              (pinyin_names(text, rules, region), local), (ga_names(text, rules, region), local)):
+                              (pinyin_names(text, rules, region), local), (ga_names(text, rules, region), local),
+                              (doubled_names(text, rules, lexicon, region), local), (spelled_words(text, rules, region), set())):
         for s, e in finder:
             if taken.free(s, e) and not any(informal[s:e]):
                 candidates.append((s, e))
@@ -211,8 +228,8 @@ def _trim_glue(text: str, candidates: list[tuple[int, int]], scored: list[tuple[
 
 def _everywhere(text: str, found: dict[str, str], direct: set[int], ordinary: set[str], local: set[str], rules: Rules,
                 lexicon: Lexicon, region: int, token_starts: set[int]) -> Iterator[tuple[int, int, str]]:
-    """Each name found, wherever it occurs: at a token's start, after a glue character or set off
-    by punctuation; an ordinary word (丁香, 田野) elsewhere only after a break, a nickname that is
+    """Each name found, wherever it occurs: at a token's start, after a glue character, set off
+    by punctuation or where no dictionary word crosses its ends (她妈常丽现在); an ordinary word (丁香, 田野) elsewhere only after a break, a nickname that is
     a word (燕子) nowhere else, and nowhere before a place word (吴忠市: the name 吴忠 is a city
     there). A name written with a middle dot takes its other half (阿依古丽·买买提)."""
     for name in sorted(found, key=lambda w: (-len(w), w)):
@@ -224,11 +241,16 @@ def _everywhere(text: str, found: dict[str, str], direct: set[int], ordinary: se
             if name in ordinary and not (ms in direct or ms == 0 or not HAN_JIEBA.match(text[ms - 1])):
                 continue                                 # 丁香 elsewhere only after a break (not 两棵丁香)
             if ms in direct or ms in token_starts or (ms > 0 and text[ms - 1] in rules.glue_before) or \
-                    _bounded(text, ms, me):
+                    _bounded(text, ms, me) or (len(key) >= 2 and _unglued(text, ms, me, lexicon)):
                 if (s, e) == (ms, me):
                     s, e = across_dots(text, s, e, rules)
                     key = re.sub(r"\s+", "", text[s:e])
                 yield s, e, key
+
+
+def _unglued(text: str, s: int, e: int, lexicon: Lexicon) -> bool:
+    """No dictionary word crosses either end of ``text[s:e]`` (我丁占元活了: jieba's 我丁 / 占元活)."""
+    return not _common(text[s - 1:s + 1], lexicon, RARE_FREQ) and not _common(text[e - 1:e + 1], lexicon, RARE_FREQ)
 
 
 def _everyday(name: str, lexicon: Lexicon) -> bool:

@@ -1,7 +1,7 @@
 """Name signals that do not depend on jieba's word boundaries (part of :func:`pipeline.text.names.find_names`):
 spaced names (马 玉 兰), given names of the ``given_names`` list (阿依莎, 马穆萨), given names
-after a kinship word (我闺女玉兰), names in pinyin (MA XIULAN, Ma Xiulan) and 阿 + one
-character of given names said as a name (阿强跟阿珍)."""
+after a kinship word (我闺女玉兰; a full name there: 她儿子路建军), names in pinyin (MA XIULAN, Ma Xiulan) and 阿 + one
+character of given names said as a name (阿强跟阿珍), a child's pet name doubled (丫丫, 婷婷)."""
 from __future__ import annotations
 
 import re
@@ -103,6 +103,8 @@ def _listed_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Ite
 
 
 NOT_DOUBLED_TAGS = ("d", "t", "m", "q", "r", "p", "c", "u", "v")     # 天天, 常常, 刚刚: a doubled adverb or time word
+DOUBLED = re.compile(r"([\u4e00-\u9fd5])\1")
+DOUBLED_TAGS = ("n", "z", "a")                           # 丫丫 (n), 婷婷 (z), 乐乐 (a): rare words of these kinds
 KIN_VERBS = "去来到在回往从住拉说讲给把让跟和也都就还又不没是要会能想"   # 掌柜的去银川, 兄弟拉来: a verb follows
 
 
@@ -135,9 +137,32 @@ def _kin_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[int]
         if entry is None and any(_common(given[0] + given[1] + c, lexicon, RARE_FREQ) for c in text[end:end + 1]):
             continue
         nxt = text[end:end + 1]
+        if not spaced and _kin_full_name(text, b, rules, lexicon):
+            yield b, b + 3                                    # 我媳妇敏秀珍在家: the full name, not 敏秀
+            continue
         if nxt and HAN_JIEBA.match(nxt) and _common(given[1] + nxt, lexicon, COMMON_FREQ):
             continue                                          # the second character starts the next word
         yield b, end
+
+
+def _kin_full_name(text: str, b: int, rules: Rules, lexicon: Lexicon) -> bool:
+    """A full name of three characters right after a kinship word (她儿子路建军盯着, 我男人于海龙，):
+    a surname (weak or rare ones too: the kinship word is the signal) that makes no dictionary word
+    with the next character, two characters common in given names (not 德旺爱), the third starting no word with what
+    follows (not 王强明天, 王芳学习: there the name is 王强, 王芳)."""
+    word = text[b:b + 3]
+    sur = word[:1]
+    if len(word) < 3 or not (sur in rules.surnames or sur in rules.weak_surnames or sur in rules.rare_surnames) or \
+            not all(c in GIVEN_CHARS for c in word[1:]) or not lexicon.name_like(word[1:]) or \
+            _common(word[:2], lexicon, RARE_FREQ) or word in rules.not_names:
+        return False
+    entry = lexicon.get(word[1:])
+    if entry is not None and not entry[1].startswith(("nr", "nz", "ns")) and _common(word[1:], lexicon, COMMON_FREQ) and \
+            not lexicon.name_like(word[1:]):
+        return False                                          # (我儿子王上学: no name)
+    nxt = text[b + 3:b + 4]
+    return not (nxt and HAN_JIEBA.match(nxt) and (_common(word[2] + nxt, lexicon, RARE_FREQ) or
+                                                  _common(word + nxt, lexicon, RARE_FREQ)))
 
 
 def _named_noun(text: str, end: int, given: str, rules: Rules, lexicon: Lexicon) -> bool:
@@ -185,3 +210,25 @@ def a_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[
             any(text.startswith(w, e) for w in (*rules.person_after, "两口子", "他们", "她们"))
         if before_ok and after_ok:
             yield s, e
+
+
+def doubled_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """A child's pet name, a character of given names doubled (丫丫, 婷婷, 涵涵, 豆豆), wherever it
+    makes no word with its neighbours: jieba's dictionary knows it as no word, or as a rare noun,
+    adjective or descriptive word (not 天天, 常常, 刚刚, 哈哈, 星星); no kinship word or title
+    (达达, 姐姐), no part of AABB or AAA (高高兴兴)."""
+    for m in DOUBLED.finditer(text, region):
+        a, b = m.span()
+        word = m.group()
+        entry = lexicon.get(word)
+        if word[0] not in GIVEN_CHARS or word in rules.kin_words or word in rules.titles or word in rules.not_names or \
+                (entry is not None and not (entry[0] < 100 and entry[1].startswith(DOUBLED_TAGS))):
+            continue
+        before, after = text[a - 1:a] if a else "", text[b:b + 1]
+        if before == word[0] or after == word[0] or DOUBLED.match(text, b) or (a >= 2 and DOUBLED.match(text, a - 2)):
+            continue                                          # AAA, AABB
+        if before and HAN_JIEBA.match(before) and before not in rules.glue_before and _common(before + word[0], lexicon, RARE_FREQ):
+            continue
+        if after and HAN_JIEBA.match(after) and after not in rules.glue_after and _common(word[1] + after, lexicon, RARE_FREQ):
+            continue
+        yield a, b

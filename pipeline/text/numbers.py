@@ -24,7 +24,12 @@ people write them:
 - identifiers made of letters and digits are found by the word before them (``微信号``, ``QQ``,
   ``工号``, ``护照``: the ``redaction.context`` lists of the config) or by their shape (a plate
   ``宁A·12345``; one or two capitals and 7-10 digits: ``E12345678``; a document's number with a
-  year in brackets or ``字第``: ``宁（2021）银川市不动产权第0045218号``, ``房权证银字第00123号``).
+  year in brackets or ``字第``: ``宁（2021）银川市不动产权第0045218号``, ``房权证银字第00123号``; a
+  disability certificate's number, an ID number and two digits: ``64040219611115117X42``; a file
+  number of a region's six digits and capitals and digits between dashes: ``640303-DB-2019-0447``);
+- a number said in groups with commas (``幺三九，零九五一，二二三三``; Arabic digits only after a
+  phone, ID or bank-card word: ``电话……155，0322，1291``) is one number when the groups together
+  are a phone, an ID or a bank card number.
 
 Spans come back as (start, end, type); type ``""`` is a claimed span that is not redacted (a
 masked number, or a category switched off in ``redaction.categories``).
@@ -94,6 +99,9 @@ USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 CREDIT_CODE_RE = re.compile(rf"(?<![A-Za-z0-9])(?=[0-9]{{0,16}}[A-Za-z])[{_USCC}]{{2}}\d{{6}}[{_USCC}]{{10}}(?![A-Za-z0-9])", re.I)
 # a lettered file number: capitals, digits and dashes, starting with capitals, with six digits or
 # more and two letters or a dash (DB6403022019-0417, HY-DB-2022-01157, NX2023PX06118)
+# a file number that starts with a region's six digits, then capitals and digits between dashes
+# (640303-DB-2019-0447, 640121-MN-DB-2023-0612: a county's assistance file)
+REGION_FILE_RE = re.compile(r"(?<![A-Za-z0-9\-])\d{6}(?:-[A-Z]{1,4}){1,3}(?:-\d{2,8}){1,3}(?![A-Za-z0-9]|-[A-Za-z0-9])")
 LETTERED_RE = re.compile(r"(?<![A-Za-z0-9_.@\-])[A-Z]{1,5}(?:-?[A-Z0-9]){5,30}(?![A-Za-z0-9_@]|-[A-Za-z0-9])")
 TOKEN = r"[A-Za-z0-9](?:[A-Za-z0-9_.\-]{0,38}[A-Za-z0-9])?"
 # a WeChat id as the app makes it (wxid_ and letters and digits): an account with no word before it
@@ -103,7 +111,7 @@ WXID_RE = re.compile(r"(?<![A-Za-z0-9_])wxid_[A-Za-z0-9_\-]{6,30}(?![A-Za-z0-9_]
 # together are a phone or an ID number
 _GROUP_FILLER = r"(?:嗯|呃|额|啊|哦|那个|这个|就是)"
 _GROUP_SEP = r"(?:[,、] ?(?:" + _GROUP_FILLER + r" ?[,、…]* ?)?|…+ ?)"
-GROUPED_RE = re.compile(r"(?<![\d" + _CN + r"])[\d" + _CN + r"]{2,5}(?:" + _GROUP_SEP + r"[\d" + _CN + r"]{2,5}){1,5}"
+GROUPED_RE = re.compile(r"(?<![\d" + _CN + r"])[\d" + _CN + r"]{2,6}(?:" + _GROUP_SEP + r"[\d" + _CN + r"]{2,5}){1,5}"
                         r"(?![\d" + _CN + r"])")        # groups of any size (幺八九，五幺洞，两六三，七四)
 GROUPED_EXT_RE = re.compile(r"[,、 ]{0,2}(?:转|分机)[,、 ]{0,2}[\d" + _CN + r"]{1,5}(?![\d" + _CN + r"])")
 # a number broken by a filler (180 9510……呃……4421): the parts joined when together they are a mobile
@@ -115,7 +123,11 @@ FILLERS = ("…", "呃", "嗯", "额", "啊", "哦", "那个", "这个", "就是
 STAFF_SHAPE_RE = re.compile(r"(?<![A-Za-z0-9_@.\-])(?:[A-Z]{2,3}-){0,2}[A-Z]{2,3}-?\d{4,6}(?![A-Za-z0-9_@]|-\d)")   # YN-MN-0417
 # an account id by its shape (letters then digits, lower case: mxl1965, ma_yl88) near an account word,
 # though not right after it (微信号是丫头给我弄的 mxl1965)
-ACCOUNT_SHAPE_RE = re.compile(r"(?<![A-Za-z0-9_@.\-])[a-z][a-z_]{1,15}\d{2,10}(?![A-Za-z0-9_@])")
+ACCOUNT_SHAPE_RE = re.compile(r"(?<![A-Za-z0-9_@.\-])(?:[a-z][a-z_]{1,15}\d{2,10}|[a-z]{2,15}(?:_[a-z0-9]{2,15}){1,3})"
+                              r"(?![A-Za-z0-9_@])")                  # and words joined by _ (jingyuan_maiyan)
+# a disability certificate's number (残疾人证号): the holder's ID number and two digits (category, grade)
+DISABILITY_RE = re.compile(r"(?<![A-Za-z0-9])\d{17}[\dXx]\d{2}(?![A-Za-z0-9])")
+GROUPED_WINDOW = 16                                      # Arabic digits in groups: a phone, ID or card word this close before
 # an identifier said again to correct it (编号是YN-MN-0471？不对，0417): digits after 不对/不是/错了
 CORRECTION_RE = re.compile(r"(?:不对|不是|错了)[,，:： 是就]{0,3}(\d{3,8})(?![\dA-Za-z])")
 STAFF_NEAR = 24                                          # characters before the shape searched for the word
@@ -309,15 +321,17 @@ def _chinese_runs(folded: str, text: str, rules: Rules) -> Iterator[tuple[int, i
 
 def _grouped(folded: str, text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     """A number said in groups with commas between them (幺三九，零九五一，二二三三): one span when
-    the groups hold three Chinese digits or more and together are a mobile, a landline or an
-    ID number (a list of amounts is none of these)."""
+    the groups hold three Chinese digits or more (Arabic digits: a phone, ID or bank-card word
+    shortly before) and together are a mobile, a landline, an ID number or a bank card (a list of
+    amounts is none of these)."""
+    words = (*rules.phone_words, *rules.context["bank_card"], "身份证")
     for m in GROUPED_RE.finditer(folded):
         value = m.group()
-        if sum(c in CN_DIGITS for c in value) < 3:
-            continue
+        if sum(c in CN_DIGITS for c in value) < 3 and not _before(folded, m.start(), words, GROUPED_WINDOW):
+            continue                                      # 电话我记在门后头了，155，0322，1291
         digits = "".join(CN_DIGITS.get(c, c) for c in value if c.isdigit() or c in CN_DIGITS)
         typ, _ = classify(digits, text, m.start(), rules)
-        if typ in ("mobile", "landline", "id_number"):
+        if typ in ("mobile", "landline", "id_number", "bank_card"):
             ext = GROUPED_EXT_RE.match(folded, m.end()) if typ == "landline" else None
             yield m.start(), ext.end() if ext else m.end(), typ         # ……三二七一零，转，八零幺: its extension
 
@@ -420,7 +434,12 @@ def find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     yield from _again(folded, [f for f in found if f[2] in ("account", "staff_id", "certificate")])
     for m in CERT_RE.finditer(folded):
         yield m.start(), m.end(), "certificate"
+    for m in DISABILITY_RE.finditer(folded):
+        if valid_id_number(m.group()[:18]):
+            yield m.start(), m.end(), "certificate"     # 64040219611115117X42
     for m in CREDIT_CODE_RE.finditer(folded):
+        yield m.start(), m.end(), "certificate"
+    for m in REGION_FILE_RE.finditer(folded):
         yield m.start(), m.end(), "certificate"
     for m in LETTERED_RE.finditer(folded):
         if _lettered(m.group()):

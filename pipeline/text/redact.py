@@ -34,6 +34,7 @@ from pipeline.text.turns import Parsed
 CN_TABLE = str.maketrans(CN_DIGITS)
 # generic places of work said before a floor and a room (社区二楼204): an office, not a home's address
 OFFICES = ("社区", "居委会", "村委会", "村部", "单位", "办公室", "医院", "卫生院", "学校", "公司", "派出所", "街道办", "服务中心")
+PHASE = re.compile(r"[\d一二三四五六七八九十]{1,3}期")   # a compound built in phases: 悦湖家园二期
 GROUP_CHAT = re.compile(r"(?:[\u4e00-\u9fd5]{0,3}|(?:(?![的地得在都也了是和跟把我你他她们里])[\u4e00-\u9fd5]){4,6})"
                         r"群(?![众体落])")      # after an address: the name of a chat group (原隆村五组网格服务群)
 
@@ -131,9 +132,9 @@ alone (3号楼) only after a place's name (满春小区14号楼; not 管8号楼,
         while j >= 0 and starts[j] >= limit:
             tok = tokens[j]
             if (tok in ",，、" or (not tok.strip() and "\n" not in tok)) and j > 0 and \
-                    tokens[j - 1].endswith(rules.place_after):
+                    (tokens[j - 1].endswith(rules.place_after) or _phase(tokens, j - 1, rules)):
                 j -= 1                                       # 宁安镇,枸杞苑小区,8号楼; 朝阳街 12号院: commas, spaces
-                continue
+                continue                                     # (悦湖家园二期，17号楼: a compound's phase)
             if not tok.strip() or all(c in rules.address_stop for c in tok) or not WORD_CHAR.search(tok):
                 break
             stops = [n for n, c in enumerate(tok) if c in rules.address_stop]
@@ -156,6 +157,11 @@ alone (3号楼) only after a place's name (满春小区14号楼; not 管8号楼,
         else:
             merged.append((s, e))
     return merged
+
+
+def _phase(tokens: list[str], j: int, rules: Rules) -> bool:
+    """``tokens[j]`` is a compound's phase (二期, 3期) after a place's name (悦湖家园二期)."""
+    return bool(PHASE.fullmatch(tokens[j])) and j > 0 and tokens[j - 1].endswith(rules.place_after)
 
 
 def _road_before(tokens: list[str], starts: list[int], start: int, rules: Rules, lexicon: Lexicon) -> bool:

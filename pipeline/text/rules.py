@@ -51,6 +51,11 @@ DEFAULT_PLACE_AFTER = ("小区", "社区", "家园", "花园", "广场", "酒店
                        "卫生院", "卫生室", "诊所", "药店", "派出所", "清真寺", "幼儿园", "加油站")
 # before a surname + 家 (隔壁单家, 对门王家): a family named by its surname
 DEFAULT_NEIGHBOURS = ("隔壁", "对门", "对面", "邻居", "楼上", "楼下", "前院", "后院", "同村", "同组")
+# kinship words after a chat sender or member (浩然妈妈：, @金凤嫂子): the sender is the name before them
+DEFAULT_CHAT_KIN = ("妈妈", "爸爸", "奶奶", "爷爷", "姥姥", "姥爷", "外婆", "外公", "嫂子", "妈", "爸")
+# fields of minutes or a form that name a person, at a line's start (记录：白雪, 联系人：…)
+DEFAULT_PERSON_FIELDS = ("主持人", "主持", "记录人", "记录", "参会人员", "参会人", "参会", "出席", "列席", "缺席", "联系人",
+                         "经办人", "负责人", "来电人", "登记人", "填表人", "审核人", "值班人", "报名人", "申请人", "签字", "签名")
 DEFAULT_MEASURE_WORDS = ("张", "支", "位", "台", "条", "把", "间", "口", "头", "匹", "门", "包", "盘")
 CONTEXT_FILLER = " :是为叫号码就搜加的也呢啊嘛,你我"              # 微信你搜 wxid_...
 HEADER_FIELDS = ("interview_id", "community", "role", "date")
@@ -121,6 +126,8 @@ class Rules:
     place_after: tuple[str, ...]              # 小区, 市 ... after a place's name (满春小区), not a person's
     measure_words: frozenset[str]             # surnames that are measure words after 这/一 (这张卡)
     neighbour_words: tuple[str, ...]          # 隔壁, 对门 ... before a surname + 家 (隔壁单家)
+    chat_kin: tuple[str, ...]                 # 妈妈, 嫂子 ... after a chat sender (浩然妈妈：)
+    person_fields: tuple[str, ...]            # 记录, 联系人 ... fields that name a person (记录：白雪)
     places: tuple[str, ...]                   # the region's place names (贺兰, 西吉): never a name, nor the start of one
     prefix_re: re.Pattern | None              # 老马, 小李
     title_re: re.Pattern | None               # 马大姐, 李书记
@@ -312,9 +319,11 @@ def _address_re(addr: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
         rf"|(?:{compounds}) ?\d{{1,4}}(?:{dash}\d{{1,5}}){{1,2}}(?:号|室)?(?![\d\-－—–])"  # 福民家园12-3-402
         rf"|(?P<seq>(?<![\dA-Za-z])(?:{plain})(?:{comma}(?:{plain}))*(?: ?{dashed}| ?\d{{1,5}}(?![\d年])"
         rf"|[,，] ?\d{{1,5}}(?=[，。,.;；！？\s]|$)|{said}(?:{room})?)?)"                    # 12号楼2单元301, C区5-2-301, 六零一室
-        rf"|(?:{village})(?:委会)? ?{num}(?:{group}) ?{row}(?:{plate}{house}(?:号|户)院?{annex})?"   # 明台村二组38号, 东和村4队, 方堡村 四队 二十一号
+        rf"|(?:{village})(?:委会)? ?第?{num}(?:{group}) ?{row}(?:{plate}{house}(?:号|户)院?{annex})?"   # 明台村二组38号, 东和村4队, 原隆村第五村民小组
         rf"|(?<![\d一二三四五六七八九十百零〇两]){num}(?:{group}){row}{plate}{num}(?:号|户)院?{annex}"     # 二组38号
         rf"|(?:{village}) ?{num}区 ?{row}{plate}{house}(?:号|户)院?{annex}"      # a section of a resettlement village: 移民新村3区17号
+        rf"|(?<![零〇一二三四五六七八九幺洞\d]){said}(?:{room})?[,，] ?{num}(?:{long_units})(?:[,，] ?{num}(?:{building}))?"
+        rf"(?:[,，] ?就?在[\u4e00-\u9fd5]{{1,6}}?(?:{compounds}))?"      # said backwards: 五零三，五单元，十一号楼，就在清和家园
     )
     return anchors, re.compile(part)
 
@@ -364,8 +373,8 @@ def _context(red: dict, where: str) -> dict[str, tuple[str, ...]]:
 def _name_signals(names: dict, path: Path, where: str, surnames: frozenset[str]) -> dict[str, Any]:
     """The name signals that do not depend on jieba's words: the ``given_names`` list (a file
     beside the config; left out: none), spaced names, ``kin_words``, ``place_words``,
-    ``person_after``, ``place_after``, ``measure_words`` (left out: the generic lists of this
-    module), the words that start a name (``triggers`` and the role ``titles``;
+    ``person_after``, ``place_after``, ``measure_words``, ``neighbour_words``, ``chat_kin``,
+    ``person_fields`` (left out: the generic lists of this module), the words that start a name (``triggers`` and the role ``titles``;
     ``strong_triggers``, ``weak_triggers``)."""
     def words(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(_str_list(names[key], f"{where}: redaction.names.{key}")) if key in names else default
@@ -392,6 +401,8 @@ def _name_signals(names: dict, path: Path, where: str, surnames: frozenset[str])
         "place_after": words("place_after", DEFAULT_PLACE_AFTER),
         "measure_words": frozenset(words("measure_words", DEFAULT_MEASURE_WORDS)),
         "neighbour_words": words("neighbour_words", DEFAULT_NEIGHBOURS),
+        "chat_kin": words("chat_kin", DEFAULT_CHAT_KIN),
+        "person_fields": words("person_fields", DEFAULT_PERSON_FIELDS),
         "places": tuple(sorted(set(listed("places")), key=lambda w: (-len(w), w))),
         # a role word before a surname is a naming context too (物业经理 上官 婉): the triggers and the role titles
         "name_triggers": tuple(dict.fromkeys(listed("triggers") + listed("titles"))),
