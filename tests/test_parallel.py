@@ -293,3 +293,8 @@ def test_submit_runs_one_task_in_a_worker_while_this_process_goes_on():
         failing = submit(_fails, 3, n_jobs)
         with pytest.raises(PipelineError, match="task 3: bad input"):
             failing()
+    # a submitted task and then joblib's workers in the same process (the report stage, a test
+    # session): submit's executor is its own, so joblib's reusable one is still joblib's kind
+    pending = submit(_slow_identity, 4, 2)
+    assert [v for v, _ in run_tasks(_slow_identity, range(4), LOKY2)] == [0, 1, 2, 3]
+    assert pending()[0] == 4

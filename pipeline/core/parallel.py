@@ -267,9 +267,21 @@ def submit(func: Callable[[T], R], task: T, settings: ParallelSettings | int | N
     settings = as_settings(settings)
     if settings.backend != "loky" or settings.n_jobs == 1:
         return partial(_first, func, task, settings)
-    from joblib.externals.loky import get_reusable_executor
+    # an executor of its own, shut down once the result is in: loky's global reusable executor
+    # would be taken over by joblib's next Parallel in this process, which expects its own kind
+    # (no _temp_folder_manager: an AttributeError when a stage or test submits, then runs tasks)
+    from joblib.externals.loky import ProcessPoolExecutor
 
-    return get_reusable_executor(max_workers=1).submit(_call_one_thread, func, task).result
+    executor = ProcessPoolExecutor(max_workers=1)
+    future = executor.submit(_call_one_thread, func, task)
+
+    def result() -> R:
+        try:
+            return future.result()
+        finally:
+            executor.shutdown(wait=False)
+
+    return result
 
 
 def _first(func: Callable[[T], R], task: T, settings: ParallelSettings) -> R:
