@@ -16,7 +16,7 @@ from typing import Any
 from pipeline.text.namebase import (COMMON_FREQ, RARE_FREQ, _after_trigger, _common, _function_word, _given_ok,
                                     _is_break, _rare_head, _surname_of, word_lists)
 from pipeline.text.nameminority import dotted, minority_names
-from pipeline.text.namespoken import called_each_other, compounds, dotted_surname, pet_names
+from pipeline.text.namespoken import called_each_other, compounds, dotted_surname, of_people, pet_names
 from pipeline.text.namesignals import _kin_names, _listed_names, _spaced_names, a_names, doubled_names, pinyin_names
 from pipeline.text.namecontext import across_dots, ga_names, lone_surnames, nicknames, role_subjects
 from pipeline.text.nameframes import (THING_NAMES, bare_given, called, compound_alone, corrections, declared_surnames, families_of, kept,
@@ -198,7 +198,8 @@ def _found_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], sta
                               (pinyin_names(text, rules, region), local), (ga_names(text, rules, region), local),
                               (doubled_names(text, rules, lexicon, region), local), (spelled_words(text, rules, region), set()),
                               (compounds(text, rules, lexicon, region), local), (called_each_other(text, rules, lexicon, region), local),
-                              (pet_names(text, rules, lexicon, region), local), (dotted_surname(text, rules, region), local)):
+                              (pet_names(text, rules, lexicon, region), local), (dotted_surname(text, rules, region), local),
+                              (of_people(text, rules, lexicon, region), local)):
         for s, e in finder:
             if taken.free(s, e) and not any(informal[s:e]):
                 candidates.append((s, e))

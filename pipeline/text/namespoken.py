@@ -10,7 +10,10 @@
 - a doubled given name, a child's pet name, after a kinship word (孙女朵朵, 她女儿甜甜的手机), unless
   jieba's dictionary knows the doubled word as a frequent one or an adverb (天天, 常常);
 - a transliterated given name, a middle dot and a Han surname after it (穆罕默德·马: a Hui
-  convention of 经名·姓): the whole.
+  convention of 经名·姓): the whole;
+- a surname and one or two characters with the person's people after it, in apposition or
+  said of it (我田满仓，汉族; 白雪是回族吗): a people is said of a person, so the word is a name even
+  where jieba's dictionary knows it as a word (满仓, 白雪).
 """
 from __future__ import annotations
 
@@ -29,6 +32,11 @@ CALLED_EACH = re.compile(r"([\u4e00-\u9fd5]{2})(?:叫|喊|管)([\u4e00-\u9fd5]{2
 DOUBLED_MAX_FREQ = 100
 NOT_DOUBLED_TAGS = ("d", "m", "r", "p", "c", "u")    # 天天, 常常, 人人: adverbs and pronouns
 DOTS = "·•・‧･．"
+PEOPLES = ("回族", "汉族", "满族", "蒙古族", "藏族", "维吾尔族", "东乡族", "撒拉族", "保安族", "土族", "壮族", "苗族",
+           "彝族", "朝鲜族", "哈萨克族", "锡伯族", "达斡尔族", "鄂温克族", "裕固族", "白族", "傣族", "侗族", "瑶族",
+           "土家族", "布依族", "黎族", "羌族", "纳西族", "畲族", "水族", "仡佬族", "哈尼族", "傈僳族")
+OF_PEOPLE = re.compile(r"(?:[，,][ \t\u3000]*|是)(?=" + "|".join(PEOPLES) + ")")
+BEFORE_APPOSED = "我叫是的有和跟"                  # 我田满仓，汉族; 村里的马强是回族
 
 
 def compounds(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
@@ -77,6 +85,23 @@ def dotted_surname(text: str, rules: Rules, region: int) -> Iterator[tuple[int, 
             e = region + m.end()
             if m.group(1) in rules.surnames and (e >= len(text) or not HAN_JIEBA.match(text[e]) or text[e] in "说是在也"):
                 yield region + m.start(), e
+
+
+def of_people(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """我田满仓，汉族; 白雪是回族吗: a surname + one or two characters before its people."""
+    for m in OF_PEOPLE.finditer(text, region):
+        for k in (3, 2):
+            s = m.start() - k
+            word = text[s:m.start()]
+            if s < region or word[0] not in rules.surnames or any(c in rules.not_given or not HAN_JIEBA.match(c) for c in word) \
+                    or word[-1] in rules.not_final or word in rules.titles:
+                continue
+            entry = lexicon.get(word)
+            if k == 3 and entry is not None and not entry[1].startswith("nr"):
+                continue
+            if s == 0 or not HAN_JIEBA.match(text[s - 1]) or text[s - 1] in BEFORE_APPOSED:
+                yield s, m.start()
+                break
 
 
 def _famous(word: str, lexicon: Lexicon) -> bool:
