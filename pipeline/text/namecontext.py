@@ -36,7 +36,7 @@ NICK_FILLER = "叫是就都也还做为 \t\u3000"
 KIN_CHARS = "妈爸爹娘爷奶姐哥弟妹叔姨舅婶嫂伯姑"           # 叫她妈妈: a kinship word, no nickname
 NOT_NICKNAME_TAGS = ("v", "d", "a", "r", "m", "p", "c", "u", "q", "t", "f")
 # after 姓X的 in the same clause: the surname spoken of in general (姓马的多, 姓杨的也不少)
-GENERAL = re.compile(r"的(?:人|户|家)?[也都还比较最很特别更挺]{0,3}(?:多|少|不少|居多|占)")
+GENERAL = re.compile(r"的(?:人|户|家)?[也都还比较最很特别更挺不]{0,3}(?:多|少|不少|居多|占)")   # 姓宗的不多
 FAMILY_BEFORE = "是找去到在住给跟和"
 FAMILY_AFTER = "的人里那这门"
 FAMILY_AFTER_WORDS = ("具", "电", "务", "伙", "乡", "属", "族", "长", "园", "居", "庭", "政")   # 家具, 家电 …: 家 starts a word
@@ -75,7 +75,7 @@ def lone_surnames(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Ite
             if e >= region and not _general(text, e + len(spelled)):
                 yield e + len(spelled) - 1, e + len(spelled)
             continue
-        sur = next((text[e:e + k] for k in (2, 1) if text[e:e + k] in every), "")
+        sur = next((text[e:e + k] for k in (2, 1) if text[e:e + k] in every), "") or _clan(text, e, rules, lexicon)
         if sur and e >= region and not _general(text, e + len(sur)):
             yield e, e + len(sur)
     yield from _spelled_alone(text, region)
@@ -135,6 +135,17 @@ def _families(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterato
                                                               # a member after it (保家兄弟俩)
         if s >= region and (in_list or (not word and (member or subject))):
             yield s, s + len(sur)
+
+
+def _clan(text: str, e: int, rules: Rules, lexicon: Lexicon) -> str:
+    """After 姓: three or four characters up to a break that jieba's dictionary does not know (原来姓
+    瓜尔佳，): a clan's name (Manchu, Mongol) written without 氏."""
+    for k in (4, 3):
+        word = text[e:e + k]
+        if len(word) == k and text[e + k:e + k + 1] in CLAUSE_END and lexicon.get(word) is None and \
+                all(HAN_JIEBA.match(c) and c not in rules.not_given and c not in "什么哪谁" for c in word):
+            return word
+    return ""
 
 
 def _general(text: str, e: int) -> bool:

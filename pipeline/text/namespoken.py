@@ -11,6 +11,12 @@
   jieba's dictionary knows the doubled word as a frequent one or an adverb (天天, 常常);
 - a transliterated given name, a middle dot and a Han surname after it (穆罕默德·马: a Hui
   convention of 经名·姓): the whole;
+- a member of a family named by the surname and then by the full name (宗家老大宗立新: the full
+  name even where its given part is a word);
+- a long name after a naming word that ends with a given name of the ``given_names`` list (我叫
+  乌云其木格，: Mongolian and Tibetan names of four to six characters) when jieba's dictionary knows
+  the whole as no word or as a rare proper noun;
+- a surname alone signing a note, after a comma or a dash before the closing quote (「有事打…，王」);
 - a surname and one or two characters with the person's people after it, in apposition or
   said of it (我田满仓，汉族; 白雪是回族吗): a people is said of a person, so the word is a name even
   where jieba's dictionary knows it as a word (满仓, 白雪).
@@ -36,6 +42,7 @@ PEOPLES = ("回族", "汉族", "满族", "蒙古族", "藏族", "维吾尔族", 
            "彝族", "朝鲜族", "哈萨克族", "锡伯族", "达斡尔族", "鄂温克族", "裕固族", "白族", "傣族", "侗族", "瑶族",
            "土家族", "布依族", "黎族", "羌族", "纳西族", "畲族", "水族", "仡佬族", "哈尼族", "傈僳族")
 OF_PEOPLE = re.compile(r"(?:[，,][ \t\u3000]*|是)(?=" + "|".join(PEOPLES) + ")")
+SIGNED = re.compile(r"(?<=[，,—])[ \t\u3000]*([\u4e00-\u9fd5])(?=[」』”])")
 BEFORE_APPOSED = "我叫是的有和跟"                  # 我田满仓，汉族; 村里的马强是回族
 
 
@@ -102,6 +109,38 @@ def of_people(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterato
             if s == 0 or not HAN_JIEBA.match(text[s - 1]) or text[s - 1] in BEFORE_APPOSED:
                 yield s, m.start()
                 break
+
+
+def family_member_named(text: str, rules: Rules, region: int) -> Iterator[tuple[int, int]]:
+    """宗家老大宗立新: X家, a member, X and one or two given characters."""
+    from pipeline.text.namecontext import FAMILY_MEMBERS
+    members = "|".join(map(re.escape, sorted(FAMILY_MEMBERS, key=len, reverse=True)))
+    for m in re.finditer(rf"([\u4e00-\u9fd5])家(?:{members})(\1[\u4e00-\u9fd5]{{1,2}})", text[region:]):
+        if m.group(1) not in rules.surnames:
+            continue
+        s = region + m.start(2)
+        given = m.group(2)[1:]
+        n = next((i for i, c in enumerate(given) if c in rules.not_given), len(given))
+        if n:
+            yield s, s + 1 + n
+
+
+def long_called(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """我叫乌云其木格，: four to six characters after a naming word up to a break, ending with a listed given name."""
+    listed = tuple(n for n in rules.given_names if len(n) >= 2)
+    for m in re.finditer(r"(?:叫|名叫|叫做)([\u4e00-\u9fd5]{4,6})(?=[，。；！？,;!?、\s]|$)", text[region:]):
+        word = m.group(1)
+        entry = lexicon.get(word)                        # (乌云其木格: a proper noun of jieba's dictionary)
+        if (entry is None or entry[0] < COMPOUND_MAX_FREQ and entry[1].startswith(("nr", "ns", "nz"))) and \
+                word.endswith(listed) and not any(c in rules.not_given for c in word):
+            yield region + m.start(1), region + m.end(1)
+
+
+def signed(text: str, rules: Rules, region: int) -> Iterator[tuple[int, int]]:
+    """「有事打…，王」: a strong surname alone before the closing quote of a note."""
+    for m in SIGNED.finditer(text, region):
+        if m.group(1) in rules.surnames:
+            yield m.span(1)
 
 
 def _famous(word: str, lexicon: Lexicon) -> bool:
