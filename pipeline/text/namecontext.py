@@ -36,7 +36,7 @@ NICK_FILLER = "叫是就都也还做为 \t\u3000"
 KIN_CHARS = "妈爸爹娘爷奶姐哥弟妹叔姨舅婶嫂伯姑"           # 叫她妈妈: a kinship word, no nickname
 NOT_NICKNAME_TAGS = ("v", "d", "a", "r", "m", "p", "c", "u", "q", "t", "f")
 # after 姓X的 in the same clause: the surname spoken of in general (姓马的多, 姓杨的也不少)
-GENERAL = re.compile(r"的(?:人|户|家)?[也都还比较最很特别更挺不]{0,3}(?:多|少|不少|居多|占)")   # 姓宗的不多
+GENERAL = re.compile(r"的(?:人|户|家)?[也都还比较最很特别更挺]{0,3}(?:多|少|不少|居多|占)")
 FAMILY_BEFORE = "是找去到在住给跟和"
 FAMILY_AFTER = "的人里那这门"
 FAMILY_AFTER_WORDS = ("具", "电", "务", "伙", "乡", "属", "族", "长", "园", "居", "庭", "政")   # 家具, 家电 …: 家 starts a word

@@ -174,7 +174,8 @@ alone (3号楼) only after a place's name (满春小区14号楼; not 管8号楼,
 def _name_ends_in_stop(tokens: list[str], j: int, rules: Rules) -> bool:
     """``tokens[j]`` is one stop character (都, 在) that ends a compound's name: a compound's suffix
     after it and a word of no stop character before it (天元 锦 都 小区, 丽 都 花园)."""
-    return len(tokens[j]) == 1 and tokens[j] in rules.address_stop and j > 0 and j + 1 < len(tokens) and \
+    return len(tokens[j]) == 1 and tokens[j] in rules.address_stop and "\u4e00" <= tokens[j] <= "\u9fff" and \
+        j > 0 and j + 1 < len(tokens) and \
         tokens[j + 1] in COMPOUND_SUFFIXES and bool(WORD_CHAR.search(tokens[j - 1])) and \
         not any(c in rules.address_stop for c in tokens[j - 1])
 
