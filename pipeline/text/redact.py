@@ -72,7 +72,7 @@ def find_pii(text: str, parsed: Parsed, rules: Rules, tokens: list[str], lexicon
     turns are searched (and the header's name lines): the rest of the header is never output.
     Traditional characters are read as simplified ones (:mod:`pipeline.text.traditional`).
     """
-    text, tokens = simplified(text), [simplified(t) for t in tokens]
+    text, tokens, roster = simplified(text), [simplified(t) for t in tokens], [simplified(r) for r in roster]
     region = min((t.label_span[0] for t in parsed.turns), default=len(text)) if parsed.turns else 0
     taken = _Taken(len(text))
     spans: list[Span] = []
