@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import html
 import io
 import re
 import unicodedata
@@ -57,8 +58,19 @@ def normalised(value: str) -> set[str]:
 
 
 def scannable(text: str) -> list[str]:
+    """The views of a file's text searched: as written and with XML's character references read
+    (a spreadsheet's &#30417; is 监, not the digits 30417), folded, without separators."""
+    text = html.unescape(text)
     folded = fold(unicodedata.normalize("NFKC", text)).casefold()
     return [text, folded, SEPARATORS.sub("", folded)]
+
+
+def _found_in(form: str, view: str) -> bool:
+    """A form of digits alone shorter than a phone number (31101 of the address 3-1-101) counts only
+    as a whole number, not inside a longer run of digits (a time stamp 202311010800)."""
+    if form.isdigit() and len(form) < 7:
+        return re.search(rf"(?<!\d){form}(?!\d)", view) is not None
+    return form in view
 
 
 
@@ -73,7 +85,7 @@ def leaks(roots: list[Path], values: dict[str, str], extra: str = "") -> tuple[l
     for where, text in sources:
         views = scannable(text)
         for value, forms in patterns.items():
-            if any(f in view for f in forms for view in views):
+            if any(_found_in(f, view) for f in forms for view in views):
                 found.append(f"{where}: {values[value]}")
     return sorted(set(found)), n
 
@@ -81,7 +93,7 @@ def leaks(roots: list[Path], values: dict[str, str], extra: str = "") -> tuple[l
 # --------------------------------------------------------------------------------------------
 # the planted corpus
 # --------------------------------------------------------------------------------------------
-NOT_PLANTED = {"heldout12"}            # blind parts not yet tuned on (labelled.yaml's notes): their misses are not all found
+NOT_PLANTED: set[str] = set()            # blind parts not yet tuned on (labelled.yaml's notes): their misses are not all found
 
 
 def planted_corpus(folder: Path) -> tuple[dict[str, str], str]:

@@ -42,7 +42,9 @@ FAMILY_AFTER = "的人里那这门"
 FAMILY_AFTER_WORDS = ("具", "电", "务", "伙", "乡", "属", "族", "长", "园", "居", "庭", "政")   # 家具, 家电 …: 家 starts a word
 FAMILY = re.compile(r"([\u4e00-\u9fd5]{1,2})家")
 FAMILY_LIST = "、和跟与同及"                   # 马家、丁家、杨家; 黑家和者家: families in a list
-FAMILY_SUBJECT = "也都还就又在是，。；！？"      # the family as a clause's subject (汉族的李家也在, ，米家在那边, ，喇家，)
+FAMILY_SUBJECT = "也都还就又在是，。；！？、"    # the family as a clause's subject (汉族的李家也在, ，米家在那边, ，喇家，,
+                                                # 回族的沙家、汉族的邢家)
+COUNTS = "两俩二三四五六几十多"                 # before a member (宋家两兄弟) or 余家 (十余家: a count)
 OURS = ("我们", "咱们", "俺们", "他们", "她们", "你们")       # our family: 我们田家的
 # after X家: a member of the family (者家老二, 冶家兄弟, 黑家娃娃)
 FAMILY_MEMBERS = ("兄弟", "姐妹", "弟兄", "老大", "老二", "老三", "老四", "老五", "老小", "老幺", "娃娃", "娃", "儿子",
@@ -73,7 +75,7 @@ def lone_surnames(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Ite
             if e >= region and not _general(text, e + len(spelled)):
                 yield e + len(spelled) - 1, e + len(spelled)
             continue
-        sur = next((text[e:e + k] for k in (2, 1) if text[e:e + k] in every), "")
+        sur = next((text[e:e + k] for k in (2, 1) if text[e:e + k] in every), "") or _clan(text, e, rules, lexicon)
         if sur and e >= region and not _general(text, e + len(sur)):
             yield e, e + len(sur)
     yield from _spelled_alone(text, region)
@@ -106,7 +108,7 @@ def lone_surnames(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Ite
 def _families(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
     """A strong surname + 家 that names a family by what is around it: families in a list
     (马家、丁家、杨家; 黑家和者家; 王家和李家, though 王家 is a word too), a member of the family
-    after it (者家老二, 冶家兄弟), or the family as a subject after a break or 的 (汉族的李家也在).
+    after it (者家老二, 冶家兄弟, 宋家两兄弟), or the family as a subject after a break or 的 (汉族的李家也在).
     Outside a list X家 must be no common word (商家, 周家)."""
     heads = {}                                          # where 家 ends -> (start of the surname, surname)
     every = rules.surnames | rules.rare_surnames
@@ -121,9 +123,11 @@ def _families(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterato
         in_list = bool(after and after.end() in starts) or bool(before and any(e2 == s - len(before.group()) + 1
                                                                               for e2 in heads))
         entry = lexicon.get(sur + "家")
-        word = entry is not None and not entry[1].startswith("nr") and entry[0] >= RARE_FREQ
         prev = text[s - 1:s]
-        member = any(text.startswith(w, e) for w in FAMILY_MEMBERS)
+        word = entry is not None and not entry[1].startswith("nr") and entry[0] >= RARE_FREQ and \
+            (entry[1] != "m" or prev in COUNTS)          # 十余家 a count; 余家两口子 a family
+        member = any(text.startswith(w, e) or text[e:e + 1] in COUNTS and text.startswith(w, e + 1)
+                     for w in FAMILY_MEMBERS)                     # 宋家两兄弟
         subject = text[e:e + 1] in FAMILY_SUBJECT and (not prev or not HAN_JIEBA.match(prev) or prev == "的")
         subject = subject or (text.endswith(OURS, 0, s) and text[e:e + 1] == "的")
         if sur not in rules.surnames and (word or not (in_list or (member and sur not in rules.very_rare_surnames))):
@@ -131,6 +135,17 @@ def _families(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterato
                                                               # a member after it (保家兄弟俩)
         if s >= region and (in_list or (not word and (member or subject))):
             yield s, s + len(sur)
+
+
+def _clan(text: str, e: int, rules: Rules, lexicon: Lexicon) -> str:
+    """After 姓: three or four characters up to a break that jieba's dictionary does not know (原来姓
+    瓜尔佳，): a clan's name (Manchu, Mongol) written without 氏."""
+    for k in (4, 3):
+        word = text[e:e + k]
+        if len(word) == k and text[e + k:e + k + 1] in CLAUSE_END and lexicon.get(word) is None and \
+                all(HAN_JIEBA.match(c) and c not in rules.not_given and c not in "什么哪谁" for c in word):
+            return word
+    return ""
 
 
 def _general(text: str, e: int) -> bool:

@@ -10,7 +10,8 @@ Found:
 - the naming frame X叫Y, with a person as X (我/你/他/她, a child, a name noun: 大名叫; birth order: 老二叫) or no X
   at a clause's start (不对，叫明玉，): Y of two or three characters up to a break, each a
   character of given names or the word unknown to jieba's dictionary (狗蛋), and no verb,
-  pronoun, numeral …; or a surname alone up to a break (我叫冶——), which then makes the same
+  pronoun, numeral …; or a surname alone up to a break (我叫冶——; a frequent one only when the
+  full name follows: 我叫柴，柴宏伟), which then makes the same
   surname + two given-name characters at a break a name (冶海军, though 海军 is a word).
 
 Kept (the spans of :func:`not_person_spans`):
@@ -101,7 +102,8 @@ def called(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[t
             continue
         sur = next((text[j:j + k] for k in (2, 1) if text[j:j + k] in every), "")
         if sur and text[j + len(sur):j + len(sur) + 1] in BREAK and j + len(sur) < len(text) and \
-                (_spelled(text, j + len(sur), sur) or _freq(sur, lexicon) < 1000):      # 我叫冶——; not 他叫车，
+                (_spelled(text, j + len(sur), sur) or _freq(sur, lexicon) < 1000 or
+                 text.startswith(sur, j + len(sur) + 1)):      # 我叫冶——; 我叫柴，柴宏伟; not 他叫车，
             declared.add(sur)
             yield j, j + len(sur)
             continue

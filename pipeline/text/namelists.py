@@ -9,8 +9,9 @@ turn's other names say so; each is redacted where it stands, not elsewhere in th
   characters that start with a surname or are all characters of given names, none a function
   character, no role or kinship word).
 - **A person field**: the value of a field of minutes or a form that names a person (记录：白雪,
-  主持：…, 联系人：…; ``redaction.names.person_fields``) at a line's start, up to the line's end or
-  a bracket.
+  主持：…, 联系人：…; ``redaction.names.person_fields``) at a line's start or inside a letter read
+  out (after an opening quote or a sentence's end: “举报人：…, 特此反映。写信人：…), up to the line's
+  end, a bracket or a comma.
 - **Chat messages read out**: the senders of two lines or more of the form 海燕：… or [玉梅] …, when
   the sender is shaped like a name and is no everyday word of jieba's dictionary (a kinship word of
   ``redaction.names.chat_kin`` after it: 浩然妈妈：).
@@ -61,7 +62,7 @@ def _patterns(person_fields: tuple[str, ...], chat_kin: tuple[str, ...]) -> tupl
     (redaction.names in the config; the template's lists by default)."""
     fields = "|".join(map(re.escape, sorted(person_fields, key=len, reverse=True))) or "(?!)"
     kin = "|".join(map(re.escape, sorted(chat_kin, key=len, reverse=True))) or "(?!)"
-    field_re = re.compile(rf"(?:^|(?<=\n))[ \t\u3000]*(?:{fields})[：:][ \t\u3000]*")
+    field_re = re.compile(rf"(?:^|(?<=\n)|(?<=[“「。；…]))[ \t\u3000]*(?:{fields})[：:][ \t\u3000]*")   # (or in a letter read out)
     line = re.compile(r"(?:(?<![\d:])" + _STAMP + r"|(?:^|(?<=\n))[ \t\u3000]*)"
                       r"(?:([\u4e00-\u9fd5]{2,3}?)(?P<kin>" + kin + r")?(?:-[\u4e00-\u9fd5]{2,4})?"
                       r"(?:[（(][^）)\n]{1,10}[）)])?[ \t\u3000]*[：:]|[\[【]([\u4e00-\u9fd5]{2,3})[\]】])"

@@ -16,6 +16,8 @@ from typing import Any
 from pipeline.text.namebase import (COMMON_FREQ, RARE_FREQ, _after_trigger, _common, _function_word, _given_ok,
                                     _is_break, _rare_head, _surname_of, word_lists)
 from pipeline.text.nameminority import dotted, minority_names
+from pipeline.text.namespoken import (called_each_other, compounds, dotted_surname, family_member_named, long_called, of_people,
+                                      pet_names, signed)
 from pipeline.text.namesignals import _kin_names, _listed_names, _spaced_names, a_names, doubled_names, pinyin_names
 from pipeline.text.namecontext import across_dots, ga_names, lone_surnames, nicknames, role_subjects
 from pipeline.text.nameframes import (THING_NAMES, bare_given, called, compound_alone, corrections, declared_surnames, families_of, kept,
@@ -195,7 +197,11 @@ def _found_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], sta
                               (declared_surnames(text, rules, lexicon, region), local), (kin_of(text, rules, lexicon, region), local),
                               (corrections(text, rules, lexicon, region), local), (a_names(text, rules, lexicon, region), local),
                               (pinyin_names(text, rules, region), local), (ga_names(text, rules, region), local),
-                              (doubled_names(text, rules, lexicon, region), local), (spelled_words(text, rules, region), set())):
+                              (doubled_names(text, rules, lexicon, region), local), (spelled_words(text, rules, region), set()),
+                              (compounds(text, rules, lexicon, region), local), (called_each_other(text, rules, lexicon, region), local),
+                              (pet_names(text, rules, lexicon, region), local), (dotted_surname(text, rules, region), local),
+                              (of_people(text, rules, lexicon, region), local), (family_member_named(text, rules, region), local),
+                              (long_called(text, rules, lexicon, region), local)):
         for s, e in finder:
             if taken.free(s, e) and not any(informal[s:e]):
                 candidates.append((s, e))
@@ -212,7 +218,8 @@ def _found_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], sta
     titled = {text[s:e][slice(*split_role(text[s:e], rules))] for s, e in informal_spans if split_role(text[s:e], rules)}
     for s, e in [*lone_surnames(text, rules, lexicon, region), *((s, e) for s, e in called(text, rules, lexicon, region) if e - s == 1),
                  *((s, e) for s, e in corrections(text, rules, lexicon, region) if e - s == 1),
-                 *families_of(text, titled, lexicon, region), *compound_alone(text, found, rules, lexicon, region)]:
+                 *families_of(text, titled, lexicon, region), *compound_alone(text, found, rules, lexicon, region),
+                 *signed(text, rules, region)]:
         if not _in_place(text, s, places, rules) and not kept(text, s, e, spans, rules, lexicon):
             yield s, e, text[s:e]
 
@@ -230,14 +237,14 @@ def _everywhere(text: str, found: dict[str, str], direct: set[int], ordinary: se
                 lexicon: Lexicon, region: int, token_starts: set[int]) -> Iterator[tuple[int, int, str]]:
     """Each name found, wherever it occurs: at a token's start, after a glue character, set off
     by punctuation or where no dictionary word crosses its ends (她妈常丽现在); an ordinary word (丁香, 田野) elsewhere only after a break, a nickname that is
-    a word (燕子) nowhere else, and nowhere before a place word (吴忠市: the name 吴忠 is a city
+    a word (燕子) elsewhere only as a whole clause (。杨柳，), and nowhere before a place word (吴忠市: the name 吴忠 is a city
     there). A name written with a middle dot takes its other half (阿依古丽·买买提)."""
     for name in sorted(found, key=lambda w: (-len(w), w)):
         if len(re.sub(r"\s+", "", name)) < 2:
             continue
         for ms, me, s, e, key in occurrences(text, name, rules, region):
-            if ms not in direct and (name in local or _place_after(text, me, rules, lexicon)):
-                continue
+            if ms not in direct and (name in local and not _clause(text, ms, me) or _place_after(text, me, rules, lexicon)):
+                continue                                 # (a nickname that is a word: a whole clause only, 杨柳，我儿子叫杨柳)
             if name in ordinary and not (ms in direct or ms == 0 or not HAN_JIEBA.match(text[ms - 1])):
                 continue                                 # 丁香 elsewhere only after a break (not 两棵丁香)
             if ms in direct or ms in token_starts or (ms > 0 and text[ms - 1] in rules.glue_before) or \
@@ -436,6 +443,11 @@ def _union(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             out.append((s, e))
     return out
+
+
+def _clause(text: str, s: int, e: int) -> bool:
+    """Punctuation or the text's ends on both sides (。杨柳，)."""
+    return (s == 0 or text[s - 1] in "，。；！？,;!?：:、") and (e >= len(text) or text[e] in "，。；！？,;!?、")
 
 
 def _bounded(text: str, s: int, e: int) -> bool:

@@ -28,12 +28,16 @@ from pipeline.text.names import declared_names, find_names, occurrences
 from pipeline.text.numbers import CN_DIGITS, KEEP, find_numbers, fold, id_check_digit, valid_id_number  # noqa: F401 (re-exported)
 from pipeline.text.rules import PII_TYPES, Rules
 from pipeline.text.segment import WORD_CHAR, Lexicon
+from pipeline.text.traditional import simplified
 from pipeline.text.turns import Parsed
 
 
 CN_TABLE = str.maketrans(CN_DIGITS)
 # generic places of work said before a floor and a room (社区二楼204): an office, not a home's address
 OFFICES = ("社区", "居委会", "村委会", "村部", "单位", "办公室", "医院", "卫生院", "学校", "公司", "派出所", "街道办", "服务中心")
+DASHED = re.compile(r"(?:[“「\"]|(?:住|住址|地址|房号|门牌|门牌号)[是：:]?[ \t\u3000]*)"
+                    r"(?<![\d\-])(\d{1,2}-\d{1,2}-\d{3,4})(?![\d\-.:/])")
+COMPOUND_SUFFIXES = ("小区", "花园", "家园", "公寓", "苑", "大厦", "新村", "新城", "名苑", "雅苑")
 PHASE = re.compile(r"[\d一二三四五六七八九十]{1,3}期")   # a compound built in phases: 悦湖家园二期
 GROUP_CHAT = re.compile(r"(?:[\u4e00-\u9fd5]{0,3}|(?:(?![的地得在都也了是和跟把我你他她们里])[\u4e00-\u9fd5]){4,6})"
                         r"群(?![众体落])")      # after an address: the name of a chat group (原隆村五组网格服务群)
@@ -66,7 +70,9 @@ def find_pii(text: str, parsed: Parsed, rules: Rules, tokens: list[str], lexicon
 
     ``tokens`` is jieba's segmentation of ``text`` (its pieces joined give ``text``). Only the
     turns are searched (and the header's name lines): the rest of the header is never output.
+    Traditional characters are read as simplified ones (:mod:`pipeline.text.traditional`).
     """
+    text, tokens, roster = simplified(text), [simplified(t) for t in tokens], [simplified(r) for r in roster]
     region = min((t.label_span[0] for t in parsed.turns), default=len(text)) if parsed.turns else 0
     taken = _Taken(len(text))
     spans: list[Span] = []
@@ -117,7 +123,9 @@ def _addresses(text: str, rules: Rules, tokens: list[str], starts: list[int], le
     """Addresses: a building/unit/room anchor, extended left token by token over place names
     (across a comma or a space after a place's name: 宁安镇,枸杞苑小区,8号楼; 朝阳街 12号院);
     anchors whose extensions touch are one address (路154号 + 小区32号楼5单元); a building's number
-alone (3号楼) only after a place's name (满春小区14号楼; not 管8号楼, 负责7号楼)."""
+alone (3号楼) only after a place's name (满春小区14号楼; not 管8号楼, 负责7号楼). A stop character
+    that ends a compound's name before its suffix does not stop the extension (天元锦都小区); a
+    building-unit-room in dashes alone is an address in quotes or after 住/地址 (写了“3-1-101”)."""
     found = []
     for m in rules.address_re.finditer(text):
         start, end = m.start(), m.end()
@@ -135,6 +143,9 @@ alone (3号楼) only after a place's name (满春小区14号楼; not 管8号楼,
                     (tokens[j - 1].endswith(rules.place_after) or _phase(tokens, j - 1, rules)):
                 j -= 1                                       # 宁安镇,枸杞苑小区,8号楼; 朝阳街 12号院: commas, spaces
                 continue                                     # (悦湖家园二期，17号楼: a compound's phase)
+            if _name_ends_in_stop(tokens, j, rules):
+                begin, j = starts[j], j - 1                  # 天元锦都小区: 都 ends the compound's name
+                continue
             if not tok.strip() or all(c in rules.address_stop for c in tok) or not WORD_CHAR.search(tok):
                 break
             stops = [n for n, c in enumerate(tok) if c in rules.address_stop]
@@ -150,6 +161,7 @@ alone (3号楼) only after a place's name (满春小区14号楼; not 管8号楼,
         if m.group("seq") and _lone_building(m.group("seq"), rules) and not _place_named(text, begin, start, lexicon):
             continue                                         # 停在3号楼楼下, 负责7号楼: a building of the setting
         found.append((begin, end))
+    found.extend(m.span(1) for m in DASHED.finditer(text))     # “3-1-101”: building-unit-room in dashes alone
     merged: list[tuple[int, int]] = []
     for s, e in sorted(found):
         if merged and s <= merged[-1][1]:
@@ -157,6 +169,15 @@ alone (3号楼) only after a place's name (满春小区14号楼; not 管8号楼,
         else:
             merged.append((s, e))
     return merged
+
+
+def _name_ends_in_stop(tokens: list[str], j: int, rules: Rules) -> bool:
+    """``tokens[j]`` is one stop character (都, 在) that ends a compound's name: a compound's suffix
+    after it and a word of no stop character before it (天元 锦 都 小区, 丽 都 花园)."""
+    return len(tokens[j]) == 1 and tokens[j] in rules.address_stop and "\u4e00" <= tokens[j] <= "\u9fff" and \
+        j > 0 and j + 1 < len(tokens) and \
+        tokens[j + 1] in COMPOUND_SUFFIXES and bool(WORD_CHAR.search(tokens[j - 1])) and \
+        not any(c in rules.address_stop for c in tokens[j - 1])
 
 
 def _phase(tokens: list[str], j: int, rules: Rules) -> bool:
