@@ -86,12 +86,22 @@ def pet_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterato
 
 
 def dotted_surname(text: str, rules: Rules, region: int) -> Iterator[tuple[int, int]]:
-    """穆罕默德·马: a given name of the ``given_names`` list, a dot and a Han surname before a break."""
+    """穆罕默德·马: a given name of the ``given_names`` list, a dot and a Han surname before a break.
+    Found by str.find, name by name (a regular expression per listed name, hundreds of them, emptied
+    Python's pattern cache on every turn and made every other rule's patterns compile again: the
+    redaction ran 2.5x slower), with the matches a pattern ``name[DOTS]([\u4e00-\u9fd5])`` gives."""
+    if not any(d in text for d in DOTS):
+        return
     for name in (n for n in rules.given_names if len(n) >= 2):
-        for m in re.finditer(re.escape(name) + rf"[{DOTS}]([\u4e00-\u9fd5])", text[region:]):
-            e = region + m.end()
-            if m.group(1) in rules.surnames and (e >= len(text) or not HAN_JIEBA.match(text[e]) or text[e] in "说是在也"):
-                yield region + m.start(), e
+        i = text.find(name, region)
+        while i >= 0:
+            e = i + len(name) + 2
+            if e <= len(text) and text[e - 2] in DOTS and "\u4e00" <= text[e - 1] <= "\u9fd5":
+                if text[e - 1] in rules.surnames and (e >= len(text) or not HAN_JIEBA.match(text[e]) or text[e] in "说是在也"):
+                    yield i, e
+                i = text.find(name, e)
+            else:
+                i = text.find(name, i + 1)
 
 
 def of_people(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
