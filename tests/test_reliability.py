@@ -413,6 +413,16 @@ def test_not_item_data_raises_pipeline_error():
         rel.omega_total(keyed("agreeableness"), use="listwise")  # type: ignore[arg-type]
 
 
+def _omega_value(x, use, min_n, start=None):
+    """Omega total of one resample, NaN when degenerate (as the bootstrap's replications)."""
+    cov, n = rel._omega_cov(x, use)
+    status, _, fit = rel._omega_from_cov(cov, n, tuple(str(j) for j in range(x.shape[1])), min_n, start)
+    if status != "ok" or fit is None:
+        return np.nan
+    s = fit.loadings.sum()
+    return float(s ** 2 / (s ** 2 + fit.residual_variances.sum()))
+
+
 @pytest.mark.parametrize("loadings,use,min_warm", [((0.8, 0.7, 0.6, 0.5, 0.4), "complete", 55),
                                                    ((0.9, 0.3, 0.3, 0.2), "pairwise", 40),
                                                    ((0.99, 0.95, 0.2), "complete", 0)])   # near a Heywood case
@@ -433,8 +443,8 @@ def test_bootstrap_omega_from_the_full_datas_fit_is_the_same_number(loadings, us
     warm = 0
     for _ in range(60):
         xb = x[rng.integers(0, n, size=n)]
-        cold = rel._omega_value(xb, use, 10)
-        assert rel._omega_value(xb, use, 10, start) == cold or (np.isnan(cold) and np.isnan(rel._omega_value(xb, use, 10, start)))
+        cold = _omega_value(xb, use, 10)
+        assert _omega_value(xb, use, 10, start) == cold or (np.isnan(cold) and np.isnan(_omega_value(xb, use, 10, start)))
         cov, _ = rel._omega_cov(xb, use)
         sd = np.sqrt(np.diag(cov))
         warm += rel._warm_uniquenesses(start, cov / np.outer(sd, sd)) is not None
@@ -442,3 +452,43 @@ def test_bootstrap_omega_from_the_full_datas_fit_is_the_same_number(loadings, us
     heywood = start.copy()
     heywood[0] = rel._PSI_LOWER
     assert rel._warm_uniquenesses(heywood, np.eye(len(lam))) is None
+
+
+@pytest.mark.parametrize("use", ["complete", "pairwise"])
+@pytest.mark.parametrize("per_row", [False, True])
+def test_bootstrap_replications_from_cluster_sums_equal_the_stacked_rows(use, per_row):
+    """A replication is computed from the clusters' sums (pipeline.stats.clustermoments), not from
+    its stacked rows: replay resamples row by row, with missing answers, unequal clusters, values
+    whose sums are not exact in binary (tenths) and an item that is constant in the resamples without one row:
+    the same alpha and omega to 1e-12, and NaN exactly where the stacked rows are degenerate."""
+    rng = np.random.default_rng(3)
+    sizes = rng.integers(1, 9, size=25)
+    g = np.repeat(np.arange(25), sizes)
+    n = len(g)
+    f = rng.standard_normal(n)
+    x = np.column_stack([np.round(f * 0.7 + rng.standard_normal(n) * 0.6, 1) + 0.1 for _ in range(4)])
+    x[rng.random(x.shape) < 0.08] = np.nan
+    x[:, 3] = 0.3
+    x[np.flatnonzero(g == 24)[0], :] = [1.1, 0.9, 1.3, 1.3]   # item 4 varies in one row (of the last cluster)
+    items = pd.DataFrame(x, columns=list("abcd"))
+    clusters = pd.Series(np.arange(n) if per_row else g)
+    res = rel.cluster_bootstrap(items, clusters, rng=5, n_replications=60, omega_use=use)
+    gen = np.random.default_rng(5)
+    n_clusters = n if per_row else 25
+    degenerate = 0
+    for b in range(60):
+        drawn = gen.integers(0, n_clusters, size=n_clusters)
+        rows = drawn if per_row else np.concatenate([np.flatnonzero(g == d) for d in drawn])
+        xb = x[rows]
+        used = xb[~np.isnan(xb).any(axis=1)] if use == "complete" else xb
+        flat = any(np.nanmin(c) == np.nanmax(c) for c in used.T if (~np.isnan(c)).any())
+        # an item that is one value (0.3) in the resample has no variance: the stacked rows' sums
+        # may leave 1e-33 of it (0.3 is not exact in binary), the clusters' bounds say zero
+        alpha = np.nan if any(np.nanmin(c) == np.nanmax(c) for c in xb.T) else rel._raw_alpha_of(*rel.pairwise_cov(xb))
+        omega = np.nan if flat else _omega_value(xb, use, 10, rel._full_uniquenesses(x, use, 10))
+        for got, want in ((res["alpha"].replicates[b], alpha), (res["omega"].replicates[b], omega)):
+            assert np.isnan(got) == np.isnan(want), (b, got, want)
+            if not np.isnan(want):
+                assert got == pytest.approx(want, abs=1e-12)
+        degenerate += np.isnan(alpha)
+    assert 0 < degenerate < 60                          # the constant-item resamples were met

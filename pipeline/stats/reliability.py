@@ -29,6 +29,7 @@ import pandas as pd
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.parallel import ParallelSettings, as_settings, run_tasks
+from pipeline.stats.clustermoments import ClusterMoments, cluster_moments, complete_cov_of, pairwise_cov_of
 from pipeline.stats.distributions import chi2_sf, f_ppf
 from pipeline.stats.onefactor import _PSI_LOWER, OneFactorFit, one_factor_ml  # noqa: F401 (re-exported)
 from pipeline.stats.onefactor import _fa_objective, _polish_uniquenesses, _warm_uniquenesses  # noqa: F401
@@ -263,9 +264,9 @@ def _alpha_core(c: np.ndarray, r: np.ndarray) -> dict[str, float]:
             "q": q, "var_r": var_r, "median_r": med_r}
 
 
-def _raw_alpha_of(x: np.ndarray, min_pairwise_n: int = 3) -> float:
-    """Raw alpha only (pairwise covariances), NaN when degenerate: for the bootstrap."""
-    c, n = pairwise_cov(x)
+def _raw_alpha_of(c: np.ndarray, n: np.ndarray, min_pairwise_n: int = 3) -> float:
+    """Raw alpha only from pairwise covariances ``c`` and counts ``n``, NaN when degenerate: for
+    the bootstrap."""
     if n.min() < min_pairwise_n or np.isnan(c).any() or np.any(np.diag(c) <= 0):
         return np.nan
     k = c.shape[0]
@@ -508,18 +509,6 @@ def omega_total(items: pd.DataFrame, *, use: Use = "complete", min_n: int = 10) 
     )
 
 
-def _omega_value(x: np.ndarray, use: Use, min_n: int, start: np.ndarray | None = None) -> float:
-    """Omega total only, NaN when degenerate: for the bootstrap (``start``: the full data's
-    uniquenesses on the correlation scale, see :func:`one_factor_ml`)."""
-    names = tuple(str(j) for j in range(x.shape[1]))
-    cov, n = _omega_cov(x, use)
-    status, _, fit = _omega_from_cov(cov, n, names, min_n, start)
-    if status != STATUS_OK or fit is None:
-        return np.nan
-    s = fit.loadings.sum()
-    return float(s ** 2 / (s ** 2 + fit.residual_variances.sum()))
-
-
 # ---------------------------------------------------------------------------------------------
 # cluster bootstrap
 
@@ -558,8 +547,7 @@ def cluster_bootstrap(
     x, names = _as_item_array(items)
     _check_bootstrap_args(items, clusters, rng, n_replications, level, statistics)
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(int(rng))
-    n_clusters, order, members = _cluster_rows(clusters)
-    singletons = n_clusters == x.shape[0]             # every row its own cluster: resample rows
+    n_clusters, order, bounds = _cluster_rows(clusters)
 
     full: dict[str, tuple[str, str, float]] = {}
     if "alpha" in statistics:
@@ -575,8 +563,9 @@ def cluster_bootstrap(
         draws = [gen.integers(0, n_clusters, size=n_clusters) for _ in range(int(n_replications))]
         settings = as_settings(parallel)
         chunks = [draws[i::8] for i in range(8)] if settings.parallel and len(draws) > 8 else [draws]
-        task = partial(_replications, x=x, rows=order if singletons else members, singletons=singletons,
-                       statistics=runnable, use=omega_use, min_n=min_n, start=_full_uniquenesses(x, omega_use, min_n))
+        moments = cluster_moments(x, order, bounds, complete="omega" in runnable and omega_use == "complete")
+        task = partial(_replications, moments=moments, n_clusters=n_clusters, statistics=runnable, use=omega_use,
+                       min_n=min_n, start=_full_uniquenesses(x, omega_use, min_n))
         values = run_tasks(task, chunks, settings)
         for i, chunk in enumerate(values):                # chunk i holds replications i, i + 8, ...
             for j, s in enumerate(runnable):
@@ -597,18 +586,26 @@ def _full_uniquenesses(x: np.ndarray, use: Use, min_n: int) -> np.ndarray | None
     return None if fit is None or status != STATUS_OK else fit.residual_variances / np.diag(cov)
 
 
-def _replications(draws: Sequence[np.ndarray], x: np.ndarray, rows: np.ndarray | list[np.ndarray], singletons: bool,
-                  statistics: tuple[str, ...], use: Use, min_n: int, start: np.ndarray | None = None) -> np.ndarray:
-    """The ``statistics`` of the resamples ``draws`` (drawn cluster numbers; ``rows`` each
-    cluster's rows, or the rows in cluster order when every row is its own cluster): one row per
-    draw; omega's fits start from ``start`` (:func:`one_factor_ml`). A task of
-    :func:`cluster_bootstrap`, so a worker process can run it."""
+def _replications(draws: Sequence[np.ndarray], moments: ClusterMoments, n_clusters: int, statistics: tuple[str, ...],
+                  use: Use, min_n: int, start: np.ndarray | None = None) -> np.ndarray:
+    """The ``statistics`` of the resamples ``draws`` (drawn cluster numbers), from the clusters'
+    sums (:mod:`pipeline.stats.clustermoments`): one row per draw; omega's fits start from
+    ``start`` (:func:`one_factor_ml`). A task of :func:`cluster_bootstrap`, so a worker process
+    can run it."""
     out = np.full((len(draws), len(statistics)), np.nan)
+    names = tuple(str(j) for j in range(moments.k))
     for b, drawn in enumerate(draws):
-        picked = rows[drawn] if singletons else np.concatenate([rows[g] for g in drawn])
-        xb = np.take(x, picked, axis=0, out=np.empty((len(picked), x.shape[1])))   # x[picked], faster
+        weights = np.bincount(drawn, minlength=n_clusters).astype(float)
+        pair = pairwise_cov_of(moments, weights) if "alpha" in statistics or use == "pairwise" else None
         for j, s in enumerate(statistics):
-            out[b, j] = _raw_alpha_of(xb) if s == "alpha" else _omega_value(xb, use, min_n, start)
+            if s == "alpha":
+                out[b, j] = _raw_alpha_of(*pair)
+                continue
+            cov, n = complete_cov_of(moments, weights) if use == "complete" else (pair[0], int(pair[1].min()))
+            status, _, fit = _omega_from_cov(cov, n, names, min_n, start)
+            if status == STATUS_OK and fit is not None:
+                lam = fit.loadings.sum()
+                out[b, j] = float(lam ** 2 / (lam ** 2 + fit.residual_variances.sum()))
     return out
 
 
@@ -633,15 +630,15 @@ def _check_bootstrap_args(items: pd.DataFrame, clusters: pd.Series, rng: np.rand
                             "(from params.yaml), never None")
 
 
-def _cluster_rows(clusters: pd.Series) -> tuple[int, np.ndarray, list[np.ndarray]]:
+def _cluster_rows(clusters: pd.Series) -> tuple[int, np.ndarray, np.ndarray]:
     """The number of clusters (ids sorted), the row positions ordered by cluster (row order
-    within a cluster) and each cluster's row positions."""
+    within a cluster) and where each cluster's rows start in that order (and the end): cluster
+    g's rows are ``order[bounds[g]:bounds[g + 1]]``."""
     codes, uniques = pd.factorize(clusters, sort=True)
     n_clusters = len(uniques)
     order = np.argsort(codes, kind="stable")          # the rows of each cluster, in row order
     bounds = np.searchsorted(codes[order], np.arange(n_clusters + 1))
-    members = [order[bounds[g]:bounds[g + 1]] for g in range(n_clusters)]
-    return n_clusters, order, members
+    return n_clusters, order, bounds
 
 
 def _percentile_interval(s: str, status: str, message: str, estimate: float, values: np.ndarray,
