@@ -196,3 +196,29 @@ def test_between_within_needs_enough_groups():
                       "x": d["x"]})
     with pytest.raises(PipelineError, match="model 'few'.*not positive"):
         between_within_df("few", X, d["g"].to_numpy())
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cr2_adjustment_by_the_small_basis_is_the_eigendecomposition_of_g(weighted):
+    """E_j = X_j'W_j G_j^(-1/2) is computed in the span of X_j and W_j X_j (covariance._adjusted_design);
+    check it against the n_j x n_j eigendecomposition, on clusters of 1 to 30 rows, a cluster-level
+    covariate and a dummy for one cluster (G_j singular: the generalised inverse root)."""
+    from pipeline.stats.covariance import _adjusted_design, _sym_power
+
+    rng = np.random.default_rng(4)
+    g = np.repeat(np.arange(30), rng.integers(1, 31, size=30))
+    n = len(g)
+    X = np.column_stack([np.ones(n), rng.normal(size=n), rng.normal(size=30)[g], (g == 3) * 1.0, (g % 2) * 1.0])
+    w = rng.uniform(0.3, 3, size=n) if weighted else np.ones(n)
+    w = w / w.mean()
+    B = np.linalg.inv(X.T @ (X * w[:, None]))
+    Omega = B @ (X.T @ (X * (w ** 2)[:, None])) @ B
+    singular = 0
+    for j in range(30):
+        Xj, wj = X[g == j], w[g == j]
+        H = (Xj @ B @ Xj.T) * wj[None, :]
+        Gj = np.eye(len(wj)) - H - H.T + Xj @ Omega @ Xj.T
+        singular += np.linalg.eigvalsh((Gj + Gj.T) / 2).min() < 1e-10
+        want = (Xj * wj[:, None]).T @ _sym_power(Gj, -0.5)
+        np.testing.assert_allclose(_adjusted_design(Xj, wj, B, Omega, weighted), want, rtol=1e-9, atol=1e-12)
+    assert singular >= 1
