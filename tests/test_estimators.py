@@ -623,3 +623,18 @@ def test_random_intercept_profile_equals_statsmodels_mixedlm(reml):
 
     V = _gls_vcov(X.to_numpy(float), np.ones((len(df), 1)), df["g"].to_numpy(), np.asarray(ref.cov_re), ref.scale)
     np.testing.assert_allclose(res.vcov, V, rtol=1e-5)
+
+
+def test_pmm_sort_is_numpys_stable_argsort():
+    """imputation.stable_argsort (quicksort, ties put back in index order) gives np.argsort's
+    stable permutation: continuous values, many ties, ties with NaN, signed zeros, tiny arrays."""
+    from pipeline.stats.imputation import stable_argsort
+
+    rng = np.random.default_rng(0)
+    cases = [rng.normal(size=50_000), rng.integers(0, 40, size=50_000).astype(float),
+             rng.integers(0, 3, size=500).astype(float), np.array([np.nan, 1, np.nan, 0.0, 1, -0.0, 0.0, np.nan]),
+             np.array([2.0]), np.array([], dtype=float)]
+    with_ties = rng.normal(size=20_000)
+    with_ties[rng.integers(0, 20_000, size=2_000)] = 0.5
+    for a in cases + [with_ties]:
+        assert np.array_equal(stable_argsort(a), np.argsort(a, kind="stable"))
