@@ -140,6 +140,19 @@ def test_question_gives_context_and_opening_turns_are_skipped(codebook):
     assert out.loc["I001:2:1", "source"] == "context" and out.loc["I001:2:1", "GOV"] == 1
 
 
+def test_probe_turns_without_signal_carry_the_previous_turns_context(codebook):
+    """A turn with no signal of its own (and a question without a theme) continues the previous
+    turn's context, through two silent turns in a row, never across interviews; a repeated text
+    is scored the same at each of its places."""
+    a = _units(["停车的事上了议事会，大家商量着定。", "后来那几家也都同意了。", "我记得那天刮着大风。", "后来那几家也都同意了。"],
+               turns=[1, 2, 3, 4])
+    a.loc[3, "text"] = "停车的事上了议事会，大家商量着定。"
+    b = _units(["后来那几家也都同意了。"], turns=[1], interview="I002")
+    out = C.code_units(pd.concat([a, b], ignore_index=True), codebook, C.parse_settings(context=True))
+    assert out["source"].tolist() == ["direct", "context", "context", "direct", "uncoded"]
+    assert out["GOV"].tolist() == [1, 1, 1, 1, 0]
+
+
 def test_turn_aggregation(codebook):
     units = _units(["议事会上举手表决。", "合作社年底分红。", "医保报销在窗口办。"], turns=[1, 1, 2])
     codes = C.code_units(units, codebook, C.parse_settings(context=False))

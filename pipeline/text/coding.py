@@ -206,10 +206,17 @@ def parse_settings(section: Mapping[str, Any] | CodingSection | None = None, **c
 # --------------------------------------------------------------------------------------------
 def score_texts(texts: Sequence[str], codebook: Codebook) -> np.ndarray:
     """Scores (len(texts) x themes): the summed weights of the distinct include patterns found;
-    0 for a theme when one of its exclude patterns matches."""
+    0 for a theme when one of its exclude patterns matches. Each distinct text is scored once
+    (a score depends on the text alone; spoken units repeat: 65,221 distinct texts among the
+    benchmark study's 484,495 units)."""
+    codes, distinct = pd.factorize(pd.Series([t if isinstance(t, str) else "" for t in texts], dtype=object),
+                                   use_na_sentinel=False)
+    return _score_distinct(list(distinct), codebook)[codes] if len(texts) else np.zeros((0, len(codebook.themes)))
+
+
+def _score_distinct(texts: list[str], codebook: Codebook) -> np.ndarray:
     out = np.zeros((len(texts), len(codebook.themes)))
     for i, text in enumerate(texts):
-        text = text if isinstance(text, str) else ""
         for j, th in enumerate(codebook.themes):
             if any(p.regex.search(text) for p in th.exclude):
                 continue
@@ -224,9 +231,12 @@ def decide(scores: np.ndarray, min_score: float, relative: float) -> np.ndarray:
 
 
 def is_filler(texts: Sequence[str], n_tokens: Sequence[int], codebook: Codebook, min_tokens: int) -> np.ndarray:
+    """Units too short (fewer than ``min_tokens`` tokens) or matching a ``non_substantive``
+    pattern (each distinct text searched once)."""
     pats = [p.regex for p in codebook.non_substantive]
-    return np.array([(n < min_tokens) or any(p.search(t or "") for p in pats) for t, n in zip(texts, n_tokens)],
-                    dtype=bool)
+    codes, distinct = pd.factorize(pd.Series([t or "" for t in texts], dtype=object), use_na_sentinel=False)
+    matched = np.array([any(p.search(t) for p in pats) for t in distinct], dtype=bool)
+    return (np.asarray(n_tokens) < min_tokens) | (matched[codes] if len(texts) else np.zeros(0, dtype=bool))
 
 
 def _turn_key(df: pd.DataFrame) -> pd.Series:
@@ -309,18 +319,18 @@ def turn_context(units: pd.DataFrame, own: np.ndarray, codebook: Codebook, setti
     # probes without a signal continue the previous turn of the interview
     turn_signal = pd.DataFrame(signal).groupby(keys, sort=False).first()
     order = units[["interview_id", "turn"]].drop_duplicates().sort_values(["interview_id", "turn"])
-    carried: dict[str, np.ndarray] = {}
-    prev_iv, prev_sig = None, None
-    for iv, turn in order.itertuples(index=False):
-        key = f"{iv}:{int(turn)}"
-        sig = turn_signal.loc[key].to_numpy()
-        if sig.max() <= 0 and iv == prev_iv and prev_sig is not None:
-            sig = prev_sig
-            carried[key] = sig
-        prev_iv, prev_sig = iv, sig
-    if carried:
-        for i in np.flatnonzero(pd.Series(keys).isin(list(carried)).to_numpy()):
-            ctx[i] = carried[keys[i]]
+    row = turn_signal.index.get_indexer(_turn_key(order).to_numpy())    # each turn's signal row
+    silent = turn_signal.to_numpy().max(axis=1) <= 0
+    interview = order["interview_id"].astype(str).to_numpy()
+    source = row.copy()                        # the row whose signal each turn (in order) carries
+    for t in range(1, len(row)):
+        if silent[row[t]] and interview[t] == interview[t - 1]:
+            source[t] = source[t - 1]
+    carried = source != row
+    if carried.any():
+        turn_of_unit = pd.Index(_turn_key(order).to_numpy()).get_indexer(keys)
+        units_carried = carried[turn_of_unit]
+        ctx[units_carried] = turn_signal.to_numpy()[source[turn_of_unit[units_carried]]]
     top = ctx.max(axis=1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(top > 0, ctx / np.where(top > 0, top, 1), 0.0)
