@@ -28,6 +28,24 @@ def test_rounding_is_the_decimal_rounding_and_idempotent(values):
     assert np.array_equal(round_significant(out), out)
 
 
+def test_vectorised_rounding_is_the_string_rule_bit_for_bit():
+    """round_significant rounds most values by rint(x * 10**k) / 10**k and the rest (near ties,
+    log10 one off, tiny or huge values) by the string; the doubles are float('%.10g' % x) on a
+    million values over 60 orders of magnitude, near-ties, decimal halves and edge cases, and for
+    3, 6 and 15 digits."""
+    rng = np.random.default_rng(0)
+    values = np.concatenate([
+        rng.normal(size=400_000) * 10.0 ** rng.integers(-30, 30, size=400_000),
+        10.0 ** rng.uniform(-15, 15, size=300_000),
+        (rng.integers(1, 10 ** 11, size=200_000) + 0.5) / 10.0 ** rng.integers(0, 12, size=200_000),
+        np.round(rng.random(100_000), 11) + rng.integers(0, 1000, size=100_000),
+        [0.5, 1.5, 1234567890.5, 0.12345678905, 9.9999999999, 9.99999999995, 99999.999995, 1e-320, 5e-324,
+         -1e-300, 1.7e308, 0.1, 2.5e-13, 1e10 + 0.5, 999999999.95]])
+    for digits in (SIGNIFICANT, 3, 6, 15):
+        want = np.array([v if float(v).is_integer() else float(f"%.{digits}g" % v) for v in values.tolist()]) + 0.0
+        assert np.array_equal(round_significant(values, digits).view(np.int64), want.view(np.int64)), digits
+
+
 def test_flips_are_rare():
     """Values one ulp apart (a last-digit difference between CPUs) round to the same value
     unless they straddle a rounding boundary: about once in a million."""

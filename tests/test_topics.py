@@ -579,3 +579,33 @@ def test_counts_are_scikit_learns_without_importing_it(small_units):
             f"vectorize(pd.DataFrame({{'tokens': {texts[:50]!r}, 'doc_id': range(50), 'unit_ids': '', "
             "'interview_id': '', 'n_units': 1})); print('sklearn' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("unit", ["exchange", "turn", "window"])
+def test_documents_are_the_groupby_joins_of_their_units(unit):
+    """build_documents joins each document's units by slices of the sorted rows
+    (documents._joined_runs); check it against pandas' groupby joins on shuffled units with empty
+    tokens, several sentences per turn, two interviews and questions before some turns."""
+    rng = np.random.default_rng(2)
+    rows = [{"unit_id": f"I{i}:{t}:{s}", "interview_id": f"I{i}", "comm_id": f"C{i}", "role": "resident", "turn": t,
+             "sentence": s, "text": f"句{i}{t}{s}。", "tokens": "" if rng.random() < 0.2 else f"词{t} 字{s}"}
+            for i in (1, 2) for t in (1, 3, 4) for s in range(1, 1 + int(rng.integers(1, 4)))]
+    units = pd.DataFrame(rows).sample(frac=1, random_state=3).reset_index(drop=True)
+    questions = pd.DataFrame({"question_id": ["q1", "q2", "q3"], "interview_id": ["I1", "I1", "I2"],
+                              "question": [1, 2, 1], "before_turn": [3, 3, 1], "text": ["问一", "问二", "问三"],
+                              "tokens": ["问 一", "", "问 三"]})
+    docs = D.build_documents(units, unit, 2, questions, "comm_id")
+    u = units.sort_values(["interview_id", "turn", "sentence"])
+    key = (u["interview_id"] + ":w" + (u.groupby("interview_id").cumcount() // 2 + 1).astype(str) if unit == "window"
+           else u["interview_id"] + ":" + u["turn"].astype(str))
+    g = u.assign(doc_id=key).groupby("doc_id", sort=False)
+    assert docs["doc_id"].tolist() == list(g.groups)
+    assert docs["unit_ids"].tolist() == g["unit_id"].agg(";".join).tolist()
+    assert docs["text"].tolist() == g["text"].agg("".join).tolist()
+    assert docs["n_units"].tolist() == g.size().tolist() and docs["comm_id"].tolist() == g["comm_id"].first().tolist()
+    words = g["tokens"].agg(lambda t: " ".join(x for x in t if x))
+    if unit == "exchange":
+        assert docs.set_index("doc_id").loc["I1:3", "question"] == "问一问二"
+        assert docs.set_index("doc_id").loc["I1:3", "tokens"] == "问 一 " + words["I1:3"]
+    else:
+        assert docs["tokens"].tolist() == words.tolist()

@@ -74,25 +74,26 @@ def build_documents(units: pd.DataFrame, unit: str = "exchange", window: int = 3
     else:
         key = u["interview_id"] + ":" + u["turn"].astype(int).astype(str)
     u = u.assign(doc_id=key)
-    g = u.groupby("doc_id", sort=False)
+    joined, first, size = _joined_runs(u["doc_id"], u, {"unit_id": ";", "text": "", "tokens": " "})
     docs = pd.DataFrame({
-        "doc_id": g["doc_id"].first(),
-        "unit_ids": g["unit_id"].agg(";".join),
+        "doc_id": first(u["doc_id"]),
+        "unit_ids": joined["unit_id"],
         "question_ids": "",
-        "interview_id": g["interview_id"].first(),
-        **({community: g[community].first()} if community else {}),
-        "role": g["role"].first(),
-        "text": g["text"].agg("".join),
+        "interview_id": first(u["interview_id"]),
+        **({community: first(u[community])} if community else {}),
+        "role": first(u["role"]),
+        "text": joined["text"],
         "question": "",
-        "tokens": g["tokens"].agg(lambda t: " ".join(x for x in t if x)),
-        "n_units": g.size(),
-    }).reset_index(drop=True)
+        "tokens": joined["tokens"],
+        "n_units": size,
+    })
     if unit == "exchange":
         q = _question_frame(questions)
         q = q.assign(doc_id=q["interview_id"].astype(str) + ":" + q["before_turn"].astype(int).astype(str))
-        qg = q.sort_values(["interview_id", "question"], kind="stable").groupby("doc_id", sort=False)
-        qdocs = pd.DataFrame({"question_ids": qg["question_id"].agg(";".join), "question": qg["text"].agg("".join),
-                              "q_tokens": qg["tokens"].agg(lambda t: " ".join(x for x in t if x))})
+        q = q.sort_values(["interview_id", "question"], kind="stable")
+        qjoined, qfirst, _ = _joined_runs(q["doc_id"], q, {"question_id": ";", "text": "", "tokens": " "})
+        qdocs = pd.DataFrame({"question_ids": qjoined["question_id"], "question": qjoined["text"],
+                              "q_tokens": qjoined["tokens"]}, index=pd.Index(qfirst(q["doc_id"]), name="doc_id"))
         m = docs[["doc_id"]].join(qdocs, on="doc_id")
         has = m["question_ids"].notna().to_numpy()
         docs.loc[has, "question_ids"] = m.loc[has, "question_ids"].to_numpy()
@@ -100,6 +101,29 @@ def build_documents(units: pd.DataFrame, unit: str = "exchange", window: int = 3
         docs["tokens"] = [f"{qt} {t}".strip() if isinstance(qt, str) and qt else t
                           for qt, t in zip(m["q_tokens"], docs["tokens"])]
     return docs
+
+
+def _joined_runs(keys: pd.Series, frame: pd.DataFrame, columns: dict[str, str]):
+    """Per key (in order of first appearance, as ``groupby(sort=False)``): each of ``columns``'
+    strings joined by its separator in row order (" ": empty strings left out, as tokens are),
+    a function giving a column's first value per key, and the number of rows per key. Python's
+    str.join over each key's slice: pandas' groupby with a Python aggregation cut 170,000
+    one-turn Series out of the benchmark study's units (100 s; now about 1 s)."""
+    codes, _ = pd.factorize(keys.to_numpy(), use_na_sentinel=False)
+    order = np.argsort(codes, kind="stable")
+    size = np.bincount(codes)
+    bounds = np.concatenate(([0], np.cumsum(size)))
+    out = {}
+    for col, sep in columns.items():
+        values = frame[col].to_numpy(dtype=object)[order].tolist()
+        if sep == " ":
+            out[col] = [sep.join([x for x in values[a:b] if x]) for a, b in zip(bounds[:-1], bounds[1:])]
+        else:
+            out[col] = [sep.join(values[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+
+    def first(column: pd.Series) -> np.ndarray:
+        return column.to_numpy()[order[bounds[:-1]]]
+    return out, first, size
 
 
 QUESTION_COLUMNS = ("question_id", "interview_id", "question", "before_turn", "text", "tokens")
