@@ -110,6 +110,25 @@ def ppmi_word_vectors(X: sparse.spmatrix, dim: int, seed: int) -> np.ndarray:
     return ppmi_svd(sparse.coo_matrix((C.data[off], (C.row[off], C.col[off])), shape=C.shape), dim, seed)
 
 
+def _position_pairs(ids: np.ndarray, lens: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every ordered pair of distinct positions (i, j) within each word of ``ids`` (the words'
+    character ids one after another, ``lens`` long): the row and column character ids and the
+    word's number, word by word in order, i then j (the order of the loop
+    ``for i: for j: if i != j``, so the sparse matrix sums its duplicates in the same order)."""
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+    rows, cols, word, pos = [], [], [], []
+    for L in np.unique(lens):
+        w = np.flatnonzero(lens == L)
+        ii, jj = np.nonzero(~np.eye(L, dtype=bool))                  # row-major: i, then j
+        rows.append(ids[starts[w][:, None] + ii].ravel())
+        cols.append(ids[starts[w][:, None] + jj].ravel())
+        word.append(np.repeat(w, len(ii)))
+        pos.append(np.tile(np.arange(len(ii)), len(w)))
+    word_all, pos_all = np.concatenate(word), np.concatenate(pos)
+    order = np.lexsort((pos_all, word_all))
+    return np.concatenate(rows)[order], np.concatenate(cols)[order], word_all[order]
+
+
 @functools.lru_cache(maxsize=2)
 def lexicon_char_vectors(dim: int = 100) -> tuple[dict[str, int], np.ndarray]:
     """Character vectors from jieba's dictionary (``jieba/dict.txt``: 349,046 words with their
@@ -120,21 +139,18 @@ def lexicon_char_vectors(dim: int = 100) -> tuple[dict[str, int], np.ndarray]:
     import jieba
 
     chars: dict[str, int] = {}
-    rows: list[int] = []
-    cols: list[int] = []
-    vals: list[float] = []
+    ids: list[int] = []
+    lens: list[int] = []
+    freqs: list[float] = []
     for line in (Path(jieba.__file__).parent / "dict.txt").read_text(encoding="utf-8").splitlines():
         word, freq = line.split(" ")[:2]
-        ids = [chars.setdefault(ch, len(chars)) for run in CJK_RUN.findall(word) for ch in run]
-        if len(ids) < 2:
-            continue
-        a = np.repeat(ids, len(ids))
-        b = np.tile(ids, len(ids))
-        keep = np.repeat(np.arange(len(ids)), len(ids)) != np.tile(np.arange(len(ids)), len(ids))
-        rows += a[keep].tolist()
-        cols += b[keep].tolist()
-        vals += [float(np.log1p(float(freq)))] * int(keep.sum())
-    C = sparse.coo_matrix((vals, (rows, cols)), shape=(len(chars), len(chars))).tocsr()
+        mine = [chars.setdefault(ch, len(chars)) for run in CJK_RUN.findall(word) for ch in run]
+        if len(mine) >= 2:
+            ids += mine
+            lens.append(len(mine))
+            freqs.append(float(freq))
+    rows, cols, word = _position_pairs(np.array(ids), np.array(lens))
+    C = sparse.coo_matrix((np.log1p(np.array(freqs))[word], (rows, cols)), shape=(len(chars), len(chars))).tocsr()
     return chars, ppmi_svd(C, dim, 0)
 
 
