@@ -102,15 +102,17 @@ def run(project: Path, *argv: str) -> str:
     return proc.stdout + proc.stderr
 
 
-def set_params(project: Path, seed: int, k_grid: list[int] | None) -> None:
-    """The documented edits of params.yaml: the seed, and (optionally) the K grid of topics."""
+def set_params(project: Path, seed: int, k_grid: list[int] | None, topics: dict | None = None) -> None:
+    """The documented edits of params.yaml: the seed, and (optionally) the K grid of topics and
+    other ``topics`` settings (``--topics``; the K grid of ``--k-window`` wins)."""
     path = project / "params.yaml"
     text = path.read_text(encoding="utf-8")
     text, n = re.subn(r"(?m)^seed: \d+", f"seed: {seed}", text)
     if n != 1:
         raise SystemExit(f"error: {path}: no single 'seed:' line to set")
-    if k_grid is not None:
-        text, n = re.subn(r"(?m)^topics: .*$", f"topics: {{k_grid: {json.dumps(k_grid)}}}", text)
+    section = {**(topics or {}), **({"k_grid": k_grid} if k_grid is not None else {})}
+    if section:
+        text, n = re.subn(r"(?m)^topics: .*$", lambda _: f"topics: {json.dumps(section, ensure_ascii=False)}", text)
         if n != 1:
             raise SystemExit(f"error: {path}: no single 'topics:' line to set")
     path.write_text(text, encoding="utf-8")
@@ -176,8 +178,9 @@ def dmm_at_labels(project: Path, counts, k: int, seed: int) -> np.ndarray:
     return fit_final(counts, "dmm", k, seed, settings)[0].doc_topic.argmax(axis=1)
 
 
-def evaluate_seed(project: Path, corpus: pd.DataFrame, seed: int, k_grid: list[int] | None) -> dict:
-    set_params(project, seed, k_grid)
+def evaluate_seed(project: Path, corpus: pd.DataFrame, seed: int, k_grid: list[int] | None,
+                  topics: dict | None = None) -> dict:
+    set_params(project, seed, k_grid, topics)
     start = time.perf_counter()
     run(project, str(Path(sys.executable).with_name("dvc")), "repro", "topics")
     seconds = time.perf_counter() - start
@@ -188,25 +191,29 @@ def evaluate_seed(project: Path, corpus: pd.DataFrame, seed: int, k_grid: list[i
     if pd.isna(labels).any():
         raise SystemExit(f"error: {project}: documents without a label (interview ids {list(dt['interview_id'][:3])})")
     built = stage_corpus(project)
-    if list(built.docs["doc_id"]) != list(dt["doc_id"]):
+    # docvec models the documents of its words and characters (docs/topics.md): its own documents,
+    # the baselines the plain word matrix's; every other model: the same documents, checked
+    if metrics["model"] != "docvec" and list(built.docs["doc_id"]) != list(dt["doc_id"]):
         raise SystemExit("error: the rebuilt document-term matrix is not the stage's (documents differ)")
     k = corpus["label"].nunique()
     ids = corpus["id"].map(lambda i: Path(file_name(i)).stem)
     row = {doc: i for i, doc in enumerate(ids)}
-    modelled = dt["interview_id"].map(row).to_numpy()
+    modelled = {"stage": dt["interview_id"].map(row).to_numpy(), "words": built.docs["interview_id"].map(row).to_numpy()}
     every = corpus["label"].to_numpy()
-    found = {"pipeline": dt["topic"].to_numpy(), **baselines(built.counts, k, seed),
-             "dmm_at_labels": dmm_at_labels(project, built.counts, k, seed)}
+    found = {"pipeline": ("stage", dt["topic"].to_numpy()),
+             **{name: ("words", c) for name, c in baselines(built.counts, k, seed).items()},
+             "dmm_at_labels": ("words", dmm_at_labels(project, built.counts, k, seed))}
     out = {"seed": seed, "model": metrics["model"], "k": metrics["k"], "n_docs": len(dt),
            "n_flagged": metrics["n_docs_flagged"], "vocabulary": metrics["vocabulary_size"],
            "seconds": round(seconds, 1)}
-    for name, clusters in found.items():
-        out[name] = scores(every, all_texts(len(corpus), modelled, clusters))
-        out[name]["nmi_modelled"] = scores(labels, clusters)["nmi"]
+    for name, (docs, clusters) in found.items():
+        out[name] = scores(every, all_texts(len(corpus), modelled[docs], clusters))
+        out[name]["nmi_modelled"] = scores(every[modelled[docs]], clusters)["nmi"]
     return out
 
 
-def evaluate_corpus(name: str, seeds: list[int], window: int | None, keep: Path | None) -> dict:
+def evaluate_corpus(name: str, seeds: list[int], window: int | None, keep: Path | None,
+                    topics: dict | None = None) -> dict:
     corpus = read_fixture(name)
     n_labels = corpus["label"].nunique()
     k_grid = None if window is None else list(range(max(2, n_labels - window), n_labels + window + 1))
@@ -215,7 +222,7 @@ def evaluate_corpus(name: str, seeds: list[int], window: int | None, keep: Path 
         project = fresh_project(where)
         write_texts(project, corpus)
         run(project, sys.executable, "-m", "pipeline", "init", "--transcripts", "raw/texts")
-        runs = [evaluate_seed(project, corpus, seed, k_grid) for seed in seeds]
+        runs = [evaluate_seed(project, corpus, seed, k_grid, topics) for seed in seeds]
         transcripts = json.loads((project / "metrics" / "transcripts.json").read_text(encoding="utf-8"))
         if keep is not None:
             shutil.copytree(project, keep / name, dirs_exist_ok=True)
@@ -263,12 +270,17 @@ def commit() -> str:
     return proc.stdout.strip() + (" (with uncommitted changes to pipeline/)" if dirty.stdout.strip() else "")
 
 
-def report(results: list[dict], seeds: list[int], window: int | None) -> str:
+def report(results: list[dict], seeds: list[int], window: int | None, topics: dict | None = None) -> str:
+    given = json.dumps(topics, ensure_ascii=False) if topics else ""
+    option = f" --topics '{given}'" if topics else ""
     grid = (f"`topics: {{k_grid: [labels - {window} ... labels + {window}]}}` (else the generic defaults)" if window is not None
             else "the generic defaults of `topics` (init's `topics: {}`: K = 5-14)")
+    if topics:
+        grid = f"`topics: {given}`" + (f" and the K grid labels - {window} ... labels + {window}" if window is not None else "")
     return (f"Measured at commit {commit()} on {machine()}, seeds {', '.join(map(str, seeds))} "
             f"(`python benchmarks/topics_real.py --seeds {' '.join(map(str, seeds))}"
-            f"{'' if window is None else f' --k-window {window}'}`), topics stage with {grid}.\n\n"
+            f"{'' if window is None else f' --k-window {window}'}{option}`), "
+            f"topics stage with {grid}.\n\n"
             + table(results) + "\n")
 
 
@@ -289,12 +301,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--corpus", nargs="+", choices=CORPORA, default=list(CORPORA))
     ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     ap.add_argument("--k-window", type=int, help="topics.k_grid = labels - W ... labels + W (default: the generic grid)")
+    ap.add_argument("--topics", type=json.loads, metavar="JSON",
+                    help="topics settings for every study, a JSON object (e.g. '{\"models\": [\"docvec\"], "
+                         "\"k_grid\": [4, 5, 6]}'); --k-window's grid wins")
     ap.add_argument("--write-doc", action="store_true", help=f"write the table into {DOC.relative_to(ROOT)}")
     ap.add_argument("--keep", type=Path, help="copy each study folder here (to read its outputs)")
     ap.add_argument("--json", type=Path, help="write every number here")
     args = ap.parse_args(argv)
-    results = [evaluate_corpus(name, args.seeds, args.k_window, args.keep) for name in args.corpus]
-    text = report(results, args.seeds, args.k_window)
+    results = [evaluate_corpus(name, args.seeds, args.k_window, args.keep, args.topics) for name in args.corpus]
+    text = report(results, args.seeds, args.k_window, args.topics)
     print(text)
     if args.json:
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -298,7 +298,7 @@ def _count_or_share(v: int | float) -> int | float:
 
 
 CountOrShare = Annotated[Union[int, float], AfterValidator(_count_or_share)]
-TopicModel = Literal["dmm", "lda", "nmf"]
+TopicModel = Literal["dmm", "lda", "nmf", "docvec"]
 
 
 # Single characters a topic vocabulary keeps (``topics.vocabulary.keep``): concrete nouns of public
@@ -333,6 +333,17 @@ class Dmm(Section):
     split_merge: Count = 0
     restarts: PositiveInt = 1
     chain_max_docs: Annotated[int, Field(ge=100)] | None = None
+
+
+class Docvec(Section):
+    """``topics.docvec``: the document-vector clustering (models: [docvec]; pipeline.text.docvec,
+    docs/topics.md "Document vectors clustered")."""
+
+    characters: bool = True           # the content words' CJK characters as features too (c:球), for the vectors
+    lexicon: bool = True              # character vectors from jieba's dictionary beside the corpus's own word vectors
+    dim: Annotated[int, Field(ge=2, le=1000)] = 100    # SVD dimensions of each kind of vector
+    n_neighbors: Annotated[int, Field(ge=2)] = 20      # the nearest-neighbour graph of the spectral clustering
+    beta: Annotated[float, Field(ge=1e-6, le=1e6)] = 0.1   # smoothing of a cluster's word distribution (top words, exemplars)
 
 
 class Lda(Section):
@@ -385,6 +396,7 @@ class Topics(Section):
     min_docs_per_topic: PositiveInt = 5
     top_n: Annotated[int, Field(ge=2)] = 10
     dmm: Dmm = Field(default_factory=Dmm)
+    docvec: Docvec = Field(default_factory=Docvec)
     lda: Lda = Field(default_factory=Lda)
     nmf: Nmf = Field(default_factory=Nmf)
     selection: Selection = Field(default_factory=Selection)
@@ -397,6 +409,9 @@ class Topics(Section):
 
     @model_validator(mode="after")
     def _forced(self) -> Topics:
+        if "docvec" in self.models and len(self.models) > 1:
+            raise ValueError(f"models: docvec is a method of its own (its K by the silhouette of its clusters, not "
+                             f"compared with the mixture models by NPMI): models: [docvec], not {self.models}")
         if self.selection.model is not None and self.selection.model not in self.models:
             raise ValueError(f"selection.model must be null or one of topics.models {self.models}, "
                              f"not {self.selection.model!r}")

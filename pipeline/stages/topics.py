@@ -48,7 +48,9 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +62,9 @@ from pipeline.core.errors import PipelineError, run_cli
 from pipeline.core.files import atomic_dir, read_community_columns, read_transcript_output, write_csv, write_json, write_parquet
 from pipeline.core.instrument import text_community
 from pipeline.core.parallel import from_params
+from pipeline.text import docvec
 from pipeline.text.units import check_text_frame
-from pipeline.text.documents import build_documents, resolve_unit, vectorize
+from pipeline.text.documents import Corpus, build_documents, resolve_unit, vectorize
 from pipeline.text.topicmetrics import evaluate_grid, exclusivity, npmi_coherence, top_word_indices, topic_words
 from pipeline.text.topicmodel import (Settings, doc_topic_frame, exemplars, fit_final, order_by_prevalence, parse_settings,
                                       prevalence_covariates, read_labels, topic_prevalence, topic_table)
@@ -83,13 +86,11 @@ def run_topics(units: pd.DataFrame, communities: pd.DataFrame | None, settings: 
     file's covariates of the prevalence regressions (None: none)."""
     unit = resolve_unit(settings.unit, questions)
     docs = build_documents(units, unit, settings.window, questions, community)
-    corpus = vectorize(docs, settings.vocabulary, settings.min_doc_tokens)
-    check_prevalence(corpus, communities, settings, community)
-    runs = evaluate_grid(corpus, settings, seed)
-    grid, decision = select_model(runs, settings)
+    corpus, runs, grid, decision, fit, chains = model_topics(docs, settings, seed,
+                                                             partial(check_prevalence, communities=communities,
+                                                                     settings=settings, community=community))
     chosen = grid[grid["chosen"]].iloc[0]
     model, k = str(chosen["model"]), int(chosen["k"])
-    fit, chains = fit_final(corpus.counts, model, k, seed, settings)
     fit = order_by_prevalence(fit)
     labels = read_labels(labels_path, k)
     words = topic_words(fit, corpus.vocab, settings.n_words, settings.frex_weight)
@@ -105,6 +106,8 @@ def run_topics(units: pd.DataFrame, communities: pd.DataFrame | None, settings: 
         "stability": float(chosen["stability"]), "stability_sd": _number(chosen["stability_sd"]),
         "score": _number(chosen["score"]), "score_sd": _number(chosen["score_sd"]), **decision,
         "perplexity": _number(chosen["perplexity"]),
+        **({"silhouette": _number(chosen["silhouette"]), "silhouette_sd": _number(chosen["silhouette_sd"])}
+           if "silhouette" in grid else {}),
         "n_fits": int(grid["n_seeds"].sum()) + len(chains),
         "vocabulary_removed": {r["rule"]: int(r["n_words"]) for _, r in corpus.audit.iterrows()},
         "final_chains": int((chains["chain"] > 0).sum()),
@@ -120,6 +123,30 @@ def run_topics(units: pd.DataFrame, communities: pd.DataFrame | None, settings: 
     tables["prevalence_levels"] = levels
     tables["flagged_docs"] = corpus.flagged
     return tables, metrics
+
+
+def model_topics(docs: pd.DataFrame, settings: Settings, seed: int, check: Callable[[Corpus], None]) -> tuple:
+    """The document-term matrix, the grid's seed runs, the K table and decision of the rule, and
+    the chosen (model, K) fitted on all documents: (corpus, runs, grid, decision, fit, chains).
+    ``models: [docvec]`` (:mod:`pipeline.text.docvec`): the corpus is the word view of the
+    documents the vectors were made of, and the rule scores the silhouette. ``check`` runs on the
+    corpus before any model is fitted."""
+    if settings.models == ("docvec",):
+        feats, corpus = docvec.docvec_corpus(docs, settings)
+        check(corpus)
+        V = docvec.document_vectors(feats, settings, seed)
+        runs = docvec.evaluate_grid(corpus, V, settings, seed)
+        grid, decision = select_model(runs, replace(settings, criteria=docvec.CRITERIA), band=True)
+        k = int(grid.loc[grid["chosen"], "k"].iloc[0])
+        fit, chains = docvec.fit_final(corpus, V, k, seed, settings)
+        return corpus, runs, grid, decision, fit, chains
+    corpus = vectorize(docs, settings.vocabulary, settings.min_doc_tokens)
+    check(corpus)
+    runs = evaluate_grid(corpus, settings, seed)
+    grid, decision = select_model(runs, settings)
+    chosen = grid[grid["chosen"]].iloc[0]
+    fit, chains = fit_final(corpus.counts, str(chosen["model"]), int(chosen["k"]), seed, settings)
+    return corpus, runs, grid, decision, fit, chains
 
 
 def _number(x: Any) -> float | None:

@@ -28,13 +28,13 @@ from pipeline.core.digits import rounded
 from pipeline.core.errors import PipelineError
 from pipeline.core.parallel import ParallelSettings, run_tasks
 from pipeline.core.schema import parse
-from pipeline.core.settings import Topics, Vocabulary
+from pipeline.core.settings import Docvec, Topics, Vocabulary
 from pipeline.stats.distributions import norm_ppf, t_ppf
 from pipeline.stats.fit import fit_model
 from pipeline.stats.frame import formula_variables
 from pipeline.text.documents import Corpus
 
-MODELS = ("dmm", "lda", "nmf")
+MODELS = ("dmm", "lda", "nmf")      # the mixture models; "docvec" is pipeline.text.docvec
 STREAM_FIT = 72         # SeedSequence stream of the model fits (run r gets spawn key r)
 STREAM_CHAINS = 75      # ... of the documents the final DMM chains run on (dmm.chain_max_docs)
 DOC_COLUMNS = ("doc_id", "unit_ids", "interview_id", "role", "n_vocab_tokens", "topic")   # and the community column
@@ -76,6 +76,7 @@ class Settings:
     dmm_restarts: int
     dmm_split_merge: int
     dmm_chain_max_docs: int | None
+    docvec: Docvec
     criteria: tuple[str, ...]
     min_stability: float
     fixed_model: str | None
@@ -114,7 +115,7 @@ def parse_settings(section: Mapping[str, Any] | Topics | None = None, **changes:
         nmf_init=nmf.init, nmf_loss=nmf.loss, subsample=float(s.subsample), grid_max_docs=s.grid_max_docs,
         nmf_max_iter=nmf.max_iter, nmf_tol=float(nmf.tol),
         dmm_alpha=float(dmm.alpha), dmm_beta=float(dmm.beta), dmm_n_iter=dmm.n_iter, dmm_restarts=dmm.restarts,
-        dmm_split_merge=dmm.split_merge, dmm_chain_max_docs=dmm.chain_max_docs,
+        dmm_split_merge=dmm.split_merge, dmm_chain_max_docs=dmm.chain_max_docs, docvec=s.docvec,
         criteria=tuple(sel.criteria), min_stability=float(sel.min_stability), fixed_model=sel.model,
         fixed_k=sel.fixed_k, frex_weight=float(s.frex_weight), n_words=s.n_words, n_exemplars=s.n_exemplars,
         formula=prev.formula, covariance=prev.covariance, cluster=prev.cluster, factors=tuple(prev.factors),

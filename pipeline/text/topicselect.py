@@ -16,8 +16,21 @@ from pipeline.core.digits import rounded
 from pipeline.text.topicmodel import Settings
 
 SPREAD = ("coherence_npmi", "exclusivity", "stability", "perplexity")
+OPTIONAL = ("silhouette",)     # a criterion of some families only (docvec: pipeline.text.docvec), when the runs have it
 K_COLUMNS = ["model", "k", *[f"{c}{s}" for c in SPREAD for s in ("", "_sd", "_min", "_max")], "n_seeds",
              "eligible", "score", "score_sd", "score_se", "within_se", "selection_fallback", "chosen"]
+
+
+def _spread(runs: pd.DataFrame) -> list[str]:
+    """The criteria summarised over the seed runs: ``SPREAD`` and those of ``OPTIONAL`` the runs have."""
+    return [*SPREAD, *[c for c in OPTIONAL if c in runs.columns]]
+
+
+def k_columns(runs: pd.DataFrame) -> list[str]:
+    """``K_COLUMNS``, with each of the runs' ``OPTIONAL`` criteria (and its spread) after perplexity's."""
+    extra = [f"{c}{s}" for c in OPTIONAL if c in runs.columns for s in ("", "_sd", "_min", "_max")]
+    at = K_COLUMNS.index("n_seeds")
+    return [*K_COLUMNS[:at], *extra, *K_COLUMNS[at:]]
 # a fallback K is told apart from the best when its score is lower by more than this many standard
 # errors of the difference (a two-sided 5 % test, one-sided 2.3 %): docs/topics.md step 5
 SE_BAND = 2.0
@@ -28,7 +41,7 @@ def summarise_runs(runs: pd.DataFrame) -> pd.DataFrame:
     one run), min and max over the runs, and n_seeds."""
     g = runs.groupby(["model", "k"], sort=False)
     out = g.size().rename("n_seeds").reset_index()
-    for c in SPREAD:
+    for c in _spread(runs):
         stats = g[c].agg(["mean", "std", "min", "max"]).reset_index(drop=True)
         out[c], out[f"{c}_sd"], out[f"{c}_min"], out[f"{c}_max"] = (stats[s] for s in ("mean", "std", "min", "max"))
     return out
@@ -71,14 +84,15 @@ def leave_one_out(runs: pd.DataFrame) -> pd.DataFrame:
     others is the mean over their own pairs, (n (n-1)/2 s̄ - (n-1) s_r) / ((n-1)(n-2)/2) (with
     two runs, one pair: the mean itself)."""
     rows = []
+    means = [c for c in _spread(runs) if c != "stability"]
     for (model, k), g in runs.groupby(["model", "k"], sort=False):
         n, s = len(g), g["stability"].to_numpy(float)
         for i, run in enumerate(g["run"]):
             row = {"model": model, "k": k, "run": run}
-            row.update({c: _without(g[c].to_numpy(float), i) for c in ("coherence_npmi", "exclusivity", "perplexity")})
+            row.update({c: _without(g[c].to_numpy(float), i) for c in means})
             row["stability"] = (n * (n - 1) / 2 * s.mean() - (n - 1) * s[i]) / ((n - 1) * (n - 2) / 2) if n > 2 else s.mean()
             rows.append(row)
-    return pd.DataFrame(rows, columns=["model", "k", "run", "coherence_npmi", "exclusivity", "stability", "perplexity"])
+    return pd.DataFrame(rows, columns=["model", "k", "run", *_spread(runs)])
 
 
 def jackknife_se(runs: pd.DataFrame, table: pd.DataFrame, criteria: tuple[str, ...]) -> pd.DataFrame:
@@ -98,7 +112,7 @@ def jackknife_se(runs: pd.DataFrame, table: pd.DataFrame, criteria: tuple[str, .
     return out[["model", "k", "score_se"]]
 
 
-def select_model(runs: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, dict[str, Any]]:
+def select_model(runs: pd.DataFrame, settings: Settings, band: bool = False) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Summarise the grid's seed runs (:func:`summarise_runs`), score them and apply the rule
     (:func:`choose`). Eligible: mean stability >= ``min_stability`` (every row with a single seed
     run: stability unknown). A family's reference rows are its eligible rows, or all its rows when
@@ -107,10 +121,12 @@ def select_model(runs: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, 
     scale than the DMM's, is never compared with it); score_sd: their sd over the runs; score_se:
     the score's jackknife standard error (:func:`jackknife_se`). Returns the table (``K_COLUMNS``,
     by model and K) and the decision (selection: rule, fallback or forced; selection_fallback;
-    selection_reason)."""
+    selection_reason). ``band`` (docvec: its stability, an adjusted Rand index, is on another scale
+    than ``min_stability``'s): no stability gate, every K eligible, and the rule is the band's: the
+    smallest K within ``SE_BAND`` standard errors of the best score (:func:`_family_pick`)."""
     table = summarise_runs(runs)
     stab = rounded(table["stability"].to_numpy(float))
-    table["eligible"] = (stab >= settings.min_stability) if settings.seeds >= 2 else True
+    table["eligible"] = (stab >= settings.min_stability) if settings.seeds >= 2 and not band else True
     table["selection_fallback"] = ~table.groupby("model")["eligible"].transform("any")
     table["reference"] = table["eligible"] | table["selection_fallback"]
     scored = runs.assign(score=_standardise(runs, table, settings.criteria))
@@ -118,8 +134,8 @@ def select_model(runs: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, 
     table = table.merge(per_row.rename(columns={"mean": "score", "std": "score_sd"}), on=["model", "k"], how="left")
     table = table.merge(jackknife_se(runs, table, settings.criteria), on=["model", "k"], how="left")
     table.loc[~table["reference"], ["score", "score_sd", "score_se"]] = np.nan
-    table, decision = choose(table, settings)
-    return table[K_COLUMNS].sort_values(["model", "k"], kind="stable").reset_index(drop=True), decision
+    table, decision = choose(table, settings, band)
+    return table[k_columns(runs)].sort_values(["model", "k"], kind="stable").reset_index(drop=True), decision
 
 
 def _within(rows: pd.DataFrame) -> tuple[pd.Series, int]:
@@ -134,17 +150,17 @@ def _within(rows: pd.DataFrame) -> tuple[pd.Series, int]:
     return pd.Series(s >= rounded(np.max(s) - band), index=rows.index), best
 
 
-def _family_pick(rows: pd.DataFrame) -> tuple[int, pd.Series]:
+def _family_pick(rows: pd.DataFrame, band: bool = False) -> tuple[int, pd.Series]:
     """The index of a family's pick among its reference ``rows`` and the rows within the band of
     its best (:func:`_within`). A family with a K stable enough: the best score. A fallback
-    family (no K stable enough): the smallest K within the band."""
+    family (no K stable enough), or any family with ``band``: the smallest K within the band."""
     within, best = _within(rows)
-    if not rows["selection_fallback"].iloc[0]:
+    if not band and not rows["selection_fallback"].iloc[0]:
         return best, within
     return rows[within].sort_values("k", kind="stable").index[0], within
 
 
-def choose(table: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, dict[str, Any]]:
+def choose(table: pd.DataFrame, settings: Settings, band: bool = False) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The rule, family by family, then across families.
 
     1. Within each model family: among its K with stability >= ``min_stability``, the best
@@ -167,7 +183,7 @@ def choose(table: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, dict[
     picks = []
     for m in families:
         rows = t[(t["model"] == m) & t["reference"]]
-        idx, within = _family_pick(rows)
+        idx, within = _family_pick(rows, band)
         t.loc[within.index[within.to_numpy()], "within_se"] = True
         if settings.fixed_k is not None:
             hit = t[(t["model"] == m) & (t["k"] == settings.fixed_k)]
@@ -180,17 +196,19 @@ def choose(table: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, dict[
     order = {m: i for i, m in enumerate(settings.models)}
     idx, m, best = max(pool, key=lambda p: (rounded(np.array([t.at[p[0], "coherence_npmi"]]))[0], -order[p[1]]))
     t["chosen"] = t.index == idx
-    return t, _decision(t, idx, m, best, forced, len(picks), settings)
+    return t, _decision(t, idx, m, best, forced, len(picks), settings, band)
 
 
 def _decision(t: pd.DataFrame, idx: int, m: str, best: float, forced: bool, n_picks: int,
-              settings: Settings) -> dict[str, Any]:
+              settings: Settings, band: bool = False) -> dict[str, Any]:
     """selection (rule, fallback or forced), selection_fallback and the one-line reason."""
     k = int(t.at[idx, "k"])
     fallback = bool(t.at[idx, "selection_fallback"]) and not forced
     if forced:
         reason = (f"forced by topics.selection (model {settings.fixed_model}, fixed_k {settings.fixed_k}): "
                   f"{m} K = {k}, stability {t.at[idx, 'stability']:.3f}")
+    elif band:
+        reason = _band_reason(t, idx, m, best, settings)
     elif fallback:
         top = t.loc[t["stability"].astype(float).idxmax()]
         reason = (f"no (model, K) reached stability {settings.min_stability} (best {top['stability']:.3f}: "
@@ -204,3 +222,17 @@ def _decision(t: pd.DataFrame, idx: int, m: str, best: float, forced: bool, n_pi
             reason += " (the model family by NPMI coherence)"
     return {"selection": "forced" if forced else "fallback" if fallback else "rule",
             "selection_fallback": fallback, "selection_reason": reason}
+
+
+def _band_reason(t: pd.DataFrame, idx: int, m: str, best: float, settings: Settings) -> str:
+    """The reason of a ``band`` choice, saying when the best score is at the grid's largest K
+    (the criterion still rising: a larger K might score higher)."""
+    k = int(t.at[idx, "k"])
+    rows = t[t["model"] == m]
+    top_k = int(rows.loc[rows["score"].astype(float).idxmax(), "k"])
+    reason = (f"{m}: the smallest K whose score ({', '.join(settings.criteria)}) is within {SE_BAND:g} standard errors "
+              f"of its difference from the best score ({best:.3f}, K = {top_k}): K = {k}, score {t.at[idx, 'score']:.3f} "
+              f"(se {t.at[idx, 'score_se']:.3f}), stability {t.at[idx, 'stability']:.3f} (reported, not a gate)")
+    if top_k == max(settings.k_grid):
+        reason += "; the best score is at the grid's largest K: the evidence does not bound K from above"
+    return reason
