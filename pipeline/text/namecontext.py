@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator
 
 from pipeline.text.rules import Rules
-from pipeline.text.segment import HAN_JIEBA, Lexicon
+from pipeline.text.segment import HAN_JIEBA, Lexicon, find_all
 
 RARE_FREQ = 10                                  # X家 this frequent in jieba's dictionary is a word (商家, 专家)
 
@@ -82,8 +82,7 @@ def lone_surnames(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Ite
     for m in CLAN.finditer(text, region):
         yield m.span(1)                                  # 老姓是瓜尔佳氏: a clan name before 氏
     for w in rules.neighbour_words:
-        for m in re.finditer(re.escape(w), text):
-            e = m.end()
+        for e in (i + len(w) for i in find_all(text, w)):
             sur = next((text[e:e + k] for k in (2, 1) if text[e:e + k] in every and text[e + k:e + k + 1] == "家"), "")
             if sur in rules.very_rare_surnames and lexicon.get(sur + "家") is not None:
                 continue                                 # 楼上那家: a word, and 那 a very rare surname

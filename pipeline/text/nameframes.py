@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator
 
 from pipeline.text.namescore import GIVEN_CHARS
 from pipeline.text.rules import Rules
-from pipeline.text.segment import HAN_JIEBA, Lexicon
+from pipeline.text.segment import HAN_JIEBA, Lexicon, find_all, find_han_after
 
 BREAK = "，。；！？,;!?：:、—…～~ \t\u3000\n"
 BIRTH_ORDER = ("老大", "老二", "老三", "老四", "老五", "老小", "老幺", "大的", "小的")    # 老大叫建军，老二叫建国
@@ -60,6 +60,8 @@ PERSON_VERBS = "让叫找问请带陪喊"
 KIN_ADDRESS_ENDS = "姐哥叔婶姨嫂爷奶伯"                # forms of address of kin (秀兰姐, 文军叔, 玉兰奶奶)
 KIN_ADDRESS_STARTS = "姐哥叔婶姨嫂爷奶伯大阿"                    # before a given name said alone (让玉兰去)
 GOING = "去来到回"
+KIN_START = re.compile(f"[{KIN_ADDRESS_STARTS}]")
+HAN_PAIR = re.compile(r"[\u4e00-\u9fd5]{2}")
 KIN_OF = re.compile(r"[他她](?:爸爸|妈妈|爸|妈|爹|娘|奶奶|爷爷|姥姥|姥爷|外婆|外公|媳妇|老婆|老汉|"
                     r"男人|女人|哥哥|姐姐|哥|姐|弟弟|妹妹|儿子|女儿|闺女|阿大|阿妈)")
 
@@ -114,8 +116,7 @@ def called(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[t
         if k - j >= 2 and (not nxt or nxt in BREAK or nxt in PARTICLES) and _name_shaped(text[j:k], rules, lexicon):
             yield j, k
     for sur in declared:
-        for m in re.finditer(re.escape(sur) + r"[\u4e00-\u9fd5]{2}", text):
-            s, e = m.span()
+        for s, e in find_han_after(text, sur, 2, 2):
             before, after = text[s - 1:s], text[e:e + 1]
             if s >= region and (not before or before in BREAK) and (not after or after in BREAK) and \
                     all(c in GIVEN_CHARS for c in text[s + len(sur):e]):
@@ -133,15 +134,15 @@ def declared_surnames(text: str, rules: Rules, lexicon: Lexicon, region: int) ->
     for m in re.finditer(r"([\u4e00-\u9fd5]{1,2})家(?:兄弟|姐妹|弟兄)", text):
         declared |= {m.group(1)[-k:] for k in (2, 1) if len(m.group(1)) >= k and m.group(1)[-k:] in every}
     for sur in declared:
-        for m in re.compile(re.escape(sur) + r"[\u4e00-\u9fd5]{1,2}").finditer(text, region):
-            for end in (m.end(), m.end() - 1):
-                given, before, after = text[m.start() + len(sur):end], text[m.start() - 1:m.start()], text[end:end + 1]
+        for start, stop in find_han_after(text, sur, 1, 2, region):
+            for end in (stop, stop - 1):
+                given, before, after = text[start + len(sur):end], text[start - 1:start], text[end:end + 1]
                 if not given or any(c in rules.not_given or not (c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= 30)
                                     for c in given) or given in rules.titles:
                     continue
-                if (not before or before in BREAK or text.endswith(sur, 0, m.start() - 2)) and \
+                if (not before or before in BREAK or text.endswith(sur, 0, start - 2)) and \
                         (not after or after in BREAK or after in "就是说讲" or text.startswith(sur, end)):
-                    yield m.start(), end
+                    yield start, end
                     break
 
 
@@ -151,11 +152,12 @@ def compound_alone(text: str, names: Iterable[str], rules: Rules, lexicon: Lexic
     spells it (司马光砸缸那个司马)."""
     every = rules.surnames | rules.rare_surnames
     for sur in {n[:2] for n in names if len(n) > 2 and n[:2] in every}:
-        if any(_tag(m.group(), lexicon).startswith("nr") for m in re.finditer(re.escape(sur) + r"[\u4e00-\u9fd5]", text)):
+        if any(_tag(text[s:e], lexicon).startswith("nr") for s, e in find_han_after(text, sur, 1, 1)):
             continue
-        for m in re.finditer(re.escape(sur) + rf"(?=[{re.escape(BREAK)}]|$)", text):
-            if m.start() >= region:
-                yield m.span()
+        for s in find_all(text, sur):
+            e = s + len(sur)
+            if s >= region and (e == len(text) or text[e] in BREAK):
+                yield s, e
 
 
 def bare_given(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
@@ -164,24 +166,26 @@ def bare_given(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterat
     that takes a person (让, 叫, 找, 问 ...) at a clause's start and before a verb of going or a
     break (让玉兰去接, 你找春燕，); anywhere before a kinship form of address (:func:`kin_given`)."""
     yield from kin_given(text, rules, lexicon, region)
-    for m in re.finditer(r"[\u4e00-\u9fd5]{2}", text):
+    for m in HAN_PAIR.finditer(text):                    # where it stands tested first (cheap), the word after
         s, e = m.span()
-        word = m.group()
-        if s < region or lexicon.get(word) is not None or word[0] in rules.surnames or word[0] in rules.prefixes or \
-                not all(c in GIVEN_CHARS for c in word):
+        if s < region:
             continue
-        if (s == 0 or text[s - 1] in BREAK) and (text[e:e + 1] in PARTICLES or text.startswith(("说", "讲"), e)):
-            yield s, e
-        elif text[s - 1:s] in PERSON_VERBS and (s < 2 or text[s - 2] in BREAK or text[s - 2] in "那就你我他她") and \
-                (e >= len(text) or text[e] in BREAK or text[e] in GOING):
+        if not (((s == 0 or text[s - 1] in BREAK) and (text[e:e + 1] in PARTICLES or text.startswith(("说", "讲"), e))) or
+                (text[s - 1:s] in PERSON_VERBS and (s < 2 or text[s - 2] in BREAK or text[s - 2] in "那就你我他她") and
+                 (e >= len(text) or text[e] in BREAK or text[e] in GOING))):
+            continue
+        word = m.group()
+        if lexicon.get(word) is None and word[0] not in rules.surnames and word[0] not in rules.prefixes and \
+                all(c in GIVEN_CHARS for c in word):
             yield s, e
 
 
 def kin_given(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
     """Given names before a kinship form of address (秀兰姐一个人供, 文军叔的卡, 春梅婶子教我们)."""
     kin_address = _kin_address(rules)
-    for e in range(max(region + 2, 2), len(text)):
-        if text[e] in KIN_ADDRESS_STARTS and _given_before_kin(text, e - 2, e, kin_address, rules, lexicon):
+    for m in KIN_START.finditer(text, max(region + 2, 2)):
+        e = m.start()
+        if _given_before_kin(text, e - 2, e, kin_address, rules, lexicon):
             yield e - 2, e
 
 
@@ -282,9 +286,9 @@ def families_of(text: str, surnames: set[str], lexicon: Lexicon, region: int) ->
     """The family of a person found by surname in the turn (米书记 … 米家的小伙子): the surname + 家,
     when that is no word of jieba's dictionary."""
     for sur in surnames:
-        for m in re.finditer(re.escape(sur) + "家", text):
-            if m.start() >= region and lexicon.get(m.group()) is None:
-                yield m.start(), m.start() + len(sur)
+        for s in find_all(text, sur + "家"):
+            if s >= region and lexicon.get(sur + "家") is None:
+                yield s, s + len(sur)
 
 
 def _name_shaped(word: str, rules: Rules, lexicon: Lexicon) -> bool:
@@ -329,7 +333,7 @@ def not_person_spans(text: str, rules: Rules) -> list[tuple[int, int]]:
         for k in (3, 2):
             stem = text[p - k:p] if p >= k else ""
             if stem and stem[0] in rules.surnames | rules.rare_surnames and all(HAN_JIEBA.match(c) for c in stem):
-                out += [mm.span() for mm in re.finditer(re.escape(stem), text)]
+                out += [(i, i + len(stem)) for i in find_all(text, stem)]
                 break
     for m in re.finditer(rf"[\u4e00-\u9fd5]家[{LANDFORMS}]", text):
         if m.group()[0] in rules.surnames:

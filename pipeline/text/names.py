@@ -25,7 +25,7 @@ from pipeline.text.nameframes import (THING_NAMES, bare_given, called, compound_
 from pipeline.text.namelists import more_names, with_confirmed
 from pipeline.text.namescore import GIVEN_CHARS, after_time_word, scored_windows
 from pipeline.text.rules import Rules
-from pipeline.text.segment import HAN_JIEBA, WORD_CHAR, Lexicon
+from pipeline.text.segment import HAN_JIEBA, WORD_CHAR, Lexicon, find_all
 from pipeline.text.turns import Parsed
 
 
@@ -189,8 +189,8 @@ def _found_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], sta
     ordinary = {text[s:e] for s, e in _context_names(text, rules, lexicon, region)
                 if taken.free(s, e) and not any(informal[s:e]) and (text[s:e] not in rules.not_names or _titled(text, s, e, rules))
                 and not _in_place(text, s, places, rules)}          # 丁香阿姨: an ordinary word in a person's context
-    candidates.extend((m.start(), m.end()) for w in ordinary for m in re.finditer(re.escape(w), text)
-                      if m.start() >= region and _person_context(text, m.start(), m.end(), rules))
+    candidates.extend((i, i + len(w)) for w in ordinary for i in find_all(text, w)
+                      if i >= region and _person_context(text, i, i + len(w), rules))
     local: set[str] = set()                              # redacted where found only (叫她燕子: elsewhere a bird)
     for finder, words_too in ((role_subjects(text, rules, lexicon, region), ordinary), (nicknames(text, rules, lexicon, region), local),
                               (called(text, rules, lexicon, region), local), (bare_given(text, rules, lexicon, region), local),

@@ -136,6 +136,7 @@ YEAR_GROUPS = re.compile(r"(?:19|20)\d\d(?:" + SEP + r"{1,3}(?:19|20)\d\d)+")
 # 14:05, 00:00:04): never a number to redact (a chat export's or a recording's timestamps); masked in the
 # folded copy before any number is searched. Not inside a longer number (640104-1960-05-12-0823)
 _CLOCK = r"(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?"
+DOC_NO_END = re.compile(r"\d{3} ?号")                   # how every match of DOC_NO_RE ends
 DATE_TIME_RE = re.compile(
     r"(?<!\d)(?<!\d[ :\-./])(?:19|20)\d\d ?[-/.年] ?(?:1[0-2]|0?[1-9]) ?[-/.月] ?(?:3[01]|[12]\d|0?[1-9])(?!\d) ?[日号]?"
     r"(?:[ T]{0,2}" + _CLOCK + r")?(?![\d:])(?![\-./]\d)"
@@ -367,12 +368,22 @@ def _account_shapes(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]
             yield m.start(), m.end(), "account"
 
 
+_ID_CHAR = re.compile(r"[A-Za-z0-9_@.\-]")              # no identifier starts right after one of these
+_ID_AFTER = re.compile(r"[A-Za-z0-9_@]")                 # ... nor ends right before one of these
+
+
 def _again(folded: str, found: list[tuple[int, int, str]]) -> Iterator[tuple[int, int, str]]:
     """An identifier found by its word said again elsewhere in the text (mxl1965 … mxl1965), and
     digits that correct one shortly before (YN-MN-0471？不对，0417: as long as its last digits)."""
     for value, typ in {(folded[s:e], t) for s, e, t in found if e - s >= 5}:
-        for m in re.finditer(rf"(?<![A-Za-z0-9_@.\-]){re.escape(value)}(?![A-Za-z0-9_@])", folded):
-            yield m.start(), m.end(), typ
+        i = folded.find(value)                           # by str.find, not a pattern per value (issue 19)
+        while i >= 0:
+            e = i + len(value)
+            if (i == 0 or not _ID_CHAR.match(folded[i - 1])) and (e == len(folded) or not _ID_AFTER.match(folded[e])):
+                yield i, e, typ
+                i = folded.find(value, e)
+            else:
+                i = folded.find(value, i + 1)
     for m in CORRECTION_RE.finditer(folded):
         for s, e, typ in found:
             tail = re.search(r"\d+$", folded[s:e])
@@ -444,8 +455,9 @@ def find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     for m in LETTERED_RE.finditer(folded):
         if _lettered(m.group()):
             yield m.start(), m.end(), "certificate"
-    for m in DOC_NO_RE.finditer(folded):
-        yield m.start(), m.end(), "certificate"
+    if DOC_NO_END.search(folded):                        # every document number ends so: the long pattern only then
+        for m in DOC_NO_RE.finditer(folded):
+            yield m.start(), m.end(), "certificate"
     yield from _grouped(folded, text, rules)
     yield from _filled(folded, text, rules)
     yield from _chinese_runs(folded, text, rules)            # before the Arabic runs: 一三八 0953 6627 is one number

@@ -28,7 +28,7 @@ from pipeline.text.names import declared_names, find_names, occurrences
 from pipeline.text.numbers import CN_DIGITS, KEEP, find_numbers, fold, id_check_digit, valid_id_number  # noqa: F401 (re-exported)
 from pipeline.text.rules import PII_TYPES, Rules
 from pipeline.text.segment import WORD_CHAR, Lexicon
-from pipeline.text.traditional import simplified
+from pipeline.text.traditional import simplified, simplified_tokens
 from pipeline.text.turns import Parsed
 
 
@@ -72,7 +72,8 @@ def find_pii(text: str, parsed: Parsed, rules: Rules, tokens: list[str], lexicon
     turns are searched (and the header's name lines): the rest of the header is never output.
     Traditional characters are read as simplified ones (:mod:`pipeline.text.traditional`).
     """
-    text, tokens, roster = simplified(text), [simplified(t) for t in tokens], [simplified(r) for r in roster]
+    folded = simplified(text)
+    text, tokens, roster = folded, simplified_tokens(text, folded, tokens), [simplified(r) for r in roster]
     region = min((t.label_span[0] for t in parsed.turns), default=len(text)) if parsed.turns else 0
     taken = _Taken(len(text))
     spans: list[Span] = []
