@@ -45,7 +45,7 @@ SPELL_GAP = re.compile(r"[，,、 —]{1,3}")           # between the word and i
 PEOPLE = "族"
 SETTLEMENTS = "村庄屯寨镇乡堡"
 SETTLED_WORDS = ("村里", "村上", "村口", "村民", "村子", "村长", "乡里", "乡长", "镇上", "镇里", "镇长", "庄稼")
-LANDFORMS = "山川河沟湾岭坡梁塬峁洼滩渠岔湖"
+LANDFORMS = "山川河沟湾岭坡梁塬峁洼滩渠岔湖集堡寨"     # and settlements named after a family: 单家集, 马家堡
 PLACE_ENDS = "州省市县区镇乡村寨屯堡"
 PLURAL = re.compile(r"(?:[\d两几多]|[一二三四五六七八九十百千]{0,3}[二三四五六七八九十百千])[名位个]$")   # 五名司铎
 NUMERAL_CHARS = "一二三四五六七八九十"
@@ -55,6 +55,7 @@ _NAMEISH = r"[\u4e00-\u9fd5]{1,3}?"
 _BREAK_AHEAD = r"(?=[，。,；;！!？?…—、\s]|$)"
 CORRECTION = re.compile(rf"(?:(?:不对|哦不|说错了|记错了|错了)[，,、…—\s]*(?:不对[，,、…—\s]*)*|不是({_NAMEISH})[，,、…—\s]*)"
                         rf"是({_NAMEISH}){_BREAK_AHEAD}")
+WORKS = re.compile(r"的(?:歌|诗|词|书|小说|文章|画|电影|戏|曲子|相声|小品|作品)(?![人家手师院店社馆法记包面典])")   # 王洛宾的歌
 THING_NAMES = ("店名", "地名", "村名", "路名", "街名", "书名", "品名", "厂名", "校名", "队名", "群名", "菜名")   # 店名叫丝路香
 PERSON_VERBS = "让叫找问请带陪喊"
 KIN_ADDRESS_ENDS = "姐哥叔婶姨嫂爷奶伯"                # forms of address of kin (秀兰姐, 文军叔, 玉兰奶奶)
@@ -336,7 +337,7 @@ def not_person_spans(text: str, rules: Rules) -> list[tuple[int, int]]:
                 out += [(i, i + len(stem)) for i in find_all(text, stem)]
                 break
     for m in re.finditer(rf"[\u4e00-\u9fd5]家[{LANDFORMS}]", text):
-        if m.group()[0] in rules.surnames:
+        if m.group()[0] in rules.surnames or m.group()[0] in rules.weak_surnames or m.group()[0] in rules.rare_surnames:
             out.append(m.span())
     return out
 
@@ -344,13 +345,14 @@ def not_person_spans(text: str, rules: Rules) -> list[tuple[int, int]]:
 def kept(text: str, s: int, e: int, spans: list[tuple[int, int]], rules: Rules, lexicon: Lexicon,
          given: bool = False) -> bool:
     """``text[s:e]`` is no person's name: it lies in a span of :func:`not_person_spans`; a
-    people's 族 or a degree complement follows it (撒拉族, 马大哈得很); it ends in a place's
+    people's 族 or a degree complement follows it (撒拉族, 马大哈得很); a work of its bearer follows it
+    (唱王洛宾的歌: an author, a public figure, not a person of the interview); it ends in a place's
     suffix (吴忠市, 高雄州); a counted plural is before it (五名司铎); a place or a thing of
     jieba's dictionary goes on past it (马来西 + 亚); or its given name is a numeral with no
     naming word before it (念高二; not 叫张三, nor ``given``: the given name of a full name found,
     马哈三 … 哈三)."""
     word = text[s:e]
-    if any(ks <= s and e <= ke for ks, ke in spans) or text.startswith(PEOPLE, e) or \
+    if any(ks <= s and e <= ke for ks, ke in spans) or text.startswith(PEOPLE, e) or bool(WORKS.match(text, e)) or \
             any(text.startswith(d, e) for d in DEGREE) or _everyday_frame(text, s, e, rules, lexicon):
         return True
     named = any(text.endswith(t, 0, s) for t in rules.strong_triggers)
