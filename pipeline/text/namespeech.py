@@ -28,7 +28,7 @@ BREAK = "，。；！？,;!?：:、—…～~ \t\u3000\n“”\"「」（）()"
 COMMON_FREQ = 1000                       # a word this frequent (孩子, 娃娃) is no one's nickname
 PAUSE = r"(?:…+|—+|\.{3,}|[\[［【(（]听不清[\]］】)）])"
 FILLER = r"(?:嗯|呃|额|啊|那个|什么|啥)"
-HESITATION = re.compile(rf"(?:[，, ]?(?:{PAUSE}|{FILLER}))+")
+HESITATION = re.compile(rf"(?=[，, …—.\[［【(（嗯呃额啊那什啥])(?:[，, ]?(?:{PAUSE}|{FILLER}))+")   # (its first characters tested first)
 PAUSE_OR_UNKNOWN = re.compile(rf"{PAUSE}|什么|啥")
 NAMING = ("叫", "是", "姓", "名字", "叫做")
 CUT_AFTER = ("叫", "是")
@@ -43,6 +43,8 @@ BIRTH_ORDER = re.compile(r"(?<=叫)(?:他|她)?([\u4e00-\u9fd5][二三四五六�
 CALLED_SO = re.compile(r"(?:^|(?<=[，。；！？,;!?：:\s“”]))([\u4e00-\u9fd5]{2,3})[——，, ]{1,3}"
                        r"(?:我们|大家|村里人|人家|他们)?都?(?:这么|这样)(?:叫|喊)(?:她|他)")
 CHILD_OF = re.compile(r"(?:^|(?<=[，。；！？,;!?：:\s“”]))([\u4e00-\u9fd5]{2})(?:他|她)(?:爹|妈|娘|爸|大|达|爷爷|奶奶)")
+KEYS = {KIN_OF: re.compile(r"是(?:我|他|她|你|咱|俺)"), BY_NAME: re.compile(r"大名|学名|官名|本名|真名"),
+        CALLED_SO: re.compile(r"(?:这么|这样)(?:叫|喊)"), CHILD_OF: re.compile(r"[他她](?:爹|妈|娘|爸|大|达|爷爷|奶奶)")}
 
 
 def _every(rules: Rules) -> frozenset[str]:
@@ -77,11 +79,9 @@ def hesitations(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Itera
     every = _every(rules)
     for m in HESITATION.finditer(text, region):
         h, after = m.start(), m.end()
-        if not PAUSE_OR_UNKNOWN.search(m.group()):
-            continue                                     # a filler alone (嗯) is no pause
         sur = next((text[h - k:h] for k in (2, 1) if h - k >= region and text[h - k:h] in every), "")
-        if not sur or (m.group().lstrip("，, ").startswith(("什么", "啥")) and lexicon.get(sur + m.group().lstrip("，, ")[:2]) is not None):
-            continue                                     # 为什么, 有啥: words
+        if not sur or not PAUSE_OR_UNKNOWN.search(m.group()) or (m.group().lstrip("，, ").startswith(("什么", "啥")) and lexicon.get(sur + m.group().lstrip("，, ")[:2]) is not None):
+            continue                                     # a filler alone (嗯) is no pause; 为什么, 有啥: words
         s = h - len(sur)
         said_after = not HAN_JIEBA.match(text[s - 1:s] or " ") or text[s - 1] in PERSON_ENDS or \
             text.endswith((*NAMING, *rules.kin_words, *rules.titles), 0, s)     # not the end of a word (一马……)
@@ -113,6 +113,8 @@ def said_of_person(text: str, rules: Rules, lexicon: Lexicon, region: int) -> It
     or called so (尕娃大名马永祥; 小燕子——我们都这么叫她), the parent's name through a child (狗蛋他爹)."""
     kin = tuple(k for k in rules.kin_words if len(k) >= 2)
     for rx, need_kin in ((KIN_OF, True), (BY_NAME, False), (CALLED_SO, False), (CHILD_OF, False)):
+        if not KEYS[rx].search(text, region):
+            continue                                     # (its word nowhere in the turn: no scan)
         for m in rx.finditer(text, region):
             word = m.group(1)
             follows = NAME_FOLLOWS.match(text, m.end())

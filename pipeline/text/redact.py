@@ -45,7 +45,7 @@ PHASE = re.compile(r"[\d一二三四五六七八九十]{1,3}期")   # a compound
 # (a row, a building, a unit, a section, a group), then perhaps the place's name; two steps at least
 _NUM = r"(?:\d{1,4}|[一二三四五六七八九十百零〇两]{1,5})"
 _STEP = rf"[,，] ?(?:第?{_NUM}(?:排|号楼|栋|幢|单元|组|队)|[\u4e00-\u9fd5]{{0,3}}?{_NUM}区)"
-REVERSED = re.compile(rf"(?<![\d一二三四五六七八九十百零〇两])(?:{_NUM}号(?![楼院])|\d{{1,2}}单元\d{{3,4}}室?)"
+REVERSED = re.compile(rf"(?=[\d一二三四五六七八九十百零〇两])(?<![\d一二三四五六七八九十百零〇两])(?:{_NUM}号(?![楼院])|\d{{1,2}}单元\d{{3,4}}室?)"
                       rf"(?:{_STEP}){{1,3}}(?:[,，] ?[\u4e00-\u9fd5]{{2,12}}?(?:小区|家园|花园|新村|村|镇|乡|区|县|市)(?![\u4e00-\u9fd5]))?")
 GROUP_CHAT = re.compile(r"(?:[\u4e00-\u9fd5]{0,3}|(?:(?![的地得在都也了是和跟把我你他她们里])[\u4e00-\u9fd5]){4,6})"
                         r"群(?![众体落])")      # after an address: the name of a chat group (原隆村五组网格服务群)
