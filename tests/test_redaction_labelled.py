@@ -1,7 +1,7 @@
 """Redaction measured on the hand-labelled set (tests/fixtures/redaction/labelled.yaml; written by
 hand, not by the simulator), with the detector a new study gets (the generic template that
 ``init`` drafts, the generic word lists). Targets on the tuning parts (tune, and tune2, tune3,
-tune4, tune6, tune7, tune8, tune9 and tune12: turns written blind by other writers, measured, then tuned
+tune4, tune6, tune7, tune8, tune9, tune12 and tune13: turns written blind by other writers, measured, then tuned
 on): numbers and ids recall 1.00, names and addresses >= 0.95, precision >= 0.90, ordinary words
 kept >= 0.90. Tune5 and tune6 were heldout5 and heldout6, tune7 to tune10 were heldout7 to
 heldout10: all have been tuned on since (issue 17); tune5 and tune10 still miss the names target
@@ -11,8 +11,9 @@ and everyday words as names in dialect speech: 大娃, 国庆, 海军) and have 
 measured blind, then tuned on in round 9) meets the numbers and addresses targets and has a
 names floor of its own (given names said in another turn of the interview, spelled-out
 characters, everyday words as names). Tune12 (was heldout12: a twelfth writer's, measured blind,
-then tuned on in round 10) meets every target. No part is blind now (BLIND is empty until the
-next writer's part). The held-out parts are reported in
+then tuned on in round 10) and tune13 (was heldout13: a thirteenth writer's, measured blind, then
+tuned on in round 11) meet every target. No part is blind now (BLIND is empty until the next
+writer's part). The held-out parts are reported in
 docs/redaction.md: their floors here only catch a regression. The table in docs/redaction.md
 must be the one benchmarks/redaction_table.py makes now. The Wikipedia sentences
 (tests/fixtures/corpus/ud_gsdsimp) guard precision outside the domain: their count of name spans
@@ -61,6 +62,7 @@ def test_the_labelled_set_is_large_and_varied():
     assert sum(i.part == "tune7" for i in items) >= 130 and sum(i.part == "tune8" for i in items) >= 130
     assert sum(i.part == "tune9" for i in items) >= 120 and sum(i.part == "tune10" for i in items) >= 130
     assert sum(i.part == "tune11" for i in items) >= 130 and sum(i.part == "tune12" for i in items) >= 120
+    assert sum(i.part == "tune13" for i in items) >= 120
     cats = {c for i in items for _, _, c in i.gold}
     assert {"name", "mobile", "landline", "id_number", "bank_card", "certificate", "plate", "account", "email",
             "staff_id", "address"} <= cats
@@ -71,7 +73,7 @@ def test_the_labelled_set_is_large_and_varied():
 
 
 @pytest.mark.parametrize("part", ["tuning", "tuning 2", "tuning 3", "tuning 4", "tuning 6", "tuning 7", "tuning 8",
-                                  "tuning 9", "tuning 12"])
+                                  "tuning 9", "tuning 12", "tuning 13"])
 def test_targets_on_the_tuning_parts(measured, part):
     _, parts, misses = measured
     t = parts[part]
@@ -104,8 +106,8 @@ def test_the_parts_below_the_targets_have_not_regressed(measured, part, names, n
     (an eleventh writer's, measured blind at names 399/563 = 0.71, numbers and ids 77/83,
     addresses 37/41, then tuned on in the ninth round: names 497/563 = 0.883, numbers and ids
     83/83, addresses 40/41 = 0.98): floors at or just below what they measure, precision and
-    decoys at the targets. (Held-out 3 to 12 were tuned on after their blind measurement: they are
-    tuning 3 to 12 now; tuning 12 meets the targets, above.)"""
+    decoys at the targets. (Held-out 3 to 13 were tuned on after their blind measurement: they are
+    tuning 3 to 13 now; tuning 12 and 13 meet the targets, above.)"""
     _, parts, misses = measured
     h = parts[part]
     assert _row(h, "names")["recall"] >= names and _row(h, "numbers and ids")["recall"] >= numbers, misses[part]
@@ -155,7 +157,7 @@ def test_the_docs_show_the_current_table(measured):
 
 
 WIKIPEDIA = ROOT / "tests" / "fixtures" / "corpus" / "ud_gsdsimp" / "texts.txt"
-WIKIPEDIA_NAME_SPANS = 145          # measured after tuning 8's rules, unchanged by tuning 9's and 10's (147 before them, 156 before tuning 7's, 170 before issue 17); may only fall
+WIKIPEDIA_NAME_SPANS = 144          # after round 11 (an author before his work is no name: 凡尔纳的小说); 145 after tuning 8's rules, unchanged by 9's and 10's (147 before them, 156 before tuning 7's, 170 before issue 17); may only fall
 
 
 def test_names_outside_the_domain_do_not_grow(tmp_path):

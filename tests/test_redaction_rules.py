@@ -1038,3 +1038,69 @@ def test_addresses_of_a_compound_ending_in_a_stop_character_and_in_dashes(generi
     found = spans(generic, "她住沙坡头区文萃南路天元锦都小区17号楼2单元1201，对门姓庞。")
     assert ("沙坡头区文萃南路天元锦都小区17号楼2单元1201", "address") in found
     assert [v for v, t in spans(generic, "她旁边写了“3-1-101”，比分3-1。") if t == "address"] == ["3-1-101"]
+
+
+# ---- round 11 (tuned on tune13: hesitations, spelled characters, what is said of a person)
+
+def test_a_false_start_and_a_name_broken_by_a_pause(generic):
+    """周……周建国 (the false start with its pause, and the name said again); 苏……嗯……红霞 and
+    白[听不清]兰 after 叫 (the whole); 冯什么……冯志刚; not 马……马上 nor 为什么……."""
+    assert _names(generic, "以前的会计是周……周建国，后来调走了。") == ["周……", "周建国"]
+    assert _names(generic, "那个人叫苏……嗯……红霞，就是苏红霞。") == ["苏……嗯……红霞", "苏红霞"]
+    assert _names(generic, "我们组长叫白[听不清]兰，对。") == ["白[听不清]兰"]
+    assert _names(generic, "他叫冯什么……冯志刚。") == ["冯什么……", "冯志刚"]
+    assert _names(generic, "我们马……马上就走。为什么……我也不知道。") == []
+
+
+def test_a_surname_cut_off_by_a_pause_or_said_with_what(generic):
+    """我媳妇许……[听不清]…… (after a kinship word); 彭什么我记不清了."""
+    assert _names(generic, "我媳妇许……[听不清]……今天不在。") == ["许"]
+    assert _names(generic, "那人姓彭，彭什么我记不清了。") == ["彭", "彭"]
+
+
+def test_what_is_said_of_a_person_makes_a_name(generic):
+    """秀芝是我外甥女 (not 户主是我老伴); 二丫——大家都这么叫她; 栓柱他爹 (not 孩子他爹)."""
+    assert _names(generic, "秀芝是我外甥女，在银川上班。") == ["秀芝"]
+    assert _names(generic, "户主是我老伴，身份证在她那儿。") == []
+    assert _names(generic, "二丫——大家都这么叫她——在县城打工。") == ["二丫"]
+    assert _names(generic, "栓柱他爹叫李福贵。") == ["栓柱", "李福贵"]
+    assert _names(generic, "孩子他爹出去打工了。") == []
+
+
+def test_kin_by_rank_a_short_name_in_a_list_and_a_name_by_birth_order(generic):
+    """大姐桂兰, 二姐桂芳 (a rank before the kinship character; not 者大姐家隔壁); 孙子周浩、; 叫他刘四，"""
+    assert _names(generic, "我有三个姐姐：大姐桂兰在吴忠，二姐桂芳在银川。") == ["桂兰", "桂芳"]
+    assert _names(generic, "者大姐家隔壁就是学校。") == ["者"]
+    assert _names(generic, "孙子周浩、孙女周琪都在上学。我老伴马上，就来。") == ["周浩"]
+    assert _names(generic, "村里人都叫他刘四，大名刘德才。") == ["刘四", "刘德才"]
+
+
+def test_families_by_a_member_rank_or_order_and_crafts_as_titles(generic):
+    """高家的姑娘, 高家老三 (高家 a word of jieba's dictionary too), 头一家是冯家，第二家韩家; 曹皮匠,
+    孙队员; 单家集 a place; not 国家的, 大家的."""
+    assert _names(generic, "村东头是高家的姑娘嫁过去的，高家老三在外头打工。") == ["高", "高"]
+    assert _names(generic, "头一家是冯家，第二家韩家。") == ["冯", "韩"]
+    assert _names(generic, "国家的政策好，大家的孩子都上学了。") == []
+    assert _names(generic, "门口修鞋的是曹皮匠，旁边是驻村工作队的孙队员。") == ["曹", "孙"]
+    assert _names(generic, "单家集的人都知道单木匠。") == ["单"]
+
+
+def test_a_name_ending_in_a_glue_character_before_a_break_and_a_surname_before_a_name(generic):
+    """叫王福来， (not 王福 + 来); 我儿子家豪 (but 我哥家门口: a home); 户口上写的是马努尔曼."""
+    assert _names(generic, "他叫王福来，是个好人。") == ["王福来"]
+    assert _names(generic, "我儿子家豪在上海。我哥家门口有棵树。") == ["家豪"]
+    assert "马努尔曼" in _names(generic, "户口上写的是马努尔曼，大家叫她努尔曼。")
+
+
+def test_round_11_numbers_and_addresses(generic):
+    """An id with letters in digit groups after its word (not a year after it); capital numerals;
+    an e-mail's local part in pieces; a province before a deed's 字第; an address from the house
+    outwards; a village's site (not a bed: 卫生点3号床)."""
+    found = spans(generic, "医保卡号Y8801 3300 2201 46，还有社保卡号A12345678 2020年办的。")
+    assert found == [("Y8801 3300 2201 46", "certificate"), ("A12345678", "certificate")]
+    assert spans(generic, "电话写的是壹叁捌 零玖伍壹 贰贰叁叁。") == [("壹叁捌 零玖伍壹 贰贰叁叁", "mobile")]
+    assert spans(generic, "邮箱是wang xiaoli 88 艾特 qq 点 com。") == [("wang xiaoli 88 艾特 qq 点 com", "email")]
+    assert spans(generic, "房本证号宁房权证银字第 2018-01234 号。") == [("宁房权证银字第 2018-01234 号", "certificate")]
+    assert spans(generic, "地址写9号，第五排，二区就行。") == [("9号，第五排，二区", "address")]
+    assert spans(generic, "住在大河乡龙泉村安置点27号。") == [("大河乡龙泉村安置点27号", "address")]
+    assert spans(generic, "他在村卫生点3号床。第三排，8号。") == []

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator
 
 from pipeline.text.rules import Rules
-from pipeline.text.segment import HAN_JIEBA, Lexicon
+from pipeline.text.segment import HAN_JIEBA, Lexicon, find_all
 
 RARE_FREQ = 10                                  # X家 this frequent in jieba's dictionary is a word (商家, 专家)
 
@@ -45,6 +45,8 @@ FAMILY_LIST = "、和跟与同及"                   # 马家、丁家、杨家;
 FAMILY_SUBJECT = "也都还就又在是，。；！？、"    # the family as a clause's subject (汉族的李家也在, ，米家在那边, ，喇家，,
                                                 # 回族的沙家、汉族的邢家)
 COUNTS = "两俩二三四五六几十多"                 # before a member (宋家两兄弟) or 余家 (十余家: a count)
+ORDINAL_HOUSEHOLD = re.compile(r"(?:头一|第[一二三四五六七八九十\d]{1,3})家是?$")    # households in order: 第三家田家
+COMMON = 1000                                    # X家 more frequent than this is a word (国家, 大家), no family
 OURS = ("我们", "咱们", "俺们", "他们", "她们", "你们")       # our family: 我们田家的
 # after X家: a member of the family (者家老二, 冶家兄弟, 黑家娃娃)
 FAMILY_MEMBERS = ("兄弟", "姐妹", "弟兄", "老大", "老二", "老三", "老四", "老五", "老小", "老幺", "娃娃", "娃", "儿子",
@@ -82,8 +84,7 @@ def lone_surnames(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Ite
     for m in CLAN.finditer(text, region):
         yield m.span(1)                                  # 老姓是瓜尔佳氏: a clan name before 氏
     for w in rules.neighbour_words:
-        for m in re.finditer(re.escape(w), text):
-            e = m.end()
+        for e in (i + len(w) for i in find_all(text, w)):
             sur = next((text[e:e + k] for k in (2, 1) if text[e:e + k] in every and text[e + k:e + k + 1] == "家"), "")
             if sur in rules.very_rare_surnames and lexicon.get(sur + "家") is not None:
                 continue                                 # 楼上那家: a word, and 那 a very rare surname
@@ -128,13 +129,22 @@ def _families(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterato
             (entry[1] != "m" or prev in COUNTS)          # 十余家 a count; 余家两口子 a family
         member = any(text.startswith(w, e) or text[e:e + 1] in COUNTS and text.startswith(w, e + 1)
                      for w in FAMILY_MEMBERS)                     # 宋家两兄弟
+        kin = any(text.startswith(w, e + (text[e:e + 1] == "的")) for w in _members(rules))   # 白家的姑娘, 马家婶子
+        ordinal = bool(ORDINAL_HOUSEHOLD.search(text, max(0, s - 6), s))          # 第三家田家
         subject = text[e:e + 1] in FAMILY_SUBJECT and (not prev or not HAN_JIEBA.match(prev) or prev == "的")
         subject = subject or (text.endswith(OURS, 0, s) and text[e:e + 1] == "的")
         if sur not in rules.surnames and (word or not (in_list or (member and sur not in rules.very_rare_surnames))):
             continue                                          # a rare surname's family in a list (禹家跟仝家) or with
                                                               # a member after it (保家兄弟俩)
-        if s >= region and (in_list or (not word and (member or subject))):
-            yield s, s + len(sur)
+        if s >= region and (in_list or (not word and (member or subject)) or
+                            ((member or kin or ordinal) and sur in rules.surnames and (entry is None or entry[0] < COMMON))):
+            yield s, s + len(sur)                             # a strong surname's family by its member, though a word (白家老二)
+
+
+def _members(rules: Rules) -> tuple[str, ...]:
+    """The members a family is named by (FAMILY_MEMBERS), the kinship words of two characters or
+    more (姑娘, 丫头, 孙子) and the forms of address of aunts and uncles (婶子, 大婶)."""
+    return (*FAMILY_MEMBERS, *(k for k in rules.kin_words if len(k) >= 2), "婶子", "大婶", "大妈", "大爷")
 
 
 def _clan(text: str, e: int, rules: Rules, lexicon: Lexicon) -> str:

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator
 
 from pipeline.text.namescore import GIVEN_CHARS
 from pipeline.text.rules import Rules
-from pipeline.text.segment import HAN_JIEBA, Lexicon
+from pipeline.text.segment import HAN_JIEBA, Lexicon, find_all, find_han_after
 
 BREAK = "，。；！？,;!?：:、—…～~ \t\u3000\n"
 BIRTH_ORDER = ("老大", "老二", "老三", "老四", "老五", "老小", "老幺", "大的", "小的")    # 老大叫建军，老二叫建国
@@ -45,7 +45,7 @@ SPELL_GAP = re.compile(r"[，,、 —]{1,3}")           # between the word and i
 PEOPLE = "族"
 SETTLEMENTS = "村庄屯寨镇乡堡"
 SETTLED_WORDS = ("村里", "村上", "村口", "村民", "村子", "村长", "乡里", "乡长", "镇上", "镇里", "镇长", "庄稼")
-LANDFORMS = "山川河沟湾岭坡梁塬峁洼滩渠岔湖"
+LANDFORMS = "山川河沟湾岭坡梁塬峁洼滩渠岔湖集堡寨"     # and settlements named after a family: 单家集, 马家堡
 PLACE_ENDS = "州省市县区镇乡村寨屯堡"
 PLURAL = re.compile(r"(?:[\d两几多]|[一二三四五六七八九十百千]{0,3}[二三四五六七八九十百千])[名位个]$")   # 五名司铎
 NUMERAL_CHARS = "一二三四五六七八九十"
@@ -55,11 +55,14 @@ _NAMEISH = r"[\u4e00-\u9fd5]{1,3}?"
 _BREAK_AHEAD = r"(?=[，。,；;！!？?…—、\s]|$)"
 CORRECTION = re.compile(rf"(?:(?:不对|哦不|说错了|记错了|错了)[，,、…—\s]*(?:不对[，,、…—\s]*)*|不是({_NAMEISH})[，,、…—\s]*)"
                         rf"是({_NAMEISH}){_BREAK_AHEAD}")
+WORKS = re.compile(r"的(?:歌|诗|词|书|小说|文章|画|电影|戏|曲子|相声|小品|作品)(?![人家手师院店社馆法记包面典])")   # 王洛宾的歌
 THING_NAMES = ("店名", "地名", "村名", "路名", "街名", "书名", "品名", "厂名", "校名", "队名", "群名", "菜名")   # 店名叫丝路香
 PERSON_VERBS = "让叫找问请带陪喊"
 KIN_ADDRESS_ENDS = "姐哥叔婶姨嫂爷奶伯"                # forms of address of kin (秀兰姐, 文军叔, 玉兰奶奶)
 KIN_ADDRESS_STARTS = "姐哥叔婶姨嫂爷奶伯大阿"                    # before a given name said alone (让玉兰去)
 GOING = "去来到回"
+KIN_START = re.compile(f"[{KIN_ADDRESS_STARTS}]")
+HAN_PAIR = re.compile(r"[\u4e00-\u9fd5]{2}")
 KIN_OF = re.compile(r"[他她](?:爸爸|妈妈|爸|妈|爹|娘|奶奶|爷爷|姥姥|姥爷|外婆|外公|媳妇|老婆|老汉|"
                     r"男人|女人|哥哥|姐姐|哥|姐|弟弟|妹妹|儿子|女儿|闺女|阿大|阿妈)")
 
@@ -114,8 +117,7 @@ def called(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[t
         if k - j >= 2 and (not nxt or nxt in BREAK or nxt in PARTICLES) and _name_shaped(text[j:k], rules, lexicon):
             yield j, k
     for sur in declared:
-        for m in re.finditer(re.escape(sur) + r"[\u4e00-\u9fd5]{2}", text):
-            s, e = m.span()
+        for s, e in find_han_after(text, sur, 2, 2):
             before, after = text[s - 1:s], text[e:e + 1]
             if s >= region and (not before or before in BREAK) and (not after or after in BREAK) and \
                     all(c in GIVEN_CHARS for c in text[s + len(sur):e]):
@@ -133,15 +135,15 @@ def declared_surnames(text: str, rules: Rules, lexicon: Lexicon, region: int) ->
     for m in re.finditer(r"([\u4e00-\u9fd5]{1,2})家(?:兄弟|姐妹|弟兄)", text):
         declared |= {m.group(1)[-k:] for k in (2, 1) if len(m.group(1)) >= k and m.group(1)[-k:] in every}
     for sur in declared:
-        for m in re.compile(re.escape(sur) + r"[\u4e00-\u9fd5]{1,2}").finditer(text, region):
-            for end in (m.end(), m.end() - 1):
-                given, before, after = text[m.start() + len(sur):end], text[m.start() - 1:m.start()], text[end:end + 1]
+        for start, stop in find_han_after(text, sur, 1, 2, region):
+            for end in (stop, stop - 1):
+                given, before, after = text[start + len(sur):end], text[start - 1:start], text[end:end + 1]
                 if not given or any(c in rules.not_given or not (c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= 30)
                                     for c in given) or given in rules.titles:
                     continue
-                if (not before or before in BREAK or text.endswith(sur, 0, m.start() - 2)) and \
+                if (not before or before in BREAK or text.endswith(sur, 0, start - 2)) and \
                         (not after or after in BREAK or after in "就是说讲" or text.startswith(sur, end)):
-                    yield m.start(), end
+                    yield start, end
                     break
 
 
@@ -151,11 +153,12 @@ def compound_alone(text: str, names: Iterable[str], rules: Rules, lexicon: Lexic
     spells it (司马光砸缸那个司马)."""
     every = rules.surnames | rules.rare_surnames
     for sur in {n[:2] for n in names if len(n) > 2 and n[:2] in every}:
-        if any(_tag(m.group(), lexicon).startswith("nr") for m in re.finditer(re.escape(sur) + r"[\u4e00-\u9fd5]", text)):
+        if any(_tag(text[s:e], lexicon).startswith("nr") for s, e in find_han_after(text, sur, 1, 1)):
             continue
-        for m in re.finditer(re.escape(sur) + rf"(?=[{re.escape(BREAK)}]|$)", text):
-            if m.start() >= region:
-                yield m.span()
+        for s in find_all(text, sur):
+            e = s + len(sur)
+            if s >= region and (e == len(text) or text[e] in BREAK):
+                yield s, e
 
 
 def bare_given(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
@@ -164,24 +167,26 @@ def bare_given(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterat
     that takes a person (让, 叫, 找, 问 ...) at a clause's start and before a verb of going or a
     break (让玉兰去接, 你找春燕，); anywhere before a kinship form of address (:func:`kin_given`)."""
     yield from kin_given(text, rules, lexicon, region)
-    for m in re.finditer(r"[\u4e00-\u9fd5]{2}", text):
+    for m in HAN_PAIR.finditer(text):                    # where it stands tested first (cheap), the word after
         s, e = m.span()
-        word = m.group()
-        if s < region or lexicon.get(word) is not None or word[0] in rules.surnames or word[0] in rules.prefixes or \
-                not all(c in GIVEN_CHARS for c in word):
+        if s < region:
             continue
-        if (s == 0 or text[s - 1] in BREAK) and (text[e:e + 1] in PARTICLES or text.startswith(("说", "讲"), e)):
-            yield s, e
-        elif text[s - 1:s] in PERSON_VERBS and (s < 2 or text[s - 2] in BREAK or text[s - 2] in "那就你我他她") and \
-                (e >= len(text) or text[e] in BREAK or text[e] in GOING):
+        if not (((s == 0 or text[s - 1] in BREAK) and (text[e:e + 1] in PARTICLES or text.startswith(("说", "讲"), e))) or
+                (text[s - 1:s] in PERSON_VERBS and (s < 2 or text[s - 2] in BREAK or text[s - 2] in "那就你我他她") and
+                 (e >= len(text) or text[e] in BREAK or text[e] in GOING))):
+            continue
+        word = m.group()
+        if lexicon.get(word) is None and word[0] not in rules.surnames and word[0] not in rules.prefixes and \
+                all(c in GIVEN_CHARS for c in word):
             yield s, e
 
 
 def kin_given(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
     """Given names before a kinship form of address (秀兰姐一个人供, 文军叔的卡, 春梅婶子教我们)."""
     kin_address = _kin_address(rules)
-    for e in range(max(region + 2, 2), len(text)):
-        if text[e] in KIN_ADDRESS_STARTS and _given_before_kin(text, e - 2, e, kin_address, rules, lexicon):
+    for m in KIN_START.finditer(text, max(region + 2, 2)):
+        e = m.start()
+        if _given_before_kin(text, e - 2, e, kin_address, rules, lexicon):
             yield e - 2, e
 
 
@@ -282,9 +287,9 @@ def families_of(text: str, surnames: set[str], lexicon: Lexicon, region: int) ->
     """The family of a person found by surname in the turn (米书记 … 米家的小伙子): the surname + 家,
     when that is no word of jieba's dictionary."""
     for sur in surnames:
-        for m in re.finditer(re.escape(sur) + "家", text):
-            if m.start() >= region and lexicon.get(m.group()) is None:
-                yield m.start(), m.start() + len(sur)
+        for s in find_all(text, sur + "家"):
+            if s >= region and lexicon.get(sur + "家") is None:
+                yield s, s + len(sur)
 
 
 def _name_shaped(word: str, rules: Rules, lexicon: Lexicon) -> bool:
@@ -329,10 +334,10 @@ def not_person_spans(text: str, rules: Rules) -> list[tuple[int, int]]:
         for k in (3, 2):
             stem = text[p - k:p] if p >= k else ""
             if stem and stem[0] in rules.surnames | rules.rare_surnames and all(HAN_JIEBA.match(c) for c in stem):
-                out += [mm.span() for mm in re.finditer(re.escape(stem), text)]
+                out += [(i, i + len(stem)) for i in find_all(text, stem)]
                 break
     for m in re.finditer(rf"[\u4e00-\u9fd5]家[{LANDFORMS}]", text):
-        if m.group()[0] in rules.surnames:
+        if m.group()[0] in rules.surnames or m.group()[0] in rules.weak_surnames or m.group()[0] in rules.rare_surnames:
             out.append(m.span())
     return out
 
@@ -340,13 +345,14 @@ def not_person_spans(text: str, rules: Rules) -> list[tuple[int, int]]:
 def kept(text: str, s: int, e: int, spans: list[tuple[int, int]], rules: Rules, lexicon: Lexicon,
          given: bool = False) -> bool:
     """``text[s:e]`` is no person's name: it lies in a span of :func:`not_person_spans`; a
-    people's 族 or a degree complement follows it (撒拉族, 马大哈得很); it ends in a place's
+    people's 族 or a degree complement follows it (撒拉族, 马大哈得很); a work of its bearer follows it
+    (唱王洛宾的歌: an author, a public figure, not a person of the interview); it ends in a place's
     suffix (吴忠市, 高雄州); a counted plural is before it (五名司铎); a place or a thing of
     jieba's dictionary goes on past it (马来西 + 亚); or its given name is a numeral with no
     naming word before it (念高二; not 叫张三, nor ``given``: the given name of a full name found,
     马哈三 … 哈三)."""
     word = text[s:e]
-    if any(ks <= s and e <= ke for ks, ke in spans) or text.startswith(PEOPLE, e) or \
+    if any(ks <= s and e <= ke for ks, ke in spans) or text.startswith(PEOPLE, e) or bool(WORKS.match(text, e)) or \
             any(text.startswith(d, e) for d in DEGREE) or _everyday_frame(text, s, e, rules, lexicon):
         return True
     named = any(text.endswith(t, 0, s) for t in rules.strong_triggers)

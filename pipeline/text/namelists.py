@@ -45,7 +45,7 @@ from collections.abc import Iterator
 
 from pipeline.text.namescore import GIVEN_CHARS, ROLE_WORDS, THRESHOLD, window_score
 from pipeline.text.rules import Rules
-from pipeline.text.segment import HAN_JIEBA, Lexicon
+from pipeline.text.segment import HAN_JIEBA, Lexicon, find_all, find_han_after
 
 SEPARATORS = "、，,"
 ENDS = "、，,；;。！!？?\n—…："                        # what ends an item of a list
@@ -228,8 +228,8 @@ def _given_again(text: str, full: set[str], rules: Rules, lexicon: Lexicon, regi
         if not sur or len(given) != 2 or not all(c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= GIVEN_AGAIN_MIN for c in given) or \
                 given in rules.titles or given in ROLE_WORDS or given in rules.kin_words:
             continue                                         # (苏楼长 … 找楼长: a role, no given name; 常老汉)
-        for m in re.finditer(re.escape(given), text[region:]):
-            a, b = region + m.start(), region + m.end()
+        for a in find_all(text, given, region):
+            b = a + len(given)
             before, after = text[a - 1:a], text[b:b + 1]
             if text.endswith(sur, 0, a):
                 continue                                     # the full name itself
@@ -277,14 +277,13 @@ def _surname_again(text: str, full: set[str], rules: Rules, lexicon: Lexicon, re
     alone = {n for n in full if n in every}                    # a surname found alone (老马, 闪大姐)
     surnames = {sur for sur in (_surname(n, rules) for n in full) if sur} | alone
     for sur in alone:
-        for m in re.finditer(re.escape(sur) + r"[\u4e00-\u9fd5]{2}", text[region:]):
-            a, b = region + m.start(), region + m.end()
+        for a, b in find_han_after(text, sur, 2, 2, region):
             if (a == 0 or text[a - 1] in BREAK) and (b >= len(text) or text[b] in BREAK) and \
                     all(c in GIVEN_CHARS for c in text[a + len(sur):b]) and text[a:b] not in full:
                 yield a, b                                   # 闪大姐 … ，闪桂英，
     for sur in surnames:
-        for m in re.finditer(re.escape(sur), text[region:]):
-            a, b = region + m.start(), region + m.end()
+        for a in find_all(text, sur, region):
+            b = a + len(sur)
             after = text[b:b + 1]
             if text.endswith(DEMONSTRATIVES, 0, a) and (not after or after in BREAK):
                 yield a, b                                   # 哪个马？
@@ -317,8 +316,7 @@ def with_confirmed(text: str, found: list[tuple[int, int, str]], rules: Rules, l
     """``found`` (spans with keys) and the full names the turn confirms (:func:`confirmed`), each
     wherever it occurs; a name found inside one (周建 of 周建平) gives way to it."""
     new = {text[s:e] for s, e in confirmed(text, found, rules, lexicon, region) if free(s, e)}
-    spans = [(m.start(), m.end()) for word in new for m in re.finditer(re.escape(word), text[region:])]
-    spans = [(region + s, region + e) for s, e in spans]
+    spans = [(s, s + len(word)) for word in new for s in find_all(text, word, region)]
     kept = [f for f in found if not any(s <= f[0] and f[1] <= e for s, e in spans)]
     spans = [(s, e) for s, e in spans if not any(f[0] < e and s < f[1] for f in kept)]
     return kept + [(s, e, text[s:e]) for s, e in spans]
@@ -334,11 +332,10 @@ def confirmed(text: str, found: list[tuple[int, int, str]], rules: Rules, lexico
     every = rules.surnames | rules.weak_surnames | rules.rare_surnames
     for i in range(region, len(text) - 2):
         sur, given = text[i], text[i + 1:i + 3]
-        if sur not in every or sur in rules.very_rare_surnames or \
-                any(s < i + 3 and i < e and not (i <= s and e <= i + 3) for s, e, _ in found) or \
-                not all(HAN_JIEBA.match(c) and c not in rules.not_given for c in given) or \
-                not (all(c in GIVEN_CHARS for c in given) and lexicon.name_like(given)) or \
+        if sur not in every or sur in rules.very_rare_surnames or not all(c in GIVEN_CHARS for c in given) or \
+                not all(HAN_JIEBA.match(c) and c not in rules.not_given for c in given) or not lexicon.name_like(given) or \
                 given in rules.titles or given in rules.kin_words or given in ROLE_WORDS or \
+                any(s < i + 3 and i < e and not (i <= s and e <= i + 3) for s, e, _ in found) or \
                 (HAN_JIEBA.match(text[i + 3:i + 4]) and _freq(text[i + 2:i + 4], lexicon) >= 10):
             continue                                         # (a name found inside it gives way: 康建 of 康建军;
                                                              # the last character starts no word: not 王强明天)
@@ -360,8 +357,8 @@ def _short_confirmed(text: str, found: list[tuple[int, int, str]], rules: Rules,
     for i in range(max(region, 1), len(text) - 2):
         sur, given = text[i], text[i + 1]
         if sur not in every or sur in rules.very_rare_surnames or text[i - 1] not in BREAK or text[i + 2] not in BREAK or \
-                any(s < i + 2 and i < e for s, e, _ in found) or given not in GIVEN_CHARS or \
-                given in rules.not_given or lexicon.get(sur + given) is not None:
+                given not in GIVEN_CHARS or given in rules.not_given or any(s < i + 2 and i < e for s, e, _ in found) or \
+                lexicon.get(sur + given) is not None:
             continue
         if window_score(text, i, 1, i + 2, given, rules, lexicon) >= THRESHOLD - CONFIRMED_MARGIN and \
                 _informal_elsewhere(text, i, sur, rules, lexicon, region):
@@ -381,8 +378,7 @@ def _joined_to_a_name(text: str, i: int, found: list[tuple[int, int, str]]) -> b
 
 def _informal_elsewhere(text: str, i: int, sur: str, rules: Rules, lexicon: Lexicon, region: int) -> bool:
     """The surname at ``i`` said elsewhere in the turn with a title (路经理, 杨婶子) or after 老/小 (老金)."""
-    for m in re.finditer(re.escape(sur), text[region:]):
-        j = region + m.start()
+    for j in find_all(text, sur, region):
         if j == i:
             continue
         if _informal_at(text, j, sur, rules, lexicon):
@@ -393,5 +389,4 @@ def _informal_elsewhere(text: str, i: int, sur: str, rules: Rules, lexicon: Lexi
 def _given_with_person(text: str, g: int, given: str, rules: Rules, region: int) -> bool:
     """The given name at ``g`` said elsewhere in the turn before a title, a kinship or a person word."""
     words = (*rules.titles, *rules.kin_words, *rules.person_after, *KIN_AFTER)
-    return any(region + m.start() != g and text.startswith(words, region + m.end())
-               for m in re.finditer(re.escape(given), text[region:]))
+    return any(j != g and text.startswith(words, j + len(given)) for j in find_all(text, given, region))

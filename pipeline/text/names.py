@@ -16,6 +16,7 @@ from typing import Any
 from pipeline.text.namebase import (COMMON_FREQ, RARE_FREQ, _after_trigger, _common, _function_word, _given_ok,
                                     _is_break, _rare_head, _surname_of, word_lists)
 from pipeline.text.nameminority import dotted, minority_names
+from pipeline.text.namespeech import by_birth_order, hesitations, kin_short_names, said_of_person, surname_before
 from pipeline.text.namespoken import (called_each_other, compounds, dotted_surname, family_member_named, long_called, of_people,
                                       pet_names, signed)
 from pipeline.text.namesignals import _kin_names, _listed_names, _spaced_names, a_names, doubled_names, pinyin_names
@@ -25,7 +26,7 @@ from pipeline.text.nameframes import (THING_NAMES, bare_given, called, compound_
 from pipeline.text.namelists import more_names, with_confirmed
 from pipeline.text.namescore import GIVEN_CHARS, after_time_word, scored_windows
 from pipeline.text.rules import Rules
-from pipeline.text.segment import HAN_JIEBA, WORD_CHAR, Lexicon
+from pipeline.text.segment import HAN_JIEBA, WORD_CHAR, Lexicon, find_all
 from pipeline.text.turns import Parsed
 
 
@@ -117,6 +118,7 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
     found = [f for f in _found_names(text, parsed, rules, tokens, starts, lexicon, region, taken)
              if not text.endswith(THING_CALLED, 0, f[0]) and not _kin_word(text[f[0]:f[1]], rules)]   # 店名叫福满园: a shop's name
     found = with_confirmed(text, found, rules, lexicon, region, taken.free)            # 路经理 … 路红霞 (:mod:`namelists`)
+    found = surname_before(text, found, rules, lexicon, region, taken.free)            # 马法蒂麦 (:mod:`namespeech`)
     spans = not_person_spans(text, rules)
     givens = _givens_of_found(text, found, rules)
     more = [(s, e) for s, e in more_names(text, [(s, e) for s, e, _ in found], rules, lexicon, region)
@@ -189,8 +191,8 @@ def _found_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], sta
     ordinary = {text[s:e] for s, e in _context_names(text, rules, lexicon, region)
                 if taken.free(s, e) and not any(informal[s:e]) and (text[s:e] not in rules.not_names or _titled(text, s, e, rules))
                 and not _in_place(text, s, places, rules)}          # 丁香阿姨: an ordinary word in a person's context
-    candidates.extend((m.start(), m.end()) for w in ordinary for m in re.finditer(re.escape(w), text)
-                      if m.start() >= region and _person_context(text, m.start(), m.end(), rules))
+    candidates.extend((i, i + len(w)) for w in ordinary for i in find_all(text, w)
+                      if i >= region and _person_context(text, i, i + len(w), rules))
     local: set[str] = set()                              # redacted where found only (叫她燕子: elsewhere a bird)
     for finder, words_too in ((role_subjects(text, rules, lexicon, region), ordinary), (nicknames(text, rules, lexicon, region), local),
                               (called(text, rules, lexicon, region), local), (bare_given(text, rules, lexicon, region), local),
@@ -201,7 +203,7 @@ def _found_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], sta
                               (compounds(text, rules, lexicon, region), local), (called_each_other(text, rules, lexicon, region), local),
                               (pet_names(text, rules, lexicon, region), local), (dotted_surname(text, rules, region), local),
                               (of_people(text, rules, lexicon, region), local), (family_member_named(text, rules, region), local),
-                              (long_called(text, rules, lexicon, region), local)):
+                              (long_called(text, rules, lexicon, region), local), (said_of_person(text, rules, lexicon, region), set())):
         for s, e in finder:
             if taken.free(s, e) and not any(informal[s:e]):
                 candidates.append((s, e))
@@ -222,15 +224,27 @@ def _found_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], sta
                  *signed(text, rules, region)]:
         if not _in_place(text, s, places, rules) and not kept(text, s, e, spans, rules, lexicon):
             yield s, e, text[s:e]
+    yield from _spoken(text, rules, lexicon, region)
+
+
+def _spoken(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int, str]]:
+    """The spans of :mod:`namespeech` that stand where they are found (with their keys)."""
+    yield from hesitations(text, rules, lexicon, region)        # 杨……杨文科, 叫杨[听不清]霞
+    yield from ((s, e, text[s:e]) for s, e in [*by_birth_order(text, rules, region),     # 都叫他马三，
+                                                *kin_short_names(text, rules, lexicon, region)])   # 孙子马浩、
+
+
+CLAUSE_ENDS = "，。；！？,;!?"
 
 
 def _trim_glue(text: str, candidates: list[tuple[int, int]], scored: list[tuple[int, int]],
                rules: Rules) -> list[tuple[int, int]]:
     """A candidate of three characters or more that ends in a glue character (刘洋来替班: jieba's
-    刘洋来) ends before it when the scorer took the window without it (刘洋)."""
+    刘洋来) ends before it when the scorer took the window without it (刘洋), unless a clause ends
+    right after it (叫王福来，: the glue character has no verb to be part of)."""
     ends = {s: e for s, e in scored}
-    return [(s, e - 1) if e - s >= 3 and text[e - 1] in rules.glue_after and ends.get(s) == e - 1 else (s, e)
-            for s, e in candidates]
+    return [(s, e - 1) if e - s >= 3 and text[e - 1] in rules.glue_after and ends.get(s) == e - 1 and
+            text[e:e + 1] not in CLAUSE_ENDS else (s, e) for s, e in candidates]
 
 
 def _everywhere(text: str, found: dict[str, str], direct: set[int], ordinary: set[str], local: set[str], rules: Rules,

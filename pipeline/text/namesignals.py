@@ -108,6 +108,16 @@ DOUBLED_TAGS = ("n", "z", "a")                           # 丫丫 (n), 婷婷 (z
 KIN_VERBS = "去来到在回往从住拉说讲给把让跟和也都就还又不没是要会能想"   # 掌柜的去银川, 兄弟拉来: a verb follows
 
 
+ORDINALS = "大二三四五六七八九小幺"            # a sibling's rank before 姐, 妹, 哥, 弟 (大姐, 三妹)
+KIN_RANKED = "姐妹哥弟叔姑姨舅爷嫂伯"
+
+
+def _ranked(text: str, a: int) -> bool:
+    """A rank before the kinship character at ``a`` (二姐, 三妹), itself after 我/他/的 or a
+    clause's start: a sibling named by rank (我大姐秀英; not 者大姐家隔壁, a form of address)."""
+    return a > 0 and text[a - 1] in ORDINALS and (a < 2 or text[a - 2] in "我他她你咱俺的，。；、,;：:\n ")
+
+
 def _kin_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[int], region: int) -> Iterator[tuple[int, int]]:
     """A given name alone after a kinship word: 我闺女玉兰, 老伴秀英, 我弟志强, 孙子浩浩. The two
     characters after it are a name when jieba's dictionary does not know them as one word, knows
@@ -117,8 +127,10 @@ def _kin_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[int]
         return
     for m in rules.kin_re.finditer(text, region):
         a, b = m.start(), m.end()
-        if len(m.group()) == 1 and not (a > 0 and text[a - 1] in "我他她你咱俺的"):
-            continue                                          # 姐, 弟 alone only after 我/他/的 ...
+        if len(m.group()) == 1 and not (a > 0 and text[a - 1] in "我他她你咱俺的") and not _ranked(text, a):
+            continue                                          # 姐, 弟 alone only after 我/他/的 ... or a rank (，二姐秀珍)
+        if m.group().endswith("大") and text[b:b + 1] in KIN_RANKED:
+            continue                                          # 我大姐秀英: my eldest sister (not 我大, a father)
         if b < len(text) and text[b] == "儿":
             b += 1                                            # 老伴儿
         spaced = re.match(r"[\u4e00-\u9fd5][ \t\u3000]+(?=[\u4e00-\u9fd5])", text[b:b + 6])
@@ -127,6 +139,8 @@ def _kin_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[int]
         if len(given) < 2 or not _given_ok(given, rules) or given in rules.not_names or given in lexicon.user or \
                 given.startswith(tuple(rules.strong_triggers)) or given[0] in KIN_VERBS:
             continue                                          # 孙女叫佳慧: the name comes after 叫
+        if given[0] == "家" and lexicon.get(text[b + 1:b + 3]) is not None:
+            continue                                          # 我哥家座机: the kin's home (not 我儿子家豪在)
         entry = lexicon.get(given)
         if given[0] == given[1] and given[0] in GIVEN_CHARS and \
                 (entry is None or (entry[0] < 100 and not entry[1].startswith(NOT_DOUBLED_TAGS))):
@@ -152,10 +166,11 @@ def _kin_full_name(text: str, b: int, rules: Rules, lexicon: Lexicon) -> bool:
     follows (not 王强明天, 王芳学习: there the name is 王强, 王芳)."""
     word = text[b:b + 3]
     sur = word[:1]
+    whole = lexicon.get(word)
     if len(word) < 3 or not (sur in rules.surnames or sur in rules.weak_surnames or sur in rules.rare_surnames) or \
             not all(c in GIVEN_CHARS for c in word[1:]) or not lexicon.name_like(word[1:]) or \
-            _common(word[:2], lexicon, RARE_FREQ) or word in rules.not_names:
-        return False
+            (_common(word[:2], lexicon, RARE_FREQ) and not (whole and whole[1].startswith("nr"))) or word in rules.not_names:
+        return False                                          # (我老伴白玉兰的: 白玉 a word, the three a name)
     entry = lexicon.get(word[1:])
     if entry is not None and not entry[1].startswith(("nr", "nz", "ns")) and _common(word[1:], lexicon, COMMON_FREQ) and \
             not lexicon.name_like(word[1:]):

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 
 from pipeline.text.namescore import GIVEN_CHARS
 from pipeline.text.rules import Rules
-from pipeline.text.segment import HAN_JIEBA, Lexicon
+from pipeline.text.segment import HAN_JIEBA, Lexicon, find_all, find_han_after
 
 BREAK = "，。；！？,;!?：:、—…～~ \t\u3000\n“”\"「」（）()"
 COMPOUND_MAX_FREQ = 1000                 # 东方 (3993) is a direction first
@@ -51,10 +51,9 @@ def compounds(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterato
     for sur in (s for s in rules.surnames if len(s) == 2):
         entry = lexicon.get(sur)
         if entry is not None and entry[0] >= COMPOUND_MAX_FREQ or sur in rules.kin_words or \
-                any(_famous(m.group(), lexicon) for m in re.finditer(re.escape(sur) + r"[\u4e00-\u9fd5]", text)):
+                any(_famous(text[s:e], lexicon) for s, e in find_han_after(text, sur, 1, 1)):
             continue                                     # 司马光砸缸那个司马: a famous bearer spells it
-        for m in re.finditer(re.escape(sur), text[region:]):
-            s = region + m.start()
+        for s in find_all(text, sur, region):
             e = s + 2
             if text[s - 1:s] in POSSESSIVE and s > 0:
                 continue

@@ -50,7 +50,9 @@ _FOLD.update({0x3000: " ", 0x00B7: ".", 0x2022: ".", 0x30FB: ".", 0x2027: ".", 0
 _FOLD.update({c: "-" for c in (0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2015, 0x2212, 0xFE58, 0xFE63)})
 # digits as people say them: 幺 for 1 and 洞 for 0 (how numbers are read out on the phone), 两 for 2
 CN_DIGITS = {"〇": "0", "零": "0", "洞": "0", "一": "1", "幺": "1", "二": "2", "两": "2", "三": "3", "四": "4", "五": "5",
-             "六": "6", "七": "7", "八": "8", "九": "9"}
+             "六": "6", "七": "7", "八": "8", "九": "9",
+             # the capital numerals of cheques and forms (壹叁玖 零玖伍肆…): every numeral system is a number
+             "壹": "1", "贰": "2", "叁": "3", "肆": "4", "伍": "5", "陆": "6", "柒": "7", "捌": "8", "玖": "9"}
 
 SEP = r"[ \t.\-]"
 RUN_RE = re.compile(
@@ -61,7 +63,7 @@ RUN_RE = re.compile(
     r"(?P<x>[ \-]{0,2}[Xx](?![A-Za-z0-9]))?"
     r"(?P<ext> {0,2}(?:转|分机|ext\.?|EXT\.?) {0,2}\d{1,5})?"
     r"(?!\d)")
-_CN = "〇零洞一二三四五六七八九幺两"
+_CN = "〇零洞一二三四五六七八九幺两壹贰叁肆伍陆柒捌玖"
 HAN = re.compile(r"[\u4e00-\u9fff]")
 # seven or more digits, Chinese or mixed with Arabic ones (一三八 0953 6627, 零九五一-5028316)
 CN_RUN_RE = re.compile(r"(?<![\d" + _CN + r"])[\d" + _CN + r"](?:[ \t\-]{0,3}[\d" + _CN + r"]){6,}"
@@ -71,7 +73,7 @@ EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(
 # an address read out: @ said as 艾特 / 圈a / at, a dot as 点, spaces around them
 # (mxh2008 艾特 163.com, mayl 圈a qq 点 com); the domain must end in a known top-level name
 _AT, _DOT = r"[ \t]*(?:@|艾特|圈[aA]|小老鼠|at|AT)[ \t]*", r"[ \t]*(?:\.|点)[ \t]*"
-SPOKEN_EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+" + _AT + r"[A-Za-z0-9\-]+(?:" + _DOT +
+SPOKEN_EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+(?:[ \t][A-Za-z0-9._%+\-]+){0,3}" + _AT + r"[A-Za-z0-9\-]+(?:" + _DOT +
                              r"[A-Za-z0-9\-]+)*?" + _DOT + r"(?:com|cn|net|org|edu|gov)(?:" + _DOT + r"cn)?(?![A-Za-z0-9])",
                              re.I)
 # an official document's number (发文字号, GB/T 9704-2012: the issuer's code, the year in 〔〕, the
@@ -89,7 +91,7 @@ _DOC_ISSUER = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她
 DOC_NO_RE = re.compile(                          # a document's number: property deed, land or court file
     r"(?:[" + PROVINCES + r"]|" + _DOC_HAN + r"{0,5}[用证字])?"                              # 银兴民低字（2021）第00358号
     r"[(\[〔【] ?(?:19|20)\d\d ?[)\]〕】] ?(?:" + _DOC_HAN + r"|\d){0,16}?第? ?\d{3,} ?号"     # 宁(2021)银川市不动产权第0045218号
-    r"|" + _DOC_HAN + r"{0,4}字第 ?(?:(?:19|20)\d\d ?[-－—–] ?)?\d{3,} ?号"                      # 银房权证字第00123号, 字第2021-0517号
+    r"|[" + PROVINCES + r"]?" + _DOC_HAN + r"{0,4}字第 ?(?:(?:19|20)\d\d ?[-－—–] ?)?\d{3,} ?号"   # 银房权证字第00123号, 字第2021-0517号, 宁房权证同字第 2016-04417 号
     r"|" + _DOC_ISSUER + r"{1,5}[(\[〔【]" + _DOC_ISSUER + r"{1,3}[)\]〕】]字 ?(?:19|20)\d\d ?第 ?\d{3,} ?号")  # 宁民低（永）字2021第00347号
 # a unified social credit code (统一社会信用代码, GB 32100-2015) with a letter in it: registration
 # authority and type, a 6-digit division code, the 9-character organisation code, the check character
@@ -136,6 +138,7 @@ YEAR_GROUPS = re.compile(r"(?:19|20)\d\d(?:" + SEP + r"{1,3}(?:19|20)\d\d)+")
 # 14:05, 00:00:04): never a number to redact (a chat export's or a recording's timestamps); masked in the
 # folded copy before any number is searched. Not inside a longer number (640104-1960-05-12-0823)
 _CLOCK = r"(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?"
+DOC_NO_END = re.compile(r"\d{3} ?号")                   # how every match of DOC_NO_RE ends
 DATE_TIME_RE = re.compile(
     r"(?<!\d)(?<!\d[ :\-./])(?:19|20)\d\d ?[-/.年] ?(?:1[0-2]|0?[1-9]) ?[-/.月] ?(?:3[01]|[12]\d|0?[1-9])(?!\d) ?[日号]?"
     r"(?:[ T]{0,2}" + _CLOCK + r")?(?![\d:])(?![\-./]\d)"
@@ -367,18 +370,33 @@ def _account_shapes(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]
             yield m.start(), m.end(), "account"
 
 
+_ID_CHAR = re.compile(r"[A-Za-z0-9_@.\-]")              # no identifier starts right after one of these
+_ID_AFTER = re.compile(r"[A-Za-z0-9_@]")                 # ... nor ends right before one of these
+
+
 def _again(folded: str, found: list[tuple[int, int, str]]) -> Iterator[tuple[int, int, str]]:
     """An identifier found by its word said again elsewhere in the text (mxl1965 … mxl1965), and
     digits that correct one shortly before (YN-MN-0471？不对，0417: as long as its last digits)."""
     for value, typ in {(folded[s:e], t) for s, e, t in found if e - s >= 5}:
-        for m in re.finditer(rf"(?<![A-Za-z0-9_@.\-]){re.escape(value)}(?![A-Za-z0-9_@])", folded):
-            yield m.start(), m.end(), typ
+        i = folded.find(value)                           # by str.find, not a pattern per value (issue 19)
+        while i >= 0:
+            e = i + len(value)
+            if (i == 0 or not _ID_CHAR.match(folded[i - 1])) and (e == len(folded) or not _ID_AFTER.match(folded[e])):
+                yield i, e, typ
+                i = folded.find(value, e)
+            else:
+                i = folded.find(value, i + 1)
     for m in CORRECTION_RE.finditer(folded):
         for s, e, typ in found:
             tail = re.search(r"\d+$", folded[s:e])
             if 0 <= m.start() - e <= 12 and tail and len(tail.group()) == len(m.group(1)):
                 yield m.start(1), m.end(1), typ
                 break
+
+
+# an identifier read out in groups after its word (医保号Y6403 2400 1187 52): groups of digits
+# with a space between, none a year, a date or an age (社保卡号A04582319 2019年 stays out)
+GROUPS = r"(?:[ \t]\d{2,6}(?![\d年月日号岁]))*"
 
 
 def _context_ids(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
@@ -389,8 +407,10 @@ def _context_ids(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
         if not words:
             continue
         alt = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-        for m in re.finditer(rf"(?<![A-Za-z])(?:{alt})[{re.escape(filler)}]{{0,4}}({TOKEN})(?![A-Za-z0-9_@])", folded):
-            value = m.group(1)
+        for m in re.finditer(rf"(?<![A-Za-z])(?:{alt})[{re.escape(filler)}]{{0,4}}({TOKEN})({GROUPS})(?![A-Za-z0-9_@])", folded):
+            value, end = m.group(1), m.end(1)
+            if m.group(2) and any(c.isalpha() for c in value):
+                value, end = value + m.group(2), m.end(2)      # Y6403 2400 1187 52 (digits alone: a run, below)
             if folded.endswith("身份", 0, m.start()):
                 continue                                 # 身份证号 (not 证号): an ID number, classified as a number
             n_digits = sum(c.isdigit() for c in value)
@@ -401,7 +421,7 @@ def _context_ids(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
             else:
                 ok = len(value) >= 6 and n_digits >= 4
             if ok:
-                yield m.start(1), m.end(1), typ
+                yield m.start(1), end, typ
 
 
 def find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
@@ -444,8 +464,9 @@ def find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     for m in LETTERED_RE.finditer(folded):
         if _lettered(m.group()):
             yield m.start(), m.end(), "certificate"
-    for m in DOC_NO_RE.finditer(folded):
-        yield m.start(), m.end(), "certificate"
+    if DOC_NO_END.search(folded):                        # every document number ends so: the long pattern only then
+        for m in DOC_NO_RE.finditer(folded):
+            yield m.start(), m.end(), "certificate"
     yield from _grouped(folded, text, rules)
     yield from _filled(folded, text, rules)
     yield from _chinese_runs(folded, text, rules)            # before the Arabic runs: 一三八 0953 6627 is one number

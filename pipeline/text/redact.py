@@ -21,24 +21,32 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from pipeline.text.names import declared_names, find_names, occurrences
 from pipeline.text.numbers import CN_DIGITS, KEEP, find_numbers, fold, id_check_digit, valid_id_number  # noqa: F401 (re-exported)
 from pipeline.text.rules import PII_TYPES, Rules
 from pipeline.text.segment import WORD_CHAR, Lexicon
-from pipeline.text.traditional import simplified
+from pipeline.text.traditional import simplified, simplified_tokens
 from pipeline.text.turns import Parsed
 
 
 CN_TABLE = str.maketrans(CN_DIGITS)
+HAN_RUN = re.compile(r"[\u4e00-\u9fd5]")
 # generic places of work said before a floor and a room (社区二楼204): an office, not a home's address
 OFFICES = ("社区", "居委会", "村委会", "村部", "单位", "办公室", "医院", "卫生院", "学校", "公司", "派出所", "街道办", "服务中心")
 DASHED = re.compile(r"(?:[“「\"]|(?:住|住址|地址|房号|门牌|门牌号)[是：:]?[ \t\u3000]*)"
                     r"(?<![\d\-])(\d{1,2}-\d{1,2}-\d{3,4})(?![\d\-.:/])")
 COMPOUND_SUFFIXES = ("小区", "花园", "家园", "公寓", "苑", "大厦", "新村", "新城", "名苑", "雅苑")
 PHASE = re.compile(r"[\d一二三四五六七八九十]{1,3}期")   # a compound built in phases: 悦湖家园二期
+# an address said from the house outwards (15号，第七排，三区; 2单元501，6号楼，闽宁镇原隆村安置小区;
+# 八号，二十三排，移民二区，红寺堡): a house or a room, then larger parts one by one after commas
+# (a row, a building, a unit, a section, a group), then perhaps the place's name; two steps at least
+_NUM = r"(?:\d{1,4}|[一二三四五六七八九十百零〇两]{1,5})"
+_STEP = rf"[,，] ?(?:第?{_NUM}(?:排|号楼|栋|幢|单元|组|队)|[\u4e00-\u9fd5]{{0,3}}?{_NUM}区)"
+REVERSED = re.compile(rf"(?=[\d一二三四五六七八九十百零〇两])(?<![\d一二三四五六七八九十百零〇两])(?:{_NUM}号(?![楼院])|\d{{1,2}}单元\d{{3,4}}室?)"
+                      rf"(?:{_STEP}){{1,3}}(?:[,，] ?[\u4e00-\u9fd5]{{2,12}}?(?:小区|家园|花园|新村|村|镇|乡|区|县|市)(?![\u4e00-\u9fd5]))?")
 GROUP_CHAT = re.compile(r"(?:[\u4e00-\u9fd5]{0,3}|(?:(?![的地得在都也了是和跟把我你他她们里])[\u4e00-\u9fd5]){4,6})"
                         r"群(?![众体落])")      # after an address: the name of a chat group (原隆村五组网格服务群)
 
@@ -72,7 +80,8 @@ def find_pii(text: str, parsed: Parsed, rules: Rules, tokens: list[str], lexicon
     turns are searched (and the header's name lines): the rest of the header is never output.
     Traditional characters are read as simplified ones (:mod:`pipeline.text.traditional`).
     """
-    text, tokens, roster = simplified(text), [simplified(t) for t in tokens], [simplified(r) for r in roster]
+    folded = simplified(text)
+    text, tokens, roster = folded, simplified_tokens(text, folded, tokens), [simplified(r) for r in roster]
     region = min((t.label_span[0] for t in parsed.turns), default=len(text)) if parsed.turns else 0
     taken = _Taken(len(text))
     spans: list[Span] = []
@@ -162,6 +171,7 @@ alone (3号楼) only after a place's name (满春小区14号楼; not 管8号楼,
             continue                                         # 停在3号楼楼下, 负责7号楼: a building of the setting
         found.append((begin, end))
     found.extend(m.span(1) for m in DASHED.finditer(text))     # “3-1-101”: building-unit-room in dashes alone
+    found.extend(_reversed(text, rules))                         # 15号，第七排，三区: from the house outwards
     merged: list[tuple[int, int]] = []
     for s, e in sorted(found):
         if merged and s <= merged[-1][1]:
@@ -169,6 +179,21 @@ alone (3号楼) only after a place's name (满春小区14号楼; not 管8号楼,
         else:
             merged.append((s, e))
     return merged
+
+
+def _reversed(text: str, rules: Rules) -> Iterator[tuple[int, int]]:
+    """Addresses said from the house outwards (:data:`REVERSED`), with a place's name of the
+    region after them (…，移民二区，红寺堡); two steps after the house, or one and a place's name."""
+    for m in REVERSED.finditer(text):
+        end = m.end()
+        tail = re.match(r"[,，] ?", text[end:end + 2])
+        if tail:
+            place = next((p for p in rules.places if text.startswith(p, end + tail.end())), "")
+            if place and not HAN_RUN.match(text, end + tail.end() + len(place)):
+                end += tail.end() + len(place)
+        steps = len(re.findall(r"[,，]", text[m.start():end]))
+        if steps >= 2:
+            yield m.start(), end
 
 
 def _name_ends_in_stop(tokens: list[str], j: int, rules: Rules) -> bool:

@@ -294,9 +294,9 @@ def _address_re(addr: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
 
     num = r"(?:\d{1,5}|[一二三四五六七八九十百零〇两]{1,4})"
     building, floor, room = (_alternation(parts(k)) for k in ("building", "floor", "room"))
-    village, group = _alternation(parts("village", ("村", "庄", "屯", "寨", "嘎查"))), \
-        _alternation(parts("group", ("村民小组", "小组", "组", "队", "社")))
-    compounds = _alternation(parts("compounds", COMPOUNDS))
+    villages, compound_words = parts("village", ("村", "庄", "屯", "寨", "嘎查")), parts("compounds", COMPOUNDS)
+    village, group = _alternation(villages), _alternation(parts("group", ("村民小组", "小组", "组", "队", "社")))
+    compounds = _alternation(compound_words)
     sides = re.escape("".join(parts("sides")))
     units = parts("unit")
     long_units = _alternation(u for u in units if len(u) > 1) or NEVER
@@ -315,7 +315,14 @@ def _address_re(addr: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
     comma = r"(?: |[,，] ?(?=[\dA-Za-z]))?"                                          # parts said one by one (花园，7号楼，3单元，501; not 五楼，一层)
     dashed = rf"\d{{1,4}}(?:{dash}\d{{1,5}}){{1,2}}(?![\d\-－—–])"                # 12-3-401: building-unit-room
     row = rf"(?:{num}排)?"                                                            # a row of a resettlement village (十二排)
+    # every anchor starts with one of these characters: the engine tests that first at each position
+    # instead of trying every branch (seven times faster on transcripts; the same matches)
+    starts = {w[0] for w in (*villages, *compound_words) if w}
+    if not all(villages) or not all(compound_words) or not villages or not compound_words:
+        starts |= set(" 委第")                                                     # no word: what follows it
+    first = r"\dA-Za-z" + re.escape("".join(sorted(starts | set("一二三四五六七八九十百千零〇两幺洞") | set(parts("sides")))))
     anchors = re.compile(
+        rf"(?=[{first}])(?:"
         rf"(?<=[{road_ends}])(?:\d{{1,4}}|(?P<cnroad>{house}))号(?![楼院]){annex}"        # 北京中路154号, 新华街二百一十六号
         rf"|(?:{compounds}) ?\d{{1,4}}(?:{dash}\d{{1,5}}){{1,2}}(?:号|室)?(?![\d\-－—–])"  # 福民家园12-3-402
         rf"|(?P<seq>(?<![\dA-Za-z])(?:{plain})(?:{comma}(?:{plain}))*(?: ?{dashed}| ?\d{{1,5}}(?![\d年])"
@@ -323,9 +330,10 @@ def _address_re(addr: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
         rf"|(?:{village})(?:委会)? ?第?{num}(?:{group}) ?{row}(?:{plate}{house}(?:号|户)院?{annex})?"   # 明台村二组38号, 东和村4队, 原隆村第五村民小组
         rf"|(?<![\d一二三四五六七八九十百零〇两]){num}(?:{group}){row}{plate}{num}(?:号|户)院?{annex}"     # 二组38号
         rf"|(?:{village}) ?{num}区 ?{row}{plate}{house}(?:号|户)院?{annex}"      # a section of a resettlement village: 移民新村3区17号
+        rf"|(?:{village})[\u4e00-\u9fd5]{{1,3}}?[点区片] ?{row}{plate}{house}(?:号|户)(?![床位])院?{annex}"   # a village's site: 和泉村移民点14号
         rf"|(?<![零〇一二三四五六七八九幺洞\d]){said}(?:{room})?[,，] ?{num}(?:{long_units})(?:[,，] ?{num}(?:{building}))?"
         rf"(?:[,，] ?就?在[\u4e00-\u9fd5]{{1,6}}?(?:{compounds}))?"      # said backwards: 五零三，五单元，十一号楼，就在清和家园
-    )
+        rf")")
     return anchors, re.compile(part)
 
 

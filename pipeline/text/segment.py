@@ -18,7 +18,7 @@ import json
 import re
 import warnings
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +35,36 @@ NEEDS_RESPLIT = re.compile(r"[A-Za-z0-9\s]|[^\u4e00-\u9fd5]{2}")
 ASCII_SPLIT = re.compile(r"[A-Za-z0-9]+(?:\.\d+)?%?|.", re.DOTALL)
 NUMBER_TOKEN = re.compile(r"[\d.%]+")
 WORD_CHAR = re.compile(r"[\w\u3400-\u9fff]")
+
+
+def find_all(text: str, word: str, start: int = 0) -> Iterator[int]:
+    """Where ``word`` occurs in ``text`` from ``start``, left to right, not overlapping: the starts
+    ``re.finditer(re.escape(word), text[start:])`` gives (plus ``start``). By str.find: a pattern per
+    word (a surname, a given name, an id found in the turn) would fill Python's pattern cache, and
+    every rule's own patterns would be compiled again (issue 19)."""
+    if not word:
+        yield from range(start, len(text) + 1)
+        return
+    i = text.find(word, start)
+    while i >= 0:
+        yield i
+        i = text.find(word, i + len(word))
+
+
+def find_han_after(text: str, word: str, least: int, most: int, start: int = 0) -> Iterator[tuple[int, int]]:
+    """The spans ``re.finditer(re.escape(word) + "[\u4e00-\u9fd5]{least,most}", text)`` gives
+    from ``start`` (greedy, not overlapping), by str.find (see :func:`find_all`)."""
+    i = text.find(word, start) if word else -1
+    while i >= 0:
+        e = i + len(word)
+        k = 0
+        while k < most and e + k < len(text) and "\u4e00" <= text[e + k] <= "\u9fd5":
+            k += 1
+        if k >= least:
+            yield i, e + k
+            i = text.find(word, e + k)
+        else:
+            i = text.find(word, i + 1)
 
 
 @dataclass(frozen=True)

@@ -35,3 +35,13 @@ FOLD = str.maketrans(TRADITIONAL, SIMPLIFIED)
 def simplified(text: str) -> str:
     """``text`` with the table's traditional characters replaced by their simplified forms."""
     return text.translate(FOLD)
+
+
+def simplified_tokens(text: str, folded: str, tokens: list[str]) -> list[str]:
+    """The tokens of ``text`` (``folded`` is ``simplified(text)``) read as :func:`simplified` reads
+    them: the same tokens when ``text`` has no traditional character of the table and the tokens
+    are its pieces (one test of the whole text, not one translation per token: most transcripts
+    have none), else each token folded."""
+    if folded == text and "".join(tokens) == text:
+        return list(tokens)
+    return [simplified(t) for t in tokens]
