@@ -454,6 +454,36 @@ def test_bootstrap_omega_from_the_full_datas_fit_is_the_same_number(loadings, us
     assert rel._warm_uniquenesses(heywood, np.eye(len(lam))) is None
 
 
+@pytest.mark.parametrize("loadings,use", [((0.8, 0.7, 0.6, 0.5, 0.4), "complete"), ((0.9, 0.3, 0.3, 0.2), "pairwise"),
+                                           ((0.99, 0.95, 0.2), "complete"), ((0.6, 0.1, 0.05), "complete")])
+def test_warm_starts_taken_together_are_those_taken_one_by_one(loadings, use):
+    """warm_uniquenesses_many (the bootstrap's Newton steps of all resamples in one stack of
+    eigh/solve calls) gives, bit for bit, what _warm_uniquenesses gives for each resample alone,
+    None (no sure warm start: a step out of bounds, no convergence, not a minimum) included."""
+    rng = np.random.default_rng(11)
+    lam = np.array(loadings)
+    n = 150
+    x = rng.standard_normal((n, 1)) * lam + rng.standard_normal((n, len(lam))) * np.sqrt(1 - lam ** 2)
+    x = np.round(x * 2) / 2
+    if use == "pairwise":
+        x[rng.random(x.shape) < 0.05] = np.nan
+    start = rel._full_uniquenesses(x, use, 10)
+    assert start is not None
+    rs = []
+    for _ in range(80):
+        cov, _ = rel._omega_cov(x[rng.integers(0, n, size=n)], use)
+        sd = np.sqrt(np.diag(cov))
+        rs.append(cov / np.outer(sd, sd))
+    together = rel.warm_uniquenesses_many(start, np.stack(rs))
+    alone = [rel._warm_uniquenesses(start, r) for r in rs]
+    assert [a is None for a in alone] == [t is None for t in together]
+    assert all(a is None or np.array_equal(a, t) for a, t in zip(alone, together))
+    assert sum(a is not None for a in alone) >= 10 or loadings[0] > 0.95 or loadings[1] < 0.2
+    heywood = start.copy()
+    heywood[0] = rel._PSI_LOWER
+    assert rel.warm_uniquenesses_many(heywood, np.stack(rs[:3])) == [None, None, None]
+
+
 @pytest.mark.parametrize("use", ["complete", "pairwise"])
 @pytest.mark.parametrize("per_row", [False, True])
 def test_bootstrap_replications_from_cluster_sums_equal_the_stacked_rows(use, per_row):

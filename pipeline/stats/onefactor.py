@@ -129,7 +129,60 @@ def _warm_uniquenesses(start: np.ndarray, r: np.ndarray, max_iter: int = 25) -> 
     return None
 
 
-def one_factor_ml(cov: np.ndarray, start: np.ndarray | None = None) -> OneFactorFit:
+def warm_uniquenesses_many(start: np.ndarray, rs: np.ndarray, max_iter: int = 25) -> list[np.ndarray | None]:
+    """:func:`_warm_uniquenesses` from one ``start`` for each correlation matrix of the stack
+    ``rs`` (the bootstrap's replications), the Newton steps of all the matrices still iterating
+    taken together: stacked ``eigh`` and ``solve`` call LAPACK on each matrix as a single call
+    does and every other operation is elementwise, so each result is, bit for bit, the one
+    :func:`_warm_uniquenesses` gives for that matrix alone (tests/test_reliability.py)."""
+    start = np.asarray(start, dtype=float)
+    rs = np.asarray(rs, dtype=float)
+    n, p = len(rs), start.size
+    out: list[np.ndarray | None] = [None] * n
+    if n == 0 or not np.all(start > _PSI_LOWER * (1 + 1e-6)):
+        return out
+    x = np.repeat(start[None, :], n, axis=0)
+    live = np.arange(n)
+    cols = np.arange(p)
+    for _ in range(max_iter):
+        if live.size == 0:
+            break
+        xl, rl = x[live], rs[live]
+        h = 1e-6 * xl                                              # (m, p)
+        points = np.repeat(xl[:, None, :], 2 * p + 1, axis=1)     # x and x -+ h per matrix
+        points[:, 1 + 2 * cols, cols] += h
+        points[:, 2 + 2 * cols, cols] -= h
+        sc = 1.0 / np.sqrt(points)
+        g, v = np.linalg.eigh(rl[:, None] * (sc[:, :, :, None] * sc[:, :, None, :]))
+        lam = np.sqrt(points) * v[..., -1] * np.sqrt(np.maximum(g[..., -1] - 1.0, 0.0))[..., None]
+        diag = np.diagonal(rl, axis1=1, axis2=2)[:, None, :]
+        grads = (lam ** 2 + points - diag) / points ** 2           # (m, 2p + 1, p)
+        jac = np.swapaxes((grads[:, 1::2] - grads[:, 2::2]) / (2 * h)[:, :, None], 1, 2)
+        try:
+            step = np.linalg.solve(jac, grads[:, 0, :, None])[..., 0]
+            ok = np.ones(live.size, dtype=bool)
+        except np.linalg.LinAlgError:                              # one singular: each on its own
+            step, ok = np.zeros_like(xl), np.zeros(live.size, dtype=bool)
+            for i in range(live.size):
+                try:
+                    step[i], ok[i] = np.linalg.solve(jac[i], grads[i, 0]), True
+                except np.linalg.LinAlgError:
+                    pass
+        new = xl - step
+        ok &= np.all(np.isfinite(new), axis=1) & np.all(new > _PSI_LOWER, axis=1) & np.all(new <= 1.0, axis=1)
+        x[live] = np.where(ok[:, None], new, xl)
+        done = ok & (np.max(np.abs(step) / new, axis=1) < 1e-14)
+        for i in np.flatnonzero(done):
+            if np.linalg.eigvalsh((jac[i] + jac[i].T) / 2)[0] > 0:
+                out[live[i]] = np.asarray(snap(new[i]))
+        live = live[ok & ~done]
+    return out
+
+
+_NOT_GIVEN = object()
+
+
+def one_factor_ml(cov: np.ndarray, start: np.ndarray | None = None, warm: object = _NOT_GIVEN) -> OneFactorFit:
     """ML fit of one factor (variance 1) to a positive-definite covariance matrix.
 
     Fits on the correlation scale with L-BFGS-B over the uniquenesses (bounded below by 1e-4)
@@ -137,14 +190,18 @@ def one_factor_ml(cov: np.ndarray, start: np.ndarray | None = None) -> OneFactor
     same as ``lavaan::cfa(..., std.lv = TRUE)`` on that matrix when no uniqueness is on its
     bound. Raises ``numpy.linalg.LinAlgError`` if ``cov`` is not positive definite; callers in
     this module check that first. ``start``: uniquenesses (on the correlation scale) of a
-    nearby fit to try Newton's method from first (:func:`_warm_uniquenesses`; the same result).
+    nearby fit to try Newton's method from first (:func:`_warm_uniquenesses`; the same result);
+    ``warm``: that method's result when the caller has it already (:func:`warm_uniquenesses_many`).
     """
     cov = np.asarray(cov, dtype=float)
     p = cov.shape[0]
     sd = np.sqrt(np.diag(cov))
     r = cov / np.outer(sd, sd)
     np.linalg.cholesky(r)  # not positive definite -> LinAlgError
-    psi = None if start is None else _warm_uniquenesses(np.asarray(start, dtype=float), r)
+    if warm is not _NOT_GIVEN:
+        psi = warm
+    else:
+        psi = None if start is None else _warm_uniquenesses(np.asarray(start, dtype=float), r)
     success, nit = True, 0
     if psi is None:
         first = np.clip((1.0 - 0.5 / p) / np.diag(np.linalg.inv(r)), _PSI_LOWER, 1.0)

@@ -31,7 +31,8 @@ from pipeline.core.errors import PipelineError
 from pipeline.core.parallel import ParallelSettings, as_settings, run_tasks
 from pipeline.stats.clustermoments import ClusterMoments, cluster_moments, complete_cov_of, pairwise_cov_of
 from pipeline.stats.distributions import chi2_sf, f_ppf
-from pipeline.stats.onefactor import _PSI_LOWER, OneFactorFit, one_factor_ml  # noqa: F401 (re-exported)
+from pipeline.stats.onefactor import _NOT_GIVEN, _PSI_LOWER, OneFactorFit, one_factor_ml  # noqa: F401 (re-exported)
+from pipeline.stats.onefactor import warm_uniquenesses_many
 from pipeline.stats.onefactor import _fa_objective, _polish_uniquenesses, _warm_uniquenesses  # noqa: F401
 
 STATUS_OK = "ok"
@@ -424,22 +425,30 @@ def _omega_cov(x: np.ndarray, use: Use) -> tuple[np.ndarray, int]:
     return cov, int(npair.min())
 
 
-def _omega_from_cov(cov: np.ndarray, n: int, names: tuple[str, ...], min_n: int, start: np.ndarray | None = None
-                    ) -> tuple[str, str, OneFactorFit | None]:
+def _omega_unfit(cov: np.ndarray, n: int, names: tuple[str, ...], min_n: int) -> tuple[str, str] | None:
+    """Why a one-factor model cannot be fitted to ``cov`` (status and message), None when it can."""
     k = cov.shape[0]
     if n < max(min_n, k + 1):
-        return STATUS_TOO_FEW_CASES, f"{n} cases, at least {max(min_n, k + 1)} needed for {k} items", None
+        return STATUS_TOO_FEW_CASES, f"{n} cases, at least {max(min_n, k + 1)} needed for {k} items"
     diag = np.diag(cov)
     flat = [names[j] for j in range(k) if not diag[j] > 0]
     if flat:
-        return STATUS_CONSTANT_ITEM, f"items {flat} have no variance among the cases used", None
+        return STATUS_CONSTANT_ITEM, f"items {flat} have no variance among the cases used"
     if np.isnan(cov).any():
-        return STATUS_TOO_FEW_CASES, "some pairs of items are never answered together", None
+        return STATUS_TOO_FEW_CASES, "some pairs of items are never answered together"
     r = _cov2cor(cov)
     ev = np.linalg.eigvalsh(r)
     if not ev[0] > 1e-10 * ev[-1]:
-        return STATUS_NOT_POSITIVE_DEFINITE, "the item covariance matrix is not positive definite", None
-    fit = one_factor_ml(cov, start)
+        return STATUS_NOT_POSITIVE_DEFINITE, "the item covariance matrix is not positive definite"
+    return None
+
+
+def _omega_from_cov(cov: np.ndarray, n: int, names: tuple[str, ...], min_n: int, start: np.ndarray | None = None,
+                    warm: object = _NOT_GIVEN) -> tuple[str, str, OneFactorFit | None]:
+    unfit = _omega_unfit(cov, n, names, min_n)
+    if unfit is not None:
+        return (*unfit, None)
+    fit = one_factor_ml(cov, start, warm)
     if not fit.converged:
         return STATUS_NOT_CONVERGED, "the one-factor ML fit did not converge", fit
     return STATUS_OK, "", fit
@@ -594,6 +603,7 @@ def _replications(draws: Sequence[np.ndarray], moments: ClusterMoments, n_cluste
     can run it."""
     out = np.full((len(draws), len(statistics)), np.nan)
     names = tuple(str(j) for j in range(moments.k))
+    fits = []                                   # (row, column, covariance) of the omegas to fit
     for b, drawn in enumerate(draws):
         weights = np.bincount(drawn, minlength=n_clusters).astype(float)
         pair = pairwise_cov_of(moments, weights) if "alpha" in statistics or use == "pairwise" else None
@@ -602,10 +612,19 @@ def _replications(draws: Sequence[np.ndarray], moments: ClusterMoments, n_cluste
                 out[b, j] = _raw_alpha_of(*pair)
                 continue
             cov, n = complete_cov_of(moments, weights) if use == "complete" else (pair[0], int(pair[1].min()))
-            status, _, fit = _omega_from_cov(cov, n, names, min_n, start)
-            if status == STATUS_OK and fit is not None:
-                lam = fit.loadings.sum()
-                out[b, j] = float(lam ** 2 / (lam ** 2 + fit.residual_variances.sum()))
+            if _omega_unfit(cov, n, names, min_n) is None:
+                fits.append((b, j, cov))
+    # Newton's method from ``start`` for all the resamples at once (the same numbers as one by one)
+    warm: list[object] = [_NOT_GIVEN] * len(fits)
+    if start is not None and fits:
+        covs = np.stack([cov for _, _, cov in fits])
+        sd = np.sqrt(np.diagonal(covs, axis1=1, axis2=2))
+        warm = list(warm_uniquenesses_many(start, covs / (sd[:, :, None] * sd[:, None, :])))
+    for (b, j, cov), w in zip(fits, warm):
+        fit = one_factor_ml(cov, start, w)
+        if fit.converged:
+            lam = fit.loadings.sum()
+            out[b, j] = float(lam ** 2 / (lam ** 2 + fit.residual_variances.sum()))
     return out
 
 
