@@ -234,6 +234,22 @@ def test_saves_are_byte_identical(tmp_path, labels):
     assert F.figure_bytes(fig, "png") == F.figure_bytes(fig, "png")
 
 
+def test_the_svg_is_drawn_at_the_png_layout(labels):
+    """figure_files computes the constrained layout once (the PNG's draw) and draws the SVG at
+    those positions: every axes of the SVG sits where the PNG put it, the PNG is what a plain
+    save gives, and both are the same bytes on a rebuild."""
+    for name in ("coefficients", "interaction", "sample_flow"):
+        fig = build(name, "zh", labels)
+        png, svg = F.figure_files(fig)
+        positions = [ax.get_position().bounds for ax in fig.axes]
+        plain = build(name, "zh", labels)
+        assert F.figure_bytes(plain, "png") == png, name
+        assert [ax.get_position().bounds for ax in plain.axes] == positions, name
+        assert fig.get_layout_engine() is None or type(fig.get_layout_engine()).__name__ == "PlaceHolderLayoutEngine"
+        assert F.figure_files(build(name, "zh", labels)) == (png, svg), name
+        assert svg.startswith(b"<?xml") and b"<svg" in svg
+
+
 def test_figure_functions_leave_their_inputs_alone(labels):
     hyp, flow = HYPOTHESES.copy(), FLOW.copy()
     F.coefficient_plot(F.hypothesis_rows(HYPOTHESES, COEFFICIENTS, {"I2": ["I3"]}), "zh")

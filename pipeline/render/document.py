@@ -95,7 +95,7 @@ def build_figures(results: Mapping[str, pd.DataFrame], instrument: Any, params: 
             out.append(FigureOut(key, caps[key], *UNDRAWN, inputs=tuple(needs)))
             return
         fig = make()
-        png, svg = F.figure_bytes(fig, "png"), F.figure_bytes(fig, "svg")
+        png, svg = F.figure_files(fig)
         out.append(FigureOut(key, caps[key], png, svg, inputs=tuple(needs), smallest_pt=F.smallest_text(fig)))
 
     add("fig01_sample_flow", lambda: F.sample_flow_plot(results["sample_flow.csv"], lang), ["sample_flow.csv"])

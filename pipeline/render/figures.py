@@ -175,6 +175,16 @@ def figure_bytes(fig: Figure, fmt: str) -> bytes:
     return buf.getvalue()
 
 
+def figure_files(fig: Figure) -> tuple[bytes, bytes]:
+    """The figure as PNG (300 dpi) and SVG bytes. The constrained layout is computed once, when the
+    PNG is drawn, and the SVG is drawn at the same positions (the layout engine is then switched
+    off): the two files show the same page, and the layout's text measuring, about a third of the
+    drawing time, is not done twice."""
+    png = figure_bytes(fig, "png")
+    fig.set_layout_engine("none")
+    return png, figure_bytes(fig, "svg")
+
+
 def smallest_text(fig: Figure) -> float | None:
     """The size (pt, at the figure's own size) of its smallest visible text, after it has been
     drawn (saved) once; None if it has no text. The Word report scales a figure no further down
@@ -190,7 +200,7 @@ def save_figure(fig: Figure, out_dir: str | Path, stem: str) -> list[Path]:
     either is written, and each is renamed into place whole. Returns the two paths."""
     if not stem or "/" in stem or stem.startswith("."):
         raise PipelineError(f"figure name '{stem}' is not a plain file stem")
-    data = {fmt: figure_bytes(fig, fmt) for fmt in FORMATS}
+    data = dict(zip(FORMATS, figure_files(fig)))
     paths = []
     for fmt in FORMATS:
         path = Path(out_dir) / f"{stem}.{fmt}"
