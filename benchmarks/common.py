@@ -29,7 +29,9 @@ def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 def benchmark_params(workdir: Path) -> Path:
     """params.yaml with the benchmark study's overrides, written into ``workdir``."""
-    params = yaml.safe_load((ROOT / "studies/demo/params.yaml").read_text(encoding="utf-8"))
+    from pipeline.core.config import load_params
+
+    params = load_params(ROOT / "studies/demo/params.yaml")    # simulate: read from its file
     params = merge(params, yaml.safe_load(STUDY.read_text(encoding="utf-8")))
     params["instrument"] = str(ROOT / params["instrument"])
     workdir.mkdir(parents=True, exist_ok=True)

@@ -144,6 +144,11 @@ def edit_params(path: Path, override: dict[str, Any] | None = None,
     y = _rt_yaml()
     doc = y.load(path.read_text(encoding="utf-8"))
     old = None
+    override = dict(override or {})
+    for name in ("simulate",):   # a section kept in its own file (params.yaml: `simulate: <path>`)
+        if isinstance(doc.get(name), str) and isinstance(override.get(name), dict):
+            root = next(d for d in path.resolve().parents if (d / doc[name]).is_file())
+            edit_params(root / doc[name], override=override.pop(name))
     if override:
         _merge_into(doc, override)
     if change:

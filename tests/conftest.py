@@ -12,6 +12,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import pytest  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
+from pipeline.core.config import load_params
 
 threadpool_limits(1)  # numpy may already be loaded by a plugin: limit BLAS threads at run time too
 
@@ -164,7 +165,7 @@ def run_study(workdir: Path, overrides: dict | None = None, stages: tuple[str, .
     shutil.copytree(ROOT / DEMO, workdir / DEMO, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("dvc.lock"))
     if overrides:
-        params = _merge(yaml.safe_load((ROOT / DEMO_PARAMS).read_text(encoding="utf-8")), overrides)
+        params = _merge(load_params(ROOT / DEMO_PARAMS), overrides)
         (workdir / DEMO_PARAMS).write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False),
                                            encoding="utf-8")
     made = [o for s in dvc["stages"].values() for o in stage_outputs(s)]

@@ -19,6 +19,7 @@ from pipeline.core.communities import community_id_set
 from pipeline.core.instrument import load_instrument
 from tests.conftest import ROOT
 from tests.test_transcripts import BODY, HEADER, params_file, run_stage, write
+from pipeline.core.config import load_params
 
 COMMUNITIES = "comm_id,city,gov_model\nC001,银川,1\nC002,吴忠,0\nC001,银川,0\n"
 
@@ -27,7 +28,7 @@ COMMUNITIES = "comm_id,city,gov_model\nC001,银川,1\nC002,吴忠,0\nC001,银川
 def project_params():
     import yaml
 
-    return yaml.safe_load((ROOT / "studies/demo/params.yaml").read_text(encoding="utf-8"))
+    return load_params(ROOT / "studies/demo/params.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +122,7 @@ def test_a_tab_in_yaml_is_named(tmp_path):
 def test_wrong_typed_parameters_are_one_line(tmp_path):
     import yaml
 
-    params = yaml.safe_load((ROOT / "studies/demo/params.yaml").read_text(encoding="utf-8"))
+    params = load_params(ROOT / "studies/demo/params.yaml")
     params["topics"]["k_grid"] = [6, "seven"]
     params["models"]["mediation"]["n_boot"] = "many"
     path = tmp_path / "params.yaml"

@@ -26,6 +26,7 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from pipeline.core.config import load_params
 from pipeline.core.errors import run_cli
 from pipeline.stages import transcripts as T
 from pipeline.text.corpus import file_key
@@ -64,7 +65,7 @@ def userdict_once():
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hostile_transcripts")
-    params = yaml.safe_load((ROOT / "studies/demo/params.yaml").read_text(encoding="utf-8"))
+    params = load_params(ROOT / "studies/demo/params.yaml")
     files = {}
     for strict in (False, True):
         p = copy.deepcopy(params)

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from pipeline.core.config import load_params
 from pipeline.core.errors import PipelineError
 from pipeline.stats.joint import (direction, joint_display, parse_rows, parse_stances, parse_unpaired, pick_quotes,
                                   stance_codes, term_variables, theme_contrast, verdict)
@@ -169,7 +170,7 @@ def test_configuration_errors_name_the_file_and_row():
 
 def test_shipped_configuration_is_valid():
     spec = yaml.safe_load((ROOT / "studies" / "demo" / "joint_display.yaml").read_text(encoding="utf-8"))
-    params = yaml.safe_load((ROOT / "studies/demo/params.yaml").read_text(encoding="utf-8"))
+    params = load_params(ROOT / "studies/demo/params.yaml")
     models = params["models"]
     stances = parse_stances(spec, "studies/demo/joint_display.yaml", list(range(1, 10)))
     rows = parse_rows(spec, "studies/demo/joint_display.yaml", list(models["hypotheses"]), list(range(1, 10)),

@@ -41,6 +41,7 @@ try:
     probe = "connected"
 except OSError:
     pass
+from pipeline.core.config import load_params
 from pipeline.__main__ import main
 commands = json.loads(sys.argv[1])
 codes = [main(cmd) for cmd in commands]
@@ -62,7 +63,7 @@ def _namespace_prefix() -> list[str]:
 @pytest.mark.slow   # stages in a network namespace of their own: about 4 s
 def test_stages_run_without_network(tmp_path):
     prefix = _namespace_prefix()
-    params = yaml.safe_load((ROOT / "studies/demo/params.yaml").read_text(encoding="utf-8"))
+    params = load_params(ROOT / "studies/demo/params.yaml")
     params["instrument"] = str(ROOT / params["instrument"])
     params["simulate"]["n_communities"] = 5
     params["simulate"]["transcripts"]["n_interviews"] = 6

@@ -29,6 +29,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from pipeline.core.config import load_params
 from pipeline.core.errors import run_cli
 from scan import file_texts
 from pipeline.stages import coding as C
@@ -178,7 +179,7 @@ def study(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("leaks")
     values, manifest = planted_corpus(tmp / "raw" / "transcripts")
     (tmp / "manifest.csv").write_text(manifest, encoding="utf-8")
-    params = yaml.safe_load((ROOT / "studies/demo/params.yaml").read_text(encoding="utf-8"))
+    params = load_params(ROOT / "studies/demo/params.yaml")
     for key in ("config", "userdict", "stopwords", "jieba_cache"):
         params["transcripts"][key] = str(ROOT / params["transcripts"][key])
     params["instrument"] = str(ROOT / params["instrument"])

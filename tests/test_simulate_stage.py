@@ -8,13 +8,14 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+from pipeline.core.config import load_params
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _small_params(tmp_path: Path, seed: int) -> Path:
-    params = yaml.safe_load((ROOT / "studies/demo/params.yaml").read_text(encoding="utf-8"))
+    params = load_params(ROOT / "studies/demo/params.yaml")
     params["seed"] = seed
     params["instrument"] = str(ROOT / params["instrument"])
     params["simulate"]["n_communities"] = 10

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from pipeline.core.config import load_params
 from pipeline.core.errors import PipelineError
 from pipeline.demo.simulate_transcripts import (
     decode_transcript,
@@ -52,7 +53,7 @@ def bank():
 
 @pytest.fixture(scope="module")
 def tparams():
-    return yaml.safe_load((ROOT / "studies/demo/params.yaml").read_text(encoding="utf-8"))["simulate"]["transcripts"]
+    return load_params(ROOT / "studies/demo/params.yaml")["simulate"]["transcripts"]
 
 
 def _params(tparams, **overrides):

@@ -18,6 +18,7 @@ import pytest
 import yaml
 from scipy import sparse
 
+from pipeline.core.config import load_params
 from pipeline.core.errors import PipelineError
 from pipeline.core.settings import Vocabulary
 from pipeline.demo import checks as CK
@@ -417,7 +418,7 @@ SMALL = {"k_grid": [3, 4], "seeds": 2, "models": ["dmm", "lda", "nmf"], "lda": {
 
 
 def _stage(tmp: Path, units: tuple[Path, Path], overrides: dict, name: str) -> Path:
-    params = yaml.safe_load((ROOT / "studies/demo/params.yaml").read_text(encoding="utf-8"))
+    params = load_params(ROOT / "studies/demo/params.yaml")
     params["topics"] = {**params["topics"], **overrides}
     params["parallel"] = {**params["parallel"], "serial_below_s": 0}      # n_jobs > 1: the workers, always
     pfile = tmp / f"params_{name}.yaml"

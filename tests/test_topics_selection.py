@@ -17,6 +17,7 @@ import pytest
 import yaml
 from scipy import sparse
 
+from pipeline.core.config import load_params
 from pipeline.core.settings import Vocabulary
 from pipeline.text import documents as D
 from pipeline.text import topicmodel as TM
@@ -396,7 +397,7 @@ def test_demo_k_survives_reseeding(demo_study):
     the chosen K moves by at most one (measured: 13, 12, 13 at seeds 20251021, 1, 2)."""
     from pipeline.text.topicmetrics import evaluate_grid
 
-    params = yaml.safe_load((ROOT / "studies/demo/params.yaml").read_text(encoding="utf-8"))
+    params = load_params(ROOT / "studies/demo/params.yaml")
     settings = TM.parse_settings(params["topics"])
     units = pd.read_parquet(demo_study / "processed" / "transcripts" / "units.parquet")
     questions = pd.read_parquet(demo_study / "processed" / "transcripts" / "questions.parquet")

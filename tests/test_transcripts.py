@@ -19,6 +19,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline.core.config import load_params
 from pipeline.core.errors import PipelineError, run_cli
 from pipeline.demo.simulate import STREAM_TRANSCRIPTS, simulate_communities
 from pipeline.demo.simulate_transcripts import simulate_transcripts, write_corpus
@@ -47,7 +48,7 @@ HAS_RJIEBA = resolve_engine("auto") == "rjieba"
 # --------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def project_params():
-    return yaml.safe_load((ROOT / "studies/demo/params.yaml").read_text(encoding="utf-8"))
+    return load_params(ROOT / "studies/demo/params.yaml")
 
 
 @pytest.fixture(scope="module")

@@ -77,7 +77,34 @@ def _read_params(path: str | Path) -> tuple[dict[str, Any], Params]:
                                  "'Adopt the pipeline for your study'); the demo study's are studies/demo/params.yaml")
     if not isinstance(raw, dict):
         raise PipelineError(f"{path}: expected a mapping of stage sections")
+    raw = _sections_from_files(raw, path)
     return raw, parse(Params, raw, source=path)
+
+
+FILE_SECTIONS = ("simulate",)   # sections a study may keep in a file of their own: `simulate: <path>`
+
+
+def _sections_from_files(raw: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``raw`` with each of :data:`FILE_SECTIONS` given as a path (from the project root, as
+    ``instrument``) replaced by that file's mapping. The demo keeps its generator's design in
+    studies/demo/simulate.yaml: the simulate stage depends on the file, and DVC's lock keeps its
+    digest instead of its 200 values (a smaller lock is a faster `dvc repro`: DVC rewrites the
+    lock after every stage)."""
+    out = dict(raw)
+    for name in FILE_SECTIONS:
+        value = raw.get(name)
+        if not isinstance(value, str):
+            continue
+        file = Path(value)
+        if not file.is_absolute() and not file.exists():   # run from elsewhere: the params file's project
+            file = next((d / value for d in path.resolve().parents if (d / value).is_file()), file)
+        content = read_yaml(file, f"{name} file (params.yaml: {name})",
+                            f"{path}: `{name}:` names a YAML file from the project root; fix the path or give the section inline")
+        if not isinstance(content, dict):
+            raise PipelineError(f"{value}: the {name} file (params.yaml: {name}) must be a mapping of settings",
+                                hint=f"write the {name} section's settings at the top level of {value}")
+        out[name] = content
+    return out
 
 
 def load_params(path: str | Path = PARAMS) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The synthetic demo study: communities, a resident survey and interview transcripts with known truth.
 
-Data-generating process (documented in the README, parameters in ``params.yaml: simulate``):
+Data-generating process (documented in the README, parameters in ``params.yaml: simulate``, the demo's file studies/demo/simulate.yaml):
 
 1. Communities: ``n_communities`` spread evenly over the cities; community type, minority share
    (Beta around the city's share), governance model, number of social organisations, points
