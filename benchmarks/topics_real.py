@@ -8,7 +8,8 @@ Each corpus is a fixture of tests/fixtures/corpus/<name>/ (``texts.csv``: id, la
 SOURCE.md says where it comes from). The texts go through the project as a new user's would: one
 text file each in ``raw/texts`` of a fresh copy of the project, ``python -m pipeline init
 --transcripts raw/texts``, ``params.yaml``'s ``seed`` set, ``dvc repro topics`` (the transcripts
-stage, then the topics stage with the generic defaults of ``topics``; ``--k-window W`` sets
+stage, then the topics stage with init's ``topics`` (``models: [docvec]``, the generic defaults
+otherwise); ``--k-window W`` sets
 ``topics: {k_grid: [L - W, ..., L + W]}`` around the number of labels L, to make it faster). Then, per seed:
 
 * the chosen model's hard topic of each modelled document (``doc_topics.parquet``: ``topic``, the
@@ -274,7 +275,7 @@ def report(results: list[dict], seeds: list[int], window: int | None, topics: di
     given = json.dumps(topics, ensure_ascii=False) if topics else ""
     option = f" --topics '{given}'" if topics else ""
     grid = (f"`topics: {{k_grid: [labels - {window} ... labels + {window}]}}` (else the generic defaults)" if window is not None
-            else "the generic defaults of `topics` (init's `topics: {}`: K = 5-14)")
+            else "init's `topics: {models: [docvec]}` (the other settings the generic defaults: K = 5-14, 8 runs)")
     if topics:
         grid = f"`topics: {given}`" + (f" and the K grid labels - {window} ... labels + {window}" if window is not None else "")
     return (f"Measured at commit {commit()} on {machine()}, seeds {', '.join(map(str, seeds))} "

@@ -410,7 +410,7 @@ class Topics(Section):
     @model_validator(mode="after")
     def _forced(self) -> Topics:
         if "docvec" in self.models and len(self.models) > 1:
-            raise ValueError(f"models: docvec is a method of its own (its K by the silhouette of its clusters, not "
+            raise ValueError(f"models: docvec is a method of its own (its K by the modularity of its clusters, not "
                              f"compared with the mixture models by NPMI): models: [docvec], not {self.models}")
         if self.selection.model is not None and self.selection.model not in self.models:
             raise ValueError(f"selection.model must be null or one of topics.models {self.models}, "

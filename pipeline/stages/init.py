@@ -168,7 +168,9 @@ def draft_params(instrument: dict[str, Any] | None, parts: Parts, seed: int, tit
             "transcripts:",
             f"  config: {TRANSCRIPTS_CONFIG}   # the texts' format: check it against your files",
             "",
-            "topics: {}                      # the topic models' defaults (pipeline/core/settings.py: Topics)",
+            "# topics: document vectors clustered, K by modularity (docs/topics.md, \"On real Chinese corpora\");",
+            "# other settings default as in pipeline/core/settings.py: Topics ([dmm]: the Dirichlet mixture model)",
+            "topics: {models: [docvec]}",
         ]
     if parts.codebook:
         lines += ["", "coding:", f"  codebook: {CODEBOOK}"]

@@ -106,8 +106,7 @@ def run_topics(units: pd.DataFrame, communities: pd.DataFrame | None, settings: 
         "stability": float(chosen["stability"]), "stability_sd": _number(chosen["stability_sd"]),
         "score": _number(chosen["score"]), "score_sd": _number(chosen["score_sd"]), **decision,
         "perplexity": _number(chosen["perplexity"]),
-        **({"silhouette": _number(chosen["silhouette"]), "silhouette_sd": _number(chosen["silhouette_sd"])}
-           if "silhouette" in grid else {}),
+        **{f"{c}{s}": _number(chosen[f"{c}{s}"]) for c in ("modularity", "silhouette") if c in grid for s in ("", "_sd")},
         "n_fits": int(grid["n_seeds"].sum()) + len(chains),
         "vocabulary_removed": {r["rule"]: int(r["n_words"]) for _, r in corpus.audit.iterrows()},
         "final_chains": int((chains["chain"] > 0).sum()),
@@ -129,14 +128,14 @@ def model_topics(docs: pd.DataFrame, settings: Settings, seed: int, check: Calla
     """The document-term matrix, the grid's seed runs, the K table and decision of the rule, and
     the chosen (model, K) fitted on all documents: (corpus, runs, grid, decision, fit, chains).
     ``models: [docvec]`` (:mod:`pipeline.text.docvec`): the corpus is the word view of the
-    documents the vectors were made of, and the rule scores the silhouette. ``check`` runs on the
+    documents the vectors were made of, and the rule takes the K of the best mean modularity. ``check`` runs on the
     corpus before any model is fitted."""
     if settings.models == ("docvec",):
         feats, corpus = docvec.docvec_corpus(docs, settings)
         check(corpus)
         V = docvec.document_vectors(feats, settings, seed)
         runs = docvec.evaluate_grid(corpus, V, settings, seed)
-        grid, decision = select_model(runs, replace(settings, criteria=docvec.CRITERIA), band=True)
+        grid, decision = select_model(runs, replace(settings, criteria=docvec.CRITERIA), best=True)
         k = int(grid.loc[grid["chosen"], "k"].iloc[0])
         fit, chains = docvec.fit_final(corpus, V, k, seed, settings)
         return corpus, runs, grid, decision, fit, chains

@@ -16,10 +16,15 @@ connectivity graph made symmetric, (A + A') / 2; the normalised Laplacian's eige
 scikit-learn's ``spectral_embedding``; partitions by the QR-pivoting assignment of Damle, Minden &
 Ying 2019, ``cluster_qr``, which needs no random start). K by the stage's grid and seed runs
 (:func:`evaluate_grid`): each run clusters its own seeded subsample at every K of ``k_grid``
-(one eigendecomposition per run); its evidence is the mean silhouette (cosine) of its clusters
-in the document-vector space and the stability of its partition (the mean adjusted Rand index to
-the other runs' partitions over the documents both clustered); the stage's rule
-(:mod:`pipeline.text.topicselect`, criterion ``silhouette``) then chooses K. A cluster's word
+(one eigendecomposition per run); its evidence is the modularity of its partition on its
+neighbour graph (:func:`modularity`: the graph's weight inside the clusters less what chance
+would put there), reported beside the mean silhouette (cosine) of its clusters in the
+document-vector space and the stability of its partition (the mean adjusted Rand index to the
+other runs' partitions over the documents both clustered); the stage's rule
+(:mod:`pipeline.text.topicselect`, ``rule="best"``, criterion ``modularity``) takes the K of the
+largest mean modularity over the seed runs. Modularity has its maximum inside the grid (too few
+clusters keep apart groups together, too many cut through dense parts), so the K does not follow
+the grid's end as the silhouette's band did (docs/topics.md, "Document vectors clustered"). A cluster's word
 distribution is its documents' word counts smoothed by ``docvec.beta``: the topic-word rows
 from which the stage's top and FREX words, coherence, exclusivity and exemplars come.
 """
@@ -45,8 +50,8 @@ from pipeline.text.topicmodel import Settings, TopicFit, run_seed
 CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
 CHAR = "c:"                  # the prefix of a character feature
 STREAM_VECTORS = 77          # SeedSequence stream of the corpus word vectors' SVD
-CRITERIA = ("silhouette",)
-DENSE_MAX = 3000             # documents up to which the spectral embedding is solved densely (spectral_maps)   # the docvec family's score (topics.selection.criteria is the mixture models')
+CRITERIA = ("modularity",)   # the docvec family's score (topics.selection.criteria is the mixture models')
+DENSE_MAX = 3000             # documents up to which the spectral embedding is solved densely (spectral_maps)
 
 
 # --------------------------------------------------------------------------------------------
@@ -184,23 +189,28 @@ def document_vectors(corpus: Corpus, settings: Settings, seed: int) -> np.ndarra
 # --------------------------------------------------------------------------------------------
 # spectral clustering
 # --------------------------------------------------------------------------------------------
-def spectral_maps(V: np.ndarray, n_components: int, n_neighbors: int, random_state: int) -> np.ndarray:
-    """The first ``n_components`` eigenvectors of the normalised Laplacian of the documents'
-    ``n_neighbors``-nearest-neighbour graph ((A + A') / 2 of the connectivity graph, self
-    included, as scikit-learn's ``SpectralClustering(affinity="nearest_neighbors")``), each
-    divided by the square root of its document's degree as scikit-learn's
-    ``spectral_embedding`` returns them. The first K columns are the embedding of K clusters.
-    Up to ``DENSE_MAX`` documents by LAPACK's dense symmetric solver (no start vector; ARPACK,
-    scikit-learn's default, took 336 s instead of 10 on 450 headlines whose 10-neighbour graph
-    falls apart: a repeated eigenvalue 0), above it by ARPACK from a start vector of
-    ``random_state``."""
-    from scipy.linalg import eigh
-    from scipy.sparse.csgraph import laplacian
+def neighbour_graph(V: np.ndarray, n_neighbors: int) -> sparse.csr_matrix:
+    """The documents' ``n_neighbors``-nearest-neighbour graph, (A + A') / 2 of the connectivity
+    graph with each document its own neighbour (scikit-learn's
+    ``SpectralClustering(affinity="nearest_neighbors")``): weights 1 (both ways) and 1/2 (one way)."""
     from sklearn.neighbors import kneighbors_graph
 
     A = kneighbors_graph(V, min(n_neighbors, V.shape[0] - 1), include_self=True)
-    A = 0.5 * (A + A.T)
-    if V.shape[0] > DENSE_MAX:
+    return sparse.csr_matrix(0.5 * (A + A.T))
+
+
+def spectral_maps(A: sparse.spmatrix, n_components: int, random_state: int) -> np.ndarray:
+    """The first ``n_components`` eigenvectors of the normalised Laplacian of the graph ``A``
+    (:func:`neighbour_graph`), each divided by the square root of its document's degree as
+    scikit-learn's ``spectral_embedding`` returns them. The first K columns are the embedding of
+    K clusters. Up to ``DENSE_MAX`` documents by LAPACK's dense symmetric solver (no start
+    vector; ARPACK, scikit-learn's default, took 336 s instead of 10 on 450 headlines whose
+    10-neighbour graph falls apart: a repeated eigenvalue 0), above it by ARPACK from a start
+    vector of ``random_state``."""
+    from scipy.linalg import eigh
+    from scipy.sparse.csgraph import laplacian
+
+    if A.shape[0] > DENSE_MAX:
         from sklearn.manifold import spectral_embedding
 
         with warnings.catch_warnings():          # "Graph is not fully connected": the clusters are the parts
@@ -209,6 +219,23 @@ def spectral_maps(V: np.ndarray, n_components: int, n_neighbors: int, random_sta
     L, dd = laplacian(A.toarray(), normed=True, return_diag=True)
     _, U = eigh(L, subset_by_index=[0, n_components - 1])
     return U / dd[:, None]
+
+
+def modularity(A: sparse.spmatrix, labels: np.ndarray) -> float:
+    """Newman's modularity of a partition of the weighted graph ``A`` (symmetric):
+    Q = Σ_c [w_cc / w - (d_c / w)²], w_cc the weight of the edges within cluster c (both
+    directions), d_c its documents' degrees summed, w the total (Newman 2006; networkx's
+    ``modularity`` with resolution 1). The share of the graph's weight inside the clusters less
+    what clusters of the same degrees would hold by chance: 0 for one cluster, lower when a
+    cluster is cut through a dense part of the graph (too many clusters) or when two groups that
+    barely link are kept together (too few)."""
+    A = sparse.csr_matrix(A)
+    k = int(labels.max()) + 1
+    member = sparse.csr_matrix((np.ones(len(labels)), (np.arange(len(labels)), labels)), shape=(len(labels), k))
+    within = (member.T @ A @ member).diagonal()
+    degree = np.asarray(member.T @ A.sum(axis=1)).ravel()
+    total = float(A.sum())
+    return float((within / total - (degree / total) ** 2).sum())
 
 
 def cluster_qr(maps: np.ndarray) -> np.ndarray:
@@ -244,11 +271,13 @@ def silhouette(V: np.ndarray, labels: np.ndarray) -> float:
 # --------------------------------------------------------------------------------------------
 def _grid_run(r: int, *, V: np.ndarray, words: sparse.csr_matrix, whole: sparse.spmatrix, rows: list[np.ndarray],
               seed: int, settings: Settings) -> list[dict[str, Any]]:
-    """Seed run ``r``: its documents' spectral embedding (one eigendecomposition for the largest
-    K), then every K of the grid: the partition (documents of the run), its silhouette, and the
+    """Seed run ``r``: its documents' neighbour graph and spectral embedding (one
+    eigendecomposition for the largest K), then every K of the grid: the partition (documents of
+    the run), its modularity on the run's graph (the rule's criterion) and silhouette, and the
     NPMI coherence (over the whole corpus) and exclusivity of its clusters' top words."""
     mine = rows[r]
-    maps = spectral_maps(V[mine], max(settings.k_grid), settings.docvec.n_neighbors, run_seed(seed, r))
+    A = neighbour_graph(V[mine], settings.docvec.n_neighbors)
+    maps = spectral_maps(A, max(settings.k_grid), run_seed(seed, r))
     out = []
     for k in settings.k_grid:
         labels = cluster_qr(maps[:, :k])
@@ -256,7 +285,7 @@ def _grid_run(r: int, *, V: np.ndarray, words: sparse.csr_matrix, whole: sparse.
         # top_word_indices's order without its rounding (the slow part here): within a topic the
         # order of (n_kw + beta) / (n_k + V beta) is that of the counts, and equal counts are equal
         top = np.argsort(-fit.topic_word, axis=1, kind="stable")[:, :settings.top_n]
-        out.append({"k": k, "labels": labels, "silhouette": silhouette(V[mine], labels),
+        out.append({"k": k, "labels": labels, "modularity": modularity(A, labels), "silhouette": silhouette(V[mine], labels),
                     "coherence_npmi": float(npmi_coherence(top, whole).mean()),
                     "exclusivity": float(exclusivity(fit.topic_word, settings.top_n, top).mean())})
     return out
@@ -286,7 +315,7 @@ def evaluate_grid(words: Corpus, V: np.ndarray, settings: Settings, seed: int) -
     (no held-out share: nothing is predicted; at most ``grid_max_docs``, a seeded sample), run r on
     its own seeded subsample (``subsample``, as the mixture models' runs) clustered at every K;
     one row per (K, run): coherence_npmi, exclusivity, stability (:func:`partition_stability`),
-    perplexity (NaN) and silhouette. The runs go through the project's parallel path
+    perplexity (NaN), modularity (:func:`modularity`, on the run's graph) and silhouette. The runs go through the project's parallel path
     (``n_jobs``); the same rows for any n_jobs."""
     n = words.counts.shape[0]
     docs, _ = cap_documents(np.arange(n), np.arange(0), settings.grid_max_docs, seed)
@@ -300,8 +329,8 @@ def evaluate_grid(words: Corpus, V: np.ndarray, settings: Settings, seed: int) -
         stab = partition_stability([d[j]["labels"] for d in done], rows, n)
         out += [{"model": "docvec", "k": k, "run": r + 1, "coherence_npmi": d[j]["coherence_npmi"],
                  "exclusivity": d[j]["exclusivity"], "stability": float(stab[r]), "perplexity": float("nan"),
-                 "silhouette": d[j]["silhouette"]} for r, d in enumerate(done)]
-    return pd.DataFrame(out, columns=[*RUN_COLUMNS, "silhouette"])
+                 "modularity": d[j]["modularity"], "silhouette": d[j]["silhouette"]} for r, d in enumerate(done)]
+    return pd.DataFrame(out, columns=[*RUN_COLUMNS, *CRITERIA, "silhouette"])
 
 
 def fit_final(words: Corpus, V: np.ndarray, k: int, seed: int, settings: Settings) -> tuple[TopicFit, pd.DataFrame]:
@@ -309,7 +338,7 @@ def fit_final(words: Corpus, V: np.ndarray, k: int, seed: int, settings: Setting
     :func:`run_seed` (seed, 0)), its QR partition, :func:`partition_fit`; and the stage's one
     ``final_chains.csv`` row (no likelihood: log_posterior NaN)."""
     state = run_seed(seed, 0)
-    labels = cluster_qr(spectral_maps(V, k, settings.docvec.n_neighbors, state))
+    labels = cluster_qr(spectral_maps(neighbour_graph(V, settings.docvec.n_neighbors), k, state))
     fit = partition_fit(words.counts, labels, k, settings.docvec.beta)
     chains = pd.DataFrame([{"chain": 1, "random_state": state, "n_docs": int(V.shape[0]), "log_posterior": float("nan"),
                             "n_topics_used": int(len(np.unique(labels))), "chosen": True}])

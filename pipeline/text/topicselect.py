@@ -16,7 +16,7 @@ from pipeline.core.digits import rounded
 from pipeline.text.topicmodel import Settings
 
 SPREAD = ("coherence_npmi", "exclusivity", "stability", "perplexity")
-OPTIONAL = ("silhouette",)     # a criterion of some families only (docvec: pipeline.text.docvec), when the runs have it
+OPTIONAL = ("modularity", "silhouette")   # criteria of some families only (docvec: pipeline.text.docvec), when the runs have them
 K_COLUMNS = ["model", "k", *[f"{c}{s}" for c in SPREAD for s in ("", "_sd", "_min", "_max")], "n_seeds",
              "eligible", "score", "score_sd", "score_se", "within_se", "selection_fallback", "chosen"]
 
@@ -112,7 +112,7 @@ def jackknife_se(runs: pd.DataFrame, table: pd.DataFrame, criteria: tuple[str, .
     return out[["model", "k", "score_se"]]
 
 
-def select_model(runs: pd.DataFrame, settings: Settings, band: bool = False) -> tuple[pd.DataFrame, dict[str, Any]]:
+def select_model(runs: pd.DataFrame, settings: Settings, best: bool = False) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Summarise the grid's seed runs (:func:`summarise_runs`), score them and apply the rule
     (:func:`choose`). Eligible: mean stability >= ``min_stability`` (every row with a single seed
     run: stability unknown). A family's reference rows are its eligible rows, or all its rows when
@@ -121,12 +121,13 @@ def select_model(runs: pd.DataFrame, settings: Settings, band: bool = False) -> 
     scale than the DMM's, is never compared with it); score_sd: their sd over the runs; score_se:
     the score's jackknife standard error (:func:`jackknife_se`). Returns the table (``K_COLUMNS``,
     by model and K) and the decision (selection: rule, fallback or forced; selection_fallback;
-    selection_reason). ``band`` (docvec: its stability, an adjusted Rand index, is on another scale
-    than ``min_stability``'s): no stability gate, every K eligible, and the rule is the band's: the
-    smallest K within ``SE_BAND`` standard errors of the best score (:func:`_family_pick`)."""
+    selection_reason). ``best`` (docvec, whose criterion has its maximum inside the grid and whose
+    stability, an adjusted Rand index, is on another scale than ``min_stability``'s): no stability
+    gate, every K eligible, and the pick is the best score (:func:`_family_pick`); ``within_se``
+    still marks the K the evidence cannot tell apart from it."""
     table = summarise_runs(runs)
     stab = rounded(table["stability"].to_numpy(float))
-    table["eligible"] = (stab >= settings.min_stability) if settings.seeds >= 2 and not band else True
+    table["eligible"] = (stab >= settings.min_stability) if settings.seeds >= 2 and not best else True
     table["selection_fallback"] = ~table.groupby("model")["eligible"].transform("any")
     table["reference"] = table["eligible"] | table["selection_fallback"]
     scored = runs.assign(score=_standardise(runs, table, settings.criteria))
@@ -134,7 +135,7 @@ def select_model(runs: pd.DataFrame, settings: Settings, band: bool = False) -> 
     table = table.merge(per_row.rename(columns={"mean": "score", "std": "score_sd"}), on=["model", "k"], how="left")
     table = table.merge(jackknife_se(runs, table, settings.criteria), on=["model", "k"], how="left")
     table.loc[~table["reference"], ["score", "score_sd", "score_se"]] = np.nan
-    table, decision = choose(table, settings, band)
+    table, decision = choose(table, settings, best)
     return table[k_columns(runs)].sort_values(["model", "k"], kind="stable").reset_index(drop=True), decision
 
 
@@ -150,17 +151,17 @@ def _within(rows: pd.DataFrame) -> tuple[pd.Series, int]:
     return pd.Series(s >= rounded(np.max(s) - band), index=rows.index), best
 
 
-def _family_pick(rows: pd.DataFrame, band: bool = False) -> tuple[int, pd.Series]:
+def _family_pick(rows: pd.DataFrame, best: bool = False) -> tuple[int, pd.Series]:
     """The index of a family's pick among its reference ``rows`` and the rows within the band of
-    its best (:func:`_within`). A family with a K stable enough: the best score. A fallback
-    family (no K stable enough), or any family with ``band``: the smallest K within the band."""
-    within, best = _within(rows)
-    if not band and not rows["selection_fallback"].iloc[0]:
-        return best, within
+    its best (:func:`_within`). A family with a K stable enough, or any family with ``best``: the
+    best score. A fallback family (no K stable enough): the smallest K within the band."""
+    within, top = _within(rows)
+    if best or not rows["selection_fallback"].iloc[0]:
+        return top, within
     return rows[within].sort_values("k", kind="stable").index[0], within
 
 
-def choose(table: pd.DataFrame, settings: Settings, band: bool = False) -> tuple[pd.DataFrame, dict[str, Any]]:
+def choose(table: pd.DataFrame, settings: Settings, best: bool = False) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The rule, family by family, then across families.
 
     1. Within each model family: among its K with stability >= ``min_stability``, the best
@@ -169,7 +170,8 @@ def choose(table: pd.DataFrame, settings: Settings, band: bool = False) -> tuple
        apart from its best, lower by at most ``SE_BAND`` (2) jackknife standard errors of the
        difference (the one-standard-error rule of cross-validation, with the error of a
        difference and a two-sided 5 % test: topics the evidence does not tell apart from noise
-       are not added). ``within_se`` marks, in every family, the K within that band.
+       are not added). ``within_se`` marks, in every family, the K within that band. With
+       ``best`` (docvec) every K is eligible and the pick is the best score.
     2. Across families, the picks compete on NPMI coherence (the one criterion on a common
        scale: the same corpus, the same ``top_n`` words, document co-occurrence): the highest
        wins, ties to the order of ``topics.models``; a stable pick beats any fallback pick.
@@ -183,7 +185,7 @@ def choose(table: pd.DataFrame, settings: Settings, band: bool = False) -> tuple
     picks = []
     for m in families:
         rows = t[(t["model"] == m) & t["reference"]]
-        idx, within = _family_pick(rows, band)
+        idx, within = _family_pick(rows, best)
         t.loc[within.index[within.to_numpy()], "within_se"] = True
         if settings.fixed_k is not None:
             hit = t[(t["model"] == m) & (t["k"] == settings.fixed_k)]
@@ -194,29 +196,29 @@ def choose(table: pd.DataFrame, settings: Settings, band: bool = False) -> tuple
     stable = [p for p in picks if t.at[p[0], "eligible"]]
     pool = stable or picks
     order = {m: i for i, m in enumerate(settings.models)}
-    idx, m, best = max(pool, key=lambda p: (rounded(np.array([t.at[p[0], "coherence_npmi"]]))[0], -order[p[1]]))
+    idx, m, top = max(pool, key=lambda p: (rounded(np.array([t.at[p[0], "coherence_npmi"]]))[0], -order[p[1]]))
     t["chosen"] = t.index == idx
-    return t, _decision(t, idx, m, best, forced, len(picks), settings, band)
+    return t, _decision(t, idx, m, top, forced, len(picks), settings, best)
 
 
-def _decision(t: pd.DataFrame, idx: int, m: str, best: float, forced: bool, n_picks: int,
-              settings: Settings, band: bool = False) -> dict[str, Any]:
+def _decision(t: pd.DataFrame, idx: int, m: str, top: float, forced: bool, n_picks: int,
+              settings: Settings, best: bool = False) -> dict[str, Any]:
     """selection (rule, fallback or forced), selection_fallback and the one-line reason."""
     k = int(t.at[idx, "k"])
     fallback = bool(t.at[idx, "selection_fallback"]) and not forced
     if forced:
         reason = (f"forced by topics.selection (model {settings.fixed_model}, fixed_k {settings.fixed_k}): "
                   f"{m} K = {k}, stability {t.at[idx, 'stability']:.3f}")
-    elif band:
-        reason = _band_reason(t, idx, m, best, settings)
+    elif best:
+        reason = _best_reason(t, idx, m, settings)
     elif fallback:
-        top = t.loc[t["stability"].astype(float).idxmax()]
-        reason = (f"no (model, K) reached stability {settings.min_stability} (best {top['stability']:.3f}: "
-                  f"{top['model']} K = {int(top['k'])}); fallback: the smallest K whose score is within "
-                  f"{SE_BAND:g} standard errors of its difference from the best score ({best:.3f}): {m} K = {k}, "
+        most = t.loc[t["stability"].astype(float).idxmax()]
+        reason = (f"no (model, K) reached stability {settings.min_stability} (best {most['stability']:.3f}: "
+                  f"{most['model']} K = {int(most['k'])}); fallback: the smallest K whose score is within "
+                  f"{SE_BAND:g} standard errors of its difference from the best score ({top:.3f}): {m} K = {k}, "
                   f"score {t.at[idx, 'score']:.3f} (se {t.at[idx, 'score_se']:.3f}), stability {t.at[idx, 'stability']:.3f}")
     else:
-        reason = (f"the best score ({best:.3f}, se {t.at[idx, 'score_se']:.3f}) among the K with stability >= "
+        reason = (f"the best score ({top:.3f}, se {t.at[idx, 'score_se']:.3f}) among the K with stability >= "
                   f"{settings.min_stability}: {m} K = {k}")
         if n_picks > 1:
             reason += " (the model family by NPMI coherence)"
@@ -224,15 +226,19 @@ def _decision(t: pd.DataFrame, idx: int, m: str, best: float, forced: bool, n_pi
             "selection_fallback": fallback, "selection_reason": reason}
 
 
-def _band_reason(t: pd.DataFrame, idx: int, m: str, best: float, settings: Settings) -> str:
-    """The reason of a ``band`` choice, saying when the best score is at the grid's largest K
-    (the criterion still rising: a larger K might score higher)."""
+def _best_reason(t: pd.DataFrame, idx: int, m: str, settings: Settings) -> str:
+    """The reason of a ``best`` choice (docvec): the K of the best mean score, the K within two
+    standard errors of it, and when the best is at an end of the grid (the criterion still rising
+    there: a K beyond it might score higher)."""
     k = int(t.at[idx, "k"])
     rows = t[t["model"] == m]
-    top_k = int(rows.loc[rows["score"].astype(float).idxmax(), "k"])
-    reason = (f"{m}: the smallest K whose score ({', '.join(settings.criteria)}) is within {SE_BAND:g} standard errors "
-              f"of its difference from the best score ({best:.3f}, K = {top_k}): K = {k}, score {t.at[idx, 'score']:.3f} "
-              f"(se {t.at[idx, 'score_se']:.3f}), stability {t.at[idx, 'stability']:.3f} (reported, not a gate)")
-    if top_k == max(settings.k_grid):
-        reason += "; the best score is at the grid's largest K: the evidence does not bound K from above"
+    near = ", ".join(str(int(x)) for x in rows.loc[rows["within_se"], "k"])
+    values = ", ".join(f"{c} {t.at[idx, c]:.3f} (sd over the runs {t.at[idx, f'{c}_sd']:.3f})" for c in settings.criteria)
+    reason = (f"{m}: the K of the best mean score ({', '.join(settings.criteria)}) over the seed runs: K = {k}, {values}; "
+              f"within {SE_BAND:g} standard errors of its score: K = {near}; "
+              f"stability {t.at[idx, 'stability']:.3f} (reported, not a gate)")
+    if k == max(settings.k_grid) and len(settings.k_grid) > 1:
+        reason += "; the best is at the grid's largest K: the evidence does not bound K from above"
+    elif k == min(settings.k_grid) and len(settings.k_grid) > 1:
+        reason += "; the best is at the grid's smallest K: the evidence does not bound K from below"
     return reason

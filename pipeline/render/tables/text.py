@@ -58,7 +58,7 @@ def k_selection_note(results: Results, lang: str, fallback_only: bool = False) -
     if len(chosen) != 1:
         return ()
     row = chosen.iloc[0]
-    if str(row.get("model", "")) == "docvec" and "silhouette" in ks.columns:
+    if str(row.get("model", "")) == "docvec" and "modularity" in ks.columns:
         return _docvec_note(ks, row, lang, fallback_only)
     if str(row["selection_fallback"]).lower() in ("true", "1"):
         return (_t("k_selection_fallback", lang, k=int(row["k"]), best=fmt(float(ks["stability"].max()), 2)),)
@@ -66,15 +66,16 @@ def k_selection_note(results: Results, lang: str, fallback_only: bool = False) -
 
 
 def _docvec_note(ks: pd.DataFrame, row: pd.Series, lang: str, fallback_only: bool) -> tuple[str, ...]:
-    """The docvec rule's note (K by the silhouette band; stability reported with its spread) and,
-    when the best silhouette is at the grid's largest K, a warning (also under the topics table)."""
+    """The docvec rule's note (K by the best mean modularity; stability reported with its spread)
+    and, when the chosen K is at an end of the grid, a warning (also under the topics table)."""
     mine = ks[ks["model"] == "docvec"]
-    top = mine.loc[mine["silhouette"].astype(float).idxmax()]
-    edge = ((_t("k_selection_edge", lang, kmax=int(mine["k"].max())),) if int(top["k"]) == int(mine["k"].max()) else ())
+    k, kmin, kmax = int(row["k"]), int(mine["k"].min()), int(mine["k"].max())
+    edge = (() if kmin == kmax else (_t("k_selection_edge", lang, kmax=kmax),) if k == kmax
+            else (_t("k_selection_edge_low", lang, kmin=kmin),) if k == kmin else ())
     if fallback_only:
         return edge
     sd = float(row["stability_sd"]) if not _isnan(row["stability_sd"]) else float("nan")
-    return (_t("k_selection_docvec", lang, k=int(row["k"]), seeds=int(row["n_seeds"]), stab=fmt(float(row["stability"]), 2),
+    return (_t("k_selection_docvec", lang, k=k, seeds=int(row["n_seeds"]), stab=fmt(float(row["stability"]), 2),
                stab_sd=fmt(sd, 2)), *edge)
 
 
@@ -96,9 +97,10 @@ def table_k_selection(results: Results, instrument: Instrument, settings: Mappin
     F = "topics/k_selection.csv"
     ks = results[F]
     d = settings["decimals"]["fit"]
-    cols = [c for c in ("coherence_npmi", "exclusivity", "stability", "perplexity", "silhouette") if c in ks.columns]
+    cols = [c for c in ("coherence_npmi", "exclusivity", "stability", "perplexity", "modularity", "silhouette")
+            if c in ks.columns]
     names = {"coherence_npmi": "coherence", "exclusivity": "exclusivity", "stability": "stability", "perplexity": "perplexity",
-             "silhouette": "silhouette"}
+             "modularity": "modularity", "silhouette": "silhouette"}
     has_model = "model" in ks.columns
     rows = []
     for _, r in ks.iterrows():
