@@ -1104,3 +1104,31 @@ def test_round_11_numbers_and_addresses(generic):
     assert spans(generic, "地址写9号，第五排，二区就行。") == [("9号，第五排，二区", "address")]
     assert spans(generic, "住在大河乡龙泉村安置点27号。") == [("大河乡龙泉村安置点27号", "address")]
     assert spans(generic, "他在村卫生点3号床。第三排，8号。") == []
+
+
+# --------------------------------------------------------------------------------------------
+# numbers of the sixteenth writer (round 12, numbers and addresses only; own sentences)
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text,value,typ", [
+    ("他手机是138 O951 6620，你记下。", "138 O951 6620", "mobile"),                # a letter O typed for a zero
+    ("表上填的是幺3幺0951 7704，没错。", "幺3幺0951 7704", "mobile"),              # Chinese and Arabic digits interleaved
+    ("他工号4 0 1 2 7 8，在三车间。", "4 0 1 2 7 8", "staff_id"),                  # one digit at a time after its word
+    ("登记的卡号是640104C1029384，你核一下。", "640104C1029384", "certificate"),    # a card's number with a letter inside
+    ("邮箱是lihua1980 at 126 dot com，别写错。", "lihua1980 at 126 dot com", "email"),      # at and dot said in English
+    ("邮箱ma_xiaohong 艾特 一二六 点 com。", "ma_xiaohong 艾特 一二六 点 com", "email"),     # a domain in Chinese digits
+])
+def test_numbers_of_the_sixteenth_writer(generic, text, value, typ):
+    assert [(v, t) for v, t in spans(generic, text)] == [(value, typ)]
+
+
+@pytest.mark.parametrize("text", [
+    "那款手机型号是X2O，挺老的。",              # an O after a digit but no digit after it
+    "我们买了2023A001号的货。",               # a lettered batch number with few digits
+    "我看了一下，at 3 点开会。",               # at in English with no address after it
+])
+def test_look_alikes_of_the_sixteenth_writers_numbers_are_kept(generic, text):
+    assert spans(generic, text) == []
+
+
+def test_a_room_read_out_with_liang(generic):
+    assert spans(generic, "她家住福宁小区7号楼二单元幺两零幺，白天不在。") == [("福宁小区7号楼二单元幺两零幺", "address")]

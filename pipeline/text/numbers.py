@@ -72,9 +72,10 @@ EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(
                       r"(?![A-Za-z0-9])")
 # an address read out: @ said as 艾特 / 圈a / at, a dot as 点, spaces around them
 # (mxh2008 艾特 163.com, mayl 圈a qq 点 com); the domain must end in a known top-level name
-_AT, _DOT = r"[ \t]*(?:@|艾特|圈[aA]|小老鼠|at|AT)[ \t]*", r"[ \t]*(?:\.|点)[ \t]*"
-SPOKEN_EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+(?:[ \t][A-Za-z0-9._%+\-]+){0,3}" + _AT + r"[A-Za-z0-9\-]+(?:" + _DOT +
-                             r"[A-Za-z0-9\-]+)*?" + _DOT + r"(?:com|cn|net|org|edu|gov)(?:" + _DOT + r"cn)?(?![A-Za-z0-9])",
+_AT, _DOT = r"[ \t]*(?:@|艾特|圈[aA]|小老鼠|at|AT)[ \t]*", r"[ \t]*(?:\.|点|dot|DOT)[ \t]*"
+_DOMAIN = r"[A-Za-z0-9\-" + _CN + r"]+"         # 一六三 点 com: a domain read out in Chinese digits too
+SPOKEN_EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+(?:[ \t][A-Za-z0-9._%+\-]+){0,3}" + _AT + _DOMAIN + r"(?:" + _DOT +
+                             _DOMAIN + r")*?" + _DOT + r"(?:com|cn|net|org|edu|gov)(?:" + _DOT + r"cn)?(?![A-Za-z0-9])",
                              re.I)
 # an official document's number (发文字号, GB/T 9704-2012: the issuer's code, the year in 〔〕, the
 # number: 宁政发〔2017〕52号, 银政办发〔2019〕8号): a public document, not personal data (kept)
@@ -106,6 +107,9 @@ CREDIT_CODE_RE = re.compile(rf"(?<![A-Za-z0-9])(?=[0-9]{{0,16}}[A-Za-z])[{_USCC}
 REGION_FILE_RE = re.compile(r"(?<![A-Za-z0-9\-])\d{6}(?:-[A-Z]{1,4}){1,3}(?:-\d{2,8}){1,3}(?![A-Za-z0-9]|-[A-Za-z0-9])")
 LETTERED_RE = re.compile(r"(?<![A-Za-z0-9_.@\-])[A-Z]{1,5}(?:-?[A-Z0-9]){5,30}(?![A-Za-z0-9_@]|-[A-Za-z0-9])")
 TOKEN = r"[A-Za-z0-9](?:[A-Za-z0-9_.\-]{0,38}[A-Za-z0-9])?"
+# digits with one or two capitals inside (a medical-insurance or other card's number: 640302B0038571)
+INNER_LETTER_RE = re.compile(r"(?<![A-Za-z0-9_.@\-])\d{4,}[A-Z]{1,2}\d{4,}(?![A-Za-z0-9_@]|-[A-Za-z0-9])")
+SPACED = r"[A-Za-z0-9](?:[ \t][A-Za-z0-9]){3,}(?![A-Za-z0-9])"     # one character at a time: 0 0 7 3 1 6
 # a WeChat id as the app makes it (wxid_ and letters and digits): an account with no word before it
 WXID_RE = re.compile(r"(?<![A-Za-z0-9_])wxid_[A-Za-z0-9_\-]{6,30}(?![A-Za-z0-9_])", re.I)
 # a number said in groups of Chinese (or Arabic) digits with commas between them (幺三九，零九五一，
@@ -160,9 +164,16 @@ def _mask_dates(folded: str) -> tuple[str, list[tuple[int, int, str]]]:
     return DATE_TIME_RE.sub(mask, folded), births
 
 
+# a letter O between digits is a zero typed or transcribed wrong (186 O952 7731, 1O86): one
+# character for one, a digit on each side (a space or dash between allowed)
+LETTER_ZERO_RE = re.compile(r"(?:(?<=\d)|(?<=\d[ \-]))[Oo](?=[ \-]?\d)")
+
+
 def fold(text: str) -> str:
-    """``text`` with full-width ASCII, dashes and middle dots made ASCII, one character for one."""
-    return text.translate(_FOLD)
+    """``text`` with full-width ASCII, dashes and middle dots made ASCII, and a letter O between
+    digits made a zero, one character for one."""
+    folded = text.translate(_FOLD)
+    return LETTER_ZERO_RE.sub("0", folded) if ("O" in folded or "o" in folded) else folded
 
 
 def id_check_digit(first17: str) -> str:
@@ -305,7 +316,8 @@ def _chinese_runs(folded: str, text: str, rules: Rules) -> Iterator[tuple[int, i
             value = value[:-1].rstrip(" \t-")                  # 2019两年: 两 counts the years
             end = m.start() + len(value)
         n_cn = sum(c in CN_DIGITS for c in value)
-        if n_cn < 3:
+        interleaved = re.search(r"\d[ \t\-]?[" + _CN + r"]", value) is not None    # 幺5幺0954 2837
+        if n_cn < 3 and not interleaved:
             continue
         digits = "".join(CN_DIGITS.get(c, c) for c in value if c.isdigit() or c in CN_DIGITS)
         if value[-1] in "Xx":
@@ -407,7 +419,8 @@ def _context_ids(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
         if not words:
             continue
         alt = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-        for m in re.finditer(rf"(?<![A-Za-z])(?:{alt})[{re.escape(filler)}]{{0,4}}({TOKEN})({GROUPS})(?![A-Za-z0-9_@])", folded):
+        for m in re.finditer(rf"(?<![A-Za-z])(?:{alt})[{re.escape(filler)}]{{0,4}}({SPACED}|{TOKEN})({GROUPS})(?![A-Za-z0-9_@])",
+                             folded):
             value, end = m.group(1), m.end(1)
             if m.group(2) and any(c.isalpha() for c in value):
                 value, end = value + m.group(2), m.end(2)      # Y6403 2400 1187 52 (digits alone: a run, below)
@@ -464,6 +477,9 @@ def find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     for m in LETTERED_RE.finditer(folded):
         if _lettered(m.group()):
             yield m.start(), m.end(), "certificate"
+    for m in INNER_LETTER_RE.finditer(folded):
+        if sum(c.isdigit() for c in m.group()) >= 10:
+            yield m.start(), m.end(), "certificate"      # 640302B0038571: a card's number, letters inside
     if DOC_NO_END.search(folded):                        # every document number ends so: the long pattern only then
         for m in DOC_NO_RE.finditer(folded):
             yield m.start(), m.end(), "certificate"

@@ -308,7 +308,7 @@ def _address_re(addr: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
             rf"|(?P<w>{num}排)")                                                   # a row (72号院5排3号)
     plain = re.sub(r"\(\?P<\w+>", "(?:", part)
     dash = r" ?[-－—–] ?"
-    said = r"[零〇一二三四五六七八九幺洞]{3,4}(?![零〇一二三四五六七八九十百])"     # a room read out digit by digit (三零二)
+    said = r"[零〇一二三四五六七八九幺洞两]{3,4}(?![零〇一二三四五六七八九十百两])"     # a room read out digit by digit (三零二, 幺两零幺)
     house = r"(?:\d{1,4}|[一二三四五六七八九十百千零〇两]{1,7})"                  # a house number (二百一十六号)
     annex = r"(?:附\d{1,3}号)?"                                                      # an annex number (14号附2号)
     plate = r"(?:门牌号?)?"                                                           # 门牌 before the house number (五组门牌17号)
@@ -331,7 +331,7 @@ def _address_re(addr: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
         rf"|(?<![\d一二三四五六七八九十百零〇两]){num}(?:{group}){row}{plate}{num}(?:号|户)院?{annex}"     # 二组38号
         rf"|(?:{village}) ?{num}区 ?{row}{plate}{house}(?:号|户)院?{annex}"      # a section of a resettlement village: 移民新村3区17号
         rf"|(?:{village})[\u4e00-\u9fd5]{{1,3}}?[点区片] ?{row}{plate}{house}(?:号|户)(?![床位])院?{annex}"   # a village's site: 和泉村移民点14号
-        rf"|(?<![零〇一二三四五六七八九幺洞\d]){said}(?:{room})?[,，] ?{num}(?:{long_units})(?:[,，] ?{num}(?:{building}))?"
+        rf"|(?<![零〇一二三四五六七八九幺洞两\d]){said}(?:{room})?[,，] ?{num}(?:{long_units})(?:[,，] ?{num}(?:{building}))?"
         rf"(?:[,，] ?就?在[\u4e00-\u9fd5]{{1,6}}?(?:{compounds}))?"      # said backwards: 五零三，五单元，十一号楼，就在清和家园
         rf")")
     return anchors, re.compile(part)
