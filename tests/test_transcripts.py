@@ -601,3 +601,45 @@ def test_bad_parameters_are_clear_errors(tmp_path, project_params, capsys):
         dup = tmp_path / "dict.txt"
         dup.write_text("网格员 n\n网格员 n\n", encoding="utf-8")
         resolve_userdict(dup, str(ROOT / project_params["transcripts"]["jieba_cache"]))
+
+
+def test_the_machine_keeps_the_dictionary_work_without_a_studys_words(tmp_path, monkeypatch, project_params):
+    """The user dictionary's frequencies (jieba's suggest_freq, ~1 s with jieba's tokenizer) and
+    jieba's parsed dictionary are kept in the machine's cache (pipeline/core/machine.py), found by
+    content: the second run reads them and gets the same values; the frequencies' file holds
+    numbers only (no word of the study); a damaged file is computed again."""
+    import json
+
+    from pipeline.text import segment as S
+
+    monkeypatch.setenv("PIPELINE_MACHINE_CACHE", str(tmp_path / "machine"))
+    cfg = project_params["transcripts"]
+    userdict, cache = ROOT / cfg["userdict"], str(ROOT / cfg["jieba_cache"])
+    first = resolve_userdict(userdict, cache)
+    saved = list((tmp_path / "machine" / "userdict").glob("*.json"))
+    assert len(saved) == 1
+    numbers = json.loads(saved[0].read_text(encoding="ascii"))
+    assert numbers == [f for _, f, _ in first] and all(type(n) is int for n in numbers)
+    assert not any("\u4e00" <= c <= "\u9fff" for c in saved[0].read_text(encoding="ascii"))
+
+    def no_jieba(*a, **k):
+        raise AssertionError("jieba's tokenizer built although the frequencies were saved")
+
+    monkeypatch.setattr(S, "_jieba_tokenizer", no_jieba)
+    assert resolve_userdict(userdict, cache) == first
+    saved[0].write_text("[1, 2", encoding="ascii")              # damaged: computed again
+    monkeypatch.undo()
+    monkeypatch.setenv("PIPELINE_MACHINE_CACHE", str(tmp_path / "machine"))
+    assert resolve_userdict(userdict, cache) == first
+
+    from pipeline.text.rules import load_rules
+
+    rules = load_rules(ROOT / cfg["config"], ROOT / cfg["stopwords"])
+    parsed = S.load_lexicon(rules, first)
+    kept = list((tmp_path / "machine" / "lexicon").glob("*.marshal"))
+    assert len(kept) == 1
+    again = S.load_lexicon(rules, first)
+    assert (again.entries, again.given_chars, again.user) == (parsed.entries, parsed.given_chars, parsed.user)
+    kept[0].write_bytes(b"not marshal")
+    damaged = S.load_lexicon(rules, first)
+    assert damaged.entries == parsed.entries and damaged.given_chars == parsed.given_chars

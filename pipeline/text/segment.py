@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import io
 import json
+import marshal
 import re
 import warnings
 import zlib
@@ -156,12 +158,42 @@ def resolve_userdict(path: str | Path, jieba_cache: str) -> tuple[tuple[str, int
         parsed.append((word, freq, tag))
     if all(f is not None for _, f, _ in parsed):
         return tuple((w, int(f), t or "n") for w, f, t in parsed)
-    tk = _jieba_tokenizer(jieba_cache)
-    out = []
-    for word, freq, tag in parsed:
-        tk.add_word(word, freq, tag)
-        out.append((word, int(tk.FREQ[word]), tag or "n"))
-    return tuple(out)
+    saved = _saved_frequencies(parsed)
+    freqs = _read_frequencies(saved, len(parsed))
+    if freqs is None:
+        tk = _jieba_tokenizer(jieba_cache)
+        freqs = []
+        for word, freq, tag in parsed:
+            tk.add_word(word, freq, tag)
+            freqs.append(int(tk.FREQ[word]))
+        try:
+            write_bytes(saved, json.dumps(freqs).encode("ascii"))
+        except OSError:             # a read-only home: computed again next time
+            pass
+    return tuple((word, freq, tag or "n") for (word, _, tag), freq in zip(parsed, freqs))
+
+
+def _saved_frequencies(parsed: list[tuple[str, int | None, str | None]]) -> Path:
+    """Where the machine keeps the frequencies jieba gives a user dictionary (:mod:`pipeline.core.machine`):
+    named by a hash of the entries, jieba's version and its dictionary's content; the file holds the
+    numbers only, in the entries' order, never a word of the study."""
+    spec = importlib.util.find_spec("jieba")
+    dictionary = Path(list(spec.submodule_search_locations)[0]) / "dict.txt" if spec and spec.submodule_search_locations else None
+    digest = hashlib.sha256(json.dumps({
+        "entries": parsed, "jieba": _package_version("jieba"),
+        "dict": hashlib.sha256(dictionary.read_bytes()).hexdigest() if dictionary and dictionary.is_file() else None,
+    }, ensure_ascii=False).encode("utf-8")).hexdigest()
+    return machine_cache_dir("userdict", digest[:32] + ".json")
+
+
+def _read_frequencies(path: Path, n: int) -> list[int] | None:
+    """The saved frequencies, or None when there are none or they are not ``n`` positive integers."""
+    try:
+        freqs = json.loads(path.read_text(encoding="ascii"))
+    except (OSError, ValueError):
+        return None
+    ok = isinstance(freqs, list) and len(freqs) == n and all(type(f) is int and f > 0 for f in freqs)
+    return freqs if ok else None
 
 
 def segmenter_spec(engine: str, words: tuple[tuple[str, int, str], ...], jieba_cache: str) -> SegmenterSpec:
@@ -296,22 +328,37 @@ def load_lexicon(rules: Rules, words: Iterable[tuple[str, int, str]]) -> Lexicon
     if spec is None or not spec.submodule_search_locations:
         raise PipelineError("jieba is not installed", hint="pip install jieba==0.42.1")
     path = Path(list(spec.submodule_search_locations)[0]) / "dict.txt"
-    entries: dict[str, tuple[int, str]] = {}
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            parts = line.split()
-            if len(parts) >= 2:
-                entries[parts[0]] = (int(parts[1]), parts[2] if len(parts) > 2 else "x")
-    given_chars: dict[str, int] = {}
-    for word, (_, tag) in entries.items():
-        if len(word) == 3 and tag.startswith("nr") and word[0] in rules.surnames:
-            for c in word[1:]:
-                given_chars[c] = given_chars.get(c, 0) + 1
+    raw = path.read_bytes()
+    saved = machine_cache_dir("lexicon", hashlib.sha256(
+        raw + b"\0" + "\n".join(sorted(rules.surnames)).encode("utf-8")).hexdigest()[:32] + ".marshal")
+    try:                       # the machine's copy (:mod:`pipeline.core.machine`): jieba's words and counts
+        entries, given_chars = marshal.loads(saved.read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):
+        entries, given_chars = _parse_lexicon(raw, rules)
+        try:
+            write_bytes(saved, marshal.dumps((entries, given_chars)))
+        except OSError:        # a read-only home: parsed again next time
+            pass
     user = set()
     for word, freq, tag in words:
         entries[word] = (freq, tag)
         user.add(word)
     return Lexicon(entries, frozenset(user), given_chars)
+
+
+def _parse_lexicon(raw: bytes, rules: Rules) -> tuple[dict[str, tuple[int, str]], dict[str, int]]:
+    """jieba's dictionary (word -> frequency, tag) and the counts of given-name characters."""
+    entries: dict[str, tuple[int, str]] = {}
+    for line in io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8"):     # lines as open() reads them
+        parts = line.split()
+        if len(parts) >= 2:
+            entries[parts[0]] = (int(parts[1]), parts[2] if len(parts) > 2 else "x")
+    given_chars: dict[str, int] = {}
+    for word, (_, tag) in entries.items():
+        if len(word) == 3 and tag.startswith("nr") and word[0] in rules.surnames:
+            for c in word[1:]:
+                given_chars[c] = given_chars.get(c, 0) + 1
+    return entries, given_chars
 
 
 class TokenCache:
