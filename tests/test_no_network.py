@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pipeline.core.config import load_params
+
 ROOT = Path(__file__).resolve().parents[1]
 # Third-party network clients. The standard library's http.client and urllib.request are left out:
 # jieba imports pkg_resources, which imports them without ever connecting (the socket guard
@@ -41,7 +43,6 @@ try:
     probe = "connected"
 except OSError:
     pass
-from pipeline.core.config import load_params
 from pipeline.__main__ import main
 commands = json.loads(sys.argv[1])
 codes = [main(cmd) for cmd in commands]
