@@ -28,75 +28,60 @@ WRITER_OF = {"tune": 1, "heldout": 1, "tune2": 2, "heldout2": 2, **{f"tune{k}": 
 TUNED = set(range(1, 14))                      # writers the rules were tuned on; the tagger trains on these only
 
 
-def prepare(items, detect_full, rule_features=True):
-    """Per turn: the rule spans in turn coordinates, and what the tagger needs."""
+def prepare(items, detect_full):
+    """Per turn: the rule spans in turn coordinates, and the features of its line (with the rules'
+    marks, and without them: the training set's every other turn, nametagger.DROPOUT)."""
     out = []
     for it in items:
         full, tokens, spans, offset, rules, lexicon = detect_full(it.text)
         line_start = full.rfind("\n", 0, offset) + 1
         end = offset + len(it.text)
         starts = nt._starts(tokens)
-        marks = nt.marks_of(len(full), spans if rule_features else [])
+        marks = nt.marks_of(len(full), spans)[line_start:end]
         toks = nt._tokens_in(tokens, starts, line_start, end)
-        x = nt.features(full[line_start:end], toks, marks[line_start:end], rules, lexicon)
+        x = nt.features(full[line_start:end], toks, marks, rules, lexicon)
         x0 = nt.features(full[line_start:end], toks, "-" * (end - line_start), rules, lexicon)
         y = ["O"] * (offset - line_start) + nt.gold_labels(len(it.text), it.gold)
         rule = [(s - offset, e - offset, t) for s, e, t in spans if s >= offset]
-        out.append({"item": it, "x": x, "x0": x0, "y": y, "shift": offset - line_start, "rule": rule})
+        turn_tokens = nt._tokens_in(tokens, starts, offset, end)
+        out.append({"item": it, "x": x, "x0": x0, "y": y, "marks": marks, "shift": offset - line_start, "rule": rule,
+                    "rules": rules, "tokens": turn_tokens, "lexicon": lexicon})
     return out
 
 
-def runs(tagger, x, threshold=None) -> list[tuple[int, int]]:
-    """The tagger's name spans: Viterbi's, or (``threshold``) runs of characters whose marginal
-    probability of being in a name is above it."""
-    labels = tagger.tag(x)
-    if threshold is None:
-        return nt.spans_of(labels, "N")
-    p = [tagger.marginal("B-N", i) + tagger.marginal("I-N", i) for i in range(len(x))]
-    out, start = [], -1
-    for i, v in enumerate([*p, 0.0]):
-        if v > threshold and start < 0:
-            start = i
-        elif v <= threshold and start >= 0:
-            out.append((start, i))
-            start = -1
-    return out
-
-
-def combined(row, tagger, threshold=None) -> list[tuple[int, int, str]]:
-    """The rule spans and the tagger's name spans that touch none of them (find_pii's way)."""
-    rule = row["rule"]
-    mask = bytearray(len(row["item"].text))
-    for s, e, _ in rule:
+def combined(row, tagger) -> list[tuple[int, int, str]]:
+    """find_pii's combination: the rule spans but the names the tagger vetoes, and the tagger's
+    confident names that no rule span touches."""
+    text, shift = row["item"].text, row["shift"]
+    p = nt.line_probabilities(tagger, row["x"], row["marks"])[shift:]
+    mask = bytearray(len(text))
+    for s, e, _ in row["rule"]:
         mask[s:e] = b"\x01" * (e - s)
-    shift = row["shift"]
-    added = []
-    for a, b in runs(tagger, row["x"], threshold):
-        s, e = a - shift, b - shift
-        if s >= 0 and e <= len(mask) and not any(mask[s:e]):
-            added.append((s, e, "name"))
-    return sorted(rule + added)
+    kept = [(s, e, t) for s, e, t in row["rule"] if t != "name" or not nt.vetoed(text, p, s, e, row["rules"])]
+    toks = row["tokens"]
+    added = [(s, e, "name") for s, e in nt.added_names(text, p, lambda s, e: not any(mask[s:e]), toks, nt._starts(toks),
+                                                     row["rules"], row["lexicon"])]
+    return sorted(kept + added)
 
 
-def lowo(rows, writers, params, thresholds=(None,), dropout=0) -> dict:
+def lowo(rows, writers, params) -> list[dict]:
     import pycrfsuite
 
-    results = {t: [] for t in thresholds}
+    results = []
     for w in writers:
         train_rows = [r for r in rows if WRITER_OF[r["item"].part] in TUNED - {w}]
         test_rows = [r for r in rows if WRITER_OF[r["item"].part] == w]
         with tempfile.TemporaryDirectory() as tmp:
-            path = nt.train([(r["x0"] if dropout and k % dropout == 0 else r["x"], r["y"]) for k, r in enumerate(train_rows)],
+            path = nt.train([(r["x0"] if k % nt.DROPOUT == 0 else r["x"], r["y"]) for k, r in enumerate(train_rows)],
                             Path(tmp) / "m.crfsuite", params)
             tagger = pycrfsuite.Tagger()
             tagger.open(str(path))
             by_text = {r["item"].text: r for r in test_rows}
             items = [r["item"] for r in test_rows]
             rules_t, _ = score(items, lambda text: by_text[text]["rule"])
-            for t in thresholds:
-                both_t, misses = score(items, lambda text: combined(by_text[text], tagger, t))
-                results[t].append({"writer": w, "turns": len(items), "rules": rules_t.set_index("category"),
-                                   "both": both_t.set_index("category"), "misses": misses})
+            both_t, misses = score(items, lambda text: combined(by_text[text], tagger))
+            results.append({"writer": w, "turns": len(items), "rules": rules_t.set_index("category"),
+                            "both": both_t.set_index("category"), "misses": misses})
             tagger.close()
         print(f"writer {w} done", file=sys.stderr, flush=True)
     return results
@@ -163,21 +148,15 @@ def main() -> None:
     parser.add_argument("--c2", type=float, default=nt.TRAIN_PARAMS["c2"])
     parser.add_argument("--iterations", type=int, default=nt.TRAIN_PARAMS["max_iterations"])
     parser.add_argument("--misses", action="store_true", help="print the misses of the blind writers")
-    parser.add_argument("--no-rule-features", action="store_true")
-    parser.add_argument("--dropout", type=int, default=0, help="every k-th training turn without the rules' marks")
-    parser.add_argument("--thresholds", default="", help="comma-separated marginal thresholds (default: Viterbi)")
+
     args = parser.parse_args()
     writers = [int(w) for w in args.writers.split(",")]
-    thresholds = [float(t) for t in args.thresholds.split(",")] if args.thresholds else [None]
     items = [i for i in load_labelled(nt.LABELLED) if i.part in WRITER_OF]
     with tempfile.TemporaryDirectory() as tmp:
         *_, detect_full = nt.labelled_context(Path(tmp), str(ROOT / ".cache" / "jieba.cache"))
-        rows = prepare(items, detect_full, not args.no_rule_features)
-    by_threshold = lowo(rows, writers, {"c1": args.c1, "c2": args.c2, "max_iterations": args.iterations}, thresholds,
-                        args.dropout)
-    for t, results in by_threshold.items():
-        print(f"\n{'Viterbi' if t is None else f'marginal > {t}'}:\n")
-        print(table(results))
+        rows = prepare(items, detect_full)
+    results = lowo(rows, writers, {"c1": args.c1, "c2": args.c2, "max_iterations": args.iterations})
+    print(table(results))
     if args.misses:
         for res in results:
             if res["writer"] not in TUNED:

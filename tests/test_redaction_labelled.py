@@ -13,7 +13,10 @@ names floor of its own (given names said in another turn of the interview, spell
 characters, everyday words as names). Tune12 (was heldout12: a twelfth writer's, measured blind,
 then tuned on in round 10) and tune13 (was heldout13: a thirteenth writer's, measured blind, then
 tuned on in round 11) meet every target. Heldout14 and heldout15 (a fourteenth and a fifteenth
-writer's) are blind (BLIND: never tuned on), with floors at their measured values. The held-out parts are reported in
+writer's) are blind (BLIND: never tuned on, nor trained on by the name tagger), with floors at
+their measured values. The name tagger (pipeline/text/nametagger.py) learned from the tuning parts
+and held-out 1 and 2: their numbers here are in-sample for it (benchmarks/nametagger_lowo.py
+measures each writer left out). The held-out parts are reported in
 docs/redaction.md: their floors here only catch a regression. The table in docs/redaction.md
 must be the one benchmarks/redaction_table.py makes now. The Wikipedia sentences
 (tests/fixtures/corpus/ud_gsdsimp) guard precision outside the domain: their count of name spans
@@ -119,17 +122,20 @@ def test_the_parts_below_the_targets_have_not_regressed(measured, part, names, n
 
 
 @pytest.mark.parametrize("part, floors", [
-    ("held-out 14", {"numbers and ids": (0.97, 0.99), "names": (0.89, 0.93), "addresses": (0.89, 0.87),
+    ("held-out 14", {"numbers and ids": (0.97, 0.99), "names": (0.93, 0.93), "addresses": (0.89, 0.87),
                      "ordinary words (decoys)": (0.90, None)}),
-    ("held-out 15", {"numbers and ids": (0.90, 0.97), "names": (0.88, 0.94), "addresses": (0.95, 1.0),
-                     "ordinary words (decoys)": (0.94, None)})])
+    ("held-out 15", {"numbers and ids": (0.90, 0.97), "names": (0.91, 0.94), "addresses": (0.95, 1.0),
+                     "ordinary words (decoys)": (0.93, None)})])
 def test_the_blind_parts_have_not_regressed(measured, part, floors):
     """Held-out 14 and 15: a fourteenth and a fifteenth writer's 120 turns each, written blind
     (neither writer read the detector or the labelled turns), measured after the eleventh round,
     which never saw them, and never tuned on: the honest numbers for a new writer's forms (below
     the targets: held-out 14 names 269/301 = 0.89, numbers and ids 98/101, addresses 33/37 with
     precision 0.875; held-out 15 names 263/297 = 0.89, numbers and ids 97/107, addresses 38/40).
-    Floors at the measured recall and precision: a change that breaks generalisation shows."""
+    With the trained name tagger (pipeline/text/nametagger.py, trained on writers 1-13 only, never
+    on these): names 280/301 = 0.93 (precision 0.93) and 271/297 = 0.91 (precision 0.95); held-out
+    15's decoys kept 237 -> 236 of 252 (the tagger takes 红 of 小红书). Floors at the measured
+    recall and precision: a change that breaks generalisation shows."""
     _, parts, misses = measured
     h = parts[part]
     for group, (recall, precision) in floors.items():

@@ -110,8 +110,8 @@ def find_pii(text: str, parsed: Parsed, rules: Rules, tokens: list[str], lexicon
     if tagger is not False and rules.name_tagger and "name" in rules.enabled:
         p = name_probabilities(text, tokens, starts, marks_of(len(text), [(sp.start, sp.end, sp.type) for sp in spans]),
                                region, rules, lexicon, tagger)
-        spans[first_found:] = [sp for sp in spans[first_found:] if not vetoed(p, sp.start, sp.end)]
-        for s, e in added_names(text, p, taken.free):
+        spans[first_found:] = [sp for sp in spans[first_found:] if not vetoed(text, p, sp.start, sp.end, rules)]
+        for s, e in added_names(text, p, taken.free, tokens, starts, rules, lexicon):
             add(s, e, "name")
     return _join_names(sorted(spans))
 
