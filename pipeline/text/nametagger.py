@@ -21,12 +21,12 @@ for names and addresses. Each character is described by:
 :func:`name_probabilities` gives each character's probability of being in a name; find_pii
 (``redaction.names.tagger``; false: the rules alone) then adds the runs above :data:`ADD` that no
 rule span touches (:func:`added_names`: of three characters at most, no place word of jieba's
-dictionary, no middle dot, no glue character first) and drops the rules' names that the tagger
-gives less than :data:`VETO` everywhere and that start with no common surname (:func:`vetoed`).
-The thresholds and gates were chosen by leaving each of writers 1-13 out in turn
-(benchmarks/nametagger_lowo.py) under two constraints: the name spans in the encyclopaedia's
-sentences may not grow (tests/test_redaction_labelled.py) and the demo's planted names all stay
-found. The probabilities are CRFsuite's marginals, the labels Viterbi's (exact, over summed
+dictionary, no middle dot or space, no glue character first) and drops the few rule names that
+the tagger gives less than :data:`VETO` everywhere (:func:`vetoed`: no surname of the lists, no
+listed given name, no 姓 before). The thresholds and gates were chosen by leaving each of writers
+1-13 out in turn (benchmarks/nametagger_lowo.py) under two constraints: the name spans in the
+encyclopaedia's sentences grow only by the people it finds (tests/test_redaction_labelled.py:
+144 -> 147) and the demo's planted names all stay found. The probabilities are CRFsuite's marginals, the labels Viterbi's (exact, over summed
 weights: the same on any machine). The shipped model (:data:`MODEL`) is made by
 ``python -m pipeline.text.nametagger train`` from the labelled set; tests/test_nametagger.py
 retrains it and checks that it is current.
@@ -64,8 +64,8 @@ TRAIN_PARAMS = {"c1": 0.05, "c2": 0.01, "max_iterations": 100, "feature.possible
 # tagger would learn to copy them; without them on half the turns it learns the names' own signs
 DROPOUT = 2
 # find_pii adds a run of characters whose probability of being in a name is above ADD and that no
-# rule span touches, and drops a name span of the rules whose characters are all below VETO (chosen
-# on writers 1-13 left out one at a time and on the encyclopaedia's sentences, docs/redaction.md)
+# rule span touches, and drops a name span of the rules whose characters are all below VETO (see
+# vetoed; chosen on writers 1-13 left out one at a time and on the encyclopaedia's sentences)
 ADD = 0.9
 VETO = 0.5
 DOTS = "·•・‧･"
@@ -305,7 +305,8 @@ def added_names(text: str, p: Sequence[float], free, tokens: Sequence[str], star
             start = i
         elif v <= ADD and start >= 0:
             if i - start <= MAX_ADDED and text[start] not in glue and free(start, i) and \
-                    not any(c in DOTS for c in text[max(0, start - 1):i + 1]) and not _place_word(tokens, starts, start, i, lexicon):
+                    not any(c in DOTS or c.isspace() for c in text[max(0, start - 1):i + 1]) and \
+                    not _place_word(tokens, starts, start, i, lexicon):
                 out.append((start, i))
             start = -1
     return out
@@ -323,10 +324,16 @@ def _place_word(tokens: Sequence[str], starts: Sequence[int], s: int, e: int, le
 
 def vetoed(text: str, p: Sequence[float], s: int, e: int, rules: Rules) -> bool:
     """A name span of the rules that the tagger gives no character of a probability of
-    :data:`VETO` or more and that does not start with a common surname (牛肝菌, 欧锦赛, 席勒 in
-    an encyclopaedia's sentences; never 孙学 of 孙学说了半天: a surname of the list and a given
-    name the rules read is left to them)."""
-    return max(p[s:e], default=1.0) < VETO and text[s] not in rules.surnames and text[s:s + 2] not in rules.surnames
+    :data:`VETO` or more, that starts with no surname of the lists (strong, weak or rare), is no
+    listed given name (阿卜杜勒) and follows no 姓 (姓是钮祜禄氏): 尔沙 of 奇尔沙治号 in an
+    encyclopaedia's sentence; never 孙学 of 孙学说了半天 (the demo: a surname and a given name
+    the rules read are left to them)."""
+    if max(p[s:e], default=1.0) >= VETO:
+        return False
+    surnames = (rules.surnames, rules.weak_surnames, rules.rare_surnames)
+    word = text[s:e]
+    return not any(word[:1] in group or word[:2] in group for group in surnames) and word not in rules.given_names and \
+        "姓" not in text[max(0, s - 3):s] and not (rules.given_re and rules.given_re.search(word))
 
 
 # --------------------------------------------------------------------------------------------
