@@ -288,7 +288,10 @@ def run_study(study: str, clone: Path, change: tuple[str, Any], worktree: bool) 
     import yaml
 
     params = yaml.safe_load((clone / "studies" / "demo" / "params.yaml").read_text(encoding="utf-8"))
-    res["size"] = params.get("simulate", {})
+    size = params.get("simulate", {})
+    if isinstance(size, str):             # the generator's design in its own file (studies/demo/simulate.yaml)
+        size = yaml.safe_load((clone / size).read_text(encoding="utf-8"))
+    res["size"] = size
     res["dvc_version"] = subprocess.run(["dvc", "--version"], cwd=clone, env=child_env(), capture_output=True,
                                         text=True).stdout.strip()
     stages = dvc_stages((clone / "studies" / "demo" / "dvc.yaml").read_text(encoding="utf-8"))

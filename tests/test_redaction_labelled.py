@@ -13,7 +13,10 @@ names floor of its own (given names said in another turn of the interview, spell
 characters, everyday words as names). Tune12 (was heldout12: a twelfth writer's, measured blind,
 then tuned on in round 10) and tune13 (was heldout13: a thirteenth writer's, measured blind, then
 tuned on in round 11) meet every target. Heldout14 and heldout15 (a fourteenth and a fifteenth
-writer's) are blind (BLIND: never tuned on), with floors at their measured values. The held-out parts are reported in
+writer's) are blind (BLIND: never tuned on, nor trained on by the name tagger), with floors at
+their measured values. The name tagger (pipeline/text/nametagger.py) learned from the tuning parts
+and held-out 1 and 2: their numbers here are in-sample for it (benchmarks/nametagger_lowo.py
+measures each writer left out). The held-out parts are reported in
 docs/redaction.md: their floors here only catch a regression. The table in docs/redaction.md
 must be the one benchmarks/redaction_table.py makes now. The Wikipedia sentences
 (tests/fixtures/corpus/ud_gsdsimp) guard precision outside the domain: their count of name spans
@@ -21,6 +24,7 @@ may only fall.
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 from pathlib import Path
 
@@ -119,16 +123,19 @@ def test_the_parts_below_the_targets_have_not_regressed(measured, part, names, n
 
 
 @pytest.mark.parametrize("part, floors", [
-    ("held-out 14", {"numbers and ids": (0.97, 0.99), "names": (0.89, 0.93), "addresses": (0.89, 0.87),
+    ("held-out 14", {"numbers and ids": (0.97, 0.99), "names": (0.93, 0.93), "addresses": (0.89, 0.87),
                      "ordinary words (decoys)": (0.90, None)}),
-    ("held-out 15", {"numbers and ids": (0.90, 0.97), "names": (0.88, 0.94), "addresses": (0.95, 1.0),
-                     "ordinary words (decoys)": (0.94, None)})])
+    ("held-out 15", {"numbers and ids": (0.90, 0.97), "names": (0.91, 0.94), "addresses": (0.95, 1.0),
+                     "ordinary words (decoys)": (0.93, None)})])
 def test_the_blind_parts_have_not_regressed(measured, part, floors):
     """Held-out 14 and 15: a fourteenth and a fifteenth writer's 120 turns each, written blind
     (neither writer read the detector or the labelled turns), measured after the eleventh round,
     which never saw them, and never tuned on: the honest numbers for a new writer's forms (below
     the targets: held-out 14 names 269/301 = 0.89, numbers and ids 98/101, addresses 33/37 with
     precision 0.875; held-out 15 names 263/297 = 0.89, numbers and ids 97/107, addresses 38/40).
+    With the trained name tagger (pipeline/text/nametagger.py, trained on writers 1-13 only, never
+    on these): names 280/301 = 0.93 (precision 279/300 = 0.93) and 271/297 = 0.91 (precision
+    0.95); decoys kept 231 -> 230 of 254 and 237 -> 236 of 252 (the tagger takes 红 of 小红书).
     Floors at the measured recall and precision: a change that breaks generalisation shows."""
     _, parts, misses = measured
     h = parts[part]
@@ -178,14 +185,17 @@ def test_the_docs_show_the_current_table(measured):
 
 
 WIKIPEDIA = ROOT / "tests" / "fixtures" / "corpus" / "ud_gsdsimp" / "texts.txt"
-WIKIPEDIA_NAME_SPANS = 144          # after round 11 (an author before his work is no name: 凡尔纳的小说); 145 after tuning 8's rules, unchanged by 9's and 10's (147 before them, 156 before tuning 7's, 170 before issue 17); may only fall
+WIKIPEDIA_NAME_SPANS = 144          # the rules alone, after round 11 (an author before his work is no name: 凡尔纳的小说); 145 after tuning 8's rules, unchanged by 9's and 10's (147 before them, 156 before tuning 7's, 170 before issue 17); may only fall
+WIKIPEDIA_TAGGED_SPANS = 148        # with the trained name tagger (the default): it adds 毛泽东 and 安妮 (people), 德义 and 哈龙, and drops 采青 (docs/redaction.md); 148 since its names are redacted at their other mentions too (安妮's second, a person); may only fall
 
 
 def test_names_outside_the_domain_do_not_grow(tmp_path):
     """The 500 Wikipedia sentences (no planted data), each as one respondent turn: the detector's
     name spans there are mostly not people (docs/redaction.md, "Outside the domain"), so a rule
     that finds more names must not find more here. Lower WIKIPEDIA_NAME_SPANS when a rule takes
-    some away (and say which in docs/redaction.md); never raise it."""
+    some away (and say which in docs/redaction.md); never raise it. The same for the rules and
+    the trained name tagger together (WIKIPEDIA_TAGGED_SPANS: the tagger's own spans there were
+    read by hand when it was added)."""
     from pipeline.text.corpus import Context, parse_settings, _state
     from pipeline.text.redaction_eval import template_config, turn_detector
     from pipeline.text.rules import load_rules
@@ -197,8 +207,9 @@ def test_names_outside_the_domain_do_not_grow(tmp_path):
     ctx = Context(rules=rules, spec=segmenter_spec(resolve_engine("auto"), resolve_userdict(cfg.parent / "userdict.txt", cache),
                                                    cache), settings=parse_settings(n_jobs=1), communities=None, communities_name="")
     seg, lexicon, _ = _state(ctx)
-    detect = turn_detector(rules, seg, lexicon)
     lines = [line for line in WIKIPEDIA.read_text(encoding="utf-8").splitlines() if line.strip()]
     assert len(lines) == 500
-    n = sum(typ == "name" for line in lines for _, _, typ in detect(line))
-    assert n <= WIKIPEDIA_NAME_SPANS, f"{n} name spans in the Wikipedia sentences (at most {WIKIPEDIA_NAME_SPANS})"
+    for tagger, most in ((False, WIKIPEDIA_NAME_SPANS), (True, WIKIPEDIA_TAGGED_SPANS)):
+        detect = turn_detector(dataclasses.replace(rules, name_tagger=tagger), seg, lexicon)
+        n = sum(typ == "name" for line in lines for _, _, typ in detect(line))
+        assert n <= most, f"{n} name spans in the Wikipedia sentences (at most {most}; tagger {tagger})"

@@ -23,8 +23,10 @@ import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from pipeline.text.names import declared_names, find_names, occurrences
+from pipeline.text.nametagger import added_names, marks_of, name_probabilities, vetoed
 from pipeline.text.numbers import CN_DIGITS, KEEP, find_numbers, fold, id_check_digit, valid_id_number  # noqa: F401 (re-exported)
 from pipeline.text.rules import PII_TYPES, Rules
 from pipeline.text.segment import WORD_CHAR, Lexicon
@@ -73,7 +75,7 @@ class _Taken:
 
 
 def find_pii(text: str, parsed: Parsed, rules: Rules, tokens: list[str], lexicon: Lexicon,
-             roster: Iterable[str] = ()) -> list[Span]:
+             roster: Iterable[str] = (), tagger: Any = None) -> list[Span]:
     """Every personal-data span of a decoded transcript, sorted, not overlapping.
 
     ``tokens`` is jieba's segmentation of ``text`` (its pieces joined give ``text``). Only the
@@ -102,8 +104,20 @@ def find_pii(text: str, parsed: Parsed, rules: Rules, tokens: list[str], lexicon
     starts = _token_starts(tokens)
     for s, e in _addresses(text, rules, tokens, starts, lexicon):
         add(s, e, "address")
+    first_found = len(spans)
     for s, e, key in find_names(text, parsed, rules, tokens, starts, lexicon, region, taken):
         add(s, e, "name", _role_key(text, s, e, key))
+    if tagger is not False and rules.name_tagger and "name" in rules.enabled:
+        p = name_probabilities(text, tokens, starts, marks_of(len(text), [(sp.start, sp.end, sp.type) for sp in spans]),
+                               region, rules, lexicon, tagger)
+        spans[first_found:] = [sp for sp in spans[first_found:] if not vetoed(text, p, sp.start, sp.end, rules)]
+        found = []
+        for s, e in added_names(text, p, taken.free, tokens, starts, rules, lexicon):
+            add(s, e, "name")
+            found.append(text[s:e])
+        for name in dict.fromkeys(f for f in found if len(re.sub(r"\s+", "", f)) >= 2):   # its other mentions too
+            for _, _, s, e, key in occurrences(text, name, rules, region):
+                add(s, e, "name", _role_key(text, s, e, key))
     return _join_names(sorted(spans))
 
 

@@ -128,6 +128,7 @@ class Rules:
     measure_words: frozenset[str]             # surnames that are measure words after 这/一 (这张卡)
     neighbour_words: tuple[str, ...]          # 隔壁, 对门 ... before a surname + 家 (隔壁单家)
     chat_kin: tuple[str, ...]                 # 妈妈, 嫂子 ... after a chat sender (浩然妈妈：)
+    name_tagger: bool                         # the trained tagger beside the name rules (redaction.names.tagger)
     person_fields: tuple[str, ...]            # 记录, 联系人 ... fields that name a person (记录：白雪)
     places: tuple[str, ...]                   # the region's place names (贺兰, 西吉): never a name, nor the start of one
     prefix_re: re.Pattern | None              # 老马, 小李
@@ -384,7 +385,8 @@ def _name_signals(names: dict, path: Path, where: str, surnames: frozenset[str])
     beside the config; left out: none), spaced names, ``kin_words``, ``place_words``,
     ``person_after``, ``place_after``, ``measure_words``, ``neighbour_words``, ``chat_kin``,
     ``person_fields`` (left out: the generic lists of this module), the words that start a name (``triggers`` and the role ``titles``;
-    ``strong_triggers``, ``weak_triggers``)."""
+    ``strong_triggers``, ``weak_triggers``), and ``tagger`` (the trained name tagger beside the rules:
+    true or false; left out: true)."""
     def words(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(_str_list(names[key], f"{where}: redaction.names.{key}")) if key in names else default
 
@@ -417,11 +419,22 @@ def _name_signals(names: dict, path: Path, where: str, surnames: frozenset[str])
         "name_triggers": tuple(dict.fromkeys(listed("triggers") + listed("titles"))),
         "strong_triggers": frozenset(listed("strong_triggers")),
         "weak_triggers": frozenset(listed("weak_triggers")),
+        "name_tagger": _flag(names, "tagger", True, f"{where}: redaction.names"),
     }
 
 
+def _flag(section: dict, key: str, default: bool, where: str) -> bool:
+    """A true/false setting (left out: ``default``)."""
+    value = section.get(key, default)
+    if not isinstance(value, bool):
+        raise PipelineError(f"{where}.{key} must be true or false, not {value!r}", hint=f"write {key}: true or {key}: false")
+    return value
+
+
+MODEL_FILE = "models/nametagger.crfsuite"      # the name tagger's trained model (pipeline/text/nametagger.py)
 REDACTION_CODE = ("rules.py", "decode.py", "turns.py", "numbers.py", "names.py", "namebase.py", "namesignals.py", "namecontext.py",
-                  "namescore.py", "nameframes.py", "nameminority.py", "namelists.py", "redact.py", "units.py", "segment.py")
+                  "namescore.py", "nameframes.py", "nameminority.py", "namelists.py", "nametagger.py", MODEL_FILE,
+                  "redact.py", "units.py", "segment.py")
 
 
 def redaction_digest(files: Iterable[Path]) -> str:
@@ -432,6 +445,8 @@ def redaction_digest(files: Iterable[Path]) -> str:
     h = hashlib.sha256()
     here = Path(__file__).resolve().parent
     for f in [*files, *(here / name for name in REDACTION_CODE)]:
+        if f == here / MODEL_FILE and not f.is_file():
+            continue                             # being trained (nametagger.load_tagger says so if it is used)
         h.update(Path(f).name.encode("utf-8") + b"\0" + Path(f).read_bytes() + b"\0")
     return h.hexdigest()
 
