@@ -24,7 +24,7 @@ from pipeline.text import nametagger as nt  # noqa: E402
 from pipeline.text.redaction_eval import load_labelled, score  # noqa: E402
 
 WRITER_OF = {"tune": 1, "heldout": 1, "tune2": 2, "heldout2": 2, **{f"tune{k}": k for k in range(3, 14)},
-             "heldout14": 14, "heldout15": 15}
+             "heldout14": 14, "heldout15": 15, "heldout16": 16, "heldout17": 17}
 TUNED = set(range(1, 14))                      # writers the rules were tuned on; the tagger trains on these only
 
 

@@ -34,7 +34,7 @@ from pipeline.text.redaction_eval import load_labelled, parse_markup, score
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELLED = ROOT / "tests" / "fixtures" / "redaction" / "labelled.yaml"
-BLIND = {"heldout14", "heldout15"}   # parts never tuned on: measured, with floors, not held to the targets
+BLIND = {"heldout14", "heldout15", "heldout16", "heldout17"}   # parts never tuned on: measured, with floors, not held to the targets
 
 
 def _table_module():
@@ -126,7 +126,14 @@ def test_the_parts_below_the_targets_have_not_regressed(measured, part, names, n
     ("held-out 14", {"numbers and ids": (0.97, 0.99), "names": (0.93, 0.93), "addresses": (0.89, 0.87),
                      "ordinary words (decoys)": (0.90, None)}),
     ("held-out 15", {"numbers and ids": (0.90, 0.97), "names": (0.91, 0.94), "addresses": (0.95, 1.0),
-                     "ordinary words (decoys)": (0.93, None)})])
+                     "ordinary words (decoys)": (0.93, None)}),
+    # the sixteenth and seventeenth writers (2026-12-03, blind): rules alone before round 12 names
+    # 277/300 = 0.92 and 353/390 = 0.91; with the tagger 283/300 = 0.94 and 366/390 = 0.94; numbers
+    # 93/100 -> 100/100 after round 12 (tuned on 16's numbers), 90/101 on 17 (never looked at)
+    ("held-out 16", {"numbers and ids": (1.0, 1.0), "names": (0.94, 0.96), "addresses": (0.97, 1.0),
+                     "ordinary words (decoys)": (0.98, None)}),
+    ("held-out 17", {"numbers and ids": (0.89, 1.0), "names": (0.93, 0.97), "addresses": (0.97, 1.0),
+                     "ordinary words (decoys)": (0.97, None)})])
 def test_the_blind_parts_have_not_regressed(measured, part, floors):
     """Held-out 14 and 15: a fourteenth and a fifteenth writer's 120 turns each, written blind
     (neither writer read the detector or the labelled turns), measured after the eleventh round,
