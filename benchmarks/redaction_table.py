@@ -15,10 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.text.corpus import Context, parse_settings, _state  # noqa: E402
-from pipeline.text.redaction_eval import load_labelled, markdown, score, template_config, turn_detector  # noqa: E402
-from pipeline.text.rules import load_rules  # noqa: E402
-from pipeline.text.segment import resolve_engine, resolve_userdict, segmenter_spec  # noqa: E402
+from pipeline.text.redaction_eval import load_labelled, markdown, score, template_state, turn_detector  # noqa: E402
 
 LABELLED = ROOT / "tests" / "fixtures" / "redaction" / "labelled.yaml"
 DOC = ROOT / "docs" / "redaction.md"
@@ -33,12 +30,7 @@ PARTS = {"tuning": "tune", "held-out": "heldout", "tuning 2": "tune2", "held-out
 
 def tables(workdir: Path, jieba_cache: str) -> tuple[dict, dict]:
     """Per part: the score table and the misses."""
-    cfg = template_config(workdir / "config", ROOT / "config")
-    rules = load_rules(cfg, cfg.parent / "stopwords.txt")
-    words = resolve_userdict(cfg.parent / "userdict.txt", jieba_cache)
-    ctx = Context(rules=rules, spec=segmenter_spec(resolve_engine("auto"), words, jieba_cache), settings=parse_settings(n_jobs=1),
-                  communities=None, communities_name="")
-    seg, lexicon, _ = _state(ctx)
+    rules, seg, lexicon = template_state(workdir / "config", ROOT / "config", jieba_cache)
     detect = turn_detector(rules, seg, lexicon)
     items = load_labelled(LABELLED)
     out, misses = {}, {}

@@ -155,19 +155,9 @@ def test_the_blind_parts_have_not_regressed(measured, part, floors):
 def test_role_words_survive(tmp_path):
     """马书记, 张主任, 马大姐, 小李: only the surname is redacted (the gold spans say so, and no
     redacted name reaches into the role word after it)."""
-    import tempfile
+    from pipeline.text.redaction_eval import template_state, turn_detector
 
-    from pipeline.text.corpus import Context, parse_settings, _state
-    from pipeline.text.redaction_eval import template_config, turn_detector
-    from pipeline.text.rules import load_rules
-    from pipeline.text.segment import resolve_engine, resolve_userdict, segmenter_spec
-
-    cfg = template_config(Path(tempfile.mkdtemp(dir=tmp_path)) / "config", ROOT / "config")
-    rules = load_rules(cfg, cfg.parent / "stopwords.txt")
-    cache = str(ROOT / ".cache" / "jieba.cache")
-    ctx = Context(rules=rules, spec=segmenter_spec(resolve_engine("auto"), resolve_userdict(cfg.parent / "userdict.txt", cache),
-                                                   cache), settings=parse_settings(n_jobs=1), communities=None, communities_name="")
-    seg, lexicon, _ = _state(ctx)
+    rules, seg, lexicon = template_state(tmp_path / "config", ROOT / "config", str(ROOT / ".cache" / "jieba.cache"))
     detect = turn_detector(rules, seg, lexicon)
     roles = ("书记", "主任", "大姐", "老师", "会计", "专干")
     items = [i for i in load_labelled(LABELLED) if any(i.text[e:e + 2] in roles for _, e, _ in i.gold)]
@@ -203,17 +193,9 @@ def test_names_outside_the_domain_do_not_grow(tmp_path):
     some away (and say which in docs/redaction.md); never raise it. The same for the rules and
     the trained name tagger together (WIKIPEDIA_TAGGED_SPANS: the tagger's own spans there were
     read by hand when it was added)."""
-    from pipeline.text.corpus import Context, parse_settings, _state
-    from pipeline.text.redaction_eval import template_config, turn_detector
-    from pipeline.text.rules import load_rules
-    from pipeline.text.segment import resolve_engine, resolve_userdict, segmenter_spec
+    from pipeline.text.redaction_eval import template_state, turn_detector
 
-    cfg = template_config(tmp_path / "config", ROOT / "config")
-    rules = load_rules(cfg, cfg.parent / "stopwords.txt")
-    cache = str(ROOT / ".cache" / "jieba.cache")
-    ctx = Context(rules=rules, spec=segmenter_spec(resolve_engine("auto"), resolve_userdict(cfg.parent / "userdict.txt", cache),
-                                                   cache), settings=parse_settings(n_jobs=1), communities=None, communities_name="")
-    seg, lexicon, _ = _state(ctx)
+    rules, seg, lexicon = template_state(tmp_path / "config", ROOT / "config", str(ROOT / ".cache" / "jieba.cache"))
     lines = [line for line in WIKIPEDIA.read_text(encoding="utf-8").splitlines() if line.strip()]
     assert len(lines) == 500
     for tagger, most in ((False, WIKIPEDIA_NAME_SPANS), (True, WIKIPEDIA_TAGGED_SPANS)):

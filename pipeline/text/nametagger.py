@@ -380,20 +380,11 @@ def train(lines: Sequence[tuple[list[list[str]], list[str]]], path: str | Path, 
 
 def labelled_context(workdir: Path, jieba_cache: str):
     """``detect_full`` over the generic template's rules (as the labelled set is measured)."""
-    from pipeline.text.corpus import Context, _state, parse_settings
     from pipeline.text.redact import find_pii
-    from pipeline.text.redaction_eval import TURN_PREFIX, template_config
-    from pipeline.text.rules import load_rules
-    from pipeline.text.segment import resolve_engine, resolve_userdict, segmenter_spec
+    from pipeline.text.redaction_eval import TURN_PREFIX, template_state
     from pipeline.text.turns import parse_transcript
 
-    root = Path(__file__).resolve().parents[2]
-    cfg = template_config(workdir / "config", root / "config")
-    rules = load_rules(cfg, cfg.parent / "stopwords.txt")
-    words = resolve_userdict(cfg.parent / "userdict.txt", jieba_cache)
-    ctx = Context(rules=rules, spec=segmenter_spec(resolve_engine("auto"), words, jieba_cache), settings=parse_settings(n_jobs=1),
-                  communities=None, communities_name="")
-    seg, lexicon, _ = _state(ctx)
+    rules, seg, lexicon = template_state(workdir / "config", Path(__file__).resolve().parents[2] / "config", jieba_cache)
 
     def detect_full(text: str):
         full = TURN_PREFIX + text + "\n"

@@ -145,6 +145,22 @@ def template_config(folder: Path, lists: Path) -> Path:
     return folder / "transcripts.yaml"
 
 
+def template_state(folder: Path, lists: Path, jieba_cache: str):
+    """(rules, segmenter, lexicon) of the generic template (:func:`template_config` in ``folder``),
+    as the labelled set is measured: one process, the engine ``auto`` picks."""
+    from pipeline.text.corpus import Context, _state, parse_settings
+    from pipeline.text.rules import load_rules
+    from pipeline.text.segment import resolve_engine, resolve_userdict, segmenter_spec
+
+    cfg = template_config(folder, lists)
+    rules = load_rules(cfg, cfg.parent / "stopwords.txt")
+    words = resolve_userdict(cfg.parent / "userdict.txt", jieba_cache)
+    ctx = Context(rules=rules, spec=segmenter_spec(resolve_engine("auto"), words, jieba_cache),
+                  settings=parse_settings(n_jobs=1), communities=None, communities_name="")
+    seg, lexicon, _ = _state(ctx)
+    return rules, seg, lexicon
+
+
 def turn_detector(rules, segmenter, lexicon) -> Callable[[str], list[tuple[int, int, str]]]:
     """``detect(text)``: the spans the transcripts stage redacts in ``text`` as one respondent
     turn of an interview (after an interviewer's question), as (start, end, type) in ``text``."""
