@@ -1136,3 +1136,34 @@ def test_look_alikes_of_the_sixteenth_writers_numbers_are_kept(generic, text):
 
 def test_a_room_read_out_with_liang(generic):
     assert spans(generic, "她家住福宁小区7号楼二单元幺两零幺，白天不在。") == [("福宁小区7号楼二单元幺两零幺", "address")]
+
+
+# --------------------------------------------------------------------------------------------
+# numbers of the seventeenth writer (round 13, numbers and addresses only; own sentences)
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text,value,typ", [
+    ("他学号念出来是二零二一 幺拐洞三勾，一个班就他一个。", "二零二一 幺拐洞三勾", "long_number"),   # 拐 7 and 勾 9 of the radio alphabet
+    ("车是宁D 勾拐幺两洞，黑色的。", "宁D 勾拐幺两洞", "plate"),                           # a plate read out that way
+    ("后面拖的是宁A·6021挂，前头是牵引车。", "宁A.6021挂", "plate"),                       # a trailer's plate: four characters and 挂
+    ("病案号3302719，你去档案室调。", "3302719", "long_number"),                            # seven or more digits a …号 word names
+    ("他的监督卡号NX20417，贴在车里。", "NX20417", "staff_id"),                             # capitals and digits after a …号 word
+    ("邮箱念一下：m a l i n 一九九零 艾特 一六三 点 com。", "m a l i n 一九九零 艾特 一六三 点 com", "email"),  # spelled letter by letter
+    ("他在拼多多上开了店，店名叫“马家枸杞小铺”，生意还行。", "马家枸杞小铺", "account"),      # a shop's name on a platform
+    ("契税票上是吴房权证利通区字第2015004321号。", "吴房权证利通区字第2015004321号", "certificate"),  # a long issuer before 字第
+    ("店就在金凤区万寿路丽景小区底商12号。", "金凤区万寿路丽景小区底商12号", "address"),      # a compound's shop front
+])
+def test_numbers_of_the_seventeenth_writer(generic, text, value, typ):
+    found = [(v.replace("·", "."), t) for v, t in spans(generic, text)]
+    assert found == [(value, typ)]
+
+
+@pytest.mark.parametrize("text", [
+    "他拐了个弯就到了，七八个人在等。",            # 拐 as a verb: no digits around it
+    "我们3号开会，三号楼那边也来人。",               # 号 of a date or a building names no number
+    "热线号码12345，打了没人接。",                  # a five-digit service line after 号码
+    "群名叫“银川二手交易群”，你加一下。",            # a group's name is no one's account (no platform word either)
+    "微信群名叫“幸福家园互助群”，进群的都是邻居。",   # a chat group's name after 微信
+    "他家饭馆店名叫“黄河手抓”，就在路口。",           # a shop's name with no platform
+])
+def test_look_alikes_of_the_seventeenth_writers_numbers_are_kept(generic, text):
+    assert spans(generic, text) == []

@@ -48,9 +48,10 @@ KEEP = ""                                        # the type of a claimed span th
 _FOLD = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
 _FOLD.update({0x3000: " ", 0x00B7: ".", 0x2022: ".", 0x30FB: ".", 0x2027: ".", 0xFF65: "."})
 _FOLD.update({c: "-" for c in (0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2015, 0x2212, 0xFE58, 0xFE63)})
-# digits as people say them: 幺 for 1 and 洞 for 0 (how numbers are read out on the phone), 两 for 2
+# digits as people say them: 幺 for 1 and 洞 for 0 (how numbers are read out on the phone), 两 for 2,
+# 拐 for 7 and 勾 for 9 (the radio alphabet of the army and the police: 幺两三四五六拐八勾洞)
 CN_DIGITS = {"〇": "0", "零": "0", "洞": "0", "一": "1", "幺": "1", "二": "2", "两": "2", "三": "3", "四": "4", "五": "5",
-             "六": "6", "七": "7", "八": "8", "九": "9",
+             "六": "6", "七": "7", "拐": "7", "八": "8", "九": "9", "勾": "9",
              # the capital numerals of cheques and forms (壹叁玖 零玖伍肆…): every numeral system is a number
              "壹": "1", "贰": "2", "叁": "3", "肆": "4", "伍": "5", "陆": "6", "柒": "7", "捌": "8", "玖": "9"}
 
@@ -63,7 +64,7 @@ RUN_RE = re.compile(
     r"(?P<x>[ \-]{0,2}[Xx](?![A-Za-z0-9]))?"
     r"(?P<ext> {0,2}(?:转|分机|ext\.?|EXT\.?) {0,2}\d{1,5})?"
     r"(?!\d)")
-_CN = "〇零洞一二三四五六七八九幺两壹贰叁肆伍陆柒捌玖"
+_CN = "〇零洞一二三四五六七拐八九勾幺两壹贰叁肆伍陆柒捌玖"
 HAN = re.compile(r"[\u4e00-\u9fff]")
 # seven or more digits, Chinese or mixed with Arabic ones (一三八 0953 6627, 零九五一-5028316)
 CN_RUN_RE = re.compile(r"(?<![\d" + _CN + r"])[\d" + _CN + r"](?:[ \t\-]{0,3}[\d" + _CN + r"]){6,}"
@@ -74,7 +75,8 @@ EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(
 # (mxh2008 艾特 163.com, mayl 圈a qq 点 com); the domain must end in a known top-level name
 _AT, _DOT = r"[ \t]*(?:@|艾特|圈[aA]|小老鼠|at|AT)[ \t]*", r"[ \t]*(?:\.|点|dot|DOT)[ \t]*"
 _DOMAIN = r"[A-Za-z0-9\-" + _CN + r"]+"         # 一六三 点 com: a domain read out in Chinese digits too
-SPOKEN_EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+(?:[ \t][A-Za-z0-9._%+\-]+){0,3}" + _AT + _DOMAIN + r"(?:" + _DOT +
+_LOCAL = r"(?:[A-Za-z0-9._%+\-]+|[" + _CN + r"]+)"   # spelled out too: h u i x i a o l i 二零零八 艾特 …
+SPOKEN_EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])" + _LOCAL + r"(?:[ \t]" + _LOCAL + r"){0,40}" + _AT + _DOMAIN + r"(?:" + _DOT +
                              _DOMAIN + r")*?" + _DOT + r"(?:com|cn|net|org|edu|gov)(?:" + _DOT + r"cn)?(?![A-Za-z0-9])",
                              re.I)
 # an official document's number (发文字号, GB/T 9704-2012: the issuer's code, the year in 〔〕, the
@@ -84,15 +86,17 @@ OFFICIAL_DOC_RE = re.compile(r"[\u4e00-\u9fff]{1,6}[发函办令规字]〔 ?(?:1
 BIRTH_WORDS = ("生日", "出生", "生于", "出生日期", "出生年月", "生辰")
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"   # one-character abbreviations
 # a plate's five or six characters in any notation: letters, digits, Chinese digits (宁A幺六八二九)
-PLATE_RE = re.compile(r"[" + PROVINCES + r"][A-Za-z](?:[ .\-]?[A-Za-z0-9" + _CN + r"]){5,6}"
-                      r"(?![A-Za-z0-9" + _CN + r"])")      # a separator anywhere: 宁A·52J36, 宁AD 68159
+PLATE_RE = re.compile(r"[" + PROVINCES + r"][A-Za-z](?:(?:[ .\-]?[A-Za-z0-9" + _CN + r"]){5,6}"
+                      r"(?![A-Za-z0-9" + _CN + r"])"       # a separator anywhere: 宁A·52J36, 宁AD 68159
+                      r"|(?:[ .\-]?[A-Za-z0-9" + _CN + r"]){4,5} ?[挂学警领])")   # a trailer's, a learner's: 宁B·3175挂
 CERT_RE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{1,2}\d{7,10}(?![A-Za-z0-9]|-\d)")     # not DB6403022019 of …-0417
 _DOC_HAN = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她])[\u4e00-\u9fff])"
 _DOC_ISSUER = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她号证])[\u4e00-\u9fff])"     # not 证号 before 宁民低（永）
+_DOC_PLACE = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她号])[\u4e00-\u9fff])"    # 银房权证兴庆区 (not 证号 before it)
 DOC_NO_RE = re.compile(                          # a document's number: property deed, land or court file
     r"(?:[" + PROVINCES + r"]|" + _DOC_HAN + r"{0,5}[用证字])?"                              # 银兴民低字（2021）第00358号
     r"[(\[〔【] ?(?:19|20)\d\d ?[)\]〕】] ?(?:" + _DOC_HAN + r"|\d){0,16}?第? ?\d{3,} ?号"     # 宁(2021)银川市不动产权第0045218号
-    r"|[" + PROVINCES + r"]?" + _DOC_HAN + r"{0,4}字第 ?(?:(?:19|20)\d\d ?[-－—–] ?)?\d{3,} ?号"   # 银房权证字第00123号, 字第2021-0517号, 宁房权证同字第 2016-04417 号
+    r"|[" + PROVINCES + r"]?" + _DOC_PLACE + r"{0,8}字第 ?(?:(?:19|20)\d\d ?[-－—–] ?)?\d{3,} ?号"   # 银房权证字第00123号, 字第2021-0517号, 宁房权证同字第 2016-04417 号
     r"|" + _DOC_ISSUER + r"{1,5}[(\[〔【]" + _DOC_ISSUER + r"{1,3}[)\]〕】]字 ?(?:19|20)\d\d ?第 ?\d{3,} ?号")  # 宁民低（永）字2021第00347号
 # a unified social credit code (统一社会信用代码, GB 32100-2015) with a letter in it: registration
 # authority and type, a 6-digit division code, the 9-character organisation code, the check character
@@ -136,6 +140,9 @@ DISABILITY_RE = re.compile(r"(?<![A-Za-z0-9])\d{17}[\dXx]\d{2}(?![A-Za-z0-9])")
 GROUPED_WINDOW = 16                                      # Arabic digits in groups: a phone, ID or card word this close before
 # an identifier said again to correct it (编号是YN-MN-0471？不对，0417): digits after 不对/不是/错了
 CORRECTION_RE = re.compile(r"(?:不对|不是|错了)[,，:： 是就]{0,3}(\d{3,8})(?![\dA-Za-z])")
+# a word that names the number after it (seven digits or more): …号 or …号码 (住院号, 服务监督卡号,
+# 订单号码), not a numeral's 号 (3号, 三号楼), with up to three characters between (是, a colon)
+NUMBER_WORD_RE = re.compile(r"(?<![\d" + _CN + r"几])[\u4e00-\u9fff]号码?[是为：:， ]{0,3}$")
 STAFF_NEAR = 24                                          # characters before the shape searched for the word
 YEAR_GROUPS = re.compile(r"(?:19|20)\d\d(?:" + SEP + r"{1,3}(?:19|20)\d\d)+")
 # a date and a clock time in any common form (2023-06-14 08:23:05, 2023/6/14 8:23, 2023年6月14日 08:23,
@@ -269,6 +276,8 @@ def classify(digits: str, text: str, start: int, rules: Rules, *, cc: bool = Fal
         return "long_number", 0                          # 生日是19620817: a date of birth
     if 7 <= n <= 8 and rules.phone_words and _before(text, start, rules.phone_words, rules.phone_window):
         return "landline", 0
+    if n >= 7 and NUMBER_WORD_RE.search(text, max(0, start - 8), start):
+        return "long_number", 0                          # 住院号0823457: a number a word ending in 号 names
     return None, 0
 
 
@@ -368,7 +377,7 @@ def _staff_shapes(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     words = (*rules.context["staff_id"], *rules.titles)
     for m in STAFF_SHAPE_RE.finditer(folded):
         before = folded[max(0, m.start() - STAFF_NEAR):m.start()]
-        if any(w in before for w in words):
+        if any(w in before for w in words) or NUMBER_WORD_RE.search(before):
             yield m.start(), m.end(), "staff_id"
 
 
@@ -380,6 +389,23 @@ def _account_shapes(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]
         before = folded[max(0, m.start() - STAFF_NEAR):m.start()]
         if any(w in before for w in words):
             yield m.start(), m.end(), "account"
+
+
+# a name on a platform, in quotes after a word that names it (淘宝店……店名叫“西海固尕妹子手工馍”,
+# 直播间叫“同心黄花菜老马”, 抖音……名字叫“尕师娘讲经”): an account, when a platform word or an
+# account word is this close before
+QUOTED_NAME_RE = re.compile(r"(?:叫|是|名|为)[：:]? ?[“\"「『]([^”\"」』\n]{2,20})[”\"」』]")
+PLATFORM_WORDS = ("昵称", "网名", "网店", "淘宝", "拼多多", "直播间", "直播", "公众号", "视频号",
+                  "小红书", "主页", "账号名", "用户名")
+PLATFORM_NEAR = 30
+
+
+def _quoted_names(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
+    words = (*rules.context["account"], *PLATFORM_WORDS)
+    for m in QUOTED_NAME_RE.finditer(folded):
+        before = folded[max(0, m.start() - PLATFORM_NEAR):m.start() + 1]
+        if any(w in before for w in words) and not m.group(1).endswith(("群", "组")):
+            yield m.start(1), m.end(1), "account"               # a group's name (…交流群) is no one's
 
 
 _ID_CHAR = re.compile(r"[A-Za-z0-9_@.\-]")              # no identifier starts right after one of these
@@ -462,7 +488,7 @@ def find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
             own, _ = classify(digits, text, s, rules)
             typ = own if own in ("mobile", "id_number", "landline", "bank_card") else typ
         found.append((s, e, typ))
-    found += [*_staff_shapes(folded, rules), *_account_shapes(folded, rules)]
+    found += [*_staff_shapes(folded, rules), *_account_shapes(folded, rules), *_quoted_names(folded, rules)]
     yield from found
     yield from _again(folded, [f for f in found if f[2] in ("account", "staff_id", "certificate")])
     for m in CERT_RE.finditer(folded):
