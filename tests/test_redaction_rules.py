@@ -1167,3 +1167,49 @@ def test_numbers_of_the_seventeenth_writer(generic, text, value, typ):
 ])
 def test_look_alikes_of_the_seventeenth_writers_numbers_are_kept(generic, text):
     assert spans(generic, text) == []
+
+
+# --------------------------------------------------------------------------------------------
+# numbers and addresses of the fourteenth and fifteenth writers (round 14; own sentences)
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text,value,typ", [
+    ("卡上印的是J64010219880101，你抄一下。", "J64010219880101", "certificate"),          # a capital and up to 18 digits
+    ("残疾证是宁残字第640104-2020-00871号。", "宁残字第640104-2020-00871号", "certificate"),   # region-year-serial after 字第
+    ("退休证宁退字2010第004211号，名字写错了。", "退休证宁退字2010第004211号", "certificate"),   # the year between 字 and 第
+    # (the issuer's characters run back to a function word: 退休证 goes with it, as 银房权证兴庆区 does)
+    ("社保卡号B7788 1234 5，老卡。", "B7788 1234 5", "certificate"),                     # a last group of one digit
+    ("邮箱是 l i h u a at q q dot com，记下。", "l i h u a at q q dot com", "email"),      # the domain spelled out too
+    ("身份证六四零一零四一九八八零三一五一零七叉，叉就是X。", "六四零一零四一九八八零三一五一零七叉", "id_number"),   # 叉 said for X
+    ("有事在抖音上@ma_lan2001 找我。", "@ma_lan2001", "account"),                           # a platform's handle
+    ("我是安检员3021号，有事找我。", "3021", "staff_id"),                                   # a post ending in 员, digits, 号
+    ("办公室在万达广场1502室。", "万达广场1502室", "address"),                               # an office building's room
+    ("她住阅海湾7-2-1101，靠东边。", "阅海湾7-2-1101", "address"),                           # building-unit-room after a name
+    ("我爸住康乐小区5号楼106房间。", "康乐小区5号楼106房间", "address"),                     # 房间 as a room
+    ("I met her at Room 502, Building 3, Lihua Garden last week.", "Room 502, Building 3, Lihua Garden", "address"),
+])
+def test_numbers_of_the_fourteenth_and_fifteenth_writers(generic, text, value, typ):
+    found = [(v.replace("·", "."), t) for v, t in spans(generic, text)]
+    assert found == [(value, typ)]
+
+
+def test_an_identifier_again_in_another_spelling_or_shape(generic):
+    """An account spelled out, then said plainly (Y-Z-L … yzl); a contract number, then another of
+    the same shape close by."""
+    assert spans(generic, "微信M-X-L-8-8-6，就是小写的mxl886。") == [("M-X-L-8-8-6", "account"), ("mxl886", "account")]
+    found = spans(generic, "合同编号HT-2021-0088，另一份是HT-2022-0107。")
+    assert [v for v, _ in found] == ["HT-2021-0088", "HT-2022-0107"]
+
+
+@pytest.mark.parametrize("text", [
+    "我们小区1500户，三千多人。",             # a count of households after a compound
+    "@马书记 收到，明天去。",                  # a handle in Chinese is a name's business, not an account's
+    "他是队员，穿3号。",                       # a short number after 员 is no staff number
+    "Minning Town is a resettlement town.",   # a place's name alone in English
+])
+def test_look_alikes_of_the_fourteenth_and_fifteenth_writers_forms_are_kept(generic, text):
+    assert [t for _, t in spans(generic, text) if t != "name"] == []
+
+
+def test_a_roster_name_a_line_break_cuts(generic):
+    text = "名单最后一个是王\n建军，别当成两个人。"
+    assert ("王\n建军", "name") in spans(generic, text, roster=["王建军"])

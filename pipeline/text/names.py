@@ -85,8 +85,8 @@ def occurrences(text: str, name: str, rules: Rules, region: int = 0) -> Iterator
 
 
 def _spaced_matches(text: str, compact: str) -> Iterator[tuple[int, int]]:
-    """Where ``compact`` occurs with any spaces, tabs or ideographic spaces between its characters,
-    left to right, not overlapping: the matches of ``[ \t\u3000]*`` joining its characters (no
+    """Where ``compact`` occurs with any spaces, tabs, ideographic spaces or line breaks between its
+    characters, left to right, not overlapping: the matches of ``[ \t\u3000\r\n]*`` joining its characters (no
     character of ``compact`` is a space, so the match at a place is the one way to go on),
     found without compiling a pattern per name."""
     if not compact:
@@ -97,7 +97,7 @@ def _spaced_matches(text: str, compact: str) -> Iterator[tuple[int, int]]:
     while p >= 0:
         q = p + 1
         for c in rest:
-            while q < n and text[q] in " \t\u3000":
+            while q < n and text[q] in " \t\u3000\r\n":       # a name a line break cuts (王\n建军)
                 q += 1
             if q < n and text[q] == c:
                 q += 1

@@ -68,13 +68,13 @@ _CN = "〇零洞一二三四五六七拐八九勾幺两壹贰叁肆伍陆柒捌�
 HAN = re.compile(r"[\u4e00-\u9fff]")
 # seven or more digits, Chinese or mixed with Arabic ones (一三八 0953 6627, 零九五一-5028316)
 CN_RUN_RE = re.compile(r"(?<![\d" + _CN + r"])[\d" + _CN + r"](?:[ \t\-]{0,3}[\d" + _CN + r"]){6,}"
-                       r"(?:[ \t\-]{0,2}[Xx](?![A-Za-z0-9]))?(?![\d" + _CN + r"])")     # an ID's X last (…三五三X)
+                       r"(?:[ \t\-]{0,2}[Xx叉](?![A-Za-z0-9]))?(?![\d" + _CN + r"])")     # an ID's X last (…三五三X, …五五零叉)
 EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
                       r"(?![A-Za-z0-9])")
 # an address read out: @ said as 艾特 / 圈a / at, a dot as 点, spaces around them
 # (mxh2008 艾特 163.com, mayl 圈a qq 点 com); the domain must end in a known top-level name
 _AT, _DOT = r"[ \t]*(?:@|艾特|圈[aA]|小老鼠|at|AT)[ \t]*", r"[ \t]*(?:\.|点|dot|DOT)[ \t]*"
-_DOMAIN = r"[A-Za-z0-9\-" + _CN + r"]+"         # 一六三 点 com: a domain read out in Chinese digits too
+_DOMAIN = r"[A-Za-z0-9\-" + _CN + r"]+(?:[ \t][A-Za-z0-9\-" + _CN + r"]+){0,10}"   # 一六三 点 com, q q dot com: read out, spelled out
 _LOCAL = r"(?:[A-Za-z0-9._%+\-]+|[" + _CN + r"]+)"   # spelled out too: h u i x i a o l i 二零零八 艾特 …
 SPOKEN_EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])" + _LOCAL + r"(?:[ \t]" + _LOCAL + r"){0,40}" + _AT + _DOMAIN + r"(?:" + _DOT +
                              _DOMAIN + r")*?" + _DOT + r"(?:com|cn|net|org|edu|gov)(?:" + _DOT + r"cn)?(?![A-Za-z0-9])",
@@ -89,14 +89,14 @@ PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕�
 PLATE_RE = re.compile(r"[" + PROVINCES + r"][A-Za-z](?:(?:[ .\-]?[A-Za-z0-9" + _CN + r"]){5,6}"
                       r"(?![A-Za-z0-9" + _CN + r"])"       # a separator anywhere: 宁A·52J36, 宁AD 68159
                       r"|(?:[ .\-]?[A-Za-z0-9" + _CN + r"]){4,5} ?[挂学警领])")   # a trailer's, a learner's: 宁B·3175挂
-CERT_RE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{1,2}\d{7,10}(?![A-Za-z0-9]|-\d)")     # not DB6403022019 of …-0417
+CERT_RE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{1,2}\d{7,18}(?![A-Za-z0-9]|-\d)")     # H64030200218756; not DB6403022019 of …-0417
 _DOC_HAN = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她])[\u4e00-\u9fff])"
 _DOC_ISSUER = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她号证])[\u4e00-\u9fff])"     # not 证号 before 宁民低（永）
 _DOC_PLACE = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她号])[\u4e00-\u9fff])"    # 银房权证兴庆区 (not 证号 before it)
 DOC_NO_RE = re.compile(                          # a document's number: property deed, land or court file
     r"(?:[" + PROVINCES + r"]|" + _DOC_HAN + r"{0,5}[用证字])?"                              # 银兴民低字（2021）第00358号
     r"[(\[〔【] ?(?:19|20)\d\d ?[)\]〕】] ?(?:" + _DOC_HAN + r"|\d){0,16}?第? ?\d{3,} ?号"     # 宁(2021)银川市不动产权第0045218号
-    r"|[" + PROVINCES + r"]?" + _DOC_PLACE + r"{0,8}字第 ?(?:(?:19|20)\d\d ?[-－—–] ?)?\d{3,} ?号"   # 银房权证字第00123号, 字第2021-0517号, 宁房权证同字第 2016-04417 号
+    r"|[" + PROVINCES + r"]?" + _DOC_PLACE + r"{0,8}字 ?(?:(?:19|20)\d\d ?)?第 ?\d(?:[ \-－—–]?\d){2,30} ?号"   # 银房权证字第00123号, 字第2021-0517号, 宁房权证同字第 2016-04417 号
     r"|" + _DOC_ISSUER + r"{1,5}[(\[〔【]" + _DOC_ISSUER + r"{1,3}[)\]〕】]字 ?(?:19|20)\d\d ?第 ?\d{3,} ?号")  # 宁民低（永）字2021第00347号
 # a unified social credit code (统一社会信用代码, GB 32100-2015) with a letter in it: registration
 # authority and type, a 6-digit division code, the 9-character organisation code, the check character
@@ -329,7 +329,7 @@ def _chinese_runs(folded: str, text: str, rules: Rules) -> Iterator[tuple[int, i
         if n_cn < 3 and not interleaved:
             continue
         digits = "".join(CN_DIGITS.get(c, c) for c in value if c.isdigit() or c in CN_DIGITS)
-        if value[-1] in "Xx":
+        if value[-1] in "Xx叉":
             if len(digits) != 17:
                 value = value[:-1].rstrip(" \t-")             # an X after no ID number is no part of it
                 end = m.start() + len(value)
@@ -391,6 +391,10 @@ def _account_shapes(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]
             yield m.start(), m.end(), "account"
 
 
+# a number said after a post ending in 员 and before 号 (话务员2076号, 安检员0417号): a staff number
+STAFF_NO_RE = re.compile(r"(?<=员)\d{3,6}(?=号)")
+# a handle of a platform (DM 我 @aisha_nx03): Latin letters first, never an e-mail's @
+HANDLE_RE = re.compile(r"(?<![A-Za-z0-9._%+\-@])@[A-Za-z][A-Za-z0-9_.]{2,30}(?<!\.)(?![A-Za-z0-9_@])")
 # a name on a platform, in quotes after a word that names it (淘宝店……店名叫“西海固尕妹子手工馍”,
 # 直播间叫“同心黄花菜老马”, 抖音……名字叫“尕师娘讲经”): an account, when a platform word or an
 # account word is this close before
@@ -412,9 +416,35 @@ _ID_CHAR = re.compile(r"[A-Za-z0-9_@.\-]")              # no identifier starts r
 _ID_AFTER = re.compile(r"[A-Za-z0-9_@]")                 # ... nor ends right before one of these
 
 
+ASCII_ID_RE = re.compile(r"(?<![A-Za-z0-9_@.\-])[A-Za-z0-9](?:[A-Za-z0-9_.\- ]{0,40}[A-Za-z0-9])?(?![A-Za-z0-9_@])")
+SHAPE_NEAR = 120                                         # characters around an identifier searched for its shape
+
+
+def _norm_id(value: str) -> str:
+    return re.sub(r"[ \t.\-]", "", value).casefold()
+
+
+def _shape(value: str) -> str:
+    return re.sub(r"[A-Za-z]", "a", re.sub(r"\d", "0", value))
+
+
 def _again(folded: str, found: list[tuple[int, int, str]]) -> Iterator[tuple[int, int, str]]:
-    """An identifier found by its word said again elsewhere in the text (mxl1965 … mxl1965), and
-    digits that correct one shortly before (YN-MN-0471？不对，0417: as long as its last digits)."""
+    """An identifier found by its word said again elsewhere in the text (mxl1965 … mxl1965; also
+    spelled otherwise: Y-Z-L-1-9-7-6 … yzl1976), one of the same shape with a separator or a
+    letter in it close by (学号是2021-0356……不对，老二的是2023-0912), and digits that correct
+    one shortly before (YN-MN-0471？不对，0417: as long as its last digits)."""
+    keys = {_norm_id(folded[s:e]): t for s, e, t in found if len(_norm_id(folded[s:e])) >= 5}
+    shapes = [(s, e, _shape(folded[s:e]), t) for s, e, t in found
+              if sum(c.isdigit() for c in folded[s:e]) >= 6 and not folded[s:e].isdigit() and " " not in folded[s:e]]
+    if keys or shapes:
+        for m in ASCII_ID_RE.finditer(folded):
+            value = m.group().strip()
+            typ = keys.get(_norm_id(value))
+            if typ is None and not YEAR_GROUPS.fullmatch(value):
+                typ = next((t for s, e, sh, t in shapes if sh == _shape(value) and
+                            max(s - m.end(), m.start() - e) <= SHAPE_NEAR), None)
+            if typ is not None:
+                yield m.start(), m.start() + len(value), typ
     for value, typ in {(folded[s:e], t) for s, e, t in found if e - s >= 5}:
         i = folded.find(value)                           # by str.find, not a pattern per value (issue 19)
         while i >= 0:
@@ -434,7 +464,7 @@ def _again(folded: str, found: list[tuple[int, int, str]]) -> Iterator[tuple[int
 
 # an identifier read out in groups after its word (医保号Y6403 2400 1187 52): groups of digits
 # with a space between, none a year, a date or an age (社保卡号A04582319 2019年 stays out)
-GROUPS = r"(?:[ \t]\d{2,6}(?![\d年月日号岁]))*"
+GROUPS = r"(?:[ \t]\d{1,6}(?![\d年月日号岁]))*"
 
 
 def _context_ids(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
@@ -489,6 +519,8 @@ def find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
             typ = own if own in ("mobile", "id_number", "landline", "bank_card") else typ
         found.append((s, e, typ))
     found += [*_staff_shapes(folded, rules), *_account_shapes(folded, rules), *_quoted_names(folded, rules)]
+    found += [(m.start(), m.end(), "staff_id") for m in STAFF_NO_RE.finditer(folded)]
+    found += [(m.start(), m.end(), "account") for m in HANDLE_RE.finditer(folded)]
     yield from found
     yield from _again(folded, [f for f in found if f[2] in ("account", "staff_id", "certificate")])
     for m in CERT_RE.finditer(folded):

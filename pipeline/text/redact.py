@@ -40,6 +40,13 @@ HAN_RUN = re.compile(r"[\u4e00-\u9fd5]")
 OFFICES = ("社区", "居委会", "村委会", "村部", "单位", "办公室", "医院", "卫生院", "学校", "公司", "派出所", "街道办", "服务中心")
 DASHED = re.compile(r"(?:[“「\"]|(?:住|住址|地址|房号|门牌|门牌号)[是：:]?[ \t\u3000]*)"
                     r"(?<![\d\-])(\d{1,2}-\d{1,2}-\d{3,4})(?![\d\-.:/])")
+# an address in English (field notes): a house, room or group number, more of them, then one or
+# more named places of a kind (No. 6, Group 2, Yuanlong Village, Minning Town; Room 502, Building 3,
+# Lihua Garden); a place's name alone (Minning Town) is no address
+_EN_NUMBERED = r"(?:No\.|Number|Room|Rm\.|Flat|Apt\.|Unit|Building|Bldg\.|Block|Group|Team|Floor|Row|Lane)"
+EN_ADDRESS = re.compile(rf"\b{_EN_NUMBERED} ?\d{{1,5}}[A-Za-z]?(?:,? {_EN_NUMBERED} ?\d{{1,5}}[A-Za-z]?)*"
+                        r"(?:,? (?:[A-Z][a-z]+ ){1,3}(?:Village|Community|Compound|Road|Rd\.|Street|St\.|Lane|Avenue|"
+                        r"Garden|Gardens|Estate|Residence|Town|Township|District|County|City))+")
 COMPOUND_SUFFIXES = ("小区", "花园", "家园", "公寓", "苑", "大厦", "新村", "新城", "名苑", "雅苑")
 PHASE = re.compile(r"[\d一二三四五六七八九十]{1,3}期")   # a compound built in phases: 悦湖家园二期
 # an address said from the house outwards (15号，第七排，三区; 2单元501，6号楼，闽宁镇原隆村安置小区;
@@ -186,6 +193,7 @@ alone (3号楼) only after a place's name (满春小区14号楼; not 管8号楼,
         found.append((begin, end))
     found.extend(m.span(1) for m in DASHED.finditer(text))     # “3-1-101”: building-unit-room in dashes alone
     found.extend(_reversed(text, rules))                         # 15号，第七排，三区: from the house outwards
+    found.extend(m.span() for m in EN_ADDRESS.finditer(text))      # field notes in English: No. 6, Group 2, … Village
     merged: list[tuple[int, int]] = []
     for s, e in sorted(found):
         if merged and s <= merged[-1][1]:

@@ -327,6 +327,8 @@ def _address_re(addr: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
         rf"(?<=[{road_ends}])(?:\d{{1,4}}|(?P<cnroad>{house}))号(?![楼院]){annex}"        # 北京中路154号, 新华街二百一十六号
         rf"|(?:{compounds}) ?\d{{1,4}}(?:{dash}\d{{1,5}}){{1,2}}(?:号|室)?(?![\d\-－—–])"  # 福民家园12-3-402
         rf"|(?:{compounds}) ?(?:底商|商铺|门面房?|门市部?|商业街) ?{house}号(?![楼院])"    # a shop of a compound: 裕民小区底商7号
+        rf"|(?:{compounds}) ?\d{{3,5}}(?:室|房间)"                                         # an office building's room: 金三角大厦1406室 (not 小区1286户: a count)
+        rf"|(?<=[\u4e00-\u9fd5])\d{{1,2}}{dash}\d{{1,2}}{dash}\d{{3,4}}(?![\d\-－—–])"  # building-unit-room after a name: 悦海新天地9-1-1702
         rf"|(?P<seq>(?<![\dA-Za-z])(?:{plain})(?:{comma}(?:{plain}))*(?: ?{dashed}| ?\d{{1,5}}(?![\d年])"
         rf"|[,，] ?\d{{1,5}}(?=[，。,.;；！？\s]|$)|{said}(?:{room})?)?)"                    # 12号楼2单元301, C区5-2-301, 六零一室
         rf"|(?:{village})(?:委会)? ?第?{num}(?:{group}) ?{row}(?:{plate}{house}(?:号|户)院?{annex})?"   # 明台村二组38号, 东和村4队, 原隆村第五村民小组
