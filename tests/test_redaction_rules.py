@@ -1164,6 +1164,7 @@ def test_numbers_of_the_seventeenth_writer(generic, text, value, typ):
     "群名叫“银川二手交易群”，你加一下。",            # a group's name is no one's account (no platform word either)
     "微信群名叫“幸福家园互助群”，进群的都是邻居。",   # a chat group's name after 微信
     "他家饭馆店名叫“黄河手抓”，就在路口。",           # a shop's name with no platform
+    "圆齿龙（Globidens）意为“球状牙齿”，是一个属。",    # id inside a Latin word is no account word
 ])
 def test_look_alikes_of_the_seventeenth_writers_numbers_are_kept(generic, text):
     assert spans(generic, text) == []
@@ -1205,6 +1206,7 @@ def test_an_identifier_again_in_another_spelling_or_shape(generic):
     "@马书记 收到，明天去。",                  # a handle in Chinese is a name's business, not an account's
     "他是队员，穿3号。",                       # a short number after 员 is no staff number
     "Minning Town is a resettlement town.",   # a place's name alone in English
+    "就给了我一个单号;PQ0000-00000000，我第二天去问。",   # a masked identifier after its word
 ])
 def test_look_alikes_of_the_fourteenth_and_fifteenth_writers_forms_are_kept(generic, text):
     assert [t for _, t in spans(generic, text) if t != "name"] == []

@@ -404,11 +404,17 @@ PLATFORM_WORDS = ("昵称", "网名", "网店", "淘宝", "拼多多", "直播�
 PLATFORM_NEAR = 30
 
 
+def _has_word(text: str, words: tuple[str, ...]) -> bool:
+    """One of ``words`` in ``text``; a word in Latin letters only as a whole word (id, not Globidens)."""
+    return any((re.search(rf"(?<![A-Za-z]){re.escape(w)}(?![A-Za-z])", text) is not None) if w.isascii() else w in text
+               for w in words)
+
+
 def _quoted_names(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     words = (*rules.context["account"], *PLATFORM_WORDS)
     for m in QUOTED_NAME_RE.finditer(folded):
         before = folded[max(0, m.start() - PLATFORM_NEAR):m.start() + 1]
-        if any(w in before for w in words) and not m.group(1).endswith(("群", "组")):
+        if _has_word(before, words) and not m.group(1).endswith(("群", "组")):
             yield m.start(1), m.end(1), "account"               # a group's name (…交流群) is no one's
 
 
@@ -495,7 +501,17 @@ def _context_ids(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
 
 def find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     """Spans of numbers and identifiers (see the module docstring), most specific first: the
-    caller keeps the first span that claims a character."""
+    caller keeps the first span that claims a character. An identifier whose digits are one digit
+    repeated (PQ0000-00000000, 0000-00000000) is a mask: claimed and kept, whatever found it."""
+    for s, e, typ in _find_numbers(text, rules):
+        if typ:
+            only = [c for c in text[s:e] if c.isdigit()]
+            if len(only) >= 5 and len(set(only)) == 1:
+                typ = KEEP
+        yield s, e, typ
+
+
+def _find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     folded, births = _mask_dates(fold(text))
     yield from births                                    # 生日是1983/04/27
     for m in OFFICIAL_DOC_RE.finditer(folded):
