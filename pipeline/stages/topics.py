@@ -62,7 +62,6 @@ from pipeline.core.errors import PipelineError, run_cli
 from pipeline.core.files import atomic_dir, read_community_columns, read_transcript_output, write_csv, write_json, write_parquet
 from pipeline.core.instrument import text_community
 from pipeline.core.parallel import from_params
-from pipeline.text import docvec
 from pipeline.text.units import check_text_frame
 from pipeline.text.documents import Corpus, build_documents, resolve_unit, vectorize
 from pipeline.text.topicmetrics import evaluate_grid, exclusivity, npmi_coherence, top_word_indices, topic_words
@@ -131,6 +130,8 @@ def model_topics(docs: pd.DataFrame, settings: Settings, seed: int, check: Calla
     documents the vectors were made of, and the rule takes the K of the best mean modularity. ``check`` runs on the
     corpus before any model is fitted."""
     if settings.models == ("docvec",):
+        from pipeline.text import docvec              # its imports only where it is the model (issue 19)
+
         feats, corpus = docvec.docvec_corpus(docs, settings)
         check(corpus)
         V = docvec.document_vectors(feats, settings, seed)

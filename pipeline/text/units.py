@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.core.errors import PipelineError
-from pipeline.text.redact import Span, redact
 from pipeline.text.rules import Rules
 from pipeline.text.segment import WORD_CHAR
+
+if TYPE_CHECKING:                   # the redaction's modules only for the stage that redacts (issue 19:
+    from pipeline.text.redact import Span     # the coding and topics stages read units, never redact)
 from pipeline.text.turns import Parsed
 
 UNITS = ("sentence", "turn")
@@ -121,6 +123,8 @@ def split_sentences(text: str, rules: Rules) -> list[str]:
 
 def build_units(text: str, parsed: Parsed, spans: list[Span], marks: list[str], rules: Rules, unit: str) -> Units:
     """Respondent units and interviewer questions from the redacted text of each turn."""
+    from pipeline.text.redact import redact
+
     units, questions = [], []
     turn_no = question_no = 0
     pending: list[list] = []                  # questions waiting for the respondent turn after them
