@@ -1215,3 +1215,11 @@ def test_look_alikes_of_the_fourteenth_and_fifteenth_writers_forms_are_kept(gene
 def test_a_roster_name_a_line_break_cuts(generic):
     text = "名单最后一个是王\n建军，别当成两个人。"
     assert ("王\n建军", "name") in spans(generic, text, roster=["王建军"])
+
+
+def test_a_mask_of_zeros_is_kept_but_repeated_digits_of_a_person_are_not(generic):
+    """PQ0000-00000000 (a masked order number) stays; an e-mail address or an account of one repeated
+    digit other than zero is someone's (888888@qq.com, QQ 66666666)."""
+    assert [t for _, t in spans(generic, "单号PQ0000-00000000，没用。") if t != "name"] == []
+    assert ("888888@qq.com", "email") in spans(generic, "邮箱888888@qq.com，你发过来。")
+    assert ("mx_66666", "account") in spans(generic, "微信号mx_66666，加我。")

@@ -501,12 +501,13 @@ def _context_ids(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
 
 def find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     """Spans of numbers and identifiers (see the module docstring), most specific first: the
-    caller keeps the first span that claims a character. An identifier whose digits are one digit
-    repeated (PQ0000-00000000, 0000-00000000) is a mask: claimed and kept, whatever found it."""
+    caller keeps the first span that claims a character. An identifier whose digits are five zeros
+    or more and nothing else (PQ0000-00000000) is a mask: claimed and kept, whatever found it (not
+    an e-mail address, and not other repeated digits: 888888 may be someone's QQ number)."""
     for s, e, typ in _find_numbers(text, rules):
-        if typ:
-            only = [c for c in text[s:e] if c.isdigit()]
-            if len(only) >= 5 and len(set(only)) == 1:
+        if typ and typ != "email":
+            only = [c for c in fold(text[s:e]) if c.isdigit()]
+            if len(only) >= 5 and set(only) == {"0"}:
                 typ = KEEP
         yield s, e, typ
 
