@@ -1223,3 +1223,34 @@ def test_a_mask_of_zeros_is_kept_but_repeated_digits_of_a_person_are_not(generic
     assert [t for _, t in spans(generic, "单号PQ0000-00000000，没用。") if t != "name"] == []
     assert ("888888@qq.com", "email") in spans(generic, "邮箱888888@qq.com，你发过来。")
     assert ("mx_66666", "account") in spans(generic, "微信号mx_66666，加我。")
+
+
+# --------------------------------------------------------------------------------------------
+# numbers and addresses of the eighteenth and nineteenth writers (round 15; own sentences)
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text,value,typ", [
+    ("车牌是宁A，幺三五七九，跑了。", "宁A，幺三五七九", "plate"),                            # a comma after the letter
+    ("邮箱 mali下划线0951 艾特 163 点 com，发这儿。", "mali下划线0951 艾特 163 点 com", "email"),   # _ said as 下划线
+    ("座机是零九五四，二零三八八一七，白天有人。", "零九五四，二零三八八一七", "landline"),        # a long group after the area code
+    ("我在快手上卖羊肉，号叫西吉尕娃羊肉铺，你搜。", "西吉尕娃羊肉铺", "account"),              # an account's name without quotes
+    ("微信号是马上发财888，你加一下。", "马上发财888", "account"),                             # Han and digits after 微信号是
+    ("住的是六〇二，三号楼二单元，幸福小区。", "六〇二，三号楼二单元，幸福小区", "address"),      # a room, then larger parts
+    ("我家五队，十二号，红星村，同心县。", "五队，十二号，红星村，同心县", "address"),          # a group, the house, the places
+    ("铺子在清河小区3号楼底商，好找。", "清河小区3号楼底商", "address"),                      # a building's shop front
+    ("分到的是阅海家园二区九排六号。", "阅海家园二区九排六号", "address"),                    # a compound's section, row, house
+])
+def test_numbers_of_the_eighteenth_and_nineteenth_writers(generic, text, value, typ):
+    assert [(v, t) for v, t in spans(generic, text) if t != "name"] == [(value, typ)]
+
+
+@pytest.mark.parametrize("text", [
+    "我的快手号是我闺女的名字。",                  # a clause, not an account's name
+    "你抖音号叫什么？",                             # a question
+    "公众号叫幸福里之家，是社区的。",                # a public account is no one's
+    "微信号是丫头给我弄的，我不会。",                # a clause ending in 的
+    "淘宝店名叫塞上红，卖枸杞。",                    # a shop's name
+    "我们是五组，三号，在村里开会。",                # a group and a date, then no place's name
+    "住的是三〇一，在西夏区那边。",                   # a room and a district: no step between
+])
+def test_look_alikes_of_the_eighteenth_and_nineteenth_writers_forms_are_kept(generic, text):
+    assert [t for _, t in spans(generic, text) if t != "name"] == []

@@ -75,7 +75,9 @@ EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(
 # (mxh2008 艾特 163.com, mayl 圈a qq 点 com); the domain must end in a known top-level name
 _AT, _DOT = r"[ \t]*(?:@|艾特|圈[aA]|小老鼠|at|AT)[ \t]*", r"[ \t]*(?:\.|点|dot|DOT)[ \t]*"
 _DOMAIN = r"[A-Za-z0-9\-" + _CN + r"]+(?:[ \t][A-Za-z0-9\-" + _CN + r"]+){0,10}"   # 一六三 点 com, q q dot com: read out, spelled out
-_LOCAL = r"(?:[A-Za-z0-9._%+\-]+|[" + _CN + r"]+)"   # spelled out too: h u i x i a o l i 二零零八 艾特 …
+_UNDERSCORE = r"(?:下划线|下横线|底线|下杠|中划线|横杠|减号)"   # _ and - said: ningxia下划线hf
+_LOCAL = (r"(?:[A-Za-z0-9._%+\-]+(?:" + _UNDERSCORE + r"[A-Za-z0-9._%+\-]+)*|[" + _CN +
+          r"]+)")   # spelled out too: h u i x i a o l i 二零零八 艾特 …
 SPOKEN_EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])" + _LOCAL + r"(?:[ \t]" + _LOCAL + r"){0,40}" + _AT + _DOMAIN + r"(?:" + _DOT +
                              _DOMAIN + r")*?" + _DOT + r"(?:com|cn|net|org|edu|gov)(?:" + _DOT + r"cn)?(?![A-Za-z0-9])",
                              re.I)
@@ -86,8 +88,8 @@ OFFICIAL_DOC_RE = re.compile(r"[\u4e00-\u9fff]{1,6}[发函办令规字]〔 ?(?:1
 BIRTH_WORDS = ("生日", "出生", "生于", "出生日期", "出生年月", "生辰")
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"   # one-character abbreviations
 # a plate's five or six characters in any notation: letters, digits, Chinese digits (宁A幺六八二九)
-PLATE_RE = re.compile(r"[" + PROVINCES + r"][A-Za-z](?:(?:[ .\-]?[A-Za-z0-9" + _CN + r"]){5,6}"
-                      r"(?![A-Za-z0-9" + _CN + r"])"       # a separator anywhere: 宁A·52J36, 宁AD 68159
+PLATE_RE = re.compile(r"[" + PROVINCES + r"][A-Za-z](?:, ?)?(?:(?:[ .\-]?[A-Za-z0-9" + _CN + r"]){5,6}"
+                      r"(?![A-Za-z0-9" + _CN + r"])"       # a separator anywhere: 宁A·52J36, 宁AD 68159, 宁B，洞七五三二
                       r"|(?:[ .\-]?[A-Za-z0-9" + _CN + r"]){4,5} ?[挂学警领])")   # a trailer's, a learner's: 宁B·3175挂
 CERT_RE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{1,2}\d{7,18}(?![A-Za-z0-9]|-\d)")     # H64030200218756; not DB6403022019 of …-0417
 _DOC_HAN = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她])[\u4e00-\u9fff])"
@@ -121,8 +123,8 @@ WXID_RE = re.compile(r"(?<![A-Za-z0-9_])wxid_[A-Za-z0-9_\-]{6,30}(?![A-Za-z0-9_]
 # together are a phone or an ID number
 _GROUP_FILLER = r"(?:嗯|呃|额|啊|哦|那个|这个|就是)"
 _GROUP_SEP = r"(?:[,、] ?(?:" + _GROUP_FILLER + r" ?[,、…]* ?)?|…+ ?)"
-GROUPED_RE = re.compile(r"(?<![\d" + _CN + r"])[\d" + _CN + r"]{2,6}(?:" + _GROUP_SEP + r"[\d" + _CN + r"]{2,5}){1,5}"
-                        r"(?![\d" + _CN + r"])")        # groups of any size (幺八九，五幺洞，两六三，七四)
+GROUPED_RE = re.compile(r"(?<![\d" + _CN + r"])[\d" + _CN + r"]{2,6}(?:" + _GROUP_SEP + r"[\d" + _CN + r"]{2,8}){1,5}"
+                        r"(?![\d" + _CN + r"])")        # groups of any size (幺八九，五幺洞，两六三，七四; 零九五三，八零三二七五一)
 GROUPED_EXT_RE = re.compile(r"[,、 ]{0,2}(?:转|分机)[,、 ]{0,2}[\d" + _CN + r"]{1,5}(?![\d" + _CN + r"])")
 # a number broken by a filler (180 9510……呃……4421): the parts joined when together they are a mobile
 _PART = r"\d(?:[ \-]?\d)*"
@@ -410,12 +412,21 @@ def _has_word(text: str, words: tuple[str, ...]) -> bool:
                for w in words)
 
 
+# ... and without quotes, to the next punctuation, after a word that names a person's account
+# (号叫中宁枸杞阿芳，; not a shop's name or a public account's: 店名叫塞上红, 公众号叫幸福里之家): Han
+# characters in it (digits and letters are the identifier rules'), no pronoun, not a clause (…给我弄的)
+BARE_NAME_RE = re.compile(r"(?:(?<!公众)号叫|(?:账号|帐号|网名|昵称|用户名|(?:微信|抖音|快手|视频|QQ|qq|扣扣)号)(?:叫|是|为))[：:]? ?"
+                          r"((?![这那就也还都啥咋]|什么|多少)(?=[^,.;!?，。；！？、\s“”\"]{0,15}[\u4e00-\u9fff])"
+                          r"[^,.;!?，。；！？、\s“”\"我你他她]{1,15}[^,.;!?，。；！？、\s“”\"我你他她的了吧呢啊呀嘛])(?=[,.;!?，。；！？\s]|$)")
+
+
 def _quoted_names(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     words = (*rules.context["account"], *PLATFORM_WORDS)
-    for m in QUOTED_NAME_RE.finditer(folded):
-        before = folded[max(0, m.start() - PLATFORM_NEAR):m.start() + 1]
-        if _has_word(before, words) and not m.group(1).endswith(("群", "组")):
-            yield m.start(1), m.end(1), "account"               # a group's name (…交流群) is no one's
+    for regex in (QUOTED_NAME_RE, BARE_NAME_RE):
+        for m in regex.finditer(folded):
+            before = folded[max(0, m.start() - PLATFORM_NEAR):m.start(1)]
+            if _has_word(before, words) and not m.group(1).endswith(("群", "组")):
+                yield m.start(1), m.end(1), "account"               # a group's name (…交流群) is no one's
 
 
 _ID_CHAR = re.compile(r"[A-Za-z0-9_@.\-]")              # no identifier starts right after one of these

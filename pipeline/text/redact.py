@@ -50,12 +50,17 @@ EN_ADDRESS = re.compile(rf"\b{_EN_NUMBERED} ?\d{{1,5}}[A-Za-z]?(?:,? {_EN_NUMBER
 COMPOUND_SUFFIXES = ("小区", "花园", "家园", "公寓", "苑", "大厦", "新村", "新城", "名苑", "雅苑")
 PHASE = re.compile(r"[\d一二三四五六七八九十]{1,3}期")   # a compound built in phases: 悦湖家园二期
 # an address said from the house outwards (15号，第七排，三区; 2单元501，6号楼，闽宁镇原隆村安置小区;
-# 八号，二十三排，移民二区，红寺堡): a house or a room, then larger parts one by one after commas
-# (a row, a building, a unit, a section, a group), then perhaps the place's name; two steps at least
+# 八号，二十三排，移民二区，红寺堡; 五〇一，七号楼一单元，康乐小区; 五组，四十六号，新庄集村，红寺堡区太阳山镇):
+# a house (a group before it) or a room, then larger parts one by one after commas (a row, a building,
+# a unit, a section, a group; two in one step), then perhaps one or two places' names; two steps at least
 _NUM = r"(?:\d{1,4}|[一二三四五六七八九十百零〇两]{1,5})"
-_STEP = rf"[,，] ?(?:第?{_NUM}(?:排|号楼|栋|幢|单元|组|队)|[\u4e00-\u9fd5]{{0,3}}?{_NUM}区)"
-REVERSED = re.compile(rf"(?=[\d一二三四五六七八九十百零〇两])(?<![\d一二三四五六七八九十百零〇两])(?:{_NUM}号(?![楼院])|\d{{1,2}}单元\d{{3,4}}室?)"
-                      rf"(?:{_STEP}){{1,3}}(?:[,，] ?[\u4e00-\u9fd5]{{2,12}}?(?:小区|家园|花园|新村|村|镇|乡|区|县|市)(?![\u4e00-\u9fd5]))?")
+_PART = rf"第?{_NUM}(?:排|号楼|栋|幢|单元|组|队)"
+_STEP = rf"[,，] ?(?:{_PART}(?:{_PART})?|[\u4e00-\u9fd5]{{0,3}}?{_NUM}区)"
+_SAID_ROOM = r"(?:[零〇一二三四五六七八九幺洞两]{3,4}|\d{3,4})室?(?=[,，])"      # 五〇一，七号楼一单元，…
+_PLACE = r"[,，] ?(?![在住到是于从去来回的把给就也都还叫说])[\u4e00-\u9fd5]{2,12}?(?:小区|家园|花园|新村|村|镇|乡|区|县|市)(?![\u4e00-\u9fd5])"
+REVERSED = re.compile(rf"(?=[\d一二三四五六七八九十百零〇两幺洞])(?<![\d一二三四五六七八九十百零〇两幺洞])(?:"
+                      rf"(?:{_NUM}号(?![楼院])|\d{{1,2}}单元\d{{3,4}}室?|{_SAID_ROOM})(?:{_STEP}){{1,3}}(?:{_PLACE}){{0,2}}"
+                      rf"|{_NUM}(?:组|队)[,，] ?{_NUM}号(?![楼院])(?:{_STEP}){{0,2}}(?:{_PLACE}){{1,2}})")   # 五组，四十六号，新庄集村
 GROUP_CHAT = re.compile(r"(?:[\u4e00-\u9fd5]{0,3}|(?:(?![的地得在都也了是和跟把我你他她们里])[\u4e00-\u9fd5]){4,6})"
                         r"群(?![众体落])")      # after an address: the name of a chat group (原隆村五组网格服务群)
 

@@ -330,10 +330,10 @@ def _address_re(addr: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
         rf"|(?:{compounds}) ?\d{{3,5}}(?:室|房间)"                                         # an office building's room: 金三角大厦1406室 (not 小区1286户: a count)
         rf"|(?<=[\u4e00-\u9fd5])\d{{1,2}}{dash}\d{{1,2}}{dash}\d{{3,4}}(?![\d\-－—–])"  # building-unit-room after a name: 悦海新天地9-1-1702
         rf"|(?P<seq>(?<![\dA-Za-z])(?:{plain})(?:{comma}(?:{plain}))*(?: ?{dashed}| ?\d{{1,5}}(?![\d年])"
-        rf"|[,，] ?\d{{1,5}}(?=[，。,.;；！？\s]|$)|{said}(?:{room})?)?)"                    # 12号楼2单元301, C区5-2-301, 六零一室
+        rf"|[,，] ?\d{{1,5}}(?=[，。,.;；！？\s]|$)|{said}(?:{room})?)?)(?:底商|商铺|门面房?|门市部?)?"    # 12号楼2单元301, C区5-2-301, 六零一室, 1号楼底商
         rf"|(?:{village})(?:委会)? ?第?{num}(?:{group}) ?{row}(?:{plate}{house}(?:号|户)院?{annex})?"   # 明台村二组38号, 东和村4队, 原隆村第五村民小组
         rf"|(?<![\d一二三四五六七八九十百零〇两]){num}(?:{group}){row}{plate}{num}(?:号|户)院?{annex}"     # 二组38号
-        rf"|(?:{village}) ?{num}区 ?{row}{plate}{house}(?:号|户)院?{annex}"      # a section of a resettlement village: 移民新村3区17号
+        rf"|(?:{village}|{compounds}) ?{num}区 ?{row}{plate}{house}(?:号|户)院?{annex}"      # a section of a resettlement village: 移民新村3区17号, 滨河家园三区十七排八号
         rf"|(?:{village})[\u4e00-\u9fd5]{{1,3}}?[点区片] ?{row}{plate}{house}(?:号|户)(?![床位])院?{annex}"   # a village's site: 和泉村移民点14号
         rf"|(?<![零〇一二三四五六七八九幺洞两\d]){said}(?:{room})?[,，] ?{num}(?:{long_units})(?:[,，] ?{num}(?:{building}))?"
         rf"(?:[,，] ?就?在[\u4e00-\u9fd5]{{1,6}}?(?:{compounds}))?"      # said backwards: 五零三，五单元，十一号楼，就在清和家园
