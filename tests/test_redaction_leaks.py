@@ -94,7 +94,7 @@ def leaks(roots: list[Path], values: dict[str, str], extra: str = "") -> tuple[l
 # --------------------------------------------------------------------------------------------
 # the planted corpus
 # --------------------------------------------------------------------------------------------
-NOT_PLANTED = {"heldout18", "heldout19"}  # blind parts not yet tuned on (labelled.yaml's notes): their misses are not all found
+NOT_PLANTED = {"heldout20", "heldout21"}  # blind parts not yet tuned on (labelled.yaml's notes): their misses are not all found
 
 
 def planted_corpus(folder: Path) -> tuple[dict[str, str], str]:
