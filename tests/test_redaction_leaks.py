@@ -94,7 +94,7 @@ def leaks(roots: list[Path], values: dict[str, str], extra: str = "") -> tuple[l
 # --------------------------------------------------------------------------------------------
 # the planted corpus
 # --------------------------------------------------------------------------------------------
-NOT_PLANTED = {"heldout20", "heldout21"}  # blind parts not yet tuned on (labelled.yaml's notes): their misses are not all found
+NOT_PLANTED: set[str] = set()  # a blind part whose numbers are not all found yet goes here (labelled.yaml's notes); 20 and 21: tuned in round 16
 
 
 def planted_corpus(folder: Path) -> tuple[dict[str, str], str]:
@@ -152,7 +152,7 @@ def _also_words(items) -> set[str]:
         for it in items:
             spans = [(s, e) for s, e, c in it.gold if c == "name"]
             if any(not any(s <= m.start() and m.end() <= e for s, e in spans) for m in re.finditer(re.escape(name), it.text)) \
-                    or name in _words_only(it.text, spans):
+                    or name in _words_only(it.text, spans) or name in _words_only(it.text, spans, joined=True):
                 out.add(name)
                 break
     return out
@@ -160,16 +160,23 @@ def _also_words(items) -> set[str]:
 
 STOP_CHARS = frozenset(w for w in (ROOT / "config" / "stopwords.txt").read_text(encoding="utf-8").split()
                        if len(w) == 1 and not w.startswith("#"))
+STOP_WORDS = sorted((w for w in (ROOT / "config" / "stopwords.txt").read_text(encoding="utf-8").split()
+                     if len(w) > 1 and not w.startswith("#")), key=len, reverse=True)
 
 
-def _words_only(text: str, spans: list[tuple[int, int]]) -> str:
+def _words_only(text: str, spans: list[tuple[int, int]], joined: bool = False) -> str:
     """The text outside the name spans as the token column holds it, without punctuation,
     separators and one-character stopwords: a name spelled out character by character
     (撒种子的撒，国庆节的国庆; 菩萨的萨 holds 萨萨) is there. Spans of one character are not masked:
-    they are on no roster and never scanned for, so the text may hold them (玉石的玉，梅花的梅: 玉梅)."""
+    they are on no roster and never scanned for, so the text may hold them (玉石的玉，梅花的梅: 玉梅).
+    ``joined``: as the tokens join when a redacted name between them is no token and the words
+    around it are stopwords (娃娃们就笑，[姓名]自己也笑 -> 娃娃 笑 笑: 笑笑 is there)."""
     for s, e in sorted(spans, reverse=True):
         if len(re.sub(r"\s+", "", text[s:e])) >= 2:
-            text = text[:s] + "□" + text[e:]
+            text = text[:s] + ("" if joined else "□") + text[e:]
+    if joined:
+        for w in STOP_WORDS:
+            text = text.replace(w, "")
     text = "".join(c for c in text if c not in STOP_CHARS)
     return re.sub(r"[\s\-.·_/()（），。、；：！？…—,;:!?]+", "", text)
 

@@ -1254,3 +1254,49 @@ def test_numbers_of_the_eighteenth_and_nineteenth_writers(generic, text, value, 
 ])
 def test_look_alikes_of_the_eighteenth_and_nineteenth_writers_forms_are_kept(generic, text):
     assert [t for _, t in spans(generic, text) if t != "name"] == []
+
+
+# --------------------------------------------------------------------------------------------
+# numbers and addresses of the twentieth and twenty-first writers (round 16; own sentences)
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text,value,typ", [
+    ("加他微信吧，m-a-l-i 幺九七七，大写小写都行。", "m-a-l-i 幺九七七", "account"),             # letters spelled, digits read out
+    ("微信号你记一下：s h l 零五 二三，好了。", "s h l 零五 二三", "account"),                   # in groups
+    ("微信号有点长，你记好：yc下划线mf 二零一九，就这个。", "yc下划线mf 二零一九", "account"),   # _ said between letters
+    ("邮箱是wanghong六六 at 163点com，发这儿。", "wanghong六六 at 163点com", "email"),         # letters and Chinese digits together
+    ("车是宁 B，七八幺幺洞，白色的。", "宁 B，七八幺幺洞", "plate"),                          # a space after the province
+    ("医保卡号我背得下来，C 3 8 1 0 4 7 2 6，你查。", "C 3 8 1 0 4 7 2 6", "certificate"),   # a letter and digits one at a time
+    ("他的护照是PE 5522318，去年办的。", "PE 5522318", "certificate"),                         # capitals, a space, digits
+    ("单号ZT 7731 0042 8865 19，你查查。", "ZT 7731 0042 8865 19", "long_number"),              # a lettered order number in groups
+    ("劳动仲裁案号是吴劳人仲案字〔2022〕第0211号。", "吴劳人仲案字〔2022〕第0211号", "certificate"),   # a case's number: its parties'
+    ("办公室电话（0953）2045167，分机 208，找我。", "（0953）2045167，分机 208", "landline"),     # an extension after a comma
+    ("座机零九五三 二零四 五一六七 转 二零八。", "零九五三 二零四 五一六七 转 二零八", "landline"),   # read out, with 转
+    ("号码前头是一三九，中间是五零二一，后头六六七八。", "一三九，中间是五零二一，后头六六七八", "mobile"),   # said in three parts
+])
+def test_numbers_of_the_twentieth_and_twenty_first_writers(generic, text, value, typ):
+    assert [(v, t) for v, t in spans(generic, text) if t != "name"] == [(value, typ)]
+
+
+@pytest.mark.parametrize("text,value", [
+    ("住在星光村3组第12户，靠路边。", "星光村3组第12户"),                     # 第 before the house
+    ("我住永安村五组幺洞三号。", "永安村五组幺洞三号"),                       # the house read out with 幺 and 洞
+    ("我们是西夏区怀远西街五十八号院，租的。", "西夏区怀远西街五十八号院"),      # a road's courtyard number
+    ("店在利通区朝阳大道北段118号。", "利通区朝阳大道北段118号"),             # a road's section
+    ("铺子在康乐小区东门底商6号。", "康乐小区东门底商6号"),                    # a shop by a compound's gate
+    ("我住金凤区北京中路88号，嗯，阅海花园，五号楼，三单元，402。", "金凤区北京中路88号，嗯，阅海花园，五号楼，三单元，402"),   # in pieces
+])
+def test_addresses_of_the_twentieth_and_twenty_first_writers(generic, text, value):
+    assert [(v, t) for v, t in spans(generic, text) if t != "name"] == [(value, "address")]
+
+
+@pytest.mark.parametrize("text", [
+    "Contact 135 people before noon, then call the office.",   # an English word and a count
+    "根据宁政发〔2017〕52号文件办理。",                          # a public document's number is kept
+    "按GB 50500-2013的规范算。",                                  # a standard's code gets no prefix (the number itself is the year's rule's)
+    "我住五楼，一层是门面。",                                     # floors said after a comma: no address
+    "微信群里QQ 一二三都说了。",                                  # the platform's name and a count
+    "文件里写的是ABC 一九年的事。",                               # letters and a year, no account word near
+])
+def test_look_alikes_of_the_twentieth_and_twenty_first_writers_forms_are_kept(generic, text):
+    found = [(v, t) for v, t in spans(generic, text) if t != "name"]
+    assert not any(t in ("account", "address", "certificate") or v.startswith(("GB", "Contact")) for v, t in found), found

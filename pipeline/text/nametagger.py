@@ -37,6 +37,7 @@ import argparse
 import bisect
 import functools
 import math
+import re
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -301,7 +302,7 @@ def added_names(text: str, p: Sequence[float], free, tokens: Sequence[str], star
     (德国, 法兰克福, 英格兰, 向东北: the places of an encyclopaedia's sentences), nor lies inside
     a longer dictionary word that is not a name (水文学 of 水文学家, 兰克福 of 法兰克福: a part of a
     word; a name jieba glued to the next character is no dictionary word; a surname alone may be:
-    王家, 小米, 高工)."""
+    王家, 小米, 高工), nor right after a numeral and 名/位 (一名国军: a kind of person counted)."""
     out, start = [], -1
     glue = rules.glue_before
     for i, v in enumerate([*p, 0.0]):
@@ -311,7 +312,7 @@ def added_names(text: str, p: Sequence[float], free, tokens: Sequence[str], star
             if i - start <= MAX_ADDED and text[start] not in glue and free(start, i) and \
                     not any(c in DOTS or c.isspace() for c in text[max(0, start - 1):i + 1]) and \
                     not _place_word(tokens, starts, start, i, lexicon) and \
-                    not _inside_word(tokens, starts, start, i, lexicon):
+                    not _inside_word(tokens, starts, start, i, lexicon) and not COUNTED.search(text, max(0, start - 2), start):
                 out.append((start, i))
             start = -1
     return out
@@ -325,6 +326,10 @@ def _place_word(tokens: Sequence[str], starts: Sequence[int], s: int, e: int, le
             return True
         k += 1
     return False
+
+
+# a numeral and 名/位 right before: a count of people of a kind (一名国军空军飞行少尉), not a name
+COUNTED = re.compile(r"[一二两三四五六七八九十几数每][名位]$")
 
 
 def _inside_word(tokens: Sequence[str], starts: Sequence[int], s: int, e: int, lexicon: Lexicon) -> bool:

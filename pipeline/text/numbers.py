@@ -76,22 +76,24 @@ EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(
 _AT, _DOT = r"[ \t]*(?:@|艾特|圈[aA]|小老鼠|at|AT)[ \t]*", r"[ \t]*(?:\.|点|dot|DOT)[ \t]*"
 _DOMAIN = r"[A-Za-z0-9\-" + _CN + r"]+(?:[ \t][A-Za-z0-9\-" + _CN + r"]+){0,10}"   # 一六三 点 com, q q dot com: read out, spelled out
 _UNDERSCORE = r"(?:下划线|下横线|底线|下杠|中划线|横杠|减号)"   # _ and - said: ningxia下划线hf
-_LOCAL = (r"(?:[A-Za-z0-9._%+\-]+(?:" + _UNDERSCORE + r"[A-Za-z0-9._%+\-]+)*|[" + _CN +
-          r"]+)")   # spelled out too: h u i x i a o l i 二零零八 艾特 …
+_LOCAL_CHARS = r"[A-Za-z0-9._%+\-" + _CN + r"]+"   # letters and digits, Chinese digits among them: maxiaolong八八
+_LOCAL = r"(?:" + _LOCAL_CHARS + r"(?:" + _UNDERSCORE + _LOCAL_CHARS + r")*)"   # spelled out too: h u i x i a o l i 二零零八 艾特 …
 SPOKEN_EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])" + _LOCAL + r"(?:[ \t]" + _LOCAL + r"){0,40}" + _AT + _DOMAIN + r"(?:" + _DOT +
                              _DOMAIN + r")*?" + _DOT + r"(?:com|cn|net|org|edu|gov)(?:" + _DOT + r"cn)?(?![A-Za-z0-9])",
                              re.I)
 # an official document's number (发文字号, GB/T 9704-2012: the issuer's code, the year in 〔〕, the
-# number: 宁政发〔2017〕52号, 银政办发〔2019〕8号): a public document, not personal data (kept)
-OFFICIAL_DOC_RE = re.compile(r"[\u4e00-\u9fff]{1,6}[发函办令规字]〔 ?(?:19|20)\d\d ?〕 ?第?\d{1,5} ?号")
+# number: 宁政发〔2017〕52号, 银政办发〔2019〕8号): a public document, not personal data (kept); not a
+# case's number (银劳人仲案字〔2023〕第0417号: an arbitration case names its parties)
+OFFICIAL_DOC_RE = re.compile(r"(?:(?!案)[\u4e00-\u9fff]){1,6}[发函办令规字]〔 ?(?:19|20)\d\d ?〕 ?第?\d{1,5} ?号")
 # words before a date of birth: 8 digits that are a date after one of them (19620817) are personal data
 BIRTH_WORDS = ("生日", "出生", "生于", "出生日期", "出生年月", "生辰")
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"   # one-character abbreviations
 # a plate's five or six characters in any notation: letters, digits, Chinese digits (宁A幺六八二九)
-PLATE_RE = re.compile(r"[" + PROVINCES + r"][A-Za-z](?:, ?)?(?:(?:[ .\-]?[A-Za-z0-9" + _CN + r"]){5,6}"
-                      r"(?![A-Za-z0-9" + _CN + r"])"       # a separator anywhere: 宁A·52J36, 宁AD 68159, 宁B，洞七五三二
+PLATE_RE = re.compile(r"[" + PROVINCES + r"] ?[A-Za-z](?:, ?)?(?:(?:[ .\-]?[A-Za-z0-9" + _CN + r"]){5,6}"
+                      r"(?![A-Za-z0-9" + _CN + r"])"       # a separator anywhere: 宁A·52J36, 宁AD 68159, 宁B，洞七五三二, 宁 D，幺洞七五三
                       r"|(?:[ .\-]?[A-Za-z0-9" + _CN + r"]){4,5} ?[挂学警领])")   # a trailer's, a learner's: 宁B·3175挂
-CERT_RE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{1,2}\d{7,18}(?![A-Za-z0-9]|-\d)")     # H64030200218756; not DB6403022019 of …-0417
+CERT_RE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{1,2} ?(?:\d{7,18}|\d(?:[ \t]\d){6,17})(?![A-Za-z0-9]|-\d)")   # H64030200218756, EA 3258071,
+# B 7 2 0 9 3 1 5 6 (read one digit at a time); not DB6403022019 of …-0417
 _DOC_HAN = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她])[\u4e00-\u9fff])"
 _DOC_ISSUER = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她号证])[\u4e00-\u9fff])"     # not 证号 before 宁民低（永）
 _DOC_PLACE = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她号])[\u4e00-\u9fff])"    # 银房权证兴庆区 (not 证号 before it)
@@ -121,10 +123,11 @@ WXID_RE = re.compile(r"(?<![A-Za-z0-9_])wxid_[A-Za-z0-9_\-]{6,30}(?![A-Za-z0-9_]
 # a number said in groups of Chinese (or Arabic) digits with commas between them (幺三九，零九五一，
 # 二二三三), a filler said between two groups too (幺三九，呃，零九五一): one number when the groups
 # together are a phone or an ID number
-_GROUP_FILLER = r"(?:嗯|呃|额|啊|哦|那个|这个|就是)"
+_GROUP_FILLER = r"(?:嗯|呃|额|啊|哦|那个|这个|就是|(?:前头|前面|中间|后头|后面|最后)是?)"   # …，中间是零九五一，后头八八一二
 _GROUP_SEP = r"(?:[,、] ?(?:" + _GROUP_FILLER + r" ?[,、…]* ?)?|…+ ?)"
 GROUPED_RE = re.compile(r"(?<![\d" + _CN + r"])[\d" + _CN + r"]{2,6}(?:" + _GROUP_SEP + r"[\d" + _CN + r"]{2,8}){1,5}"
                         r"(?![\d" + _CN + r"])")        # groups of any size (幺八九，五幺洞，两六三，七四; 零九五三，八零三二七五一)
+LETTER_HEAD_RE = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2,4}) ?$")   # the capitals before a number: its prefix
 GROUPED_EXT_RE = re.compile(r"[,、 ]{0,2}(?:转|分机)[,、 ]{0,2}[\d" + _CN + r"]{1,5}(?![\d" + _CN + r"])")
 # a number broken by a filler (180 9510……呃……4421): the parts joined when together they are a mobile
 _PART = r"\d(?:[ \-]?\d)*"
@@ -393,6 +396,30 @@ def _account_shapes(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]
             yield m.start(), m.end(), "account"
 
 
+# an account id spelled out, its letters one by one or together, then digits read out in groups
+# (d-i-n-g-l-i-n-g 零八二六, h x y 七二零三一五, w-j-h 下划线 幺九八二, meixy 幺九九零): after an
+# account word in the same stretch of text
+_SPELLED = r"[A-Za-z](?:[ \-]?[A-Za-z]){0,19}"
+_SAID_US = r" ?(?:_|" + _UNDERSCORE[3:-1] + r") ?"
+SPOKEN_ACCOUNT_RE = re.compile(r"(?<![A-Za-z0-9_@.\-])" + _SPELLED + r"(?:" + _SAID_US + _SPELLED + r")*(?:" + _SAID_US + r"| ?)"
+                               r"[0-9" + _CN + r"]{2,10}(?:[ \t][0-9" + _CN + r"]{1,10}){0,3}(?![A-Za-z0-9_@" + _CN + r"]|[\-.][0-9])")
+NOT_ACCOUNTS = {"qq", "wx", "vx", "id", "no"}                # the platform's own name before a number
+NOT_HEADS = NOT_ACCOUNTS | {"gb", "db", "gbt", "jgj"}        # a standard's code (GB 50500-2013) is no one's prefix
+
+
+def _spoken_accounts(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
+    words = rules.context["account"]
+    for m in SPOKEN_ACCOUNT_RE.finditer(folded):
+        letters = "".join(c for c in m.group() if c.isascii() and c.isalpha()).lower()
+        spelled = re.match(r"[A-Za-z][ \-][A-Za-z]", m.group()) is not None
+        if not spelled and not any(c in CN_DIGITS for c in m.group()):
+            continue                                 # Contact 135-0951-6638: a word and a number (mxl1965: the shape rule)
+        digits = sum(c.isdigit() or c in CN_DIGITS for c in m.group())
+        before = folded[max(0, m.start() - STAFF_NEAR):m.start()]
+        if len(letters) >= 2 and letters not in NOT_ACCOUNTS and digits >= 3 and any(w in before for w in words):
+            yield m.start(), m.end(), "account"
+
+
 # a number said after a post ending in 员 and before 号 (话务员2076号, 安检员0417号): a staff number
 STAFF_NO_RE = re.compile(r"(?<=员)\d{3,6}(?=号)")
 # a handle of a platform (DM 我 @aisha_nx03): Latin letters first, never an e-mail's @
@@ -515,11 +542,18 @@ def find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     caller keeps the first span that claims a character. An identifier whose digits are five zeros
     or more and nothing else (PQ0000-00000000) is a mask: claimed and kept, whatever found it (not
     an e-mail address, and not other repeated digits: 888888 may be someone's QQ number)."""
+    folded = fold(text)
     for s, e, typ in _find_numbers(text, rules):
         if typ and typ != "email":
-            only = [c for c in fold(text[s:e]) if c.isdigit()]
+            only = [c for c in folded[s:e] if c.isdigit()]
             if len(only) >= 5 and set(only) == {"0"}:
                 typ = KEEP
+        if typ == "landline":
+            ext = GROUPED_EXT_RE.match(folded, e)
+            e = ext.end() if ext else e                  # （0951）6123508，分机 316: its extension after a comma
+        elif typ == "long_number":
+            head = LETTER_HEAD_RE.search(folded, max(0, s - 6), s)
+            s = head.start() if head and head.group(1).lower() not in NOT_HEADS else s   # YT 8826 4410 3357 21
         yield s, e, typ
 
 
@@ -546,7 +580,8 @@ def _find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
             own, _ = classify(digits, text, s, rules)
             typ = own if own in ("mobile", "id_number", "landline", "bank_card") else typ
         found.append((s, e, typ))
-    found += [*_staff_shapes(folded, rules), *_account_shapes(folded, rules), *_quoted_names(folded, rules)]
+    found += [*_spoken_accounts(folded, rules), *_staff_shapes(folded, rules), *_account_shapes(folded, rules),
+              *_quoted_names(folded, rules)]
     found += [(m.start(), m.end(), "staff_id") for m in STAFF_NO_RE.finditer(folded)]
     found += [(m.start(), m.end(), "account") for m in HANDLE_RE.finditer(folded)]
     yield from found

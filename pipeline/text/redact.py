@@ -61,6 +61,8 @@ _PLACE = r"[,，] ?(?![在住到是于从去来回的把给就也都还叫说])[
 REVERSED = re.compile(rf"(?=[\d一二三四五六七八九十百零〇两幺洞])(?<![\d一二三四五六七八九十百零〇两幺洞])(?:"
                       rf"(?:{_NUM}号(?![楼院])|\d{{1,2}}单元\d{{3,4}}室?|{_SAID_ROOM})(?:{_STEP}){{1,3}}(?:{_PLACE}){{0,2}}"
                       rf"|{_NUM}(?:组|队)[,，] ?{_NUM}号(?![楼院])(?:{_STEP}){{0,2}}(?:{_PLACE}){{1,2}})")   # 五组，四十六号，新庄集村
+# between two parts of one address said in pieces: a comma, a space, a filler
+ADDRESS_GAP = re.compile(r"[,，、 ]{1,2}(?:(?:嗯|呃|啊|额|哦|就是|那个)[,，、… ]{0,2})?")
 GROUP_CHAT = re.compile(r"(?:[\u4e00-\u9fd5]{0,3}|(?:(?![的地得在都也了是和跟把我你他她们里])[\u4e00-\u9fd5]){4,6})"
                         r"群(?![众体落])")      # after an address: the name of a chat group (原隆村五组网格服务群)
 
@@ -201,8 +203,8 @@ alone (3号楼) only after a place's name (满春小区14号楼; not 管8号楼,
     found.extend(m.span() for m in EN_ADDRESS.finditer(text))      # field notes in English: No. 6, Group 2, … Village
     merged: list[tuple[int, int]] = []
     for s, e in sorted(found):
-        if merged and s <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+        if merged and (s <= merged[-1][1] or ADDRESS_GAP.fullmatch(text, merged[-1][1], s)):
+            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))   # 利群东街38号，嗯，金海湾小区，四号楼…: one address
         else:
             merged.append((s, e))
     return merged

@@ -310,10 +310,10 @@ def _address_re(addr: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
     plain = re.sub(r"\(\?P<\w+>", "(?:", part)
     dash = r" ?[-－—–] ?"
     said = r"[零〇一二三四五六七八九幺洞两]{3,4}(?![零〇一二三四五六七八九十百两])"     # a room read out digit by digit (三零二, 幺两零幺)
-    house = r"(?:\d{1,4}|[一二三四五六七八九十百千零〇两]{1,7})"                  # a house number (二百一十六号)
+    house = r"(?:\d{1,4}|[一二三四五六七八九十百千零〇两幺洞]{1,7})"              # a house number (二百一十六号, 幺洞七号)
     annex = r"(?:附\d{1,3}号)?"                                                      # an annex number (14号附2号)
     plate = r"(?:门牌号?)?"                                                           # 门牌 before the house number (五组门牌17号)
-    comma = r"(?: |[,，] ?(?=[\dA-Za-z]))?"                                          # parts said one by one (花园，7号楼，3单元，501; not 五楼，一层)
+    comma = rf"(?: |[,，] ?(?=[\dA-Za-z]|{num}(?:{building}|{long_units})))?"        # parts said one by one (花园，7号楼，3单元，501; 四号楼，二单元; not 五楼，一层)
     dashed = rf"\d{{1,4}}(?:{dash}\d{{1,5}}){{1,2}}(?![\d\-－—–])"                # 12-3-401: building-unit-room
     row = rf"(?:{num}排)?"                                                            # a row of a resettlement village (十二排)
     # every anchor starts with one of these characters: the engine tests that first at each position
@@ -321,17 +321,17 @@ def _address_re(addr: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
     starts = {w[0] for w in (*villages, *compound_words) if w}
     if not all(villages) or not all(compound_words) or not villages or not compound_words:
         starts |= set(" 委第")                                                     # no word: what follows it
-    first = r"\dA-Za-z" + re.escape("".join(sorted(starts | set("一二三四五六七八九十百千零〇两幺洞") | set(parts("sides")))))
+    first = r"\dA-Za-z" + re.escape("".join(sorted(starts | set("一二三四五六七八九十百千零〇两幺洞东西南北中") | set(parts("sides")))))
     anchors = re.compile(
         rf"(?=[{first}])(?:"
-        rf"(?<=[{road_ends}])(?:\d{{1,4}}|(?P<cnroad>{house}))号(?![楼院]){annex}"        # 北京中路154号, 新华街二百一十六号
+        rf"(?<=[{road_ends}])(?:[东西南北中]段 ?)?(?:\d{{1,4}}|(?P<cnroad>{house}))号(?:院(?![\d一二三四五六七八九十]))?(?![楼院]){annex}"   # 北京中路154号, 新华街二百一十六号, 文昌北街九十九号院, 开元大道南段206号
         rf"|(?:{compounds}) ?\d{{1,4}}(?:{dash}\d{{1,5}}){{1,2}}(?:号|室)?(?![\d\-－—–])"  # 福民家园12-3-402
-        rf"|(?:{compounds}) ?(?:底商|商铺|门面房?|门市部?|商业街) ?{house}号(?![楼院])"    # a shop of a compound: 裕民小区底商7号
+        rf"|(?:{compounds}) ?(?:[东西南北]门 ?)?(?:底商|商铺|门面房?|门市部?|商业街) ?{house}号(?![楼院])"    # a shop of a compound: 裕民小区底商7号, 满春小区南门底商19号
         rf"|(?:{compounds}) ?\d{{3,5}}(?:室|房间)"                                         # an office building's room: 金三角大厦1406室 (not 小区1286户: a count)
         rf"|(?<=[\u4e00-\u9fd5])\d{{1,2}}{dash}\d{{1,2}}{dash}\d{{3,4}}(?![\d\-－—–])"  # building-unit-room after a name: 悦海新天地9-1-1702
         rf"|(?P<seq>(?<![\dA-Za-z])(?:{plain})(?:{comma}(?:{plain}))*(?: ?{dashed}| ?\d{{1,5}}(?![\d年])"
         rf"|[,，] ?\d{{1,5}}(?=[，。,.;；！？\s]|$)|{said}(?:{room})?)?)(?:底商|商铺|门面房?|门市部?)?"    # 12号楼2单元301, C区5-2-301, 六零一室, 1号楼底商
-        rf"|(?:{village})(?:委会)? ?第?{num}(?:{group}) ?{row}(?:{plate}{house}(?:号|户)院?{annex})?"   # 明台村二组38号, 东和村4队, 原隆村第五村民小组
+        rf"|(?:{village})(?:委会)? ?第?{num}(?:{group}) ?{row}(?:{plate}第?{house}(?:号|户)院?{annex})?"   # 明台村二组38号, 东和村4队, 原隆村第五村民小组, 中圈塘村2组第16户
         rf"|(?<![\d一二三四五六七八九十百零〇两]){num}(?:{group}){row}{plate}{num}(?:号|户)院?{annex}"     # 二组38号
         rf"|(?:{village}|{compounds}) ?{num}区 ?{row}{plate}{house}(?:号|户)院?{annex}"      # a section of a resettlement village: 移民新村3区17号, 滨河家园三区十七排八号
         rf"|(?:{village})[\u4e00-\u9fd5]{{1,3}}?[点区片] ?{row}{plate}{house}(?:号|户)(?![床位])院?{annex}"   # a village's site: 和泉村移民点14号
