@@ -68,9 +68,11 @@ def scannable(text: str) -> list[str]:
 
 def _found_in(form: str, view: str) -> bool:
     """A form of digits alone shorter than a phone number (31101 of the address 3-1-101) counts only
-    as a whole number, not inside a longer run of digits (a time stamp 202311010800)."""
+    as a whole number, not inside a longer run of digits (a time stamp 202311010800) nor of letters
+    and digits (2076 in a file's key 3ab2076c9e01: the keys differ from run to run, so such a hit
+    came and went)."""
     if form.isdigit() and len(form) < 7:
-        return re.search(rf"(?<!\d){form}(?!\d)", view) is not None
+        return re.search(rf"(?<![\dA-Za-z]){form}(?![\dA-Za-z])", view) is not None
     return form in view
 
 
