@@ -16,9 +16,10 @@ tuned on in round 11) meet every target. Tune14 to tune17 (were heldout14 to hel
 blind, measured blind, their numbers and addresses tuned on in rounds 12-14, their names never by
 a rule) meet every target but tune14's address precision (floors below); so do tune18 and tune19
 (were heldout18 and heldout19: measured blind, their numbers and addresses tuned on in round 15,
-their names learned by the tagger only). Heldout20 and heldout21 (a twentieth and a twenty-first
-writer's) are blind for names (BLIND: their numbers and addresses tuned on in round 16, their names
-never, nor trained on by the name tagger), with floors at their measured values. The name tagger (pipeline/text/nametagger.py)
+their names learned by the tagger only); so do tune20 and tune21 (were heldout20 and heldout21:
+measured blind, their numbers and addresses tuned on in round 16, their names in round 17).
+Heldout22 and heldout23 (a twenty-second and a twenty-third writer's) are blind (BLIND: never tuned
+on, nor trained on by the name tagger), with floors at their measured values. The name tagger (pipeline/text/nametagger.py)
 learned from the tuning parts and held-out 1 and 2: their numbers here are in-sample for it
 (benchmarks/nametagger_lowo.py measures each writer left out). The held-out parts are reported in
 docs/redaction.md: their floors here only catch a regression. The table in docs/redaction.md
@@ -38,7 +39,7 @@ from pipeline.text.redaction_eval import load_labelled, parse_markup, score
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELLED = ROOT / "tests" / "fixtures" / "redaction" / "labelled.yaml"
-BLIND = {"heldout20", "heldout21"}   # parts never tuned on: measured, with floors, not held to the targets
+BLIND = {"heldout22", "heldout23"}   # parts never tuned on: measured, with floors, not held to the targets
 
 
 def _table_module():
@@ -73,7 +74,8 @@ def test_the_labelled_set_is_large_and_varied():
     assert sum(i.part == "tune13" for i in items) >= 120
     assert all(sum(i.part == f"tune{k}" for i in items) >= 120 for k in (14, 15, 16, 17))
     assert all(sum(i.part == f"tune{k}" for i in items) >= 120 for k in (18, 19))
-    assert sum(i.part == "heldout20" for i in items) >= 120 and sum(i.part == "heldout21" for i in items) >= 120
+    assert all(sum(i.part == f"tune{k}" for i in items) >= 120 for k in (20, 21))
+    assert sum(i.part == "heldout22" for i in items) >= 120 and sum(i.part == "heldout23" for i in items) >= 120
     cats = {c for i in items for _, _, c in i.gold}
     assert {"name", "mobile", "landline", "id_number", "bank_card", "certificate", "plate", "account", "email",
             "staff_id", "address"} <= cats
@@ -85,7 +87,7 @@ def test_the_labelled_set_is_large_and_varied():
 
 @pytest.mark.parametrize("part", ["tuning", "tuning 2", "tuning 3", "tuning 4", "tuning 6", "tuning 7", "tuning 8",
                                   "tuning 9", "tuning 12", "tuning 13", "tuning 15", "tuning 16", "tuning 17",
-                                  "tuning 18", "tuning 19"])
+                                  "tuning 18", "tuning 19", "tuning 20", "tuning 21"])
 def test_targets_on_the_tuning_parts(measured, part):
     _, parts, misses = measured
     t = parts[part]
@@ -136,18 +138,17 @@ def test_the_parts_below_the_targets_have_not_regressed(measured, part, names, n
     # 490号, and 算成21号楼 / 管康居苑北区6号楼: a building said in passing, are taken)
     ("tuning 14", {"numbers and ids": (1.0, 0.99), "names": (0.98, 0.94), "addresses": (0.97, 0.88),
                    "ordinary words (decoys)": (0.91, None)}),
-    # the twentieth and twenty-first writers (2026-12-04, blind): measured once, after round 15, with
-    # the tagger trained on writers 1-19 (numbers 115/121 and 108/117, names 320/347 = 0.922,
-    # precision 0.956, and 369/394 = 0.937, precision 0.942, addresses 35/40 and 40/42, decoys kept
-    # 438/453 and 435/453; the tagger of writers 1-17 gave names 319 and 367, the rules alone 309
-    # and 359); then round 16 tuned their numbers and addresses (121/121 and 117/117, 40/40 and
-    # 42/42), never their names, and the tagger has not trained on them
-    ("held-out 20", {"numbers and ids": (1.0, 0.98), "names": (0.92, 0.95), "addresses": (1.0, 1.0),
-                     "ordinary words (decoys)": (0.96, None)}),
-    ("held-out 21", {"numbers and ids": (1.0, 1.0), "names": (0.93, 0.94), "addresses": (1.0, 1.0),
-                     "ordinary words (decoys)": (0.96, None)})])
+    # the twenty-second and twenty-third writers (2026-12-04, blind): measured once, after round 17,
+    # with the tagger trained on writers 1-21 (numbers 109/115 and 117/123, names 396/440 = 0.900,
+    # precision 0.944, and 399/437 = 0.913, precision 0.915, addresses 36/40 and 34/42, decoys kept
+    # 429/455 and 504/532; the tagger of writers 1-19 gave names 393 and 397, the rules of round 16
+    # with it 391 and 394): never tuned on, never trained on
+    ("held-out 22", {"numbers and ids": (0.94, 0.97), "names": (0.90, 0.94), "addresses": (0.90, 0.94),
+                     "ordinary words (decoys)": (0.94, None)}),
+    ("held-out 23", {"numbers and ids": (0.95, 0.99), "names": (0.91, 0.91), "addresses": (0.80, 1.0),
+                     "ordinary words (decoys)": (0.94, None)})])
 def test_the_blind_parts_have_not_regressed(measured, part, floors):
-    """Held-out 20 and 21: a twentieth and a twenty-first writer's 120 turns each, written blind
+    """Held-out 22 and 23: a twenty-second and a twenty-third writer's 120 turns each, written blind
     (neither writer read the detector or the labelled turns), never tuned on, never trained on by
     the name tagger: the honest numbers for a new writer's forms (below the targets). Tuning
     14: a part below one target since it was tuned on (its address precision).
@@ -182,9 +183,10 @@ def test_role_words_survive(tmp_path):
     # role turns hold a poet and a writer named for their work, 王之涣 and 柳青, and 穆 of a place;
     # tuning 15: 李旺 of 海原李旺山里头, a place in speech recognition's text without punctuation;
     # tuning 19: the name 白雪 said again as the word, 计票的是我，白雪。那天白雪下得大: a name found is
-    # redacted at its every mention)
+    # redacted at its every mention; tuning 20 and 21: their role turns hold a spelled surname, 弓长张,
+    # places, 哈密 and 贺兰山, and a people's name, 蒙古族, taken as names)
     table, misses = score([i for i in items if i.part not in BLIND | {"tune10", "tune11", "tune12", "tune14", "tune15",
-                                                                      "tune19"}],
+                                                                      "tune19", "tune20", "tune21"}],
                           detect)
     assert _row(table, "names")["recall"] >= 0.95 and _row(table, "names")["precision"] == 1.0, misses
 
@@ -197,7 +199,7 @@ def test_the_docs_show_the_current_table(measured):
 
 WIKIPEDIA = ROOT / "tests" / "fixtures" / "corpus" / "ud_gsdsimp" / "texts.txt"
 WIKIPEDIA_NAME_SPANS = 144          # the rules alone, after round 11 (an author before his work is no name: 凡尔纳的小说); 145 after tuning 8's rules, unchanged by 9's and 10's (147 before them, 156 before tuning 7's, 170 before issue 17); may only fall
-WIKIPEDIA_TAGGED_SPANS = 147        # with the trained name tagger (the default): it adds 毛泽东 and 安妮 (people), 德义 and 哈龙, and drops 采青 (docs/redaction.md); 148 since its names are redacted at their other mentions too (安妮's second, a person); 147 with the tagger of writers 1-19 (a second 采青 gone; 水文学 of 水文学家 and 兰克福 of 法兰克福, new with it, are parts of longer dictionary words and not taken; 国军 of 一名国军, new after round 16's retraining, a counted kind of person); may only fall
+WIKIPEDIA_TAGGED_SPANS = 147        # with the trained name tagger (the default): it adds 毛泽东 and 安妮 (people), 德义 and 哈龙, and drops 采青 (docs/redaction.md); 148 since its names are redacted at their other mentions too (安妮's second, a person); 147 with the tagger of writers 1-19 (a second 采青 gone; 水文学 of 水文学家 and 兰克福 of 法兰克福, new with it, are parts of longer dictionary words and not taken; 国军 of 一名国军, new after round 16's retraining, a counted kind of person); 147 with the tagger of writers 1-21 (阿根廷 gone, 哈 of 哈林高地 new; 德莱 of 阿德莱德, a word jieba tags nrt, a transliteration, kept out); may only fall
 
 
 def test_names_outside_the_domain_do_not_grow(tmp_path):

@@ -16,6 +16,7 @@ import functools
 import re
 from collections.abc import Iterator
 
+from pipeline.text.nameframes import LANDFORMS
 from pipeline.text.rules import Rules
 from pipeline.text.segment import HAN_JIEBA, Lexicon, find_all
 
@@ -42,15 +43,21 @@ FAMILY_AFTER = "的人里那这门"
 FAMILY_AFTER_WORDS = ("具", "电", "务", "伙", "乡", "属", "族", "长", "园", "居", "庭", "政")   # 家具, 家电 …: 家 starts a word
 FAMILY = re.compile(r"([\u4e00-\u9fd5]{1,2})家")
 FAMILY_LIST = "、和跟与同及"                   # 马家、丁家、杨家; 黑家和者家: families in a list
-FAMILY_SUBJECT = "也都还就又在是，。；！？、"    # the family as a clause's subject (汉族的李家也在, ，米家在那边, ，喇家，,
+FAMILY_SUBJECT = "也都还就又在是那这，。；！？、"    # the family as a clause's subject (汉族的李家也在, ，米家在那边, ，喇家，, 周家那个,
                                                 # 回族的沙家、汉族的邢家)
+# X家 words of jieba's dictionary that start with a surname and are no family (商家, 买家, 顾家); the
+# others (王家 979, 周家 298, tagged n) are families in the dictionary's texts too
+FAMILY_WORDS = frozenset(("农家", "庄家", "商家", "买家", "卖家", "仇家", "顾家", "方家", "岳家", "苗家", "管家", "东家", "店家",
+                          "酒家", "渔家", "行家", "厂家", "亲家", "冤家", "当家", "全家", "万家", "成家", "安家", "齐家", "国家",
+                          "大家", "人家", "百家", "千家", "皇家", "公家", "作家", "画家", "专家", "船家", "玩家", "赢家"))
 COUNTS = "两俩二三四五六几十多"                 # before a member (宋家两兄弟) or 余家 (十余家: a count)
 ORDINAL_HOUSEHOLD = re.compile(r"(?:头一|第[一二三四五六七八九十\d]{1,3})家是?$")    # households in order: 第三家田家
 COMMON = 1000                                    # X家 more frequent than this is a word (国家, 大家), no family
 OURS = ("我们", "咱们", "俺们", "他们", "她们", "你们")       # our family: 我们田家的
 # after X家: a member of the family (者家老二, 冶家兄弟, 黑家娃娃)
 FAMILY_MEMBERS = ("兄弟", "姐妹", "弟兄", "老大", "老二", "老三", "老四", "老五", "老小", "老幺", "娃娃", "娃", "儿子",
-                  "女儿", "闺女", "媳妇", "儿媳", "女婿", "男人", "女人", "老汉", "老人", "老婆", "两口子", "一家子")
+                  "女儿", "闺女", "媳妇", "儿媳", "女婿", "男人", "女人", "老汉", "老人", "老婆", "两口子", "一家子", "一大家子",
+                  "小孩", "孩子")
 
 
 def _spelled_alone(text: str, region: int) -> Iterator[tuple[int, int]]:
@@ -125,20 +132,29 @@ def _families(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterato
                                                                               for e2 in heads))
         entry = lexicon.get(sur + "家")
         prev = text[s - 1:s]
-        word = entry is not None and not entry[1].startswith("nr") and entry[0] >= RARE_FREQ and \
-            (entry[1] != "m" or prev in COUNTS)          # 十余家 a count; 余家两口子 a family
+        word = sur + "家" in FAMILY_WORDS or \
+            entry is not None and entry[1] == "m" and entry[0] >= RARE_FREQ and prev in COUNTS   # 十余家 a count; 余家两口子 a family
         member = any(text.startswith(w, e) or text[e:e + 1] in COUNTS and text.startswith(w, e + 1)
                      for w in FAMILY_MEMBERS)                     # 宋家两兄弟
         kin = any(text.startswith(w, e + (text[e:e + 1] == "的")) for w in _members(rules))   # 白家的姑娘, 马家婶子
         ordinal = bool(ORDINAL_HOUSEHOLD.search(text, max(0, s - 6), s))          # 第三家田家
         subject = text[e:e + 1] in FAMILY_SUBJECT and (not prev or not HAN_JIEBA.match(prev) or prev == "的")
-        subject = subject or (text.endswith(OURS, 0, s) and text[e:e + 1] == "的")
+        subject = subject or (text.endswith(OURS, 0, s) and text[e:e + 1] == "的") or text.endswith("族", 0, s)   # 回族马家
+        owner = text[e:e + 1] == "的" and (not prev or lexicon.get(prev + sur) is None) and \
+            text.find("姓" + sur, max(0, s - 12), s) < 0 and not _a_place(text, sur + "家", rules)
+        # 挨着王家的窗户 (not 都姓马，马家的亲戚多; nor 谭家的水 where the text names 谭家学校, 谭家居委会)
         if sur not in rules.surnames and (word or not (in_list or (member and sur not in rules.very_rare_surnames))):
             continue                                          # a rare surname's family in a list (禹家跟仝家) or with
                                                               # a member after it (保家兄弟俩)
-        if s >= region and (in_list or (not word and (member or subject)) or
+        if s >= region and (in_list or (not word and (member or subject or owner)) or
                             ((member or kin or ordinal) and sur in rules.surnames and (entry is None or entry[0] < COMMON))):
             yield s, s + len(sur)                             # a strong surname's family by its member, though a word (白家老二)
+
+
+def _a_place(text: str, family: str, rules: Rules) -> bool:
+    """``family`` (谭家) is somewhere in ``text`` the start of a place's name (谭家学校, 谭家居委会, 马家湾)."""
+    ends = (*rules.place_after, *LANDFORMS, "庄", "居委会", "村委会", "大院", "台子")
+    return any(text.startswith(ends, i + len(family)) for i in find_all(text, family))
 
 
 def _members(rules: Rules) -> tuple[str, ...]:

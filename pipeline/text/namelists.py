@@ -76,6 +76,8 @@ PARTICLES = "啊呢哩吧嘛呀哦"
 DEMONSTRATIVES = ("哪个", "哪一个")                   # asking which person (not 那个王: a spelling, 三横一竖那个王)
 BREAK = "，。；！？,;!?：:、—…～~ \t\u3000\n"
 GIVEN_AGAIN_MIN = 10                                 # a given name said again: its characters in 10 of jieba's names (海麦)
+COMMA = re.compile(r"[，,]")                     # 闻老师，闻笑笑 (:func:`_restated`)
+FUNCTION_TAGS = ("d", "p", "c", "u", "r", "m", "q", "t", "f", "y", "e", "o")   # 马上 (d), 高于 (p): no given name
 PARENT_OF = tuple(p + k for p in "我他她" for k in ("爸", "妈", "爹", "娘"))    # 她爸拜永福
 APPOSITION_NOUNS = ("老太太", "老头", "老人", "小伙子", "姑娘", "媳妇", "娃娃", "孩子", "女的", "男的")
 CONFIRMED_MARGIN = 1.5                                # a full name the turn confirms may score this much below THRESHOLD
@@ -347,6 +349,32 @@ def confirmed(text: str, found: list[tuple[int, int, str]], rules: Rules, lexico
                 text.endswith((*rules.kin_words, *PARENT_OF), 0, i)):
             yield i, i + 3                                   # (万主任 … 万国庆: 万国 a word; not 安全主任)
     yield from _short_confirmed(text, found, rules, lexicon, region)
+    yield from _restated(text, rules, lexicon, region)
+
+
+def _restated(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """A surname with a title, a comma, and the same surname with one or two characters set off
+    by a break (闻老师，闻笑笑，; 高经理，高峰，他): the speaker says who the title is, so the given
+    name may be an everyday word (高峰, 笑笑); not a function word (马主任，马上，)."""
+    titles = tuple(rules.titles)
+    for c in (m.start() for m in COMMA.finditer(text, region)):
+        title = next((t for t in titles if text.endswith(t, 0, c)), "")
+        i = c - len(title) - 1
+        sur = text[i:i + 1] if title and i >= region else ""
+        if not sur or (sur not in rules.surnames and sur not in rules.rare_surnames):
+            continue
+        j = c + 1 + (text[c + 1:c + 2] in " \t\u3000")
+        if not text.startswith(sur, j):
+            continue
+        for k in (2, 1):
+            given = text[j + 1:j + 1 + k]
+            if len(given) == k and text[j + 1 + k:j + 2 + k] in BREAK and \
+                    given not in rules.titles and given not in rules.kin_words and given not in ROLE_WORDS and \
+                    all(HAN_JIEBA.match(c) and c not in rules.not_given for c in given) and \
+                    not (lexicon.get(given) or (0, "x"))[1].startswith(FUNCTION_TAGS) and \
+                    not (lexicon.get(sur + given) or (0, "x"))[1].startswith(FUNCTION_TAGS):
+                yield j, j + 1 + k
+                break
 
 
 def _short_confirmed(text: str, found: list[tuple[int, int, str]], rules: Rules, lexicon: Lexicon,

@@ -209,7 +209,7 @@ def _found_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], sta
                 candidates.append((s, e))
                 if words_too is ordinary or _common(text[s:e], lexicon, RARE_FREQ):
                     words_too.add(text[s:e])             # 田野是社工: 田野 elsewhere only after a break
-    for s, e in _union(candidates):
+    for s, e in _union([(s, e) for s, e in candidates if not _kin_word(text[s:e], rules)]):   # 孙子马 + 马 小 彪: not one
         found.setdefault(text[s:e], re.sub(r"\s+", "", text[s:e]))
         direct.add(s)
     ordinary |= {name for name in found if _starts_word(name, rules, lexicon) or _everyday(name, lexicon)}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from pipeline.text.namebase import COMMON_FREQ, RARE_FREQ, _after_trigger, _common, _given_ok, _is_break, _rare_head, _surname_of
+from pipeline.text.namebase import COMMON_FREQ, OPEN_FIRST, RARE_FREQ, _after_trigger, _common, _given_ok, _is_break, _rare_head, _surname_of
 from pipeline.text.namescore import GIVEN_CHARS
 from pipeline.text.rules import Rules
 from pipeline.text.segment import HAN_JIEBA, WORD_CHAR, Lexicon
@@ -28,6 +28,7 @@ PINYIN_NAME = re.compile(
 PINYIN_BEFORE = ("名字是", "名字叫", "叫", "拼音", "拼音是", "护照上", "英文名", "签名", "署名", "姓名", "写的是", "：", ":")
 A_NICK_NOT = frozenset("大小老妈爸爹哥姐弟妹叔姨舅婶嫂伯姑爷奶娘公婆里拉訇")   # 阿大 (a father), 阿姨, 阿訇 …
 PINYIN_GAP = re.compile(r"[A-Za-z][ \t]+[A-Za-z]")   # what every PINYIN_NAME holds: letters, a space, letters
+SPACED_HAN = re.compile(r"[\u4e00-\u9fd5][ \t\u3000]+[\u4e00-\u9fd5]")
 ROSTER_SEX = re.compile(r"[ \t\u3000]+[男女](?:[ \t\u3000]|$)")   # a roster's row: 杨 建 军 男 汉 182…
 
 
@@ -50,12 +51,13 @@ def _spaced_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Ite
             end -= len(sex.group())                           # 杨 建 军 男: the roster's next column
         value = text[start:end]
         chars = re.sub(r"[ \t\u3000]+", "", value)
-        sur = _surname_of(chars, rules) or (_surname_of(chars, rules, weak=True) if _rare_head(chars, rules) else "")
+        named = _after_trigger(text, start, rules) or text[max(0, start - 6):start].rstrip(gap).endswith(rules.person_fields)
+        sur = _surname_of(chars, rules) or (_surname_of(chars, rules, weak=True) if named or _rare_head(chars, rules) else "")
         given = chars[len(sur):] if sur else ""
         spaced = len(value) - len(chars) >= len(given)                     # every given character set off
-        if not sur or not _given_ok(given, rules, extra=spaced) or chars in rules.not_names or \
-                (sur not in rules.surnames and not _after_trigger(text, start, rules)):
-            continue
+        if not sur or not _spaced_given_ok(given, spaced, rules) or chars in rules.not_names or \
+                (sur not in rules.surnames and not named):
+            continue                                          # (投诉人井 建 平, 我叫连 杰: a rare or weak surname named)
         rest = text[end:]
         if rest[:1] in gap and HAN_JIEBA.match(rest.lstrip(gap)[:1] or "。") and not ROSTER_SEX.match(rest):
             continue                                          # more spaced characters follow (not a roster's 男/女)
@@ -63,14 +65,30 @@ def _spaced_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Ite
         if len(before) == 2 and before[1] in gap and HAN_JIEBA.match(before[0]) and \
                 not _after_trigger(text, start - 1, rules):
             continue                                          # inside a text spaced throughout
-        if len(given) == 1 and not _after_trigger(text, start, rules) and not _lone_given_ok(chars, rest, rules, lexicon):
+        if len(given) == 1 and not named and not _lone_given_ok(chars, rest, rules, lexicon):
             continue
         together = len(given) == 2 and value[-2] not in gap
-        if together and (given in rules.titles or _common(given, lexicon, COMMON_FREQ) or not (
+        if together and (given in rules.titles or _common(given, lexicon, COMMON_FREQ) and not _compound(sur, lexicon) or not (
                 _is_break(rest[:1], rules) or rest[:1] in rules.not_given or
                 any(rest.startswith(w) for w in (*rules.titles, *rules.person_after)))):
             continue
         yield start, end
+
+
+def _spaced_given_ok(given: str, spaced: bool, rules: Rules) -> bool:
+    """A spaced name's given name: :func:`_given_ok`, with up to two characters more than
+    ``given_max`` when each is set off (汪 伊 斯 哈 格), and 有 first when each is set off (马 有 才:
+    有才 is a word, 有 a function character, but spelled out character by character it is a name)."""
+    extra = 2 if spaced else 0
+    return _given_ok(given, rules, extra=extra) or \
+        (spaced and len(given) >= 2 and given[0] in OPEN_FIRST and _given_ok(given[1:], rules, extra=extra))
+
+
+def _compound(sur: str, lexicon: Lexicon) -> bool:
+    """A two-character surname that is no everyday word (司马, 上官; not 东方): the given name
+    after it and a space may be an everyday word (司马 光明)."""
+    entry = lexicon.get(sur)
+    return len(sur) == 2 and (entry is None or entry[1].startswith("nr") or entry[0] < COMMON_FREQ)
 
 
 def _lone_given_ok(chars: str, rest: str, rules: Rules, lexicon: Lexicon) -> bool:
@@ -87,17 +105,21 @@ def _listed_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Ite
     阿依莎, 尔萨, 穆萨), with the surname written before one (马穆萨, 马阿依莎)."""
     if rules.given_re is None:
         return
-    for m in rules.given_re.finditer(text, region):
+    matches = list(rules.given_re.finditer(text, region))
+    if rules.given_spaced_re is not None and SPACED_HAN.search(text, region):
+        matches += rules.given_spaced_re.finditer(text, region)          # 尔 萨, 伊 斯 哈 格
+    for m in matches:
         s, e = m.start(), m.end()
         if s > 0 and HAN_JIEBA.match(text[s - 1]) and _common(text[s - 1] + text[s], lexicon, COMMON_FREQ):
             continue                                          # the first character ends another word
         if e < len(text) and HAN_JIEBA.match(text[e]) and _common(text[e - 1] + text[e], lexicon, COMMON_FREQ) and \
                 text[e] not in rules.glue_after:
             continue                                          # (阿米乃是她妹子: 乃是 a word, but 是 follows names)
+        b = s - 1 if m.re is rules.given_spaced_re and text[s - 1:s] in " \t\u3000" else s    # 汪 伊 斯 哈 格
         for k in (2, 1):
-            if s - k >= region and text[s - k:s] in rules.surnames and \
-                    not (s - k > 0 and _common(text[s - k - 1] + text[s - k], lexicon, RARE_FREQ)):
-                s -= k
+            if b - k >= region and text[b - k:b] in rules.surnames and \
+                    not (b - k > 0 and _common(text[b - k - 1] + text[b - k], lexicon, RARE_FREQ)):
+                s = b - k
                 break
         yield s, e
 

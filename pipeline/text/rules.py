@@ -119,6 +119,7 @@ class Rules:
     name_suffixes: frozenset[str]
     given_names: frozenset[str]               # names used without a surname (经名: 阿依莎, 尔萨)
     given_re: re.Pattern | None
+    given_spaced_re: re.Pattern | None        # 尔 萨, 伊 斯 哈 格: a listed given name with spaces between its characters
     spaced_re: re.Pattern | None              # 马 玉 兰
     kin_words: tuple[str, ...]                # 闺女, 老伴 ... (a given name alone may follow)
     kin_re: re.Pattern | None
@@ -405,9 +406,11 @@ def _name_signals(names: dict, path: Path, where: str, surnames: frozenset[str])
     gap = r"[ \t\u3000]+"
     return {
         "given_names": given, "given_re": re.compile(_alternation(given)) if given else None,
-        # a surname, a space, then one or two characters written together (马 福祥) or one to three
-        # each set off by spaces (马 玉 兰, 纳 麦 丽 燕); what may follow is decided by names._spaced_names
-        "spaced_re": re.compile(rf"(?:{_alternation(surnames)}){gap}{han}(?:(?:{gap}{han}){{1,2}}|{han})?"
+        "given_spaced_re": re.compile("|".join(gap.join(map(re.escape, w)) for w in sorted(given, key=lambda w: (-len(w), w))))
+        if given else None,
+        # a surname, a space, then one or two characters written together (马 福祥) or one to four
+        # each set off by spaces (马 玉 兰, 汪 伊 斯 哈 格); what may follow is decided by names._spaced_names
+        "spaced_re": re.compile(rf"(?:{_alternation(surnames)}){gap}{han}(?:(?:{gap}{han}){{1,3}}|{han})?"
                                 if surnames else NEVER),
         "kin_words": kin, "kin_re": re.compile(_alternation(kin)) if kin else None,
         "place_words": words("place_words", DEFAULT_PLACE_WORDS),
