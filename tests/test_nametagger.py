@@ -136,3 +136,13 @@ def test_the_marks_and_the_features_line_up(context):
     assert marks[11:15] == "NNNN" and marks[18:29] == "D" * 11 and set(marks[:11]) == {"-"}
     assert len(nt.features(text, tokens, marks, rules, lexicon)) == len(text)
     assert nt.spans_of(["O", "B-N", "I-N", "O", "I-N", "B-A", "B-N"], "N") == [(1, 3), (4, 5), (6, 7)]
+
+
+@pytest.mark.parametrize("text", ["他亦曾代表过阿根廷国家队出赛。", "园内拥有19万平方呎天然树林，当中大小树木多达千余棵。",
+                                  "第17届部长级会议在2005年11月澳洲阿德莱德召开。"])
+def test_the_tagger_adds_no_part_of_a_foreign_word_or_of_a_longer_word(context, text):
+    """Encyclopaedia sentences where the shipped tagger puts a run above ADD (阿根廷, a word jieba
+    tags nr; 林 of 树林; 德莱 of 阿德莱德, tagged nrt): its gates keep them out
+    (nametagger._foreign_word, nametagger._inside_word)."""
+    rules, seg, lexicon, _ = context
+    assert [t for _, _, t in turn_detector(rules, seg, lexicon)(text)] == []

@@ -1338,3 +1338,57 @@ def test_names_of_the_twentieth_and_twenty_first_writers_classes(generic, text, 
 ])
 def test_look_alikes_of_the_twentieth_and_twenty_first_writers_names_are_kept(generic, text, names):
     assert _names(generic, text) == names
+
+
+# --------------------------------------------------------------------------------------------
+# numbers and addresses of the twenty-second and twenty-third writers (round 18; own sentences)
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text,value,typ", [
+    ("他留的电话一八九，零九五二，六六零三，12345那边回访。", "一八九，零九五二，六六零三", "mobile"),   # groups, then a public line
+    ("身份证号：六四零一零四，一九七二，零三一一，零零零，X。", "六四零一零四，一九七二，零三一一，零零零，X", "id_number"),   # X as a group
+    ("电话153 (0951) 4478，找我。", "153 (0951) 4478", "mobile"),                        # brackets inside a mobile
+    ("后车是宁——B——C五五一二。", "宁——B——C五五一二", "plate"),                          # dashes in a plate
+    ("办公室0951 - 5 0 2 8 3 1 6 转 3 0 8。", "0951 - 5 0 2 8 3 1 6 转 3 0 8", "landline"),   # an extension digit by digit
+    ("工号是幺五零七三二，中通的。", "幺五零七三二", "staff_id"),                           # a staff number read out
+    ("他的QQ号是一二三四五六七八，你加。", "一二三四五六七八", "account"),                   # an account read out
+    ("居住证号宁银居 640105 2023 008137，一年有效。", "宁银居 640105 2023 008137", "long_number"),   # the issuer's prefix
+    ("微信号是 l i u x i a o 1 9 8 8，加我。", "l i u x i a o 1 9 8 8", "account"),     # letters and digits one by one
+    ("微信号你记：K-M-Q 五 五 二 零，好。", "K-M-Q 五 五 二 零", "account"),
+    ("微信号 z、h、y、m，下划线，零九五三，加吧。", "z、h、y、m，下划线，零九五三", "account"),   # 、 and a said underscore
+    ("微信号n-a-y-a-n 一九九二零九。", "n-a-y-a-n 一九九二零九", "account"),              # spelled before the context's id
+    ("邮箱是 w-a-n-g-l-i 下划线 一九九零 艾特 一六三 点 com。", "w-a-n-g-l-i 下划线 一九九零 艾特 一六三 点 com", "email"),
+])
+def test_numbers_of_the_twenty_second_and_twenty_third_writers(generic, text, value, typ):
+    assert [(v, t) for v, t in spans(generic, text) if t != "name"] == [(value, typ)]
+
+
+@pytest.mark.parametrize("text,value", [
+    ("家在闽宁镇原隆村，嗯，八组，32号。", "闽宁镇原隆村，嗯，八组，32号"),               # a filler and commas between the parts
+    ("住泾源县大湾乡杨岭村四组，门牌是十七号。", "泾源县大湾乡杨岭村四组，门牌是十七号"),   # 门牌是 before the house
+    ("西吉县将台堡镇毛家沟村，二组，第31号。", "西吉县将台堡镇毛家沟村，二组，第31号"),
+    ("贺兰县洪广镇欣荣村 四 组 7 号。", "贺兰县洪广镇欣荣村 四 组 7 号"),                  # spaces of a form
+    ("原州区官厅镇后川村二组（19）号。", "原州区官厅镇后川村二组（19）号"),                # the house in brackets
+    ("住北京中路 166 号。", "北京中路 166 号"),
+    ("上前城 小区 南门 对面 商铺 6 号。", "上前城 小区 南门 对面 商铺 6 号"),             # a shop across from a gate
+    ("住阳光小区十栋幺单元二零四。", "阳光小区十栋幺单元二零四"),                          # 幺 in a unit
+])
+def test_addresses_of_the_twenty_second_and_twenty_third_writers(generic, text, value):
+    assert [(v, t) for v, t in spans(generic, text) if t != "name"] == [(value, "address")]
+
+
+@pytest.mark.parametrize("text", [
+    "我打过12345，110也打过，都不管用。",                        # public lines listed: no one number
+    "发公司邮箱service@hlswinery.cn也行。",                      # an office's mailbox
+    "公共邮箱是wy_service@jinhui-wuye.com。",
+    "金融账号是上面那个。",                                      # a reference back, no account's name
+    "我们村有五组，16号开会。",                                  # a date after a group, no named village
+    "我们村那个四组的人都来了。",
+    "工号是三个数。",
+])
+def test_look_alikes_of_the_twenty_second_and_twenty_third_writers_forms_are_kept(generic, text):
+    assert [(v, t) for v, t in spans(generic, text) if t != "name"] == []
+
+
+def test_a_persons_mailbox_with_an_office_word_is_redacted(generic):
+    found = [(v, t) for v, t in spans(generic, "他的邮箱是 hr.wang@szjobs.cn，你发给他。") if t != "name"]
+    assert found == [("hr.wang@szjobs.cn", "email")]

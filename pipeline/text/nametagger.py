@@ -302,7 +302,9 @@ def added_names(text: str, p: Sequence[float], free, tokens: Sequence[str], star
     and no word of jieba's dictionary tagged a place, an organisation or a direction overlaps
     (德国, 法兰克福, 英格兰, 向东北: the places of an encyclopaedia's sentences), nor lies inside
     a longer dictionary word that is not a name (水文学 of 水文学家, 兰克福 of 法兰克福: a part of a
-    word) or is a transliterated one (德莱 of 阿德莱德, tagged nrt); a name jieba glued to the next character is no dictionary word; a surname alone may be:
+    word) or is a transliterated one (德莱 of 阿德莱德, tagged nrt), nor a whole word tagged a name that
+    starts with no surname (阿根廷) or one character that ends a longer word (林 of 树林:
+    :func:`_foreign_word`); a name jieba glued to the next character is no dictionary word; a surname alone may be:
     王家, 小米, 高工), nor right after a numeral and 名/位 (一名国军: a kind of person counted)."""
     out, start = [], -1
     glue = rules.glue_before
@@ -313,7 +315,8 @@ def added_names(text: str, p: Sequence[float], free, tokens: Sequence[str], star
             if i - start <= MAX_ADDED and text[start] not in glue and free(start, i) and \
                     not any(c in DOTS or c.isspace() for c in text[max(0, start - 1):i + 1]) and \
                     not _place_word(tokens, starts, start, i, lexicon) and \
-                    not _inside_word(tokens, starts, start, i, lexicon) and not COUNTED.search(text, max(0, start - 2), start):
+                    not _inside_word(tokens, starts, start, i, lexicon) and not COUNTED.search(text, max(0, start - 2), start) \
+                    and not _foreign_word(tokens, starts, start, i, rules, lexicon):
                 out.append((start, i))
             start = -1
     return out
@@ -339,6 +342,23 @@ def _inside_word(tokens: Sequence[str], starts: Sequence[int], s: int, e: int, l
         return False
     entry = lexicon.get(tokens[k])
     return entry is not None and (not entry[1].startswith("nr") or entry[1] == "nrt")   # nrt: a transliteration (阿德莱德)
+
+
+def _foreign_word(tokens: Sequence[str], starts: Sequence[int], s: int, e: int, rules: Rules, lexicon: Lexicon) -> bool:
+    """A whole dictionary word of three characters tagged a name that starts with no surname, no
+    大/小/老, and is no listed given name (阿根廷, tagged nr: a transliteration, a country; given
+    names alone, 秀英, 宇航, are two), or one character that ends a longer
+    dictionary word not after 小/老/阿 (林 of 天然树林; not 米 of 小米, a form of address)."""
+    k = max(0, bisect.bisect_right(starts, s) - 1)
+    if k >= len(tokens) or starts[k] > s:
+        return False
+    token, entry = tokens[k], lexicon.get(tokens[k])
+    if entry is None:
+        return False
+    every = (rules.surnames, rules.weak_surnames, rules.rare_surnames)
+    if starts[k] == s and len(token) == e - s >= 3 and entry[1].startswith("nr") and token[0] not in "大小老":
+        return not any(token[:1] in g or token[:2] in g for g in every) and token not in rules.given_names
+    return e - s == 1 and starts[k] < s and len(token) >= 2 and token[0] not in "小老阿"
 
 
 def vetoed(text: str, p: Sequence[float], s: int, e: int, rules: Rules) -> bool:

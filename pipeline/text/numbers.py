@@ -60,9 +60,9 @@ RUN_RE = re.compile(
     r"(?<![\d])"
     r"(?P<cc>\(? ?(?:\+ ?|00)86 ?\)?" + SEP + r"{0,3}|86[ \-]{1,3}(?=1[3-9]))?"
     r"(?P<area>\( ?0?\d{2,3} ?\)" + SEP + r"{0,3})?"
-    r"(?P<num>\d(?:" + SEP + r"{0,3}\d)*)"
+    r"(?P<num>\d(?:(?:" + SEP + r"|[()]){0,3}\d)*)"         # 153 (0951) 4478: brackets a writer put in
     r"(?P<x>[ \-]{0,2}[Xx](?![A-Za-z0-9]))?"
-    r"(?P<ext> {0,2}(?:转|分机|ext\.?|EXT\.?) {0,2}\d{1,5})?"
+    r"(?P<ext> {0,2}(?:转|分机|ext\.?|EXT\.?) {0,2}\d(?: ?\d){0,4})?"     # 转 6 0 2: read one by one
     r"(?!\d)")
 _CN = "〇零洞一二三四五六七拐八九勾幺两壹贰叁肆伍陆柒捌玖"
 HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -77,7 +77,7 @@ _AT, _DOT = r"[ \t]*(?:@|艾特|圈[aA]|小老鼠|at|AT)[ \t]*", r"[ \t]*(?:\.|�
 _DOMAIN = r"[A-Za-z0-9\-" + _CN + r"]+(?:[ \t][A-Za-z0-9\-" + _CN + r"]+){0,10}"   # 一六三 点 com, q q dot com: read out, spelled out
 _UNDERSCORE = r"(?:下划线|下横线|底线|下杠|中划线|横杠|减号)"   # _ and - said: ningxia下划线hf
 _LOCAL_CHARS = r"[A-Za-z0-9._%+\-" + _CN + r"]+"   # letters and digits, Chinese digits among them: maxiaolong八八
-_LOCAL = r"(?:" + _LOCAL_CHARS + r"(?:" + _UNDERSCORE + _LOCAL_CHARS + r")*)"   # spelled out too: h u i x i a o l i 二零零八 艾特 …
+_LOCAL = r"(?:" + _LOCAL_CHARS + r"(?:[ \t]?" + _UNDERSCORE + r"[ \t]?" + _LOCAL_CHARS + r")*)"   # spelled out too: h u i x i a o l i 二零零八 艾特 …
 SPOKEN_EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])" + _LOCAL + r"(?:[ \t]" + _LOCAL + r"){0,40}" + _AT + _DOMAIN + r"(?:" + _DOT +
                              _DOMAIN + r")*?" + _DOT + r"(?:com|cn|net|org|edu|gov)(?:" + _DOT + r"cn)?(?![A-Za-z0-9])",
                              re.I)
@@ -89,7 +89,7 @@ OFFICIAL_DOC_RE = re.compile(r"(?:(?!案)[\u4e00-\u9fff]){1,6}[发函办令规�
 BIRTH_WORDS = ("生日", "出生", "生于", "出生日期", "出生年月", "生辰")
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"   # one-character abbreviations
 # a plate's five or six characters in any notation: letters, digits, Chinese digits (宁A幺六八二九)
-PLATE_RE = re.compile(r"[" + PROVINCES + r"] ?[A-Za-z](?:, ?)?(?:(?:[ .\-]?[A-Za-z0-9" + _CN + r"]){5,6}"
+PLATE_RE = re.compile(r"[" + PROVINCES + r"][ \-]{0,2}[A-Za-z](?:, ?)?(?:(?:[ .\-]{0,2}[A-Za-z0-9" + _CN + r"]){5,6}"
                       r"(?![A-Za-z0-9" + _CN + r"])"       # a separator anywhere: 宁A·52J36, 宁AD 68159, 宁B，洞七五三二, 宁 D，幺洞七五三
                       r"|(?:[ .\-]?[A-Za-z0-9" + _CN + r"]){4,5} ?[挂学警领])")   # a trailer's, a learner's: 宁B·3175挂
 CERT_RE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{1,2} ?(?:\d{7,18}|\d(?:[ \t]\d){6,17})(?![A-Za-z0-9]|-\d)")   # H64030200218756, EA 3258071,
@@ -126,9 +126,9 @@ WXID_RE = re.compile(r"(?<![A-Za-z0-9_])wxid_[A-Za-z0-9_\-]{6,30}(?![A-Za-z0-9_]
 _GROUP_FILLER = r"(?:嗯|呃|额|啊|哦|那个|这个|就是|(?:前头|前面|中间|后头|后面|最后)是?)"   # …，中间是零九五一，后头八八一二
 _GROUP_SEP = r"(?:[,、] ?(?:" + _GROUP_FILLER + r" ?[,、…]* ?)?|…+ ?)"
 GROUPED_RE = re.compile(r"(?<![\d" + _CN + r"])[\d" + _CN + r"]{2,6}(?:" + _GROUP_SEP + r"[\d" + _CN + r"]{2,8}){1,5}"
-                        r"(?![\d" + _CN + r"])")        # groups of any size (幺八九，五幺洞，两六三，七四; 零九五三，八零三二七五一)
+                        r"(?:[,、] ?[Xx叉](?![A-Za-z]))?(?![\d" + _CN + r"])")   # …，零三八，X: an ID's X as a group        # groups of any size (幺八九，五幺洞，两六三，七四; 零九五三，八零三二七五一)
 LETTER_HEAD_RE = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2,4}) ?$")   # the capitals before a number: its prefix
-GROUPED_EXT_RE = re.compile(r"[,、 ]{0,2}(?:转|分机)[,、 ]{0,2}[\d" + _CN + r"]{1,5}(?![\d" + _CN + r"])")
+GROUPED_EXT_RE = re.compile(r"[,、 ]{0,2}(?:转|分机)[,、 ]{0,2}[\d" + _CN + r"](?: ?[\d" + _CN + r"]){0,4}(?![\d" + _CN + r"])")
 # a number broken by a filler (180 9510……呃……4421): the parts joined when together they are a mobile
 _PART = r"\d(?:[ \-]?\d)*"
 FILLED_RE = re.compile(rf"(?<![\d])({_PART})((?:[ \t,、.…~\-]|呃|嗯|额|啊|哦|那个|这个|就是){{1,10}})({_PART})(?![\d])")
@@ -294,7 +294,7 @@ def _runs(folded: str, text: str, rules: Rules) -> Iterator[tuple[int, int, str]
         if YEAR_GROUPS.fullmatch(num):
             yield m.start(), m.end(), KEEP
             continue
-        groups = tuple(g for g in re.split(SEP + "+", num) if g)
+        groups = tuple(g for g in re.split(r"(?:" + SEP + r"|[()])+", num) if g)
         digits = "".join(groups)
         has_x = bool(m.group("x"))
         if has_x and len(digits) == 17:
@@ -358,11 +358,43 @@ def _grouped(folded: str, text: str, rules: Rules) -> Iterator[tuple[int, int, s
         value = m.group()
         if sum(c in CN_DIGITS for c in value) < 3 and not _before(folded, m.start(), words, GROUPED_WINDOW):
             continue                                      # 电话我记在门后头了，155，0322，1291
-        digits = "".join(CN_DIGITS.get(c, c) for c in value if c.isdigit() or c in CN_DIGITS)
+        groups = list(re.finditer(r"[\d" + _CN + r"]+|[Xx叉]", value))
+        cut = next((k for k, g in enumerate(groups) if _service_line(_digits_of(g.group()))), len(groups))
+        if cut < 2:
+            continue                                      # 打过12345，110: public lines listed, no one number
+        end = m.start() + groups[cut - 1].end()            # 一八九，零九五二，六六零三，12345那边: the number before the line
+        digits = "".join(_digits_of(g.group()) for g in groups[:cut])
         typ, _ = classify(digits, text, m.start(), rules)
         if typ in ("mobile", "landline", "id_number", "bank_card"):
-            ext = GROUPED_EXT_RE.match(folded, m.end()) if typ == "landline" else None
-            yield m.start(), ext.end() if ext else m.end(), typ         # ……三二七一零，转，八零幺: its extension
+            ext = GROUPED_EXT_RE.match(folded, end) if typ == "landline" else None
+            yield m.start(), ext.end() if ext else end, typ         # ……三二七一零，转，八零幺: its extension
+
+
+SHARED_MAILBOXES = frozenset(("service", "services", "info", "admin", "contact", "support", "office", "kefu", "hr",
+                              "noreply", "webmaster", "postmaster", "help", "feedback", "sales", "press", "jobs", "public"))
+
+
+def _shared_mailbox(address: str) -> bool:
+    """An e-mail address whose name is an office's (service@…, wy_service@…, kefu@…: a word of
+    :data:`SHARED_MAILBOXES` last in the name, no digit in it): no person's (hr.wang@… is one)."""
+    local = address.split("@", 1)[0].casefold()
+    return "@" in address and not any(c.isdigit() for c in local) and re.split(r"[._\-]+", local)[-1] in SHARED_MAILBOXES
+
+
+# a prefix of Chinese characters before a certificate's number, its issuer's abbreviation (宁银居
+# 640105 2023 008137: 宁 for Ningxia, 银 for Yinchuan, 居 for a residence permit), right after 号/是/：
+CN_HEAD_RE = re.compile(r"(?<=[号是：:])[" + PROVINCES + r"][\u4e00-\u9fff]{1,3} ?$")
+
+
+def _digits_of(group: str) -> str:
+    """A group said as digits (Chinese ones as ASCII; an ID's 叉 or x as X)."""
+    return "".join("X" if c in "Xx叉" else CN_DIGITS.get(c, c) for c in group)
+
+
+def _service_line(digits: str) -> bool:
+    """A public service line said alone: 110, 119, 120, 122, or five digits starting 12, 95 or 96
+    (12345, 95598, 96333)."""
+    return digits in ("110", "119", "120", "122") or (len(digits) == 5 and digits[:2] in ("12", "95", "96"))
 
 
 def _filled(folded: str, text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
@@ -399,10 +431,11 @@ def _account_shapes(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]
 # an account id spelled out, its letters one by one or together, then digits read out in groups
 # (d-i-n-g-l-i-n-g 零八二六, h x y 七二零三一五, w-j-h 下划线 幺九八二, meixy 幺九九零): after an
 # account word in the same stretch of text
-_SPELLED = r"[A-Za-z](?:[ \-]?[A-Za-z]){0,19}"
-_SAID_US = r" ?(?:_|" + _UNDERSCORE[3:-1] + r") ?"
+# (letters may be set off by spaces, dashes or 、: n、a、x、d; digits one by one: 1 9 6 5, 六 六 八 八)
+_SPELLED = r"[A-Za-z](?:(?:[ \-]|、 ?)?[A-Za-z]){0,19}"
+_SAID_US = r" ?[，,、]? ?(?:_|" + _UNDERSCORE[3:-1] + r") ?[，,、]? ?"
 SPOKEN_ACCOUNT_RE = re.compile(r"(?<![A-Za-z0-9_@.\-])" + _SPELLED + r"(?:" + _SAID_US + _SPELLED + r")*(?:" + _SAID_US + r"| ?)"
-                               r"[0-9" + _CN + r"]{2,10}(?:[ \t][0-9" + _CN + r"]{1,10}){0,3}(?![A-Za-z0-9_@" + _CN + r"]|[\-.][0-9])")
+                               r"[0-9" + _CN + r"]{1,10}(?:[ \t][0-9" + _CN + r"]{1,10}){0,9}(?![A-Za-z0-9_@" + _CN + r"]|[\-.][0-9])")
 NOT_ACCOUNTS = {"qq", "wx", "vx", "id", "no"}                # the platform's own name before a number
 NOT_HEADS = NOT_ACCOUNTS | {"gb", "db", "gbt", "jgj"}        # a standard's code (GB 50500-2013) is no one's prefix
 
@@ -443,7 +476,7 @@ def _has_word(text: str, words: tuple[str, ...]) -> bool:
 # (号叫中宁枸杞阿芳，; not a shop's name or a public account's: 店名叫塞上红, 公众号叫幸福里之家): Han
 # characters in it (digits and letters are the identifier rules'), no pronoun, not a clause (…给我弄的)
 BARE_NAME_RE = re.compile(r"(?:(?<!公众)号叫|(?:账号|帐号|网名|昵称|用户名|(?:微信|抖音|快手|视频|QQ|qq|扣扣)号)(?:叫|是|为))[：:]? ?"
-                          r"((?![这那就也还都啥咋]|什么|多少)(?=[^,.;!?，。；！？、\s“”\"]{0,15}[\u4e00-\u9fff])"
+                          r"((?![这那就也还都啥咋]|什么|多少|上面|下面|前面|后面|刚才|同上|一样)(?=[^,.;!?，。；！？、\s“”\"]{0,15}[\u4e00-\u9fff])"
                           r"[^,.;!?，。；！？、\s“”\"我你他她]{1,15}[^,.;!?，。；！？、\s“”\"我你他她的了吧呢啊呀嘛])(?=[,.;!?，。；！？\s]|$)")
 
 
@@ -512,13 +545,21 @@ GROUPS = r"(?:[ \t]\d{1,6}(?![\d年月日号岁]))*"
 
 
 def _context_ids(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
-    """Identifiers after the words of ``redaction.context`` (微信号, QQ, 工号, 护照 ...)."""
+    """Identifiers after the words of ``redaction.context`` (微信号, QQ, 工号, 护照 ...); read out in
+    Chinese digits too (工号幺五零七三二)."""
     filler = rules.context_filler
     for typ in ("account", "staff_id", "certificate"):
         words = rules.context[typ]
         if not words:
             continue
         alt = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+        least = {"account": 5, "staff_id": 3, "certificate": 6}[typ]
+        for m in re.finditer(rf"(?<![A-Za-z])(?:{alt})[{re.escape(filler)}]{{0,4}}([{_CN}\d](?:[ \t]?[{_CN}\d])*)(?![{_CN}\d])",
+                             folded):
+            value = m.group(1)
+            if any(c in CN_DIGITS for c in value) and sum(c.isdigit() or c in CN_DIGITS for c in value) >= least and \
+                    not folded.endswith("身份", 0, m.start()):      # 身份证号 (not 证号): an ID number, below
+                yield m.start(1), m.end(1), typ
         for m in re.finditer(rf"(?<![A-Za-z])(?:{alt})[{re.escape(filler)}]{{0,4}}({SPACED}|{TOKEN})({GROUPS})(?![A-Za-z0-9_@])",
                              folded):
             value, end = m.group(1), m.end(1)
@@ -548,12 +589,17 @@ def find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
             only = [c for c in folded[s:e] if c.isdigit()]
             if len(only) >= 5 and set(only) == {"0"}:
                 typ = KEEP
+        elif typ == "email" and _shared_mailbox(folded[s:e]):
+            typ = KEEP                                   # service@hlswinery.cn, wy_service@…: an office's mailbox
         if typ == "landline":
             ext = GROUPED_EXT_RE.match(folded, e)
             e = ext.end() if ext else e                  # （0951）6123508，分机 316: its extension after a comma
         elif typ == "long_number":
             head = LETTER_HEAD_RE.search(folded, max(0, s - 6), s)
             s = head.start() if head and head.group(1).lower() not in NOT_HEADS else s   # YT 8826 4410 3357 21
+        if typ in ("long_number", "certificate"):
+            head = CN_HEAD_RE.search(folded, max(0, s - 6), s)
+            s = head.start() if head else s              # 居住证号宁银居 640105 2023 008137: the issuer's prefix
         yield s, e, typ
 
 
@@ -570,7 +616,7 @@ def _find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
             yield m.start(), m.end(), "plate"
     for m in WXID_RE.finditer(folded):
         yield m.start(), m.end(), "account"
-    found = []
+    found = list(_spoken_accounts(folded, rules))       # before the context's ids: n-a-y-a-n 一九九二零九 whole
     for s, e, typ in _context_ids(folded, rules):
         digits = folded[s:e].replace("-", "").replace(".", "")
         run = RUN_RE.match(folded, s) if digits.isdigit() else None
@@ -580,7 +626,7 @@ def _find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
             own, _ = classify(digits, text, s, rules)
             typ = own if own in ("mobile", "id_number", "landline", "bank_card") else typ
         found.append((s, e, typ))
-    found += [*_spoken_accounts(folded, rules), *_staff_shapes(folded, rules), *_account_shapes(folded, rules),
+    found += [*_staff_shapes(folded, rules), *_account_shapes(folded, rules),
               *_quoted_names(folded, rules)]
     found += [(m.start(), m.end(), "staff_id") for m in STAFF_NO_RE.finditer(folded)]
     found += [(m.start(), m.end(), "account") for m in HANDLE_RE.finditer(folded)]

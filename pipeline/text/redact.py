@@ -63,6 +63,25 @@ REVERSED = re.compile(rf"(?=[\d一二三四五六七八九十百零〇两幺洞]
                       rf"|{_NUM}(?:组|队)[,，] ?{_NUM}号(?![楼院])(?:{_STEP}){{0,2}}(?:{_PLACE}){{1,2}})")   # 五组，四十六号，新庄集村
 # between two parts of one address said in pieces: a comma, a space, a filler
 ADDRESS_GAP = re.compile(r"[,，、 ]{1,2}(?:(?:嗯|呃|啊|额|哦|就是|那个)[,，、… ]{0,2})?")
+# gaps inside an address said in parts, closed before the anchors are searched again (and the
+# spans mapped back): after a village, a group or a road, before the next part's number (原隆村，嗯，
+# 八组，32号; 杨岭村四组，门牌是十七号; 毛家沟村，二组，第31号; 后川村二组（19）号), and single spaces
+# between a number and its part's word or a place's name and a number (欣荣村 四 组 7 号; 北京中路 166 号)
+_HOUSE_NUM = r"[\d一二三四五六七八九十百千零〇两幺洞]"
+ADDRESS_SPLIT = re.compile(
+    rf"(?<=[村组队社])[,，、 ]{{0,2}}(?:(?:嗯|呃|啊|额|就是|那个)[,，、… ]{{0,2}})?(?:门牌号?是?[ ]?)?(?:[（(](?={_HOUSE_NUM}{{1,4}}[）)]号))?"
+    rf"(?=第?{_HOUSE_NUM}{{1,4}}(?:[）)]?号|组|队|社|排))"
+    rf"|(?<={_HOUSE_NUM})[）)](?=号)"
+    rf"|(?<=[\d一二三四五六七八九十零〇两幺洞]) (?=[号组队栋楼单元室排])"
+    rf"|(?<=[\u4e00-\u9fd5]) (?=[\d一二三四五六七八九十零〇两幺洞]{{1,4}} ?[号组队栋单元室排])"
+    rf"|(?<=[\u4e00-\u9fd5]) (?=小区|家园|花园)"
+    rf"|(?:(?<=小区)|(?<=家园)|(?<=花园)|(?<=苑)) (?=[东西南北]门|[\u4e00-\u9fd5]{{1,4}} ?[\d一二三四五六七八九十]{{1,4}} ?[号栋楼])"
+    rf"|(?<=[东西南北]门) (?=对面|旁边)|(?<=对面|旁边) (?=商铺|底商|门面)|(?<=商铺|底商|门面) (?=[\d一二三四五六七八九十]{{1,4}} ?号)")
+# a group closed off from its house only when a named village is right before it (杨岭村四组，门牌是十七号;
+# not 我们村有五组，16号开会)
+VILLAGE_GROUP = re.compile(rf"(?!我们|你们|他们|咱们|俺们|这个|那个)[\u4e00-\u9fd5]{{2}}村[,，、 ]{{0,2}}(?:(?:嗯|呃|啊|额|就是|那个)[,，、… ]{{0,2}})?第?"
+                           rf"{_HOUSE_NUM}{{1,3}} ?[组队社]$")
+NAMED_VILLAGE = re.compile(r"(?!我们|你们|他们|咱们|俺们|这个|那个)(?![这那每哪本全])[\u4e00-\u9fd5]{2}村$")   # 杨岭村, not 我们村
 GROUP_CHAT = re.compile(r"(?:[\u4e00-\u9fd5]{0,3}|(?:(?![的地得在都也了是和跟把我你他她们里])[\u4e00-\u9fd5]){4,6})"
                         r"群(?![众体落])")      # after an address: the name of a chat group (原隆村五组网格服务群)
 
@@ -157,6 +176,50 @@ def _token_starts(tokens: list[str]) -> list[int]:
 
 
 def _addresses(text: str, rules: Rules, tokens: list[str], starts: list[int], lexicon: Lexicon) -> list[tuple[int, int]]:
+    """The addresses of :func:`_anchored_addresses` in the text, and in the text with the gaps of
+    :data:`ADDRESS_SPLIT` closed (原隆村，嗯，八组，32号; 欣荣村 四 组 7 号; 北京中路 166 号: the parts
+    said apart, the spaces of a form), mapped back; spans that touch or overlap are one."""
+    found = _anchored_addresses(text, rules, tokens, starts, lexicon)
+    keep = _split_gaps(text)
+    if keep is not None:                                       # something to close
+        compact = "".join(text[i] for i in keep)
+        kept = bytearray(len(text))
+        for i in keep:
+            kept[i] = 1
+        c_tokens, pos = [], 0
+        for tok in tokens:
+            t = "".join(c for k, c in enumerate(tok, pos) if kept[k])
+            pos += len(tok)
+            if t:
+                c_tokens.append(t)
+        c_starts = list(itertools.accumulate(map(len, c_tokens[:-1]), initial=0)) if c_tokens else []
+        found += [(keep[s], keep[e - 1] + 1) for s, e in _anchored_addresses(compact, rules, c_tokens, c_starts, lexicon)]
+    merged: list[tuple[int, int]] = []
+    for s, e in sorted(found):
+        if merged and (s <= merged[-1][1] or ADDRESS_GAP.fullmatch(text, merged[-1][1], s)):
+            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))   # 利群东街38号，嗯，金海湾小区，四号楼…: one address
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def _split_gaps(text: str) -> list[int] | None:
+    """The positions of ``text`` kept when the gaps of :data:`ADDRESS_SPLIT` are closed (None: no gap)."""
+    gaps = [m.span() for m in ADDRESS_SPLIT.finditer(text) if m.end() > m.start() and
+            (text[m.start() - 1] not in "组队社" or VILLAGE_GROUP.search(text, max(0, m.start() - 14), m.start())) and
+            (text[m.start() - 1] != "村" or NAMED_VILLAGE.search(text, max(0, m.start() - 3), m.start()))]
+    if not gaps:
+        return None
+    keep, last = [], 0
+    for s, e in gaps:
+        keep.extend(range(last, s))
+        last = e
+    keep.extend(range(last, len(text)))
+    return keep
+
+
+def _anchored_addresses(text: str, rules: Rules, tokens: list[str], starts: list[int],
+                        lexicon: Lexicon) -> list[tuple[int, int]]:
     """Addresses: a building/unit/room anchor, extended left token by token over place names
     (across a comma or a space after a place's name: 宁安镇,枸杞苑小区,8号楼; 朝阳街 12号院);
     anchors whose extensions touch are one address (路154号 + 小区32号楼5单元); a building's number
@@ -201,13 +264,7 @@ alone (3号楼) only after a place's name (满春小区14号楼; not 管8号楼,
     found.extend(m.span(1) for m in DASHED.finditer(text))     # “3-1-101”: building-unit-room in dashes alone
     found.extend(_reversed(text, rules))                         # 15号，第七排，三区: from the house outwards
     found.extend(m.span() for m in EN_ADDRESS.finditer(text))      # field notes in English: No. 6, Group 2, … Village
-    merged: list[tuple[int, int]] = []
-    for s, e in sorted(found):
-        if merged and (s <= merged[-1][1] or ADDRESS_GAP.fullmatch(text, merged[-1][1], s)):
-            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))   # 利群东街38号，嗯，金海湾小区，四号楼…: one address
-        else:
-            merged.append((s, e))
-    return merged
+    return found
 
 
 def _reversed(text: str, rules: Rules) -> Iterator[tuple[int, int]]:

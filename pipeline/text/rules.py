@@ -294,7 +294,7 @@ def _address_re(addr: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
             return list(default)
         return _str_list(_cfg_need(addr, key, f"{where}: redaction.address"), f"{where}: redaction.address.{key}")
 
-    num = r"(?:\d{1,5}|[一二三四五六七八九十百零〇两]{1,4})"
+    num = r"(?:\d{1,5}|[一二三四五六七八九十百零〇两幺洞]{1,4})"                      # 幺单元: read out
     building, floor, room = (_alternation(parts(k)) for k in ("building", "floor", "room"))
     villages, compound_words = parts("village", ("村", "庄", "屯", "寨", "嘎查")), parts("compounds", COMPOUNDS)
     village, group = _alternation(villages), _alternation(parts("group", ("村民小组", "小组", "组", "队", "社")))
@@ -327,7 +327,7 @@ def _address_re(addr: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
         rf"(?=[{first}])(?:"
         rf"(?<=[{road_ends}])(?:[东西南北中]段 ?)?(?:\d{{1,4}}|(?P<cnroad>{house}))号(?:院(?![\d一二三四五六七八九十]))?(?![楼院]){annex}"   # 北京中路154号, 新华街二百一十六号, 文昌北街九十九号院, 开元大道南段206号
         rf"|(?:{compounds}) ?\d{{1,4}}(?:{dash}\d{{1,5}}){{1,2}}(?:号|室)?(?![\d\-－—–])"  # 福民家园12-3-402
-        rf"|(?:{compounds}) ?(?:[东西南北]门 ?)?(?:底商|商铺|门面房?|门市部?|商业街) ?{house}号(?![楼院])"    # a shop of a compound: 裕民小区底商7号, 满春小区南门底商19号
+        rf"|(?:{compounds}) ?(?:[东西南北]门 ?)?(?:(?:对面|旁边|斜对面) ?)?(?:底商|商铺|门面房?|门市部?|商业街) ?{house}号(?![楼院])"    # a shop of a compound: 裕民小区底商7号, 满春小区南门底商19号
         rf"|(?:{compounds}) ?\d{{3,5}}(?:室|房间)"                                         # an office building's room: 金三角大厦1406室 (not 小区1286户: a count)
         rf"|(?<=[\u4e00-\u9fd5])\d{{1,2}}{dash}\d{{1,2}}{dash}\d{{3,4}}(?![\d\-－—–])"  # building-unit-room after a name: 悦海新天地9-1-1702
         rf"|(?P<seq>(?<![\dA-Za-z])(?:{plain})(?:{comma}(?:{plain}))*(?: ?{dashed}| ?\d{{1,5}}(?![\d年])"
