@@ -41,6 +41,7 @@ from pipeline.text.redaction_eval import load_labelled
 ROOT = Path(__file__).resolve().parents[1]
 LABELLED = ROOT / "tests" / "fixtures" / "redaction" / "labelled.yaml"
 TURNS_PER_FILE = 6
+HEX_FORM = re.compile(r"[0-9a-f]+")
 SEPARATORS = re.compile(r"[\s\-.·_/()（）]+")
 
 
@@ -70,10 +71,13 @@ def _found_in(form: str, view: str) -> bool:
     """A form of digits alone shorter than a phone number (31101 of the address 3-1-101) counts only
     as a whole number, not inside a longer run of digits (a time stamp 202311010800) nor of letters
     and digits (2076 in a file's key 3ab2076c9e01: the keys differ from run to run, so such a hit
-    came and went)."""
-    if form.isdigit() and len(form) < 7:
+    came and went); so does any other form made of hex digits alone (c0412 of the staff number
+    C0412: a 12-hex-digit file key holds it by chance about once in 16,000 keys)."""
+    if form not in view:
+        return False                                     # (the common case, without compiling a pattern per form)
+    if form.isdigit() and len(form) < 7 or (not form.isdigit() and HEX_FORM.fullmatch(form)):
         return re.search(rf"(?<![\dA-Za-z]){form}(?![\dA-Za-z])", view) is not None
-    return form in view
+    return True
 
 
 
@@ -149,14 +153,15 @@ def _also_words(items) -> set[str]:
     cannot tell a leak from the ordinary word, so they are not scanned for (the labelled test
     checks that each is redacted where it is a name and kept where it is a word)."""
     names = {it.text[s:e] for it in items for s, e, c in it.gold if c == "name"}
+    spans = [[(s, e) for s, e, c in it.gold if c == "name"] for it in items]
+    # the texts outside the names, each way, once (not once per name: the set has thousands of both)
+    words = "\x00".join(w for it, sp in zip(items, spans) for w in (_words_only(it.text, sp), _words_only(it.text, sp, True)))
     out = set()
     for name in names:
-        for it in items:
-            spans = [(s, e) for s, e, c in it.gold if c == "name"]
-            if any(not any(s <= m.start() and m.end() <= e for s, e in spans) for m in re.finditer(re.escape(name), it.text)) \
-                    or name in _words_only(it.text, spans) or name in _words_only(it.text, spans, joined=True):
-                out.add(name)
-                break
+        if name in words or any(name in it.text and any(not any(s <= m.start() and m.end() <= e for s, e in sp)
+                                                       for m in re.finditer(re.escape(name), it.text))
+                                for it, sp in zip(items, spans)):
+            out.add(name)
     return out
 
 

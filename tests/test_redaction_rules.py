@@ -1392,3 +1392,14 @@ def test_look_alikes_of_the_twenty_second_and_twenty_third_writers_forms_are_kep
 def test_a_persons_mailbox_with_an_office_word_is_redacted(generic):
     found = [(v, t) for v, t in spans(generic, "他的邮箱是 hr.wang@szjobs.cn，你发给他。") if t != "name"]
     assert found == [("hr.wang@szjobs.cn", "email")]
+
+
+def test_a_number_right_after_a_roster_name_is_still_redacted(generic):
+    """A roster's name claims its characters first; a number whose span would start in it (a
+    prefix rule reaching back: 苏 is a province's abbreviation) keeps the rest (leak test, round 18:
+    苏海燕 2876541093 became one long number, the roster's name took its head, and the number went
+    unredacted)."""
+    found = spans(generic, "已报：苏海燕 2876541093；杨军 409871236。", roster=["苏海燕"])
+    assert ("2876541093", "long_number") in found and ("苏海燕", "name") in found
+    found = spans(generic, "居住证号宁银居 640105 2023 008137。", roster=["宁银居"])
+    assert ("640105 2023 008137", "long_number") in found

@@ -382,8 +382,8 @@ def _shared_mailbox(address: str) -> bool:
 
 
 # a prefix of Chinese characters before a certificate's number, its issuer's abbreviation (宁银居
-# 640105 2023 008137: 宁 for Ningxia, 银 for Yinchuan, 居 for a residence permit), right after 号/是/：
-CN_HEAD_RE = re.compile(r"(?<=[号是：:])[" + PROVINCES + r"][\u4e00-\u9fff]{1,3} ?$")
+# 640105 2023 008137: 宁 for Ningxia, 银 for Yinchuan, 居 for a residence permit), right after 号 (证号, 编号是)
+CN_HEAD_RE = re.compile(r"(?:(?<=号)|(?<=号是)|(?<=号：)|(?<=号:))[" + PROVINCES + r"][\u4e00-\u9fff]{1,3} ?$")   # not 已报：苏海燕 2876541093
 
 
 def _digits_of(group: str) -> str:

@@ -35,6 +35,7 @@ from pipeline.text.turns import Parsed
 
 
 CN_TABLE = str.maketrans(CN_DIGITS)
+NUMBER_TYPES = frozenset(PII_TYPES) - {"name", "address"}
 HAN_RUN = re.compile(r"[\u4e00-\u9fd5]")
 # generic places of work said before a floor and a room (社区二楼204): an office, not a home's address
 OFFICES = ("社区", "居委会", "村委会", "村部", "单位", "办公室", "医院", "卫生院", "学校", "公司", "派出所", "街道办", "服务中心")
@@ -122,6 +123,11 @@ def find_pii(text: str, parsed: Parsed, rules: Rules, tokens: list[str], lexicon
     spans: list[Span] = []
 
     def add(start: int, end: int, typ: str, key: str = "", anywhere: bool = False) -> None:
+        if typ in NUMBER_TYPES and start < end and not taken.free(start, end):
+            while start < end and (not taken.free(start, start + 1) or text[start].isspace()):
+                start += 1                               # a name claimed first at its head (a roster's 苏海燕 before
+            if not any(c.isdigit() or c in CN_DIGITS for c in text[start:end]):   # 苏海燕 2876541093): the rest
+                return
         if (anywhere or start >= region) and start < end and taken.free(start, end):
             taken.take(start, end)
             if typ != KEEP and typ in rules.enabled:
