@@ -96,7 +96,7 @@ class Span:
 
 
 class _Taken:
-    """Character positions already claimed by a span."""
+    """Character positions already claimed by a span (2: by a name, 1: by anything else)."""
 
     def __init__(self, n: int):
         self.mask = bytearray(n)
@@ -104,8 +104,11 @@ class _Taken:
     def free(self, start: int, end: int) -> bool:
         return not any(self.mask[start:end])
 
-    def take(self, start: int, end: int) -> None:
-        self.mask[start:end] = b"\x01" * (end - start)
+    def take(self, start: int, end: int, name: bool = False) -> None:
+        self.mask[start:end] = (b"\x02" if name else b"\x01") * (end - start)
+
+    def named(self, i: int) -> bool:
+        return self.mask[i] == 2
 
 
 def find_pii(text: str, parsed: Parsed, rules: Rules, tokens: list[str], lexicon: Lexicon,
@@ -123,13 +126,13 @@ def find_pii(text: str, parsed: Parsed, rules: Rules, tokens: list[str], lexicon
     spans: list[Span] = []
 
     def add(start: int, end: int, typ: str, key: str = "", anywhere: bool = False) -> None:
-        if typ in NUMBER_TYPES and start < end and not taken.free(start, end):
-            while start < end and (not taken.free(start, start + 1) or text[start].isspace()):
+        if typ in NUMBER_TYPES and start < end and taken.named(start):
+            while start < end and (taken.named(start) or text[start].isspace()):
                 start += 1                               # a name claimed first at its head (a roster's 苏海燕 before
             if not any(c.isdigit() or c in CN_DIGITS for c in text[start:end]):   # 苏海燕 2876541093): the rest
                 return
         if (anywhere or start >= region) and start < end and taken.free(start, end):
-            taken.take(start, end)
+            taken.take(start, end, typ == "name")
             if typ != KEEP and typ in rules.enabled:
                 spans.append(Span(start, end, typ, key))
 
