@@ -366,8 +366,7 @@ def _grouped(folded: str, text: str, rules: Rules) -> Iterator[tuple[int, int, s
         digits = "".join(_digits_of(g.group()) for g in groups[:cut])
         typ, _ = classify(digits, text, m.start(), rules)
         if typ in ("mobile", "landline", "id_number", "bank_card"):
-            ext = GROUPED_EXT_RE.match(folded, end) if typ == "landline" else None
-            yield m.start(), ext.end() if ext else end, typ         # ……三二七一零，转，八零幺: its extension
+            yield m.start(), end, typ                     # (a landline's extension: find_numbers adds it)
 
 
 SHARED_MAILBOXES = frozenset(("service", "services", "info", "admin", "contact", "support", "office", "kefu", "hr",
