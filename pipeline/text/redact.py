@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.text.names import declared_names, find_names, occurrences
-from pipeline.text.nametagger import added_names, marks_of, name_probabilities, vetoed
+from pipeline.text.nametagger import NUMBER_TYPES, added_names, marks_of, name_probabilities, vetoed
 from pipeline.text.numbers import CN_DIGITS, KEEP, find_numbers, fold, id_check_digit, valid_id_number  # noqa: F401 (re-exported)
 from pipeline.text.rules import PII_TYPES, Rules
 from pipeline.text.segment import WORD_CHAR, Lexicon
@@ -35,7 +35,6 @@ from pipeline.text.turns import Parsed
 
 
 CN_TABLE = str.maketrans(CN_DIGITS)
-NUMBER_TYPES = frozenset(PII_TYPES) - {"name", "address"}
 HAN_RUN = re.compile(r"[\u4e00-\u9fd5]")
 # generic places of work said before a floor and a room (社区二楼204): an office, not a home's address
 OFFICES = ("社区", "居委会", "村委会", "村部", "单位", "办公室", "医院", "卫生院", "学校", "公司", "派出所", "街道办", "服务中心")
@@ -63,14 +62,15 @@ REVERSED = re.compile(rf"(?=[\d一二三四五六七八九十百零〇两幺洞]
                       rf"(?:{_NUM}号(?![楼院])|\d{{1,2}}单元\d{{3,4}}室?|{_SAID_ROOM})(?:{_STEP}){{1,3}}(?:{_PLACE}){{0,2}}"
                       rf"|{_NUM}(?:组|队)[,，] ?{_NUM}号(?![楼院])(?:{_STEP}){{0,2}}(?:{_PLACE}){{1,2}})")   # 五组，四十六号，新庄集村
 # between two parts of one address said in pieces: a comma, a space, a filler
-ADDRESS_GAP = re.compile(r"[,，、 ]{1,2}(?:(?:嗯|呃|啊|额|哦|就是|那个)[,，、… ]{0,2})?")
+_FILLER = r"(?:嗯|呃|啊|额|哦|就是|那个)"
+ADDRESS_GAP = re.compile(rf"[,，、 ]{{1,2}}(?:{_FILLER}[,，、… ]{{0,2}})?")
 # gaps inside an address said in parts, closed before the anchors are searched again (and the
 # spans mapped back): after a village, a group or a road, before the next part's number (原隆村，嗯，
 # 八组，32号; 杨岭村四组，门牌是十七号; 毛家沟村，二组，第31号; 后川村二组（19）号), and single spaces
 # between a number and its part's word or a place's name and a number (欣荣村 四 组 7 号; 北京中路 166 号)
 _HOUSE_NUM = r"[\d一二三四五六七八九十百千零〇两幺洞]"
 ADDRESS_SPLIT = re.compile(
-    rf"(?<=[村组队社])[,，、 ]{{0,2}}(?:(?:嗯|呃|啊|额|就是|那个)[,，、… ]{{0,2}})?(?:门牌号?是?[ ]?)?(?:[（(](?={_HOUSE_NUM}{{1,4}}[）)]号))?"
+    rf"(?<=[村组队社])[,，、 ]{{0,2}}(?:{_FILLER}[,，、… ]{{0,2}})?(?:门牌号?是?[ ]?)?(?:[（(](?={_HOUSE_NUM}{{1,4}}[）)]号))?"
     rf"(?=第?{_HOUSE_NUM}{{1,4}}(?:[）)]?号|组|队|社|排))"
     rf"|(?<={_HOUSE_NUM})[）)](?=号)"
     rf"|(?<=[\d一二三四五六七八九十零〇两幺洞]) (?=[号组队栋楼单元室排])"
@@ -80,7 +80,7 @@ ADDRESS_SPLIT = re.compile(
     rf"|(?<=[东西南北]门) (?=对面|旁边)|(?<=对面|旁边) (?=商铺|底商|门面)|(?<=商铺|底商|门面) (?=[\d一二三四五六七八九十]{{1,4}} ?号)")
 # a group closed off from its house only when a named village is right before it (杨岭村四组，门牌是十七号;
 # not 我们村有五组，16号开会)
-VILLAGE_GROUP = re.compile(rf"(?!我们|你们|他们|咱们|俺们|这个|那个)[\u4e00-\u9fd5]{{2}}村[,，、 ]{{0,2}}(?:(?:嗯|呃|啊|额|就是|那个)[,，、… ]{{0,2}})?第?"
+VILLAGE_GROUP = re.compile(rf"(?!我们|你们|他们|咱们|俺们|这个|那个)[\u4e00-\u9fd5]{{2}}村[,，、 ]{{0,2}}(?:{_FILLER}[,，、… ]{{0,2}})?第?"
                            rf"{_HOUSE_NUM}{{1,3}} ?[组队社]$")
 NAMED_VILLAGE = re.compile(r"(?!我们|你们|他们|咱们|俺们|这个|那个)(?![这那每哪本全])[\u4e00-\u9fd5]{2}村$")   # 杨岭村, not 我们村
 GROUP_CHAT = re.compile(r"(?:[\u4e00-\u9fd5]{0,3}|(?:(?![的地得在都也了是和跟把我你他她们里])[\u4e00-\u9fd5]){4,6})"
@@ -192,15 +192,8 @@ def _addresses(text: str, rules: Rules, tokens: list[str], starts: list[int], le
     keep = _split_gaps(text)
     if keep is not None:                                       # something to close
         compact = "".join(text[i] for i in keep)
-        kept = bytearray(len(text))
-        for i in keep:
-            kept[i] = 1
-        c_tokens, pos = [], 0
-        for tok in tokens:
-            t = "".join(c for k, c in enumerate(tok, pos) if kept[k])
-            pos += len(tok)
-            if t:
-                c_tokens.append(t)
+        kept = set(keep)
+        c_tokens = [t for t in ("".join(c for k, c in enumerate(tok, b) if k in kept) for tok, b in zip(tokens, starts)) if t]
         c_starts = list(itertools.accumulate(map(len, c_tokens[:-1]), initial=0)) if c_tokens else []
         found += [(keep[s], keep[e - 1] + 1) for s, e in _anchored_addresses(compact, rules, c_tokens, c_starts, lexicon)]
     merged: list[tuple[int, int]] = []
