@@ -31,6 +31,50 @@ def test_the_same_numbers_as_scipy_stats(df):
     assert type(D.chi2_sf(3.0, df)) is type(stats.chi2.sf(3.0, df)) is np.float64
 
 
+@pytest.mark.parametrize("df", DFS)
+def test_noncentral_chi2_is_scipy_stats(df):
+    """The CFA's RMSEA interval and p-value (pipeline.stats.cfa_measures), bit for bit, the
+    central case (nc = 0) and the edges included."""
+    for nc in (0.0, 1e-8, 0.3, 2.5, 17.0, 150.0):
+        np.testing.assert_array_equal(D.ncx2_cdf(X, df, nc), stats.ncx2.cdf(X, df, nc))
+        np.testing.assert_array_equal(D.ncx2_sf(X, df, nc), stats.ncx2.sf(X, df, nc))
+    with pytest.raises(OverflowError):       # where boost's gamma overflows, scipy.stats raises too
+        stats.ncx2.sf(1e-300, 0.5, 4000.0)
+    with pytest.raises(OverflowError):
+        D.ncx2_sf(1e-300, 0.5, 4000.0)
+    assert type(D.ncx2_sf(3.0, df, 2.0)) is type(stats.ncx2.sf(3.0, df, 2.0)) is np.float64
+
+
+def test_pearson_r_is_scipy_stats_pearsonr():
+    """The measurement stage's correlation table (r and its two-sided p), bit for bit."""
+    for n in (3, 4, 5, 10, 57, 400, 2214):
+        for _ in range(40):
+            x = RNG.normal(size=n) * RNG.choice([1e-3, 1.0, 1e4])
+            y = 0.5 * x + RNG.normal(size=n) * RNG.random()
+            if RNG.random() < 0.3:
+                x, y = np.round(x, 0) + 3, np.round(y * 2, 0)      # Likert-like scores with ties
+            if np.unique(x).size < 2 or np.unique(y).size < 2:
+                continue
+            want = stats.pearsonr(x, y)
+            assert D.pearson_r(x, y) == (float(want.statistic), float(want.pvalue))
+    assert D.pearson_r([1, 2, 3, 4], [2, 4, 6, 8.0]) == (1.0, 0.0)
+
+
+def test_a_cfa_fit_does_not_import_scipy_stats():
+    """The measurement stage's CFA with its fit measures (the RMSEA interval's noncentral
+    chi-square) and its correlation table run without scipy.stats: 0.5-1 s of CPU they used to
+    pay at run time."""
+    code = ("import sys, numpy as np, pandas as pd; from pipeline.stats.cfa import fit_cfa; "
+            "rng = np.random.default_rng(1); f = rng.normal(size=300); "
+            "d = pd.DataFrame({f'x{i}': f + rng.normal(size=300) for i in range(4)}); "
+            "fit = fit_cfa(d, {'F': ['x0', 'x1', 'x2', 'x3']}); "
+            "from pipeline.stages.measurement import correlations; c = correlations(d, ['x0', 'x1', 'x2']); "
+            "print(0 < fit.fit['rmsea.pvalue'] <= 1, fit.fit['rmsea.ci.upper'] > 0, (c['p'] < 1e-6).all(), "
+            "'scipy.stats' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "True True True False"
+
+
 def test_average_ranks_are_scipys_rankdata():
     for n in (1, 2, 7, 500):
         for _ in range(20):

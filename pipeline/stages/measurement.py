@@ -33,6 +33,7 @@ from pipeline.core.communities import community_file, read_communities
 from pipeline.stats.cfa import fit_cfa
 from pipeline.stats.invariance import SEARCH_COLUMNS, TABLE_COLUMNS, measurement_invariance
 from pipeline.stats.validity import composite_reliability, fornell_larcker, htmt
+from pipeline.stats.distributions import pearson_r
 from pipeline.core.errors import PipelineError, run_cli
 from pipeline.core.files import atomic_dir, write_csv, write_json, write_parquet
 from pipeline.core.instrument import Instrument, load_instrument
@@ -57,9 +58,8 @@ def item_frame(clean: pd.DataFrame, instrument: Instrument, scale: str) -> pd.Da
 
 
 def correlations(indices: pd.DataFrame, scales: list[str]) -> pd.DataFrame:
-    """Pairwise Pearson correlations of the scale scores with two-sided p-values and N (long form)."""
-    from scipy import stats
-
+    """Pairwise Pearson correlations of the scale scores with two-sided p-values and N (long form):
+    scipy.stats.pearsonr's numbers, without importing scipy.stats (:func:`pearson_r`)."""
     rows = []
     for i, a in enumerate(scales):
         for b in scales[i + 1:]:
@@ -68,7 +68,7 @@ def correlations(indices: pd.DataFrame, scales: list[str]) -> pd.DataFrame:
             if n < 3 or pair[a].nunique() < 2 or pair[b].nunique() < 2:
                 rows.append({"var1": a, "var2": b, "r": np.nan, "p": np.nan, "n": n, "status": "too few cases"})
                 continue
-            r, p = stats.pearsonr(pair[a], pair[b])
+            r, p = pearson_r(pair[a], pair[b])
             rows.append({"var1": a, "var2": b, "r": float(r), "p": float(p), "n": n, "status": "ok"})
     return pd.DataFrame(rows, columns=["var1", "var2", "r", "p", "n", "status"])
 

@@ -10,7 +10,7 @@ import pandas as pd
 from scipy import optimize
 
 from pipeline.stats.cfa_model import _Model, _Moments, _Objective, _Spec
-from pipeline.stats.distributions import chi2_cdf, chi2_sf, norm_sf
+from pipeline.stats.distributions import chi2_cdf, chi2_sf, ncx2_cdf, ncx2_sf, norm_sf
 
 FIT_MEASURES = (
     "npar", "fmin", "chisq", "df", "pvalue", "baseline.chisq", "baseline.df", "baseline.pvalue",
@@ -23,21 +23,6 @@ ESTIMATE_COLUMNS = ("lhs", "op", "rhs", "group", "est", "se", "z", "pvalue", "st
 
 _RMSEA_CLOSE = 0.05
 _RMSEA_LEVEL = 0.90
-def ncx2_cdf(x: float, df: float, nc: float) -> float:
-    """``scipy.stats.ncx2.cdf``, imported here only: scipy.stats costs every process that
-    imports it 0.5-1 s (``pipeline.stats.distributions``)."""
-    from scipy import stats
-
-    return float(stats.ncx2.cdf(x, df, nc))
-
-
-def ncx2_sf(x: float, df: float, nc: float) -> float:
-    """``scipy.stats.ncx2.sf`` (see :func:`ncx2_cdf`)."""
-    from scipy import stats
-
-    return float(stats.ncx2.sf(x, df, nc))
-
-
 _NEAR_ZERO = 1e-5  # lavaan leaves elements below this unscaled in the SRMR residuals
 
 
