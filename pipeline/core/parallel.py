@@ -6,6 +6,10 @@ their fits, batches of transcripts, bootstrap replications) all go through :func
 ``params.yaml: parallel``:
 
 ``loky``  (the default) worker processes on this machine; ``n_jobs: 1`` runs in this process.
+          Where the system can, the workers are forked from the stage's process (POSIX, and no
+          other thread in it: see :func:`can_fork`), so they start in milliseconds with its
+          modules already imported; else loky starts fresh interpreters, which import what the
+          tasks need (1-3 s of CPU each).
 ``dask``  the workers of a running Dask distributed cluster, at ``parallel.scheduler``
           (``tcp://host:8786``; see docs/cluster.md). Needs the optional packages ``dask`` and
           ``distributed`` here and on every worker.
@@ -18,7 +22,9 @@ same order everywhere.
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
@@ -36,6 +42,13 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+# serial_below_s when params.yaml leaves it out (None): the work a worker's start must be worth.
+# Forked workers cost about 30 ms a call (measured: a pool of two forked, 8 trivial tasks, the pool
+# closed: 28-34 ms), so work projected at 0.1 s or more gains from them (the measurement stage's
+# bootstrap of one scale, ~0.2 s: 1.9 -> 1.7 s for the stage); a fresh loky interpreter imports
+# numpy, pandas and the task's modules first (1-3 s of CPU).
+FORK_BELOW_S = 0.1
+SPAWN_BELOW_S = 10.0
 INSTALL_HINT = ("pip install dask==2026.8.0 distributed==2026.8.0 (here and on every worker), "
                 "or set params.yaml: parallel.backend: loky")
 
@@ -50,15 +63,23 @@ class ParallelSettings:
     ``scheduler``: the Dask scheduler's address. ``connect_timeout``: seconds to reach it.
     ``serial_below_s``: with loky, the tasks start in this process and go to the workers only
     once the rest, projected from the mean time of those done, would take this many seconds or
-    more (a worker's start costs its imports, 1-3 s of CPU, more than small work gains); 0:
-    always the workers when ``n_jobs`` > 1. It changes where tasks run, never their results.
+    more; 0: always the workers when ``n_jobs`` > 1; ``None``: what a worker's start costs,
+    :data:`FORK_BELOW_S` for forked workers, :data:`SPAWN_BELOW_S` for fresh interpreters (their
+    imports, 1-3 s of CPU, cost more than small work gains). It changes where tasks run, never
+    their results.
     """
 
     backend: str = "loky"
     n_jobs: int = Parallel.model_fields["n_jobs"].default
     scheduler: str | None = None
     connect_timeout: float = Parallel.model_fields["connect_timeout"].default
-    serial_below_s: float = Parallel.model_fields["serial_below_s"].default
+    serial_below_s: float | None = Parallel.model_fields["serial_below_s"].default
+
+    def budget(self, forked: bool) -> float:
+        """``serial_below_s``, or its default for workers forked (``forked``) or started fresh."""
+        if self.serial_below_s is not None:
+            return self.serial_below_s
+        return FORK_BELOW_S if forked else SPAWN_BELOW_S
 
     @property
     def in_process(self) -> bool:
@@ -214,10 +235,15 @@ def iter_tasks(func: Callable[[T], R], tasks: Iterable[T], settings: ParallelSet
     if not tasks:
         return
     if settings.backend == "loky":
-        alone = settings.n_jobs == 1 or len(tasks) == 1
-        done = yield from _run_here(func, tasks, None if alone else settings.serial_below_s)
+        alone = settings.n_jobs == 1 or len(tasks) == 1 or _IN_WORKER
+        forked = not alone and can_fork()
+        done = yield from _run_here(func, tasks, None if alone else settings.budget(forked))
         tasks = tasks[done:]
         if not tasks:
+            return
+        if forked:
+            n_jobs = settings.n_jobs if settings.n_jobs > 0 else (os.cpu_count() or 1)
+            yield from _run_forked(func, tasks, min(n_jobs, len(tasks)))
             return
     client_cm = dask_client(settings) if settings.backend == "dask" else nullcontext()
     with client_cm as client:
@@ -227,6 +253,57 @@ def iter_tasks(func: Callable[[T], R], tasks: Iterable[T], settings: ParallelSet
         with config:
             call = delayed(_call_one_thread)
             yield from make()(call(func, task) for task in tasks)
+
+
+# --------------------------------------------------------------------------------------------
+# forked workers
+# --------------------------------------------------------------------------------------------
+_IN_WORKER = False           # True in a forked worker: its own tasks' tasks run in it, one by one
+_FORKED: dict[int, tuple[Callable[[Any], Any], list[Any]]] = {}   # what the forked workers inherit
+
+
+def can_fork() -> bool:
+    """Whether local workers can be forked from this process: the system has ``fork`` (POSIX),
+    this process is not itself a forked worker, and no other thread runs in it (a fork copies the
+    locks other threads hold, and a copied held lock never opens: a Dask client, a loky executor
+    or a pool still open keep their threads, and loky then starts fresh interpreters instead)."""
+    return (not _IN_WORKER and "fork" in multiprocessing.get_all_start_methods()
+            and threading.active_count() == 1)
+
+
+def _forked_init() -> None:
+    global _IN_WORKER
+    _IN_WORKER = True
+    _one_thread()
+
+
+def _forked_call(key: int, index: int) -> Any:
+    func, tasks = _FORKED[key]
+    return func(tasks[index])
+
+
+def _submitted(func: Callable[[T], R], task: T, writer: Any) -> None:
+    """A forked :func:`submit` process: ``func(task)`` and its result (or exception) to ``writer``."""
+    _forked_init()
+    try:
+        outcome = (True, func(task))
+    except BaseException as exc:          # noqa: BLE001 - raised again in the waiting process
+        outcome = (False, exc)
+    writer.send(outcome)
+    writer.close()
+
+
+def _run_forked(func: Callable[[T], R], tasks: list[T], n_jobs: int) -> Iterator[R]:
+    """``func(task)`` for every task on ``n_jobs`` workers forked from this process, yielded in
+    task order. The workers inherit ``func`` and the tasks (nothing is pickled but each task's
+    index and its result); a task's exception is raised here."""
+    key = id(tasks)
+    _FORKED[key] = (func, tasks)
+    try:
+        with multiprocessing.get_context("fork").Pool(n_jobs, initializer=_forked_init) as pool:
+            yield from pool.imap(partial(_forked_call, key), range(len(tasks)))
+    finally:
+        del _FORKED[key]
 
 
 def _run_here(func: Callable[[T], R], tasks: list[T], budget_s: float | None) -> Iterator[R]:
@@ -261,12 +338,36 @@ def run_tasks(func: Callable[[T], R], tasks: Iterable[T], settings: ParallelSett
 def submit(func: Callable[[T], R], task: T, settings: ParallelSettings | int | None = None) -> Callable[[], R]:
     """Start ``func(task)`` now and return a function that waits for its result (raising its
     exception), so this process can do other work meanwhile: with loky and ``n_jobs`` >= 2 the
-    task goes to a worker process at once (one more process of the reusable executor). In this
+    task goes to a worker process at once (forked from this one where :func:`can_fork`, else
+    a fresh interpreter of loky's). In this
     process (``n_jobs: 1``) and on a Dask cluster it runs when its result is asked for, through
     :func:`run_tasks`. The same result either way; ``func`` as for :func:`iter_tasks`."""
     settings = as_settings(settings)
-    if settings.backend != "loky" or settings.n_jobs == 1:
+    if settings.backend != "loky" or settings.n_jobs == 1 or _IN_WORKER:
         return partial(_first, func, task, settings)
+    if can_fork():
+        # one forked process and a pipe, no pool: a pool's threads would keep this process from
+        # forking the workers of its next tasks while this one runs
+        context = multiprocessing.get_context("fork")
+        reader, writer = context.Pipe(duplex=False)
+        process = context.Process(target=_submitted, args=(func, task, writer), daemon=True)
+        process.start()
+        writer.close()
+
+        def forked_result() -> R:
+            try:
+                ok, value = reader.recv()
+            except EOFError:
+                raise PipelineError(f"the worker process computing {getattr(func, '__name__', func)!r} ended without "
+                                    f"a result (exit code {process.exitcode})", hint="see the messages above") from None
+            finally:
+                reader.close()
+                process.join()
+            if ok:
+                return value
+            raise value
+
+        return forked_result
     # an executor of its own, shut down once the result is in: loky's global reusable executor
     # would be taken over by joblib's next Parallel in this process, which expects its own kind
     # (no _temp_folder_manager: an AttributeError when a stage or test submits, then runs tasks)
@@ -294,4 +395,5 @@ def describe(settings: ParallelSettings) -> str:
         return f"dask cluster at {settings.scheduler}"
     if settings.n_jobs == 1:
         return "this process"
-    return f"{settings.n_jobs if settings.n_jobs > 0 else os.cpu_count()} local processes (loky)"
+    how = "forked" if can_fork() else "loky"
+    return f"{settings.n_jobs if settings.n_jobs > 0 else os.cpu_count()} local processes ({how})"

@@ -284,8 +284,8 @@ class Transcripts(Section):
     min_tokens: Count = 1
     engine: Literal["jieba", "rjieba", "auto"] = "auto"
     n_jobs: PositiveInt = 2
-    parallel_min_files: Count = 200
-    batch_size: PositiveInt = 40
+    parallel_min_files: Count = 20
+    batch_size: PositiveInt = 10
     progress_min_files: Count = 500
     cache_dir: str | None = None
     jieba_cache: str = ".cache/jieba.cache"
@@ -514,7 +514,8 @@ class Parallel(Section):
     scheduler: str | None = None
     n_jobs: NJobs = 1
     connect_timeout: Positive = 30.0
-    serial_below_s: Weight = 10.0      # loky: tasks run here while the rest would take less than this (s)
+    serial_below_s: Weight | None = None   # loky: tasks run here while the rest would take less than this (s);
+                                           # None: 0.1 when workers are forked, 10 for fresh interpreters
 
     @model_validator(mode="after")
     def _backend(self) -> Parallel:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
 from pipeline.core.errors import PipelineError
+from pipeline.core.parallel import ParallelSettings, run_tasks
 from pipeline.core.provenance import KEY_PACKAGES, inputs_digest
 from pipeline.render import figures as F
 from pipeline.render import locale
@@ -61,13 +63,16 @@ def model_labels(fits: pd.DataFrame, hypotheses: pd.DataFrame, lang: str) -> dic
 
 
 def build_figures(results: Mapping[str, pd.DataFrame], instrument: Any, params: Mapping[str, Any],
-                  settings: Mapping[str, Any], draw: bool = True) -> list[FigureOut]:
+                  settings: Mapping[str, Any], draw: bool = True,
+                  parallel: ParallelSettings | int | None = None) -> list[FigureOut]:
     """The figures this study has, with captions from the study's own labels. A figure whose
     inputs are absent (a stage the study does not have) or empty (no scales, no models) is left
     out, as is one whose setting is not given (``report.figures.topic_factor``); without
     ``report.figures.index_group`` the index distributions are drawn for the whole sample.
     ``draw=False``: the same figures, keys, captions and inputs, not drawn (an empty PNG and
-    SVG: :data:`UNDRAWN`), for the page's text before the figures exist."""
+    SVG: :data:`UNDRAWN`), for the page's text before the figures exist. The figures are drawn
+    one per task (:func:`pipeline.core.parallel.run_tasks` with ``parallel``; None: here), each
+    the same bytes wherever it is drawn."""
     lang = settings["lang"]
     cfg = settings.get("figures") or {}
     models = params.get("models") or {}
@@ -87,16 +92,13 @@ def build_figures(results: Mapping[str, pd.DataFrame], instrument: Any, params: 
     mark = locale.text("report.simulated_caption", lang) if settings.get("simulated") else ""
     caps = {k: v.format(**words) + mark for k, v in locale.text("report.figures", lang).items()}
     out: list[FigureOut] = []
+    makers: list[Callable[[], Any]] = []
 
     def add(key: str, make, needs: Sequence[str]) -> None:
         if any(n not in results or not len(results[n]) for n in needs):
             return
-        if not draw:
-            out.append(FigureOut(key, caps[key], *UNDRAWN, inputs=tuple(needs)))
-            return
-        fig = make()
-        png, svg = F.figure_files(fig)
-        out.append(FigureOut(key, caps[key], png, svg, inputs=tuple(needs), smallest_pt=F.smallest_text(fig)))
+        out.append(FigureOut(key, caps[key], *UNDRAWN, inputs=tuple(needs)))
+        makers.append(make)
 
     add("fig01_sample_flow", lambda: F.sample_flow_plot(results["sample_flow.csv"], lang), ["sample_flow.csv"])
     def distributions():
@@ -136,7 +138,17 @@ def build_figures(results: Mapping[str, pd.DataFrame], instrument: Any, params: 
     models = locale.phrases("tables", lang)["topic_models"]
     add("fig06_k_selection", lambda: F.k_selection_plot(k_sel, lang, {m: models.get(str(m), str(m)) for m in k_sel["model"]}),
         ["topics/k_selection.csv"])
-    return out
+    if not draw:
+        return out
+    drawn = run_tasks(_drawn, makers, parallel)   # closures: forked workers inherit them, loky's are sent them by value
+    return [replace(f, png=png, svg=svg, smallest_pt=pt) for f, (png, svg, pt) in zip(out, drawn)]
+
+
+def _drawn(make: Callable[[], Any]) -> tuple[bytes, bytes, float | None]:
+    """One figure drawn: its PNG and SVG bytes and its smallest text (pt)."""
+    fig = make()
+    png, svg = F.figure_files(fig)
+    return png, svg, F.smallest_text(fig)
 
 
 # -- the report documents ----------------------------------------------------------------------

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.files import write_bytes, write_text
+from pipeline.core.files import write_bytes
 from pipeline.render import locale
 
 FORMATS = ("csv", "md", "html", "tex", "docx")
@@ -392,28 +392,39 @@ def latex(table: Table, number: int | None = None) -> str:
 
 
 # -- files -------------------------------------------------------------------------------------
-def write_table(table: Table, out_dir: str | Path, formats: Sequence[str] = FORMATS, number: int | None = None,
-                word: Mapping[str, Any] | None = None) -> list[Path]:
-    """Write ``table`` as ``<out_dir>/<key>.<format>`` for each format (atomic writes); ``word``:
-    the Word options (``template``, ``paper``) of :func:`pipeline.render.word.docx_table`."""
+def table_files(table: Table, formats: Sequence[str] = FORMATS, number: int | None = None,
+                word: Mapping[str, Any] | None = None) -> dict[str, bytes]:
+    """``table`` in each format, as ``{"<key>.<format>": bytes}``; ``word``: the Word options
+    (``template``, ``paper``) of :func:`pipeline.render.word.docx_table`."""
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
         raise PipelineError(f"unknown table formats {unknown}", f"use some of {list(FORMATS)} (params.yaml: report.formats)")
-    out_dir = Path(out_dir)
-    paths = []
+    files = {}
     for fmt in formats:
-        path = out_dir / f"{table.key}.{fmt}"
         if fmt == "csv":
-            write_text(path, csv_text(table))
+            text = csv_text(table)
         elif fmt == "md":
-            write_text(path, markdown(table, number))
+            text = markdown(table, number)
         elif fmt == "html":
-            write_text(path, html_page(table, number))
+            text = html_page(table, number)
         elif fmt == "tex":
-            write_text(path, latex(table, number))
+            text = latex(table, number)
         else:
             from pipeline.render.word import docx_table   # word.py builds on this module
 
-            write_bytes(path, docx_table(table, number, **(word or {})))
-        paths.append(path)
+            files[f"{table.key}.{fmt}"] = docx_table(table, number, **(word or {}))
+            continue
+        files[f"{table.key}.{fmt}"] = text.encode("utf-8")
+    return files
+
+
+def write_table(table: Table, out_dir: str | Path, formats: Sequence[str] = FORMATS, number: int | None = None,
+                word: Mapping[str, Any] | None = None) -> list[Path]:
+    """Write ``table`` as ``<out_dir>/<key>.<format>`` for each format (:func:`table_files`;
+    atomic writes)."""
+    out_dir = Path(out_dir)
+    paths = []
+    for name, data in table_files(table, formats, number, word).items():
+        write_bytes(out_dir / name, data)
+        paths.append(out_dir / name)
     return paths

@@ -23,7 +23,7 @@ import argparse
 import os
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
@@ -58,8 +58,9 @@ def theme_labels(path: Path) -> dict[int, dict[str, str]]:
 def make_report(params: Mapping[str, Any], processed: Path, codebook_path: Path, lock: Path,
                 dvc_lock: Path, parallel: ParallelSettings | None = None) -> dict[str, Any]:
     """Everything the stage writes, in memory (nothing is written here); the page's embedded font
-    as a function that returns it (``font_css``: computed in a worker with ``parallel``'s local
-    processes, else in this process when asked for)."""
+    and the tables' files as functions that return them (``font_css``, ``table_files``: each
+    computed in a worker with ``parallel``'s local processes while the figures are drawn, else in
+    this process when asked for)."""
     cfg = section(dict(params), "report")
     title = cfg.get("title")
     if not isinstance(title, Mapping) or not all(isinstance(title.get(k), str) for k in ("zh", "en")):
@@ -101,20 +102,27 @@ def make_report(params: Mapping[str, Any], processed: Path, codebook_path: Path,
                                     codebook))
     sections[table_list[-1].key] = "sources"
     prov = reproducible_part(dict(params), lock, dvc_lock)
+    layout = Report.model_validate(cfg)      # the defaults of report.paper and report.template
     # the page's embedded font needs only its text (the figures' text is drawn as paths): it is
-    # cut from the font file in a worker (`parallel`) while the figures are drawn here
+    # cut from the font file in a worker (`parallel`) while the figures are drawn (here and in workers)
     text = visible_text(report_html(lang, title, table_list, plan, prov, sections, settings["simulated"], font_css=""))
     font = submit(font_face_css, font_task(text), parallel)
-    figs = build_figures(results, instrument, params, settings)
+    formats, word = settings.get("formats", render.FORMATS), {"template": layout.template, "paper": layout.paper}
+    tables = submit(all_table_files, (table_list, formats, word), parallel)    # every table in every format
+    figs = build_figures(results, instrument, params, settings, parallel=parallel)
     if [(f.key, f.caption, f.inputs) for f in figs] != [(f.key, f.caption, f.inputs) for f in plan]:
         raise PipelineError("the figures drawn are not those planned", "this is a bug in build_figures: report it")
-    layout = Report.model_validate(cfg)      # the defaults of report.paper and report.template
-    word = {"template": layout.template, "paper": layout.paper}
     # simulated: the study's data are simulated (params.yaml report.simulated); the tables' notes and
     # the figures' captions already say so, the documents put it on top and on every page
     return {"tables": table_list, "sections": sections, "figures": figs, "provenance": prov, "font_css": font,
-            "lang": lang, "title": title, "simulated": settings["simulated"], "word": word,
-            "formats": settings.get("formats", render.FORMATS), "joint": joint}
+            "table_files": tables, "lang": lang, "title": title, "simulated": settings["simulated"], "word": word,
+            "formats": formats, "joint": joint}
+
+
+def all_table_files(job: tuple[list[Any], Sequence[str], Mapping[str, Any]]) -> dict[str, bytes]:
+    """Every table of ``job`` (tables, formats, Word options) in every format, by file name."""
+    tables, formats, word = job
+    return {name: data for t in tables for name, data in render.table_files(t, formats, word=word).items()}
 
 
 def metrics_of(made: Mapping[str, Any]) -> dict[str, Any]:
@@ -135,8 +143,8 @@ def write_report(made: Mapping[str, Any], reports: Path, metrics_path: Path) -> 
     document = report_docx(made["lang"], made["title"], made["tables"], made["figures"], made["provenance"],
                            made["sections"], simulated=made["simulated"], **made["word"])
     with atomic_dir(reports / "tables") as tdir, atomic_dir(reports / "figures") as fdir:
-        for t in made["tables"]:
-            render.write_table(t, tdir, made["formats"], word=made["word"])
+        for name, data in made["table_files"]().items():
+            write_bytes(tdir / name, data)
         if "tex" in made["formats"]:   # the packages every .tex table needs, in one file
             write_text(tdir / "preamble.tex", latex.preamble(made["lang"], latex.has_cjk(made["tables"])))
         for f in made["figures"]:

@@ -437,6 +437,9 @@ def _run_files(items: list[tuple[str, str, dict[str, Any]]], ctx: Context, progr
     show = progress if progress is not None else len(items) >= settings.progress_min_files
     from tqdm import tqdm
 
+    # no monitor thread (it only tunes how often the bar redraws): a thread in this process would
+    # keep the workers from being forked from it (pipeline.core.parallel.can_fork)
+    tqdm.monitor_interval = 0
     outcomes: list[Outcome] = []
     with tqdm(total=len(items), desc="transcripts", unit="file", disable=not show, file=sys.stderr) as bar:
         par = parallel if parallel is not None else as_settings(settings.n_jobs)
