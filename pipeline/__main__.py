@@ -27,6 +27,7 @@ if __name__ == "__main__" and platform.machine().lower() in ("x86_64", "amd64"):
     for _var, _value in CPU_KERNELS.items():
         os.environ.setdefault(_var, _value)
 
+import atexit  # noqa: E402
 import importlib  # noqa: E402
 import json  # noqa: E402
 import resource  # noqa: E402
@@ -86,5 +87,29 @@ def record_timing(stage: str, started: float, seconds: float) -> None:
         pass
 
 
+def leave(code: int) -> None:
+    """End the process with ``code`` without tearing the interpreter down. The exit handlers
+    run as at a normal exit (``atexit``: multiprocessing's and loky's clean-up, logging's flush,
+    ``weakref.finalize``), the standard streams are flushed, and then the process ends: Python's
+    own teardown (every module's objects freed one by one, a last garbage collection) took
+    0.3-0.8 s per stage with statsmodels and matplotlib loaded, time the pipeline waits for ten
+    times and nothing needs (every file a stage writes is closed by then: pipeline.core.files)."""
+    try:
+        atexit._run_exitfuncs()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        code = main()
+    except SystemExit as exc:          # argparse's --help and usage errors
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+        if exc.code is not None and not isinstance(exc.code, int):
+            print(exc.code, file=sys.stderr)
+    leave(code)
