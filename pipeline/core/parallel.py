@@ -300,10 +300,26 @@ def _run_forked(func: Callable[[T], R], tasks: list[T], n_jobs: int) -> Iterator
     key = id(tasks)
     _FORKED[key] = (func, tasks)
     try:
-        with multiprocessing.get_context("fork").Pool(n_jobs, initializer=_forked_init) as pool:
+        with _frozen():
+            pool = multiprocessing.get_context("fork").Pool(n_jobs, initializer=_forked_init)
+        with pool:
             yield from pool.imap(partial(_forked_call, key), range(len(tasks)))
     finally:
         del _FORKED[key]
+
+
+@contextmanager
+def _frozen() -> Iterator[None]:
+    """The garbage collector's objects frozen while workers are forked (``gc.freeze``): a
+    worker's collections then skip everything it inherited, instead of walking (and, by touching
+    their pages, copying) the parent's whole heap again and again."""
+    import gc
+
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _run_here(func: Callable[[T], R], tasks: list[T], budget_s: float | None) -> Iterator[R]:
@@ -351,7 +367,8 @@ def submit(func: Callable[[T], R], task: T, settings: ParallelSettings | int | N
         context = multiprocessing.get_context("fork")
         reader, writer = context.Pipe(duplex=False)
         process = context.Process(target=_submitted, args=(func, task, writer), daemon=True)
-        process.start()
+        with _frozen():
+            process.start()
         writer.close()
 
         def forked_result() -> R:
