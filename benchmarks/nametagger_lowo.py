@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/nametagger_lowo.py [--writers 1,2,14] [--c1 0.05 --c2 0.01 --iterations 200]
 
 The labelled set's parts grouped by writer (tune + heldout = writer 1, tune2 + heldout2 = writer
-2, tuneN = writer N for 3-21, heldout22 = 22, heldout23 = 23). For each writer: a tagger trained
+2, tuneN = writer N for 3-21, heldoutN = writer N for 22-25). For each writer: a tagger trained
 on the turns of writers 1-19 but that one (never on 20 or 21, the blind writers; --train 1-13
 as shipped before round 13), then that writer's turns scored with the rules alone and with the
 rules and the tagger (find_pii's combination: the tagger's name spans that no rule span touches).
@@ -25,7 +25,7 @@ from pipeline.text import nametagger as nt  # noqa: E402
 from pipeline.text.redaction_eval import load_labelled, score  # noqa: E402
 
 WRITER_OF = {"tune": 1, "heldout": 1, "tune2": 2, "heldout2": 2, **{f"tune{k}": k for k in range(3, 14)},
-             **{f"tune{k}": k for k in range(14, 22)}, "heldout22": 22, "heldout23": 23}
+             **{f"tune{k}": k for k in range(14, 22)}, "heldout22": 22, "heldout23": 23, "heldout24": 24, "heldout25": 25}
 TRAINED = set(range(1, 22))                    # writers the shipped tagger trains on (22 and 23 are blind)
 
 

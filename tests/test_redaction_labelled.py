@@ -18,9 +18,9 @@ a rule) meet every target but tune14's address precision (floors below); so do t
 (were heldout18 and heldout19: measured blind, their numbers and addresses tuned on in round 15,
 their names learned by the tagger only); so do tune20 and tune21 (were heldout20 and heldout21:
 measured blind, their numbers and addresses tuned on in round 16, their names in round 17).
-Heldout22 and heldout23 (a twenty-second and a twenty-third writer's) are blind for names (BLIND:
-their numbers and addresses tuned on in round 18, their names never, nor trained on by the name
-tagger), with floors at their measured values. The name tagger (pipeline/text/nametagger.py)
+Heldout22 to heldout25 (the twenty-second to twenty-fifth writers') are blind for names (BLIND:
+their numbers and addresses tuned on in rounds 18 and 19, their names never, nor trained on by the
+name tagger), with floors at their measured values. The name tagger (pipeline/text/nametagger.py)
 learned from the tuning parts and held-out 1 and 2: their numbers here are in-sample for it
 (benchmarks/nametagger_lowo.py measures each writer left out). The held-out parts are reported in
 docs/redaction.md: their floors here only catch a regression. The table in docs/redaction.md
@@ -40,7 +40,7 @@ from pipeline.text.redaction_eval import load_labelled, parse_markup, score
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELLED = ROOT / "tests" / "fixtures" / "redaction" / "labelled.yaml"
-BLIND = {"heldout22", "heldout23"}   # parts never tuned on: measured, with floors, not held to the targets
+BLIND = {"heldout22", "heldout23", "heldout24", "heldout25"}   # parts whose names were never tuned on: measured, with floors, not held to the targets
 
 
 def _table_module():
@@ -76,7 +76,7 @@ def test_the_labelled_set_is_large_and_varied():
     assert all(sum(i.part == f"tune{k}" for i in items) >= 120 for k in (14, 15, 16, 17))
     assert all(sum(i.part == f"tune{k}" for i in items) >= 120 for k in (18, 19))
     assert all(sum(i.part == f"tune{k}" for i in items) >= 120 for k in (20, 21))
-    assert sum(i.part == "heldout22" for i in items) >= 120 and sum(i.part == "heldout23" for i in items) >= 120
+    assert all(sum(i.part == f"heldout{k}" for i in items) >= 120 for k in (22, 23, 24, 25))
     cats = {c for i in items for _, _, c in i.gold}
     assert {"name", "mobile", "landline", "id_number", "bank_card", "certificate", "plate", "account", "email",
             "staff_id", "address"} <= cats
@@ -149,12 +149,21 @@ def test_the_parts_below_the_targets_have_not_regressed(measured, part, names, n
     ("held-out 22", {"numbers and ids": (1.0, 1.0), "names": (0.89, 0.94), "addresses": (1.0, 0.95),
                      "ordinary words (decoys)": (0.94, None)}),
     ("held-out 23", {"numbers and ids": (1.0, 1.0), "names": (0.91, 0.91), "addresses": (1.0, 1.0),
-                     "ordinary words (decoys)": (0.94, None)})])
+                     "ordinary words (decoys)": (0.94, None)}),
+    # the twenty-fourth and twenty-fifth writers (2026-12-04, blind): measured once, after round 18,
+    # with the tagger of writers 1-21 (numbers 118/120 and 115/120, names 393/430 = 0.914, precision
+    # 0.946, and 378/452 = 0.836, precision 0.950, addresses 39/40 and 37/40, decoys kept 436/450 and
+    # 439/454; the rules alone: names 380 and 355); then round 19 tuned their numbers and addresses
+    # (120/120 and 120/120, 40/40 and 40/40), never their names
+    ("held-out 24", {"numbers and ids": (1.0, 1.0), "names": (0.91, 0.94), "addresses": (1.0, 1.0),
+                     "ordinary words (decoys)": (0.96, None)}),
+    ("held-out 25", {"numbers and ids": (1.0, 1.0), "names": (0.83, 0.94), "addresses": (1.0, 1.0),
+                     "ordinary words (decoys)": (0.96, None)})])
 def test_the_blind_parts_have_not_regressed(measured, part, floors):
-    """Held-out 22 and 23: a twenty-second and a twenty-third writer's 120 turns each, written blind
-    (neither writer read the detector or the labelled turns), their names never tuned on, never
+    """Held-out 22 to 25: the twenty-second to twenty-fifth writers' 120 turns each, written blind
+    (no writer read the detector or the labelled turns), their names never tuned on, never
     trained on by the name tagger: the honest numbers for a new writer's names (below the
-    target); their numbers and addresses tuned on in round 18. Tuning
+    target); their numbers and addresses tuned on in rounds 18 (22, 23) and 19 (24, 25). Tuning
     14: a part below one target since it was tuned on (its address precision).
     Floors at the measured recall and precision: a change that breaks generalisation shows."""
     _, parts, misses = measured

@@ -1403,3 +1403,42 @@ def test_a_number_right_after_a_roster_name_is_still_redacted(generic):
     assert ("2876541093", "long_number") in found and ("苏海燕", "name") in found
     found = spans(generic, "居住证号宁银居 640105 2023 008137。", roster=["宁银居"])
     assert ("640105 2023 008137", "long_number") in found
+
+
+# --------------------------------------------------------------------------------------------
+# numbers and addresses of the twenty-fourth and twenty-fifth writers (round 19; own sentences)
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text,value,typ", [
+    ("她那辆电动车是宁B·电31864，放楼下了。", "宁B·电31864", "plate"),                    # 电 after the letter
+    ("车牌宁C 电 70215，白色的。", "宁C 电 70215", "plate"),
+    ("牌子上写的吴忠 C 52381，旧牌子。", "吴忠 C 52381", "plate"),                           # the place said for 宁
+    ("挂的固原 D 10476，没问题。", "固原 D 10476", "plate"),
+    ("他护照号码G 4417 0826，下个月到期。", "G 4417 0826", "certificate"),                  # letter, digits in groups
+    ("监督卡号WZ-K-3318，出租车上贴着。", "WZ-K-3318", "staff_id"),                         # a one-letter group
+    ("他的微信号你记 m h j 2003 YC，大写小写都行。", "m h j 2003 YC", "account"),          # letters after the digits
+])
+def test_numbers_of_the_twenty_fourth_and_twenty_fifth_writers(generic, text, value, typ):
+    assert [(v, t) for v, t in spans(generic, text) if t != "name"] == [(value, typ)]
+
+
+@pytest.mark.parametrize("text,value", [
+    ("我住兴庆区 丽景湾 和顺苑 A区 3-2-801。", "兴庆区 丽景湾 和顺苑 A区 3-2-801"),      # a compound's 湾 before a space
+    ("快递寄到西夏区怀远路富力华府 C座 2207。", "西夏区怀远路富力华府 C座 2207"),           # 华府 before a space
+    ("地址：永宁县望远镇星河湾 8-1-302。", "永宁县望远镇星河湾 8-1-302"),                   # building-unit-room after a space
+    ("红寺堡区幸福家园二村十一排三号。", "红寺堡区幸福家园二村十一排三号"),                 # villages and rows of a compound
+])
+def test_addresses_of_the_twenty_fourth_and_twenty_fifth_writers(generic, text, value):
+    assert [(v, t) for v, t in spans(generic, text) if t != "name"] == [(value, "address")]
+
+
+@pytest.mark.parametrize("text", [
+    "快递到了，取件码6-1-2045，你去拿。",                        # a pick-up code, not a flat
+    "短信说取货码：3-5-1102，驿站关门早。",
+    "验证码 4-2-7781 别告诉别人。",
+    "我在银川A区住，离单位近。",                                  # a place, a section: no plate
+    "宁夏电力公司的人来过。",                                     # 电 after a province's name: no plate
+    "他考了B 2019年的证。",                                       # a letter and a year: no certificate
+    "家里有两个村，三排房子。",                                   # villages and rows without a house
+])
+def test_look_alikes_of_the_twenty_fourth_and_twenty_fifth_writers_forms_are_kept(generic, text):
+    assert [(v, t) for v, t in spans(generic, text) if t != "name"] == []

@@ -36,6 +36,7 @@ masked number, or a category switched off in ``redaction.categories``).
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 
@@ -88,12 +89,14 @@ OFFICIAL_DOC_RE = re.compile(r"(?:(?!案)[\u4e00-\u9fff]){1,6}[发函办令规�
 # words before a date of birth: 8 digits that are a date after one of them (19620817) are personal data
 BIRTH_WORDS = ("生日", "出生", "生于", "出生日期", "出生年月", "生辰")
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"   # one-character abbreviations
-# a plate's five or six characters in any notation: letters, digits, Chinese digits (宁A幺六八二九)
-PLATE_RE = re.compile(r"[" + PROVINCES + r"][ \-]{0,2}[A-Za-z](?:, ?)?(?:(?:[ .\-]{0,2}[A-Za-z0-9" + _CN + r"]){5,6}"
+# a plate's five or six characters in any notation: letters, digits, Chinese digits (宁A幺六八二九);
+# an electric bicycle's has 电 after the city's letter (宁A·电07523, 宁A 电 62159)
+PLATE_RE = re.compile(r"[" + PROVINCES + r"][ \-]{0,2}[A-Za-z](?:, ?)?(?:[ .\-]{0,2}电)?(?:(?:[ .\-]{0,2}[A-Za-z0-9" + _CN + r"]){5,6}"
                       r"(?![A-Za-z0-9" + _CN + r"])"       # a separator anywhere: 宁A·52J36, 宁AD 68159, 宁B，洞七五三二, 宁 D，幺洞七五三
                       r"|(?:[ .\-]?[A-Za-z0-9" + _CN + r"]){4,5} ?[挂学警领])")   # a trailer's, a learner's: 宁B·3175挂
-CERT_RE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{1,2} ?(?:\d{7,18}|\d(?:[ \t]\d){6,17})(?![A-Za-z0-9]|-\d)")   # H64030200218756, EA 3258071,
-# B 7 2 0 9 3 1 5 6 (read one digit at a time); not DB6403022019 of …-0417
+CERT_RE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{1,2} ?(?:\d{7,18}|\d(?:[ \t]\d){6,17}|\d{2,6}(?:[ \t]\d{2,6}){1,3})(?![A-Za-z0-9]|-\d)")   # H64030200218756, EA 3258071,
+# B 7 2 0 9 3 1 5 6 (read one digit at a time), E 8623 1907 (in groups: a passport's 7-10 digits in all,
+# checked where it is used); not DB6403022019 of …-0417
 _DOC_HAN = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她])[\u4e00-\u9fff])"
 _DOC_ISSUER = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她号证])[\u4e00-\u9fff])"     # not 证号 before 宁民低（永）
 _DOC_PLACE = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她号])[\u4e00-\u9fff])"    # 银房权证兴庆区 (not 证号 before it)
@@ -135,7 +138,8 @@ FILLED_RE = re.compile(rf"(?<![\d])({_PART})((?:[ \t,、.…~\-]|呃|嗯|额|啊
 FILLERS = ("…", "呃", "嗯", "额", "啊", "哦", "那个", "这个", "就是")
 # a staff number by its shape (two or three capitals and four to six digits: WG0317) near a role or a
 # staff word, though not right after it (工号……原来是WG0317)
-STAFF_SHAPE_RE = re.compile(r"(?<![A-Za-z0-9_@.\-])(?:[A-Z]{2,3}-){0,2}[A-Z]{2,3}-?\d{4,6}(?![A-Za-z0-9_@]|-\d)")   # YN-MN-0417
+STAFF_SHAPE_RE = re.compile(r"(?<![A-Za-z0-9_@.\-])(?:[A-Z]{2,3}-){0,2}(?:[A-Z]{2,3}-?|[A-Z]{2,3}-[A-Z]-)\d{4,6}"
+                            r"(?![A-Za-z0-9_@]|-\d)")   # YN-MN-0417, YC-T-0529 (a one-letter group only after a longer one)
 # an account id by its shape (letters then digits, lower case: mxl1965, ma_yl88) near an account word,
 # though not right after it (微信号是丫头给我弄的 mxl1965)
 ACCOUNT_SHAPE_RE = re.compile(r"(?<![A-Za-z0-9_@.\-])(?:[a-z][a-z_]{1,15}\d{2,10}|[a-z]{2,15}(?:_[a-z0-9]{2,15}){1,3})"
@@ -434,7 +438,9 @@ def _account_shapes(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]
 _SPELLED = r"[A-Za-z](?:(?:[ \-]|、 ?)?[A-Za-z]){0,19}"
 _SAID_US = r" ?[，,、]? ?(?:_|" + _UNDERSCORE[3:-1] + r") ?[，,、]? ?"
 SPOKEN_ACCOUNT_RE = re.compile(r"(?<![A-Za-z0-9_@.\-])" + _SPELLED + r"(?:" + _SAID_US + _SPELLED + r")*(?:" + _SAID_US + r"| ?)"
-                               r"[0-9" + _CN + r"]{1,10}(?:[ \t][0-9" + _CN + r"]{1,10}){0,9}(?![A-Za-z0-9_@" + _CN + r"]|[\-.][0-9])")
+                               r"[0-9" + _CN + r"]{1,10}(?:[ \t][0-9" + _CN + r"]{1,10}){0,9}"
+                               r"(?:[ \t][A-Za-z](?:[ \-]?[A-Za-z]){0,5})?"      # letters after the digits: L Y F 1992 NX
+                               r"(?![A-Za-z0-9_@" + _CN + r"]|[\-.][0-9])")
 NOT_ACCOUNTS = {"qq", "wx", "vx", "id", "no"}                # the platform's own name before a number
 NOT_HEADS = NOT_ACCOUNTS | {"gb", "db", "gbt", "jgj"}        # a standard's code (GB 50500-2013) is no one's prefix
 
@@ -602,6 +608,15 @@ def find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
         yield s, e, typ
 
 
+@functools.lru_cache(maxsize=8)
+def _place_plate_re(places: tuple[str, ...]) -> re.Pattern:
+    """A plate whose province is said as one of the region's places (``redaction.names.places``)
+    before the city's letter: 银川 A 38617, 石嘴山 B 20817 (five characters, three digits at least)."""
+    alt = "|".join(re.escape(p) for p in sorted(places, key=lambda w: (-len(w), w)))
+    return re.compile(rf"(?:{alt})[ \-]{{0,2}}[A-Za-z][ .\-]{{0,2}}(?:电[ .\-]{{0,2}})?"
+                      rf"(?=(?:[A-Za-z]*\d){{3}})[A-Za-z0-9]{{5,6}}(?![A-Za-z0-9])")
+
+
 def _find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     folded, births = _mask_dates(fold(text))
     yield from births                                    # 生日是1983/04/27
@@ -610,6 +625,9 @@ def _find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     for rx in (EMAIL_RE, SPOKEN_EMAIL_RE):
         for m in rx.finditer(folded):
             yield m.start(), m.end(), "email"
+    if rules.places:                                     # before the plates: 银川 A 38617 whole, not 川 A 38617
+        for m in _place_plate_re(rules.places).finditer(folded):
+            yield m.start(), m.end(), "plate"           # 银川 A 38617, 石嘴山 B 20817: the city said for its letter
     for m in PLATE_RE.finditer(folded):
         if sum(c.isdigit() or c in CN_DIGITS for c in m.group()[2:]) >= 2:
             yield m.start(), m.end(), "plate"
@@ -632,7 +650,9 @@ def _find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     yield from found
     yield from _again(folded, [f for f in found if f[2] in ("account", "staff_id", "certificate")])
     for m in CERT_RE.finditer(folded):
-        yield m.start(), m.end(), "certificate"
+        n = sum(c.isdigit() for c in m.group())
+        if 7 <= n <= (10 if re.search(r"\d\d[ \t]\d", m.group()) else 18):   # in groups: a passport's 7-10 digits
+            yield m.start(), m.end(), "certificate"      # (单号ZT 7731 0042 8865 19: a long number, below)
     for m in DISABILITY_RE.finditer(folded):
         if valid_id_number(m.group()[:18]):
             yield m.start(), m.end(), "certificate"     # 64040219611115117X42

@@ -76,8 +76,11 @@ ADDRESS_SPLIT = re.compile(
     rf"|(?<=[\d一二三四五六七八九十零〇两幺洞]) (?=[号组队栋楼单元室排])"
     rf"|(?<=[\u4e00-\u9fd5]) (?=[\d一二三四五六七八九十零〇两幺洞]{{1,4}} ?[号组队栋单元室排])"
     rf"|(?<=[\u4e00-\u9fd5]) (?=小区|家园|花园)"
+    rf"|(?<=[\u4e00-\u9fd5]) (?=\d{{1,2}}[-－—–]\d{{1,2}}[-－—–]\d{{3,4}}(?![\d\-－—–]))"     # 碧水蓝天 16-2-1103
     rf"|(?:(?<=小区)|(?<=家园)|(?<=花园)|(?<=苑)) (?=[东西南北]门|[\u4e00-\u9fd5]{{1,4}} ?[\d一二三四五六七八九十]{{1,4}} ?[号栋楼])"
     rf"|(?<=[东西南北]门) (?=对面|旁边)|(?<=对面|旁边) (?=商铺|底商|门面)|(?<=商铺|底商|门面) (?=[\d一二三四五六七八九十]{{1,4}} ?号)")
+# a code's word right before an anchor's numbers: a pick-up or order code, not a flat (取件码8-2-3017)
+CODE_BEFORE = re.compile(r"(?:取件码|取货码|提货码|取餐码|验证码|密码|口令|单号|订单号|运单号)[：: 是为]{0,2}$")
 # a group closed off from its house only when a named village is right before it (杨岭村四组，门牌是十七号;
 # not 我们村有五组，16号开会)
 VILLAGE_GROUP = re.compile(rf"(?!我们|你们|他们|咱们|俺们|这个|那个)[\u4e00-\u9fd5]{{2}}村[,，、 ]{{0,2}}(?:{_FILLER}[,，、… ]{{0,2}})?第?"
@@ -258,6 +261,8 @@ alone (3号楼) only after a place's name (满春小区14号楼; not 管8号楼,
             j -= 1
         while begin < start and text[begin] in rules.address_stop:
             begin += 1                                       # a stop character inside a mixed token
+        if CODE_BEFORE.search(text, max(0, start - 8), start):
+            continue                                         # 取件码8-2-3017: a parcel's pick-up code, not a flat
         if text[begin:start] in OFFICES and not re.search("号楼|栋|幢|单元|号院", m.group()):
             continue                                         # 社区二楼204: a room of an office, named by no place
         if m.group("seq") and _lone_building(m.group("seq"), rules) and not _place_named(text, begin, start, lexicon):

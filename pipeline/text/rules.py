@@ -48,7 +48,7 @@ DEFAULT_PERSON_AFTER = ("他们", "她们", "他俩", "她俩", "说", "讲", "�
 DEFAULT_PLACE_AFTER = ("小区", "社区", "家园", "花园", "广场", "酒店", "宾馆", "饭店", "公司", "集团", "大厦", "公寓",
                        "新村", "超市", "商场", "市场", "医院", "学校", "小学", "中学", "大学", "省", "市", "县", "区",
                        "镇", "乡", "村", "路", "街", "苑", "街道", "路口", "街口", "巷口", "银行", "信用社", "合作社",
-                       "卫生院", "卫生室", "诊所", "药店", "派出所", "清真寺", "幼儿园", "加油站")
+                       "卫生院", "卫生室", "诊所", "药店", "派出所", "清真寺", "幼儿园", "加油站", "湾", "华府")
 # before a surname + 家 (隔壁单家, 对门王家): a family named by its surname
 DEFAULT_NEIGHBOURS = ("隔壁", "对门", "对面", "邻居", "楼上", "楼下", "前院", "后院", "同村", "同组")
 # kinship words after a chat sender or member (浩然妈妈：, @金凤嫂子): the sender is the name before them
@@ -335,6 +335,7 @@ def _address_re(addr: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
         rf"|(?:{village})(?:委会)? ?第?{num}(?:{group}) ?{row}(?:{plate}第?{house}(?:号|户)院?{annex})?"   # 明台村二组38号, 东和村4队, 原隆村第五村民小组, 中圈塘村2组第16户
         rf"|(?<![\d一二三四五六七八九十百零〇两]){num}(?:{group}){row}{plate}{num}(?:号|户)院?{annex}"     # 二组38号
         rf"|(?:{village}|{compounds}) ?{num}区 ?{row}{plate}{house}(?:号|户)院?{annex}"      # a section of a resettlement village: 移民新村3区17号, 滨河家园三区十七排八号
+        rf"|(?:{compounds}) ?{num}(?:{village}) ?{num}排 ?{house}(?:号|户)院?{annex}"      # ... numbered as villages: 滨河家园四村九排六号
         rf"|(?:{village})[\u4e00-\u9fd5]{{1,3}}?[点区片] ?{row}{plate}{house}(?:号|户)(?![床位])院?{annex}"   # a village's site: 和泉村移民点14号
         rf"|(?<![零〇一二三四五六七八九幺洞两\d]){said}(?:{room})?[,，] ?{num}(?:{long_units})(?:[,，] ?{num}(?:{building}))?"
         rf"(?:[,，] ?就?在[\u4e00-\u9fd5]{{1,6}}?(?:{compounds}))?"      # said backwards: 五零三，五单元，十一号楼，就在清和家园
