@@ -117,7 +117,9 @@ def planted_corpus(folder: Path) -> tuple[dict[str, str], str]:
         chunk = items[k:k + TURNS_PER_FILE]
         n = k // TURNS_PER_FILE + 1
         gold = [(it.text[s:e], cat) for it in chunk for s, e, cat in it.gold]
-        names = [re.sub(r"\s+", "", v) for v, c in gold if c == "name" and len(re.sub(r"\s+", "", v)) >= 2]
+        # the roster as a team writes it: a name without the spaces, 、 or dashes a transcriber put
+        # between its characters (马、占、林 -> 马占林; the roster's 、 separates names)
+        names = [n for n in (re.sub(r"[\s、·・‧•\-—–－]+", "", v) for v, c in gold if c == "name") if len(n) >= 2]
         phones = [v for v, c in gold if c in ("mobile", "landline")]
         for v, c in gold:
             values[v] = c

@@ -1442,3 +1442,14 @@ def test_addresses_of_the_twenty_fourth_and_twenty_fifth_writers(generic, text, 
 ])
 def test_look_alikes_of_the_twenty_fourth_and_twenty_fifth_writers_forms_are_kept(generic, text):
     assert [(v, t) for v, t in spans(generic, text) if t != "name"] == []
+
+
+def test_a_declared_name_spelled_with_separators_is_still_the_name(generic):
+    """A roster's 马占林 at 马、占、林, 马 占 林, 马·占·林 and 马—占—林 (the leak test, round 19: the
+    spelled form stayed in the text when only spaces were allowed between the characters); a list
+    that does not spell it is left alone."""
+    for text in ("身份证上是马、占、林，马，占领的占。", "身份证上是马 占 林，对。", "身份证上是马·占·林，对。",
+                 "身份证上是马—占—林，对。"):
+        name = text[5:text.index("，")]
+        assert (name, "name") in spans(generic, text, roster=["马占林"]), text
+    assert ("马、占、林", "name") not in spans(generic, "马、占、林，还有牛，都是姓。", roster=["马占山"])

@@ -73,7 +73,7 @@ def occurrences(text: str, name: str, rules: Rules, region: int = 0) -> Iterator
     """Every occurrence of ``name`` from ``region`` on (spaces between its characters may vary),
     as (start, end of the occurrence, start, end of the span to redact, key): the surname only
     for an informal form (key: the form), else the whole occurrence."""
-    compact = re.sub(r"\s+", "", name)
+    compact = "".join(c for c in name if c not in NAME_GAPS)
     part = split_role(compact, rules)
     for start, end in _spaced_matches(text, compact):
         if start < region:
@@ -84,11 +84,15 @@ def occurrences(text: str, name: str, rules: Rules, region: int = 0) -> Iterator
             yield start, end, start, end, compact
 
 
+NAME_GAPS = frozenset(" \t\u3000\r\n、·・‧•-—–－")   # between a declared name's characters: 马 占 林, 马、占、林, 阿—依—莎
+
+
 def _spaced_matches(text: str, compact: str) -> Iterator[tuple[int, int]]:
-    """Where ``compact`` occurs with any spaces, tabs, ideographic spaces or line breaks between its
-    characters, left to right, not overlapping: the matches of ``[ \t\u3000\r\n]*`` joining its characters (no
-    character of ``compact`` is a space, so the match at a place is the one way to go on),
-    found without compiling a pattern per name."""
+    """Where ``compact`` occurs with any spaces, tabs, ideographic spaces, line breaks, 、, middle
+    dots or dashes (:data:`NAME_GAPS`) between its characters, left to right, not overlapping (no
+    character of ``compact`` is one of them, so the match at a place is the one way to go on),
+    found without compiling a pattern per name: a declared name spelled out character by character
+    (马、占、林) is still the name."""
     if not compact:
         yield from (m.span() for m in re.finditer("", text))
         return
@@ -97,7 +101,7 @@ def _spaced_matches(text: str, compact: str) -> Iterator[tuple[int, int]]:
     while p >= 0:
         q = p + 1
         for c in rest:
-            while q < n and text[q] in " \t\u3000\r\n":       # a name a line break cuts (王\n建军)
+            while q < n and text[q] in NAME_GAPS:          # a name a line break cuts (王\n建军)
                 q += 1
             if q < n and text[q] == c:
                 q += 1
