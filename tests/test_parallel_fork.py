@@ -128,3 +128,16 @@ def test_small_work_stays_here_with_forked_workers():
     print("ok")
     """)
     assert out == "ok"
+
+
+def test_only_linux_forks():
+    """macOS has fork, but its system libraries are not safe in a forked child: fresh interpreters there."""
+    out = run("""
+    assert P.can_fork()
+    sys.platform = "darwin"
+    assert not P.can_fork() and "loky" in P.describe(TWO)
+    got = P.run_tasks(where, range(3), TWO)
+    assert [g[0] for g in got] == [0, 1, 2] and not any(g[2] for g in got)
+    print("ok")
+    """)
+    assert out == "ok"

@@ -6,8 +6,8 @@ their fits, batches of transcripts, bootstrap replications) all go through :func
 ``params.yaml: parallel``:
 
 ``loky``  (the default) worker processes on this machine; ``n_jobs: 1`` runs in this process.
-          Where the system can, the workers are forked from the stage's process (POSIX, and no
-          other thread in it: see :func:`can_fork`), so they start in milliseconds with its
+          On Linux the workers are forked from the stage's process (when no other thread runs
+          in it: see :func:`can_fork`), so they start in milliseconds with its
           modules already imported; else loky starts fresh interpreters, which import what the
           tasks need (1-3 s of CPU each).
 ``dask``  the workers of a running Dask distributed cluster, at ``parallel.scheduler``
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -263,11 +264,13 @@ _FORKED: dict[int, tuple[Callable[[Any], Any], list[Any]]] = {}   # what the for
 
 
 def can_fork() -> bool:
-    """Whether local workers can be forked from this process: the system has ``fork`` (POSIX),
-    this process is not itself a forked worker, and no other thread runs in it (a fork copies the
-    locks other threads hold, and a copied held lock never opens: a Dask client, a loky executor
-    or a pool still open keep their threads, and loky then starts fresh interpreters instead)."""
-    return (not _IN_WORKER and "fork" in multiprocessing.get_all_start_methods()
+    """Whether local workers can be forked from this process: Linux (macOS has ``fork`` too, but
+    its system libraries are not safe to use in a forked child, which is why Python starts fresh
+    interpreters there by default), this process is not itself a forked worker, and no other
+    thread runs in it (a fork copies the locks other threads hold, and a copied held lock never
+    opens: a Dask client, a loky executor or a pool still open keep their threads, and loky then
+    starts fresh interpreters instead)."""
+    return (not _IN_WORKER and sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
             and threading.active_count() == 1)
 
 
