@@ -40,7 +40,7 @@ import functools
 import re
 from collections.abc import Iterator
 
-from pipeline.text.rules import Rules
+from pipeline.text.rules import Rules, _alternation
 
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
@@ -612,8 +612,7 @@ def find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
 def _place_plate_re(places: tuple[str, ...]) -> re.Pattern:
     """A plate whose province is said as one of the region's places (``redaction.names.places``)
     before the city's letter: 银川 A 38617, 石嘴山 B 20817 (five characters, three digits at least)."""
-    alt = "|".join(re.escape(p) for p in sorted(places, key=lambda w: (-len(w), w)))
-    return re.compile(rf"(?:{alt})[ \-]{{0,2}}[A-Za-z][ .\-]{{0,2}}(?:电[ .\-]{{0,2}})?"
+    return re.compile(rf"(?:{_alternation(places)})[ \-]{{0,2}}[A-Za-z][ .\-]{{0,2}}(?:电[ .\-]{{0,2}})?"
                       rf"(?=(?:[A-Za-z]*\d){{3}})[A-Za-z0-9]{{5,6}}(?![A-Za-z0-9])")
 
 
