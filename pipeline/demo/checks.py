@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
 
 from pipeline.core.errors import PipelineError
+from pipeline.stats.assignment import linear_sum_assignment
 from pipeline.text.coding import SHEET_FIXED, SHEET_TAIL, Codebook
 
 

@@ -20,6 +20,7 @@ from scipy import sparse
 from pipeline.core.digits import rounded
 from pipeline.core.errors import PipelineError
 from pipeline.core.parallel import run_tasks
+from pipeline.stats.assignment import linear_sum_assignment
 from pipeline.text.documents import Corpus, cap_documents, split_holdout
 from pipeline.text.topicmodel import Settings, TopicFit, compile_dmm, fit_topics, run_seed
 
@@ -133,8 +134,6 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def match_topics(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Hungarian matching of the rows (topics) of two topic-word matrices by cosine similarity:
     returns ``perm`` (row of ``b`` matched to each row of ``a``) and the matched cosines."""
-    from scipy.optimize import linear_sum_assignment    # here only: scipy.optimize takes 0.3 s to import
-
     sim = _cosine(np.asarray(a, float), np.asarray(b, float))
     rows, cols = linear_sum_assignment(-rounded(sim))
     perm = np.empty(len(rows), dtype=int)
