@@ -626,10 +626,11 @@ def _rest_of_name(tokens: list[str], j: int, room: int, rules: Rules, lexicon: L
     return "", 0
 
 
-def _rare_ok(text: str, s: int, form: str, rules: Rules, lexicon: Lexicon) -> bool:
+def _rare_ok(text: str, s: int, form: str, rules: Rules, lexicon: Lexicon, token_starts: set[int] = frozenset()) -> bool:
     """A rare surname and a title (禹大爷, 拓老师) is a name where the form is no word of jieba's
     dictionary (班主任, 班长) and it stands after a break, a glue character, a naming word or a
-    neighbour word (找拓老师, 隔壁禹大爷; not 一班主任, 我们都老师)."""
+    neighbour word (找拓老师, 隔壁禹大爷; not 一班主任, 我们都老师), or is a word of its own
+    after a dictionary word of two characters or more (物业 綦 经理, 交警队 邸 警官, 谢谢 伊 书记)."""
     entry = lexicon.get(form)
     if entry is not None and not entry[1].startswith("nr") and entry[0] >= RARE_FREQ:
         return False
@@ -640,7 +641,17 @@ def _rare_ok(text: str, s: int, form: str, rules: Rules, lexicon: Lexicon) -> bo
     if sur and prev.isspace():
         return False                                 # 谢 振 东经理: the end of a spaced name
     return not prev or not WORD_CHAR.match(prev) or prev in rules.glue_before or \
-        _after_trigger(text, s, rules) or text.endswith(rules.neighbour_words, 0, s)
+        _after_trigger(text, s, rules) or text.endswith(rules.neighbour_words, 0, s) or \
+        _after_word(text, s, len(sur or form[:1]), lexicon, token_starts)
+
+
+def _after_word(text: str, s: int, n: int, lexicon: Lexicon, token_starts: set[int]) -> bool:
+    """The ``n`` characters from ``s`` are a word of jieba's own, after a dictionary word of two
+    characters or more (物业 綦)."""
+    if s not in token_starts or s + n not in token_starts:
+        return False
+    before = max((t for t in token_starts if t < s), default=None)
+    return before is not None and s - before >= 2 and lexicon.get(text[before:s]) is not None
 
 
 def _after_naming_word(text: str, s: int, rules: Rules) -> bool:
@@ -653,7 +664,7 @@ def _informal_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set
     if rules.title_re:
         for m in rules.title_re.finditer(text):
             s, e = m.start(), m.end()
-            if m.group() in rules.not_names or (_rare_head(m.group(), rules) and not _rare_ok(text, s, m.group(), rules, lexicon)):
+            if m.group() in rules.not_names or (_rare_head(m.group(), rules) and not _rare_ok(text, s, m.group(), rules, lexicon, token_starts)):
                 continue
             ok = s in token_starts or s == 0 or not WORD_CHAR.match(text[s - 1]) or text[s - 1] in rules.glue_before or \
                 _after_naming_word(text, s, rules)                 # 联系人丁姨 (jieba's 人丁)

@@ -71,6 +71,9 @@ DROPOUT = 2
 # vetoed; chosen on writers 1-13 left out one at a time and on the encyclopaedia's sentences)
 ADD = 0.9
 VETO = 0.5
+# a name span of the rules is continued by the characters right after it that the tagger puts in a
+# name with a probability above EXTEND (连襟苏志刚合伙: the rules' 苏志, jieba's 苏志 / 刚 / 合伙)
+EXTEND = 0.5
 DOTS = "·•・‧･"
 MAX_ADDED = 3
 PLACE_TAGS = ("ns", "nt", "f", "s")        # jieba's tags of places, organisations, directions, locations
@@ -292,9 +295,22 @@ def line_probabilities(tagger, x: list[list[str]], marks: str) -> list[float]:
             for i, (lab, m) in enumerate(zip(labels, marks))]
 
 
+def extended_end(text: str, p: Sequence[float], s: int, e: int, free, rules: Rules) -> int:
+    """The end of the rules' name span ``[s, e)`` continued by the tagger: the Han characters right
+    after it whose probability of being in a name is above :data:`EXTEND`, no glue character
+    (``redaction.names.glue_after``: 的, 了) and no character another span claims, while the name
+    is :data:`MAX_ADDED` characters at most (苏志 -> 苏志刚, 杨 -> 杨光明)."""
+    end = e
+    while end < len(text) and end - s < MAX_ADDED and p[end] > EXTEND and HAN_JIEBA.match(text[end]) and \
+            text[end] not in rules.glue_after and free(end, end + 1):
+        end += 1
+    return end
+
+
 def added_names(text: str, p: Sequence[float], free, tokens: Sequence[str], starts: Sequence[int],
                 rules: Rules, lexicon: Lexicon) -> list[tuple[int, int]]:
-    """Runs of characters the tagger puts in a name with probability above :data:`ADD`, of
+    """Runs of characters the tagger puts in a name with probability above :data:`ADD` (continued
+    by those above :data:`EXTEND` right after them: :func:`extended_end`), of
     :data:`MAX_ADDED` characters at most (a Chinese name; the rules read longer ones), that start
     with no glue character (``redaction.names.glue_before``: 向美军), that no rule span touches
     (``free(start, end)``), no middle dot touches (a transliterated name:
@@ -306,19 +322,22 @@ def added_names(text: str, p: Sequence[float], free, tokens: Sequence[str], star
     starts with no surname (阿根廷) or one character that ends a longer word (林 of 树林:
     :func:`_foreign_word`); a name jieba glued to the next character is no dictionary word; a surname alone may be:
     王家, 小米, 高工), nor right after a numeral and 名/位 (一名国军: a kind of person counted)."""
-    out, start = [], -1
-    glue = rules.glue_before
-    for i, v in enumerate([*p, 0.0]):
-        if v > ADD and start < 0:
-            start = i
-        elif v <= ADD and start >= 0:
-            if i - start <= MAX_ADDED and text[start] not in glue and free(start, i) and \
-                    not any(c in DOTS or c.isspace() for c in text[max(0, start - 1):i + 1]) and \
-                    not _place_word(tokens, starts, start, i, lexicon) and \
-                    not _inside_word(tokens, starts, start, i, lexicon) and not COUNTED.search(text, max(0, start - 2), start) \
-                    and not _foreign_word(tokens, starts, start, i, rules, lexicon):
-                out.append((start, i))
-            start = -1
+    out, glue, n, start = [], rules.glue_before, len(text), 0
+    while start < n:
+        if p[start] <= ADD:
+            start += 1
+            continue
+        i = start + 1
+        while i < n and p[i] > ADD:
+            i += 1
+        i = extended_end(text, p, start, i, lambda a, b: True, rules)   # 窦建 (0.99, 0.94) + 设 (0.88)
+        if i - start <= MAX_ADDED and text[start] not in glue and free(start, i) and \
+                not any(c in DOTS or c.isspace() for c in text[max(0, start - 1):i + 1]) and \
+                not _place_word(tokens, starts, start, i, lexicon) and \
+                not _inside_word(tokens, starts, start, i, lexicon) and not COUNTED.search(text, max(0, start - 2), start) \
+                and not _foreign_word(tokens, starts, start, i, rules, lexicon):
+            out.append((start, i))
+        start = i
     return out
 
 

@@ -120,7 +120,7 @@ LETTERED_RE = re.compile(r"(?<![A-Za-z0-9_.@\-])[A-Z]{1,5}(?:-?[A-Z0-9]){5,30}(?
 TOKEN = r"[A-Za-z0-9](?:[A-Za-z0-9_.\-]{0,38}[A-Za-z0-9])?"
 # digits with one or two capitals inside (a medical-insurance or other card's number: 640302B0038571)
 INNER_LETTER_RE = re.compile(r"(?<![A-Za-z0-9_.@\-])\d{4,}[A-Z]{1,2}\d{4,}(?![A-Za-z0-9_@]|-[A-Za-z0-9])")
-SPACED = r"[A-Za-z0-9](?:[ \t][A-Za-z0-9]){3,}(?![A-Za-z0-9])"     # one character at a time: 0 0 7 3 1 6
+SPACED = r"[A-Za-z0-9](?:(?:[ \t]|[ \t]?[\-_][ \t]?)[A-Za-z0-9]){3,}(?![A-Za-z0-9])"   # one character at a time: 0 0 7 3 1 6, Q F Y - 1 1 3
 # a WeChat id as the app makes it (wxid_ and letters and digits): an account with no word before it
 WXID_RE = re.compile(r"(?<![A-Za-z0-9_])wxid_[A-Za-z0-9_\-]{6,30}(?![A-Za-z0-9_])", re.I)
 # a number said in groups of Chinese (or Arabic) digits with commas between them (幺三九，零九五一，
@@ -138,8 +138,8 @@ FILLED_RE = re.compile(rf"(?<![\d])({_PART})((?:[ \t,、.…~\-]|呃|嗯|额|啊
 FILLERS = ("…", "呃", "嗯", "额", "啊", "哦", "那个", "这个", "就是")
 # a staff number by its shape (two or three capitals and four to six digits: WG0317) near a role or a
 # staff word, though not right after it (工号……原来是WG0317)
-STAFF_SHAPE_RE = re.compile(r"(?<![A-Za-z0-9_@.\-])(?:[A-Z]{2,3}-){0,2}(?:[A-Z]{2,3}-?|[A-Z]{2,3}-[A-Z]-)\d{4,6}"
-                            r"(?![A-Za-z0-9_@]|-\d)")   # YN-MN-0417, YC-T-0529 (a one-letter group only after a longer one)
+STAFF_SHAPE_RE = re.compile(r"(?<![A-Za-z0-9_@.\-])(?:[A-Z]{2,3}-){0,2}(?:[A-Z]{2,3}-?|[A-Z]{2,3}-[A-Z]-)\d(?: ?\d){3,5}"
+                            r"(?![A-Za-z0-9_@]|-\d)")   # YN-MN-0417, YC-T-0529 (a one-letter group only after a longer one), JF-WG-0 2 1 7
 # an account id by its shape (letters then digits, lower case: mxl1965, ma_yl88) near an account word,
 # though not right after it (微信号是丫头给我弄的 mxl1965)
 ACCOUNT_SHAPE_RE = re.compile(r"(?<![A-Za-z0-9_@.\-])(?:[a-z][a-z_]{1,15}\d{2,10}|[a-z]{2,15}(?:_[a-z0-9]{2,15}){1,3})"
@@ -348,6 +348,8 @@ def _chinese_runs(folded: str, text: str, rules: Rules) -> Iterator[tuple[int, i
             yield m.start(), end, KEEP                       # 二〇一九 2020: years
             continue
         typ, _ = classify(digits, text, m.start(), rules)
+        if typ is None and len(digits) >= 5 and _before(folded, m.start(), rules.context["account"], STAFF_NEAR):
+            typ = "account"                                  # QQ……号是七五三八二九一六: said digit by digit, no amount
         if typ is not None:
             yield m.start(), end, typ
 
@@ -439,7 +441,7 @@ _SPELLED = r"[A-Za-z](?:(?:[ \-]|、 ?)?[A-Za-z]){0,19}"
 _SAID_US = r" ?[，,、]? ?(?:_|" + _UNDERSCORE[3:-1] + r") ?[，,、]? ?"
 SPOKEN_ACCOUNT_RE = re.compile(r"(?<![A-Za-z0-9_@.\-])" + _SPELLED + r"(?:" + _SAID_US + _SPELLED + r")*(?:" + _SAID_US + r"| ?)"
                                r"[0-9" + _CN + r"]{1,10}(?:[ \t][0-9" + _CN + r"]{1,10}){0,9}"
-                               r"(?:[ \t][A-Za-z](?:[ \-]?[A-Za-z]){0,5})?"      # letters after the digits: L Y F 1992 NX
+                               r"(?:(?:[ \t]|" + _SAID_US + r")[A-Za-z](?:[ \-]?[A-Za-z]){0,5})?"   # letters after the digits: L Y F 1992 NX, a n y u 1 9 8 2 _ n x
                                r"(?![A-Za-z0-9_@" + _CN + r"]|[\-.][0-9])")
 NOT_ACCOUNTS = {"qq", "wx", "vx", "id", "no"}                # the platform's own name before a number
 NOT_HEADS = NOT_ACCOUNTS | {"gb", "db", "gbt", "jgj"}        # a standard's code (GB 50500-2013) is no one's prefix
@@ -449,7 +451,7 @@ def _spoken_accounts(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]
     words = rules.context["account"]
     for m in SPOKEN_ACCOUNT_RE.finditer(folded):
         letters = "".join(c for c in m.group() if c.isascii() and c.isalpha()).lower()
-        spelled = re.match(r"[A-Za-z][ \-][A-Za-z]", m.group()) is not None
+        spelled = re.search(r"[A-Za-z][ \-][A-Za-z]", m.group()) is not None    # li hong _ 138 nx, wx 1 3 9 x h
         if not spelled and not any(c in CN_DIGITS for c in m.group()):
             continue                                 # Contact 135-0951-6638: a word and a number (mxl1965: the shape rule)
         digits = sum(c.isdigit() or c in CN_DIGITS for c in m.group())

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.text.names import declared_names, find_names, occurrences
-from pipeline.text.nametagger import NUMBER_TYPES, added_names, marks_of, name_probabilities, vetoed
+from pipeline.text.nametagger import NUMBER_TYPES, added_names, extended_end, marks_of, name_probabilities, vetoed
 from pipeline.text.numbers import CN_DIGITS, KEEP, find_numbers, fold, id_check_digit, valid_id_number  # noqa: F401 (re-exported)
 from pipeline.text.rules import PII_TYPES, Rules
 from pipeline.text.segment import WORD_CHAR, Lexicon
@@ -48,6 +48,10 @@ EN_ADDRESS = re.compile(rf"\b{_EN_NUMBERED} ?\d{{1,5}}[A-Za-z]?(?:,? {_EN_NUMBER
                         r"(?:,? (?:[A-Z][a-z]+ ){1,3}(?:Village|Community|Compound|Road|Rd\.|Street|St\.|Lane|Avenue|"
                         r"Garden|Gardens|Estate|Residence|Town|Township|District|County|City))+")
 COMPOUND_SUFFIXES = ("小区", "花园", "家园", "公寓", "苑", "大厦", "新村", "新城", "名苑", "雅苑")
+# two roads' crossing before a compound (万寿路与宁安大街交叉口亲水湾3-2-501): the 与 between them
+CROSSING_AND = ("与", "和", "跟")
+ROAD_ENDS = ("路", "街", "道", "巷")
+CROSSING = re.compile(r"交叉口|交汇处|十字路口|路口")
 PHASE = re.compile(r"[\d一二三四五六七八九十]{1,3}期")   # a compound built in phases: 悦湖家园二期
 # an address said from the house outwards (15号，第七排，三区; 2单元501，6号楼，闽宁镇原隆村安置小区;
 # 八号，二十三排，移民二区，红寺堡; 五〇一，七号楼一单元，康乐小区; 五组，四十六号，新庄集村，红寺堡区太阳山镇):
@@ -157,6 +161,14 @@ def find_pii(text: str, parsed: Parsed, rules: Rules, tokens: list[str], lexicon
                                region, rules, lexicon, tagger)
         spans[first_found:] = [sp for sp in spans[first_found:] if not vetoed(text, p, sp.start, sp.end, rules)]
         found = []
+        for k in range(first_found, len(spans)):
+            sp = spans[k]
+            if sp.type == "name" and not sp.key:
+                end = extended_end(text, p, sp.start, sp.end, taken.free, rules)
+                if end > sp.end:
+                    taken.take(sp.end, end, True)
+                    spans[k] = Span(sp.start, end, "name")
+                    found.append(text[sp.start:end])
         for s, e in added_names(text, p, taken.free, tokens, starts, rules, lexicon):
             add(s, e, "name")
             found.append(text[s:e])
@@ -249,7 +261,11 @@ alone (3号楼) only after a place's name (满春小区14号楼; not 管8号楼,
                 j -= 1                                       # 宁安镇,枸杞苑小区,8号楼; 朝阳街 12号院: commas, spaces
                 continue                                     # (悦湖家园二期，17号楼: a compound's phase)
             if _name_ends_in_stop(tokens, j, rules):
-                begin, j = starts[j], j - 1                  # 天元锦都小区: 都 ends the compound's name
+                begin, j = starts[j], j - 1                  # 天元锦都小区, 丽都花园: 都 ends the compound's name
+                continue
+            if tok in CROSSING_AND and j > 0 and tokens[j - 1].endswith(ROAD_ENDS) and \
+                    CROSSING.search(text, starts[j], start):
+                j -= 1                                       # 万寿路与宁安大街交叉口亲水湾: two roads' crossing
                 continue
             if not tok.strip() or all(c in rules.address_stop for c in tok) or not WORD_CHAR.search(tok):
                 break
@@ -290,9 +306,14 @@ def _reversed(text: str, rules: Rules) -> Iterator[tuple[int, int]]:
 
 
 def _name_ends_in_stop(tokens: list[str], j: int, rules: Rules) -> bool:
-    """``tokens[j]`` is one stop character (都, 在) that ends a compound's name: a compound's suffix
-    after it and a word of no stop character before it (天元 锦 都 小区, 丽 都 花园)."""
-    return len(tokens[j]) == 1 and tokens[j] in rules.address_stop and "\u4e00" <= tokens[j] <= "\u9fff" and \
+    """``tokens[j]`` ends a compound's name with a stop character (都, 在), a compound's suffix after
+    it: one character after a word of no stop character (天元 锦 都 小区), or the last of a word
+    whose other characters are no stop characters (丽都 花园)."""
+    tok = tokens[j]
+    if len(tok) > 1:                                 # 丽都 花园: the stop character ends a word of the name
+        return tok[-1] in rules.address_stop and j + 1 < len(tokens) and tokens[j + 1] in COMPOUND_SUFFIXES and \
+            all("\u4e00" <= c <= "\u9fff" and c not in rules.address_stop for c in tok[:-1])
+    return tok in rules.address_stop and "\u4e00" <= tok <= "\u9fff" and \
         j > 0 and j + 1 < len(tokens) and \
         tokens[j + 1] in COMPOUND_SUFFIXES and bool(WORD_CHAR.search(tokens[j - 1])) and \
         not any(c in rules.address_stop for c in tokens[j - 1])

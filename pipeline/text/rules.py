@@ -23,7 +23,8 @@ DEFAULT_LABELS = {"name": "姓名", "mobile": "手机号", "landline": "电话",
 # redaction.context when the config gives none: the words that introduce an identifier of each type
 DEFAULT_CONTEXT = {
     "account": ("微信号", "微信", "威信", "VX", "vx", "WX", "wx", "QQ号", "QQ", "qq", "扣扣号", "扣扣", "抖音号", "抖音",
-                "快手号", "快手", "微博", "支付宝", "账号", "帐号", "用户名", "ID", "id"),
+                "快手号", "快手", "微博", "支付宝", "钉钉号", "钉钉", "公众号", "视频号", "账号", "帐号", "用户名",
+                "ID", "id"),
     "staff_id": ("工号", "员工号", "员工编号", "职工号", "职工编号", "编号", "工作证号", "工牌号", "胸牌号", "警号", "学号", "学籍号",
                  "执业证号"),
     "certificate": ("护照号码", "护照号", "护照", "通行证号", "通行证", "回乡证", "台胞证", "社保卡号", "社保卡", "社保号",
