@@ -173,3 +173,23 @@ def test_the_tagger_continues_a_name_cut_short(context, text, name):
     assert (start, start + len(name), "name") in turn_detector(rules, seg, lexicon)(text)
     alone = turn_detector(dataclasses.replace(rules, name_tagger=False), seg, lexicon)(text)
     assert (start, start + len(name), "name") not in alone
+
+
+@pytest.mark.parametrize("text, run, added", [
+    ("评选中Kate Moss又一次获得第一名。", "o", False),          # no Han character: not a Chinese name (HAN_RUN)
+    ("东部有一片热带海岸林，其树高可达20公尺。", "林", False),    # one character ending a word at a clause's end
+    ("户主丁……丁志明，我是他媳妇。", "丁", True),               # before a pause: a surname said alone
+    ("寺管会的拜会长就改成对公账了。", "拜", True),              # before a title the rules do not list
+    ("评选中李明又一次获得第一名。", "李明", True),
+])
+def test_the_added_runs_gates(context, text, run, added):
+    """Round 21: a run the tagger is sure of (here every character of ``run`` at 0.99) is added only
+    if it holds Han characters only and is no character alone that ends a word before a clause's
+    punctuation (林 of 海岸林，); a surname alone before a pause or a title still is."""
+    rules, seg, lexicon, _ = context
+    tokens = seg.cut(text)
+    starts = [sum(len(t) for t in tokens[:k]) for k in range(len(tokens))]
+    s = text.index(run)
+    p = [0.0] * len(text)
+    p[s:s + len(run)] = [0.99] * len(run)
+    assert ((s, s + len(run)) in nt.added_names(text, p, lambda a, b: True, tokens, starts, rules, lexicon)) is added

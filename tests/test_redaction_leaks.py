@@ -100,7 +100,11 @@ def leaks(roots: list[Path], values: dict[str, str], extra: str = "") -> tuple[l
 # --------------------------------------------------------------------------------------------
 # the planted corpus
 # --------------------------------------------------------------------------------------------
-NOT_PLANTED: set[str] = set()  # a blind part whose numbers are not all found yet goes here (labelled.yaml's notes); 22 and 23: tuned in round 18
+# a blind part whose numbers are not all found yet goes here (labelled.yaml's notes); 22 and 23: tuned in
+# round 18. Held-out 28 stays blind (2 addresses missed); tuning 30-33 were written to train the name tagger,
+# their numbers and addresses not all found (a disability appraisal's and a guard's certificate numbers
+# with Chinese characters, 警号 said a clause before its number, six addresses; docs/redaction.md, round 21)
+NOT_PLANTED: set[str] = {"heldout28", "tune30", "tune31", "tune32", "tune33"}
 
 
 def planted_corpus(folder: Path) -> tuple[dict[str, str], str]:
@@ -157,7 +161,8 @@ def _also_words(items) -> set[str]:
     names = {it.text[s:e] for it in items for s, e, c in it.gold if c == "name"}
     spans = [[(s, e) for s, e, c in it.gold if c == "name"] for it in items]
     # the texts outside the names, each way, once (not once per name: the set has thousands of both)
-    words = "\x00".join(w for it, sp in zip(items, spans) for w in (_words_only(it.text, sp), _words_only(it.text, sp, True)))
+    words = "\x00".join(w for it, sp in zip(items, spans) for w in (_words_only(it.text, sp), _words_only(it.text, sp, True),
+                                                                   _tokens_only(it.text, sp)))
     out = set()
     for name in names:
         if name in words or any(name in it.text and any(not any(s <= m.start() and m.end() <= e for s, e in sp)
@@ -173,15 +178,28 @@ STOP_WORDS = sorted((w for w in (ROOT / "config" / "stopwords.txt").read_text(en
                      if len(w) > 1 and not w.startswith("#")), key=len, reverse=True)
 
 
+def _tokens_only(text: str, spans: list[tuple[int, int]]) -> str:
+    """The text outside every name span cut by jieba into words, without punctuation and the
+    stopword list's words, joined: as the token column's neighbours join (原来在福建 -> 原来 福建:
+    来福 is there, though 来 is a one-character stopword inside 原来)."""
+    import jieba
+
+    for s, e in sorted(spans, reverse=True):
+        text = text[:s] + "\n" + text[e:]
+    stop = STOP_CHARS | set(STOP_WORDS)
+    return "".join(t for t in jieba.lcut(text) if t.strip() and t not in stop and not re.fullmatch(r"\W+", t))
+
+
 def _words_only(text: str, spans: list[tuple[int, int]], joined: bool = False) -> str:
     """The text outside the name spans as the token column holds it, without punctuation,
     separators and one-character stopwords: a name spelled out character by character
     (撒种子的撒，国庆节的国庆; 菩萨的萨 holds 萨萨) is there. Spans of one character are not masked:
     they are on no roster and never scanned for, so the text may hold them (玉石的玉，梅花的梅: 玉梅).
     ``joined``: as the tokens join when a redacted name between them is no token and the words
-    around it are stopwords (娃娃们就笑，[姓名]自己也笑 -> 娃娃 笑 笑: 笑笑 is there)."""
+    around it are stopwords (娃娃们就笑，[姓名]自己也笑 -> 娃娃 笑 笑: 笑笑 is there), a redacted
+    name of one character included (冶金的[姓名]，大海的[姓名] -> 冶金 大海: 金大海 is there)."""
     for s, e in sorted(spans, reverse=True):
-        if len(re.sub(r"\s+", "", text[s:e])) >= 2:
+        if joined or len(re.sub(r"\s+", "", text[s:e])) >= 2:
             text = text[:s] + ("" if joined else "□") + text[e:]
     if joined:
         for w in STOP_WORDS:

@@ -27,7 +27,7 @@ from pipeline.demo.transcript_bank import load_bank
 from pipeline.stages import transcripts as T
 from pipeline.text.corpus import UNIT_COLUMNS, Context, parse_settings, _state, file_key, output_columns, process_corpus
 from pipeline.text.decode import Unusable, decode_transcript
-from pipeline.text.names import personal_part
+from pipeline.text.nameinformal import personal_part
 from pipeline.text.redact import _value_key, find_pii, id_check_digit, placeholders, valid_id_number
 from pipeline.text.rules import PII_TYPES, load_rules
 from pipeline.text.segment import (HAN_JIEBA, Segmenter, _jieba_tokenizer, content_tokens, normalise_tokens, resolve_engine,

@@ -2,7 +2,7 @@
 calls these and decides where else each name is redacted).
 
 - a surname alone that names a person: after 姓 (他姓禹, 姓欧阳的; spelled out: 姓弓长张 names 张)
-  or a clan name before 氏 (老姓是瓜尔佳氏), unless the clause speaks of the surname in general (姓马的多, 姓杨的、姓丁的也多); before 家 after a neighbour word (隔壁单家)
+  or a clan name before 氏 (老姓是瓜尔佳氏), unless the clause speaks of the surname in general (姓马的多, 姓杨的、姓丁的也多); before 家 after a neighbour word (隔壁单家) or a floor, a building or a household word (五楼洪家, 租户桑家)
   or after 是/找/去 ... with 的/人/里 after it (是杨家的: 杨家, not 商家, 王家 as jieba's words);
 - a nickname after 小名/外号/绰号 ... (小名叫狗蛋) or after 叫她/喊他 (我们叫她麦子，), where
   no verb, numeral or kinship word follows;
@@ -39,6 +39,8 @@ NOT_NICKNAME_TAGS = ("v", "d", "a", "r", "m", "p", "c", "u", "q", "t", "f")
 # after 姓X的 in the same clause: the surname spoken of in general (姓马的多, 姓杨的也不少)
 GENERAL = re.compile(r"的(?:人|户|家)?[也都还比较最很特别更挺]{0,3}(?:多|少|不少|居多|占)")
 FAMILY_BEFORE = "是找去到在住给跟和"
+# a floor, a building or a household word before a surname + 家, like a neighbour word (五楼洪家, 6号楼屠家, 租户桑家)
+DWELLING = re.compile(r"(?:\d{1,3}|[一二三四五六七八九十两]{1,3})(?:号楼|楼|单元|层)|(?:租|住|农|困难|低保|贫困|五保)户")
 FAMILY_AFTER = "的人里那这门"
 FAMILY_AFTER_WORDS = ("具", "电", "务", "伙", "乡", "属", "族", "长", "园", "居", "庭", "政")   # 家具, 家电 …: 家 starts a word
 FAMILY = re.compile(r"([\u4e00-\u9fd5]{1,2})家")
@@ -91,7 +93,7 @@ def lone_surnames(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Ite
     for m in CLAN.finditer(text, region):
         yield m.span(1)                                  # 老姓是瓜尔佳氏: a clan name before 氏
     for w in rules.neighbour_words:
-        for e in (i + len(w) for i in find_all(text, w)):
+        for e in [*(i + len(w) for i in find_all(text, w)), *(m.end() for m in DWELLING.finditer(text))]:
             sur = next((text[e:e + k] for k in (2, 1) if text[e:e + k] in every and text[e + k:e + k + 1] == "家"), "")
             if sur in rules.very_rare_surnames and lexicon.get(sur + "家") is not None:
                 continue                                 # 楼上那家: a word, and 那 a very rare surname

@@ -16,7 +16,10 @@ Found:
 
 Kept (the spans of :func:`not_person_spans`):
 
-- a spelling frame A的B, B a part of A, said to spell a name (冶金的冶, 锁子的锁, 白雪公主的白雪);
+- a spelling frame A的B, B a part of A, said to spell a name (冶金的冶, 锁子的锁, 白雪公主的白雪): the word
+  A is no name; B is one when a name found in the turn holds it (:func:`spelled_characters`, which
+  :func:`pipeline.text.redact.find_pii` calls last, with every name of the turn: declared, found or
+  the tagger's);
 - a people before 族 (撒拉族, 东乡族);
 - a place said with a village's or a town's suffix in the same turn (马园村 … 马园那个地方), or a
   surname + 家 + a landform (马家滩, 李家沟: villages);
@@ -236,6 +239,30 @@ def spelled_words(text: str, rules: Rules, region: int) -> Iterator[tuple[int, i
         if len(run) >= 2 and end - len(word) >= region and text.endswith(word, 0, end) and \
                 all(c not in rules.not_given for c in word):
             yield end - len(word), end
+
+
+def spelled_characters(text: str, names: set[str], region: int) -> Iterator[tuple[int, int]]:
+    """The characters of a name spelled out (我叫马秀兰，马上的马，秀气的秀; 姓时，时间的时; 锁，锁门的锁):
+    B of a spelling frame A的B (B a part of A) that is part of a name found in the turn, and the
+    same B said alone before A (锁，锁门的锁). The frame's word A stays; B gives the name back if
+    it is left in the text."""
+    for m in SPELLED.finditer(text, region):
+        b = m.group(2)
+        if b not in m.group(1) or not any(b in n for n in names):
+            continue
+        yield m.span(2)
+        a = m.start(1)
+        gap = len(text[:a]) - len(text[:a].rstrip("，,、 —"))
+        s = a - gap - len(b)
+        if gap and s >= region and text[s:a - gap] == b and (s == 0 or text[s - 1] in BREAK):
+            yield s, s + len(b)
+
+
+def spells(text: str, s: int, e: int) -> bool:
+    """``text[s:e]`` is the spelled part of a spelling frame, or said alone right before one
+    (马上的[马]; [珍]，珍珠的珍)."""
+    return any(m.span(2) == (s, e) or (m.group(2) == text[s:e] and s < m.start() <= e + 3) and m.group(2) in m.group(1)
+               for m in SPELLED.finditer(text, max(0, s - 8), min(len(text), e + 12)))
 
 
 def corrections(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:

@@ -25,7 +25,8 @@ turn's other names say so; each is redacted where it stands, not elsewhere in th
   a person word: 国庆老哥, not 国庆节); its characters in 10 of jieba's names at least (海麦).
 - **A surname again**: a surname alone that a name found in the turn bears, after 哪个 (asking
   which person; not 那个, which ends a spelling: 三横一竖那个王) and before a break (老马 … 哪个马？), or before 家 where that is no word of jieba's dictionary
-  (哈斌 … 哈家那个小伙子), or in an informal form (路红霞 … 路经理, 金德福 … 老金商量: a weak surname
+  (哈斌 … 哈家那个小伙子) or anywhere it names a family (a full name's surname: 屠星宇 … 6号楼屠家的; not
+  a place, 马家滩), or in an informal form (路红霞 … 路经理, 金德福 … 老金商量: a weak surname
   too, before a title that makes no word with it); a surname found alone (an informal form: 闪大姐)
   and two characters of given names set off by breaks (，闪桂英，).
 - **A full name the turn confirms** (:func:`with_confirmed`, called before the rules above): a
@@ -277,6 +278,7 @@ def _unbroken_ok(given: str, after: str, lexicon: Lexicon) -> bool:
 def _surname_again(text: str, full: set[str], rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
     every = rules.surnames | rules.weak_surnames | rules.rare_surnames
     alone = {n for n in full if n in every}                    # a surname found alone (老马, 闪大姐)
+    full_surnames = {sur for n in full if len(n) >= 2 and (sur := _surname(n, rules)) and sur != n}
     surnames = {sur for sur in (_surname(n, rules) for n in full) if sur} | alone
     for sur in alone:
         for a, b in find_han_after(text, sur, 2, 2, region):
@@ -292,8 +294,28 @@ def _surname_again(text: str, full: set[str], rules: Rules, lexicon: Lexicon, re
             elif after == "家" and lexicon.get(sur + "家") is None and (a == 0 or text[a - 1] in BREAK) and \
                     text.startswith(("那", "这", "的", "老", "兄弟", "姐妹"), b + 1):
                 yield a, b                                   # 哈家那个小伙子
+            elif after == "家" and sur in full_surnames and _family(text, a, sur, lexicon):
+                yield a, b                                   # 五楼洪家漏水 … 洪学文; 困难户蔺家 … 户主蔺宝贵
             elif _informal_at(text, a, sur, rules, lexicon):
                 yield a, b                                   # 路红霞 … 路经理, 金德福 … 老金商量
+
+
+FAMILY_NOT_AFTER = "村庄屯寨镇乡堡山川河沟湾岭坡梁塬峁洼滩渠岔湖集族"   # 马家滩, 单家集: places; 家族
+
+
+def _family(text: str, a: int, sur: str, lexicon: Lexicon) -> bool:
+    """``sur`` + 家 at ``a`` names a family (the surname of a full name found in the turn): 家 and
+    what follows are no place (马家滩, 单家集, 张家口) and no word of jieba's dictionary (家族, 家具), and
+    the character before makes no word with the surname (not 国家, 大家: 国, 大 no surname there)."""
+    k = len(sur)
+    nxt = text[a + k + 1:a + k + 2]
+    if nxt and (nxt in FAMILY_NOT_AFTER or _freq("家" + nxt, lexicon) >= 1000 and nxt not in "的里人"):
+        return False
+    entry = lexicon.get(sur + "家")
+    if entry is not None and not entry[1].startswith("nr") and entry[0] >= 10 or \
+            any(_freq(text[a:a + k + m], lexicon) >= 10 for m in (2, 3)):     # 张家口, 张家界
+        return False
+    return not (a > 0 and HAN_JIEBA.match(text[a - 1]) and _freq(text[a - 1:a + k], lexicon) >= 10)
 
 
 def _informal_at(text: str, j: int, sur: str, rules: Rules, lexicon: Lexicon) -> bool:

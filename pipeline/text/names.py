@@ -22,7 +22,9 @@ from pipeline.text.namespoken import (called_each_other, compounds, dotted_surna
 from pipeline.text.namesignals import _kin_names, _listed_names, _spaced_names, a_names, doubled_names, pinyin_names
 from pipeline.text.namecontext import across_dots, ga_names, lone_surnames, nicknames, role_subjects
 from pipeline.text.nameframes import (THING_NAMES, bare_given, called, compound_alone, corrections, declared_surnames, families_of, kept,
-                                      kin_given_at, kin_of, not_person_spans, spelled_words, weak_titled)
+                                      kin_given_at, kin_of, not_person_spans, spelled_words,
+                                      weak_titled)
+from pipeline.text.nameinformal import informal_names, split_role
 from pipeline.text.namelists import more_names, with_confirmed
 from pipeline.text.namescore import GIVEN_CHARS, after_time_word, scored_windows
 from pipeline.text.rules import Rules
@@ -36,28 +38,6 @@ WRITTEN_ON = "写印登填签标记盖"                 # after 上: the word be
 LANDFORMS = "山川河沟湾岭坡梁塬峁洼滩渠堡岔"        # a surname and one of these: a place (杨山, 羊山), not a name
 THING_CALLED = tuple(w + v for w in THING_NAMES for v in ("叫", "叫做", "是"))
 CLAUSE_START = "，。；！？,;!?：:、\n \t\u3000（(“「"      # before a name-shaped word that a role follows (，高峰主任说)
-SAID_AFTER = "说讲也都就还又在他她，。；！？,.;!?…、 "       # after a very rare surname that is a function word + a title
-
-
-def split_role(word: str, rules: Rules) -> tuple[int, int] | None:
-    """The surname's place (start, end) in an informal form: prefix + surname (老马, 小李) or
-    surname + title (马书记, 丁大姐, 小马师傅); None for any other word. Only the surname is
-    personal data: the prefix or title stays in the text (``小[姓名1]``, ``[姓名2]书记``)."""
-    k = 1 if len(word) > 1 and word[0] in rules.prefixes else 0
-    for title in rules.titles:
-        if word.endswith(title) and len(word) > len(title) + k:
-            sur = word[k:len(word) - len(title)]
-            if sur in rules.surnames or sur in rules.weak_surnames or sur in rules.rare_surnames:
-                return k, k + len(sur)
-    if k and (word[1:] in rules.surnames or word[1:] in rules.weak_surnames):
-        return 1, len(word)
-    return None
-
-
-def personal_part(word: str, rules: Rules) -> tuple[int, int]:
-    """The part of a name as written that is personal data: the surname of an informal form
-    (:func:`split_role`), else the whole word."""
-    return split_role(word, rules) or (0, len(word))
 
 
 def declared_names(text: str, parsed: Parsed, rules: Rules, roster: Iterable[str]) -> list[str]:
@@ -118,7 +98,19 @@ def find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], start
                region: int, taken: Any) -> Iterator[tuple[int, int, str]]:
     """Name spans (start, end, key) found automatically (:func:`_found_names`), then those that the
     names found make names (:mod:`pipeline.text.namelists`: a list's items, siblings, a given name
-    said again)."""
+    said again). A span that ends in a title after one or two characters that are no listed
+    surname (叫他勉主任: 勉 in no list) keeps the title: the role word survives whatever found it."""
+    for s, e, key in _find_names(text, parsed, rules, tokens, starts, lexicon, region, taken):
+        word = text[s:e]
+        title = next((t for t in rules.titles if len(t) >= 2 and word.endswith(t) and 1 <= len(word) - len(t) <= 2), "")
+        if title and not split_role(word, rules):
+            yield s, e - len(title), key if key != word else word[:-len(title)]
+        else:
+            yield s, e, key
+
+
+def _find_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], starts: list[int], lexicon: Lexicon,
+                region: int, taken: Any) -> Iterator[tuple[int, int, str]]:
     found = [f for f in _found_names(text, parsed, rules, tokens, starts, lexicon, region, taken)
              if not text.endswith(THING_CALLED, 0, f[0]) and not _kin_word(text[f[0]:f[1]], rules)]   # 店名叫福满园: a shop's name
     found = with_confirmed(text, found, rules, lexicon, region, taken.free)            # 路经理 … 路红霞 (:mod:`namelists`)
@@ -166,7 +158,7 @@ def _found_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], sta
     scored = list(scored_windows(text, rules, lexicon, region))
     informal_spans: list[tuple[int, int]] = []
     informal = bytearray(len(text))                      # informal forms win over the other signals (小周 张罗) ...
-    for s, e in [*_informal_names(text, rules, lexicon, token_starts), *weak_titled(text, rules, lexicon, region)]:
+    for s, e in [*informal_names(text, rules, lexicon, token_starts), *weak_titled(text, rules, lexicon, region)]:
         if any(ls < e and s < le for ls, le in listed) or kin_given_at(text, s, rules, lexicon) or \
                 any(ws < s and s < we and e <= we or (ws == s + 1 == e - 1 and we > e) for ws, we in scored):
             continue                                     # ... but not over a listed name (阿卜杜拉: not 阿卜) or a
@@ -624,78 +616,6 @@ def _rest_of_name(tokens: list[str], j: int, room: int, rules: Rules, lexicon: L
         if _is_break(nxt, rules) or (len(rest) > 1 and nxt in rules.not_given):     # 皇甫 建国 人不错
             return rest, k - j
     return "", 0
-
-
-def _rare_ok(text: str, s: int, form: str, rules: Rules, lexicon: Lexicon, token_starts: set[int] = frozenset()) -> bool:
-    """A rare surname and a title (禹大爷, 拓老师) is a name where the form is no word of jieba's
-    dictionary (班主任, 班长) and it stands after a break, a glue character, a naming word or a
-    neighbour word (找拓老师, 隔壁禹大爷; not 一班主任, 我们都老师), or is a word of its own
-    after a dictionary word of two characters or more (物业 綦 经理, 交警队 邸 警官, 谢谢 伊 书记)."""
-    entry = lexicon.get(form)
-    if entry is not None and not entry[1].startswith("nr") and entry[0] >= RARE_FREQ:
-        return False
-    sur = next((form[:k] for k in (2, 1) if form[:k] in rules.very_rare_surnames), "")
-    if sur and _function_word(sur, lexicon) and text[s + len(form):s + len(form) + 1] not in SAID_AFTER:
-        return False                                 # 把师傅说; not 把老师叫来 (把: a preposition)
-    prev = text[s - 1:s]
-    if sur and prev.isspace():
-        return False                                 # 谢 振 东经理: the end of a spaced name
-    return not prev or not WORD_CHAR.match(prev) or prev in rules.glue_before or \
-        _after_trigger(text, s, rules) or text.endswith(rules.neighbour_words, 0, s) or \
-        _after_word(text, s, len(sur or form[:1]), lexicon, token_starts)
-
-
-def _after_word(text: str, s: int, n: int, lexicon: Lexicon, token_starts: set[int]) -> bool:
-    """The ``n`` characters from ``s`` are a word of jieba's own, after a dictionary word of two
-    characters or more (物业 綦)."""
-    if s not in token_starts or s + n not in token_starts:
-        return False
-    before = max((t for t in token_starts if t < s), default=None)
-    return before is not None and s - before >= 2 and lexicon.get(text[before:s]) is not None
-
-
-def _after_naming_word(text: str, s: int, rules: Rules) -> bool:
-    """A naming word of two characters or more (联系人, 网格员, 负责人) right before ``s``."""
-    return any(len(t) > 1 and text.endswith(t, 0, s) for t in rules.name_triggers)
-
-
-def _informal_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[int]) -> Iterator[tuple[int, int]]:
-    """老马 / 小李 / 阿丁 (prefix + surname) and 马大姐 / 李书记 (surname + title)."""
-    if rules.title_re:
-        for m in rules.title_re.finditer(text):
-            s, e = m.start(), m.end()
-            if m.group() in rules.not_names or (_rare_head(m.group(), rules) and not _rare_ok(text, s, m.group(), rules, lexicon, token_starts)):
-                continue
-            ok = s in token_starts or s == 0 or not WORD_CHAR.match(text[s - 1]) or text[s - 1] in rules.glue_before or \
-                _after_naming_word(text, s, rules)                 # 联系人丁姨 (jieba's 人丁)
-            part = split_role(m.group(), rules)
-            if not ok and part and m.group()[:part[1]] in rules.surnames and HAN_JIEBA.match(text[s - 1]) and \
-                    not _common(text[s - 1:s + part[1]], lexicon, RARE_FREQ) and not _common(text[s - 1:e], lexicon, RARE_FREQ):
-                ok = True                                    # 喊丁姐帮忙: jieba glued 喊丁, which is no word
-            if s > 0 and text[s - 1] in rules.prefixes and (s - 1) in token_starts:
-                ok, s = True, s - 1                          # 小马师傅
-            if ok:
-                yield s, e
-    if rules.prefix_re:
-        for m in rules.prefix_re.finditer(text):
-            s, e = m.start(), m.end()
-            word = m.group()
-            if word in rules.not_names or not (s in token_starts or (s > 0 and text[s - 1] in rules.glue_before) or
-                                               _after_naming_word(text, s, rules)):     # 网格员小何 (jieba's 员小何)
-                continue
-            entry = lexicon.get(word)
-            if entry and not entry[1].startswith("nr") and entry[0] >= COMMON_FREQ:
-                continue
-            sur = word[1:]
-            following = text[e: e + 2]
-            ordinary = False
-            for k in (() if following[:1] in rules.name_suffixes else (1, 2)):
-                w = sur + following[:k]
-                ew = lexicon.get(w) if len(following) >= k else None
-                if ew and ew[0] >= rules.dict_max_freq and not ew[1].startswith("nr") and w not in rules.titles:
-                    ordinary = True                          # 老党员, 小时候: the surname starts a word
-            if not ordinary:
-                yield s, e
 
 
 def _window_names(text: str, rules: Rules, lexicon: Lexicon, region: int, words: _Words) -> Iterator[tuple[int, int]]:

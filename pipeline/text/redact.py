@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.text.nameframes import spelled_characters
 from pipeline.text.names import declared_names, find_names, occurrences
 from pipeline.text.nametagger import NUMBER_TYPES, added_names, extended_end, marks_of, name_probabilities, vetoed
 from pipeline.text.numbers import CN_DIGITS, KEEP, find_numbers, fold, id_check_digit, valid_id_number  # noqa: F401 (re-exported)
@@ -175,6 +176,10 @@ def find_pii(text: str, parsed: Parsed, rules: Rules, tokens: list[str], lexicon
         for name in dict.fromkeys(f for f in found if len(re.sub(r"\s+", "", f)) >= 2):   # its other mentions too
             for _, _, s, e, key in occurrences(text, name, rules, region):
                 add(s, e, "name", _role_key(text, s, e, key))
+    if "name" in rules.enabled:                      # the characters of any name of the turn spelled out (秀气的秀)
+        names = {re.sub(r"\s+", "", text[sp.start:sp.end]) for sp in spans if sp.type == "name"}
+        for s, e in spelled_characters(text, names, region):
+            add(s, e, "name")
     return _join_names(sorted(spans))
 
 
