@@ -181,11 +181,14 @@ def test_the_tagger_continues_a_name_cut_short(context, text, name):
     ("户主丁……丁志明，我是他媳妇。", "丁", True),               # before a pause: a surname said alone
     ("寺管会的拜会长就改成对公账了。", "拜", True),              # before a title the rules do not list
     ("评选中李明又一次获得第一名。", "李明", True),
+    ("由于认为德义军队战力已就绪。", "德义军", False),          # its end cuts jieba's word 军队: an army
+    ("黄家老太太说金家老太太占座。", "黄", True),              # a surname alone glued to 家: a family
 ])
 def test_the_added_runs_gates(context, text, run, added):
     """Round 21: a run the tagger is sure of (here every character of ``run`` at 0.99) is added only
-    if it holds Han characters only and is no character alone that ends a word before a clause's
-    punctuation (林 of 海岸林，); a surname alone before a pause or a title still is."""
+    if it holds Han characters only, is no character alone that ends a word before a clause's
+    punctuation (林 of 海岸林，) and, of two characters or more, does not end inside a dictionary word
+    that goes on past it (德义军 of 军队); a surname alone before a pause, a title or 家 still is."""
     rules, seg, lexicon, _ = context
     tokens = seg.cut(text)
     starts = [sum(len(t) for t in tokens[:k]) for k in range(len(tokens))]
@@ -193,3 +196,17 @@ def test_the_added_runs_gates(context, text, run, added):
     p = [0.0] * len(text)
     p[s:s + len(run)] = [0.99] * len(run)
     assert ((s, s + len(run)) in nt.added_names(text, p, lambda a, b: True, tokens, starts, rules, lexicon)) is added
+
+
+def test_a_run_cut_inside_a_word_is_continued_or_dropped(context):
+    """Round 21: 马强 of 马 / 强健 / 县长 continues to the word's end before a title (马强健); 德义军 of
+    德义 / 军队 would reach four characters and is dropped (nametagger._word_through)."""
+    rules, seg, lexicon, _ = context
+    for text, run, want in (("尊敬的马强健县长，您好。", "马强", "马强健"), ("由于认为德义军队战力已就绪。", "德义军", None)):
+        tokens = seg.cut(text)
+        starts = [sum(len(t) for t in tokens[:k]) for k in range(len(tokens))]
+        s = text.index(run)
+        p = [0.0] * len(text)
+        p[s:s + len(run)] = [0.99] * len(run)
+        added = [text[a:b] for a, b in nt.added_names(text, p, lambda a, b: True, tokens, starts, rules, lexicon)]
+        assert added == ([want] if want else []), (text, added)

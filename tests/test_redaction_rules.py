@@ -1571,3 +1571,9 @@ def test_the_token_cache_key_reads_every_room_of_the_name_finder():
 def test_round_21_addresses(generic, text, value):
     assert (value, "address") in spans(generic, text)
     assert [v for v, t in spans(generic, "广场上有3号摊位卖水果。")] == []      # a stall's number alone: no address
+
+
+@pytest.mark.parametrize("text", ["他是包工头，欠我们工钱。", "我们班同学都去了。", "纯牛奶好喝。"])
+def test_a_surname_jieba_joins_to_the_title_is_no_name(generic, text):
+    """包工头 (jieba's word: a surname + 工头), 班同学 (同学 is no title), 牛奶 (牛 + 奶): no name."""
+    assert [v for v, t in spans(generic, text) if t == "name"] == []

@@ -82,14 +82,17 @@ def _title_runs_on(text: str, m: re.Match, rules: Rules, lexicon: Lexicon) -> bo
 
 
 def _glued_to_title(text: str, m: re.Match, rules: Rules, lexicon: Lexicon, token_starts: set[int]) -> bool:
-    """jieba made the surname and the title's first character one dictionary word that is no
-    name (古文 of 古文书, 上班 of 上班工): the title does not follow a surname there."""
+    """jieba made the surname and the title's first characters one dictionary word that is no
+    name (古文 of 古文书, 牛奶, 包工头): the title does not follow a surname there."""
     part = split_role(m.group(), rules)
     if not part or part[0] or not token_starts:
         return False
     k = m.start() + part[1]
-    entry = lexicon.get(text[m.start():k + 1])
-    return k not in token_starts and entry is not None and entry[0] >= 100 and not entry[1].startswith("nr")
+    if k in token_starts:
+        return False
+    end = min((t for t in token_starts if t > k), default=len(text))
+    return any((entry := lexicon.get(text[m.start():j])) is not None and entry[0] >= 10 and not entry[1].startswith("nr")
+               for j in {k + 1, end})
 
 
 def informal_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[int]) -> Iterator[tuple[int, int]]:

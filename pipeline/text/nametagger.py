@@ -337,15 +337,42 @@ def added_names(text: str, p: Sequence[float], free, tokens: Sequence[str], star
         while i < n and p[i] > ADD:
             i += 1
         i = extended_end(text, p, start, i, lambda a, b: True, rules)   # 窦建 (0.99, 0.94) + 设 (0.88)
+        if i - start > 1 and _cuts_word_after(tokens, starts, i, lexicon):
+            i = _word_through(text, tokens, starts, start, i, rules)       # 马强 + 健县长: 马强健; 德义军队: none
         if i - start <= MAX_ADDED and text[start] not in glue and free(start, i) and HAN_RUN.fullmatch(text, start, i) and \
                 not any(c in DOTS or c.isspace() for c in text[max(0, start - 1):i + 1]) and \
                 not _place_word(tokens, starts, start, i, lexicon) and \
                 not _inside_word(tokens, starts, start, i, lexicon) and not COUNTED.search(text, max(0, start - 2), start) \
                 and not _foreign_word(tokens, starts, start, i, rules, lexicon) and \
-                (i - start > 1 or not _word_end(text, start, rules)):
+                (i - start > 1 or not _word_end(text, start, rules)) and \
+                (i - start == 1 or not _cuts_word_after(tokens, starts, i, lexicon)):
             out.append((start, i))
-        start = i
+        start = max(i, start + 1)
     return out
+
+
+def _word_through(text: str, tokens: Sequence[str], starts: Sequence[int], s: int, e: int, rules: Rules) -> int:
+    """A run that ends inside a word of jieba's: continued to the word's end when the name is then
+    :data:`MAX_ADDED` characters at most and a title, a break or no Han character follows (马强健县长:
+    jieba's 马 / 强健 / 县长); else ``s`` (no run: 德义军队, an army)."""
+    k = bisect.bisect_right(starts, e - 1) - 1
+    end = starts[k] + len(tokens[k])
+    after = text[end:end + 1]
+    if end - s <= MAX_ADDED and (not after or not HAN_JIEBA.match(after) or after in "，。；！？、" or
+                                 any(text.startswith(t, end) for t in rules.titles)):
+        return end
+    return s
+
+
+def _cuts_word_after(tokens: Sequence[str], starts: Sequence[int], e: int, lexicon: Lexicon) -> bool:
+    """The run's last character starts or is inside a dictionary word of jieba's that goes on past
+    ``e`` and is no name (德义军 of 德义 / 军队: an army, not a person); for runs of two characters or
+    more (a surname alone glued to 家 is a family: 黄家老太太)."""
+    k = bisect.bisect_right(starts, e - 1) - 1
+    if k < 0 or k >= len(tokens) or starts[k] + len(tokens[k]) <= e:
+        return False
+    entry = lexicon.get(tokens[k])
+    return entry is not None and entry[0] >= 10 and not entry[1].startswith("nr")
 
 
 def _word_end(text: str, s: int, rules: Rules) -> bool:
