@@ -1,9 +1,8 @@
 """Informal forms of a name: part of step 3 (see :mod:`pipeline.text.names`, which calls
 :func:`informal_names`). 老马 / 小李 / 阿丁 (a prefix + a surname) and 马大姐 / 李书记 (a surname + a
 title): only the surname is personal data (:func:`split_role`), the prefix or the title stays in the
-text. A rare surname needs a context (:func:`_rare_ok`); a title is no title where it starts a
-frequent word with the next character (马哥们) or where jieba joined the surname and the title's first
-character into a dictionary word (古文 of 古文书, 牛奶).
+text. A rare surname needs a context (:func:`_rare_ok`); a title is no title where jieba joined the
+surname and the title's first characters into a dictionary word (古文 of 古文书, 包工头, 牛奶).
 """
 from __future__ import annotations
 
@@ -71,16 +70,6 @@ def _after_naming_word(text: str, s: int, rules: Rules) -> bool:
     return any(len(t) > 1 and text.endswith(t, 0, s) for t in rules.name_triggers)
 
 
-def _title_runs_on(text: str, m: re.Match, rules: Rules, lexicon: Lexicon) -> bool:
-    """A title of one character that makes a frequent dictionary word with the next character
-    (总 + 结, 工 + 作, 哥 + 们): no title there."""
-    part = split_role(m.group(), rules)
-    if not part or len(m.group()) - part[1] != 1:
-        return False
-    entry = lexicon.get(text[m.end() - 1:m.end() + 1])
-    return m.end() < len(text) and entry is not None and entry[0] >= 1000 and not entry[1].startswith("nr")
-
-
 def _glued_to_title(text: str, m: re.Match, rules: Rules, lexicon: Lexicon, token_starts: set[int]) -> bool:
     """jieba made the surname and the title's first characters one dictionary word that is no
     name (古文 of 古文书, 牛奶, 包工头): the title does not follow a surname there."""
@@ -102,8 +91,8 @@ def informal_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[
             s, e = m.start(), m.end()
             if m.group() in rules.not_names or (_rare_head(m.group(), rules) and not _rare_ok(text, s, m.group(), rules, lexicon, token_starts)):
                 continue
-            if _title_runs_on(text, m, rules, lexicon) or _glued_to_title(text, m, rules, lexicon, token_starts):
-                continue                                     # 马哥们: the title starts a word; 古文书: jieba's 古文 / 书
+            if _glued_to_title(text, m, rules, lexicon, token_starts):
+                continue                                     # 古文书: jieba's 古文 / 书; 包工头
             ok = s in token_starts or s == 0 or not WORD_CHAR.match(text[s - 1]) or text[s - 1] in rules.glue_before or \
                 _after_naming_word(text, s, rules)                 # 联系人丁姨 (jieba's 人丁)
             part = split_role(m.group(), rules)
