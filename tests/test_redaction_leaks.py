@@ -48,10 +48,15 @@ SEPARATORS = re.compile(r"[\s\-.·_/()（）]+")
 # --------------------------------------------------------------------------------------------
 # planted values and the scanner
 # --------------------------------------------------------------------------------------------
-def normalised(value: str) -> set[str]:
+def normalised(value: str, kind: str = "") -> set[str]:
     """The forms a value may take in an output: as written, folded (full-width and Chinese
-    digits as ASCII), case-folded, without separators, and its digits alone (7 or more)."""
-    folded = fold(unicodedata.normalize("NFKC", value)).translate(str.maketrans(CN_DIGITS)).casefold()
+    digits as ASCII), case-folded, without separators, and its digits alone (7 or more). A name's
+    Chinese digits stay characters (樊三 is not 樊3: a form of a character and a digit is found in a
+    binary cache file's bytes by chance, and no output writes a name so)."""
+    folded = fold(unicodedata.normalize("NFKC", value))
+    if kind != "name":
+        folded = folded.translate(str.maketrans(CN_DIGITS))
+    folded = folded.casefold()
     forms = {value, folded, SEPARATORS.sub("", folded)}
     digits = re.sub(r"\D", "", folded)
     if len(digits) >= 7:
@@ -85,7 +90,7 @@ def _found_in(form: str, view: str) -> bool:
 def leaks(roots: list[Path], values: dict[str, str], extra: str = "") -> tuple[list[str], int]:
     """``file: category`` for every planted value found (never the value), and the files searched."""
     found, n = [], 0
-    patterns = {v: [f for f in normalised(v)] for v in values}
+    patterns = {v: [f for f in normalised(v, values[v])] for v in values}
     sources = [(str(p), t) for root in roots for p in sorted(root.rglob("*")) if p.is_file() for t in file_texts(p)]
     n = len({s for s, _ in sources})
     sources.append(("stdout/stderr", extra))
@@ -101,10 +106,9 @@ def leaks(roots: list[Path], values: dict[str, str], extra: str = "") -> tuple[l
 # the planted corpus
 # --------------------------------------------------------------------------------------------
 # a blind part whose numbers are not all found yet goes here (labelled.yaml's notes); 22 and 23: tuned in
-# round 18. Held-out 28 stays blind (2 addresses missed); tuning 30-33 were written to train the name tagger,
-# their numbers and addresses not all found (a disability appraisal's and a guard's certificate numbers
-# with Chinese characters, 警号 said a clause before its number, six addresses; docs/redaction.md, round 21)
-NOT_PLANTED: set[str] = {"heldout28", "tune30", "tune31", "tune32", "tune33"}
+# round 18. Held-out 28 stays blind (2 addresses missed). Tuning 30-33 (written to train the name tagger)
+# are planted since round 22 found their last numbers and addresses (docs/redaction.md)
+NOT_PLANTED: set[str] = {"heldout28"}
 
 
 def planted_corpus(folder: Path) -> tuple[dict[str, str], str]:

@@ -1577,3 +1577,54 @@ def test_round_21_addresses(generic, text, value):
 def test_a_surname_jieba_joins_to_the_title_is_no_name(generic, text):
     """包工头 (jieba's word: a surname + 工头), 班同学 (同学 is no title), 牛奶 (牛 + 奶): no name."""
     assert [v for v, t in spans(generic, text) if t == "name"] == []
+
+
+# --------------------------------------------------------------------------------------------
+# round 22: the numbers and addresses the training writers 30-33 wrote that passed (own sentences)
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text,value,typ", [
+    ("鉴定书上写的宁残鉴字〔2019〕第0412号，我收着。", "宁残鉴字〔2019〕第0412号", "certificate"),   # an appraisal: a person's case
+    ("调解书是吴调〔2023〕第0056号。", "吴调〔2023〕第0056号", "certificate"),                          # a mediation's
+    ("他的上岗证编号是QH安字2021-0583，挂在胸前。", "QH安字2021-0583", "certificate"),              # letters, 字, year-serial
+    ("他那个警号，我拿笔记了一下，是071236，后来也没用上。", "071236", "staff_id"),                  # the word a clause before
+    ("问：你看到他的工号了吗？\n答：看到了，40317。", "40317", "staff_id"),                          # the number answers the question
+    ("道路运输证号宁运货字0024417号，跑长途。", "宁运货字0024417号", "certificate"),                 # 字 and the number, no 第
+    ("我们这片三个人，她是QZ-WG-1207。", "QZ-WG-1207", "staff_id"),                                  # a person said to be the code
+    ("他家三轮子的牌子是宁03-27419，蓝色的。", "宁03-27419", "plate"),                              # a farm vehicle's plate
+    ("村委会电话0954-3017726（分机12），白天有人。", "0954-3017726（分机12）", "landline"),           # the extension in brackets
+    ("用QQ，我的QQ号2298310467，我表妹的是58830291。", None, "account"),                            # a list: 'my cousin's is'
+    ("兽医证书编号宁农兽医640324-0277，贴在门上。", "宁农兽医640324-0277", "certificate"),             # the issuer's characters first
+])
+def test_round_22_identifiers(generic, text, value, typ):
+    if value is None:                                                   # two of the type
+        assert [(v, t) for v, t in spans(generic, text) if t != "name"] == [("2298310467", typ), ("58830291", typ)]
+    else:
+        assert [(v, t) for v, t in spans(generic, text) if t != "name"] == [(value, typ)]
+
+
+@pytest.mark.parametrize("text", [
+    "根据宁政办发〔2021〕36号文件执行。",            # a public document's number stays
+    "工号我记不清了，反正是2018年进的厂。",           # a year after the word: no id
+    "账号我没带，里面还有35000多块。",                 # an amount
+    "警号？那我没看。他来了三次。",                     # no number after the word
+    "编号在门上，有事打96156热线。",                     # a service line to call after the word
+    "宁夏04年到18年变化大。",                            # a province's name and years: no plate
+])
+def test_round_22_look_alikes_are_kept(generic, text):
+    assert [t for _, t in spans(generic, text) if t != "name"] == []
+
+
+@pytest.mark.parametrize("text,value", [
+    ("在深圳市宝安区福永街道凤凰路41号宿舍楼302住了两年。", "深圳市宝安区福永街道凤凰路41号宿舍楼302"),   # a road's house, a named building, a room
+    ("她家在西夏区文昌南街西花园巷8号3楼。", "西夏区文昌南街西花园巷8号3楼"),                      # a road's house and a floor
+    ("库房在红寺堡区弘德工业园区12号厂房。", "红寺堡区弘德工业园区12号厂房"),                      # an industrial park's number
+    ("门面在兴庆区丽景北街阳光小区5号楼底商2号。", "兴庆区丽景北街阳光小区5号楼底商2号"),             # a building's shop and its number
+    ("他家住在原州区中山街南关桥27号。", "原州区中山街南关桥27号"),                                 # a bridge is a road's name
+])
+def test_round_22_addresses(generic, text, value):
+    assert [(v, t) for v, t in spans(generic, text) if t != "name"] == [(value, "address")]
+
+
+@pytest.mark.parametrize("text", ["过了大桥3号那天就下雨了。", "北京路15号下午停电。", "工业园8号开工。"])
+def test_a_day_of_the_month_after_a_road_is_no_house(generic, text):
+    assert [t for _, t in spans(generic, text) if t != "name"] == []

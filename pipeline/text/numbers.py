@@ -83,9 +83,11 @@ SPOKEN_EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])" + _LOCAL + r"(?:[ \t]" + 
                              _DOMAIN + r")*?" + _DOT + r"(?:com|cn|net|org|edu|gov)(?:" + _DOT + r"cn)?(?![A-Za-z0-9])",
                              re.I)
 # an official document's number (发文字号, GB/T 9704-2012: the issuer's code, the year in 〔〕, the
-# number: 宁政发〔2017〕52号, 银政办发〔2019〕8号): a public document, not personal data (kept); not a
-# case's number (银劳人仲案字〔2023〕第0417号: an arbitration case names its parties)
-OFFICIAL_DOC_RE = re.compile(r"(?:(?!案)[\u4e00-\u9fff]){1,6}[发函办令规字]〔 ?(?:19|20)\d\d ?〕 ?第?\d{1,5} ?号")
+# number: 宁政发〔2017〕52号, 银政办发〔2019〕8号): a public document, not personal data (kept); not the
+# number of a person's case: a court or arbitration case, an appraisal, a mediation, a ruling, a decision
+# (银劳人仲案字〔2023〕第0417号, 宁工伤鉴字〔2016〕第0873号, 宁金调〔2024〕第0087号: it names its parties)
+CASE_CHARS = "案鉴裁调仲诉执认决罚"
+OFFICIAL_DOC_RE = re.compile(r"(?:(?![" + CASE_CHARS + r"])[\u4e00-\u9fff]){1,6}[发函办令规字]〔 ?(?:19|20)\d\d ?〕 ?第?\d{1,5} ?号")
 # words before a date of birth: 8 digits that are a date after one of them (19620817) are personal data
 BIRTH_WORDS = ("生日", "出生", "生于", "出生日期", "出生年月", "生辰")
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"   # one-character abbreviations
@@ -94,6 +96,8 @@ PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕�
 PLATE_RE = re.compile(r"[" + PROVINCES + r"][ \-]{0,2}[A-Za-z](?:, ?)?(?:[ .\-]{0,2}电)?(?:(?:[ .\-]{0,2}[A-Za-z0-9" + _CN + r"]){5,6}"
                       r"(?![A-Za-z0-9" + _CN + r"])"       # a separator anywhere: 宁A·52J36, 宁AD 68159, 宁B，洞七五三二, 宁 D，幺洞七五三
                       r"|(?:[ .\-]?[A-Za-z0-9" + _CN + r"]){4,5} ?[挂学警领])")   # a trailer's, a learner's: 宁B·3175挂
+# a farm vehicle's plate (拖拉机, 农用车: the province, the city's two digits, five digits): 宁04-18273
+FARM_PLATE_RE = re.compile(r"[" + PROVINCES + r"] ?\d{2} ?[\-－—–·. ] ?\d{5}(?![\d\-－—–])")
 CERT_RE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{1,2} ?(?:\d{7,18}|\d(?:[ \t]\d){6,17}|\d{2,6}(?:[ \t]\d{2,6}){1,3})(?![A-Za-z0-9]|-\d)")   # H64030200218756, EA 3258071,
 # B 7 2 0 9 3 1 5 6 (read one digit at a time), E 8623 1907 (in groups: a passport's 7-10 digits in all,
 # checked where it is used); not DB6403022019 of …-0417
@@ -101,10 +105,14 @@ _DOC_HAN = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她])[
 _DOC_ISSUER = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她号证])[\u4e00-\u9fff])"     # not 证号 before 宁民低（永）
 _DOC_PLACE = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她号])[\u4e00-\u9fff])"    # 银房权证兴庆区 (not 证号 before it)
 DOC_NO_RE = re.compile(                          # a document's number: property deed, land or court file
-    r"(?:[" + PROVINCES + r"]|" + _DOC_HAN + r"{0,5}[用证字])?"                              # 银兴民低字（2021）第00358号
+    r"(?:[" + PROVINCES + r"]|" + _DOC_PLACE + r"{0,5}[用证字" + CASE_CHARS + r"])?"                              # 银兴民低字（2021）第00358号
     r"[(\[〔【] ?(?:19|20)\d\d ?[)\]〕】] ?(?:" + _DOC_HAN + r"|\d){0,16}?第? ?\d{3,} ?号"     # 宁(2021)银川市不动产权第0045218号
-    r"|[" + PROVINCES + r"]?" + _DOC_PLACE + r"{0,8}字 ?(?:(?:19|20)\d\d ?)?第 ?\d(?:[ \-－—–]?\d){2,30} ?号"   # 银房权证字第00123号, 字第2021-0517号, 宁房权证同字第 2016-04417 号
+    r"|[" + PROVINCES + r"]?" + _DOC_PLACE + r"{0,8}字 ?(?:(?:19|20)\d\d ?)?(?:第 ?\d(?:[ \-－—–]?\d){2,30}|\d(?:[ \-－—–]?\d){4,30}) ?号"   # 银房权证字第00123号, 字第2021-0517号, 宁房权证同字第 2016-04417 号
     r"|" + _DOC_ISSUER + r"{1,5}[(\[〔【]" + _DOC_ISSUER + r"{1,3}[)\]〕】]字 ?(?:19|20)\d\d ?第 ?\d{3,} ?号")  # 宁民低（永）字2021第00347号
+# a certificate's number of letters or a province, an issuer's word and 字, the year and a serial
+# between dashes, with no 第 or 号 (保安员证 NX保字2018-0347, 宁保字 2019-1123)
+SERIAL_DOC_RE = re.compile(r"(?<![A-Za-z])(?:[A-Z]{1,3}|[" + PROVINCES + r"])" + _DOC_PLACE + r"{0,4}字 ?(?:19|20)\d\d ?[-－—–] ?\d{3,6}"
+                           r"(?![\d\-－—–])")
 # a unified social credit code (统一社会信用代码, GB 32100-2015) with a letter in it: registration
 # authority and type, a 6-digit division code, the 9-character organisation code, the check character
 # (an individual business's code, 92..., names a person); all digits, it is a number run like any other
@@ -131,7 +139,8 @@ _GROUP_SEP = r"(?:[,、] ?(?:" + _GROUP_FILLER + r" ?[,、…]* ?)?|…+ ?)"
 GROUPED_RE = re.compile(r"(?<![\d" + _CN + r"])[\d" + _CN + r"]{2,6}(?:" + _GROUP_SEP + r"[\d" + _CN + r"]{2,8}){1,5}"
                         r"(?:[,、] ?[Xx叉](?![A-Za-z]))?(?![\d" + _CN + r"])")   # …，零三八，X: an ID's X as a group        # groups of any size (幺八九，五幺洞，两六三，七四; 零九五三，八零三二七五一)
 LETTER_HEAD_RE = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2,4}) ?$")   # the capitals before a number: its prefix
-GROUPED_EXT_RE = re.compile(r"[,、 ]{0,2}(?:转|分机)[,、 ]{0,2}[\d" + _CN + r"](?: ?[\d" + _CN + r"]){0,4}(?![\d" + _CN + r"])")
+GROUPED_EXT_RE = re.compile(r"(?:[,、 ]{0,2}(?:转|分机)[,、 ]{0,2}[\d" + _CN + r"](?: ?[\d" + _CN + r"]){0,4}(?![\d" + _CN + r"])"
+                            r"|[（(](?:转|分机)[：: ]?[\d" + _CN + r"]{1,5}[）)])")   # 0955-6812049（分机206）
 # a number broken by a filler (180 9510……呃……4421): the parts joined when together they are a mobile
 _PART = r"\d(?:[ \-]?\d)*"
 FILLED_RE = re.compile(rf"(?<![\d])({_PART})((?:[ \t,、.…~\-]|呃|嗯|额|啊|哦|那个|这个|就是){{1,10}})({_PART})(?![\d])")
@@ -152,6 +161,8 @@ CORRECTION_RE = re.compile(r"(?:不对|不是|错了)[,，:： 是就]{0,3}(\d{3
 # a word that names the number after it (seven digits or more): …号 or …号码 (住院号, 服务监督卡号,
 # 订单号码), not a numeral's 号 (3号, 三号楼), with up to three characters between (是, a colon)
 NUMBER_WORD_RE = re.compile(r"(?<![\d" + _CN + r"几])[\u4e00-\u9fff]号码?[是为：:， ]{0,3}$")
+# a person said to be the code (他是LT-WG-0363): a staff number whatever word is far before
+PERSON_IS_RE = re.compile(r"[他她我你](?:的)?(?:是|叫)[：: ]?$")
 STAFF_NEAR = 24                                          # characters before the shape searched for the word
 YEAR_GROUPS = re.compile(r"(?:19|20)\d\d(?:" + SEP + r"{1,3}(?:19|20)\d\d)+")
 # a date and a clock time in any common form (2023-06-14 08:23:05, 2023/6/14 8:23, 2023年6月14日 08:23,
@@ -290,6 +301,39 @@ def classify(digits: str, text: str, start: int, rules: Rules, *, cc: bool = Fal
     return None, 0
 
 
+# an identifier whose word is a clause before it: in the same sentence, at most FAR_GAP characters
+# between them and no other number (他警号我看了一眼，是064583), or the word ends the question the
+# number answers (问：写了他的警号？ 答：写了，064702); the fewest digits of each type
+FAR_GAP = 14
+FAR_STUCK_RE = re.compile(r"[A-Za-z_@]|[-－—–.][A-Za-z0-9]")       # a part of a longer code (640303-DB-…)
+FAR_CALL = ("打", "拨", "电话", "热线", "手机", "座机")
+FAR_LEAST = {"staff_id": 4, "account": 5, "certificate": 6}
+_CLAUSE = r"[^。！!；;？?\n\dA-Za-z]"
+# after a number: a count or a date, not an identifier (2019年, 3000块, 12号楼)
+FAR_UNIT_RE = re.compile(r"[\d" + _CN + r" \t\-－—–.]*[年月日号岁块元个人次天米斤亩平层楼户期届级栋%百千万亿多余来几]")
+FAR_GAP_RE = re.compile(rf"{_CLAUSE}*(?:[？?][ \t]*(?:\n[ \t]*)?(?:[^：:\s]{{1,6}}[：:][ \t]*)?{_CLAUSE}*)?")
+
+
+def _far_context(text: str, start: int, rules: Rules) -> str | None:
+    """The type whose context word (:func:`_context_ids`' words) is nearest before ``start`` with
+    only a clause of :data:`FAR_GAP_RE` between (None: none)."""
+    before = text[max(0, start - FAR_GAP - 8): start]
+    best: tuple[int, str] | None = None
+    for typ in FAR_LEAST:
+        for w in rules.context[typ]:
+            k = before.rfind(w)
+            if k > 0 and w[0].isascii() and before[k - 1].isascii() and before[k - 1].isalnum():
+                continue                                 # id of video
+            if k >= 0 and (best is None or k + len(w) > best[0]):
+                best = (k + len(w), typ)
+    if best is None or FAR_UNIT_RE.match(text, start):
+        return None
+    gap = before[best[0]:]
+    if len(gap) > FAR_GAP or not FAR_GAP_RE.fullmatch(gap) or any(w in gap for w in FAR_CALL):
+        return None                                      # 编号，大家可以打96156: a number to call
+    return best[1]
+
+
 def _runs(folded: str, text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     """Digit runs classified (see :func:`classify`); a long run of several numbers separated by
     spaces is split when every part is a number of its own (two mobiles in a row)."""
@@ -306,6 +350,10 @@ def _runs(folded: str, text: str, rules: Rules) -> Iterator[tuple[int, int, str]
         typ, ext = classify(digits, text, m.start(), rules, cc=bool(m.group("cc")), area=bool(m.group("area")),
                             groups=groups)
         end = m.end("num") + (len(m.group("x")) if has_x and digits.endswith("X") else 0)
+        if typ is None and len(digits) <= 12 and digits.isdigit() and not FAR_STUCK_RE.match(folded, m.end()) and \
+                not _service_line(digits):
+            typ = _far_context(text, m.start(), rules)   # 他警号我看了一眼，是064583
+            typ = typ if typ and len(digits) >= FAR_LEAST[typ] else None
         if typ == "landline" and m.group("ext"):
             end = m.end("ext")
         if typ == "long_number" and not m.group("cc") and not m.group("area") and re.search(r"\s", num):
@@ -419,7 +467,7 @@ def _staff_shapes(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     words = (*rules.context["staff_id"], *rules.titles)
     for m in STAFF_SHAPE_RE.finditer(folded):
         before = folded[max(0, m.start() - STAFF_NEAR):m.start()]
-        if any(w in before for w in words) or NUMBER_WORD_RE.search(before):
+        if any(w in before for w in words) or NUMBER_WORD_RE.search(before) or PERSON_IS_RE.search(before):
             yield m.start(), m.end(), "staff_id"
 
 
@@ -538,12 +586,20 @@ def _again(folded: str, found: list[tuple[int, int, str]]) -> Iterator[tuple[int
                 i = folded.find(value, e)
             else:
                 i = folded.find(value, i + 1)
+    for s, e, typ in found:                              # 我的QQ号1039475826，我小姑子的是26481937
+        m = LIST_NEXT_RE.match(folded, e)
+        if m and folded[s:e].isdigit() and len(m.group(1)) >= FAR_LEAST.get(typ, 5) and not FAR_UNIT_RE.match(folded, m.start(1)):
+            yield m.start(1), m.end(1), typ
     for m in CORRECTION_RE.finditer(folded):
         for s, e, typ in found:
             tail = re.search(r"\d+$", folded[s:e])
             if 0 <= m.start() - e <= 12 and tail and len(tail.group()) == len(m.group(1)):
                 yield m.start(1), m.end(1), typ
                 break
+
+
+# the next one of a list of identifiers: someone's "is" right after one found (我的QQ号1039475826，我小姑子的是26481937)
+LIST_NEXT_RE = re.compile(r"[，,、；; ]{1,2}[^。！!？?\n\dA-Za-z]{0,12}?的是[：: ]?(\d{4,12})(?![\dA-Za-z])")
 
 
 # an identifier read out in groups after its word (医保号Y6403 2400 1187 52): groups of digits
@@ -561,13 +617,17 @@ def _context_ids(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
             continue
         alt = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
         least = {"account": 5, "staff_id": 3, "certificate": 6}[typ]
-        for m in re.finditer(rf"(?<![A-Za-z])(?:{alt})[{re.escape(filler)}]{{0,4}}([{_CN}\d](?:[ \t]?[{_CN}\d])*)(?![{_CN}\d])",
+        for m in re.finditer(rf"(?<![A-Za-z])(?=(?:{alt})[{re.escape(filler)}]{{0,4}}([{_CN}\d](?:[ \t]?[{_CN}\d])*)(?![{_CN}\d]))",
                              folded):
             value = m.group(1)
             if any(c in CN_DIGITS for c in value) and sum(c.isdigit() or c in CN_DIGITS for c in value) >= least and \
                     not folded.endswith("身份", 0, m.start()):      # 身份证号 (not 证号): an ID number, below
                 yield m.start(1), m.end(1), typ
-        for m in re.finditer(rf"(?<![A-Za-z])(?:{alt})[{re.escape(filler)}]{{0,4}}({SPACED}|{TOKEN})({GROUPS})(?![A-Za-z0-9_@])",
+        if typ == "certificate":                         # 执业证号宁乡医20150324: the issuer's characters first
+            for m in re.finditer(rf"(?<![A-Za-z])(?=(?:{alt})[{re.escape(filler)}]{{0,4}}([{PROVINCES}][\u4e00-\u9fff]{{1,4}}\d{{4,18}}(?:[-－—–]\d{{2,8}}){{0,3}}号?)(?![A-Za-z0-9\-－—–第字]))",
+                                 folded):
+                yield m.start(1), m.end(1), typ
+        for m in re.finditer(rf"(?<![A-Za-z])(?=(?:{alt})[{re.escape(filler)}]{{0,4}}({SPACED}|{TOKEN})({GROUPS})(?![A-Za-z0-9_@]))",
                              folded):
             value, end = m.group(1), m.end(1)
             if m.group(2) and any(c.isalpha() for c in value):
@@ -632,6 +692,8 @@ def _find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     for m in PLATE_RE.finditer(folded):
         if sum(c.isdigit() or c in CN_DIGITS for c in m.group()[2:]) >= 2:
             yield m.start(), m.end(), "plate"
+    for m in FARM_PLATE_RE.finditer(folded):
+        yield m.start(), m.end(), "plate"
     for m in WXID_RE.finditer(folded):
         yield m.start(), m.end(), "account"
     found = list(_spoken_accounts(folded, rules))       # before the context's ids: n-a-y-a-n 一九九二零九 whole
@@ -667,6 +729,8 @@ def _find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     for m in INNER_LETTER_RE.finditer(folded):
         if sum(c.isdigit() for c in m.group()) >= 10:
             yield m.start(), m.end(), "certificate"      # 640302B0038571: a card's number, letters inside
+    for m in SERIAL_DOC_RE.finditer(folded):
+        yield m.start(), m.end(), "certificate"
     if DOC_NO_END.search(folded):                        # every document number ends so: the long pattern only then
         for m in DOC_NO_RE.finditer(folded):
             yield m.start(), m.end(), "certificate"

@@ -287,6 +287,10 @@ def _text(text: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
     return sentence_re, annotation_re
 
 
+# after N号: the day of a month, not a house (大桥3号那天, 北京路口5号上午)
+DATE_AFTER = "那天|那日|当天|晚上|早上|上午|下午|中午|凌晨|开会|以后|之前|以前|前后|左右"
+
+
 def _address_re(addr: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
     """``redaction.address``: the pattern of the address anchors, and the pattern of one part of
     a building / unit / floor / room sequence (to check which parts a sequence has)."""
@@ -318,6 +322,10 @@ def _address_re(addr: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
     comma = rf"(?: |[,，] ?(?=[\dA-Za-z]|{num}(?:{building}|{long_units})))?"        # parts said one by one (花园，7号楼，3单元，501; 四号楼，二单元; not 五楼，一层)
     dashed = rf"\d{{1,4}}(?:{dash}\d{{1,5}}){{1,2}}(?![\d\-－—–])"                # 12-3-401: building-unit-room
     row = rf"(?:{num}排)?"                                                            # a row of a resettlement village (十二排)
+    # after a road's house number: a named building, a floor, a room (兴发南路23号宿舍楼506, 银湖巷15号2楼)
+    room_no = r"(?: ?\d{2,4}(?:室|房间?|号)?)?"
+    road_tail = (rf"(?:(?:宿舍楼|办公楼|综合楼|教学楼|住院楼|门诊楼|家属楼|商务楼|写字楼|[A-Za-z]座)(?: ?{num}(?:层|楼))?{room_no}"
+                 rf"|{num}(?:层|楼)(?![下上里道梯顶房面]){room_no})?")
     # every anchor starts with one of these characters: the engine tests that first at each position
     # instead of trying every branch (seven times faster on transcripts; the same matches)
     starts = {w[0] for w in (*villages, *compound_words) if w}
@@ -326,14 +334,15 @@ def _address_re(addr: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
     first = r"\dA-Za-z" + re.escape("".join(sorted(starts | set("一二三四五六七八九十百千零〇两幺洞东西南北中") | set(parts("sides")))))
     anchors = re.compile(
         rf"(?=[{first}])(?:"
-        rf"(?<=[{road_ends}])(?:[东西南北中]段 ?)?(?:\d{{1,4}}|(?P<cnroad>{house}))号(?:院(?![\d一二三四五六七八九十]))?(?![楼院]){annex}"   # 北京中路154号, 新华街二百一十六号, 文昌北街九十九号院, 开元大道南段206号
+        rf"(?<=[{road_ends}])(?:[东西南北中]段 ?)?(?:\d{{1,4}}|(?P<cnroad>{house}))号(?:院(?![\d一二三四五六七八九十]))?(?![楼院]|{DATE_AFTER}){annex}{road_tail}"   # 北京中路154号, 新华街二百一十六号, 文昌北街九十九号院, 开元大道南段206号
         rf"|(?:{compounds}) ?(?:[A-Za-z]{dash})?\d{{1,4}}(?:{dash}\d{{1,5}}){{1,2}}(?:号|室)?(?![\d\-－—–])"  # 福民家园12-3-402, 宁安小区C-7-2-602 (a zone first)
         rf"|(?:{compounds}) ?(?:{num}(?:{floor}) ?)?(?:[A-Za-z]{dash}?)?\d{{1,4}}号(?:商铺|铺位|铺面|摊位|门面)"   # a market's shop: 金太阳商城一楼A-18号商铺
         rf"|(?:{compounds}) ?(?:[东西南北]门 ?)?(?:(?:对面|旁边|斜对面) ?)?(?:底商|商铺|门面房?|门市部?|商业街) ?{house}号(?![楼院])"    # a shop of a compound: 裕民小区底商7号, 满春小区南门底商19号
+        rf"|(?<=产业|工业|物流|科技|创业|农业)园区? ?{house}号(?:仓库|库|厂房|车间|院|(?=[,，。.;；！？、\s]|$))"   # 物流园区8号库, 清真产业园8号
         rf"|(?:{compounds}) ?\d{{3,5}}(?:室|房间)"                                         # an office building's room: 金三角大厦1406室 (not 小区1286户: a count)
         rf"|(?<=[\u4e00-\u9fd5])\d{{1,2}}{dash}\d{{1,2}}{dash}\d{{3,4}}(?![\d\-－—–])"  # building-unit-room after a name: 悦海新天地9-1-1702
         rf"|(?P<seq>(?<![\dA-Za-z])(?:{plain})(?:{comma}(?:{plain}))*(?: ?{dashed}| ?\d{{1,5}}(?![\d年])"
-        rf"|[,，] ?\d{{1,5}}(?=[，。,.;；！？\s]|$)|{said}(?:{room})?)?)(?:底商|商铺|门面房?|门市部?)?"    # 12号楼2单元301, C区5-2-301, 六零一室, 1号楼底商
+        rf"|[,，] ?\d{{1,5}}(?=[，。,.;；！？\s]|$)|{said}(?:{room})?)?)(?:(?:底商|商铺|门面房?|门市部?)(?: ?{house}号)?)?"    # 12号楼2单元301, C区5-2-301, 六零一室, 1号楼底商
         rf"|(?:{village})(?:委会)? ?第?{num}(?:{group}) ?{row}(?:{plate}第?{house}(?:号|户)院?{annex})?"   # 明台村二组38号, 东和村4队, 原隆村第五村民小组, 中圈塘村2组第16户
         rf"|(?<![\d一二三四五六七八九十百零〇两]){num}(?:{group}){row}{plate}{num}(?:号|户)院?{annex}"     # 二组38号
         rf"|(?:{village}|{compounds}) ?{num}区 ?{row}{plate}{house}(?:号|户)院?{annex}"      # a section of a resettlement village: 移民新村3区17号, 滨河家园三区十七排八号
