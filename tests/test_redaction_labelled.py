@@ -42,7 +42,7 @@ from pipeline.text.redaction_eval import load_labelled, parse_markup, score
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELLED = ROOT / "tests" / "fixtures" / "redaction" / "labelled.yaml"
-BLIND = {"heldout22", "heldout23", "heldout24", "heldout25", "heldout28"}   # parts whose names were never tuned on: measured, with floors, not held to the targets
+BLIND = {"heldout22", "heldout23", "heldout24", "heldout25", "heldout28", "heldout34", "heldout35"}   # parts whose names were never tuned on: measured, with floors, not held to the targets
 
 
 def _table_module():
@@ -80,7 +80,7 @@ def test_the_labelled_set_is_large_and_varied():
     assert all(sum(i.part == f"tune{k}" for i in items) >= 120 for k in (20, 21))
     assert all(sum(i.part == f"heldout{k}" for i in items) >= 120 for k in (22, 23, 24, 25))
     assert all(sum(i.part == f"tune{k}" for i in items) >= 120 for k in (26, 27, 29))
-    assert sum(i.part == "heldout28" for i in items) >= 120
+    assert all(sum(i.part == f"heldout{k}" for i in items) >= 120 for k in (28, 34, 35))
     cats = {c for i in items for _, _, c in i.gold}
     assert {"name", "mobile", "landline", "id_number", "bank_card", "certificate", "plate", "account", "email",
             "staff_id", "address"} <= cats
@@ -176,6 +176,15 @@ def test_the_parts_below_the_targets_have_not_regressed(measured, part, names, n
     # 407/445 = 0.915, precision 0.979, decoys kept 456/456)
     ("held-out 28", {"numbers and ids": (1.0, 0.99), "names": (0.91, 0.97), "addresses": (0.95, 1.0),
                      "ordinary words (decoys)": (0.99, None)}),
+    # the thirty-fourth (urban) and thirty-fifth (rural) writers (2026-12-05, blind, never tuned on for names,
+    # never trained on): measured once with round 21's detector before any turn was read (numbers 136/138 and
+    # 112/116, names 388/400 = 0.970, precision 0.992, and 439/463 = 0.948, precision 0.984, addresses 24/24
+    # and 19/19, decoys kept 114/114 and 255/259); round 22 tuned their numbers (138/138, 116/116); after
+    # round 22: names 389/400 = 0.973 and 439/463 = 0.948
+    ("held-out 34", {"numbers and ids": (1.0, 1.0), "names": (0.97, 0.99), "addresses": (1.0, 1.0),
+                     "ordinary words (decoys)": (1.0, None)}),
+    ("held-out 35", {"numbers and ids": (1.0, 1.0), "names": (0.94, 0.98), "addresses": (1.0, 1.0),
+                     "ordinary words (decoys)": (0.98, None)}),
     # the twenty-ninth writer (blind after round 20: names 380/432 = 0.880; then tuned on in round 21)
     ("tuning 29", {"numbers and ids": (1.0, 1.0), "names": (0.95, 0.97), "addresses": (1.0, 1.0),
                    "ordinary words (decoys)": (0.99, None)}),
@@ -247,8 +256,8 @@ def test_the_docs_show_the_current_table(measured):
 
 
 WIKIPEDIA = ROOT / "tests" / "fixtures" / "corpus" / "ud_gsdsimp" / "texts.txt"
-WIKIPEDIA_NAME_SPANS = 144          # the rules alone, after round 11 (an author before his work is no name: 凡尔纳的小说); 145 after tuning 8's rules, unchanged by 9's and 10's (147 before them, 156 before tuning 7's, 170 before issue 17); may only fall
-WIKIPEDIA_TAGGED_SPANS = 148        # 148 with the tagger of writers 1-21, 26 and 27 (round 21): 采青 at its second mention, a person (秦月香为保护女儿采青 … 采青生父), found again; 林 of 海岸林， and the o of Kate Moss, new with it, kept out (nametagger._word_end, HAN_RUN). Before: with the trained name tagger (the default): it adds 毛泽东 and 安妮 (people), 德义 and 哈龙, and drops 采青 (docs/redaction.md); 148 since its names are redacted at their other mentions too (安妮's second, a person); 147 with the tagger of writers 1-19 (a second 采青 gone; 水文学 of 水文学家 and 兰克福 of 法兰克福, new with it, are parts of longer dictionary words and not taken; 国军 of 一名国军, new after round 16's retraining, a counted kind of person); 147 with the tagger of writers 1-21 (阿根廷 gone, 哈 of 哈林高地 new; 德莱 of 阿德莱德, a word jieba tags nrt, a transliteration, kept out; a tagger trained during round 18 added 哈林 for 哈, and 阿根廷 and 林 of 天然树林 were kept out by nametagger._foreign_word); may only fall
+WIKIPEDIA_NAME_SPANS = 145          # the rules alone: 145 since round 22 for Luna of 他的一个儿子Luna (a son, a person: a name in Latin letters after a kinship word); 144 after round 11 (an author before his work is no name: 凡尔纳的小说); 145 after tuning 8's rules, unchanged by 9's and 10's (147 before them, 156 before tuning 7's, 170 before issue 17); may only fall
+WIKIPEDIA_TAGGED_SPANS = 149        # 149 since round 22: Luna of 他的一个儿子Luna (a son, a person; the rules' Latin names). 148 with the tagger of writers 1-21, 26 and 27 (round 21): 采青 at its second mention, a person (秦月香为保护女儿采青 … 采青生父), found again; 林 of 海岸林， and the o of Kate Moss, new with it, kept out (nametagger._word_end, HAN_RUN). Before: with the trained name tagger (the default): it adds 毛泽东 and 安妮 (people), 德义 and 哈龙, and drops 采青 (docs/redaction.md); 148 since its names are redacted at their other mentions too (安妮's second, a person); 147 with the tagger of writers 1-19 (a second 采青 gone; 水文学 of 水文学家 and 兰克福 of 法兰克福, new with it, are parts of longer dictionary words and not taken; 国军 of 一名国军, new after round 16's retraining, a counted kind of person); 147 with the tagger of writers 1-21 (阿根廷 gone, 哈 of 哈林高地 new; 德莱 of 阿德莱德, a word jieba tags nrt, a transliteration, kept out; a tagger trained during round 18 added 哈林 for 哈, and 阿根廷 and 林 of 天然树林 were kept out by nametagger._foreign_word); may only fall
 
 
 def test_names_outside_the_domain_do_not_grow(tmp_path):

@@ -1628,3 +1628,40 @@ def test_round_22_addresses(generic, text, value):
 @pytest.mark.parametrize("text", ["过了大桥3号那天就下雨了。", "北京路15号下午停电。", "工业园8号开工。"])
 def test_a_day_of_the_month_after_a_road_is_no_house(generic, text):
     assert [t for _, t in spans(generic, text) if t != "name"] == []
+
+
+@pytest.mark.parametrize("text,names", [
+    ("他说“免贵姓郜，郜县的郜”。", ["郜", "郜"]),                        # a spelling before a closing quote
+    ("大名叫车红霞，车辆的那个车。", ["车红霞", "车"]),                  # 的那个: one character
+])
+def test_spellings_in_quotes_and_with_that_one(generic, text, names):
+    assert [v for v, t in spans(generic, text) if t == "name"] == names
+
+
+@pytest.mark.parametrize("text,names", [
+    ("护照上写的是Rustam Nazarov，中文名没有。", ["Rustam Nazarov"]),      # a name in Latin letters after a naming word
+    ("她女儿Meruyert在北京读书。", ["Meruyert"]),                          # after a kinship word
+    ("名片上印的SUN DEHAI，我还以为是外国人。", ["SUN DEHAI"]),              # in capitals, two words
+])
+def test_names_in_latin_letters_after_a_naming_word(generic, text, names):
+    assert [v for v, t in spans(generic, text) if t == "name"] == names
+
+
+@pytest.mark.parametrize("text", ["我叫APP帮我查的。", "中国的Facebook是哪个？", "答：Windows装不上。", "他朋友WeChat上说的。"])
+def test_latin_words_that_are_no_names(generic, text):
+    assert [v for v, t in spans(generic, text) if t == "name"] == []
+
+
+@pytest.mark.parametrize("text,names", [
+    ("我婆姨尕莲伺候他。", ["尕莲"]),                  # 尕 + a character after a kinship word: a nickname, whole
+    ("打我娃尕虎的电话。", ["尕虎"]),
+    ("尕马跟我一个班的。", ["马"]),                    # 尕 + one of the most frequent surnames: as 小马
+])
+def test_nicknames_with_ga(generic, text, names):
+    assert [v for v, t in spans(generic, text) if t == "name"] == names
+
+
+def test_a_list_of_names_typed_with_spaces(generic):
+    text = "签到表上有：宫志强 井秀兰 边红霞，还有别的。"
+    assert [v for v, t in spans(generic, text) if t == "name"] == ["宫志强", "井秀兰", "边红霞"]
+    assert [v for v, t in spans(generic, "我看了 白天 都在 家里。") if t == "name"] == []

@@ -32,7 +32,12 @@ CLAUSE_END = "，。；！？,;!?：:\n"
 SPELL_BEFORE = CLAUSE_END + "）)… \t\u3000"
 NICKNAME_WORDS = ("小名儿", "小名", "乳名", "外号儿", "外号", "绰号", "诨名", "昵称")
 CALL_WORDS = ("叫他", "叫她", "喊他", "喊她", "叫我", "喊我", "叫俺", "喊俺", "叫额", "喊额")   # 我婆家叫我秀英，
-GA_NOT = ("尕娃", "尕的", "尕些", "尕点", "尕个", "尕一")
+GA_NOT = ("尕娃", "尕的", "尕些", "尕点", "尕个", "尕一", "尕妹", "尕孙", "尕儿", "尕爸", "尕妈", "尕舅", "尕姨", "尕叔",
+          "尕婶", "尕姑", "尕兄", "尕丫", "尕媳", "尕时", "尕事", "尕小")
+# 尕 + one of the most frequent surnames is an informal form like 小李 (尕马: the surname redacted, 尕
+# kept); 尕 + any other character a child's name or a nickname, whole (尕梅, 尕虎, 尕林, 尕蛋)
+GA_ROLE_SURNAMES = "马王李张刘陈杨黄赵吴周"
+GA_BEFORE = ("叫", "喊", "的", "是", "跟", "和", "给", "让", "找", "我", "俺", "额")
 NICK_FILLER = "叫是就都也还做为 \t\u3000"
 KIN_CHARS = "妈爸爹娘爷奶姐哥弟妹叔姨舅婶嫂伯姑"           # 叫她妈妈: a kinship word, no nickname
 NOT_NICKNAME_TAGS = ("v", "d", "a", "r", "m", "p", "c", "u", "q", "t", "f")
@@ -188,11 +193,14 @@ def ga_names(text: str, rules: Rules, region: int) -> Iterator[tuple[int, int]]:
     characters set off after it (尕蛋, 尕花, 尕老虎，); not 尕娃 (a child) nor 尕的 (a small one)."""
     p = text.find("尕", region)
     while p >= 0:
+        prev = text[max(region, p - 4):p]
+        named = prev.endswith(GA_BEFORE) or prev.endswith(rules.kin_words)     # 丫头尕梅嫁到海原, 我娃尕虎的
         for k in (2, 3):
             word, nxt = text[p:p + k], text[p + k:p + k + 1]
             if len(word) == k and HAN_JIEBA.match(word[1:]) and not word.startswith(GA_NOT) and \
                     not any(c in rules.not_given for c in word[1:]) and \
-                    (not nxt or not HAN_JIEBA.match(nxt) or nxt in rules.glue_after or nxt in "跟和他她也都就还"):
+                    (not nxt or not HAN_JIEBA.match(nxt) or nxt in rules.glue_after or nxt in "跟和他她也都就还" or
+                     (named and k == 2 and word[1] not in GA_ROLE_SURNAMES)):
                 yield p, p + k
                 break
         p = text.find("尕", p + 1)

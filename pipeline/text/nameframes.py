@@ -43,7 +43,8 @@ PARTICLES = "嘛呢吧啊呀哦"                          # after a name said al
 NOT_A_NAME_TAGS = ("v", "d", "r", "p", "c", "u", "q", "m", "f", "a")
 FUNCTION_TAGS = ("p", "c", "d", "r", "u", "m", "q")
 PHRASE_HEADS = "应连全成管时"               # weak surnames that open a phrase before a title (应老师要求, 连主任都, 时任)
-SPELLED = re.compile(r"([\u4e00-\u9fd5]{2,4})的([\u4e00-\u9fd5]{1,2})(?=[，。,；;！!？?、\s—]|$)")
+SPELLED = re.compile(r"([\u4e00-\u9fd5]{2,4})的(?:(?:那个|那一个)(?=[\u4e00-\u9fd5][^\u4e00-\u9fd5]|[\u4e00-\u9fd5]$))?"   # 朱红的那个朱 (one character)
+                     r"([\u4e00-\u9fd5]{1,2})(?=[，。,；;！!？?、\s—”’\"」』)）]|$)")                                        # “成绩的成”
 SPELL_GAP = re.compile(r"[，,、 —]{1,3}")           # between the word and its spelling, and between spellings
 PEOPLE = "族"
 SETTLEMENTS = "村庄屯寨镇乡堡"

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 
 from pipeline.text.namebase import COMMON_FREQ, RARE_FREQ, _after_trigger, _common, _function_word, _rare_head
+from pipeline.text.namecontext import GA_ROLE_SURNAMES
 from pipeline.text.rules import Rules
 from pipeline.text.segment import HAN_JIEBA, WORD_CHAR, Lexicon
 
@@ -26,7 +27,8 @@ def split_role(word: str, rules: Rules) -> tuple[int, int] | None:
             sur = word[k:len(word) - len(title)]
             if sur in rules.surnames or sur in rules.weak_surnames or sur in rules.rare_surnames:
                 return k, k + len(sur)
-    if k and (word[1:] in rules.surnames or word[1:] in rules.weak_surnames):
+    if k and (word[1:] in rules.surnames or word[1:] in rules.weak_surnames) and \
+            (word[0] != "尕" or word[1:] in GA_ROLE_SURNAMES):   # 尕梅: a nickname whole; 尕马 as 小马
         return 1, len(word)
     return None
 
@@ -107,6 +109,8 @@ def informal_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[
         for m in rules.prefix_re.finditer(text):
             s, e = m.start(), m.end()
             word = m.group()
+            if word[0] == "尕" and word[1:] not in GA_ROLE_SURNAMES:
+                continue                                     # 尕梅, 尕虎: a nickname whole (namecontext.ga_names)
             if word in rules.not_names or not (s in token_starts or (s > 0 and text[s - 1] in rules.glue_before) or
                                                _after_naming_word(text, s, rules)):     # 网格员小何 (jieba's 员小何)
                 continue

@@ -51,6 +51,8 @@ from pipeline.text.segment import HAN_JIEBA, Lexicon, find_all, find_han_after
 SEPARATORS = "、，,"
 ENDS = "、，,；;。！!？?\n—…："                        # what ends an item of a list
 ANNOTATION = re.compile(r"(?:[ \t\u3000]*(?:\d{1,3}号|[（(][^）)\n]{1,10}[）)]))?")     # 15号, （网格员）
+SPACES = " \t\u3000"                                # a list of names typed with spaces between them
+TIGHT_ITEM = re.compile(r"[\u4e00-\u9fd5]{2,3}(?![\u4e00-\u9fd5])")
 ITEM = re.compile(r"[\u4e00-\u9fd5](?:[ \t\u3000]{0,2}[\u4e00-\u9fd5]){1,2}")
 # a chat line: its time (2023-06-14 08:23, [19:05]) and its sender, who may be named with a kinship
 # word (浩然妈妈：, ``chat_kin``), a role after a dash (苏海燕-网格员：) or a note in brackets (老杨（五组）：)
@@ -115,8 +117,12 @@ def _shaped(word: str, rules: Rules, lexicon: Lexicon) -> bool:
 
 
 def _item_after(text: str, e: int) -> tuple[int, int] | None:
-    """The next item of a list after a name ending at ``e`` (its annotation, a separator, the item)."""
+    """The next item of a list after a name ending at ``e`` (its annotation, a separator, the item;
+    or a space and two or three characters before a space or an end: 赫连山 边红霞 戈小龙)."""
     a = ANNOTATION.match(text, e).end()
+    if a == e and a < len(text) and text[a] in SPACES:
+        m = TIGHT_ITEM.match(text, a + 1)
+        return m.span() if m and (m.end() >= len(text) or text[m.end()] in ENDS or text[m.end()] in SPACES) else None
     if a >= len(text) or text[a] not in SEPARATORS:
         return None
     m = ITEM.match(text, a + 1)
@@ -128,6 +134,12 @@ def _item_after(text: str, e: int) -> tuple[int, int] | None:
 
 def _item_before(text: str, s: int, starts: dict[int, int]) -> tuple[int, int] | None:
     """The item of a list before a name starting at ``s``: an item ends at a separator before it."""
+    if s >= 3 and text[s - 1] in SPACES:
+        for k in (2, 3):
+            b = s - 1 - k
+            if b >= 0 and TIGHT_ITEM.fullmatch(text, b, s - 1) and (b == 0 or text[b - 1] in ENDS or text[b - 1] in SPACES):
+                return b, s - 1
+        return None
     if s < 2 or text[s - 1] not in SEPARATORS:
         return None
     for k in range(2, 8):

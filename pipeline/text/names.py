@@ -19,7 +19,7 @@ from pipeline.text.nameminority import dotted, minority_names
 from pipeline.text.namespeech import by_birth_order, hesitations, kin_short_names, said_of_person, surname_before
 from pipeline.text.namespoken import (called_each_other, compounds, dotted_surname, family_member_named, long_called, of_people,
                                       pet_names, signed)
-from pipeline.text.namesignals import _kin_names, _listed_names, _spaced_names, a_names, doubled_names, pinyin_names
+from pipeline.text.namesignals import _kin_names, _listed_names, _spaced_names, a_names, doubled_names, latin_names, pinyin_names
 from pipeline.text.namecontext import across_dots, ga_names, lone_surnames, nicknames, role_subjects
 from pipeline.text.nameframes import (THING_NAMES, bare_given, called, compound_alone, corrections, declared_surnames, families_of, kept,
                                       kin_given_at, kin_of, not_person_spans, spelled_words,
@@ -194,7 +194,8 @@ def _found_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], sta
                               (called(text, rules, lexicon, region), local), (bare_given(text, rules, lexicon, region), local),
                               (declared_surnames(text, rules, lexicon, region), local), (kin_of(text, rules, lexicon, region), local),
                               (corrections(text, rules, lexicon, region), local), (a_names(text, rules, lexicon, region), local),
-                              (pinyin_names(text, rules, region), local), (ga_names(text, rules, region), local),
+                              (pinyin_names(text, rules, region), local), (latin_names(text, rules, region), local),
+                              (ga_names(text, rules, region), local),
                               (doubled_names(text, rules, lexicon, region), local), (spelled_words(text, rules, region), set()),
                               (compounds(text, rules, lexicon, region), local), (called_each_other(text, rules, lexicon, region), local),
                               (pet_names(text, rules, lexicon, region), local), (dotted_surname(text, rules, region), local),

@@ -230,6 +230,32 @@ def pinyin_names(text: str, rules: Rules, region: int) -> Iterator[tuple[int, in
             yield m.span()
 
 
+# a name in Latin letters that is no pinyin (Kevin Li, Ablimit Yasin, HAN GUERBAN, Batbayar): one to
+# three words, each capitalised or all in capitals (not one word in capitals: an acronym, APP, KTV),
+# right after a naming word, a kinship or friendship word, or "…族的"
+LATIN_NAME = re.compile(r"(?:[A-Z][a-z]{1,14}|[A-Z]{2,14})(?:[ \t\-](?:[A-Z][a-z]{1,14}|[A-Z]{2,14})){0,2}(?![A-Za-z0-9_@.])")
+LATIN_BEFORE = (*(w for w in PINYIN_BEFORE if w not in "：:"), "微信名", "微信名叫", "微信名就是", "名片上印的", "印的是", "拼成", "英文名叫", "叫我",
+                "朋友", "女朋友", "男朋友", "同事", "同学", "室友", "族的")
+LATIN_NOT = frozenset({"WeChat", "Wechat", "Chat", "App", "Team", "Hello", "Hi", "OK", "Ok", "The", "My", "Yes", "No", "Mr",
+                       "Ms", "Mrs", "Dr", "Miss", "Sir"})
+
+
+def latin_names(text: str, rules: Rules, region: int) -> Iterator[tuple[int, int]]:
+    """A name in Latin letters (:data:`LATIN_NAME`) after a word that names a person
+    (:data:`LATIN_BEFORE` or a kinship word: 她老公Tursun, 叫Ahmed Raza, 护照上写的是Ablimit Yasin)."""
+    if not re.search(r"[A-Z]", text[region:]):
+        return
+    cues = (*LATIN_BEFORE, *rules.kin_words)
+    for m in LATIN_NAME.finditer(text, region):
+        words = re.split(r"[ \t\-]", m.group())
+        if (len(words) == 1 and (m.group().isupper() or len(m.group()) < 3)) or words[0] in LATIN_NOT or \
+                (m.start() > 0 and text[m.start() - 1].isascii() and text[m.start() - 1].isalnum()):
+            continue
+        before = text[max(0, m.start() - 6):m.start()].rstrip(" \t")
+        if before.endswith(cues):
+            yield m.span()
+
+
 def a_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
     """阿 and one character of given names said as a name (阿强跟阿珍两口子, 叫阿芳来): no word of
     jieba's dictionary (阿里, 阿拉) nor a kinship word (阿大, 阿姨), set off before (a break, a

@@ -176,11 +176,37 @@ def find_pii(text: str, parsed: Parsed, rules: Rules, tokens: list[str], lexicon
         for name in dict.fromkeys(f for f in found if len(re.sub(r"\s+", "", f)) >= 2):   # its other mentions too
             for _, _, s, e, key in occurrences(text, name, rules, region):
                 add(s, e, "name", _role_key(text, s, e, key))
+    if "name" in rules.enabled:                      # a surname right before a given name found (妈妈狄海燕: 狄 + 海燕)
+        for k, sp in enumerate(spans):
+            if sp.type == "name" and not sp.key and _surname_before(text, sp.start, sp.end, spans, starts, rules, lexicon) \
+                    and taken.free(sp.start - 1, sp.start):
+                taken.take(sp.start - 1, sp.start, True)
+                spans[k] = Span(sp.start - 1, sp.end, "name")
     if "name" in rules.enabled:                      # the characters of any name of the turn spelled out (秀气的秀)
         names = {re.sub(r"\s+", "", text[sp.start:sp.end]) for sp in spans if sp.type == "name"}
         for s, e in spelled_characters(text, names, region):
             add(s, e, "name")
     return _join_names(sorted(spans))
+
+
+# jieba's tags of a character alone that make it a word of its own before a name, not a surname
+# (把海燕叫来: 把 a preposition; 占, 答, 保: verbs; 代: a measure word)
+NOT_SURNAME_TAGS = ("v", "p", "q", "d", "c", "u", "r", "m", "f", "y", "e", "o", "t", "vn", "ad")
+
+
+def _surname_before(text: str, s: int, e: int, spans: list[Span], starts: list[int], rules: Rules, lexicon: Lexicon) -> bool:
+    """A name of two characters (a given name: 海燕, 淑芳) whose character before is a surname of
+    the lists (not a weak one: 和海燕) that is no word of its own by jieba's tags (狄 阎 萧 井), or
+    that the turn names as a surname elsewhere (占老板 … 叫占海东), and starts a token of jieba's."""
+    if e - s != 2 or s < 1 or (s - 1) not in set(starts[max(0, bisect.bisect_left(starts, s - 1) - 1):bisect.bisect_left(starts, s) + 1]):
+        return False
+    c = text[s - 1]
+    if c in rules.weak_surnames:
+        return False
+    if any(sp.type == "name" and text[sp.start:sp.end] == c for sp in spans):
+        return True
+    entry = lexicon.get(c)
+    return (c in rules.surnames or c in rules.rare_surnames) and not (entry and entry[1] in NOT_SURNAME_TAGS)
 
 
 def _role_key(text: str, s: int, e: int, key: str) -> str:
