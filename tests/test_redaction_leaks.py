@@ -170,9 +170,11 @@ def _also_words(items) -> set[str]:
                                                                    _tokens_only(it.text, sp)))
     out = set()
     for name in names:
-        if name in words or any(name in it.text and any(not any(s <= m.start() and m.end() <= e for s, e in sp)
-                                                       for m in re.finditer(re.escape(name), it.text))
-                                for it, sp in zip(items, spans)):
+        bare = re.sub(r"\s+", "", name)                 # 建 军, spaced out, is the word 建军 (八一建军节) too
+        if name in words or bare in words or any(
+                bare in it.text and any(not any(s <= m.start() and m.end() <= e for s, e in sp)
+                                        for m in re.finditer(re.escape(bare), it.text))
+                for it, sp in zip(items, spans)):
             out.add(name)
     return out
 

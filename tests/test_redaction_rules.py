@@ -1665,3 +1665,8 @@ def test_a_list_of_names_typed_with_spaces(generic):
     text = "签到表上有：宫志强 井秀兰 边红霞，还有别的。"
     assert [v for v, t in spans(generic, text) if t == "name"] == ["宫志强", "井秀兰", "边红霞"]
     assert [v for v, t in spans(generic, "我看了 白天 都在 家里。") if t == "name"] == []
+
+
+@pytest.mark.parametrize("text", ["群名叫“丽景苑5栋一家亲”，群主是我。", "我们的群名是阳光小区2号楼邻里，一百多人。"])
+def test_a_chat_groups_name_is_no_address(generic, text):
+    assert [t for _, t in spans(generic, text) if t != "name"] == []

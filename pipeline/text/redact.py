@@ -91,6 +91,7 @@ CODE_BEFORE = re.compile(r"(?:取件码|取货码|提货码|取餐码|验证码|
 VILLAGE_GROUP = re.compile(rf"(?!我们|你们|他们|咱们|俺们|这个|那个)[\u4e00-\u9fd5]{{2}}村[,，、 ]{{0,2}}(?:{_FILLER}[,，、… ]{{0,2}})?第?"
                            rf"{_HOUSE_NUM}{{1,3}} ?[组队社]$")
 NAMED_VILLAGE = re.compile(r"(?!我们|你们|他们|咱们|俺们|这个|那个)(?![这那每哪本全])[\u4e00-\u9fd5]{2}村$")   # 杨岭村, not 我们村
+GROUP_NAMED = re.compile(r"群(?:名|的名字|名字)?(?:叫|是|为|：|:)[“\"「『]?$")   # before an address: a chat group's name
 GROUP_CHAT = re.compile(r"(?:[\u4e00-\u9fd5]{0,3}|(?:(?![的地得在都也了是和跟把我你他她们里])[\u4e00-\u9fd5]){4,6})"
                         r"群(?![众体落])")      # after an address: the name of a chat group (原隆村五组网格服务群)
 
@@ -310,6 +311,8 @@ alone (3号楼) only after a place's name (满春小区14号楼; not 管8号楼,
             begin += 1                                       # a stop character inside a mixed token
         if CODE_BEFORE.search(text, max(0, start - 8), start):
             continue                                         # 取件码8-2-3017: a parcel's pick-up code, not a flat
+        if GROUP_NAMED.search(text, max(0, begin - 8), begin):
+            continue                                         # 群名叫“怡园4栋一家亲”: a chat group's name
         if text[begin:start] in OFFICES and not re.search("号楼|栋|幢|单元|号院", m.group()):
             continue                                         # 社区二楼204: a room of an office, named by no place
         if m.group("seq") and _lone_building(m.group("seq"), rules) and not _place_named(text, begin, start, lexicon):
