@@ -1670,3 +1670,12 @@ def test_a_list_of_names_typed_with_spaces(generic):
 @pytest.mark.parametrize("text", ["群名叫“丽景苑5栋一家亲”，群主是我。", "我们的群名是阳光小区2号楼邻里，一百多人。"])
 def test_a_chat_groups_name_is_no_address(generic, text):
     assert [t for _, t in spans(generic, text) if t != "name"] == []
+
+
+@pytest.mark.parametrize("text,names", [
+    ("他叫伊不拉欣，是临夏来的。", ["伊不拉欣"]),          # 伊布拉欣 of the list, 布 written 不
+    ("邻居木萨大哥人好。", ["木萨"]),                       # 穆萨, 穆 written 木
+    ("他爸马依卜拉欣当过阿訇。", ["马依卜拉欣"]),           # with the surname before it
+])
+def test_a_listed_given_name_in_another_transcription(generic, text, names):
+    assert [v for v, t in spans(generic, text) if t == "name"] == names

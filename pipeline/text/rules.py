@@ -154,6 +154,19 @@ def _str_list(value: Any, where: str) -> list[str]:
     return [str(v) for v in value]
 
 
+# characters of the same syllable that transcriptions of religious and Uyghur names use one for
+# another (伊布拉欣, 伊不拉欣, 易卜拉欣; 伊斯玛, 伊斯麻; 穆萨, 木萨; 麦麦提, 买买提): a listed given name
+# matches in any of them (not 马: a surname; not 儿, 里, 得: everyday characters)
+TRANSCRIPTION_VARIANTS = ("伊依易", "布卜不", "斯思丝", "玛麻", "萨撒", "穆木", "拉喇", "麦买迈", "赛塞", "娅亚雅", "莎沙",
+                          "默莫", "提蒂", "乌吾")
+_VARIANT_OF = {c: group for group in TRANSCRIPTION_VARIANTS for c in group}
+
+
+def _variants(word: str, gap: str = "") -> str:
+    """A pattern of ``word`` with each character that has transcription variants as their class."""
+    return gap.join(f"[{_VARIANT_OF[c]}]" if c in _VARIANT_OF else re.escape(c) for c in word)
+
+
 def _alternation(words: Iterable[str]) -> str:
     return "|".join(re.escape(w) for w in sorted(set(words), key=lambda w: (-len(w), w)))
 
@@ -417,8 +430,9 @@ def _name_signals(names: dict, path: Path, where: str, surnames: frozenset[str])
     han = r"[\u4e00-\u9fd5]"
     gap = r"[ \t\u3000]+"
     return {
-        "given_names": given, "given_re": re.compile(_alternation(given)) if given else None,
-        "given_spaced_re": re.compile("|".join(gap.join(map(re.escape, w)) for w in sorted(given, key=lambda w: (-len(w), w))))
+        "given_names": given,
+        "given_re": re.compile("|".join(_variants(w) for w in sorted(given, key=lambda w: (-len(w), w)))) if given else None,
+        "given_spaced_re": re.compile("|".join(_variants(w, gap) for w in sorted(given, key=lambda w: (-len(w), w))))
         if given else None,
         # a surname, a space, then one or two characters written together (马 福祥) or one to four
         # each set off by spaces (马 玉 兰, 汪 伊 斯 哈 格); what may follow is decided by names._spaced_names
