@@ -199,7 +199,8 @@ def _surname_before(text: str, s: int, e: int, spans: list[Span], starts: list[i
     """A name of two characters (a given name: 海燕, 淑芳) whose character before is a surname of
     the lists (not a weak one: 和海燕) that is no word of its own by jieba's tags (狄 阎 萧 井), or
     that the turn names as a surname elsewhere (占老板 … 叫占海东), and starts a token of jieba's."""
-    if e - s != 2 or s < 1 or (s - 1) not in set(starts[max(0, bisect.bisect_left(starts, s - 1) - 1):bisect.bisect_left(starts, s) + 1]):
+    k = bisect.bisect_left(starts, s - 1)
+    if e - s != 2 or s < 1 or k == len(starts) or starts[k] != s - 1:
         return False
     c = text[s - 1]
     if c in rules.weak_surnames:
