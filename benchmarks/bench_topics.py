@@ -1,5 +1,6 @@
-"""The topics stage with the compiled DMM sampler (pipeline/text/gsdmm.py) against the numpy
-sampler it replaced (tests/dmm_reference.py), side by side in one run.
+"""The topics stage with its compiled kernels (the DMM's sampler, pipeline/text/gsdmm.py; LDA's
+E-step, pipeline/text/ldavb.py) against the code they replaced (the numpy sampler,
+tests/dmm_reference.py; scikit-learn's LatentDirichletAllocation), side by side in one run.
 
     .venv/bin/python benchmarks/bench_topics.py          (after `dvc repro`: reads processed/transcripts)
 
@@ -11,8 +12,11 @@ Two corpora:
 (b) ``texts``: the 500 sentences of tests/fixtures/corpus/ud_gsdsimp, segmented by the
     transcripts stage into ``benchmarks/work/topics/texts`` (not timed), with the default grid
     (the ``topics`` defaults of the commit run: since 3055e91 the DMM only, K 5-14, 8 seeds; min_doc_tokens 2, min_df 3 and
-    max_df 0.2 as in tests/test_texts_only.py).
+    max_df 0.2 as in tests/test_texts_only.py);
+(c) ``texts3``: the same documents with all three mixture models, ``models: [dmm, lda, nmf]``,
+    K 5-14, 3 seeds: the grid of issue 18's first measurement (153 s wall, LDA most of it).
 
+"Before" is the numpy sampler and scikit-learn's LDA; "after" the compiled kernels.
 Each (corpus, sampler) runs in a fresh child process, as the stage does (imports, numba's cache,
 the stage as its pure function :func:`pipeline.stages.topics.run_topics`, its tables written):
 wall time and CPU time (user + system, the kernel's rusage of the child) and their ratio
@@ -44,6 +48,7 @@ from common import ROOT, machine
 WORK = ROOT / "benchmarks" / "work" / "topics"
 CORPUS = ROOT / "tests" / "fixtures" / "corpus" / "ud_gsdsimp" / "texts.txt"
 TEXTS_TOPICS = {"min_doc_tokens": 2, "vocabulary": {"min_df": 3, "max_df": 0.2}, "n_jobs": 1}
+ALL_MODELS = {"models": ["dmm", "lda", "nmf"], "seeds": 3}        # corpus (c)
 
 
 # --------------------------------------------------------------------------------------------
@@ -89,7 +94,8 @@ def inputs(corpus: str):
     folder = ROOT if corpus == "demo" else WORK / "texts"
     pfile = ROOT / "studies" / "demo" / "params.yaml" if corpus == "demo" else folder / "params.yaml"
     params = config.load_params(pfile)
-    settings = dataclasses.replace(parse_settings(config.section(params, "topics")), n_jobs=1)
+    section = config.section(params, "topics")
+    settings = dataclasses.replace(parse_settings({**section, **(ALL_MODELS if corpus == "texts3" else {})}), n_jobs=1)
     units = pd.read_parquet(folder / "processed" / "transcripts" / "units.parquet")
     questions = pd.read_parquet(folder / "processed" / "transcripts" / "questions.parquet")
     community = text_community(params.get("instrument"), units.columns)
@@ -113,6 +119,20 @@ def timed(parts: dict, name: str, func):
     return wrapper
 
 
+def sklearn_lda(X, k, random_state, max_iter, doc_topic_prior=None, topic_word_prior=None, X_test=None):
+    """What fit_topics("lda") called before pipeline/text/ldavb.py: scikit-learn's estimator."""
+    from sklearn.decomposition import LatentDirichletAllocation
+
+    from pipeline.text.ldavb import LDAFit
+
+    lda = LatentDirichletAllocation(n_components=k, learning_method="batch", max_iter=max_iter,
+                                    random_state=random_state, doc_topic_prior=doc_topic_prior,
+                                    topic_word_prior=topic_word_prior)
+    theta = lda.fit_transform(X)
+    perp = float(lda.perplexity(X_test)) if X_test is not None and X_test.shape[0] else float("nan")
+    return LDAFit(lda.components_, theta, perp)
+
+
 def child(corpus: str, sampler: str, out: Path) -> None:
     """Run the stage on ``corpus`` with ``sampler`` (numpy | numba), write its tables to ``out``
     and print the CPU seconds of its parts as JSON."""
@@ -126,6 +146,9 @@ def child(corpus: str, sampler: str, out: Path) -> None:
         import dmm_reference
 
         TM.fit_dmm = dmm_reference.fit_dmm
+        from pipeline.text import ldavb
+
+        ldavb.fit_lda = sklearn_lda
     fit_topics = TM.fit_topics
 
     def fit_by_model(X, model, *args, **kwargs):
@@ -219,9 +242,10 @@ def main() -> None:
     subprocess.run([sys.executable, "-c", "import numpy as np; from scipy import sparse; "       # the numba cache warm
                     "from pipeline.text.topicmodel import fit_dmm; "
                     "fit_dmm(sparse.csr_matrix(np.eye(8, dtype=np.int64) + np.eye(8, k=1, dtype=np.int64)), 3, 0, "
-                    "n_iter=2, split_merge=2)"], cwd=ROOT, env=child_env(), check=True)
+                    "n_iter=2, split_merge=2); "
+                    "from pipeline.text.ldavb import compile_lda; compile_lda()"], cwd=ROOT, env=child_env(), check=True)
     results = {}
-    for corpus in ("demo", "texts"):
+    for corpus in ("demo", "texts", "texts3"):
         results[corpus, "new"] = run(corpus, "numba", "new")           # warm cache (compiled by earlier runs)
         results[corpus, "old"] = run(corpus, "numpy", "old")
     cold = WORK / "numba-cold"
@@ -230,13 +254,14 @@ def main() -> None:
     print(f"Machine: {machine()}; `nproc` {os.cpu_count()}, load average at the end "
           f"{' '.join('%.1f' % x for x in os.getloadavg())}. Commit {commit()}.\n")
     print("| corpus | sampler | wall (s) | CPU (s) | stage's tables |\n|---|---|---|---|---|")
-    names = {"demo": "(a) demo study, DMM K 6-14 x 3 seeds, split-merge", "texts": "(b) ud_gsdsimp 500 sentences, the default grid (DMM, K 5-14, 8 seeds)"}
-    for corpus in ("demo", "texts"):
+    names = {"demo": "(a) demo study, DMM K 6-14 x 3 seeds, split-merge", "texts": "(b) ud_gsdsimp 500 sentences, the default grid (DMM, K 5-14, 8 seeds)",
+             "texts3": "(c) ud_gsdsimp 500 sentences, DMM, LDA, NMF x K 5-14 x 3 seeds"}
+    for corpus in ("demo", "texts", "texts3"):
         old, new = results[corpus, "old"], results[corpus, "new"]
         same = "identical" if old["files"] == new["files"] else "DIFFERENT: " + ", ".join(
             f for f in old["files"] if old["files"][f] != new["files"].get(f))
-        print(f"| {names[corpus]} | numpy (before) | {old['wall']:.1f} | {old['cpu']:.1f} | |")
-        print(f"| | numba (after, warm cache) | {new['wall']:.1f} | {new['cpu']:.1f} | {same} |")
+        print(f"| {names[corpus]} | numpy, scikit-learn (before) | {old['wall']:.1f} | {old['cpu']:.1f} | |")
+        print(f"| | compiled (after, warm cache) | {new['wall']:.1f} | {new['cpu']:.1f} | {same} |")
         print(f"| | ratio before / after | {old['wall'] / new['wall']:.1f}x | {old['cpu'] / new['cpu']:.1f}x | |")
     c = results["demo", "cold"]
     same = "identical" if c["files"] == results["demo", "new"]["files"] else "DIFFERENT"

@@ -132,3 +132,51 @@ def test_compiled_kernels_are_found_by_content_from_a_fresh_clone(tmp_path):
     edited = clone / "pipeline" / "text" / "gsdmm.py"
     edited.write_text(edited.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
     assert "data saved to" in run(clone)
+
+
+# --------------------------------------------------------------------------------------------
+# LDA: scikit-learn's batch variational Bayes with its document loop compiled (pipeline/text/ldavb.py)
+# --------------------------------------------------------------------------------------------
+def _sklearn_lda(X, k, seed, max_iter, X_test, doc_topic_prior=None, topic_word_prior=None):
+    from sklearn.decomposition import LatentDirichletAllocation
+
+    lda = LatentDirichletAllocation(n_components=k, learning_method="batch", max_iter=max_iter, random_state=seed,
+                                    doc_topic_prior=doc_topic_prior, topic_word_prior=topic_word_prior)
+    theta = lda.fit_transform(X)
+    return lda.components_, theta, lda.perplexity(X_test)
+
+
+@pytest.mark.parametrize("corpus,k,seed,max_iter,priors", [
+    ("planted", 4, 1, 10, (None, None)), ("planted", 7, 2, 30, (0.5, 0.01)),
+    ("sentences", 5, 11, 10, (None, None)), ("sentences", 9, 12, 50, (None, None)), ("sentences", 14, 3, 50, (0.1, 0.1))])
+def test_compiled_lda_is_scikit_learns(corpus, k, seed, max_iter, priors):
+    """The same lambda, document proportions and held-out perplexity as scikit-learn's
+    LatentDirichletAllocation for the same random_state, up to the order of BLAS's sums: the
+    planted corpus has an empty document and one of 140 distinct words, the sentences have counts
+    above 1."""
+    from pipeline.text.ldavb import fit_lda
+
+    X = _corpus(seed)[0] if corpus == "planted" else _sentences()
+    X_train, X_test = X[: X.shape[0] * 4 // 5], X[X.shape[0] * 4 // 5:]
+    components, theta, perplexity = _sklearn_lda(X_train, k, seed, max_iter, X_test, *priors)
+    fit = fit_lda(X_train, k, seed, max_iter, *priors, X_test=X_test)
+    assert fit.components.shape == components.shape and fit.doc_topic.shape == theta.shape
+    np.testing.assert_allclose(fit.components, components, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(fit.doc_topic, theta, rtol=1e-9, atol=1e-9)
+    assert fit.perplexity == pytest.approx(perplexity, rel=1e-10)
+    # not the same numbers by accident: another seed gives other topics
+    other = fit_lda(X_train, k, seed + 1, max_iter, *priors)
+    assert np.abs(other.components - components).max() > 1e-3
+
+
+def test_lda_stage_fit_is_the_compiled_one():
+    """fit_topics("lda") is fit_lda normalised, the same numbers on every call."""
+    from pipeline.text.ldavb import fit_lda
+
+    X = _sentences()
+    settings = TM.parse_settings(models=("lda",), lda_max_iter=20)
+    a = TM.fit_topics(X[:400], "lda", 6, 5, settings, X[400:])
+    b = TM.fit_topics(X[:400], "lda", 6, 5, settings, X[400:])
+    raw = fit_lda(X[:400], 6, 5, 20, X_test=X[400:])
+    assert np.array_equal(a.topic_word, b.topic_word) and a.perplexity == b.perplexity == raw.perplexity
+    np.testing.assert_array_equal(a.topic_word, raw.components / raw.components.sum(axis=1, keepdims=True))

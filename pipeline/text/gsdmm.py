@@ -17,75 +17,31 @@ library's (as numpy's on an x86-64-v2 machine, see README "Determinism"), and su
 take numpy's pairwise order (:func:`_pairwise_sum`). tests/test_topics_speed.py compares the
 assignments with the numpy implementation.
 
-Compiled code is cached on disk (``cache=True``) by this module's content, not its path or
-mtime (:class:`ContentCacheLocator`), in the machine's cache
-(:func:`pipeline.core.machine.machine_cache_dir`: ``~/.cache/pipeline/numba``), outside the
-project and no stage's dependency. So the kernels are compiled once per machine and module version (by the
-set-up's first run), and a fresh clone's stage loads them instead of compiling them again
-(5-9 CPU-s for the demo's topics stage); numba's own index keys them by CPU, numba version and
-argument types. The code and the results are the same either way.
+Compiled code is cached on disk by this module's content, not its path or mtime
+(:mod:`pipeline.core.compiled`), in the machine's cache, so the kernels are compiled once per
+machine and module version (by the set-up's first run), and a fresh clone's stage loads them
+instead of compiling them again (5-9 CPU-s for the demo's topics stage).
 """
 from __future__ import annotations
 
-import hashlib
 import math
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import llvmlite.binding as llvm
-import numba
 import numpy as np
 from numba import types
 from numba.extending import get_cython_function_address
 from scipy import sparse
 from scipy.special import gammaln
 
-from pipeline.core.machine import machine_cache_dir
+from pipeline.core.compiled import jit_for
 
 # scipy's own gammaln (the C function behind the ufunc), called by name from compiled code: the
 # symbol is registered in every process that imports this module, so cached code links to it.
 llvm.add_symbol("pipeline_scipy_gammaln", get_cython_function_address("scipy.special.cython_special", "gammaln"))
 _gammaln = types.ExternalFunction("pipeline_scipy_gammaln", types.float64(types.float64))
 
-
-
-class ContentCacheLocator(numba.core.caching._CacheLocator):
-    """numba's cache of this module's kernels, found by the module's content: numba's own
-    locators key a cache by the source file's path and mtime, which every fresh clone changes,
-    so each clone compiled again. Only this file's functions; numba's index still checks the
-    numba version, the CPU and the signatures."""
-
-    def __init__(self, py_func, py_file):
-        self._lineno = py_func.__code__.co_firstlineno
-        self._cache_path = str(machine_cache_dir("numba"))
-        self._stamp = hashlib.sha256(Path(py_file).read_bytes()).hexdigest()
-
-    def get_cache_path(self) -> str:
-        return self._cache_path
-
-    def get_source_stamp(self) -> str:
-        return self._stamp
-
-    def get_disambiguator(self) -> str:
-        return str(self._lineno)
-
-    @classmethod
-    def from_function(cls, py_func, py_file):
-        if os.path.abspath(py_file) != os.path.abspath(__file__):
-            return None
-        self = cls(py_func, py_file)
-        try:
-            self.ensure_cache_path()
-        except OSError:          # not writable: numba's own locators (or no cache) instead
-            return None
-        return self
-
-
-if ContentCacheLocator not in numba.core.caching.CacheImpl._locator_classes:
-    numba.core.caching.CacheImpl._locator_classes.insert(0, ContentCacheLocator)
-
-_jit = numba.njit(cache=True, nogil=True)
+_jit = jit_for(__file__)
 
 
 # --------------------------------------------------------------------------------------------

@@ -211,6 +211,10 @@ def evaluate_grid(corpus: Corpus, settings: Settings, seed: int) -> pd.DataFrame
     tasks = [(m, k, r) for m in settings.models for k in settings.k_grid for r in range(settings.seeds)]
     if "dmm" in settings.models:   # compiled here once, loaded by the workers (see compile_dmm)
         compile_dmm()
+    if "lda" in settings.models:
+        from pipeline.text.ldavb import compile_lda
+
+        compile_lda()
     fits = run_tasks(partial(_grid_of, X_train=X_train, X_test=X_test, seed=seed, settings=settings), tasks,
                      settings.parallel)
     by_key: dict[tuple[str, int], list[TopicFit]] = {}

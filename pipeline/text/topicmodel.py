@@ -154,20 +154,17 @@ def _normalise_rows(a: np.ndarray) -> np.ndarray:
 
 def fit_topics(X: sparse.spmatrix, model: str, k: int, random_state: int, settings: Settings,
                X_test: sparse.spmatrix | None = None) -> TopicFit:
-    """Fit LDA (batch variational Bayes on counts) or NMF (Kullback-Leibler or Frobenius loss,
+    """Fit LDA (batch variational Bayes on counts: scikit-learn's, compiled, :mod:`pipeline.text.ldavb`) or NMF (Kullback-Leibler or Frobenius loss,
     on L2-normalised TF-IDF) with ``k`` topics. NMF's topic-word rows are its normalised H rows; its document
     proportions the normalised W rows (a document with W = 0 gets 1/k each)."""
     import warnings      # scikit-learn (2 CPU-s to import) only for the models that use it
 
     if model == "lda":
-        from sklearn.decomposition import LatentDirichletAllocation
+        from pipeline.text.ldavb import fit_lda      # numba: imported by the stages that fit
 
-        lda = LatentDirichletAllocation(
-            n_components=k, learning_method="batch", max_iter=settings.lda_max_iter, random_state=random_state,
-            doc_topic_prior=settings.lda_doc_topic_prior, topic_word_prior=settings.lda_topic_word_prior)
-        theta = lda.fit_transform(X)
-        perp = float(lda.perplexity(X_test)) if X_test is not None and X_test.shape[0] else float("nan")
-        return TopicFit(model, k, _normalise_rows(lda.components_), _normalise_rows(theta), perp)
+        lda = fit_lda(X, k, random_state, settings.lda_max_iter, settings.lda_doc_topic_prior,
+                      settings.lda_topic_word_prior, X_test)
+        return TopicFit(model, k, _normalise_rows(lda.components), _normalise_rows(lda.doc_topic), lda.perplexity)
     if model == "nmf":
         from sklearn.decomposition import NMF
         from sklearn.exceptions import ConvergenceWarning
