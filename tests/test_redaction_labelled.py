@@ -42,7 +42,7 @@ from pipeline.text.redaction_eval import load_labelled, parse_markup, score
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELLED = ROOT / "tests" / "fixtures" / "redaction" / "labelled.yaml"
-BLIND = {"heldout22", "heldout23", "heldout24", "heldout25", "heldout28", "heldout34", "heldout35"}   # parts whose names were never tuned on: measured, with floors, not held to the targets
+BLIND = {"heldout22", "heldout23", "heldout24", "heldout25", "heldout28", "heldout34", "heldout35", "heldout36", "heldout37"}   # parts whose names were never tuned on: measured, with floors, not held to the targets
 
 
 def _table_module():
@@ -80,7 +80,7 @@ def test_the_labelled_set_is_large_and_varied():
     assert all(sum(i.part == f"tune{k}" for i in items) >= 120 for k in (20, 21))
     assert all(sum(i.part == f"heldout{k}" for i in items) >= 120 for k in (22, 23, 24, 25))
     assert all(sum(i.part == f"tune{k}" for i in items) >= 120 for k in (26, 27, 29))
-    assert all(sum(i.part == f"heldout{k}" for i in items) >= 120 for k in (28, 34, 35))
+    assert all(sum(i.part == f"heldout{k}" for i in items) >= 120 for k in (28, 34, 35, 36, 37))
     cats = {c for i in items for _, _, c in i.gold}
     assert {"name", "mobile", "landline", "id_number", "bank_card", "certificate", "plate", "account", "email",
             "staff_id", "address"} <= cats
@@ -184,6 +184,14 @@ def test_the_parts_below_the_targets_have_not_regressed(measured, part, names, n
     ("held-out 34", {"numbers and ids": (1.0, 1.0), "names": (0.97, 0.99), "addresses": (1.0, 1.0),
                      "ordinary words (decoys)": (1.0, None)}),
     ("held-out 35", {"numbers and ids": (1.0, 1.0), "names": (0.94, 0.98), "addresses": (1.0, 1.0),
+                     "ordinary words (decoys)": (0.98, None)}),
+    # the thirty-sixth and thirty-seventh writers (blind for names: never tuned on by a rule, never trained
+    # on): measured once with round 22's detector before any turn was read (numbers 85/91 and 78/88, names
+    # 219/245 = 0.894, precision 0.958, and 129/141 = 0.915, precision 0.971, addresses 18/18 and 12/12,
+    # decoys kept 229/233 and 159/161); round 23 tuned their numbers (91/91, 88/88)
+    ("held-out 36", {"numbers and ids": (1.0, 1.0), "names": (0.89, 0.95), "addresses": (1.0, 1.0),
+                     "ordinary words (decoys)": (0.98, None)}),
+    ("held-out 37", {"numbers and ids": (1.0, 1.0), "names": (0.91, 0.96), "addresses": (1.0, 1.0),
                      "ordinary words (decoys)": (0.98, None)}),
     # the twenty-ninth writer (blind after round 20: names 380/432 = 0.880; then tuned on in round 21)
     ("tuning 29", {"numbers and ids": (1.0, 1.0), "names": (0.95, 0.97), "addresses": (1.0, 1.0),

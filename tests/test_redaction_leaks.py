@@ -108,7 +108,7 @@ def leaks(roots: list[Path], values: dict[str, str], extra: str = "") -> tuple[l
 # a blind part whose numbers are not all found yet goes here (labelled.yaml's notes); 22 and 23: tuned in
 # round 18. Held-out 28 stays blind (2 addresses missed). Tuning 30-33 (written to train the name tagger)
 # and held-out 34 and 35 (blind for names) are planted since round 22 found their last numbers and
-# addresses (docs/redaction.md)
+# addresses (docs/redaction.md), held-out 36 and 37 since round 23 found theirs
 NOT_PLANTED: set[str] = {"heldout28"}
 
 
@@ -162,9 +162,14 @@ def _also_words(items) -> set[str]:
     """Names that also stand in the set's text outside every name span (吴忠 the person and the
     city, 燕子 the nickname and the bird, 田野 the person and the fieldwork): a scan for the string
     cannot tell a leak from the ordinary word, so they are not scanned for (the labelled test
-    checks that each is redacted where it is a name and kept where it is a word)."""
-    names = {it.text[s:e] for it in items for s, e, c in it.gold if c == "name"}
-    spans = [[(s, e) for s, e, c in it.gold if c == "name"] for it in items]
+    checks that each is redacted where it is a name and kept where it is a word). So are a person's
+    names on a platform that are words (微信名叫向日葵 … 头像是个向日葵; 名字叫黄河人家, a farm
+    restaurant's name too): accounts in Han characters."""
+    def wordy(it, s, e, c):
+        return c == "name" or (c == "account" and re.search(r"[\u4e00-\u9fff]", it.text[s:e]) is not None)
+
+    names = {it.text[s:e] for it in items for s, e, c in it.gold if wordy(it, s, e, c)}
+    spans = [[(s, e) for s, e, c in it.gold if wordy(it, s, e, c)] for it in items]
     # the texts outside the names, each way, once (not once per name: the set has thousands of both)
     words = "\x00".join(w for it, sp in zip(items, spans) for w in (_words_only(it.text, sp), _words_only(it.text, sp, True),
                                                                    _tokens_only(it.text, sp)))

@@ -1679,3 +1679,34 @@ def test_a_chat_groups_name_is_no_address(generic, text):
 ])
 def test_a_listed_given_name_in_another_transcription(generic, text, names):
     assert [v for v, t in spans(generic, text) if t == "name"] == names
+
+
+@pytest.mark.parametrize("text,value,typ", [
+    ("营业执照下来了，准营证号宁食准字〔2022〕第1186号，贴在门口。", "宁食准字〔2022〕第1186号", "certificate"),   # a document form a certificate's word names
+    ("认定书号是宁人社工伤认字〔2021〕第0933号，我都复印了。", "宁人社工伤认字〔2021〕第0933号", "certificate"),  # the issuer's six characters and the province
+    ("判决书那个号是石劳人仲案字〔2022〕第318号。", "石劳人仲案字〔2022〕第318号", "certificate"),
+    ("工号是NXGH-30518，去年换的牌子。", "NXGH-30518", "staff_id"),                                     # four capitals
+    ("工号只写一个字母：K-2093就是我。", "K-2093", "staff_id"),                                         # one capital after a staff word
+    ("快递单号ZT6619 0275 3318 4，中通的。", "ZT6619 0275 3318 4", "long_number"),                     # a letter head, digits in groups
+    ("邮箱我念：x，i，a，o，l，i，下划线，八八，艾特，qq点com。", "x，i，a，o，l，i，下划线，八八，艾特，qq点com", "email"),   # spelled with commas
+    ("抖音号dy8830172，名字叫贺兰山下的小马哥，拍放羊的。", None, "account"),                            # a platform name after a platform word
+    ("她闲鱼上叫爱吃酿皮的妞，卖旧衣服。", "爱吃酿皮的妞", "account"),
+])
+def test_round_23_identifiers(generic, text, value, typ):
+    found = [(v, t) for v, t in spans(generic, text) if t != "name"]
+    if value is None:
+        assert found == [("dy8830172", typ), ("贺兰山下的小马哥", typ)]
+    else:
+        assert found == [(value, typ)]
+
+
+@pytest.mark.parametrize("text", [
+    "文号是宁政发〔2020〕14号，你们按这个办。",          # a document's number named as one
+    "证件给我看了一下，号码是640105********0312。",      # a masked ID number's visible digits
+    "他住在B-1102，我是网格员，天天见。",                  # one capital and digits without a staff word: a room
+    "店名叫老马家手抓，淘宝上也有。",                        # a shop's name
+    "我加了他微信，他大名叫马有福，是个老实人。",            # a person's name, not an account (found as a name)
+    "我有他抖音，名字叫不上来了。",
+])
+def test_round_23_look_alikes_are_kept(generic, text):
+    assert [t for _, t in spans(generic, text) if t not in ("name",)] == []

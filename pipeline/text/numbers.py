@@ -74,12 +74,13 @@ EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(
                       r"(?![A-Za-z0-9])")
 # an address read out: @ said as 艾特 / 圈a / at, a dot as 点, spaces around them
 # (mxh2008 艾特 163.com, mayl 圈a qq 点 com); the domain must end in a known top-level name
-_AT, _DOT = r"[ \t]*(?:@|艾特|圈[aA]|小老鼠|at|AT)[ \t]*", r"[ \t]*(?:\.|点|dot|DOT)[ \t]*"
+_SAID_SEP = r"(?:[ \t]|, ?|、 ?)"      # between the characters spelled out: m a h u i, m，a，h，u，i
+_AT, _DOT = r"[ \t,、]*(?:@|艾特|圈[aA]|小老鼠|at|AT)[ \t,、]*", r"[ \t]*(?:\.|点|dot|DOT)[ \t]*"
 _DOMAIN = r"[A-Za-z0-9\-" + _CN + r"]+(?:[ \t][A-Za-z0-9\-" + _CN + r"]+){0,10}"   # 一六三 点 com, q q dot com: read out, spelled out
 _UNDERSCORE = r"(?:下划线|下横线|底线|下杠|中划线|横杠|减号)"   # _ and - said: ningxia下划线hf
 _LOCAL_CHARS = r"[A-Za-z0-9._%+\-" + _CN + r"]+"   # letters and digits, Chinese digits among them: maxiaolong八八
-_LOCAL = r"(?:" + _LOCAL_CHARS + r"(?:[ \t]?" + _UNDERSCORE + r"[ \t]?" + _LOCAL_CHARS + r")*)"   # spelled out too: h u i x i a o l i 二零零八 艾特 …
-SPOKEN_EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])" + _LOCAL + r"(?:[ \t]" + _LOCAL + r"){0,40}" + _AT + _DOMAIN + r"(?:" + _DOT +
+_LOCAL = r"(?:" + _LOCAL_CHARS + r"(?:" + _SAID_SEP + r"?" + _UNDERSCORE + _SAID_SEP + r"?" + _LOCAL_CHARS + r")*)"   # spelled out too: h u i x i a o l i 二零零八 艾特 …
+SPOKEN_EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])" + _LOCAL + r"(?:" + _SAID_SEP + _LOCAL + r"){0,40}" + _AT + _DOMAIN + r"(?:" + _DOT +
                              _DOMAIN + r")*?" + _DOT + r"(?:com|cn|net|org|edu|gov)(?:" + _DOT + r"cn)?(?![A-Za-z0-9])",
                              re.I)
 # an official document's number (发文字号, GB/T 9704-2012: the issuer's code, the year in 〔〕, the
@@ -87,7 +88,11 @@ SPOKEN_EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])" + _LOCAL + r"(?:[ \t]" + 
 # number of a person's case: a court or arbitration case, an appraisal, a mediation, a ruling, a decision
 # (银劳人仲案字〔2023〕第0417号, 宁工伤鉴字〔2016〕第0873号, 宁金调〔2024〕第0087号: it names its parties)
 CASE_CHARS = "案鉴裁调仲诉执认决罚"
-OFFICIAL_DOC_RE = re.compile(r"(?:(?![" + CASE_CHARS + r"])[\u4e00-\u9fff]){1,6}[发函办令规字]〔 ?(?:19|20)\d\d ?〕 ?第?\d{1,5} ?号")
+OFFICIAL_DOC_RE = re.compile(r"(?:(?![" + CASE_CHARS + r"的是在了和跟把就也都还说写叫上我你他她号证])[\u4e00-\u9fff]){1,6}[发函办令规字]"
+                             r"〔 ?(?:19|20)\d\d ?〕 ?第?\d{1,5} ?号")
+# ... unless a certificate's word names it (准营证号 宁清准字〔2021〕第0435号, 低保证号是海低保字〔2020〕第0367号):
+# a word ending in 号 right before, not a document's (文号, 文件号, 发文字号)
+DOC_WORD_RE = re.compile(r"(?:文|件|字)号码?[是为：:， ]{0,3}$")
 # words before a date of birth: 8 digits that are a date after one of them (19620817) are personal data
 BIRTH_WORDS = ("生日", "出生", "生于", "出生日期", "出生年月", "生辰")
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"   # one-character abbreviations
@@ -105,7 +110,7 @@ _DOC_HAN = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她])[
 _DOC_ISSUER = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她号证])[\u4e00-\u9fff])"     # not 证号 before 宁民低（永）
 _DOC_PLACE = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她号])[\u4e00-\u9fff])"    # 银房权证兴庆区 (not 证号 before it)
 DOC_NO_RE = re.compile(                          # a document's number: property deed, land or court file
-    r"(?:[" + PROVINCES + r"]|" + _DOC_PLACE + r"{0,5}[用证字" + CASE_CHARS + r"])?"                              # 银兴民低字（2021）第00358号
+    r"(?:[" + PROVINCES + r"]?" + _DOC_PLACE + r"{0,6}[用证字" + CASE_CHARS + r"]|[" + PROVINCES + r"])?"     # 银兴民低字（2021）第00358号, 宁人社工伤认字〔2018〕第2217号
     r"[(\[〔【] ?(?:19|20)\d\d ?[)\]〕】] ?(?:" + _DOC_HAN + r"|\d){0,16}?第? ?\d{3,} ?号"     # 宁(2021)银川市不动产权第0045218号
     r"|[" + PROVINCES + r"]?" + _DOC_PLACE + r"{0,8}字 ?(?:(?:19|20)\d\d ?)?(?:第 ?\d(?:[ \-－—–]?\d){2,30}|\d(?:[ \-－—–]?\d){4,30}) ?号"   # 银房权证字第00123号, 字第2021-0517号, 宁房权证同字第 2016-04417 号
     r"|" + _DOC_ISSUER + r"{1,5}[(\[〔【]" + _DOC_ISSUER + r"{1,3}[)\]〕】]字 ?(?:19|20)\d\d ?第 ?\d{3,} ?号")  # 宁民低（永）字2021第00347号
@@ -147,8 +152,9 @@ FILLED_RE = re.compile(rf"(?<![\d])({_PART})((?:[ \t,、.…~\-]|呃|嗯|额|啊
 FILLERS = ("…", "呃", "嗯", "额", "啊", "哦", "那个", "这个", "就是")
 # a staff number by its shape (two or three capitals and four to six digits: WG0317) near a role or a
 # staff word, though not right after it (工号……原来是WG0317)
-STAFF_SHAPE_RE = re.compile(r"(?<![A-Za-z0-9_@.\-])(?:[A-Z]{2,3}-){0,2}(?:[A-Z]{2,3}-?|[A-Z]{2,3}-[A-Z]-)\d(?: ?\d){3,5}"
-                            r"(?![A-Za-z0-9_@]|-\d)")   # YN-MN-0417, YC-T-0529 (a one-letter group only after a longer one), JF-WG-0 2 1 7
+STAFF_SHAPE_RE = re.compile(r"(?<![A-Za-z0-9_@.\-])(?:[A-Z]{2,3}-){0,2}(?:[A-Z]{2,4}-?|[A-Z]{2,3}-[A-Z]-|[A-Z]-)\d(?: ?\d){3,5}"
+                            r"(?![A-Za-z0-9_@]|-\d|[ \t]\d{3})")   # YN-MN-0417, YC-T-0529 (a one-letter group only after a longer one), JF-WG-0 2 1 7,
+# NDHG-20417, N-1127; not the head of a number said on in groups (单号YT7512 8830 4417 2: a long number)
 # an account id by its shape (letters then digits, lower case: mxl1965, ma_yl88) near an account word,
 # though not right after it (微信号是丫头给我弄的 mxl1965)
 ACCOUNT_SHAPE_RE = re.compile(r"(?<![A-Za-z0-9_@.\-])(?:[a-z][a-z_]{1,15}\d{2,10}|[a-z]{2,15}(?:_[a-z0-9]{2,15}){1,3})"
@@ -467,7 +473,10 @@ def _staff_shapes(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     words = (*rules.context["staff_id"], *rules.titles)
     for m in STAFF_SHAPE_RE.finditer(folded):
         before = folded[max(0, m.start() - STAFF_NEAR):m.start()]
-        if any(w in before for w in words) or NUMBER_WORD_RE.search(before) or PERSON_IS_RE.search(before):
+        if m.group()[1] == "-":                          # one capital (N-1127): after a staff word only, not a role
+            if any(w in before for w in rules.context["staff_id"]):   # (网格员……住在B-1102 is a room)
+                yield m.start(), m.end(), "staff_id"
+        elif any(w in before for w in words) or NUMBER_WORD_RE.search(before) or PERSON_IS_RE.search(before):
             yield m.start(), m.end(), "staff_id"
 
 
@@ -517,7 +526,7 @@ HANDLE_RE = re.compile(r"(?<![A-Za-z0-9._%+\-@])@[A-Za-z][A-Za-z0-9_.]{2,30}(?<!
 # account word is this close before
 QUOTED_NAME_RE = re.compile(r"(?:叫|是|名|为)[：:]? ?[“\"「『]([^”\"」』\n]{2,20})[”\"」』]")
 PLATFORM_WORDS = ("昵称", "网名", "网店", "淘宝", "拼多多", "直播间", "直播", "公众号", "视频号",
-                  "小红书", "主页", "账号名", "用户名")
+                  "小红书", "主页", "账号名", "用户名", "闲鱼", "头像")
 PLATFORM_NEAR = 30
 
 
@@ -528,10 +537,12 @@ def _has_word(text: str, words: tuple[str, ...]) -> bool:
 
 
 # ... and without quotes, to the next punctuation, after a word that names a person's account
-# (号叫中宁枸杞阿芳，; not a shop's name or a public account's: 店名叫塞上红, 公众号叫幸福里之家): Han
+# (号叫中宁枸杞阿芳，; not a shop's name or a public account's: 店名叫塞上红, 公众号叫幸福里之家) or
+# a name said with a platform or account word before it (快手号是…，名字叫利通尕妹妹): Han
 # characters in it (digits and letters are the identifier rules'), no pronoun, not a clause (…给我弄的)
-BARE_NAME_RE = re.compile(r"(?:(?<!公众)号叫|(?:账号|帐号|网名|昵称|用户名|(?:微信|抖音|快手|视频|QQ|qq|扣扣)号)(?:叫|是|为))[：:]? ?"
-                          r"((?![这那就也还都啥咋]|什么|多少|上面|下面|前面|后面|刚才|同上|一样)(?=[^,.;!?，。；！？、\s“”\"]{0,15}[\u4e00-\u9fff])"
+BARE_NAME_RE = re.compile(r"(?:(?<!公众)号叫|(?:账号|帐号|网名|昵称|用户名|(?:微信|抖音|快手|视频|QQ|qq|扣扣)号)(?:叫|是|为)"
+                          r"|(?:微信|抖音|快手|QQ|qq)名字?叫|(?<![大小学经乳真全本原曾艺笔化姓店群])名字?叫|(?<![大小学经乳真全本原曾艺笔化姓店群])名字是|(?:快手|抖音|闲鱼|小红书|微博|B站|b站)上叫)[：:]? ?"   # 微信名叫冯老师-一年级3班, 闲鱼上叫宁夏卖枸杞的尕羊
+                          r"((?![这那就也还都啥咋不]|什么|多少|上面|下面|前面|后面|刚才|同上|一样)(?=[^,.;!?，。；！？、\s“”\"]{0,15}[\u4e00-\u9fff])"
                           r"[^,.;!?，。；！？、\s“”\"我你他她]{1,15}[^,.;!?，。；！？、\s“”\"我你他她的了吧呢啊呀嘛])(?=[,.;!?，。；！？\s]|$)")
 
 
@@ -649,13 +660,16 @@ def find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     """Spans of numbers and identifiers (see the module docstring), most specific first: the
     caller keeps the first span that claims a character. An identifier whose digits are five zeros
     or more and nothing else (PQ0000-00000000) is a mask: claimed and kept, whatever found it (not
-    an e-mail address, and not other repeated digits: 888888 may be someone's QQ number)."""
+    an e-mail address, and not other repeated digits: 888888 may be someone's QQ number); so are
+    the digits beside asterisks (640402********1234: what a masked ID number shows)."""
     folded = fold(text)
     for s, e, typ in _find_numbers(text, rules):
         if typ and typ != "email":
             only = [c for c in folded[s:e] if c.isdigit()]
             if len(only) >= 5 and set(only) == {"0"}:
                 typ = KEEP
+            elif folded.startswith("**", e) or folded.endswith("**", 0, s):
+                typ = KEEP                               # a masked number's visible digits (640402********1234)
         elif typ == "email" and _shared_mailbox(folded[s:e]):
             typ = KEEP                                   # service@hlswinery.cn, wy_service@…: an office's mailbox
         if typ == "landline":
@@ -682,7 +696,9 @@ def _find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     folded, births = _mask_dates(fold(text))
     yield from births                                    # 生日是1983/04/27
     for m in OFFICIAL_DOC_RE.finditer(folded):
-        yield m.start(), m.end(), KEEP                   # 宁政发〔2017〕52号: a public document's number
+        before = folded[max(0, m.start() - 8):m.start()]
+        named = NUMBER_WORD_RE.search(before) and not DOC_WORD_RE.search(before)
+        yield m.start(), m.end(), "certificate" if named else KEEP   # 宁政发〔2017〕52号: a public document's number
     for rx in (EMAIL_RE, SPOKEN_EMAIL_RE):
         for m in rx.finditer(folded):
             yield m.start(), m.end(), "email"
