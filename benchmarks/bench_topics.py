@@ -1,6 +1,7 @@
 """The topics stage with its compiled kernels (the DMM's sampler, pipeline/text/gsdmm.py; LDA's
-E-step, pipeline/text/ldavb.py) against the code they replaced (the numpy sampler,
-tests/dmm_reference.py; scikit-learn's LatentDirichletAllocation), side by side in one run.
+E-step, pipeline/text/ldavb.py; NMF's updates, pipeline/text/nmfkl.py) against the code they
+replaced (the numpy sampler, tests/dmm_reference.py; scikit-learn's LatentDirichletAllocation
+and NMF), side by side in one run.
 
     .venv/bin/python benchmarks/bench_topics.py          (after `dvc repro`: reads processed/transcripts)
 
@@ -16,7 +17,7 @@ Two corpora:
 (c) ``texts3``: the same documents with all three mixture models, ``models: [dmm, lda, nmf]``,
     K 5-14, 3 seeds: the grid of issue 18's first measurement (153 s wall, LDA most of it).
 
-"Before" is the numpy sampler and scikit-learn's LDA; "after" the compiled kernels.
+"Before" is the numpy sampler and scikit-learn's LDA and NMF; "after" the compiled kernels.
 Each (corpus, sampler) runs in a fresh child process, as the stage does (imports, numba's cache,
 the stage as its pure function :func:`pipeline.stages.topics.run_topics`, its tables written):
 wall time and CPU time (user + system, the kernel's rusage of the child) and their ratio
@@ -133,6 +134,20 @@ def sklearn_lda(X, k, random_state, max_iter, doc_topic_prior=None, topic_word_p
     return LDAFit(lda.components_, theta, perp)
 
 
+def sklearn_nmf(X, k, init, random_state, max_iter, tol):
+    """What fit_topics("nmf") called before pipeline/text/nmfkl.py: scikit-learn's estimator."""
+    import warnings
+
+    from sklearn.decomposition import NMF
+
+    nmf = NMF(n_components=k, init=init, random_state=random_state, max_iter=max_iter, tol=tol,
+              beta_loss="kullback-leibler", solver="mu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        W = nmf.fit_transform(X)
+    return W, nmf.components_, nmf.n_iter_
+
+
 def child(corpus: str, sampler: str, out: Path) -> None:
     """Run the stage on ``corpus`` with ``sampler`` (numpy | numba), write its tables to ``out``
     and print the CPU seconds of its parts as JSON."""
@@ -146,9 +161,10 @@ def child(corpus: str, sampler: str, out: Path) -> None:
         import dmm_reference
 
         TM.fit_dmm = dmm_reference.fit_dmm
-        from pipeline.text import ldavb
+        from pipeline.text import ldavb, nmfkl
 
         ldavb.fit_lda = sklearn_lda
+        nmfkl.fit_nmf_kl = sklearn_nmf
     fit_topics = TM.fit_topics
 
     def fit_by_model(X, model, *args, **kwargs):
@@ -243,7 +259,8 @@ def main() -> None:
                     "from pipeline.text.topicmodel import fit_dmm; "
                     "fit_dmm(sparse.csr_matrix(np.eye(8, dtype=np.int64) + np.eye(8, k=1, dtype=np.int64)), 3, 0, "
                     "n_iter=2, split_merge=2); "
-                    "from pipeline.text.ldavb import compile_lda; compile_lda()"], cwd=ROOT, env=child_env(), check=True)
+                    "from pipeline.text.ldavb import compile_lda; compile_lda(); "
+                    "from pipeline.text.nmfkl import compile_nmf; compile_nmf()"], cwd=ROOT, env=child_env(), check=True)
     results = {}
     for corpus in ("demo", "texts", "texts3"):
         results[corpus, "new"] = run(corpus, "numba", "new")           # warm cache (compiled by earlier runs)

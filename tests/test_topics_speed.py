@@ -180,3 +180,36 @@ def test_lda_stage_fit_is_the_compiled_one():
     raw = fit_lda(X[:400], 6, 5, 20, X_test=X[400:])
     assert np.array_equal(a.topic_word, b.topic_word) and a.perplexity == b.perplexity == raw.perplexity
     np.testing.assert_array_equal(a.topic_word, raw.components / raw.components.sum(axis=1, keepdims=True))
+
+
+# --------------------------------------------------------------------------------------------
+# NMF, Kullback-Leibler: scikit-learn's multiplicative updates compiled (pipeline/text/nmfkl.py)
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("corpus,k,seed,init", [
+    ("planted", 4, 1, "nndsvda"), ("planted", 9, 2, "nndsvd"), ("planted", 12, 6, "random"),
+    ("sentences", 5, 11, "nndsvda"), ("sentences", 14, 3, "nndsvda"), ("sentences", 20, 4, "random"),
+    ("sentences", 7, 5, "nndsvdar")])
+def test_compiled_nmf_is_scikit_learns_to_the_bit(corpus, k, seed, init):
+    """W, H and the number of iterations of scikit-learn's NMF(beta_loss="kullback-leibler",
+    solver="mu") on TF-IDF, bit for bit: K below and above numpy's 8-term block, NNDSVD starts
+    (H Fortran-ordered) and random ones (C-ordered)."""
+    import warnings
+
+    from sklearn.decomposition import NMF
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    from pipeline.text.nmfkl import fit_nmf_kl
+
+    X = _corpus(seed)[0] if corpus == "planted" else _sentences()
+    tfidf = TfidfTransformer().fit_transform(X)
+    nmf = NMF(n_components=k, init=init, random_state=seed, max_iter=500, tol=1e-4, beta_loss="kullback-leibler",
+              solver="mu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        W = nmf.fit_transform(tfidf)
+    W2, H2, n_iter = fit_nmf_kl(tfidf, k, init, seed, 500, 1e-4)
+    assert n_iter == nmf.n_iter_ > 10
+    assert np.array_equal(W, W2) and np.array_equal(nmf.components_, H2)
+    # in its layout too: the stage's row sums of H (the topics' normalisation) follow it
+    assert H2.flags.f_contiguous == nmf.components_.flags.f_contiguous
+    assert np.array_equal(TM._normalise_rows(H2), TM._normalise_rows(nmf.components_))

@@ -19,7 +19,7 @@ import numba
 
 from pipeline.core.machine import machine_cache_dir
 
-_MODULES: set[str] = set()      # the files whose kernels this locator caches
+_MODULES: dict[str, tuple[str, ...]] = {}    # the files whose kernels this locator caches: the files they call into
 
 
 class ContentCacheLocator(numba.core.caching._CacheLocator):
@@ -28,7 +28,10 @@ class ContentCacheLocator(numba.core.caching._CacheLocator):
     def __init__(self, py_func, py_file):
         self._lineno = py_func.__code__.co_firstlineno
         self._cache_path = str(machine_cache_dir("numba"))
-        self._stamp = hashlib.sha256(Path(py_file).read_bytes()).hexdigest()
+        digest = hashlib.sha256()
+        for f in (os.path.abspath(py_file), *_MODULES[os.path.abspath(py_file)]):
+            digest.update(Path(f).read_bytes())
+        self._stamp = digest.hexdigest()
 
     def get_cache_path(self) -> str:
         return self._cache_path
@@ -55,8 +58,9 @@ if ContentCacheLocator not in numba.core.caching.CacheImpl._locator_classes:
     numba.core.caching.CacheImpl._locator_classes.insert(0, ContentCacheLocator)
 
 
-def jit_for(module_file: str):
+def jit_for(module_file: str, uses: tuple[str, ...] = ()):
     """The decorator of a module's kernels (``_jit = jit_for(__file__)``): compiled without the
-    GIL and cached by the module's content."""
-    _MODULES.add(os.path.abspath(module_file))
+    GIL and cached by the module's content and that of the modules ``uses`` whose kernels they
+    call (compiled into them: a change there must compile them again)."""
+    _MODULES[os.path.abspath(module_file)] = tuple(os.path.abspath(u) for u in uses)
     return numba.njit(cache=True, nogil=True)

@@ -215,6 +215,10 @@ def evaluate_grid(corpus: Corpus, settings: Settings, seed: int) -> pd.DataFrame
         from pipeline.text.ldavb import compile_lda
 
         compile_lda()
+    if "nmf" in settings.models and settings.nmf_loss == "kullback-leibler":
+        from pipeline.text.nmfkl import compile_nmf
+
+        compile_nmf()
     fits = run_tasks(partial(_grid_of, X_train=X_train, X_test=X_test, seed=seed, settings=settings), tasks,
                      settings.parallel)
     by_key: dict[tuple[str, int], list[TopicFit]] = {}

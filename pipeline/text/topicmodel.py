@@ -154,8 +154,9 @@ def _normalise_rows(a: np.ndarray) -> np.ndarray:
 
 def fit_topics(X: sparse.spmatrix, model: str, k: int, random_state: int, settings: Settings,
                X_test: sparse.spmatrix | None = None) -> TopicFit:
-    """Fit LDA (batch variational Bayes on counts: scikit-learn's, compiled, :mod:`pipeline.text.ldavb`) or NMF (Kullback-Leibler or Frobenius loss,
-    on L2-normalised TF-IDF) with ``k`` topics. NMF's topic-word rows are its normalised H rows; its document
+    """Fit LDA (batch variational Bayes on counts: scikit-learn's, compiled, :mod:`pipeline.text.ldavb`) or NMF
+    on L2-normalised TF-IDF (Kullback-Leibler loss: scikit-learn's multiplicative updates, compiled,
+    :mod:`pipeline.text.nmfkl`; Frobenius: scikit-learn's coordinate descent) with ``k`` topics. NMF's topic-word rows are its normalised H rows; its document
     proportions the normalised W rows (a document with W = 0 gets 1/k each)."""
     import warnings      # scikit-learn (2 CPU-s to import) only for the models that use it
 
@@ -166,14 +167,19 @@ def fit_topics(X: sparse.spmatrix, model: str, k: int, random_state: int, settin
                       settings.lda_topic_word_prior, X_test)
         return TopicFit(model, k, _normalise_rows(lda.components), _normalise_rows(lda.doc_topic), lda.perplexity)
     if model == "nmf":
-        from sklearn.decomposition import NMF
-        from sklearn.exceptions import ConvergenceWarning
         from sklearn.feature_extraction.text import TfidfTransformer
 
         tfidf = TfidfTransformer().fit_transform(X)
+        if settings.nmf_loss == "kullback-leibler":      # scikit-learn's updates, compiled (pipeline/text/nmfkl.py)
+            from pipeline.text.nmfkl import fit_nmf_kl
+
+            W, H, _ = fit_nmf_kl(tfidf, k, settings.nmf_init, random_state, settings.nmf_max_iter, settings.nmf_tol)
+            return TopicFit(model, k, _normalise_rows(H), _normalise_rows(W))
+        from sklearn.decomposition import NMF
+        from sklearn.exceptions import ConvergenceWarning
+
         nmf = NMF(n_components=k, init=settings.nmf_init, random_state=random_state,
-                  max_iter=settings.nmf_max_iter, tol=settings.nmf_tol, beta_loss=settings.nmf_loss,
-                  solver="mu" if settings.nmf_loss == "kullback-leibler" else "cd")
+                  max_iter=settings.nmf_max_iter, tol=settings.nmf_tol, beta_loss=settings.nmf_loss, solver="cd")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             W = nmf.fit_transform(tfidf)
