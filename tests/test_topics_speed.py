@@ -213,3 +213,31 @@ def test_compiled_nmf_is_scikit_learns_to_the_bit(corpus, k, seed, init):
     # in its layout too: the stage's row sums of H (the topics' normalisation) follow it
     assert H2.flags.f_contiguous == nmf.components_.flags.f_contiguous
     assert np.array_equal(TM._normalise_rows(H2), TM._normalise_rows(nmf.components_))
+
+
+def test_npmi_coherence_of_all_topics_at_once_is_per_topics():
+    """npmi_coherence takes the co-occurrence counts of every topic's top words in one product; the
+    values are those of one sparse product per topic (whole counts: exact in any order)."""
+    import math
+
+    from pipeline.text.topicmetrics import npmi_coherence
+
+    def per_topic(top_words, doc_word):
+        B = (sparse.csc_matrix(doc_word) > 0).astype(np.float64)
+        out = []
+        for words in top_words:
+            sub = B[:, words]
+            co = np.asarray((sub.T @ sub).todense()) / B.shape[0]
+            vals = [-1.0 if co[i, j] <= 0 else 1.0 if co[i, j] >= 1 else
+                    math.log(co[i, j] / (co[i, i] * co[j, j])) / -math.log(co[i, j])
+                    for i in range(len(words)) for j in range(i + 1, len(words))]
+            out.append(float(np.mean(vals)) if vals else float("nan"))
+        return np.array(out)
+
+    X = _sentences()
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        k, n = rng.integers(2, 20), rng.integers(1, 12)
+        top = np.array([rng.choice(X.shape[1], n, replace=False) for _ in range(k)])
+        top[-1, 0] = top[0, 0]                          # a word among two topics' top words
+        assert np.array_equal(npmi_coherence(top, X), per_topic(top, X), equal_nan=True)

@@ -48,16 +48,22 @@ def npmi_coherence(top_words: np.ndarray, doc_word: sparse.spmatrix) -> np.ndarr
     coherence is the mean over its pairs (Bouma 2009; Roeder et al. 2015, C_NPMI with a
     document as the window).
     """
-    B = (sparse.csc_matrix(doc_word) > 0).astype(np.float64)
-    n = B.shape[0]
+    top_words = np.asarray(top_words)
     out = np.empty(top_words.shape[0])
-    for t, words in enumerate(top_words):
-        sub = B[:, words]
-        co = np.asarray((sub.T @ sub).todense()) / n
+    if top_words.size == 0:
+        return np.full(top_words.shape[0], np.nan)
+    # the documents x top words of every topic at once, 0/1: the co-occurrence counts are whole
+    # numbers, exact in any order of summation
+    every, at = np.unique(top_words, return_inverse=True)
+    B = (sparse.csr_matrix(doc_word)[:, every] > 0).toarray().astype(np.float64)
+    n = B.shape[0]
+    co_all = (B.T @ B) / n
+    for t, rows in enumerate(at.reshape(top_words.shape)):
+        co = co_all[np.ix_(rows, rows)]
         p = np.diag(co)
         vals = []
-        for i in range(len(words)):
-            for j in range(i + 1, len(words)):
+        for i in range(len(rows)):
+            for j in range(i + 1, len(rows)):
                 pij = co[i, j]
                 if pij <= 0:
                     vals.append(-1.0)
