@@ -1710,3 +1710,19 @@ def test_round_23_identifiers(generic, text, value, typ):
 ])
 def test_round_23_look_alikes_are_kept(generic, text):
     assert [t for _, t in spans(generic, text) if t not in ("name",)] == []
+
+
+@pytest.mark.parametrize("text,names", [
+    ("他舅舅索南东珠在玉树放牧。", ["索南东珠"]),                      # Tibetan syllables added in round 23
+    ("我们班长道尔吉是蒙古族，摔跤厉害。", ["道尔吉"]),                 # Mongolian
+    ("她闺女迪丽娜尔在银川念书。", ["迪丽娜尔"]),                      # Uyghur
+    ("邻居是撒拉族，老汉叫韩伊斯麻。", ["韩伊斯麻"]),                  # a Salar transcription of Ismail (given_names)
+    ("我外婆本姓钮祜禄，后来改姓郎。", ["钮祜禄", "郎"]),              # a Manchu clan name said as a surname
+])
+def test_round_23_names_of_minority_traditions(generic, text, names):
+    assert [v for v, t in spans(generic, text) if t == "name"] == names
+
+
+@pytest.mark.parametrize("text", ["那顺便把东西带上。", "他说才让我去的。", "这首歌的迪斯科版本好听。"])
+def test_round_23_syllables_in_everyday_words_stay(generic, text):
+    assert [v for v, t in spans(generic, text) if t == "name"] == []
