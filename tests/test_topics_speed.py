@@ -241,3 +241,32 @@ def test_npmi_coherence_of_all_topics_at_once_is_per_topics():
         top = np.array([rng.choice(X.shape[1], n, replace=False) for _ in range(k)])
         top[-1, 0] = top[0, 0]                          # a word among two topics' top words
         assert np.array_equal(npmi_coherence(top, X), per_topic(top, X), equal_nan=True)
+
+
+@pytest.mark.slow   # compiles the NMF kernels in a fresh cache: 5-10 s
+def test_a_kernel_is_compiled_again_when_a_module_it_calls_changes(tmp_path):
+    """nmfkl's kernels call gsdmm's numpy-order sums, compiled into them: their cache is keyed by
+    both files (compiled.jit_for(uses=...)), so an edit of gsdmm.py compiles them again, and a
+    copy with the same files loads them."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PIPELINE_MACHINE_CACHE": str(tmp_path / "machine"), "NUMBA_DEBUG_CACHE": "1"}
+    code = "from pipeline.text.nmfkl import compile_nmf; compile_nmf()"
+
+    def run(where: Path) -> str:
+        out = subprocess.run([sys.executable, "-c", code], cwd=where, env=env, capture_output=True, text=True,
+                             check=True).stdout
+        return "\n".join(line for line in out.splitlines() if "nmfkl" in line)
+
+    clone = tmp_path / "clone"
+    shutil.copytree(root / "pipeline", clone / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
+    assert "data saved to" in run(clone)
+    again = run(clone)
+    assert "data loaded from" in again and "data saved to" not in again
+    called = clone / "pipeline" / "text" / "gsdmm.py"
+    called.write_text(called.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    assert "data saved to" in run(clone)
