@@ -215,6 +215,52 @@ def test_compiled_nmf_is_scikit_learns_to_the_bit(corpus, k, seed, init):
     assert np.array_equal(TM._normalise_rows(H2), TM._normalise_rows(nmf.components_))
 
 
+@pytest.mark.parametrize("corpus,k,seed", [("planted", 4, 1), ("planted", 12, 6), ("sentences", 5, 11),
+                                            ("sentences", 20, 4), ("tall", 3, 2), ("tall", 6, 7)])
+def test_nmf_start_loss_and_tfidf_are_scikit_learns_ported(corpus, k, seed):
+    """nmfkl's ports of scikit-learn's TfidfTransformer, _initialize_nmf (every start; with
+    _randomized_svd's 7 and 4 power iterations, on the transpose and on the matrix: more words than
+    documents and fewer) and _beta_divergence give scikit-learn's bits, so the stage needs no
+    scikit-learn to fit NMF."""
+    from sklearn.decomposition._nmf import _beta_divergence, _initialize_nmf
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    from pipeline.text import nmfkl
+
+    X = _corpus(seed)[0] if corpus == "planted" else _sentences()
+    X = sparse.csr_matrix(X)
+    if corpus == "tall":                    # more documents than words: the SVD of the matrix itself
+        X = _corpus(seed)[0][:, :60]        # (and K = 6 >= a tenth of 60: 4 power iterations)
+    ours, theirs = nmfkl.tfidf(X), TfidfTransformer().fit_transform(X)
+    assert np.array_equal(ours.indptr, theirs.indptr) and np.array_equal(ours.indices, theirs.indices)
+    assert np.array_equal(ours.data, theirs.data)
+    ours.sort_indices()
+    assert (X.shape[0] > X.shape[1]) == (corpus == "tall")
+    for init in ("nndsvda", "nndsvd", "nndsvdar", "random"):
+        W, H = _initialize_nmf(ours, k, init=init, random_state=seed)
+        W2, H2 = nmfkl._initialize_nmf(ours, k, init, seed)
+        assert np.array_equal(W, W2) and np.array_equal(H, H2), init
+        assert (W.flags.c_contiguous, H.flags.c_contiguous) == (W2.flags.c_contiguous, H2.flags.c_contiguous)
+        for W_, H_ in ((W, H), (np.ascontiguousarray(W), np.ascontiguousarray(H))):
+            assert _beta_divergence(ours, W_, H_, 1, square_root=True) == nmfkl._kl_divergence(ours, W_, H_)
+
+
+def test_the_nmf_stage_does_not_import_scikit_learn():
+    """Fitting NMF in the stage's process leaves scikit-learn (1.2 CPU-s with scipy.stats)
+    unimported."""
+    code = ("import sys; import numpy as np; from scipy import sparse; "
+            "from pipeline.text.topicmodel import fit_topics, parse_settings; "
+            "X = sparse.csr_matrix(np.random.default_rng(0).poisson(0.4, (60, 30))); "
+            "fit_topics(X, 'nmf', 3, 1, parse_settings({'models': ['nmf']})); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'statsmodels')))")
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.strip() == "[]"
+
+
 def test_npmi_coherence_of_all_topics_at_once_is_per_topics():
     """npmi_coherence takes the co-occurrence counts of every topic's top words in one product; the
     values are those of one sparse product per topic (whole counts: exact in any order)."""

@@ -167,12 +167,10 @@ def fit_topics(X: sparse.spmatrix, model: str, k: int, random_state: int, settin
                       settings.lda_topic_word_prior, X_test)
         return TopicFit(model, k, _normalise_rows(lda.components), _normalise_rows(lda.doc_topic), lda.perplexity)
     if model == "nmf":
-        from sklearn.feature_extraction.text import TfidfTransformer
+        from pipeline.text.nmfkl import fit_nmf_kl, tfidf as tfidf_l2   # scikit-learn's TF-IDF, ported
 
-        tfidf = TfidfTransformer().fit_transform(X)
+        tfidf = tfidf_l2(X)
         if settings.nmf_loss == "kullback-leibler":      # scikit-learn's updates, compiled (pipeline/text/nmfkl.py)
-            from pipeline.text.nmfkl import fit_nmf_kl
-
             W, H, _ = fit_nmf_kl(tfidf, k, settings.nmf_init, random_state, settings.nmf_max_iter, settings.nmf_tol)
             return TopicFit(model, k, _normalise_rows(H), _normalise_rows(W))
         from sklearn.decomposition import NMF
