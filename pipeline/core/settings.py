@@ -384,7 +384,7 @@ class Topics(Section):
     vocabulary: Vocabulary = Field(default_factory=Vocabulary)
     # dmm: one topic a document, the model of short texts (an answer, a message, a title); lda and
     # nmf (mixed membership) on request. Not all three by default: their scores sit on other scales
-    # and LDA's grid costs ~20 times the DMM's (docs/topics.md)
+    # and LDA's grid costs ~12 times the DMM's, both compiled (benchmarks/RESULTS.md "topics stage")
     models: Annotated[list[TopicModel], Field(min_length=1)] = ["dmm"]
     k_grid: Annotated[list[Annotated[int, Field(ge=2)]], Field(min_length=1)] = list(range(5, 15))
     # seed runs per (model, K): with 3, the rule's choice followed the runs' noise on real corpora
