@@ -65,7 +65,8 @@ def _patterns(person_fields: tuple[str, ...], chat_kin: tuple[str, ...]) -> tupl
     (redaction.names in the config; the template's lists by default)."""
     fields = "|".join(map(re.escape, sorted(person_fields, key=len, reverse=True))) or "(?!)"
     kin = "|".join(map(re.escape, sorted(chat_kin, key=len, reverse=True))) or "(?!)"
-    field_re = re.compile(rf"(?:^|(?<=\n)|(?<=[“「。；…]))[ \t\u3000]*(?:{fields})[：:][ \t\u3000]*")   # (or in a letter read out)
+    field_re = re.compile(rf"(?:^|(?<=\n)|(?<=[“「。；…，,]))[ \t\u3000]*(?:{fields})[：:][ \t\u3000]*")   # (or in a letter
+    # read out; or the next field of a form read out in one line: 经办人：铁军，审核：伏建国)
     line = re.compile(r"(?:(?<![\d:])" + _STAMP + r"|(?:^|(?<=\n))[ \t\u3000]*)"
                       r"(?:([\u4e00-\u9fd5]{2,3}?)(?P<kin>" + kin + r")?(?:-[\u4e00-\u9fd5]{2,4})?"
                       r"(?:[（(][^）)\n]{1,10}[）)])?[ \t\u3000]*[：:]|[\[【]([\u4e00-\u9fd5]{2,3})[\]】])"
@@ -78,6 +79,7 @@ JOINERS = ("跟", "和", "与", "同", "、", "")
 PARTICLES = "啊呢哩吧嘛呀哦"
 DEMONSTRATIVES = ("哪个", "哪一个")                   # asking which person (not 那个王: a spelling, 三横一竖那个王)
 BREAK = "，。；！？,;!?：:、—…～~ \t\u3000\n"
+RARE_PLACE = 10                                      # a place of jieba's dictionary rarer than this may be a given name
 GIVEN_AGAIN_MIN = 10                                 # a given name said again: its characters in 10 of jieba's names (海麦)
 COMMA = re.compile(r"[，,]")                     # 闻老师，闻笑笑 (:func:`_restated`)
 FUNCTION_TAGS = ("d", "p", "c", "u", "r", "m", "q", "t", "f", "y", "e", "o")   # 马上 (d), 高于 (p): no given name
@@ -269,8 +271,7 @@ def _given_in_running_text(text: str, a: int, b: int, rules: Rules, lexicon: Lex
         return False
     person = text.startswith((*rules.titles, *rules.kin_words, *rules.person_after, *ROLE_WORDS, *KIN_AFTER), b)
     entry = lexicon.get(given)
-    everyday = given in rules.places or (entry is not None and not entry[1].startswith("nr") and
-                                         (entry[0] >= 100 or entry[1].startswith("ns")))
+    everyday = given in rules.places or (not _name_entry(entry) and (entry[0] >= 100 or entry[1].startswith("ns")))
     return person or (not everyday and (not after or after in BREAK or after in PARTICLES or HAN_JIEBA.match(after)))
 
 
@@ -283,8 +284,13 @@ def _unbroken_ok(given: str, after: str, lexicon: Lexicon) -> bool:
     """A given name run on into the next word (speech recognition writes no commas: 晓燕明天来):
     when jieba knows it as no everyday word (or as a name) and its last character starts no word
     with the next."""
-    entry = lexicon.get(given)
-    return (entry is None or entry[1].startswith("nr")) and lexicon.get(given[1] + after) is None
+    return _name_entry(lexicon.get(given)) and lexicon.get(given[1] + after) is None
+
+
+def _name_entry(entry: tuple[int, str] | None) -> bool:
+    """No dictionary word, a name (nr), or a place too rare to be an everyday word (德福, ns 2: jieba
+    tags hundreds of given names as small places; 建国, ns 3,083, is an everyday word)."""
+    return entry is None or entry[1].startswith("nr") or (entry[1].startswith("ns") and entry[0] < RARE_PLACE)
 
 
 def _surname_again(text: str, full: set[str], rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:

@@ -200,7 +200,7 @@ def _dictionary(text: str, i: int, k: int, e: int, sur: str, given: str, word: s
         if any(_freq(word + nxt[:m], lexicon) >= RARE_FREQ for m in (1, 2)) or _freq(given[-1] + nxt[:1], lexicon) >= COMMON_FREQ:
             score -= 3.0                                      # a longer word goes on (哈密瓜), or the last character starts one
     p = text[i - 1:i]
-    if p and HAN_JIEBA.match(p) and p not in rules.glue_before:
+    if p and HAN_JIEBA.match(p) and p not in rules.glue_before and not _word_before(text, i, rules):
         joined = _freq(p + sur, lexicon)
         left = _freq(text[i - 2:i], lexicon) if i >= 2 and HAN_JIEBA.match(text[i - 2]) else 0
         if joined >= RARE_FREQ and left <= joined:
@@ -208,6 +208,12 @@ def _dictionary(text: str, i: int, k: int, e: int, sur: str, given: str, word: s
     if p and p in "这那一两几每某" and sur in rules.measure_words and not after_time_word(text, i):
         score -= 9.0                                          # 这张卡
     return score
+
+
+def _word_before(text: str, i: int, rules: Rules) -> bool:
+    """A title or role word of two characters or more ends right before ``i`` (队长沙建国: 队长 is
+    the word, not 长沙), so the surname does not end the word before it."""
+    return any(len(w) > 1 and text.endswith(w, 0, i) for w in (*rules.titles, *ROLE_WORDS))
 
 
 def _ordinary(entry: tuple[int, str], rules: Rules) -> bool:

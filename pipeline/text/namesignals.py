@@ -158,7 +158,9 @@ def _kin_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[int]
         spaced = re.match(r"[\u4e00-\u9fd5][ \t\u3000]+(?=[\u4e00-\u9fd5])", text[b:b + 6])
         end = b + (spaced.end() + 1 if spaced else 2)
         given = text[b] + text[end - 1] if spaced else text[b:end]
-        if len(given) < 2 or not _given_ok(given, rules) or given in rules.not_names or given in lexicon.user or \
+        open_first = given[:1] in OPEN_FIRST and given[1:] in GIVEN_CHARS     # 我兄弟有才 (not 有车, 有房: no name's)
+        if len(given) < 2 or not _given_ok(given, rules, lexicon=lexicon if open_first else None) or \
+                given in rules.not_names or given in lexicon.user or \
                 given.startswith(tuple(rules.strong_triggers)) or given[0] in KIN_VERBS:
             continue                                          # 孙女叫佳慧: the name comes after 叫
         if given[0] == "家" and lexicon.get(text[b + 1:b + 3]) is not None:
@@ -173,6 +175,8 @@ def _kin_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[int]
         if entry is None and any(_common(given[0] + given[1] + c, lexicon, RARE_FREQ) for c in text[end:end + 1]):
             continue
         nxt = text[end:end + 1]
+        if open_first and nxt and HAN_JIEBA.match(nxt) and nxt not in rules.glue_after:
+            continue                                          # 有 + a name's character set off only (not 有福气, 有才华)
         if not spaced and _kin_full_name(text, b, rules, lexicon):
             yield b, b + 3                                    # 我媳妇敏秀珍在家: the full name, not 敏秀
             continue

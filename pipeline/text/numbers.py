@@ -101,6 +101,9 @@ PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕�
 PLATE_RE = re.compile(r"[" + PROVINCES + r"][ \-]{0,2}[A-Za-z](?:, ?)?(?:[ .\-]{0,2}电)?(?:(?:[ .\-]{0,2}[A-Za-z0-9" + _CN + r"]){5,6}"
                       r"(?![A-Za-z0-9" + _CN + r"])"       # a separator anywhere: 宁A·52J36, 宁AD 68159, 宁B，洞七五三二, 宁 D，幺洞七五三
                       r"|(?:[ .\-]?[A-Za-z0-9" + _CN + r"]){4,5} ?[挂学警领])")   # a trailer's, a learner's: 宁B·3175挂
+# a plate said in groups with commas between them: 宁D，三，K，五八二 (five or six characters in all, counted in
+# :func:`_numbers`; PLATE_RE allows a comma only after the city's letter)
+PLATE_SAID_RE = re.compile(r"[" + PROVINCES + r"] ?[A-Za-z](?:, ?[A-Za-z0-9" + _CN + r"]{1,5}){2,6}(?![A-Za-z0-9" + _CN + r"])")
 # a farm vehicle's plate (拖拉机, 农用车: the province, the city's two digits, five digits): 宁04-18273
 FARM_PLATE_RE = re.compile(r"[" + PROVINCES + r"] ?\d{2} ?[\-－—–·. ] ?\d{5}(?![\d\-－—–])")
 CERT_RE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{1,2} ?(?:\d{7,18}|\d(?:[ \t]\d){6,17}|\d{2,6}(?:[ \t]\d{2,6}){1,3})(?![A-Za-z0-9]|-\d)")   # H64030200218756, EA 3258071,
@@ -561,6 +564,10 @@ _ID_AFTER = re.compile(r"[A-Za-z0-9_@]")                 # ... nor ends right be
 
 ASCII_ID_RE = re.compile(r"(?<![A-Za-z0-9_@.\-])[A-Za-z0-9](?:[A-Za-z0-9_.\- ]{0,40}[A-Za-z0-9])?(?![A-Za-z0-9_@])")
 SHAPE_NEAR = 120                                         # characters around an identifier searched for its shape
+# a person's own number of the same kind said right after another's (他工号2176，我是2177): a pronoun, then
+# digits as many as the identifier's (not a year, a date, an amount or a count after them)
+PARALLEL_RE = re.compile(r"[我他她你](?:们)?(?:的)?(?:是|呢|叫)?[:：]? ?(\d{3,12})(?![\d年月日号岁个块元人户层楼室万千百天])")
+PARALLEL_NEAR = 30
 
 
 def _norm_id(value: str) -> str:
@@ -588,6 +595,12 @@ def _again(folded: str, found: list[tuple[int, int, str]]) -> Iterator[tuple[int
                             max(s - m.end(), m.start() - e) <= SHAPE_NEAR), None)
             if typ is not None:
                 yield m.start(), m.start() + len(value), typ
+    bare = [(s, e, t) for s, e, t in found if folded[s:e].isdigit()]
+    if bare:
+        for m in PARALLEL_RE.finditer(folded):
+            typ = next((t for s, e, t in bare if e - s == len(m.group(1)) and 0 < m.start() - e <= PARALLEL_NEAR), None)
+            if typ is not None:
+                yield m.start(1), m.end(1), typ          # 他工号2176，我是2177
     for value, typ in {(folded[s:e], t) for s, e, t in found if e - s >= 5}:
         i = folded.find(value)                           # by str.find, not a pattern per value (issue 19)
         while i >= 0:
@@ -678,10 +691,33 @@ def find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
         elif typ == "long_number":
             head = LETTER_HEAD_RE.search(folded, max(0, s - 6), s)
             s = head.start() if head and head.group(1).lower() not in NOT_HEADS else s   # YT 8826 4410 3357 21
+            if not head and s >= 1 and "A" <= folded[s - 1] <= "Z" and not _ID_CHAR.match(folded[s - 2:s - 1] or " "):
+                s -= 1                                   # A6401045200024060031: one capital joined to a long number
+        if typ in ("long_number", "certificate", "bank_card", "id_number") and folded.endswith("第", 0, s) and \
+                folded.startswith("号", e):
+            s, e = s - 1, e + 1                          # 编号第640105120240003718号: the number's 第 and 号 with it
         if typ in ("long_number", "certificate"):
             head = CN_HEAD_RE.search(folded, max(0, s - 6), s)
             s = head.start() if head else s              # 居住证号宁银居 640105 2023 008137: the issuer's prefix
         yield s, e, typ
+
+
+def _said_plate_end(folded: str, m: re.Match) -> int:
+    """The end of a plate said in comma-separated groups (PLATE_SAID_RE's match ``m``): the groups
+    that make five characters after the city's letter, or six (a new-energy plate's) unless the
+    sixth is a Chinese numeral that starts a count (宁E，2，F，0，7，8，一辆三轮: 一辆); 0 when no
+    prefix of the groups makes five or six with two digits among them."""
+    ends, n, pos = {}, 0, m.start() + 2 + (folded[m.start() + 1] == " ")
+    for g in re.finditer(r", ?([A-Za-z0-9" + _CN + r"]+)", folded[pos:m.end()]):
+        n += len(g.group(1))
+        ends[n] = pos + g.end()
+    chars = [c for c in folded[pos:m.end()] if c.isalnum()]
+    if 6 in ends and not (chars[5] in CN_DIGITS and folded[ends[6]:ends[6] + 1].isalpha()):
+        end = ends[6]
+    else:
+        end = ends.get(5, 0)
+    digits = sum(c.isdigit() or c in CN_DIGITS for c in chars[:6 if end == ends.get(6) else 5])
+    return end if end and digits >= 2 else 0
 
 
 @functools.lru_cache(maxsize=8)
@@ -708,6 +744,10 @@ def _find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     for m in PLATE_RE.finditer(folded):
         if sum(c.isdigit() or c in CN_DIGITS for c in m.group()[2:]) >= 2:
             yield m.start(), m.end(), "plate"
+    for m in PLATE_SAID_RE.finditer(folded):
+        end = _said_plate_end(folded, m)
+        if end:
+            yield m.start(), end, "plate"
     for m in FARM_PLATE_RE.finditer(folded):
         yield m.start(), m.end(), "plate"
     for m in WXID_RE.finditer(folded):
