@@ -43,7 +43,7 @@ from pipeline.text.redaction_eval import load_labelled, parse_markup, score
 ROOT = Path(__file__).resolve().parents[1]
 LABELLED = ROOT / "tests" / "fixtures" / "redaction" / "labelled.yaml"
 BLIND = {"heldout22", "heldout23", "heldout24", "heldout25", "heldout28", "heldout34", "heldout35", "heldout36", "heldout37",
-         "heldout38", "heldout39"}   # parts whose names were never tuned on: measured, with floors, not held to the targets
+         "heldout38", "heldout39", "heldout40", "heldout41"}   # parts whose names were never tuned on: measured, with floors, not held to the targets
 
 
 def _table_module():
@@ -202,6 +202,15 @@ def test_the_parts_below_the_targets_have_not_regressed(measured, part, names, n
     ("held-out 38", {"numbers and ids": (1.0, 1.0), "names": (0.91, 0.95), "addresses": (1.0, 1.0),
                      "ordinary words (decoys)": (0.98, None)}),
     ("held-out 39", {"numbers and ids": (1.0, 1.0), "names": (0.96, 0.97), "addresses": (1.0, 1.0),
+                     "ordinary words (decoys)": (0.97, None)}),
+    # the fortieth (women in 吴忠 and 青铜峡) and forty-first (police, property managers, lawyers in 银川 and
+    # 石嘴山) writers (blind for names): measured once with round 24's detector before any turn was read
+    # (numbers 63/64 and 95/99, names 174/177 = 0.983, precision 0.931, and 223/246 = 0.907, precision
+    # 0.970, addresses 8/8 and 20/21, decoys kept 202/208 and 254/260); round 24 then tuned their numbers
+    # and addresses (64/64, 99/99; 21/21)
+    ("held-out 40", {"numbers and ids": (1.0, 0.98), "names": (0.98, 0.93), "addresses": (1.0, 1.0),
+                     "ordinary words (decoys)": (0.97, None)}),
+    ("held-out 41", {"numbers and ids": (1.0, 1.0), "names": (0.90, 0.97), "addresses": (1.0, 0.95),
                      "ordinary words (decoys)": (0.97, None)}),
     # the twenty-ninth writer (blind after round 20: names 380/432 = 0.880; then tuned on in round 21)
     ("tuning 29", {"numbers and ids": (1.0, 1.0), "names": (0.95, 0.97), "addresses": (1.0, 1.0),

@@ -1737,6 +1737,11 @@ def test_round_23_syllables_in_everyday_words_stay(generic, text):
     ("车牌我念：宁E，2，F，0，7，8，一辆三轮。", "宁E，2，F，0，7，8", "plate"),
     ("鉴定书编号第640202201900017263号，我留着呢。", "第640202201900017263号", "long_number"),   # the number's 第 and 号 with it
     ("报案回执号B6402051900002173045，派出所给的。", "B6402051900002173045", "long_number"),   # one capital joined to a long number
+    ("老执照的注册号640381NB000482X，现在不用了。", "640381NB000482X", "certificate"),   # capitals inside, a check letter after
+    ("对方打来的是+44 7700 900 123，英国的号。", "+44 7700 900 123", "mobile"),         # a number abroad, its + with it
+    ("他在那边用的号是+971 50 123 4567。", "+971 50 123 4567", "mobile"),
+    ("裁定书上写着（2025）宁0104民初2216号。", "（2025）宁0104民初2216号", "certificate"),   # a court's case number
+    ("执行案号是(2023)宁02执5号，还没执行完。", "(2023)宁02执5号", "certificate"),
 ])
 def test_round_24_identifiers(generic, text, value, typ):
     found = [(v, t) for v, t in spans(generic, text) if t != "name"]
@@ -1770,3 +1775,16 @@ def test_round_24_names(generic, text, names):
                                   "我哥有才华，就是懒。"])
 def test_round_24_everyday_words_stay(generic, text):
     assert [v for v, t in spans(generic, text) if t == "name"] == []
+
+
+def test_round_24_a_building_after_a_numbered_section(generic):
+    """西园三区311号楼1806: the section's house-number form (三区17号) no longer stops at 311号 when 楼
+    follows; the building and its room are the address."""
+    found = [(v, t) for v, t in spans(generic, "他寄件地址是银川市金凤区紫园二区208号楼1503，写的清清楚楚。") if t == "address"]
+    assert found == [("银川市金凤区紫园二区208号楼1503", "address")]
+    assert [v for v, t in spans(generic, "住在滨河家园三区十七排八号。") if t == "address"] == ["滨河家园三区十七排八号"]
+
+
+@pytest.mark.parametrize("text", ["气温+15度，风大。", "文号是宁政发〔2020〕14号，按这个办。", "比分是+3，赢了。"])
+def test_round_24_more_look_alikes_are_kept(generic, text):
+    assert [v for v, t in spans(generic, text) if t not in ("name",)] == []

@@ -104,6 +104,10 @@ PLATE_RE = re.compile(r"[" + PROVINCES + r"][ \-]{0,2}[A-Za-z](?:, ?)?(?:[ .\-]{
 # a plate said in groups with commas between them: 宁D，三，K，五八二 (five or six characters in all, counted in
 # :func:`_numbers`; PLATE_RE allows a comma only after the city's letter)
 PLATE_SAID_RE = re.compile(r"[" + PROVINCES + r"] ?[A-Za-z](?:, ?[A-Za-z0-9" + _CN + r"]{1,5}){2,6}(?![A-Za-z0-9" + _CN + r"])")
+# a court's case number: (year), the court's code (the province and two or four digits), the kind of
+# case (刑初, 民终, 执 ...) and its number: (2024)宁0202刑初87号, （2023）宁01民终1234号. It names a case and
+# so its parties, whatever word comes before it (unlike a public document's number, OFFICIAL_DOC_RE)
+COURT_CASE_RE = re.compile(r"[(（\[〔【] ?(?:19|20)\d\d ?[)）\]〕】] ?[" + PROVINCES + r"]\d{2,4}[\u4e00-\u9fff]{1,4}\d{1,6} ?号")
 # a farm vehicle's plate (拖拉机, 农用车: the province, the city's two digits, five digits): 宁04-18273
 FARM_PLATE_RE = re.compile(r"[" + PROVINCES + r"] ?\d{2} ?[\-－—–·. ] ?\d{5}(?![\d\-－—–])")
 CERT_RE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{1,2} ?(?:\d{7,18}|\d(?:[ \t]\d){6,17}|\d{2,6}(?:[ \t]\d{2,6}){1,3})(?![A-Za-z0-9]|-\d)")   # H64030200218756, EA 3258071,
@@ -135,7 +139,7 @@ REGION_FILE_RE = re.compile(r"(?<![A-Za-z0-9\-])\d{6}(?:-[A-Z]{1,4}){1,3}(?:-\d{
 LETTERED_RE = re.compile(r"(?<![A-Za-z0-9_.@\-])[A-Z]{1,5}(?:-?[A-Z0-9]){5,30}(?![A-Za-z0-9_@]|-[A-Za-z0-9])")
 TOKEN = r"[A-Za-z0-9](?:[A-Za-z0-9_.\-]{0,38}[A-Za-z0-9])?"
 # digits with one or two capitals inside (a medical-insurance or other card's number: 640302B0038571)
-INNER_LETTER_RE = re.compile(r"(?<![A-Za-z0-9_.@\-])\d{4,}[A-Z]{1,2}\d{4,}(?![A-Za-z0-9_@]|-[A-Za-z0-9])")
+INNER_LETTER_RE = re.compile(r"(?<![A-Za-z0-9_.@\-])\d{4,}[A-Z]{1,2}\d{4,}[A-Z]?(?![A-Za-z0-9_@]|-[A-Za-z0-9])")
 SPACED = r"[A-Za-z0-9](?:(?:[ \t]|[ \t]?[\-_][ \t]?)[A-Za-z0-9]){3,}(?![A-Za-z0-9])"   # one character at a time: 0 0 7 3 1 6, Q F Y - 1 1 3
 # a WeChat id as the app makes it (wxid_ and letters and digits): an account with no word before it
 WXID_RE = re.compile(r"(?<![A-Za-z0-9_])wxid_[A-Za-z0-9_\-]{6,30}(?![A-Za-z0-9_])", re.I)
@@ -693,6 +697,9 @@ def find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
             s = head.start() if head and head.group(1).lower() not in NOT_HEADS else s   # YT 8826 4410 3357 21
             if not head and s >= 1 and "A" <= folded[s - 1] <= "Z" and not _ID_CHAR.match(folded[s - 2:s - 1] or " "):
                 s -= 1                                   # A6401045200024060031: one capital joined to a long number
+        if typ in ("long_number", "landline", "mobile") and folded.endswith("+", 0, s) and \
+                sum(c.isdigit() for c in folded[s:e]) >= 9:
+            s, typ = s - 1, "mobile" if typ == "long_number" else typ   # +63 917 582 4406: a number abroad, its +
         if typ in ("long_number", "certificate", "bank_card", "id_number") and folded.endswith("第", 0, s) and \
                 folded.startswith("号", e):
             s, e = s - 1, e + 1                          # 编号第640105120240003718号: the number's 第 and 号 with it
@@ -731,6 +738,8 @@ def _place_plate_re(places: tuple[str, ...]) -> re.Pattern:
 def _find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     folded, births = _mask_dates(fold(text))
     yield from births                                    # 生日是1983/04/27
+    for m in COURT_CASE_RE.finditer(folded):
+        yield m.start(), m.end(), "certificate"          # (2024)宁0202刑初87号: a court's case, its parties'
     for m in OFFICIAL_DOC_RE.finditer(folded):
         before = folded[max(0, m.start() - 8):m.start()]
         named = NUMBER_WORD_RE.search(before) and not DOC_WORD_RE.search(before)

@@ -30,7 +30,7 @@ DEFAULT_CONTEXT = {
     "certificate": ("护照号码", "护照号", "护照", "通行证号", "通行证", "回乡证", "台胞证", "社保卡号", "社保卡", "社保号",
                     "医保卡号", "医保卡", "医保号", "社会保障号", "社会保障卡号", "驾驶证号", "驾驶证", "驾照", "军官证",
                     "残疾证号", "残疾证", "证件号码", "证件号", "证号", "证书号", "证书编号", "执照号",
-                    "信用代码"),
+                    "信用代码", "注册号"),
     "bank_card": ("卡号", "银行卡", "储蓄卡", "信用卡", "存折", "账户", "帐户"),
 }
 # redaction.names lists when the config gives none
@@ -359,7 +359,7 @@ def _address_re(addr: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
         rf"|[,，] ?\d{{1,5}}(?=[，。,.;；！？\s]|$)|{said}(?:{room})?)?)(?:(?:底商|商铺|门面房?|门市部?)(?: ?{house}号)?)?"    # 12号楼2单元301, C区5-2-301, 六零一室, 1号楼底商
         rf"|(?:{village})(?:委会)? ?第?{num}(?:{group}) ?{row}(?:{plate}第?{house}(?:号|户)院?{annex})?"   # 明台村二组38号, 东和村4队, 原隆村第五村民小组, 中圈塘村2组第16户
         rf"|(?<![\d一二三四五六七八九十百零〇两]){num}(?:{group}){row}{plate}{num}(?:号|户)院?{annex}"     # 二组38号
-        rf"|(?:{village}|{compounds}) ?{num}区 ?{row}{plate}{house}(?:号|户)院?{annex}"      # a section of a resettlement village: 移民新村3区17号, 滨河家园三区十七排八号
+        rf"|(?:{village}|{compounds}) ?{num}区 ?{row}{plate}{house}(?:号(?!楼)|户)院?{annex}"   # a section of a resettlement village: 移民新村3区17号, 滨河家园三区十七排八号 (not 西园三区311号楼: a building)
         rf"|(?:{compounds}) ?{num}(?:{village}) ?{num}排 ?{house}(?:号|户)院?{annex}"      # ... numbered as villages: 滨河家园四村九排六号
         rf"|(?:{village})[\u4e00-\u9fd5]{{1,3}}?[点区片] ?{row}{plate}{house}(?:号|户)(?![床位])院?{annex}"   # a village's site: 和泉村移民点14号
         rf"|(?<![零〇一二三四五六七八九幺洞两\d]){said}(?:{room})?[,，] ?{num}(?:{long_units})(?:[,，] ?{num}(?:{building}))?"
