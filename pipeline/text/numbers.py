@@ -101,12 +101,11 @@ PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕�
 PLATE_RE = re.compile(r"[" + PROVINCES + r"][ \-]{0,2}[A-Za-z](?:, ?)?(?:[ .\-]{0,2}电)?(?:(?:[ .\-]{0,2}[A-Za-z0-9" + _CN + r"]){5,6}"
                       r"(?![A-Za-z0-9" + _CN + r"])"       # a separator anywhere: 宁A·52J36, 宁AD 68159, 宁B，洞七五三二, 宁 D，幺洞七五三
                       r"|(?:[ .\-]?[A-Za-z0-9" + _CN + r"]){4,5} ?[挂学警领])")   # a trailer's, a learner's: 宁B·3175挂
-# a plate said in groups with commas between them: 宁D，三，K，五八二 (five or six characters in all, counted in
-# :func:`_numbers`; PLATE_RE allows a comma only after the city's letter)
+# a plate said in groups with commas between them: 宁D，三，K，五八二 (five or six characters in all, counted by
+# :func:`_said_plate_end`; PLATE_RE allows a comma only after the city's letter)
 PLATE_SAID_RE = re.compile(r"[" + PROVINCES + r"] ?[A-Za-z](?:, ?[A-Za-z0-9" + _CN + r"]{1,5}){2,6}(?![A-Za-z0-9" + _CN + r"])")
-# a court's case number: (year), the court's code (the province and two or four digits), the kind of
-# case (刑初, 民终, 执 ...) and its number: (2024)宁0202刑初87号, （2023）宁01民终1234号. It names a case and
-# so its parties, whatever word comes before it (unlike a public document's number, OFFICIAL_DOC_RE)
+# a court's case number: (year), the court's code, the kind of case (刑初, 民终, 执 ...), its number: (2024)宁0202刑初87号;
+# it names a case and so its parties, whatever word comes before it (unlike OFFICIAL_DOC_RE's public documents)
 COURT_CASE_RE = re.compile(r"[(（\[〔【] ?(?:19|20)\d\d ?[)）\]〕】] ?[" + PROVINCES + r"]\d{2,4}[\u4e00-\u9fff]{1,4}\d{1,6} ?号")
 # a farm vehicle's plate (拖拉机, 农用车: the province, the city's two digits, five digits): 宁04-18273
 FARM_PLATE_RE = re.compile(r"[" + PROVINCES + r"] ?\d{2} ?[\-－—–·. ] ?\d{5}(?![\d\-－—–])")
@@ -702,7 +701,7 @@ def find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
             s, typ = s - 1, "mobile" if typ == "long_number" else typ   # +63 917 582 4406: a number abroad, its +
         if typ in ("long_number", "certificate", "bank_card", "id_number") and folded.endswith("第", 0, s) and \
                 folded.startswith("号", e):
-            s, e = s - 1, e + 1                          # 编号第640105120240003718号: the number's 第 and 号 with it
+            s, e = s - 1, e + 1                          # 认定书编号第……号: the number's 第 and 号 with it
         if typ in ("long_number", "certificate"):
             head = CN_HEAD_RE.search(folded, max(0, s - 6), s)
             s = head.start() if head else s              # 居住证号宁银居 640105 2023 008137: the issuer's prefix
@@ -711,20 +710,16 @@ def find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
 
 def _said_plate_end(folded: str, m: re.Match) -> int:
     """The end of a plate said in comma-separated groups (PLATE_SAID_RE's match ``m``): the groups
-    that make five characters after the city's letter, or six (a new-energy plate's) unless the
-    sixth is a Chinese numeral that starts a count (宁E，2，F，0，7，8，一辆三轮: 一辆); 0 when no
-    prefix of the groups makes five or six with two digits among them."""
-    ends, n, pos = {}, 0, m.start() + 2 + (folded[m.start() + 1] == " ")
+    that make five characters after the city's letter, or six (a new-energy plate's) unless the sixth
+    is a Chinese numeral that starts a count (宁E，2，F，0，7，8，一辆三轮); 0 without two digits."""
+    n, end, pos = 0, 0, m.start() + 2 + (folded[m.start() + 1] == " ")
     for g in re.finditer(r", ?([A-Za-z0-9" + _CN + r"]+)", folded[pos:m.end()]):
         n += len(g.group(1))
-        ends[n] = pos + g.end()
-    chars = [c for c in folded[pos:m.end()] if c.isalnum()]
-    if 6 in ends and not (chars[5] in CN_DIGITS and folded[ends[6]:ends[6] + 1].isalpha()):
-        end = ends[6]
-    else:
-        end = ends.get(5, 0)
-    digits = sum(c.isdigit() or c in CN_DIGITS for c in chars[:6 if end == ends.get(6) else 5])
-    return end if end and digits >= 2 else 0
+        if n == 5 or n == 6 and not (g.group(1)[-1] in CN_DIGITS and folded[pos + g.end():pos + g.end() + 1].isalpha()):
+            end = pos + g.end()
+        if n >= 6:
+            break
+    return end if sum(c.isdigit() or c in CN_DIGITS for c in folded[pos:end]) >= 2 else 0
 
 
 @functools.lru_cache(maxsize=8)
