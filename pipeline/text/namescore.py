@@ -213,7 +213,11 @@ def _dictionary(text: str, i: int, k: int, e: int, sur: str, given: str, word: s
 def _word_before(text: str, i: int, rules: Rules) -> bool:
     """A title or role word of two characters or more ends right before ``i`` (队长沙建国: 队长 is
     the word, not 长沙), so the surname does not end the word before it."""
-    return any(len(w) > 1 and text.endswith(w, 0, i) for w in (*rules.titles, *ROLE_WORDS))
+    return text.endswith(per_rules(rules, _long_roles), 0, i)
+
+
+def _long_roles(rules: Rules) -> tuple[str, ...]:
+    return tuple(w for w in (*rules.titles, *ROLE_WORDS) if len(w) > 1)
 
 
 def _ordinary(entry: tuple[int, str], rules: Rules) -> bool:
@@ -247,7 +251,7 @@ def _left(text: str, i: int, e: int, rules: Rules) -> float:
 def _right(text: str, e: int, rules: Rules) -> float:
     nxt = text[e:e + 1]
     if not nxt or nxt in FUNCTION_AFTER or not WORD_CHAR.match(nxt) or ROSTER_NUMBER.match(text, e):
-        return 1.0 + text.startswith(rules.person_after, e)   # or a phone: 李娜15809532217 (a roster)
+        return 1.0 + text.startswith(rules.person_after, e)   # or a phone: 李娜 and her mobile (a roster)
     if text.startswith(PERSON_NOUNS, e) and not text.startswith(NOT_PERSON, e):
         return 1.5                                            # 马金花老人, 者建军这人: a noun for the person
     if text.startswith(per_rules(rules, _lists)[2], e):

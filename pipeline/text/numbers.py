@@ -387,7 +387,7 @@ def _split(folded: str, base: int, num: str, text: str, rules: Rules) -> Iterato
 def _chinese_runs(folded: str, text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     """Numbers said in Chinese digits, alone or mixed with Arabic ones (``一三八 0953 6627``,
     ``零九五幺 5028316``), classified like any run (:func:`classify`). A mixed run needs three
-    Chinese digits, so that a numeral before a number (老三 13895012345) stays out of it."""
+    Chinese digits, so that a numeral before a number (老三 and a mobile's eleven digits) stays out of it."""
     for m in CN_RUN_RE.finditer(folded):
         value, end = m.group(), m.end()
         if value.endswith("两") and HAN.match(folded[end:end + 1]):
