@@ -88,7 +88,9 @@ def _found_in(form: str, view: str) -> bool:
 
 
 def leaks(roots: list[Path], values: dict[str, str], extra: str = "") -> tuple[list[str], int]:
-    """``file: category`` for every planted value found (never the value), and the files searched."""
+    """``file: category`` for every planted value found (never the value), and the files searched. A
+    form of digits shorter than a phone number is not searched in the view without separators (a
+    progress bar's 0/837 there is 0837, a planted staff number)."""
     found, n = [], 0
     patterns = {v: [f for f in normalised(v, values[v])] for v in values}
     sources = [(str(p), t) for root in roots for p in sorted(root.rglob("*")) if p.is_file() for t in file_texts(p)]
@@ -97,7 +99,7 @@ def leaks(roots: list[Path], values: dict[str, str], extra: str = "") -> tuple[l
     for where, text in sources:
         views = scannable(text)
         for value, forms in patterns.items():
-            if any(_found_in(f, view) for f in forms for view in views):
+            if any(_found_in(f, view) for f in forms for view in (views[:2] if f.isdigit() and len(f) < 7 else views)):
                 found.append(f"{where}: {values[value]}")
     return sorted(set(found)), n
 
@@ -108,7 +110,8 @@ def leaks(roots: list[Path], values: dict[str, str], extra: str = "") -> tuple[l
 # a blind part whose numbers are not all found yet goes here (labelled.yaml's notes); 22 and 23: tuned in
 # round 18. Held-out 28 stays blind (2 addresses missed). Tuning 30-33 (written to train the name tagger)
 # and held-out 34 and 35 (blind for names) are planted since round 22 found their last numbers and
-# addresses (docs/redaction.md), held-out 36 and 37 since round 23 found theirs, held-out 38 to 41 since round 24
+# addresses (docs/redaction.md), held-out 36 and 37 since round 23 found theirs, held-out 38 to 41 since round 24,
+# held-out 42 and 43 since round 25
 NOT_PLANTED: set[str] = {"heldout28"}
 
 
@@ -257,6 +260,8 @@ def test_the_scanner_sees_every_form():
     assert "13909512233" in normalised("一三九零九五一二二三三") and "mayulan@qq.com" in normalised("MaYuLan@QQ.COM")
     hits, _ = leaks([], {"139 0953 2817": "mobile"}, "电话139-0953-2817")
     assert hits == ["stdout/stderr: mobile"]
+    assert leaks([], {"0837": "staff_id"}, "transcripts: 0%| | 0/837 [00:00<?, ?files]")[0] == []
+    assert leaks([], {"0837": "staff_id"}, "工号0837")[0] == ["stdout/stderr: staff_id"]
 
 
 def test_no_planted_value_in_any_file_a_run_writes(study):
@@ -285,9 +290,15 @@ def test_no_planted_value_in_any_file_a_run_writes(study):
 
 
 def test_the_scanner_sees_the_raw_files(study):
-    """Control: every planted value is in raw/ (so a clean output is no accident of the scanner)."""
+    """Control: planted values of every category are found in raw/ (so a clean output is no accident
+    of the scanner); twenty of each category (all of them against every raw file took 20 minutes once
+    the labelled set passed 5,000 turns: the scan is values times files)."""
     tmp, values = study
-    hits, _ = leaks([tmp / "raw"], values)
+    sample: dict[str, str] = {}
+    for value, category in values.items():
+        if sum(c == category for c in sample.values()) < 20:
+            sample[value] = category
+    hits, _ = leaks([tmp / "raw"], sample)
     seen = {h.split(": ")[-1] for h in hits}
     assert {"name", "mobile", "landline", "id_number", "bank_card", "plate", "account", "address"} <= seen
 

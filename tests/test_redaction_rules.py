@@ -1055,7 +1055,7 @@ def test_a_false_start_and_a_name_broken_by_a_pause(generic):
     assert _names(generic, "以前的会计是周……周建国，后来调走了。") == ["周……", "周建国"]
     assert _names(generic, "那个人叫苏……嗯……红霞，就是苏红霞。") == ["苏……嗯……红霞", "苏红霞"]
     assert _names(generic, "我们组长叫白[听不清]兰，对。") == ["白[听不清]兰"]
-    assert _names(generic, "他叫冯什么……冯志刚。") == ["冯什么……", "冯志刚"]
+    assert _names(generic, "他叫冯什么……冯志刚。") == ["冯", "冯志刚"]   # the surname alone, as the labelled set marks it (round 25)
     assert _names(generic, "我们马……马上就走。为什么……我也不知道。") == []
 
 
@@ -1788,3 +1788,23 @@ def test_round_24_a_building_after_a_numbered_section(generic):
 @pytest.mark.parametrize("text", ["气温+15度，风大。", "文号是宁政发〔2020〕14号，按这个办。", "比分是+3，赢了。"])
 def test_round_24_more_look_alikes_are_kept(generic, text):
     assert [v for v, t in spans(generic, text) if t not in ("name",)] == []
+
+
+@pytest.mark.parametrize("text,value", [
+    ("调解不成就仲裁，立案号是盐农仲字〔2022〕第7号，我是申请人。", "盐农仲字〔2022〕第7号"),   # 第 and a serial of one digit
+    ("那张表是固教转〔2023〕第208号，学籍跟着走。", "固教转〔2023〕第208号"),              # an issuer not ending in 字 or a case's word
+    ("他在那边住大阪府堺市北区中百舌鸟町2丁目5番3号，打工三年。", "大阪府堺市北区中百舌鸟町2丁目5番3号"),  # an address in Japan
+])
+def test_round_25_identifiers_and_addresses(generic, text, value):
+    """Round 25 (writers 42 and 43): a document number with 第 and a short serial, or after an issuer
+    whatever its last character, is taken whole; a Japanese address (丁目, 番地) is an address."""
+    assert [v for v, t in spans(generic, text) if t != "name"] == [value]
+
+
+@pytest.mark.parametrize("text", ["按宁政发〔2017〕第15号文件办。", "他是第3号选手，跑了第9名。", "住在三丁目那边。"])
+def test_round_25_look_alikes_are_kept(generic, text):
+    assert [v for v, t in spans(generic, text) if t != "name"] == []
+
+
+def test_round_25_a_date_and_time_is_no_address(generic):
+    assert [v for v, t in spans(generic, "我们是2023年6月14号 08:30到的，住在12号 301。") if t == "address"] == ["12号 301"]

@@ -91,7 +91,8 @@ def lone_surnames(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Ite
             if e >= region and not _general(text, e + len(spelled)):
                 yield e + len(spelled) - 1, e + len(spelled)
             continue
-        sur = next((text[e:e + k] for k in (2, 1) if text[e:e + k] in every), "") or _clan(text, e, rules, lexicon)
+        sur = next((text[e:e + k] for k in (2, 1) if text[e:e + k] in every), "") or _clan(text, e, rules, lexicon) or \
+            _unlisted(text, e, lexicon)
         if sur and e >= region and not _general(text, e + len(sur)):
             yield e, e + len(sur)
     yield from _spelled_alone(text, region)
@@ -179,6 +180,20 @@ def _clan(text: str, e: int, rules: Rules, lexicon: Lexicon) -> str:
                 all(HAN_JIEBA.match(c) and c not in rules.not_given and c not in "什么哪谁" for c in word):
             return word
     return ""
+
+
+def _unlisted(text: str, e: int, lexicon: Lexicon) -> str:
+    """A surname of no list said alone after 姓 (姓禤，这个姓少见): one character that ends its clause
+    and makes no word with 姓 (not 姓啥，), after no negation and not as the noun (不姓立, 这个姓少, 老姓吗);
+    the lists cannot hold every rare surname."""
+    c, before = text[e:e + 1], text[max(0, e - 2):e - 1]
+    if c and HAN_JIEBA.match(c) and c not in UNLISTED_NOT and text[e + 1:e + 2] in CLAUSE_END and \
+            lexicon.get("姓" + c) is None and not before.endswith(("不", "没", "个", "这", "那", "老")):
+        return c
+    return ""
+
+
+UNLISTED_NOT = "啥谁甚么哪的了呢吧啊呀嘛吗多少"
 
 
 def _general(text: str, e: int) -> bool:

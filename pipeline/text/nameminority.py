@@ -12,7 +12,7 @@
 
 Sources of the syllables: written from knowledge of the names' usual Chinese spellings (not from
 a printed table, not downloaded; round 23 added the common ones writer 33's names showed missing,
-索南, 巴雅尔, 道尔吉, 迪丽, 波拉提 …, and others of the same traditions): Tibetan names as Qinghai's and Gansu's Tibetans write them in
+索南, 巴雅尔, 道尔吉, 迪丽, 波拉提 …, and others of the same traditions; round 25 德力格尔, 青格勒, 苏布达 …): Tibetan names as Qinghai's and Gansu's Tibetans write them in
 Chinese (次仁, 扎西, 卓玛, 才让, 拉毛, 措/错, 东知/东智 …), Mongolian names of Inner Mongolia and
 Xinjiang (巴特尔, 其木格, 乌兰, 图雅, 苏和, 那日苏 …), and Uyghur and Kazakh names in the spellings
 of Xinjiang's ID cards (买买提, 吐尔逊, 阿依古丽, -江, -古丽, -汗 …); the Hui 经名 are the
@@ -38,7 +38,8 @@ MONGOLIAN = ("巴特尔", "巴图", "其木格", "其其格", "乌兰", "图雅"
              "满都拉", "特木尔", "布和", "乌日娜", "乌云", "其劳", "松", "图", "雅", "格", "日", "勒", "木", "其", "娜", "仁",
              "额", "敦", "巴", "特", "尔", "达", "赖", "图门", "宝力道", "呼和", "查干", "阿木尔", "吉日嘎拉",
              "巴雅尔", "道尔吉", "那顺", "巴音", "托雅", "阿木古楞", "古楞", "额日和木", "乌力吉", "乌恩", "敖其尔",
-             "达来", "宝力高", "特古斯", "额尔德尼", "阿古拉", "苏日娜", "萨日娜", "格根", "朝克图", "桑布", "吉日木图")
+             "达来", "宝力高", "特古斯", "额尔德尼", "阿古拉", "苏日娜", "萨日娜", "格根", "朝克图", "桑布", "吉日木图",
+             "德力格尔", "德力格", "青格勒", "苏布达", "白音", "赛音", "乌日图", "门德", "图布信", "巴彦", "满达")
 UYGHUR = ("买买提", "麦麦提", "阿依古丽", "古丽", "吐尔逊", "江", "艾力", "阿布都", "阿不都", "热依拉", "努尔", "帕提",
           "古丽努尔", "阿依", "依", "热合曼", "艾买提", "艾尔肯", "阿迪力", "克然木", "吐逊", "玉素甫", "托合提", "帕丽",
           "扎", "提", "汗", "别克", "阿丽", "玛", "阿", "丽", "米", "娜", "热", "孜", "木", "尔", "买", "艾", "克", "力",

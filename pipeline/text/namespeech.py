@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterator
 
 from pipeline.text.namebase import per_rules
+from pipeline.text.nameframes import SPELLED
 from pipeline.text.namescore import GIVEN_CHARS
 from pipeline.text.rules import Rules
 from pipeline.text.segment import HAN_JIEBA, Lexicon
@@ -33,7 +34,7 @@ PAUSE_OR_UNKNOWN = re.compile(rf"{PAUSE}|什么|啥")
 NAMING = ("叫", "是", "姓", "名字", "叫做")
 CUT_AFTER = ("叫", "是")
 PERSON_ENDS = "员人长主"                  # the end of a person noun before the name (调解员, 负责人, 村长, 户主)                 # a surname cut off after these, or after a kinship word
-UNKNOWN_GIVEN = re.compile(r"(?:什么|啥)(?=[…—，,。]|我?(?:忘|记不|想不))")
+UNKNOWN_GIVEN = re.compile(r"(?:什么|啥)(?=[…—，,。]|来着|我?(?:忘|记不|想不|不知道|不晓得|不清楚))")
 PRONOUNS = ("我", "你", "他", "她", "咱", "俺")
 KIN_OF = re.compile(r"(?:^|(?<=[，。；！？,;!?：:\s“”]))([\u4e00-\u9fd5]{2,3})是(?:我|他|她|你|咱|俺)(?:们)?(?:的|家)?")
 BY_NAME = re.compile(r"(?:^|(?<=[，。；！？,;!?：:\s“”]))([\u4e00-\u9fd5]{2,3})(?:的)?(?:大名|学名|官名|本名|真名)")
@@ -86,11 +87,15 @@ def hesitations(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Itera
         said_after = not HAN_JIEBA.match(text[s - 1:s] or " ") or text[s - 1] in PERSON_ENDS or \
             text.endswith((*NAMING, *rules.kin_words, *rules.titles), 0, s)     # not the end of a word (一马……)
         if text.startswith(sur, after):
+            spelling = SPELLED.match(text, after)
+            if spelling and spelling.group(2) in spelling.group(1):
+                continue                                 # 贵……贵重的贵, 万……万里长城的万: the example word of a spelling
             given = _given_after(text, after + len(sur), rules, lexicon)
             full = sur + given
             entry = lexicon.get(full)
             if given and (entry is None or entry[1].startswith("nr") or entry[0] < RESTART_MAX_FREQ):
-                yield s, after, full                     # 杨……杨文科: the false start and its pause
+                yield s, (h if "什么" in m.group() or "啥" in m.group() else after), full   # 杨……杨文科: the false start
+                                                         # and its pause (郗什么……郗永强: the surname alone)
                 yield after, after + len(full), full     # ... and the name said again
             continue
         if not said_after:

@@ -40,6 +40,7 @@ import functools
 import re
 from collections.abc import Iterator
 
+from pipeline.text.dates import BIRTH_WORDS, DATE_TIME_RE, _before, mask_dates
 from pipeline.text.rules import Rules, _alternation
 
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -94,7 +95,6 @@ OFFICIAL_DOC_RE = re.compile(r"(?:(?![" + CASE_CHARS + r"的是在了和跟把�
 # a word ending in 号 right before, not a document's (文号, 文件号, 发文字号)
 DOC_WORD_RE = re.compile(r"(?:文|件|字)号码?[是为：:， ]{0,3}$")
 # words before a date of birth: 8 digits that are a date after one of them (19620817) are personal data
-BIRTH_WORDS = ("生日", "出生", "生于", "出生日期", "出生年月", "生辰")
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"   # one-character abbreviations
 # a plate's five or six characters in any notation: letters, digits, Chinese digits (宁A幺六八二九);
 # an electric bicycle's has 电 after the city's letter (宁A·电07523, 宁A 电 62159)
@@ -116,8 +116,10 @@ _DOC_HAN = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她])[
 _DOC_ISSUER = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她号证])[\u4e00-\u9fff])"     # not 证号 before 宁民低（永）
 _DOC_PLACE = r"(?:(?![的是在了和跟把就也都还说写叫上我你他她号])[\u4e00-\u9fff])"    # 银房权证兴庆区 (not 证号 before it)
 DOC_NO_RE = re.compile(                          # a document's number: property deed, land or court file
-    r"(?:[" + PROVINCES + r"]?" + _DOC_PLACE + r"{0,6}[用证字" + CASE_CHARS + r"]|[" + PROVINCES + r"])?"     # 银兴民低字（2021）第00358号, 宁人社工伤认字〔2018〕第2217号
-    r"[(\[〔【] ?(?:19|20)\d\d ?[)\]〕】] ?(?:" + _DOC_HAN + r"|\d){0,16}?第? ?\d{3,} ?号"     # 宁(2021)银川市不动产权第0045218号
+    r"(?:[" + PROVINCES + r"]?" + _DOC_PLACE + r"{0,6}(?:[(（]" + _DOC_PLACE + r"{1,4}[)）]" + _DOC_PLACE + r"{0,4})?"
+    r"[用证字" + CASE_CHARS + r"]|[" + PROVINCES + r"]"     # 银兴民低字（2021）第00358号, 宁人社工伤认字〔2018〕第2217号, 石公（长胜）受案字〔2024〕10482号
+    r"|" + _DOC_PLACE + r"{1,6}(?=[(\[〔【] ?(?:19|20)\d\d ?[)\]〕】] ?第))?"     # any issuer before 〔year〕第: 银西教转〔2024〕第112号
+    r"[(\[〔【] ?(?:19|20)\d\d ?[)\]〕】] ?(?:(?:" + _DOC_HAN + r"|\d){0,16}?第? ?\d{3,}|第 ?\d{1,2}) ?号"     # 宁(2021)银川市不动产权第0045218号, 海农仲字〔2023〕第9号
     r"|[" + PROVINCES + r"]?" + _DOC_PLACE + r"{0,8}字 ?(?:(?:19|20)\d\d ?)?(?:第 ?\d(?:[ \-－—–]?\d){2,30}|\d(?:[ \-－—–]?\d){4,30}) ?号"   # 银房权证字第00123号, 字第2021-0517号, 宁房权证同字第 2016-04417 号
     r"|" + _DOC_ISSUER + r"{1,5}[(\[〔【]" + _DOC_ISSUER + r"{1,3}[)\]〕】]字 ?(?:19|20)\d\d ?第 ?\d{3,} ?号")  # 宁民低（永）字2021第00347号
 # a certificate's number of letters or a province, an issuer's word and 字, the year and a serial
@@ -177,32 +179,7 @@ NUMBER_WORD_RE = re.compile(r"(?<![\d" + _CN + r"几])[\u4e00-\u9fff]号码?[是
 PERSON_IS_RE = re.compile(r"[他她我你](?:的)?(?:是|叫)[：: ]?$")
 STAFF_NEAR = 24                                          # characters before the shape searched for the word
 YEAR_GROUPS = re.compile(r"(?:19|20)\d\d(?:" + SEP + r"{1,3}(?:19|20)\d\d)+")
-# a date and a clock time in any common form (2023-06-14 08:23:05, 2023/6/14 8:23, 2023年6月14日 08:23,
-# 14:05, 00:00:04): never a number to redact (a chat export's or a recording's timestamps); masked in the
-# folded copy before any number is searched. Not inside a longer number (640104-1960-05-12-0823)
-_CLOCK = r"(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?"
-DOC_NO_END = re.compile(r"\d{3} ?号")                   # how every match of DOC_NO_RE ends
-DATE_TIME_RE = re.compile(
-    r"(?<!\d)(?<!\d[ :\-./])(?:19|20)\d\d ?[-/.年] ?(?:1[0-2]|0?[1-9]) ?[-/.月] ?(?:3[01]|[12]\d|0?[1-9])(?!\d) ?[日号]?"
-    r"(?:[ T]{0,2}" + _CLOCK + r")?(?![\d:])(?![\-./]\d)"
-    r"|(?<!\d)(?<!\d[:.])" + _CLOCK + r"(?![\d:])(?![\-./]\d)")
-
-
-def _mask_dates(folded: str) -> tuple[str, list[tuple[int, int, str]]]:
-    """``folded`` with every date and clock time (:data:`DATE_TIME_RE`) made ``#``, one for one,
-    and the dates of birth (after 出生, 生日: personal data) as long-number spans."""
-    if ":" not in folded and not re.search(r"(?:19|20)\d\d ?[-/.年]", folded):
-        return folded, []                                # the cheap test first: most turns hold no date
-    births = []
-
-    def mask(m: re.Match) -> str:
-        if m.group()[:2] in ("19", "20") and _before(folded, m.start(), BIRTH_WORDS, 8):
-            births.append((m.start(), m.end(), "long_number"))
-        return "#" * len(m.group())
-
-    return DATE_TIME_RE.sub(mask, folded), births
-
-
+DOC_NO_END = re.compile(r"(?:\d{3}|第 ?\d{1,2}) ?号")      # how every match of DOC_NO_RE ends
 # a letter O between digits is a zero typed or transcribed wrong (186 O952 7731, 1O86): one
 # character for one, a digit on each side (a space or dash between allowed)
 LETTER_ZERO_RE = re.compile(r"(?:(?<=\d)|(?<=\d[ \-]))[Oo](?=[ \-]?\d)")
@@ -253,11 +230,6 @@ def luhn(digits: str) -> bool:
         d = int(c) * (2 if i % 2 else 1)
         total += d - 9 if d > 9 else d
     return total % 10 == 0
-
-
-def _before(text: str, start: int, words: tuple[str, ...], window: int) -> bool:
-    before = text[max(0, start - window): start]
-    return any(w in before for w in words)
 
 
 def classify(digits: str, text: str, start: int, rules: Rules, *, cc: bool = False, area: bool = False,
@@ -488,11 +460,11 @@ def _staff_shapes(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
 
 def _account_shapes(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     """Letters and digits shaped like an account id (mxl1965) after an account word (微信, QQ) in
-    the same stretch of text: an account."""
+    the same stretch of text: an account; words joined by _ (nxgq_dingjie, ma_yl88) with no word."""
     words = rules.context["account"]
     for m in ACCOUNT_SHAPE_RE.finditer(folded):
         before = folded[max(0, m.start() - STAFF_NEAR):m.start()]
-        if any(w in before for w in words):
+        if "_" in m.group() or any(w in before for w in words):
             yield m.start(), m.end(), "account"
 
 
@@ -569,7 +541,8 @@ ASCII_ID_RE = re.compile(r"(?<![A-Za-z0-9_@.\-])[A-Za-z0-9](?:[A-Za-z0-9_.\- ]{0
 SHAPE_NEAR = 120                                         # characters around an identifier searched for its shape
 # a person's own number of the same kind said right after another's (他工号2176，我是2177): a pronoun, then
 # digits as many as the identifier's (not a year, a date, an amount or a count after them)
-PARALLEL_RE = re.compile(r"[我他她你](?:们)?(?:的)?(?:是|呢|叫)?[:：]? ?(\d{3,12})(?![\d年月日号岁个块元人户层楼室万千百天])")
+PARALLEL_RE = re.compile(r"[我他她你](?:们)?(?:的)?(?:是|呢|叫|[\u4e00-\u9fff]{1,5}?(?:是|叫))?[:：]? ?(\d{3,12})"   # 我妹妹秀兰是0837
+                         r"(?![\d年月日号岁个块元人户层楼室万千百天])")
 PARALLEL_NEAR = 30
 
 
@@ -598,12 +571,6 @@ def _again(folded: str, found: list[tuple[int, int, str]]) -> Iterator[tuple[int
                             max(s - m.end(), m.start() - e) <= SHAPE_NEAR), None)
             if typ is not None:
                 yield m.start(), m.start() + len(value), typ
-    bare = [(s, e, t) for s, e, t in found if folded[s:e].isdigit()]
-    if bare:
-        for m in PARALLEL_RE.finditer(folded):
-            typ = next((t for s, e, t in bare if e - s == len(m.group(1)) and 0 < m.start() - e <= PARALLEL_NEAR), None)
-            if typ is not None:
-                yield m.start(1), m.end(1), typ          # 他工号2176，我是2177
     for value, typ in {(folded[s:e], t) for s, e, t in found if e - s >= 5}:
         i = folded.find(value)                           # by str.find, not a pattern per value (issue 19)
         while i >= 0:
@@ -731,8 +698,20 @@ def _place_plate_re(places: tuple[str, ...]) -> re.Pattern:
 
 
 def _find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
-    folded, births = _mask_dates(fold(text))
-    yield from births                                    # 生日是1983/04/27
+    folded, births = mask_dates(fold(text))
+    spans = list(_find_all(text, folded, births, rules))
+    yield from spans
+    bare = [(s, e, t) for s, e, t in spans if t in ("account", "staff_id", "certificate") and folded[s:e].isdigit()]
+    if bare:
+        for m in PARALLEL_RE.finditer(folded):
+            typ = next((t for s, e, t in bare if e - s == len(m.group(1)) and 0 < m.start() - e <= PARALLEL_NEAR), None)
+            if typ is not None:
+                bare.append((m.start(1), m.end(1), typ))
+                yield m.start(1), m.end(1), typ          # 他工号2176，我是2177; 我是0836，我妹妹秀兰是0837
+
+
+def _find_all(text: str, folded: str, births: list, rules: Rules) -> Iterator[tuple[int, int, str]]:
+    yield from births                                    # 生日是1983/04/27, 2011年9月8号出生
     for m in COURT_CASE_RE.finditer(folded):
         yield m.start(), m.end(), "certificate"          # (2024)宁0202刑初87号: a court's case, its parties'
     for m in OFFICIAL_DOC_RE.finditer(folded):

@@ -290,7 +290,8 @@ alone (3号楼) only after a place's name (满春小区14号楼; not 管8号楼,
         while j >= 0 and starts[j] >= limit:
             tok = tokens[j]
             if (tok in ",，、" or (not tok.strip() and "\n" not in tok)) and j > 0 and \
-                    (tokens[j - 1].endswith(rules.place_after) or _phase(tokens, j - 1, rules)):
+                    (tokens[j - 1].endswith(rules.place_after) or _phase(tokens, j - 1, rules)) and \
+                    not _said_again(text, starts[j], starts[j + 1]):   # not 闽宁镇，闽宁镇原隆村…
                 j -= 1                                       # 宁安镇,枸杞苑小区,8号楼; 朝阳街 12号院: commas, spaces
                 continue                                     # (悦湖家园二期，17号楼: a compound's phase)
             if _name_ends_in_stop(tokens, j, rules):
@@ -323,6 +324,12 @@ alone (3号楼) only after a place's name (满春小区14号楼; not 管8号楼,
     found.extend(_reversed(text, rules))                         # 15号，第七排，三区: from the house outwards
     found.extend(m.span() for m in EN_ADDRESS.finditer(text))      # field notes in English: No. 6, Group 2, … Village
     return found
+
+
+def _said_again(text: str, comma: int, after: int) -> bool:
+    """The place's name before a comma said again right after it (闽宁镇，闽宁镇原隆村三组67号: a
+    correction; the extension stops at the comma)."""
+    return any(comma >= k and text[comma - k:comma] == text[after:after + k] for k in (2, 3))
 
 
 def _reversed(text: str, rules: Rules) -> Iterator[tuple[int, int]]:

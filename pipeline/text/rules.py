@@ -355,13 +355,15 @@ def _address_re(addr: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
         rf"|(?<=产业|工业|物流|科技|创业|农业)园区? ?{house}号(?:仓库|库|厂房|车间|院|(?=[,，。.;；！？、\s]|$))"   # 物流园区8号库, 清真产业园8号
         rf"|(?:{compounds}) ?\d{{3,5}}(?:室|房间)"                                         # an office building's room: 金三角大厦1406室 (not 小区1286户: a count)
         rf"|(?<=[\u4e00-\u9fd5])\d{{1,2}}{dash}\d{{1,2}}{dash}\d{{3,4}}(?![\d\-－—–])"  # building-unit-room after a name: 悦海新天地9-1-1702
-        rf"|(?P<seq>(?<![\dA-Za-z])(?:{plain})(?:{comma}(?:{plain}))*(?: ?{dashed}| ?\d{{1,5}}(?![\d年])"
+        rf"|(?P<seq>(?<![\dA-Za-z月])(?:{plain})(?:{comma}(?:{plain}))*(?: ?{dashed}| ?\d{{1,5}}(?![\d年:])"
         rf"|[,，] ?\d{{1,5}}(?=[，。,.;；！？\s]|$)|{said}(?:{room})?)?)(?:(?:底商|商铺|门面房?|门市部?)(?: ?{house}号)?)?"    # 12号楼2单元301, C区5-2-301, 六零一室, 1号楼底商
-        rf"|(?:{village})(?:委会)? ?第?{num}(?:{group}) ?{row}(?:{plate}第?{house}(?:号|户)院?{annex})?"   # 明台村二组38号, 东和村4队, 原隆村第五村民小组, 中圈塘村2组第16户
+        rf"|(?:{village})(?:委会)? ?第?{num}(?:{group}) ?(?:{num}区 ?)?{row}(?:{plate}第?{house}(?:号|户)院?{annex})?"   # 明台村二组38号, 东和村4队, 原隆村第五村民小组, 中圈塘村2组第16户, 原隆村三组一区67号
+        rf"|(?:{village})(?:(?![里委会部的了在是有和到去那这边点区片站室所卫])[\u4e00-\u9fd5]){{1,3}}\d{{1,4}}号(?![楼院床位\d]|{DATE_AFTER})"   # a hamlet: 东营村后厝42号
         rf"|(?<![\d一二三四五六七八九十百零〇两]){num}(?:{group}){row}{plate}{num}(?:号|户)院?{annex}"     # 二组38号
         rf"|(?:{village}|{compounds}) ?{num}区 ?{row}{plate}{house}(?:号(?!楼)|户)院?{annex}"   # a section of a resettlement village: 移民新村3区17号, 滨河家园三区十七排八号 (not 西园三区311号楼: a building)
         rf"|(?:{compounds}) ?{num}(?:{village}) ?{num}排 ?{house}(?:号|户)院?{annex}"      # ... numbered as villages: 滨河家园四村九排六号
         rf"|(?:{village})[\u4e00-\u9fd5]{{1,3}}?[点区片] ?{row}{plate}{house}(?:号|户)(?![床位])院?{annex}"   # a village's site: 和泉村移民点14号
+        rf"|{num}丁目 ?(?:\d{{1,4}}{dash}\d{{1,4}}(?:{dash}\d{{1,4}})?|{num}番地?(?: ?{num}号)?)"    # an address in Japan, down to the house: 3丁目12番地, 2丁目5番3号, 3丁目1-1
         rf"|(?<![零〇一二三四五六七八九幺洞两\d]){said}(?:{room})?[,，] ?{num}(?:{long_units})(?:[,，] ?{num}(?:{building}))?"
         rf"(?:[,，] ?就?在[\u4e00-\u9fd5]{{1,6}}?(?:{compounds}))?"      # said backwards: 五零三，五单元，十一号楼，就在清和家园
         rf")")
