@@ -36,6 +36,7 @@ masked number, or a category switched off in ``redaction.categories``).
 """
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from collections.abc import Iterator
@@ -701,12 +702,13 @@ def _find_numbers(text: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     folded, births = mask_dates(fold(text))
     spans = list(_find_all(text, folded, births, rules))
     yield from spans
-    bare = [(s, e, t) for s, e, t in spans if t in ("account", "staff_id", "certificate") and folded[s:e].isdigit()]
-    if bare:
+    bare = sorted((e, e - s, t) for s, e, t in spans if t in ("account", "staff_id", "certificate") and folded[s:e].isdigit())
+    if bare:                                             # (by their ends: those just before a match found by bisection)
         for m in PARALLEL_RE.finditer(folded):
-            typ = next((t for s, e, t in bare if e - s == len(m.group(1)) and 0 < m.start() - e <= PARALLEL_NEAR), None)
+            near = bare[bisect.bisect_left(bare, (m.start() - PARALLEL_NEAR,)):bisect.bisect_left(bare, (m.start(),))]
+            typ = next((t for e, n, t in near if n == len(m.group(1))), None)
             if typ is not None:
-                bare.append((m.start(1), m.end(1), typ))
+                bisect.insort(bare, (m.end(1), len(m.group(1)), typ))
                 yield m.start(1), m.end(1), typ          # 他工号2176，我是2177; 我是0836，我妹妹秀兰是0837
 
 
