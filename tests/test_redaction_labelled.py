@@ -43,7 +43,8 @@ from pipeline.text.redaction_eval import load_labelled, parse_markup, score
 ROOT = Path(__file__).resolve().parents[1]
 LABELLED = ROOT / "tests" / "fixtures" / "redaction" / "labelled.yaml"
 BLIND = {"heldout22", "heldout23", "heldout24", "heldout25", "heldout28", "heldout34", "heldout35", "heldout36", "heldout37",
-         "heldout38", "heldout39", "heldout40", "heldout41", "heldout42", "heldout43", "heldout44"}   # parts whose names were never tuned on: measured, with floors, not held to the targets
+         "heldout38", "heldout39", "heldout40", "heldout41", "heldout42", "heldout43", "heldout44",
+         "heldout46", "heldout47"}   # parts whose names were never tuned on: measured, with floors, not held to the targets
 
 
 def _table_module():
@@ -82,7 +83,7 @@ def test_the_labelled_set_is_large_and_varied():
     assert all(sum(i.part == f"heldout{k}" for i in items) >= 120 for k in (22, 23, 24, 25))
     assert all(sum(i.part == f"tune{k}" for i in items) >= 120 for k in (26, 27, 29))
     assert all(sum(i.part == f"heldout{k}" for i in items) >= 120 for k in (28, 34, 35, 36, 37))
-    assert all(sum(i.part == f"heldout{k}" for i in items) >= 120 for k in (38, 39, 40, 41, 42, 43, 44))
+    assert all(sum(i.part == f"heldout{k}" for i in items) >= 120 for k in (38, 39, 40, 41, 42, 43, 44, 46, 47))
     assert sum(i.part == "tune45" for i in items) >= 120
     cats = {c for i in items for _, _, c in i.gold}
     assert {"name", "mobile", "landline", "id_number", "bank_card", "certificate", "plate", "account", "email",
@@ -232,6 +233,15 @@ def test_the_parts_below_the_targets_have_not_regressed(measured, part, names, n
     # decoys kept 179/187); round 25 then tuned its numbers and addresses (101/101, 10/10); with the
     # tagger retrained on writer 45: names 169/178
     ("held-out 44", {"numbers and ids": (1.0, 1.0), "names": (0.94, 0.94), "addresses": (1.0, 1.0),
+                     "ordinary words (decoys)": (0.96, None)}),
+    # the forty-sixth (泾源 and 隆德: farm stays, cattle, rangers) and forty-seventh (银川's community workers
+    # reading out chat groups, minutes and sign-up sheets) writers (blind for names): measured once with
+    # round 25's detector (c4f3d0e) before any turn was read (numbers 114/116 and 135/136, names 150/161 =
+    # 0.932, precision 0.950, and 279/299 = 0.933, precision 0.956, addresses 12/12 and 20/20, decoys
+    # kept 166/172 and 214/221); round 25 then tuned their numbers (116/116, 136/136)
+    ("held-out 46", {"numbers and ids": (1.0, 1.0), "names": (0.93, 0.94), "addresses": (1.0, 1.0),
+                     "ordinary words (decoys)": (0.96, None)}),
+    ("held-out 47", {"numbers and ids": (1.0, 0.99), "names": (0.93, 0.95), "addresses": (1.0, 1.0),
                      "ordinary words (decoys)": (0.96, None)}),
     # the twenty-ninth writer (blind after round 20: names 380/432 = 0.880; then tuned on in round 21)
     ("tuning 29", {"numbers and ids": (1.0, 1.0), "names": (0.95, 0.97), "addresses": (1.0, 1.0),

@@ -1808,3 +1808,21 @@ def test_round_25_look_alikes_are_kept(generic, text):
 
 def test_round_25_a_date_and_time_is_no_address(generic):
     assert [v for v, t in spans(generic, "我们是2023年6月14号 08:30到的，住在12号 301。") if t == "address"] == ["12号 301"]
+
+
+@pytest.mark.parametrize("text,value", [
+    ("合格证号是(宁D)动防合字第640424202100087号。", "(宁D)动防合字第640424202100087号"),   # a province and letter in brackets first
+    ("问：家里固定电话还有吗？\n答：早拆了。以前是五零一三二八七，2010年前后装的。", "五零一三二八七"),   # the question's phone word
+    ("书记的工号是JFYH-SQ-001，街道统一编的，我的是JFYH-SQ-027，你看。", "JFYH-SQ-001"),
+])
+def test_round_25_writers_46_and_47(generic, text, value):
+    """Writers 46 and 47's numbers: a certificate's issuer after (宁D); seven Chinese digits read out
+    after a phone word in the question; a staff number of letters, dashes and three digits makes
+    another of its shape close by one too."""
+    found = [v for v, t in spans(generic, text) if t != "name"]
+    assert value in found and (len(found) == 1 or found == ["JFYH-SQ-001", "JFYH-SQ-027"])
+
+
+@pytest.mark.parametrize("text", ["电话坏了，花了一千二百八十块修。", "A-12号摊位，B-13号摊位。"])
+def test_round_25_look_alikes_of_46_and_47_are_kept(generic, text):
+    assert [v for v, t in spans(generic, text) if t != "name"] == []

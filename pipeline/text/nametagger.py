@@ -61,7 +61,7 @@ TRAIN_PARTS = ("tune", "heldout", "tune2", "heldout2", "tune3", "tune4", "tune5"
 # the parts never trained on: blind measurements of new writers (a new part goes in one of the two lists)
 BLIND_PARTS = ("heldout22", "heldout23", "heldout24", "heldout25", "heldout28", "heldout34", "heldout35", "heldout36",
                "heldout37", "heldout38", "heldout39", "heldout40", "heldout41",
-               "heldout42", "heldout43", "heldout44")
+               "heldout42", "heldout43", "heldout44", "heldout46", "heldout47")
 # CRFsuite's L-BFGS training: the L1 and L2 penalties (c1 chosen by leaving each of writers 1-13 out
 # in turn, benchmarks/nametagger_lowo.py; c2 0.01 -> 0.05 in round 21, when the training set grew by
 # writers 26-33: the blind writers 22-25 kept their names, 1,650 -> 1,650, and the public corpora's

@@ -121,7 +121,7 @@ DOC_NO_RE = re.compile(                          # a document's number: property
     r"[用证字" + CASE_CHARS + r"]|[" + PROVINCES + r"]"     # 银兴民低字（2021）第00358号, 宁人社工伤认字〔2018〕第2217号, 石公（长胜）受案字〔2024〕10482号
     r"|" + _DOC_PLACE + r"{1,6}(?=[(\[〔【] ?(?:19|20)\d\d ?[)\]〕】] ?第))?"     # any issuer before 〔year〕第: 银西教转〔2024〕第112号
     r"[(\[〔【] ?(?:19|20)\d\d ?[)\]〕】] ?(?:(?:" + _DOC_HAN + r"|\d){0,16}?第? ?\d{3,}|第 ?\d{1,2}) ?号"     # 宁(2021)银川市不动产权第0045218号, 海农仲字〔2023〕第9号
-    r"|[" + PROVINCES + r"]?" + _DOC_PLACE + r"{0,8}字 ?(?:(?:19|20)\d\d ?)?(?:第 ?\d(?:[ \-－—–]?\d){2,30}|\d(?:[ \-－—–]?\d){4,30}) ?号"   # 银房权证字第00123号, 字第2021-0517号, 宁房权证同字第 2016-04417 号
+    r"|(?:[(（][" + PROVINCES + r"][A-Za-z]?[)）])?[" + PROVINCES + r"]?" + _DOC_PLACE + r"{0,8}字 ?(?:(?:19|20)\d\d ?)?(?:第 ?\d(?:[ \-－—–]?\d){2,30}|\d(?:[ \-－—–]?\d){4,30}) ?号"   # 银房权证字第00123号, 字第2021-0517号, 宁房权证同字第 2016-04417 号, (宁D)动防合字第…号
     r"|" + _DOC_ISSUER + r"{1,5}[(\[〔【]" + _DOC_ISSUER + r"{1,3}[)\]〕】]字 ?(?:19|20)\d\d ?第 ?\d{3,} ?号")  # 宁民低（永）字2021第00347号
 # a certificate's number of letters or a province, an issuer's word and 字, the year and a serial
 # between dashes, with no 第 or 号 (保安员证 NX保字2018-0347, 宁保字 2019-1123)
@@ -383,6 +383,8 @@ def _chinese_runs(folded: str, text: str, rules: Rules) -> Iterator[tuple[int, i
         typ, _ = classify(digits, text, m.start(), rules)
         if typ is None and len(digits) >= 5 and _before(folded, m.start(), rules.context["account"], STAFF_NEAR):
             typ = "account"                                  # QQ……号是七五三八二九一六: said digit by digit, no amount
+        if typ is None and 7 <= len(digits) <= 8 and _before(folded, m.start(), rules.phone_words, STAFF_NEAR):
+            typ = "landline"                                 # 固定电话还有吗？……以前是五零一三二八七: the question's word
         if typ is not None:
             yield m.start(), end, typ
 
@@ -555,14 +557,21 @@ def _shape(value: str) -> str:
     return re.sub(r"[A-Za-z]", "a", re.sub(r"\d", "0", value))
 
 
+def _shaped(value: str) -> bool:
+    """An identifier whose shape finds another of its kind: six digits or more with a separator or a
+    letter (2021-0356), or three with two letters and a dash (JFYH-SQ-001 … JFYH-SQ-027)."""
+    digits = sum(c.isdigit() for c in value)
+    return " " not in value and not value.isdigit() and \
+        (digits >= 6 or digits >= 3 and "-" in value and sum(c.isalpha() for c in value) >= 2)
+
+
 def _again(folded: str, found: list[tuple[int, int, str]]) -> Iterator[tuple[int, int, str]]:
     """An identifier found by its word said again elsewhere in the text (mxl1965 … mxl1965; also
     spelled otherwise: Y-Z-L-1-9-7-6 … yzl1976), one of the same shape with a separator or a
     letter in it close by (学号是2021-0356……不对，老二的是2023-0912), and digits that correct
     one shortly before (YN-MN-0471？不对，0417: as long as its last digits)."""
     keys = {_norm_id(folded[s:e]): t for s, e, t in found if len(_norm_id(folded[s:e])) >= 5}
-    shapes = [(s, e, _shape(folded[s:e]), t) for s, e, t in found
-              if sum(c.isdigit() for c in folded[s:e]) >= 6 and not folded[s:e].isdigit() and " " not in folded[s:e]]
+    shapes = [(s, e, _shape(folded[s:e]), t) for s, e, t in found if _shaped(folded[s:e])]
     if keys or shapes:
         for m in ASCII_ID_RE.finditer(folded):
             value = m.group().strip()
