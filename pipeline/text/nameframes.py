@@ -46,6 +46,14 @@ PHRASE_HEADS = "应连全成管时"               # weak surnames that open a ph
 SPELLED = re.compile(r"([\u4e00-\u9fd5]{2,4})的(?:(?:那个|那一个)(?=[\u4e00-\u9fd5][^\u4e00-\u9fd5]|[\u4e00-\u9fd5]$))?"   # 朱红的那个朱 (one character)
                      r"([\u4e00-\u9fd5]{1,2})(?=[，。,；;！!？?、\s—”’\"」』)）]|$)")                                        # “成绩的成”
 SPELL_GAP = re.compile(r"[，,、 —]{1,3}")           # between the word and its spelling, and between spellings
+RADICALS = "单人旁|双人旁|三点水|两点水|提手旁|竖心旁|绞丝旁|反犬旁|耳刀旁|宝盖头|秃宝盖|四点底|走之底?|病字头"
+# a name's character talked about as a character (雒这个姓少见, 亓这个字, 单念shàn; 这个惠字念xi, 人字底下一个示的
+# 那个佘; 女字旁的婷, 雨字头的霖, 草字头那个莉): it gives the name back as a spelling does
+CHAR_TALK = re.compile(r"([\u4e00-\u9fd5])(?=这个?(?:姓|字)|字?念|字读)"
+                       r"|(?:这个|那个)([\u4e00-\u9fd5])(?=字|[，。,；;！!？?、\s]|$)"
+                       r"|(?:[\u4e00-\u9fd5]字(?:旁|头|底|边|框)|(?![一二三四五六七八九十两几多每这那哪半整])[\u4e00-\u9fd5][旁头底]|" + RADICALS + r")"
+                       r"的?(?:那个)?([\u4e00-\u9fd5])"
+                       r"(?=字|[，。,；;！!？?、\s…—]|$)")
 PEOPLE = "族"
 SETTLEMENTS = "村庄屯寨镇乡堡"
 SETTLED_WORDS = ("村里", "村上", "村口", "村民", "村子", "村长", "乡里", "乡长", "镇上", "镇里", "镇长", "庄稼")
@@ -118,7 +126,8 @@ def called(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[t
         while k < len(text) and k - j < 3 and HAN_JIEBA.match(text[k]) and text[k] not in rules.not_given:
             k += 1
         nxt = text[k:k + 1]
-        if k - j >= 2 and (not nxt or nxt in BREAK or nxt in PARTICLES) and _name_shaped(text[j:k], rules, lexicon):
+        if k - j >= 2 and (not nxt or nxt in BREAK or nxt in PARTICLES) and \
+                (_name_shaped(text[j:k], rules, lexicon) or _spelled_next(text, k, text[j:k])):
             yield j, k
     for sur in declared:
         for s, e in find_han_after(text, sur, 2, 2):
@@ -245,8 +254,9 @@ def spelled_words(text: str, rules: Rules, region: int) -> Iterator[tuple[int, i
 def spelled_characters(text: str, names: set[str], region: int) -> Iterator[tuple[int, int]]:
     """The characters of a name spelled out (我叫马秀兰，马上的马，秀气的秀; 姓时，时间的时; 锁，锁门的锁):
     B of a spelling frame A的B (B a part of A) that is part of a name found in the turn, and the
-    same B said alone before A (锁，锁门的锁). The frame's word A stays; B gives the name back if
-    it is left in the text."""
+    same B said alone before A (锁，锁门的锁); and a name's character talked about as one
+    (:data:`CHAR_TALK`: 亓这个字, 这个惠字念xi, 女字旁的婷). The frame's word A stays; B gives the
+    name back if it is left in the text."""
     for m in SPELLED.finditer(text, region):
         b = m.group(2)
         if b not in m.group(1) or not any(b in n for n in names):
@@ -257,6 +267,10 @@ def spelled_characters(text: str, names: set[str], region: int) -> Iterator[tupl
         s = a - gap - len(b)
         if gap and s >= region and text[s:a - gap] == b and (s == 0 or text[s - 1] in BREAK):
             yield s, s + len(b)
+    for m in CHAR_TALK.finditer(text, region):
+        g = next(k for k in (1, 2, 3) if m.group(k))
+        if any(m.group(g) in n for n in names):
+            yield m.span(g)
 
 
 def spells(text: str, s: int, e: int) -> bool:
@@ -332,6 +346,13 @@ def _name_shaped(word: str, rules: Rules, lexicon: Lexicon) -> bool:
     if entry is not None and (entry[1].startswith(NOT_A_NAME_TAGS) or (entry[0] >= 1000 and not entry[1].startswith("nr"))):
         return False
     return entry is None or surname_nr or all(c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= 30 for c in word)
+
+
+def _spelled_next(text: str, e: int, word: str) -> bool:
+    """``word`` (ending at ``e``) is spelled out right after it, even a word of the dictionary (我叫黄河，黄河的
+    黄河; 叫白云，白色的白): people spell a name, not a word."""
+    m = re.match(r"[，,、 —]{1,3}([\u4e00-\u9fd5]{1,4})的(?:那个)?([\u4e00-\u9fd5]{1,3})", text[e:e + 16])
+    return bool(m) and m.group(2) in (word, word[0]) and m.group(2) in m.group(1)
 
 
 def _spelled(text: str, e: int, sur: str) -> bool:

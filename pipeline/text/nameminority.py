@@ -55,6 +55,8 @@ DOT_NAME_SURNAME = re.compile(r"([\u4e00-\u9fd5])[·•・‧･．]([\u4e00-\u9
 BREAKS = "，。；！？,;!?：:、—… \t\u3000\n"
 AFTER = ("是", "在", "也", "就", "说", "讲", "他们", "她们", "的", "嫁", "过来", "读", "从")
 NAMING = ("叫", "名叫", "叫做", "名字", "、")
+# after a window: a person's things (才让的身份证, 这是拉毛的，: hers)
+OWNED = re.compile(r"的(?:身份证|户口|电话|手机|微信|银行卡|名字|媳妇|老婆|男人|娃|儿子|女儿|阿大|阿妈|[，。,；;！!？?])")
 MIN_SYLLABLES = 1                      # a window is two characters at least: 苏, 措 alone are no name
 # per tradition, a character its syllables begin with (a window starting elsewhere splits into none)
 START_RE = {k: re.compile("[" + "".join(sorted({w[0] for w in v})) + "]") for k, v in TRADITIONS.items()}
@@ -151,4 +153,6 @@ def _context(text: str, s: int, e: int, people: bool, rules: Rules) -> bool:
         return True
     if re.match(r"[，,]?是?[\u4e00-\u9fd5]{1,3}族", text[e:e + 7]):
         return True                                  # 那日苏是蒙古族, 那日松，蒙古族
+    if (not before or before[-1] in BREAKS or before.endswith("是")) and OWNED.match(text, e):
+        return True                                  # 才让的身份证是…, 这是拉毛的，: what a person has
     return people and (not before or before[-1] in BREAKS) and (e >= len(text) or text[e] in BREAKS)

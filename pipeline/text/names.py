@@ -254,6 +254,10 @@ def _everywhere(text: str, found: dict[str, str], direct: set[int], ordinary: se
         if len(re.sub(r"\s+", "", name)) < 2:
             continue
         for ms, me, s, e, key in occurrences(text, name, rules, region):
+            if (s, e) == (ms, me) and _surnamed_here(text, s, e, rules) and \
+                    not _place_after(text, me, rules, lexicon):
+                yield s - 1, e, key                      # 黑蛋 … 修车的张黑蛋: the nickname with a surname before it
+                continue
             if ms not in direct and (name in local and not _clause(text, ms, me) or _place_after(text, me, rules, lexicon)):
                 continue                                 # (a nickname that is a word: a whole clause only, 杨柳，我儿子叫杨柳)
             if name in ordinary and not (ms in direct or ms == 0 or not HAN_JIEBA.match(text[ms - 1])):
@@ -264,6 +268,15 @@ def _everywhere(text: str, found: dict[str, str], direct: set[int], ordinary: se
                     s, e = across_dots(text, s, e, rules)
                     key = re.sub(r"\s+", "", text[s:e])
                 yield s, e, key
+
+
+def _surnamed_here(text: str, s: int, e: int, rules: Rules) -> bool:
+    """A given name or nickname of two characters found alone (黑蛋) said here right after a common
+    surname that follows a break, 的, 是, 叫 or a glue character (就是修车的张黑蛋): the full name."""
+    if e - s != 2 or s < 1 or text[s - 1] not in rules.surnames:
+        return False
+    before = text[s - 2:s - 1]
+    return not before or before in CLAUSE_START or before in "的是叫" or before in rules.glue_before
 
 
 def _unglued(text: str, s: int, e: int, lexicon: Lexicon) -> bool:

@@ -27,6 +27,9 @@ people write them:
   year in brackets or ``字第``: ``宁（2021）银川市不动产权第0045218号``, ``房权证银字第00123号``; a
   disability certificate's number, an ID number and two digits: ``64040219611115117X42``; a file
   number of a region's six digits and capitals and digits between dashes: ``640303-DB-2019-0447``);
+- dates of birth are :mod:`pipeline.text.dates`'; accounts named on a platform (a handle, a name on a
+  platform after a word that names it, screen names told apart from people) are
+  :mod:`pipeline.text.platformnames`';
 - a number said in groups with commas (``幺三九，零九五一，二二三三``; Arabic digits only after a
   phone, ID or bank-card word: ``电话……155，0322，1291``) is one number when the groups together
   are a phone, an ID or a bank card number.
@@ -42,6 +45,7 @@ import re
 from collections.abc import Iterator
 
 from pipeline.text.dates import BIRTH_WORDS, DATE_TIME_RE, _before, mask_dates
+from pipeline.text.platformnames import HANDLE_RE, platform_names
 from pipeline.text.rules import Rules, _alternation
 
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -123,6 +127,9 @@ DOC_NO_RE = re.compile(                          # a document's number: property
     r"[(\[〔【] ?(?:19|20)\d\d ?[)\]〕】] ?(?:(?:" + _DOC_HAN + r"|\d){0,16}?第? ?\d{3,}|第 ?\d{1,2}) ?号"     # 宁(2021)银川市不动产权第0045218号, 海农仲字〔2023〕第9号
     r"|(?:[(（][" + PROVINCES + r"][A-Za-z]?[)）])?[" + PROVINCES + r"]?" + _DOC_PLACE + r"{0,8}字 ?(?:(?:19|20)\d\d ?)?(?:第 ?\d(?:[ \-－—–]?\d){2,30}|\d(?:[ \-－—–]?\d){4,30}) ?号"   # 银房权证字第00123号, 字第2021-0517号, 宁房权证同字第 2016-04417 号, (宁D)动防合字第…号
     r"|" + _DOC_ISSUER + r"{1,5}[(\[〔【]" + _DOC_ISSUER + r"{1,3}[)\]〕】]字 ?(?:19|20)\d\d ?第 ?\d{3,} ?号")  # 宁民低（永）字2021第00347号
+# a case's decision with a short number and no 第 (盐市监处罚〔2024〕27号: a penalty names the one punished;
+# a public document's, 宁政发〔2017〕52号, has no case character before its year)
+CASE_DOC_RE = re.compile(_DOC_PLACE + r"{0,8}[" + CASE_CHARS + r"]字?[(\[〔【] ?(?:19|20)\d\d ?[)\]〕】] ?\d{1,5} ?号")
 # a certificate's number of letters or a province, an issuer's word and 字, the year and a serial
 # between dashes, with no 第 or 号 (保安员证 NX保字2018-0347, 宁保字 2019-1123)
 SERIAL_DOC_RE = re.compile(r"(?<![A-Za-z])(?:[A-Z]{1,3}|[" + PROVINCES + r"])" + _DOC_PLACE + r"{0,4}字 ?(?:19|20)\d\d ?[-－—–] ?\d{3,6}"
@@ -161,7 +168,8 @@ FILLED_RE = re.compile(rf"(?<![\d])({_PART})((?:[ \t,、.…~\-]|呃|嗯|额|啊
 FILLERS = ("…", "呃", "嗯", "额", "啊", "哦", "那个", "这个", "就是")
 # a staff number by its shape (two or three capitals and four to six digits: WG0317) near a role or a
 # staff word, though not right after it (工号……原来是WG0317)
-STAFF_SHAPE_RE = re.compile(r"(?<![A-Za-z0-9_@.\-])(?:[A-Z]{2,3}-){0,2}(?:[A-Z]{2,4}-?|[A-Z]{2,3}-[A-Z]-|[A-Z]-)\d(?: ?\d){3,5}"
+STAFF_SHAPE_RE = re.compile(r"(?<![A-Za-z0-9_@.\-])(?:(?:[A-Z]{2,3}-){0,2}(?:[A-Z]{2,4}-?|[A-Z]{2,3}-[A-Z]-|[A-Z]-)\d(?: ?\d){3,5}"
+                            r"|[A-Z]{2,4}-[A-Z]{2,4}-\d{3})"       # two groups of letters: three digits will do (LWDT-WG-031)
                             r"(?![A-Za-z0-9_@]|-\d|[ \t]\d{3})")   # YN-MN-0417, YC-T-0529 (a one-letter group only after a longer one), JF-WG-0 2 1 7,
 # NDHG-20417, N-1127; not the head of a number said on in groups (单号YT7512 8830 4417 2: a long number)
 # an account id by its shape (letters then digits, lower case: mxl1965, ma_yl88) near an account word,
@@ -500,40 +508,6 @@ def _spoken_accounts(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]
 
 # a number said after a post ending in 员 and before 号 (话务员2076号, 安检员0417号): a staff number
 STAFF_NO_RE = re.compile(r"(?<=员)\d{3,6}(?=号)")
-# a handle of a platform (DM 我 @aisha_nx03): Latin letters first, never an e-mail's @
-HANDLE_RE = re.compile(r"(?<![A-Za-z0-9._%+\-@])@[A-Za-z][A-Za-z0-9_.]{2,30}(?<!\.)(?![A-Za-z0-9_@])")
-# a name on a platform, in quotes after a word that names it (淘宝店……店名叫“西海固尕妹子手工馍”,
-# 直播间叫“同心黄花菜老马”, 抖音……名字叫“尕师娘讲经”): an account, when a platform word or an
-# account word is this close before
-QUOTED_NAME_RE = re.compile(r"(?:叫|是|名|为)[：:]? ?[“\"「『]([^”\"」』\n]{2,20})[”\"」』]")
-PLATFORM_WORDS = ("昵称", "网名", "网店", "淘宝", "拼多多", "直播间", "直播", "公众号", "视频号",
-                  "小红书", "主页", "账号名", "用户名", "闲鱼", "头像")
-PLATFORM_NEAR = 30
-
-
-def _has_word(text: str, words: tuple[str, ...]) -> bool:
-    """One of ``words`` in ``text``; a word in Latin letters only as a whole word (id, not Globidens)."""
-    return any((re.search(rf"(?<![A-Za-z]){re.escape(w)}(?![A-Za-z])", text) is not None) if w.isascii() else w in text
-               for w in words)
-
-
-# ... and without quotes, to the next punctuation, after a word that names a person's account
-# (号叫中宁枸杞阿芳，; not a shop's name or a public account's: 店名叫塞上红, 公众号叫幸福里之家) or
-# a name said with a platform or account word before it (快手号是…，名字叫利通尕妹妹): Han
-# characters in it (digits and letters are the identifier rules'), no pronoun, not a clause (…给我弄的)
-BARE_NAME_RE = re.compile(r"(?:(?<!公众)号叫|(?:账号|帐号|网名|昵称|用户名|(?:微信|抖音|快手|视频|QQ|qq|扣扣)号)(?:叫|是|为)"
-                          r"|(?:微信|抖音|快手|QQ|qq)名字?叫|(?<![大小学经乳真全本原曾艺笔化姓店群])名字?叫|(?<![大小学经乳真全本原曾艺笔化姓店群])名字是|(?:快手|抖音|闲鱼|小红书|微博|B站|b站)上叫)[：:]? ?"   # 微信名叫冯老师-一年级3班, 闲鱼上叫宁夏卖枸杞的尕羊
-                          r"((?![这那就也还都啥咋不]|什么|多少|上面|下面|前面|后面|刚才|同上|一样)(?=[^,.;!?，。；！？、\s“”\"]{0,15}[\u4e00-\u9fff])"
-                          r"[^,.;!?，。；！？、\s“”\"我你他她]{1,15}[^,.;!?，。；！？、\s“”\"我你他她的了吧呢啊呀嘛])(?=[,.;!?，。；！？\s]|$)")
-
-
-def _quoted_names(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
-    words = (*rules.context["account"], *PLATFORM_WORDS)
-    for regex in (QUOTED_NAME_RE, BARE_NAME_RE):
-        for m in regex.finditer(folded):
-            before = folded[max(0, m.start() - PLATFORM_NEAR):m.start(1)]
-            if _has_word(before, words) and not m.group(1).endswith(("群", "组")):
-                yield m.start(1), m.end(1), "account"               # a group's name (…交流群) is no one's
 
 
 _ID_CHAR = re.compile(r"[A-Za-z0-9_@.\-]")              # no identifier starts right after one of these
@@ -627,13 +601,16 @@ def _context_ids(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
             if any(c in CN_DIGITS for c in value) and sum(c.isdigit() or c in CN_DIGITS for c in value) >= least and \
                     not folded.endswith("身份", 0, m.start()):      # 身份证号 (not 证号): an ID number, below
                 yield m.start(1), m.end(1), typ
-        if typ == "certificate":                         # 执业证号宁乡医20150324: the issuer's characters first
-            for m in re.finditer(rf"(?<![A-Za-z])(?=(?:{alt})[{re.escape(filler)}]{{0,4}}([{PROVINCES}][\u4e00-\u9fff]{{1,4}}\d{{4,18}}(?:[-－—–]\d{{2,8}}){{0,3}}号?)(?![A-Za-z0-9\-－—–第字]))",
+        if typ == "certificate":                         # 执业证号宁乡医20150324, 宁C出租2020-00417: the issuer's characters first
+            for m in re.finditer(rf"(?<![A-Za-z])(?=(?:{alt})[{re.escape(filler)}]{{0,4}}([{PROVINCES}][A-Z]?[\u4e00-\u9fff]{{1,4}}\d{{4,18}}(?:[-－—–]\d{{2,8}}){{0,3}}号?)(?![A-Za-z0-9\-－—–第字]))",
                                  folded):
                 yield m.start(1), m.end(1), typ
         for m in re.finditer(rf"(?<![A-Za-z])(?=(?:{alt})[{re.escape(filler)}]{{0,4}}({SPACED}|{TOKEN})({GROUPS})(?![A-Za-z0-9_@]))",
                              folded):
             value, end = m.group(1), m.end(1)
+            word = folded[m.start():m.start(1)]
+            if word.isascii() and word.isalpha() and NUMBER_WORD_RE.search(folded[max(0, m.start() - 6):m.start()]):
+                continue                                 # 工单号是WX20240613008: the letters begin the number, not 微信's WX
             if m.group(2) and any(c.isalpha() for c in value):
                 value, end = value + m.group(2), m.end(2)      # Y6403 2400 1187 52 (digits alone: a run, below)
             if folded.endswith("身份", 0, m.start()):
@@ -757,7 +734,7 @@ def _find_all(text: str, folded: str, births: list, rules: Rules) -> Iterator[tu
             typ = own if own in ("mobile", "id_number", "landline", "bank_card") else typ
         found.append((s, e, typ))
     found += [*_staff_shapes(folded, rules), *_account_shapes(folded, rules),
-              *_quoted_names(folded, rules)]
+              *platform_names(folded, rules)]
     found += [(m.start(), m.end(), "staff_id") for m in STAFF_NO_RE.finditer(folded)]
     found += [(m.start(), m.end(), "account") for m in HANDLE_RE.finditer(folded)]
     yield from found
@@ -783,6 +760,9 @@ def _find_all(text: str, folded: str, births: list, rules: Rules) -> Iterator[tu
         yield m.start(), m.end(), "certificate"
     if DOC_NO_END.search(folded):                        # every document number ends so: the long pattern only then
         for m in DOC_NO_RE.finditer(folded):
+            yield m.start(), m.end(), "certificate"
+    if "号" in folded:
+        for m in CASE_DOC_RE.finditer(folded):
             yield m.start(), m.end(), "certificate"
     yield from _grouped(folded, text, rules)
     yield from _filled(folded, text, rules)

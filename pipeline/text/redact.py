@@ -85,6 +85,8 @@ ADDRESS_SPLIT = re.compile(
     rf"|(?:(?<=小区)|(?<=家园)|(?<=花园)|(?<=苑)) (?=[东西南北]门|[\u4e00-\u9fd5]{{1,4}} ?[\d一二三四五六七八九十]{{1,4}} ?[号栋楼])"
     rf"|(?<=[东西南北]门) (?=对面|旁边)|(?<=对面|旁边) (?=商铺|底商|门面)|(?<=商铺|底商|门面) (?=[\d一二三四五六七八九十]{{1,4}} ?号)")
 # a code's word right before an anchor's numbers: a pick-up or order code, not a flat (取件码8-2-3017)
+# the ends of a county's or a region's name (化隆回族自治县, 阿拉善左旗): a stop character inside it stops nothing
+ADMIN_ENDS = ("自治县", "自治州", "自治区", "自治旗", "县", "旗", "州")
 CODE_BEFORE = re.compile(r"(?:取件码|取货码|提货码|取餐码|验证码|密码|口令|单号|订单号|运单号)[：: 是为]{0,2}$")
 # a group closed off from its house only when a named village is right before it (杨岭村四组，门牌是十七号;
 # not 我们村有五组，16号开会)
@@ -304,6 +306,8 @@ alone (3号楼) only after a place's name (满春小区14号楼; not 管8号楼,
             if not tok.strip() or all(c in rules.address_stop for c in tok) or not WORD_CHAR.search(tok):
                 break
             stops = [n for n, c in enumerate(tok) if c in rules.address_stop]
+            if stops and len(tok) >= 4 and tok.endswith(ADMIN_ENDS) and stops[0] > 0:   # 化隆回族自治县: a place's name
+                stops = []                                   # with a stop character inside is no stop
             if stops:                                        # 家在 丽景苑: from after the stop character
                 begin = starts[j] + stops[-1] + 1
                 break

@@ -301,6 +301,8 @@ def _text(text: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
     return sentence_re, annotation_re
 
 
+# a market, whose stalls and shops are numbered like houses (农贸市场东门18号摊位)
+MARKETS = "市场|商场|早市|夜市|批发城"
 # after N号: the day of a month, not a house (大桥3号那天, 北京路口5号上午)
 DATE_AFTER = "那天|那日|当天|晚上|早上|上午|下午|中午|凌晨|开会|以后|之前|以前|前后|左右"
 
@@ -342,7 +344,7 @@ def _address_re(addr: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
                  rf"|{num}(?:层|楼)(?![下上里道梯顶房面]){room_no})?")
     # every anchor starts with one of these characters: the engine tests that first at each position
     # instead of trying every branch (seven times faster on transcripts; the same matches)
-    starts = {w[0] for w in (*villages, *compound_words) if w}
+    starts = {w[0] for w in (*villages, *compound_words, *MARKETS.split("|")) if w}
     if not all(villages) or not all(compound_words) or not villages or not compound_words:
         starts |= set(" 委第")                                                     # no word: what follows it
     first = r"\dA-Za-z" + re.escape("".join(sorted(starts | set("一二三四五六七八九十百千零〇两幺洞东西南北中") | set(parts("sides")))))
@@ -350,7 +352,7 @@ def _address_re(addr: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
         rf"(?=[{first}])(?:"
         rf"(?<=[{road_ends}])(?:[东西南北中]段 ?)?(?:\d{{1,4}}|(?P<cnroad>{house}))号(?:院(?![\d一二三四五六七八九十]))?(?![楼院]|{DATE_AFTER}){annex}{road_tail}"   # 北京中路154号, 新华街二百一十六号, 文昌北街九十九号院, 开元大道南段206号
         rf"|(?:{compounds}) ?(?:[A-Za-z]{dash})?\d{{1,4}}(?:{dash}\d{{1,5}}){{1,2}}(?:号|室)?(?![\d\-－—–])"  # 福民家园12-3-402, 宁安小区C-7-2-602 (a zone first)
-        rf"|(?:{compounds}) ?(?:{num}(?:{floor}) ?)?(?:[A-Za-z]{dash}?)?\d{{1,4}}号(?:商铺|铺位|铺面|摊位|门面)"   # a market's shop: 金太阳商城一楼A-18号商铺
+        rf"|(?:{compounds}|{MARKETS}) ?(?:[东西南北]门 ?)?(?:{num}(?:{floor}) ?)?(?:[A-Za-z]{dash}?)?\d{{1,4}}号(?:商铺|铺位|铺面|摊位|门面)"   # a market's shop: 金太阳商城一楼A-18号商铺, 农贸市场东门18号摊位
         rf"|(?:{compounds}) ?(?:[东西南北]门 ?)?(?:(?:对面|旁边|斜对面) ?)?(?:底商|商铺|门面房?|门市部?|商业街) ?{house}号(?![楼院])"    # a shop of a compound: 裕民小区底商7号, 满春小区南门底商19号
         rf"|(?<=产业|工业|物流|科技|创业|农业)园区? ?{house}号(?:仓库|库|厂房|车间|院|(?=[,，。.;；！？、\s]|$))"   # 物流园区8号库, 清真产业园8号
         rf"|(?:{compounds}) ?\d{{3,5}}(?:室|房间)"                                         # an office building's room: 金三角大厦1406室 (not 小区1286户: a count)

@@ -1,0 +1,64 @@
+"""Accounts named on a platform (part of :mod:`pipeline.text.numbers`): a handle (@aisha_nx03), a name
+on a platform in quotes or up to a break after a word that names it (抖音……名字叫“尕师娘讲经”, 快手号是…，
+名字叫利通尕妹妹), and screen names told apart from the people behind them (群里那些网名…：小雨点就是冯雨桐).
+A person's name on a platform finds the person's account, as the id does; a shop's, a public
+account's or a chat group's name does not (店名叫塞上红, 公众号叫幸福里之家, …交流群).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from pipeline.text.rules import Rules
+
+# a handle of a platform (DM 我 @aisha_nx03): Latin letters first, never an e-mail's @
+HANDLE_RE = re.compile(r"(?<![A-Za-z0-9._%+\-@])@[A-Za-z][A-Za-z0-9_.]{2,30}(?<!\.)(?![A-Za-z0-9_@])")
+# a name on a platform, in quotes after a word that names it (淘宝店……店名叫“西海固尕妹子手工馍”,
+# 直播间叫“同心黄花菜老马”, 抖音……名字叫“尕师娘讲经”): an account, when a platform word or an
+# account word is this close before
+QUOTED_NAME_RE = re.compile(r"(?:叫|是|名|为)[：:]? ?[“\"「『]([^”\"」』\n]{2,20})[”\"」』]")
+PLATFORM_WORDS = ("昵称", "网名", "网店", "淘宝", "拼多多", "直播间", "直播", "公众号", "视频号",
+                  "小红书", "主页", "账号名", "用户名", "闲鱼", "头像", "B站", "b站", "哔哩哔哩", "UID", "uid")
+PLATFORM_NEAR = 30
+
+
+def _has_word(text: str, words: tuple[str, ...]) -> bool:
+    """One of ``words`` in ``text``; a word in Latin letters only as a whole word (id, not Globidens)."""
+    return any((re.search(rf"(?<![A-Za-z]){re.escape(w)}(?![A-Za-z])", text) is not None) if w.isascii() else w in text
+               for w in words)
+
+
+# ... and without quotes, to the next punctuation, after a word that names a person's account
+# (号叫中宁枸杞阿芳，; not a shop's name or a public account's: 店名叫塞上红, 公众号叫幸福里之家) or
+# a name said with a platform or account word before it (快手号是…，名字叫利通尕妹妹): Han
+# characters in it (digits and letters are the identifier rules'), no pronoun, not a clause (…给我弄的)
+BARE_NAME_RE = re.compile(r"(?:(?<!公众)号叫|(?:账号|帐号|网名|昵称|用户名|(?:微信|抖音|快手|视频|QQ|qq|扣扣)号)(?:叫|是|为)"
+                          r"|(?:微信|抖音|快手|QQ|qq)名字?叫|(?<![大小学经乳真全本原曾艺笔化姓店群])名字?叫|(?<![大小学经乳真全本原曾艺笔化姓店群])名字是|(?:快手|抖音|闲鱼|小红书|微博|B站|b站)上叫)[：:]? ?"   # 微信名叫冯老师-一年级3班, 闲鱼上叫宁夏卖枸杞的尕羊
+                          r"((?![这那就也还都啥咋不]|什么|多少|上面|下面|前面|后面|刚才|同上|一样)(?=[^,.;!?，。；！？、\s“”\"]{0,15}[\u4e00-\u9fff])"
+                          r"[^,.;!?，。；！？、\s“”\"我你他她]{1,15}[^,.;!?，。；！？、\s“”\"我你他她的了吧呢啊呀嘛])(?=[,.;!?，。；！？\s]|$)")
+
+
+# screen names told apart from the people behind them, after a word for them (群里那些网名…：小雨点就是冯雨桐，
+# 一颗柠檬是蒋若曦，那个叫沙湖的风的是我们班长): at a clause's start before 就是/是 and a surname with one or two
+# characters up to a break, or after 那个叫 before 的是
+SCREEN_NAME_RE = re.compile(r"(?:(?<=[，。；！？,;!?\s：:])|^)((?![这那就也还都啥咋不我你他她]|其实|原来|本来|后来|现在|当时|以前|反正|主要|好像|可能|应该"
+                            r"|真名|大名|本名|实名|名字|意思)[^,.;!?，。；！？、：:\s“”\"]{2,8}?)"
+                            r"(?:就是|是)(?=([\u4e00-\u9fff]{2,3})[,.;!?，。；！？、\s]|$)"
+                            r"|那个叫([^,.;!?，。；！？、\s“”\"]{2,8}?)的(?:就)?是")
+SCREEN_WORDS = ("网名", "昵称", "群昵称", "群名片", "微信名")
+
+
+def platform_names(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
+    words = (*rules.context["account"], *PLATFORM_WORDS)
+    for regex in (QUOTED_NAME_RE, BARE_NAME_RE):
+        for m in regex.finditer(folded):
+            before = folded[max(0, m.start() - PLATFORM_NEAR):m.start(1)]
+            if _has_word(before, words) and not m.group(1).endswith(("群", "组")):
+                yield m.start(1), m.end(1), "account"               # a group's name (…交流群) is no one's
+    if any(w in folded for w in SCREEN_WORDS):
+        for m in SCREEN_NAME_RE.finditer(folded):
+            g = 1 if m.group(1) else 3
+            if m.group(2) and m.group(2)[0] not in rules.surnames:
+                continue                                     # 小雨点就是冯雨桐: a person after it, by a surname
+            if _has_word(folded[max(0, m.start() - PLATFORM_NEAR * 3):m.start()], SCREEN_WORDS):
+                yield m.start(g), m.end(g), "account"
