@@ -1,7 +1,7 @@
 """The trained name tagger beside the name rules (pipeline/text/nametagger.py, docs/redaction.md "The
-trained tagger"): the shipped model is the one its script trains now, it never learns from the blind
-parts, it lifts the blind writers' names over the rules alone without costing precision, and
-``redaction.names.tagger`` switches it."""
+trained tagger"): the shipped model is the one its script trains now, from every writer of the
+labelled set (since round 26); a tagger that never saw a writer lifts that writer's names over the
+rules alone without costing precision; and ``redaction.names.tagger`` switches it."""
 from __future__ import annotations
 
 import dataclasses
@@ -29,15 +29,16 @@ def items():
     return load_labelled(nt.LABELLED)
 
 
-def test_the_blind_parts_never_train_the_tagger(items):
-    """Every part of the labelled set is either trained on or blind (a new writer's part must be
-    placed on purpose); the blind parts are not in the training set."""
+def test_every_part_is_placed_and_trained_on(items):
+    """Every part of the labelled set is a tuning part or a blind part (a new writer's part must be
+    placed on purpose: its names tuned on by rules, or never); the shipped tagger learns from both."""
     parts = {i.part for i in items}
     assert parts <= set(nt.TRAIN_PARTS) | set(nt.BLIND_PARTS), sorted(parts - set(nt.TRAIN_PARTS) - set(nt.BLIND_PARTS))
     assert not set(nt.TRAIN_PARTS) & set(nt.BLIND_PARTS)
+    assert set(nt.TAGGER_PARTS) == set(nt.TRAIN_PARTS) | set(nt.BLIND_PARTS)
     assert {"heldout22", "heldout23", "heldout24", "heldout25", "heldout28", "heldout34", "heldout35", "heldout36",
             "heldout37", "heldout38", "heldout39", "heldout40", "heldout41", "heldout42", "heldout43", "heldout44", "heldout46",
-            "heldout47", "heldout49"} <= set(nt.BLIND_PARTS)
+            "heldout47", "heldout49", "heldout51", "heldout52"} <= set(nt.BLIND_PARTS)
 
 
 def test_the_shipped_model_is_current(tmp_path, context, items):
@@ -59,7 +60,7 @@ def test_the_shipped_model_is_current(tmp_path, context, items):
 
 @pytest.mark.parametrize("turn, name", [("h14-024", "白天明"), ("h15-006", "纳国庆"), ("h15-096", "白建平")])
 def test_the_tagger_finds_names_the_rules_miss(context, items, turn, name):
-    """Blind writers' turns (never trained on): names the rules miss (白天明 reads as 白天 + 明,
+    """Writers 14 and 15's turns: names the rules miss (白天明 reads as 白天 + 明,
     纳国庆 as 纳 + 国庆) that the rules and the tagger together redact."""
     rules, seg, lexicon, _ = context
     it = next(i for i in items if i.id == turn)
@@ -92,22 +93,39 @@ def test_the_gates_of_the_tagger(context, text):
     assert turn_detector(rules, seg, lexicon)(text) == turn_detector(dataclasses.replace(rules, name_tagger=False), seg, lexicon)(text)
 
 
-def test_the_tagger_lifts_the_blind_writers(context, items):
-    """The blind writers (BLIND_PARTS): names recall with the tagger at least 0.025 over the rules
-    alone (14 and 15: 532/598 = 0.890 -> 551/598 = 0.921; 16 and 17, written after the tagger was
-    made: +6 of 300 and +13 of 390; all four +0.03; 22 and 23, the tagger of writers 1-21:
-    758/877 = 0.864 -> 795/877 = 0.906; 24 and 25: 735/882 = 0.833 -> 771/882 = 0.874; 22-25:
-    1,493/1,759 = 0.849 -> 1,566/1,759 = 0.890), precision of names at least 0.92 and at most
-    0.015 below the rules' (22 and 23: 0.938 -> 0.929; 24 and 25: 0.962 -> 0.948; 22-25: 0.950 ->
-    0.938; 14-17: within 0.005), decoys kept at least 0.92 (22-25: 1,839 -> 1,813 of 1,891)."""
-    rules, seg, lexicon, _ = context
-    blind = [i for i in items if i.part in nt.BLIND_PARTS]
-    both, misses = score(blind, turn_detector(rules, seg, lexicon))
+def test_the_tagger_lifts_writers_it_never_saw(tmp_path, context, items):
+    """Writers 22-25 left out (blind for the rules' names too): a tagger trained on every other
+    writer, as the shipped one is, lifts their names at least 0.025 over the rules alone (round 26: the
+    rules alone about 1,590/1,773 = 0.897; each of them left out alone: docs/redaction.md's table of
+    benchmarks/nametagger_lowo.py), with
+    precision of names at least 0.92 and at most 0.015 below the rules', decoys kept at least 0.92,
+    and numbers and addresses untouched. (Until round 25 the shipped tagger never trained on the
+    blind writers and this test used it: 22-25, 1,493/1,759 = 0.849 -> 1,566/1,759 = 0.890.)"""
+    import pycrfsuite
+
+    from pipeline.text.redact import find_pii
+    from pipeline.text.turns import parse_transcript
+
+    rules, seg, lexicon, detect_full = context
+    out = {"heldout22", "heldout23", "heldout24", "heldout25"}
+    train = [i for i in items if i.part in nt.TAGGER_PARTS and i.part not in out]
+    model = nt.train(nt.training_lines(train, detect_full), tmp_path / "left_out.crfsuite")
+    tagger = pycrfsuite.Tagger()
+    tagger.open(str(model))
+
+    def detect(text):
+        full = TURN_PREFIX + text + "\n"
+        spans = find_pii(full, parse_transcript(full, rules), rules, seg.cut(full), lexicon, tagger=tagger)
+        return [(sp.start - len(TURN_PREFIX), sp.end - len(TURN_PREFIX), sp.type) for sp in spans if sp.start >= len(TURN_PREFIX)]
+
+    blind = [i for i in items if i.part in out]
+    both, _ = score(blind, detect)
     alone, _ = score(blind, turn_detector(dataclasses.replace(rules, name_tagger=False), seg, lexicon))
     both, alone = both.set_index("category"), alone.set_index("category")
-    assert both.loc["names", "recall"] >= alone.loc["names", "recall"] + 0.025, misses
-    assert both.loc["names", "precision"] >= max(0.92, alone.loc["names", "precision"] - 0.015), misses
-    assert both.loc["ordinary words (decoys)", "recall"] >= 0.92, misses
+    counts = {k: (int(both.loc[k, "found"]), int(both.loc[k, "gold"])) for k in ("names", "ordinary words (decoys)")}
+    assert both.loc["names", "recall"] >= alone.loc["names", "recall"] + 0.025, counts     # (counts: no blind miss printed)
+    assert both.loc["names", "precision"] >= max(0.92, alone.loc["names", "precision"] - 0.015), counts
+    assert both.loc["ordinary words (decoys)", "recall"] >= 0.92, counts
     for group in ("numbers and ids", "addresses"):
         assert both.loc[group, "recall"] == alone.loc[group, "recall"]
 

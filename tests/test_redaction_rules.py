@@ -1978,3 +1978,21 @@ def test_round_26_names(generic, text, names):
                                   "那条河叫黄河，黄河的水黄。", "那个人我不认得。", "这是本地的，那是别人的。"])
 def test_round_26_names_look_alikes_are_kept(generic, text):
     assert [v for v, t in spans(generic, text) if t == "name"] == []
+
+
+@pytest.mark.parametrize("text,value", [
+    ("退休证号码是宁石退 零四二七一三，1998年办的。", "宁石退 零四二七一三"),                       # an issuer, Chinese digits
+    ("认定书号我背得下来，石人社工伤认字二零一一年第零零八七号，复印了十几份。", "石人社工伤认字二零一一年第零零八七号"),
+    ("出生日期是19630130……哎不对，是19631030，十月三十。", None),                              # the corrected date too
+    ("在吴忠市妇幼保健院生的，2012年9月3号。儿子叫晨阳。", "2012年9月3号"),                       # right after 生的
+    ("问：您是哪年生的？\n答：我啊，一九八六年四月二十三……哎呀不是。", "一九八六年四月二十三"),     # after the question
+])
+def test_round_26_writers_51_and_52(generic, text, value):
+    found = [v for v, t in spans(generic, text) if t not in ("name",)]
+    assert found == ([value] if value else ["19630130", "19631030"])
+
+
+@pytest.mark.parametrize("text", ["账号是个邮箱，记不住。", "就是QQ号后面加个@qq.com，好记。", "2012年9月3号我们开的会，他生的气。",
+                                  "问：您哪年来的？\n答：我啊，一九八六年四月过来的。"])
+def test_round_26_look_alikes_of_51_and_52(generic, text):
+    assert [v for v, t in spans(generic, text) if t not in ("name", "email")] == []

@@ -25,6 +25,10 @@ CN_DATE_RE = re.compile(r"(?:[一二三四五六七八九〇零]{4}|[一二三�
                         r"(?:初[一二三四五六七八九十]|[一二三四五六七八九十廿]{1,3}|3[01]|[12]\d|0?[1-9])(?!\d)[日号]?")
 # the date next to an ID number (马阿依舍，1985年6月13号的，身份证……: a roll's name, birth date, ID)
 BIRTH_ID_AFTER_RE = re.compile(r"的?[，,、 ]{0,2}(?:身份证|户口)")
+# the date right after 生的 (在妇幼保健院生的，2012年9月3号) or after a question of the birth (哪年生的？……我啊，一九八六年…)
+BIRTH_RIGHT_AFTER_RE = re.compile(r"(?<!年)(?:生的|出生的?|生日)[，,：: ]{1,2}$")    # (not 1990年生的，2015年6月3号结婚)
+CLAUSE_END_RE = re.compile(r"[。，,；;！!？?\n…]|$")
+BIRTH_QUESTION_RE = re.compile(r"(?:哪年|哪一年|几几年|什么时候|哪天|几月几号)(?:生的|出生|生人)")
 # the date that confirms a birth said just before (二十六号生的，十一月，对，1987年11月26号)
 BIRTH_CONFIRM_RE = re.compile(r"(?:生的|出生|生日)[^。？！?!\n]{0,10}?(?:对|就是|是)[，,：: ]{0,2}$")
 _CLOCK = r"(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?"
@@ -41,7 +45,9 @@ def _before(text: str, start: int, words: tuple[str, ...], window: int) -> bool:
 
 def _birth(folded: str, start: int, end: int) -> bool:
     return _before(folded, start, BIRTH_WORDS, 8) or bool(BIRTH_AFTER_RE.match(folded, end)) or \
-        bool(BIRTH_ID_AFTER_RE.match(folded, end)) or bool(BIRTH_CONFIRM_RE.search(folded[max(0, start - 16):start]))
+        bool(BIRTH_ID_AFTER_RE.match(folded, end)) or bool(BIRTH_CONFIRM_RE.search(folded[max(0, start - 16):start])) or \
+        bool(BIRTH_RIGHT_AFTER_RE.search(folded[max(0, start - 5):start]) and CLAUSE_END_RE.match(folded, end)) or \
+        bool(BIRTH_QUESTION_RE.search(folded[max(0, start - 20):start]))
 
 
 def mask_dates(folded: str) -> tuple[str, list[tuple[int, int, str]]]:

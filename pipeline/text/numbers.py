@@ -127,6 +127,8 @@ DOC_NO_RE = re.compile(                          # a document's number: property
     r"[(\[〔【] ?(?:19|20)\d\d ?[)\]〕】] ?(?:(?:" + _DOC_HAN + r"|\d){0,16}?第? ?\d{3,}|第 ?\d{1,2}) ?号"     # 宁(2021)银川市不动产权第0045218号, 海农仲字〔2023〕第9号
     r"|(?:[(（][" + PROVINCES + r"][A-Za-z]?[)）])?[" + PROVINCES + r"]?" + _DOC_PLACE + r"{0,8}字 ?(?:(?:19|20)\d\d ?)?(?:第 ?\d(?:[ \-－—–]?\d){2,30}|\d(?:[ \-－—–]?\d){4,30}) ?号"   # 银房权证字第00123号, 字第2021-0517号, 宁房权证同字第 2016-04417 号, (宁D)动防合字第…号
     r"|" + _DOC_ISSUER + r"{1,5}[(\[〔【]" + _DOC_ISSUER + r"{1,3}[)\]〕】]字 ?(?:19|20)\d\d ?第 ?\d{3,} ?号")  # 宁民低（永）字2021第00347号
+# a document's number read out in Chinese digits (石人社工伤认字二零一一年第零零八七号)
+CN_DOC_RE = re.compile(_DOC_PLACE + r"{1,8}字 ?[" + _CN + r"]{4}年? ?第 ?[" + _CN + r"]{1,6} ?号")
 # a case's decision with a short number and no 第 (盐市监处罚〔2024〕27号: a penalty names the one punished;
 # a public document's, 宁政发〔2017〕52号, has no case character before its year)
 CASE_DOC_RE = re.compile(_DOC_PLACE + r"{0,8}[" + CASE_CHARS + r"]字?[(\[〔【] ?(?:19|20)\d\d ?[)\]〕】] ?\d{1,5} ?号")
@@ -181,6 +183,8 @@ DISABILITY_RE = re.compile(r"(?<![A-Za-z0-9])\d{17}[\dXx]\d{2}(?![A-Za-z0-9])")
 GROUPED_WINDOW = 16                                      # Arabic digits in groups: a phone, ID or card word this close before
 # an identifier said again to correct it (编号是YN-MN-0471？不对，0417): digits after 不对/不是/错了
 CORRECTION_RE = re.compile(r"(?:不对|不是|错了)[,，:： 是就]{0,3}(\d{3,8})(?![\dA-Za-z])")
+# a correction right before a number (……哎不对，是19631030)
+CORRECTED_RE = re.compile(r"(?:不对|不是|错了)[，,：: ]{0,2}是?$")
 # a word that names the number after it (seven digits or more): …号 or …号码 (住院号, 服务监督卡号,
 # 订单号码), not a numeral's 号 (3号, 三号楼), with up to three characters between (是, a colon)
 NUMBER_WORD_RE = re.compile(r"(?<![\d" + _CN + r"几])[\u4e00-\u9fff]号码?[是为：:， ]{0,3}$")
@@ -285,8 +289,9 @@ def classify(digits: str, text: str, start: int, rules: Rules, *, cc: bool = Fal
         return "bank_card", 0
     if rules.long_min and n >= rules.long_min:
         return "long_number", 0
-    if n == 8 and birth_date(core) and _before(text, start, BIRTH_WORDS, 8):
-        return "long_number", 0                          # 生日是19620817: a date of birth
+    if n == 8 and birth_date(core) and (_before(text, start, BIRTH_WORDS, 8) or (
+            _before(text, start, BIRTH_WORDS, 30) and CORRECTED_RE.search(text, max(0, start - 8), start))):
+        return "long_number", 0                          # 生日是19620817 (……哎不对，是19631030): a date of birth
     if 7 <= n <= 8 and rules.phone_words and _before(text, start, rules.phone_words, rules.phone_window):
         return "landline", 0
     if n >= 7 and NUMBER_WORD_RE.search(text, max(0, start - 8), start):
@@ -602,7 +607,7 @@ def _context_ids(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
                     not folded.endswith("身份", 0, m.start()):      # 身份证号 (not 证号): an ID number, below
                 yield m.start(1), m.end(1), typ
         if typ == "certificate":                         # 执业证号宁乡医20150324, 宁C出租2020-00417: the issuer's characters first
-            for m in re.finditer(rf"(?<![A-Za-z])(?=(?:{alt})[{re.escape(filler)}]{{0,4}}([{PROVINCES}][A-Z]?[\u4e00-\u9fff]{{1,4}}\d{{4,18}}(?:[-－—–]\d{{2,8}}){{0,3}}号?)(?![A-Za-z0-9\-－—–第字]))",
+            for m in re.finditer(rf"(?<![A-Za-z])(?=(?:{alt})[{re.escape(filler)}]{{0,4}}([{PROVINCES}][A-Z]?[\u4e00-\u9fff]{{1,4}}?(?:\d{{4,18}}| ?[{_CN}]{{4,18}}(?![{_CN}]))(?:[-－—–]\d{{2,8}}){{0,3}}号?)(?![A-Za-z0-9\-－—–第字]))",
                                  folded):
                 yield m.start(1), m.end(1), typ
         for m in re.finditer(rf"(?<![A-Za-z])(?=(?:{alt})[{re.escape(filler)}]{{0,4}}({SPACED}|{TOKEN})({GROUPS})(?![A-Za-z0-9_@]))",
@@ -763,6 +768,8 @@ def _find_all(text: str, folded: str, births: list, rules: Rules) -> Iterator[tu
             yield m.start(), m.end(), "certificate"
     if "号" in folded:
         for m in CASE_DOC_RE.finditer(folded):
+            yield m.start(), m.end(), "certificate"
+        for m in CN_DOC_RE.finditer(folded):
             yield m.start(), m.end(), "certificate"
     yield from _grouped(folded, text, rules)
     yield from _filled(folded, text, rules)

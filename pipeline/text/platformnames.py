@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pipeline.text.rules import Rules
 
 # a handle of a platform (DM 我 @aisha_nx03): Latin letters first, never an e-mail's @
-HANDLE_RE = re.compile(r"(?<![A-Za-z0-9._%+\-@])@[A-Za-z][A-Za-z0-9_.]{2,30}(?<!\.)(?![A-Za-z0-9_@])")
+HANDLE_RE = re.compile(r"(?<![A-Za-z0-9._%+\-@])@(?![A-Za-z0-9]+\.(?:com|cn|net|org)\b)[A-Za-z][A-Za-z0-9_.]{2,30}(?<!\.)(?![A-Za-z0-9_@])")   # not @qq.com
 # a name on a platform, in quotes after a word that names it (淘宝店……店名叫“西海固尕妹子手工馍”,
 # 直播间叫“同心黄花菜老马”, 抖音……名字叫“尕师娘讲经”): an account, when a platform word or an
 # account word is this close before
@@ -34,7 +34,7 @@ def _has_word(text: str, words: tuple[str, ...]) -> bool:
 # characters in it (digits and letters are the identifier rules'), no pronoun, not a clause (…给我弄的)
 BARE_NAME_RE = re.compile(r"(?:(?<!公众)号叫|(?:账号|帐号|网名|昵称|用户名|(?:微信|抖音|快手|视频|QQ|qq|扣扣)号)(?:叫|是|为)"
                           r"|(?:微信|抖音|快手|QQ|qq)名字?叫|(?<![大小学经乳真全本原曾艺笔化姓店群])名字?叫|(?<![大小学经乳真全本原曾艺笔化姓店群])名字是|(?:快手|抖音|闲鱼|小红书|微博|B站|b站)上叫)[：:]? ?"   # 微信名叫冯老师-一年级3班, 闲鱼上叫宁夏卖枸杞的尕羊
-                          r"((?![这那就也还都啥咋不]|什么|多少|上面|下面|前面|后面|刚才|同上|一样)(?=[^,.;!?，。；！？、\s“”\"]{0,15}[\u4e00-\u9fff])"
+                          r"((?![这那就也还都啥咋不个]|一个|什么|多少|上面|下面|前面|后面|刚才|同上|一样)(?=[^,.;!?，。；！？、\s“”\"]{0,15}[\u4e00-\u9fff])"
                           r"[^,.;!?，。；！？、\s“”\"我你他她]{1,15}[^,.;!?，。；！？、\s“”\"我你他她的了吧呢啊呀嘛])(?=[,.;!?，。；！？\s]|$)")
 
 
