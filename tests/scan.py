@@ -20,8 +20,8 @@ def file_texts(path: Path) -> list[str]:
         return ["\n|".join("" if v is None else str(v) for v in col.to_pylist()) for col in table.columns] + \
             ["\n".join(table.column_names), str(table.schema.metadata or "")]
     texts = []
-    if path.suffix == ".tok":
-        texts.append(zlib.decompress(data).decode("utf-8"))
+    if path.suffix == ".tok":                            # its text is the entry decompressed; the compressed
+        return [zlib.decompress(data).decode("utf-8"), path.name]   # bytes read as text held 'amy' by chance
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as z:
             texts += [z.read(n).decode("utf-8", errors="ignore") for n in z.namelist()]

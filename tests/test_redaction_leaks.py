@@ -50,16 +50,20 @@ SEPARATORS = re.compile(r"[\s\-.·_/()（）]+")
 # --------------------------------------------------------------------------------------------
 def normalised(value: str, kind: str = "") -> set[str]:
     """The forms a value may take in an output: as written, folded (full-width and Chinese
-    digits as ASCII), case-folded, without separators, and its digits alone (7 or more). A name's
+    digits as ASCII), case-folded, without separators, and its digits alone (7 or more: of a phone,
+    ID, card or long number, or of an identifier whose digits stand together once its separators
+    are gone; not of a document number's year and serial, 金阅调〔2024〕第052号, whose 2024052 no output
+    writes and a time stamp 2024052213:24 holds by chance). A name's
     Chinese digits stay characters (樊三 is not 樊3: a form of a character and a digit is found in a
     binary cache file's bytes by chance, and no output writes a name so)."""
     folded = fold(unicodedata.normalize("NFKC", value))
     if kind != "name":
         folded = folded.translate(str.maketrans(CN_DIGITS))
     folded = folded.casefold()
-    forms = {value, folded, SEPARATORS.sub("", folded)}
+    compact = SEPARATORS.sub("", folded)
+    forms = {value, folded, compact}
     digits = re.sub(r"\D", "", folded)
-    if len(digits) >= 7:
+    if len(digits) >= 7 and (digits in compact or kind in ("mobile", "landline", "id_number", "bank_card", "long_number")):
         forms.add(digits)
     return {f for f in forms if len(f) >= 2}
 
