@@ -34,7 +34,7 @@ def writer_of(part: str) -> int:
 
 def prepare(items, detect_full):
     """Per turn: the rule spans in turn coordinates, and the features of its line (with the rules'
-    marks, and without them: the training set's every other turn, nametagger.DROPOUT)."""
+    marks, and without them: nametagger.training_lines shows the tagger both)."""
     out = []
     for it in items:
         full, tokens, spans, offset, rules, lexicon = detect_full(it.text)
@@ -68,20 +68,50 @@ def combined(row, tagger) -> list[tuple[int, int, str]]:
     return sorted(kept + added)
 
 
-def lowo(rows, writers, params, train: str = "all") -> list[dict]:
-    results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        models: dict[tuple, Path] = {}
-        for w in writers:
-            train_rows = [r for r in rows if writer_of(r["item"].part) != w and
-                          (train == "all" or r["item"].part in nt.TRAIN_PARTS)]
-            key = tuple(id(r) for r in train_rows)           # the tuning parts hold no blind writer: one model
-            if key not in models:
-                models[key] = nt.train([(r["x0"] if k % nt.DROPOUT == 0 else r["x"], r["y"])
-                                        for k, r in enumerate(train_rows)], Path(tmp) / f"m{len(models)}.crfsuite", params)
-            results.append(_measure(w, [r for r in rows if writer_of(r["item"].part) == w], models[key]))
-            print(f"writer {w} done", file=sys.stderr, flush=True)
-    return results
+def training_set(train_rows, marks: str):
+    """both: every turn twice, with the rules' marks and without (as nametagger.training_lines since
+    round 27); alternate: every other turn without them (until round 27)."""
+    if marks == "both":
+        return [(r[x], r["y"]) for r in train_rows for x in ("x", "x0")]
+    return [(r["x0"] if k % 2 == 0 else r["x"], r["y"]) for k, r in enumerate(train_rows)]
+
+
+_ROWS: list = []
+
+
+def _one(job):
+    w, params, train, marks, tmp, adds = job
+    rows = _ROWS
+    train_rows = [r for r in rows if writer_of(r["item"].part) != w and
+                  (train == "all" or r["item"].part in nt.TRAIN_PARTS)]
+    path = Path(tmp) / f"m{w}.crfsuite"
+    if not path.is_file():                   # --models DIR: kept from an earlier run with the same settings
+        nt.train(training_set(train_rows, marks), path, params)
+    out = {}
+    for add in adds:                     # find_pii's threshold for the tagger's own names (nametagger.ADD)
+        nt.ADD = add
+        out[add] = _measure(w, [r for r in rows if writer_of(r["item"].part) == w], path)
+    print(f"writer {w} done", file=sys.stderr, flush=True)
+    return out
+
+
+def lowo(rows, writers, params, train: str = "all", marks: str = "both", jobs: int = 1,
+         adds: tuple[float, ...] = (nt.ADD,), models: str = "") -> dict[float, list[dict]]:
+    """One tagger per writer left out (forked workers share ``rows``; the tuning-only model is the
+    same for every blind writer but is trained per writer here for simplicity)."""
+    global _ROWS
+    _ROWS = rows
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = models or scratch
+        Path(tmp).mkdir(parents=True, exist_ok=True)
+        todo = [(w, params, train, marks, tmp, adds) for w in writers]
+        if jobs > 1:
+            import multiprocessing as mp
+            with mp.get_context("fork").Pool(jobs) as pool:
+                per_writer = pool.map(_one, todo, chunksize=1)
+        else:
+            per_writer = [_one(j) for j in todo]
+    return {add: [r[add] for r in per_writer] for add in adds}
 
 
 def _measure(w: int, test_rows: list, path: Path) -> dict:
@@ -149,6 +179,14 @@ def main() -> None:
     parser.add_argument("--writers", default="", help="comma-separated writer numbers (default: the blind writers)")
     parser.add_argument("--train", choices=["all", "tuning"], default="all",
                         help="all: every other writer (shipped since round 26); tuning: the tuning parts only")
+    parser.add_argument("--marks", choices=["both", "alternate"], default="both",
+                        help="both: every training turn with the rules' marks and without them (shipped since round 27); "
+                             "alternate: every other turn without them (until round 27)")
+    parser.add_argument("--add", type=float, nargs="+", default=[nt.ADD],
+                        help="the tagger's threshold for a name of its own (nametagger.ADD): one table each")
+    parser.add_argument("--models", default="", help="a folder to keep the trained taggers in (and reuse: the "
+                        "settings and the labelled set must be the same)")
+    parser.add_argument("--jobs", type=int, default=1, help="writers measured at once (forked workers)")
     parser.add_argument("--c1", type=float, default=nt.TRAIN_PARAMS["c1"])
     parser.add_argument("--c2", type=float, default=nt.TRAIN_PARAMS["c2"])
     parser.add_argument("--iterations", type=int, default=nt.TRAIN_PARAMS["max_iterations"])
@@ -159,8 +197,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         *_, detect_full = nt.labelled_context(Path(tmp), str(ROOT / ".cache" / "jieba.cache"))
         rows = prepare(items, detect_full)
-    results = lowo(rows, writers, {"c1": args.c1, "c2": args.c2, "max_iterations": args.iterations}, args.train)
-    print(table(results))
+    results = lowo(rows, writers, {"c1": args.c1, "c2": args.c2, "max_iterations": args.iterations}, args.train,
+                   args.marks, args.jobs, tuple(args.add), args.models)
+    for add, res in results.items():
+        print(f"\nADD = {add}\n")
+        print(table(res))
 
 
 if __name__ == "__main__":
