@@ -38,7 +38,7 @@ def test_every_part_is_placed_and_trained_on(items):
     assert set(nt.TAGGER_PARTS) == set(nt.TRAIN_PARTS) | set(nt.BLIND_PARTS)
     assert {"heldout22", "heldout23", "heldout24", "heldout25", "heldout28", "heldout34", "heldout35", "heldout36",
             "heldout37", "heldout38", "heldout39", "heldout40", "heldout41", "heldout42", "heldout43", "heldout44", "heldout46",
-            "heldout47", "heldout49", "heldout51", "heldout52"} <= set(nt.BLIND_PARTS)
+            "heldout47", "heldout49", "heldout51", "heldout52", "heldout53"} <= set(nt.BLIND_PARTS)
 
 
 def test_the_shipped_model_is_current(tmp_path, context, items):
@@ -58,10 +58,11 @@ def test_the_shipped_model_is_current(tmp_path, context, items):
         assert fresh.tag(x) == shipped.tag(x), "the shipped model is stale: run python -m pipeline.text.nametagger train"
 
 
-@pytest.mark.parametrize("turn, name", [("h14-024", "白天明"), ("h15-006", "纳国庆"), ("h15-096", "白建平")])
+@pytest.mark.parametrize("turn, name", [("h15-006", "纳国庆"), ("h15-096", "白建平")])
 def test_the_tagger_finds_names_the_rules_miss(context, items, turn, name):
-    """Writers 14 and 15's turns: names the rules miss (白天明 reads as 白天 + 明,
-    纳国庆 as 纳 + 国庆) that the rules and the tagger together redact."""
+    """Writer 15's turns: names the rules miss (纳国庆 as 纳 + 国庆) that the rules and the tagger
+    together redact. (白天明 of writer 14's 我们组长叫白天明 was one until round 27, whose rules read a
+    name after a title and 叫.)"""
     rules, seg, lexicon, _ = context
     it = next(i for i in items if i.id == turn)
     start = it.text.index(name)
@@ -135,13 +136,13 @@ def test_the_switch(tmp_path, context):
     is an error naming the key."""
     rules, seg, lexicon, _ = context
     text = "白天明"
-    on = turn_detector(rules, seg, lexicon)("我们组长叫白天明，不是白天黑夜那个白。")
+    on = turn_detector(rules, seg, lexicon)("找白天明，不是白天黑夜那个白。")
     cfg = template_config(tmp_path / "off", ROOT / "config")
     cfg.write_text(cfg.read_text(encoding="utf-8").replace("tagger: true", "tagger: false"), encoding="utf-8")
     off_rules = load_rules(cfg, cfg.parent / "stopwords.txt")
     assert off_rules.name_tagger is False and rules.name_tagger is True
-    off = turn_detector(off_rules, seg, lexicon)("我们组长叫白天明，不是白天黑夜那个白。")
-    assert (5, 5 + len(text), "name") in on and (5, 5 + len(text), "name") not in off
+    off = turn_detector(off_rules, seg, lexicon)("找白天明，不是白天黑夜那个白。")
+    assert (1, 1 + len(text), "name") in on and (1, 1 + len(text), "name") not in off
     bad = template_config(tmp_path / "bad", ROOT / "config")
     bad.write_text(bad.read_text(encoding="utf-8").replace("tagger: true", "tagger: sometimes"), encoding="utf-8")
     with pytest.raises(PipelineError, match="redaction.names.tagger"):

@@ -1996,3 +1996,84 @@ def test_round_26_writers_51_and_52(generic, text, value):
                                   "问：您哪年来的？\n答：我啊，一九八六年四月过来的。"])
 def test_round_26_look_alikes_of_51_and_52(generic, text):
     assert [v for v, t in spans(generic, text) if t not in ("name", "email")] == []
+
+
+# ---- round 27 (tuned on tune54: property management and neighbours of 银川's new compounds; everyday
+# characters as surnames, compound and Manchu clan surnames, screen names in owners' chat groups)
+
+@pytest.mark.parametrize("text,names", [
+    ("对门的男的叫和建国，一天到晚不在家。", ["和建国"]),            # a weak surname after X叫, X a person (男的)
+    ("房东叫文海燕，人挺和气。", ["文海燕"]),                          # ... a person named by what they are
+    ("我们经理叫时永刚，管得严。", ["时永刚"]),                        # ... a title
+    ("我是网格员和丽娟，管第二网格。", ["和丽娟"]),                    # a weak surname's full name after a role
+    ("我是向东红，在社区上班。", ["向东红"]),                          # ... after 我是, up to a break
+    ("她是赫舍里氏的后人，姓赫。", ["赫舍里", "赫"]),                  # a clan name before 氏 after 是 (the tagger keeps it)
+    ("副主任叫上官文静，上官这个复姓少见。", ["上官文静", "上官"]),    # a compound surname talked about
+])
+def test_round_27_names(generic, text, names):
+    assert [v for v, t in spans(generic, text) if t == "name"] == names
+
+
+def test_round_27_manchu_clan_said_after_shi(generic):
+    found = [v for v, t in spans(generic, "我爷爷说祖上是富察氏，后来改姓富了。") if t == "name"]
+    assert found[0].startswith("富察") and found[1:] == ["富"]
+
+
+@pytest.mark.parametrize("text", ["他是本地人氏，在这住了一辈子。", "老师叫家长去学校。", "房东叫人来修了。", "主任叫我们开会。",
+                                  "我是万元户，那会儿。", "我是和平村的。", "不干了，没麻达。", "我是宁大的学生。"])
+def test_round_27_names_look_alikes_are_kept(generic, text):
+    assert [v for v, t in spans(generic, text) if t == "name"] == []
+
+
+@pytest.mark.parametrize("text,value", [
+    ("我群里名字叫社区小王，有事艾特我。", "社区小王"),                  # a name in a chat group
+    ("他群名片叫老马家电维修，电话在上头。", "老马家电维修"),
+    ("业主群里都用昵称，有个叫冰糖葫芦串的天天发广告。", "冰糖葫芦串"),  # a screen name, after a word for screen names
+    ("楼上那家在群里叫好运连连666，天天发。", "好运连连666"),           # 群里叫 + a name ending in digits
+    ("群里那个岁月静好就是王秀兰，她管收钱。", "岁月静好"),               # 群里那个X就是 + a person
+    ("业主群里，老赵跟开心每一天吵了一回，后头那个是马建军。", "开心每一天"),   # told apart after it: 后头那个是
+])
+def test_round_27_chat_group_names(generic, text, value):
+    assert [v for v, t in spans(generic, text) if t == "account"] == [value]
+
+
+@pytest.mark.parametrize("text", ["群名叫满春社区居民1群，人多。", "我们群里是这样的，名字是实名。", "有个叫什么的来着，忘了。",
+                                  "群里叫大家8点到。", "群里的意思是王芳管。", "群里那个通知是马主任发的。",
+                                  "业主群里，他跟物业公司吵了三天，后头那个是王经理。", "群里他跟邻居吵了三天，后头那个是马明。"])
+def test_round_27_chat_group_look_alikes(generic, text):
+    assert [v for v, t in spans(generic, text) if t == "account"] == []
+
+
+def test_round_27_an_address_before_a_word_with_qun(generic):
+    """群 after an address names a chat group (幸福里3号楼邻里群), but not in 群租 or 群居."""
+    assert [v for v, t in spans(generic, "他在金凤区阅海万家9号楼1单元502搞群租。") if t == "address"] == \
+        ["金凤区阅海万家9号楼1单元502"]
+    assert [v for v, t in spans(generic, "幸福里3号楼邻里群里有人说。") if t == "address"] == []
+    assert [v for v, t in spans(generic, "取件码就是3-2-1047这样的，天天变。") if t == "address"] == []   # a pick-up code
+
+
+@pytest.mark.parametrize("text,value", [
+    ("娘家在甘肃，临夏州积石山县那勒沟镇红光村三社，远得很。", "临夏州积石山县那勒沟镇红光村三社"),   # a stop character in a town's name
+    ("寄到陕西省西安市未央区凤城路阳光都市B区3号楼2单元801，我收。", "陕西省西安市未央区凤城路阳光都市B区3号楼2单元801"),  # 都市, a noun
+])
+def test_round_27_addresses(generic, text, value):
+    """An address's extension to the left no longer stops at a stop character inside a town's name
+    after its county (积石山县那勒沟镇) or inside a noun of the dictionary (阳光都市: 都)."""
+    assert [v for v, t in spans(generic, text) if t == "address"] == [value]
+
+
+def test_round_27_address_stops_still_stop(generic):
+    assert [v for v, t in spans(generic, "他都住在幸福小区3号楼2单元501。") if t == "address"] == ["幸福小区3号楼2单元501"]
+
+
+@pytest.mark.parametrize("text,value", [
+    ("我快手叫固原洋芋妹6688，你关注一下。", "固原洋芋妹6688"),          # a platform's name + 叫, no 名字
+    ("你搜我手机号也能搜到，微信名字显示是贺兰山下。", "贺兰山下"),          # 名字显示是
+])
+def test_round_27_platform_names(generic, text, value):
+    assert [v for v, t in spans(generic, text) if t == "account"] == [value]
+
+
+@pytest.mark.parametrize("text", ["他微信叫我去一趟。", "我快手叫什么来着，忘了。", "屏幕上显示的是乱码。"])
+def test_round_27_platform_name_look_alikes(generic, text):
+    assert [v for v, t in spans(generic, text) if t == "account"] == []

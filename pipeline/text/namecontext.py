@@ -26,7 +26,9 @@ RARE_FREQ = 10                                  # X家 this frequent in jieba's 
 # surname is the last character, the first is no surname of its own (姓古月胡: not 古)
 SPELLED_SURNAMES = ("三横一竖王", "弓长张", "立早章", "木子李", "耳东陈", "口天吴", "古月胡", "双木林", "草头黄", "文刀刘",
                     "言午许", "禾呈程", "人可何", "关耳郑", "走肖赵", "子小孙", "木易杨", "双口吕", "女生姚", "三横王")
-CLAN = re.compile(r"姓(?:是|为|叫)?([\u4e00-\u9fd5]{2,4}?)氏")       # 老姓是瓜尔佳氏, 本姓钮祜禄氏
+CLAN = re.compile(r"姓(?:是|为|叫)?([\u4e00-\u9fd5]{2,4}?)氏"        # 老姓是瓜尔佳氏, 本姓钮祜禄氏; 祖上是富察氏,
+                  r"|(?<=是)([\u4e00-\u9fd5]{2,4}?)氏(?=的?(?:后人|后代|后裔|子孙|家族|族人|一支)|[，。,；;、]|$)")   # 是赫舍里氏的后人
+CLAN_PEOPLE = re.compile(r"的?(?:后人|后代|后裔|子孙|家族|族人|一支)")
 DOTS = "·•・‧･"                                  # the middle dots of transliterated names
 CLAUSE_END = "，。；！？,;!?：:\n"
 SPELL_BEFORE = CLAUSE_END + "）)… \t\u3000"
@@ -97,7 +99,10 @@ def lone_surnames(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Ite
             yield e, e + len(sur)
     yield from _spelled_alone(text, region)
     for m in CLAN.finditer(text, region):
-        yield m.span(1)                                  # 老姓是瓜尔佳氏: a clan name before 氏
+        if m.group(1):
+            yield m.span(1)                              # 老姓是瓜尔佳氏: a clan name before 氏
+        elif m.group(2) in every or CLAN_PEOPLE.match(text, m.end()):
+            yield m.span(2)                              # 祖上是富察氏; 是赫舍里氏的后人 (not 他是本地人氏。)
     for w in rules.neighbour_words:
         for e in [*(i + len(w) for i in find_all(text, w)), *(m.end() for m in DWELLING.finditer(text))]:
             sur = next((text[e:e + k] for k in (2, 1) if text[e:e + k] in every and text[e + k:e + k + 1] == "家"), "")

@@ -39,6 +39,9 @@ BREAK = "，。；！？,;!?：:、—…～~ \t\u3000\n"
 BIRTH_ORDER = ("老大", "老二", "老三", "老四", "老五", "老小", "老幺", "大的", "小的")    # 老大叫建军，老二叫建国
 ONE_OF = ("一个", "一位", "有个", "有位")                 # 一个叫石磊，一个叫田野: one of some people
 CALLER = "我你他她娃名"                              # before 叫: a person or a name noun (大名叫, 娃叫)
+# ... or a person named by what they are (男的叫和建国, 房东叫文海燕; a title too: 经理叫, 师傅叫)
+PERSON_NOUNS = ("男的", "女的", "房东", "房主", "租户", "房客", "业主", "管家", "客服", "保安", "保洁", "司机", "邻居", "同学",
+                "同事", "朋友", "徒弟", "东家", "雇主", "老乡", "对门", "楼上", "楼下", "病人", "患者", "学生", "孩子", "小孩")
 PARTICLES = "嘛呢吧啊呀哦"                          # after a name said alone (秀兰嘛)
 NOT_A_NAME_TAGS = ("v", "d", "r", "p", "c", "u", "q", "m", "f", "a")
 FUNCTION_TAGS = ("p", "c", "d", "r", "u", "m", "q")
@@ -53,7 +56,8 @@ CHAR_TALK = re.compile(r"([\u4e00-\u9fd5])(?=这个?(?:姓|字)|字?念|字读)"
                        r"|(?:这个|那个)([\u4e00-\u9fd5])(?=字|[，。,；;！!？?、\s]|$)"
                        r"|(?:[\u4e00-\u9fd5]字(?:旁|头|底|边|框)|(?![一二三四五六七八九十两几多每这那哪半整])[\u4e00-\u9fd5][旁头底]|" + RADICALS + r")"
                        r"的?(?:那个)?([\u4e00-\u9fd5])"
-                       r"(?=字|[，。,；;！!？?、\s…—]|$)")
+                       r"(?=字|[，。,；;！!？?、\s…—]|$)"
+                       r"|([\u4e00-\u9fd5]{2})(?=这个?复姓)")        # 上官这个复姓
 PEOPLE = "族"
 SETTLEMENTS = "村庄屯寨镇乡堡"
 SETTLED_WORDS = ("村里", "村上", "村口", "村民", "村子", "村长", "乡里", "乡长", "镇上", "镇里", "镇长", "庄稼")
@@ -112,8 +116,10 @@ def called(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[t
         j = m.end()
         prev = text[m.start() - 1:m.start()]
         if j < region or text.endswith(THING_NAMES, 0, m.start()) or \
-                not (not prev or prev in BREAK or prev in CALLER or text.endswith(ONE_OF + BIRTH_ORDER, 0, m.start()) or
-                              any(text.endswith(k, 0, m.start()) for k in rules.kin_words)):
+                not (not prev or prev in BREAK or prev in CALLER or text.endswith(ONE_OF + BIRTH_ORDER + PERSON_NOUNS, 0, m.start())
+                     or any(text.endswith(k, 0, m.start()) for k in rules.kin_words) or
+                     any(text.endswith(t, 0, m.start()) for t in rules.titles) or
+                     any(text.endswith(t, 0, m.start()) for t in rules.address_titles)):
             continue
         sur = next((text[j:j + k] for k in (2, 1) if text[j:j + k] in every), "")
         if sur and text[j + len(sur):j + len(sur) + 1] in BREAK and j + len(sur) < len(text) and \
@@ -129,12 +135,32 @@ def called(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[t
         if k - j >= 2 and (not nxt or nxt in BREAK or nxt in PARTICLES) and \
                 (_name_shaped(text[j:k], rules, lexicon) or _spelled_next(text, k, text[j:k])):
             yield j, k
+    yield from _weak_named(text, rules, lexicon, region)
     for sur in declared:
         for s, e in find_han_after(text, sur, 2, 2):
             before, after = text[s - 1:s], text[e:e + 1]
             if s >= region and (not before or before in BREAK) and (not after or after in BREAK) and \
                     all(c in GIVEN_CHARS for c in text[s + len(sur):e]):
                 yield s, e
+
+
+def _weak_named(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """A full name with a weak surname (和, 向, 文: everyday characters) where a name is said: right
+    after 我是 or a person's role (网格员和丽娟，, 我是向东红，) and up to a break, its two given
+    characters of given names, the three no word of jieba's dictionary."""
+    for sur in rules.weak_surnames:
+        if len(sur) != 1:
+            continue
+        for i in find_all(text, sur):
+            e = i + 3
+            if i < region or e > len(text) or not (e == len(text) or text[e] in BREAK):
+                continue
+            given = text[i + 1:e]
+            if not all(c in GIVEN_CHARS for c in given) or lexicon.get(text[i:e]) is not None or \
+                    _freq(given, lexicon) >= 1000:
+                continue
+            if text.endswith(("我是", *PERSON_NOUNS), 0, i) or any(text.endswith(t, 0, i) for t in rules.titles):
+                yield i, e
 
 
 def declared_surnames(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
@@ -268,7 +294,7 @@ def spelled_characters(text: str, names: set[str], region: int) -> Iterator[tupl
         if gap and s >= region and text[s:a - gap] == b and (s == 0 or text[s - 1] in BREAK):
             yield s, s + len(b)
     for m in CHAR_TALK.finditer(text, region):
-        g = next(k for k in (1, 2, 3) if m.group(k))
+        g = next(k for k in (1, 2, 3, 4) if m.group(k))
         if any(m.group(g) in n for n in names):
             yield m.span(g)
 

@@ -87,7 +87,8 @@ ADDRESS_SPLIT = re.compile(
 # a code's word right before an anchor's numbers: a pick-up or order code, not a flat (取件码8-2-3017)
 # the ends of a county's or a region's name (化隆回族自治县, 阿拉善左旗): a stop character inside it stops nothing
 ADMIN_ENDS = ("自治县", "自治州", "自治区", "自治旗", "县", "旗", "州")
-CODE_BEFORE = re.compile(r"(?:取件码|取货码|提货码|取餐码|验证码|密码|口令|单号|订单号|运单号)[：: 是为]{0,2}$")
+TOWN_ENDS = ("镇", "乡", "苏木")
+CODE_BEFORE = re.compile(r"(?:取件码|取货码|提货码|取餐码|验证码|密码|口令|单号|订单号|运单号)(?:就是|都是|[：: 是为]{0,2})$")
 # a group closed off from its house only when a named village is right before it (杨岭村四组，门牌是十七号;
 # not 我们村有五组，16号开会)
 VILLAGE_GROUP = re.compile(rf"(?!我们|你们|他们|咱们|俺们|这个|那个)[\u4e00-\u9fd5]{{2}}村[,，、 ]{{0,2}}(?:{_FILLER}[,，、… ]{{0,2}})?第?"
@@ -95,7 +96,7 @@ VILLAGE_GROUP = re.compile(rf"(?!我们|你们|他们|咱们|俺们|这个|那�
 NAMED_VILLAGE = re.compile(r"(?!我们|你们|他们|咱们|俺们|这个|那个)(?![这那每哪本全])[\u4e00-\u9fd5]{2}村$")   # 杨岭村, not 我们村
 GROUP_NAMED = re.compile(r"群(?:名|的名字|名字)?(?:叫|是|为|：|:)[“\"「『]?$")   # before an address: a chat group's name
 GROUP_CHAT = re.compile(r"(?:[\u4e00-\u9fd5]{0,3}|(?:(?![的地得在都也了是和跟把我你他她们里])[\u4e00-\u9fd5]){4,6})"
-                        r"群(?![众体落])")      # after an address: the name of a chat group (原隆村五组网格服务群)
+                        r"群(?![众体落租居])")      # after an address: the name of a chat group (原隆村五组网格服务群; not …2002搞群租)
 
 
 @dataclass(frozen=True, order=True)
@@ -308,6 +309,12 @@ alone (3号楼) only after a place's name (满春小区14号楼; not 管8号楼,
             stops = [n for n, c in enumerate(tok) if c in rules.address_stop]
             if stops and len(tok) >= 4 and tok.endswith(ADMIN_ENDS) and stops[0] > 0:   # 化隆回族自治县: a place's name
                 stops = []                                   # with a stop character inside is no stop
+            elif stops and j > 0 and tokens[j - 1].endswith(ADMIN_ENDS) and \
+                    (tok.endswith(TOWN_ENDS) or tokens[j + 1].startswith(TOWN_ENDS)):
+                stops = []                                   # 东乡县那勒寺镇: a town's name after its county's
+            elif stops and j == k - 1 and len(tok) >= 2 and tok[-1] not in rules.address_stop and _noun(tok, lexicon):
+                stops = []                                   # 紫薇田园都市K区: a noun of the dictionary (都市) right
+                                                             # before the anchor, no adverb (not 住址 of 原住址…)
             if stops:                                        # 家在 丽景苑: from after the stop character
                 begin = starts[j] + stops[-1] + 1
                 break
@@ -328,6 +335,11 @@ alone (3号楼) only after a place's name (满春小区14号楼; not 管8号楼,
     found.extend(_reversed(text, rules))                         # 15号，第七排，三区: from the house outwards
     found.extend(m.span() for m in EN_ADDRESS.finditer(text))      # field notes in English: No. 6, Group 2, … Village
     return found
+
+
+def _noun(tok: str, lexicon: Lexicon) -> bool:
+    entry = lexicon.get(tok)
+    return entry is not None and entry[1].startswith("n")
 
 
 def _said_again(text: str, comma: int, after: int) -> bool:
