@@ -2077,3 +2077,25 @@ def test_round_27_platform_names(generic, text, value):
 @pytest.mark.parametrize("text", ["他微信叫我去一趟。", "我快手叫什么来着，忘了。", "屏幕上显示的是乱码。"])
 def test_round_27_platform_name_look_alikes(generic, text):
     assert [v for v, t in spans(generic, text) if t == "account"] == []
+
+
+def test_the_spans_do_not_depend_on_the_string_hash_seed(generic):
+    """Names found from sets of words (the full names a turn confirms, the surnames found again) are
+    taken in a fixed order: overlapping spans were kept first come, so 贺兰山 or 贺兰 (…贺兰，跟贺兰山一个贺…)
+    depended on PYTHONHASHSEED, and CI's retrained tagger differed from the shipped one (round 27)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    text = "卫生院的贺医生，贺兰，跟贺兰山一个贺一个兰[笑]。"
+    script = ("import json, sys, tempfile; from pathlib import Path; sys.path.insert(0, sys.argv[1]);"
+              "from pipeline.text.redaction_eval import template_state, turn_detector;"
+              "d = tempfile.mkdtemp(); r, s, l = template_state(Path(d) / 'config', Path(sys.argv[1]) / 'config', sys.argv[2]);"
+              "print(json.dumps(turn_detector(r, s, l)(sys.argv[3])))")
+    runs = set()
+    for seed in ("1", "2", "3"):
+        out = subprocess.run([sys.executable, "-c", script, str(ROOT), str(ROOT / ".cache" / "jieba.cache"), text],
+                             capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": seed}, check=True)
+        runs.add(json.dumps(json.loads(out.stdout.strip().splitlines()[-1])))
+    assert len(runs) == 1 and ("贺兰山", "name") in spans(generic, text)

@@ -148,19 +148,16 @@ def _weak_named(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Itera
     """A full name with a weak surname (和, 向, 文: everyday characters) where a name is said: right
     after 我是 or a person's role (网格员和丽娟，, 我是向东红，) and up to a break, its two given
     characters of given names, the three no word of jieba's dictionary."""
-    for sur in rules.weak_surnames:
-        if len(sur) != 1:
+    for i in sorted(i for sur in rules.weak_surnames if len(sur) == 1 for i in find_all(text, sur)):   # in text order
+        e = i + 3
+        if i < region or e > len(text) or not (e == len(text) or text[e] in BREAK):
             continue
-        for i in find_all(text, sur):
-            e = i + 3
-            if i < region or e > len(text) or not (e == len(text) or text[e] in BREAK):
-                continue
-            given = text[i + 1:e]
-            if not all(c in GIVEN_CHARS for c in given) or lexicon.get(text[i:e]) is not None or \
-                    _freq(given, lexicon) >= 1000:
-                continue
-            if text.endswith(("我是", *PERSON_NOUNS), 0, i) or any(text.endswith(t, 0, i) for t in rules.titles):
-                yield i, e
+        given = text[i + 1:e]
+        if not all(c in GIVEN_CHARS for c in given) or lexicon.get(text[i:e]) is not None or \
+                _freq(given, lexicon) >= 1000:
+            continue
+        if text.endswith(("我是", *PERSON_NOUNS), 0, i) or any(text.endswith(t, 0, i) for t in rules.titles):
+            yield i, e
 
 
 def declared_surnames(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:

@@ -239,7 +239,7 @@ def _siblings(text: str, spans: list[tuple[int, int]], rules: Rules, lexicon: Le
 
 
 def _given_again(text: str, full: set[str], rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
-    for name in full:
+    for name in sorted(full):                                  # a fixed order (not the set's, PYTHONHASHSEED)
         sur = _surname(name, rules)
         given = name[len(sur):]
         if not sur or len(given) != 2 or not all(c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= GIVEN_AGAIN_MIN for c in given) or \
@@ -298,12 +298,12 @@ def _surname_again(text: str, full: set[str], rules: Rules, lexicon: Lexicon, re
     alone = {n for n in full if n in every}                    # a surname found alone (老马, 闪大姐)
     full_surnames = {sur for n in full if len(n) >= 2 and (sur := _surname(n, rules)) and sur != n}
     surnames = {sur for sur in (_surname(n, rules) for n in full) if sur} | alone
-    for sur in alone:
+    for sur in sorted(alone):                                  # in a fixed order: overlapping spans are
         for a, b in find_han_after(text, sur, 2, 2, region):
             if (a == 0 or text[a - 1] in BREAK) and (b >= len(text) or text[b] in BREAK) and \
                     all(c in GIVEN_CHARS for c in text[a + len(sur):b]) and text[a:b] not in full:
                 yield a, b                                   # 闪大姐 … ，闪桂英，
-    for sur in surnames:
+    for sur in sorted(surnames):                               # resolved first come (PYTHONHASHSEED)
         for a in find_all(text, sur, region):
             b = a + len(sur)
             after = text[b:b + 1]
@@ -358,7 +358,8 @@ def with_confirmed(text: str, found: list[tuple[int, int, str]], rules: Rules, l
     """``found`` (spans with keys) and the full names the turn confirms (:func:`confirmed`), each
     wherever it occurs; a name found inside one (周建 of 周建平) gives way to it."""
     new = {text[s:e] for s, e in confirmed(text, found, rules, lexicon, region) if free(s, e)}
-    spans = [(s, s + len(word)) for word in new for s in find_all(text, word, region)]
+    spans = sorted(((s, s + len(word)) for word in new for s in find_all(text, word, region)),
+                   key=lambda span: (span[0], -span[1]))     # a fixed order, the longer first (not the set's)
     kept = [f for f in found if not any(s <= f[0] and f[1] <= e for s, e in spans)]
     spans = [(s, e) for s, e in spans if not any(f[0] < e and s < f[1] for f in kept)]
     return kept + [(s, e, text[s:e]) for s, e in spans]
