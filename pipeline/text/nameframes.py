@@ -116,10 +116,9 @@ def called(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[t
         j = m.end()
         prev = text[m.start() - 1:m.start()]
         if j < region or text.endswith(THING_NAMES, 0, m.start()) or \
-                not (not prev or prev in BREAK or prev in CALLER or text.endswith(ONE_OF + BIRTH_ORDER + PERSON_NOUNS, 0, m.start())
-                     or any(text.endswith(k, 0, m.start()) for k in rules.kin_words) or
-                     any(text.endswith(t, 0, m.start()) for t in rules.titles) or
-                     any(text.endswith(t, 0, m.start()) for t in rules.address_titles)):
+                not (not prev or prev in BREAK or prev in CALLER or
+                     text.endswith(ONE_OF + BIRTH_ORDER + PERSON_NOUNS + rules.titles, 0, m.start()) or
+                     any(text.endswith(k, 0, m.start()) for k in rules.kin_words)):
             continue
         sur = next((text[j:j + k] for k in (2, 1) if text[j:j + k] in every), "")
         if sur and text[j + len(sur):j + len(sur) + 1] in BREAK and j + len(sur) < len(text) and \
@@ -156,7 +155,7 @@ def _weak_named(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Itera
         if not all(c in GIVEN_CHARS for c in given) or lexicon.get(text[i:e]) is not None or \
                 _freq(given, lexicon) >= 1000:
             continue
-        if text.endswith(("我是", *PERSON_NOUNS), 0, i) or any(text.endswith(t, 0, i) for t in rules.titles):
+        if text.endswith(("我是", *PERSON_NOUNS, *rules.titles), 0, i):
             yield i, e
 
 

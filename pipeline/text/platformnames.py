@@ -71,7 +71,7 @@ def platform_names(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
     if "群" in folded:
         for m in LATTER_RE.finditer(folded):
             person = m.group(2) or next((m.group(3)[:k] for k in (3, 2) if len(m.group(3)) >= k and
-                                         folded.startswith(tuple(rules.titles), m.end() + k)), "")
+                                         folded.startswith(rules.titles, m.end() + k)), "")
             if person and person[0] in rules.surnames and person[1:] not in rules.titles:   # a full name (not 王经理)
                 yield m.start(1), m.end(1), "account"
     if any(w in folded for w in SCREEN_WORDS):
