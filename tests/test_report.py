@@ -286,22 +286,30 @@ def test_provenance_file_holds_the_run_and_the_report_only_the_reproducible_part
     appendix = page[page.index('id="sec-provenance"'):]
     assert f"pandas {pd.__version__}" in appendix and re.search(r"锁定了\d+个软件包", appendix)
     assert appendix.count("<tr>") < 20 and "package" not in appendix
-    # the input and output hashes of every stage the report depends on, as dvc.lock recorded them
-    # when the report ran (its own entry was written after it)
+    # per earlier stage, the hashes of its outputs that the report reads (its deps in dvc.yaml), as
+    # dvc.lock recorded them when the report ran (its own entry was written after it); no stage's
+    # code and no output the report does not read (DVC would not rerun the report when they change)
     from tests.conftest import stage_order
 
-    lock = {name: {item["path"]: item["md5"] for kind in ("deps", "outs") for item in entry[kind]}
-            for name, entry in yaml.safe_load((demo_study / "studies/demo/dvc.lock").read_text(encoding="utf-8"))["stages"].items()}
-    upstream = stage_order(yaml.safe_load((ROOT / "studies/demo/dvc.yaml").read_text(encoding="utf-8")), ["report"])[:-1]
+    stages = yaml.safe_load((demo_study / "studies/demo/dvc.lock").read_text(encoding="utf-8"))["stages"]
+    outs = {name: {item["path"]: item["md5"] for item in entry["outs"]} for name, entry in stages.items()}
+    dvc_yaml = yaml.safe_load((ROOT / "studies/demo/dvc.yaml").read_text(encoding="utf-8"))
+    reads = [d.rstrip("/") for d in dvc_yaml["stages"]["report"]["deps"]]
+    upstream = stage_order(dvc_yaml, ["report"])[:-1]
     assert upstream and {"simulate", "survey", "models", "coding"} <= set(upstream)
-    assert "report" in lock and "report" not in prov["inputs"]
+    assert "report" in stages and "report" not in prov["inputs"]
     for stage in upstream:
-        assert prov["inputs"][stage] == lock[stage], stage
+        read = {p: md5 for p, md5 in outs[stage].items() if any(p == d or p.startswith(d + "/") for d in reads)}
+        assert prov["inputs"].get(stage, {}) == read, stage
+    assert {"survey", "measurement", "models", "topics", "coding", "integrate"} <= set(prov["inputs"])
+    assert "simulate" not in prov["inputs"] and "demo_checks" not in prov["inputs"]
+    assert not [p for files in prov["inputs"].values() for p in files if p.startswith(("pipeline/", "raw/"))]
+    # provenance.json keeps every hash of dvc.lock, the raw data's among them
     survey_sav = hashlib.md5((demo_study / "raw" / "survey.sav").read_bytes()).hexdigest()
-    assert prov["inputs"]["survey"]["raw/survey.sav"] == survey_sav
+    assert prov["dvc_lock"]["survey"]["raw/survey.sav"] == survey_sav
     from pipeline.core.provenance import inputs_digest   # one digest per stage in the report's appendix
 
-    for stage in upstream:
+    for stage in prov["inputs"]:
         assert inputs_digest(prov["inputs"][stage]) in page, stage
     assert survey_sav not in page
     # the run part names the commit of the code that ran (the study's folder is outside the checkout)

@@ -215,8 +215,9 @@ _SVG_REFS = re.compile(r'(\bid=")([^"]+)(")|(url\(#)([^)]+)(\))|(href="#)([^"]+)
 
 def provenance_rows(prov: Mapping[str, Any], lang: str) -> list[tuple[str, str]]:
     """The appendix, short and in the report's language: Python, the seed, the parameters' digest,
-    the versions of the analysis packages (the rest: requirements.lock), and per stage the number
-    of files dvc.lock recorded with one digest of them (each file's md5: reports/provenance.json)."""
+    the versions of the analysis packages (the rest: requirements.lock), and per earlier stage the
+    number of its output files the report reads with one digest of their md5 in dvc.lock (each
+    file's md5, and every other hash of dvc.lock: reports/provenance.json)."""
     words = locale.phrases("report", lang)["prov"]
     packages = prov["packages"]
     named = locale.text("tables.word_separator", lang).join(f"{n} {packages[n]}" for n in KEY_PACKAGES if n in packages)

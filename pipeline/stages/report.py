@@ -35,7 +35,7 @@ from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_dir, write_bytes, write_json, write_text
 from pipeline.core.instrument import load_instrument, no_instrument
 from pipeline.core.parallel import ParallelSettings, from_params, submit
-from pipeline.core.provenance import reproducible_part, run_part
+from pipeline.core.provenance import dvc_lock_hashes, reproducible_part, run_part
 from pipeline.core.settings import Report
 from pipeline.render.document import build_figures, font_task, report_docx, report_html, visible_text
 from pipeline.render.webfont import font_face_css
@@ -175,6 +175,7 @@ def main(argv: list[str] | None = None) -> None:
     reports = Path(args.reports)
     write_report(made, reports, Path(args.metrics))
     timings = Path(args.timings or os.environ.get("PIPELINE_TIMINGS", ".cache/timings"))
-    prov = {**made["provenance"], **run_part(Path("."), timings)}
+    prov = {**made["provenance"], **run_part(Path("."), timings),
+            "dvc_lock": dvc_lock_hashes(Path(args.dvc_lock))}     # every stage's deps and outs
     prov["stage_times"]["report"] = {"seconds": round(time.time() - started, 2), "note": "until provenance.json"}
     write_json(Path(args.provenance or reports / "provenance.json"), prov)
