@@ -26,9 +26,9 @@ RARE_FREQ = 10                                  # X家 this frequent in jieba's 
 # surname is the last character, the first is no surname of its own (姓古月胡: not 古)
 SPELLED_SURNAMES = ("三横一竖王", "弓长张", "立早章", "木子李", "耳东陈", "口天吴", "古月胡", "双木林", "草头黄", "文刀刘",
                     "言午许", "禾呈程", "人可何", "关耳郑", "走肖赵", "子小孙", "木易杨", "双口吕", "女生姚", "三横王")
+CLAN_PEOPLE = re.compile(r"的?(?:后人|后代|后裔|子孙|家族|族人|一支)")   # 是赫舍里氏的后人
 CLAN = re.compile(r"姓(?:是|为|叫)?([\u4e00-\u9fd5]{2,4}?)氏"        # 老姓是瓜尔佳氏, 本姓钮祜禄氏; 祖上是富察氏,
-                  r"|(?<=是)([\u4e00-\u9fd5]{2,4}?)氏(?=的?(?:后人|后代|后裔|子孙|家族|族人|一支)|[，。,；;、]|$)")   # 是赫舍里氏的后人
-CLAN_PEOPLE = re.compile(r"的?(?:后人|后代|后裔|子孙|家族|族人|一支)")
+                  rf"|(?<=是)([\u4e00-\u9fd5]{{2,4}}?)氏(?={CLAN_PEOPLE.pattern}|[，。,；;、]|$)")
 DOTS = "·•・‧･"                                  # the middle dots of transliterated names
 CLAUSE_END = "，。；！？,;!?：:\n"
 SPELL_BEFORE = CLAUSE_END + "）)… \t\u3000"
