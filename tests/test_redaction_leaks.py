@@ -115,8 +115,9 @@ def leaks(roots: list[Path], values: dict[str, str], extra: str = "") -> tuple[l
 # round 18. Held-out 28 stays blind (2 addresses missed). Tuning 30-33 (written to train the name tagger)
 # and held-out 34 and 35 (blind for names) are planted since round 22 found their last numbers and
 # addresses (docs/redaction.md), held-out 36 and 37 since round 23 found theirs, held-out 38 to 41 since round 24,
-# held-out 42 to 44, 46 and 47 since round 25, writers 48 to 52 since round 26, 53 and 54 since round 27
-NOT_PLANTED: set[str] = {"heldout28"}
+# held-out 42 to 44, 46 and 47 since round 25, writers 48 to 52 since round 26, 53 and 54 since round 27, 55
+# since round 28. Held-out 56 stays out: a miner's lamp number (我的是2-0873, no word for it) is missed
+NOT_PLANTED: set[str] = {"heldout28", "heldout56"}
 
 
 def planted_corpus(folder: Path) -> tuple[dict[str, str], str]:

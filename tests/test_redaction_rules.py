@@ -2099,3 +2099,29 @@ def test_the_spans_do_not_depend_on_the_string_hash_seed(generic):
                              capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": seed}, check=True)
         runs.add(json.dumps(json.loads(out.stdout.strip().splitlines()[-1])))
     assert len(runs) == 1 and ("贺兰山", "name") in spans(generic, text)
+
+
+# ---- round 28 (two blind writers, 55 and 56: students and young graduates; old age and care homes).
+# Their names stay blind; only their missed numbers and accounts were read (names masked).
+
+@pytest.mark.parametrize("text,kind,value", [
+    ("我在农商行实习，柜员号N20417，师傅带着。", "staff_id", "N20417"),          # a teller's number
+    ("他柜员编号是A3305，你查一下。", "staff_id", "A3305"),
+    ("快手我也有个号，叫同心尕妹学做饭，你搜。", "account", "同心尕妹学做饭"),    # 号，叫 a screen name
+    ("小红书上我叫宁大考研小透明，发笔记。", "account", "宁大考研小透明"),        # …上我叫
+    ("楼栋群里有个叫夕阳红老杨的，天天发养生文章。", "account", "夕阳红老杨"),    # a group has someone called …
+    ("我们群里还有一个叫幸福一家人的，就是楼下的。", "account", "幸福一家人"),
+])
+def test_round_28_numbers_and_accounts(generic, text, kind, value):
+    assert [v for v, t in spans(generic, text) if t == kind] == [value]
+
+
+@pytest.mark.parametrize("text", [
+    "我去柜台问柜员，号都排到一百多了。",          # 柜员 and 号 apart: no identifier
+    "三号，叫什么来着，想不起来了。",              # 号，叫 without a platform word
+    "抖音上我叫他别乱发，他不听。",                # …上我叫 + a pronoun: no name
+    "群里有个叫什么的来着，记不清了。",            # 有个叫什么: no name
+    "村里有个叫卖的，天天喊。",                    # not a chat group
+])
+def test_round_28_look_alikes_are_kept(generic, text):
+    assert [v for v, t in spans(generic, text) if t in ("account", "staff_id")] == []

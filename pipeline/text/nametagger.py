@@ -65,7 +65,7 @@ TRAIN_PARTS = ("tune", "heldout", "tune2", "heldout2", "tune3", "tune4", "tune5"
 BLIND_PARTS = ("heldout22", "heldout23", "heldout24", "heldout25", "heldout28", "heldout34", "heldout35", "heldout36",
                "heldout37", "heldout38", "heldout39", "heldout40", "heldout41",
                "heldout42", "heldout43", "heldout44", "heldout46", "heldout47", "heldout49", "heldout51", "heldout52",
-               "heldout53")
+               "heldout53", "heldout55", "heldout56")
 # what the shipped model learns from since round 26: every labelled writer. Left out in turn, each blind
 # writer's names rose from 5,159 to 5,193 of 5,478 (a tagger trained on the tuning parts against one trained on
 # every other writer too; benchmarks/nametagger_lowo.py), and two new writers measured blind with both models

@@ -29,12 +29,12 @@ def _has_word(text: str, words: tuple[str, ...]) -> bool:
 
 
 # ... and without quotes, to the next punctuation, after a word that names a person's account
-# (号叫中宁枸杞阿芳，; not a shop's name or a public account's: 店名叫塞上红, 公众号叫幸福里之家) or
+# (号叫中宁枸杞阿芳，, B站我有个号，叫…, 抖音上我叫…; not a shop's name or a public account's: 店名叫塞上红, 公众号叫幸福里之家) or
 # a name said with a platform or account word before it (快手号是…，名字叫利通尕妹妹): Han
 # characters in it (digits and letters are the identifier rules'), no pronoun, not a clause (…给我弄的);
 # a name in a chat group (群里名字叫网格员田田, 群名片叫A万师傅木工吊顶)
-BARE_NAME_RE = re.compile(r"(?:(?<!公众)号叫|(?:账号|帐号|网名|昵称|用户名|(?:微信|抖音|快手|视频|QQ|qq|扣扣)号)(?:叫|是|为)"
-                          r"|(?:微信|抖音|快手|QQ|qq)名?字?叫|群里的?名字?(?:叫|是)|群(?:名片|昵称)(?:叫|是)|群里叫(?=[^,.;!?，。；！？、\s\d]{1,12}\d+(?:[,.;!?，。；！？、\s]|$))|(?<![大小学经乳真全本原曾艺笔化姓店群])名字?叫|(?<![大小学经乳真全本原曾艺笔化姓店群])名字(?:显示的?)?是|(?:快手|抖音|闲鱼|小红书|微博|B站|b站)上叫)[：:]? ?"   # 微信名叫冯老师-一年级3班, 闲鱼上叫宁夏卖枸杞的尕羊
+BARE_NAME_RE = re.compile(r"(?:(?<!公众)号[，,]?叫|(?:账号|帐号|网名|昵称|用户名|(?:微信|抖音|快手|视频|QQ|qq|扣扣)号)(?:叫|是|为)"
+                          r"|(?:微信|抖音|快手|QQ|qq)名?字?叫|群里的?名字?(?:叫|是)|群(?:名片|昵称)(?:叫|是)|群里叫(?=[^,.;!?，。；！？、\s\d]{1,12}\d+(?:[,.;!?，。；！？、\s]|$))|(?<![大小学经乳真全本原曾艺笔化姓店群])名字?叫|(?<![大小学经乳真全本原曾艺笔化姓店群])名字(?:显示的?)?是|(?:快手|抖音|闲鱼|小红书|微博|B站|b站)上我?叫)[：:]? ?"   # 微信名叫冯老师-一年级3班, 闲鱼上叫宁夏卖枸杞的尕羊
                           r"((?![这那就也还都啥咋不个]|一个|什么|多少|上面|下面|前面|后面|刚才|同上|一样)(?=[^,.;!?，。；！？、\s“”\"]{0,15}[\u4e00-\u9fff])"
                           r"[^,.;!?，。；！？、\s“”\"我你他她]{1,15}[^,.;!?，。；！？、\s“”\"我你他她的了吧呢啊呀嘛])(?=[,.;!?，。；！？\s]|$)")
 
@@ -56,6 +56,9 @@ LATTER_RE = re.compile(r"(?:跟|和|与)((?![这那我你他她大人别]|什么
                        r"(?:吵|骂|闹|掐|争|干)[^,.;!?，。；！？]{0,8}[，,](?:后头|后面|后边|前头|前面|前边)那个(?:就)?是"
                        r"(?=([\u4e00-\u9fff]{2,3})(?:[,.;!?，。；！？、\s]|$)|([\u4e00-\u9fff]{1,3}))")
 SCREEN_WORDS = ("网名", "昵称", "群昵称", "群名片", "微信名")
+# ... and one that a chat group has (群里有个叫快乐老马的，就是…): a screen name or a person's name, either one
+# personal, so no word for screen names is needed here
+GROUP_CALLED_RE = re.compile(r"群里(?:还|也)?有一?个叫((?!什么|啥)[^,.;!?，。；！？、\s“”\"我你他她]{2,8}?)的")
 
 
 def platform_names(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
@@ -65,6 +68,8 @@ def platform_names(folded: str, rules: Rules) -> Iterator[tuple[int, int, str]]:
             before = folded[max(0, m.start() - PLATFORM_NEAR):m.start(1)]
             if _has_word(before, words) and not m.group(1).endswith(("群", "组")):
                 yield m.start(1), m.end(1), "account"               # a group's name (…交流群) is no one's
+    for m in GROUP_CALLED_RE.finditer(folded):
+        yield m.start(1), m.end(1), "account"
     for m in GROUP_SCREEN_RE.finditer(folded):
         if m.group(2)[0] in rules.surnames:
             yield m.start(1), m.end(1), "account"
