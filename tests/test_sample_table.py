@@ -56,7 +56,7 @@ def attack(cells: dict, column_n: dict) -> dict:
                 rhs -= sign * cells[c]
         return a, rhs
 
-    for lv in levels:
+    for lv in levels if groups else []:       # a row's groups add to its total (no groups: no such line)
         a, rhs = equation([((lv, g), 1) for g in groups] + [((lv, "total"), -1)])
         rows.append(a), lo.append(rhs), hi.append(rhs)
     for g in groups + ["total"]:
@@ -64,6 +64,8 @@ def attack(cells: dict, column_n: dict) -> dict:
             continue
         a, rhs = equation([((lv, g), 1) for lv in levels])
         rows.append(a), lo.append(rhs + column_n[g]), hi.append(rhs + column_n[g])
+    if not rows:                             # nothing shown that ties a withheld cell down
+        return {c: (0.0, np.inf) for c in hidden}
     constraint = LinearConstraint(np.array(rows), lo, hi)
     out = {}
     for c in hidden:
@@ -197,3 +199,15 @@ def test_monte_carlo_for_small_expected_counts_is_seeded_and_close_to_exact():
             if ((t - expected) ** 2 / expected).sum() >= chi_obs * (1 - 1e-12):
                 exact += prob
     assert a["p_value"] == pytest.approx(exact, abs=0.01)
+
+
+@pytest.mark.parametrize("counts", [[1], [2, 300], [1, 2, 300, 40], [4, 3, 250, 1, 1, 60], [0, 1, 500]])
+def test_the_whole_sample_alone_withholds_small_cells_without_failing(counts):
+    """A study without a group variable (``init``'s draft) shows one column, the whole sample: a
+    category of 1-4 respondents used to make the audit's linear programme infeasible (the row
+    lines said that no groups add to the row's total, so a withheld total had to be 0)."""
+    rows = [{"variable": "x", "level": str(i), "group": "total", "n": n, "percent": 100 * n / sum(counts)}
+            for i, n in enumerate(counts)]
+    char = pd.DataFrame(_suppress(rows, [str(i) for i in range(len(counts))], [], 5))
+    assert char.loc[(char["n"] > 0) & (char["n"] < 5), "suppressed"].all()
+    assert recovered(char, 5) == []

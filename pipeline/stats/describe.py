@@ -267,7 +267,7 @@ def cell_bounds(cell: Mapping[tuple[str, str], Mapping[str, Any]], levels: Seque
 
     hidden = [c for c in cell if cell[c]["suppressed"]]
     index = {c: i for i, c in enumerate(hidden)}
-    lines = [([(lv, g) for g in groups], (lv, "total")) for lv in levels]
+    lines = [([(lv, g) for g in groups], (lv, "total")) for lv in levels] if groups else []   # a row's groups add to its total
     lines += [([(lv, g) for lv in levels], None) for g in [*groups, "total"]]
     a_eq, b_eq = [], []
     for parts, total in lines:
