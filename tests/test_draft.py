@@ -300,3 +300,38 @@ def test_any_table_drafts_to_a_loadable_instrument(study, names, rows, data):
     code, _ = _stage(study, study / "survey.csv", study / "instrument.yaml")
     assert code == 0, "the survey stage accepts every draft of a readable table"
     event("drafted, loaded, cleaned")
+
+
+def test_a_rating_scale_labelled_at_its_anchors_keeps_its_middle_answers(study, capsys):
+    """Items labelled 1 'not at all', 3 'somewhat', 5 'very' only (an SPSS file of a public survey
+    did this): the draft used to list those three codes as the values, and the survey stage set
+    every 2 and 4 missing as 'unlabelled' (a scale's alpha then came from the extremes alone).
+    Now a rating scale of every point from the lowest label to the highest, the unlabelled ones
+    labelled with their numbers; codes of a multiple choice (13, 145) are not taken for one."""
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame({"serial": np.arange(1, N + 1, dtype=float), "imp": rng.choice([1.0, 2, 3, 4, 5], N),
+                       "multi": rng.choice([1.0, 2, 13, 145], N)})
+    pyreadstat.write_sav(df, study / "anchors.sav",
+                         variable_value_labels={"imp": {1: "Not at all", 3: "Somewhat", 5: "Very important"},
+                                                "multi": {1: "A", 2: "B", 145: "A, D and E"}},
+                         variable_measure={"imp": "nominal", "multi": "nominal"})
+    draft = draft_instrument(study / "anchors.sav")
+    imp = _var(draft.instrument, "imp")
+    values = draft.instrument["value_sets"][imp["values"]] if isinstance(imp["values"], str) else imp["values"]
+    assert imp["type"] == "ordinal"
+    assert values == {1: {"en": "Not at all"}, 2: {"en": "2"}, 3: {"en": "Somewhat"}, 4: {"en": "4"},
+                      5: {"en": "Very important"}}
+    assert "'imp': labels on 1, 3, 5 only, answers 2, 4 between them: drafted as a rating scale 1-5" in "\n".join(draft.notes)
+    multi = _var(draft.instrument, "multi")
+    assert set(multi["values"]) == {1, 2, 145}                    # 13 is no point of a scale: left to the survey stage
+    _round_trip(draft, study / "instrument.yaml")
+    code, processed = _stage(study, study / "anchors.sav", study / "instrument.yaml")
+    assert code == 0
+    clean = pd.read_parquet(processed / "survey_clean.parquet")
+    assert clean["imp"].notna().all() and set(clean["imp"]) == set(df["imp"])
+    recodes = pd.read_csv(processed / "recodes.csv")
+    assert set(recodes["variable"]) == {"multi"} and (recodes["reason"] == "unlabelled").all()
+    err = capsys.readouterr().err
+    n13 = int((df["multi"] == 13).sum())
+    assert (f"survey: {n13:,} answer(s) in 1 variable(s) set missing as codes without a label (multi {n13:,}), listed in "
+            in err)

@@ -141,6 +141,12 @@ def main(argv: list[str] | None = None) -> None:
     if source == "demo":
         print("survey: respondent ids pseudonymised with the demo key (params.yaml: survey.demo_key); "
               "for real data set PIPELINE_ID_KEY or secrets/id_key and remove demo_key", file=sys.stderr)
+    unlabelled = result.recodes.loc[result.recodes["reason"] == "unlabelled", "variable"].astype(str).value_counts()
+    if len(unlabelled):
+        most = ", ".join(f"{v} {n:,}" for v, n in unlabelled.head(3).items())
+        print(f"survey: {unlabelled.sum():,} answer(s) in {len(unlabelled)} variable(s) set missing as codes without a "
+              f"label ({most}), listed in {Path(args.processed) / OUTPUTS['recodes']}; if they are answers, label them "
+              "in the instrument (values) or give the variable a range", file=sys.stderr)
     if len(result.checks):
         print(f"survey: {len(result.checks)} soft check finding(s), see {Path(args.processed) / OUTPUTS['checks']}", file=sys.stderr)
     print(json.dumps(result.metrics, ensure_ascii=False, sort_keys=True))

@@ -46,6 +46,7 @@ from pipeline.survey.read import SurveyFile, read_metadata, read_survey
 MAX_CATEGORICAL_CODES = 10   # whole-number columns with at most this many codes, all small, are categorical
 MAX_CATEGORICAL_CODE = 20
 MAX_LISTED_TEXTS = 20        # text columns with more distinct values are free text (not listed in the codebook)
+MAX_ANCHORED_POINTS = 11     # a rating scale labelled at its anchors only has at most this many points (0-10)
 ID_NAME = re.compile(r"(?i)(resp(ondent)?|r|p|pid|person|participant|subject|case|user|uid)?[_ .-]?(id|code|no)|"
                      r"受访者(编号|id|ID)?|被访者(编号)?|问卷编号|答卷编号|个人编号|编号")
 ID_SUFFIX = re.compile(r"(?i).*[_ .-]?id")
@@ -283,6 +284,15 @@ def _numeric_entry(name: str, values: pd.Series, ctx: _Context, guessed: dict[st
     entry: dict[str, Any] = {}
     if labels:
         unlabelled = sorted(answers - set(labels))
+        span = _anchored_span(labels, unlabelled) if measure != "scale" else None
+        if span is not None:
+            entry["type"] = "ordinal"
+            entry["values"] = {c: label_of(labels[c] if c in labels else _code(c)) for c in span}
+            ctx.notes.append(f"'{name}': labels on {_names([_code(c) for c in sorted(labels)])} only, answers "
+                             f"{_names([_code(c) for c in unlabelled])} between them: drafted as a rating scale "
+                             f"{_code(span[0])}-{_code(span[-1])} whose unlabelled points are labelled with their numbers "
+                             "(else the survey stage would set them missing as 'unlabelled')")
+            return entry
         if measure == "scale" and unlabelled:
             entry["type"] = "numeric"
             guessed["labels_dropped"].append(name)
@@ -309,6 +319,20 @@ def _numeric_entry(name: str, values: pd.Series, ctx: _Context, guessed: dict[st
     else:
         ctx.notes.append(f"'{name}': no value in the file; its type is a guess")
     return entry
+
+
+def _anchored_span(labels: dict[float, Any], unlabelled: list[float]) -> list[int] | None:
+    """The points of a rating scale whose labels name only some of them (1 'not at all', 3
+    'somewhat', 5 'very'): every answer without a label a whole number between the lowest and the
+    highest label, which are whole numbers at most :data:`MAX_ANCHORED_POINTS` apart. None
+    otherwise (no such answers; codes of a multiple choice, 13, 145, 12345)."""
+    codes = sorted(labels)
+    if not unlabelled or len(codes) < 2 or not all(float(c).is_integer() for c in [*codes, *unlabelled]):
+        return None
+    lo, hi = int(codes[0]), int(codes[-1])
+    if hi - lo + 1 > MAX_ANCHORED_POINTS or not all(lo < c < hi for c in unlabelled):
+        return None
+    return list(range(lo, hi + 1))
 
 
 def _text_entry(name: str, s: pd.Series) -> dict[str, Any]:
