@@ -71,6 +71,7 @@ def gov_study(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
     (work / "config").mkdir()
     for name in ("surnames.txt", "given_names.txt", "stopwords.txt"):
         shutil.copyfile(ROOT / "config" / name, work / "config" / name)
+    (work / "pipeline").symlink_to(ROOT / "pipeline")      # init runs in a copy of the project
     with contextlib.chdir(work):
         I.main(["--transcripts", "raw/transcripts", "--no-dvc"])
         params = Path("params.yaml")

@@ -117,7 +117,7 @@ def texts_kind(folder: Path, n_files: int = 20) -> str:
 
 
 def draft_params(instrument: dict[str, Any] | None, parts: Parts, seed: int, title: str, lang: str,
-                 cluster: str | None, community_columns: list[str]) -> str:
+                 cluster: str | None, community_columns: list[str], k_grid: list[int] | None = None) -> str:
     """The study's params.yaml: only what it must set, with comments."""
     lines = [
         "# The parameters of this study, drafted by `python -m pipeline init`. Every key left out has its",
@@ -170,7 +170,8 @@ def draft_params(instrument: dict[str, Any] | None, parts: Parts, seed: int, tit
             "",
             "# topics: document vectors clustered, K by modularity (docs/topics.md, \"On real Chinese corpora\");",
             "# other settings default as in pipeline/core/settings.py: Topics ([dmm]: the Dirichlet mixture model)",
-            "topics: {models: [docvec]}",
+            "topics: {models: [docvec]}" if k_grid is None else
+            f"topics: {{models: [docvec], k_grid: {k_grid}}}   # K up to a fifth of the number of texts",
         ]
     if parts.codebook:
         lines += ["", "coding:", f"  codebook: {CODEBOOK}"]
@@ -235,6 +236,11 @@ def main(argv: list[str] | None = None) -> None:
                             hint="the survey variable whose values are the file's ids (a column of the same name)")
     if args.cluster and not args.survey:
         raise PipelineError("init: --cluster names a survey variable, but there is no --survey")
+    if not (Path("pipeline") / "__main__.py").exists():
+        raise PipelineError(f"init: {Path.cwd()} is not the pipeline's project folder (no pipeline/ here): a study "
+                            "lives in its own copy of the project, whose dvc.yaml runs its code",
+                            hint="clone the project (git clone <the project> my-study), put your files in its raw/ "
+                                 "and run init in that folder")
     survey, transcripts = _rel(args.survey, "survey file"), _rel(args.transcripts, "folder of texts")
     communities = _rel(args.communities, "community file")
     if transcripts and not Path(transcripts).is_dir():
@@ -265,8 +271,13 @@ def main(argv: list[str] | None = None) -> None:
         files[root / INSTRUMENT] = instrument_yaml(draft)
         section = instrument.get("communities") or {}
         community_columns = [v["name"] for v in section.get("variables", []) if v["name"] != section.get("id")]
+    k_grid = None
     if transcripts:
         kind = texts_kind(Path(transcripts))
+        if kind == "documents":
+            k_grid, note = k_grid_for(Path(transcripts))
+            if note:
+                notes.append(note)
         notes.append(f"texts: {kind} (format.kind in config/transcripts.yaml: " + (
             "speaker markers such as 问：/答： begin many lines)" if kind == "interview" else
             "few lines begin with a speaker marker such as 问：/答：; every file is one text by one author)"))
@@ -280,10 +291,15 @@ def main(argv: list[str] | None = None) -> None:
     title = args.title or _title(label, Path.cwd().name)
     raw = [p for p in (survey, communities, transcripts) if p]
     files[root / "params.yaml"] = draft_params(instrument, parts, study_seed(raw), title, lang, args.cluster,
-                                               community_columns)
+                                               community_columns, k_grid)
     files[root / "dvc.yaml"] = dvc_yaml(parts)
 
     for path, text in files.items():
+        if str(path) in existing and path.read_text(encoding="utf-8", errors="replace") != text:   # --force: keep it
+            kept = _spare_name(path)
+            path.replace(kept)
+            notes.insert(0, f"kept your previous {path.as_posix()} as {kept.as_posix()} (--force): copy your edits back "
+                            "from it, then delete it")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         print(f"init: wrote {path.as_posix()}")
@@ -300,6 +316,37 @@ def main(argv: list[str] | None = None) -> None:
     for note in notes:
         print(f"init: {note}")
     print(next_steps(parts))
+
+
+def _spare_name(path: Path) -> Path:
+    """Where ``--force`` keeps a file it replaces: NAME.before-init, else NAME.before-init.2, .3, ..."""
+    kept = path.with_name(path.name + ".before-init")
+    n = 2
+    while kept.exists():
+        kept = path.with_name(f"{path.name}.before-init.{n}")
+        n += 1
+    return kept
+
+
+def k_grid_for(folder: Path, default: tuple[int, int] = (5, 14)) -> tuple[list[int] | None, str | None]:
+    """The topics' K grid for a folder of documents (one text a document): the generic K 5-14 when
+    there are texts enough, else K up to a fifth of their number (``topics.min_docs_per_topic``,
+    5 documents a topic), with a note. None when the generic grid fits."""
+    from pipeline.core.settings import Topics
+    from pipeline.text.decode import DOCX_SUFFIXES, TEXT_SUFFIXES
+
+    per_topic = Topics().min_docs_per_topic
+    n = sum(1 for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in TEXT_SUFFIXES | DOCX_SUFFIXES
+            and f.stat().st_size > 0)
+    hi = min(default[1], n // per_topic)
+    if hi >= default[1]:
+        return None, None
+    if hi < 2:
+        return None, (f"topics: {n} text(s) are too few for topic models (K = 2 needs {2 * per_topic} documents); "
+                      "the topics stage will say so: add texts, or leave topics out of dvc.yaml")
+    grid = list(range(max(2, min(default[0], hi - 3)), hi + 1))
+    return grid, (f"topics.k_grid {grid[0]}-{grid[-1]} for {n} texts (K needs {per_topic} documents a topic, "
+                  "topics.min_docs_per_topic; fewer if some texts are skipped or have few words)")
 
 
 def next_steps(parts: Parts) -> str:
