@@ -2125,3 +2125,28 @@ def test_round_28_numbers_and_accounts(generic, text, kind, value):
 ])
 def test_round_28_look_alikes_are_kept(generic, text):
     assert [v for v, t in spans(generic, text) if t in ("account", "staff_id")] == []
+
+
+# -- an outside user's texts (2026-12-06): a naming word jieba cuts in two, its last character glued
+# to the surname (联系/人马/建国: 人马 and 人丁 are dictionary words)
+@pytest.mark.parametrize(("text", "name"), [
+    ("联系人马建国13995081234。", "马建国"),
+    ("请联系人马建国处理。", "马建国"),
+    ("紧急联系人马建国。", "马建国"),
+    ("联系人丁建国，电话打不通。", "丁建国"),
+    ("联系人马丽。", "马丽"),
+    ("公司法人马建国没来。", "马建国"),
+])
+def test_a_naming_word_cut_by_jieba_still_names(generic, text, name):
+    assert [v for v, t in spans(generic, text) if t == "name"] == [name]
+
+
+@pytest.mark.parametrize("text", [
+    "我们要密切联系人民群众。",
+    "联系人马上就到。",
+    "联系人丁点消息都没有。",
+    "负责人马上到。",
+    "他们的联系人马队出发了。",
+])
+def test_a_naming_word_before_an_ordinary_word_names_nothing(generic, text):
+    assert [v for v, t in spans(generic, text) if t == "name"] == []

@@ -19,8 +19,10 @@ TEXT_SUFFIXES = {".txt", ".text"}
 DOCX_SUFFIXES = {".docx"}
 MIN_COMMON_HAN = 0.85                       # GB18030 reading: share of Han characters in GB2312
 MAX_CONTROL_SHARE = 0.01                    # decoded text: share of control characters (binary file)
+MAX_MOJIBAKE_SHARE = 0.5                    # decoded text: share of its non-ASCII characters that are mojibake
 FULLWIDTH_ALNUM = {c: c - 0xFEE0 for c in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)]}
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 
 
 class Unusable(Exception):
@@ -79,7 +81,26 @@ def decode_transcript(name: str, data: bytes) -> Decoded:
         raise Unusable("undecodable", "binary content (control characters), not a text transcript")
     if not text.strip():
         raise Unusable("empty", "empty transcript (no text)")
+    if mojibake_share(text) >= MAX_MOJIBAKE_SHARE:
+        raise Unusable("undecodable", "mojibake: Chinese text that was once read in the wrong encoding (UTF-8 as GBK) "
+                                      "and saved so; use the original file")
     return Decoded(text=text, encoding=encoding, format=fmt)
+
+
+def mojibake_share(text: str) -> float:
+    """The share of the text's non-ASCII characters that are mojibake of UTF-8 read as GBK (a
+    file decoded wrongly once and saved: 鎴戝彨 for 我叫): runs of non-ASCII characters whose GB18030
+    bytes, read as UTF-8, are mostly Chinese (at least one Han character for every two of the run:
+    a Han character in UTF-8 is three bytes, a GBK character two). Real Chinese text in GBK does
+    not read as Chinese in UTF-8 (its lead bytes B0-F7 are no UTF-8 lead of a Han character
+    followed by two continuation bytes), so its share is 0 or near it."""
+    total = hit = 0
+    for run in NON_ASCII_RUN.findall(text):
+        total += len(run)
+        fixed = run.encode("gb18030", errors="replace").decode("utf-8", errors="replace")
+        if 2 * sum("\u4e00" <= c <= "\u9fff" for c in fixed) >= len(run):
+            hit += len(run)
+    return hit / total if total else 0.0
 
 
 def _decode_text(data: bytes) -> tuple[str, str]:

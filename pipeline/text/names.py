@@ -170,7 +170,7 @@ def _found_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], sta
             informal[s:e] = b"\x01" * (e - s)
             informal_spans.append((s, e))
     candidates: list[tuple[int, int]] = []
-    words = _Words(tokens, starts, lexicon, rules.glue_before)
+    words = _Words(tokens, starts, lexicon, rules.glue_before, word_lists(rules).long_triggers)
     for finder in (_spaced_names(text, rules, lexicon, region), listed, _kin_names(text, rules, lexicon, token_starts, region),
                    _full_names(tokens, starts, rules, lexicon), _window_names(text, rules, lexicon, region, words)):
         candidates.extend((s, e) for s, e in finder if s >= region and taken.free(s, e) and not any(informal[s:e]) and
@@ -299,8 +299,13 @@ def _starts_word(name: str, rules: Rules, lexicon: Lexicon) -> bool:
 class _Words:
     """jieba's words of the text, to ask whether a candidate cuts into an ordinary word."""
 
-    def __init__(self, tokens: list[str], starts: list[int], lexicon: Lexicon, glue: frozenset[str]):
-        self.tokens, self.starts, self.lexicon, self.glue = tokens, starts, lexicon, glue
+    def __init__(self, tokens: list[str], starts: list[int], lexicon: Lexicon, glue: frozenset[str],
+                 triggers: tuple[str, ...] = ()):
+        self.tokens, self.starts, self.lexicon, self.glue, self.triggers = tokens, starts, lexicon, glue, triggers
+
+    def _cut_trigger(self, k: int) -> bool:
+        """Token ``k``'s first character ends a naming word begun by the token before (联系/人马)."""
+        return k > 0 and (self.tokens[k - 1] + self.tokens[k][0]).endswith(self.triggers) if self.triggers else False
 
     def cuts_word(self, s: int, e: int) -> bool:
         """A user word that is no name overlaps ``[s, e)`` (古尔邦节, 彭阳), or a dictionary word
@@ -311,8 +316,8 @@ class _Words:
             entry = self.lexicon.get(tok)
             if entry is not None and len(tok) > 1 and not entry[1].startswith("nr") and ts + len(tok) > s:
                 if tok in self.lexicon.user or (ts < s and entry[0] >= RARE_FREQ and
-                                                not (s - ts == 1 and tok[0] in self.glue)):   # 上马 梦月说
-                    return True
+                                                not (s - ts == 1 and (tok[0] in self.glue or self._cut_trigger(k)))):
+                    return True                                          # (上马 梦月说, 联系人马 建国: a name)
             k += 1
         return False
 
@@ -509,17 +514,20 @@ def _full_names(tokens: list[str], starts: list[int], rules: Rules, lexicon: Lex
     n = len(tokens)
     i = 0
     strong_chars = word_lists(rules).strong_chars
+    long_triggers = word_lists(rules).long_triggers
     while i < n:
         tok = tokens[i]
-        if (tok[:1] not in strong_chars and tok[:1] not in rules.glue_before) or not HAN_JIEBA.match(tok):
+        # a naming word jieba cut in two, its last character glued to the surname (联系/人马/建国)
+        cut = len(tok) >= 2 and i > 0 and (tokens[i - 1] + tok[0]).endswith(long_triggers)
+        if (tok[:1] not in strong_chars and tok[:1] not in rules.glue_before and not cut) or not HAN_JIEBA.match(tok):
             i += 1
             continue
         views = [(0, tok)] if tok[0] in strong_chars else []     # (no name starts without a surname)
-        if len(tok) >= 2 and tok[0] in rules.glue_before and _surname_of(tok[1:] + "x", rules):
+        if len(tok) >= 2 and (tok[0] in rules.glue_before or cut) and _surname_of(tok[1:] + "x", rules):
             views.append((1, tok[1:]))
         step = 1
         for offset, word in views:
-            found = _name_at(tokens, i, offset, word, rules, lexicon)
+            found = _name_at(tokens, i, offset, word, rules, lexicon, cut and offset == 1)
             if found:
                 name, step = found
                 s = starts[i] + offset
@@ -529,22 +537,23 @@ def _full_names(tokens: list[str], starts: list[int], rules: Rules, lexicon: Lex
 
 
 def _name_at(tokens: list[str], i: int, offset: int, word: str, rules: Rules,
-             lexicon: Lexicon) -> tuple[str, int] | None:
+             lexicon: Lexicon, cut_trigger: bool = False) -> tuple[str, int] | None:
     """The full name that starts ``word`` (token ``i``, or its part from ``offset``) and the
     number of tokens it takes, or None: a name jieba cut in two (:func:`_split_name`), else a
-    surname glued to its given name in one word (:func:`_glued_name`)."""
+    surname glued to its given name in one word (:func:`_glued_name`). ``cut_trigger``: the
+    character before ``word`` ends a naming word (联系人马建国)."""
     sur = _surname_of(word + "x", rules)
     if not sur:
         return None
     prev = tokens[i - 1] if i > 0 else ""
     before = tokens[i][0] if offset else (prev if len(prev) == 1 else "")
-    if before and before not in rules.glue_before and _common(before + sur, lexicon, RARE_FREQ):
+    if before and before not in rules.glue_before and not cut_trigger and _common(before + sur, lexicon, RARE_FREQ):
         return None                                    # the surname ends the word before it
     given = word[len(sur):]
     trigger = offset == 1 or prev in rules.name_triggers or prev.endswith(word_lists(rules).long_triggers)
     nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
     if len(given) <= 1 and HAN_JIEBA.match(nxt):
-        split = _split_name(tokens, i, offset, word, trigger, rules, lexicon)
+        split = _split_name(tokens, i, offset, word, trigger, rules, lexicon, cut_trigger)
         if split:
             name, used = split
             return (name, 1 + used) if _acceptable(name, sur, rules, lexicon) else None
@@ -562,7 +571,7 @@ def _acceptable(name: str, sur: str, rules: Rules, lexicon: Lexicon) -> bool:
 
 
 def _split_name(tokens: list[str], i: int, offset: int, word: str, trigger: bool, rules: Rules,
-                lexicon: Lexicon) -> tuple[str, int] | None:
+                lexicon: Lexicon, cut_trigger: bool = False) -> tuple[str, int] | None:
     """A name jieba cut in two: ``word`` (a surname, or a surname + one character) and the rest
     of the given name from the next tokens (杨 + 佳丽, 王平 + 忠, 马兵 + 龙(留), 虎 + 龙彦(办),
     (上)马 + 梦 + 月); the name and the number of tokens the rest took, or None."""
@@ -581,8 +590,9 @@ def _split_name(tokens: list[str], i: int, offset: int, word: str, trigger: bool
     else:
         head_ok = entry is None or not _ordinary(word, lexicon, rules) or \
             (word not in lexicon.user and entry[1][:2] in ("nr", "ns", "nz"))
-    if offset and _common(tokens[i], lexicon, rules.dict_max_freq) and len(rest) > 1 and _common(rest, lexicon, COMMON_FREQ):
-        rest = ""                                      # 有关 部门 is no name; 上马 萍萍 may be
+    if offset and not cut_trigger and _common(tokens[i], lexicon, rules.dict_max_freq) and len(rest) > 1 and \
+            _common(rest, lexicon, COMMON_FREQ):
+        rest = ""                                      # 有关 部门 is no name; 上马 萍萍 may be; 联系人马 建国 is
     if rest and head_ok and rest[-1] not in rules.glue_after:
         return word + rest, used
     return None
