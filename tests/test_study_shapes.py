@@ -307,6 +307,28 @@ def test_clustered_models_and_icc_with_enough_communities():
     assert list(tables["hypotheses"]["hypothesis"]) == ["H1", "H2"]
 
 
+def test_every_respondent_a_model_leaves_out_is_listed_with_the_variables_it_misses():
+    """An outside study fitted 3,260 of 3,460 respondents with the 200 left out only counted
+    (fits.csv: n_dropped): now dropped.csv lists each, by the indices' key, and why."""
+    data = indices_frame()
+    data.loc[[3, 7], "A"] = np.nan
+    data.loc[[7, 9, 11], "age"] = np.nan
+    data.loc[[20], "B"] = np.nan
+    cfg = models_cfg(specs=[{"id": "M1", "formula": "B ~ A + age"}, {"id": "M2", "formula": "B ~ A"},
+                            {"id": "M3", "formula": "A ~ C(grp)"}])
+    tables = models_stage.fit_all(data, cfg, seed=1)
+    dropped = tables["dropped"]
+    assert list(dropped.columns) == ["model", "pid", "missing"]
+    got = {(m, p): why for m, p, why in dropped.itertuples(index=False)}
+    pid = data["pid"]
+    assert got == {("M1", pid[3]): "A", ("M1", pid[7]): "A, age", ("M1", pid[9]): "age", ("M1", pid[11]): "age",
+                   ("M1", pid[20]): "B", ("M2", pid[3]): "A", ("M2", pid[7]): "A", ("M2", pid[20]): "B",
+                   ("M3", pid[3]): "A", ("M3", pid[7]): "A"}
+    counts = dropped.groupby("model").size()
+    assert tables["fits"].set_index("model")["n_dropped"].to_dict() == {m: counts[m] for m in ("M1", "M2", "M3")}
+    assert models_stage.fit_all(data, models_cfg(specs=[]), seed=1)["dropped"].empty
+
+
 # ---------------------------------------------------------------------------------------------
 # the stages' command lines: empty specs, a study without CFA, errors without outputs
 # ---------------------------------------------------------------------------------------------

@@ -14,7 +14,9 @@ A study without models yet (``specs: []``) gets the tables with their headers an
 Results are data (``processed/models/``): ``coefficients.csv`` (tidy rows of every model,
 including the pooled MI fits as model ``<id>_mi``), ``fits.csv`` (one row per model),
 ``components.csv`` (variance components), ``mediation.csv``, ``icc.csv``, ``predictions.csv``,
-``hypotheses.csv`` (each hypothesis read off its model) and ``metrics/models.json``. The report
+``hypotheses.csv`` (each hypothesis read off its model), ``dropped.csv`` (every respondent a
+model leaves out by listwise deletion, with the variables it has no value of) and
+``metrics/models.json``. The report
 stage renders them; no number is formatted here.
 """
 from __future__ import annotations
@@ -31,13 +33,14 @@ from pipeline.core import config
 from pipeline.core.errors import PipelineError, run_cli
 from pipeline.stats.covariance import COEF_COLUMNS, COMPONENT_COLUMNS
 from pipeline.stats.fit import fit_model
+from pipeline.stats.frame import listwise_dropped
 from pipeline.stats.imputation import POOLED_COLUMNS, fit_imputed
 from pipeline.stats.mediation import MEDIATION_COLUMNS, mediation
 from pipeline.stats.multilevel import icc, lrt_random_intercept
 from pipeline.stats.predict import predict_grid
 from pipeline.stats.preflight import check_models, raise_problems
 from pipeline.stats.results import coefficient_table, fit_table
-from pipeline.stats.spec import derive, expand_specs
+from pipeline.stats.spec import derive, expand_specs, parse_spec
 from pipeline.core.files import atomic_dir, write_csv, write_json
 from pipeline.core.parallel import ParallelSettings, from_params
 from pipeline.core.settings import Models
@@ -126,6 +129,7 @@ def fit_all(data: pd.DataFrame, cfg: Models, seed: int, parallel: ParallelSettin
     data = derive(data, cfg.derived)
     specs = expand_specs(cfg)
     results = {spec["id"]: fit_model(spec, data) for spec in specs}
+    dropped = _dropped_table(specs, data)
     coefficients = coefficient_table(list(results.values())) if results else _empty(COEF_COLUMNS)
     fits = fit_table(list(results.values()))
     fits.insert(1, "table", [spec.get("table") or "models" for spec in specs])   # the report's table group
@@ -154,7 +158,20 @@ def fit_all(data: pd.DataFrame, cfg: Models, seed: int, parallel: ParallelSettin
         predictions = predict_grid(results[cfg.predictions.model], data, dict(cfg.predictions.grid))
     hypotheses = hypothesis_table(cfg, coefficients, med)
     return {"coefficients": coefficients, "mi_pooled": pooled_all, "fits": fits, "components": components,
-            "mediation": med, "icc": iccs, "predictions": predictions, "hypotheses": hypotheses}
+            "mediation": med, "icc": iccs, "predictions": predictions, "hypotheses": hypotheses, "dropped": dropped}
+
+
+def _dropped_table(specs: list[dict[str, Any]], data: pd.DataFrame) -> pd.DataFrame:
+    """Every respondent each model leaves out (listwise deletion) and why: model, the respondent
+    key (the indices' first column: the pseudonymous id, or the record without one), the model's
+    variables it has no value of. ``fits.csv: n_dropped`` counts these rows."""
+    key = str(data.columns[0])
+    parts = []
+    for spec in specs:
+        gone = listwise_dropped(parse_spec(spec), data)
+        parts.append(pd.DataFrame({"model": spec["id"], key: data.loc[gone.index, key].to_numpy(),
+                                   "missing": gone.to_numpy()}))
+    return pd.concat(parts, ignore_index=True) if parts else _empty(["model", key, "missing"])
 
 
 def key_metrics(tables: dict[str, pd.DataFrame]) -> dict[str, Any]:

@@ -214,6 +214,18 @@ def _complete_rows(model_id: str, frame: pd.DataFrame, needed: list[str],
     return (frame.loc[~missing] if n_dropped else frame), n_dropped
 
 
+def listwise_dropped(spec: ModelSpec, data: pd.DataFrame) -> pd.Series:
+    """The rows a fit of ``spec`` leaves out by listwise deletion (as :func:`_model_frame` does):
+    their index -> the model's variables they have no value of, comma-separated."""
+    needed = list(dict.fromkeys([spec.outcome, *formula_variables(spec.rhs, list(data.columns), spec.id), *spec.slopes]))
+    masks = {name: m for name in needed if name in data.columns and (m := _missing(data[name])) is not None}
+    if not masks:
+        return pd.Series([], index=data.index[:0], dtype=object)
+    gone = np.logical_or.reduce(list(masks.values()))
+    rows = np.flatnonzero(gone)
+    return pd.Series([", ".join(n for n, m in masks.items() if m[i]) for i in rows], index=data.index[rows], dtype=object)
+
+
 def _missing(series: pd.Series) -> np.ndarray | None:
     """``series.isna()`` as a numpy mask; None when nothing is missing and an Arrow column says
     so without a walk (its null count), or a float column's NaN test is all it takes."""

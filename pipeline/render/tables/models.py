@@ -82,8 +82,22 @@ def regression_table(results: Results, instrument: Instrument, settings: Mapping
     notes += covariance_notes(results, models, instrument, settings)
     reference = reference_note(terms, instrument, settings)
     notes += [reference] if reference else []
-    notes += aic_notes(aic_shown, [m for m in models if _is_reml(fits[m])], models, lang)
+    notes += aic_notes(aic_shown, [m for m in models if _is_reml(fits[m])], models, lang,
+                       [m for m in models if aic_shown and not _is_reml(fits[m]) and _isnan(fits[m].get("aic"))])
+    notes += dropped_notes(fits, models, lang)
     return Table(key, caption, _header(spans, ids, methods), tuple(rows), tuple(notes), lang=lang)
+
+
+def dropped_notes(fits: Mapping[str, pd.Series], models: Sequence[str], lang: str) -> list[str]:
+    """Who N leaves out: the respondents without a value of some variable of the model, how many
+    per column, and where they are listed (processed/models/dropped.csv); none when no model of
+    the table left anyone out."""
+    counts = [(m, int(fits[m]["n_dropped"])) for m in models
+              if not m.endswith("_mi") and not _isnan(fits[m].get("n_dropped")) and fits[m]["n_dropped"] > 0]
+    if not counts:
+        return []
+    sep = _t("word_separator", lang)
+    return [_t("dropped_note", lang, counts=sep.join(f"{column_label(models.index(m) + 1)} {n}" for m, n in counts))]
 
 
 def _coef_rows(results: Results, instrument: Instrument, settings: Mapping[str, Any], models: Sequence[str],
@@ -177,12 +191,17 @@ def _is_reml(fit: pd.Series) -> bool:
     return str(fit.get("reml")).lower() in ("true", "1", "1.0")
 
 
-def aic_notes(shown: bool, reml: Sequence[str], models: Sequence[str], lang: str) -> list[str]:
+def aic_notes(shown: bool, reml: Sequence[str], models: Sequence[str], lang: str,
+              none: Sequence[str] = ()) -> list[str]:
     """What the AIC row may be compared with: only models of the same outcome and sample; the
-    REML fits' AIC (a restricted likelihood, not comparable with an ML or OLS AIC) is not shown."""
+    REML fits' AIC (a restricted likelihood, not comparable with an ML or OLS AIC) is not shown;
+    ``none``: the models that have no AIC (weighted, pooled imputations), named so that their
+    blank cells do not read as missing."""
     notes = [_t("aic_note", lang)] if shown else []
     if reml:
         notes.append(_t("aic_reml_note", lang, models=column_list(reml, models, lang)))
+    if none:
+        notes.append(_t("aic_none_note", lang, models=column_list(none, models, lang)))
     return notes
 
 
