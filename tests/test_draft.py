@@ -255,6 +255,12 @@ def test_draft_errors_are_one_line(study):
         with pytest.raises(PipelineError) as err:
             draft_instrument(study / "survey.csv", **kwargs)
         assert message in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(PipelineError) as err:             # a slip of case or a letter: the close names
+        draft_instrument(study / "survey.csv", cluster="ID")
+    assert err.value.hint == "did you mean 'id'? (--cluster VAR)"
+    with pytest.raises(PipelineError) as err:
+        draft_instrument(study / "survey.csv", cluster="居住社")
+    assert err.value.hint == "did you mean '居住社区'? (--cluster VAR)"
 
 
 def test_mismatched_community_ids_are_a_note(study):

@@ -97,6 +97,44 @@ def test_bad_instrument_names_the_problem(tmp_path, change, message):
     assert message in str(err.value) and str(path) in str(err.value) and "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize(("change", "message", "hint"), [
+    (("items: [W1, W2, W3]", "items: [W1, W2, w3]"), "names 'w3', which is not a variable", "did you mean 'W3'?"),
+    (("roles: {id: pid, community: school}", "roles: {id: pdi, community: school}"), "roles.id names 'pdi'",
+     "did you mean 'pid'?"),
+    (("agree4: {1: disagree", "multi: {1: A, 2: B, 3: C, 13: A and C, 123: all}\n  agree4: {1: disagree"),
+     None, None),
+])
+def test_a_misspelt_name_gets_the_close_ones(tmp_path, change, message, hint):
+    path = _write(tmp_path, TOY.replace(*change))
+    if message is None:                                # a value set no scale item uses: no error
+        load_instrument(path)
+        return
+    with pytest.raises(PipelineError) as err:
+        load_instrument(path)
+    assert message in str(err.value) and err.value.hint == hint
+
+
+@pytest.mark.parametrize(("values", "ok"), [
+    ("{1: A, 2: B, 3: C, 4: D, 5: E, 13: A and C, 45: D and E, 145: A D E, 12345: all}", False),  # a multiple choice
+    ("{1: agree, 2: neutral, 3: disagree, 9: dont know}", False),     # a missing code among the values
+    ("{1: not at all, 3: somewhat, 5: very}", True),                  # anchors only, evenly spaced
+    ("{0: none, 25: some, 50: half, 75: most, 100: all}", True),
+    ("{1: a, 2: b, 3: c, 4: d}", True),
+])
+def test_a_scale_item_is_one_evenly_spaced_response_scale(tmp_path, values, ok):
+    """An outside study put an item of a multiple choice (codes 13, 145, 12345) into a scale: the
+    run ended without a word, the score's maximum 6,173 and alpha -0.0003."""
+    path = _write(tmp_path, TOY.replace("agree4: {1: disagree, 2: rather disagree, 3: rather agree, 4: agree}",
+                                        f"agree4: {values}"))
+    if ok:
+        assert load_instrument(path).scales["wellbeing"].items == ("W1", "W2", "W3")
+        return
+    with pytest.raises(PipelineError) as err:
+        load_instrument(path)
+    assert "scale 'wellbeing' item 'W1' has codes" in str(err.value) and "not one evenly spaced response scale" in str(err.value)
+    assert "remove 'W1' from scales.wellbeing.items" in err.value.hint
+
+
 def test_a_study_without_clusters_or_respondent_ids_is_valid(tmp_path):
     """No roles.community and no communities: section (a survey without clusters), and no
     roles.id (an anonymous survey): the loader asks for no role; the stages say what they need."""

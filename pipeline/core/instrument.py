@@ -6,6 +6,7 @@ special roles of variables. Nothing here knows about the Ningxia study itself.
 """
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,7 +209,8 @@ def _roles(spec: InstrumentFile, variables: dict[str, Variable], path: Path) -> 
     roles = {k: v for k, v in spec.roles.items() if v}
     for key, name in roles.items():
         if name not in variables:
-            raise PipelineError(f"{path}: roles.{key} names '{name}', which is not a variable")
+            raise PipelineError(f"{path}: roles.{key} names '{name}', which is not a variable",
+                                hint=_did_you_mean(name, variables, "use a variable name of the instrument"))
     seen: dict[str, str] = {}
     for key, name in roles.items():
         if name in seen:
@@ -222,16 +224,33 @@ def _roles(spec: InstrumentFile, variables: dict[str, Variable], path: Path) -> 
     return roles
 
 
+def _did_you_mean(name: str, names: Iterable[str], otherwise: str) -> str:
+    """'did you mean ...?' for the names closest to ``name`` (a case slip first), else ``otherwise``."""
+    names = [str(n) for n in names]
+    close = [n for n in names if n.lower() == name.lower()] or difflib.get_close_matches(name, names, n=3)
+    return f"did you mean {', '.join(repr(c) for c in close)}?" if close else otherwise
+
+
 def _scale(name: str, scale: ScaleEntry, variables: dict[str, Variable], path: Path) -> Scale:
     items = tuple(scale.items)
     reverse = tuple(scale.reverse)
     for item in items + reverse:
         if item not in variables:
-            raise PipelineError(f"{path}: scale '{name}' names '{item}', which is not a variable")
+            raise PipelineError(f"{path}: scale '{name}' names '{item}', which is not a variable",
+                                hint=_did_you_mean(item, variables, "use a variable name of the instrument"))
     for item in items:
         if variables[item].type not in SCALE_ITEM_TYPES:
             raise PipelineError(f"{path}: scale '{name}' item '{item}' is {variables[item].type}, not a number",
                                 hint=f"scale items are {', '.join(SCALE_ITEM_TYPES)}")
+        codes = sorted(float(c) for c in variables[item].values)
+        steps = {b - a for a, b in zip(codes, codes[1:])}
+        if len(steps) > 1:
+            shown = ", ".join(f"{c:g}" for c in codes[:8]) + (", ..." if len(codes) > 8 else "")
+            raise PipelineError(f"{path}: scale '{name}' item '{item}' has codes {shown}, not one evenly spaced response "
+                                "scale (a multiple choice coded 13, 145, ...? a missing-value code among the values?); "
+                                "its codes would be averaged as numbers",
+                                hint=f"remove '{item}' from scales.{name}.items, or move missing-value codes to "
+                                     "missing_codes")
     outside = [item for item in reverse if item not in items]
     if outside:
         raise PipelineError(f"{path}: scale '{name}' reverses items that are not in it: {', '.join(outside)}",

@@ -26,6 +26,7 @@ and :func:`dump_instrument` writes them as the YAML file's header. Scales are le
 """
 from __future__ import annotations
 
+import difflib
 import datetime as dt
 import math
 import re
@@ -403,8 +404,11 @@ def _guess_roles(frame: pd.DataFrame, variables: dict[str, dict[str, Any]], clus
         why["id"] = "unique in every row, named like a respondent id; the survey stage pseudonymises it"
     if cluster is not None:
         if cluster not in frame.columns:
+            names = [str(c) for c in frame.columns]
+            close = [n for n in names if n.lower() == cluster.lower()] or difflib.get_close_matches(cluster, names, n=3)
             raise PipelineError(f"{path}: the cluster variable '{cluster}' is not in the file",
-                                hint=f"columns are {_names([str(c) for c in frame.columns], 12)}")
+                                hint=f"did you mean {', '.join(repr(c) for c in close)}? (--cluster VAR)" if close else
+                                f"give --cluster one of its columns: {_names(names, 12)}")
         if frame[cluster].isna().any():
             raise PipelineError(f"{path}: the cluster variable '{cluster}' is empty in {int(frame[cluster].isna().sum())} row(s)",
                                 hint="every respondent needs a cluster")
