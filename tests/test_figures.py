@@ -335,3 +335,13 @@ def test_every_language_has_the_same_phrases_with_the_same_fields():
     assert locale.text("report.verdicts", "zh")["convergent"] == "一致"
     with pytest.raises(PipelineError, match="no locale file"):
         locale.text("tables.total", "fr")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_index_distributions_of_the_whole_sample_name_no_group(labels, lang):
+    """Without report.figures.index_group the figure is of the whole sample: its title used to
+    name the internal column ("Index distributions by _sample")."""
+    whole = _indices().assign(_sample=1)
+    fig = F.index_distributions(whole, labels[lang]["scales"], "_sample", {1: "all"}, lang, "")
+    title = fig._suptitle.get_text()
+    assert title == F.text("index_whole", lang) and "_sample" not in title

@@ -131,6 +131,8 @@ def test_s1_report_shows_only_the_survey_sections(bfi_study):
     assert 'id="sec-qualitative"' not in page and 'id="sec-joint"' not in page
     assert "Traceback" not in page and (bfi_study / "reports" / "report.docx").stat().st_size > 10_000
     assert not (bfi_study / "processed" / "topics").exists()
+    assert "None" not in page and "_sample" not in page           # no groups: Figure 2 of the whole sample
+    assert "全部受访者的各指数分布" in page
 
 
 @pytest.fixture(scope="module")

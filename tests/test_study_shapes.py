@@ -377,3 +377,34 @@ def test_a_config_mistake_is_one_message_and_no_output(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"{params}: models.specs[0] (id P2): variable 'gov_modle' is not in {tmp_path / 'indices.parquet'}" in err
     assert "Traceback" not in err and not out.exists() and not (tmp_path / "models.json").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# the codebook table counts the study's own missing-value reasons
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("codes", "columns"), [
+    ({}, ["合计"]),                                                          # no missing codes: one column
+    ({-9: {"reason": "refused_minus9", "zh": "拒答"}, -8: {"reason": "not_asked", "zh": "未问"}}, ["拒答", "未问", "其他"]),
+])
+def test_the_codebook_table_counts_the_studys_own_missing_reasons(tmp_path, codes, columns):
+    """An outside study without missing codes got the demo's columns don't know / refused /
+    skipped, all zeros; one with other codes had them lumped into 'other'."""
+    from pipeline.render.tables.survey import table_codebook
+    from pipeline.stats.describe import codebook_summary
+
+    spec = {**SYNTHETIC, "missing_codes": codes}
+    path = tmp_path / "instrument.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    instrument = load_instrument(path)
+    clean = survey(n=50)
+    missing = pd.DataFrame({"pid": clean["pid"][:6], "variable": ["a1"] * 6,
+                            "reason": ["blank", "blank", *(["refused_minus9"] * 3 if codes else ["blank"] * 3), "not_asked"
+                                       if codes else "blank"]})
+    summary = codebook_summary(clean, missing, instrument)
+    row = summary.set_index("variable").loc["a1"]
+    if codes:
+        assert (row["missing_refused_minus9"], row["missing_not_asked"], row["missing_other"]) == (3, 1, 2)
+    else:
+        assert row["missing_other"] == 6 and not {"missing_dont_know", "missing_refused"} & set(summary.columns)
+    table = table_codebook({"integrate/codebook.csv": summary}, instrument, {"lang": "zh"}, "table03_codebook")
+    assert [c.text if hasattr(c, "text") else c for c in table.header[-1]][-len(columns):] == columns

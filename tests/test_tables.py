@@ -442,3 +442,15 @@ def test_a_skipped_table_still_renders_in_every_format(instrument, tmp_path):
     assert t.skipped and "processed/topics/topics.csv" in t.skipped
     paths = render.write_table(t, tmp_path)
     assert all(p.stat().st_size > 0 for p in paths)
+
+
+@pytest.mark.parametrize(("label", "lang", "inside"), [
+    ("Trust in neighbours", "en", "trust in neighbours"), ("Ethnicity", "en", "ethnicity"),
+    ("SSB_CONSUMPTION", "en", "SSB_CONSUMPTION"),        # a variable name: an outside study's caption read 'sSB_...'
+    ("HIV status", "en", "HIV status"), ("Q3", "en", "Q3"), ("x", "en", "x"), ("", "en", ""),
+    ("Trust", "zh", "Trust"), ("社区参与", "zh", "社区参与"),
+])
+def test_a_label_inside_a_sentence_keeps_acronyms_and_names(label, lang, inside):
+    from pipeline.render import locale
+
+    assert locale.lower_first(label, lang) == inside

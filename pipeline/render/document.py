@@ -91,6 +91,8 @@ def build_figures(results: Mapping[str, pd.DataFrame], instrument: Any, params: 
              "x": L["terms"].get(x, x), "by": L["terms"].get(by, by), "outcome": L["scales"].get(outcome, outcome)}
     mark = locale.text("report.simulated_caption", lang) if settings.get("simulated") else ""
     caps = {k: v.format(**words) + mark for k, v in locale.text("report.figures", lang).items()}
+    if group is None:                       # the whole sample: no group in the caption ("by None")
+        caps["fig02_index_distributions"] = locale.text("figures.index_whole", lang) + mark
     out: list[FigureOut] = []
     makers: list[Callable[[], Any]] = []
 

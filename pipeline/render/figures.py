@@ -239,8 +239,7 @@ def figure_labels(instrument: Any, lang: str, derived: Mapping[str, str] | None 
     return {"lang": lang, "scales": scales, "variables": var_labels, "values": values, "terms": terms}
 
 
-def _lower_first(label: str, lang: str) -> str:
-    return label[:1].lower() + label[1:] if lang == "en" else label
+_lower_first = locale.lower_first
 
 
 def _derived_label(expr: str, var_labels: Mapping[str, str], values: Mapping[str, Mapping[int, str]],
@@ -389,7 +388,8 @@ def index_distributions(indices: pd.DataFrame, scales: Mapping[str, str], group:
             ax.set_title(label)
         for ax in axes[len(scales):]:
             ax.set_axis_off()
-        fig.suptitle(text("index_by_group", lang, group=_lower_first(group_title or group, lang)))
+        fig.suptitle(text("index_by_group", lang, group=_lower_first(group_title, lang)) if group_title else
+                     text("index_whole", lang))
     return fig
 
 

@@ -308,8 +308,20 @@ def exposed_cell(cell: Mapping[tuple[str, str], Mapping[str, Any]], levels: Sequ
     return None
 
 
+MAX_REASON_COLUMNS = 4    # the codebook table's columns of missing answers by reason (the rest: other)
+
+
+def codebook_reasons(instrument: Instrument) -> list[str]:
+    """The missing-value reasons the codebook table counts in columns of their own: the study's
+    missing codes' reasons in the instrument's order (the first :data:`MAX_REASON_COLUMNS`);
+    every other reason (blank, out of range, unlabelled, ...) is counted as other."""
+    return list(dict.fromkeys(spec["reason"] for spec in instrument.missing_codes.values()))[:MAX_REASON_COLUMNS]
+
+
 def codebook_summary(clean: pd.DataFrame, missing: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
-    """One row per instrument variable in the clean data: type, valid N and missing by reason."""
+    """One row per instrument variable in the clean data: type, valid N and missing by reason
+    (``missing_<reason>`` for each of :func:`codebook_reasons`, then ``missing_other``)."""
+    own = codebook_reasons(instrument)
     reasons = sorted(set(missing["reason"].astype(str))) if len(missing) else []
     by = missing.assign(variable=missing["variable"].astype(str), reason=missing["reason"].astype(str)) \
         .groupby(["variable", "reason"]).size() if len(missing) else pd.Series(dtype=int)
@@ -319,9 +331,9 @@ def codebook_summary(clean: pd.DataFrame, missing: pd.DataFrame, instrument: Ins
             continue
         row = {"variable": name, "type": var.type, "valid_n": int(clean[name].notna().sum()),
                "missing_n": int(clean[name].isna().sum())}
-        for reason in ("dont_know", "refused", "skipped"):
+        for reason in own:
             row[f"missing_{reason}"] = int(by.get((name, reason), 0))
-        row["missing_other"] = int(sum(by.get((name, r), 0) for r in reasons if r not in ("dont_know", "refused", "skipped")))
+        row["missing_other"] = int(sum(by.get((name, r), 0) for r in reasons if r not in own))
         rows.append(row)
     return pd.DataFrame(rows)
 

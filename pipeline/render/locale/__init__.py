@@ -41,3 +41,12 @@ def text(key: str, lang: str, **fmt: Any) -> Any:
     for part in key.split("."):
         value = value[part]
     return value.format(**fmt) if fmt else value
+
+
+def lower_first(label: str, lang: str) -> str:
+    """A label inside an English sentence ("Models of trust in neighbours"): its first letter
+    lower-cased when it begins a plain capitalised word (Trust, Ethnicity), not an acronym or a
+    variable name (SSB_CONSUMPTION, HIV status, Q3); other languages as they are."""
+    if lang != "en" or len(label) < 2 or not (label[0].isupper() and label[1].islower()):
+        return label
+    return label[0].lower() + label[1:]

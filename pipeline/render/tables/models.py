@@ -296,7 +296,7 @@ def _models_table(name: str) -> Callable[..., Table]:
             (outcome,) = outcomes
             scale = instrument.scales.get(outcome)
             label = scale.label.get(lang, outcome) if scale is not None else outcome
-            cap = _t("models_of", lang, y=label[:1].lower() + label[1:] if lang == "en" else label)
+            cap = _t("models_of", lang, y=locale.lower_first(label, lang))
         return regression_table(results, instrument, settings, key, cap, models)
     build.__name__ = f"table_{name}_models"
     return build

@@ -107,12 +107,12 @@ def table_codebook(results: Results, instrument: Instrument, settings: Mapping[s
     if "integrate/codebook.csv" not in results:
         return _absent(key, cap, "processed/integrate/codebook.csv", "run the integrate stage", lang)
     F = "integrate/codebook.csv"
-    reasons = {r: instrument.missing_codes[c].get(lang, r) for c, r in
-               ((c, spec["reason"]) for c, spec in instrument.missing_codes.items())}
-    head_top = ["", "", "", ("", 1), (_t("missing", lang), 4)]
+    labels = {spec["reason"]: spec.get(lang, spec["reason"]) for spec in instrument.missing_codes.values()}
+    own = [c[len("missing_"):] for c in results[F].columns       # the study's own reasons (integrate: codebook_reasons)
+           if c.startswith("missing_") and c not in ("missing_n", "missing_other")]
+    head_top = ["", "", "", ("", 1), (_t("missing", lang), len(own) + 1)]
     head = [_t("variable_name", lang), _t("label", lang), _t("type", lang), _t("valid_n", lang),
-            reasons.get("dont_know", "dont_know"), reasons.get("refused", "refused"), reasons.get("skipped", "skipped"),
-            _t("other_missing", lang)]
+            *(labels.get(r, r) for r in own), _t("other_missing" if own else "missing_any", lang)]
     rows = []
     types = locale.phrases("tables", lang)["types"]
     for name in results[F]["variable"]:
@@ -120,5 +120,5 @@ def table_codebook(results: Results, instrument: Instrument, settings: Mapping[s
         var = instrument.variables[name]
         rows.append(Row((text(name), text(var.label_in(lang)), text(types.get(var.type, var.type)),
                          *(num(source(results, F, sel, c), decimals=0) for c in
-                           ("valid_n", "missing_dont_know", "missing_refused", "missing_skipped", "missing_other")))))
+                           ("valid_n", *(f"missing_{r}" for r in own), "missing_other")))))
     return Table(key, cap, _header(head_top, head), tuple(rows), (_t("codebook_note", lang),), label_columns=3, lang=lang)
