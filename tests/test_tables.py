@@ -454,3 +454,22 @@ def test_a_label_inside_a_sentence_keeps_acronyms_and_names(label, lang, inside)
     from pipeline.render import locale
 
     assert locale.lower_first(label, lang) == inside
+
+
+@pytest.mark.parametrize(("dims", "zh", "en"), [
+    (["overall"], "主题频率", "Theme frequencies"),      # a study of documents: no roles, no communities
+    (["overall", "role"], "按受访者角色的主题频率", "Theme frequencies by interviewee role"),
+    (["overall", "role", "comm_type", "gov_model"], "按受访者角色、社区类型和治理模式的主题频率",
+     "Theme frequencies by interviewee role, community type and governance model"),
+])
+def test_the_theme_frequency_caption_names_the_columns_it_has(demo, instrument, dims, zh, en):
+    """An outside study of documents had only the column 'All' under the demo's caption 'by
+    interviewee role and community type'."""
+    from pipeline.render.tables.text import table_theme_frequencies
+
+    results, settings = demo
+    fr = results["coding/frequencies.csv"]
+    mine = {**results, "coding/frequencies.csv": fr[fr["dimension"].isin(dims)].reset_index(drop=True)}
+    for lang, caption in (("zh", zh), ("en", en)):
+        table = table_theme_frequencies(mine, instrument, {**settings, "lang": lang}, "table16_theme_frequencies")
+        assert table.caption == caption

@@ -157,6 +157,8 @@ def _level_label(dimension: str, level: Any, instrument: Instrument, settings: M
 
 
 def table_theme_frequencies(results: Results, instrument: Instrument, settings: Mapping[str, Any], key: str) -> Table:
+    """The share of coded units with each theme, overall and by the study's dimensions (role,
+    community variables); the caption names the dimensions the table has."""
     lang = settings["lang"]
     cap = _t("theme_freq", lang)
     if _need(results, ["coding/frequencies.csv"]):
@@ -165,6 +167,13 @@ def table_theme_frequencies(results: Results, instrument: Instrument, settings: 
     fr = results[F]
     d = settings["decimals"]["percent"]
     dims = list(dict.fromkeys(fr["dimension"]))
+    named = [_t("role_caption", lang) if dim == "role" else
+             (_variable(instrument, dim).label_in(lang) if _variable(instrument, dim) else dim)
+             for dim in dims if dim != "overall"]
+    named = [locale.lower_first(n, lang) for n in named]
+    if named:                                  # A, B and C
+        listed = _t("word_separator", lang).join(named[:-1]) + _t("and", lang) + named[-1] if len(named) > 1 else named[0]
+        cap = _t("theme_freq_by", lang, dims=listed)
     columns = [(dim, lv) for dim in dims for lv in dict.fromkeys(fr.loc[fr["dimension"] == dim, "level"])]
     labels = _theme_labels(results, settings, fr)
     rows = []
