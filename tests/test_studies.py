@@ -201,6 +201,7 @@ def test_s3_texts_only_reaches_a_report_of_topics(texts_study):
     page = (texts_study / "reports" / "report.html").read_text(encoding="utf-8")
     assert 'id="sec-qualitative"' in page
     assert 'id="sec-sample"' not in page and 'id="sec-models"' not in page
+    assert f"文本：分析{units['interview_id'].nunique()}个文本" in page         # the texts' note of the topics table
 
 
 def test_s3_personal_data_leaves_no_trace_outside_raw(texts_study):

@@ -473,3 +473,25 @@ def test_the_theme_frequency_caption_names_the_columns_it_has(demo, instrument, 
     for lang, caption in (("zh", zh), ("en", en)):
         table = table_theme_frequencies(mine, instrument, {**settings, "lang": lang}, "table16_theme_frequencies")
         assert table.caption == caption
+
+
+def test_the_topics_table_says_what_the_texts_were_and_which_files_were_skipped(demo, instrument):
+    """An outside study of documents skipped 3 files (empty, .doc, .pdf), said so on stderr and in
+    skipped.csv only; the report did not say how many texts it analysed."""
+    from pipeline.render.tables.text import corpus_note, table_topics
+
+    results, settings = demo
+    texts = results["transcripts/interviews.csv"]
+    skipped = pd.DataFrame({"file": ["a1b2c3d4e5f6.doc", "0a1b2c3d4e5f.pdf", "ffeeddccbbaa.txt"],
+                            "reason_code": ["unsupported_format", "unsupported_format", "empty"],
+                            "reason": ["not a transcript format", "not a transcript format", "empty transcript"]})
+    mine = {**results, "transcripts/skipped.csv": skipped}
+    (zh,) = corpus_note(mine, "zh")
+    assert zh.startswith(f"文本：分析{len(texts)}个文本，共{int(texts['n_units'].sum())}个单元、")
+    assert zh.endswith("；跳过3个文件（不支持的格式 2、空文件 1）。")
+    (en,) = corpus_note(mine, "en")
+    assert en.endswith("; 3 files skipped (unsupported format 2, empty 1).")
+    assert corpus_note({**results, "transcripts/skipped.csv": skipped.iloc[:0]}, "zh")[0].endswith("已替换为占位符。")
+    assert corpus_note({k: v for k, v in results.items() if not k.startswith("transcripts/")}, "zh") == ()
+    table = table_topics(mine, instrument, settings, "table14_topics")
+    assert table.notes[0] == corpus_note(mine, settings["lang"])[0]

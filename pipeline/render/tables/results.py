@@ -23,6 +23,7 @@ INPUTS = {
     "models/mi_pooled.csv": "models", "models/mediation.csv": "models", "models/icc.csv": "models",
     "topics/k_selection.csv": "topics", "topics/topic_words.csv": "topics", "topics/topics.csv": "topics",
     "coding/frequencies.csv": "coding", "coding/agreement.csv": "coding",
+    "transcripts/interviews.csv": "transcripts", "transcripts/skipped.csv": "transcripts",
 }
 PARQUETS = {"indices.parquet": "measurement"}
 # The integrate stage's frames (processed/integrate/) and their columns of text, read as text as

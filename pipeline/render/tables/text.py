@@ -42,8 +42,29 @@ def table_topics(results: Results, instrument: Instrument, settings: Mapping[str
         rows.append(Row((text(str(r["topic"])), text(topic_label(r[lab], sep) if lab and not _isnan(r[lab]) else ""), prev,
                          Cell(top), Cell(frex))))
     head = [_t("topic", lang), _t("label", lang), _t("prevalence", lang), _t("top_words", lang), _t("frex_words", lang)]
-    notes = (_t("topics_note", lang), *k_selection_note(results, lang, fallback_only=True))
+    notes = (*corpus_note(results, lang), _t("topics_note", lang), *k_selection_note(results, lang, fallback_only=True))
     return Table(key, cap, _header(head), tuple(rows), notes, label_columns=2, lang=lang)
+
+
+def corpus_note(results: Results, lang: str) -> tuple[str, ...]:
+    """What the texts were, from the transcripts stage's files: texts analysed, units, words and
+    redactions of personal data (interviews.csv), and the files skipped, by reason (skipped.csv).
+    Empty without interviews.csv (a report of an older transcripts stage)."""
+    texts = results.get("transcripts/interviews.csv")
+    if texts is None:
+        return ()
+    skipped = results.get("transcripts/skipped.csv")
+    more = ""
+    if skipped is not None and len(skipped):
+        reasons = locale.phrases("tables", lang)["skip_reasons"]
+        counts = skipped["reason_code"].astype(str).value_counts()
+        listed = _t("word_separator", lang).join(f"{reasons.get(c, reasons['other'])} {n}" for c, n in
+                                                 sorted(counts.items(), key=lambda cn: (-cn[1], cn[0])))
+        more = _t("corpus_skipped", lang, n=len(skipped), reasons=listed)
+    total = {c: int(pd.to_numeric(texts[c], errors="coerce").fillna(0).sum()) if c in texts.columns else 0
+             for c in ("n_units", "n_tokens", "n_redactions")}
+    return (_t("corpus_note", lang, texts=len(texts), units=total["n_units"], tokens=total["n_tokens"],
+               redactions=total["n_redactions"], skipped=more),)
 
 
 def k_selection_note(results: Results, lang: str, fallback_only: bool = False) -> tuple[str, ...]:
