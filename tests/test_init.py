@@ -79,3 +79,11 @@ def test_a_few_documents_get_a_k_grid_they_can_hold(project, capsys, n, grid):
         assert f"init: topics.k_grid {grid[0]}-{grid[-1]} for {n} texts" in out
     if n < 10:
         assert f"init: topics: {n} text(s) are too few for topic models" in out
+
+
+def test_the_next_steps_say_how_to_add_the_coding_stage(project, capsys):
+    _texts(project / "raw" / "texts", 80)
+    I.main(["--transcripts", "raw/texts", "--no-dvc"])
+    out = capsys.readouterr().out
+    assert "write config/codebook.yaml (docs/coding.md) and run init again with --force" in out
+    assert "coding" not in yaml.safe_load((project / "dvc.yaml").read_text(encoding="utf-8"))["stages"]

@@ -11,6 +11,7 @@ with a header, separator files, ids, the optional community) and the errors in t
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import shutil
 from pathlib import Path
@@ -96,7 +97,10 @@ def study(tmp_path_factory):
     assert not (work / "raw" / "communities.csv").exists()
     with contextlib.chdir(work):
         T.main(["--params", "params.yaml"])
-        TP.main(["--params", "params.yaml"])
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            TP.main(["--params", "params.yaml"])
+        (work / "topics_stderr.txt").write_text(err.getvalue(), encoding="utf-8")
         C.main(["--params", "params.yaml"])
     return work
 
@@ -131,6 +135,17 @@ def test_topics_of_texts_alone(study):
     assert prevalence["se"].gt(0).all() and pd.read_csv(out / "prevalence_levels.csv").empty
     doc_topics = pd.read_parquet(out / "doc_topics.parquet")
     assert list(doc_topics.columns[:5]) == ["doc_id", "unit_ids", "interview_id", "role", "n_vocab_tokens"]
+
+
+def test_texts_without_communities_get_no_word_about_communities(study):
+    """A study of texts alone has no communities: the topics stage used to say, of the empty
+    community column of init's template, that it 'holds fewer than two communities'."""
+    assert "communit" not in (study / "topics_stderr.txt").read_text(encoding="utf-8")
+    empty = pd.DataFrame({"community": ["", "", None]})
+    assert TP.usable_community(empty, "community") == (None, None)
+    one, note = TP.usable_community(pd.DataFrame({"community": ["C1", "", "C1"]}), "community")
+    assert one is None and "holds one community only" in note
+    assert TP.usable_community(pd.DataFrame({"community": ["C1", "C2"]}), "community") == ("community", None)
 
 
 def test_coding_of_texts_alone(study):

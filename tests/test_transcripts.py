@@ -586,6 +586,8 @@ def test_bad_files_are_listed_with_their_reason(bad_folder, tmp_path, project_pa
     capsys.readouterr()
     T.main(["--transcripts", str(folder), "--which", ok])           # prints the file a key names
     assert capsys.readouterr().out.strip() == str(folder / "ok.txt")
+    T.main(["--transcripts", str(folder), "--which", ok[:12].upper()])   # the hex digits alone, in any case
+    assert capsys.readouterr().out.strip() == str(folder / "ok.txt")
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["files"] == 11 and metrics["interviews"] == 1 and metrics["skipped"] == 10
 

@@ -362,5 +362,9 @@ def next_steps(parts: Parts) -> str:
     if parts.text:
         steps += [f"  {n}. check config/transcripts.yaml against a few of your texts (format, speaker markers, header)"]
         n += 1
+        if not parts.codebook:
+            steps += [f"  {n}. to code the texts with your themes too, write {CODEBOOK} (docs/coding.md) and run init "
+                      "again with --force, which adds the coding stage (the files it replaces are kept as NAME.before-init)"]
+            n += 1
     steps += [f"  {n}. dvc repro      (then open reports/report.html)"]
     return "\n".join(steps)

@@ -178,6 +178,19 @@ def write_outputs(out: Path, tables: Mapping[str, pd.DataFrame]) -> None:
             write_csv(out / f"{name}.csv", table)
 
 
+def usable_community(units: pd.DataFrame, community: str | None) -> tuple[str | None, str | None]:
+    """The texts' community column if it tells two communities apart, else None; and what to say
+    when it holds one community only (a study of texts alone, whose column is empty, gets no word)."""
+    if community is None:
+        return None, None
+    held = units[community].replace("", np.nan).dropna().nunique()
+    if held >= 2:
+        return community, None
+    note = (f"topics: the texts' community column '{community}' holds one community only: topics are modelled "
+            "without communities") if held == 1 else None
+    return None, note
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = config.transcript_stage_parser("pipeline topics", __doc__.splitlines()[0], OUT_DIR, METRICS_FILE,
                                             "interviewer questions (unit: exchange)")
@@ -193,10 +206,9 @@ def main(argv: list[str] | None = None) -> None:
     check_text_frame(units, "units", community, str(args.units))
     if questions is not None:
         check_text_frame(questions, "questions", community, str(args.questions))
-    if community is not None and units[community].replace("", np.nan).nunique() < 2:
-        print(f"topics: the texts' community column '{community}' holds fewer than two communities: "
-              "topics are modelled without communities", file=sys.stderr)
-        community = None
+    community, note = usable_community(units, community)
+    if note:
+        print(note, file=sys.stderr)
     communities = None
     if args.communities and (community is not None or explicit):
         if community is None:

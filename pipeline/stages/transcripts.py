@@ -86,13 +86,16 @@ def list_transcripts(folder: Path) -> list[Path]:
 
 
 def which_file(folder: Path, key: str) -> str:
-    """The path of the file of ``folder`` whose key (:func:`pipeline.text.corpus.file_key`) is ``key``."""
+    """The path of the file of ``folder`` whose key (:func:`pipeline.text.corpus.file_key`) is ``key``,
+    given with its extension or without (the 12 hex digits alone)."""
+    key = key.strip().lower()
     for path in list_transcripts(folder):
         try:
             data = path.read_bytes()
         except OSError:
             data = None
-        if file_key(path.name, data) == key.strip():
+        found = file_key(path.name, data)
+        if key in (found, found.split(".", 1)[0]):
             return str(path)
     raise PipelineError(f"{folder}: no file has the key '{key}'", hint="copy the key from skipped.csv or interviews.csv")
 
