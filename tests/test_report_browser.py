@@ -153,3 +153,29 @@ def test_screenshots_of_tables_14_16_18(demo_study, browser, tmp_path):
         block.screenshot(path=str(path))
         assert path.stat().st_size > 10_000
     page.close()
+
+
+def test_the_simulated_mark_prints_in_every_pages_margin_not_over_the_text(demo_study, browser, tmp_path):
+    """A reviewer's print of the report: the fixed box "模拟数据" sat on a repeated table header
+    (Table 3, continued), a figure's panel title and a column's outcome label. In print it is now
+    a page margin box on every page, and the fixed box is not printed."""
+    import subprocess
+
+    page = browser.new_page()
+    page.goto((demo_study / "reports" / "report.html").resolve().as_uri())
+    page.emulate_media(media="print")
+    assert page.eval_on_selector("div.simulated-page", "e => getComputedStyle(e).display") == "none"
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(page.pdf(prefer_css_page_size=True, print_background=True))
+    page.close()
+    if shutil.which("pdftotext") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("no pdftotext (Debian: apt-get install poppler-utils)")
+        pytest.skip("no pdftotext")
+    pages = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                           check=True).stdout.split("\f")
+    pages = [p for p in pages if p.strip()]
+    assert len(pages) >= 10
+    mark = "模拟数据"
+    assert all(p.lstrip().splitlines()[0].strip().endswith(mark) for p in pages), \
+        [i + 1 for i, p in enumerate(pages) if not p.lstrip().splitlines()[0].strip().endswith(mark)]

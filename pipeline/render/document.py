@@ -166,7 +166,7 @@ figcaption { font-weight: bold; margin-top: 0.3em; }
 nav ol { columns: 2; } .missing { color: #a00; }
 p.simulated { border: 2px solid #a00; color: #a00; font-weight: bold; padding: .5em .8em; }
 div.simulated-page { position: fixed; top: 0; right: 0; padding: .2em .6em; font-size: 80%; color: #a00;
-  background: #fff; border: 1px solid #a00; }   /* fixed: on screen always in view, in print on every page */
+  background: #fff; border: 1px solid #a00; }   /* fixed: on screen always in view; in print see simulated_css */
 section.prov td { font-family: monospace; font-size: 85%; word-break: break-all; }
 @page { size: A4; margin: MARGINmm; @bottom-center { content: counter(page) " / " counter(pages); font-size: 9pt; } }
 @media print {
@@ -177,6 +177,15 @@ section.prov td { font-family: monospace; font-size: 85%; word-break: break-all;
   figure svg { max-width: 100%; max-height: 200mm; }
 }
 """.replace("MARGIN", str(PRINT_MARGIN_MM))
+
+
+def simulated_css(header: str) -> str:
+    """In print the page's mark of simulated data goes in the top margin of every page (a page
+    margin box), not over the text: a fixed box printed on every page covered a repeated table
+    header and a figure's panel title there."""
+    quoted = header.replace("\\", "\\\\").replace('"', '\\"')
+    return ("@media print { div.simulated-page { display: none; } }\n"
+            f'@page {{ @top-right {{ content: "{quoted}"; color: #a00; font-size: 9pt; }} }}')
 
 
 def font_task(text: str) -> tuple[str, str, str]:
@@ -276,6 +285,7 @@ def report_html(lang: str, title: Mapping[str, str], table_list: Sequence[render
     if simulated:   # simulated data: said above everything else (params.yaml report.simulated)
         parts.append(f'<p class="simulated" role="note">{html.escape(phrase["simulated_banner"])}</p>')
         parts.append(f'<div class="simulated-page" aria-hidden="true">{html.escape(phrase["simulated_header"])}</div>')
+        parts.append(f"<style>{simulated_css(phrase['simulated_header'])}</style>")
     parts.append("<nav><ol>")
     sections_here = study_sections(by_section, figs)
     for name, _ in sections_here + [("provenance", ())]:
