@@ -82,6 +82,15 @@ def test_a_table_document_is_a4_with_page_numbers_caption_field_and_language():
     assert word.docx_table(_table(), 3) == data, "byte-identical on a rerun"
 
 
+def test_an_appendix_table_has_its_caption_without_a_table_label():
+    """The report's appendix tables have no number: their captions read '表　附录：...' in Word, a
+    label without its number (the HTML showed the caption alone)."""
+    for lang, label in (("zh", "表"), ("en", "Table")):
+        doc = _doc(word.docx_table(_table(lang=lang, key="appendix_provenance")))
+        caption = doc.paragraphs[0]
+        assert caption.style.name == "Caption" and caption.text == "测试表" and "SEQ" not in caption._p.xml
+
+
 def test_rows_never_split_headers_repeat_and_cells_use_the_table_style():
     t = _table()
     doc = _doc(word.docx_table(t, 3))

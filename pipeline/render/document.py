@@ -91,8 +91,9 @@ def build_figures(results: Mapping[str, pd.DataFrame], instrument: Any, params: 
              "x": L["terms"].get(x, x), "by": L["terms"].get(by, by), "outcome": L["scales"].get(outcome, outcome)}
     mark = locale.text("report.simulated_caption", lang) if settings.get("simulated") else ""
     caps = {k: v.format(**words) + mark for k, v in locale.text("report.figures", lang).items()}
-    if group is None:                       # the whole sample: no group in the caption ("by None")
-        caps["fig02_index_distributions"] = locale.text("figures.index_whole", lang) + mark
+    fig02 = (locale.text("figures.index_whole", lang) if group is None     # the whole sample: no "by None"
+             else locale.text("report.figures.fig02_index_distributions", lang).format(**words))
+    caps["fig02_index_distributions"] = fig02 + locale.text("report.box_legend", lang) + mark
     out: list[FigureOut] = []
     makers: list[Callable[[], Any]] = []
 

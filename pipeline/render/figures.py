@@ -386,6 +386,8 @@ def index_distributions(indices: pd.DataFrame, scales: Mapping[str, str], group:
                 box.set_facecolor(PALETTE[g_i % len(PALETTE)] + "55")
                 box.set_edgecolor(PALETTE[g_i % len(PALETTE)])
             ax.set_title(label)
+        for ax in axes[::ncols]:                 # the shared y axis of each row: the scale's score
+            ax.set_ylabel(text("index_score", lang))
         for ax in axes[len(scales):]:
             ax.set_axis_off()
         fig.suptitle(text("index_by_group", lang, group=_lower_first(group_title, lang)) if group_title else

@@ -354,7 +354,8 @@ class WordReport:
         layout = layout_table(table, self.page, self.table_size) if table.rows else None
         if layout is not None:
             self.orient(layout.landscape)
-        phrase = locale.text("tables.table_title", table.lang, number=MARK, caption=table.caption)
+        phrase = (locale.text("tables.table_title", table.lang, number=MARK, caption=table.caption) if number is not None
+                  else table.caption)            # an appendix table: no "表" without a number
         self.caption(phrase, number, "Table")
         if layout is not None:
             self._append(table_xml(table, layout, self.doc.styles["Table Text"].style_id, self.table_size))
