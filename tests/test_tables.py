@@ -495,3 +495,17 @@ def test_the_topics_table_says_what_the_texts_were_and_which_files_were_skipped(
     assert corpus_note({k: v for k, v in results.items() if not k.startswith("transcripts/")}, "zh") == ()
     table = table_topics(mine, instrument, settings, "table14_topics")
     assert table.notes[0] == corpus_note(mine, settings["lang"])[0]
+
+
+def test_the_overall_agreement_row_shows_alpha_with_its_own_interval(demo, instrument):
+    """The overall row printed Krippendorff's α in the κ column with an empty interval (κ's,
+    which the pooled row has not); its interval is α's bootstrap interval."""
+    from pipeline.render.tables.text import table_agreement
+
+    results, settings = demo
+    ag = results["coding/agreement.csv"].set_index("theme")
+    table = table_agreement(results, instrument, settings, "table17_coder_agreement")
+    last = table.rows[-1].cells
+    d = settings["decimals"]["fit"]
+    assert last[2].text == f"{ag.at['overall', 'alpha']:.{d}f}"
+    assert last[3].text == f"[{ag.at['overall', 'alpha_ci_low']:.{d}f}, {ag.at['overall', 'alpha_ci_high']:.{d}f}]"

@@ -236,9 +236,9 @@ def table_agreement(results: Results, instrument: Instrument, settings: Mapping[
         label = _t("overall", lang) if overall else labels.get(str(r["theme"]), str(r["theme"]))
         kappa_col = "alpha" if overall and "alpha" in ag.columns and not _isnan(r.get("alpha")) else "kappa"
         rows.append(Row((text(label), num(source(results, F, sel, "n"), decimals=0),
-                         num(source(results, F, sel, kappa_col), decimals=d),
-                         num(source(results, F, sel, "kappa_ci_low"), source(results, F, sel, "kappa_ci_high"),
-                             decimals=d, template="[{}, {}]") if "kappa_ci_low" in ag.columns else text(""),
+                         num(source(results, F, sel, kappa_col), decimals=d),      # the overall row: α and its interval
+                         num(source(results, F, sel, f"{kappa_col}_ci_low"), source(results, F, sel, f"{kappa_col}_ci_high"),
+                             decimals=d, template="[{}, {}]") if f"{kappa_col}_ci_low" in ag.columns else text(""),
                          *(num(source(results, F, sel, c), decimals=d) for c in cols))))
     head = [_t("theme", lang), _t("n_units", lang), _t("kappa", lang), _t("ci95", lang)] + [_t(c, lang) for c in cols]
     return Table(key, cap, _header(head), tuple(rows), (_t("agreement_note", lang),), lang=lang)
