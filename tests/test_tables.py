@@ -509,3 +509,20 @@ def test_the_overall_agreement_row_shows_alpha_with_its_own_interval(demo, instr
     d = settings["decimals"]["fit"]
     assert last[2].text == f"{ag.at['overall', 'alpha']:.{d}f}"
     assert last[3].text == f"[{ag.at['overall', 'alpha_ci_low']:.{d}f}, {ag.at['overall', 'alpha_ci_high']:.{d}f}]"
+
+
+def test_the_k_table_shows_the_score_the_rule_compares(demo, instrument):
+    """A reviewer could not check the chosen K against the table (K 14 had the higher stability
+    and the lower perplexity): the table now shows each K's score, blank where the K was not
+    eligible, and the chosen K has the best score."""
+    from pipeline.render.tables.text import table_k_selection
+
+    results, settings = demo
+    table = table_k_selection(results, instrument, settings, "table15_k_selection")
+    head = [c.text for c in table.header[-1]]
+    score, chosen = head.index("得分"), head.index("选定")
+    shown = [(r.cells[score].text, r.cells[chosen].text) for r in table.rows]
+    ks = results["topics/k_selection.csv"]
+    assert [s == "" for s, _ in shown] == ks["score"].isna().tolist()
+    best = max((float(s), c) for s, c in shown if s)
+    assert best[1] == "✓"

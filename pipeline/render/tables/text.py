@@ -120,8 +120,10 @@ def table_k_selection(results: Results, instrument: Instrument, settings: Mappin
     d = settings["decimals"]["fit"]
     cols = [c for c in ("coherence_npmi", "exclusivity", "stability", "perplexity", "modularity", "silhouette")
             if c in ks.columns]
+    if "score" in ks.columns and ks["score"].notna().any() and "modularity" not in ks.columns:
+        cols.append("score")                     # what the rule compares (a reviewer can check the choice)
     names = {"coherence_npmi": "coherence", "exclusivity": "exclusivity", "stability": "stability", "perplexity": "perplexity",
-             "modularity": "modularity", "silhouette": "silhouette"}
+             "modularity": "modularity", "silhouette": "silhouette", "score": "k_score"}
     has_model = "model" in ks.columns
     rows = []
     for _, r in ks.iterrows():
