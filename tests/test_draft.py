@@ -341,3 +341,22 @@ def test_a_rating_scale_labelled_at_its_anchors_keeps_its_middle_answers(study, 
     n13 = int((df["multi"] == 13).sum())
     assert (f"survey: {n13:,} answer(s) in 1 variable(s) set missing as codes without a label (multi {n13:,}), listed in "
             in err)
+
+
+def test_labels_the_draft_leaves_out_of_a_numeric_scale_are_no_finding(study):
+    """A 0-10 item measured as scale, labelled at 0 and 10 only: the draft keeps numbers (no value
+    labels), and the survey stage used to report each file label it had left out as
+    'value_label_unknown_code'. A labelled code outside the range is still reported."""
+    rng = np.random.default_rng(9)
+    df = pd.DataFrame({"serial": np.arange(1, N + 1, dtype=float), "health": rng.integers(0, 11, N).astype(float)})
+    pyreadstat.write_sav(df, study / "scale.sav", variable_value_labels={"health": {0: "not at all", 10: "very", 97: "other"}},
+                         variable_measure={"health": "scale"})
+    draft = draft_instrument(study / "scale.sav")
+    health = _var(draft.instrument, "health")
+    assert health["type"] == "numeric" and "values" not in health
+    _round_trip(draft, study / "instrument.yaml")
+    code, processed = _stage(study, study / "scale.sav", study / "instrument.yaml")
+    assert code == 0
+    checks = pd.read_csv(processed / "survey_checks.csv")
+    found = checks.loc[checks["check"] == "value_label_unknown_code", "detail"].tolist()
+    assert found == ["file labels code 97 ('other'), the instrument does not"]
