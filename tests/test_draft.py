@@ -360,3 +360,16 @@ def test_labels_the_draft_leaves_out_of_a_numeric_scale_are_no_finding(study):
     checks = pd.read_csv(processed / "survey_checks.csv")
     found = checks.loc[checks["check"] == "value_label_unknown_code", "detail"].tolist()
     assert found == ["file labels code 97 ('other'), the instrument does not"]
+
+
+def test_the_sample_flow_lists_only_the_rules_the_study_applies(study):
+    """An outside study's sample flow listed 'age / birth-year rule 0' (and the demo's other rules)
+    though it has no age rule, no duration, no grid and no attention check: a CONSORT flow lists
+    the steps taken. With a respondent id the duplicate rule applies; nothing else does here."""
+    _sav(study / "survey.sav")
+    draft = draft_instrument(study / "survey.sav")
+    _round_trip(draft, study / "instrument.yaml")
+    code, processed = _stage(study, study / "survey.sav", study / "instrument.yaml")
+    assert code == 0
+    flow = pd.read_csv(processed / "sample_flow.csv")
+    assert flow["rule"].tolist() == ["raw", "duplicate", "analysed"] and flow["step"].tolist() == [0, 1, 2]

@@ -102,8 +102,8 @@ def clean_survey(raw: SurveyFile, instrument: Instrument, cfg: dict[str, Any], k
     pseudo = pseudonymise(text, rid, key, int(cfg.get("id_hash_length", 16))) if rid else text
     recoded = recode_missing(pseudo, instrument, checked.invalid)
     frame = recoded.frame
-    flags = flag_exclusions(frame, instrument, cfg, recoded.missing, answered=pseudo)
-    flow, exclusions = sample_flow(len(frame), flags, rec)
+    flags, applied = flag_exclusions(frame, instrument, cfg, recoded.missing, answered=pseudo)
+    flow, exclusions = sample_flow(len(frame), flags, rec, applied)
     excluded = set(exclusions[rec])
     keep = ~frame[rec].isin(excluded)
     if not keep.any():

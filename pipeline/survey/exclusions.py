@@ -23,26 +23,31 @@ RULE_LABELS = {
 
 
 def flag_exclusions(df: pd.DataFrame, instrument: Instrument, cfg: dict[str, Any], reasons: pd.DataFrame | None = None,
-                    answered: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Every (submission, rule) that applies: record, rule, detail (rules in the documented order).
+                    answered: pd.DataFrame | None = None) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """Every (submission, rule) that applies: record, rule, detail (rules in the documented order);
+    and the rules the study could apply at all (a rule needs its role or setting: no respondent id,
+    no duplicate rule; no duration, no speeder rule; ...), for the sample flow to list only those.
 
     ``df`` holds the recoded values (every missing value NaN). The age rule reads age and birth
     year from ``answered`` (the typed values before recoding; missing codes are still treated as
     missing there) because an out-of-range birth year is exactly what that rule is about.
     """
     rec = instrument.role("record")
-    parts = [
+    found = [
         _duplicates(df, instrument, cfg.get("duplicate") or {}),
         _speeders(df, instrument, cfg.get("speeder") or {}),
         _straightliners(df, instrument, cfg.get("straightline") or {}),
         _attention(df, instrument, reasons),
         _age_rule(df if answered is None else answered, instrument, cfg.get("age_rule") or {}),
     ]
-    out = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else None
-    if out is None:
-        return pd.DataFrame({rec: pd.Series(dtype=df[rec].dtype), "rule": pd.Series(dtype=str), "detail": pd.Series(dtype=str)})
+    applied = tuple(rule for rule, p in zip(RULES, found) if p is not None)
+    parts = [p for p in found if p is not None and len(p)]
+    if not parts:
+        return pd.DataFrame({rec: pd.Series(dtype=df[rec].dtype), "rule": pd.Series(dtype=str),
+                             "detail": pd.Series(dtype=str)}), applied
+    out = pd.concat(parts, ignore_index=True)
     out["_o"] = out["rule"].map({r: i for i, r in enumerate(RULES)})
-    return out.sort_values([rec, "_o"], kind="stable").drop(columns="_o").reset_index(drop=True)
+    return out.sort_values([rec, "_o"], kind="stable").drop(columns="_o").reset_index(drop=True), applied
 
 
 def _flags(df: pd.DataFrame, rec: str, rule: str, mask: np.ndarray, details: list[str]) -> pd.DataFrame:
@@ -53,14 +58,14 @@ def _empty_flags(df: pd.DataFrame, rec: str) -> pd.DataFrame:
     return pd.DataFrame({rec: df[rec].iloc[:0], "rule": pd.Series(dtype=str), "detail": pd.Series(dtype=str)})
 
 
-def _duplicates(df: pd.DataFrame, instrument: Instrument, cfg: dict[str, Any]) -> pd.DataFrame:
+def _duplicates(df: pd.DataFrame, instrument: Instrument, cfg: dict[str, Any]) -> pd.DataFrame | None:
     rec, rid, sub = instrument.role("record"), instrument.role("id"), instrument.role("submitted")
     keep = cfg.get("keep", "first")
     if keep not in ("first", "last"):
         raise PipelineError(f"params.yaml: survey.duplicate.keep is '{keep}'", hint="use first or last")
     latest_last = keep == "first"
     if not rid:  # an anonymous survey: no respondent id, no duplicate rule
-        return _empty_flags(df, rec)
+        return None
     if sub and sub in df.columns:
         key = pd.DataFrame({rid: df[rid], "_nat": df[sub].isna(), "_t": df[sub], rec: df[rec]})
         ordered = key.sort_values([rid, "_nat", "_t", rec], ascending=[True, True, latest_last, latest_last], kind="stable")
@@ -77,13 +82,13 @@ def _duplicates(df: pd.DataFrame, instrument: Instrument, cfg: dict[str, Any]) -
     return _flags(df, rec, "duplicate", dup, details)
 
 
-def _speeders(df: pd.DataFrame, instrument: Instrument, cfg: dict[str, Any]) -> pd.DataFrame:
+def _speeders(df: pd.DataFrame, instrument: Instrument, cfg: dict[str, Any]) -> pd.DataFrame | None:
     rec, dur = instrument.role("record"), instrument.role("duration")
     if not dur or dur not in df.columns:
-        return _empty_flags(df, rec)
+        return None
     x = df[dur].to_numpy(float)
     if not np.isfinite(x).any():
-        return _empty_flags(df, rec)
+        return None
     fraction = float(cfg.get("fraction", 0.3))
     median = float(np.nanmedian(x))
     cut = fraction * median
@@ -92,11 +97,11 @@ def _speeders(df: pd.DataFrame, instrument: Instrument, cfg: dict[str, Any]) -> 
     return _flags(df, rec, "speeder", hit, details)
 
 
-def _straightliners(df: pd.DataFrame, instrument: Instrument, cfg: dict[str, Any]) -> pd.DataFrame:
+def _straightliners(df: pd.DataFrame, instrument: Instrument, cfg: dict[str, Any]) -> pd.DataFrame | None:
     rec = instrument.role("record")
     grid = [item for item in instrument.straightlining_grid if item in df.columns]
     if len(grid) < 2:
-        return _empty_flags(df, rec)
+        return None
     share_answered = float(cfg.get("min_answered_share", 0.8))
     modal_share = float(cfg.get("modal_share", 1.0))
     x = df[grid].to_numpy(float)
@@ -116,11 +121,11 @@ def _straightliners(df: pd.DataFrame, instrument: Instrument, cfg: dict[str, Any
     return _flags(df, rec, "straightline", hit, details)
 
 
-def _attention(df: pd.DataFrame, instrument: Instrument, reasons: pd.DataFrame | None) -> pd.DataFrame:
+def _attention(df: pd.DataFrame, instrument: Instrument, reasons: pd.DataFrame | None) -> pd.DataFrame | None:
     rec = instrument.role("record")
     spec = instrument.attention_check
     if not spec or spec["variable"] not in df.columns:
-        return _empty_flags(df, rec)
+        return None
     var, correct = spec["variable"], float(spec["correct"])
     x = df[var].to_numpy(float)
     hit = ~(x == correct)
@@ -135,14 +140,14 @@ def _attention(df: pd.DataFrame, instrument: Instrument, reasons: pd.DataFrame |
     return _flags(df, rec, "attention", hit, details)
 
 
-def _age_rule(df: pd.DataFrame, instrument: Instrument, cfg: dict[str, Any]) -> pd.DataFrame:
+def _age_rule(df: pd.DataFrame, instrument: Instrument, cfg: dict[str, Any]) -> pd.DataFrame | None:
     rec = instrument.role("record")
     age_var, by_var = cfg.get("age"), cfg.get("birth_year")
     for name in (age_var, by_var):
         if name and name not in instrument.variables:
             raise PipelineError(f"params.yaml: survey.age_rule names '{name}', which is not an instrument variable")
     if not age_var or age_var not in df.columns:
-        return _empty_flags(df, rec)
+        return None
     codes = [float(c) for c in instrument.missing_codes]
 
     def values(name: str) -> np.ndarray:
@@ -174,14 +179,16 @@ def _age_rule(df: pd.DataFrame, instrument: Instrument, cfg: dict[str, Any]) -> 
     return _flags(df, rec, "age_rule", hit, details)
 
 
-def sample_flow(n_raw: int, exclusions: pd.DataFrame, rec: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The flow table and the exclusions with ``counted`` (the first rule of each submission)."""
+def sample_flow(n_raw: int, exclusions: pd.DataFrame, rec: str,
+                rules: tuple[str, ...] = RULES) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The flow table and the exclusions with ``counted`` (the first rule of each submission); a
+    row for each of ``rules`` (those the study applied: :func:`flag_exclusions`), in their order."""
     excl = exclusions.copy()
     excl["counted"] = ~excl[rec].duplicated(keep="first")
     rows = [{"step": 0, "rule": "raw", "label_en": "raw submissions", "label_zh": "原始提交",
              "flagged": 0, "excluded": 0, "remaining": n_raw}]
     remaining = n_raw
-    for i, rule in enumerate(RULES, start=1):
+    for i, rule in enumerate(rules, start=1):
         flagged = int((excl["rule"] == rule).sum())
         excluded = int(((excl["rule"] == rule) & excl["counted"]).sum())
         remaining -= excluded
@@ -189,6 +196,6 @@ def sample_flow(n_raw: int, exclusions: pd.DataFrame, rec: str) -> tuple[pd.Data
                      "label_zh": f"剔除：{RULE_LABELS[rule]['zh']}", "flagged": flagged, "excluded": excluded,
                      "remaining": remaining})
     total = int(excl["counted"].sum())
-    rows.append({"step": len(RULES) + 1, "rule": "analysed", "label_en": "analysed", "label_zh": "纳入分析",
+    rows.append({"step": len(rules) + 1, "rule": "analysed", "label_en": "analysed", "label_zh": "纳入分析",
                  "flagged": int(excl[rec].nunique()), "excluded": total, "remaining": n_raw - total})
     return pd.DataFrame(rows), excl
