@@ -526,3 +526,34 @@ def test_the_k_table_shows_the_score_the_rule_compares(demo, instrument):
     assert [s == "" for s, _ in shown] == ks["score"].isna().tolist()
     best = max((float(s), c) for s, c in shown if s)
     assert best[1] == "✓"
+
+
+def test_the_study_names_its_clusters(demo, instrument):
+    """An outside study clustered in stores got 'Communities 60', 'Var(community intercept)' and
+    'clustered by community': what a cluster is called is the study's (report.cluster_unit)."""
+    from pipeline.render import locale
+    from pipeline.render.tables.models import regression_table
+    from pipeline.render.tables.text import corpus_note
+
+    results, settings = demo
+    models = ["P1", "P2", "P3"]
+
+    def words(lang):
+        t = regression_table(results, instrument, {**settings, "lang": lang}, "table09_models", "x", models)
+        return [r.cells[0].text for r in t.rows if r.cells], " ".join(t.notes)
+
+    assert settings_from_params({"report": {"title": {"zh": "t", "en": "t"}, "cluster_unit": {"zh": "学校", "en": "school"}}}
+                                )["cluster_unit"] == {"zh": "学校", "en": "school", "en_plural": None}
+    try:
+        locale.use_cluster_unit(zh="学校", en="school")
+        labels, notes = words("zh")
+        assert "学校数" in labels and "学校截距方差" in labels and "社区数" not in labels and "学校" in notes
+        labels, notes = words("en")
+        assert "Schools" in labels and "Var(school intercept)" in labels and "Communities" not in labels
+        assert "clustered by school" in notes and "school-level terms" in notes
+        (note,) = corpus_note(results, "zh")                      # its {units} field is a count, not the clusters
+        assert "学校" not in note and "个单元" in note
+    finally:
+        locale.use_cluster_unit()
+    labels, _ = words("zh")
+    assert "社区数" in labels

@@ -480,6 +480,15 @@ class Title(Section):
     en: str
 
 
+class ClusterUnit(Section):
+    """What the study's clusters are called in the report (学校 / school); the English plural is
+    the word + s (-y: -ies) unless given."""
+
+    zh: str | None = None
+    en: str | None = None
+    en_plural: str | None = None
+
+
 class Report(Section):
     """``report``: the publication tables, figures and the report documents."""
 
@@ -496,6 +505,7 @@ class Report(Section):
     model_tables: dict[str, Text] = Field(default_factory=dict)
     figures: Figures = Field(default_factory=Figures)
     role_labels: dict[str, Text | str] = Field(default_factory=dict)
+    cluster_unit: ClusterUnit = Field(default_factory=ClusterUnit)   # none given: 社区 / community
     quotes: Count = 2                            # exemplar quotes per joint-display row
     simulated: bool = False                      # simulated data: every table note, figure caption and page says so
     paper: Literal["a4", "letter"] = "a4"        # page size of the Word report and tables

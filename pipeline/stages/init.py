@@ -162,6 +162,9 @@ def draft_params(instrument: dict[str, Any] | None, parts: Parts, seed: int, tit
     ]
     if parts.survey:
         lines.append(f"  characteristics: {yaml.safe_dump(characteristics, default_flow_style=True, width=10_000, allow_unicode=True).strip()}")
+    if cluster:
+        lines.append(f"  # cluster_unit: {{zh: 学校, en: school}}   # what a cluster ({cluster}) is called in the report; "
+                     "default 社区 / community")
     if parts.text:
         lines += [
             "",

@@ -67,6 +67,7 @@ def make_report(params: Mapping[str, Any], processed: Path, codebook_path: Path,
         raise PipelineError("params.yaml: report.title must give the report's title as {zh: ..., en: ...}")
     settings = settings_from_params(params)
     lang = settings["lang"]
+    locale.use_cluster_unit(**settings["cluster_unit"])       # what the study's clusters are called
     instrument = load_instrument(params["instrument"]) if params.get("instrument") else no_instrument()
     themes = theme_labels(codebook_path) if codebook_path.exists() else {}
     settings = {**settings, "themes": themes, "figures": cfg.get("figures") or {}}
