@@ -89,11 +89,7 @@ def build_figures(results: Mapping[str, pd.DataFrame], instrument: Any, params: 
     outcome = (fits.loc[fits["model"] == prediction.get("model"), "outcome"].tolist() + [""])[0] if fits is not None else ""
     words = {"group": L["variables"].get(group, group), "factor": L["variables"].get(factor, factor),
              "x": L["terms"].get(x, x), "by": L["terms"].get(by, by), "outcome": L["scales"].get(outcome, outcome)}
-    mark = locale.text("report.simulated_caption", lang) if settings.get("simulated") else ""
-    caps = {k: v.format(**words) + mark for k, v in locale.text("report.figures", lang).items()}
-    fig02 = (locale.text("figures.index_whole", lang) if group is None     # the whole sample: no "by None"
-             else locale.text("report.figures.fig02_index_distributions", lang).format(**words))
-    caps["fig02_index_distributions"] = fig02 + locale.text("report.box_legend", lang) + mark
+    caps = figure_captions(words, group is None, lang, bool(settings.get("simulated")))
     out: list[FigureOut] = []
     makers: list[Callable[[], Any]] = []
 
@@ -145,6 +141,18 @@ def build_figures(results: Mapping[str, pd.DataFrame], instrument: Any, params: 
         return out
     drawn = run_tasks(_drawn, makers, parallel)   # closures: forked workers inherit them, loky's are sent them by value
     return [replace(f, png=png, svg=svg, smallest_pt=pt) for f, (png, svg, pt) in zip(out, drawn)]
+
+
+def figure_captions(words: Mapping[str, str], whole_sample: bool, lang: str, simulated: bool) -> dict[str, str]:
+    """Every figure's caption with the study's words filled in; Figure 2's says what its boxes
+    show, and names no group when it is of the whole sample (``report.figures.index_group`` not
+    given: it read "by None")."""
+    mark = locale.text("report.simulated_caption", lang) if simulated else ""
+    caps = {k: v.format(**words) + mark for k, v in locale.text("report.figures", lang).items()}
+    fig02 = (locale.text("figures.index_whole", lang) if whole_sample
+             else locale.text("report.figures.fig02_index_distributions", lang).format(**words))
+    caps["fig02_index_distributions"] = fig02 + locale.text("report.box_legend", lang) + mark
+    return caps
 
 
 def _drawn(make: Callable[[], Any]) -> tuple[bytes, bytes, float | None]:

@@ -274,21 +274,7 @@ def main(argv: list[str] | None = None) -> None:
         files[root / INSTRUMENT] = instrument_yaml(draft)
         section = instrument.get("communities") or {}
         community_columns = [v["name"] for v in section.get("variables", []) if v["name"] != section.get("id")]
-    k_grid = None
-    if transcripts:
-        kind = texts_kind(Path(transcripts))
-        if kind == "documents":
-            k_grid, note = k_grid_for(Path(transcripts))
-            if note:
-                notes.append(note)
-        notes.append(f"texts: {kind} (format.kind in config/transcripts.yaml: " + (
-            "speaker markers such as 问：/答： begin many lines)" if kind == "interview" else
-            "few lines begin with a speaker marker such as 问：/答：; every file is one text by one author)"))
-        files[root / TRANSCRIPTS_CONFIG] = (GENERIC / "transcripts.yaml").read_text(encoding="utf-8") \
-            .replace("kind: {kind}", f"kind: {kind}", 1)
-        for name in ("userdict.txt",):
-            if not (root / "config" / name).exists():
-                files[root / "config" / name] = (GENERIC / name).read_text(encoding="utf-8")
+    k_grid = _draft_texts(Path(transcripts), root, files, notes) if transcripts else None
     labels = " ".join(str(lab) for v in (instrument or {}).get("variables", []) for lab in (v.get("label") or {}).values())
     lang = "zh" if _has_cjk(labels) or transcripts else "en"
     title = args.title or _title(label, Path.cwd().name)
@@ -297,15 +283,7 @@ def main(argv: list[str] | None = None) -> None:
                                                community_columns, k_grid)
     files[root / "dvc.yaml"] = dvc_yaml(parts)
 
-    for path, text in files.items():
-        if str(path) in existing and path.read_text(encoding="utf-8", errors="replace") != text:   # --force: keep it
-            kept = _spare_name(path)
-            path.replace(kept)
-            notes.insert(0, f"kept your previous {path.as_posix()} as {kept.as_posix()} (--force): copy your edits back "
-                            "from it, then delete it")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        print(f"init: wrote {path.as_posix()}")
+    _write_files(files, existing, notes)
     if survey and not (root / "secrets" / "id_key").exists():
         (root / "secrets").mkdir(exist_ok=True)
         (root / "secrets" / "id_key").write_text(secrets.token_hex(32) + "\n", encoding="utf-8")
@@ -319,6 +297,40 @@ def main(argv: list[str] | None = None) -> None:
     for note in notes:
         print(f"init: {note}")
     print(next_steps(parts))
+
+
+def _draft_texts(folder: Path, root: Path, files: dict[Path, str], notes: list[str]) -> list[int] | None:
+    """The texts' part of the draft: config/transcripts.yaml with the kind of texts guessed, the
+    generic user dictionary, and the K grid a small folder of documents can hold (None: the
+    generic one)."""
+    kind = texts_kind(folder)
+    k_grid = None
+    if kind == "documents":
+        k_grid, note = k_grid_for(folder)
+        if note:
+            notes.append(note)
+    notes.append(f"texts: {kind} (format.kind in config/transcripts.yaml: " + (
+        "speaker markers such as 问：/答： begin many lines)" if kind == "interview" else
+        "few lines begin with a speaker marker such as 问：/答：; every file is one text by one author)"))
+    files[root / TRANSCRIPTS_CONFIG] = (GENERIC / "transcripts.yaml").read_text(encoding="utf-8") \
+        .replace("kind: {kind}", f"kind: {kind}", 1)
+    for name in ("userdict.txt",):
+        if not (root / "config" / name).exists():
+            files[root / "config" / name] = (GENERIC / name).read_text(encoding="utf-8")
+    return k_grid
+
+
+def _write_files(files: dict[Path, str], existing: list[str], notes: list[str]) -> None:
+    """Write the draft; a file ``--force`` replaces (one of ``existing``, changed) is kept beside it."""
+    for path, text in files.items():
+        if str(path) in existing and path.read_text(encoding="utf-8", errors="replace") != text:
+            kept = _spare_name(path)
+            path.replace(kept)
+            notes.insert(0, f"kept your previous {path.as_posix()} as {kept.as_posix()} (--force): copy your edits back "
+                            "from it, then delete it")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"init: wrote {path.as_posix()}")
 
 
 def _spare_name(path: Path) -> Path:
