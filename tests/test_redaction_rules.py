@@ -2150,3 +2150,23 @@ def test_a_naming_word_cut_by_jieba_still_names(generic, text, name):
 ])
 def test_a_naming_word_before_an_ordinary_word_names_nothing(generic, text):
     assert [v for v, t in spans(generic, text) if t == "name"] == []
+
+
+# -- a technical standard's number is no one's identifier (an outside user's gas-complaint letters)
+@pytest.mark.parametrize("text", [
+    "按照GB50028-2006标准执行。",
+    "符合GB/T 50328-2014的规定。",
+    "依据JGJ 130-2011和ISO 9001执行。",
+    "地方标准DB64/T 1234-2020要求入户检查。",
+])
+def test_a_standards_number_stays(generic, text):
+    assert spans(generic, text) == []
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("我工号DL204517。", "DL204517"),                 # no year: a staff number, not a standard
+    ("他的编号是SL123456。", "SL123456"),
+    ("护照号G12345678，明天到期。", "G12345678"),
+])
+def test_codes_like_a_standard_without_its_year_are_still_identifiers(generic, text, value):
+    assert [v for v, _ in spans(generic, text)] == [value]

@@ -94,6 +94,12 @@ SPOKEN_EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])" + _LOCAL + r"(?:" + _SAID
 # number of a person's case: a court or arbitration case, an appraisal, a mediation, a ruling, a decision
 # (银劳人仲案字〔2023〕第0417号, 宁工伤鉴字〔2016〕第0873号, 宁金调〔2024〕第0087号: it names its parties)
 CASE_CHARS = "案鉴裁调仲诉执认决罚"
+# a technical standard's number (GB 50028-2006, GB/T 50328-2014, JGJ 130-2011, ISO 9001, DB64/T 1234-2020):
+# claimed and kept, no one's identifier (an outside user's gas-complaint letters had GB50028-2006 redacted)
+# (the year after the dash is required but for ISO and IEC, so that 工号DL204517 stays a staff number)
+STANDARD_RE = re.compile(r"(?<![A-Za-z])(?:(?:GB|GBJ|JGJ|CJJ|CJ|HJ|DL|NB|SL|TSG|YY|QB|JB|HG|DB\d{2})(?:/[TZ])?"
+                         r"[ \t]?\d{2,6}(?:\.\d{1,3})*[-—–][ \t]?(?:19|20)\d{2}"
+                         r"|(?:ISO|IEC)(?:/IEC)?[ \t]?\d{2,6}(?:\.\d{1,3})*(?:[-—–:：][ \t]?(?:19|20)\d{2})?)(?![\dA-Za-z])")
 OFFICIAL_DOC_RE = re.compile(r"(?:(?![" + CASE_CHARS + r"的是在了和跟把就也都还说写叫上我你他她号证])[\u4e00-\u9fff]){1,6}[发函办令规字]"
                              r"〔 ?(?:19|20)\d\d ?〕 ?第?\d{1,5} ?号")
 # ... unless a certificate's word names it (准营证号 宁清准字〔2021〕第0435号, 低保证号是海低保字〔2020〕第0367号):
@@ -707,6 +713,8 @@ def _find_all(text: str, folded: str, births: list, rules: Rules) -> Iterator[tu
     yield from births                                    # 生日是1983/04/27, 2011年9月8号出生
     for m in COURT_CASE_RE.finditer(folded):
         yield m.start(), m.end(), "certificate"          # (2024)宁0202刑初87号: a court's case, its parties'
+    for m in STANDARD_RE.finditer(folded):
+        yield m.start(), m.end(), KEEP                   # GB 50028-2006: a standard, not an identifier
     for m in OFFICIAL_DOC_RE.finditer(folded):
         before = folded[max(0, m.start() - 8):m.start()]
         named = NUMBER_WORD_RE.search(before) and not DOC_WORD_RE.search(before)
