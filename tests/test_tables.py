@@ -557,3 +557,28 @@ def test_the_study_names_its_clusters(demo, instrument):
         locale.use_cluster_unit()
     labels, _ = words("zh")
     assert "社区数" in labels
+
+
+def test_an_estimate_is_printed_on_the_page_of_its_standard_error(built):
+    """A reviewer's print of the HTML had a coefficient on one page and its standard error on the
+    next: each estimate row is kept with the unlabelled row beneath it (print CSS: tr.lead)."""
+    from pipeline.render.table import HTML_CSS, html_fragment
+
+    assert "tr.lead { break-after: avoid" in HTML_CSS
+    table = next(t for t in built["zh"] if t.key.startswith("table09"))
+    body = html_fragment(table).split("<tbody>")[1].split("</tbody>")[0]
+    rows = re.findall(r"<tr( class=\"lead\")?[^>]*>(.*?)</tr>", body, re.S)
+    leads = [i for i, (lead, _) in enumerate(rows) if lead]
+    first_cells = [re.search(r"<td[^>]*>(.*?)</td>", cells, re.S).group(1) for _, cells in rows]
+    pairs = [i for i in range(len(rows) - 1) if first_cells[i] and not first_cells[i + 1]]
+    assert leads and leads == pairs
+
+
+def test_the_cfa_table_says_whom_its_n_counts(demo, instrument):
+    """Table 6's N (1,103) is half the analysed sample (2,214), with no word why: the complete
+    cases on the model's items, of how many."""
+    from pipeline.render.tables.measurement import table_cfa_fit
+
+    results, settings = demo
+    table = table_cfa_fit(results, instrument, settings, "table06_cfa_fit")
+    assert f"分析样本共{len(results['indices.parquet'])}人" in table.notes[-1]

@@ -69,6 +69,7 @@ div.table-notes { font-size: 85%; margin-bottom: 1.5em; }
   table.three-line td.tx { max-width: none; }
   table.three-line thead { display: table-header-group; }
   table.three-line tr { break-inside: avoid; page-break-inside: avoid; }
+  table.three-line tr.lead { break-after: avoid; page-break-after: avoid; }   /* an estimate and its SE beneath */
   table.three-line caption { break-after: avoid; page-break-after: avoid; }
   div.table-notes { font-size: 8pt; break-before: avoid; page-break-before: avoid; }
 }"""
@@ -341,6 +342,15 @@ def _html_head(table: Table, shapes: Sequence[ColumnShape]) -> list[str]:
     return out
 
 
+def _continued(rows: tuple[Row, ...], i: int) -> bool:
+    """Row ``i`` has a continuation beneath it that must not be printed on the next page: a row
+    without a label in the first column (a regression table's standard errors under their
+    estimates)."""
+    nxt = rows[i + 1] if i + 1 < len(rows) else None
+    return bool(rows[i].cells and rows[i].cells[0].text and nxt is not None and nxt.panel is None and nxt.cells
+                and not nxt.cells[0].text and any(c.text for c in nxt.cells[1:]))
+
+
 def html_fragment(table: Table, number: int | None = None) -> str:
     """A ``<table class="three-line">`` with its caption, in a ``table-wrap`` container, followed
     by its notes, the two in a ``table-block`` (style: :data:`HTML_CSS`). Each column is laid out by what it holds
@@ -356,7 +366,7 @@ def html_fragment(table: Table, number: int | None = None) -> str:
     if table.rows:
         out += _html_head(table, shapes)
         out.append("<tbody>")
-        for row in table.rows:
+        for i, row in enumerate(table.rows):
             if row.panel is not None:
                 out.append(f'<tr class="panel"><td colspan="{table.n_columns}">{_h(row.panel)}</td></tr>')
                 continue
@@ -367,7 +377,8 @@ def html_fragment(table: Table, number: int | None = None) -> str:
                 else:
                     inner, cls = _h(c.text), _text_class(shape)
                 cells.append(f'<td class="{cls}">{inner}</td>')
-            out.append("<tr>" + "".join(cells) + "</tr>")
+            lead = ' class="lead"' if _continued(table.rows, i) else ""
+            out.append(f"<tr{lead}>" + "".join(cells) + "</tr>")
         out.append("</tbody>")
     out += ["</table>", "</div>"]
     notes = _notes(table)

@@ -93,7 +93,11 @@ def table_cfa_fit(results: Results, instrument: Instrument, settings: Mapping[st
                              decimals=d["fit"], template="[{}, {}]"),
                          num(source(results, F, sel, "srmr"), decimals=d["fit"]))))
     head = [_t("model", lang), "N", "χ²", "df", "p", "CFI", "TLI", "RMSEA", _t("rmsea_ci", lang), "SRMR"]
-    return Table(key, cap, _header(head), tuple(rows), (_t("cfa_note", lang),), lang=lang)
+    notes = [_t("cfa_note", lang)]
+    indices = results.get("indices.parquet")
+    if indices is not None and len(results[F]):       # N is the complete cases: of how many analysed respondents
+        notes.append(_t("cfa_n_note", lang, total=len(indices)))
+    return Table(key, cap, _header(head), tuple(rows), tuple(notes), lang=lang)
 
 
 def table_invariance(results: Results, instrument: Instrument, settings: Mapping[str, Any], key: str) -> Table:
