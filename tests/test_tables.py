@@ -582,3 +582,14 @@ def test_the_cfa_table_says_whom_its_n_counts(demo, instrument):
     results, settings = demo
     table = table_cfa_fit(results, instrument, settings, "table06_cfa_fit")
     assert f"分析样本共{len(results['indices.parquet'])}人" in table.notes[-1]
+
+
+def test_levels_are_indented_under_their_variable_in_html_too(built):
+    """Table 2's response levels (男, 女; 初中 ...) were flush with their variable in the HTML
+    (the leading spaces Word and Markdown show collapse in HTML)."""
+    from pipeline.render.table import html_fragment
+
+    table = next(t for t in built["zh"] if t.key.startswith("table02"))
+    page = html_fragment(table)
+    levels = [r.cells[0].text.strip() for r in table.rows if r.cells and r.cells[0].text.startswith(" ")]
+    assert levels and all(re.search(rf'style="padding-left: [\d.]+em">{re.escape(lv)}</td>', page) for lv in levels)

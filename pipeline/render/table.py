@@ -375,7 +375,11 @@ def html_fragment(table: Table, number: int | None = None) -> str:
                 if shape.numeric:
                     inner, cls = _num_html(c.text, shape)
                 else:
-                    inner, cls = _h(c.text), _text_class(shape)
+                    inner, cls = _h(c.text.lstrip(" ")), _text_class(shape)
+                    depth = len(c.text) - len(c.text.lstrip(" "))
+                    if depth:                    # a level under its variable (Table 2): indented, as in Word
+                        cells.append(f'<td class="{cls}" style="padding-left: {0.5 + 0.75 * depth:g}em">{inner}</td>')
+                        continue
                 cells.append(f'<td class="{cls}">{inner}</td>')
             lead = ' class="lead"' if _continued(table.rows, i) else ""
             out.append(f"<tr{lead}>" + "".join(cells) + "</tr>")
