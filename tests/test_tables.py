@@ -593,3 +593,22 @@ def test_levels_are_indented_under_their_variable_in_html_too(built):
     page = html_fragment(table)
     levels = [r.cells[0].text.strip() for r in table.rows if r.cells and r.cells[0].text.startswith(" ")]
     assert levels and all(re.search(rf'style="padding-left: [\d.]+em">{re.escape(lv)}</td>', page) for lv in levels)
+
+
+def test_the_invariance_table_gives_each_groups_complete_cases(demo, instrument, demo_study):
+    """A reviewer asked for Table 7's group sizes and estimator: the note names each group with
+    its complete cases on the compared scales' items, counted here from the clean survey."""
+    from pipeline.core import config
+    from pipeline.render.tables.measurement import table_invariance
+
+    results, settings = demo
+    params = config.load_params(demo_study / "studies" / "demo" / "params.yaml")
+    inv = params["measurement"]["invariance"]
+    clean = pd.read_parquet(demo_study / "processed" / "survey_clean.parquet")
+    group = instrument.role("group")
+    items = [i for s in inv["scales"] for i in instrument.scales[s].items]
+    whole = clean[clean[group].isin([float(c) for c in inv["groups"]]) & clean[items].notna().all(axis=1)]
+    table = table_invariance(results, instrument, settings, "table07_invariance")
+    expected = "、".join(f"{instrument.variables[group].value_labels('zh')[int(c)]} {int((whole[group] == c).sum())}"
+                        for c in inv["groups"])
+    assert table.notes[-1] == f"多组验证性因子分析，完整个案的最大似然估计：{expected}。"

@@ -140,7 +140,7 @@ CFA_COLUMNS = {
     "cfa_validity": ["factor", "n_items", "cr", "ave", "sqrt_ave"],
     "cfa_discriminant": ["factor1", "factor2", "r", "sqrt_ave1", "sqrt_ave2", "holds", "htmt"],
 }
-INVARIANCE_COLUMNS = ["group_variable", *TABLE_COLUMNS, "groups"]
+INVARIANCE_COLUMNS = ["group_variable", *TABLE_COLUMNS, "groups", "group_n"]
 JUST_IDENTIFIED = "just identified (df = 0): the loadings are estimated, the fit indices test nothing"
 
 # Streams of the seed used by this stage (see simulate.py for the generator's).
@@ -211,6 +211,9 @@ def invariance_tables(clean: pd.DataFrame, instrument: Instrument, cfg: Invarian
     table = result.table.copy()
     table.insert(0, "group_variable", group_var)
     table["groups"] = " vs ".join(labels.get(int(c), str(int(c))) for c in codes)
+    whole = items.drop(columns="_group").notna().all(axis=1)           # complete cases (listwise), per group
+    complete = clean.loc[whole.index[whole.to_numpy()], group_var]
+    table["group_n"] = ";".join(f"{c:g}:{int((complete == c).sum())}" for c in codes)
     return {"invariance": table, "invariance_search": result.search.copy(), "level": result.level,
             "freed_intercepts": list(result.freed_intercepts), "status": result.status, "message": result.message}
 

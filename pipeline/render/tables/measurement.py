@@ -7,7 +7,7 @@ from pipeline.core.instrument import Instrument
 from pipeline.render import locale
 from pipeline.render.table import Cell, Row, Table
 from pipeline.render.tables.cells import (_absent, _header, _isnan, _need, _star_legend, _t, _variable, fmt, num, source,
-                                          text)
+                                          text, value_label)
 from pipeline.render.tables.results import Results
 
 def table_measurement_items(results: Results, instrument: Instrument, settings: Mapping[str, Any], key: str) -> Table:
@@ -130,7 +130,14 @@ def table_invariance(results: Results, instrument: Instrument, settings: Mapping
     crit = settings.get("invariance") or {}
     note = (_t("invariance_note", lang, cfi=fmt(float(crit["max_delta_cfi"]), 3), rmsea=fmt(float(crit["max_delta_rmsea"]), 3))
             if {"max_delta_cfi", "max_delta_rmsea"} <= set(crit) else _t("invariance_note_plain", lang))
-    return Table(key, cap, _header(head), tuple(rows), (note,), lang=lang)
+    notes = [note]
+    sizes = results[F]["group_n"].dropna().astype(str) if "group_n" in results[F].columns else []
+    if len(sizes):                       # the groups and their complete cases (a reviewer asked for the Ns)
+        parts = [p.split(":") for p in sizes.iloc[0].split(";") if ":" in p]
+        listed = _t("word_separator", lang).join(
+            f"{value_label(instrument, group, code, lang) if group else code} {n}" for code, n in parts)
+        notes.append(_t("invariance_n_note", lang, groups=listed))
+    return Table(key, cap, _header(head), tuple(rows), tuple(notes), lang=lang)
 
 
 def table_correlations(results: Results, instrument: Instrument, settings: Mapping[str, Any], key: str) -> Table:
