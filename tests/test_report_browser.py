@@ -179,3 +179,25 @@ def test_the_simulated_mark_prints_in_every_pages_margin_not_over_the_text(demo_
     mark = "模拟数据"
     assert all(p.lstrip().splitlines()[0].strip().endswith(mark) for p in pages), \
         [i + 1 for i, p in enumerate(pages) if not p.lstrip().splitlines()[0].strip().endswith(mark)]
+
+
+def test_a_section_heading_prints_on_the_page_of_its_landscape_table(demo_study, browser, tmp_path):
+    """A reviewer's print had pages holding a section heading alone ("联合展示", "附录：表与图的来源"),
+    the landscape table it heads on the next page: the heading goes to the landscape page too."""
+    import subprocess
+
+    page = browser.new_page()
+    page.goto((demo_study / "reports" / "report.html").resolve().as_uri())
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(page.pdf(prefer_css_page_size=True, print_background=True))
+    page.close()
+    if shutil.which("pdftotext") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("no pdftotext (Debian: apt-get install poppler-utils)")
+        pytest.skip("no pdftotext")
+    pages = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                           check=True).stdout.split("\f")
+    heads = {"联合展示": "表18", "附录：表与图的来源": "表/图"}
+    for heading, table in heads.items():
+        here = [p for p in pages if any(line.strip() == heading for line in p.splitlines())]
+        assert here and all(table in p for p in here), heading

@@ -184,6 +184,7 @@ section.prov td { font-family: monospace; font-size: 85%; word-break: break-all;
   section { break-before: page; page-break-before: always; }
   figure { break-inside: avoid; page-break-inside: avoid; }
   figure svg { max-width: 100%; max-height: 200mm; }
+  h2:has(+ div.table-block.landscape) { page: landscape; }   /* a heading on its landscape table's page */
 }
 """.replace("MARGIN", str(PRINT_MARGIN_MM))
 
