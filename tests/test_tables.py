@@ -612,3 +612,25 @@ def test_the_invariance_table_gives_each_groups_complete_cases(demo, instrument,
     expected = "、".join(f"{instrument.variables[group].value_labels('zh')[int(c)]} {int((whole[group] == c).sum())}"
                         for c in inv["groups"])
     assert table.notes[-1] == f"多组验证性因子分析，完整个案的最大似然估计：{expected}。"
+
+
+def test_a_flagged_fit_is_said_under_its_table(demo, instrument):
+    """An outside study with 6 countries had 'few clusters (G=6): cluster-robust standard errors are
+    unreliable' in fits.csv only; the report showed the numbers without a word."""
+    from pipeline.render.tables.models import regression_table
+
+    results, settings = demo
+    fits = results["models/fits.csv"].copy()
+    flags = {"P1": "few clusters (G=6): cluster-robust standard errors are unreliable",
+             "P2": "few clusters (G=6): cluster-robust standard errors are unreliable; not converged: the optimiser "
+                   "stopped before the maximum; do not report these estimates",
+             "P3": "boundary (singular) fit: a random-effect variance or correlation is estimated at its limit"}
+    fits["status"] = [flags.get(m, s) for m, s in zip(fits["model"], fits["status"])]
+    mine = {**results, "models/fits.csv": fits}
+    zh = regression_table(mine, instrument, {**settings, "lang": "zh"}, "table09_x", "x", ["P1", "P2", "P3"]).notes
+    assert "模型(1)、(2)：仅有6个社区；聚类如此之少时聚类稳健标准误不可靠。" in zh
+    assert "模型(2)：估计未收敛，不应报告这些估计值。" in zh and any(n.startswith("模型(3)：边界（奇异）拟合") for n in zh)
+    en = regression_table(mine, instrument, {**settings, "lang": "en"}, "table09_x", "x", ["P1", "P2", "P3"]).notes
+    assert "Models (1), (2): only 6 communities; cluster-robust standard errors are unreliable with so few." in en
+    clean = regression_table(results, instrument, settings, "table09_x", "x", ["P1", "P2", "P3"]).notes
+    assert not any("仅有" in n or "未收敛" in n for n in clean)

@@ -1,6 +1,8 @@
 """The tables of the models section: one regression table per ``table`` group, mediation, ICC."""
 from __future__ import annotations
 
+import re
+
 from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
@@ -85,7 +87,39 @@ def regression_table(results: Results, instrument: Instrument, settings: Mapping
     notes += aic_notes(aic_shown, [m for m in models if _is_reml(fits[m])], models, lang,
                        [m for m in models if aic_shown and not _is_reml(fits[m]) and _isnan(fits[m].get("aic"))])
     notes += dropped_notes(fits, models, lang)
+    notes += flag_notes(fits, models, lang)
     return Table(key, caption, _header(spans, ids, methods), tuple(rows), tuple(notes), lang=lang)
+
+
+# The models stage's flags of a doubtful fit (fits.csv: status, "; "-separated, from pipeline/stats):
+# what each says in the report's language. A flag not listed is said as "flagged".
+FLAGS = (("few_clusters_cr2", re.compile(r"few clusters \(G=(?P<g>\d+)\): CR2")),
+         ("few_clusters", re.compile(r"few clusters \(G=(?P<g>\d+)\)")),
+         ("not_converged", re.compile(r"not converged")),
+         ("boundary", re.compile(r"boundary \(singular\) fit")),
+         ("imprecise", re.compile(r"imprecise optimum")),
+         ("not_pd", re.compile(r"(Hessian|information matrix) is not positive definite")),
+         ("separation", re.compile(r"fitted probabilities numerically 0 or 1|very large estimates")),
+         ("mi_flagged", re.compile(r"(?P<n>\d+) of (?P<m>\d+) imputations flagged")))
+
+
+def flag_notes(fits: Mapping[str, pd.Series], models: Sequence[str], lang: str) -> list[str]:
+    """What the models stage flagged about a column's fit (few clusters, no convergence, a boundary
+    fit, separation ...), one note per kind naming its columns; none for a table of sound fits.
+    A reviewer reads the warning beside the numbers it is about, not in fits.csv only."""
+    kinds: dict[tuple[str, tuple], list[str]] = {}
+    for m in models:
+        status = str(fits[m].get("status", "ok"))
+        if _isnan(fits[m].get("status")) or status in ("ok", ""):
+            continue
+        for flag in status.split("; "):
+            found = next(((name, tuple(sorted(hit.groupdict().items()))) for name, rx in FLAGS
+                          if (hit := rx.search(flag))), ("other", ()))
+            kinds.setdefault(found, [])
+            if m not in kinds[found]:
+                kinds[found].append(m)
+    return [_t(f"flag_{name}", lang, models=column_list(ms, models, lang), **dict(fields))
+            for (name, fields), ms in kinds.items()]
 
 
 def dropped_notes(fits: Mapping[str, pd.Series], models: Sequence[str], lang: str) -> list[str]:
