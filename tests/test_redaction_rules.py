@@ -2170,3 +2170,23 @@ def test_a_standards_number_stays(generic, text):
 ])
 def test_codes_like_a_standard_without_its_year_are_still_identifiers(generic, text, value):
     assert [v for v, _ in spans(generic, text)] == [value]
+
+
+# -- a second outside user's interviews (2026-12-06): forms the labelled set did not have
+@pytest.mark.parametrize(("text", "kind", "value"), [
+    ("后来社区的钟sir来调解了两次。", "name", "钟"),                 # a Hong Kong / Cantonese title
+    ("执法队嘅钟Sir好有经验。", "name", "钟"),
+])
+def test_round_29_forms_of_other_regions(generic, text, kind, value):
+    assert value in [v for v, t in spans(generic, text) if t == kind]
+
+
+@pytest.mark.parametrize("text", [
+    "Yes sir，我知道了。",
+])
+def test_round_29_look_alikes_are_kept(generic, text):
+    assert spans(generic, text) == []
+
+
+def test_an_extension_after_a_landline_stays_one_span(generic):
+    assert spans(generic, "座机0951-5028316转203就行。") == [("0951-5028316转203", "landline")]
