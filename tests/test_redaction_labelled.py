@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -60,6 +62,16 @@ def measured(tmp_path_factory):
     module = _table_module()
     parts, misses = module.tables(tmp_path_factory.mktemp("labelled"), str(ROOT / ".cache" / "jieba.cache"))
     return module, parts, misses
+
+
+def _said(misses, part):
+    """What an assertion says of a part's misses: every miss of a tuning part; of a blind part
+    (BLIND) the kinds of miss and their counts only, never the words (a failing floor printed a
+    blind writer's names into a session's log)."""
+    if part.replace("held-out ", "heldout") not in BLIND:
+        return misses[part]
+    kinds = Counter(re.sub(r"^\S+: ((?:missed|redacted) \w+).*$", r"\1", m) for m in misses[part])
+    return f"blind part, {len(misses[part])} misses by kind: {dict(sorted(kinds.items()))}"
 
 
 def _row(table, category):
@@ -104,12 +116,12 @@ def test_the_labelled_set_is_large_and_varied():
 def test_targets_on_the_tuning_parts(measured, part):            # names 251/279 = 0.900), tuned on in round 27
     _, parts, misses = measured
     t = parts[part]
-    assert _row(t, "numbers and ids")["recall"] == 1.0, misses[part]
+    assert _row(t, "numbers and ids")["recall"] == 1.0, _said(misses, part)
     for group in ("names", "addresses"):
-        assert _row(t, group)["recall"] >= 0.95, misses[part]
+        assert _row(t, group)["recall"] >= 0.95, _said(misses, part)
     for group in ("numbers and ids", "names", "addresses"):
-        assert _row(t, group)["precision"] >= 0.90, misses[part]
-    assert _row(t, "ordinary words (decoys)")["recall"] >= 0.90, misses[part]
+        assert _row(t, group)["precision"] >= 0.90, _said(misses, part)
+    assert _row(t, "ordinary words (decoys)")["recall"] >= 0.90, _said(misses, part)
 
 
 def test_the_held_out_part_has_not_regressed(measured):
@@ -137,11 +149,11 @@ def test_the_parts_below_the_targets_have_not_regressed(measured, part, names, n
     tuning 3 to 13 now; tuning 12 and 13 meet the targets, above.)"""
     _, parts, misses = measured
     h = parts[part]
-    assert _row(h, "names")["recall"] >= names and _row(h, "numbers and ids")["recall"] >= numbers, misses[part]
-    assert _row(h, "addresses")["recall"] >= addresses, misses[part]
+    assert _row(h, "names")["recall"] >= names and _row(h, "numbers and ids")["recall"] >= numbers, _said(misses, part)
+    assert _row(h, "addresses")["recall"] >= addresses, _said(misses, part)
     for group in ("numbers and ids", "names", "addresses"):
-        assert _row(h, group)["precision"] >= 0.90, misses[part]
-    assert _row(h, "ordinary words (decoys)")["recall"] >= 0.9, misses[part]
+        assert _row(h, group)["precision"] >= 0.90, _said(misses, part)
+    assert _row(h, "ordinary words (decoys)")["recall"] >= 0.9, _said(misses, part)
 
 
 @pytest.mark.parametrize("part, floors", [
@@ -312,9 +324,9 @@ def test_the_blind_parts_have_not_regressed(measured, part, floors):
     _, parts, misses = measured
     h = parts[part]
     for group, (recall, precision) in floors.items():
-        assert _row(h, group)["recall"] >= recall, (group, misses[part])
+        assert _row(h, group)["recall"] >= recall, (group, _said(misses, part))
         if precision is not None:
-            assert _row(h, group)["precision"] >= precision, (group, misses[part])
+            assert _row(h, group)["precision"] >= precision, (group, _said(misses, part))
 
 
 def test_role_words_survive(tmp_path):
