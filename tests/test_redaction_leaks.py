@@ -339,7 +339,7 @@ def test_purge_leaves_no_superseded_text_in_the_token_cache(study, tmp_path, cap
     assert n > 5 and not hits, "after purge the token cache still holds: " + "; ".join(hits)
     # the next run reads everything from the purged cache
     code, log = transcripts(tmp, tmp_path / "good.params.yaml", tmp_path / "o4")
-    assert code == 0 and " 0 units segmented" in log
+    assert code == 0 and " 0 units and questions segmented now" in log
 
 
 def test_purge_runs_dvc_gc_when_asked(study, tmp_path, monkeypatch, capsys):

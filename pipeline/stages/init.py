@@ -375,7 +375,8 @@ def next_steps(parts: Parts) -> str:
                   '     - {id: M1, formula: "trust ~ age + C(gender)", estimator: ols}']
         n += 1
     if parts.text:
-        steps += [f"  {n}. check config/transcripts.yaml against a few of your texts (format, speaker markers, header)"]
+        steps += [f"  {n}. check config/transcripts.yaml against a few of your texts (format, speaker markers, header;",
+                  "     roles: until it lists your header's role values (身份：居民 ...), every speaker's role is 'other')"]
         n += 1
         if not parts.codebook:
             steps += [f"  {n}. to code the texts with your themes too, write {CODEBOOK} (docs/coding.md) and run init "

@@ -174,9 +174,10 @@ def main(argv: list[str] | None = None) -> None:
     for line in result.warnings:
         print(f"transcripts: warning: {line}", file=sys.stderr)
     if len(result.skipped):
-        print(f"transcripts: {len(result.skipped)} file(s) skipped, see {Path(args.out) / OUTPUTS['skipped']}", file=sys.stderr)
-    print(f"transcripts: {result.stats['segmented_units']} units segmented, "
-          f"{result.stats['cached_interviews']} interviews' tokens read from the cache", file=sys.stderr)
+        print(f"transcripts: {len(result.skipped)} file(s) skipped, see {Path(args.out) / OUTPUTS['skipped']} "
+              f"(python -m pipeline transcripts --which KEY names the file of a key)", file=sys.stderr)
+    print(f"transcripts: {result.stats['segmented_units']} units and questions segmented now (the others' tokens "
+          f"read from the cache for {result.stats['cached_interviews']} interviews)", file=sys.stderr)
     print(json.dumps(result.metrics, ensure_ascii=False, sort_keys=True))
 
 
