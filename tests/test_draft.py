@@ -373,3 +373,21 @@ def test_the_sample_flow_lists_only_the_rules_the_study_applies(study):
     assert code == 0
     flow = pd.read_csv(processed / "sample_flow.csv")
     assert flow["rule"].tolist() == ["raw", "duplicate", "analysed"] and flow["step"].tolist() == [0, 1, 2]
+
+
+def test_a_labelled_cluster_drafted_as_text_ids_raises_no_label_finding(study):
+    """A Stata file's country codes (1 'Austria', 2 'France') named as the cluster: init drafts
+    them as text ids and leaves their labels out; the survey stage reported each label as a
+    'value_label_unknown_code' finding."""
+    rng = np.random.default_rng(4)
+    df = pd.DataFrame({"serial": np.arange(1, N + 1, dtype=float), "cntry": rng.choice([1.0, 2.0], N),
+                       "q": rng.choice([1.0, 2.0, 3.0], N)})
+    pyreadstat.write_sav(df, study / "c.sav", variable_value_labels={"cntry": {1: "Austria", 2: "France"},
+                                                                     "q": {1: "a", 2: "b", 3: "c"}})
+    draft = draft_instrument(study / "c.sav", cluster="cntry")
+    assert _var(draft.instrument, "cntry")["type"] == "string"
+    _round_trip(draft, study / "instrument.yaml")
+    code, processed = _stage(study, study / "c.sav", study / "instrument.yaml")
+    assert code == 0
+    checks = pd.read_csv(processed / "survey_checks.csv")
+    assert "cntry" not in set(checks["variable"])

@@ -87,3 +87,12 @@ def test_the_next_steps_say_how_to_add_the_coding_stage(project, capsys):
     out = capsys.readouterr().out
     assert "write config/codebook.yaml (docs/coding.md) and run init again with --force" in out
     assert "coding" not in yaml.safe_load((project / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+
+
+def test_the_drafted_title_says_where_it_came_from(project, capsys):
+    """A Stata file's label was 'Written by R.', and it became the report's title without a word."""
+    _texts(project / "raw" / "texts", 80)
+    I.main(["--transcripts", "raw/texts", "--no-dvc"])
+    assert f"init: report.title: '{project.name}', from the folder's name: give your study's title" in capsys.readouterr().out
+    I.main(["--transcripts", "raw/texts", "--no-dvc", "--force", "--title", "My study"])
+    assert "report.title" not in capsys.readouterr().out

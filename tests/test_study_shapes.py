@@ -408,3 +408,14 @@ def test_the_codebook_table_counts_the_studys_own_missing_reasons(tmp_path, code
         assert row["missing_other"] == 6 and not {"missing_dont_know", "missing_refused"} & set(summary.columns)
     table = table_codebook({"integrate/codebook.csv": summary}, instrument, {"lang": "zh"}, "table03_codebook")
     assert [c.text if hasattr(c, "text") else c for c in table.header[-1]][-len(columns):] == columns
+
+
+def test_a_scale_of_categorical_items_is_warned_about(tmp_path, instrument):
+    """Averaging a categorical item's codes is no scale score: the measurement stage says so."""
+    assert measurement_stage.categorical_items(instrument, measurement_cfg()) == []     # the demo: ordinal items
+    spec = dict(SYNTHETIC)
+    spec["variables"] = [{**v, "type": "categorical"} if v["name"] == "b2" else v for v in SYNTHETIC["variables"]]
+    path = tmp_path / "instrument.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    (line,) = measurement_stage.categorical_items(load_instrument(path), measurement_cfg())
+    assert line.startswith("scale 'B' averages the codes of categorical item(s) b2 as numbers; make them type: ordinal")

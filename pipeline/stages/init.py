@@ -278,6 +278,9 @@ def main(argv: list[str] | None = None) -> None:
     labels = " ".join(str(lab) for v in (instrument or {}).get("variables", []) for lab in (v.get("label") or {}).values())
     lang = "zh" if _has_cjk(labels) or transcripts else "en"
     title = args.title or _title(label, Path.cwd().name)
+    if not args.title:                   # a file's label may be a tool's stamp ("Written by R.")
+        notes.append(f"report.title: {title!r}, from the " + ("survey file's label" if (label or "").strip() else
+                     "folder's name") + ": give your study's title in params.yaml (or init --title)")
     raw = [p for p in (survey, communities, transcripts) if p]
     files[root / "params.yaml"] = draft_params(instrument, parts, study_seed(raw), title, lang, args.cluster,
                                                community_columns, k_grid)

@@ -212,6 +212,8 @@ def _label_checks(raw: SurveyFile, instrument: Instrument, rename: dict[str, str
             if code_f not in known:
                 if not var.values and var.range is not None and var.range[0] <= code_f <= var.range[1]:
                     continue     # a number labelled in the file (an anchor of 0-10); the instrument keeps numbers
+                if var.type == "string":
+                    continue     # codes kept as text ids (a cluster id: 1 'Austria' becomes '1'), labels left out
                 checks.append((name, "value_label_unknown_code", f"file labels code {code_f:g} ({text!r}), the instrument does not"))
             elif str(text).strip() not in {str(v).strip() for k, v in known[code_f].items() if k != "reason" and v}:
                 checks.append((name, "value_label_differs", f"code {code_f:g}: file {text!r}; instrument {known[code_f].get('zh', known[code_f].get('en'))!r}"))
