@@ -155,26 +155,32 @@ def test_screenshots_of_tables_14_16_18(demo_study, browser, tmp_path):
     page.close()
 
 
-def test_the_simulated_mark_prints_in_every_pages_margin_not_over_the_text(demo_study, browser, tmp_path):
-    """A reviewer's print of the report: the fixed box "模拟数据" sat on a repeated table header
-    (Table 3, continued), a figure's panel title and a column's outcome label. In print it is now
-    a page margin box on every page, and the fixed box is not printed."""
+def _printed_pages(demo_study: Path, browser, tmp_path: Path, hidden_in_print: str | None = None) -> list[str]:
+    """The report printed by Chromium to A4 PDF, each page's text (pdftotext -layout); with
+    ``hidden_in_print``, that element's computed display in print is checked to be none first."""
     import subprocess
 
-    page = browser.new_page()
-    page.goto((demo_study / "reports" / "report.html").resolve().as_uri())
-    page.emulate_media(media="print")
-    assert page.eval_on_selector("div.simulated-page", "e => getComputedStyle(e).display") == "none"
-    pdf = tmp_path / "report.pdf"
-    pdf.write_bytes(page.pdf(prefer_css_page_size=True, print_background=True))
-    page.close()
     if shutil.which("pdftotext") is None:
         if os.environ.get("CI") == "true":
             pytest.fail("no pdftotext (Debian: apt-get install poppler-utils)")
         pytest.skip("no pdftotext")
-    pages = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
-                           check=True).stdout.split("\f")
-    pages = [p for p in pages if p.strip()]
+    page = browser.new_page()
+    page.goto((demo_study / "reports" / "report.html").resolve().as_uri())
+    if hidden_in_print:
+        page.emulate_media(media="print")
+        assert page.eval_on_selector(hidden_in_print, "e => getComputedStyle(e).display") == "none"
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(page.pdf(prefer_css_page_size=True, print_background=True))
+    page.close()
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return [p for p in text.split("\f") if p.strip()]
+
+
+def test_the_simulated_mark_prints_in_every_pages_margin_not_over_the_text(demo_study, browser, tmp_path):
+    """A reviewer's print of the report: the fixed box "模拟数据" sat on a repeated table header
+    (Table 3, continued), a figure's panel title and a column's outcome label. In print it is now
+    a page margin box on every page, and the fixed box is not printed."""
+    pages = _printed_pages(demo_study, browser, tmp_path, hidden_in_print="div.simulated-page")
     assert len(pages) >= 10
     mark = "模拟数据"
     assert all(p.lstrip().splitlines()[0].strip().endswith(mark) for p in pages), \
@@ -184,19 +190,7 @@ def test_the_simulated_mark_prints_in_every_pages_margin_not_over_the_text(demo_
 def test_a_section_heading_prints_on_the_page_of_its_landscape_table(demo_study, browser, tmp_path):
     """A reviewer's print had pages holding a section heading alone ("联合展示", "附录：表与图的来源"),
     the landscape table it heads on the next page: the heading goes to the landscape page too."""
-    import subprocess
-
-    page = browser.new_page()
-    page.goto((demo_study / "reports" / "report.html").resolve().as_uri())
-    pdf = tmp_path / "report.pdf"
-    pdf.write_bytes(page.pdf(prefer_css_page_size=True, print_background=True))
-    page.close()
-    if shutil.which("pdftotext") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("no pdftotext (Debian: apt-get install poppler-utils)")
-        pytest.skip("no pdftotext")
-    pages = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
-                           check=True).stdout.split("\f")
+    pages = _printed_pages(demo_study, browser, tmp_path)
     heads = {"联合展示": "表18", "附录：表与图的来源": "表/图"}
     for heading, table in heads.items():
         here = [p for p in pages if any(line.strip() == heading for line in p.splitlines())]
