@@ -419,3 +419,19 @@ def test_a_scale_of_categorical_items_is_warned_about(tmp_path, instrument):
     path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     (line,) = measurement_stage.categorical_items(load_instrument(path), measurement_cfg())
     assert line.startswith("scale 'B' averages the codes of categorical item(s) b2 as numbers; make them type: ordinal")
+
+
+def test_the_models_stages_own_few_cluster_flags_reach_the_tables_notes():
+    """The regression tables read the models stage's flags from fits.csv's status text: fitted here
+    with 6 clusters, the real messages (CR1 and CR2) become their notes, not 'flagged'."""
+    from pipeline.render.tables.models import flag_notes
+
+    cfg = models_cfg(cluster="site", specs=[{"id": "C1", "formula": "B ~ A + age", "covariance": "cluster"},
+                                            {"id": "C2", "formula": "B ~ A + age", "covariance": "cluster_cr2"}])
+    fits = models_stage.fit_all(indices_frame(sites=6), cfg, seed=1)["fits"]
+    rows = {r["model"]: r for _, r in fits.iterrows()}
+    assert all(str(rows[m]["status"]).startswith("few clusters (G=6)") for m in ("C1", "C2"))
+    assert flag_notes(rows, ["C1", "C2"], "en") == [
+        "Models (1): only 6 communities; cluster-robust standard errors are unreliable with so few.",
+        "Models (2): only 6 communities; CR2 errors with Satterthwaite df are the small-sample correction, "
+        "and tests on few df are imprecise."]

@@ -141,7 +141,7 @@ def _model_frame(spec: ModelSpec, data: pd.DataFrame) -> _Frame:
     for name in spec.slopes:
         if name not in columns:
             raise _missing_column(spec.id, "random slope", name, columns)
-    needed = list(dict.fromkeys([spec.outcome, *rhs_vars, *spec.slopes]))
+    needed = _needed(spec, rhs_vars)
     design = [c for c in (spec.cluster, spec.weights, spec.group) if c is not None]
     used = list(dict.fromkeys(needed + design))
     dup = [c for c in used if columns.count(c) > 1]
@@ -214,10 +214,15 @@ def _complete_rows(model_id: str, frame: pd.DataFrame, needed: list[str],
     return (frame.loc[~missing] if n_dropped else frame), n_dropped
 
 
+def _needed(spec: ModelSpec, rhs_vars: Sequence[str]) -> list[str]:
+    """The variables a row must have a value of to be fitted (listwise deletion)."""
+    return list(dict.fromkeys([spec.outcome, *rhs_vars, *spec.slopes]))
+
+
 def listwise_dropped(spec: ModelSpec, data: pd.DataFrame) -> pd.Series:
     """The rows a fit of ``spec`` leaves out by listwise deletion (as :func:`_model_frame` does):
     their index -> the model's variables they have no value of, comma-separated."""
-    needed = list(dict.fromkeys([spec.outcome, *formula_variables(spec.rhs, list(data.columns), spec.id), *spec.slopes]))
+    needed = _needed(spec, formula_variables(spec.rhs, list(data.columns), spec.id))
     masks = {name: m for name in needed if name in data.columns and (m := _missing(data[name])) is not None}
     if not masks:
         return pd.Series([], index=data.index[:0], dtype=object)

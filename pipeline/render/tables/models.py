@@ -112,12 +112,14 @@ def flag_notes(fits: Mapping[str, pd.Series], models: Sequence[str], lang: str) 
         status = str(fits[m].get("status", "ok"))
         if _isnan(fits[m].get("status")) or status in ("ok", ""):
             continue
-        for flag in status.split("; "):
-            found = next(((name, tuple(sorted(hit.groupdict().items()))) for name, rx in FLAGS
-                          if (hit := rx.search(flag))), ("other", ()))
-            kinds.setdefault(found, [])
-            if m not in kinds[found]:
-                kinds[found].append(m)
+        found, taken = [], []                # the whole status searched (a flag's own text may hold "; ")
+        for name, rx in FLAGS:
+            hit = rx.search(status)
+            if hit and not any(s <= hit.start() < e for s, e in taken):
+                found.append((name, tuple(sorted(hit.groupdict().items()))))
+                taken.append(hit.span())
+        for kind in found or [("other", ())]:
+            kinds.setdefault(kind, []).append(m)
     return [_t(f"flag_{name}", lang, models=column_list(ms, models, lang), **dict(fields))
             for (name, fields), ms in kinds.items()]
 
