@@ -2190,3 +2190,33 @@ def test_round_29_look_alikes_are_kept(generic, text):
 
 def test_an_extension_after_a_landline_stays_one_span(generic):
     assert spans(generic, "座机0951-5028316转203就行。") == [("0951-5028316转203", "landline")]
+
+
+# -- the same user's interviews: a weak surname (向, 和, 万: also everyday words) after a role, a
+# title or a person noun names a person (nameframes.weak_after_role); 谌 is a surname
+@pytest.mark.parametrize(("text", "name"), [
+    ("后来调解员向红梅来说了几次才好。", "向红梅"),
+    ("房租贵。房东和志刚说明年还要涨。", "和志刚"),
+    ("有，主任是万家宝，他在大学教书。", "万家宝"),
+    ("网格员万志刚帮我弄的。", "万志刚"),
+    ("社区的谌主任说跟商户协调了。", "谌"),
+])
+def test_round_29_a_weak_surname_after_a_role(generic, text, name):
+    assert name in [v for v, t in spans(generic, text) if t == "name"]
+
+
+@pytest.mark.parametrize("text", [
+    "书记和主任都来了。",
+    "主任和同事一起去。",
+    "主任是明天来。",
+    "队长向大家介绍情况。",
+    "老师和学生都在。",
+    "主任于是说算了。",
+    "房东和平时一样来收租。",
+])
+def test_round_29_a_role_before_an_everyday_word_names_nothing(generic, text):
+    assert [v for v, t in spans(generic, text) if t == "name"] == []
+
+
+def test_round_29_a_word_of_a_weak_surname_is_no_name_after_a_title(generic):
+    assert [v for v, t in spans(generic, "他师傅全名布和，蒙古族。") if t == "name"] == ["布和"]

@@ -5,6 +5,8 @@ Found:
 
 - a surname that is also an everyday character (``weak`` in the surname list: 安, 明) before a
   role at a clause's start (安主任说, 明老师教): a function word (和, 于, 向) never;
+- a weak surname and a given name of two characters right after a role, a title or a person noun,
+  or after one and 是 (调解员向红梅来, 房东和志刚说, 主任是万家宝，): the role names the person;
 - a person named to name a relative (尕蛋他奶奶), a given name alone after 让/找/问 … (让玉兰去);
 - a name said again to correct it (不对，是章; 不是秀芳，是秀芬);
 - the naming frame X叫Y, with a person as X (我/你/他/她, a child, a name noun: 大名叫; birth order: 老二叫) or no X
@@ -31,7 +33,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-from pipeline.text.namescore import GIVEN_CHARS
+from pipeline.text.namebase import per_rules
+from pipeline.text.namescore import FUNCTION_AFTER, GIVEN_CHARS, ROLE_WORDS
 from pipeline.text.rules import Rules
 from pipeline.text.segment import HAN_JIEBA, Lexicon, find_all, find_han_after
 
@@ -106,6 +109,44 @@ def weak_titled(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Itera
                  (not _word(before + sur, lexicon) and before not in GIVEN_CHARS)) and \
                 not _word(text[max(0, s - 2):s + len(sur)], lexicon):      # (not 哈正明老板: a full name)
             yield s, m.end()
+
+
+def weak_after_role(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
+    """A weak surname (和, 向, 万, 于 …) and two given-name characters right after a role, a title
+    or a person noun of two characters or more, or after one and 是 (调解员向红梅来, 房东和志刚说,
+    主任是万家宝，): the role says a person is named, which the surname alone (also an everyday
+    word) does not. Not when the surname and the next character are an everyday word (和平, 向前,
+    于是, 明天, 全名: :func:`_head_word`), the two characters are an everyday word or a role
+    (主任和同事, 书记和主任), a character is no given-name character, or the name goes on (no
+    break or function character after it)."""
+    weak = [w for w in rules.weak_surnames if len(w) == 1]
+    if not weak:
+        return
+    roles = per_rules(rules, _roles_before)
+    for i in sorted(i for sur in weak for i in find_all(text, sur)):
+        before = i - 1 if text[i - 1:i] == "是" else i
+        given, after = text[i + 1:i + 3], text[i + 3:i + 4]
+        if i < region or not text.endswith(roles, 0, before) or len(given) < 2 or \
+                not all(HAN_JIEBA.match(c) and c not in rules.not_given and
+                        (c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= 30) for c in given) or \
+                _head_word(text[i:i + 2], lexicon) or text.startswith(roles, i + 1) or \
+                (_word(given, lexicon) and _freq(given, lexicon) >= 1000) or text[i:i + 3] in rules.not_names or \
+                (after and after not in BREAK and after not in FUNCTION_AFTER):
+            continue
+        yield i, i + 3
+
+
+def _head_word(head: str, lexicon: Lexicon) -> bool:
+    """The surname and the next character are an everyday word (和平, 向前, 于是, 明天, 全名); a
+    numeral's (万家 "ten thousand homes": 万 is a surname too) only when frequent."""
+    return _word(head, lexicon) and (head[0] not in NUMERAL_SURNAMES or _freq(head, lexicon) >= 3000)
+
+
+NUMERAL_SURNAMES = "万千百"
+
+
+def _roles_before(rules: Rules) -> tuple[str, ...]:
+    return tuple(w for w in (*rules.titles, *ROLE_WORDS, *PERSON_NOUNS) if len(w) > 1)
 
 
 def called(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:

@@ -23,7 +23,7 @@ from pipeline.text.namesignals import _kin_names, _listed_names, _spaced_names, 
 from pipeline.text.namecontext import across_dots, ga_names, lone_surnames, nicknames, role_subjects
 from pipeline.text.nameframes import (THING_NAMES, bare_given, called, compound_alone, corrections, declared_surnames, families_of, kept,
                                       kin_given_at, kin_of, not_person_spans, spelled_words,
-                                      weak_titled)
+                                      weak_after_role, weak_titled)
 from pipeline.text.nameinformal import informal_names, split_role
 from pipeline.text.namelists import more_names, with_confirmed
 from pipeline.text.namescore import GIVEN_CHARS, after_time_word, scored_windows
@@ -191,7 +191,8 @@ def _found_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], sta
                       if i >= region and _person_context(text, i, i + len(w), rules))
     local: set[str] = set()                              # redacted where found only (叫她燕子: elsewhere a bird)
     for finder, words_too in ((role_subjects(text, rules, lexicon, region), ordinary), (nicknames(text, rules, lexicon, region), local),
-                              (called(text, rules, lexicon, region), local), (bare_given(text, rules, lexicon, region), local),
+                              (called(text, rules, lexicon, region), local), (weak_after_role(text, rules, lexicon, region), local),
+                              (bare_given(text, rules, lexicon, region), local),
                               (declared_surnames(text, rules, lexicon, region), local), (kin_of(text, rules, lexicon, region), local),
                               (corrections(text, rules, lexicon, region), local), (a_names(text, rules, lexicon, region), local),
                               (pinyin_names(text, rules, region), local), (latin_names(text, rules, region), local),
