@@ -2220,3 +2220,24 @@ def test_round_29_a_role_before_an_everyday_word_names_nothing(generic, text):
 
 def test_round_29_a_word_of_a_weak_surname_is_no_name_after_a_title(generic):
     assert [v for v, t in spans(generic, "他师傅全名布和，蒙古族。") if t == "name"] == ["布和"]
+
+
+# -- the same user's interviews: a lane's house number (里弄) and a number after a road's corner
+@pytest.mark.parametrize(("text", "value"), [
+    ("他住龙庆里9号。", "龙庆里9号"),
+    ("房子老了，东街口82号，木结构，怕火。", "东街口82号"),
+])
+def test_round_29_lanes_and_corners(generic, text, value):
+    assert [v for v, t in spans(generic, text) if t == "address"] == [value]
+
+
+@pytest.mark.parametrize("text", [
+    "我们这里9号开始收。",
+    "县里5号来人检查。",
+    "北京路口5号上午见。",
+    "东街口12号见面。",
+    "走了三公里8号到的。",
+    "家里3号停水。",
+])
+def test_round_29_a_day_after_a_place_word_is_no_address(generic, text):
+    assert [v for v, t in spans(generic, text) if t == "address"] == []

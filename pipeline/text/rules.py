@@ -303,6 +303,8 @@ def _text(text: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
 
 # a market, whose stalls and shops are numbered like houses (农贸市场东门18号摊位)
 MARKETS = "市场|商场|早市|夜市|批发城"
+# before 里 N号, no lane's name (这里, 家里, 县里, 三公里 …: 县里5号来人 is a day)
+NOT_LANE = "这那哪家城村县乡镇区市省厂店校局队组所站网群屋院邻心手眼嘴夜梦水田地山海河湖锅碗公千百万里"
 # after N号: the day of a month, not a house (大桥3号那天, 北京路口5号上午)
 DATE_AFTER = "那天|那日|当天|晚上|早上|上午|下午|中午|凌晨|开会|以后|之前|以前|前后|左右"
 
@@ -351,6 +353,8 @@ def _address_re(addr: Any, where: str) -> tuple[re.Pattern, re.Pattern]:
     anchors = re.compile(
         rf"(?=[{first}])(?:"
         rf"(?<=[{road_ends}])(?:[东西南北中]段 ?)?(?:\d{{1,4}}|(?P<cnroad>{house}))号(?:院(?![\d一二三四五六七八九十]))?(?![楼院]|{DATE_AFTER}){annex}{road_tail}"   # 北京中路154号, 新华街二百一十六号, 文昌北街九十九号院, 开元大道南段206号
+        rf"|(?<=[\u4e00-\u9fd5]里)(?<![{NOT_LANE}]里)\d{{1,4}}号(?![楼院\d]|{DATE_AFTER}){annex}{road_tail}"   # a lane (里弄): 同福西路龙庆里9号
+        rf"|(?<=[路街巷道]口)(?:3[2-9]|[4-9]\d|\d{{3,4}})号(?![楼院\d]|{DATE_AFTER}){annex}{road_tail}"   # 东街口82号 (not 路口5号: a day)
         rf"|(?:{compounds}) ?(?:[A-Za-z]{dash})?\d{{1,4}}(?:{dash}\d{{1,5}}){{1,2}}(?:号|室)?(?![\d\-－—–])"  # 福民家园12-3-402, 宁安小区C-7-2-602 (a zone first)
         rf"|(?:{compounds}|{MARKETS}) ?(?:[东西南北]门 ?)?(?:{num}(?:{floor}) ?)?(?:[A-Za-z]{dash}?)?\d{{1,4}}号(?:商铺|铺位|铺面|摊位|门面)"   # a market's shop: 金太阳商城一楼A-18号商铺, 农贸市场东门18号摊位
         rf"|(?:{compounds}) ?(?:[东西南北]门 ?)?(?:(?:对面|旁边|斜对面) ?)?(?:底商|商铺|门面房?|门市部?|商业街) ?{house}号(?![楼院])"    # a shop of a compound: 裕民小区底商7号, 满春小区南门底商19号
