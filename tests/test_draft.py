@@ -391,3 +391,40 @@ def test_a_labelled_cluster_drafted_as_text_ids_raises_no_label_finding(study):
     assert code == 0
     checks = pd.read_csv(processed / "survey_checks.csv")
     assert "cntry" not in set(checks["variable"])
+
+
+def test_a_missing_answer_code_that_is_an_answer_elsewhere_is_missing_in_its_own_variables(study):
+    """An outside user's SPSS file (ICPSR 37110): 1-4 items labelled 5 'Refusal' and 6 'Don't
+    know', undeclared, beside a 1-7 item whose 5 and 6 are answers. The draft used to note the
+    codes and leave them out of missing_codes (they apply to every variable), so the survey stage
+    averaged 5 and 6 as answers of the 1-4 items. Now they are missing codes of those items only
+    (``variables:``), and the 1-7 item keeps its 5 and 6."""
+    rng = np.random.default_rng(11)
+    df = pd.DataFrame({"serial": np.arange(1, N + 1, dtype=float), "often": rng.choice([1.0, 2, 3, 4, 5, 6], N),
+                       "likes": rng.choice([1.0, 2, 3, 4, 5, 6], N), "rating": rng.choice([1.0, 2, 3, 4, 5, 6, 7], N)})
+    four = {1: "Never", 2: "Sometimes", 3: "Often", 4: "Always", 5: "Refusal", 6: "Don't know"}
+    pyreadstat.write_sav(df, study / "scoped.sav",
+                         variable_value_labels={"often": four, "likes": four,
+                                                "rating": {1: "Worst", 2: "2", 3: "3", 4: "4", 5: "5", 6: "6", 7: "Best"}})
+    draft = draft_instrument(study / "scoped.sav")
+    spec = draft.instrument
+    assert spec["missing_codes"] == {5: {"reason": "refused", "en": "Refusal", "variables": ["often", "likes"]},
+                                     6: {"reason": "dont_know", "en": "Don't know", "variables": ["often", "likes"]}}
+    assert "code 5 reads like a missing answer in often, likes but is an answer in rating: drafted as a missing code " \
+           "of those variables only" in "\n".join(draft.notes)
+    values = lambda name: (spec["value_sets"][v] if isinstance(v := _var(spec, name)["values"], str) else v)  # noqa: E731
+    assert set(values("often")) == {1, 2, 3, 4} and set(values("rating")) == set(range(1, 8))
+    loaded, text = _round_trip(draft, study / "instrument.yaml")
+    assert loaded.missing_scope == {5: ("often", "likes"), 6: ("often", "likes")}
+    assert set(loaded.missing_codes_of("rating")) == set() and set(loaded.missing_codes_of("often")) == {5, 6}
+    code, processed = _stage(study, study / "scoped.sav", study / "instrument.yaml")
+    assert code == 0
+    clean = pd.read_parquet(processed / "survey_clean.parquet")
+    assert clean["often"].max() <= 4 and clean["likes"].max() <= 4
+    assert clean["rating"].notna().all() and set(clean["rating"]) == set(df["rating"])
+    missing = pd.read_parquet(processed / "survey_missing.parquet")
+    often = missing[missing["variable"] == "often"]["reason"].astype(str).value_counts()
+    assert often.get("refused", 0) == (df["often"] == 5).sum() and often.get("dont_know", 0) == (df["often"] == 6).sum()
+    assert (missing["variable"] == "rating").sum() == 0
+    codebooks = sorted((study / "out").rglob("codebook*.md"))
+    assert codebooks and "| `refused` | 5 (often, likes only) |" in codebooks[0].read_text(encoding="utf-8")

@@ -103,6 +103,8 @@ def test_bad_instrument_names_the_problem(tmp_path, change, message):
      "did you mean 'pid'?"),
     (("agree4: {1: disagree", "multi: {1: A, 2: B, 3: C, 13: A and C, 123: all}\n  agree4: {1: disagree"),
      None, None),
+    (("-9: {reason: refused, en: refused}", "-9: {reason: refused, en: refused}\n  5: {reason: dont_know, variables: [w1]}"),
+     "missing_codes.5.variables names 'w1', which is not a variable", "did you mean 'W1'?"),
 ])
 def test_a_misspelt_name_gets_the_close_ones(tmp_path, change, message, hint):
     path = _write(tmp_path, TOY.replace(*change))
@@ -176,3 +178,17 @@ def test_unknown_keys_and_wrong_types_in_the_file_are_one_line(tmp_path, change,
     with pytest.raises(PipelineError) as err:
         load_instrument(path)
     assert message in str(err.value) and str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_missing_code_of_some_variables_only(tmp_path):
+    """missing_codes.<code>.variables: missing in those variables, an answer in the others."""
+    path = _write(tmp_path, TOY.replace("-9: {reason: refused, en: refused}",
+                                        "-9: {reason: refused, en: refused}\n  4: {reason: dont_know, en: don't know, "
+                                        "variables: [W3]}"))
+    inst = load_instrument(path)
+    assert inst.missing_scope == {4: ("W3",)}
+    assert set(inst.missing_codes_of("W3")) == {-9, 4} and set(inst.missing_codes_of("W1")) == {-9}
+    assert inst.missing_codes[4] == {"reason": "dont_know", "en": "don't know"}
+    with pytest.raises(PipelineError, match="must be a list of variable names"):
+        load_instrument(_write(tmp_path, TOY.replace("-9: {reason: refused, en: refused}",
+                                                     "-9: {reason: refused, en: refused, variables: []}")))

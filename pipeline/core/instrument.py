@@ -126,10 +126,16 @@ class Instrument:
     community_id: str | None
     community_variables: dict[str, Variable]
     communities_declared: bool = False   # the file has a communities: section (a community file)
+    missing_scope: dict[int, tuple[str, ...]] = field(default_factory=dict)   # code -> the only variables it applies to
 
     # -- convenience -------------------------------------------------------------------------
     def role(self, key: str) -> str | None:
         return self.roles.get(key)
+
+    def missing_codes_of(self, name: str) -> dict[int, dict[str, str]]:
+        """The missing codes of variable ``name``: every code without a ``variables`` list, and the
+        codes whose list names it (a code that is an answer elsewhere: 5 "Refused" of a 1-4 item)."""
+        return {c: spec for c, spec in self.missing_codes.items() if c not in self.missing_scope or name in self.missing_scope[c]}
 
     def missing_reason(self, code: float) -> str | None:
         for c, spec in self.missing_codes.items():
@@ -290,9 +296,11 @@ def load_instrument(path: str | Path | None) -> Instrument:
 
     roles = _roles(spec, variables, path)
     missing_codes = {
-        code: {"reason": str(what.get("reason", f"code_{code}")), **{k: str(v) for k, v in what.items()}}
+        code: {"reason": str(what.get("reason", f"code_{code}")), **{k: str(v) for k, v in what.items() if k != "variables"}}
         for code, what in spec.missing_codes.items()
     }
+    missing_scope = {code: _scope(code, what["variables"], variables, path)
+                     for code, what in spec.missing_codes.items() if "variables" in what}
 
     scales = {name: _scale(name, scale, variables, path) for name, scale in spec.scales.items()}
 
@@ -326,7 +334,21 @@ def load_instrument(path: str | Path | None) -> Instrument:
         community_id=comm.id,
         community_variables=comm_vars,
         communities_declared=spec.communities is not None,
+        missing_scope=missing_scope,
     )
+
+
+def _scope(code: int, names: Any, variables: dict[str, Variable], path: Path) -> tuple[str, ...]:
+    """``missing_codes.<code>.variables``: the variables the code is missing in (elsewhere an answer)."""
+    names = [names] if isinstance(names, str) else names
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise PipelineError(f"{path}: missing_codes.{code}.variables must be a list of variable names",
+                            hint="leave it out for a code that is missing in every variable")
+    for name in names:
+        if name not in variables:
+            raise PipelineError(f"{path}: missing_codes.{code}.variables names '{name}', which is not a variable",
+                                hint=_did_you_mean(name, variables, "use a variable name of the instrument"))
+    return tuple(names)
 
 
 def no_instrument() -> Instrument:

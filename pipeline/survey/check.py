@@ -203,7 +203,7 @@ def _label_checks(raw: SurveyFile, instrument: Instrument, rename: dict[str, str
                     garbled.append((name, own, var.label_in("zh")))
             if own.strip() not in wanted:
                 checks.append((name, "label_differs", f"file: {own!r}; instrument: {var.label_in('zh')!r}"))
-        known = {float(c): lab for c, lab in var.values.items()} | {float(c): s for c, s in instrument.missing_codes.items()}
+        known = {float(c): lab for c, lab in var.values.items()} | {float(c): s for c, s in instrument.missing_codes_of(name).items()}
         for code, text in sorted(value_labels.get(name, {}).items(), key=lambda kv: str(kv[0])):
             try:
                 code_f = float(code)
@@ -217,7 +217,7 @@ def _label_checks(raw: SurveyFile, instrument: Instrument, rename: dict[str, str
                 checks.append((name, "value_label_unknown_code", f"file labels code {code_f:g} ({text!r}), the instrument does not"))
             elif str(text).strip() not in {str(v).strip() for k, v in known[code_f].items() if k != "reason" and v}:
                 checks.append((name, "value_label_differs", f"code {code_f:g}: file {text!r}; instrument {known[code_f].get('zh', known[code_f].get('en'))!r}"))
-        miss = {float(c) for c in instrument.missing_codes}
+        miss = {float(c) for c in instrument.missing_codes_of(name)}
         for code in declared.get(name, []):
             if code not in miss:
                 checks.append((name, "declared_missing_unknown", f"the file declares {code:g} user-missing; the instrument has no reason for it"))
@@ -266,7 +266,7 @@ def _typed(s: pd.Series, var: Variable, instrument: Instrument, path: Path) -> t
     unparsed = ~blank & num.isna()
     if unparsed.any():
         lookup = {}
-        for code, spec in list(var.values.items()) + list(instrument.missing_codes.items()):
+        for code, spec in list(var.values.items()) + list(instrument.missing_codes_of(var.name).items()):
             for key, label in spec.items():
                 if key != "reason":
                     lookup.setdefault(str(label).strip(), float(code))

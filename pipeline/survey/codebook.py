@@ -90,7 +90,7 @@ def codebook(clean: pd.DataFrame, missing: pd.DataFrame, instrument: Instrument,
                 value_rows.append({"variable": name, "code": f"{code:g}", **{f"label_{lang}": labs.get(lang, "") for lang in LANGS},
                                    "n": count, "percent": round(100 * count / valid, 1) if valid else None, "missing_reason": ""})
             if name in answer_variables(instrument, [name]):
-                for code, spec in sorted(instrument.missing_codes.items()):
+                for code, spec in sorted(instrument.missing_codes_of(name).items()):
                     value_rows.append({"variable": name, "code": f"{code:g}", **{f"label_{lang}": spec.get(lang, "") for lang in LANGS},
                                        "n": int(counts.get(spec["reason"], 0)), "percent": None, "missing_reason": spec["reason"]})
         else:
@@ -138,7 +138,7 @@ def render_codebook_md(variables: pd.DataFrame, values: pd.DataFrame, instrument
     lines += ["| reason | code | " + " | ".join(f"meaning ({lang})" for lang in langs) + " |",
               "|---|---|" + "---|" * len(langs)]
     for code, spec in sorted(instrument.missing_codes.items()):
-        lines.append(f"| `{spec['reason']}` | {code:g} | " + " | ".join(_md(spec.get(lang, "")) for lang in langs) + " |")
+        lines.append(f"| `{spec['reason']}` | {_scoped(code, instrument)} | " + " | ".join(_md(spec.get(lang, "")) for lang in langs) + " |")
     for reason, spec in list(SOFT_REASONS.items()) + [("blank", BLANK)]:
         lines.append(f"| `{reason}` | | " + " | ".join(_md(spec[lang]) for lang in langs) + " |")
     lines += ["", "## Variables", ""]
@@ -217,7 +217,8 @@ def codebook_xlsx(variables: pd.DataFrame, values: pd.DataFrame, instrument: Ins
             ("made by", "python -m pipeline survey (do not edit)")]
     for row in rows:
         ws.append(row)
-    reasons = [(spec["reason"], f"{code:g}", *[spec.get(lang, "") for lang in langs]) for code, spec in sorted(instrument.missing_codes.items())]
+    reasons = [(spec["reason"], _scoped(code, instrument), *[spec.get(lang, "") for lang in langs])
+               for code, spec in sorted(instrument.missing_codes.items())]
     reasons += [(r, "", *[spec[lang] for lang in langs]) for r, spec in list(SOFT_REASONS.items()) + [("blank", BLANK)]]
     for title, frame in (("variables", variables.drop(columns=drop, errors="ignore")),
                          ("values", values.drop(columns=drop, errors="ignore")),
@@ -263,7 +264,8 @@ def labels_sidecar(instrument: Instrument, derived: list[str], about: dict[str, 
         base = name[: -len(NUM_SUFFIX)]
         variables[name] = {"type": "numeric", "role": "", "derived_from": base, "in_data": True,
                            "label": derived_label(instrument, base), "values": {}}
-    reasons = {spec["reason"]: {"code": code, **{k: v for k, v in spec.items() if k != "reason"}}
+    reasons = {spec["reason"]: {"code": code, **{k: v for k, v in spec.items() if k != "reason"},
+                                **({"variables": list(instrument.missing_scope[code])} if code in instrument.missing_scope else {})}
                for code, spec in sorted(instrument.missing_codes.items())}
     reasons.update({r: dict(spec) for r, spec in SOFT_REASONS.items()})
     reasons["blank"] = dict(BLANK)
@@ -277,3 +279,10 @@ def labels_sidecar(instrument: Instrument, derived: list[str], about: dict[str, 
         "missing_table": MISSING_TABLE,
         "variables": variables,
     }
+
+
+def _scoped(code: int, instrument: Instrument) -> str:
+    """A missing code as the codebook shows it: the code, and the variables it is missing in when
+    it is an answer elsewhere (``5 (q12, q13 only)``)."""
+    scope = instrument.missing_scope.get(code)
+    return f"{code:g}" + (f" ({', '.join(scope)} only)" if scope else "")

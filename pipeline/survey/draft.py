@@ -13,9 +13,11 @@ demo's):
   and maximum as the valid range;
 - the missing codes: SPSS user-missing values and ranges, with a reason taken from their
   labels (``refused``, ``dont_know``, ``skipped``, ``no_answer``, else ``missing``); labelled
-  codes that read like a missing answer (拒绝回答, 不知道, 跳答, don't know ...) above the
-  answers' codes or below zero, when no variable uses them as an answer; Stata's extended
-  missing values (.a-.z) are listed in the notes, the survey stage reads them as blank;
+  codes that read like a missing answer (拒绝回答, 不知道, 跳答, don't know ...): missing in
+  every variable when no variable uses them as an answer, else missing only in the variables
+  where they read so (``variables:``; 5 "Refused" of a 1-4 item, 5 an answer of a 1-7 item);
+  Stata's extended missing values (.a-.z) are listed in the notes, the survey stage reads them
+  as blank;
 - the roles it can tell: the record (a column of whole numbers unique in every row, named like
   a row number or numbering the rows), the respondent id (a column unique in every row named
   like an id), the community (only from ``cluster=``); the other roles are left unset;
@@ -155,8 +157,12 @@ def missing_reason(label: str) -> str | None:
 class _Context:
     raw: SurveyFile
     meta: Any
-    missing: dict[float, dict[str, str]]       # code -> {reason, zh/en}
+    missing: dict[float, dict[str, Any]]       # code -> {reason, zh/en, and variables: [...] when scoped}
     notes: list[str]
+
+    def missing_in(self, name: str) -> set[float]:
+        """The missing codes of column ``name`` (a scoped code only in its variables)."""
+        return {c for c, spec in self.missing.items() if "variables" not in spec or name in spec["variables"]}
 
     def measure(self, name: str) -> str:
         return (getattr(self.meta, "variable_measure", None) or {}).get(name, "unknown")
@@ -228,18 +234,15 @@ def _missing_codes(ctx: _Context, frame: pd.DataFrame, skip: set[str]) -> None:
     used = _answer_codes(ctx, frame, declared, skip)
     guessed: dict[float, list[str]] = {}
     for name in frame.columns:
-        labels = ctx.labels(name)
-        answers = [c for c, t in labels.items() if missing_reason(t) is None]
-        for code, text in labels.items():
-            if missing_reason(text) is None or code in declared:
-                continue
-            if code < 0 or (code >= 7 and all(code > a for a in answers)):
+        if name in skip:
+            continue
+        for code, text in ctx.labels(name).items():
+            if missing_reason(text) is not None and code not in declared:
                 guessed.setdefault(code, []).append(name)
-    for code in sorted(guessed):
-        if code in used:
-            ctx.notes.append(f"code {_code(code)} reads like a missing answer in {_names(guessed[code])} but is an answer in "
-                             f"{_names(used[code])}: not drafted as a missing code")
-            del guessed[code]
+    scoped = {code: names for code, names in guessed.items() if code in used}
+    for code, names in scoped.items():
+        ctx.notes.append(f"code {_code(code)} reads like a missing answer in {_names(names)} but is an answer in "
+                         f"{_names(used[code])}: drafted as a missing code of those variables only (variables:)")
     reasons: set[str] = set()
     # the code most variables declare gets the plain reason (98 dont_know before 998 dont_know_998)
     for code in sorted(set(declared) | set(guessed), key=lambda c: (-len(declared.get(c) or guessed[c]), c)):
@@ -249,7 +252,8 @@ def _missing_codes(ctx: _Context, frame: pd.DataFrame, skip: set[str]) -> None:
         if reason in reasons:
             reason = f"{reason}_{_code(abs(code))}" if code >= 0 else f"{reason}_minus{_code(abs(code))}"
         reasons.add(reason)
-        ctx.missing[code] = {"reason": reason, **label_of(text or reason.replace("_", " "))}
+        ctx.missing[code] = {"reason": reason, **label_of(text or reason.replace("_", " ")),
+                             **({"variables": list(scoped[code])} if code in scoped and code not in declared else {})}
         how = "declared user-missing" if code in declared else "labelled like a missing answer"
         ctx.notes.append(f"missing code {_code(code)} ({reason}): {how} in {_names(where)}")
         if code in declared and code in used:
@@ -278,10 +282,11 @@ def _observed_range(values: pd.Series, missing: dict[float, Any]) -> list[int | 
 
 def _numeric_entry(name: str, values: pd.Series, ctx: _Context, guessed: dict[str, list[str]]) -> dict[str, Any]:
     """type, values or range of a column of numbers."""
-    labels = {c: t for c, t in ctx.labels(name).items() if c not in ctx.missing and float(c).is_integer()}
+    missing = ctx.missing_in(name)
+    labels = {c: t for c, t in ctx.labels(name).items() if c not in missing and float(c).is_integer()}
     measure = ctx.measure(name)
     present = values.dropna()
-    answers = set(present[~present.isin(list(ctx.missing))])
+    answers = set(present[~present.isin(list(missing))])
     entry: dict[str, Any] = {}
     if labels:
         unlabelled = sorted(answers - set(labels))
@@ -314,7 +319,7 @@ def _numeric_entry(name: str, values: pd.Series, ctx: _Context, guessed: dict[st
         few = few_codes(answers)
         entry["type"] = "categorical" if few else "numeric"
         guessed["categorical" if few else "numeric"].append(name)
-    rng = _observed_range(values, ctx.missing)
+    rng = _observed_range(values, missing)
     if rng is not None:
         entry["range"] = rng
     else:
@@ -663,7 +668,8 @@ def instrument_yaml(draft: Draft) -> str:
     lines.append("roles:" if roles else "roles: {}")
     for key in ROLE_KEYS:
         lines.append(f"  {key}: {_flow(roles[key])}" if key in roles else f"  # {key}:")
-    lines += ["", "# Codes meaning a missing answer, in every answer variable, with their reason."]
+    lines += ["", "# Codes meaning a missing answer, with their reason: in every answer variable, or in the",
+              "# variables listed under a code (variables:) where it is an answer elsewhere."]
     lines += ["missing_codes:", *_mapping(spec["missing_codes"], "  ")] if spec["missing_codes"] else ["missing_codes: {}"]
     if spec.get("value_sets"):
         lines += ["", "# Value labels shared by several variables (values: <name>).", "value_sets:"]

@@ -148,11 +148,9 @@ def _age_rule(df: pd.DataFrame, instrument: Instrument, cfg: dict[str, Any]) -> 
             raise PipelineError(f"params.yaml: survey.age_rule names '{name}', which is not an instrument variable")
     if not age_var or age_var not in df.columns:
         return None
-    codes = [float(c) for c in instrument.missing_codes]
-
     def values(name: str) -> np.ndarray:
         x = df[name].to_numpy(float)
-        return np.where(np.isin(x, codes), np.nan, x)
+        return np.where(np.isin(x, [float(c) for c in instrument.missing_codes_of(name)]), np.nan, x)
 
     age = values(age_var)
     min_age = cfg.get("min_age")

@@ -112,7 +112,6 @@ def recode_missing(df: pd.DataFrame, instrument: Instrument, invalid: pd.DataFra
     records = df[rec].to_numpy()
     invalid_vars = set(invalid["variable"])
     answers = set(answer_variables(instrument, list(df.columns)))
-    miss_codes = {float(c): spec["reason"] for c, spec in instrument.missing_codes.items()}
     missing_parts, recode_parts = [], []
     columns = [c for c in df.columns if c in instrument.variables]
     for name in columns:
@@ -128,7 +127,7 @@ def recode_missing(df: pd.DataFrame, instrument: Instrument, invalid: pd.DataFra
             x = s.to_numpy(float)
             known = ~isna
             if name in answers:
-                for code, why in miss_codes.items():
+                for code, why in ((float(c), spec["reason"]) for c, spec in instrument.missing_codes_of(name).items()):
                     hit = known & (x == code)
                     reason[hit] = why
                     known &= ~hit
