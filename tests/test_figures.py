@@ -345,3 +345,21 @@ def test_index_distributions_of_the_whole_sample_name_no_group(labels, lang):
     fig = F.index_distributions(whole, labels[lang]["scales"], "_sample", {1: "all"}, lang, "")
     title = fig._suptitle.get_text()
     assert title == F.text("index_whole", lang) and "_sample" not in title
+
+
+def test_figure_6_of_document_vectors_draws_and_names_modularity_not_perplexity():
+    """docvec's K is chosen by modularity and has no perplexity: its panels and its caption
+    (figure_captions through report.figures.fig06_k_selection) said 'perplexity' and left out
+    the criterion that chose K."""
+    from pipeline.render import locale
+    docvec = pd.DataFrame({"model": ["docvec"] * 3, "k": [5, 6, 7], "coherence_npmi": [0.1, 0.2, 0.15],
+                           "exclusivity": [0.5, 0.4, 0.3], "stability": [0.9, 0.8, 0.85], "perplexity": [np.nan] * 3,
+                           "modularity": [0.41, 0.45, 0.43], "chosen": [False, True, False]})
+    fig = F.k_selection_plot(docvec, "en")
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert "Modularity" in titles and "Perplexity" not in titles
+    assert F.k_criteria(docvec, "en") == "coherence, exclusivity, stability and modularity"
+    assert F.k_criteria(docvec, "zh") == "一致性、排他性、稳定性与模块度"
+    assert F.k_criteria(_k_selection(), "zh") == "一致性、排他性、稳定性与困惑度"      # the mixture models, as before
+    caption = locale.text("report.figures.fig06_k_selection", "en").format(criteria=F.k_criteria(docvec, "en"))
+    assert caption == "Choosing K: coherence, exclusivity, stability and modularity"

@@ -88,7 +88,8 @@ def build_figures(results: Mapping[str, pd.DataFrame], instrument: Any, params: 
     fits = results.get("models/fits.csv")
     outcome = (fits.loc[fits["model"] == prediction.get("model"), "outcome"].tolist() + [""])[0] if fits is not None else ""
     words = {"group": L["variables"].get(group, group), "factor": L["variables"].get(factor, factor),
-             "x": L["terms"].get(x, x), "by": L["terms"].get(by, by), "outcome": L["scales"].get(outcome, outcome)}
+             "x": L["terms"].get(x, x), "by": L["terms"].get(by, by), "outcome": L["scales"].get(outcome, outcome),
+             "criteria": F.k_criteria(results.get("topics/k_selection.csv"), lang)}
     caps = figure_captions(words, group is None, lang, bool(settings.get("simulated")))
     out: list[FigureOut] = []
     makers: list[Callable[[], Any]] = []

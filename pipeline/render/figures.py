@@ -58,7 +58,7 @@ SAVE_RC = {
 }
 METADATA = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None}}
 
-K_METRICS = ("coherence_npmi", "exclusivity", "stability", "perplexity")
+K_METRICS = ("coherence_npmi", "exclusivity", "stability", "perplexity", "modularity")   # each drawn where it has values
 TIMES = " × "
 # Numbers are written one way in the figures, the tables and their notes: no thousands separators
 # (N = 2482, as GB/T 15835 allows and the tables' decimal alignment needs), in both languages.
@@ -505,6 +505,19 @@ def k_selection_plot(selection: pd.DataFrame, lang: str = "zh", model_labels: Ma
         axes[0].legend(frameon=False, loc="best", title=f"○ {text('chosen', lang)}")
         fig.suptitle(text("k_selection", lang))
     return fig
+
+
+def k_criteria(selection: pd.DataFrame | None, lang: str = "zh", metrics: Sequence[str] = K_METRICS) -> str:
+    """The criteria :func:`k_selection_plot` draws (those with a value), as Figure 6's caption
+    names them: "coherence, exclusivity, stability and perplexity" for the mixture models;
+    docvec has modularity and no perplexity."""
+    lang = _lang(lang)
+    names = text("k_criteria", lang)
+    shown = [m for m in metrics if selection is not None and m in selection.columns and selection[m].notna().any()]
+    words = [names[m] for m in shown] or [names[m] for m in metrics if m != "modularity"]
+    if len(words) == 1:
+        return words[0]
+    return text("k_criteria_sep", lang).join(words[:-1]) + text("k_criteria_last", lang) + words[-1]
 
 
 # -- 6. sample flow ------------------------------------------------------------------------
