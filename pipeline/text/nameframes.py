@@ -34,7 +34,7 @@ import re
 from collections.abc import Iterable, Iterator
 
 from pipeline.text.namebase import per_rules
-from pipeline.text.namescore import FUNCTION_AFTER, GIVEN_CHARS, ROLE_WORDS
+from pipeline.text.namescore import FUNCTION_AFTER, GIVEN_CHARS, ROLE_WORDS, given_like
 from pipeline.text.rules import Rules
 from pipeline.text.segment import HAN_JIEBA, Lexicon, find_all, find_han_after
 
@@ -126,9 +126,7 @@ def weak_after_role(text: str, rules: Rules, lexicon: Lexicon, region: int) -> I
     for i in sorted(i for sur in weak for i in find_all(text, sur)):
         before = i - 1 if text[i - 1:i] == "是" else i
         given, after = text[i + 1:i + 3], text[i + 3:i + 4]
-        if i < region or not text.endswith(roles, 0, before) or len(given) < 2 or \
-                not all(HAN_JIEBA.match(c) and c not in rules.not_given and
-                        (c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= 30) for c in given) or \
+        if i < region or not text.endswith(roles, 0, before) or len(given) < 2 or not given_like(given, rules, lexicon) or \
                 _head_word(text[i:i + 2], lexicon) or text.startswith(roles, i + 1) or \
                 (_word(given, lexicon) and _freq(given, lexicon) >= 1000) or text[i:i + 3] in rules.not_names or \
                 (after and after not in BREAK and after not in FUNCTION_AFTER):

@@ -139,6 +139,13 @@ def _surname_weight(sur: str, given: str, weights: list[float], rules: Rules, le
     return 0.5 if sur in TOP_SURNAMES else 0.0
 
 
+def given_like(given: str, rules: Rules, lexicon: Lexicon) -> bool:
+    """Every character of ``given`` is one of given names (:data:`GIVEN_CHARS`, or in 30 or more
+    given names of jieba's dictionary) and none is ``not_given``."""
+    return bool(given) and all(HAN_JIEBA.match(c) and c not in rules.not_given and
+                               (c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= 30) for c in given)
+
+
 def _given_weight(c: str, lexicon: Lexicon) -> float:
     count = lexicon.given_chars.get(c, 0)
     if c in GIVEN_CHARS or count >= 30:

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 
 from pipeline.text.namebase import per_rules
 from pipeline.text.nameframes import SPELLED
-from pipeline.text.namescore import GIVEN_CHARS
+from pipeline.text.namescore import given_like
 from pipeline.text.rules import Rules
 from pipeline.text.segment import HAN_JIEBA, Lexicon
 
@@ -56,16 +56,11 @@ def _all_surnames(rules: Rules) -> frozenset[str]:
     return frozenset(rules.surnames | rules.weak_surnames | rules.rare_surnames)
 
 
-def _given_like(given: str, rules: Rules, lexicon: Lexicon) -> bool:
-    return bool(given) and all(HAN_JIEBA.match(c) and c not in rules.not_given and
-                               (c in GIVEN_CHARS or lexicon.given_chars.get(c, 0) >= 30) for c in given)
-
-
 def _given_after(text: str, p: int, rules: Rules, lexicon: Lexicon) -> str:
     """One or two characters of given names at ``p`` (two where both are)."""
     for k in (2, 1):
         given = text[p:p + k]
-        if len(given) == k and _given_like(given, rules, lexicon):
+        if len(given) == k and given_like(given, rules, lexicon):
             return given
     return ""
 
@@ -125,7 +120,7 @@ def said_of_person(text: str, rules: Rules, lexicon: Lexicon, region: int) -> It
             follows = NAME_FOLLOWS.match(text, m.end())
             if rx is BY_NAME and not (follows and _surname_at(text, follows.end() - 1, rules)):
                 continue                                 # the real name after it (尕娃大名马永祥; not 拿同学名字)
-            if need_kin and (not text.startswith(kin, m.end()) or not _given_like(word, rules, lexicon) or
+            if need_kin and (not text.startswith(kin, m.end()) or not given_like(word, rules, lexicon) or
                              (lexicon.get(word) is not None and not lexicon.get(word)[1].startswith("nr"))):
                 continue                                 # 户主是我老伴: a word, not her name
             entry = lexicon.get(word)
@@ -144,7 +139,7 @@ def kin_short_names(text: str, rules: Rules, lexicon: Lexicon, region: int) -> I
     for m in rules.kin_re.finditer(text, region):
         b = m.end()
         word, after = text[b:b + 2], text[b + 2:b + 3]
-        if len(m.group()) >= 2 and len(word) == 2 and word[0] in rules.surnames and _given_like(word[1], rules, lexicon) and \
+        if len(m.group()) >= 2 and len(word) == 2 and word[0] in rules.surnames and given_like(word[1], rules, lexicon) and \
                 after and after in LIST_ENDS and lexicon.get(word) is None:
             yield b, b + 2
 
