@@ -253,7 +253,7 @@ def _missing_codes(ctx: _Context, frame: pd.DataFrame, skip: set[str]) -> None:
             reason = f"{reason}_{_code(abs(code))}" if code >= 0 else f"{reason}_minus{_code(abs(code))}"
         reasons.add(reason)
         ctx.missing[code] = {"reason": reason, **label_of(text or reason.replace("_", " ")),
-                             **({"variables": list(scoped[code])} if code in scoped and code not in declared else {})}
+                             **({"variables": list(scoped[code])} if code in scoped else {})}
         how = "declared user-missing" if code in declared else "labelled like a missing answer"
         ctx.notes.append(f"missing code {_code(code)} ({reason}): {how} in {_names(where)}")
         if code in declared and code in used:
