@@ -2241,3 +2241,8 @@ def test_round_29_lanes_and_corners(generic, text, value):
 ])
 def test_round_29_a_day_after_a_place_word_is_no_address(generic, text):
     assert [v for v, t in spans(generic, text) if t == "address"] == []
+
+
+# -- round 30: an extension after 转分机 (转 then 分机) belongs to the landline
+def test_round_30_an_extension_after_transfer_and_extension_words(generic):
+    assert spans(generic, "打社区电话023-6780 1234转分机8012。") == [("023-6780 1234转分机8012", "landline")]

@@ -69,7 +69,7 @@ RUN_RE = re.compile(
     r"(?P<area>\( ?0?\d{2,3} ?\)" + SEP + r"{0,3})?"
     r"(?P<num>\d(?:(?:" + SEP + r"|[()]){0,3}\d)*)"         # 153 (0951) 4478: brackets a writer put in
     r"(?P<x>[ \-]{0,2}[Xx](?![A-Za-z0-9]))?"
-    r"(?P<ext> {0,2}(?:转|分机|ext\.?|EXT\.?) {0,2}\d(?: ?\d){0,4})?"     # 转 6 0 2: read one by one
+    r"(?P<ext> {0,2}(?:转 ?分机|转|分机|ext\.?|EXT\.?) {0,2}\d(?: ?\d){0,4})?"     # 转 6 0 2: read one by one; 转分机8012
     r"(?!\d)")
 _CN = "〇零洞一二三四五六七拐八九勾幺两壹贰叁肆伍陆柒捌玖"
 HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -168,8 +168,8 @@ _GROUP_SEP = r"(?:[,、] ?(?:" + _GROUP_FILLER + r" ?[,、…]* ?)?|…+ ?)"
 GROUPED_RE = re.compile(r"(?<![\d" + _CN + r"])[\d" + _CN + r"]{2,6}(?:" + _GROUP_SEP + r"[\d" + _CN + r"]{2,8}){1,5}"
                         r"(?:[,、] ?[Xx叉](?![A-Za-z]))?(?![\d" + _CN + r"])")   # …，零三八，X: an ID's X as a group        # groups of any size (幺八九，五幺洞，两六三，七四; 零九五三，八零三二七五一)
 LETTER_HEAD_RE = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2,4}) ?$")   # the capitals before a number: its prefix
-GROUPED_EXT_RE = re.compile(r"(?:[,、 ]{0,2}(?:转|分机)[,、 ]{0,2}[\d" + _CN + r"](?: ?[\d" + _CN + r"]){0,4}(?![\d" + _CN + r"])"
-                            r"|[（(](?:转|分机)[：: ]?[\d" + _CN + r"]{1,5}[）)])")   # 0955-6812049（分机206）
+GROUPED_EXT_RE = re.compile(r"(?:[,、 ]{0,2}(?:转 ?分机|转|分机)[,、 ]{0,2}[\d" + _CN + r"](?: ?[\d" + _CN + r"]){0,4}(?![\d" + _CN + r"])"
+                            r"|[（(](?:转 ?分机|转|分机)[：: ]?[\d" + _CN + r"]{1,5}[）)])")   # 0955-6812049（分机206）
 # a number broken by a filler (180 9510……呃……4421): the parts joined when together they are a mobile
 _PART = r"\d(?:[ \-]?\d)*"
 FILLED_RE = re.compile(rf"(?<![\d])({_PART})((?:[ \t,、.…~\-]|呃|嗯|额|啊|哦|那个|这个|就是){{1,10}})({_PART})(?![\d])")
