@@ -2243,6 +2243,36 @@ def test_round_29_a_day_after_a_place_word_is_no_address(generic, text):
     assert [v for v, t in spans(generic, text) if t == "address"] == []
 
 
-# -- round 30: an extension after 转分机 (转 then 分机) belongs to the landline
+# -- round 30: the invented interviews' names that rules of other shapes missed, and everyday
+# words the rules took for names
+@pytest.mark.parametrize(("text", "name"), [
+    ("志愿者队长于海洋，退休的海员。", "于海洋"),               # jieba's name after a role; 者 of 志愿者 no surname
+    ("佢个女梁婉仪喺加拿大，有事就WhatsApp。", "梁婉仪"),        # Cantonese 喺 after a name
+    ("我个仔陈家豪喺深圳返工。", "陈家豪"),
+    ("502的易满姣娭毑一个人住。", "易满姣"),                     # a weak surname after 的, a Hunan kinship word
+    ("我老公是彝族，叫阿苏木呷。", "阿苏木呷"),                  # a Yi name
+    ("他叫吉克曲布，", "吉克曲布"),
+    ("书记乌兰挺能干的，蒙古族，说话爽快。", "乌兰"),            # a title before, the people named in the turn
+    ("最后是社区的那日苏主任去做工作。", "那日苏"),              # a title after: the whole name, not 苏 + 主任
+    ("有个志愿者领队Kevin，每个月带同事来。", "Kevin"),          # a Latin name after a role ...
+    ("经理Tony说可以。", "Tony"),                                # ... which the tagger does not veto
+])
+def test_round_30_names(generic, text, name):
+    assert name in [v for v, t in spans(generic, text) if t == "name"]
+
+
+@pytest.mark.parametrize("text", [
+    "帮老人买菜、买药。",                # 买 a Hui surname; 买菜, 买药 words with no given name's character
+    "志愿者队长带大家去。",              # 者 of 志愿者 before a title
+    "主任Excel表格做好了。",
+])
+def test_round_30_look_alikes_are_kept(generic, text):
+    assert [v for v, t in spans(generic, text) if t == "name"] == []
+
+
+def test_round_30_a_surname_and_a_form_of_address_stays_a_name(generic):
+    assert [v for v, t in spans(generic, "跟着伍工，伍工叫伍德胜。") if t == "name"] == ["伍工", "伍工", "伍德胜"]
+
+
 def test_round_30_an_extension_after_transfer_and_extension_words(generic):
     assert spans(generic, "打社区电话023-6780 1234转分机8012。") == [("023-6780 1234转分机8012", "landline")]

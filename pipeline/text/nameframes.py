@@ -116,8 +116,8 @@ def weak_after_role(text: str, rules: Rules, lexicon: Lexicon, region: int) -> I
     or a person noun of two characters or more, or after one and 是 (调解员向红梅来, 房东和志刚说,
     主任是万家宝，): the role says a person is named, which the surname alone (also an everyday
     word) does not. Not when the surname and the next character are an everyday word (和平, 向前,
-    于是, 明天, 全名: :func:`_head_word`), the two characters are an everyday word or a role
-    (主任和同事, 书记和主任), a character is no given-name character, or the name goes on (no
+    于是, 明天, 全名: :func:`_head_word`), the two characters are an everyday word (unless jieba
+    knows the three as a person's name: 队长于海洋) or a role (主任和同事, 书记和主任), a character is no given-name character, or the name goes on (no
     break or function character after it)."""
     weak = [w for w in rules.weak_surnames if len(w) == 1]
     if not weak:
@@ -128,7 +128,8 @@ def weak_after_role(text: str, rules: Rules, lexicon: Lexicon, region: int) -> I
         given, after = text[i + 1:i + 3], text[i + 3:i + 4]
         if i < region or not text.endswith(roles, 0, before) or len(given) < 2 or not given_like(given, rules, lexicon) or \
                 _head_word(text[i:i + 2], lexicon) or text.startswith(roles, i + 1) or \
-                (_word(given, lexicon) and _freq(given, lexicon) >= 1000) or text[i:i + 3] in rules.not_names or \
+                (_word(given, lexicon) and _freq(given, lexicon) >= 1000 and not _nr(text[i:i + 3], lexicon)) or \
+                text[i:i + 3] in rules.not_names or \
                 (after and after not in BREAK and after not in FUNCTION_AFTER):
             continue
         yield i, i + 3
@@ -419,6 +420,11 @@ def _spelled_next(text: str, e: int, word: str) -> bool:
 def _spelled(text: str, e: int, sur: str) -> bool:
     """A spelling of ``sur`` follows within the sentence (我叫冶——冶金的冶)."""
     return any(m.group(2) == sur for m in SPELLED.finditer(text[e:e + 16]))
+
+
+def _nr(word: str, lexicon: Lexicon) -> bool:
+    entry = lexicon.get(word)
+    return entry is not None and entry[1].startswith("nr")
 
 
 def _freq(word: str, lexicon: Lexicon) -> int:

@@ -99,8 +99,9 @@ def informal_names(text: str, rules: Rules, lexicon: Lexicon, token_starts: set[
                 _after_naming_word(text, s, rules)                 # 联系人丁姨 (jieba's 人丁)
             part = split_role(m.group(), rules)
             if not ok and part and m.group()[:part[1]] in rules.surnames and HAN_JIEBA.match(text[s - 1]) and \
-                    not _common(text[s - 1:s + part[1]], lexicon, RARE_FREQ) and not _common(text[s - 1:e], lexicon, RARE_FREQ):
-                ok = True                                    # 喊丁姐帮忙: jieba glued 喊丁, which is no word
+                    not any(_common(text[j:s + part[1]], lexicon, RARE_FREQ) for j in range(max(0, s - 3), s)) and \
+                    not _common(text[s - 1:e], lexicon, RARE_FREQ):
+                ok = True                                    # 喊丁姐帮忙: jieba glued 喊丁, which is no word (志愿者队长: 者 ends one)
             if s > 0 and text[s - 1] in rules.prefixes and (s - 1) in token_starts:
                 ok, s = True, s - 1                          # 小马师傅
             if ok:

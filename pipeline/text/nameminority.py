@@ -47,9 +47,15 @@ UYGHUR = ("买买提", "麦麦提", "阿依古丽", "古丽", "吐尔逊", "江"
           "迪丽", "祖丽", "皮亚", "阿卜杜", "萨拉木", "敏", "艾斯卡尔", "卡尔", "达吾列提", "列提", "叶尔", "波拉提",
           "卡德尔", "哈力", "哈布多拉", "木汗", "阿提", "坎木", "叶尔肯", "阿斯哈尔", "巴合提", "加娜尔", "帕尔哈提",
           "艾克拜尔", "阿曼", "吐尔洪", "热合木", "吐尔地", "买买提江")
-TRADITIONS = {"tibetan": TIBETAN, "mongolian": MONGOLIAN, "uyghur": UYGHUR}
+YI = ("阿苏", "吉克", "曲比", "沙马", "沙玛", "阿牛", "俄木", "马海", "阿鲁", "罗洪", "海来", "勒格", "吉伍", "莫色",
+      "瓦其", "吉则", "果基", "巴久", "阿西", "金曲", "吉木", "阿约", "俄底", "苏呷", "依火", "尔古", "木乃", "达体",
+      "伍沙", "吉布", "阿克", "克其", "吉尔", "阿机", "日火", "阿都", "洛古", "马黑", "补约", "瓦扎", "木呷", "阿呷",
+      "尔呷", "伍呷", "日呷", "拉呷", "石呷", "阿支", "拉则", "阿各", "子日", "阿果", "阿依", "拉一", "阿妞", "伍各",
+      "史者", "日者", "尔者", "呷", "嫫", "惹", "者", "则", "支", "各", "果", "妞", "古", "木", "日", "尔", "拉", "依",
+      "火", "约", "伍", "牛", "格", "曲", "比", "克", "莫", "色", "布")
+TRADITIONS = {"tibetan": TIBETAN, "mongolian": MONGOLIAN, "uyghur": UYGHUR, "yi": YI}
 PEOPLES = {"tibetan": ("藏族", "藏民", "西藏", "青海", "甘南", "玉树"), "mongolian": ("蒙古族", "蒙族", "内蒙", "阿拉善"),
-           "uyghur": ("维吾尔", "维族", "哈萨克", "新疆", "伊犁", "喀什")}
+           "uyghur": ("维吾尔", "维族", "哈萨克", "新疆", "伊犁", "喀什"), "yi": ("彝族", "彝家", "凉山")}
 DOT_NAME = re.compile(r"([\u4e00-\u9fd5]{2,6})[·•・‧･．]([\u4e00-\u9fd5]{2,6})")
 DOT_NAME_SURNAME = re.compile(r"([\u4e00-\u9fd5])[·•・‧･．]([\u4e00-\u9fd5]{2,6})")      # 包·巴特尔
 BREAKS = "，。；！？,;!?：:、—… \t\u3000\n"
@@ -138,19 +144,29 @@ def _window(text: str, i: int, tradition: str, people: bool, rules: Rules, lexic
         if entry is not None and not entry[1].startswith("nr") and entry[0] >= 10 or word in rules.not_names:
             continue
         nxt = text[i + n:i + n + 1]
-        if nxt and nxt not in BREAKS and not text.startswith(AFTER, i + n) and not any(
-                text.startswith(t, i + n) for t in rules.person_after):
+        if nxt and nxt not in BREAKS and not text.startswith((*AFTER, *rules.person_after, *_long_titles(rules)), i + n) and \
+                not (people and _titled_before(text, i, rules)):
             continue
         if _context(text, i, i + n, people, rules):
             return i + n
     return 0
 
 
+def _titled_before(text: str, s: int, rules: Rules) -> bool:
+    """A title of two characters or more right before ``s`` (书记乌兰挺能干, in a turn that names the people)."""
+    return text.endswith(_long_titles(rules), 0, s)
+
+
+def _long_titles(rules: Rules) -> tuple[str, ...]:
+    return tuple(t for t in rules.titles if len(t) >= 2)
+
+
 def _context(text: str, s: int, e: int, people: bool, rules: Rules) -> bool:
     """A person's context for the window ``text[s:e]``."""
     before = text[max(0, s - 6):s]
-    if any(before.endswith(w) for w in (*NAMING, *rules.kin_words)):
-        return True
+    if any(before.endswith(w) for w in (*NAMING, *rules.kin_words)) or _titled_before(text, s, rules) or \
+            text.startswith(_long_titles(rules), e):
+        return True                                  # 书记乌兰, 那日苏主任: a title names a person
     if re.match(r"[，,]?是?[\u4e00-\u9fd5]{1,3}族", text[e:e + 7]):
         return True                                  # 那日苏是蒙古族, 那日松，蒙古族
     if (not before or before[-1] in BREAKS or before.endswith("是")) and OWNED.match(text, e):

@@ -155,15 +155,15 @@ def _found_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], sta
     token_starts = set(starts)
     listed = list(_listed_names(text, rules, lexicon, region))
     places = _place_spans(text, rules)
-    scored = list(scored_windows(text, rules, lexicon, region))
+    scored, minority = list(scored_windows(text, rules, lexicon, region)), list(minority_names(text, rules, lexicon, region))
     informal_spans: list[tuple[int, int]] = []
     informal = bytearray(len(text))                      # informal forms win over the other signals (小周 张罗) ...
     for s, e in [*informal_names(text, rules, lexicon, token_starts), *weak_titled(text, rules, lexicon, region)]:
-        if any(ls < e and s < le for ls, le in listed) or kin_given_at(text, s, rules, lexicon) or \
+        if any(ls < e and s < le for ls, le in listed) or kin_given_at(text, s, rules, lexicon) or any(ms < s < me for ms, me in minority) or \
                 any(ws < s and s < we and e <= we or (ws == s + 1 == e - 1 and we > e) for ws, we in scored):
-            continue                                     # ... but not over a listed name (阿卜杜拉: not 阿卜) or a
-                                                         # full name that holds the form (纳小龙: not 纳 + 小[龙])
-                                                         # or starts at its surname (乡老丁福海: not 老[丁])
+            continue                                     # ... but not over a listed name (阿卜杜拉: not 阿卜), a full
+                                                         # name that holds the form (纳小龙: not 纳 + 小[龙]) or starts at
+                                                         # its surname (乡老丁福海: not 老[丁]), a minority's (那日苏主任)
         if s >= region and taken.free(s, e):
             found[text[s:e]] = text[s:e]
             direct.add(s)
@@ -182,7 +182,7 @@ def _found_names(text: str, parsed: Parsed, rules: Rules, tokens: list[str], sta
                       not _in_place(text, s, places, rules) and
                       not _implausible(text, s, e, rules, lexicon, words, weighed=True))   # 丁金花老人: 金花 weighed
     candidates = _trim_glue(text, candidates, scored, rules)
-    candidates.extend((s, e) for s, e in [*dotted(text, rules, region), *minority_names(text, rules, lexicon, region)]
+    candidates.extend((s, e) for s, e in [*dotted(text, rules, region), *minority]
                       if taken.free(s, e) and not any(informal[s:e]))     # 才让东知, 买买提江·吐尔逊 (:mod:`nameminority`)
     ordinary = {text[s:e] for s, e in _context_names(text, rules, lexicon, region)
                 if taken.free(s, e) and not any(informal[s:e]) and (text[s:e] not in rules.not_names or _titled(text, s, e, rules))
@@ -608,7 +608,8 @@ def _glued_name(word: str, sur: str, given: str, prev: str, nxt: str, trigger: b
         prev in rules.strong_triggers or
         (trigger and entry is not None and entry[1].startswith("nr") and word not in lexicon.user))
     if not strong and (_ordinary(word, lexicon, rules) or
-                       (given[-1] in rules.glue_after and _ordinary(word[:-1], lexicon, rules))):
+                       (given[-1] in rules.glue_after and _ordinary(word[:-1], lexicon, rules)) or
+                       _no_given(given, entry, lexicon)):
         return "", False
     if len(given) > rules.given_max or (len(given) == rules.given_max and given[-1] in rules.glue_after
                                         and nxt[:1] in "了着过个"):
@@ -618,6 +619,18 @@ def _glued_name(word: str, sur: str, given: str, prev: str, nxt: str, trigger: b
     if 0 < len(given) <= rules.given_max and not common_rest:
         return sur + given, strong
     return "", False
+
+
+ADDRESSED = ("工", "总", "导", "老")                 # a surname and one of these: a form of address (伍工, 王总)
+
+
+def _no_given(given: str, entry: tuple[int, str] | None, lexicon: Lexicon) -> bool:
+    """No given name after the surname: none of its characters common in names, and the whole a word
+    of the dictionary not tagged nr, however rare (买菜, 买药; not a form of address: 伍工). A word
+    the dictionary does not know stays a name (买面: taking those out, on the one character's
+    frequency, lost names of the labelled set)."""
+    return entry is not None and not entry[1].startswith("nr") and given not in ADDRESSED and \
+        not any(_name_char(c, lexicon) for c in given)
 
 
 def _rest_of_name(tokens: list[str], j: int, room: int, rules: Rules, lexicon: Lexicon, loose: bool) -> tuple[str, int]:
@@ -662,7 +675,8 @@ def _window_names(text: str, rules: Rules, lexicon: Lexicon, region: int, words:
         hit = None
         if k:
             for g in (2, 1):
-                if _window_score(text, i, k, g, rules, lexicon) >= 2 and not words.cuts_word(i, i + k + g):
+                if _window_score(text, i, k, g, rules, lexicon) >= 2 and not words.cuts_word(i, i + k + g) and \
+                        not _no_given(text[i + k:i + k + g], lexicon.get(text[i:i + k + g]), lexicon):     # 买菜、买药
                     hit = (i, i + k + g)
                     break
         if hit:

@@ -53,7 +53,7 @@ GIVEN_CHARS = frozenset(
     "海燕霞梅兰芳桂秀英玉珍凤花莲丽娟红艳萍琴云香翠巧霖露雯静怡悦欣馨佩婷蓓蕾雅璐丹青紫晴岚"
     "冰雪霜月星辰阳光宇航帆舟江涛波澜洲岳峻岩嵩崇尚昂扬奇伦磊毅恒永久远长乐天佑祐福禄寿康宁"
     "阿依莎丽娜古买提尔萨穆哈吉克力木汗别江月"
-    "芹爱素仙廷"            # women's names of the 1940s-1970s in the north (淑芹, 爱兰, 素珍, 秀仙) and 廷 (廷贵)
+    "芹爱素仙廷姣"          # women's names of the 1940s-1970s (淑芹, 爱兰, 素珍, 秀仙, 满姣), and 廷 (廷贵)
 )
 # The thirty commonest surnames (the 2020 census's ranking), Hui surnames of Ningxia besides.
 TOP_SURNAMES = frozenset("王李张刘陈杨黄赵吴周徐孙马朱胡郭何林高罗郑梁谢宋唐许韩冯邓曹") | frozenset("丁海纳哈拜冶虎穆锁妥撒")
@@ -64,7 +64,7 @@ TIME_WORDS = ("周一", "周二", "周三", "周四", "周五", "周六", "周�
 ROLE_WORDS = ("志愿者", "网格员", "楼栋长", "楼长", "社工", "干部", "村民", "居民", "党员", "老人", "大夫", "司机", "保安",
               "保洁", "厨师", "老板", "会计", "出纳", "委员", "代表", "同事", "同学", "邻居", "朋友", "亲戚", "师傅",
               "负责人", "联系人", "工作人员", "管理员", "户主", "低保户", "贫困户", "学生", "老乡", "网格",
-              "调解员", "候选人", "对接人", "房东")
+              "调解员", "候选人", "对接人", "房东", "领队")
 PERSON_AFTER = ("老人", "老汉", "大娘", "大伯", "家", "说", "讲", "那边", "这边", "那里", "这里", "他们", "她们", "们",
                 "自己", "本人", "一家", "两口子", "夫妇", "同志")
 # after a name: a noun or pronoun for the same person (马金花老人家里, 者建军这人, 王芳她); these
@@ -75,7 +75,8 @@ LIST_ITEM = re.compile(r"(?:^|[ \t\u3000、，,：:])([\u4e00-\u9fd5]{2,4})[ \t\
 ROSTER_NUMBER = re.compile(r"[\d\uff10-\uff19]{7,}")          # a phone or ID number right after a name (a roster)
 HAVE_ONE = ("有个", "有位", "有一个", "有一位", "叫做", "名叫", "一个", "一位", "这个", "那个")   # 一个马强一个马军
 NEXT_ONE = ("一个", "一位")                            # 一个马强一个马军: the next of a pair
-FUNCTION_AFTER = "是在也都就还又和跟给的了把被让请找问带陪住来去办留说讲帮管打送，。、；：！？,.;:!? \t\u3000"
+# ... and their Cantonese forms (喺 at, 係 is, 嘅 of, 咗 done, 畀 give: 佢个女梁婉仪喺加拿大)
+FUNCTION_AFTER = "是在也都就还又和跟给的了把被让请找问带陪住来去办留说讲帮管打送喺係嘅咗畀，。、；：！？,.;:!? \t\u3000"
 TIME_LONGER = tuple(tuple(t for t in TIME_WORDS if len(t) > n) for n in range(max(map(len, TIME_WORDS)) + 1))
 SPACED = re.compile(r"[ \t\u3000]+([\u4e00-\u9fd5])(?:[ \t\u3000]*([\u4e00-\u9fd5]))?")
 SPACED_ON = re.compile(r"[ \t\u3000]+[\u4e00-\u9fd5]")

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 
 from pipeline.text.namebase import COMMON_FREQ, OPEN_FIRST, RARE_FREQ, _after_trigger, _common, _given_ok, _is_break, _rare_head, _surname_of
-from pipeline.text.namescore import GIVEN_CHARS
+from pipeline.text.namescore import GIVEN_CHARS, ROLE_WORDS
 from pipeline.text.rules import Rules
 from pipeline.text.segment import HAN_JIEBA, WORD_CHAR, Lexicon
 
@@ -241,15 +241,17 @@ LATIN_NAME = re.compile(r"(?:[A-Z][a-z]{1,14}|[A-Z]{2,14})(?:[ \t\-](?:[A-Z][a-z
 LATIN_BEFORE = (*(w for w in PINYIN_BEFORE if w not in "：:"), "微信名", "微信名叫", "微信名就是", "名片上印的", "印的是", "拼成", "英文名叫", "叫我",
                 "朋友", "女朋友", "男朋友", "同事", "同学", "室友", "族的")
 LATIN_NOT = frozenset({"WeChat", "Wechat", "Chat", "App", "Team", "Hello", "Hi", "OK", "Ok", "The", "My", "Yes", "No", "Mr",
-                       "Ms", "Mrs", "Dr", "Miss", "Sir"})
+                       "Ms", "Mrs", "Dr", "Miss", "Sir", "Excel", "Word", "Office", "Windows", "Android", "Apple",
+                       "Google", "Email", "Wifi", "Online", "Zoom", "Logo", "Pad", "Plus", "Pro", "Max"})   # (主任Excel表格)
 
 
 def latin_names(text: str, rules: Rules, region: int) -> Iterator[tuple[int, int]]:
     """A name in Latin letters (:data:`LATIN_NAME`) after a word that names a person
-    (:data:`LATIN_BEFORE` or a kinship word: 她老公Tursun, 叫Ahmed Raza, 护照上写的是Ablimit Yasin)."""
+    (:data:`LATIN_BEFORE`, a kinship word, a role or a title: 她老公Tursun, 叫Ahmed Raza, 护照上写的是Ablimit
+    Yasin, 志愿者领队Kevin)."""
     if not re.search(r"[A-Z]", text[region:]):
         return
-    cues = (*LATIN_BEFORE, *rules.kin_words)
+    cues = (*LATIN_BEFORE, *rules.kin_words, *ROLE_WORDS, *(t for t in rules.titles if len(t) >= 2))
     for m in LATIN_NAME.finditer(text, region):
         words = re.split(r"[ \t\-]", m.group())
         if (len(words) == 1 and (m.group().isupper() or len(m.group()) < 3)) or words[0] in LATIN_NOT or \

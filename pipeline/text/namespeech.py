@@ -154,12 +154,17 @@ def by_birth_order(text: str, rules: Rules, region: int) -> Iterator[tuple[int, 
 def surname_before(text: str, found: list[tuple[int, int, str]], rules: Rules, lexicon: Lexicon, region: int,
                    free) -> list[tuple[int, int, str]]:
     """A name of three characters or more found in the turn (a 经名: 法蒂麦) with a strong surname
-    written right before it, after a break or 是/叫 (登的是马法蒂麦): the surname is part of it."""
+    written right before it, after a break or 是/叫 (登的是马法蒂麦): the surname is part of it. So
+    is a surname, even a weak one, after 的/是/叫 before a given name of two characters found before a
+    kinship word or a title (502的易满姣娭毑: 易 no adverb after 的)."""
     out = []
+    every = rules.surnames | rules.weak_surnames
     for s, e, key in found:
         sur = text[s - 1:s]
-        if key == text[s:e] and e - s >= 3 and s - 1 >= region and sur in rules.surnames and \
-                (s < 2 or not HAN_JIEBA.match(text[s - 2]) or text[s - 2] in "是叫") and \
+        three = e - s >= 3 and sur in rules.surnames and (s < 2 or not HAN_JIEBA.match(text[s - 2]) or text[s - 2] in "是叫")
+        two = e - s == 2 and sur in every and text[s - 2:s - 1] in ("的", "是", "叫") and \
+            text.startswith((*rules.kin_words, *rules.titles), e)
+        if key == text[s:e] and (three or two) and s - 1 >= region and \
                 lexicon.get(sur + text[s:s + 2]) is None and free(s - 1, s):
             out.append((s - 1, e, sur + key))
         else:

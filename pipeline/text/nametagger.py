@@ -456,9 +456,9 @@ def vetoed(text: str, p: Sequence[float], s: int, e: int, rules: Rules) -> bool:
     :data:`VETO` or more, that starts with no surname of the lists (strong, weak or rare; 赫舍里 too), is no
     listed given name (阿卜杜勒), follows no 姓 (姓是钮祜禄氏) and spells no name (秀气的秀): 尔沙 of 奇尔沙治号 in an
     encyclopaedia's sentence; never 孙学 of 孙学说了半天 (the demo: a surname and a given name
-    the rules read are left to them)."""
-    if max(p[s:e], default=1.0) >= VETO:
-        return False
+    the rules read are left to them), nor a name in Latin letters (经理Tony: the tagger reads Chinese)."""
+    if max(p[s:e], default=1.0) >= VETO or re.fullmatch(r"[A-Za-z][A-Za-z \t\-]*", text[s:e]):
+        return False                             # (a name in Latin letters: the rules' cue before it, 经理Tony)
     surnames = (rules.surnames, rules.weak_surnames, rules.rare_surnames)
     word = text[s:e]
     return not any(word[:k] in group for group in surnames for k in (1, 2, 3, 4)) and word not in rules.given_names and \
