@@ -172,7 +172,7 @@ def test_word_tables_are_three_line_tables(demo_study):
 def test_word_report_is_laid_out_for_print(demo_study):
     """A4 pages (landscape sections where a table or figure needs one) with page numbers, a caption
     field for every table and figure, headers repeated and rows unsplittable in every table, the
-    document language zh-CN, figures never scaled so far that their text is under 7 pt. The page
+    document language zh-CN (its Latin text en-US), figures never scaled so far that their text is under 7 pt. The page
     breaks themselves are checked by LibreOffice (tests/test_report_print.py)."""
     import docx
     from docx.image.image import Image
@@ -184,7 +184,7 @@ def test_word_report_is_laid_out_for_print(demo_study):
     assert "PAGE" in "".join(t.text for t in doc.sections[0].footer._element.iter(f"{W}instrText"))
     body = zipfile.ZipFile(path).read("word/document.xml").decode("utf-8")
     assert body.count("SEQ 表 \\* ARABIC") == 18 and body.count("SEQ 图 \\* ARABIC") == 6
-    assert 'w:lang w:val="zh-CN"' in zipfile.ZipFile(path).read("word/styles.xml").decode("utf-8")
+    assert 'w:lang w:val="en-US" w:eastAsia="zh-CN"' in zipfile.ZipFile(path).read("word/styles.xml").decode("utf-8")
     for t in doc.tables:
         rows = t._tbl.findall(f"{W}tr")
         assert all(tr.find(f"{W}trPr/{W}cantSplit") is not None for tr in rows)

@@ -9,7 +9,8 @@ demo study's ``reports/report.docx`` into a tagged PDF, and pypdf reads the page
   on, so a row drawn on two pages is a split row; no guessing from text positions (wrapped
   cells, CJK text extraction and repeated header rows, which LibreOffice draws untagged, cannot
   fool it). A control document with a row taller than a page shows that the check sees a split;
-* every page shows its number at the foot.
+* every page shows its number at the foot;
+* Latin words and version numbers are not broken across lines.
 
 Under CI (``CI=true``, as ``.ci/run`` sets it) a missing LibreOffice fails these tests: the set-up
 must have installed it. Elsewhere they are skipped with the reason.
@@ -146,6 +147,24 @@ def test_no_table_row_is_split_across_pages(demo_study, report_pdf):
 def test_every_page_has_its_number_in_the_footer(report_pdf):
     feet = footer_texts(report_pdf)
     assert [str(i) in foot.split() for i, foot in enumerate(feet, start=1)] == [True] * len(feet), feet
+
+
+def test_latin_words_and_version_numbers_are_not_broken_across_lines(demo_study, report_pdf):
+    """The provenance appendix's package list (numpy 2.4.6、pandas 3.1.1、...): LibreOffice breaks its
+    lines at spaces and 、, never inside a package's name or version (Latin text marked zh-CN broke
+    them anywhere: fo|rmulaic, numpy 2.|4.6)."""
+    import json
+
+    from pypdf import PdfReader
+
+    from pipeline.core.provenance import KEY_PACKAGES
+
+    packages = json.loads((demo_study / "reports" / "provenance.json").read_text(encoding="utf-8"))["packages"]
+    lines = [line for page in PdfReader(str(report_pdf)).pages for line in page.extract_text().splitlines()]
+    words = [w for n in KEY_PACKAGES if n in packages for w in (n, packages[n])]
+    assert len(words) >= 10
+    broken = [w for w in words if not any(w in line for line in lines)]
+    assert not broken, f"broken across lines: {broken}"
 
 
 def test_the_split_check_sees_a_split_row(tmp_path):

@@ -24,7 +24,8 @@ What the layout guarantees (each checked by the tests, the page breaks by LibreO
   figure whose smallest text would fall below 7 pt at portrait width get a landscape section;
 * a figure is placed at its natural size (its fonts as drawn) or scaled down only so far that no
   text is under :data:`MIN_FIGURE_PT`;
-* the document language is zh-CN for a Chinese report and en-US otherwise.
+* the document language is zh-CN for a Chinese report and en-US otherwise; its text is marked
+  East Asian zh-CN and Latin en-US in both, as in Word's Chinese template.
 
 Widths are estimated from the characters (a CJK character one em, Latin letters and digits about
 half), not measured with the fonts: Word or LibreOffice lay the text out, the estimate only has to
@@ -220,18 +221,19 @@ def open_template(path: str | Path | None = None) -> Any:
 
 
 def set_language(doc: Any, lang: str) -> None:
-    """The document's language: zh-CN for a Chinese report (Latin words too), en-US otherwise;
-    East Asian text is zh-CN in both."""
-    value = "zh-CN" if lang == "zh" else "en-US"
+    """The document's language: zh-CN for a Chinese report, en-US otherwise. Its text is marked as
+    Word's Chinese template marks it, in both: East Asian text zh-CN, Latin text en-US. (Latin text
+    marked zh-CN, as before, made LibreOffice break Latin words and version numbers anywhere:
+    fo|rmulaic, numpy 2.|4.6.)"""
     rpr, _ = _doc_defaults(doc)
     for old in rpr.findall(q("w:lang")):
         rpr.remove(old)
-    rpr.append(el("w:lang", val=value, eastAsia="zh-CN", bidi="ar-SA"))
+    rpr.append(el("w:lang", val="en-US", eastAsia="zh-CN", bidi="ar-SA"))
     settings = doc.settings.element
     for old in settings.findall(q("w:themeFontLang")):
-        old.set(q("w:val"), value)
+        old.set(q("w:val"), "en-US")
         old.set(q("w:eastAsia"), "zh-CN")
-    doc.core_properties.language = value
+    doc.core_properties.language = "zh-CN" if lang == "zh" else "en-US"
 
 
 def set_paper(section: Any, paper: str, landscape: bool = False) -> None:
