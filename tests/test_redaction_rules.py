@@ -2276,3 +2276,12 @@ def test_round_30_a_surname_and_a_form_of_address_stays_a_name(generic):
 
 def test_round_30_an_extension_after_transfer_and_extension_words(generic):
     assert spans(generic, "打社区电话023-6780 1234转分机8012。") == [("023-6780 1234转分机8012", "landline")]
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("我家在香坊区红旗大街178号红旗小区，", "香坊区红旗大街178号红旗小区"),     # the estate at the house number
+    ("住在同福西路178号楼下的小区。", "同福西路178号楼"),                       # not across 的
+    ("我家在胜利街12号，挨着幸福小区。", "胜利街12号"),                          # nor across a break
+])
+def test_round_30_a_housing_estate_after_the_house_number_is_the_address(generic, text, value):
+    assert [v for v, t in spans(generic, text) if t == "address"] == [value]
