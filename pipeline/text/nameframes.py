@@ -117,8 +117,8 @@ def weak_after_role(text: str, rules: Rules, lexicon: Lexicon, region: int) -> I
     主任是万家宝，): the role says a person is named, which the surname alone (also an everyday
     word) does not. Not when the surname and the next character are an everyday word (和平, 向前,
     于是, 明天, 全名: :func:`_head_word`), the two characters are an everyday word (unless jieba
-    knows the three as a person's name: 队长于海洋) or a role (主任和同事, 书记和主任), a character is no given-name character, or the name goes on (no
-    break or function character after it)."""
+    knows the three as a person's name: 队长于海洋) or a role (主任和同事, 书记和主任), a character
+    is no given-name character, or the name goes on (no break or function character after it)."""
     weak = [w for w in rules.weak_surnames if len(w) == 1]
     if not weak:
         return

@@ -24,6 +24,7 @@ import functools
 import re
 from collections.abc import Iterator
 
+from pipeline.text.namebase import per_rules
 from pipeline.text.rules import Rules
 from pipeline.text.segment import Lexicon
 
@@ -158,6 +159,10 @@ def _titled_before(text: str, s: int, rules: Rules) -> bool:
 
 
 def _long_titles(rules: Rules) -> tuple[str, ...]:
+    return per_rules(rules, _titles_of_two)
+
+
+def _titles_of_two(rules: Rules) -> tuple[str, ...]:
     return tuple(t for t in rules.titles if len(t) >= 2)
 
 
