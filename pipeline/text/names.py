@@ -621,12 +621,12 @@ def _glued_name(word: str, sur: str, given: str, prev: str, nxt: str, trigger: b
     return "", False
 
 
-ADDRESSED = ("工", "总", "导", "老")                 # a surname and one of these: a form of address (伍工, 王总)
+ADDRESSED = ("工", "导")                # a surname and one of these: a form of address (冶工, 马导; 总, 老 are given-name characters)
 
 
 def _no_given(given: str, entry: tuple[int, str] | None, lexicon: Lexicon) -> bool:
     """No given name after the surname: none of its characters common in names, and the whole a word
-    of the dictionary not tagged nr, however rare (买菜, 买药; not a form of address: 伍工). A word
+    of the dictionary not tagged nr, however rare (买菜, 买药; not a form of address: 冶工). A word
     the dictionary does not know stays a name (买面: taking those out, on the one character's
     frequency, lost names of the labelled set)."""
     return entry is not None and not entry[1].startswith("nr") and given not in ADDRESSED and \
