@@ -169,6 +169,19 @@ def test_compiled_lda_is_scikit_learns(corpus, k, seed, max_iter, priors):
     assert np.abs(other.components - components).max() > 1e-3
 
 
+def test_exp_of_digamma_without_its_log_is_exp_of_digamma():
+    """The E-step's exp(psi(x) - c) without psi's log: the same value as exp(_psi(x) - c) (itself
+    scikit-learn's digamma) to a few units in the last place, on both sides of psi's branches (x up
+    to 1e-6, the recurrence below 6, the series above), and not a constant or the log's value."""
+    from pipeline.text.ldavb import _exp_psi_less, _psi
+
+    xs = [1e-7, 1e-6, 2e-6, 0.01, 0.1, 0.5, 1.0, 2.5, 5.999, 6.0, 6.5, 17.0, 250.0, 1e5]
+    for x in xs:
+        for c in (-2.0, 0.0, 0.3, 3.7):
+            assert _exp_psi_less(x, c) == pytest.approx(np.exp(_psi(x) - c), rel=1e-14, abs=0), (x, c)
+    assert _exp_psi_less(6.0, 0.0) != _exp_psi_less(7.0, 0.0)
+
+
 def test_lda_stage_fit_is_the_compiled_one():
     """fit_topics("lda") is fit_lda normalised, the same numbers on every call."""
     from pipeline.text.ldavb import fit_lda
