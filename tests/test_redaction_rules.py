@@ -982,6 +982,20 @@ def test_a_compound_surname_said_alone_or_with_one_given_character(generic):
     assert _names(generic, "他是我长孙，住在东方。") == []
 
 
+@pytest.mark.parametrize("text,names", [
+    ("三楼的司马建新一开始不同意，后来也签了。", ["司马建新"]),    # two given characters, jieba's 司马/建新, after 的
+    ("有个业主闻人杰，在群里天天发。", ["闻人杰"]),             # a rare compound jieba knows as a name (闻/人杰)
+    ("答：有。对门的呼延庆一家是从陕北过来的。", ["呼延庆"]),   # one given character before 一家
+    ("我长孙今年高考，住在东方。", []),                         # 长孙 a grandson, 今年 a word
+    ("这种事司空见惯，他是我的上官。", []),                     # a rare compound that is a word; 的上官 a superior
+])
+def test_a_compound_surname_with_its_given_name_anywhere(generic, text, names):
+    """A compound surname that is no everyday word with one or two given characters, wherever it
+    stands (no naming word before): 司马, and the rare 闻人 and 呼延 that jieba's dictionary tags as
+    names."""
+    assert _names(generic, text) == names
+
+
 def test_people_calling_each_other_by_a_quoted_nickname(generic):
     """雨涵叫思琪“琪琪”: the caller, the one called and the nickname."""
     assert _names(generic, "孩子们都互相叫小名，雨涵叫思琪“琪琪”。") == ["雨涵", "思琪", "琪琪"]

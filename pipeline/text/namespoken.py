@@ -47,22 +47,52 @@ BEFORE_APPOSED = "我叫是的有和跟"                  # 我田满仓，汉�
 
 
 def compounds(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
-    """A compound surname alone, or with one given character before a pronoun or a break."""
-    for sur in (s for s in rules.surnames if len(s) == 2):
+    """A compound surname alone, or with one given character before a pronoun, a break, 家 or a
+    person word (呼延庆一家, 闻人杰说), or with two before anything but a word the second
+    starts (三楼的司马建新一开始; not 长孙今年)."""
+    for sur in _compound_surnames(rules, lexicon):
+        famous = any(_famous(text[s:e], lexicon) for s, e in find_han_after(text, sur, 1, 1))
         entry = lexicon.get(sur)
-        if entry is not None and entry[0] >= COMPOUND_MAX_FREQ or sur in rules.kin_words or \
-                any(_famous(text[s:e], lexicon) for s, e in find_han_after(text, sur, 1, 1)):
-            continue                                     # 司马光砸缸那个司马: a famous bearer spells it
+        word = entry is not None and not entry[1].startswith("nr")     # 长孙, 上官: also a word
         for s in find_all(text, sur, region):
             e = s + 2
-            if text[s - 1:s] in POSSESSIVE and s > 0:
-                continue
+            if word and text[s - 1:s] in POSSESSIVE and s > 0:
+                continue                                 # 我长孙: a grandson
             nxt = text[e:e + 1]
             if not nxt or nxt in BREAK or nxt in AFTER_ALONE:
-                yield s, e
-            elif nxt in GIVEN_CHARS and nxt not in rules.not_given and (e + 1 >= len(text) or text[e + 1] in BREAK or
-                                                                        text[e + 1] in "你您我他她"):
-                yield s, e + 1
+                if not famous:                           # 司马光砸缸那个司马: a famous bearer spells it
+                    yield s, e
+            elif _given_char(nxt, rules) and (e + 1 >= len(text) or text[e + 1] in BREAK or
+                                               text[e + 1] in "你您我他她" or
+                                               text.startswith(("家", "一家", *rules.person_after), e + 1)):
+                yield s, e + 1                           # 呼延庆一家, 闻人杰说
+            elif _given_char(nxt, rules) and _given_char(text[e + 1:e + 2], rules) and \
+                    not _common(text[e:e + 2], lexicon) and not _common(text[e + 1:e + 3], lexicon):
+                yield s, e + 2
+
+
+def _compound_surnames(rules: Rules, lexicon: Lexicon) -> list[str]:
+    """The compound surnames that are no everyday word: those of the surname list that jieba's
+    dictionary does not know as a frequent word (东方) or that are no kinship word (长孙 stays in, 我长孙
+    is kept by the possessive), and the rare ones (``rare`` in surnames.txt) that it knows as names
+    only (呼延, 闻人, 澹台: not 司空, 西门, 公羊, 单于)."""
+    out = []
+    for sur in (s for s in (*rules.surnames, *rules.rare_surnames) if len(s) == 2):
+        entry = lexicon.get(sur)
+        if entry is not None and entry[0] >= COMPOUND_MAX_FREQ or sur in rules.kin_words:
+            continue
+        if sur in rules.surnames or entry is not None and entry[1].startswith("nr"):
+            out.append(sur)
+    return out
+
+
+def _given_char(c: str, rules: Rules) -> bool:
+    return bool(c) and c in GIVEN_CHARS and c not in rules.not_given
+
+
+def _common(word: str, lexicon: Lexicon) -> bool:
+    entry = lexicon.get(word)
+    return entry is not None and entry[0] >= COMPOUND_MAX_FREQ
 
 
 def called_each_other(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
