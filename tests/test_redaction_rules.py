@@ -2301,3 +2301,12 @@ def test_round_30_an_extension_after_transfer_and_extension_words(generic):
 ])
 def test_round_30_a_housing_estate_after_the_house_number_is_the_address(generic, text, value):
     assert [v for v, t in spans(generic, text) if t == "address"] == [value]
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("屋企在越秀区大南路16号之二。", "越秀区大南路16号之二"),                  # a house's sub-number
+    ("住在解放路3号之1，离市场近。", "解放路3号之1"),
+    ("他家是大南路16号，之前住别处。", "大南路16号"),                          # not across a break (之前)
+])
+def test_round_31_a_sub_number_after_the_house_number_is_the_address(generic, text, value):
+    assert [v for v, t in spans(generic, text) if t == "address"] == [value]

@@ -50,6 +50,7 @@ EN_ADDRESS = re.compile(rf"\b{_EN_NUMBERED} ?\d{{1,5}}[A-Za-z]?(?:,? {_EN_NUMBER
                         r"Garden|Gardens|Estate|Residence|Town|Township|District|County|City))+")
 COMPOUND_SUFFIXES = ("小区", "花园", "家园", "公寓", "苑", "大厦", "新村", "新城", "名苑", "雅苑")
 COMPOUND_AFTER = re.compile(r"[\u4e00-\u9fd5]{1,6}?(?:" + "|".join(COMPOUND_SUFFIXES) + ")")   # after a house number
+SUB_NUMBER = re.compile(r"之(?:[一二三四五六七八九十]{1,3}|[0-9]{1,3})")   # 16号之二: a house's sub-number
 # two roads' crossing before a compound (万寿路与宁安大街交叉口亲水湾3-2-501): the 与 between them
 CROSSING_AND = ("与", "和", "跟")
 ROAD_ENDS = ("路", "街", "道", "巷")
@@ -331,6 +332,9 @@ alone (3号楼) only after a place's name (满春小区14号楼; not 管8号楼,
             continue                                         # 社区二楼204: a room of an office, named by no place
         if m.group("seq") and _lone_building(m.group("seq"), rules) and not _place_named(text, begin, start, lexicon):
             continue                                         # 停在3号楼楼下, 负责7号楼: a building of the setting
+        sub = SUB_NUMBER.match(text, end) if text[end - 1:end] == "号" else None
+        if sub:
+            end = sub.end()                                  # 大南路16号之二: the sub-number is the house's
         tail = COMPOUND_AFTER.match(text, end) if text[end - 1:end] == "号" else None
         if tail and not any(c in rules.address_stop for c in tail.group()):
             end = tail.end()                                 # 红旗大街178号红旗小区: the housing estate at the number
