@@ -67,15 +67,15 @@ def compounds(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterato
                                                text.startswith(("家", "一家", *rules.person_after), e + 1)):
                 yield s, e + 1                           # 呼延庆一家, 闻人杰说
             elif _given_char(nxt, rules) and _given_char(text[e + 1:e + 2], rules) and \
-                    not _common(text[e:e + 2], lexicon) and not _common(text[e + 1:e + 3], lexicon):
+                    not _frequent(text[e:e + 2], lexicon) and not _frequent(text[e + 1:e + 3], lexicon):
                 yield s, e + 2
 
 
 def _compound_surnames(rules: Rules, lexicon: Lexicon) -> list[str]:
-    """The compound surnames that are no everyday word: those of the surname list that jieba's
-    dictionary does not know as a frequent word (东方) or that are no kinship word (长孙 stays in, 我长孙
-    is kept by the possessive), and the rare ones (``rare`` in surnames.txt) that it knows as names
-    only (呼延, 闻人, 澹台: not 司空, 西门, 公羊, 单于)."""
+    """The compound surnames that are no everyday word and no kinship word: those of the surname
+    list that jieba's dictionary does not know as a frequent word (not 东方; 长孙 is in, and 我长孙 is
+    left by the possessive), and the rare ones (``rare`` in surnames.txt) that it knows as names only
+    (呼延, 闻人, 澹台; not 司空, 西门, 公羊, 单于)."""
     out = []
     for sur in (s for s in (*rules.surnames, *rules.rare_surnames) if len(s) == 2):
         entry = lexicon.get(sur)
@@ -90,7 +90,8 @@ def _given_char(c: str, rules: Rules) -> bool:
     return bool(c) and c in GIVEN_CHARS and c not in rules.not_given
 
 
-def _common(word: str, lexicon: Lexicon) -> bool:
+def _frequent(word: str, lexicon: Lexicon) -> bool:
+    """A word jieba's dictionary counts at least ``COMPOUND_MAX_FREQ`` times (今年, 开始)."""
     entry = lexicon.get(word)
     return entry is not None and entry[0] >= COMPOUND_MAX_FREQ
 
