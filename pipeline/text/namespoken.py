@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from pipeline.text.namebase import _common
 from pipeline.text.namescore import GIVEN_CHARS
 from pipeline.text.rules import Rules
 from pipeline.text.segment import HAN_JIEBA, Lexicon, find_all, find_han_after
@@ -67,7 +68,8 @@ def compounds(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterato
                                                text.startswith(("家", "一家", *rules.person_after), e + 1)):
                 yield s, e + 1                           # 呼延庆一家, 闻人杰说
             elif _given_char(nxt, rules) and _given_char(text[e + 1:e + 2], rules) and \
-                    not _frequent(text[e:e + 2], lexicon) and not _frequent(text[e + 1:e + 3], lexicon):
+                    not _common(text[e:e + 2], lexicon, COMPOUND_MAX_FREQ) and \
+                    not _common(text[e + 1:e + 3], lexicon, COMPOUND_MAX_FREQ):
                 yield s, e + 2
 
 
@@ -88,12 +90,6 @@ def _compound_surnames(rules: Rules, lexicon: Lexicon) -> list[str]:
 
 def _given_char(c: str, rules: Rules) -> bool:
     return bool(c) and c in GIVEN_CHARS and c not in rules.not_given
-
-
-def _frequent(word: str, lexicon: Lexicon) -> bool:
-    """A word jieba's dictionary counts at least ``COMPOUND_MAX_FREQ`` times (今年, 开始)."""
-    entry = lexicon.get(word)
-    return entry is not None and entry[0] >= COMPOUND_MAX_FREQ
 
 
 def called_each_other(text: str, rules: Rules, lexicon: Lexicon, region: int) -> Iterator[tuple[int, int]]:
@@ -190,5 +186,5 @@ def _famous(word: str, lexicon: Lexicon) -> bool:
 
 def _given_like(word: str, rules: Rules, lexicon: Lexicon) -> bool:
     entry = lexicon.get(word)
-    return all(c in GIVEN_CHARS and c not in rules.not_given for c in word) and \
+    return all(_given_char(c, rules) for c in word) and \
         (entry is None or entry[0] < DOUBLED_MAX_FREQ or entry[1].startswith("nr"))
